@@ -1,0 +1,91 @@
+"""The one error tree. Every connector maps its vendor's failures onto it, with ``raise ... from e``.
+
+::
+
+    BridgeError                       retryable=False
+    ├── ConfigError                   bad or missing configuration (fails at start)
+    ├── RetryableError                retryable=True: try again later, at least ``retry_after``
+    │   ├── RateLimited               429 and friends; pauses the connector for every worker
+    │   └── Unavailable               5xx, connection refused, DNS...
+    ├── PermanentError                the request will never succeed as it is
+    │   ├── AuthError                 expired or revoked token, wrong credentials
+    │   ├── NotFound                  the post, comment, ticket or user is gone
+    │   ├── TicketClosed              a closed ticket cannot be updated: open a follow-up
+    │   └── WindowClosed              the platform's reply window has passed
+    └── UnknownOutcome                the request may or may not have been applied (timeout
+                                      after sending): never repeated blindly, flagged instead
+
+Errors carry ``platform`` (which system), ``http_status`` and a message fit for an agent's eyes:
+no secret ever goes into one.
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        platform: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.platform = platform
+        self.http_status = http_status
+        self.retry_after = retry_after
+        self.code = code
+
+    def __str__(self) -> str:
+        where = f"{self.platform}: " if self.platform else ""
+        status = f" (HTTP {self.http_status})" if self.http_status else ""
+        return f"{where}{self.message}{status}"
+
+
+class ConfigError(BridgeError):
+    """Raised at start; the message names the key and what is wrong with it."""
+
+
+class RetryableError(BridgeError):
+    retryable = True
+
+
+class RateLimited(RetryableError):
+    pass
+
+
+class Unavailable(RetryableError):
+    pass
+
+
+class PermanentError(BridgeError):
+    pass
+
+
+class AuthError(PermanentError):
+    pass
+
+
+class NotFound(PermanentError):
+    pass
+
+
+class TicketClosed(PermanentError):
+    pass
+
+
+class WindowClosed(PermanentError):
+    pass
+
+
+class UnknownOutcome(BridgeError):
+    """Not retryable on purpose: resending could post twice in public."""
+
+
+class LeaseBusy(RetryableError):
+    """Another worker holds the thread; try again shortly."""

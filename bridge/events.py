@@ -1,0 +1,149 @@
+"""The plain data the core works with: what a platform told us, and what an agent wrote back.
+
+Everything here is a frozen dataclass with JSON-safe fields, so that an event can be stored in the
+inbox as JSON and rebuilt by a worker (:func:`SocialEvent.to_json` / :func:`SocialEvent.from_json`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+#: What an inbound event is. ``message`` and ``comment`` start or continue a conversation; ``edit`` and
+#: ``remove`` are recorded on the ticket, never turned into new tickets; ``status`` is a delivery
+#: receipt for one of our own replies (WhatsApp).
+EventKind = Literal["message", "comment", "edit", "remove", "status"]
+
+
+def utc_from_epoch(seconds: float) -> datetime:
+    """A platform timestamp (epoch seconds, or milliseconds when it is that large) as aware UTC."""
+    if seconds > 10_000_000_000:  # Messenger sends milliseconds
+        seconds = seconds / 1000.0
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file the customer sent: kept as a link on the ticket at least."""
+
+    url: str
+    kind: str = "file"  # image | video | audio | file | fallback ...
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Author:
+    """The customer as the platform describes them. ``id`` is platform-scoped (PSID, user id, wa_id...)."""
+
+    id: str
+    name: str | None = None
+    handle: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    profile_url: str | None = None
+
+    def display_name(self) -> str:
+        return self.name or (f"@{self.handle}" if self.handle else f"user {self.id}")
+
+
+@dataclass(frozen=True)
+class SocialEvent:
+    """One thing a customer did on a social platform, normalised.
+
+    ``thread_id`` identifies the conversation inside the account (``comment:<top comment id>``,
+    ``messenger:<psid>``...); together with platform and account it makes the thread key that the
+    ticket carries as ``external_id``. ``reply_to`` is the platform object an answer must target.
+    """
+
+    platform: str
+    channel: str
+    account_id: str
+    message_id: str
+    thread_id: str
+    kind: EventKind
+    author: Author
+    text: str
+    created_at: datetime
+    reply_to: str
+    url: str | None = None
+    context: str | None = None  # where it happened, for the subject ("a comment on post 123")
+    attachments: tuple[Attachment, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def thread_key(self) -> str:
+        return thread_key(self.platform, self.account_id, self.thread_id)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str) -> SocialEvent:
+        data: dict[str, Any] = json.loads(raw)
+        data["author"] = Author(**data["author"])
+        data["attachments"] = tuple(Attachment(**a) for a in data.get("attachments", ()))
+        data["created_at"] = datetime.fromisoformat(data["created_at"])
+        return cls(**data)
+
+
+def thread_key(platform: str, account_id: str, thread_id: str) -> str:
+    """The one string that names a social thread everywhere (store, ticket ``external_id``, logs)."""
+    return f"{platform}:{account_id}:{thread_id}"
+
+
+@dataclass(frozen=True)
+class ThreadState:
+    """What the core knows about a thread when it has to answer in it."""
+
+    key: str
+    platform: str
+    channel: str
+    account_id: str
+    thread_id: str
+    reply_to: str
+    last_inbound_at: datetime | None
+    last_inbound_message_id: str | None
+    ticket_id: str | None
+
+
+@dataclass(frozen=True)
+class AgentReply:
+    """A public comment an agent wrote on a ticket, to be delivered into the social thread."""
+
+    ticket_id: str
+    comment_id: str
+    body: str
+    author_id: str
+    author_name: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    """What the core asks a helpdesk to open for a new social thread."""
+
+    external_id: str
+    requester_id: str
+    subject: str
+    body: str
+    tags: tuple[str, ...]
+    created_at: datetime
+    followup_of: str | None = None  # a closed ticket this one follows up
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The platform ids of what a channel posted for one agent reply (one per part when split)."""
+
+    message_ids: tuple[str, ...]
+    note: str | None = None  # something the agent should know although it was delivered

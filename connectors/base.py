@@ -1,0 +1,125 @@
+"""What every HTTP connector shares: a session that can be pointed anywhere, and one error table.
+
+* :class:`RebasedSession` lets a library that insists on building ``https://<name>.<vendor>.com``
+  URLs (zenpy, simple-salesforce) reach the configured base URL instead, such as
+  ``http://127.0.0.1:8123`` for a simulator or a proxy. Nothing in the library is patched: the
+  session simply sends the request somewhere else.
+* :func:`raise_for_response` maps an HTTP answer onto :mod:`bridge.errors` in one table.
+* :func:`call` wraps a request so that transport failures become bridge errors too, telling a
+  refused connection (nothing was sent: retryable) from a timeout after sending (unknown outcome).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from bridge import errors
+
+DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
+
+
+class RebasedSession(requests.Session):
+    """A session that sends requests for ``nominal`` (scheme://host) to ``actual`` (scheme://host:port)."""
+
+    def __init__(self, *, nominal: str, actual: str) -> None:
+        super().__init__()
+        self._nominal = urlsplit(nominal)
+        self._actual = urlsplit(actual)
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        return super().request(method, self.rebase(str(url)), *args, **kwargs)
+
+    def rebase(self, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.netloc != self._nominal.netloc:
+            return url
+        return urlunsplit((self._actual.scheme, self._actual.netloc, parts.path, parts.query, parts.fragment))
+
+
+def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds to wait, from ``Retry-After`` (seconds or HTTP date) or an epoch ``x-rate-limit-reset``."""
+    now = time.time() if now is None else now
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value) if value else None
+            return max(0.0, parsed.timestamp() - now) if parsed else None
+    reset = headers.get("x-rate-limit-reset") or headers.get("X-Rate-Limit-Reset")
+    if reset and reset.isdigit():
+        return max(0.0, float(reset) - now)
+    return None
+
+
+def raise_for_response(response: requests.Response, *, platform: str, message: str | None = None) -> None:
+    """Raise the bridge error that matches a non-2xx answer; do nothing on 2xx."""
+    status = response.status_code
+    if status < 400:
+        return
+    text = message or f"{response.request.method} {urlsplit(response.url).path} failed"
+    kwargs: dict[str, Any] = {"platform": platform, "http_status": status}
+    if status == 429:
+        raise errors.RateLimited(text, retry_after=retry_after_seconds(response.headers), **kwargs)
+    if status >= 500:
+        raise errors.Unavailable(text, retry_after=retry_after_seconds(response.headers), **kwargs)
+    if status in (401, 403):
+        raise errors.AuthError(text, **kwargs)
+    if status == 404:
+        raise errors.NotFound(text, **kwargs)
+    raise errors.PermanentError(text, **kwargs)
+
+
+def call(
+    send: Callable[[], requests.Response],
+    *,
+    platform: str,
+    idempotent: bool,
+) -> requests.Response:
+    """Run ``send`` and turn transport failures into bridge errors.
+
+    A connection that was never made is retryable. A timeout or a dropped connection after the request
+    went out is retryable only for idempotent requests; for a post it is an :class:`UnknownOutcome`,
+    because the platform may have published it.
+    """
+    try:
+        return send()
+    except (requests.ConnectTimeout, requests.exceptions.SSLError) as e:
+        raise errors.Unavailable("could not connect", platform=platform) from e
+    except requests.ConnectionError as e:
+        if idempotent or _never_sent(e):
+            raise errors.Unavailable("connection failed", platform=platform) from e
+        raise errors.UnknownOutcome("the connection dropped after the request was sent", platform=platform) from e
+    except requests.Timeout as e:
+        if idempotent:
+            raise errors.Unavailable("timed out", platform=platform) from e
+        raise errors.UnknownOutcome("timed out after the request was sent", platform=platform) from e
+
+
+def _never_sent(e: requests.ConnectionError) -> bool:
+    """True when the failure happened while connecting (refused, DNS), before any byte was sent."""
+    text = repr(e)
+    return "NewConnectionError" in text or "Connection refused" in text or "NameResolutionError" in text
+
+
+def rate_limit_hook(platform: str) -> Callable[..., requests.Response]:
+    """A ``requests`` response hook that raises :class:`RateLimited` on 429 before the caller sees it.
+
+    zenpy 2.0 sleeps inside the call when it sees a 429; raising from the session's hook hands the
+    429 to the bridge's one retry policy instead, which pauses the connector for every worker.
+    """
+
+    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        if response.status_code == 429:
+            raise errors.RateLimited(
+                "rate limited", platform=platform, http_status=429, retry_after=retry_after_seconds(response.headers)
+            )
+        return response
+
+    return hook

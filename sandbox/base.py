@@ -1,0 +1,154 @@
+"""Shared machinery of the simulators: a real threaded HTTP server on an ephemeral loopback port.
+
+Every simulator is a Flask app wrapped by :class:`Simulator`, which
+
+* serves it on ``127.0.0.1:<ephemeral port>`` from a background thread (``start()`` / ``stop()``,
+  or use it as a context manager);
+* records every request it receives (:attr:`Simulator.calls`), so tests can assert what the bridge
+  asked for, in what order and how often;
+* injects faults on demand (:meth:`Simulator.inject`): a status with headers and a body, or a delay
+  that makes the client time out, for the next *N* matching requests.
+
+Faults are checked before the simulator's own handlers run, like a real API's edge (a load balancer
+answering 429 or 503 before the application sees the request).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.serving import BaseWSGIServer, make_server
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the simulator received."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+@dataclass
+class Fault:
+    """A canned answer for the next ``times`` requests matching ``method`` and ``path_prefix``."""
+
+    status: int
+    times: int = 1
+    method: str | None = None
+    path_prefix: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    delay: float = 0.0  # seconds to sleep before answering (a timeout when longer than the client's)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and path.startswith(self.path_prefix)
+
+
+class Simulator:
+    """Base class: subclasses build ``self.app`` (a Flask app) and register their routes on it."""
+
+    name = "simulator"
+
+    def __init__(self) -> None:
+        self.app = Flask(self.name)
+        self.calls: list[Call] = []
+        self._faults: list[Fault] = []
+        self._lock = threading.RLock()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self.app.before_request(self._record_and_fault)
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self, port: int = 0) -> Simulator:
+        self._server = make_server("127.0.0.1", port, self.app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "simulator not started"
+        return int(self._server.server_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- recording and faults --------------------------------------------------------------------------
+
+    def inject(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def calls_to(self, method: str, path_prefix: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method and c.path.startswith(path_prefix)]
+
+    def reset_calls(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+    def _record_and_fault(self) -> Response | None:
+        call = Call(
+            method=request.method,
+            path=request.path,
+            query={k: v for k, v in request.args.items()},
+            headers={k: v for k, v in request.headers.items()},
+            body=request.get_data(cache=True),
+            at=time.time(),
+        )
+        with self._lock:
+            self.calls.append(call)
+            fault = next((f for f in self._faults if f.matches(call.method, call.path)), None)
+            if fault is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    self._faults.remove(fault)
+        if fault is None:
+            return None
+        if fault.delay:
+            time.sleep(fault.delay)
+        body = fault.body if isinstance(fault.body, str | bytes) else json.dumps(fault.body or {})
+        return Response(body, status=fault.status, headers=fault.headers, content_type="application/json")
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response the way the vendors send them (``application/json; charset=utf-8``)."""
+    return Response(
+        json.dumps(payload), status=status, headers=headers or {}, content_type="application/json; charset=utf-8"
+    )
+
+
+Handler = Callable[..., Response]
