@@ -1,0 +1,118 @@
+"""``socialdesk``: serve, worker, demo, status, dead-letters, replay.
+
+The CLI is the edge where configuration is read; everything below it receives it. The web app and
+the demo are loaded by dotted path, so ``bridge`` keeps importing neither Flask nor a vendor SDK.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bridge import config as config_module
+from bridge.errors import BridgeError
+from bridge.registry import _load, build_runtime
+
+log = logging.getLogger("socialdesk")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("huey").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def _config(path: str | None) -> config_module.Config:
+    try:
+        return config_module.load(path)
+    except BridgeError as e:
+        raise click.ClickException(f"configuration: {e.message}") from None
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="socialdesk.toml (default: $SOCIALDESK_CONFIG, then ./socialdesk.toml)",
+)
+
+
+@click.group()
+def main() -> None:
+    """socialdesk: social conversations as helpdesk tickets, agent replies back to the thread."""
+
+
+@main.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+def serve(config_path: str | None, host: str, port: int, workers: int) -> None:
+    """Receive webhooks (gunicorn running webhooks.app:create_app)."""
+    cfg = _config(config_path)
+    _setup_logging(cfg.log_level)
+    create_app = _load("webhooks.app:create_app", "serve")
+    build_runtime_store(cfg)  # create the schema once, before the web workers fork
+    from gunicorn.app.base import BaseApplication
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Any:
+            return create_app(cfg)
+
+    _App().run()
+
+
+def build_runtime_store(cfg: config_module.Config) -> None:
+    from bridge.store import Store
+
+    Store.from_url(cfg.database_url)
+
+
+@main.command()
+@config_option
+@click.option("--concurrency", default=4, show_default=True, type=int, help="worker threads")
+def worker(config_path: str | None, concurrency: int) -> None:
+    """Process stored events and deliver agent replies (Huey consumer plus dispatcher)."""
+    from bridge.queue import Queue, Worker, make_huey
+
+    cfg = _config(config_path)
+    _setup_logging(cfg.log_level)
+    try:
+        runtime = build_runtime(cfg)
+    except BridgeError as e:
+        raise click.ClickException(str(e)) from None
+    queue = Queue(make_huey(cfg.queue_url), lambda: runtime)
+    Worker(runtime, queue, concurrency=concurrency).run()
+
+
+@main.command()
+@click.option("--workdir", type=click.Path(file_okay=False), default=None, help="keep the demo's files here")
+@click.option("--verbose", is_flag=True, help="show the bridge's log")
+def demo(workdir: str | None, verbose: bool) -> None:
+    """Run the whole loop against the built-in simulators and show what happened."""
+    run = _load("sandbox.demo:run", "demo")
+    ok = run(workdir=Path(workdir) if workdir else None, verbose=verbose, echo=click.echo)
+    if not ok:
+        raise SystemExit(1)
+
+
+@main.command()
+@config_option
+def status(config_path: str | None) -> None:
+    """Counts of stored work by state."""
+    from bridge.store import Store
+
+    cfg = _config(config_path)
+    store = Store.from_url(cfg.database_url)
+    for table in ("inbox", "ticket_events", "deliveries"):
+        counts = store.counts(table)
+        click.echo(f"{table:14} " + ("  ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "empty"))

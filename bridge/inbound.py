@@ -1,0 +1,162 @@
+"""The inbound pipeline: a thread's stored events → one helpdesk ticket, in the platform's order.
+
+One worker at a time holds a thread (a lease in the store). It applies the thread's pending inbox
+rows oldest first (by the platform's timestamp). For each event:
+
+1. drop it if it is the echo of something we posted (its id is in ``sent_messages``);
+2. claim the thread row (unique key) so that no other worker can ever open a ticket for it;
+3. find or create the requester (cached in ``identities``: a chatty customer costs one lookup);
+4. no ticket yet → mark "create started", create the ticket carrying the thread key as
+   ``external_id``; if a previous attempt had started, look the ticket up by ``external_id`` first,
+   so that a crash between "created" and "recorded" never yields a second ticket;
+   ticket known → add the customer's words as a public comment by the requester (reopening it),
+   or open a follow-up ticket when the old one is closed.
+
+A retryable failure postpones the rest of the thread (order is kept); a permanent one dead-letters
+the event with its reason, visible and replayable.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from bridge import messages
+from bridge.errors import BridgeError, LeaseBusy, TicketClosed
+from bridge.events import NewTicket, SocialEvent, TicketRef
+from bridge.registry import Runtime
+from bridge.retry import backoff_for
+
+log = logging.getLogger(__name__)
+
+LEASE_TTL = 300.0
+MAX_ATTEMPTS = 25  # with the backoff cap of 10 minutes: about three hours of outage before a dead letter
+
+
+def process_thread(rt: Runtime, thread_key: str, owner: str) -> int:
+    """Apply every pending event of a thread; return how many were finished."""
+    if not rt.store.acquire_lease(thread_key, owner, ttl=LEASE_TTL):
+        raise LeaseBusy(f"thread {thread_key} is being worked on")
+    try:
+        done = 0
+        for row_id, event, attempts in rt.store.pending_inbox(thread_key):
+            if not _apply(rt, row_id, event, attempts):
+                break  # postponed: keep the thread's order
+            done += 1
+        return done
+    finally:
+        rt.store.release_lease(thread_key, owner)
+
+
+def _apply(rt: Runtime, row_id: int, event: SocialEvent, attempts: int) -> bool:
+    """Handle one event and record the outcome; False when it was postponed."""
+    try:
+        status = handle_event(rt, event)
+    except BridgeError as e:
+        if e.retryable and attempts + 1 < MAX_ATTEMPTS:
+            delay = backoff_for(attempts + 1, e)
+            log.warning("inbox %d (%s) postponed %.0fs: %s", row_id, event.thread_key, delay, e)
+            rt.store.postpone("inbox", [row_id], delay=delay, error=str(e))
+            return False
+        log.error("inbox %d (%s) dead-lettered: %s", row_id, event.thread_key, e)
+        rt.store.finish("inbox", [row_id], "dead", str(e))
+        return True
+    except Exception as e:  # a bug must not wedge the thread: park the event, visibly
+        log.exception("inbox %d (%s) failed unexpectedly", row_id, event.thread_key)
+        rt.store.finish("inbox", [row_id], "dead", f"unexpected error: {type(e).__name__}: {e}")
+        return True
+    rt.store.finish("inbox", [row_id], status)
+    return True
+
+
+def handle_event(rt: Runtime, event: SocialEvent) -> str:
+    """Apply one event to the helpdesk; return the inbox status to record (done | ignored)."""
+    if rt.store.is_our_message(event.platform, event.message_id):
+        log.info("dropping the echo of our own message %s on %s", event.message_id, event.channel)
+        return "ignored"
+    if event.kind in ("edit", "remove"):
+        return _record_change(rt, event)
+    if event.kind not in ("message", "comment"):
+        return "ignored"
+    thread = rt.store.claim_thread(event, rt.helpdesk.name)
+    requester_id = _requester(rt, event)
+    if thread["ticket_id"] is None:
+        ticket = _open_ticket(rt, event, thread, requester_id, followup_of=None)
+    else:
+        ticket = _follow_up(rt, event, thread, requester_id)
+    last = max(thread["last_inbound_at"] or 0.0, event.created_at.timestamp())
+    rt.store.update_thread(
+        event.thread_key,
+        ticket_id=ticket.id,
+        requester_id=requester_id,
+        last_inbound_at=last,
+        last_inbound_message_id=event.message_id,
+        first_inbound_at=thread["first_inbound_at"] or event.created_at.timestamp(),
+    )
+    return "done"
+
+
+def _requester(rt: Runtime, event: SocialEvent) -> str:
+    key = f"{rt.helpdesk.name}:{event.platform}:{event.author.id}"
+    cached = rt.store.identity(key)
+    if cached:
+        return cached
+    user_id = rt.policy.call(
+        rt.helpdesk.name, lambda: rt.helpdesk.ensure_requester(platform=event.platform, author=event.author)
+    )
+    rt.store.remember_identity(key, user_id)
+    return user_id
+
+
+def _open_ticket(
+    rt: Runtime, event: SocialEvent, thread: dict[str, Any], requester_id: str, *, followup_of: str | None
+) -> TicketRef:
+    hd = rt.helpdesk
+    if thread["create_started_at"] is not None:  # an earlier attempt may have created it: look first
+        found = rt.policy.call(hd.name, lambda: hd.find_ticket(event.thread_key))
+        if found is not None and found.id != followup_of:
+            log.info("recovered ticket %s for %s by external_id", found.id, event.thread_key)
+            return found
+    rt.store.update_thread(event.thread_key, create_started_at=time.time())
+    new = NewTicket(
+        external_id=event.thread_key,
+        requester_id=requester_id,
+        subject=messages.ticket_subject(event),
+        body=messages.customer_body(event),
+        tags=_tags(event),
+        created_at=event.created_at,
+        followup_of=followup_of,
+    )
+    ticket = rt.policy.call(hd.name, lambda: hd.create_ticket(new))
+    log.info("opened ticket %s for %s", ticket.id, event.thread_key)
+    return ticket
+
+
+def _follow_up(rt: Runtime, event: SocialEvent, thread: dict[str, Any], requester_id: str) -> TicketRef:
+    hd = rt.helpdesk
+    ticket_id = str(thread["ticket_id"])
+    body = messages.customer_body(event)
+    try:
+        return rt.policy.call(hd.name, lambda: hd.add_customer_comment(ticket_id, requester_id=requester_id, body=body))
+    except TicketClosed:
+        log.info("ticket %s is closed; opening a follow-up for %s", ticket_id, event.thread_key)
+        return _open_ticket(rt, event, thread, requester_id, followup_of=ticket_id)
+
+
+def _record_change(rt: Runtime, event: SocialEvent) -> str:
+    """An edit or removal: a note on the thread's ticket, never a new ticket."""
+    thread = rt.store.thread(event.thread_key)
+    if thread is None or thread["ticket_id"] is None:
+        return "ignored"
+    ticket_id = str(thread["ticket_id"])
+    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, messages.edited_note(event)))
+    return "done"
+
+
+def _tags(event: SocialEvent) -> tuple[str, ...]:
+    channel_tag = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in event.channel.lower())
+    tags = ["socialdesk", event.platform, channel_tag]
+    if event.thread_id.startswith("messenger:"):
+        tags.append("messenger")
+    return tuple(dict.fromkeys(tags))

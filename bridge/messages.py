@@ -1,0 +1,73 @@
+"""Every sentence the bridge writes for a human (ticket subjects, notes, CLI lines) in one place."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bridge.events import SocialEvent
+
+PLATFORM_NAMES = {
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "whatsapp": "WhatsApp",
+    "x": "X",
+    "telegram": "Telegram",
+    "generic": "",
+}
+
+
+def where(event: SocialEvent) -> str:
+    """ "Facebook comment", "Messenger message", "WhatsApp message"... for subjects and notes."""
+    if event.platform == "facebook" and event.thread_id.startswith("messenger:"):
+        return "Messenger message"
+    name = PLATFORM_NAMES.get(event.platform) or event.channel
+    noun = "comment" if event.kind == "comment" else "message"
+    return f"{name} {noun}"
+
+
+def ticket_subject(event: SocialEvent) -> str:
+    first_line = " ".join(event.text.split())[:60]
+    subject = f"{where(event)} from {event.author.display_name()}"
+    return f"{subject}: {first_line}" if first_line else subject
+
+
+def customer_body(event: SocialEvent) -> str:
+    """The customer's words, then what the agent needs to find the post (attachments, link)."""
+    lines = [event.text or "(no text)"]
+    for attachment in event.attachments:
+        lines.append(f"[{attachment.kind}] {attachment.url}")
+    footer = f"— {where(event)} via socialdesk ({event.channel})"
+    if event.url:
+        footer += f": {event.url}"
+    return "\n".join([*lines, "", footer])
+
+
+def edited_note(event: SocialEvent) -> str:
+    if event.kind == "remove":
+        return f"The customer removed their {where(event)} ({event.message_id}) on {event.channel}."
+    return f"The customer edited their {where(event)} ({event.message_id}). New text:\n\n{event.text}"
+
+
+def delivery_failed_note(reason: str) -> str:
+    return (
+        "socialdesk could not deliver the reply above to the customer.\n"
+        f"Reason: {reason}\n"
+        "The customer has not seen it. Reply again once the cause is fixed, or reach them another way."
+    )
+
+
+def delivery_unknown_note(reason: str) -> str:
+    return (
+        "socialdesk does not know whether the reply above reached the customer: "
+        f"{reason}.\nIt was not re-sent, to avoid posting it twice in public. "
+        "Check the conversation on the platform and re-post only if it is missing."
+    )
+
+
+def partial_delivery_note(reason: str) -> str:
+    return f"socialdesk delivered only part of the reply above: {reason}. Check the conversation on the platform."
+
+
+def window_closed(platform: str, last_inbound: datetime | None, limit: str) -> str:
+    last = last_inbound.strftime("%Y-%m-%d %H:%M UTC") if last_inbound else "never"
+    return f"{platform}'s reply window has closed ({limit} after the customer's last message, which was {last})"

@@ -1,0 +1,140 @@
+"""The reply pipeline: "ticket T changed" → every undelivered public agent comment, posted once, in order.
+
+The webhook only says that something changed; the truth is fetched from the helpdesk (placeholders
+are not trusted). Each agent comment gets one ``deliveries`` row, written *before* the platform is
+called ("sending") and updated after ("sent" with the platform's ids, "failed", or "unknown"):
+
+* a row already there and finished → nothing to do (a repeated webhook never posts twice);
+* a row still "sending" found by the lease holder → a previous worker died mid-call: the outcome is
+  unknown, so the reply is *not* sent again; the ticket gets an internal note saying so;
+* a refused request (429, 5xx answered) → the row is dropped and the work retried later;
+* a permanent failure (window closed, token expired, post deleted) → an internal note on the ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge import messages
+from bridge.errors import BridgeError, LeaseBusy, UnknownOutcome
+from bridge.events import AgentReply, ThreadState
+from bridge.inbound import LEASE_TTL, MAX_ATTEMPTS
+from bridge.registry import Runtime
+from bridge.retry import backoff_for
+
+log = logging.getLogger(__name__)
+
+
+def sync_ticket(rt: Runtime, helpdesk: str, ticket_id: str, owner: str) -> int:
+    """Deliver what is undelivered on one ticket; return how many replies were posted."""
+    events = rt.store.pending_ticket_events(helpdesk, ticket_id)
+    thread = rt.store.thread_for_ticket(helpdesk, ticket_id)
+    if thread is None:
+        log.info("ticket %s is not a socialdesk thread; ignoring its webhook", ticket_id)
+        rt.store.finish("ticket_events", events, "ignored")
+        return 0
+    if not rt.store.acquire_lease(thread["key"], owner, ttl=LEASE_TTL):
+        raise LeaseBusy(f"thread {thread['key']} is being worked on")
+    try:
+        posted = _deliver_all(rt, thread, ticket_id)
+    except BridgeError as e:
+        _postpone(rt, events, e)
+        return 0
+    finally:
+        rt.store.release_lease(thread["key"], owner)
+    rt.store.finish("ticket_events", events, "done")
+    return posted
+
+
+def _postpone(rt: Runtime, event_ids: list[int], error: BridgeError) -> None:
+    rows = [r for r in rt.store.rows("ticket_events") if r["id"] in event_ids]
+    attempts = max((int(r["attempts"]) for r in rows), default=0) + 1
+    if error.retryable and attempts < MAX_ATTEMPTS:
+        rt.store.postpone("ticket_events", event_ids, delay=backoff_for(attempts, error), error=str(error))
+    else:
+        rt.store.finish("ticket_events", event_ids, "dead", str(error))
+
+
+def _deliver_all(rt: Runtime, thread: dict[str, Any], ticket_id: str) -> int:
+    hd = rt.helpdesk
+    replies = rt.policy.call(hd.name, lambda: hd.agent_replies(ticket_id))
+    posted = 0
+    for reply in replies:
+        posted += _deliver_one(rt, thread, reply)
+    return posted
+
+
+def _deliver_one(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
+    hd = rt.helpdesk.name
+    existing = rt.store.delivery(hd, reply.comment_id)
+    if existing is not None:
+        if existing["status"] == "sending":  # we hold the lease: whoever wrote this row died mid-call
+            _settle(rt, thread, reply, "unknown", messages.delivery_unknown_note("the bridge stopped while sending it"))
+        elif existing["status"] in ("failed", "unknown") and not existing["noted"]:
+            _tell_agent(rt, reply, str(existing["error"]))  # the note itself failed last time
+        return 0
+    if not rt.store.start_delivery(
+        helpdesk=hd, comment_id=reply.comment_id, ticket_id=reply.ticket_id, thread_key=thread["key"],
+        at=reply.created_at.timestamp(),
+    ):  # fmt: skip
+        return 0
+    return _send(rt, thread, reply)
+
+
+def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
+    hd = rt.helpdesk.name
+    channel = rt.channels.get(thread["channel"])
+    if channel is None:
+        _settle(
+            rt, thread, reply, "failed", messages.delivery_failed_note(f"channel {thread['channel']} is not configured")
+        )
+        return 0
+    state = thread_state(thread)
+    try:
+        delivery = rt.policy.call(channel.name, lambda: channel.send_reply(state, reply.body, now=datetime.now(UTC)))
+    except UnknownOutcome as e:
+        _settle(rt, thread, reply, "unknown", messages.delivery_unknown_note(e.message))
+        return 0
+    except BridgeError as e:
+        if e.retryable:
+            rt.store.forget_delivery(hd, reply.comment_id)  # refused: nothing was posted
+            raise
+        _settle(rt, thread, reply, "failed", messages.delivery_failed_note(e.message))
+        return 0
+    rt.store.finish_delivery(
+        hd, reply.comment_id, status="sent", platform=channel.platform, message_ids=delivery.message_ids
+    )
+    log.info(
+        "delivered comment %s of ticket %s as %s", reply.comment_id, reply.ticket_id, ",".join(delivery.message_ids)
+    )
+    return 1
+
+
+def _settle(rt: Runtime, thread: dict[str, Any], reply: AgentReply, status: str, note: str) -> None:
+    """Finish a delivery that did not (certainly) happen, then tell the agent on the ticket."""
+    log.warning("comment %s of ticket %s: %s", reply.comment_id, reply.ticket_id, status)
+    rt.store.finish_delivery(rt.helpdesk.name, reply.comment_id, status=status, platform=thread["platform"], error=note)
+    _tell_agent(rt, reply, note)
+
+
+def _tell_agent(rt: Runtime, reply: AgentReply, note: str) -> None:
+    hd = rt.helpdesk
+    rt.policy.call(hd.name, lambda: hd.add_internal_note(reply.ticket_id, note))
+    rt.store.mark_noted(hd.name, reply.comment_id)
+
+
+def thread_state(thread: dict[str, Any]) -> ThreadState:
+    last = thread["last_inbound_at"]
+    return ThreadState(
+        key=thread["key"],
+        platform=thread["platform"],
+        channel=thread["channel"],
+        account_id=thread["account_id"],
+        thread_id=thread["thread_id"],
+        reply_to=thread["reply_to"],
+        last_inbound_at=datetime.fromtimestamp(last, tz=UTC) if last else None,
+        last_inbound_message_id=thread["last_inbound_message_id"],
+        ticket_id=thread["ticket_id"],
+    )

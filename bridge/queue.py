@@ -1,0 +1,150 @@
+"""The queue that wakes workers up, and the worker that drains it.
+
+The inbox row is the unit of work; the queue only says "look at thread K now". Webhook requests do
+not touch the queue at all (one cheap durable write is all they do): a *dispatcher* thread in each
+worker claims due rows from the store and enqueues one task per thread. Rows that were dispatched
+but never finished (a lost queue message, a killed worker) become due again after a grace period,
+so the sweep and the dispatcher are the same loop.
+
+Huey runs the tasks: ``SqliteHuey`` in the embedded default, ``RedisHuey`` at scale.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from huey import RedisHuey, SqliteHuey
+from huey.api import Huey
+from huey.consumer import Consumer
+
+from bridge import inbound, outbound
+from bridge.errors import LeaseBusy
+from bridge.registry import Runtime
+from bridge.store import WorkItem
+
+log = logging.getLogger(__name__)
+
+LEASE_RETRIES = 600  # a busy thread is retried every half second for up to five minutes
+LEASE_RETRY_DELAY = 0.5
+
+
+def make_huey(queue_url: str, *, name: str = "socialdesk") -> Huey:
+    """``sqlite:///path`` → SqliteHuey, ``redis://...`` → RedisHuey."""
+    if queue_url.startswith("redis://") or queue_url.startswith("rediss://"):
+        return RedisHuey(name, url=queue_url, blocking=True, read_timeout=1, results=False)
+    if queue_url.startswith("sqlite:///"):
+        path = queue_url.removeprefix("sqlite:///")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(name, filename=path, results=False)
+    raise ValueError(f"bridge.queue_url: unsupported {queue_url.split(':', 1)[0]!r} (use sqlite:/// or redis://)")
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Queue:
+    """Huey plus the two tasks of the bridge, bound to a runtime built once per process."""
+
+    def __init__(self, huey: Huey, runtime: Callable[[], Runtime]) -> None:
+        self.huey = huey
+        self._runtime = runtime
+        options = {"retries": LEASE_RETRIES, "retry_delay": LEASE_RETRY_DELAY}
+        self.process_thread = huey.task(name="socialdesk.process_thread", **options)(self._process_thread)
+        self.sync_ticket = huey.task(name="socialdesk.sync_ticket", **options)(self._sync_ticket)
+
+    def _process_thread(self, thread_key: str) -> int:
+        return _busy_is_retry(lambda: inbound.process_thread(self._runtime(), thread_key, _owner()))
+
+    def _sync_ticket(self, helpdesk: str, ticket_id: str) -> int:
+        return _busy_is_retry(lambda: outbound.sync_ticket(self._runtime(), helpdesk, ticket_id, _owner()))
+
+    def enqueue(self, item: WorkItem) -> None:
+        if item.table == "inbox":
+            self.process_thread(item.key)
+        else:
+            helpdesk, _, ticket_id = item.key.partition(":")
+            self.sync_ticket(helpdesk, ticket_id)
+
+
+def _busy_is_retry(fn: Callable[[], int]) -> int:
+    try:
+        return fn()
+    except LeaseBusy:
+        log.debug("thread busy; huey will retry")
+        raise
+
+
+class Dispatcher(threading.Thread):
+    """Claims due rows from the store and enqueues one task per thread or ticket."""
+
+    def __init__(self, runtime: Runtime, queue: Queue, *, interval: float = 0.2, grace: float = 60.0) -> None:
+        super().__init__(name="socialdesk-dispatcher", daemon=True)
+        self.runtime = runtime
+        self.queue = queue
+        self.interval = interval
+        self.grace = grace
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                busy = self.dispatch_once()
+            except Exception:  # the database may be restarting: keep the loop alive
+                log.exception("dispatcher: could not claim work")
+                busy = 0
+            if not busy:
+                self.stopped.wait(self.interval)
+
+    def dispatch_once(self) -> int:
+        items = self.runtime.store.claim_due(grace=self.grace)
+        for key in dict.fromkeys((i.table, i.key) for i in items):
+            self.queue.enqueue(next(i for i in items if (i.table, i.key) == key))
+        return len(items)
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+class EmbeddedConsumer(Consumer):  # type: ignore[misc]
+    """A Huey consumer that can run inside another program (tests, the demo): no signal handlers."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+class Worker:
+    """The worker process: a dispatcher thread plus a Huey consumer with ``concurrency`` threads."""
+
+    def __init__(self, runtime: Runtime, queue: Queue, *, concurrency: int = 4, grace: float = 60.0) -> None:
+        self.runtime = runtime
+        self.queue = queue
+        self.dispatcher = Dispatcher(runtime, queue, grace=grace)
+        options: dict[str, Any] = {"workers": concurrency, "worker_type": "thread", "periodic": False}
+        options.update(initial_delay=0.05, backoff=1.5, max_delay=0.5)  # idle workers look every 0.5 s at most
+        self._options = options
+        self.consumer: Consumer | None = None
+
+    def start(self) -> None:
+        """Run in the background (tests, the demo)."""
+        self.consumer = EmbeddedConsumer(self.queue.huey, **self._options)
+        self.consumer.start()
+        self.dispatcher.start()
+
+    def stop(self) -> None:
+        self.dispatcher.stop()
+        if self.consumer is not None:
+            self.consumer.stop(graceful=True)
+
+    def run(self) -> None:
+        """Run in the foreground until SIGINT/SIGTERM (``socialdesk worker``)."""
+        self.dispatcher.start()
+        Consumer(self.queue.huey, **self._options).run()
+        self.dispatcher.stop()

@@ -1,0 +1,79 @@
+"""Build connectors from config. The only place where ``bridge`` reaches into ``connectors``.
+
+Connectors are named by dotted path and imported on demand (as sentry-python's integration registry
+does), so a missing optional dependency fails with a clear "could not enable" message.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.config import ChannelConfig, Config, Section
+from bridge.errors import ConfigError
+from bridge.ports import Helpdesk, SocialChannel
+from bridge.retry import RetryPolicy
+from bridge.store import Store
+
+HELPDESKS = {
+    "zendesk": "connectors.zendesk:ZendeskHelpdesk",
+    "freshdesk": "connectors.freshdesk:FreshdeskHelpdesk",
+}
+CHANNELS = {
+    "facebook": "connectors.meta:FacebookChannel",
+    "instagram": "connectors.meta:InstagramChannel",
+    "whatsapp": "connectors.whatsapp:WhatsAppChannel",
+    "x": "connectors.x:XChannel",
+    "telegram": "connectors.telegram:TelegramChannel",
+    "generic": "connectors.http:GenericChannel",
+}
+
+
+def _load(path: str, what: str) -> type[Any]:
+    module_name, _, attr = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"{what}: could not enable {path} ({e})") from e
+
+
+def _construct(cls: type[Any], values: dict[str, Any], **extra: Any) -> Any:
+    """Call ``cls`` with the config keys its constructor accepts (unknown keys are other layers')."""
+    params = inspect.signature(cls).parameters
+    kwargs = {k: v for k, v in {**values, **extra}.items() if k in params and v is not None}
+    return cls(**kwargs)
+
+
+def build_helpdesk(config: Config) -> Helpdesk:
+    section: Section = config.helpdesk_section
+    cls = _load(HELPDESKS[config.helpdesk], f"bridge.helpdesk = {config.helpdesk}")
+    return _construct(cls, section.plain())  # type: ignore[no-any-return]
+
+
+def build_channel(channel: ChannelConfig) -> SocialChannel:
+    cls = _load(CHANNELS[channel.platform], f"channels[{channel.name}]")
+    return _construct(cls, channel.plain())  # type: ignore[no-any-return]
+
+
+@dataclass
+class Runtime:
+    """Everything a worker needs, built once per process from the config."""
+
+    config: Config
+    store: Store
+    helpdesk: Helpdesk
+    channels: dict[str, SocialChannel]
+    policy: RetryPolicy
+
+
+def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
+    store = store or Store.from_url(config.database_url)
+    return Runtime(
+        config=config,
+        store=store,
+        helpdesk=build_helpdesk(config),
+        channels={c.name: build_channel(c) for c in config.channels},
+        policy=RetryPolicy(store),
+    )

@@ -1,0 +1,102 @@
+"""The one retry policy. Call sites never loop on their own: they hand a call to :class:`RetryPolicy`.
+
+* Only errors with ``retryable = True`` are retried (see :mod:`bridge.errors`).
+* Each wait is at least the error's ``retry_after``, exponential with jitter otherwise, and capped.
+* A 429 pauses the connector for every worker (the pause board is shared: the store, or Redis at
+  scale); a call made while its connector is paused waits, or if the pause is long, gives up at once
+  with :class:`RateLimited` so that the caller reschedules the work instead of holding a worker.
+* Every sleep is logged before it happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol, TypeVar, cast
+
+import tenacity
+
+from bridge.errors import BridgeError, RateLimited
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+DEFAULT_RATE_LIMIT_PAUSE = 60.0
+
+
+class PauseBoard(Protocol):
+    def pause(self, connector: str, until: float, reason: str) -> None: ...
+
+    def paused_until(self, connector: str) -> float: ...
+
+
+class RetryPolicy:
+    """``policy.call("zendesk", lambda: ...)`` runs the call under the one policy."""
+
+    def __init__(
+        self,
+        pauses: PauseBoard,
+        *,
+        attempts: int = 5,
+        max_wait: float = 15.0,
+        initial_wait: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.pauses = pauses
+        self.attempts = attempts
+        self.max_wait = max_wait
+        self.initial_wait = initial_wait
+        self.sleep = sleep
+        self.clock = clock
+
+    def call(self, connector: str, fn: Callable[[], T]) -> T:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(self._worth_retrying),
+            wait=self._wait,
+            stop=tenacity.stop_after_attempt(self.attempts),
+            before_sleep=self._log_before_sleep(connector),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        return cast(T, retrying(self._attempt, connector, fn))
+
+    def _attempt(self, connector: str, fn: Callable[[], T]) -> T:
+        remaining = self.pauses.paused_until(connector) - self.clock()
+        if remaining > self.max_wait:
+            raise RateLimited(f"{connector} is paused by its rate limit", platform=connector, retry_after=remaining)
+        if remaining > 0:
+            self.sleep(remaining)
+        try:
+            return fn()
+        except RateLimited as e:
+            pause = e.retry_after if e.retry_after is not None else DEFAULT_RATE_LIMIT_PAUSE
+            self.pauses.pause(connector, self.clock() + pause, str(e))
+            raise
+
+    def _worth_retrying(self, e: BaseException) -> bool:
+        if not isinstance(e, BridgeError) or not e.retryable:
+            return False
+        return (e.retry_after or 0.0) <= self.max_wait
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        backoff = tenacity.wait_exponential_jitter(initial=self.initial_wait, max=self.max_wait)(state)
+        error = state.outcome.exception() if state.outcome else None
+        floor = error.retry_after if isinstance(error, BridgeError) and error.retry_after else 0.0
+        return min(self.max_wait, max(backoff, floor))
+
+    @staticmethod
+    def _log_before_sleep(connector: str) -> Callable[[tenacity.RetryCallState], None]:
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            wait = state.next_action.sleep if state.next_action else 0.0
+            log.warning("%s: attempt %d failed (%s); retrying in %.1fs", connector, state.attempt_number, error, wait)
+
+        return before_sleep
+
+
+def backoff_for(attempts: int, error: BridgeError, *, cap: float = 600.0) -> float:
+    """How long to postpone a unit of work after its ``attempts``-th failure (the queue-level backoff)."""
+    exponential = min(cap, 2.0 ** min(attempts, 10))
+    return min(cap, max(exponential, error.retry_after or 0.0))

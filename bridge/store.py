@@ -1,0 +1,475 @@
+"""The durable state, in SQLAlchemy Core: one schema for SQLite (embedded) and PostgreSQL (scale).
+
+Tables and the contract each one enforces:
+
+* ``inbox``         one row per platform message, unique (platform, account, message id): a
+                    redelivered webhook inserts nothing. The row is the unit of work.
+* ``ticket_events`` one row per helpdesk webhook invocation ("ticket T changed").
+* ``threads``       one row per social thread, claimed *before* the helpdesk is called, so two
+                    workers can never open two tickets for it.
+* ``deliveries``    one row per helpdesk comment id, written before a reply is sent and after.
+* ``sent_messages`` the platform ids of everything we posted: their echoes are dropped.
+* ``identities``    social identity → helpdesk user id, so a chatty customer costs one lookup.
+* ``leases``        short per-thread leases: one worker at a time works on a thread.
+* ``pauses``        "do not call connector X before T" after a 429, shared by every worker.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from bridge.events import SocialEvent
+
+metadata = sa.MetaData()
+_Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("platform", sa.String(32), nullable=False),
+    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("message_id", sa.String(255), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("thread_key", sa.String(320), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("platform_ts", sa.Float, nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Float, nullable=False, server_default="0"),
+    sa.Column("dispatched_at", sa.Float),
+    sa.Column("last_error", sa.Text),
+    sa.UniqueConstraint("platform", "account_id", "message_id", name="uq_inbox_message"),
+    sa.Index("ix_inbox_pending", "status", "next_attempt_at"),
+    sa.Index("ix_inbox_thread", "thread_key", "status"),
+)
+
+ticket_events = sa.Table(
+    "ticket_events",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("helpdesk", sa.String(32), nullable=False),
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("invocation_id", sa.String(128), nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Float, nullable=False, server_default="0"),
+    sa.Column("dispatched_at", sa.Float),
+    sa.Column("last_error", sa.Text),
+    sa.UniqueConstraint("helpdesk", "invocation_id", name="uq_ticket_event_invocation"),
+    sa.Index("ix_ticket_events_pending", "status", "next_attempt_at"),
+)
+
+threads = sa.Table(
+    "threads",
+    metadata,
+    sa.Column("key", sa.String(320), primary_key=True),
+    sa.Column("platform", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("thread_id", sa.String(255), nullable=False),
+    sa.Column("reply_to", sa.String(255), nullable=False),
+    sa.Column("helpdesk", sa.String(32), nullable=False),
+    sa.Column("ticket_id", sa.String(64), index=True),
+    sa.Column("requester_id", sa.String(64)),
+    sa.Column("create_started_at", sa.Float),
+    sa.Column("first_inbound_at", sa.Float),
+    sa.Column("last_inbound_at", sa.Float),
+    sa.Column("last_inbound_message_id", sa.String(255)),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("helpdesk", sa.String(32), nullable=False),
+    sa.Column("comment_id", sa.String(64), nullable=False),
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("thread_key", sa.String(320), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # sending | sent | failed | unknown
+    sa.Column("message_ids", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("noted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("comment_created_at", sa.Float),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("helpdesk", "comment_id", name="uq_delivery_comment"),
+)
+
+sent_messages = sa.Table(
+    "sent_messages",
+    metadata,
+    sa.Column("platform", sa.String(32), primary_key=True),
+    sa.Column("message_id", sa.String(255), primary_key=True),
+    sa.Column("delivery_id", _Id),
+    sa.Column("sent_at", sa.Float, nullable=False),
+)
+
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("key", sa.String(320), primary_key=True),  # helpdesk:platform:author id
+    sa.Column("helpdesk_user_id", sa.String(64), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("key", sa.String(320), primary_key=True),
+    sa.Column("owner", sa.String(128)),
+    sa.Column("until", sa.Float, nullable=False, server_default="0"),
+)
+
+pauses = sa.Table(
+    "pauses",
+    metadata,
+    sa.Column("connector", sa.String(64), primary_key=True),
+    sa.Column("until", sa.Float, nullable=False),
+    sa.Column("reason", sa.Text),
+)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """A row of ``inbox`` or ``ticket_events`` that a worker may take."""
+
+    table: str
+    id: int
+    key: str  # thread key (inbox) or "helpdesk:ticket id" (ticket events)
+
+
+def create_engine(url: str) -> Engine:
+    """An engine with the settings each backend needs to be durable and concurrent."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the webhook's writer
+    cursor.execute("PRAGMA synchronous=FULL")  # acknowledged means on disk
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def insert_ignoring_duplicates(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert rows, skipping those that hit a unique constraint; return how many were new."""
+    if not rows:
+        return 0
+    dialect = conn.dialect.name
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).on_conflict_do_nothing()
+    else:  # pragma: no cover - only the two supported backends
+        raise RuntimeError(f"unsupported database {dialect}")
+    return int(conn.execute(stmt, list(rows)).rowcount or 0)
+
+
+class Store:
+    """All reads and writes of the bridge's state. Each method is one short transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str, *, create: bool = True) -> Store:
+        store = cls(create_engine(url))
+        if create:
+            metadata.create_all(store.engine)
+        return store
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- ingest (the webhook request path: one write) -------------------------------------------------
+
+    def ingest(self, events: Iterable[SocialEvent]) -> int:
+        now = time.time()
+        rows = [
+            {
+                "platform": e.platform,
+                "account_id": e.account_id,
+                "message_id": e.message_id,
+                "channel": e.channel,
+                "thread_key": e.thread_key,
+                "kind": e.kind,
+                "payload": e.to_json(),
+                "platform_ts": e.created_at.timestamp(),
+                "received_at": now,
+            }
+            for e in events
+        ]
+        with self.begin() as conn:
+            return insert_ignoring_duplicates(conn, inbox, rows)
+
+    def record_ticket_event(self, helpdesk: str, ticket_id: str, invocation_id: str) -> bool:
+        row = {"helpdesk": helpdesk, "ticket_id": ticket_id, "invocation_id": invocation_id, "received_at": time.time()}
+        with self.begin() as conn:
+            return insert_ignoring_duplicates(conn, ticket_events, [row]) == 1
+
+    # -- dispatch ------------------------------------------------------------------------------------
+
+    def claim_due(self, *, limit: int = 200, grace: float = 60.0, now: float | None = None) -> list[WorkItem]:
+        """Mark due rows as dispatched and return them; rows dispatched longer than ``grace`` ago are
+        due again (the sweep: a lost queue message or a killed worker loses nothing)."""
+        now = time.time() if now is None else now
+        items: list[WorkItem] = []
+        with self.begin() as conn:
+            for table, key_col in ((inbox, inbox.c.thread_key), (ticket_events, _ticket_key_expr())):
+                due = sa.and_(
+                    table.c.status == "pending",
+                    table.c.next_attempt_at <= now,
+                    sa.or_(table.c.dispatched_at.is_(None), table.c.dispatched_at < now - grace),
+                )
+                rows = conn.execute(sa.select(table.c.id, key_col).where(due).order_by(table.c.id).limit(limit)).all()
+                for row_id, key in rows:
+                    claimed = conn.execute(
+                        sa.update(table).where(table.c.id == row_id, due).values(dispatched_at=now)
+                    ).rowcount
+                    if claimed:
+                        items.append(WorkItem(table.name, int(row_id), str(key)))
+        return items
+
+    def pending_inbox(self, thread_key: str) -> list[tuple[int, SocialEvent, int]]:
+        """This thread's unfinished events in the platform's order: (row id, event, attempts)."""
+        with self.begin() as conn:
+            rows = conn.execute(
+                sa.select(inbox.c.id, inbox.c.payload, inbox.c.attempts)
+                .where(inbox.c.thread_key == thread_key, inbox.c.status == "pending")
+                .order_by(inbox.c.platform_ts, inbox.c.id)
+            ).all()
+        return [(int(r.id), SocialEvent.from_json(r.payload), int(r.attempts)) for r in rows]
+
+    def pending_ticket_events(self, helpdesk: str, ticket_id: str) -> list[int]:
+        with self.begin() as conn:
+            rows = conn.execute(
+                sa.select(ticket_events.c.id).where(
+                    ticket_events.c.helpdesk == helpdesk,
+                    ticket_events.c.ticket_id == ticket_id,
+                    ticket_events.c.status == "pending",
+                )
+            ).all()
+        return [int(r.id) for r in rows]
+
+    def finish(self, table_name: str, ids: Sequence[int], status: str, error: str | None = None) -> None:
+        table = metadata.tables[table_name]
+        with self.begin() as conn:
+            conn.execute(sa.update(table).where(table.c.id.in_(ids)).values(status=status, last_error=error))
+
+    def postpone(self, table_name: str, ids: Sequence[int], *, delay: float, error: str) -> None:
+        table = metadata.tables[table_name]
+        with self.begin() as conn:
+            conn.execute(
+                sa.update(table)
+                .where(table.c.id.in_(ids))
+                .values(
+                    attempts=table.c.attempts + 1,
+                    next_attempt_at=time.time() + delay,
+                    dispatched_at=None,
+                    last_error=error,
+                )
+            )
+
+    def ticket_event_key(self, row_id: int) -> tuple[str, str] | None:
+        with self.begin() as conn:
+            row = conn.execute(
+                sa.select(ticket_events.c.helpdesk, ticket_events.c.ticket_id).where(ticket_events.c.id == row_id)
+            ).first()
+        return (str(row.helpdesk), str(row.ticket_id)) if row else None
+
+    def counts(self, table_name: str) -> dict[str, int]:
+        table = metadata.tables[table_name]
+        with self.begin() as conn:
+            rows = conn.execute(sa.select(table.c.status, sa.func.count()).group_by(table.c.status)).all()
+        return {str(status): int(n) for status, n in rows}
+
+    def rows(self, table_name: str, **where: Any) -> list[dict[str, Any]]:
+        """Plain rows of a table, for the CLI, the demo and the tests."""
+        table = metadata.tables[table_name]
+        stmt = sa.select(table).where(*(table.c[k] == v for k, v in where.items()))
+        with self.begin() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    # -- threads ---------------------------------------------------------------------------------------
+
+    def thread(self, key: str) -> dict[str, Any] | None:
+        with self.begin() as conn:
+            row = conn.execute(sa.select(threads).where(threads.c.key == key)).first()
+        return dict(row._mapping) if row else None
+
+    def thread_for_ticket(self, helpdesk: str, ticket_id: str) -> dict[str, Any] | None:
+        with self.begin() as conn:
+            row = conn.execute(
+                sa.select(threads).where(threads.c.helpdesk == helpdesk, threads.c.ticket_id == ticket_id)
+            ).first()
+        return dict(row._mapping) if row else None
+
+    def claim_thread(self, event: SocialEvent, helpdesk: str) -> dict[str, Any]:
+        """Insert the thread row if it does not exist (unique key), then return it."""
+        now = time.time()
+        row = {
+            "key": event.thread_key,
+            "platform": event.platform,
+            "channel": event.channel,
+            "account_id": event.account_id,
+            "thread_id": event.thread_id,
+            "reply_to": event.reply_to,
+            "helpdesk": helpdesk,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self.begin() as conn:
+            insert_ignoring_duplicates(conn, threads, [row])
+        found = self.thread(event.thread_key)
+        assert found is not None
+        return found
+
+    def update_thread(self, key: str, **values: Any) -> None:
+        with self.begin() as conn:
+            conn.execute(sa.update(threads).where(threads.c.key == key).values(updated_at=time.time(), **values))
+
+    # -- identities ----------------------------------------------------------------------------------
+
+    def identity(self, key: str) -> str | None:
+        with self.begin() as conn:
+            return conn.execute(sa.select(identities.c.helpdesk_user_id).where(identities.c.key == key)).scalar()
+
+    def remember_identity(self, key: str, user_id: str) -> None:
+        with self.begin() as conn:
+            updated = conn.execute(
+                sa.update(identities)
+                .where(identities.c.key == key)
+                .values(helpdesk_user_id=user_id, updated_at=time.time())
+            ).rowcount
+            if not updated:
+                insert_ignoring_duplicates(
+                    conn, identities, [{"key": key, "helpdesk_user_id": user_id, "updated_at": time.time()}]
+                )
+
+    # -- deliveries ----------------------------------------------------------------------------------
+
+    def delivery(self, helpdesk: str, comment_id: str) -> dict[str, Any] | None:
+        with self.begin() as conn:
+            row = conn.execute(
+                sa.select(deliveries).where(deliveries.c.helpdesk == helpdesk, deliveries.c.comment_id == comment_id)
+            ).first()
+        return dict(row._mapping) if row else None
+
+    def start_delivery(self, *, helpdesk: str, comment_id: str, ticket_id: str, thread_key: str, at: float) -> bool:
+        """Record "sending" before the platform is called. False when the comment already has a row."""
+        now = time.time()
+        row = {
+            "helpdesk": helpdesk,
+            "comment_id": comment_id,
+            "ticket_id": ticket_id,
+            "thread_key": thread_key,
+            "status": "sending",
+            "comment_created_at": at,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self.begin() as conn:
+            return insert_ignoring_duplicates(conn, deliveries, [row]) == 1
+
+    def finish_delivery(
+        self, helpdesk: str, comment_id: str, *, status: str, platform: str, message_ids: Sequence[str] = (),
+        error: str | None = None,
+    ) -> None:  # fmt: skip
+        now = time.time()
+        with self.begin() as conn:
+            delivery_id = conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.helpdesk == helpdesk, deliveries.c.comment_id == comment_id)
+                .values(status=status, message_ids=json.dumps(list(message_ids)), error=error, updated_at=now)
+                .returning(deliveries.c.id)
+            ).scalar()
+            sent = [
+                {"platform": platform, "message_id": m, "delivery_id": delivery_id, "sent_at": now} for m in message_ids
+            ]
+            insert_ignoring_duplicates(conn, sent_messages, sent)
+
+    def mark_noted(self, helpdesk: str, comment_id: str) -> None:
+        with self.begin() as conn:
+            conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.helpdesk == helpdesk, deliveries.c.comment_id == comment_id)
+                .values(noted=True)
+            )
+
+    def forget_delivery(self, helpdesk: str, comment_id: str) -> None:
+        """Drop a "sending" row whose request was certainly refused (nothing posted), so it is retried."""
+        with self.begin() as conn:
+            conn.execute(
+                sa.delete(deliveries).where(
+                    deliveries.c.helpdesk == helpdesk,
+                    deliveries.c.comment_id == comment_id,
+                    deliveries.c.status == "sending",
+                )
+            )
+
+    def is_our_message(self, platform: str, message_id: str) -> bool:
+        with self.begin() as conn:
+            found = conn.execute(
+                sa.select(sa.literal(1)).where(
+                    sent_messages.c.platform == platform, sent_messages.c.message_id == message_id
+                )
+            ).first()
+        return found is not None
+
+    # -- leases and pauses ---------------------------------------------------------------------------
+
+    def acquire_lease(self, key: str, owner: str, *, ttl: float) -> bool:
+        now = time.time()
+        with self.begin() as conn:
+            insert_ignoring_duplicates(conn, leases, [{"key": key, "owner": None, "until": 0}])
+            taken = conn.execute(
+                sa.update(leases)
+                .where(leases.c.key == key, sa.or_(leases.c.until < now, leases.c.owner == owner))
+                .values(owner=owner, until=now + ttl)
+            ).rowcount
+        return bool(taken)
+
+    def release_lease(self, key: str, owner: str) -> None:
+        with self.begin() as conn:
+            conn.execute(sa.update(leases).where(leases.c.key == key, leases.c.owner == owner).values(until=0))
+
+    def pause(self, connector: str, until: float, reason: str) -> None:
+        with self.begin() as conn:
+            updated = conn.execute(
+                sa.update(pauses)
+                .where(pauses.c.connector == connector, pauses.c.until < until)
+                .values(until=until, reason=reason)
+            ).rowcount
+            if not updated:
+                insert_ignoring_duplicates(conn, pauses, [{"connector": connector, "until": until, "reason": reason}])
+
+    def paused_until(self, connector: str) -> float:
+        with self.begin() as conn:
+            until = conn.execute(sa.select(pauses.c.until).where(pauses.c.connector == connector)).scalar()
+        return float(until or 0.0)
+
+
+def _ticket_key_expr() -> sa.ColumnElement[str]:
+    return ticket_events.c.helpdesk + ":" + ticket_events.c.ticket_id

@@ -1,0 +1,231 @@
+"""/webhooks/meta through Flask's test client: signed vendor payloads in, inbox rows out, bad input 4xx."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bridge.config import Config
+from bridge.events import SocialEvent
+from bridge.store import Store
+from webhooks.app import create_app
+from webhooks.meta import parse
+from webhooks.signatures import sign_meta
+from tests.conftest import APP_SECRET, PAGE_ID, VERIFY_TOKEN, fixture_bytes
+
+PSID = "2468013579"
+
+
+def materialise(name: str) -> bytes:
+    """A vendor fixture with its placeholders filled in with our page and a customer PSID."""
+    return fixture_bytes(f"meta/{name}").replace(b"<PAGE_ID>", PAGE_ID.encode()).replace(b"<PSID>", PSID.encode())
+
+
+@pytest.fixture
+def store(config: Config) -> Store:
+    return Store.from_url(config.database_url)
+
+
+@pytest.fixture
+def client(config: Config, store: Store):
+    return create_app(config, store=store).test_client()
+
+
+def post(client, body: bytes, *, secret: str = APP_SECRET, content_type: str = "application/json", signature=None):
+    headers = {"X-Hub-Signature-256": signature if signature is not None else sign_meta(body, secret)}
+    return client.post("/webhooks/meta", data=body, headers=headers, content_type=content_type)
+
+
+def events_of(config: Config, name: str) -> list[SocialEvent]:
+    app = create_app(config, store=Store.from_url("sqlite://"))
+    with app.test_request_context():
+        return list(parse(json.loads(materialise(name)), config.channels_for("facebook")))
+
+
+# -- the handshake ----------------------------------------------------------------------------------------
+
+
+def test_handshake_echoes_the_challenge(client) -> None:
+    query = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"}
+    response = client.get("/webhooks/meta", query_string=query)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "1158201444"
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ({"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "x"}, 403),
+        ({"hub.mode": "subscribe", "hub.challenge": "x"}, 403),
+        ({"hub.verify_token": VERIFY_TOKEN, "hub.challenge": "x"}, 400),
+    ],
+)
+def test_handshake_refusals(client, query, status) -> None:
+    response = client.get("/webhooks/meta", query_string=query)
+    assert response.status_code == status
+    assert "error" in response.get_json()
+    assert "x" != response.get_data(as_text=True)
+
+
+# -- every Facebook fixture parsed ------------------------------------------------------------------------
+
+
+def test_customer_comment_becomes_a_thread_event(config: Config) -> None:
+    body = json.loads(materialise("meta_page_feed_comment.json"))
+    body["entry"][0]["changes"][0]["value"]["from"] = {"id": "555", "name": "Jane Roe"}
+    app = create_app(config, store=Store.from_url("sqlite://"))
+    with app.test_request_context():
+        [event] = parse(body, config.channels_for("facebook"))
+    assert event.kind == "comment"
+    assert event.message_id == "901097836652708_903438993085259"
+    assert event.thread_id == "comment:901097836652708_903438993085259"  # a top-level comment starts a thread
+    assert event.reply_to == "901097836652708_903438993085259"
+    assert event.author.id == "555" and event.author.name == "Jane Roe"
+    assert event.text == "and the next one"
+    assert event.created_at.timestamp() == 1449135003
+    assert event.url and "1234567890321_901097836652708" in event.url
+    assert event.thread_key == f"facebook:{PAGE_ID}:comment:901097836652708_903438993085259"
+
+
+def test_reply_to_a_comment_joins_the_top_level_thread(config: Config) -> None:
+    body = json.loads(materialise("meta_page_feed_comment.json"))
+    value = body["entry"][0]["changes"][0]["value"]
+    value.update(comment_id="901097836652708_999", parent_id="901097836652708_903438993085259", **{"from": {"id": "7"}})
+    app = create_app(config, store=Store.from_url("sqlite://"))
+    with app.test_request_context():
+        [event] = parse(body, config.channels_for("facebook"))
+    assert event.thread_id == "comment:901097836652708_903438993085259"
+    assert event.message_id == "901097836652708_999"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        ("meta_page_feed_comment.json", []),  # from.id is the page itself: our own comment, an echo
+        ("meta_page_feed_comment_remove.json", []),  # the page removing its own comment
+        ("meta_messenger_echo_full.json", []),  # is_echo
+        ("meta_page_feed_visitor_post.json", [("comment", "post:1234567890321_7293787835232", "Let's check this")]),
+        ("meta_messenger_text.json", [("message", f"messenger:{PSID}", "hello, world!")]),
+        (
+            "meta_messenger_fallback_attachment_full.json",
+            [("message", f"messenger:{PSID}", "This is where I want to go: https://youtu.be/bbo_fZAjIhg")],
+        ),
+    ],
+)
+def test_every_facebook_fixture(config: Config, fixture: str, expected) -> None:
+    events = events_of(config, fixture)
+    assert [(e.kind, e.thread_id, e.text) for e in events] == expected
+
+
+def test_messenger_reply_event_inside_an_envelope(config: Config) -> None:
+    event = json.loads(materialise("meta_messenger_reply_event.json"))
+    body = {"object": "page", "entry": [{"id": PAGE_ID, "time": 1, "messaging": [event]}]}
+    app = create_app(config, store=Store.from_url("sqlite://"))
+    with app.test_request_context():
+        [parsed] = parse(body, config.channels_for("facebook"))
+    assert parsed.message_id == "m_1457764197618:41d102a3e1ae206a38"
+    assert parsed.created_at.year == 2016  # milliseconds understood
+
+
+@pytest.mark.parametrize("name", ["instagram_comment.json", "instagram_dm.json", "whatsapp_text_message.json",
+                                  "whatsapp_status_sent.json", "whatsapp_status_failed.json"])
+def test_other_meta_objects_are_acknowledged_without_a_channel(client, store: Store, name: str) -> None:
+    response = post(client, materialise(name))
+    assert response.status_code == 200
+    assert store.rows("inbox") == []
+
+
+# -- the POST path -------------------------------------------------------------------------------------------
+
+
+def test_message_is_stored_once_per_delivery(client, store: Store) -> None:
+    body = materialise("meta_messenger_text.json")
+    for _ in range(50):
+        assert post(client, body).status_code == 200
+    rows = store.rows("inbox")
+    assert len(rows) == 1
+    assert rows[0]["status"] == "pending" and rows[0]["thread_key"] == f"facebook:{PAGE_ID}:messenger:{PSID}"
+
+
+def test_several_entries_and_events_in_one_post(client, store: Store) -> None:
+    events = [
+        {"sender": {"id": f"9{i}"}, "recipient": {"id": PAGE_ID}, "timestamp": 1700000000000 + i,
+         "message": {"mid": f"m_{i}", "text": f"hello {i}"}}
+        for i in range(6)
+    ]  # fmt: skip
+    body = {"object": "page", "entry": [{"id": PAGE_ID, "time": 1, "messaging": events[:3]},
+                                        {"id": PAGE_ID, "time": 1, "messaging": events[3:]}]}  # fmt: skip
+    response = post(client, json.dumps(body).encode())
+    assert response.get_json() == {"ok": True, "received": 6, "stored": 6}
+    assert len(store.rows("inbox")) == 6
+
+
+def test_dashboard_test_event_for_entry_zero_is_harmless(client, store: Store) -> None:
+    body = {"object": "page", "entry": [{"id": "0", "time": 1, "changes": [{"field": "feed", "value": {}}]}]}
+    response = post(client, json.dumps(body).encode())
+    assert response.status_code == 200 and store.rows("inbox") == []
+
+
+def test_unknown_but_signed_field_is_acknowledged(client, store: Store) -> None:
+    body = {"object": "page", "entry": [{"id": PAGE_ID, "time": 1, "changes": [{"field": "ratings", "value": {}}]}]}
+    assert post(client, json.dumps(body).encode()).status_code == 200
+    assert store.rows("inbox") == []
+
+
+GOOD = materialise("meta_messenger_text.json")
+
+
+@pytest.mark.parametrize(
+    ("body", "kwargs", "status", "error"),
+    [
+        (GOOD, {"signature": ""}, 401, "invalid signature"),
+        (GOOD, {"signature": "sha256=" + "0" * 64}, 401, "invalid signature"),
+        (GOOD, {"secret": "another-app"}, 401, "invalid signature"),
+        (GOOD, {"signature": "sha1=abc"}, 401, "invalid signature"),
+        (b"{not json", {}, 400, "body is not valid JSON"),
+        (b"\xff\xfe", {}, 400, "body is not valid JSON"),
+        (GOOD, {"content_type": "text/plain"}, 415, "expected Content-Type: application/json"),
+        (b"[]", {}, 400, "expected an object with an entry array"),
+        (b'{"object": "page"}', {}, 400, "expected an object with an entry array"),
+        (b'{"object": "page", "entry": [1]}', {}, 400, "entry items must be objects"),
+        (b'{"object": "myspace", "entry": []}', {}, 400, "unsupported object 'myspace'"),
+        (
+            json.dumps({"object": "page", "entry": [{"id": PAGE_ID, "changes": [
+                {"field": "feed", "value": {"item": "comment", "verb": "add", "from": {"id": "5"}}}]}]}).encode(),
+            {}, 400, "missing post_id",
+        ),  # fmt: skip
+    ],
+)
+def test_bad_input_gets_a_short_json_4xx(client, store: Store, body, kwargs, status, error) -> None:
+    response = post(client, body, **kwargs)
+    assert response.status_code == status
+    assert response.get_json() == {"error": error}
+    assert store.rows("inbox") == []
+
+
+def test_oversized_body_is_refused(client) -> None:
+    body = b'{"object": "page", "entry": [], "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    response = post(client, body)
+    assert response.status_code == 413
+    assert "error" in response.get_json()
+
+
+def test_storage_failure_is_a_503_and_loses_nothing_stored(tmp_path: Path, config: Config) -> None:
+    path = tmp_path / "store.db"
+    store = Store.from_url(f"sqlite:///{path}")
+    client = create_app(config, store=store).test_client()
+    assert post(client, GOOD).status_code == 200
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE inbox RENAME TO inbox_offline")
+    db.commit()
+    other = GOOD.replace(b"mid.1457764197618", b"mid.2")
+    response = post(client, other)
+    assert response.status_code == 503
+    assert response.get_json() == {"error": "storage unavailable, retry later"}
+    db.execute("ALTER TABLE inbox_offline RENAME TO inbox")
+    db.commit()
+    assert post(client, other).status_code == 200  # Meta's redelivery succeeds
+    assert len(store.rows("inbox")) == 2

@@ -1,0 +1,1 @@
+"""Inbound HTTP: Flask blueprints that verify, parse, store and acknowledge."""

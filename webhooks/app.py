@@ -1,0 +1,47 @@
+"""The Flask app factory: ``gunicorn 'webhooks.app:create_app()'``.
+
+One blueprint per source; state in ``app.extensions``; one JSON error handler, so that bad input
+always gets a short JSON 4xx and nothing ever answers with a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from bridge import config as config_module
+from bridge.config import Config
+from bridge.store import Store
+from webhooks import meta, zendesk
+from webhooks.common import WebState
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # 1 MiB: the largest Meta batch is far below it
+
+
+def create_app(config: Config | None = None, *, store: Store | None = None) -> Flask:
+    """Build the app from a loaded config (or ``$SOCIALDESK_CONFIG`` / ``./socialdesk.toml``)."""
+    config = config or config_module.load()
+    app = Flask("socialdesk")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.extensions["socialdesk"] = WebState(config=config, store=store or Store.from_url(config.database_url))
+    for blueprint in (meta.bp, zendesk.bp):
+        app.register_blueprint(blueprint)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    app.add_url_rule("/healthz", "healthz", lambda: jsonify(ok=True))
+    return app
+
+
+def _http_error(e: HTTPException) -> tuple[Response, int]:
+    return jsonify(error=e.name if e.code == 500 else e.description), e.code or 500
+
+
+def _unexpected(e: Exception) -> Any:
+    """A bug must still answer in JSON, without a traceback; the log keeps the details."""
+    log.exception("unexpected error while handling a webhook")
+    return _http_error(InternalServerError())
