@@ -11,7 +11,8 @@
     │   ├── AuthError                 expired or revoked token, wrong credentials
     │   ├── NotFound                  the post, comment, ticket or user is gone
     │   ├── TicketClosed              a closed ticket cannot be updated: open a follow-up
-    │   └── WindowClosed              the platform's reply window has passed
+    │   ├── WindowClosed              the platform's reply window has passed
+    │   └── PartiallyDelivered        some parts of a split reply went out, then one failed
     └── UnknownOutcome                the request may or may not have been applied (timeout
                                       after sending): never repeated blindly, flagged instead
 
@@ -20,6 +21,8 @@ no secret ever goes into one.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class BridgeError(Exception):
@@ -81,6 +84,14 @@ class TicketClosed(PermanentError):
 
 class WindowClosed(PermanentError):
     pass
+
+
+class PartiallyDelivered(PermanentError):
+    """Never retried: the parts already posted would be posted again. Carries their platform ids."""
+
+    def __init__(self, message: str, *, message_ids: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.message_ids = message_ids
 
 
 class UnknownOutcome(BridgeError):

@@ -30,17 +30,17 @@ from bridge.retry import backoff_for
 
 log = logging.getLogger(__name__)
 
-LEASE_TTL = 300.0
 MAX_ATTEMPTS = 25  # with the backoff cap of 10 minutes: about three hours of outage before a dead letter
 
 
 def process_thread(rt: Runtime, thread_key: str, owner: str) -> int:
     """Apply every pending event of a thread; return how many were finished."""
-    if not rt.store.acquire_lease(thread_key, owner, ttl=LEASE_TTL):
+    if not rt.store.acquire_lease(thread_key, owner, ttl=rt.lease_ttl):
         raise LeaseBusy(f"thread {thread_key} is being worked on")
     try:
         done = 0
         for row_id, event, attempts in rt.store.pending_inbox(thread_key):
+            rt.store.acquire_lease(thread_key, owner, ttl=rt.lease_ttl)  # extend: we are still alive
             if not _apply(rt, row_id, event, attempts):
                 break  # postponed: keep the thread's order
             done += 1

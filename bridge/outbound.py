@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge import messages
-from bridge.errors import BridgeError, LeaseBusy, UnknownOutcome
+from bridge.errors import BridgeError, LeaseBusy, PartiallyDelivered, UnknownOutcome
 from bridge.events import AgentReply, ThreadState
-from bridge.inbound import LEASE_TTL, MAX_ATTEMPTS
+from bridge.inbound import MAX_ATTEMPTS
 from bridge.registry import Runtime
 from bridge.retry import backoff_for
 
@@ -35,7 +35,7 @@ def sync_ticket(rt: Runtime, helpdesk: str, ticket_id: str, owner: str) -> int:
         log.info("ticket %s is not a socialdesk thread; ignoring its webhook", ticket_id)
         rt.store.finish("ticket_events", events, "ignored")
         return 0
-    if not rt.store.acquire_lease(thread["key"], owner, ttl=LEASE_TTL):
+    if not rt.store.acquire_lease(thread["key"], owner, ttl=rt.lease_ttl):
         raise LeaseBusy(f"thread {thread['key']} is being worked on")
     try:
         posted = _deliver_all(rt, thread, ticket_id)
@@ -72,7 +72,7 @@ def _deliver_one(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
     if existing is not None:
         if existing["status"] == "sending":  # we hold the lease: whoever wrote this row died mid-call
             _settle(rt, thread, reply, "unknown", messages.delivery_unknown_note("the bridge stopped while sending it"))
-        elif existing["status"] in ("failed", "unknown") and not existing["noted"]:
+        elif existing["status"] in ("failed", "unknown", "partial") and not existing["noted"]:
             _tell_agent(rt, reply, str(existing["error"]))  # the note itself failed last time
         return 0
     if not rt.store.start_delivery(
@@ -97,6 +97,9 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
     except UnknownOutcome as e:
         _settle(rt, thread, reply, "unknown", messages.delivery_unknown_note(e.message))
         return 0
+    except PartiallyDelivered as e:
+        _settle(rt, thread, reply, "partial", messages.partial_delivery_note(e.message), e.message_ids)
+        return 0
     except BridgeError as e:
         if e.retryable:
             rt.store.forget_delivery(hd, reply.comment_id)  # refused: nothing was posted
@@ -112,10 +115,14 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
     return 1
 
 
-def _settle(rt: Runtime, thread: dict[str, Any], reply: AgentReply, status: str, note: str) -> None:
-    """Finish a delivery that did not (certainly) happen, then tell the agent on the ticket."""
+def _settle(
+    rt: Runtime, thread: dict[str, Any], reply: AgentReply, status: str, note: str, sent: tuple[str, ...] = ()
+) -> None:
+    """Finish a delivery that did not (fully, certainly) happen, then tell the agent on the ticket."""
     log.warning("comment %s of ticket %s: %s", reply.comment_id, reply.ticket_id, status)
-    rt.store.finish_delivery(rt.helpdesk.name, reply.comment_id, status=status, platform=thread["platform"], error=note)
+    rt.store.finish_delivery(
+        rt.helpdesk.name, reply.comment_id, status=status, platform=thread["platform"], message_ids=sent, error=note
+    )
     _tell_agent(rt, reply, note)
 
 

@@ -123,9 +123,11 @@ class EmbeddedConsumer(Consumer):  # type: ignore[misc]
 class Worker:
     """The worker process: a dispatcher thread plus a Huey consumer with ``concurrency`` threads."""
 
-    def __init__(self, runtime: Runtime, queue: Queue, *, concurrency: int = 4, grace: float = 60.0) -> None:
+    def __init__(self, runtime: Runtime, queue: Queue, *, concurrency: int = 4, grace: float | None = None) -> None:
         self.runtime = runtime
         self.queue = queue
+        if grace is None:
+            grace = float(runtime.config.bridge.get("redispatch_after", 60))
         self.dispatcher = Dispatcher(runtime, queue, grace=grace)
         options: dict[str, Any] = {"workers": concurrency, "worker_type": "thread", "periodic": False}
         options.update(initial_delay=0.05, backoff=1.5, max_delay=0.5)  # idle workers look every 0.5 s at most

@@ -66,6 +66,7 @@ class Runtime:
     helpdesk: Helpdesk
     channels: dict[str, SocialChannel]
     policy: RetryPolicy
+    lease_ttl: float = 120.0  # longest a worker may hold a thread between two events
 
 
 def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
@@ -76,4 +77,5 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
         helpdesk=build_helpdesk(config),
         channels={c.name: build_channel(c) for c in config.channels},
         policy=RetryPolicy(store),
+        lease_ttl=float(config.bridge.get("lease_seconds", 120)),
     )

@@ -81,7 +81,7 @@ class RetryPolicy:
         return (e.retry_after or 0.0) <= self.max_wait
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
-        backoff = tenacity.wait_exponential_jitter(initial=self.initial_wait, max=self.max_wait)(state)
+        backoff = tenacity.wait_exponential_jitter(multiplier=self.initial_wait, max=self.max_wait)(state)
         error = state.outcome.exception() if state.outcome else None
         floor = error.retry_after if isinstance(error, BridgeError) and error.retry_after else 0.0
         return min(self.max_wait, max(backoff, floor))

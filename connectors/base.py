@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from bridge import errors
+from bridge.events import Delivery
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
 
@@ -123,3 +124,28 @@ def rate_limit_hook(platform: str) -> Callable[..., requests.Response]:
         return response
 
     return hook
+
+
+def send_parts(platform: str, parts: list[str], send: Callable[[str], str]) -> Delivery:
+    """Post the parts of a split reply in order; return their platform ids.
+
+    Once part 1 is out, nothing may be resent blindly: a later failure, even a retryable one,
+    becomes :class:`PartiallyDelivered`, carrying the ids of what the customer already sees.
+    """
+    if not parts:
+        raise errors.PermanentError("the reply is empty: there is nothing to send", platform=platform)
+    sent: list[str] = []
+    for part in parts:
+        try:
+            sent.append(send(part))
+        except errors.BridgeError as e:
+            if not sent:
+                raise
+            message = (
+                f"only {len(sent)} of {len(parts)} parts of the reply were delivered; "
+                f"part {len(sent) + 1} failed: {e.message}. The remaining parts were not sent"
+            )
+            raise errors.PartiallyDelivered(
+                message, message_ids=tuple(sent), platform=platform, http_status=e.http_status
+            ) from e
+    return Delivery(message_ids=tuple(sent))

@@ -24,7 +24,14 @@ from types import TracebackType
 from typing import Any
 
 from flask import Flask, Response, request
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+
+class QuietHandler(WSGIRequestHandler):
+    """No access log line per request: the simulators record calls in :attr:`Simulator.calls`."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -76,8 +83,9 @@ class Simulator:
     # -- lifecycle -------------------------------------------------------------------------------------
 
     def start(self, port: int = 0) -> Simulator:
-        self._server = make_server("127.0.0.1", port, self.app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)
+        server = make_server("127.0.0.1", port, self.app, threaded=True, request_handler=QuietHandler)
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name=self.name, daemon=True)
         self._thread.start()
         return self
 

@@ -32,6 +32,7 @@ builders without changing the token, error, fault and delivery machinery here.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import itertools
@@ -44,7 +45,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
@@ -52,6 +53,7 @@ from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
 from sandbox.base import Fault, Simulator, json_response
+from webhooks.signatures import sign_meta
 
 DAY = 86_400.0
 STANDARD_WINDOW = 1 * DAY  # RESPONSE and UPDATE
@@ -117,7 +119,9 @@ def expired_token(expired_at: float, now: float) -> GraphError:
         f"Error validating access token: Session has expired on {_pacific(expired_at)}. "
         f"The current time is {_pacific(now)}."
     )
-    return GraphError(message, 190, 463, headers={"WWW-Authenticate": f'OAuth "Facebook Platform" "invalid_token" "{message}"'})
+    return GraphError(
+        message, 190, 463, headers={"WWW-Authenticate": f'OAuth "Facebook Platform" "invalid_token" "{message}"'}
+    )
 
 
 def permissions_error() -> GraphError:
@@ -222,7 +226,17 @@ class _Comment:
     private_replied: bool = False
 
 
-class CommentEvent(TypedDict):
+class _Readable:
+    """Fields readable as attributes or as keys (``event.comment_id`` or ``event["comment_id"]``)."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in {f.name for f in dataclasses.fields(self)}:  # type: ignore[arg-type]
+            raise KeyError(key)
+        return getattr(self, key)
+
+
+@dataclass(frozen=True)
+class CommentEvent(_Readable):
     """What :meth:`MetaSimulator.customer_comment` did: the ids, the payload, the bridge's answer."""
 
     comment_id: str
@@ -232,7 +246,8 @@ class CommentEvent(TypedDict):
     response: requests.Response | None
 
 
-class MessageEvent(TypedDict):
+@dataclass(frozen=True)
+class MessageEvent(_Readable):
     """What :meth:`MetaSimulator.customer_message` did."""
 
     mid: str
@@ -299,9 +314,13 @@ class MetaSimulator(Simulator):
     def throttle(self, times: int = 1, *, code: int = 32, regain_minutes: int = 5, page_id: str | None = None) -> None:
         """Answer the next ``times`` Graph calls with the rate-limit error ``code`` (4, 17, 32, 613, 80001)."""
         message, status, usage_type = THROTTLES[code]
-        error = GraphError(message, code, status=status, transient=True, headers=self._usage_headers(
-            usage_type, regain_minutes, page_id or next(iter(self._pages))
-        ))
+        error = GraphError(
+            message,
+            code,
+            status=status,
+            transient=True,
+            headers=self._usage_headers(usage_type, regain_minutes, page_id or next(iter(self._pages))),
+        )
         self.inject(Fault(status, times, path_prefix=f"/{self.version}/", headers=error.headers, body=error.body()))
 
     def slow_down(self, seconds: float, *, times: int = 1) -> None:
@@ -350,7 +369,10 @@ class MetaSimulator(Simulator):
         payload = self._feed_payload(page_id, when, self._add_change(comment))
         response = self._post_if(send, payload)
         return CommentEvent(
-            comment_id=comment.id, post_id=comment.post_id, parent_id=comment.parent_id, payload=payload,
+            comment_id=comment.id,
+            post_id=comment.post_id,
+            parent_id=comment.parent_id,
+            payload=payload,
             response=response,
         )
 
@@ -388,13 +410,15 @@ class MetaSimulator(Simulator):
             self._last_inbound[key] = max(when, self._last_inbound.get(key, when))
         event = {"sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": millis, "message": message}
         payload = envelope("page", [{"id": page_id, "time": millis, "messaging": [event]}])
-        return MessageEvent(mid=mid, psid=psid, timestamp=millis, payload=payload, response=self._post_if(send, payload))
+        return MessageEvent(
+            mid=mid, psid=psid, timestamp=millis, payload=payload, response=self._post_if(send, payload)
+        )
 
     # -- webhook delivery ------------------------------------------------------------------------------
 
     def sign(self, body: bytes) -> str:
         """The ``X-Hub-Signature-256`` value: ``sha256=`` + hex HMAC-SHA256(app secret, raw body)."""
-        return "sha256=" + hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
+        return sign_meta(body, self.app_secret)
 
     def deliver(self, payload: Payload, *, times: int = 1) -> list[requests.Response]:
         """POST ``payload`` signed to :attr:`webhook_target`, ``times`` times with the same bytes (redelivery)."""
@@ -565,8 +589,16 @@ class MetaSimulator(Simulator):
             raise bad_param("param recipient must be non-empty.")
         mid = new_mid()
         with self._lock:
-            self.sent_messages.append({"page": page.id, "recipient": psid, "text": text,
-                                       "messaging_type": messaging_type, "tag": tag, "message_id": mid})
+            self.sent_messages.append(
+                {
+                    "page": page.id,
+                    "recipient": psid,
+                    "text": text,
+                    "messaging_type": messaging_type,
+                    "tag": tag,
+                    "message_id": mid,
+                }
+            )
         response = json_response({"recipient_id": psid, "message_id": mid})
         self._post_later(response, self._echo(page, psid, mid, text))
         return response
@@ -674,8 +706,13 @@ class MetaSimulator(Simulator):
         app_usage = {"call_count": 100 if app_level else 28, "total_cputime": 12, "total_time": 17}
         headers = {"X-App-Usage": json.dumps(app_usage)}
         if not app_level:
-            usage = {"type": usage_type, "call_count": 100, "total_cputime": 12, "total_time": 17,
-                     "estimated_time_to_regain_access": regain_minutes}
+            usage = {
+                "type": usage_type,
+                "call_count": 100,
+                "total_cputime": 12,
+                "total_time": 17,
+                "estimated_time_to_regain_access": regain_minutes,
+            }
             headers["X-Business-Use-Case-Usage"] = json.dumps({page_id: [usage]})
         return headers
 
@@ -728,7 +765,7 @@ def _select(node_type: str, node: Payload, fields: str) -> Payload:
         if name not in node:
             raise bad_param(f"Tried accessing nonexisting field ({name}) on node type ({node_type})")
     chosen = wanted or [f for f in _DEFAULT_FIELDS[node_type] if f in node]
-    return {name: node[name] for name in chosen}
+    return {name: node[name] for name in [*chosen, *([] if "id" in chosen else ["id"])]}  # Graph always adds id
 
 
 def _params() -> Payload:
@@ -764,14 +801,16 @@ def _json_param(params: Payload, name: str) -> Payload:
 def _messaging_type(params: Payload) -> tuple[str, str | None]:
     messaging_type = str(params.get("messaging_type") or "RESPONSE")
     if messaging_type not in MESSAGING_TYPES:
-        raise bad_param(f"Param messaging_type must be one of {{{', '.join(MESSAGING_TYPES)}}} - got \"{messaging_type}\"")
+        raise bad_param(
+            f'Param messaging_type must be one of {{{", ".join(MESSAGING_TYPES)}}} - got "{messaging_type}"'
+        )
     if messaging_type != "MESSAGE_TAG":
         return messaging_type, None
     tag = params.get("tag")
     if not tag:
         raise bad_param("Tag is required for MESSAGE_TAG messaging type.")
     if tag not in MESSAGE_TAGS:
-        raise bad_param(f"Param tag must be one of {{{', '.join(MESSAGE_TAGS)}}} - got \"{tag}\"")
+        raise bad_param(f'Param tag must be one of {{{", ".join(MESSAGE_TAGS)}}} - got "{tag}"')
     return messaging_type, str(tag)
 
 

@@ -30,8 +30,13 @@ def fixture_json(relative: str) -> Any:
     return json.loads(fixture_bytes(relative))
 
 
-def raw_config(*, zendesk_url: str = "http://127.0.0.1:9", graph_url: str = "http://127.0.0.1:9/v21.0",
-               database_url: str = "sqlite://", queue_url: str = "sqlite:///queue.db") -> dict[str, Any]:
+def raw_config(
+    *,
+    zendesk_url: str = "http://127.0.0.1:9",
+    graph_url: str = "http://127.0.0.1:9/v21.0",
+    database_url: str = "sqlite://",
+    queue_url: str = "sqlite:///queue.db",
+) -> dict[str, Any]:
     return {
         "bridge": {"database_url": database_url, "queue_url": queue_url, "helpdesk": "zendesk"},
         "zendesk": {"url": zendesk_url, "email": ZD_EMAIL, "api_token": ZD_TOKEN, "webhook_secret": ZD_SECRET},

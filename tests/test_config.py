@@ -65,7 +65,10 @@ def test_secrets_never_appear_in_repr(tmp_path: Path) -> None:
     ("mutate", "message"),
     [
         (lambda r: r["zendesk"].pop("email"), "zendesk.email: required"),
-        (lambda r: r["zendesk"].update(url="acme.zendesk.com"), "zendesk.url: 'acme.zendesk.com' is not an http(s) URL"),
+        (
+            lambda r: r["zendesk"].update(url="acme.zendesk.com"),
+            "zendesk.url: 'acme.zendesk.com' is not an http(s) URL",
+        ),
         (lambda r: r["zendesk"].pop("api_token"), "zendesk.api_token: required"),
         (lambda r: r["bridge"].update(helpdesk="jira"), "bridge.helpdesk: 'jira' is not one of zendesk, freshdesk"),
         (lambda r: r["channels"][0].update(platform="myspace"), "channels[0].platform: 'myspace' is not one of"),

@@ -11,10 +11,10 @@ import pytest
 from bridge.config import Config
 from bridge.events import SocialEvent
 from bridge.store import Store
+from tests.conftest import APP_SECRET, PAGE_ID, VERIFY_TOKEN, fixture_bytes
 from webhooks.app import create_app
 from webhooks.meta import parse
 from webhooks.signatures import sign_meta
-from tests.conftest import APP_SECRET, PAGE_ID, VERIFY_TOKEN, fixture_bytes
 
 PSID = "2468013579"
 
@@ -67,7 +67,7 @@ def test_handshake_refusals(client, query, status) -> None:
     response = client.get("/webhooks/meta", query_string=query)
     assert response.status_code == status
     assert "error" in response.get_json()
-    assert "x" != response.get_data(as_text=True)
+    assert response.get_data(as_text=True) != "x"
 
 
 # -- every Facebook fixture parsed ------------------------------------------------------------------------
@@ -130,8 +130,16 @@ def test_messenger_reply_event_inside_an_envelope(config: Config) -> None:
     assert parsed.created_at.year == 2016  # milliseconds understood
 
 
-@pytest.mark.parametrize("name", ["instagram_comment.json", "instagram_dm.json", "whatsapp_text_message.json",
-                                  "whatsapp_status_sent.json", "whatsapp_status_failed.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "instagram_comment.json",
+        "instagram_dm.json",
+        "whatsapp_text_message.json",
+        "whatsapp_status_sent.json",
+        "whatsapp_status_failed.json",
+    ],
+)
 def test_other_meta_objects_are_acknowledged_without_a_channel(client, store: Store, name: str) -> None:
     response = post(client, materialise(name))
     assert response.status_code == 200
@@ -193,10 +201,23 @@ GOOD = materialise("meta_messenger_text.json")
         (b'{"object": "page", "entry": [1]}', {}, 400, "entry items must be objects"),
         (b'{"object": "myspace", "entry": []}', {}, 400, "unsupported object 'myspace'"),
         (
-            json.dumps({"object": "page", "entry": [{"id": PAGE_ID, "changes": [
-                {"field": "feed", "value": {"item": "comment", "verb": "add", "from": {"id": "5"}}}]}]}).encode(),
-            {}, 400, "missing post_id",
-        ),  # fmt: skip
+            json.dumps(
+                {
+                    "object": "page",
+                    "entry": [
+                        {
+                            "id": PAGE_ID,
+                            "changes": [
+                                {"field": "feed", "value": {"item": "comment", "verb": "add", "from": {"id": "5"}}}
+                            ],
+                        }
+                    ],
+                }
+            ).encode(),
+            {},
+            400,
+            "missing post_id",
+        ),
     ],
 )
 def test_bad_input_gets_a_short_json_4xx(client, store: Store, body, kwargs, status, error) -> None:

@@ -1,0 +1,316 @@
+"""Zendesk Support through zenpy: the bridge's :class:`bridge.ports.Helpdesk`.
+
+zenpy is given our own ``requests`` session, which changes three things zenpy would otherwise do:
+
+* a 429 raises :class:`bridge.errors.RateLimited` from the session's response hook, so zenpy never
+  sleeps on ``Retry-After`` inside a call (the bridge's one retry policy pauses every worker instead);
+* no hidden urllib3 retries (zenpy mounts ``Retry(total=3)`` on 413/503 only on a session it builds);
+* requests go to the configured ``url`` (a simulator, a proxy) through a
+  :class:`connectors.base.RebasedSession`, without environment variables or patches.
+
+Every zenpy / requests failure is mapped onto :mod:`bridge.errors` by :func:`_translated` and
+:func:`_error_for` (the one table), with ``raise ... from e``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import requests
+from zenpy import Zenpy
+from zenpy.lib.api_objects import Comment, Ticket, User
+from zenpy.lib.exception import APIException, ZenpyException
+
+from bridge import errors
+from bridge.events import AgentReply, Author, NewTicket, TicketRef
+from connectors.base import RebasedSession, call, rate_limit_hook, retry_after_seconds
+
+PLATFORM = "zendesk"
+STAFF_ROLES = ("agent", "admin")
+PAGE_SIZE = 100
+#: A host that can never resolve (RFC 2606), used as zenpy's nominal host when ``url`` is not a
+#: ``*.zendesk.com`` URL: should a request ever escape rebasing, it fails instead of reaching a real account.
+PLACEHOLDER_SUBDOMAIN, PLACEHOLDER_DOMAIN = "socialdesk", "zendesk.invalid"
+
+#: The one table: HTTP status → (bridge error, message fit for an agent's eyes). 422 on a closed
+#: ticket is told apart by its body in :func:`_error_for`; other 4xx are permanent; 5xx unavailable.
+STATUS_ERRORS: dict[int, tuple[type[errors.BridgeError], str]] = {
+    401: (errors.AuthError, "Zendesk refused the credentials (check email and API token)"),
+    403: (errors.AuthError, "the Zendesk user is not allowed to do this"),
+    404: (errors.NotFound, "not found in Zendesk"),
+    429: (errors.RateLimited, "Zendesk rate limit reached"),
+}
+CLOSED = (errors.TicketClosed, "the ticket is closed and can no longer be updated")
+UNAVAILABLE = (errors.Unavailable, "Zendesk is unavailable")
+REJECTED = (errors.PermanentError, "Zendesk rejected the request")
+
+
+class ZendeskHelpdesk:
+    """The helpdesk port on Zendesk Support. Thread-safe as far as zenpy and requests are."""
+
+    name = "zendesk"
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        email: str,
+        api_token: str | None = None,
+        oauth_token: str | None = None,
+        session: requests.Session | None = None,
+        timeout: float = 30,
+    ) -> None:
+        if bool(api_token) == bool(oauth_token):
+            raise errors.ConfigError("zendesk: set exactly one of api_token or oauth_token", platform=PLATFORM)
+        self.url, self.email, self.timeout = _base_url(url), email, timeout
+        self._auth_kind = "api_token" if api_token else "oauth_token"
+        subdomain, domain = _zenpy_host(self.url)
+        self._nominal = f"https://{subdomain}.{domain}"
+        self._session = _prepared(session, nominal=self._nominal, actual=self.url)
+        self._zenpy = Zenpy(
+            subdomain=subdomain,
+            domain=domain,
+            email=email,
+            token=api_token,
+            oauth_token=oauth_token,
+            session=self._session,
+            timeout=timeout,
+            disable_cache=True,
+        )
+        self._me: Any = None
+
+    def __repr__(self) -> str:
+        return f"ZendeskHelpdesk(url={self.url!r}, email={self.email!r}, auth={self._auth_kind!r})"
+
+    # -- the port ----------------------------------------------------------------------------------------
+
+    def ensure_requester(self, *, platform: str, author: Author) -> str:
+        """Create or update the end user whose external id is ``<platform>:<author id>``.
+
+        No ``role`` is sent: Zendesk makes new users end users, and an existing user matched by email
+        keeps their role (sending ``end-user`` would demote an agent who wrote in as a customer).
+        """
+        user = User(external_id=f"{platform}:{author.id}", name=author.display_name())
+        if author.email:
+            user.email = author.email
+        if author.phone:
+            user.phone = author.phone
+        with _translated(idempotent=True):  # create_or_update is safe to repeat
+            return str(self._zenpy.users.create_or_update(user).id)
+
+    def find_ticket(self, external_id: str) -> TicketRef | None:
+        # zenpy puts query values into the URL unescaped: a thread key with "&", "+" or "#" would break it.
+        with _translated(idempotent=True):
+            for ticket in self._zenpy.tickets(external_id=quote(external_id, safe="")):
+                if ticket.external_id == external_id and ticket.status != "deleted":
+                    return TicketRef(id=str(ticket.id), status=str(ticket.status))
+        return None
+
+    def create_ticket(self, ticket: NewTicket) -> TicketRef:
+        """Not idempotent: a timeout raises :class:`UnknownOutcome`; recover with :meth:`find_ticket`."""
+        requester = _number(ticket.requester_id)
+        new = Ticket(
+            subject=ticket.subject,
+            requester_id=requester,
+            external_id=ticket.external_id,
+            tags=list(ticket.tags),
+            comment=Comment(body=ticket.body, author_id=requester, public=True),
+        )
+        if ticket.followup_of:
+            new.via_followup_source_id = _number(ticket.followup_of)
+        with _translated(idempotent=False):
+            return _ref(self._zenpy.tickets.create(new).ticket)
+
+    def add_customer_comment(self, ticket_id: str, *, requester_id: str, body: str) -> TicketRef:
+        comment = Comment(body=body, author_id=_number(requester_id), public=True)
+        return self._update(Ticket(id=_number(ticket_id), comment=comment, status="open"))
+
+    def add_internal_note(self, ticket_id: str, body: str) -> None:
+        self._update(Ticket(id=_number(ticket_id), comment=Comment(body=body, public=False)))
+
+    def agent_replies(self, ticket_id: str) -> list[AgentReply]:
+        """Public comments by agents and admins, oldest first; never the requester's or the bridge's own.
+
+        Calls: users/me once per connector, then the ticket (for its requester) and one per 100 comments,
+        with the authors sideloaded (``include=users``; zenpy's ``tickets.comments`` cannot ask for it,
+        so this read goes through zenpy's session directly).
+        """
+        excluded = {self._my_id(), self._requester_of(ticket_id)}
+        replies = []
+        for comment, author in self._comments_with_authors(ticket_id):
+            if comment.get("public") and author.get("role") in STAFF_ROLES and author.get("id") not in excluded:
+                replies.append(_reply(ticket_id, comment, author))
+        return replies
+
+    def ping(self) -> str:
+        with _translated(idempotent=True):
+            self._me = self._zenpy.users.me()
+        return str(self._me.email or self._me.name)
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def _update(self, ticket: Any) -> TicketRef:
+        """PUT a comment (and status): not idempotent, a timeout is an :class:`UnknownOutcome`."""
+        with _translated(idempotent=False):
+            return _ref(self._zenpy.tickets.update(ticket).ticket)
+
+    def _my_id(self) -> int:
+        if self._me is None:
+            self.ping()
+        return int(self._me.id)
+
+    def _requester_of(self, ticket_id: str) -> int:
+        with _translated(idempotent=True):
+            return int(self._zenpy.tickets(id=_number(ticket_id)).requester_id)
+
+    def _comments_with_authors(self, ticket_id: str) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        url: str | None = f"{self._nominal}/api/v2/tickets/{_number(ticket_id)}/comments.json"
+        params: dict[str, Any] | None = {"include": "users", "page[size]": PAGE_SIZE, "sort": "created_at"}
+        while url:
+            page = self._get_json(url, params)
+            users = {u.get("id"): u for u in page.get("users") or []}
+            for comment in page.get("comments") or []:
+                yield comment, users.get(comment.get("author_id"), {})
+            more = (page.get("meta") or {}).get("has_more")
+            url, params = ((page.get("links") or {}).get("next") if more else None), None
+
+    def _get_json(self, url: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        if not self._same_origin(url):  # the session carries our credentials: never follow a link elsewhere
+            raise errors.PermanentError("Zendesk sent a pagination link to another host", platform=PLATFORM)
+        with _translated(idempotent=True):
+            response = self._session.get(url, params=params, timeout=self.timeout)
+            if response.status_code >= 400:
+                raise _error_for(response)
+            body = response.json()
+        if not isinstance(body, dict):
+            raise errors.PermanentError("unexpected answer from Zendesk", platform=PLATFORM)
+        return body
+
+    def _same_origin(self, url: str) -> bool:
+        return urlsplit(url).netloc in (urlsplit(self._nominal).netloc, urlsplit(self.url).netloc)
+
+
+# -- the error table -----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _translated(*, idempotent: bool) -> Iterator[None]:
+    """Turn whatever zenpy or requests raise inside the block into a bridge error."""
+    try:
+        yield
+    except errors.BridgeError:
+        raise  # already ours (the rate-limit hook, a nested translation)
+    except (APIException, requests.HTTPError) as e:
+        if e.response is None:
+            raise errors.PermanentError(REJECTED[1], platform=PLATFORM) from e
+        raise _error_for(e.response) from e
+    except (requests.ConnectionError, requests.Timeout) as e:
+        call(_raiser(e), platform=PLATFORM, idempotent=idempotent)  # base.call owns the transport table
+        raise errors.Unavailable("connection failed", platform=PLATFORM) from e
+    except (ZenpyException, requests.RequestException, ValueError) as e:
+        raise errors.PermanentError("unexpected answer from Zendesk", platform=PLATFORM) from e
+
+
+def _error_for(response: requests.Response) -> errors.BridgeError:
+    status = response.status_code
+    body = _json_or_empty(response)
+    kind, message = STATUS_ERRORS.get(status, UNAVAILABLE if status >= 500 else REJECTED)
+    if status == 422 and _is_closed(body):
+        kind, message = CLOSED
+    code = body.get("error") if isinstance(body.get("error"), str) else None
+    retry_after = retry_after_seconds(response.headers) if kind.retryable else None
+    return kind(message, platform=PLATFORM, http_status=status, retry_after=retry_after, code=code)
+
+
+def _is_closed(body: dict[str, Any]) -> bool:
+    """Zendesk: ``{"error": "RecordInvalid", "details": {"status": [{"description": "Status: closed prevents
+    ticket update"}]}}``."""
+    details = body.get("details")
+    entries = details.get("status") if isinstance(details, dict) else None
+    if not isinstance(entries, list):
+        return False
+    return any("closed" in str(entry.get("description", "")) for entry in entries if isinstance(entry, dict))
+
+
+def _json_or_empty(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _raiser(e: Exception) -> Callable[[], requests.Response]:
+    def send() -> requests.Response:
+        raise e
+
+    return send
+
+
+# -- small pure helpers ----------------------------------------------------------------------------------------
+
+
+def _base_url(url: str) -> str:
+    parts = urlsplit(url.strip().rstrip("/"))
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+        raise errors.ConfigError(f"zendesk.url must look like https://acme.zendesk.com, not {url!r}")
+    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+
+
+def _zenpy_host(url: str) -> tuple[str, str]:
+    """zenpy's (subdomain, domain): the real ones for ``https://<sub>.zendesk.com``, a placeholder otherwise."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and parts.port is None and host.endswith(".zendesk.com") and host.count(".") == 2:
+        return host.split(".", 1)[0], "zendesk.com"
+    return PLACEHOLDER_SUBDOMAIN, PLACEHOLDER_DOMAIN
+
+
+def _prepared(session: requests.Session | None, *, nominal: str, actual: str) -> requests.Session:
+    """The session zenpy will use (zenpy sets the auth on it): rebased, raising on 429, zenpy-readable."""
+    session = session or RebasedSession(nominal=nominal, actual=actual)
+    if nominal != actual and not isinstance(session, RebasedSession):
+        raise errors.ConfigError("zendesk: a session for a non-zendesk.com url must be a RebasedSession")
+    session.hooks["response"].extend([_nominal_url_hook(session, nominal), rate_limit_hook(PLATFORM)])
+    return session
+
+
+def _nominal_url_hook(session: requests.Session, nominal: str) -> Callable[..., requests.Response]:
+    """zenpy only parses answers whose ``response.request.url`` contains its own host name: after a
+    :class:`RebasedSession` sent the request elsewhere, give the prepared request its nominal URL back."""
+    actual = urlsplit(session.rebase(nominal) if isinstance(session, RebasedSession) else nominal)
+    wanted = urlsplit(nominal)
+
+    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        sent = urlsplit(response.request.url or "")
+        if sent.netloc == actual.netloc and actual.netloc != wanted.netloc:
+            response.request.url = urlunsplit((wanted.scheme, wanted.netloc, sent.path, sent.query, sent.fragment))
+        return response
+
+    return hook
+
+
+def _number(ticket_or_user_id: str) -> int:
+    """Zendesk ids are numbers; anything else cannot exist there."""
+    if not str(ticket_or_user_id).isdigit():
+        raise errors.NotFound(f"{ticket_or_user_id!r} is not a Zendesk id", platform=PLATFORM)
+    return int(ticket_or_user_id)
+
+
+def _ref(ticket: Any) -> TicketRef:
+    return TicketRef(id=str(ticket.id), status=str(ticket.status))
+
+
+def _reply(ticket_id: str, comment: dict[str, Any], author: dict[str, Any]) -> AgentReply:
+    return AgentReply(
+        ticket_id=ticket_id,
+        comment_id=str(comment["id"]),
+        body=str(comment.get("plain_body") or comment.get("body") or ""),
+        author_id=str(author["id"]),
+        author_name=author.get("name"),
+        created_at=datetime.fromisoformat(str(comment["created_at"])),
+    )

@@ -1,0 +1,110 @@
+"""``socialdesk demo``: the whole loop on the embedded defaults, against the simulators, in seconds.
+
+A customer comments on a Facebook post and another writes in Messenger; the bridge opens two Zendesk
+tickets; an agent answers each publicly and leaves an internal note; the replies arrive in the right
+Facebook comment thread and Messenger conversation, the notes nowhere; the platform's echoes of our
+own replies are recognised and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sandbox.stack import PAGE_ID, Stack
+
+Echo = Callable[[str], None]
+
+COMMENT = "My order #1234 arrived with a cracked mug. Can you help?"
+MESSAGE = "Hi! Do you ship your beans to Canada?"
+COMMENT_REPLY = "So sorry about the mug, Jane! A replacement is on its way, no need to send the old one back."
+MESSAGE_REPLY = "Hi Sam! Yes, we ship to Canada: 3-5 business days, free over $40."
+NOTE = "INTERNAL: customer is a VIP, refund the shipping too."
+
+
+def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = print) -> bool:
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="  · %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.ERROR)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="socialdesk-demo-") as tmp, Stack(workdir or Path(tmp)) as stack:
+        stack.meta.echoes = True
+        checks = _play(stack, echo)
+    echo("")
+    for ok, what in checks:
+        echo(f"  {'✓' if ok else '✗'} {what}")
+    passed = all(ok for ok, _ in checks)
+    echo(f"\n{'All good' if passed else 'Something went wrong'}: {sum(ok for ok, _ in checks)}/{len(checks)} checks "
+         f"in {time.monotonic() - started:.1f}s (SQLite store and queue, simulators on 127.0.0.1).")  # fmt: skip
+    return passed
+
+
+def _play(stack: Stack, echo: Echo) -> list[tuple[bool, str]]:
+    echo(f"socialdesk demo — bridge on {stack.url}, Zendesk simulator on {stack.zendesk.url}, "
+         f"Graph API simulator on {stack.meta.url}\n")  # fmt: skip
+    post_id = stack.meta.add_post(PAGE_ID, "Our autumn blend is here 🍂")
+    echo("1. Customers write")
+    comment = stack.meta.customer_comment(
+        PAGE_ID, post_id=post_id, text=COMMENT, user_id="5550101", user_name="Jane Roe"
+    )
+    echo(f"   Jane Roe comments on post {post_id}: {COMMENT!r}")
+    message = stack.meta.customer_message(PAGE_ID, psid="7700123", text=MESSAGE)
+    echo(f"   A Messenger user (PSID 7700123) writes: {MESSAGE!r}")
+
+    tickets = stack.wait_for(lambda: len(stack.zendesk.tickets) >= 2 and stack.zendesk.tickets, timeout=20)
+    echo("\n2. The bridge opened Zendesk tickets")
+    for ticket in tickets:
+        _show_ticket(stack, ticket, echo)
+
+    by_thread = {t["external_id"]: t for t in tickets}
+    comment_ticket = by_thread[f"facebook:{PAGE_ID}:comment:{comment.comment_id}"]
+    message_ticket = by_thread[f"facebook:{PAGE_ID}:messenger:7700123"]
+
+    echo("\n3. Agents answer in Zendesk (a public reply and an internal note on each ticket)")
+    for ticket, answer in ((comment_ticket, COMMENT_REPLY), (message_ticket, MESSAGE_REPLY)):
+        stack.zendesk.agent_comment(ticket["id"], NOTE, public=False)
+        stack.zendesk.agent_comment(ticket["id"], answer, public=True)
+    stack.zendesk.fire_webhook(comment_ticket["id"], style="event")
+    stack.zendesk.fire_webhook(message_ticket["id"], style="trigger")
+    ids = f"#{comment_ticket['id']} and #{message_ticket['id']}"
+    echo(f"   tickets {ids}: a public reply and an internal note each; webhooks fired")
+
+    stack.wait_for(lambda: stack.meta.comment_replies and stack.meta.sent_messages, timeout=20)
+    stack.meta.wait_for_webhooks(10)
+    stack.wait_for(stack.idle, timeout=20)
+    echo("\n4. What reached Facebook")
+    for posted in stack.meta.comment_replies:
+        echo(f"   comment reply under {posted['parent_id']}: {posted['message']!r}")
+    for sent in stack.meta.sent_messages:
+        echo(f"   Messenger to {sent['recipient']} ({sent['messaging_type']}): {sent['text']!r}")
+    return _checks(stack, comment.comment_id, message.psid)
+
+
+def _show_ticket(stack: Stack, ticket: dict[str, Any], echo: Echo) -> None:
+    requester = next(u for u in stack.zendesk.users if u["id"] == ticket["requester_id"])
+    first = stack.zendesk.comments(ticket["id"])[0]
+    echo(f"   #{ticket['id']} {ticket['subject']!r}")
+    echo(f"      requester: {requester.get('name')} (external_id {requester.get('external_id')})")
+    echo(f"      tags: {', '.join(ticket['tags'])}   external_id: {ticket['external_id']}")
+    echo(f"      first comment: {first['body'].splitlines()[0]!r}")
+
+
+def _checks(stack: Stack, comment_id: str, psid: str) -> list[tuple[bool, str]]:
+    replies, sent = stack.meta.comment_replies, stack.meta.sent_messages
+    everything = [r["message"] for r in replies] + [s["text"] for s in sent]
+    stored = len(stack.store.rows("inbox"))
+    echoes = len(stack.meta.deliveries) - 2
+    return [
+        (len(stack.zendesk.tickets) == 2, "one ticket per social thread (2 threads, 2 tickets)"),
+        ([r["parent_id"] for r in replies] == [comment_id], "the comment reply went under Jane's comment, once"),
+        (
+            [(s["recipient"], s["text"]) for s in sent] == [(psid, MESSAGE_REPLY)],
+            "the Messenger reply went to the PSID",
+        ),
+        (all(NOTE not in text for text in everything), "internal notes were not posted anywhere"),
+        (echoes >= 2 and stored == 2, f"the platform's {echoes} echoes of our own replies were recognised and dropped"),
+        (len(stack.zendesk.tickets) == 2, "no ticket was opened for our own replies"),
+    ]

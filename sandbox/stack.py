@@ -1,0 +1,145 @@
+"""A whole running bridge on loopback: simulators, the web app on a real socket, and a worker.
+
+Used by the demo, the end-to-end tests and the benchmarks, so that all three exercise exactly what
+an operator runs: the config is parsed like ``socialdesk.toml``, connectors are built by the registry,
+webhooks arrive over HTTP and the worker is the Huey consumer plus the dispatcher.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from bridge import config as config_module
+from bridge.queue import Queue, Worker, make_huey
+from bridge.registry import Runtime, build_runtime
+from bridge.store import Store
+from sandbox.base import QuietHandler
+from sandbox.meta import MetaSimulator
+from sandbox.zendesk import ZendeskSimulator
+from webhooks.app import create_app
+
+PAGE_ID = "104729384756120"
+PAGE_TOKEN = "sandbox-page-token"
+APP_SECRET = "sandbox-app-secret"
+VERIFY_TOKEN = "sandbox-verify-token"
+ZENDESK_EMAIL = "bridge@acme.example"
+ZENDESK_TOKEN = "sandbox-zendesk-token"
+ZENDESK_SECRET = "sandbox-zendesk-signing-secret"
+
+
+class Stack:
+    """``with Stack(tmp) as s: s.meta.customer_message(...); s.wait_for(lambda: s.zendesk.tickets)``."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        database_url: str | None = None,
+        queue_url: str | None = None,
+        concurrency: int = 2,
+        start_worker: bool = True,
+        grace: float = 60.0,
+    ) -> None:
+        self.workdir = workdir
+        self.database_url = database_url or f"sqlite:///{workdir}/socialdesk.db"
+        self.queue_url = queue_url or f"sqlite:///{workdir}/socialdesk-queue.db"
+        self.concurrency = concurrency
+        self.start_worker = start_worker
+        self.grace = grace
+        self.zendesk = ZendeskSimulator(email=ZENDESK_EMAIL, api_token=ZENDESK_TOKEN, webhook_secret=ZENDESK_SECRET)
+        self.meta = MetaSimulator(APP_SECRET, {PAGE_ID: PAGE_TOKEN}, page_names={PAGE_ID: "Acme Coffee"})
+        self._server: BaseWSGIServer | None = None
+        self.worker: Worker | None = None
+        self.runtime: Runtime | None = None
+
+    def raw_config(self) -> dict[str, Any]:
+        return {
+            "bridge": {"database_url": self.database_url, "queue_url": self.queue_url, "helpdesk": "zendesk"},
+            "zendesk": {
+                "url": self.zendesk.url,
+                "email": ZENDESK_EMAIL,
+                "api_token": ZENDESK_TOKEN,
+                "webhook_secret": ZENDESK_SECRET,
+            },
+            "channels": [
+                {
+                    "name": "acme-facebook",
+                    "platform": "facebook",
+                    "account_id": PAGE_ID,
+                    "access_token": PAGE_TOKEN,
+                    "app_secret": APP_SECRET,
+                    "verify_token": VERIFY_TOKEN,
+                    "api_url": f"{self.meta.url}/v21.0",
+                }
+            ],
+        }
+
+    def start(self) -> Stack:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.zendesk.start()
+        self.meta.start()
+        self.config = config_module.parse(self.raw_config(), env={}, source="sandbox")
+        self.store = Store.from_url(self.database_url)
+        app = create_app(self.config, store=self.store)
+        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="bridge-web", daemon=True).start()
+        self.meta.webhook_target = f"{self.url}/webhooks/meta"
+        self.zendesk.webhook_target = f"{self.url}/webhooks/zendesk"
+        if self.start_worker:
+            self.start_worker_now()
+        return self
+
+    def start_worker_now(self) -> Worker:
+        self.runtime = build_runtime(self.config, store=self.store)
+        runtime = self.runtime
+        queue = Queue(make_huey(self.queue_url), lambda: runtime)
+        self.worker = Worker(runtime, queue, concurrency=self.concurrency, grace=self.grace)
+        self.worker.start()
+        return self.worker
+
+    def stop_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+
+    def stop(self) -> None:
+        self.stop_worker()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        self.meta.stop()
+        self.zendesk.stop()
+        self.store.engine.dispose()
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def idle(self) -> bool:
+        """Nothing pending in the store."""
+        return not any(self.store.counts(t).get("pending") for t in ("inbox", "ticket_events"))
+
+    @staticmethod
+    def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+        """Poll until ``predicate()`` is truthy and return it; raise TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(interval)
+        raise TimeoutError(f"condition not met within {timeout}s")

@@ -1,0 +1,1092 @@
+"""A faithful Zendesk Support API simulator: users, tickets, comments, job statuses, webhooks, triggers.
+
+Shapes follow the responses zenpy's own test suite recorded from Zendesk (``../shared/fixtures/zendesk``)
+and the official OpenAPI paths. What those sources do not show (some validation messages, the webhooks
+API's error bodies, bulk-job result items) is best effort and says so where it is built.
+
+Besides answering like Zendesk (auth, ``RecordInvalid`` / ``RecordNotFound`` bodies, offset and cursor
+pagination with absolute links on its own host, ``X-Rate-Limit`` headers and an optional per-minute
+budget answering 429 with ``Retry-After``), it can play the agent's side: :meth:`agent_comment` writes a
+reply or an internal note and :meth:`fire_webhook` delivers the signed webhook Zendesk would send.
+:meth:`slow_after_commit` makes a request succeed and then lose its answer (crash-recovery tests).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import html
+import itertools
+import json
+import math
+import re
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import requests
+from flask import Response, has_request_context, request
+
+from sandbox.base import Simulator, json_response
+from webhooks.signatures import sign_zendesk
+
+#: Zendesk's documented static secret for test webhooks (base64 of "this_secret_is_for_testing_only").
+TEST_WEBHOOK_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
+DEFAULT_RATE_LIMIT = 700  # requests per minute on the Suite Growth plan (what the fixture headers show)
+MAX_PAGE = 100
+MAX_MANY = 100
+STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
+ROLES = ("end-user", "agent", "admin")
+BRAND_ID, FORM_ID = 360000000001, 360000000020
+CUSTOM_STATUS_IDS = {s: 360000000100 + i for i, s in enumerate((*STATUSES, "deleted"))}
+TICKET_KEYS = (
+    "url",
+    "id",
+    "external_id",
+    "via",
+    "created_at",
+    "updated_at",
+    "type",
+    "subject",
+    "raw_subject",
+    "description",
+    "priority",
+    "status",
+    "recipient",
+    "requester_id",
+    "submitter_id",
+    "assignee_id",
+    "organization_id",
+    "group_id",
+    "collaborator_ids",
+    "follower_ids",
+    "email_cc_ids",
+    "forum_topic_id",
+    "problem_id",
+    "has_incidents",
+    "is_public",
+    "due_at",
+    "tags",
+    "custom_fields",
+    "satisfaction_rating",
+    "sharing_agreement_ids",
+    "custom_status_id",
+    "fields",
+    "followup_ids",
+    "ticket_form_id",
+    "brand_id",
+    "allow_channelback",
+    "allow_attachments",
+    "from_messaging_channel",
+)
+USER_WRITABLE = (
+    "name",
+    "email",
+    "phone",
+    "external_id",
+    "role",
+    "tags",
+    "details",
+    "notes",
+    "time_zone",
+    "locale",
+    "verified",
+    "user_fields",
+    "alias",
+    "signature",
+    "organization_id",
+)
+TICKET_CHANGEABLE = ("subject", "priority", "type", "status", "assignee_id", "external_id", "requester_id", "group_id")
+COMMENT_EVENT_KEYS = ("id", "type", "author_id", "body", "html_body", "plain_body", "public", "attachments", "audit_id")
+
+
+class ApiError(Exception):
+    """Raised inside a handler: answer with this Zendesk error body."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.response = json_response(body, status, headers)
+
+
+def record_invalid(field: str, description: str, error: str = "InvalidValue") -> ApiError:
+    details = {field: [{"description": description, "error": error}]}
+    return ApiError(422, {"error": "RecordInvalid", "description": "Record validation errors", "details": details})
+
+
+def not_found() -> ApiError:
+    return ApiError(404, {"error": "RecordNotFound", "description": "Not found"})
+
+
+def webhook_error(status: int, code: str, detail: str) -> ApiError:
+    """The webhooks API answers JSON:API-style ``errors`` (best effort: no recorded sample)."""
+    return ApiError(status, {"errors": [{"code": code, "title": code, "detail": detail}]})
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def html_of(body: str) -> str:
+    paragraphs = [p for p in re.split(r"\n\s*\n", body.strip()) if p] or [""]
+    inner = "".join(f'<p dir="auto">{html.escape(p).replace(chr(10), "<br>")}</p>' for p in paragraphs)
+    return f'<div class="zd-comment" dir="auto">{inner}</div>'
+
+
+def text_of(markup: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"</p>|<br\s*/?>", "\n", markup))).strip()
+
+
+def normalise_tags(tags: Any) -> list[str]:
+    """Zendesk tags are lower case, without spaces (a space separates two tags), unique."""
+    words = " ".join(tags if isinstance(tags, list) else str(tags or "").split()).lower().split()
+    return list(dict.fromkeys(str(w) for w in words))
+
+
+def json_body() -> dict[str, Any]:
+    try:
+        body = json.loads(request.get_data() or b"{}")
+    except ValueError:
+        raise ApiError(400, {"error": "Unprocessable Entity", "message": "Server could not parse JSON"}) from None
+    return body if isinstance(body, dict) else {}
+
+
+def payload(key: str) -> dict[str, Any]:
+    """The JSON object under ``key`` in the request body (best effort error body when it is missing)."""
+    value = json_body().get(key)
+    if not isinstance(value, dict):
+        raise ApiError(400, {"error": "InvalidParameter", "description": f"Parameter {key} is required"})
+    return value
+
+
+def as_id(value: Any) -> int | None:
+    """An id as Zendesk accepts it: a number, or a string of digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def int_arg(name: str, default: int) -> int:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else default
+
+
+Sideload = Callable[[list[dict[str, Any]]], dict[str, Any]]
+
+
+@dataclass
+class _Slow:
+    method: str
+    path_prefix: str
+    seconds: float
+    times: int
+
+
+class ZendeskSimulator(Simulator):
+    """Zendesk Support on ``127.0.0.1``: see the module docstring. State lives in memory behind a lock."""
+
+    name = "zendesk"
+
+    def __init__(
+        self,
+        *,
+        email: str = "bridge@socialdesk.test",
+        api_token: str = "sim-api-token",  # noqa: S107 - a simulator's dummy credential
+        oauth_token: str | None = None,
+        webhook_secret: str = TEST_WEBHOOK_SECRET,
+        account_id: int = 12345678,
+        rate_limit_per_minute: int | None = None,
+        time_scale: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.email, self.webhook_secret, self.account_id = email, webhook_secret, account_id
+        self.webhook_target: str | None = None
+        self._api_token, self._oauth_token = api_token, oauth_token
+        self._per_minute, self._window = rate_limit_per_minute, 60.0 * time_scale
+        self._hits: deque[float] = deque()
+        self._slow: list[_Slow] = []
+        self._ids = itertools.count(44000000001)
+        self._user_ids = itertools.count(900000000001)
+        self._ticket_ids = itertools.count(1)
+        self._invocations = itertools.count(8350205582)
+        self._users: dict[int, dict[str, Any]] = {}
+        self._tickets: dict[int, dict[str, Any]] = {}
+        self._comments: dict[int, list[dict[str, Any]]] = {}
+        self._jobs: dict[str, dict[str, Any]] = {}
+        self._webhooks: dict[str, dict[str, Any]] = {}
+        self._triggers: dict[int, dict[str, Any]] = {}
+        agent = {"name": "Alex Agent", "email": "alex.agent@socialdesk.test", "role": "agent"}
+        self.api_user_id: int = self._new_user({"name": "Socialdesk Bridge", "email": email, "role": "admin"})["id"]
+        self.agent_id: int = self._new_user(agent)["id"]
+        self.app.before_request(self._edge)
+        self.app.after_request(self._after)
+        self.app.register_error_handler(ApiError, self._api_error)
+        for status in (404, 405):
+            self.app.register_error_handler(status, self._invalid_endpoint)
+        self._routes()
+
+    # -- routing -----------------------------------------------------------------------------------------
+
+    def _routes(self) -> None:
+        r = self._route
+        r("/api/v2/users/me", self._me, "GET")
+        r("/api/v2/users/<int:user_id>", self._show_user, "GET")
+        r("/api/v2/users/show_many", self._show_many_users, "GET")
+        r("/api/v2/users/create_or_update", self._create_or_update_user, "POST")
+        r("/api/v2/users/create_or_update_many", self._create_or_update_many, "POST")
+        r("/api/v2/job_statuses/<job_id>", self._show_job, "GET")
+        r("/api/v2/tickets", self._list_tickets, "GET")
+        r("/api/v2/tickets", self._create_ticket, "POST")
+        r("/api/v2/tickets/<int:ticket_id>", self._show_ticket, "GET")
+        r("/api/v2/tickets/<int:ticket_id>", self._update_ticket, "PUT")
+        r("/api/v2/tickets/<int:ticket_id>/comments", self._list_comments, "GET")
+        r("/api/v2/triggers", self._list_triggers, "GET")
+        r("/api/v2/triggers", self._create_trigger, "POST")
+        r("/api/v2/triggers/<int:trigger_id>", self._show_trigger, "GET")
+        r("/api/v2/triggers/<int:trigger_id>", self._update_trigger, "PUT")
+        r("/api/v2/webhooks", self._list_webhooks, "GET", suffix=False)
+        r("/api/v2/webhooks", self._create_webhook, "POST", suffix=False)
+        r("/api/v2/webhooks/<webhook_id>", self._show_webhook, "GET", suffix=False)
+        r("/api/v2/webhooks/<webhook_id>", self._patch_webhook, "PATCH", "PUT", suffix=False)
+        r("/api/v2/webhooks/<webhook_id>", self._delete_webhook, "DELETE", suffix=False)
+        r("/api/v2/webhooks/<webhook_id>/signing_secret", self._signing_secret, "GET", suffix=False)
+
+    def _route(self, rule: str, view: Callable[..., Response], *methods: str, suffix: bool = True) -> None:
+        """Serve ``rule`` (and ``rule.json``, as Zendesk does) with the state lock held."""
+
+        def locked(**kwargs: Any) -> Response:
+            with self._lock:
+                return view(**kwargs)
+
+        endpoint = view.__name__
+        self.app.add_url_rule(rule, endpoint, locked, methods=list(methods))
+        if suffix:
+            self.app.add_url_rule(rule + ".json", endpoint + "_json", locked, methods=list(methods))
+
+    def _api_error(self, e: ApiError) -> Response:
+        return e.response
+
+    def _invalid_endpoint(self, e: Exception) -> Response:
+        return json_response({"error": "InvalidEndpoint", "description": "Not found"}, 404)
+
+    def _base(self) -> str:
+        if has_request_context():
+            return request.host_url.rstrip("/")
+        return self.url
+
+    # -- the edge: authentication, rate limits, lost answers ---------------------------------------------
+
+    def _edge(self) -> Response | None:
+        if not self._authenticated(request.headers.get("Authorization", "")):
+            return json_response({"error": "Couldn't authenticate you"}, 401)
+        return self._meter()
+
+    def _authenticated(self, header: str) -> bool:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            return bool(self._oauth_token) and hmac.compare_digest(value.strip(), self._oauth_token or "")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, secret = base64.b64decode(value.strip()).decode("utf-8").partition(":")
+        except ValueError:
+            return False
+        expected_user = f"{self.email}/token".lower()
+        return hmac.compare_digest(user.lower(), expected_user) and hmac.compare_digest(secret, self._api_token)
+
+    def _meter(self) -> Response | None:
+        """A sliding window of ``60 s × time_scale``; over budget answers 429 with ``Retry-After``."""
+        now = time.monotonic()
+        with self._lock:
+            while self._hits and self._hits[0] <= now - self._window:
+                self._hits.popleft()
+            if self._per_minute is None or len(self._hits) < self._per_minute:
+                self._hits.append(now)
+                return None
+            wait = max(1, math.ceil(self._hits[0] + self._window - now))
+        body = {"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per minute exceeded"}
+        return json_response(body, 429, {"Retry-After": str(wait)})
+
+    def _after(self, response: Response) -> Response:
+        with self._lock:
+            limit = self._per_minute or DEFAULT_RATE_LIMIT
+            remaining = max(0, limit - len(self._hits))
+        for name, value in (("X-Rate-Limit", limit), ("X-Rate-Limit-Remaining", remaining)):
+            response.headers.setdefault(name, str(value))
+        response.headers.setdefault("X-Zendesk-API-Version", "v2")
+        delay = self._take_slow(request.method, request.path) if response.status_code < 400 else 0.0
+        if delay:
+            time.sleep(delay)  # the work is done; the client will not hear about it in time
+        return response
+
+    def _take_slow(self, method: str, path: str) -> float:
+        with self._lock:
+            slow = next((s for s in self._slow if s.method == method and path.startswith(s.path_prefix)), None)
+            if slow is None:
+                return 0.0
+            slow.times -= 1
+            if slow.times <= 0:
+                self._slow.remove(slow)
+            return slow.seconds
+
+    def slow_after_commit(self, path_prefix: str, method: str, seconds: float, times: int = 1) -> None:
+        """Apply the next ``times`` matching requests, then wait ``seconds`` before answering."""
+        with self._lock:
+            self._slow.append(_Slow(method.upper(), path_prefix, seconds, times))
+
+    # -- pagination ----------------------------------------------------------------------------------------
+
+    def _page(
+        self, key: str, items: list[dict[str, Any]], extra: Sideload | None = None, *, cursor_only: bool = False
+    ) -> Response:
+        """Cursor pagination when ``page[size]``/``page[after]`` is asked for, offset pagination otherwise."""
+        cursor = cursor_only or any(k.startswith("page[") for k in request.args)
+        body = self._cursor_page(key, items) if cursor else self._offset_page(key, items)
+        if extra is not None:
+            body.update(extra(body[key]))
+        return json_response(body)
+
+    def _link(self, **changes: Any) -> str:
+        args = {k: v for k, v in request.args.items() if k not in changes}
+        args.update({k: str(v) for k, v in changes.items() if v is not None})
+        return f"{self._base()}{request.path}?{urlencode(args)}"
+
+    def _offset_page(self, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+        per_page = min(max(int_arg("per_page", MAX_PAGE), 1), MAX_PAGE)
+        page = max(int_arg("page", 1), 1)
+        chunk = items[(page - 1) * per_page : page * per_page]
+        more = page * per_page < len(items)
+        return {
+            key: chunk,
+            "next_page": self._link(page=page + 1, per_page=per_page) if more else None,
+            "previous_page": self._link(page=page - 1, per_page=per_page) if page > 1 else None,
+            "count": len(items),
+        }
+
+    def _cursor_page(self, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+        size = min(max(int_arg("page[size]", MAX_PAGE), 1), MAX_PAGE)
+        start = _decode_cursor(request.args.get("page[after]"), 0)
+        if "page[before]" in request.args:
+            start = max(0, _decode_cursor(request.args.get("page[before]"), 0) - size)
+        chunk, more = items[start : start + size], start + size < len(items)
+        after, before = _encode_cursor(start + len(chunk)), _encode_cursor(start)
+        return {
+            key: chunk,
+            "meta": {"has_more": more, "after_cursor": after if chunk else None, "before_cursor": before},
+            "links": {
+                "next": self._link(**{"page[after]": after, "page[before]": None}) if more else None,
+                "prev": self._link(**{"page[before]": before, "page[after]": None}) if start else None,
+            },
+        }
+
+    # -- users -----------------------------------------------------------------------------------------------
+
+    def _new_user(self, fields: dict[str, Any]) -> dict[str, Any]:
+        now, role = now_iso(), fields.get("role") or "end-user"
+        staff = role != "end-user"
+        user: dict[str, Any] = {
+            "id": next(self._user_ids),
+            "url": None,
+            "name": None,
+            "email": None,
+            "created_at": now,
+            "updated_at": now,
+            "time_zone": "America/New_York",
+            "iana_time_zone": "America/New_York",
+            "phone": None,
+            "shared_phone_number": None,
+            "photo": None,
+            "locale_id": 1,
+            "locale": "en-US",
+            "organization_id": None,
+            "role": role,
+            "verified": False,
+            "external_id": None,
+            "tags": [],
+            "alias": None,
+            "active": True,
+            "shared": False,
+            "shared_agent": False,
+            "last_login_at": None,
+            "two_factor_auth_enabled": False,
+            "signature": None,
+            "details": None,
+            "notes": None,
+            "role_type": None,
+            "custom_role_id": None,
+            "moderator": staff,
+            "ticket_restriction": None if staff else "requested",
+            "only_private_comments": False,
+            "restricted_agent": not staff,
+            "suspended": False,
+            "default_group_id": None,
+            "report_csv": staff,
+            "user_fields": {},
+        }
+        self._apply_user(user, fields)
+        self._users[user["id"]] = user
+        return user
+
+    def _apply_user(self, user: dict[str, Any], fields: dict[str, Any]) -> None:
+        for key in USER_WRITABLE:
+            if key in fields:
+                user[key] = normalise_tags(fields[key]) if key == "tags" else fields[key]
+        user["updated_at"] = now_iso()
+
+    def _render_user(self, user: dict[str, Any]) -> dict[str, Any]:
+        return {**user, "url": f"{self._base()}/api/v2/users/{user['id']}.json"}
+
+    def _user_or_404(self, user_id: int) -> dict[str, Any]:
+        if user_id not in self._users:
+            raise not_found()
+        return self._users[user_id]
+
+    def _match_user(self, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Zendesk matches on external id (case-insensitively), then on email."""
+        ext, email = str(fields.get("external_id") or "").lower(), str(fields.get("email") or "").lower()
+        for key, wanted in (("external_id", ext), ("email", email)):
+            found = next((u for u in self._users.values() if wanted and str(u[key] or "").lower() == wanted), None)
+            if found is not None:
+                return found
+        return None
+
+    def _validate_user(self, fields: dict[str, Any], existing: dict[str, Any] | None) -> None:
+        if existing is None and not str(fields.get("name") or "").strip():
+            raise record_invalid("name", "Name:  is too short (minimum one character)", "ValueTooShort")
+        if "role" in fields and fields["role"] not in ROLES:
+            raise record_invalid("role", f"Role: {fields['role']} is not a valid role")
+        email = str(fields.get("email") or "")
+        if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+            raise record_invalid("email", f"Email: {email} is not properly formatted", "InvalidFormat")
+        owner = self._match_user({"email": email}) if email else None
+        if owner is not None and owner is not existing:
+            raise record_invalid("email", f"Email: {email} is already being used by another user", "DuplicateValue")
+
+    def _upsert_user(self, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        existing = self._match_user(fields)
+        self._validate_user(fields, existing)
+        if existing is None:
+            return self._new_user(fields), True
+        self._apply_user(existing, fields)
+        return existing, False
+
+    def _me(self) -> Response:
+        return json_response({"user": self._render_user(self._users[self.api_user_id])})
+
+    def _show_user(self, user_id: int) -> Response:
+        return json_response({"user": self._render_user(self._user_or_404(user_id))})
+
+    def _show_many_users(self) -> Response:
+        ids = [int(i) for i in request.args.get("ids", "").split(",") if i.strip().isdigit()]
+        externals = [e for e in request.args.get("external_ids", "").split(",") if e]
+        if len(ids) > MAX_MANY or len(externals) > MAX_MANY:
+            raise too_many_values()
+        found = [u for i in ids if (u := self._users.get(i))] + [
+            u for e in externals if (u := self._match_user({"external_id": e}))
+        ]
+        return self._page("users", [self._render_user(u) for u in found])
+
+    def _create_or_update_user(self) -> Response:
+        user, created = self._upsert_user(payload("user"))
+        location = f"{self._base()}/api/v2/users/{user['id']}.json"
+        return json_response({"user": self._render_user(user)}, 201 if created else 200, {"Location": location})
+
+    def _create_or_update_many(self) -> Response:
+        users = json_body().get("users")
+        if not isinstance(users, list) or not users:
+            raise ApiError(400, {"error": "InvalidParameter", "description": "Parameter users is required"})
+        if len(users) > MAX_MANY:
+            raise too_many_values()
+        job = self._new_job(len(users), [self._bulk_result(i, u) for i, u in enumerate(users)])
+        return json_response({"job_status": self._render_job(job, queued=True)})
+
+    def _bulk_result(self, index: int, fields: Any) -> dict[str, Any]:
+        """One item of the job's results (best effort: Zendesk's item keys vary by endpoint)."""
+        try:
+            user, created = self._upsert_user(fields if isinstance(fields, dict) else {})
+        except ApiError as e:
+            return {"index": index, "error": "RecordInvalid", "details": json.loads(e.response.get_data())["details"]}
+        action = "create" if created else "update"
+        return {
+            "index": index,
+            "id": user["id"],
+            "action": action,
+            "status": action.capitalize() + "d",
+            "external_id": user["external_id"],
+        }
+
+    # -- job statuses ------------------------------------------------------------------------------------------
+
+    def _new_job(self, total: int, results: list[dict[str, Any]]) -> dict[str, Any]:
+        job: dict[str, Any] = {"id": f"V3-{uuid.uuid4().hex}", "total": total, "results": results, "done_at": now_iso()}
+        self._jobs[job["id"]] = job
+        return job
+
+    def _render_job(self, job: dict[str, Any], *, queued: bool = False) -> dict[str, Any]:
+        """Work is applied at once, but reported as Zendesk does: queued first, completed when polled."""
+        done = job["done_at"].replace("T", " ").replace("Z", " +0000")
+        return {
+            "id": job["id"],
+            "url": f"{self._base()}/api/v2/job_statuses/{job['id']}.json",
+            "total": job["total"],
+            "progress": None if queued else job["total"],
+            "status": "queued" if queued else "completed",
+            "message": None if queued else f"Completed at {done}",
+            "results": None if queued else job["results"],
+        }
+
+    def _show_job(self, job_id: str) -> Response:
+        job = self._jobs.get(job_id.removesuffix(".json"))
+        if job is None:
+            raise not_found()
+        return json_response({"job_status": self._render_job(job)})
+
+    # -- tickets -----------------------------------------------------------------------------------------------
+
+    def _render_ticket(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        return {**ticket, "url": f"{self._base()}/api/v2/tickets/{ticket['id']}.json"}
+
+    def _ticket_or_404(self, ticket_id: int) -> dict[str, Any]:
+        if ticket_id not in self._tickets:
+            raise not_found()
+        return self._tickets[ticket_id]
+
+    def _list_tickets(self) -> Response:
+        wanted = request.args.get("external_id")
+        found = [
+            self._render_ticket(t)
+            for t in self._tickets.values()
+            if t["status"] != "deleted" and (wanted is None or t["external_id"] == wanted)
+        ]
+        return self._page("tickets", found)
+
+    def _show_ticket(self, ticket_id: int) -> Response:
+        return json_response({"ticket": self._render_ticket(self._ticket_or_404(ticket_id))})
+
+    def _create_ticket(self) -> Response:
+        data = payload("ticket")
+        requester_id = self._requester_of(data)
+        comment_in = self._first_comment_of(data)
+        author_id = self._author_of(comment_in, default=as_id(data.get("submitter_id")) or requester_id)
+        source = self._followup_source(data.get("via_followup_source_id"))
+        ticket = self._new_ticket(data, requester_id, author_id)
+        audit = self._new_audit(ticket, self.api_user_id)
+        comment = self._add_comment(ticket, comment_in, author_id, audit["id"], public=comment_in.get("public", True))
+        ticket["description"], ticket["is_public"] = comment["plain_body"], comment["public"]
+        if source is not None:
+            source["followup_ids"].append(ticket["id"])
+            ticket["via"]["source"] = {
+                "from": {"ticket_id": source["id"], "subject": source["subject"]},
+                "to": {},
+                "rel": "follow_up",
+            }
+        self._tickets[ticket["id"]] = ticket
+        audit["events"] = [_comment_event(comment), *self._create_events(ticket)]
+        location = f"{self._base()}/api/v2/tickets/{ticket['id']}.json"
+        return json_response({"ticket": self._render_ticket(ticket), "audit": audit}, 201, {"Location": location})
+
+    def _requester_of(self, data: dict[str, Any]) -> int:
+        """``requester_id``, else find-or-create ``requester``, else the authenticated user (as Zendesk does)."""
+        if isinstance(data.get("requester"), dict):
+            return int(self._upsert_user(data["requester"])[0]["id"])
+        requester_id = as_id(data.get("requester_id", self.api_user_id))
+        if requester_id is None or requester_id not in self._users:
+            raise record_invalid("requester", "Requester: is invalid")
+        return requester_id
+
+    def _first_comment_of(self, data: dict[str, Any]) -> dict[str, Any]:
+        given = data.get("comment")
+        comment: dict[str, Any] = dict(given) if isinstance(given, dict) else {}
+        if data.get("description") and not (comment.get("body") or comment.get("html_body")):
+            comment = {**comment, "body": str(data["description"])}
+        if not (comment.get("body") or comment.get("html_body")):
+            raise record_invalid("base", "Description: cannot be blank", "BlankValue")
+        return comment
+
+    def _author_of(self, comment: dict[str, Any], *, default: int) -> int:
+        author_id = as_id(comment.get("author_id", default))
+        if author_id is None or author_id not in self._users:
+            raise record_invalid("author_id", "Author: is invalid")
+        return author_id
+
+    def _followup_source(self, source_id: Any) -> dict[str, Any] | None:
+        if source_id is None:
+            return None
+        source = self._tickets.get(as_id(source_id) or 0)
+        if source is None or source["status"] != "closed":  # best effort message
+            raise record_invalid("via_followup_source_id", "Follow-up source: must be a closed ticket")
+        return source
+
+    def _new_ticket(self, data: dict[str, Any], requester_id: int, submitter_id: int) -> dict[str, Any]:
+        status = data.get("status") or ("open" if data.get("assignee_id") else "new")
+        if status not in STATUSES[:-1]:
+            raise record_invalid("status", f"Status: {status} is not valid")
+        now, subject = now_iso(), data.get("subject")
+        ticket: dict[str, Any] = dict.fromkeys(TICKET_KEYS)
+        ticket.update(
+            id=next(self._ticket_ids),
+            external_id=data.get("external_id"),
+            created_at=now,
+            updated_at=now,
+            via={"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
+            type=data.get("type"),
+            subject=subject,
+            raw_subject=subject,
+            priority=data.get("priority"),
+            status=status,
+            requester_id=requester_id,
+            submitter_id=submitter_id,
+            assignee_id=data.get("assignee_id"),
+            organization_id=self._users[requester_id]["organization_id"],
+            group_id=data.get("group_id"),
+            collaborator_ids=[],
+            follower_ids=[],
+            email_cc_ids=[],
+            has_incidents=False,
+            is_public=True,
+            tags=normalise_tags(data.get("tags")),
+            custom_fields=[],
+            sharing_agreement_ids=[],
+            custom_status_id=CUSTOM_STATUS_IDS[status],
+            fields=[],
+            followup_ids=[],
+            ticket_form_id=FORM_ID,
+            brand_id=BRAND_ID,
+            allow_channelback=False,
+            allow_attachments=True,
+            from_messaging_channel=False,
+        )
+        return ticket
+
+    def _new_audit(self, ticket: dict[str, Any], author_id: int, channel: str = "api") -> dict[str, Any]:
+        return {
+            "id": next(self._ids),
+            "ticket_id": ticket["id"],
+            "created_at": now_iso(),
+            "author_id": author_id,
+            "metadata": {"system": _system_metadata(), "custom": {}},
+            "events": [],
+            "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
+        }
+
+    def _add_comment(
+        self,
+        ticket: dict[str, Any],
+        given: dict[str, Any],
+        author_id: int,
+        audit_id: int,
+        *,
+        public: Any,
+        channel: str = "api",
+    ) -> dict[str, Any]:
+        body = str(given.get("body") or "") or text_of(str(given.get("html_body") or ""))
+        comment = {
+            "id": next(self._ids),
+            "type": "Comment",
+            "author_id": author_id,
+            "body": body,
+            "html_body": str(given.get("html_body") or html_of(body)),
+            "plain_body": body,
+            "public": bool(public),
+            "attachments": [],
+            "audit_id": audit_id,
+            "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
+            "created_at": now_iso(),
+            "metadata": {"system": _system_metadata(), "custom": {}},
+        }
+        self._comments.setdefault(ticket["id"], []).append(comment)
+        ticket["updated_at"] = comment["created_at"]
+        return comment
+
+    def _create_events(self, ticket: dict[str, Any]) -> list[dict[str, Any]]:
+        fields = (
+            "subject",
+            "requester_id",
+            "priority",
+            "type",
+            "status",
+            "organization_id",
+            "brand_id",
+            "ticket_form_id",
+            "custom_status_id",
+        )
+        as_text = ("subject", "priority", "type", "status")
+        return [
+            {
+                "id": next(self._ids),
+                "type": "Create",
+                "field_name": f,
+                "value": ticket[f] if f in as_text else _str_or_none(ticket[f]),
+            }
+            for f in fields
+        ]
+
+    def _update_ticket(self, ticket_id: int) -> Response:
+        ticket = self._ticket_or_404(ticket_id)
+        if ticket["status"] == "deleted":
+            raise not_found()
+        if ticket["status"] == "closed":
+            raise record_invalid("status", "Status: closed prevents ticket update")
+        data = payload("ticket")
+        audit = self._new_audit(ticket, self.api_user_id)
+        if "comment" in data:
+            audit["events"].append(_comment_event(self._update_comment(ticket, data["comment"], audit["id"])))
+        audit["events"] += self._apply_changes(ticket, data)
+        ticket["updated_at"] = now_iso()
+        return json_response({"ticket": self._render_ticket(ticket), "audit": audit})
+
+    def _update_comment(self, ticket: dict[str, Any], given: Any, audit_id: int) -> dict[str, Any]:
+        if not isinstance(given, dict) or not (given.get("body") or given.get("html_body")):
+            raise record_invalid("comment", "Comment: cannot be blank", "BlankValue")
+        author_id = self._author_of(given, default=self.api_user_id)
+        return self._add_comment(ticket, given, author_id, audit_id, public=given.get("public", True))
+
+    def _apply_changes(self, ticket: dict[str, Any], data: dict[str, Any]) -> list[dict[str, Any]]:
+        if "status" in data and data["status"] not in STATUSES:
+            raise record_invalid("status", f"Status: {data['status']} is not valid")
+        if "requester_id" in data and as_id(data["requester_id"]) not in self._users:
+            raise record_invalid("requester", "Requester: is invalid")
+        tags = normalise_tags(data["tags"]) if "tags" in data else list(ticket["tags"])
+        removed = set(normalise_tags(data.get("remove_tags")))
+        tags = [t for t in dict.fromkeys(tags + normalise_tags(data.get("additional_tags"))) if t not in removed]
+        changes = {k: data[k] for k in TICKET_CHANGEABLE if k in data and data[k] != ticket[k]}
+        if tags != ticket["tags"]:
+            changes["tags"] = tags
+        events = [
+            {"id": next(self._ids), "type": "Change", "value": v, "field_name": k, "previous_value": ticket[k]}
+            for k, v in changes.items()
+        ]
+        ticket.update(changes)
+        ticket["raw_subject"], ticket["custom_status_id"] = ticket["subject"], CUSTOM_STATUS_IDS[ticket["status"]]
+        return events
+
+    def _list_comments(self, ticket_id: int) -> Response:
+        self._ticket_or_404(ticket_id)
+        comments = list(self._comments.get(ticket_id, []))
+        if request.args.get("sort_order") == "desc" or request.args.get("sort") == "-created_at":
+            comments.reverse()
+        wants_users = "users" in request.args.get("include", "").split(",")
+        return self._page("comments", comments, self._sideload_users if wants_users else None)
+
+    def _sideload_users(self, comments: list[dict[str, Any]]) -> dict[str, Any]:
+        ids = dict.fromkeys(c["author_id"] for c in comments)
+        return {"users": [self._render_user(self._users[i]) for i in ids if i in self._users]}
+
+    # -- triggers ------------------------------------------------------------------------------------------------
+
+    def _render_trigger(self, trigger: dict[str, Any]) -> dict[str, Any]:
+        return {"url": f"{self._base()}/api/v2/triggers/{trigger['id']}.json", **trigger}
+
+    def _trigger_or_404(self, trigger_id: int) -> dict[str, Any]:
+        if trigger_id not in self._triggers:
+            raise not_found()
+        return self._triggers[trigger_id]
+
+    def _list_triggers(self) -> Response:
+        return self._page("triggers", [self._render_trigger(t) for t in self._triggers.values()])
+
+    def _show_trigger(self, trigger_id: int) -> Response:
+        return json_response({"trigger": self._render_trigger(self._trigger_or_404(trigger_id))})
+
+    def _create_trigger(self) -> Response:
+        data, now = payload("trigger"), now_iso()
+        trigger: dict[str, Any] = {
+            "id": next(self._ids),
+            "title": None,
+            "active": True,
+            "updated_at": now,
+            "created_at": now,
+            "default": False,
+            "actions": [],
+            "conditions": {"all": [], "any": []},
+            "description": None,
+            "position": len(self._triggers) + 1,
+            "raw_title": None,
+            "category_id": "10001",
+        }
+        self._apply_trigger(trigger, data)
+        self._triggers[trigger["id"]] = trigger
+        return json_response({"trigger": self._render_trigger(trigger)}, 201)
+
+    def _update_trigger(self, trigger_id: int) -> Response:
+        trigger = self._trigger_or_404(trigger_id)
+        self._apply_trigger(trigger, payload("trigger"))
+        return json_response({"trigger": self._render_trigger(trigger)})
+
+    def _apply_trigger(self, trigger: dict[str, Any], data: dict[str, Any]) -> None:
+        merged = {**trigger, **{k: v for k, v in data.items() if k in trigger and k not in ("id", "url")}}
+        conditions = merged["conditions"] if isinstance(merged["conditions"], dict) else {}
+        if not str(merged["title"] or "").strip():
+            raise record_invalid("title", "Title: cannot be blank", "BlankValue")
+        if not isinstance(merged["actions"], list) or not merged["actions"]:
+            raise record_invalid("actions", "Actions: cannot be blank", "BlankValue")
+        if not any(isinstance(v, list) and v for v in conditions.values()):  # best effort message
+            raise record_invalid("conditions", "Conditions: must contain at least one condition", "BlankValue")
+        merged["conditions"] = {"all": conditions.get("all") or [], "any": conditions.get("any") or []}
+        trigger.update(merged, raw_title=merged["title"], updated_at=now_iso())
+
+    # -- webhooks ------------------------------------------------------------------------------------------------
+
+    def _webhook_or_404(self, webhook_id: str) -> dict[str, Any]:
+        if webhook_id not in self._webhooks:
+            raise webhook_error(404, "WebhookNotFound", f"Webhook {webhook_id} could not be found")
+        return self._webhooks[webhook_id]
+
+    def _list_webhooks(self) -> Response:
+        return self._page("webhooks", [dict(w) for w in self._webhooks.values()], cursor_only=True)
+
+    def _show_webhook(self, webhook_id: str) -> Response:
+        return json_response({"webhook": self._webhook_or_404(webhook_id)})
+
+    def _create_webhook(self) -> Response:
+        data, now = self._webhook_payload(), now_iso()
+        webhook = {
+            "id": "01" + uuid.uuid4().hex[:24].upper(),
+            "created_at": now,
+            "created_by": str(self.api_user_id),
+            "updated_at": now,
+            "updated_by": str(self.api_user_id),
+            "description": None,
+            **data,
+        }
+        self._check_webhook(webhook)
+        self._webhooks[webhook["id"]] = webhook
+        return json_response({"webhook": webhook}, 201)
+
+    def _patch_webhook(self, webhook_id: str) -> Response:
+        webhook = self._webhook_or_404(webhook_id)
+        merged = {**webhook, **self._webhook_payload(), "updated_at": now_iso()}
+        self._check_webhook(merged)
+        webhook.update(merged)
+        return Response(status=204)
+
+    def _delete_webhook(self, webhook_id: str) -> Response:
+        self._webhook_or_404(webhook_id)
+        del self._webhooks[webhook_id]
+        return Response(status=204)
+
+    def _signing_secret(self, webhook_id: str) -> Response:
+        self._webhook_or_404(webhook_id)
+        return json_response({"signing_secret": {"algorithm": "SHA256", "secret": self.webhook_secret}})
+
+    def _webhook_payload(self) -> dict[str, Any]:
+        fields = (
+            "name",
+            "endpoint",
+            "http_method",
+            "request_format",
+            "status",
+            "subscriptions",
+            "description",
+            "authentication",
+            "custom_headers",
+        )
+        data = payload("webhook")
+        auth = data.get("authentication")
+        if isinstance(auth, dict):  # credentials are write-only: never echoed back
+            data["authentication"] = {k: v for k, v in auth.items() if k != "data"}
+        return {k: v for k, v in data.items() if k in fields}
+
+    @staticmethod
+    def _check_webhook(webhook: dict[str, Any]) -> None:
+        rules: list[tuple[str, Callable[[Any], bool]]] = [
+            ("name", lambda v: bool(str(v or "").strip())),
+            ("endpoint", lambda v: str(v or "").startswith(("https://", "http://"))),
+            ("http_method", lambda v: v in ("GET", "POST", "PUT", "PATCH", "DELETE")),
+            ("request_format", lambda v: v in ("json", "xml", "form_encoded")),
+            ("status", lambda v: v in ("active", "inactive")),
+            ("subscriptions", lambda v: isinstance(v, list) and bool(v)),
+        ]
+        for field, ok in rules:
+            if not ok(webhook.get(field)):
+                raise webhook_error(400, "InvalidValue", f"{field} is missing or invalid")
+
+    # -- playing the agent -----------------------------------------------------------------------------------------
+
+    def agent_comment(
+        self, ticket_id: int | str, body: str, *, public: bool = True, author_id: int | None = None
+    ) -> dict[str, Any]:
+        """An agent replies (``public``) or writes an internal note on the ticket, as from the agent UI."""
+        with self._lock:
+            ticket = self._tickets[int(ticket_id)]
+            if ticket["status"] in ("closed", "deleted"):
+                raise ValueError(f"ticket {ticket_id} is {ticket['status']}")
+            author = self._users[author_id or self.agent_id]
+            audit = self._new_audit(ticket, author["id"], channel="web")
+            comment = self._add_comment(ticket, {"body": body}, author["id"], audit["id"], public=public, channel="web")
+            if ticket["status"] == "new":
+                ticket["status"], ticket["custom_status_id"] = "open", CUSTOM_STATUS_IDS["open"]
+            return dict(comment)
+
+    def fire_webhook(
+        self,
+        ticket_id: int | str,
+        *,
+        style: Literal["event", "trigger"] = "event",
+        comment: dict[str, Any] | None = None,
+    ) -> requests.Response:
+        """POST the signed webhook Zendesk sends when ``comment`` (default: the latest one) was added."""
+        with self._lock:
+            ticket = self._tickets[int(ticket_id)]
+            comment = comment or self._comments[ticket["id"]][-1]
+            body = self._event_body(ticket, comment) if style == "event" else self._trigger_body(ticket, comment)
+            webhook = next((w for w in self._webhooks.values() if w["status"] == "active"), None)
+        target = self.webhook_target or (webhook["endpoint"] if webhook else None)
+        if not target:
+            raise ValueError("set webhook_target (or create an active webhook) first")
+        raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return requests.post(target, data=raw, headers=self._webhook_headers(raw, webhook), timeout=10)
+
+    def _webhook_headers(self, raw: bytes, webhook: dict[str, Any] | None) -> dict[str, str]:
+        timestamp = now_iso()
+        return {
+            "Content-Type": "application/json",
+            "User-Agent": "Zendesk Webhook",
+            "X-Zendesk-Account-Id": str(self.account_id),
+            "X-Zendesk-Webhook-Id": webhook["id"] if webhook else "01F1KRFQ6BG29CNWFR60NK5FNY",
+            "X-Zendesk-Webhook-Invocation-Id": str(next(self._invocations)),
+            "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+            "X-Zendesk-Webhook-Signature": sign_zendesk(raw, timestamp, self.webhook_secret),
+        }
+
+    def _event_body(self, ticket: dict[str, Any], comment: dict[str, Any]) -> dict[str, Any]:
+        """The ``zen:event-type:ticket.comment_added`` envelope: string ids, UPPER-CASE enums."""
+        author = self._users[comment["author_id"]]
+        upper = {k: (str(ticket[k]).upper() if ticket[k] else None) for k in ("priority", "type")}
+        nanos = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+        return {
+            "account_id": self.account_id,
+            "detail": {
+                "actor_id": str(author["id"]),
+                "assignee_id": _str_or_none(ticket["assignee_id"]),
+                "brand_id": str(ticket["brand_id"]),
+                "created_at": ticket["created_at"],
+                "custom_status": str(ticket["custom_status_id"]),
+                "description": ticket["description"],
+                "external_id": ticket["external_id"],
+                "form_id": str(ticket["ticket_form_id"]),
+                "group_id": _str_or_none(ticket["group_id"]),
+                "id": str(ticket["id"]),
+                "is_public": ticket["is_public"],
+                "organization_id": _str_or_none(ticket["organization_id"]),
+                "priority": upper["priority"],
+                "requester_id": str(ticket["requester_id"]),
+                "status": ticket["status"].upper(),
+                "subject": ticket["subject"],
+                "submitter_id": str(ticket["submitter_id"]),
+                "tags": list(ticket["tags"]),
+                "type": upper["type"],
+                "updated_at": ticket["updated_at"],
+                "via": {"channel": ticket["via"]["channel"]},
+            },
+            "event": {
+                "comment": {
+                    "id": str(comment["id"]),
+                    "body": comment["body"],
+                    "is_public": comment["public"],
+                    "author": {
+                        "id": str(author["id"]),
+                        "is_staff": author["role"] != "end-user",
+                        "name": author["name"],
+                    },
+                }
+            },
+            "id": str(uuid.uuid4()),
+            "subject": f"zen:ticket:{ticket['id']}",
+            "time": nanos,
+            "type": "zen:event-type:ticket.comment_added",
+            "zendesk_event_version": "2022-11-06",
+        }
+
+    def _trigger_body(self, ticket: dict[str, Any], comment: dict[str, Any]) -> dict[str, Any]:
+        """A trigger's JSON body (fixtures/zendesk/webhooks/trigger_webhook_body.TEMPLATE.json) rendered."""
+        author, requester = self._users[comment["author_id"]], self._users[ticket["requester_id"]]
+        when = datetime.strptime(comment["created_at"], "%Y-%m-%dT%H:%M:%SZ").strftime("%b %d, %Y, %H:%M")
+        return {
+            "ticket_id": str(ticket["id"]),
+            "external_id": ticket["external_id"] or "",
+            "requester_external_id": requester["external_id"] or "",
+            "status": ticket["status"].capitalize(),
+            "tags": " ".join(ticket["tags"]),
+            "agent_name": author["name"],
+            "agent_id": str(author["id"]),
+            "latest_public_comment": f"{author['name']}, {when}\n\n{comment['body']}",
+        }
+
+    # -- helpers for tests ----------------------------------------------------------------------------------------
+
+    def set_status(self, ticket_id: int | str, status: str) -> None:
+        """Force a status, bypassing validation (``closed`` after the 28 days, ``deleted``...)."""
+        if status not in (*STATUSES, "deleted"):
+            raise ValueError(f"unknown status {status!r}")
+        with self._lock:
+            ticket = self._tickets[int(ticket_id)]
+            ticket.update(status=status, custom_status_id=CUSTOM_STATUS_IDS[status], updated_at=now_iso())
+
+    @property
+    def tickets(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self._render_ticket(t) for t in self._tickets.values()]
+
+    def comments(self, ticket_id: int | str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(c) for c in self._comments.get(int(ticket_id), [])]
+
+    def user(self, user_id: int | str) -> dict[str, Any]:
+        with self._lock:
+            return self._render_user(self._users[int(user_id)])
+
+    @property
+    def users(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self._render_user(u) for u in self._users.values()]
+
+    @property
+    def webhooks(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(w) for w in self._webhooks.values()]
+
+    @property
+    def triggers(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self._render_trigger(t) for t in self._triggers.values()]
+
+
+def too_many_values() -> ApiError:
+    # Verbatim from Zendesk (fixtures/zendesk/error_400_TooManyValues_create_many.response.json), double space included.
+    body = {"error": "TooManyValues", "description": "Parameter  cannot specify more than 100 values", "max_count": 100}
+    return ApiError(400, body)
+
+
+def _comment_event(comment: dict[str, Any]) -> dict[str, Any]:
+    return {k: comment[k] for k in COMMENT_EVENT_KEYS}
+
+
+def _system_metadata() -> dict[str, Any]:
+    client = request.headers.get("User-Agent", "") if has_request_context() else "Zendesk Agent Workspace"
+    address = (request.remote_addr if has_request_context() else None) or "127.0.0.1"
+    return {"client": client, "ip_address": address, "location": "Loopback", "latitude": 0.0, "longitude": 0.0}
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _encode_cursor(index: int) -> str:
+    return base64.urlsafe_b64encode(f"i{index}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None, default: int) -> int:
+    if not cursor:
+        return default
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except ValueError:
+        raise ApiError(400, {"error": "InvalidPaginationParameter", "description": "invalid cursor"}) from None
+    if not (text.startswith("i") and text[1:].isdigit()):
+        raise ApiError(400, {"error": "InvalidPaginationParameter", "description": "invalid cursor"})
+    return int(text[1:])

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Set up and run the whole test suite: lint, types, tests. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[dev]'
+
+# Scale-mode tests need PostgreSQL and Redis on 127.0.0.1. In CI they must run, so start them if
+# they are installed but down; elsewhere those tests skip with a message saying what to start.
+bash scripts/services.sh || { [ "${CI:-}" != "true" ] || exit 1; }
+
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy"
+.venv/bin/mypy
+echo "== pytest"
+set +e
+.venv/bin/python -m pytest "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests" >&2
+    exit 1
+fi
+exit "$status"

@@ -1,0 +1,354 @@
+"""The Zendesk connector with the real zenpy, over real sockets, against the Zendesk simulator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+
+from bridge import errors
+from bridge.events import Author, NewTicket
+from connectors.base import RebasedSession
+from connectors.zendesk import ZendeskHelpdesk
+from sandbox.base import Fault
+from sandbox.zendesk import ZendeskSimulator
+
+EMAIL, TOKEN, OAUTH = "bridge@acme.test", "zd-token-not-a-real-one", "zd-oauth-not-a-real-one"
+JANE = Author(id="42", name="Jane Doe", handle="jane", email="jane@example.test", phone="+15551234567")
+
+
+@pytest.fixture
+def sim() -> Iterator[ZendeskSimulator]:
+    simulator = ZendeskSimulator(email=EMAIL, api_token=TOKEN, oauth_token=OAUTH)
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def helpdesk(sim: ZendeskSimulator) -> ZendeskHelpdesk:
+    return ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN, timeout=5)
+
+
+def new_ticket(requester_id: str, key: str = "facebook:1:comment:9", followup_of: str | None = None) -> NewTicket:
+    return NewTicket(
+        external_id=key,
+        requester_id=requester_id,
+        subject="Facebook comment from Jane Doe",
+        body="my order never arrived",
+        tags=("socialdesk", "facebook"),
+        created_at=datetime.now(UTC),
+        followup_of=followup_of,
+    )
+
+
+def open_ticket(helpdesk: ZendeskHelpdesk, key: str = "facebook:1:comment:9") -> tuple[str, str]:
+    requester = helpdesk.ensure_requester(platform="facebook", author=JANE)
+    return requester, helpdesk.create_ticket(new_ticket(requester, key)).id
+
+
+# -- identity ----------------------------------------------------------------------------------------------------
+
+
+def test_ping_and_repr_hide_the_secrets(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    assert helpdesk.ping() == EMAIL
+    assert TOKEN not in repr(helpdesk) and sim.url in repr(helpdesk)
+    oauth = ZendeskHelpdesk(url=sim.url, email=EMAIL, oauth_token=OAUTH)
+    assert oauth.ping() == EMAIL and OAUTH not in repr(oauth)
+    assert sim.calls[-1].headers["Authorization"] == f"Bearer {OAUTH}"
+
+
+@pytest.mark.parametrize("credentials", [{"api_token": "wrong"}, {"oauth_token": "wrong"}])
+def test_wrong_credentials_are_an_auth_error(sim: ZendeskSimulator, credentials: dict[str, Any]) -> None:
+    helpdesk = ZendeskHelpdesk(url=sim.url, email=EMAIL, **credentials)
+
+    with pytest.raises(errors.AuthError) as caught:
+        helpdesk.ping()
+
+    assert caught.value.http_status == 401 and not caught.value.retryable
+    assert "wrong" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"url": "https://acme.zendesk.com"},  # no credentials
+        {"url": "https://acme.zendesk.com", "api_token": "t", "oauth_token": "o"},
+        {"url": "https://acme.zendesk.com/api/v2", "api_token": "t"},
+        {"url": "acme.zendesk.com", "api_token": "t"},
+    ],
+)
+def test_bad_configuration_fails_at_start(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(errors.ConfigError):
+        ZendeskHelpdesk(email=EMAIL, **kwargs)
+
+
+def test_a_given_session_is_used_and_must_route_to_the_url(sim: ZendeskSimulator) -> None:
+    session = RebasedSession(nominal="https://socialdesk.zendesk.invalid", actual=sim.url)
+    session.headers["User-Agent"] = "socialdesk-test"
+
+    assert ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN, session=session).ping() == EMAIL
+    assert sim.calls[-1].headers["User-Agent"] == "socialdesk-test"  # zenpy keeps a custom agent
+    with pytest.raises(errors.ConfigError):
+        ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN, session=requests.Session())
+
+
+def test_ensure_requester_creates_then_finds_the_same_user(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    first = helpdesk.ensure_requester(platform="facebook", author=JANE)
+    again = helpdesk.ensure_requester(platform="facebook", author=Author(id="42", handle="jane"))
+
+    assert first == again
+    user = sim.user(first)
+    assert (user["external_id"], user["name"], user["role"]) == ("facebook:42", "@jane", "end-user")
+    assert (user["email"], user["phone"]) == (JANE.email, JANE.phone)
+    assert sim.calls_to("POST", "/api/v2/users/create_or_update")[0].json == {
+        "user": {"external_id": "facebook:42", "name": "Jane Doe", "email": JANE.email, "phone": JANE.phone}
+    }
+
+
+def test_ensure_requester_never_demotes_an_agent(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    agent_writing_in = Author(id="7", name="Alex on Facebook", email="alex.agent@socialdesk.test")
+
+    user_id = helpdesk.ensure_requester(platform="facebook", author=agent_writing_in)
+
+    assert user_id == str(sim.agent_id) and sim.user(user_id)["role"] == "agent"
+
+
+# -- tickets -------------------------------------------------------------------------------------------------------
+
+
+def test_create_ticket_sends_what_zendesk_needs(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    requester, ticket_id = open_ticket(helpdesk)
+
+    ticket = next(t for t in sim.tickets if str(t["id"]) == ticket_id)
+    assert (ticket["external_id"], ticket["status"], ticket["tags"]) == (
+        "facebook:1:comment:9",
+        "new",
+        ["socialdesk", "facebook"],
+    )
+    assert str(ticket["requester_id"]) == requester and ticket["subject"] == "Facebook comment from Jane Doe"
+    [first] = sim.comments(ticket_id)
+    assert (str(first["author_id"]), first["public"], first["body"]) == (requester, True, "my order never arrived")
+
+
+def test_find_ticket_by_thread_key_even_with_awkward_characters(helpdesk: ZendeskHelpdesk) -> None:
+    key = "generic:site:thread a&b+c#d?e=f%20/ü"
+    assert helpdesk.find_ticket(key) is None
+
+    _, ticket_id = open_ticket(helpdesk, key)
+    open_ticket(helpdesk, "generic:site:thread a")  # a prefix of the key: must not match
+
+    found = helpdesk.find_ticket(key)
+    assert found is not None and (found.id, found.status) == (ticket_id, "new")
+
+
+def test_find_ticket_ignores_deleted_tickets(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    _, ticket_id = open_ticket(helpdesk)
+    sim.set_status(ticket_id, "deleted")
+
+    assert helpdesk.find_ticket("facebook:1:comment:9") is None
+
+
+def test_find_ticket_reports_a_closed_ticket(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    _, ticket_id = open_ticket(helpdesk)
+    sim.set_status(ticket_id, "closed")
+
+    found = helpdesk.find_ticket("facebook:1:comment:9")
+
+    assert found is not None and found.status == "closed"
+
+
+def test_follow_up_ticket_links_to_the_closed_one(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    requester, closed_id = open_ticket(helpdesk)
+    sim.set_status(closed_id, "closed")
+
+    follow_up = helpdesk.create_ticket(new_ticket(requester, followup_of=closed_id))
+
+    tickets = {str(t["id"]): t for t in sim.tickets}
+    assert tickets[closed_id]["followup_ids"] == [int(follow_up.id)]
+    assert tickets[follow_up.id]["via"]["source"]["rel"] == "follow_up"
+
+
+def test_customer_comment_reopens_a_solved_ticket(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    requester, ticket_id = open_ticket(helpdesk)
+    sim.set_status(ticket_id, "solved")
+
+    ref = helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="still nothing")
+
+    assert (ref.id, ref.status) == (ticket_id, "open")
+    last = sim.comments(ticket_id)[-1]
+    assert (str(last["author_id"]), last["public"], last["body"]) == (requester, True, "still nothing")
+
+
+def test_closed_ticket_raises_ticket_closed(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    requester, ticket_id = open_ticket(helpdesk)
+    sim.set_status(ticket_id, "closed")
+
+    with pytest.raises(errors.TicketClosed) as caught:
+        helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="hello?")
+    with pytest.raises(errors.TicketClosed):
+        helpdesk.add_internal_note(ticket_id, "delivery failed")
+
+    assert (caught.value.http_status, caught.value.code, caught.value.retryable) == (422, "RecordInvalid", False)
+    assert isinstance(caught.value.__cause__, Exception)  # raised from zenpy's APIException
+    assert len(sim.comments(ticket_id)) == 1
+
+
+def test_internal_note_is_private_and_by_the_bridge(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    _, ticket_id = open_ticket(helpdesk)
+
+    helpdesk.add_internal_note(ticket_id, "Reply could not be delivered")
+
+    note = sim.comments(ticket_id)[-1]
+    assert (note["public"], note["author_id"], note["body"]) == (False, sim.api_user_id, "Reply could not be delivered")
+
+
+def test_unknown_ticket_is_not_found(helpdesk: ZendeskHelpdesk) -> None:
+    with pytest.raises(errors.NotFound):
+        helpdesk.add_internal_note("9999", "x")
+    with pytest.raises(errors.NotFound):
+        helpdesk.agent_replies("9999")
+    with pytest.raises(errors.NotFound):
+        helpdesk.agent_replies("not-a-number")
+
+
+# -- agent replies ---------------------------------------------------------------------------------------------------
+
+
+def test_agent_replies_are_public_agent_comments_only(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    requester, ticket_id = open_ticket(helpdesk)
+    first = sim.agent_comment(ticket_id, "Hi Jane, sorry! DM us your order number 🙏")
+    sim.agent_comment(ticket_id, "internal: check the warehouse", public=False)
+    helpdesk.add_internal_note(ticket_id, "socialdesk: delivered")
+    sim.agent_comment(ticket_id, "the bridge's own public comment", author_id=sim.api_user_id)
+    helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="order 1234")
+    sim.agent_comment(ticket_id, "Found it,\n\nshipping today.")
+
+    replies = helpdesk.agent_replies(ticket_id)
+
+    assert [r.body for r in replies] == ["Hi Jane, sorry! DM us your order number 🙏", "Found it,\n\nshipping today."]
+    assert (replies[0].comment_id, replies[0].author_id) == (str(first["id"]), str(sim.agent_id))
+    assert {r.author_name for r in replies} == {"Alex Agent"} and {r.ticket_id for r in replies} == {ticket_id}
+    assert replies[0].created_at.tzinfo is not None
+
+
+def test_agent_replies_skip_a_staff_requester(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    agent_as_customer = Author(id="7", name="Alex", email="alex.agent@socialdesk.test")
+    requester = helpdesk.ensure_requester(platform="facebook", author=agent_as_customer)
+    ticket_id = helpdesk.create_ticket(new_ticket(requester)).id
+    helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="me again")
+
+    assert helpdesk.agent_replies(ticket_id) == []
+
+
+def test_agent_replies_follow_pages_in_few_calls(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    _, ticket_id = open_ticket(helpdesk)
+    for n in range(150):
+        sim.agent_comment(ticket_id, f"reply {n}")
+    sim.reset_calls()
+
+    replies = helpdesk.agent_replies(ticket_id)
+    first_round = [(c.method, c.path) for c in sim.calls]
+    sim.reset_calls()
+    helpdesk.agent_replies(ticket_id)
+
+    assert [r.body for r in replies] == [f"reply {n}" for n in range(150)]
+    assert first_round == [
+        ("GET", "/api/v2/users/me.json"),
+        ("GET", f"/api/v2/tickets/{ticket_id}.json"),
+        ("GET", f"/api/v2/tickets/{ticket_id}/comments.json"),
+        ("GET", f"/api/v2/tickets/{ticket_id}/comments.json"),
+    ]
+    assert len(sim.calls) == 3  # users/me is fetched once per connector
+    assert sim.calls[1].query["include"] == "users"
+
+
+# -- failures ------------------------------------------------------------------------------------------------------
+
+
+def test_429_surfaces_at_once_without_zenpy_sleeping(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    requester = helpdesk.ensure_requester(platform="facebook", author=JANE)
+    body = {"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per minute exceeded"}
+    sim.inject(Fault(429, method="POST", path_prefix="/api/v2/tickets", headers={"Retry-After": "30"}, body=body))
+
+    started = time.monotonic()
+    with pytest.raises(errors.RateLimited) as caught:
+        helpdesk.create_ticket(new_ticket(requester))
+
+    assert time.monotonic() - started < 1
+    assert (caught.value.retry_after, caught.value.http_status, caught.value.retryable) == (30.0, 429, True)
+    assert len(sim.calls_to("POST", "/api/v2/tickets")) == 1 and sim.tickets == []
+
+
+def test_simulated_budget_429_is_rate_limited() -> None:
+    with ZendeskSimulator(email=EMAIL, api_token=TOKEN, rate_limit_per_minute=1) as sim:
+        helpdesk = ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN)
+        helpdesk.ping()
+        with pytest.raises(errors.RateLimited) as caught:
+            helpdesk.ping()
+
+    assert caught.value.retry_after is not None and 1 <= caught.value.retry_after <= 60
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(status=503, headers={"Retry-After": "5"}, body={"error": "ServiceUnavailable"}),
+        Fault(status=502, body="<html>Bad gateway</html>"),  # not JSON: zenpy raises requests.HTTPError
+    ],
+)
+def test_server_errors_are_unavailable(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk, fault: Fault) -> None:
+    sim.inject(fault)
+
+    with pytest.raises(errors.Unavailable) as caught:
+        helpdesk.find_ticket("facebook:1:comment:9")
+
+    assert caught.value.http_status == fault.status and caught.value.retryable
+    assert caught.value.retry_after == (5.0 if fault.status == 503 else None)
+
+
+def test_timeout_after_create_is_unknown_outcome_then_recovered(sim: ZendeskSimulator) -> None:
+    helpdesk = ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN, timeout=0.3)
+    requester = helpdesk.ensure_requester(platform="facebook", author=JANE)
+    sim.slow_after_commit("/api/v2/tickets", "POST", seconds=1.0)
+
+    with pytest.raises(errors.UnknownOutcome):
+        helpdesk.create_ticket(new_ticket(requester))
+    recovered = helpdesk.find_ticket("facebook:1:comment:9")
+
+    assert recovered is not None and [str(t["id"]) for t in sim.tickets] == [recovered.id]
+
+
+def test_timeout_after_comment_is_unknown_outcome(sim: ZendeskSimulator) -> None:
+    helpdesk = ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN, timeout=0.3)
+    requester, ticket_id = open_ticket(helpdesk)
+    sim.slow_after_commit(f"/api/v2/tickets/{ticket_id}", "PUT", seconds=1.0)
+
+    with pytest.raises(errors.UnknownOutcome):
+        helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="hello?")
+
+    assert sim.comments(ticket_id)[-1]["body"] == "hello?"
+
+
+def test_timeouts_on_reads_and_requester_upserts_are_retryable(sim: ZendeskSimulator) -> None:
+    helpdesk = ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN, timeout=0.3)
+    sim.inject(Fault(status=200, method="GET", delay=1.0))
+    sim.slow_after_commit("/api/v2/users/create_or_update", "POST", seconds=1.0)
+
+    with pytest.raises(errors.Unavailable):
+        helpdesk.find_ticket("facebook:1:comment:9")
+    with pytest.raises(errors.Unavailable):  # create_or_update is safe to repeat
+        helpdesk.ensure_requester(platform="facebook", author=JANE)
+
+
+def test_refused_connection_is_unavailable() -> None:
+    with ZendeskSimulator(email=EMAIL, api_token=TOKEN) as sim:
+        url = sim.url
+    helpdesk = ZendeskHelpdesk(url=url, email=EMAIL, api_token=TOKEN)
+
+    with pytest.raises(errors.Unavailable):
+        helpdesk.create_ticket(new_ticket("1"))  # nothing was sent, so even a POST may be retried
