@@ -116,3 +116,7 @@ def status(config_path: str | None) -> None:
     for table in ("inbox", "ticket_events", "deliveries"):
         counts = store.counts(table)
         click.echo(f"{table:14} " + ("  ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "empty"))
+
+
+if __name__ == "__main__":
+    main()

@@ -31,8 +31,7 @@ from bridge.store import WorkItem
 
 log = logging.getLogger(__name__)
 
-LEASE_RETRIES = 600  # a busy thread is retried every half second for up to five minutes
-LEASE_RETRY_DELAY = 0.5
+LEASE_RETRY_DELAY = 0.5  # a thread another worker holds is looked at again this much later
 
 
 def make_huey(queue_url: str, *, name: str = "socialdesk") -> Huey:
@@ -56,15 +55,22 @@ class Queue:
     def __init__(self, huey: Huey, runtime: Callable[[], Runtime]) -> None:
         self.huey = huey
         self._runtime = runtime
-        options = {"retries": LEASE_RETRIES, "retry_delay": LEASE_RETRY_DELAY}
-        self.process_thread = huey.task(name="socialdesk.process_thread", **options)(self._process_thread)
-        self.sync_ticket = huey.task(name="socialdesk.sync_ticket", **options)(self._sync_ticket)
+        self.process_thread = huey.task(name="socialdesk.process_thread")(self._process_thread)
+        self.sync_ticket = huey.task(name="socialdesk.sync_ticket")(self._sync_ticket)
 
     def _process_thread(self, thread_key: str) -> int:
-        return _busy_is_retry(lambda: inbound.process_thread(self._runtime(), thread_key, _owner()))
+        try:
+            return inbound.process_thread(self._runtime(), thread_key, _owner())
+        except LeaseBusy:  # another worker has the thread: look again shortly (no error, no traceback)
+            self.process_thread.schedule((thread_key,), delay=LEASE_RETRY_DELAY)
+            return 0
 
     def _sync_ticket(self, helpdesk: str, ticket_id: str) -> int:
-        return _busy_is_retry(lambda: outbound.sync_ticket(self._runtime(), helpdesk, ticket_id, _owner()))
+        try:
+            return outbound.sync_ticket(self._runtime(), helpdesk, ticket_id, _owner())
+        except LeaseBusy:
+            self.sync_ticket.schedule((helpdesk, ticket_id), delay=LEASE_RETRY_DELAY)
+            return 0
 
     def enqueue(self, item: WorkItem) -> None:
         if item.table == "inbox":
@@ -72,14 +78,6 @@ class Queue:
         else:
             helpdesk, _, ticket_id = item.key.partition(":")
             self.sync_ticket(helpdesk, ticket_id)
-
-
-def _busy_is_retry(fn: Callable[[], int]) -> int:
-    try:
-        return fn()
-    except LeaseBusy:
-        log.debug("thread busy; huey will retry")
-        raise
 
 
 class Dispatcher(threading.Thread):

@@ -7,6 +7,7 @@ webhooks arrive over HTTP and the worker is the Huey consumer plus the dispatche
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -45,7 +46,9 @@ class Stack:
         queue_url: str | None = None,
         concurrency: int = 2,
         start_worker: bool = True,
-        grace: float = 60.0,
+        grace: float | None = None,
+        bridge_options: dict[str, Any] | None = None,
+        channel_options: dict[str, Any] | None = None,
     ) -> None:
         self.workdir = workdir
         self.database_url = database_url or f"sqlite:///{workdir}/socialdesk.db"
@@ -53,6 +56,8 @@ class Stack:
         self.concurrency = concurrency
         self.start_worker = start_worker
         self.grace = grace
+        self.bridge_options = bridge_options or {}
+        self.channel_options = channel_options or {}
         self.zendesk = ZendeskSimulator(email=ZENDESK_EMAIL, api_token=ZENDESK_TOKEN, webhook_secret=ZENDESK_SECRET)
         self.meta = MetaSimulator(APP_SECRET, {PAGE_ID: PAGE_TOKEN}, page_names={PAGE_ID: "Acme Coffee"})
         self._server: BaseWSGIServer | None = None
@@ -61,7 +66,12 @@ class Stack:
 
     def raw_config(self) -> dict[str, Any]:
         return {
-            "bridge": {"database_url": self.database_url, "queue_url": self.queue_url, "helpdesk": "zendesk"},
+            "bridge": {
+                "database_url": self.database_url,
+                "queue_url": self.queue_url,
+                "helpdesk": "zendesk",
+                **self.bridge_options,
+            },
             "zendesk": {
                 "url": self.zendesk.url,
                 "email": ZENDESK_EMAIL,
@@ -77,9 +87,15 @@ class Stack:
                     "app_secret": APP_SECRET,
                     "verify_token": VERIFY_TOKEN,
                     "api_url": f"{self.meta.url}/v21.0",
+                    **self.channel_options,
                 }
             ],
         }
+
+    def write_config(self, path: Path) -> Path:
+        """The running stack's configuration as a ``socialdesk.toml`` (for ``socialdesk worker`` processes)."""
+        path.write_text(to_toml(self.raw_config()), encoding="utf-8")
+        return path
 
     def start(self) -> Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -143,3 +159,23 @@ class Stack:
                 return value
             time.sleep(interval)
         raise TimeoutError(f"condition not met within {timeout}s")
+
+
+def to_toml(raw: dict[str, Any]) -> str:
+    """A small TOML writer for the flat tables and arrays of tables a socialdesk config uses."""
+    lines: list[str] = []
+    for key, value in raw.items():
+        tables = value if isinstance(value, list) else [value]
+        for table in tables:
+            lines.append(f"[[{key}]]" if isinstance(value, list) else f"[{key}]")
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items())
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(str(value))

@@ -1,0 +1,301 @@
+"""End to end through real sockets: Graph API simulator → bridge (web + worker) → Zendesk simulator → back.
+
+Every test runs the bridge as an operator would (config parsed, connectors from the registry, Huey
+consumer plus dispatcher) with the real zenpy and requests talking to the simulators.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sandbox.base import Fault
+from sandbox.stack import PAGE_ID, Stack
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with Stack(tmp_path, bridge_options={"lease_seconds": 5, "redispatch_after": 2}) as running:
+        yield running
+
+
+def tickets(stack: Stack) -> list[dict]:
+    return stack.zendesk.tickets
+
+
+def one_ticket(stack: Stack) -> dict:
+    return stack.wait_for(lambda: len(tickets(stack)) == 1 and tickets(stack)[0])
+
+
+def settle(stack: Stack, timeout: float = 20) -> None:
+    """Wait until nothing is pending in the store and the simulator's echoes are delivered."""
+    stack.meta.wait_for_webhooks(10)
+    stack.wait_for(stack.idle, timeout=timeout)
+
+
+def reply_and_notify(stack: Stack, ticket_id: int, body: str, *, style: str = "event") -> None:
+    stack.zendesk.agent_comment(ticket_id, body, public=True)
+    stack.zendesk.fire_webhook(ticket_id, style=style)  # type: ignore[arg-type]
+
+
+def notes(stack: Stack, ticket_id: int) -> list[str]:
+    return [c["body"] for c in stack.zendesk.comments(ticket_id) if not c["public"]]
+
+
+# -- the two happy paths --------------------------------------------------------------------------------------
+
+
+def test_comment_becomes_a_ticket_and_the_reply_lands_under_it(stack: Stack) -> None:
+    post_id = stack.meta.add_post(PAGE_ID, "New mugs!")
+    comment = stack.meta.customer_comment(PAGE_ID, post_id=post_id, text="Is the blue one dishwasher safe?",
+                                          user_id="31337", user_name="Jane Roe")  # fmt: skip
+    ticket = one_ticket(stack)
+    requester = stack.zendesk.user(ticket["requester_id"])
+    assert requester["name"] == "Jane Roe" and requester["external_id"] == "facebook:31337"
+    assert ticket["external_id"] == f"facebook:{PAGE_ID}:comment:{comment.comment_id}"
+    assert set(ticket["tags"]) >= {"socialdesk", "facebook", "acme-facebook"}
+    assert ticket["subject"].startswith("Facebook comment from Jane Roe")
+    [first] = stack.zendesk.comments(ticket["id"])
+    assert first["author_id"] == ticket["requester_id"] and first["public"]
+    assert first["body"].startswith("Is the blue one dishwasher safe?")
+    assert post_id in first["body"]  # the link to the post
+
+    reply_and_notify(stack, ticket["id"], "Yes, it is!")
+    stack.wait_for(lambda: stack.meta.comment_replies)
+    settle(stack)
+    assert [(r["parent_id"], r["message"]) for r in stack.meta.comment_replies] == [(comment.comment_id, "Yes, it is!")]
+    [delivery] = stack.store.rows("deliveries")
+    assert delivery["status"] == "sent" and stack.meta.comment_replies[0]["id"] in delivery["message_ids"]
+
+
+def test_messenger_conversation_both_ways(stack: Stack) -> None:
+    message = stack.meta.customer_message(PAGE_ID, psid="424242", text="Where is my order?")
+    ticket = one_ticket(stack)
+    assert ticket["external_id"] == f"facebook:{PAGE_ID}:messenger:424242"
+    assert "messenger" in ticket["tags"]
+    assert stack.zendesk.user(ticket["requester_id"])["external_id"] == "facebook:424242"
+    reply_and_notify(stack, ticket["id"], "It left our warehouse today.", style="trigger")
+    stack.wait_for(lambda: stack.meta.sent_messages)
+    settle(stack)
+    [sent] = stack.meta.sent_messages
+    assert (sent["recipient"], sent["messaging_type"], sent["text"]) == (message.psid, "RESPONSE",
+                                                                        "It left our warehouse today.")  # fmt: skip
+
+
+def test_follow_ups_join_the_ticket_as_the_customers_words(stack: Stack) -> None:
+    post_id = stack.meta.add_post(PAGE_ID, "Sale")
+    first = stack.meta.customer_comment(PAGE_ID, post_id=post_id, text="Hello?", user_id="9", user_name="Kim")
+    ticket = one_ticket(stack)
+    stack.meta.customer_comment(PAGE_ID, parent_id=first.comment_id, text="Anyone there?", user_id="9", user_name="Kim")
+    stack.wait_for(lambda: len(stack.zendesk.comments(ticket["id"])) == 2)
+    settle(stack)
+    assert len(tickets(stack)) == 1
+    follow_up = stack.zendesk.comments(ticket["id"])[1]
+    assert follow_up["author_id"] == ticket["requester_id"] and follow_up["public"]
+    assert follow_up["body"].startswith("Anyone there?")
+    zendesk_posts = [c for c in stack.zendesk.calls if c.method == "POST" and "create_or_update" in c.path]
+    assert len(zendesk_posts) == 1  # the requester is cached: a chatty customer costs one lookup
+
+
+def test_solved_ticket_is_reopened_and_closed_ticket_gets_a_follow_up(stack: Stack) -> None:
+    stack.meta.customer_message(PAGE_ID, psid="77", text="first")
+    ticket = one_ticket(stack)
+    stack.zendesk.set_status(ticket["id"], "solved")
+    stack.meta.customer_message(PAGE_ID, psid="77", text="it broke again")
+    stack.wait_for(lambda: stack.zendesk.tickets[0]["status"] == "open")
+    stack.zendesk.set_status(ticket["id"], "closed")
+    stack.meta.customer_message(PAGE_ID, psid="77", text="and again!")
+    stack.wait_for(lambda: len(tickets(stack)) == 2)
+    settle(stack)
+    follow = tickets(stack)[1]
+    assert follow["via"]["source"]["rel"] == "follow_up"
+    assert follow["via"]["source"]["from"]["ticket_id"] == ticket["id"]
+    assert tickets(stack)[0]["followup_ids"] == [follow["id"]]
+    assert stack.zendesk.comments(follow["id"])[0]["body"].startswith("and again!")
+    [thread] = stack.store.rows("threads")
+    assert thread["ticket_id"] == str(follow["id"])  # replies now go through the new ticket
+    reply_and_notify(stack, follow["id"], "Sorry! Sending a new one.")
+    stack.wait_for(lambda: stack.meta.sent_messages)
+    assert stack.meta.sent_messages[0]["recipient"] == "77"
+
+
+# -- nothing doubled -------------------------------------------------------------------------------------------
+
+
+def test_fifty_redeliveries_make_one_ticket_and_one_comment(stack: Stack) -> None:
+    event = stack.meta.customer_message(PAGE_ID, psid="55", text="Refund please", send=False)
+    responses = stack.meta.deliver(event.payload, times=50)
+    assert {r.status_code for r in responses} == {200}
+    ticket = one_ticket(stack)
+    settle(stack)
+    time.sleep(0.5)
+    assert len(tickets(stack)) == 1
+    assert len(stack.zendesk.comments(ticket["id"])) == 1
+
+
+def test_two_concurrent_first_messages_make_one_ticket_in_platform_order(stack: Stack) -> None:
+    now = datetime.now(UTC)
+    early = stack.meta.customer_message(PAGE_ID, psid="66", text="part one", timestamp=now - timedelta(seconds=2),
+                                        send=False)  # fmt: skip
+    late = stack.meta.customer_message(PAGE_ID, psid="66", text="part two", timestamp=now, send=False)
+    barrier = threading.Barrier(2)
+
+    def send(payload: dict) -> None:
+        barrier.wait()
+        stack.meta.deliver(payload)
+
+    threads = [threading.Thread(target=send, args=(e.payload,)) for e in (late, early)]  # late arrives first
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ticket = stack.wait_for(lambda: tickets(stack) and len(stack.zendesk.comments(tickets(stack)[0]["id"])) == 2
+                            and tickets(stack)[0])  # fmt: skip
+    settle(stack)
+    assert len(tickets(stack)) == 1
+    bodies = [c["body"].split("\n")[0] for c in stack.zendesk.comments(ticket["id"])]
+    assert bodies in (["part one", "part two"], ["part two", "part one"])
+    if stack.store.rows("threads")[0]["last_inbound_message_id"] != late.mid:
+        pytest.fail("the thread's latest message must be the one with the latest platform timestamp")
+
+
+def test_repeated_webhooks_never_post_a_reply_twice(stack: Stack) -> None:
+    stack.meta.customer_message(PAGE_ID, psid="88", text="hi")
+    ticket = one_ticket(stack)
+    reply_and_notify(stack, ticket["id"], "Hello!")
+    for _ in range(5):
+        stack.zendesk.fire_webhook(ticket["id"], style="trigger")
+    stack.wait_for(lambda: stack.meta.sent_messages)
+    settle(stack)
+    time.sleep(0.5)
+    assert [s["text"] for s in stack.meta.sent_messages] == ["Hello!"]
+
+
+# -- no loops, no leaks -----------------------------------------------------------------------------------------
+
+
+def test_echoes_of_our_own_replies_are_dropped(stack: Stack) -> None:
+    stack.meta.echoes = True
+    post_id = stack.meta.add_post(PAGE_ID, "x")
+    stack.meta.customer_comment(PAGE_ID, post_id=post_id, text="help", user_id="12", user_name="Al")
+    stack.meta.customer_message(PAGE_ID, psid="13", text="help too")
+    stack.wait_for(lambda: len(tickets(stack)) == 2)
+    for ticket in tickets(stack):
+        reply_and_notify(stack, ticket["id"], "On it.")
+    stack.wait_for(lambda: stack.meta.comment_replies and stack.meta.sent_messages)
+    settle(stack)
+    echoes = [status for _, status in stack.meta.deliveries[2:]]
+    assert echoes == [200, 200]  # the echoes were delivered and acknowledged...
+    assert len(stack.store.rows("inbox")) == 2  # ...and produced nothing
+    assert len(tickets(stack)) == 2
+    assert all(len(stack.zendesk.comments(t["id"])) == 2 for t in tickets(stack))
+
+
+def test_internal_notes_are_never_posted(stack: Stack) -> None:
+    stack.meta.customer_message(PAGE_ID, psid="21", text="hi")
+    ticket = one_ticket(stack)
+    stack.zendesk.agent_comment(ticket["id"], "INTERNAL: fraud suspected", public=False)
+    stack.zendesk.fire_webhook(ticket["id"])
+    settle(stack)
+    time.sleep(0.3)
+    assert stack.meta.sent_messages == [] and stack.meta.comment_replies == []
+    reply_and_notify(stack, ticket["id"], "Public answer")
+    stack.wait_for(lambda: stack.meta.sent_messages)
+    settle(stack)
+    assert [s["text"] for s in stack.meta.sent_messages] == ["Public answer"]
+
+
+# -- telling the agent -----------------------------------------------------------------------------------------
+
+
+def test_closed_window_expired_token_and_deleted_post_become_notes(stack: Stack) -> None:
+    old = datetime.now(UTC) - timedelta(days=8)
+    stack.meta.customer_message(PAGE_ID, psid="31", text="old question", timestamp=old)
+    post_id = stack.meta.add_post(PAGE_ID, "p")
+    comment = stack.meta.customer_comment(PAGE_ID, post_id=post_id, text="q", user_id="32", user_name="Bo")
+    stack.wait_for(lambda: len(tickets(stack)) == 2)
+    by_key = {t["external_id"].split(":")[2]: t for t in tickets(stack)}
+    stack.meta.delete_comment(comment.comment_id, send=False)
+    reply_and_notify(stack, by_key["messenger"]["id"], "Late answer")
+    reply_and_notify(stack, by_key["comment"]["id"], "Answer to a deleted comment")
+    stack.wait_for(lambda: notes(stack, by_key["messenger"]["id"]) and notes(stack, by_key["comment"]["id"]))
+    settle(stack)
+    assert "reply window has closed" in notes(stack, by_key["messenger"]["id"])[0]
+    assert "deleted" in notes(stack, by_key["comment"]["id"])[0]
+    assert stack.meta.sent_messages == [] and stack.meta.comment_replies == []
+    assert {d["status"] for d in stack.store.rows("deliveries")} == {"failed"}
+
+    stack.meta.customer_message(PAGE_ID, psid="33", text="new")
+    stack.wait_for(lambda: len(tickets(stack)) == 3)
+    stack.meta.expire_token(PAGE_ID)
+    reply_and_notify(stack, tickets(stack)[2]["id"], "hi")
+    stack.wait_for(lambda: notes(stack, tickets(stack)[2]["id"]))
+    assert "expired" in notes(stack, tickets(stack)[2]["id"])[0]
+
+
+def test_unknown_outcome_is_flagged_not_resent(tmp_path: Path) -> None:
+    with Stack(tmp_path, channel_options={"timeout": 1}, bridge_options={"redispatch_after": 2}) as stack:
+        unknown_outcome(stack)
+
+
+def unknown_outcome(stack: Stack) -> None:
+    stack.meta.customer_message(PAGE_ID, psid="41", text="hello")
+    ticket = one_ticket(stack)
+    stack.meta.slow_down(3)  # longer than the connector's read timeout: it was posted, we never hear back
+    reply_and_notify(stack, ticket["id"], "Here you go")
+    stack.wait_for(lambda: notes(stack, ticket["id"]), timeout=20)
+    stack.zendesk.fire_webhook(ticket["id"])  # the agent nudges it: still not resent
+    settle(stack)
+    assert len(stack.meta.sent_messages) == 1
+    assert "does not know whether the reply" in notes(stack, ticket["id"])[0]
+    assert stack.store.rows("deliveries")[0]["status"] == "unknown"
+
+
+# -- rate limits and crashes --------------------------------------------------------------------------------------
+
+
+def test_a_429_storm_from_zendesk_delays_but_delivers_everything(stack: Stack) -> None:
+    stack.zendesk.inject(Fault(429, times=8, path_prefix="/api/v2/", headers={"Retry-After": "1"},
+                               body={"error": "APIRateLimitExceeded"}))  # fmt: skip
+    stack.zendesk.inject(Fault(503, times=2, path_prefix="/api/v2/tickets"))
+    for i in range(5):
+        stack.meta.customer_message(PAGE_ID, psid=f"50{i}", text=f"message {i}")
+    stack.wait_for(lambda: len(tickets(stack)) == 5, timeout=60)
+    settle(stack, timeout=60)
+    for ticket in tickets(stack):
+        reply_and_notify(stack, ticket["id"], f"reply to {ticket['id']}")
+    stack.wait_for(lambda: len(stack.meta.sent_messages) == 5, timeout=60)
+    assert stack.store.counts("inbox") == {"done": 5}
+    assert sorted(s["recipient"] for s in stack.meta.sent_messages) == [f"50{i}" for i in range(5)]
+    assert len(stack.zendesk.calls_to("GET", "/api/v2/users/me")) >= 1
+
+
+def test_worker_killed_between_create_and_record_makes_no_second_ticket(tmp_path: Path) -> None:
+    with Stack(tmp_path, start_worker=False, bridge_options={"lease_seconds": 3, "redispatch_after": 2}) as stack:
+        config = stack.write_config(tmp_path / "socialdesk.toml")
+        stack.zendesk.slow_after_commit("/api/v2/tickets", "POST", seconds=30)
+        env = {**os.environ, "SOCIALDESK_CONFIG": str(config)}
+        worker = subprocess.Popen([sys.executable, "-m", "bridge.cli", "worker", "--concurrency", "1"], env=env,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        try:
+            stack.meta.customer_message(PAGE_ID, psid="61", text="my parcel is lost")
+            stack.wait_for(lambda: len(tickets(stack)) == 1, timeout=30)  # created; the answer never comes
+            assert stack.store.rows("threads")[0]["ticket_id"] is None  # ...so it was never recorded
+        finally:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        stack.start_worker_now()
+        stack.wait_for(lambda: stack.store.rows("threads")[0]["ticket_id"], timeout=30)
+        settle(stack)
+        assert len(tickets(stack)) == 1
+        assert stack.store.rows("threads")[0]["ticket_id"] == str(tickets(stack)[0]["id"])
+        assert stack.zendesk.calls_to("GET", "/api/v2/tickets")  # recovered by looking it up by external_id
