@@ -77,6 +77,8 @@ def handle_event(rt: Runtime, event: SocialEvent) -> str:
         return "ignored"
     if event.kind in ("edit", "remove"):
         return _record_change(rt, event)
+    if event.kind == "status":
+        return _record_status(rt, event)
     if event.kind not in ("message", "comment"):
         return "ignored"
     thread = rt.store.claim_thread(event, rt.helpdesk.name)
@@ -151,6 +153,22 @@ def _record_change(rt: Runtime, event: SocialEvent) -> str:
         return "ignored"
     ticket_id = str(thread["ticket_id"])
     rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, messages.edited_note(event)))
+    return "done"
+
+
+def _record_status(rt: Runtime, event: SocialEvent) -> str:
+    """A platform's receipt for one of our replies (WhatsApp): update its delivery; a failure tells the agent."""
+    status, target = event.extra.get("status", ""), event.extra.get("target_id", "")
+    delivery = rt.store.delivery_for_message(event.platform, target)
+    if delivery is None:
+        return "ignored"  # not one of ours, or sent before this bridge kept records
+    rt.store.set_delivery_receipt(int(delivery["id"]), status)
+    if status != "failed":
+        return "done"
+    reason = f"{event.extra.get('error_title') or 'no reason given'} (code {event.extra.get('error_code') or '?'})"
+    ticket_id = str(delivery["ticket_id"])
+    note = messages.delivery_failed_note(f"{messages.PLATFORM_NAMES.get(event.platform)} reported it failed: {reason}")
+    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
     return "done"
 
 

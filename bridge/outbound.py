@@ -109,6 +109,8 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
     rt.store.finish_delivery(
         hd, reply.comment_id, status="sent", platform=channel.platform, message_ids=delivery.message_ids
     )
+    if delivery.note:  # delivered, but the agent should know how (a re-engagement template, say)
+        _tell_agent(rt, reply, delivery.note)
     log.info(
         "delivered comment %s of ticket %s as %s", reply.comment_id, reply.ticket_id, ",".join(delivery.message_ids)
     )

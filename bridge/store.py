@@ -103,6 +103,7 @@ deliveries = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),  # sending | sent | failed | unknown
     sa.Column("message_ids", sa.Text),
     sa.Column("error", sa.Text),
+    sa.Column("receipt", sa.String(16)),  # the platform's last word on it: delivered, read, failed...
     sa.Column("noted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("comment_created_at", sa.Float),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -427,6 +428,25 @@ class Store:
                     deliveries.c.comment_id == comment_id,
                     deliveries.c.status == "sending",
                 )
+            )
+
+    def delivery_for_message(self, platform: str, message_id: str) -> dict[str, Any] | None:
+        """The delivery that posted this platform message, if we sent it."""
+        stmt = (
+            sa.select(deliveries)
+            .join(sent_messages, sent_messages.c.delivery_id == deliveries.c.id)
+            .where(sent_messages.c.platform == platform, sent_messages.c.message_id == message_id)
+        )
+        with self.begin() as conn:
+            row = conn.execute(stmt).first()
+        return dict(row._mapping) if row else None
+
+    def set_delivery_receipt(self, delivery_id: int, receipt: str) -> None:
+        with self.begin() as conn:
+            conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(receipt=receipt, updated_at=time.time())
             )
 
     def is_our_message(self, platform: str, message_id: str) -> bool:
