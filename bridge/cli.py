@@ -118,5 +118,54 @@ def status(config_path: str | None) -> None:
         click.echo(f"{table:14} " + ("  ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "empty"))
 
 
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@config_option
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(config_path: str | None, revision: str) -> None:
+    """Apply migrations. Automatic for the embedded SQLite store; run once per release at scale."""
+    from bridge.store import Store
+
+    store = Store.from_url(_config(config_path).database_url, migrate=False)
+    store.upgrade(revision)
+    click.echo(f"schema at revision {store.revision()}")
+
+
+@main.command("dead-letters")
+@config_option
+def dead_letters(config_path: str | None) -> None:
+    """List work that failed for good, with the reason."""
+    import datetime as dt
+
+    from bridge.store import Store
+
+    letters = Store.from_url(_config(config_path).database_url).open_dead_letters()
+    for letter in letters:
+        when = dt.datetime.fromtimestamp(letter["created_at"], dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{letter['id']:>6}  {when}  {letter['source']}#{letter['source_id']}  {letter['key']}")
+        click.echo(f"        {letter['error']}")
+    click.echo(
+        f"{len(letters)} dead letter(s)" + ("; `socialdesk replay ID...` or `--all` re-runs them" if letters else "")
+    )
+
+
+@main.command()
+@config_option
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "replay_all", is_flag=True, help="replay every open dead letter")
+def replay(config_path: str | None, ids: tuple[int, ...], replay_all: bool) -> None:
+    """Re-run dead-lettered work (the worker picks it up within a second)."""
+    from bridge.store import Store
+
+    if not ids and not replay_all:
+        raise click.UsageError("name dead-letter IDs, or pass --all")
+    count = Store.from_url(_config(config_path).database_url).replay(None if replay_all else list(ids))
+    click.echo(f"{count} dead letter(s) queued again")
+
+
 if __name__ == "__main__":
     main()

@@ -27,6 +27,7 @@ from bridge.errors import BridgeError, LeaseBusy, TicketClosed
 from bridge.events import NewTicket, SocialEvent, TicketRef
 from bridge.registry import Runtime
 from bridge.retry import backoff_for
+from bridge.store import PendingEvent
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,9 @@ def process_thread(rt: Runtime, thread_key: str, owner: str) -> int:
         raise LeaseBusy(f"thread {thread_key} is being worked on")
     try:
         done = 0
-        for row_id, event, attempts in rt.store.pending_inbox(thread_key):
+        for pending in rt.store.pending_inbox(thread_key):
             rt.store.acquire_lease(thread_key, owner, ttl=rt.lease_ttl)  # extend: we are still alive
-            if not _apply(rt, row_id, event, attempts):
+            if not _apply(rt, pending):
                 break  # postponed: keep the thread's order
             done += 1
         return done
@@ -49,10 +50,11 @@ def process_thread(rt: Runtime, thread_key: str, owner: str) -> int:
         rt.store.release_lease(thread_key, owner)
 
 
-def _apply(rt: Runtime, row_id: int, event: SocialEvent, attempts: int) -> bool:
+def _apply(rt: Runtime, pending: PendingEvent) -> bool:
     """Handle one event and record the outcome; False when it was postponed."""
+    row_id, event, attempts = pending.id, pending.event, pending.attempts
     try:
-        status = handle_event(rt, event)
+        status = handle_event(rt, pending)
     except BridgeError as e:
         if e.retryable and attempts + 1 < MAX_ATTEMPTS:
             delay = backoff_for(attempts + 1, e)
@@ -60,18 +62,20 @@ def _apply(rt: Runtime, row_id: int, event: SocialEvent, attempts: int) -> bool:
             rt.store.postpone("inbox", [row_id], delay=delay, error=str(e))
             return False
         log.error("inbox %d (%s) dead-lettered: %s", row_id, event.thread_key, e)
-        rt.store.finish("inbox", [row_id], "dead", str(e))
+        rt.store.dead_letter("inbox", [row_id], key=event.thread_key, error=str(e))
         return True
     except Exception as e:  # a bug must not wedge the thread: park the event, visibly
         log.exception("inbox %d (%s) failed unexpectedly", row_id, event.thread_key)
-        rt.store.finish("inbox", [row_id], "dead", f"unexpected error: {type(e).__name__}: {e}")
+        error = f"unexpected error: {type(e).__name__}: {e}"
+        rt.store.dead_letter("inbox", [row_id], key=event.thread_key, error=error)
         return True
     rt.store.finish("inbox", [row_id], status)
     return True
 
 
-def handle_event(rt: Runtime, event: SocialEvent) -> str:
+def handle_event(rt: Runtime, pending: PendingEvent) -> str:
     """Apply one event to the helpdesk; return the inbox status to record (done | ignored)."""
+    event = pending.event
     if rt.store.is_our_message(event.platform, event.message_id):
         log.info("dropping the echo of our own message %s on %s", event.message_id, event.channel)
         return "ignored"
@@ -86,7 +90,7 @@ def handle_event(rt: Runtime, event: SocialEvent) -> str:
     if thread["ticket_id"] is None:
         ticket = _open_ticket(rt, event, thread, requester_id, followup_of=None)
     else:
-        ticket = _follow_up(rt, event, thread, requester_id)
+        ticket = _follow_up(rt, pending, thread, requester_id)
     last = max(thread["last_inbound_at"] or 0.0, event.created_at.timestamp())
     rt.store.update_thread(
         event.thread_key,
@@ -135,10 +139,16 @@ def _open_ticket(
     return ticket
 
 
-def _follow_up(rt: Runtime, event: SocialEvent, thread: dict[str, Any], requester_id: str) -> TicketRef:
-    hd = rt.helpdesk
+def _follow_up(rt: Runtime, pending: PendingEvent, thread: dict[str, Any], requester_id: str) -> TicketRef:
+    hd, event = rt.helpdesk, pending.event
     ticket_id = str(thread["ticket_id"])
     body = messages.customer_body(event)
+    if pending.attempted and rt.policy.call(
+        hd.name, lambda: hd.has_comment_containing(ticket_id, messages.reference(event))
+    ):
+        log.info("inbox %d was already written to ticket %s before a crash", pending.id, ticket_id)
+        return TicketRef(id=ticket_id, status="open")
+    rt.store.mark_attempted(pending.id)
     try:
         return rt.policy.call(hd.name, lambda: hd.add_customer_comment(ticket_id, requester_id=requester_id, body=body))
     except TicketClosed:

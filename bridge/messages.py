@@ -39,7 +39,12 @@ def customer_body(event: SocialEvent) -> str:
     footer = f"— {where(event)} via socialdesk ({event.channel})"
     if event.url:
         footer += f": {event.url}"
-    return "\n".join([*lines, "", footer])
+    return "\n".join([*lines, "", footer, reference(event)])
+
+
+def reference(event: SocialEvent) -> str:
+    """A line naming the platform message: lets the bridge tell, after a crash, whether it was written."""
+    return f"ref: {event.platform}/{event.message_id}"
 
 
 def edited_note(event: SocialEvent) -> str:

@@ -40,7 +40,7 @@ def sync_ticket(rt: Runtime, helpdesk: str, ticket_id: str, owner: str) -> int:
     try:
         posted = _deliver_all(rt, thread, ticket_id)
     except BridgeError as e:
-        _postpone(rt, events, e)
+        _postpone(rt, ticket_id, events, e)
         return 0
     finally:
         rt.store.release_lease(thread["key"], owner)
@@ -48,13 +48,13 @@ def sync_ticket(rt: Runtime, helpdesk: str, ticket_id: str, owner: str) -> int:
     return posted
 
 
-def _postpone(rt: Runtime, event_ids: list[int], error: BridgeError) -> None:
-    rows = [r for r in rt.store.rows("ticket_events") if r["id"] in event_ids]
-    attempts = max((int(r["attempts"]) for r in rows), default=0) + 1
+def _postpone(rt: Runtime, ticket_id: str, event_ids: list[int], error: BridgeError) -> None:
+    attempts = rt.store.max_attempts("ticket_events", event_ids) + 1
     if error.retryable and attempts < MAX_ATTEMPTS:
         rt.store.postpone("ticket_events", event_ids, delay=backoff_for(attempts, error), error=str(error))
     else:
-        rt.store.finish("ticket_events", event_ids, "dead", str(error))
+        key = f"{rt.helpdesk.name}:{ticket_id}"
+        rt.store.dead_letter("ticket_events", event_ids, key=key, error=str(error))
 
 
 def _deliver_all(rt: Runtime, thread: dict[str, Any], ticket_id: str) -> int:

@@ -35,6 +35,9 @@ class Helpdesk(Protocol):
     def add_internal_note(self, ticket_id: str, body: str) -> None:
         """A private note for agents (delivery failures, edits, CRM summaries). Never delivered."""
 
+    def has_comment_containing(self, ticket_id: str, marker: str) -> bool:
+        """Whether a comment on the ticket contains ``marker`` (recovery after a crash mid-write)."""
+
     def agent_replies(self, ticket_id: str) -> list[AgentReply]:
         """Public comments by agents (not the requester, not the bridge's own user), oldest first."""
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from bridge.config import ChannelConfig, Config, Section
 from bridge.errors import ConfigError
+from bridge.pauses import pause_board
 from bridge.ports import Helpdesk, SocialChannel
 from bridge.retry import RetryPolicy
 from bridge.store import Store
@@ -76,6 +77,6 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
         store=store,
         helpdesk=build_helpdesk(config),
         channels={c.name: build_channel(c) for c in config.channels},
-        policy=RetryPolicy(store),
+        policy=RetryPolicy(pause_board(config.queue_url, store)),
         lease_ttl=float(config.bridge.get("lease_seconds", 120)),
     )

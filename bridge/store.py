@@ -12,6 +12,9 @@ Tables and the contract each one enforces:
 * ``identities``    social identity → helpdesk user id, so a chatty customer costs one lookup.
 * ``leases``        short per-thread leases: one worker at a time works on a thread.
 * ``pauses``        "do not call connector X before T" after a 429, shared by every worker.
+* ``dead_letters``  work that failed for good, with the reason; ``socialdesk replay`` re-runs it.
+* ``crm_cache``     the CRM's record per social identity, with the time it was fetched (TTL).
+* ``sync_cursors``  where an incremental sync stopped (saved after each committed batch).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,6 +53,7 @@ inbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", sa.Float, nullable=False, server_default="0"),
     sa.Column("dispatched_at", sa.Float),
+    sa.Column("attempted_at", sa.Float),  # set just before the helpdesk write: after a crash, look first
     sa.Column("last_error", sa.Text),
     sa.UniqueConstraint("platform", "account_id", "message_id", name="uq_inbox_message"),
     sa.Index("ix_inbox_pending", "status", "next_attempt_at"),
@@ -144,6 +149,45 @@ pauses = sa.Table(
     sa.Column("reason", sa.Text),
 )
 
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(32), nullable=False),  # inbox | ticket_events
+    sa.Column("source_id", _Id, nullable=False),
+    sa.Column("key", sa.String(320), nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("replayed_at", sa.Float),
+    sa.Index("ix_dead_letters_open", "replayed_at"),
+)
+
+crm_cache = sa.Table(
+    "crm_cache",
+    metadata,
+    sa.Column("key", sa.String(320), primary_key=True),  # platform:author id
+    sa.Column("record", sa.Text),  # JSON, or NULL when the CRM knows nobody by that identity
+    sa.Column("fetched_at", sa.Float, nullable=False),
+)
+
+sync_cursors = sa.Table(
+    "sync_cursors",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("cursor", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An inbox row a worker is about to apply. ``attempted``: an earlier try may have written it."""
+
+    id: int
+    event: SocialEvent
+    attempts: int
+    attempted: bool
+
 
 @dataclass(frozen=True)
 class WorkItem:
@@ -183,7 +227,9 @@ def insert_ignoring_duplicates(conn: Connection, table: sa.Table, rows: Sequence
         stmt = sqlite.insert(table).on_conflict_do_nothing()
     else:  # pragma: no cover - only the two supported backends
         raise RuntimeError(f"unsupported database {dialect}")
-    return int(conn.execute(stmt, list(rows)).rowcount or 0)
+    # RETURNING counts what was really inserted: rowcount is -1 on PostgreSQL for ON CONFLICT DO NOTHING
+    key = next(iter(table.primary_key.columns))
+    return len(conn.execute(stmt.returning(key), list(rows)).all())
 
 
 class Store:
@@ -193,11 +239,33 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def from_url(cls, url: str, *, create: bool = True) -> Store:
+    def from_url(cls, url: str, *, migrate: bool | None = None) -> Store:
+        """Open the store. The embedded default (SQLite) migrates itself; at scale, run ``socialdesk db
+        upgrade`` once per release instead (``migrate=None`` chooses by backend)."""
         store = cls(create_engine(url))
-        if create:
-            metadata.create_all(store.engine)
+        if migrate is None:
+            migrate = url.startswith("sqlite")
+        if migrate:
+            store.upgrade()
         return store
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Apply the Alembic migrations shipped in ``bridge/migrations``."""
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+    def revision(self) -> str | None:
+        """The schema's current Alembic revision (None: never migrated)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -253,15 +321,20 @@ class Store:
                         items.append(WorkItem(table.name, int(row_id), str(key)))
         return items
 
-    def pending_inbox(self, thread_key: str) -> list[tuple[int, SocialEvent, int]]:
-        """This thread's unfinished events in the platform's order: (row id, event, attempts)."""
+    def pending_inbox(self, thread_key: str) -> list[PendingEvent]:
+        """This thread's unfinished events in the platform's order."""
         with self.begin() as conn:
             rows = conn.execute(
-                sa.select(inbox.c.id, inbox.c.payload, inbox.c.attempts)
+                sa.select(inbox.c.id, inbox.c.payload, inbox.c.attempts, inbox.c.attempted_at)
                 .where(inbox.c.thread_key == thread_key, inbox.c.status == "pending")
                 .order_by(inbox.c.platform_ts, inbox.c.id)
             ).all()
-        return [(int(r.id), SocialEvent.from_json(r.payload), int(r.attempts)) for r in rows]
+        return [PendingEvent(int(r.id), SocialEvent.from_json(r.payload), int(r.attempts), r.attempted_at is not None)
+                for r in rows]  # fmt: skip
+
+    def mark_attempted(self, row_id: int) -> None:
+        with self.begin() as conn:
+            conn.execute(sa.update(inbox).where(inbox.c.id == row_id).values(attempted_at=time.time()))
 
     def pending_ticket_events(self, helpdesk: str, ticket_id: str) -> list[int]:
         with self.begin() as conn:
@@ -279,6 +352,38 @@ class Store:
         with self.begin() as conn:
             conn.execute(sa.update(table).where(table.c.id.in_(ids)).values(status=status, last_error=error))
 
+    def dead_letter(self, table_name: str, ids: Sequence[int], *, key: str, error: str) -> None:
+        """Park work that failed for good: visible in ``dead_letters`` with its reason, replayable."""
+        table, now = metadata.tables[table_name], time.time()
+        rows = [{"source": table_name, "source_id": i, "key": key, "error": error, "created_at": now} for i in ids]
+        with self.begin() as conn:
+            conn.execute(sa.update(table).where(table.c.id.in_(ids)).values(status="dead", last_error=error))
+            if rows:
+                conn.execute(sa.insert(dead_letters), rows)
+
+    def open_dead_letters(self) -> list[dict[str, Any]]:
+        stmt = sa.select(dead_letters).where(dead_letters.c.replayed_at.is_(None)).order_by(dead_letters.c.id)
+        with self.begin() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def replay(self, ids: Sequence[int] | None = None) -> int:
+        """Make dead-lettered work pending again (all open ones when ``ids`` is None); return how many."""
+        now = time.time()
+        with self.begin() as conn:
+            stmt = sa.select(dead_letters).where(dead_letters.c.replayed_at.is_(None))
+            if ids is not None:
+                stmt = stmt.where(dead_letters.c.id.in_(ids))
+            letters = conn.execute(stmt).all()
+            for letter in letters:
+                table = metadata.tables[letter.source]
+                conn.execute(
+                    sa.update(table)
+                    .where(table.c.id == letter.source_id, table.c.status == "dead")
+                    .values(status="pending", attempts=0, next_attempt_at=0, dispatched_at=None)
+                )
+                conn.execute(sa.update(dead_letters).where(dead_letters.c.id == letter.id).values(replayed_at=now))
+        return len(letters)
+
     def postpone(self, table_name: str, ids: Sequence[int], *, delay: float, error: str) -> None:
         table = metadata.tables[table_name]
         with self.begin() as conn:
@@ -293,12 +398,11 @@ class Store:
                 )
             )
 
-    def ticket_event_key(self, row_id: int) -> tuple[str, str] | None:
+    def max_attempts(self, table_name: str, ids: Sequence[int]) -> int:
+        table = metadata.tables[table_name]
         with self.begin() as conn:
-            row = conn.execute(
-                sa.select(ticket_events.c.helpdesk, ticket_events.c.ticket_id).where(ticket_events.c.id == row_id)
-            ).first()
-        return (str(row.helpdesk), str(row.ticket_id)) if row else None
+            value = conn.execute(sa.select(sa.func.max(table.c.attempts)).where(table.c.id.in_(ids))).scalar()
+        return int(value or 0)
 
     def counts(self, table_name: str) -> dict[str, int]:
         table = metadata.tables[table_name]
