@@ -102,7 +102,7 @@ class Stack:
         self.zendesk.start()
         self.meta.start()
         self.config = config_module.parse(self.raw_config(), env={}, source="sandbox")
-        self.store = Store.from_url(self.database_url)
+        self.store = Store.from_url(self.database_url, migrate=True)  # as `socialdesk db upgrade` would
         app = create_app(self.config, store=self.store)
         self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
         threading.Thread(target=self._server.serve_forever, args=(0.05,), name="bridge-web", daemon=True).start()

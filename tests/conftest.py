@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+import sqlalchemy as sa
 
 from bridge import config as config_module
 
@@ -58,3 +63,45 @@ def raw_config(
 def config(tmp_path: Path) -> config_module.Config:
     raw = raw_config(database_url=f"sqlite:///{tmp_path}/store.db", queue_url=f"sqlite:///{tmp_path}/queue.db")
     return config_module.parse(raw, env={})
+
+
+# -- real PostgreSQL and Redis for scale mode ------------------------------------------------------------------
+
+PG_ADMIN_URL = os.environ.get("SOCIALDESK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("SOCIALDESK_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+def _unavailable(what: str, error: Exception) -> None:
+    message = f"{what} is needed for the scale-mode tests ({error}); start it (see scripts/services.sh)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)  # CI must run them, never skip them
+    pytest.skip(message)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh schema in the `test` database, dropped afterwards."""
+    schema = f"sd_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = sa.create_engine(PG_ADMIN_URL)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as e:
+        _unavailable("PostgreSQL on 127.0.0.1:5432 (database test)", e)
+    yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """Redis database 15, emptied before and after."""
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
+        client.flushdb()
+    except Exception as e:
+        _unavailable("Redis on 127.0.0.1:6379", e)
+    yield REDIS_URL
+    client.flushdb()
+    client.close()

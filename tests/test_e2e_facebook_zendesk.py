@@ -20,35 +20,13 @@ import pytest
 
 from sandbox.base import Fault
 from sandbox.stack import PAGE_ID, Stack
+from tests.support import notes, one_ticket, reply_and_notify, settle, tickets
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     with Stack(tmp_path, bridge_options={"lease_seconds": 5, "redispatch_after": 2}) as running:
         yield running
-
-
-def tickets(stack: Stack) -> list[dict]:
-    return stack.zendesk.tickets
-
-
-def one_ticket(stack: Stack) -> dict:
-    return stack.wait_for(lambda: len(tickets(stack)) == 1 and tickets(stack)[0])
-
-
-def settle(stack: Stack, timeout: float = 20) -> None:
-    """Wait until nothing is pending in the store and the simulator's echoes are delivered."""
-    stack.meta.wait_for_webhooks(10)
-    stack.wait_for(stack.idle, timeout=timeout)
-
-
-def reply_and_notify(stack: Stack, ticket_id: int, body: str, *, style: str = "event") -> None:
-    stack.zendesk.agent_comment(ticket_id, body, public=True)
-    stack.zendesk.fire_webhook(ticket_id, style=style)  # type: ignore[arg-type]
-
-
-def notes(stack: Stack, ticket_id: int) -> list[str]:
-    return [c["body"] for c in stack.zendesk.comments(ticket_id) if not c["public"]]
 
 
 # -- the two happy paths --------------------------------------------------------------------------------------
