@@ -132,6 +132,9 @@ class ZendeskHelpdesk:
     def add_internal_note(self, ticket_id: str, body: str) -> None:
         self._update(Ticket(id=_number(ticket_id), comment=Comment(body=body, public=False)))
 
+    def has_comment_containing(self, ticket_id: str, marker: str) -> bool:
+        return any(marker in str(comment.get("body") or "") for comment, _ in self._comments_with_authors(ticket_id))
+
     def agent_replies(self, ticket_id: str) -> list[AgentReply]:
         """Public comments by agents and admins, oldest first; never the requester's or the bridge's own.
 
