@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,74 @@ def replay(config_path: str | None, ids: tuple[int, ...], replay_all: bool) -> N
         raise click.UsageError("name dead-letter IDs, or pass --all")
     count = Store.from_url(_config(config_path).database_url).replay(None if replay_all else list(ids))
     click.echo(f"{count} dead letter(s) queued again")
+
+
+@main.group()
+def setup() -> None:
+    """Point the helpdesk (or Telegram) at this bridge."""
+
+
+public_url_option = click.option(
+    "--public-url", default=None, help="https address of this bridge (default: bridge.public_url)"
+)
+dry_run_option = click.option("--dry-run", is_flag=True, help="print what would change, change nothing")
+
+
+@setup.command("zendesk")
+@config_option
+@public_url_option
+@dry_run_option
+def setup_zendesk(config_path: str | None, public_url: str | None, dry_run: bool) -> None:
+    """Create or update the webhook and trigger (idempotent: re-running changes nothing)."""
+    from bridge import setup as setup_module
+    from bridge.store import Store
+
+    cfg = _config(config_path)
+    _guard(lambda: setup_module.setup_zendesk(cfg, Store.from_url(cfg.database_url), echo=click.echo,
+                                              dry_run=dry_run, public_url=public_url))  # fmt: skip
+
+
+@setup.command("freshdesk")
+@config_option
+@public_url_option
+def setup_freshdesk(config_path: str | None, public_url: str | None) -> None:
+    """Print the automation rule to create (Freshdesk has no API for it)."""
+    from bridge import setup as setup_module
+
+    cfg = _config(config_path)
+    _guard(lambda: setup_module.setup_freshdesk(cfg, echo=click.echo, public_url=public_url))
+
+
+@setup.command("telegram")
+@config_option
+@public_url_option
+@dry_run_option
+def setup_telegram(config_path: str | None, public_url: str | None, dry_run: bool) -> None:
+    """Call setWebhook for every Telegram channel, with its secret token."""
+    from bridge import setup as setup_module
+
+    cfg = _config(config_path)
+    _guard(lambda: setup_module.setup_telegram(cfg, echo=click.echo, dry_run=dry_run, public_url=public_url))
+
+
+@main.command()
+@config_option
+def doctor(config_path: str | None) -> None:
+    """Check config, credentials, database, queue and webhooks; exit non-zero on any ✗."""
+    from bridge.doctor import run_checks
+
+    checks = run_checks(_config(config_path))
+    for check in checks:
+        click.echo(f"{'✓' if check.ok else '✗'} {check.what}: {check.detail}")
+    if not all(c.ok for c in checks):
+        raise SystemExit(1)
+
+
+def _guard(action: Callable[[], None]) -> None:
+    try:
+        action()
+    except BridgeError as e:
+        raise click.ClickException(str(e)) from None
 
 
 if __name__ == "__main__":

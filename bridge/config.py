@@ -40,7 +40,7 @@ CHANNEL_KEYS: dict[str, tuple[str, ...]] = {
     "generic": ("secret", "callback_url"),
 }
 HELPDESK_KEYS: dict[str, tuple[str, ...]] = {
-    "zendesk": ("url", "email", "webhook_secret"),
+    "zendesk": ("url", "email"),  # webhook_secret: here, or stored by `socialdesk setup zendesk`
     "freshdesk": ("url", "api_key", "webhook_secret"),
 }
 DEFAULT_API_URLS = {

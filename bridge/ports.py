@@ -6,6 +6,7 @@ table), and never sleeps or retries by itself: :mod:`bridge.retry` decides.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Protocol
 
@@ -63,8 +64,47 @@ class SocialChannel(Protocol):
         """One cheap authenticated call; returns the account's name or id."""
 
 
-class Crm(Protocol):
-    """Salesforce: who the customer is. (Enrichment lands with the Salesforce issue.)"""
+class CustomerRecord(Protocol):
+    """What a CRM knows about a customer, flattened to strings for the ticket and the cache."""
 
-    def lookup(self, *, platform: str, author: Author) -> dict[str, str] | None:
-        """The customer's record as flat fields, or None when nobody matches."""
+    def as_fields(self) -> dict[str, str]:
+        """``name``, ``email``, ``url``, ``matched_by``, ``account_name``, ``open_cases``... (empty ones left out)."""
+
+
+class SyncContact(Protocol):
+    """One CRM contact for ``socialdesk sync-contacts``."""
+
+    id: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    modstamp: datetime
+    deleted: bool
+
+    @property
+    def external_id(self) -> str:
+        """The helpdesk user's stable external id, such as ``salesforce:<ContactId>``."""
+
+
+class Crm(Protocol):
+    """Salesforce: who the customer is, and the contacts the helpdesk should know."""
+
+    name: str
+
+    def lookup(self, *, platform: str, author: Author) -> CustomerRecord | None:
+        """The customer behind a social identity, or None when nobody matches."""
+
+    def usage(self) -> tuple[int, int] | None:
+        """(used, limit) of the org's daily API requests, as last reported."""
+
+    def over_budget(self) -> bool:
+        """True once the configured share of the daily API limit is used: enrich from the cache only."""
+
+    def contacts_since(self, cursor: datetime | None, *, batch_size: int = 200) -> Iterator[list[SyncContact]]:
+        """Contacts changed at or after ``cursor`` (inclusive, with overlap), oldest first, in batches."""
+
+    def deleted_contacts_since(self, cursor: datetime | None, *, batch_size: int = 200) -> Iterator[list[SyncContact]]:
+        """Contacts deleted at or after ``cursor``, in batches."""
+
+    def ping(self) -> str:
+        """One cheap authenticated call; who we are logged in as."""

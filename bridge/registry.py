@@ -14,7 +14,7 @@ from typing import Any
 from bridge.config import ChannelConfig, Config, Section
 from bridge.errors import ConfigError
 from bridge.pauses import pause_board
-from bridge.ports import Helpdesk, SocialChannel
+from bridge.ports import Crm, Helpdesk, SocialChannel
 from bridge.retry import RetryPolicy
 from bridge.store import Store
 
@@ -22,6 +22,7 @@ HELPDESKS = {
     "zendesk": "connectors.zendesk:ZendeskHelpdesk",
     "freshdesk": "connectors.freshdesk:FreshdeskHelpdesk",
 }
+CRMS = {"salesforce": "connectors.salesforce:SalesforceCrm"}
 CHANNELS = {
     "facebook": "connectors.meta:FacebookChannel",
     "instagram": "connectors.meta:InstagramChannel",
@@ -51,6 +52,14 @@ def build_helpdesk(config: Config) -> Helpdesk:
     section: Section = config.helpdesk_section
     cls = _load(HELPDESKS[config.helpdesk], f"bridge.helpdesk = {config.helpdesk}")
     return _construct(cls, section.plain())  # type: ignore[no-any-return]
+
+
+def build_crm(config: Config) -> Crm | None:
+    """The CRM named by ``[salesforce]``, or None when the section is absent."""
+    if config.salesforce is None:
+        return None
+    cls = _load(CRMS["salesforce"], "[salesforce]")
+    return _construct(cls, config.salesforce.plain())  # type: ignore[no-any-return]
 
 
 def build_channel(channel: ChannelConfig) -> SocialChannel:

@@ -15,6 +15,7 @@ Tables and the contract each one enforces:
 * ``dead_letters``  work that failed for good, with the reason; ``socialdesk replay`` re-runs it.
 * ``crm_cache``     the CRM's record per social identity, with the time it was fetched (TTL).
 * ``sync_cursors``  where an incremental sync stopped (saved after each committed batch).
+* ``settings``      what ``socialdesk setup`` learned (the Zendesk webhook's signing secret).
 """
 
 from __future__ import annotations
@@ -175,6 +176,14 @@ sync_cursors = sa.Table(
     metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("cursor", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 
@@ -561,6 +570,19 @@ class Store:
                 )
             ).first()
         return found is not None
+
+    # -- settings written by `socialdesk setup` ------------------------------------------------------------
+
+    def setting(self, key: str) -> str | None:
+        with self.begin() as conn:
+            return conn.execute(sa.select(settings.c.value).where(settings.c.key == key)).scalar()
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.begin() as conn:
+            if not conn.execute(
+                sa.update(settings).where(settings.c.key == key).values(value=value, updated_at=time.time())
+            ).rowcount:
+                conn.execute(sa.insert(settings).values(key=key, value=value, updated_at=time.time()))
 
     # -- leases and pauses ---------------------------------------------------------------------------
 

@@ -154,6 +154,16 @@ class ZendeskHelpdesk:
             self._me = self._zenpy.users.me()
         return str(self._me.email or self._me.name)
 
+    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One JSON call to the Support API (``path`` like ``/api/v2/webhooks``), errors translated."""
+        if method == "GET":
+            return self._get_json(f"{self._nominal}{path}", None)
+        with _translated(idempotent=False):
+            response = self._session.request(method, f"{self._nominal}{path}", json=body, timeout=self.timeout)
+            if response.status_code >= 400:
+                raise _error_for(response)
+        return _json_or_empty(response)
+
     # -- helpers -------------------------------------------------------------------------------------------
 
     def _update(self, ticket: Any) -> TicketRef:

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.setup import ZENDESK_SECRET_SETTING
 from webhooks import signatures
 from webhooks.common import json_body, state
 
@@ -27,8 +28,7 @@ TICKET_EVENT_PREFIX = "zen:event-type:ticket."
 @bp.post("/webhooks/zendesk")
 def receive() -> tuple[Response, int]:
     raw = request.get_data(cache=False)
-    section = state().config.helpdesk_section
-    secrets = [section.secret("webhook_secret") or ""] if section.name == "zendesk" else []
+    secrets = webhook_secrets()
     if not signatures.verify_zendesk(
         raw,
         request.headers.get("X-Zendesk-Webhook-Signature"),
@@ -47,6 +47,15 @@ def receive() -> tuple[Response, int]:
         log.exception("could not store zendesk webhook for ticket %s", ticket_id)
         abort(503, "storage unavailable, retry later")
     return jsonify(ok=True, ticket_id=ticket_id, duplicate=not new), 200
+
+
+def webhook_secrets() -> list[str]:
+    """The configured signing secret and the one `socialdesk setup zendesk` stored (rotation: both)."""
+    section = state().config.helpdesk_section
+    if section.name != "zendesk":
+        return []
+    stored = state().store.setting(ZENDESK_SECRET_SETTING)
+    return [s for s in (section.secret("webhook_secret"), stored) if s]
 
 
 def ticket_id_of(body: Any) -> str | None:

@@ -111,6 +111,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("platform", "message_id"),
     )
     op.create_table(
+        "settings",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+    op.create_table(
         "sync_cursors",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("cursor", sa.Text(), nullable=False),
@@ -168,6 +175,7 @@ def downgrade() -> None:
 
     op.drop_table("threads")
     op.drop_table("sync_cursors")
+    op.drop_table("settings")
     op.drop_table("sent_messages")
     op.drop_table("pauses")
     op.drop_table("leases")

@@ -1,0 +1,113 @@
+"""``socialdesk doctor``: is everything this bridge depends on reachable and authorised? One line each.
+
+Each check makes at most one cheap call. The result is a list of (ok, what, detail); the CLI prints it
+as ✓/✗ and exits non-zero when anything failed, so it can run in a deploy pipeline or at 3 a.m.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import requests
+
+from bridge.config import ChannelConfig, Config
+from bridge.errors import BridgeError
+from bridge.queue import make_huey
+from bridge.registry import build_channel, build_crm, build_helpdesk
+from bridge.setup import ZENDESK_SECRET_SETTING
+from bridge.store import Store
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    what: str
+    detail: str
+
+
+def run_checks(config: Config) -> list[Check]:
+    return list(_checks(config))
+
+
+def _checks(config: Config) -> Iterator[Check]:
+    yield Check(True, "configuration", f"{config.source}: {len(config.channels)} channel(s), {config.helpdesk}")
+    try:
+        store = Store.from_url(config.database_url, migrate=False)
+        store.counts("inbox")
+    except Exception as e:
+        yield Check(False, "database", f"{type(e).__name__}: {str(e)[:200]}")
+        return
+    yield Check(True, "database", store.engine.url.render_as_string(hide_password=True))
+    yield _check("database schema", lambda: _schema(store))
+    yield _check("queue", lambda: _queue(config.queue_url))
+    yield _check(f"{config.helpdesk} credentials", lambda: f"authenticated as {build_helpdesk(config).ping()}")
+    if config.helpdesk == "zendesk":
+        yield _check("zendesk webhook secret", lambda: _zendesk_secret(config, store))
+    for channel in config.channels:
+        yield _check(f"channel {channel.name} ({channel.platform})", _channel_probe(channel))
+    if config.salesforce is not None:
+        yield _check("salesforce", lambda: _salesforce(config))
+    if config.public_url:
+        yield _check("webhooks reachable", lambda: _reachable(config.public_url or ""))
+    yield _check("dead letters", lambda: _dead_letters(store))
+
+
+def _channel_probe(channel: ChannelConfig) -> Callable[[], str]:
+    return lambda: build_channel(channel).ping()
+
+
+def _check(what: str, probe: Callable[[], str]) -> Check:
+    result = _try(what, probe)
+    return result if isinstance(result, Check) else Check(True, what, str(result))
+
+
+def _try(what: str, probe: Callable[[], object]) -> object:
+    try:
+        return probe()
+    except BridgeError as e:
+        return Check(False, what, str(e))
+    except Exception as e:  # doctor reports; it must not crash on the thing it diagnoses
+        return Check(False, what, f"{type(e).__name__}: {str(e)[:200]}")
+
+
+def _schema(store: Store) -> str:
+    revision = store.revision()
+    if revision is None:
+        raise BridgeError("no schema: run `socialdesk db upgrade`")
+    return f"revision {revision}"
+
+
+def _queue(url: str) -> str:
+    huey = make_huey(url)
+    return f"{type(huey).__name__}, {huey.pending_count()} task(s) waiting"
+
+
+def _zendesk_secret(config: Config, store: Store) -> str:
+    if config.helpdesk_section.secret("webhook_secret") or store.setting(ZENDESK_SECRET_SETTING):
+        return "present (not shown)"
+    raise BridgeError("missing: set zendesk.webhook_secret or run `socialdesk setup zendesk`")
+
+
+def _salesforce(config: Config) -> str:
+    crm = build_crm(config)
+    assert crm is not None
+    who = crm.ping()
+    usage = crm.usage()
+    if crm.over_budget():
+        raise BridgeError(f"daily API usage {usage} is past the budget: enrichment runs from the cache only")
+    return f"{who}; API usage {usage[0]}/{usage[1]}" if usage else who
+
+
+def _reachable(public_url: str) -> str:
+    response = requests.get(public_url.rstrip("/") + "/healthz", timeout=10)
+    if response.status_code != 200:
+        raise BridgeError(f"{public_url}/healthz answered {response.status_code}")
+    return f"{public_url} answers"
+
+
+def _dead_letters(store: Store) -> str:
+    count = len(store.open_dead_letters())
+    if count:
+        raise BridgeError(f"{count} event(s) failed for good: `socialdesk dead-letters`, then `socialdesk replay`")
+    return "none"

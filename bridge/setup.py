@@ -1,0 +1,62 @@
+"""``socialdesk setup <helpdesk|telegram>``: point the helpdesk (or a platform) at the bridge, idempotently.
+
+Zendesk has an API for webhooks and triggers, so setup creates them and stores the webhook's signing
+secret in the store (the Zendesk view accepts it next to any configured one). Freshdesk has no API for
+automation rules, so setup prints the exact rule to create by hand; ``socialdesk doctor`` checks it
+afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bridge.config import Config
+from bridge.errors import ConfigError
+from bridge.registry import _load, build_channel, build_helpdesk
+from bridge.store import Store
+
+ZENDESK_SECRET_SETTING = "zendesk.webhook_secret"
+FRESHDESK_SECRET_HEADER = "X-Socialdesk-Secret"
+Echo = Callable[[str], None]
+
+
+def endpoint(config: Config, path: str, public_url: str | None = None) -> str:
+    base = public_url or config.public_url
+    if not base:
+        raise ConfigError("bridge.public_url: required for setup (the https address platforms can reach)")
+    return base.rstrip("/") + path
+
+
+def setup_zendesk(config: Config, store: Store, *, echo: Echo, dry_run: bool, public_url: str | None) -> None:
+    run = _load("connectors.zendesk_setup:setup", "setup zendesk")
+    report = run(build_helpdesk(config), endpoint(config, "/webhooks/zendesk", public_url), dry_run=dry_run)
+    for line in report.actions:
+        echo(line)
+    if report.signing_secret and not dry_run:
+        store.set_setting(ZENDESK_SECRET_SETTING, report.signing_secret)
+        echo("stored the webhook's signing secret in the bridge's database (not printed)")
+
+
+def setup_freshdesk(config: Config, *, echo: Echo, public_url: str | None) -> None:
+    """Freshdesk has no automation API: print the rule, exactly, with the secret masked."""
+    url = endpoint(config, "/webhooks/freshdesk", public_url)
+    echo("Create this rule in Freshdesk: Admin → Workflows → Automations → Ticket updates → New rule")
+    echo("  Name:        socialdesk: deliver public agent replies")
+    echo("  When:        Reply is sent  (performed by: Agent)")
+    echo("  Conditions:  Ticket → Tags → contains any of → socialdesk")
+    echo("  Action:      Trigger webhook")
+    echo(f"    Request type: POST    URL: {url}")
+    echo(f"    Custom header: {FRESHDESK_SECRET_HEADER}: <the value of freshdesk.webhook_secret>")
+    echo('    Content: JSON, advanced:  {"ticket_id": "{{ticket.id}}"}')
+    echo("Then run `socialdesk doctor` to check that the API key works and the webhook reaches the bridge.")
+
+
+def setup_telegram(config: Config, *, echo: Echo, dry_run: bool, public_url: str | None) -> None:
+    for channel in config.channels_for("telegram"):
+        url = endpoint(config, f"/webhooks/telegram/{channel.name}", public_url)
+        if dry_run:
+            echo(f"would call setWebhook for {channel.name} → {url}")
+            continue
+        connector = build_channel(channel)
+        connector.set_webhook(url, channel.secret("secret_token"))  # type: ignore[attr-defined]
+        echo(f"setWebhook for {channel.name} → {url} (with its secret token)")

@@ -1,0 +1,96 @@
+"""`socialdesk setup zendesk` and `socialdesk doctor`, as an operator runs them, against the simulators."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bridge import config as config_module
+from connectors.zendesk_setup import TRIGGER_TITLE, VIA_API
+from sandbox.stack import ZENDESK_TOKEN, Stack, to_toml
+from webhooks.app import create_app
+from webhooks.signatures import sign_zendesk
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bridge.cli", *args], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ))  # fmt: skip
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with Stack(tmp_path, start_worker=False) as running:
+        yield running
+
+
+def config_file(stack: Stack, path: Path, **zendesk: str) -> Path:
+    raw = stack.raw_config()
+    raw["zendesk"].pop("webhook_secret")
+    raw["zendesk"].update(zendesk)
+    raw["bridge"]["public_url"] = stack.url
+    path.write_text(to_toml(raw))
+    return path
+
+
+def test_setup_zendesk_is_idempotent_and_stores_the_signing_secret(stack: Stack, tmp_path: Path) -> None:
+    config = str(config_file(stack, tmp_path / "socialdesk.toml"))
+    dry = cli("setup", "zendesk", "--config", config, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would create webhook" in dry.stdout and "would create trigger" in dry.stdout
+    assert stack.zendesk.webhooks == [] and stack.zendesk.triggers == []
+
+    first = cli("setup", "zendesk", "--config", config)
+    assert first.returncode == 0, first.stderr
+    [webhook] = stack.zendesk.webhooks
+    [trigger] = stack.zendesk.triggers
+    assert webhook["endpoint"] == f"{stack.url}/webhooks/zendesk" and webhook["status"] == "active"
+    assert trigger["title"] == TRIGGER_TITLE
+    assert {"field": "current_via_id", "operator": "is_not", "value": VIA_API} in trigger["conditions"]["all"]
+    assert trigger["actions"][0]["value"][0] == webhook["id"]
+    assert stack.zendesk.webhook_secret not in first.stdout + first.stderr
+
+    again = cli("setup", "zendesk", "--config", config)
+    assert "unchanged" in again.stdout and "create" not in again.stdout and "update" not in again.stdout
+    assert len(stack.zendesk.webhooks) == 1 and len(stack.zendesk.triggers) == 1
+
+    # the config has no webhook_secret: the stored one verifies Zendesk's signature
+    app = create_app(config_module.load(config), store=stack.store).test_client()
+    body = b'{"ticket_id": "1"}'
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    headers = {"X-Zendesk-Webhook-Signature": sign_zendesk(body, stamp, stack.zendesk.webhook_secret),
+               "X-Zendesk-Webhook-Signature-Timestamp": stamp, "X-Zendesk-Webhook-Invocation-Id": "1"}  # fmt: skip
+    assert app.post("/webhooks/zendesk", data=body, headers=headers, content_type="application/json").status_code == 200
+
+
+def test_setup_freshdesk_prints_the_rule(stack: Stack, tmp_path: Path) -> None:
+    raw = stack.raw_config()
+    raw["bridge"]["helpdesk"] = "freshdesk"
+    raw["bridge"]["public_url"] = "https://bridge.acme.example"
+    raw["freshdesk"] = {"url": "https://acme.freshdesk.com", "api_key": "fd-key-123", "webhook_secret": "fd-hook-456"}
+    path = tmp_path / "fd.toml"
+    path.write_text(to_toml(raw))
+    result = cli("setup", "freshdesk", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "https://bridge.acme.example/webhooks/freshdesk" in result.stdout
+    assert "X-Socialdesk-Secret" in result.stdout and '{"ticket_id": "{{ticket.id}}"}' in result.stdout
+    assert "fd-hook-456" not in result.stdout and "fd-key-123" not in result.stdout
+
+
+def test_doctor_passes_on_a_healthy_bridge_and_names_what_is_broken(stack: Stack, tmp_path: Path) -> None:
+    good = cli("doctor", "--config", str(config_file(stack, tmp_path / "good.toml", webhook_secret="s3cret")))
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "✗" not in good.stdout
+    for line in ("✓ database", "✓ zendesk credentials", "✓ channel acme-facebook (facebook)", "✓ webhooks reachable"):
+        assert line in good.stdout
+
+    bad = cli("doctor", "--config", str(config_file(stack, tmp_path / "bad.toml", api_token="wrong-token")))
+    assert bad.returncode == 1
+    assert "✗ zendesk credentials" in bad.stdout
+    assert "✗ zendesk webhook secret: missing" in bad.stdout
+    assert "wrong-token" not in bad.stdout and ZENDESK_TOKEN not in bad.stdout
