@@ -98,10 +98,11 @@ def worker(config_path: str | None, concurrency: int) -> None:
 @main.command()
 @click.option("--workdir", type=click.Path(file_okay=False), default=None, help="keep the demo's files here")
 @click.option("--verbose", is_flag=True, help="show the bridge's log")
-def demo(workdir: str | None, verbose: bool) -> None:
+@click.option("--helpdesk", type=click.Choice(["zendesk", "freshdesk"]), default="zendesk", show_default=True)
+def demo(workdir: str | None, verbose: bool, helpdesk: str) -> None:
     """Run the whole loop against the built-in simulators and show what happened."""
     run = _load("sandbox.demo:run", "demo")
-    ok = run(workdir=Path(workdir) if workdir else None, verbose=verbose, echo=click.echo)
+    ok = run(workdir=Path(workdir) if workdir else None, verbose=verbose, echo=click.echo, helpdesk=helpdesk)
     if not ok:
         raise SystemExit(1)
 

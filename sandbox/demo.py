@@ -1,6 +1,6 @@
 """``socialdesk demo``: the whole loop on the embedded defaults, against the simulators, in seconds.
 
-A customer comments on a Facebook post and another writes in Messenger; the bridge opens two Zendesk
+A customer comments on a Facebook post and another writes in Messenger; the bridge opens two Zendesk (or Freshdesk)
 tickets; an agent answers each publicly and leaves an internal note; the replies arrive in the right
 Facebook comment thread and Messenger conversation, the notes nowhere; the platform's echoes of our
 own replies are recognised and dropped.
@@ -26,11 +26,14 @@ MESSAGE_REPLY = "Hi Sam! Yes, we ship to Canada: 3-5 business days, free over $4
 NOTE = "INTERNAL: customer is a VIP, refund the shipping too."
 
 
-def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = print) -> bool:
+def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = print, helpdesk: str = "zendesk") -> bool:
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="  · %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.ERROR)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="socialdesk-demo-") as tmp, Stack(workdir or Path(tmp)) as stack:
+    with (
+        tempfile.TemporaryDirectory(prefix="socialdesk-demo-") as tmp,
+        Stack(workdir or Path(tmp), helpdesk=helpdesk) as stack,
+    ):
         stack.meta.echoes = True
         checks = _play(stack, echo)
     echo("")
@@ -43,7 +46,8 @@ def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = prin
 
 
 def _play(stack: Stack, echo: Echo) -> list[tuple[bool, str]]:
-    echo(f"socialdesk demo — bridge on {stack.url}, Zendesk simulator on {stack.zendesk.url}, "
+    name = stack.helpdesk_name.capitalize()
+    echo(f"socialdesk demo — bridge on {stack.url}, {name} simulator on {stack.helpdesk.url}, "
          f"Graph API simulator on {stack.meta.url}\n")  # fmt: skip
     post_id = stack.meta.add_post(PAGE_ID, "Our autumn blend is here 🍂")
     echo("1. Customers write")
@@ -54,8 +58,8 @@ def _play(stack: Stack, echo: Echo) -> list[tuple[bool, str]]:
     message = stack.meta.customer_message(PAGE_ID, psid="7700123", text=MESSAGE)
     echo(f"   A Messenger user (PSID 7700123) writes: {MESSAGE!r}")
 
-    tickets = stack.wait_for(lambda: len(stack.zendesk.tickets) >= 2 and stack.zendesk.tickets, timeout=20)
-    echo("\n2. The bridge opened Zendesk tickets")
+    tickets = stack.wait_for(lambda: len(stack.helpdesk.tickets) >= 2 and stack.helpdesk.tickets, timeout=20)
+    echo(f"\n2. The bridge opened {name} tickets")
     for ticket in tickets:
         _show_ticket(stack, ticket, echo)
 
@@ -63,12 +67,12 @@ def _play(stack: Stack, echo: Echo) -> list[tuple[bool, str]]:
     comment_ticket = by_thread[f"facebook:{PAGE_ID}:comment:{comment.comment_id}"]
     message_ticket = by_thread[f"facebook:{PAGE_ID}:messenger:7700123"]
 
-    echo("\n3. Agents answer in Zendesk (a public reply and an internal note on each ticket)")
+    echo(f"\n3. Agents answer in {name} (a public reply and an internal note on each ticket)")
     for ticket, answer in ((comment_ticket, COMMENT_REPLY), (message_ticket, MESSAGE_REPLY)):
-        stack.zendesk.agent_comment(ticket["id"], NOTE, public=False)
-        stack.zendesk.agent_comment(ticket["id"], answer, public=True)
-    stack.zendesk.fire_webhook(comment_ticket["id"], style="event")
-    stack.zendesk.fire_webhook(message_ticket["id"], style="trigger")
+        stack.helpdesk.agent_comment(ticket["id"], NOTE, public=False)
+        stack.helpdesk.agent_comment(ticket["id"], answer, public=True)
+    stack.helpdesk.fire_webhook(comment_ticket["id"], style="event")
+    stack.helpdesk.fire_webhook(message_ticket["id"], style="trigger")
     ids = f"#{comment_ticket['id']} and #{message_ticket['id']}"
     echo(f"   tickets {ids}: a public reply and an internal note each; webhooks fired")
 
@@ -84,8 +88,8 @@ def _play(stack: Stack, echo: Echo) -> list[tuple[bool, str]]:
 
 
 def _show_ticket(stack: Stack, ticket: dict[str, Any], echo: Echo) -> None:
-    requester = next(u for u in stack.zendesk.users if u["id"] == ticket["requester_id"])
-    first = stack.zendesk.comments(ticket["id"])[0]
+    requester = stack.helpdesk.user(ticket["requester_id"])
+    first = stack.helpdesk.comments(ticket["id"])[0]
     echo(f"   #{ticket['id']} {ticket['subject']!r}")
     echo(f"      requester: {requester.get('name')} (external_id {requester.get('external_id')})")
     echo(f"      tags: {', '.join(ticket['tags'])}   external_id: {ticket['external_id']}")
@@ -98,7 +102,7 @@ def _checks(stack: Stack, comment_id: str, psid: str) -> list[tuple[bool, str]]:
     stored = len(stack.store.rows("inbox"))
     echoes = len(stack.meta.deliveries) - 2
     return [
-        (len(stack.zendesk.tickets) == 2, "one ticket per social thread (2 threads, 2 tickets)"),
+        (len(stack.helpdesk.tickets) == 2, "one ticket per social thread (2 threads, 2 tickets)"),
         ([r["parent_id"] for r in replies] == [comment_id], "the comment reply went under Jane's comment, once"),
         (
             [(s["recipient"], s["text"]) for s in sent] == [(psid, MESSAGE_REPLY)],
@@ -106,5 +110,5 @@ def _checks(stack: Stack, comment_id: str, psid: str) -> list[tuple[bool, str]]:
         ),
         (all(NOTE not in text for text in everything), "internal notes were not posted anywhere"),
         (echoes >= 2 and stored == 2, f"the platform's {echoes} echoes of our own replies were recognised and dropped"),
-        (len(stack.zendesk.tickets) == 2, "no ticket was opened for our own replies"),
+        (len(stack.helpdesk.tickets) == 2, "no ticket was opened for our own replies"),
     ]

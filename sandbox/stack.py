@@ -22,6 +22,7 @@ from bridge.queue import Queue, Worker, make_huey
 from bridge.registry import Runtime, build_runtime
 from bridge.store import Store
 from sandbox.base import QuietHandler
+from sandbox.freshdesk import FreshdeskSimulator
 from sandbox.meta import MetaSimulator
 from sandbox.zendesk import ZendeskSimulator
 from webhooks.app import create_app
@@ -33,6 +34,9 @@ VERIFY_TOKEN = "sandbox-verify-token"
 ZENDESK_EMAIL = "bridge@acme.example"
 ZENDESK_TOKEN = "sandbox-zendesk-token"
 ZENDESK_SECRET = "sandbox-zendesk-signing-secret"
+FRESHDESK_KEY = "sandbox-freshdesk-key"
+FRESHDESK_SECRET = "sandbox-freshdesk-webhook-secret"
+HELPDESKS = ("zendesk", "freshdesk")
 
 
 class Stack:
@@ -42,6 +46,7 @@ class Stack:
         self,
         workdir: Path,
         *,
+        helpdesk: str = "zendesk",
         database_url: str | None = None,
         queue_url: str | None = None,
         concurrency: int = 2,
@@ -58,7 +63,11 @@ class Stack:
         self.grace = grace
         self.bridge_options = bridge_options or {}
         self.channel_options = channel_options or {}
+        self.helpdesk_name = helpdesk
         self.zendesk = ZendeskSimulator(email=ZENDESK_EMAIL, api_token=ZENDESK_TOKEN, webhook_secret=ZENDESK_SECRET)
+        self.freshdesk = FreshdeskSimulator(api_key=FRESHDESK_KEY, webhook_secret=FRESHDESK_SECRET)
+        #: the simulator of the helpdesk in use: both play the agent with the same methods
+        self.helpdesk: ZendeskSimulator | FreshdeskSimulator = self.zendesk if helpdesk == "zendesk" else self.freshdesk
         self.meta = MetaSimulator(APP_SECRET, {PAGE_ID: PAGE_TOKEN}, page_names={PAGE_ID: "Acme Coffee"})
         self._server: BaseWSGIServer | None = None
         self.worker: Worker | None = None
@@ -69,15 +78,10 @@ class Stack:
             "bridge": {
                 "database_url": self.database_url,
                 "queue_url": self.queue_url,
-                "helpdesk": "zendesk",
+                "helpdesk": self.helpdesk_name,
                 **self.bridge_options,
             },
-            "zendesk": {
-                "url": self.zendesk.url,
-                "email": ZENDESK_EMAIL,
-                "api_token": ZENDESK_TOKEN,
-                "webhook_secret": ZENDESK_SECRET,
-            },
+            **self._helpdesk_section(),
             "channels": [
                 {
                     "name": "acme-facebook",
@@ -92,6 +96,25 @@ class Stack:
             ],
         }
 
+    def _helpdesk_section(self) -> dict[str, Any]:
+        if self.helpdesk_name == "freshdesk":
+            return {
+                "freshdesk": {
+                    "url": self.freshdesk.url,
+                    "api_key": FRESHDESK_KEY,
+                    "webhook_secret": FRESHDESK_SECRET,
+                    "thread_key_field": self.freshdesk.thread_key_field,
+                }
+            }
+        return {
+            "zendesk": {
+                "url": self.zendesk.url,
+                "email": ZENDESK_EMAIL,
+                "api_token": ZENDESK_TOKEN,
+                "webhook_secret": ZENDESK_SECRET,
+            }
+        }
+
     def write_config(self, path: Path) -> Path:
         """The running stack's configuration as a ``socialdesk.toml`` (for ``socialdesk worker`` processes)."""
         path.write_text(to_toml(self.raw_config()), encoding="utf-8")
@@ -99,7 +122,7 @@ class Stack:
 
     def start(self) -> Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.zendesk.start()
+        self.helpdesk.start()
         self.meta.start()
         self.config = config_module.parse(self.raw_config(), env={}, source="sandbox")
         self.store = Store.from_url(self.database_url, migrate=True)  # as `socialdesk db upgrade` would
@@ -107,7 +130,7 @@ class Stack:
         self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
         threading.Thread(target=self._server.serve_forever, args=(0.05,), name="bridge-web", daemon=True).start()
         self.meta.webhook_target = f"{self.url}/webhooks/meta"
-        self.zendesk.webhook_target = f"{self.url}/webhooks/zendesk"
+        self.helpdesk.webhook_target = f"{self.url}/webhooks/{self.helpdesk_name}"
         if self.start_worker:
             self.start_worker_now()
         return self
@@ -131,7 +154,7 @@ class Stack:
             self._server.shutdown()
             self._server.server_close()
         self.meta.stop()
-        self.zendesk.stop()
+        self.helpdesk.stop()
         self.store.engine.dispose()
 
     def __enter__(self) -> Stack:

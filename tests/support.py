@@ -6,7 +6,7 @@ from sandbox.stack import Stack
 
 
 def tickets(stack: Stack) -> list[dict]:
-    return stack.zendesk.tickets
+    return stack.helpdesk.tickets
 
 
 def one_ticket(stack: Stack) -> dict:
@@ -20,9 +20,23 @@ def settle(stack: Stack, timeout: float = 20) -> None:
 
 
 def reply_and_notify(stack: Stack, ticket_id: int, body: str, *, style: str = "event") -> None:
-    stack.zendesk.agent_comment(ticket_id, body, public=True)
-    stack.zendesk.fire_webhook(ticket_id, style=style)  # type: ignore[arg-type]
+    stack.helpdesk.agent_comment(ticket_id, body, public=True)
+    stack.helpdesk.fire_webhook(ticket_id, style=style)  # type: ignore[arg-type]
 
 
 def notes(stack: Stack, ticket_id: int) -> list[str]:
-    return [c["body"] for c in stack.zendesk.comments(ticket_id) if not c["public"]]
+    return [c["body"] for c in stack.helpdesk.comments(ticket_id) if not c["public"]]
+
+
+FRESHDESK_STATUSES = {2: "open", 3: "pending", 4: "solved", 5: "closed"}
+
+
+def status_of(stack: Stack, ticket: dict) -> str:
+    """A ticket's status by Zendesk's names, whichever helpdesk holds it."""
+    status = ticket["status"]
+    return FRESHDESK_STATUSES.get(status, str(status)) if isinstance(status, int) else str(status)
+
+
+def requester_calls(stack: Stack) -> int:
+    """How many calls so far looked up or created a requester (users / contacts)."""
+    return sum(1 for c in stack.helpdesk.calls if "/users/create_or_update" in c.path or "/contacts" in c.path)

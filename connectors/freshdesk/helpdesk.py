@@ -1,0 +1,364 @@
+"""The bridge's :class:`bridge.ports.Helpdesk` on Freshdesk (see :mod:`connectors.freshdesk` for the mapping)."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+
+from bridge import errors
+from bridge.events import AgentReply, Author, NewTicket, TicketRef
+from connectors.freshdesk.client import PLATFORM, FreshdeskApiError, FreshdeskClient
+
+log = logging.getLogger(__name__)
+
+STATUS_NAMES = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
+OPEN, PENDING, RESOLVED, CLOSED = 2, 3, 4, 5
+PRIORITY_LOW = 1  # Freshdesk's own default
+#: Sources documented as accepted on create: 1 Email, 2 Portal, 3 Phone, 7 Chat, 9 Feedback widget,
+#: 10 Outbound email. Twitter (5) and Facebook (6) are choices of the field, kept for Freshdesk's own
+#: social integrations and not documented on create. A social conversation is closest to Chat.
+SOURCE_CHAT = 7
+#: Conversation sources (fixtures/freshdesk/conversation_source_values.excerpt.txt): replies (0) and
+#: notes (2) are what agents write; a forward (8) goes to a third party, never to the customer.
+DELIVERABLE_SOURCES = (0, 2)
+PAGE_SIZE = 100
+SEARCH_PAGE_SIZE, SEARCH_MAX_PAGES = 30, 10  # fixed by Freshdesk's search API
+RECENT_SCAN = timedelta(hours=1)  # crash recovery also scans this much of the (current) ticket list
+RECENT_SCAN_PAGES = 10
+FIELD_MAX = 255  # subject, single-line text fields
+TAG_MAX = 32  # best effort: a longer tag is cut rather than risk a refused ticket
+REQUIRED_CONTACT_FIELDS = frozenset({"name", "unique_external_id"})
+_SEARCHABLE = re.compile(r"[A-Za-z0-9:_.@+/=#-]{1,255}")  # nothing the search syntax could misread
+_FIELD_NAME = re.compile(r"cf_[a-z0-9_]+")
+
+
+class FreshdeskHelpdesk:
+    """The helpdesk port on Freshdesk. Thread-safe: one instance serves every worker thread."""
+
+    name = "freshdesk"
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        api_key: str,
+        session: requests.Session | None = None,
+        timeout: float = 30,
+        thread_key_field: str | None = None,
+        custom_fields: Mapping[str, Any] | None = None,
+        rate_limit_reserve: int = 2,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.thread_key_field = _field_name(thread_key_field, "freshdesk.thread_key_field")
+        self.custom_fields = {
+            _field_name(k, "freshdesk.custom_fields") or k: v for k, v in (custom_fields or {}).items()
+        }
+        self._api = FreshdeskClient(
+            url=url,
+            api_key=api_key,
+            session=session,
+            timeout=timeout,
+            rate_limit_reserve=rate_limit_reserve,
+            clock=clock,
+        )
+        self.url = self._api.url
+        self._me: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"FreshdeskHelpdesk(url={self.url!r}, api_key='***', thread_key_field={self.thread_key_field!r})"
+
+    # -- the port ----------------------------------------------------------------------------------------
+
+    def ensure_requester(self, *, platform: str, author: Author) -> str:
+        """The contact whose ``unique_external_id`` is ``<platform>:<author id>``, created when missing.
+
+        Two workers may create the same contact at once: the loser gets 409 ``duplicate_value`` and
+        resolves it to the winner's contact, never a second one. A conflict on another unique field
+        (an email or X handle that a contact already has) means that person is already known: their
+        contact is used. An optional identity field Freshdesk refuses (a malformed email, say) is
+        dropped rather than losing the customer's message.
+        """
+        external_id = f"{platform}:{author.id}"
+        found = self._contact_by_external_id(external_id)
+        if found is not None:
+            return found
+        fields = _contact_fields(platform, author, external_id)
+        try:
+            return self._create_contact(fields)
+        except errors.PermanentError as e:
+            return self._recover_contact(e, external_id, fields)
+
+    def find_ticket(self, external_id: str) -> TicketRef | None:
+        """The newest live ticket whose thread-key field holds this key; None without such a field.
+
+        The search API is tried first. Its index lags behind by seconds to minutes, and recovery runs
+        right after a crash, so the tickets updated in the last hour are also scanned through the
+        (always current) ticket list before concluding that there is none.
+        """
+        if self.thread_key_field is None:
+            return None
+        value = thread_key_value(external_id)
+        matches = [t for t in self._search_tickets(value) if self._carries(t, value)]
+        if not matches:
+            matches = [t for t in self._recent_tickets() if self._carries(t, value)]
+        if not matches:
+            return None
+        return _ref(max(matches, key=lambda t: (str(t.get("created_at") or ""), int(t["id"]))))
+
+    def create_ticket(self, ticket: NewTicket) -> TicketRef:
+        """Not idempotent: a timeout raises :class:`UnknownOutcome`; recover with :meth:`find_ticket`."""
+        body: dict[str, Any] = {
+            "requester_id": _number(ticket.requester_id),
+            "subject": ticket.subject[:FIELD_MAX],
+            "description": self._description(ticket),
+            "status": OPEN,
+            "priority": PRIORITY_LOW,
+            "source": SOURCE_CHAT,
+            "tags": list(dict.fromkeys(tag[:TAG_MAX] for tag in ticket.tags)),
+        }
+        fields = dict(self.custom_fields)
+        if self.thread_key_field:
+            fields[self.thread_key_field] = thread_key_value(ticket.external_id)
+        if fields:
+            body["custom_fields"] = fields
+        created = _ref(self._api.json("POST", "/api/v2/tickets", "could not create the ticket", json=body))
+        if ticket.followup_of:
+            self._point_to_follow_up(ticket.followup_of, created.id)
+        return created
+
+    def add_customer_comment(self, ticket_id: str, *, requester_id: str, body: str) -> TicketRef:
+        """The customer's follow-up as a public note with ``incoming: true``, authored by the contact.
+
+        Why a note and not ``/reply``: a reply is the agent's outgoing answer (emailed to the requester,
+        counted as the agents' response). An incoming public note by the contact is how Freshdesk records
+        a customer's message: agents see it on the customer's side of the conversation, it notifies
+        nobody, and ``incoming`` tells it apart from agents' replies.
+
+        A pending or resolved ticket is reopened first (a status change is safe to repeat, a note is
+        not); a closed or deleted one raises :class:`TicketClosed` so that a follow-up is opened.
+        """
+        path = _ticket_path(ticket_id)
+        status = int(self._ticket_or_closed(ticket_id).get("status") or OPEN)
+        if status in (PENDING, RESOLVED):
+            self._api.json("PUT", path, "could not reopen the ticket", json={"status": OPEN})
+            status = OPEN
+        note = {"body": to_html(body), "incoming": True, "private": False, "user_id": _number(requester_id)}
+        self._api.json("POST", f"{path}/notes", "could not add the customer's message", json=note)
+        return TicketRef(id=str(ticket_id), status=STATUS_NAMES.get(status, str(status)))
+
+    def add_internal_note(self, ticket_id: str, body: str) -> None:
+        """A private note by the API key's agent (Freshdesk accepts notes on closed tickets too)."""
+        note = {"body": to_html(body), "private": True}
+        self._api.json("POST", f"{_ticket_path(ticket_id)}/notes", "could not add the note", json=note)
+
+    def has_comment_containing(self, ticket_id: str, marker: str) -> bool:
+        """Whether the description or a conversation's plain text contains ``marker`` (crash recovery)."""
+        if marker in str(
+            self._api.json("GET", _ticket_path(ticket_id), "could not read the ticket").get("description_text")
+        ):
+            return True
+        return any(marker in _plain(c) for c in self._conversations(ticket_id))
+
+    def agent_replies(self, ticket_id: str) -> list[AgentReply]:
+        """Public, outgoing replies and notes by agents, oldest first; never the customer's or our own.
+
+        Calls: ``agents/me`` once per connector, the ticket (for its requester), one per 100 conversations.
+        """
+        excluded = {self._my_id(), self._requester_of(ticket_id)}
+        replies = [
+            _reply(ticket_id, c)
+            for c in self._conversations(ticket_id)
+            if not c.get("private")
+            and not c.get("incoming")
+            and c.get("source", 0) in DELIVERABLE_SOURCES
+            and c.get("user_id") not in excluded
+        ]
+        return sorted(replies, key=lambda r: (r.created_at, int(r.comment_id)))
+
+    def ping(self) -> str:
+        """``GET /api/v2/agents/me``: the email (or name) of the agent the API key belongs to."""
+        self._me = self._api.json("GET", "/api/v2/agents/me", "could not reach Freshdesk")
+        contact = _dict(self._me.get("contact"))
+        return str(contact.get("email") or contact.get("name") or self._me.get("id"))
+
+    # -- contacts --------------------------------------------------------------------------------------------
+
+    def _contact_by_external_id(self, external_id: str) -> str | None:
+        found = self._api.items(
+            "/api/v2/contacts", "could not look up the contact", {"unique_external_id": external_id}
+        )
+        return next((str(c["id"]) for c in found if c.get("unique_external_id") == external_id), None)
+
+    def _create_contact(self, fields: dict[str, Any]) -> str:
+        return str(self._api.json("POST", "/api/v2/contacts", "could not create the contact", json=fields)["id"])
+
+    def _recover_contact(self, error: errors.PermanentError, external_id: str, fields: dict[str, Any]) -> str:
+        """After a refused create: the existing contact, or one more try without the refused extras."""
+        api = error.__cause__ if isinstance(error.__cause__, FreshdeskApiError) else None
+        duplicate = api.duplicate() if api else None
+        if duplicate and duplicate[0] == "unique_external_id":  # lost a race: the winner's contact is the one
+            found = self._contact_by_external_id(external_id)
+            if found is not None or duplicate[1] is not None:
+                return found or str(duplicate[1])
+            raise error
+        if duplicate and duplicate[1] is not None:
+            log.info(
+                "freshdesk: contact %s already has this %s; using it for %s", duplicate[1], duplicate[0], external_id
+            )
+            return str(duplicate[1])
+        refused = {str(item.get("field")) for item in (api.items if api else [])}
+        if not refused or not refused <= set(fields) - REQUIRED_CONTACT_FIELDS:
+            raise error
+        log.warning("freshdesk: creating contact %s without %s", external_id, ", ".join(sorted(refused)))
+        return self._create_contact({k: v for k, v in fields.items() if k not in refused})
+
+    # -- tickets ----------------------------------------------------------------------------------------------
+
+    def _description(self, ticket: NewTicket) -> str:
+        text = to_html(ticket.body)
+        if not ticket.followup_of:
+            return text
+        old = _number(ticket.followup_of)
+        return (
+            f'<div>Follow-up of closed ticket <a href="{html.escape(self.url)}/a/tickets/{old}">#{old}</a>.</div>{text}'
+        )
+
+    def _point_to_follow_up(self, old_id: str, new_id: str) -> None:
+        """A note on the closed ticket naming its follow-up. The new ticket exists already: a failure
+        here is logged, never raised (raising would make the bridge open the follow-up again)."""
+        try:
+            self.add_internal_note(
+                old_id, f"The customer wrote again in this social thread: continued in ticket #{new_id}."
+            )
+        except errors.BridgeError as e:
+            log.warning("freshdesk: could not link closed ticket %s to its follow-up %s: %s", old_id, new_id, e)
+
+    def _ticket_or_closed(self, ticket_id: str) -> dict[str, Any]:
+        try:
+            ticket = self._api.json("GET", _ticket_path(ticket_id), "could not read the ticket")
+        except errors.NotFound as e:
+            raise errors.TicketClosed("the ticket no longer exists", platform=PLATFORM, http_status=404) from e
+        if ticket.get("deleted") or ticket.get("status") == CLOSED:
+            why = "deleted" if ticket.get("deleted") else "closed"
+            raise errors.TicketClosed(f"the ticket is {why}: a follow-up ticket is needed", platform=PLATFORM)
+        return ticket
+
+    def _carries(self, ticket: dict[str, Any], value: str) -> bool:
+        live = not (ticket.get("deleted") or ticket.get("spam"))
+        return live and _dict(ticket.get("custom_fields")).get(self.thread_key_field or "") == value
+
+    def _search_tickets(self, value: str) -> Iterator[dict[str, Any]]:
+        query = f"\"{self.thread_key_field}:'{value}'\""
+        for page in range(1, SEARCH_MAX_PAGES + 1):
+            params = {"query": query, "page": page}
+            body = self._api.json("GET", "/api/v2/search/tickets", "could not search tickets", params=params)
+            results = [r for r in body.get("results") or [] if isinstance(r, dict)]
+            yield from results
+            if len(results) < SEARCH_PAGE_SIZE:
+                return
+
+    def _recent_tickets(self) -> Iterator[dict[str, Any]]:
+        since = datetime.fromtimestamp(self._api.now(), UTC) - RECENT_SCAN
+        params = {"updated_since": since.strftime("%Y-%m-%dT%H:%M:%SZ"), "order_by": "created_at", "order_type": "desc"}
+        params["per_page"] = str(PAGE_SIZE)
+        yield from self._api.items("/api/v2/tickets", "could not list tickets", params, max_pages=RECENT_SCAN_PAGES)
+
+    def _requester_of(self, ticket_id: str) -> int | None:
+        requester = self._api.json("GET", _ticket_path(ticket_id), "could not read the ticket").get("requester_id")
+        return requester if isinstance(requester, int) else None
+
+    def _conversations(self, ticket_id: str) -> Iterator[dict[str, Any]]:
+        path = f"{_ticket_path(ticket_id)}/conversations"
+        yield from self._api.items(path, "could not read the conversations", {"per_page": PAGE_SIZE})
+
+    def _my_id(self) -> int | None:
+        if self._me is None:
+            self.ping()
+        me_id = (self._me or {}).get("id")
+        return me_id if isinstance(me_id, int) else None
+
+
+# -- small pure helpers ------------------------------------------------------------------------------------------
+
+
+def to_html(text: str) -> str:
+    """Customer or bridge text as Freshdesk HTML: escaped (never interpreted), one ``<div>`` per line."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    return "".join(f"<div>{html.escape(line) if line else '<br>'}</div>" for line in lines)
+
+
+def thread_key_value(key: str) -> str:
+    """What the thread-key field holds: the key itself when the search syntax can carry it verbatim
+    (the usual ``facebook:123:comment:456``), else ``sha256:<hex>`` of it, which always can."""
+    if _SEARCHABLE.fullmatch(key):
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _contact_fields(platform: str, author: Author, external_id: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {"name": author.display_name(), "unique_external_id": external_id}
+    if author.email:
+        fields["email"] = author.email
+    if author.phone:
+        fields["phone"] = author.phone
+    if platform == "x" and author.handle:
+        fields["twitter_id"] = author.handle
+    if platform == "facebook":
+        fields["facebook_id"] = author.id
+    return fields
+
+
+def _plain(conversation: dict[str, Any]) -> str:
+    """``body_text``, or the text of ``body`` when Freshdesk left it out."""
+    text = conversation.get("body_text")
+    return text if isinstance(text, str) else _text_of(str(conversation.get("body") or ""))
+
+
+def _reply(ticket_id: str, conversation: dict[str, Any]) -> AgentReply:
+    return AgentReply(
+        ticket_id=str(ticket_id),
+        comment_id=str(conversation["id"]),
+        body=_plain(conversation).strip(),
+        author_id=str(conversation.get("user_id")),
+        author_name=None,  # conversations carry no names; one more call per author is not worth it
+        created_at=datetime.fromisoformat(str(conversation["created_at"])),
+    )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text_of(markup: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"</(div|p)>|<br\s*/?>", "\n", markup)))
+
+
+def _ref(ticket: Mapping[str, Any]) -> TicketRef:
+    status = ticket.get("status")
+    name = STATUS_NAMES.get(status, str(status)) if isinstance(status, int) else str(status)
+    return TicketRef(id=str(ticket["id"]), status="deleted" if ticket.get("deleted") else name)
+
+
+def _number(value: str) -> int:
+    """Freshdesk ids are numbers; anything else cannot exist there."""
+    if not str(value).isdigit():
+        raise errors.NotFound(f"{str(value)[:40]!r} is not a Freshdesk id", platform=PLATFORM)
+    return int(value)
+
+
+def _ticket_path(ticket_id: str) -> str:
+    return f"/api/v2/tickets/{_number(ticket_id)}"
+
+
+def _field_name(name: str | None, key: str) -> str | None:
+    if name is not None and not _FIELD_NAME.fullmatch(name):
+        raise errors.ConfigError(f"{key}: {name!r} is not a Freshdesk custom field name (cf_...)", platform=PLATFORM)
+    return name

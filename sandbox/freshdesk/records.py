@@ -1,0 +1,214 @@
+"""The Freshdesk simulator's records: how agents, contacts, tickets and conversations look and are checked.
+
+Shapes are those of the reference's examples in ``fixtures/freshdesk`` (``contact_create.response.json``,
+``ticket_create.response.json``, ``ticket_reply.response.json``, ``ticket_note.response.json``), plus the
+fields the current API adds to them (``custom_fields``, ``unique_external_id``, ``facebook_id``,
+``source`` on conversations).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sandbox.freshdesk.wire import error, mismatch, missing, now_iso, of_type, one_of, text_of, unexpected
+
+STATUSES = {"open": 2, "pending": 3, "resolved": 4, "closed": 5}
+PRIORITIES = (1, 2, 3, 4)
+CREATE_SOURCES = (1, 2, 3, 7, 9, 10)  # documented as accepted on create; 5 (Twitter) and 6 (Facebook) are not
+REPLY, NOTE = 0, 2  # conversation sources (fixtures/freshdesk/conversation_source_values.excerpt.txt)
+TEXT_MAX = 255
+TIME_ZONE = "Eastern Time (US & Canada)"
+
+CONTACT_FIELDS = (
+    "name", "email", "phone", "mobile", "twitter_id", "facebook_id", "unique_external_id", "other_emails",
+    "company_id", "view_all_tickets", "address", "description", "job_title", "language", "time_zone", "tags",
+    "custom_fields",
+)  # fmt: skip
+CONTACT_IDENTIFIERS = ("email", "phone", "mobile", "twitter_id", "unique_external_id", "facebook_id")
+UNIQUE_CONTACT_FIELDS = ("email", "twitter_id", "facebook_id", "unique_external_id")
+REQUESTER_FIELDS = ("requester_id", "email", "phone", "twitter_id", "facebook_id", "unique_external_id")
+TICKET_CREATE_FIELDS = (
+    *REQUESTER_FIELDS, "name", "subject", "type", "status", "priority", "description", "responder_id", "cc_emails",
+    "custom_fields", "due_by", "fr_due_by", "email_config_id", "group_id", "product_id", "source", "tags",
+    "company_id", "parent_id",
+)  # fmt: skip
+TICKET_UPDATE_FIELDS = ("subject", "type", "status", "priority", "description", "responder_id", "group_id", "tags")
+NOTE_FIELDS = ("body", "private", "incoming", "user_id", "notify_emails")
+REPLY_FIELDS = ("body", "from_email", "user_id", "cc_emails", "bcc_emails")
+CONVERSATION_KEYS = (
+    "body", "body_text", "id", "incoming", "private", "user_id", "support_email", "source", "ticket_id",
+    "to_emails", "from_email", "cc_emails", "bcc_emails", "attachments", "created_at", "updated_at",
+)  # fmt: skip
+REPLY_KEYS = (
+    "body_text", "body", "structured_body", "id", "user_id", "from_email", "cc_emails", "bcc_emails", "ticket_id",
+    "replied_to", "attachments", "created_at", "updated_at",
+)  # fmt: skip
+NOTE_KEYS = (
+    "body_text", "body", "structured_body", "id", "incoming", "private", "user_id", "support_email", "ticket_id",
+    "notified_to", "attachments", "created_at", "updated_at",
+)  # fmt: skip
+
+
+# -- agents and contacts ---------------------------------------------------------------------------------------
+
+
+def new_agent(agent_id: int, name: str, email: str) -> dict[str, Any]:
+    """``GET /agents/me``: the agent with their contact details nested under ``contact``."""
+    now = now_iso()
+    contact = {
+        "active": True,
+        "email": email,
+        "job_title": None,
+        "language": "en",
+        "last_login_at": now,
+        "mobile": None,
+        "name": name,
+        "phone": None,
+        "time_zone": TIME_ZONE,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return {
+        "available": True,
+        "occasional": False,
+        "id": agent_id,
+        "ticket_scope": 1,
+        "signature": None,
+        "group_ids": [],
+        "role_ids": [],
+        "skill_ids": [],
+        "available_since": None,
+        "contact": contact,
+        "created_at": now,
+        "updated_at": now,
+        "type": "support_agent",
+    }
+
+
+def new_contact(contact_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    now = now_iso()
+    contact: dict[str, Any] = {
+        "active": False, "address": None, "company_id": None, "view_all_tickets": False, "deleted": False,
+        "description": None, "email": None, "id": contact_id, "contact_type": "contact", "job_title": None,
+        "language": "en", "mobile": None, "name": None, "phone": None, "time_zone": TIME_ZONE, "twitter_id": None,
+        "facebook_id": None, "unique_external_id": None, "social_handler": [], "other_emails": [],
+        "other_companies": [], "custom_fields": {}, "created_at": now, "updated_at": now, "tags": [], "avatar": None,
+    }  # fmt: skip
+    contact.update({k: v for k, v in data.items() if k in CONTACT_FIELDS})
+    return contact
+
+
+def contact_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
+    errors = unexpected(data, CONTACT_FIELDS)
+    errors += [missing("name")] if "name" not in data else of_type(data, "name", str)
+    errors += [e for f in CONTACT_IDENTIFIERS if f != "email" for e in of_type(data, f, str)]
+    if not any(data.get(k) for k in CONTACT_IDENTIFIERS):
+        message = "Please fill at least 1 of email, mobile, phone, twitter_id, unique_external_id fields"
+        errors.append(error("email", message, "missing_field"))  # best effort wording
+    email = data.get("email")
+    if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", str(email)):
+        errors.append(error("email", "It should be in the 'valid email address' format", "invalid_value"))
+    return errors
+
+
+def duplicate(field: str, owner_id: int) -> dict[str, Any]:
+    """The 409 item that names the contact already holding a unique value."""
+    return error(field, "It should be a unique value", "duplicate_value", additional_info={"user_id": owner_id})
+
+
+# -- tickets -------------------------------------------------------------------------------------------------------
+
+
+def ticket_errors(data: dict[str, Any], custom_fields: Sequence[str], *, creating: bool) -> list[dict[str, Any]]:
+    allowed = TICKET_CREATE_FIELDS if creating else (*TICKET_UPDATE_FIELDS, "custom_fields")
+    errors = unexpected(data, allowed)
+    for field in ("subject", "description"):
+        errors += [missing(field)] if creating and field not in data else of_type(data, field, str)
+    checks = (("status", tuple(STATUSES.values())), ("priority", PRIORITIES), ("source", CREATE_SOURCES))
+    errors += [e for field, values in checks if field in data for e in one_of(field, data[field], values)]
+    errors += of_type(data, "tags", list)
+    if isinstance(data.get("tags"), list) and not all(isinstance(t, str) for t in data["tags"]):
+        errors.append(error("tags", "It should contain elements of type String only", "datatype_mismatch"))
+    return errors + custom_field_errors(data.get("custom_fields", {}), custom_fields)
+
+
+def custom_field_errors(fields: Any, known: Sequence[str]) -> list[dict[str, Any]]:
+    """Custom fields are named ``cf_...``; the simulator's are single-line text fields (255 characters)."""
+    if not isinstance(fields, dict):
+        return [mismatch("custom_fields", fields, dict)]
+    errors = unexpected(fields, known)
+    for name, value in fields.items():
+        if value is not None and not isinstance(value, str):
+            errors.append(mismatch(name, value, str))
+        elif value is not None and len(value) > TEXT_MAX:
+            message = f"Has {len(value)} characters, it can have maximum of {TEXT_MAX} characters"  # best effort
+            errors.append(error(name, message, "invalid_value"))
+    return errors
+
+
+def new_ticket(
+    ticket_id: int, data: dict[str, Any], requester: dict[str, Any], custom_fields: Sequence[str]
+) -> dict[str, Any]:
+    """The ticket as ``POST /tickets`` answers it (``ticket_create.response.json`` + ``custom_fields``)."""
+    now, description, cc = now_iso(), str(data["description"]), list(data.get("cc_emails") or [])
+    return {
+        "cc_emails": cc, "fwd_emails": [], "reply_cc_emails": cc, "email_config_id": data.get("email_config_id"),
+        "group_id": data.get("group_id"), "priority": data.get("priority", 1), "requester_id": requester["id"],
+        "responder_id": data.get("responder_id"), "source": data.get("source", 2), "status": data.get("status", 2),
+        "subject": data["subject"], "company_id": requester["company_id"], "id": ticket_id, "type": data.get("type"),
+        "to_emails": None, "product_id": data.get("product_id"), "fr_escalated": False, "spam": False,
+        "urgent": False, "is_escalated": False, "created_at": now, "updated_at": now,
+        "due_by": data.get("due_by") or now, "fr_due_by": data.get("fr_due_by") or now,
+        "description_text": text_of(description), "description": description, "tags": list(data.get("tags") or []),
+        "attachments": [], "custom_fields": {**dict.fromkeys(custom_fields), **(data.get("custom_fields") or {})},
+        "deleted": False,
+    }  # fmt: skip
+
+
+def render_ticket(ticket: dict[str, Any], *, full: bool = True) -> dict[str, Any]:
+    """``GET /tickets/{id}`` (full) or a list item (no description); ``deleted`` only when it is."""
+    hidden = () if full else ("description", "description_text")
+    rendered = {k: v for k, v in ticket.items() if k not in hidden and not (k == "deleted" and not v)}
+    rendered["custom_fields"] = dict(ticket["custom_fields"])
+    return rendered
+
+
+# -- conversations ----------------------------------------------------------------------------------------------------
+
+
+def conversation_errors(data: dict[str, Any], allowed: Sequence[str]) -> list[dict[str, Any]]:
+    errors = unexpected(data, allowed)
+    errors += [missing("body")] if "body" not in data else of_type(data, "body", str)
+    return errors + of_type(data, "private", bool) + of_type(data, "incoming", bool)
+
+
+def new_conversation(
+    conversation_id: int, ticket: dict[str, Any], requester: dict[str, Any], fields: dict[str, Any]
+) -> dict[str, Any]:
+    """A reply or a note with every key either answer may show; ``fields``: body, user_id, source,
+    private, incoming."""
+    now, text, reply = now_iso(), text_of(fields["body"]), fields["source"] == REPLY
+    email = requester["email"]
+    return {
+        **fields,
+        "body_text": text,
+        "id": conversation_id,
+        "support_email": None,
+        "ticket_id": ticket["id"],
+        "to_emails": [email] if reply and email else None,
+        "from_email": "support@socialdesk.test" if reply else None,
+        "cc_emails": [],
+        "bcc_emails": [],
+        "replied_to": [email] if email else [],
+        "notified_to": [],
+        "attachments": [],
+        "structured_body": {"body_contents": [{"type": "text", "data": {"content": text}}]},
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def pick(record: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    return {k: record.get(k) for k in keys}

@@ -1,0 +1,620 @@
+"""The Freshdesk connector with the real ``requests``, over real sockets, against the Freshdesk simulator."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+
+from bridge import config as config_module
+from bridge import errors
+from bridge.events import Author, NewTicket
+from bridge.ports import Helpdesk
+from bridge.registry import build_helpdesk
+from bridge.retry import RetryPolicy
+from bridge.store import Store
+from connectors.freshdesk import FreshdeskHelpdesk, thread_key_value, to_html
+from sandbox.base import Fault
+from sandbox.freshdesk import FreshdeskSimulator
+from tests.conftest import fixture_bytes, fixture_json, raw_config
+
+KEY = "fd-api-key-not-a-real-one"
+FIELD = "cf_socialdesk_thread"
+JANE = Author(id="42", name="Jane Doe", handle="jane", email="jane@example.test", phone="+15551234567")
+_keys = itertools.count(1)
+
+
+class Clock:
+    """A clock the test moves by hand (the connector's rate-limit pause is measured with it)."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[FreshdeskSimulator]:
+    # The search index never catches up within a test: find_ticket must cope through the ticket list.
+    with FreshdeskSimulator(api_key=KEY, search_lag=3600) as simulator:
+        assert isinstance(simulator, FreshdeskSimulator)
+        yield simulator
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(sim: FreshdeskSimulator) -> Iterator[None]:
+    yield
+    sim.clear_faults()
+
+
+@pytest.fixture
+def helpdesk(sim: FreshdeskSimulator) -> FreshdeskHelpdesk:
+    return make(sim)
+
+
+def make(sim: FreshdeskSimulator, **kwargs: Any) -> FreshdeskHelpdesk:
+    options: dict[str, Any] = {"timeout": 5, "thread_key_field": FIELD, **kwargs}
+    return FreshdeskHelpdesk(url=sim.url, api_key=KEY, **options)
+
+
+def unique_key() -> str:
+    return f"facebook:1:comment:{next(_keys)}"
+
+
+def author(n: int | None = None) -> Author:
+    return Author(id=str(n or next(_keys) + 10_000), name="Jane Doe")
+
+
+def new_ticket(requester_id: str, key: str, followup_of: str | None = None, body: str = "my order") -> NewTicket:
+    return NewTicket(
+        external_id=key,
+        requester_id=requester_id,
+        subject="Facebook comment from Jane Doe: my order",
+        body=body,
+        tags=("socialdesk", "facebook", "acme-facebook"),
+        created_at=datetime.now(UTC),
+        followup_of=followup_of,
+    )
+
+
+def open_ticket(helpdesk: FreshdeskHelpdesk, key: str | None = None) -> tuple[str, str]:
+    requester = helpdesk.ensure_requester(platform="facebook", author=author())
+    return requester, helpdesk.create_ticket(new_ticket(requester, key or unique_key())).id
+
+
+def ticket(sim: FreshdeskSimulator, ticket_id: str) -> dict[str, Any]:
+    return next(t for t in sim.tickets if str(t["id"]) == ticket_id)
+
+
+def assert_no_key(error: BaseException) -> None:
+    for text in (str(error), repr(error), str(error.__cause__), repr(error.__cause__)):
+        assert KEY not in text
+
+
+# -- identity and configuration ---------------------------------------------------------------------------------------
+
+
+def test_it_is_a_helpdesk_and_hides_the_key(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    port: Helpdesk = helpdesk  # checked by mypy: the connector implements the port
+    assert port.name == "freshdesk"
+    assert all(
+        callable(getattr(helpdesk, name)) for name in vars(Helpdesk) if not name.startswith("_") and name != "name"
+    )
+    assert helpdesk.ping() == "bridge@socialdesk.test"
+    assert KEY not in repr(helpdesk) and sim.url in repr(helpdesk) and "***" in repr(helpdesk)
+    auth = sim.calls[-1].headers["Authorization"]
+    assert base64.b64decode(auth.removeprefix("Basic ")).decode() == f"{KEY}:X"
+
+
+def test_wrong_key_is_an_auth_error(sim: FreshdeskSimulator) -> None:
+    with pytest.raises(errors.AuthError) as caught:
+        FreshdeskHelpdesk(url=sim.url, api_key="wrong-key").ping()
+
+    assert (caught.value.http_status, caught.value.code, caught.value.retryable) == (401, "invalid_credentials", False)
+    assert "wrong-key" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"url": "https://acme.freshdesk.com", "api_key": ""},
+        {"url": "https://acme.freshdesk.com/api/v2", "api_key": "k"},
+        {"url": "acme.freshdesk.com", "api_key": "k"},
+        {"url": "https://acme.freshdesk.com", "api_key": "k", "thread_key_field": "socialdesk_thread"},
+        {"url": "https://acme.freshdesk.com", "api_key": "k", "custom_fields": {"Channel": "x"}},
+    ],
+)
+def test_bad_configuration_fails_at_start(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(errors.ConfigError, match=r"freshdesk\.(url|api_key|thread_key_field|custom_fields)"):
+        FreshdeskHelpdesk(**kwargs)
+
+
+def test_a_given_session_is_used(sim: FreshdeskSimulator) -> None:
+    session = requests.Session()
+    session.headers["User-Agent"] = "socialdesk-test"
+
+    assert make(sim, session=session).ping() == "bridge@socialdesk.test"
+    assert sim.calls[-1].headers["User-Agent"] == "socialdesk-test"
+
+
+def test_the_registry_builds_it_from_the_freshdesk_section(sim: FreshdeskSimulator) -> None:
+    raw = raw_config()
+    raw.pop("zendesk")
+    raw["bridge"]["helpdesk"] = "freshdesk"
+    raw["freshdesk"] = {
+        "url": sim.url,
+        "api_key": "${FRESHDESK_API_KEY}",
+        "webhook_secret": "s",
+        "thread_key_field": FIELD,
+        "custom_fields": {"cf_social_channel": "acme-facebook"},
+    }
+    config = config_module.parse(raw, env={"FRESHDESK_API_KEY": KEY})
+
+    helpdesk = build_helpdesk(config)
+
+    assert isinstance(helpdesk, FreshdeskHelpdesk) and helpdesk.ping() == "bridge@socialdesk.test"
+    assert (helpdesk.thread_key_field, helpdesk.custom_fields) == (FIELD, {"cf_social_channel": "acme-facebook"})
+    assert KEY not in repr(helpdesk) and KEY not in repr(config)
+
+
+# -- requesters -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("platform", "who", "expected"),
+    [
+        ("facebook", Author(id="2400012345", name="Dana"), {"facebook_id": "2400012345", "twitter_id": None}),
+        ("x", Author(id="783214", handle="dana_x"), {"twitter_id": "dana_x", "name": "@dana_x"}),
+        ("whatsapp", Author(id="15550001111", name="Dana", phone="+15550001111"), {"phone": "+15550001111"}),
+    ],
+)
+def test_ensure_requester_creates_once_with_the_platform_identity(
+    sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk, platform: str, who: Author, expected: dict[str, Any]
+) -> None:
+    first = helpdesk.ensure_requester(platform=platform, author=who)
+    posts = len(sim.calls_to("POST", "/api/v2/contacts"))
+    again = helpdesk.ensure_requester(platform=platform, author=who)
+
+    assert first == again and len(sim.calls_to("POST", "/api/v2/contacts")) == posts
+    contact = sim.user(first)
+    assert contact["unique_external_id"] == f"{platform}:{who.id}"
+    assert {k: contact[k] for k in expected} == expected
+
+
+def test_a_lost_race_resolves_to_the_winners_contact(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    sim.race_next_contact(name="Created by another worker", unique_external_id="facebook:race-42")
+
+    user_id = helpdesk.ensure_requester(platform="facebook", author=Author(id="race-42", name="Jane"))
+
+    matching = [u for u in sim.users if u["unique_external_id"] == "facebook:race-42"]
+    assert [str(u["id"]) for u in matching] == [user_id]
+    assert (sim.calls[-2].method, sim.calls[-2].path) == ("POST", "/api/v2/contacts")  # refused with 409...
+    assert (sim.calls[-1].method, sim.calls[-1].path) == ("GET", "/api/v2/contacts")  # ...then looked up again
+
+
+def test_a_known_email_adopts_that_contact(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    existing = helpdesk.ensure_requester(platform="x", author=Author(id="1", handle="jd", email="jd@example.test"))
+
+    same_person = helpdesk.ensure_requester(platform="facebook", author=Author(id="77", email="jd@example.test"))
+
+    assert same_person == existing
+    assert not [u for u in sim.users if u["unique_external_id"] == "facebook:77"]
+
+
+def test_a_conflict_without_an_id_retries_without_the_field(
+    sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk
+) -> None:
+    body = {
+        "description": "Validation failed",
+        "errors": [{"field": "twitter_id", "message": "It should be a unique value", "code": "duplicate_value"}],
+    }
+    sim.inject(Fault(409, method="POST", path_prefix="/api/v2/contacts", body=body))
+
+    user_id = helpdesk.ensure_requester(platform="x", author=Author(id="555", handle="taken"))
+
+    contact = sim.user(user_id)
+    assert (contact["unique_external_id"], contact["twitter_id"]) == ("x:555", None)
+
+
+def test_a_refused_optional_field_is_dropped_not_the_customer(
+    sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk
+) -> None:
+    user_id = helpdesk.ensure_requester(platform="whatsapp", author=Author(id="3161", name="Ana", email="ana@@example"))
+
+    contact = sim.user(user_id)
+    assert (contact["unique_external_id"], contact["email"]) == ("whatsapp:3161", None)
+    refused, accepted = sim.calls_to("POST", "/api/v2/contacts")[-2:]
+    assert refused.json["email"] == "ana@@example" and "email" not in accepted.json
+
+
+def test_a_refused_required_field_is_an_error(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    body = {"description": "Validation failed", "errors": [{"field": "name", "message": "x", "code": "invalid_value"}]}
+    sim.inject(Fault(400, method="POST", path_prefix="/api/v2/contacts", body=body))
+
+    with pytest.raises(errors.PermanentError, match="could not create the contact"):
+        helpdesk.ensure_requester(platform="facebook", author=author())
+
+
+# -- tickets ----------------------------------------------------------------------------------------------------------
+
+
+def test_create_ticket_sends_what_freshdesk_needs(sim: FreshdeskSimulator) -> None:
+    helpdesk = make(sim, custom_fields={"cf_social_channel": "acme-facebook"})
+    requester = helpdesk.ensure_requester(platform="facebook", author=author())
+    key = unique_key()
+
+    ref = helpdesk.create_ticket(new_ticket(requester, key, body="<b>hi</b> & <script>alert(1)</script>\nbye"))
+
+    sent = sim.calls_to("POST", "/api/v2/tickets")[-1].json
+    assert sent == {
+        "requester_id": int(requester),
+        "subject": "Facebook comment from Jane Doe: my order",
+        "description": "<div>&lt;b&gt;hi&lt;/b&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;</div><div>bye</div>",
+        "status": 2,
+        "priority": 1,
+        "source": 7,
+        "tags": ["socialdesk", "facebook", "acme-facebook"],
+        "custom_fields": {"cf_social_channel": "acme-facebook", FIELD: key},
+    }
+    created = ticket(sim, ref.id)
+    assert (ref.status, created["external_id"], created["description_text"]) == (
+        "open",
+        key,
+        "<b>hi</b> & <script>alert(1)</script>\nbye",
+    )
+
+
+def test_without_a_thread_key_field_nothing_is_looked_up(sim: FreshdeskSimulator) -> None:
+    helpdesk = make(sim, thread_key_field=None)
+    _, ticket_id = open_ticket(helpdesk)
+    calls = len(sim.calls)
+
+    assert "custom_fields" not in sim.calls_to("POST", "/api/v2/tickets")[-1].json
+    assert helpdesk.find_ticket("facebook:1:comment:1") is None and len(sim.calls) == calls
+    assert ticket(sim, ticket_id)["external_id"] is None
+
+
+def test_validation_errors_become_a_clear_message(sim: FreshdeskSimulator) -> None:
+    helpdesk = make(sim, custom_fields={"cf_not_on_this_account": "x"})
+    requester = helpdesk.ensure_requester(platform="facebook", author=author())
+
+    with pytest.raises(errors.PermanentError) as caught:
+        helpdesk.create_ticket(new_ticket(requester, unique_key()))
+
+    error = caught.value
+    assert type(error) is errors.PermanentError and not error.retryable
+    assert (error.http_status, error.code) == (400, "invalid_field")
+    assert str(error) == (
+        "freshdesk: could not create the ticket: Freshdesk rejected the request [Validation failed: "
+        "cf_not_on_this_account: Unexpected/invalid field in request (invalid_field)] (HTTP 400)"
+    )
+
+
+def test_the_documented_error_body_is_summarised(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    body = fixture_json("freshdesk/error_400_validation.response.json")
+    sim.inject(Fault(400, method="POST", path_prefix="/api/v2/contacts", body=body))
+
+    with pytest.raises(errors.PermanentError) as caught:
+        helpdesk.ensure_requester(platform="facebook", author=author())
+
+    assert "Validation failed: name: Mandatory attribute missing (missing_field)" in caught.value.message
+    assert caught.value.code == "missing_field"
+
+
+# -- finding a ticket after a crash -----------------------------------------------------------------------------------
+
+
+def test_find_ticket_tolerates_the_lagging_search_index(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    key = unique_key()
+    assert helpdesk.find_ticket(key) is None
+    _, ticket_id = open_ticket(helpdesk, key)
+    open_ticket(helpdesk, key + "0")  # a longer key with the same prefix must not match
+
+    found = helpdesk.find_ticket(key)
+
+    assert found is not None and (found.id, found.status) == (ticket_id, "open")
+    searches = sim.calls_to("GET", "/api/v2/search/tickets")
+    assert searches[-1].query["query"] == f"\"{FIELD}:'{key}'\""
+    listing = [c for c in sim.calls if c.path == "/api/v2/tickets"][-1]
+    assert (listing.query["order_by"], listing.query["order_type"]) == ("created_at", "desc")
+
+
+def test_find_ticket_uses_the_search_once_it_is_indexed() -> None:
+    with FreshdeskSimulator(api_key=KEY) as indexed:
+        assert isinstance(indexed, FreshdeskSimulator)
+        helpdesk = make(indexed)
+        _, ticket_id = open_ticket(helpdesk, "x:99:dm:1")
+
+        found = helpdesk.find_ticket("x:99:dm:1")
+
+        assert found is not None and found.id == ticket_id
+        assert not [c for c in indexed.calls if c.path == "/api/v2/tickets" and c.method == "GET"]
+
+
+def test_awkward_keys_are_stored_hashed_and_found(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    key = "generic:site:thread 'a' \"b\" & ü"
+    _, ticket_id = open_ticket(helpdesk, key)
+
+    assert ticket(sim, ticket_id)["external_id"] == thread_key_value(key)
+    assert (
+        thread_key_value(key).startswith("sha256:")
+        and thread_key_value("facebook:1:comment:2") == "facebook:1:comment:2"
+    )
+    found = helpdesk.find_ticket(key)
+    assert found is not None and found.id == ticket_id
+
+
+def test_find_ticket_prefers_the_newest_and_skips_deleted(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    key = unique_key()
+    requester, closed_id = open_ticket(helpdesk, key)
+    sim.set_status(closed_id, "closed")
+    follow_up = helpdesk.create_ticket(new_ticket(requester, key, followup_of=closed_id))
+
+    found = helpdesk.find_ticket(key)
+    assert found is not None and found.id == follow_up.id
+
+    sim.set_status(follow_up.id, "deleted")
+    found = helpdesk.find_ticket(key)
+    assert found is not None and (found.id, found.status) == (closed_id, "closed")
+
+
+def test_a_create_that_times_out_is_unknown_then_recovered(sim: FreshdeskSimulator) -> None:
+    helpdesk = make(sim, timeout=0.5)
+    requester = helpdesk.ensure_requester(platform="facebook", author=author())
+    key = unique_key()
+    sim.slow_after_commit("/api/v2/tickets", "POST", 1.5)
+
+    with pytest.raises(errors.UnknownOutcome):
+        helpdesk.create_ticket(new_ticket(requester, key))
+
+    found = helpdesk.find_ticket(key)
+    assert found is not None and ticket(sim, found.id)["external_id"] == key
+    assert len([t for t in sim.tickets if t["external_id"] == key]) == 1
+
+
+# -- follow-ups, customer comments, notes -----------------------------------------------------------------------------
+
+
+def test_follow_up_ticket_links_to_the_closed_one(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    key = unique_key()
+    requester, closed_id = open_ticket(helpdesk, key)
+    sim.set_status(closed_id, "closed")
+
+    follow_up = helpdesk.create_ticket(new_ticket(requester, key, followup_of=closed_id))
+
+    new = ticket(sim, follow_up.id)
+    assert new["description"].startswith(f'<div>Follow-up of closed ticket <a href="{sim.url}/a/tickets/{closed_id}">')
+    assert new["external_id"] == key
+    note = sim.comments(closed_id)[-1]
+    assert note["private"] and note["author_id"] == sim.api_user_id and f"#{follow_up.id}" in note["body"]
+
+
+def test_follow_up_survives_a_failed_link_note(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    requester, closed_id = open_ticket(helpdesk)
+    sim.set_status(closed_id, "closed")
+    sim.inject(Fault(500, method="POST", path_prefix=f"/api/v2/tickets/{closed_id}/notes"))
+
+    follow_up = helpdesk.create_ticket(new_ticket(requester, unique_key(), followup_of=closed_id))
+
+    assert ticket(sim, follow_up.id)["status"] == 2 and len(sim.comments(closed_id)) == 1
+
+
+def test_customer_comment_is_an_incoming_public_note_by_the_contact(
+    sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk
+) -> None:
+    requester, ticket_id = open_ticket(helpdesk)
+
+    ref = helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="still <nothing>")
+
+    assert (ref.id, ref.status) == (ticket_id, "open")
+    last = sim.comments(ticket_id)[-1]
+    assert (last["incoming"], last["public"], str(last["author_id"]), last["source"]) == (True, True, requester, 2)
+    assert (last["body"], last["html_body"]) == ("still <nothing>", "<div>still &lt;nothing&gt;</div>")
+    assert not sim.calls_to("PUT", f"/api/v2/tickets/{ticket_id}")  # an open ticket is left as it is
+
+
+@pytest.mark.parametrize("status", ["resolved", "pending"])
+def test_customer_comment_reopens_first(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk, status: str) -> None:
+    requester, ticket_id = open_ticket(helpdesk)
+    sim.set_status(ticket_id, status)
+
+    ref = helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="hello again")
+
+    assert ref.status == "open" and ticket(sim, ticket_id)["status"] == 2
+    [put] = sim.calls_to("PUT", f"/api/v2/tickets/{ticket_id}")
+    note = sim.calls_to("POST", f"/api/v2/tickets/{ticket_id}/notes")[-1]
+    assert put.json == {"status": 2} and put.at <= note.at
+
+
+@pytest.mark.parametrize("status", ["closed", "deleted"])
+def test_closed_or_deleted_ticket_raises_ticket_closed(
+    sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk, status: str
+) -> None:
+    requester, ticket_id = open_ticket(helpdesk)
+    sim.set_status(ticket_id, status)
+
+    with pytest.raises(errors.TicketClosed) as caught:
+        helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="hello?")
+
+    assert status in caught.value.message and not caught.value.retryable
+    assert len(sim.comments(ticket_id)) == 1
+
+
+def test_a_vanished_ticket_also_needs_a_follow_up(helpdesk: FreshdeskHelpdesk) -> None:
+    with pytest.raises(errors.TicketClosed) as caught:
+        helpdesk.add_customer_comment("987654", requester_id="1", body="hello?")
+    assert caught.value.http_status == 404
+
+
+def test_internal_note_is_private_and_works_on_closed_tickets(
+    sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk
+) -> None:
+    _, ticket_id = open_ticket(helpdesk)
+    sim.set_status(ticket_id, "closed")
+
+    helpdesk.add_internal_note(ticket_id, "Delivery failed: <window closed>")
+
+    last = sim.comments(ticket_id)[-1]
+    assert (last["private"], last["incoming"], last["author_id"]) == (True, False, sim.api_user_id)
+    assert last["body"] == "Delivery failed: <window closed>"
+    with pytest.raises(errors.NotFound):
+        helpdesk.add_internal_note("not-a-number", "x")
+
+
+def test_has_comment_containing_looks_at_the_plain_text(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    requester, ticket_id = open_ticket(helpdesk)
+    marker = "ref: facebook/m_<a&b>"
+
+    assert helpdesk.has_comment_containing(ticket_id, "my order")  # the description
+    assert not helpdesk.has_comment_containing(ticket_id, marker)
+    helpdesk.add_customer_comment(ticket_id, requester_id=requester, body=f"again\n\n{marker}")
+    assert helpdesk.has_comment_containing(ticket_id, marker)
+    assert not helpdesk.has_comment_containing(ticket_id, "ref: facebook/m_<a&c>")
+
+
+# -- agent replies ----------------------------------------------------------------------------------------------------
+
+
+def api_note(sim: FreshdeskSimulator, ticket_id: str, body: dict[str, Any]) -> None:
+    response = requests.post(f"{sim.url}/api/v2/tickets/{ticket_id}/notes", json=body, auth=(KEY, "X"), timeout=5)
+    assert response.status_code == 201, response.text
+
+
+def test_agent_replies_are_public_outgoing_and_not_ours(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    requester, ticket_id = open_ticket(helpdesk)
+    first = sim.agent_comment(ticket_id, "We're on it.\nHang on <3")
+    sim.agent_comment(ticket_id, "internal: check the warehouse", public=False)
+    helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="thanks!")
+    helpdesk.add_internal_note(ticket_id, "socialdesk could not deliver the reply above")
+    sim.agent_comment(ticket_id, "posted with the bridge's own key", author_id=sim.api_user_id)
+    cc = helpdesk.ensure_requester(platform="x", author=Author(id="cc-1", handle="colleague"))
+    api_note(sim, ticket_id, {"body": "cc'd colleague", "incoming": True, "private": False, "user_id": int(cc)})
+    public_note = requests.post(
+        f"{sim.url}/api/v2/tickets/{ticket_id}/notes",
+        json={"body": "<div>Refund issued</div>", "private": False, "user_id": sim.agent_id},
+        auth=(KEY, "X"),
+        timeout=5,
+    ).json()
+
+    replies = helpdesk.agent_replies(ticket_id)
+
+    assert [(r.comment_id, r.body) for r in replies] == [
+        (str(first["id"]), "We're on it.\nHang on <3"),
+        (str(public_note["id"]), "Refund issued"),
+    ]
+    assert {(r.ticket_id, r.author_id) for r in replies} == {(ticket_id, str(sim.agent_id))}
+    assert replies[0].created_at.tzinfo is not None
+
+
+def test_agent_replies_follow_every_page(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    _, ticket_id = open_ticket(helpdesk)
+    for n in range(102):
+        sim.agent_comment(ticket_id, f"reply {n}")
+
+    replies = helpdesk.agent_replies(ticket_id)
+
+    assert [r.body for r in replies] == [f"reply {n}" for n in range(102)]
+    pages = sim.calls_to("GET", f"/api/v2/tickets/{ticket_id}/conversations")
+    assert [c.query.get("page", "1") for c in pages] == ["1", "2"]
+
+
+def test_a_pagination_link_to_another_host_is_refused(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    _, ticket_id = open_ticket(helpdesk)
+    link = {"Link": '<http://attacker.invalid/api/v2/tickets/1/conversations?page=2>; rel="next"'}
+    sim.inject(
+        Fault(200, method="GET", path_prefix=f"/api/v2/tickets/{ticket_id}/conversations", body="[]", headers=link)
+    )
+
+    with pytest.raises(errors.PermanentError, match="another host"):
+        helpdesk.agent_replies(ticket_id)
+
+
+# -- rate limits and transport ----------------------------------------------------------------------------------------
+
+
+def retry_after_fixture() -> dict[str, str]:
+    lines = fixture_bytes("freshdesk/rate_limit_429_headers.txt").decode().splitlines()[1:]
+    return dict(tuple(part.strip() for part in line.split(":", 1)) for line in lines if ":" in line)  # type: ignore[misc]
+
+
+def test_429_raises_rate_limited_and_pauses_every_call(sim: FreshdeskSimulator) -> None:
+    clock = Clock()
+    helpdesk = make(sim, clock=clock)
+    sim.inject(Fault(429, method="GET", path_prefix="/api/v2/agents/me", headers=retry_after_fixture()))
+
+    with pytest.raises(errors.RateLimited) as caught:
+        helpdesk.ping()
+    calls = len(sim.calls)
+    clock.now += 30
+    with pytest.raises(errors.RateLimited) as paused:
+        helpdesk.ping()
+
+    assert (caught.value.retry_after, caught.value.http_status, caught.value.retryable) == (34.0, 429, True)
+    assert paused.value.retry_after == pytest.approx(4.0) and len(sim.calls) == calls  # nothing was sent
+    clock.now += 5
+    assert helpdesk.ping() == "bridge@socialdesk.test"
+
+
+def test_the_budget_is_respected_before_it_runs_out() -> None:
+    clock = Clock()
+    with FreshdeskSimulator(api_key=KEY, rate_limit_per_minute=5) as limited:
+        assert isinstance(limited, FreshdeskSimulator)
+        helpdesk = make(limited, clock=clock, rate_limit_reserve=2)
+        for _ in range(3):  # remaining: 4, 3, 2 (the reserve)
+            helpdesk.ping()
+
+        with pytest.raises(errors.RateLimited) as caught:
+            helpdesk.ping()
+        sent = len(limited.calls)
+        clock.now += 61
+        helpdesk.ping()
+
+    assert caught.value.retry_after == pytest.approx(60.0) and caught.value.http_status is None
+    assert sent == 3  # the fourth call was never sent
+
+
+def test_the_retry_policy_pauses_freshdesk_for_every_worker(sim: FreshdeskSimulator) -> None:
+    store = Store.from_url("sqlite://")
+    sim.inject(Fault(429, method="GET", path_prefix="/api/v2/agents/me", headers={"Retry-After": "45"}))
+    first_worker, second_worker = make(sim), make(sim)
+
+    with pytest.raises(errors.RateLimited):
+        RetryPolicy(store, sleep=lambda s: None).call("freshdesk", first_worker.ping)
+    calls = len(sim.calls)
+    with pytest.raises(errors.RateLimited) as caught:
+        RetryPolicy(store, sleep=lambda s: None).call("freshdesk", second_worker.ping)
+
+    assert len(sim.calls) == calls and caught.value.retry_after is not None and caught.value.retry_after > 40
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_errors_are_retryable(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk, status: int) -> None:
+    sim.inject(Fault(status, method="GET", path_prefix="/api/v2/agents/me", body="<html>oops</html>"))
+
+    with pytest.raises(errors.Unavailable) as caught:
+        helpdesk.ping()
+
+    assert caught.value.http_status == status and caught.value.retryable
+    assert_no_key(caught.value)
+
+
+def test_a_refused_connection_is_retryable() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    helpdesk = FreshdeskHelpdesk(url=f"http://127.0.0.1:{port}", api_key=KEY, timeout=2)
+
+    with pytest.raises(errors.Unavailable) as caught:
+        helpdesk.ping()
+    assert_no_key(caught.value)
+
+
+def test_to_html_escapes_and_keeps_lines() -> None:
+    assert to_html("a <i>b</i>\n\n&c") == "<div>a &lt;i&gt;b&lt;/i&gt;</div><div><br></div><div>&amp;c</div>"
