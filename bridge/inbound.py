@@ -22,7 +22,7 @@ import logging
 import time
 from typing import Any
 
-from bridge import messages
+from bridge import enrich, messages
 from bridge.errors import BridgeError, LeaseBusy, TicketClosed
 from bridge.events import NewTicket, SocialEvent, TicketRef
 from bridge.registry import Runtime
@@ -124,19 +124,37 @@ def _open_ticket(
         if found is not None and found.id != followup_of:
             log.info("recovered ticket %s for %s by external_id", found.id, event.thread_key)
             return found
+    customer = enrich.look_up(rt, event)
     rt.store.update_thread(event.thread_key, create_started_at=time.time())
     new = NewTicket(
         external_id=event.thread_key,
         requester_id=requester_id,
         subject=messages.ticket_subject(event),
         body=messages.customer_body(event),
-        tags=_tags(event),
+        tags=_tags(event) + enrich.tags(rt, customer),
         created_at=event.created_at,
         followup_of=followup_of,
     )
     ticket = rt.policy.call(hd.name, lambda: hd.create_ticket(new))
     log.info("opened ticket %s for %s", ticket.id, event.thread_key)
+    _introduce_customer(rt, event, ticket, customer)
     return ticket
+
+
+def _introduce_customer(rt: Runtime, event: SocialEvent, ticket: TicketRef, customer: enrich.Lookup | None) -> None:
+    """The CRM's summary as an internal note, or a later enrichment when the CRM could not answer."""
+    if customer is None:
+        return
+    if customer.outcome == "unavailable":
+        rt.store.update_thread(
+            event.thread_key,
+            enrichment="pending",
+            enrichment_event=event.to_json(),
+            enrichment_due_at=time.time() + enrich.retry_base(rt),
+        )
+        return
+    note = enrich.note(customer)
+    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket.id, note))
 
 
 def _follow_up(rt: Runtime, pending: PendingEvent, thread: dict[str, Any], requester_id: str) -> TicketRef:

@@ -24,7 +24,7 @@ from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
 from huey.consumer import Consumer
 
-from bridge import inbound, outbound
+from bridge import enrich, inbound, outbound
 from bridge.errors import LeaseBusy
 from bridge.registry import Runtime
 from bridge.store import WorkItem
@@ -57,6 +57,7 @@ class Queue:
         self._runtime = runtime
         self.process_thread = huey.task(name="socialdesk.process_thread")(self._process_thread)
         self.sync_ticket = huey.task(name="socialdesk.sync_ticket")(self._sync_ticket)
+        self.enrich_thread = huey.task(name="socialdesk.enrich_thread")(self._enrich_thread)
 
     def _process_thread(self, thread_key: str) -> int:
         try:
@@ -72,9 +73,20 @@ class Queue:
             self.sync_ticket.schedule((helpdesk, ticket_id), delay=LEASE_RETRY_DELAY)
             return 0
 
+    def _enrich_thread(self, thread_key: str) -> bool:
+        runtime, owner = self._runtime(), _owner()
+        if not runtime.store.acquire_lease(thread_key, owner, ttl=runtime.lease_ttl):
+            return False  # the thread is busy: the enrichment stays due and is claimed again later
+        try:
+            return enrich.retry_thread(runtime, thread_key, owner)
+        finally:
+            runtime.store.release_lease(thread_key, owner)
+
     def enqueue(self, item: WorkItem) -> None:
         if item.table == "inbox":
             self.process_thread(item.key)
+        elif item.table == "threads":
+            self.enrich_thread(item.key)
         else:
             helpdesk, _, ticket_id = item.key.partition(":")
             self.sync_ticket(helpdesk, ticket_id)

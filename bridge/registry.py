@@ -76,6 +76,7 @@ class Runtime:
     helpdesk: Helpdesk
     channels: dict[str, SocialChannel]
     policy: RetryPolicy
+    crm: Crm | None = None
     lease_ttl: float = 120.0  # longest a worker may hold a thread between two events
 
 
@@ -87,5 +88,6 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
         helpdesk=build_helpdesk(config),
         channels={c.name: build_channel(c) for c in config.channels},
         policy=RetryPolicy(pause_board(config.queue_url, store)),
+        crm=build_crm(config),
         lease_ttl=float(config.bridge.get("lease_seconds", 120)),
     )

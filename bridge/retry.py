@@ -51,11 +51,12 @@ class RetryPolicy:
         self.sleep = sleep
         self.clock = clock
 
-    def call(self, connector: str, fn: Callable[[], T]) -> T:
+    def call(self, connector: str, fn: Callable[[], T], *, attempts: int | None = None) -> T:
+        """Run ``fn``; ``attempts=1`` where a later retry exists and waiting would hold something back."""
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(self._worth_retrying),
             wait=self._wait,
-            stop=tenacity.stop_after_attempt(self.attempts),
+            stop=tenacity.stop_after_attempt(attempts or self.attempts),
             before_sleep=self._log_before_sleep(connector),
             sleep=self.sleep,
             reraise=True,

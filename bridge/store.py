@@ -94,6 +94,10 @@ threads = sa.Table(
     sa.Column("first_inbound_at", sa.Float),
     sa.Column("last_inbound_at", sa.Float),
     sa.Column("last_inbound_message_id", sa.String(255)),
+    sa.Column("enrichment", sa.String(16)),  # pending | done: a CRM lookup still owed to the ticket
+    sa.Column("enrichment_event", sa.Text),
+    sa.Column("enrichment_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("enrichment_due_at", sa.Float),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
@@ -328,7 +332,21 @@ class Store:
                     ).rowcount
                     if claimed:
                         items.append(WorkItem(table.name, int(row_id), str(key)))
+            items += self._claim_enrichments(conn, now=now, grace=grace, limit=limit)
         return items
+
+    @staticmethod
+    def _claim_enrichments(conn: Connection, *, now: float, grace: float, limit: int) -> list[WorkItem]:
+        """Threads owed a CRM enrichment whose time has come (claimed by pushing their due time out)."""
+        due = sa.and_(threads.c.enrichment == "pending", threads.c.enrichment_due_at <= now)
+        keys = conn.execute(sa.select(threads.c.key).where(due).limit(limit)).scalars().all()
+        claimed = []
+        for key in keys:
+            if conn.execute(
+                sa.update(threads).where(threads.c.key == key, due).values(enrichment_due_at=now + grace)
+            ).rowcount:
+                claimed.append(WorkItem("threads", 0, str(key)))
+        return claimed
 
     def pending_inbox(self, thread_key: str) -> list[PendingEvent]:
         """This thread's unfinished events in the platform's order."""
@@ -570,6 +588,22 @@ class Store:
                 )
             ).first()
         return found is not None
+
+    # -- CRM cache -----------------------------------------------------------------------------------------
+
+    def crm_cached(self, key: str, *, max_age: float) -> dict[str, str] | None:
+        """The cached record (``{}`` when the CRM knew nobody), or None when absent or older than ``max_age``."""
+        with self.begin() as conn:
+            row = conn.execute(sa.select(crm_cache).where(crm_cache.c.key == key)).first()
+        if row is None or row.fetched_at < time.time() - max_age:
+            return None
+        return json.loads(row.record) if row.record else {}
+
+    def cache_crm(self, key: str, record: dict[str, str] | None) -> None:
+        values = {"record": json.dumps(record) if record is not None else None, "fetched_at": time.time()}
+        with self.begin() as conn:
+            if not conn.execute(sa.update(crm_cache).where(crm_cache.c.key == key).values(**values)).rowcount:
+                insert_ignoring_duplicates(conn, crm_cache, [{"key": key, **values}])
 
     # -- settings written by `socialdesk setup` ------------------------------------------------------------
 

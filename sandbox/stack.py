@@ -24,6 +24,8 @@ from bridge.store import Store
 from sandbox.base import QuietHandler
 from sandbox.freshdesk import FreshdeskSimulator
 from sandbox.meta import MetaSimulator
+from sandbox.salesforce import SalesforceSimulator
+from sandbox.salesforce.simulator import DEFAULT_TOKEN as SALESFORCE_TOKEN
 from sandbox.zendesk import ZendeskSimulator
 from webhooks.app import create_app
 
@@ -54,6 +56,7 @@ class Stack:
         grace: float | None = None,
         bridge_options: dict[str, Any] | None = None,
         channel_options: dict[str, Any] | None = None,
+        salesforce: dict[str, Any] | None = None,
     ) -> None:
         self.workdir = workdir
         self.database_url = database_url or f"sqlite:///{workdir}/socialdesk.db"
@@ -63,6 +66,9 @@ class Stack:
         self.grace = grace
         self.bridge_options = bridge_options or {}
         self.channel_options = channel_options or {}
+        #: ``salesforce={...}`` runs the Salesforce simulator too; the dict adds ``[salesforce]`` options
+        self.salesforce_options = salesforce
+        self.salesforce = SalesforceSimulator() if salesforce is not None else None
         self.helpdesk_name = helpdesk
         self.zendesk = ZendeskSimulator(email=ZENDESK_EMAIL, api_token=ZENDESK_TOKEN, webhook_secret=ZENDESK_SECRET)
         self.freshdesk = FreshdeskSimulator(api_key=FRESHDESK_KEY, webhook_secret=FRESHDESK_SECRET)
@@ -82,6 +88,7 @@ class Stack:
                 **self.bridge_options,
             },
             **self._helpdesk_section(),
+            **self._salesforce_section(),
             "channels": [
                 {
                     "name": "acme-facebook",
@@ -115,6 +122,12 @@ class Stack:
             }
         }
 
+    def _salesforce_section(self) -> dict[str, Any]:
+        if self.salesforce is None:
+            return {}
+        options = {"instance_url": self.salesforce.url, "access_token": SALESFORCE_TOKEN}
+        return {"salesforce": {**options, **(self.salesforce_options or {})}}
+
     def write_config(self, path: Path) -> Path:
         """The running stack's configuration as a ``socialdesk.toml`` (for ``socialdesk worker`` processes)."""
         path.write_text(to_toml(self.raw_config()), encoding="utf-8")
@@ -124,6 +137,8 @@ class Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.helpdesk.start()
         self.meta.start()
+        if self.salesforce is not None:
+            self.salesforce.start()
         self.config = config_module.parse(self.raw_config(), env={}, source="sandbox")
         self.store = Store.from_url(self.database_url, migrate=True)  # as `socialdesk db upgrade` would
         app = create_app(self.config, store=self.store)
@@ -155,6 +170,8 @@ class Stack:
             self._server.server_close()
         self.meta.stop()
         self.helpdesk.stop()
+        if self.salesforce is not None:
+            self.salesforce.stop()
         self.store.engine.dispose()
 
     def __enter__(self) -> Stack:

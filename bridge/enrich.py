@@ -1,0 +1,109 @@
+"""Who the customer is: the CRM's record on every new ticket, never holding the ticket back.
+
+* One lookup per social identity per TTL (``[salesforce] cache_ttl``, default 1 h), cached in the store,
+  so a chatty customer costs one Salesforce call, and follow-ups none.
+* Past the configured share of the org's daily API limit the CRM is not called at all: the cache
+  answers, and the log says so (``socialdesk doctor`` too).
+* The CRM down or over budget: the ticket is created anyway, and the thread is marked for a later
+  enrichment, which the dispatcher retries with backoff and which adds the note when it succeeds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from bridge.errors import BridgeError
+from bridge.events import SocialEvent
+from bridge.registry import Runtime
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TTL = 3600.0
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """``found`` with fields, ``none`` (the CRM knows nobody), or ``unavailable`` (try again later)."""
+
+    outcome: str
+    fields: dict[str, str]
+    reason: str = ""
+
+
+def look_up(rt: Runtime, event: SocialEvent) -> Lookup | None:
+    """The customer's CRM record for a new thread; None when no CRM is configured."""
+    if rt.crm is None:
+        return None
+    crm = rt.crm
+    key = f"{event.platform}:{event.author.id}"
+    ttl = float(rt.config.salesforce.get("cache_ttl", DEFAULT_TTL)) if rt.config.salesforce else DEFAULT_TTL
+    cached = rt.store.crm_cached(key, max_age=ttl)
+    if cached is not None:
+        return Lookup("found", cached) if cached else Lookup("none", {})
+    if crm.over_budget():
+        log.warning("salesforce: daily API usage %s is past the budget; enrichment from the cache only", crm.usage())
+        return Lookup("unavailable", {}, "the org's daily API budget for socialdesk is used up")
+    try:
+        # one attempt: the ticket must not wait for the CRM, and a later enrichment is owed anyway
+        record = rt.policy.call(crm.name, lambda: crm.lookup(platform=event.platform, author=event.author), attempts=1)
+    except BridgeError as e:
+        log.warning("salesforce lookup for %s failed: %s", key, e)
+        return Lookup("unavailable", {}, e.message)
+    fields = record.as_fields() if record is not None else {}
+    rt.store.cache_crm(key, fields if record is not None else None)
+    return Lookup("found", fields) if record is not None else Lookup("none", {})
+
+
+def tags(rt: Runtime, lookup: Lookup | None) -> tuple[str, ...]:
+    """``vip`` when the configured field of the record has one of the configured values."""
+    section = rt.config.salesforce
+    if lookup is None or section is None or lookup.outcome != "found":
+        return ()
+    field = str(section.get("vip_field", "account_type"))
+    values = {str(v).lower() for v in section.get("vip_values", [])}
+    return ("vip",) if values and lookup.fields.get(field, "").lower() in values else ()
+
+
+def note(lookup: Lookup) -> str:
+    """The internal note that tells the agent who this is (or that nobody matched)."""
+    if lookup.outcome == "none":
+        return "Salesforce: no Contact, Lead or social persona matches this customer."
+    f = lookup.fields
+    who = f.get("name") or f.get("id", "?")
+    lines = [f"Salesforce {f.get('object_type', 'record')}: {who}" + (f" — {f['title']}" if f.get("title") else "")]
+    if f.get("account_name"):
+        details = ", ".join(f[k] for k in ("account_type", "account_industry") if f.get(k))
+        lines.append(f"Account: {f['account_name']}" + (f" ({details})" if details else ""))
+    if f.get("account_annual_revenue"):
+        lines.append(f"Annual revenue: {f['account_annual_revenue']}")
+    for label, key in (("Email", "email"), ("Phone", "phone"), ("Owner", "owner_name")):
+        if f.get(key):
+            lines.append(f"{label}: {f[key]}")
+    lines.append(f"Open cases: {f.get('open_cases', '0')}")
+    lines.append(f"Matched by {f.get('matched_by', '?')}. Open in Salesforce: {f.get('url', '')}")
+    return "\n".join(lines)
+
+
+def retry_base(rt: Runtime) -> float:
+    """Seconds before the first later enrichment (``[salesforce] retry_seconds``, default 60); doubles after."""
+    return float(rt.config.salesforce.get("retry_seconds", 60)) if rt.config.salesforce else 60.0
+
+
+def retry_thread(rt: Runtime, thread_key: str, owner: str) -> bool:
+    """A later enrichment for a thread whose ticket was created without it; True when settled."""
+    thread = rt.store.thread(thread_key)
+    if thread is None or thread["ticket_id"] is None or thread["enrichment"] != "pending":
+        return True
+    event = SocialEvent.from_json(thread["enrichment_event"])
+    lookup = look_up(rt, event)
+    if lookup is None or lookup.outcome == "unavailable":
+        attempts = int(thread["enrichment_attempts"] or 0) + 1
+        delay = min(3600.0, retry_base(rt) * 2 ** min(attempts, 6))
+        rt.store.update_thread(thread_key, enrichment_attempts=attempts, enrichment_due_at=time.time() + delay)
+        return False
+    ticket_id = str(thread["ticket_id"])
+    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note(lookup)))
+    rt.store.update_thread(thread_key, enrichment="done", enrichment_event=None)
+    return True

@@ -1,0 +1,93 @@
+"""Salesforce enrichment end to end: Graph API → bridge → Salesforce simulator + helpdesk simulator.
+
+Runs against both helpdesks, with the real simple-salesforce over sockets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.base import Fault
+from sandbox.stack import HELPDESKS, PAGE_ID, Stack
+from tests.support import notes, settle, tickets
+
+VIP = {"vip_field": "account_type", "vip_values": ["Enterprise"], "retry_seconds": 1}
+
+
+@pytest.fixture(params=HELPDESKS)
+def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    with Stack(tmp_path, helpdesk=request.param, salesforce=VIP, bridge_options={"redispatch_after": 2}) as running:
+        yield running
+
+
+def salesforce_calls(stack: Stack) -> int:
+    assert stack.salesforce is not None
+    return len([c for c in stack.salesforce.calls if "/services/data/" in c.path])
+
+
+def known_customer(stack: Stack, psid: str) -> str:
+    """A Contact at an Enterprise account with two open cases, linked to this PSID by a SocialPersona."""
+    sf = stack.salesforce
+    assert sf is not None
+    account = sf.add_account("Globex", Type="Enterprise", Industry="Energy", AnnualRevenue=5_000_000)
+    contact = sf.add_contact("Hank Scorpio", Email="hank@globex.example", AccountId=account, Title="CEO")
+    sf.add_case(contact_id=contact)
+    sf.add_case(contact_id=contact)
+    sf.add_case(contact_id=contact, status="Closed")
+    sf.add_persona(provider="Facebook", external_id=psid, parent_id=contact, name="hank")
+    return contact
+
+
+def test_known_customer_is_on_the_ticket_and_costs_one_lookup(stack: Stack) -> None:
+    contact = known_customer(stack, "8001")
+    stack.meta.customer_message(PAGE_ID, psid="8001", text="The doomsday device is late")
+    ticket = stack.wait_for(lambda: tickets(stack) and notes(stack, tickets(stack)[0]["id"]) and tickets(stack)[0])
+    [note] = notes(stack, ticket["id"])
+    assert "Hank Scorpio" in note and "CEO" in note and "Globex" in note and "Enterprise" in note
+    assert "Open cases: 2" in note and contact in note  # the link to the record
+    assert "vip" in ticket["tags"]
+    calls = salesforce_calls(stack)
+    assert 1 <= calls <= 2
+
+    stack.meta.customer_message(PAGE_ID, psid="8001", text="Hello??")  # a follow-up: no CRM call at all
+    stack.wait_for(lambda: len(stack.helpdesk.comments(ticket["id"])) >= 3)
+    settle(stack)
+    assert salesforce_calls(stack) == calls
+
+
+def test_nobody_found_is_said_in_one_line(stack: Stack) -> None:
+    stack.meta.customer_message(PAGE_ID, psid="8002", text="hi")
+    ticket = stack.wait_for(lambda: tickets(stack) and notes(stack, tickets(stack)[0]["id"]) and tickets(stack)[0])
+    assert notes(stack, ticket["id"]) == ["Salesforce: no Contact, Lead or social persona matches this customer."]
+    assert "vip" not in ticket["tags"]
+
+
+def test_salesforce_down_never_holds_the_ticket_back(stack: Stack) -> None:
+    assert stack.salesforce is not None
+    known_customer(stack, "8003")
+    stack.salesforce.inject(Fault(503, times=1000, path_prefix="/services/"))
+    stack.meta.customer_message(PAGE_ID, psid="8003", text="urgent!")
+    ticket = stack.wait_for(lambda: tickets(stack) and tickets(stack)[0])
+    settle(stack)
+    assert notes(stack, ticket["id"]) == []  # created at once, without the CRM
+    stack.salesforce.clear_faults()  # Salesforce is back: the enrichment owed to the ticket arrives
+    stack.wait_for(lambda: notes(stack, ticket["id"]), timeout=30)
+    assert "Hank Scorpio" in notes(stack, ticket["id"])[0]
+    stack.wait_for(lambda: stack.store.rows("threads")[0]["enrichment"] == "done")
+    assert len(notes(stack, ticket["id"])) == 1
+
+
+def test_over_budget_the_crm_is_not_called(stack: Stack) -> None:
+    assert stack.salesforce is not None
+    stack.salesforce.api_usage(95_000, 100_000)
+    stack.meta.customer_message(PAGE_ID, psid="8004", text="first")  # the first lookup learns the usage
+    stack.wait_for(lambda: tickets(stack) and notes(stack, tickets(stack)[0]["id"]))
+    calls = salesforce_calls(stack)
+    stack.meta.customer_message(PAGE_ID, psid="8005", text="second customer")
+    stack.wait_for(lambda: len(tickets(stack)) == 2)
+    settle(stack)
+    assert salesforce_calls(stack) == calls  # 95 % used, past the 80 % budget: cache only
+    assert stack.store.rows("threads", key=f"facebook:{PAGE_ID}:messenger:8005")[0]["enrichment"] == "pending"
