@@ -33,6 +33,7 @@ def _config(path: str | None) -> config_module.Config:
         raise click.ClickException(f"configuration: {e.message}") from None
 
 
+dry_run_option = click.option("--dry-run", is_flag=True, help="print what would change, change nothing")
 config_option = click.option(
     "--config",
     "config_path",
@@ -169,11 +170,44 @@ def replay(config_path: str | None, ids: tuple[int, ...], replay_all: bool) -> N
     click.echo(f"{count} dead letter(s) queued again")
 
 
+@main.command("sync-contacts")
+@config_option
+@dry_run_option
+@click.option("--full", is_flag=True, help="start from the beginning instead of the saved cursor")
+def sync_contacts(config_path: str | None, dry_run: bool, full: bool) -> None:
+    """Salesforce Contacts → helpdesk users (incremental; resumes where it stopped)."""
+    from bridge.sync import sync_contacts as run_sync
+
+    cfg = _config(config_path)
+    _setup_logging(cfg.log_level)
+    runtime = build_runtime(cfg)
+    if sys.stdout.isatty():
+        with click.progressbar(length=0, label="contacts", show_pos=True, show_eta=False) as bar:
+            summary = run_sync(runtime, dry_run=dry_run, full=full, progress=bar.update)
+    else:
+        done = [0]
+
+        def line(n: int) -> None:
+            done[0] += n
+            click.echo(f"sync-contacts: {done[0]} contacts read")
+
+        summary = run_sync(runtime, dry_run=dry_run, full=full, progress=line)
+    click.echo(
+        f"{'dry run: ' if dry_run else ''}created {summary.created}, updated {summary.updated}, "
+        f"skipped {summary.skipped} (already handled), deleted handled {summary.deleted}, failed {len(summary.failed)}"
+    )
+    for external_id, reason in summary.failed[:50]:
+        click.echo(f"  failed {external_id}: {reason}")
+    if summary.failed:
+        raise SystemExit(1)
+
+
 @main.group()
 def setup() -> None:
     """Point the helpdesk (or Telegram) at this bridge."""
 
 
+PUBLIC_URL_HELP = "https address of this bridge (default: bridge.public_url)"
 public_url_option = click.option(
     "--public-url", default=None, help="https address of this bridge (default: bridge.public_url)"
 )

@@ -147,3 +147,22 @@ class Delivery:
 
     message_ids: tuple[str, ...]
     note: str | None = None  # something the agent should know although it was delivered
+
+
+@dataclass(frozen=True)
+class ContactUpsert:
+    """A CRM contact as the helpdesk should know it (``socialdesk sync-contacts``)."""
+
+    external_id: str  # salesforce:<ContactId>
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    suspended: bool = False  # deleted in the CRM, with ``on_delete = "suspend"``
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContactResult:
+    external_id: str
+    action: str  # created | updated | failed
+    error: str | None = None

@@ -6,11 +6,11 @@ table), and never sleeps or retries by itself: :mod:`bridge.retry` decides.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from bridge.events import AgentReply, Author, Delivery, NewTicket, ThreadState, TicketRef
+from bridge.events import AgentReply, Author, ContactResult, ContactUpsert, Delivery, NewTicket, ThreadState, TicketRef
 
 
 class Helpdesk(Protocol):
@@ -41,6 +41,9 @@ class Helpdesk(Protocol):
 
     def agent_replies(self, ticket_id: str) -> list[AgentReply]:
         """Public comments by agents (not the requester, not the bridge's own user), oldest first."""
+
+    def upsert_contacts(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
+        """Create or update helpdesk users keyed by ``external_id`` (a batch of at most 100)."""
 
     def ping(self) -> str:
         """One cheap authenticated call; returns who we are authenticated as."""

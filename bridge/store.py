@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -604,6 +605,19 @@ class Store:
         with self.begin() as conn:
             if not conn.execute(sa.update(crm_cache).where(crm_cache.c.key == key).values(**values)).rowcount:
                 insert_ignoring_duplicates(conn, crm_cache, [{"key": key, **values}])
+
+    # -- sync cursors ------------------------------------------------------------------------------------
+
+    def sync_cursor(self, name: str) -> datetime | None:
+        with self.begin() as conn:
+            value = conn.execute(sa.select(sync_cursors.c.cursor).where(sync_cursors.c.name == name)).scalar()
+        return datetime.fromisoformat(value) if value else None
+
+    def save_sync_cursor(self, name: str, cursor: datetime) -> None:
+        values = {"cursor": cursor.isoformat(), "updated_at": time.time()}
+        with self.begin() as conn:
+            if not conn.execute(sa.update(sync_cursors).where(sync_cursors.c.name == name).values(**values)).rowcount:
+                insert_ignoring_duplicates(conn, sync_cursors, [{"name": name, **values}])
 
     # -- settings written by `socialdesk setup` ------------------------------------------------------------
 

@@ -14,7 +14,8 @@ Every zenpy / requests failure is mapped onto :mod:`bridge.errors` by :func:`_tr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -26,10 +27,11 @@ from zenpy.lib.api_objects import Comment, Ticket, User
 from zenpy.lib.exception import APIException, ZenpyException
 
 from bridge import errors
-from bridge.events import AgentReply, Author, NewTicket, TicketRef
+from bridge.events import AgentReply, Author, ContactResult, ContactUpsert, NewTicket, TicketRef
 from connectors.base import RebasedSession, call, rate_limit_hook, retry_after_seconds
 
 PLATFORM = "zendesk"
+JOB_POLL, JOB_TIMEOUT = 0.2, 120.0  # a bulk job is polled, not retried: seconds between looks, at most
 STAFF_ROLES = ("agent", "admin")
 PAGE_SIZE = 100
 #: A host that can never resolve (RFC 2606), used as zenpy's nominal host when ``url`` is not a
@@ -154,6 +156,19 @@ class ZendeskHelpdesk:
             self._me = self._zenpy.users.me()
         return str(self._me.email or self._me.name)
 
+    def upsert_contacts(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
+        """``users/create_or_update_many`` (100 at most per job), then the job polled to its end."""
+        users = [_user_fields(c) for c in contacts]
+        job = self.api("POST", "/api/v2/users/create_or_update_many.json", {"users": users})["job_status"]
+        deadline = time.monotonic() + JOB_TIMEOUT
+        while job.get("status") in ("queued", "working"):
+            if time.monotonic() > deadline:
+                raise errors.Unavailable("the Zendesk bulk job did not finish in time", platform=PLATFORM)
+            time.sleep(JOB_POLL)
+            job = self.api("GET", f"/api/v2/job_statuses/{job['id']}.json")["job_status"]
+        by_index = {int(r.get("index", i)): r for i, r in enumerate(job.get("results") or [])}
+        return [_contact_result(c, by_index.get(i)) for i, c in enumerate(contacts)]
+
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """One JSON call to the Support API (``path`` like ``/api/v2/webhooks``), errors translated."""
         if method == "GET":
@@ -262,6 +277,24 @@ def _raiser(e: Exception) -> Callable[[], requests.Response]:
         raise e
 
     return send
+
+
+def _user_fields(contact: ContactUpsert) -> dict[str, Any]:
+    fields: dict[str, Any] = {"external_id": contact.external_id, "name": contact.name}
+    fields |= {k: v for k, v in (("email", contact.email), ("phone", contact.phone)) if v}
+    if contact.suspended:
+        fields["suspended"] = True
+    if contact.tags:
+        fields["tags"] = list(contact.tags)
+    return fields
+
+
+def _contact_result(contact: ContactUpsert, result: dict[str, Any] | None) -> ContactResult:
+    if result is None or result.get("error"):
+        reason = str((result or {}).get("details") or (result or {}).get("error") or "no result in the job")
+        return ContactResult(contact.external_id, "failed", reason[:300])
+    status = str(result.get("status") or result.get("action") or "").lower()
+    return ContactResult(contact.external_id, "created" if status.startswith("create") else "updated")
 
 
 # -- small pure helpers ----------------------------------------------------------------------------------------

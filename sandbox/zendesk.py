@@ -98,6 +98,7 @@ USER_WRITABLE = (
     "verified",
     "user_fields",
     "alias",
+    "suspended",
     "signature",
     "organization_id",
 )

@@ -7,14 +7,14 @@ import html
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
 
 from bridge import errors
-from bridge.events import AgentReply, Author, NewTicket, TicketRef
+from bridge.events import AgentReply, Author, ContactResult, ContactUpsert, NewTicket, TicketRef
 from connectors.freshdesk.client import PLATFORM, FreshdeskApiError, FreshdeskClient
 
 log = logging.getLogger(__name__)
@@ -188,6 +188,26 @@ class FreshdeskHelpdesk:
         self._me = self._api.json("GET", "/api/v2/agents/me", "could not reach Freshdesk")
         contact = _dict(self._me.get("contact"))
         return str(contact.get("email") or contact.get("name") or self._me.get("id"))
+
+    def upsert_contacts(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
+        """One by one (Freshdesk has no bulk contact API), each within the rate-limit budget."""
+        return [self._upsert_contact(c) for c in contacts]
+
+    def _upsert_contact(self, contact: ContactUpsert) -> ContactResult:
+        fields: dict[str, Any] = {"name": contact.name}
+        fields |= {k: v for k, v in (("email", contact.email), ("phone", contact.phone)) if v}
+        tags = list(contact.tags) + (["suspended_in_crm"] if contact.suspended else [])
+        if tags:
+            fields["tags"] = tags
+        try:
+            found = self._contact_by_external_id(contact.external_id)
+            if found is None:
+                self._create_contact({**fields, "unique_external_id": contact.external_id})
+                return ContactResult(contact.external_id, "created")
+            self._api.json("PUT", f"/api/v2/contacts/{found}", "could not update the contact", json=fields)
+            return ContactResult(contact.external_id, "updated")
+        except errors.PermanentError as e:  # one bad contact must not stop the sync: reported in the summary
+            return ContactResult(contact.external_id, "failed", e.message)
 
     # -- contacts --------------------------------------------------------------------------------------------
 

@@ -1,0 +1,99 @@
+"""`socialdesk sync-contacts` as a process: Salesforce simulator → helpdesk simulator, killed and resumed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sandbox.stack import Stack
+
+
+@pytest.fixture
+def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    helpdesk, on_delete = getattr(request, "param", ("zendesk", "suspend"))
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False, salesforce={"on_delete": on_delete}) as running:
+        yield running
+
+
+def seed(stack: Stack, count: int, start: datetime) -> list[str]:
+    """Contacts stamped seven to a second, so that same-second groups straddle every batch boundary."""
+    assert stack.salesforce is not None
+    return [
+        stack.salesforce.add_contact(
+            f"Customer {i:04d}", Email=f"c{i}@example.com", at=start + timedelta(seconds=i // 7)
+        )
+        for i in range(count)
+    ]
+
+
+def sync(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "bridge.cli", "sync-contacts", "--config", str(config), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ))
+
+
+def synced(stack: Stack) -> Counter[str]:
+    return Counter(
+        u["external_id"] for u in stack.helpdesk.users if str(u.get("external_id")).startswith("salesforce:")
+    )
+
+
+def test_interrupted_sync_resumes_with_no_duplicates_and_no_misses(stack: Stack, tmp_path: Path) -> None:
+    ids = seed(stack, 2500, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+    config = stack.write_config(tmp_path / "socialdesk.toml")
+    stack.zendesk.slow_after_commit("/api/v2/users/create_or_update_many", "POST", seconds=0.4, times=100)
+    command = [sys.executable, "-m", "bridge.cli", "sync-contacts", "--config", str(config)]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        stack.wait_for(lambda: sum(synced(stack).values()) >= 800, timeout=120)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    assert sum(synced(stack).values()) < 2500  # really interrupted
+    stack.zendesk.clear_faults()
+    resumed = sync(config)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    counts = synced(stack)
+    assert set(counts) == {f"salesforce:{i}" for i in ids}  # no miss, at every cursor boundary
+    assert set(counts.values()) == {1}  # no duplicate
+    created = int(resumed.stdout.split("created ")[1].split(",")[0])
+    assert 0 < created < 2500  # the second run started from the saved cursor, not from zero
+
+
+def test_changes_and_deletions_flow_on_the_next_run(stack: Stack, tmp_path: Path) -> None:
+    assert stack.salesforce is not None
+    ids = seed(stack, 30, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+    config = stack.write_config(tmp_path / "socialdesk.toml")
+    assert sync(config).returncode == 0
+    later = datetime.now(UTC)
+    stack.salesforce.update("Contact", ids[3], {"LastName": "Renamed"}, at=later)
+    stack.salesforce.delete("Contact", ids[4], at=later)
+    result = sync(config)
+    assert result.returncode == 0, result.stderr
+    assert "deleted handled 1" in result.stdout
+    users = {u["external_id"]: u for u in stack.helpdesk.users}
+    assert users[f"salesforce:{ids[3]}"]["name"] == "Customer Renamed"
+    assert users[f"salesforce:{ids[4]}"]["suspended"] is True
+    assert set(synced(stack).values()) == {1}
+
+
+@pytest.mark.parametrize("stack", [("freshdesk", "tag")], indirect=True)
+def test_freshdesk_contacts_one_by_one_and_dry_run(stack: Stack, tmp_path: Path) -> None:
+    ids = seed(stack, 120, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+    config = stack.write_config(tmp_path / "socialdesk.toml")
+    dry = sync(config, "--dry-run")
+    assert dry.returncode == 0 and dry.stdout.strip().endswith("failed 0")
+    assert synced(stack) == Counter()  # a dry run writes nothing...
+    first = sync(config)
+    assert first.returncode == 0, first.stderr
+    assert "created 120" in first.stdout  # ...and saved no cursor
+    assert set(synced(stack)) == {f"salesforce:{i}" for i in ids}
+    again = sync(config)
+    assert "created 0" in again.stdout and set(synced(stack).values()) == {1}
