@@ -22,7 +22,7 @@ import logging
 import time
 from typing import Any
 
-from bridge import enrich, messages
+from bridge import enrich, messages, writeback
 from bridge.errors import BridgeError, LeaseBusy, TicketClosed
 from bridge.events import NewTicket, SocialEvent, TicketRef
 from bridge.registry import Runtime
@@ -100,6 +100,7 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> str:
         last_inbound_message_id=event.message_id,
         first_inbound_at=thread["first_inbound_at"] or event.created_at.timestamp(),
     )
+    writeback.record_post(rt, event)
     return "done"
 
 

@@ -17,7 +17,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge import messages
+from bridge import messages, writeback
 from bridge.errors import BridgeError, LeaseBusy, PartiallyDelivered, UnknownOutcome
 from bridge.events import AgentReply, ThreadState
 from bridge.inbound import MAX_ATTEMPTS
@@ -109,6 +109,7 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
     rt.store.finish_delivery(
         hd, reply.comment_id, status="sent", platform=channel.platform, message_ids=delivery.message_ids
     )
+    writeback.record_reply(rt, state, reply, delivery)
     if delivery.note:  # delivered, but the agent should know how (a re-engagement template, say)
         _tell_agent(rt, reply, delivery.note)
     log.info(

@@ -10,7 +10,17 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from bridge.events import AgentReply, Author, ContactResult, ContactUpsert, Delivery, NewTicket, ThreadState, TicketRef
+from bridge.events import (
+    AgentReply,
+    Author,
+    ContactResult,
+    ContactUpsert,
+    Delivery,
+    NewTicket,
+    SocialEvent,
+    ThreadState,
+    TicketRef,
+)
 
 
 class Helpdesk(Protocol):
@@ -108,6 +118,25 @@ class Crm(Protocol):
 
     def deleted_contacts_since(self, cursor: datetime | None, *, batch_size: int = 200) -> Iterator[list[SyncContact]]:
         """Contacts deleted at or after ``cursor``, in batches."""
+
+    def ensure_persona(self, *, platform: str, author: Author, parent_id: str | None) -> str | None:
+        """The social identity's persona record (created under ``parent_id`` when missing), if any."""
+
+    def record_post(self, event: SocialEvent, *, persona_id: str | None = None, who_id: str | None = None) -> str:
+        """Record the customer's post, idempotently; the CRM's id for it."""
+
+    def record_reply(
+        self,
+        reply: AgentReply,
+        *,
+        thread: ThreadState,
+        message_id: str,
+        reply_to_id: str | None = None,
+        persona_id: str | None = None,
+        who_id: str | None = None,
+        url: str | None = None,
+    ) -> str:
+        """Record the agent's delivered reply as an outbound post answering ``reply_to_id``."""
 
     def ping(self) -> str:
         """One cheap authenticated call; who we are logged in as."""

@@ -99,6 +99,8 @@ threads = sa.Table(
     sa.Column("enrichment_event", sa.Text),
     sa.Column("enrichment_attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("enrichment_due_at", sa.Float),
+    sa.Column("crm_persona_id", sa.String(64)),
+    sa.Column("crm_last_post_id", sa.String(64)),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )

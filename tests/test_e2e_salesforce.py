@@ -12,7 +12,7 @@ import pytest
 
 from sandbox.base import Fault
 from sandbox.stack import HELPDESKS, PAGE_ID, Stack
-from tests.support import notes, settle, tickets
+from tests.support import notes, reply_and_notify, settle, tickets
 
 VIP = {"vip_field": "account_type", "vip_values": ["Enterprise"], "retry_seconds": 1}
 
@@ -91,3 +91,40 @@ def test_over_budget_the_crm_is_not_called(stack: Stack) -> None:
     settle(stack)
     assert salesforce_calls(stack) == calls  # 95 % used, past the 80 % budget: cache only
     assert stack.store.rows("threads", key=f"facebook:{PAGE_ID}:messenger:8005")[0]["enrichment"] == "pending"
+
+
+@pytest.fixture
+def writing(tmp_path: Path) -> Iterator[Stack]:
+    with Stack(tmp_path, salesforce={**VIP, "write_back": True}) as running:
+        yield running
+
+
+def test_write_back_records_posts_and_the_delivered_reply(writing: Stack) -> None:
+    stack, sf = writing, writing.salesforce
+    assert sf is not None
+    contact = known_customer(stack, "8101")
+    message = stack.meta.customer_message(PAGE_ID, psid="8101", text="Where is my order?")
+    ticket = stack.wait_for(lambda: tickets(stack) and tickets(stack)[0])
+    stack.wait_for(lambda: sf.records("SocialPost"))
+    settle(stack)
+    [inbound] = sf.records("SocialPost")
+    assert inbound["Content"] == "Where is my order?" and inbound["Provider"] == "Facebook"
+    assert inbound["WhoId"] == contact and message.mid in inbound["R6PostId"]
+    persona = inbound["PersonaId"]
+    reply_and_notify(stack, ticket["id"], "It ships today.")
+    stack.wait_for(lambda: len(sf.records("SocialPost")) == 2)
+    outbound = next(p for p in sf.records("SocialPost") if p["IsOutbound"])
+    assert outbound["Content"] == "It ships today." and outbound["ReplyToId"] == inbound["Id"]
+    assert outbound["PersonaId"] == persona
+
+
+def test_write_back_without_social_objects_stays_off_and_tickets_flow(writing: Stack) -> None:
+    assert writing.salesforce is not None
+    writing.salesforce.social_enabled = False
+    writing.meta.customer_message(PAGE_ID, psid="8102", text="hello")
+    ticket = writing.wait_for(lambda: tickets(writing) and tickets(writing)[0])
+    reply_and_notify(writing, ticket["id"], "hi!")
+    writing.wait_for(lambda: writing.meta.sent_messages)
+    settle(writing)
+    assert writing.salesforce.records("SocialPost") == []
+    assert writing.store.counts("inbox") == {"done": 1}

@@ -143,6 +143,8 @@ def upgrade() -> None:
         sa.Column("enrichment_event", sa.Text(), nullable=True),
         sa.Column("enrichment_attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("enrichment_due_at", sa.Float(), nullable=True),
+        sa.Column("crm_persona_id", sa.String(length=64), nullable=True),
+        sa.Column("crm_last_post_id", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("key"),

@@ -1,0 +1,66 @@
+"""Optional write-back to the CRM (``[salesforce] write_back = true``): social identities and posts.
+
+* each inbound post is recorded (Salesforce: a ``SocialPost`` upserted on ``R6PostId``, idempotent),
+  linked to the identity's persona (created under the matched Contact, or a default Account);
+* each delivered agent reply is recorded as an outbound post answering the customer's latest post.
+
+Write-back never blocks the helpdesk flow: a failure is logged and the ticket goes on. An org without
+the social objects (no Social Customer Service) is reported once and the feature stays off.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bridge.errors import BridgeError
+from bridge.events import AgentReply, Delivery, SocialEvent, ThreadState
+from bridge.registry import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def enabled(rt: Runtime) -> bool:
+    return rt.crm is not None and rt.config.salesforce is not None and bool(rt.config.salesforce.get("write_back"))
+
+
+def record_post(rt: Runtime, event: SocialEvent) -> None:
+    """Persona (cached on the thread) and the inbound post; the post's CRM id is kept for the reply."""
+    if not enabled(rt) or rt.crm is None:
+        return
+    crm, thread = rt.crm, rt.store.thread(event.thread_key)
+    who = _who(rt, event)
+    try:
+        persona = (thread or {}).get("crm_persona_id") or crm.ensure_persona(
+            platform=event.platform, author=event.author, parent_id=who
+        )
+        post_id = rt.policy.call(crm.name, lambda: crm.record_post(event, persona_id=persona, who_id=who), attempts=1)
+    except BridgeError as e:
+        log.warning("salesforce write-back of %s skipped: %s", event.message_id, e)
+        return
+    rt.store.update_thread(event.thread_key, crm_persona_id=persona, crm_last_post_id=post_id)
+
+
+def record_reply(rt: Runtime, thread: ThreadState, reply: AgentReply, delivery: Delivery) -> None:
+    if not enabled(rt) or rt.crm is None or not delivery.message_ids:
+        return
+    crm, row = rt.crm, rt.store.thread(thread.key) or {}
+    try:
+        rt.policy.call(
+            crm.name,
+            lambda: crm.record_reply(
+                reply,
+                thread=thread,
+                message_id=delivery.message_ids[0],
+                reply_to_id=row.get("crm_last_post_id"),
+                persona_id=row.get("crm_persona_id"),
+            ),
+            attempts=1,
+        )
+    except BridgeError as e:
+        log.warning("salesforce write-back of the reply to %s skipped: %s", thread.key, e)
+
+
+def _who(rt: Runtime, event: SocialEvent) -> str | None:
+    """The matched Contact or Lead, from the enrichment cache (no extra call)."""
+    cached = rt.store.crm_cached(f"{event.platform}:{event.author.id}", max_age=float("inf")) or {}
+    return cached.get("id") if cached.get("object_type") in ("Contact", "Lead") else None
