@@ -20,11 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from huey import RedisHuey, SqliteHuey
+from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
 
-from bridge import enrich, inbound, outbound
+from bridge import enrich, inbound, outbound, sync
 from bridge.errors import LeaseBusy
 from bridge.registry import Runtime
 from bridge.store import WorkItem
@@ -123,6 +123,28 @@ class Dispatcher(threading.Thread):
         self.stopped.set()
 
 
+def _sync_minutes(runtime: Runtime) -> int:
+    section = runtime.config.salesforce
+    return int(section.get("sync_every_minutes", 0)) if section is not None else 0
+
+
+def _schedule_contact_sync(runtime: Runtime, queue: Queue, minutes: int) -> Any:
+    """``[salesforce] sync_every_minutes``: the contact sync as a periodic task; one worker at a time runs it."""
+
+    def run() -> None:
+        owner = _owner()
+        if not runtime.store.acquire_lease("sync-contacts", owner, ttl=3600):
+            return  # another worker's scheduler fired too: it is already running
+        try:
+            summary = sync.sync_contacts(runtime)
+            log.info("contact sync: %d created, %d updated, %d failed", summary.created, summary.updated,
+                     len(summary.failed))  # fmt: skip
+        finally:
+            runtime.store.release_lease("sync-contacts", owner)
+
+    return queue.huey.periodic_task(crontab(minute=f"*/{minutes}"), name="socialdesk.sync_contacts")(run)
+
+
 class EmbeddedConsumer(Consumer):  # type: ignore[misc]
     """A Huey consumer that can run inside another program (tests, the demo): no signal handlers."""
 
@@ -139,7 +161,9 @@ class Worker:
         if grace is None:
             grace = float(runtime.config.bridge.get("redispatch_after", 60))
         self.dispatcher = Dispatcher(runtime, queue, grace=grace)
-        options: dict[str, Any] = {"workers": concurrency, "worker_type": "thread", "periodic": False}
+        minutes = _sync_minutes(runtime)
+        self.contact_sync = _schedule_contact_sync(runtime, queue, minutes) if minutes else None
+        options: dict[str, Any] = {"workers": concurrency, "worker_type": "thread", "periodic": bool(minutes)}
         options.update(initial_delay=0.05, backoff=1.5, max_delay=0.5)  # idle workers look every 0.5 s at most
         self._options = options
         self.consumer: Consumer | None = None

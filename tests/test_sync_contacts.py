@@ -97,3 +97,18 @@ def test_freshdesk_contacts_one_by_one_and_dry_run(stack: Stack, tmp_path: Path)
     assert set(synced(stack)) == {f"salesforce:{i}" for i in ids}
     again = sync(config)
     assert "created 0" in again.stdout and set(synced(stack).values()) == {1}
+
+
+def test_the_worker_runs_the_sync_periodically(tmp_path: Path) -> None:
+    from bridge.queue import Queue, Worker, make_huey
+    from bridge.registry import build_runtime
+
+    with Stack(tmp_path, start_worker=False, salesforce={"sync_every_minutes": 15}) as stack:
+        ids = seed(stack, 12, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+        runtime = build_runtime(stack.config, store=stack.store)
+        worker = Worker(runtime, Queue(make_huey(stack.queue_url), lambda: runtime))
+        assert worker.contact_sync is not None
+        assert "bridge.queue.socialdesk.sync_contacts" in worker.queue.huey._registry._registry
+        worker.contact_sync.call_local()  # what the consumer's scheduler runs every 15 minutes
+        assert set(synced(stack)) == {f"salesforce:{i}" for i in ids}
+        assert stack.store.acquire_lease("sync-contacts", "someone-else", ttl=1)  # released after the run
