@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from bridge import config as config_module
 from bridge.config import Config
 from bridge.store import Store
-from webhooks import freshdesk, meta, zendesk
+from webhooks import freshdesk, generic, meta, openapi, telegram, x, zendesk
 from webhooks.common import WebState
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     app = Flask("socialdesk")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions["socialdesk"] = WebState(config=config, store=store or Store.from_url(config.database_url))
-    for blueprint in (meta.bp, zendesk.bp, freshdesk.bp):
+    for blueprint in (meta.bp, zendesk.bp, freshdesk.bp, x.bp, telegram.bp, generic.bp, openapi.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

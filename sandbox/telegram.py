@@ -1,0 +1,285 @@
+"""A local simulator of the Telegram Bot API for one bot, and of the customers who write to it.
+
+Bot API side, at ``/bot<token>/<method>`` (parameters as JSON, form fields or query string, as
+Telegram reads them):
+
+* ``getMe``; ``setWebhook`` (``url`` must be HTTPS, ``secret_token`` 1-256 of ``A-Z a-z 0-9 _ -``),
+  ``deleteWebhook``, ``getWebhookInfo``;
+* ``sendMessage`` with ``chat_id``, ``text`` (at most 4,096 UTF-16 code units) and ``reply_parameters``
+  (``message_id``, ``allow_sending_without_reply``); only chats whose customer wrote first exist.
+
+Answers are ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code", "description"}`` with
+Telegram's wording; flood control (:meth:`TelegramSimulator.flood`) answers 429 with
+``"parameters": {"retry_after": N}``. A wrong token is ``401 Unauthorized``, an unknown method
+``404 Not Found``.
+
+Customer side: :meth:`~TelegramSimulator.customer_message` and :meth:`~TelegramSimulator.customer_edit`
+build ``message`` / ``edited_message`` updates (the shape of ``shared/fixtures/telegram``) with
+increasing ``update_id`` and POST them to :attr:`~TelegramSimulator.webhook_target` (or the URL set with
+``setWebhook``) with ``X-Telegram-Bot-Api-Secret-Token``. Telegram never sends a bot its own messages,
+so there are no echoes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from flask import Response, request
+
+from sandbox.base import Fault, Simulator, json_response
+
+Payload = dict[str, Any]
+TEXT_LIMIT = 4096
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+class BotApiError(Exception):
+    """An ``ok: false`` answer; raised in a handler, it becomes the response."""
+
+    def __init__(self, code: int, description: str, parameters: Payload | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.parameters = code, description, parameters
+
+    def body(self) -> Payload:
+        body: Payload = {"ok": False, "error_code": self.code, "description": self.description}
+        if self.parameters:
+            body["parameters"] = self.parameters
+        return body
+
+    def response(self) -> Response:
+        return json_response(self.body(), self.code)
+
+
+def bad_request(detail: str) -> BotApiError:
+    return BotApiError(400, f"Bad Request: {detail}")
+
+
+@dataclass(frozen=True)
+class Update:
+    """What a customer action produced: the update, its ids, and the bridge's answer."""
+
+    update_id: int
+    message_id: int
+    chat_id: int
+    payload: Payload
+    response: requests.Response | None = field(repr=False)
+
+
+class TelegramSimulator(Simulator):
+    """The Bot API for one bot token, plus its customers."""
+
+    name = "telegram"
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        username: str = "acme_support_bot",
+        first_name: str = "Acme Support",
+        webhook_target: str | None = None,
+        secret_token: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.bot_token, self.username, self.first_name = bot_token, username, first_name
+        self.bot_id = int(bot_token.split(":", 1)[0])
+        self.webhook_target, self.secret_token, self.clock = webhook_target, secret_token, clock
+        self.webhook: Payload = {}
+        self.sent: list[Payload] = []
+        self.deliveries: list[tuple[bytes, int | None]] = []
+        self.chats: dict[int, Payload] = {}
+        self.blocked: set[int] = set()
+        self._messages: dict[tuple[int, int], Payload] = {}
+        self._message_ids = itertools.count(1365)
+        self._update_ids = itertools.count(10000)
+        self.app.add_url_rule("/bot<token>/<method>", "method", self._method, methods=["GET", "POST"])
+        self.app.register_error_handler(BotApiError, lambda e: e.response())
+
+    def reset(self) -> None:
+        """Forget chats, messages, the webhook, calls and faults (one simulator per test module)."""
+        with self._lock:
+            self.webhook, self.sent, self.deliveries = {}, [], []
+            self.chats.clear()
+            self.blocked.clear()
+            self._messages.clear()
+        self.reset_calls()
+        self.clear_faults()
+
+    # -- test controls -------------------------------------------------------------------------------
+
+    def flood(self, retry_after: int = 5, *, times: int = 1) -> None:
+        """Answer the next ``times`` Bot API calls with flood control's 429."""
+        error = BotApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+        self.inject(Fault(429, times, path_prefix="/bot", body=error.body()))
+
+    def block(self, chat_id: int) -> None:
+        """The customer blocked the bot: sends to the chat answer 403."""
+        with self._lock:
+            self.blocked.add(chat_id)
+
+    # -- the customer ----------------------------------------------------------------------------------
+
+    def customer_message(
+        self,
+        text: str,
+        *,
+        user_id: int,
+        first_name: str = "Test Firstname",
+        last_name: str | None = None,
+        username: str | None = None,
+        chat: Payload | None = None,
+        send: bool = True,
+    ) -> Update:
+        """A customer writes to the bot (in a private chat unless ``chat`` is a group's chat object)."""
+        sender: Payload = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "en"}
+        sender.update({k: v for k, v in (("last_name", last_name), ("username", username)) if v})
+        chat = chat or {"id": user_id, "type": "private", **{k: v for k, v in sender.items() if k != "is_bot"}}
+        chat.pop("language_code", None)
+        message: Payload = {"message_id": next(self._message_ids), "from": sender, "chat": chat}
+        message.update(date=int(self.clock()), text=text)
+        with self._lock:
+            self.chats[int(chat["id"])] = chat
+            self._messages[(int(chat["id"]), int(message["message_id"]))] = message
+        return self._update("message", message, send)
+
+    def customer_edit(self, update: Update, text: str, *, send: bool = True) -> Update:
+        """The customer edits the message of ``update``: an ``edited_message`` update."""
+        with self._lock:
+            message = dict(self._messages[(update.chat_id, update.message_id)])
+        message.update(text=text, edit_date=int(self.clock()))
+        return self._update("edited_message", message, send)
+
+    def deliver(self, payload: Payload, *, secret_token: str | None = None) -> requests.Response:
+        """POST an update to the bridge with the secret header, as Telegram does."""
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        secret = secret_token if secret_token is not None else self.secret_token or self.webhook.get("secret_token")
+        if secret:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        try:
+            response = requests.post(self._target(), data=body, headers=headers, timeout=20)
+        except requests.RequestException:
+            self.deliveries.append((body, None))
+            raise
+        self.deliveries.append((body, response.status_code))
+        return response
+
+    def _update(self, kind: str, message: Payload, send: bool) -> Update:
+        update_id = next(self._update_ids)
+        payload: Payload = {"update_id": update_id, kind: message}
+        response = self.deliver(payload) if send and (self.webhook_target or self.webhook.get("url")) else None
+        return Update(update_id, int(message["message_id"]), int(message["chat"]["id"]), payload, response)
+
+    def _target(self) -> str:
+        target = self.webhook_target or self.webhook.get("url")
+        if not target:
+            raise RuntimeError("TelegramSimulator has no webhook: set webhook_target or call setWebhook")
+        return str(target)
+
+    # -- Bot API ----------------------------------------------------------------------------------------
+
+    def _method(self, token: str, method: str) -> Response:
+        if token != self.bot_token:
+            raise BotApiError(401, "Unauthorized")
+        handler = {
+            "getMe": self._get_me,
+            "sendMessage": self._send_message,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
+            "getWebhookInfo": self._webhook_info,
+        }.get(method)
+        if handler is None:
+            raise BotApiError(404, "Not Found")
+        return json_response({"ok": True, "result": handler(_params())})
+
+    def _get_me(self, params: Payload) -> Payload:
+        return {"id": self.bot_id, "is_bot": True, "first_name": self.first_name, "username": self.username}
+
+    def _send_message(self, params: Payload) -> Payload:
+        chat_id, text = _int(params.get("chat_id"), "chat_id is empty"), params.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise bad_request("message text is empty")
+        if len(text.encode("utf-16-le", "surrogatepass")) // 2 > TEXT_LIMIT:
+            raise bad_request("message is too long")
+        with self._lock:
+            chat = self.chats.get(chat_id)
+            if chat is None:
+                raise bad_request("chat not found")
+            if chat_id in self.blocked:
+                raise BotApiError(403, "Forbidden: bot was blocked by the user")
+            message = self._bot_message(chat, text, _json_param(params, "reply_parameters"))
+            self.sent.append({"chat_id": chat_id, "text": text, "message_id": message["message_id"], **params})
+        return message
+
+    def _bot_message(self, chat: Payload, text: str, reply: Payload | None) -> Payload:
+        bot = {"id": self.bot_id, "is_bot": True, "first_name": self.first_name, "username": self.username}
+        message: Payload = {"message_id": next(self._message_ids), "from": bot, "chat": chat}
+        message.update(date=int(self.clock()), text=text)
+        if reply:
+            quoted = self._messages.get((int(chat["id"]), _int(reply.get("message_id"), "message_id is empty")))
+            if quoted is None and not reply.get("allow_sending_without_reply"):
+                raise bad_request("message to be replied not found")
+            if quoted is not None:
+                message["reply_to_message"] = quoted
+        self._messages[(int(chat["id"]), int(message["message_id"]))] = message
+        return message
+
+    def _set_webhook(self, params: Payload) -> bool:
+        url, secret = str(params.get("url") or ""), params.get("secret_token")
+        if not url.startswith("https://"):
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        if secret is not None and not _SECRET_TOKEN.fullmatch(str(secret)):
+            raise bad_request("secret token contains unallowed characters")
+        with self._lock:
+            self.webhook = {
+                "url": url,
+                "secret_token": secret,
+                "allowed_updates": _json_param(params, "allowed_updates"),
+            }
+        return True
+
+    def _delete_webhook(self, params: Payload) -> bool:
+        with self._lock:
+            self.webhook = {}
+        return True
+
+    def _webhook_info(self, params: Payload) -> Payload:
+        info: Payload = {"url": self.webhook.get("url", ""), "has_custom_certificate": False, "pending_update_count": 0}
+        if self.webhook.get("allowed_updates"):
+            info["allowed_updates"] = self.webhook["allowed_updates"]
+        return info
+
+
+def _params() -> Payload:
+    params: Payload = dict(request.args)
+    params.update(request.form)
+    body = request.get_json(silent=True) if request.is_json else None
+    if isinstance(body, dict):
+        params.update(body)
+    return params
+
+
+def _json_param(params: Payload, name: str) -> Any:
+    value = params.get(name)
+    if isinstance(value, str):  # form fields carry JSON-serialised objects
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise bad_request(f"can't parse {name} JSON object") from None
+    return value
+
+
+def _int(value: Any, missing: str) -> int:
+    if value is None or value == "":
+        raise bad_request(missing)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise bad_request("chat not found") from None

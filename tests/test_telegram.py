@@ -1,0 +1,335 @@
+"""Telegram: the webhook (secret header, updates, edits), TelegramChannel against the simulator, end to end."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from bridge import config as config_module
+from bridge import errors
+from bridge.events import SocialEvent, ThreadState
+from bridge.outbound import thread_state
+from bridge.registry import build_channel
+from bridge.store import Store
+from connectors.telegram import TelegramChannel, quoted_message_id, utf16_len
+from sandbox.base import QuietHandler
+from sandbox.telegram import TelegramSimulator
+from tests.conftest import fixture_bytes, fixture_json, raw_config
+from webhooks import telegram as telegram_webhook
+from webhooks.app import create_app
+
+BOT_TOKEN = "7000000001:AAH-not-a-real-bot-token-xyz"
+BOT_ID = "7000000001"
+SECRET_TOKEN = "telegram-secret_token-123"
+FIXTURE = "telegram/telegram_update_message.json"
+
+
+def telegram_config(tmp: Path, api_url: str = "http://127.0.0.1:9", **overrides: Any) -> config_module.Config:
+    raw = raw_config(database_url=f"sqlite:///{tmp}/store.db", queue_url=f"sqlite:///{tmp}/queue.db")
+    raw["channels"].append(
+        {"name": "acme-telegram", "platform": "telegram", "bot_token": BOT_TOKEN, "secret_token": SECRET_TOKEN,
+         "api_url": api_url, **overrides}
+    )  # fmt: skip
+    return config_module.parse(raw, env={})
+
+
+def make_app(config: config_module.Config, store: Store):
+    app = create_app(config, store=store)
+    if "telegram" not in app.blueprints:
+        app.register_blueprint(telegram_webhook.bp)
+    return app
+
+
+@pytest.fixture(scope="module")
+def shared_sim():
+    with TelegramSimulator(bot_token=BOT_TOKEN) as sim:
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def bridge(shared_sim, tmp_path_factory):
+    config = telegram_config(tmp_path_factory.mktemp("telegram"), shared_sim.url)
+    store = Store.from_url(config.database_url)
+    server = make_server("127.0.0.1", 0, make_app(config, store), threaded=True, request_handler=QuietHandler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield {"config": config, "store": store, "url": f"http://127.0.0.1:{server.server_port}"}
+    server.shutdown()
+
+
+@pytest.fixture
+def sim(shared_sim, bridge):
+    shared_sim.reset()
+    shared_sim.webhook_target = f"{bridge['url']}/webhooks/telegram/acme-telegram"
+    shared_sim.secret_token = SECRET_TOKEN
+    return shared_sim
+
+
+@pytest.fixture
+def channel(sim) -> TelegramChannel:
+    return TelegramChannel(name="acme-telegram", bot_token=BOT_TOKEN, api_url=sim.url, timeout=5)
+
+
+@pytest.fixture
+def client(tmp_path):
+    store = Store.from_url("sqlite://")
+    return make_app(telegram_config(tmp_path), store).test_client(), store
+
+
+def post(test_client, body: bytes, *, secret: str | None = SECRET_TOKEN, name: str = "acme-telegram", **kwargs):
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+    content_type = kwargs.get("content_type", "application/json")
+    return test_client.post(f"/webhooks/telegram/{name}", data=body, headers=headers, content_type=content_type)
+
+
+def parse(tmp_path: Path, update: Any) -> SocialEvent | None:
+    config = telegram_config(tmp_path)
+    with create_app(config, store=Store.from_url("sqlite://")).test_request_context():
+        return telegram_webhook.parse(update, config.channel("acme-telegram"))
+
+
+def chat_thread(chat_id: int, last: str | None) -> ThreadState:
+    return ThreadState(
+        key=f"telegram:{BOT_ID}:chat:{chat_id}", platform="telegram", channel="acme-telegram", account_id=BOT_ID,
+        thread_id=f"chat:{chat_id}", reply_to=str(chat_id), last_inbound_at=None, last_inbound_message_id=last,
+        ticket_id="7",
+    )  # fmt: skip
+
+
+def raised(exc_info: pytest.ExceptionInfo[errors.BridgeError]) -> errors.BridgeError:
+    error = exc_info.value
+    for text in (error, error.message, repr(error), error.__cause__, repr(error.__cause__), error.__context__):
+        assert BOT_TOKEN not in str(text) and BOT_TOKEN.split(":")[1] not in str(text)
+    assert error.platform == "telegram"
+    return error
+
+
+# -- the webhook -----------------------------------------------------------------------------------------------
+
+
+def test_the_fixture_update(tmp_path):
+    event = parse(tmp_path, fixture_json(FIXTURE))
+    assert (event.message_id, event.thread_id, event.reply_to, event.kind) == (
+        "10000:1365",
+        "chat:1111111",
+        "1111111",
+        "message",
+    )
+    assert (event.account_id, event.text) == (BOT_ID, "/start")
+    assert (event.author.id, event.author.name, event.author.handle) == (
+        "1111111",
+        "Test Firstname Test Lastname",
+        "Testusername",
+    )
+    assert event.created_at == datetime.fromtimestamp(1441645532, UTC)
+    assert event.thread_key == f"telegram:{BOT_ID}:chat:1111111" and event.url is None
+
+
+def test_an_edit_is_an_edit_event_with_its_own_id(tmp_path):
+    update = fixture_json(FIXTURE)
+    message = update.pop("message")
+    update.update(update_id=10001, edited_message={**message, "text": "/help", "edit_date": 1441645600})
+    event = parse(tmp_path, update)
+    assert (event.kind, event.message_id, event.text) == ("edit", "10001:1365", "/help")
+    assert event.created_at == datetime.fromtimestamp(1441645600, UTC)
+
+
+def test_groups_media_and_shared_contacts(tmp_path):
+    group = {"id": -100123, "type": "supergroup", "title": "Acme fans", "username": "acmefans"}
+    sender = {"id": 42, "is_bot": False, "first_name": "Ana"}
+    update = {"update_id": 5, "message": {"message_id": 9, "date": 1700000000, "chat": group, "from": sender,
+              "photo": [{"file_id": "AgAD"}], "contact": {"phone_number": "+4930123456", "user_id": 42}}}  # fmt: skip
+    event = parse(tmp_path, update)
+    assert (event.thread_id, event.text, event.extra) == ("chat:-100123", "[photo]", {"attachments": "photo,contact"})
+    assert event.url == "https://t.me/acmefans/9" and event.author.phone == "+4930123456"
+    assert event.context == "the group Acme fans"
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"update_id": 1, "channel_post": {"message_id": 1, "date": 1, "chat": {"id": -1, "type": "channel"}}},
+        {"update_id": 2, "callback_query": {"id": "x"}},
+        {
+            "update_id": 3,
+            "message": {"message_id": 1, "date": 1, "chat": {"id": -5}, "from": {"id": 8, "is_bot": True}},
+        },
+    ],
+)
+def test_what_is_not_for_a_ticket_is_ignored(tmp_path, update):
+    assert parse(tmp_path, update) is None
+
+
+def test_stored_once_per_update(client):
+    test_client, store = client
+    body = fixture_bytes(FIXTURE)
+    assert post(test_client, body).get_json() == {"ok": True, "received": 1, "stored": 1}
+    assert post(test_client, body).get_json() == {"ok": True, "received": 1, "stored": 0}  # Telegram's retry
+    [row] = store.rows("inbox")
+    assert (row["message_id"], row["thread_key"]) == ("10000:1365", f"telegram:{BOT_ID}:chat:1111111")
+
+
+GOOD = fixture_bytes(FIXTURE)
+
+
+@pytest.mark.parametrize(
+    ("body", "kwargs", "status", "error"),
+    [
+        (GOOD, {"secret": None}, 401, "invalid signature"),
+        (GOOD, {"secret": "wrong"}, 401, "invalid signature"),
+        (GOOD, {"secret": SECRET_TOKEN + "x"}, 401, "invalid signature"),
+        (GOOD, {"name": "nope"}, 404, "unknown Telegram channel"),
+        (GOOD, {"name": "acme-facebook"}, 404, "unknown Telegram channel"),
+        (GOOD, {"content_type": "text/plain"}, 415, "expected Content-Type: application/json"),
+        (b"{oops", {}, 400, "body is not valid JSON"),
+        (b"[]", {}, 400, "expected an update with an integer update_id"),
+        (b'{"update_id": "1"}', {}, 400, "expected an update with an integer update_id"),
+        (b'{"update_id": true}', {}, 400, "expected an update with an integer update_id"),
+        (b'{"update_id": 1, "message": []}', {}, 400, "message must be an object"),
+        (b'{"update_id": 1, "message": {"message_id": 1, "date": 1}}', {}, 400, "missing chat.id"),
+        (b'{"update_id": 1, "message": {"message_id": 1, "chat": {"id": 5}}}', {}, 400, "missing date"),
+    ],
+)
+def test_bad_input_gets_a_short_json_4xx(client, body, kwargs, status, error):
+    test_client, store = client
+    response = post(test_client, body, **kwargs)
+    assert (response.status_code, response.get_json()) == (status, {"error": error})
+    assert store.rows("inbox") == []
+
+
+def test_the_bot_token_is_never_needed_in_the_webhook_url(tmp_path):
+    app = make_app(telegram_config(tmp_path), Store.from_url("sqlite://"))
+    rules = [rule.rule for rule in app.url_map.iter_rules() if "telegram" in rule.rule]
+    assert rules == ["/webhooks/telegram/<name>"]
+
+
+# -- TelegramChannel against the simulator ----------------------------------------------------------------------
+
+
+def test_reply_quotes_the_customers_latest_message(sim, channel):
+    first = sim.customer_message("hi", user_id=555, send=False)
+    latest = sim.customer_message("my order?", user_id=555, send=False)
+    inbound_id = f"{latest.update_id}:{latest.message_id}"
+    delivery = channel.send_reply(chat_thread(555, inbound_id), "Looking into it!", now=datetime.now(UTC))
+    [call] = sim.calls_to("POST", "/bot")
+    assert call.path == f"/bot{BOT_TOKEN}/sendMessage"
+    assert call.json == {
+        "chat_id": 555, "text": "Looking into it!",
+        "reply_parameters": {"message_id": latest.message_id, "allow_sending_without_reply": True},
+    }  # fmt: skip
+    [sent] = sim.sent
+    assert delivery.message_ids == (f"555/{sent['message_id']}",) and first.message_id != latest.message_id
+
+
+def test_a_long_reply_is_split_at_4096_utf16_units_and_quotes_once(sim, channel):
+    update = sim.customer_message("?", user_id=556, send=False)
+    text = ("Please check the cable. " * 150) + "😀" * 1500  # 3,600 + 3,000 code units
+    delivery = channel.send_reply(
+        chat_thread(556, f"{update.update_id}:{update.message_id}"), text, now=datetime.now(UTC)
+    )
+    calls = [c.json for c in sim.calls_to("POST", "/bot")]
+    assert len(calls) == len(delivery.message_ids) == 2
+    assert all(utf16_len(c["text"]) <= 4096 for c in calls)
+    assert "reply_parameters" in calls[0] and "reply_parameters" not in calls[1]
+
+
+def test_flood_control_retry_after_is_honoured(sim, channel):
+    sim.customer_message("?", user_id=557, send=False)
+    sim.flood(retry_after=7)
+    with pytest.raises(errors.RateLimited) as exc_info:
+        channel.send_reply(chat_thread(557, None), "Hi", now=datetime.now(UTC))
+    error = raised(exc_info)
+    assert (error.retry_after, error.http_status, error.code) == (7.0, 429, "429") and sim.sent == []
+
+
+@pytest.mark.parametrize(
+    ("setup", "chat", "expected", "words"),
+    [
+        (lambda sim: sim.block(558), 558, errors.PermanentError, "blocked the bot"),
+        (lambda sim: None, 9999, errors.NotFound, "no such chat"),
+    ],
+)
+def test_permanent_errors(sim, channel, setup, chat, expected, words):
+    sim.customer_message("?", user_id=558, send=False)
+    setup(sim)
+    with pytest.raises(errors.BridgeError) as exc_info:
+        channel.send_reply(chat_thread(chat, None), "Hi", now=datetime.now(UTC))
+    error = raised(exc_info)
+    assert type(error) is expected and words in error.message and not error.retryable
+
+
+def test_wrong_token_is_an_auth_error_that_does_not_show_the_token(sim):
+    other = TelegramChannel(name="acme-telegram", bot_token="7000000001:AAH-some-other-token", api_url=sim.url)
+    with pytest.raises(errors.AuthError) as exc_info:
+        other.ping()
+    assert "AAH-some-other-token" not in str(exc_info.value) and exc_info.value.http_status == 401
+
+
+def test_transport_errors_do_not_carry_the_url():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    refused = TelegramChannel(name="acme-telegram", bot_token=BOT_TOKEN, api_url=f"http://127.0.0.1:{port}", timeout=2)
+    with pytest.raises(errors.Unavailable) as exc_info:
+        refused.send_reply(chat_thread(1, None), "Hi", now=datetime.now(UTC))
+    error = raised(exc_info)
+    assert error.__cause__ is None and error.__suppress_context__
+
+
+def test_set_webhook_and_ping(sim, channel):
+    assert channel.ping() == "@acme_support_bot"
+    assert channel.set_webhook("https://bridge.example.com/webhooks/telegram/acme-telegram", SECRET_TOKEN)
+    assert sim.webhook == {
+        "url": "https://bridge.example.com/webhooks/telegram/acme-telegram", "secret_token": SECRET_TOKEN,
+        "allowed_updates": ["message", "edited_message"],
+    }  # fmt: skip
+    with pytest.raises(errors.PermanentError) as exc_info:
+        channel.set_webhook("http://insecure.example.com/hook", SECRET_TOKEN)
+    assert "HTTPS URL" in raised(exc_info).message
+    calls = len(sim.calls)
+    with pytest.raises(errors.ConfigError):
+        channel.set_webhook("https://bridge.example.com/x", "spaces are not allowed")
+    assert len(sim.calls) == calls
+
+
+def test_unknown_threads_are_refused_without_a_call(sim, channel):
+    for thread_id in ("dm:5", "chat:abc"):
+        state = ThreadState("k", "telegram", "acme-telegram", BOT_ID, thread_id, "5", None, None, "1")
+        with pytest.raises(errors.PermanentError):
+            channel.send_reply(state, "Hi", now=datetime.now(UTC))
+    assert sim.calls == [] and quoted_message_id("10000") is None and quoted_message_id("1:2") == 2
+
+
+def test_registry_builds_it_and_repr_hides_the_token(tmp_path):
+    channel = build_channel(telegram_config(tmp_path).channel("acme-telegram"))
+    assert isinstance(channel, TelegramChannel) and channel.account_id == BOT_ID
+    assert BOT_TOKEN not in repr(channel) and "acme-telegram" in repr(channel)
+
+
+# -- end to end ---------------------------------------------------------------------------------------------------
+
+
+def test_message_in_reply_out_edit_noted(sim, bridge, channel):
+    store: Store = bridge["store"]
+    update = sim.customer_message("Where is my parcel?", user_id=777, first_name="Ana", username="ana_p")
+    assert update.response.status_code == 200 and update.response.json()["stored"] == 1
+    [row] = store.rows("inbox", platform="telegram", message_id=f"{update.update_id}:{update.message_id}")
+    event = SocialEvent.from_json(row["payload"])
+    assert (event.thread_id, event.author.handle, event.text) == ("chat:777", "ana_p", "Where is my parcel?")
+    store.claim_thread(event, "zendesk")
+    store.update_thread(event.thread_key, last_inbound_message_id=event.message_id, ticket_id="9")
+    delivery = channel.send_reply(thread_state(store.thread(event.thread_key)), "On its way!", now=datetime.now(UTC))
+    [sent] = sim.sent
+    assert (sent["chat_id"], sent["reply_parameters"]["message_id"]) == (777, update.message_id)
+    assert delivery.message_ids == (f"777/{sent['message_id']}",)
+    edit = sim.customer_edit(update, "Where is my parcel #123?")
+    assert edit.response.json()["stored"] == 1
+    [edited] = store.rows("inbox", platform="telegram", message_id=f"{edit.update_id}:{update.message_id}")
+    assert (edited["kind"], edited["thread_key"]) == ("edit", event.thread_key)
+    assert json.loads(edited["payload"])["text"] == "Where is my parcel #123?"

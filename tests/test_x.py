@@ -1,0 +1,660 @@
+"""X: the webhook (CRC, signatures, both payload families), XChannel against the simulator, end to end.
+
+Every outbound request body is validated against the X API v2 OpenAPI spec in shared/fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import referencing
+import referencing.jsonschema
+from werkzeug.serving import make_server
+
+from bridge import config as config_module
+from bridge import errors
+from bridge.events import SocialEvent, ThreadState
+from bridge.outbound import thread_state
+from bridge.registry import build_channel
+from bridge.store import Store
+from connectors import xtext
+from connectors.x import XChannel, account_from_token, oauth1_signature, signature_base_string
+from sandbox.base import Fault, QuietHandler
+from sandbox.x import XSimulator
+from tests.conftest import fixture_bytes, fixture_json, raw_config
+from webhooks import x as x_webhook
+from webhooks.app import create_app
+from webhooks.signatures import sign_x
+
+BRAND, BRAND_NAME = "1111111111111111111", "AcmeSupport"
+CONSUMER_KEY, CONSUMER_SECRET = "xvz1evFS4wEEPTGEFPHBog", "x-consumer-secret-not-real"
+TOKEN, TOKEN_SECRET = f"{BRAND}-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb", "x-token-secret-not-real"
+BEARER = "x-oauth2-user-token-not-real"
+CUSTOMER, CUSTOMER_HANDLE = "2222222222222222222", "OtherUser"
+SECRETS = (CONSUMER_SECRET, TOKEN, TOKEN_SECRET, BEARER)
+SPEC = fixture_json("specs/x_api_v2_openapi.json")
+
+
+# -- fixtures: one simulator, one bridge app on a real socket, per module ---------------------------------
+
+
+def x_channel_config(api_url: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "name": "acme-x", "platform": "x", "consumer_key": CONSUMER_KEY, "consumer_secret": CONSUMER_SECRET,
+        "access_token": TOKEN, "access_token_secret": TOKEN_SECRET, "api_url": api_url, **overrides,
+    }  # fmt: skip
+
+
+def make_config(tmp: Path, api_url: str, **overrides: Any) -> config_module.Config:
+    raw = raw_config(database_url=f"sqlite:///{tmp}/store.db", queue_url=f"sqlite:///{tmp}/queue.db")
+    raw["channels"].append(x_channel_config(api_url, **overrides))
+    return config_module.parse(raw, env={})
+
+
+def make_app(config: config_module.Config, store: Store):
+    app = create_app(config, store=store)
+    if "x" not in app.blueprints:
+        app.register_blueprint(x_webhook.bp)
+    return app
+
+
+@pytest.fixture(scope="module")
+def shared_sim():
+    sim = XSimulator(
+        consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, access_token=TOKEN,
+        access_token_secret=TOKEN_SECRET, user_id=BRAND, username=BRAND_NAME, bearer_tokens=(BEARER,),
+    )  # fmt: skip
+    with sim:
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def bridge(shared_sim, tmp_path_factory):
+    """The web app serving /webhooks/x on loopback, with its store; the simulator posts to it."""
+    tmp = tmp_path_factory.mktemp("x")
+    config = make_config(tmp, shared_sim.url)
+    store = Store.from_url(config.database_url)
+    server = make_server("127.0.0.1", 0, make_app(config, store), threaded=True, request_handler=QuietHandler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield {"config": config, "store": store, "url": f"http://127.0.0.1:{server.server_port}"}
+    server.shutdown()
+
+
+@pytest.fixture
+def sim(shared_sim, bridge):
+    shared_sim.reset()
+    shared_sim.webhook_target = f"{bridge['url']}/webhooks/x"
+    return shared_sim
+
+
+@pytest.fixture
+def store(bridge) -> Store:
+    return bridge["store"]
+
+
+@pytest.fixture
+def channel(sim) -> XChannel:
+    return XChannel(
+        name="acme-x", consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, access_token=TOKEN,
+        access_token_secret=TOKEN_SECRET, api_url=sim.url, timeout=5,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def client(tmp_path):
+    config = make_config(tmp_path, "http://127.0.0.1:9")
+    store = Store.from_url("sqlite://")  # in memory: the test client runs in this thread
+    return make_app(config, store).test_client(), store
+
+
+def signed_post(test_client, body: bytes, *, secret: str = CONSUMER_SECRET, path: str = "/webhooks/x", **kwargs):
+    headers = {"x-twitter-webhooks-signature": kwargs.pop("signature", None) or sign_x(body, secret)}
+    content_type = kwargs.pop("content_type", "application/json")
+    return test_client.post(path, data=body, headers=headers, content_type=content_type)
+
+
+def parse_fixture(config: config_module.Config, payload: Any, resolve=None) -> list[SocialEvent]:
+    with create_app(config, store=Store.from_url("sqlite://")).test_request_context():
+        return list(x_webhook.parse(payload, config.channels_for("x"), resolve=resolve))
+
+
+def config_for(tmp_path: Path, account_id: str) -> config_module.Config:
+    return make_config(tmp_path, "http://127.0.0.1:9", account_id=account_id)
+
+
+# -- the OpenAPI spec ----------------------------------------------------------------------------------------
+
+
+def assert_valid_request(method: str, path: str, body: Any) -> None:
+    """Validate a request against the operation in the X API v2 OpenAPI spec (path parameters and body)."""
+    for template, operations in SPEC["paths"].items():
+        pattern = "^" + "".join(f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else p for p in _pieces(template)) + "$"
+        match = re.match(pattern, path)
+        if match and method.lower() in operations:
+            operation = operations[method.lower()]
+            break
+    else:
+        raise AssertionError(f"{method} {path} is not an operation of the X API v2")
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "path":
+            assert re.fullmatch(parameter["schema"]["pattern"], match.group(parameter["name"]))
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    resource = referencing.Resource.from_contents(SPEC, default_specification=referencing.jsonschema.DRAFT202012)
+    registry = referencing.Registry().with_resource("urn:x-api-v2", resource)
+    jsonschema.Draft202012Validator({"$ref": "urn:x-api-v2" + schema["$ref"]}, registry=registry).validate(body)
+
+
+def _pieces(template: str) -> list[str]:
+    return [piece for piece in re.split(r"(\{[^}]+\})", template) if piece]
+
+
+def test_the_spec_validator_catches_a_bad_body():
+    assert_valid_request("POST", "/2/tweets", {"text": "hi", "reply": {"in_reply_to_tweet_id": "123"}})
+    with pytest.raises(jsonschema.ValidationError):
+        assert_valid_request("POST", "/2/tweets", {"text": "hi", "reply": {"in_reply_to_tweet_id": 123}})
+    with pytest.raises(jsonschema.ValidationError):
+        assert_valid_request("POST", "/2/dm_conversations/with/42/messages", {"message": "hi"})
+    with pytest.raises(AssertionError):
+        assert_valid_request("POST", "/2/dm_conversations/with/not-a-number/messages", {"text": "hi"})
+
+
+# -- signatures: the published vectors through the views -----------------------------------------------------
+
+
+def test_crc_vector(tmp_path):
+    config = make_config(tmp_path, "http://127.0.0.1:9", consumer_secret="test", account_id=BRAND)
+    test_client = make_app(config, Store.from_url("sqlite://")).test_client()
+    response = test_client.get("/webhooks/x", query_string={"crc_token": "challenge_string"})
+    assert response.status_code == 200
+    assert response.get_json() == {"response_token": "sha256=SYYKwb5URQ4OnNXL3KWDH9ph6EIaP+4PTQFxLk5FIK4="}
+    by_name = test_client.get("/webhooks/x/acme-x", query_string={"crc_token": "challenge_string"})
+    assert by_name.get_json() == response.get_json()
+
+
+def test_post_signature_vector(tmp_path):
+    config = make_config(tmp_path, "http://127.0.0.1:9", consumer_secret="test", account_id=BRAND)
+    test_client = make_app(config, Store.from_url("sqlite://")).test_client()
+    body = b'{"test_number":1,"test_string":"two"}'
+    good = "sha256=YWHphPn/JFq43jkF0y4/w8R/SelmLjvpunhVFY8JhlI="
+    accepted = signed_post(test_client, body, signature=good)
+    assert accepted.status_code == 400  # past the signature: the body is just not an X payload
+    assert accepted.get_json() == {"error": "expected an Account Activity (for_user_id) or X Activity (data) payload"}
+    refused = signed_post(test_client, body, signature=good.replace("Y", "Z", 1))
+    assert (refused.status_code, refused.get_json()) == (401, {"error": "invalid signature"})
+
+
+def test_oauth1_signature_vector():
+    """X's documented example ("Creating a signature"): the same base string and signature."""
+    params = {
+        "status": "Hello Ladies + Gentlemen, a signed OAuth request!", "include_entities": "true",
+        "oauth_consumer_key": "xvz1evFS4wEEPTGEFPHBog", "oauth_nonce": "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg",
+        "oauth_signature_method": "HMAC-SHA1", "oauth_timestamp": "1318622958",
+        "oauth_token": "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb", "oauth_version": "1.0",
+    }  # fmt: skip
+    base = signature_base_string("POST", "https://api.twitter.com/1.1/statuses/update.json", params)
+    assert base.startswith("POST&https%3A%2F%2Fapi.twitter.com%2F1.1%2Fstatuses%2Fupdate.json&include_entities%3Dtrue")
+    assert "status%3DHello%2520Ladies%2520%252B%2520Gentlemen%252C%2520a%2520signed%2520OAuth%2520request%2521" in base
+    secret, token_secret = "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw", "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE"
+    assert oauth1_signature(base, secret, token_secret) == "hCtSmYh+iHYCEqBWrE7C7hYmtUk="
+
+
+# -- every fixture parsed ------------------------------------------------------------------------------------
+
+
+def test_aaa_post_fixture_by_the_account_itself_is_an_echo(tmp_path):
+    payload = fixture_json("x/x_tweet_create_events.json")
+    assert parse_fixture(config_for(tmp_path, payload["for_user_id"]), payload) == []
+
+
+def test_aaa_post_fixture_from_a_customer(tmp_path):
+    payload = fixture_json("x/x_tweet_create_events.json")
+    payload["tweet_create_events"][0]["user"].update(id=9, id_str="9", screen_name="jane", name="Jane")
+    [event] = parse_fixture(config_for(tmp_path, payload["for_user_id"]), payload)
+    assert event.message_id == "1296887316556980230"  # id_str: the numeric id lost its last digits
+    assert event.thread_id == "conversation:1296887091901718529"  # the post it answers (not stored here)
+    assert event.reply_to == "1296887316556980230" and event.kind == "comment"
+    assert event.text == (
+        "See how @PennMedCDH are using X data to understand the COVID-19 health crisis 📊\n\n"
+        "https://developer.x.com/en/use-cases/success-stories/penn"
+    )
+    assert event.created_at == datetime(2020, 8, 21, 19, 10, 5, tzinfo=UTC)
+    assert (event.author.id, event.author.handle, event.author.name) == ("9", "jane", "Jane")
+    assert event.url == "https://x.com/jane/status/1296887316556980230"
+
+
+def test_aaa_dm_fixture(tmp_path):
+    payload = fixture_json("x/x_direct_message_events.json")
+    [event] = parse_fixture(config_for(tmp_path, "4337869213"), payload)
+    assert (event.message_id, event.thread_id, event.reply_to) == ("954491830116155396", "dm:3001969357", "3001969357")
+    assert (event.kind, event.text, event.author.name, event.author.handle) == (
+        "message", "Hello World!", "Jordan Brinks", "furiouscamper",
+    )  # fmt: skip
+    assert event.created_at == datetime.fromtimestamp(1516403560.557, UTC)
+
+
+def test_aaa_dm_sent_by_the_account_is_an_echo(tmp_path):
+    payload = fixture_json("x/x_direct_message_events.json")
+    assert parse_fixture(config_for(tmp_path, "3001969357"), {**payload, "for_user_id": "3001969357"}) == []
+
+
+def test_xaa_mention_fixture(tmp_path):
+    [event] = parse_fixture(config_for(tmp_path, BRAND), fixture_json("x/x_xaa_post_mention_create.json"))
+    assert (event.message_id, event.thread_id) == ("2080765813578191303", "conversation:2080765813578191303")
+    assert (event.text, event.author.id, event.author.handle) == ("hey @ExampleUser", CUSTOMER, CUSTOMER_HANDLE)
+    assert event.created_at == datetime(2026, 7, 24, 21, 23, 23, tzinfo=UTC)
+
+
+def test_xaa_dm_fixture(tmp_path):
+    [event] = parse_fixture(config_for(tmp_path, BRAND), fixture_json("x/x_xaa_dm_received.json"))
+    assert (event.message_id, event.thread_id, event.text) == ("2080765901528535096", f"dm:{CUSTOMER}", "hello!")
+    assert (event.author.name, event.author.handle) == ("OtherUser", "OtherUser")
+
+
+def test_xaa_other_events_and_other_accounts_are_ignored(tmp_path):
+    config = config_for(tmp_path, BRAND)
+    assert parse_fixture(config, fixture_json("x/x_xaa_event_envelope.json")) == []  # post.create: our own posts
+    assert parse_fixture(config_for(tmp_path, "42"), fixture_json("x/x_xaa_post_mention_create.json")) == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x_tweet_create_events.json",
+        "x_direct_message_events.json",
+        "x_xaa_post_mention_create.json",
+        "x_xaa_dm_received.json",
+        "x_xaa_event_envelope.json",
+    ],
+)
+def test_every_fixture_is_acknowledged_through_the_view(client, name):
+    test_client, store = client
+    body = fixture_bytes(f"x/{name}")
+    response = signed_post(test_client, body)
+    assert response.status_code == 200 and response.get_json()["ok"] is True
+    expected = 1 if name in ("x_xaa_post_mention_create.json", "x_xaa_dm_received.json") else 0  # our account only
+    assert len(store.rows("inbox")) == expected == response.get_json()["stored"]
+    assert signed_post(test_client, body).get_json()["stored"] == 0  # a redelivery stores nothing
+
+
+def test_long_posts_are_read_in_full(tmp_path):
+    config = config_for(tmp_path, BRAND)
+    long_text = "My order #1234 arrived broken. " * 12
+    v1 = {"for_user_id": BRAND, "tweet_create_events": [{
+        "id_str": "5", "text": long_text[:140], "truncated": True, "user": {"id_str": "9", "screen_name": "j"},
+        "extended_tweet": {"full_text": long_text}, "created_at": "Fri Aug 21 19:10:05 +0000 2020"}]}  # fmt: skip
+    v2 = fixture_json("x/x_xaa_post_mention_create.json")
+    v2["data"]["payload"]["note_tweet"] = {"text": long_text}
+    assert [e.text for e in parse_fixture(config, v1) + parse_fixture(config, v2)] == [long_text, long_text]
+
+
+def test_reposts_are_dropped_and_text_is_unescaped(tmp_path):
+    config = config_for(tmp_path, BRAND)
+    post = {"id_str": "7", "text": "a &amp; b &lt;3", "user": {"id_str": "9"}, "created_at": "x"}
+    [event] = parse_fixture(config, {"for_user_id": BRAND, "tweet_create_events": [post]})
+    assert event.text == "a & b <3"
+    repost = {**post, "retweeted_status": {"id_str": "1"}}
+    assert parse_fixture(config, {"for_user_id": BRAND, "tweet_create_events": [repost]}) == []
+    xaa = fixture_json("x/x_xaa_post_mention_create.json")
+    xaa["data"]["payload"]["referenced_tweets"] = [{"type": "retweeted", "id": "1"}]
+    assert parse_fixture(config, xaa) == []
+
+
+def test_a_v1_reply_joins_the_thread_of_the_post_it_answers(tmp_path):
+    config = config_for(tmp_path, BRAND)
+    threads = {"100": "conversation:50"}
+    resolve = lambda account, post_id: threads.get(post_id) if account == BRAND else None  # noqa: E731
+    first = {"id_str": "200", "in_reply_to_status_id_str": "100", "text": "still broken", "user": {"id_str": "9"}}
+    second = {"id_str": "300", "in_reply_to_status_id_str": "200", "text": "hello?", "user": {"id_str": "9"}}
+    stray = {"id_str": "400", "in_reply_to_status_id_str": "399", "text": "hm", "user": {"id_str": "9"}}
+    payload = {"for_user_id": BRAND, "tweet_create_events": [first, second, stray]}
+    events = parse_fixture(config, payload, resolve=resolve)
+    assert [e.thread_id for e in events] == ["conversation:50", "conversation:50", "conversation:399"]
+
+
+def test_a_reply_to_our_own_sent_post_is_found_through_the_store(client):
+    test_client, store = client
+    mention = {"id_str": "500", "text": "@AcmeSupport help", "user": {"id_str": "9"}}
+    assert signed_post(test_client, json.dumps({"for_user_id": BRAND, "tweet_create_events": [mention]}).encode())
+    key = f"x:{BRAND}:conversation:500"
+    store.start_delivery(helpdesk="zendesk", comment_id="c1", ticket_id="1", thread_key=key, at=time.time())
+    store.finish_delivery("zendesk", "c1", status="sent", platform="x", message_ids=["600"])  # our reply
+    reply = {"id_str": "700", "in_reply_to_status_id_str": "600", "text": "thanks", "user": {"id_str": "9"}}
+    response = signed_post(test_client, json.dumps({"for_user_id": BRAND, "tweet_create_events": [reply]}).encode())
+    assert response.get_json()["stored"] == 1
+    assert {row["thread_key"] for row in store.rows("inbox")} == {key}
+
+
+def test_deleted_post_becomes_a_remove_event_for_a_known_thread(tmp_path):
+    config = config_for(tmp_path, BRAND)
+    deletion = {"status": {"id": "100", "user_id": "9"}, "timestamp_ms": "1700000000000"}
+    resolve = lambda account, post_id: "conversation:100" if post_id == "100" else None  # noqa: E731
+    [event] = parse_fixture(config, {"for_user_id": BRAND, "tweet_delete_events": [deletion]}, resolve=resolve)
+    assert (event.kind, event.message_id, event.thread_id) == ("remove", "100#remove", "conversation:100")
+    assert parse_fixture(config, {"for_user_id": BRAND, "tweet_delete_events": [deletion]}) == []
+
+
+def test_account_id_can_come_from_the_access_token(tmp_path):
+    config = make_config(tmp_path, "http://127.0.0.1:9")  # no account_id: the token starts with it
+    assert x_webhook.account_of(config.channel("acme-x")) == BRAND == account_from_token(TOKEN)
+    assert build_channel(config.channel("acme-x")).account_id == BRAND
+
+
+# -- bad input ---------------------------------------------------------------------------------------------
+
+
+GOOD = fixture_bytes("x/x_xaa_dm_received.json")
+
+
+@pytest.mark.parametrize(
+    ("body", "kwargs", "status", "error"),
+    [
+        (GOOD, {"signature": "sha256=" + "A" * 44}, 401, "invalid signature"),
+        (GOOD, {"secret": "another-app"}, 401, "invalid signature"),
+        (GOOD, {"signature": "sha256=ünïcode"}, 401, "invalid signature"),
+        (GOOD, {"content_type": "text/plain"}, 415, "expected Content-Type: application/json"),
+        (b"{not json", {}, 400, "body is not valid JSON"),
+        (b"[]", {}, 400, "expected a JSON object"),
+        (b'{"data": [1]}', {}, 400, "data must be an object"),
+        (b'{"data": {"filter": {}}}', {}, 400, "missing event_type"),
+        (json.dumps({"data": {"event_type": "dm.received", "filter": {"user_id": BRAND}}}).encode(), {}, 400,
+         "missing payload"),
+        (json.dumps({"for_user_id": BRAND, "tweet_create_events": {}}).encode(), {}, 400,
+         "tweet_create_events must be an array"),
+        (json.dumps({"for_user_id": BRAND, "tweet_create_events": [{"id": 1}]}).encode(), {}, 400, "missing id_str"),
+        (json.dumps({"for_user_id": BRAND, "tweet_create_events": [{"id_str": "1"}]}).encode(), {}, 400,
+         "missing user.id_str"),
+        (GOOD, {"path": "/webhooks/x/nope"}, 404, "unknown X channel"),
+        (GOOD, {"path": "/webhooks/x/acme-facebook"}, 404, "unknown X channel"),
+    ],
+)  # fmt: skip
+def test_bad_input_gets_a_short_json_4xx(client, body, kwargs, status, error):
+    test_client, store = client
+    response = signed_post(test_client, body, **kwargs)
+    assert (response.status_code, response.get_json()) == (status, {"error": error})
+    assert store.rows("inbox") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "error"), [({}, "crc_token is required"), ({"crc_token": "a" * 2000}, "crc_token is too long")]
+)
+def test_bad_crc_requests(client, query, error):
+    response = client[0].get("/webhooks/x", query_string=query)
+    assert (response.status_code, response.get_json()) == (400, {"error": error})
+
+
+# -- XChannel against the simulator ---------------------------------------------------------------------------
+
+
+def thread(thread_id: str, last: str | None = None, reply_to: str = "") -> ThreadState:
+    return ThreadState(
+        key=f"x:{BRAND}:{thread_id}", platform="x", channel="acme-x", account_id=BRAND, thread_id=thread_id,
+        reply_to=reply_to or thread_id.split(":")[1], last_inbound_at=None, last_inbound_message_id=last, ticket_id="1",
+    )  # fmt: skip
+
+
+def customer_thread(sim: XSimulator) -> tuple[ThreadState, str]:
+    first = sim.customer_post("@AcmeSupport my order?", user_id=CUSTOMER, username=CUSTOMER_HANDLE, send=False)
+    latest = sim.customer_post("hello??", user_id=CUSTOMER, username=CUSTOMER_HANDLE, in_reply_to=first.id, send=False)
+    return thread(f"conversation:{first.conversation_id}", latest.id, first.id), latest.id
+
+
+def requests_made(sim: XSimulator, method: str, prefix: str) -> list[Any]:
+    calls = sim.calls_to(method, prefix)
+    for call in calls:
+        assert_valid_request(method, call.path, call.json)
+        authorization = call.headers.get("Authorization", "")  # carries the access token, never a secret
+        assert CONSUMER_SECRET not in authorization and TOKEN_SECRET not in authorization
+    return calls
+
+
+def raised(exc_info: pytest.ExceptionInfo[errors.BridgeError]) -> errors.BridgeError:
+    error = exc_info.value
+    for text in (error, error.message, repr(error), error.__cause__, repr(error.__cause__)):
+        assert not any(secret in str(text) for secret in SECRETS)
+    assert error.platform == "x"
+    return error
+
+
+def test_reply_answers_the_latest_post_of_the_customer(sim, channel):
+    state, latest = customer_thread(sim)
+    delivery = channel.send_reply(state, "We're on it, sorry for the wait!", now=datetime.now(UTC))
+    [call] = requests_made(sim, "POST", "/2/tweets")
+    assert call.json == {"text": "We're on it, sorry for the wait!", "reply": {"in_reply_to_tweet_id": latest}}
+    assert (
+        call.headers["Authorization"].startswith("OAuth ")
+        and 'oauth_signature_method="HMAC-SHA1"' in call.headers["Authorization"]
+    )
+    post = sim.posts[delivery.message_ids[0]]
+    assert (post.author_id, post.in_reply_to, post.conversation_id) == (BRAND, latest, state.thread_id.split(":")[1])
+
+
+def test_a_long_reply_becomes_a_numbered_chain_of_valid_posts(sim, channel):
+    state, latest = customer_thread(sim)
+    text = " ".join(
+        f"Step {i}: open https://help.acme.example.com/articles/{i}/how-to-reset-your-device and follow it."
+        for i in range(1, 15)
+    )
+    delivery = channel.send_reply(state, text, now=datetime.now(UTC))
+    calls = requests_made(sim, "POST", "/2/tweets")
+    assert len(calls) == len(delivery.message_ids) >= 3
+    texts = [c.json["text"] for c in calls]
+    assert all(xtext.is_valid_post(t) and xtext.weighted_length(t) <= 280 for t in texts)
+    assert [t.rsplit(" ", 1)[1] for t in texts] == [f"({i}/{len(texts)})" for i in range(1, len(texts) + 1)]
+    targets = [c.json["reply"]["in_reply_to_tweet_id"] for c in calls]
+    assert targets == [latest, *delivery.message_ids[:-1]]  # each part answers the previous one
+
+
+def test_direct_message_goes_to_the_participant(sim, channel):
+    dm = sim.customer_dm("where is my parcel?", user_id=CUSTOMER, username=CUSTOMER_HANDLE, send=False)
+    delivery = channel.send_reply(thread(f"dm:{CUSTOMER}", dm.id), "Checking now!", now=datetime.now(UTC))
+    [call] = requests_made(sim, "POST", "/2/dm_conversations/")
+    assert call.path == f"/2/dm_conversations/with/{CUSTOMER}/messages" and call.json == {"text": "Checking now!"}
+    assert sim.sent_dms == [{"participant_id": CUSTOMER, "text": "Checking now!", "id": delivery.message_ids[0]}]
+
+
+def test_bearer_token_mode(sim):
+    bearer = XChannel(
+        name="acme-x", consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, bearer_token=BEARER,
+        account_id=BRAND, api_url=sim.url,
+    )  # fmt: skip
+    assert bearer.ping() == f"@{BRAND_NAME}"
+    assert sim.calls[-1].headers["Authorization"] == f"Bearer {BEARER}"
+
+
+def test_wrong_secret_is_an_auth_error(sim):
+    wrong = XChannel(
+        name="acme-x", consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, access_token=TOKEN,
+        access_token_secret="not-the-secret", api_url=sim.url,
+    )  # fmt: skip
+    with pytest.raises(errors.AuthError) as exc_info:
+        wrong.ping()
+    assert raised(exc_info).http_status == 401 and "credentials" in exc_info.value.message
+
+
+def test_duplicate_content_is_permanent_not_auth(sim, channel):
+    state, _ = customer_thread(sim)
+    channel.send_reply(state, "Thanks for your patience.", now=datetime.now(UTC))
+    with pytest.raises(errors.PermanentError) as exc_info:
+        channel.send_reply(state, "Thanks for your patience.", now=datetime.now(UTC))
+    error = raised(exc_info)
+    assert type(error) is errors.PermanentError and error.http_status == 403 and "duplicate" in error.message
+
+
+def test_reply_to_a_deleted_post_is_not_found(sim, channel):
+    with pytest.raises(errors.NotFound) as exc_info:
+        channel.send_reply(thread("conversation:123", "456"), "Hello", now=datetime.now(UTC))
+    assert "deleted" in raised(exc_info).message
+
+
+def test_429_waits_until_the_reset_of_the_window(sim, channel):
+    state, _ = customer_thread(sim)
+    sim.exhaust("POST /2/tweets")
+    with pytest.raises(errors.RateLimited) as exc_info:
+        channel.send_reply(state, "Hi", now=datetime.now(UTC))
+    error = raised(exc_info)
+    assert error.http_status == 429 and 895 <= error.retry_after <= 900  # the 15-minute window, from the headers
+    before = len(sim.calls)
+    with pytest.raises(errors.RateLimited) as again:
+        channel.send_reply(state, "Hi", now=datetime.now(UTC))
+    assert again.value.code == "window" and len(sim.calls) == before  # refused here, no request sent
+
+
+def test_remaining_zero_stops_calls_before_x_refuses_them(sim, channel):
+    sim.limits["GET /2/users/me"] = 1
+    try:
+        assert channel.ping() == f"@{BRAND_NAME}"
+        with pytest.raises(errors.RateLimited):
+            channel.ping()
+        assert len(sim.calls_to("GET", "/2/users/me")) == 1
+    finally:
+        sim.limits["GET /2/users/me"] = 75
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "expected", "retry_after"),
+    [
+        (503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503},
+         {}, errors.Unavailable, None),
+        (500, "<html>oops</html>", {"retry-after": "7"}, errors.Unavailable, 7.0),
+        (429, {"title": "UsageCapExceeded", "detail": "Usage cap exceeded: Monthly product cap",
+               "type": "https://api.x.com/2/problems/usage-capped"}, {}, errors.RateLimited, None),
+        (400, {"errors": [{"message": "$.text: is missing"}], "title": "Invalid Request",
+               "detail": "One or more parameters to your request was invalid.",
+               "type": "https://api.x.com/2/problems/invalid-request"}, {}, errors.PermanentError, None),
+        (403, {"title": "Forbidden", "detail": "You are not permitted to perform this action.", "type": "about:blank"},
+         {}, errors.AuthError, None),
+    ],
+)  # fmt: skip
+def test_error_table(sim, channel, status, body, headers, expected, retry_after):
+    state, _ = customer_thread(sim)
+    sim.inject(Fault(status, path_prefix="/2/", headers=headers, body=body))
+    with pytest.raises(errors.BridgeError) as exc_info:
+        channel.send_reply(state, "Hi", now=datetime.now(UTC))
+    error = raised(exc_info)
+    assert type(error) is expected and error.http_status == status and error.retry_after == retry_after
+    assert error.message.startswith("could not reply on X")
+
+
+def test_timeout_after_sending_is_an_unknown_outcome(sim):
+    state, _ = customer_thread(sim)
+    sim.inject(Fault(201, path_prefix="/2/tweets", delay=1.0, body={"data": {"id": "1", "text": "Hi"}}))
+    slow = XChannel(
+        name="acme-x", consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, access_token=TOKEN,
+        access_token_secret=TOKEN_SECRET, api_url=sim.url, timeout=0.3,
+    )  # fmt: skip
+    with pytest.raises(errors.UnknownOutcome) as exc_info:
+        slow.send_reply(state, "Hi", now=datetime.now(UTC))
+    assert not raised(exc_info).retryable
+
+
+def test_a_failure_inside_a_chain_reports_what_was_posted(sim, channel):
+    state, _ = customer_thread(sim)
+    text = "This is a sentence that keeps the explanation going for a while. " * 9
+    seen: list[int] = []
+
+    def after_first(response, *args, **kwargs):
+        seen.append(response.status_code)
+        if len(seen) == 1:
+            sim.exhaust("POST /2/tweets")
+
+    channel._session.hooks["response"].append(after_first)
+    with pytest.raises(errors.PartiallyDelivered) as exc_info:
+        channel.send_reply(state, text, now=datetime.now(UTC))
+    error = raised(exc_info)
+    assert error.message.startswith("only 1 of 3 parts") and len(error.message_ids) == 1
+    assert error.message_ids[0] in sim.posts
+
+
+def test_unknown_threads_and_bad_ids_are_refused_without_a_call(sim, channel):
+    for state in (thread("comment:1"), thread("conversation:abc", None, "abc"), thread("dm:x1")):
+        with pytest.raises(errors.PermanentError):
+            channel.send_reply(state, "Hi", now=datetime.now(UTC))
+    assert sim.calls == []
+
+
+def test_configuration_errors_and_repr(sim):
+    with pytest.raises(errors.ConfigError, match="account_id"):
+        XChannel(name="a", consumer_key="k", consumer_secret="s", bearer_token="b")
+    with pytest.raises(errors.ConfigError, match="bearer_token"):
+        XChannel(name="a", consumer_key="k", consumer_secret="s", account_id="1")
+    channel = XChannel(
+        name="acme-x", consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, access_token=TOKEN,
+        access_token_secret=TOKEN_SECRET, bearer_token=BEARER, api_url=sim.url,
+    )  # fmt: skip
+    assert "acme-x" in repr(channel) and not any(secret in repr(channel) for secret in SECRETS)
+
+
+# -- end to end: the customer on X → inbox; the agent's reply → X; the echo dropped ----------------------------
+
+
+def stored(store: Store, message_id: str) -> SocialEvent:
+    [row] = store.rows("inbox", platform="x", message_id=message_id)
+    return SocialEvent.from_json(row["payload"])
+
+
+def claimed_thread(store: Store, event: SocialEvent) -> ThreadState:
+    """What the core does with the first event of a thread, in short: claim it, record the latest post."""
+    store.claim_thread(event, "zendesk")
+    store.update_thread(event.thread_key, last_inbound_message_id=event.message_id, ticket_id="42")
+    return thread_state(store.thread(event.thread_key))
+
+
+def record_delivery(store: Store, event: SocialEvent, message_ids: tuple[str, ...]) -> None:
+    """What the reply pipeline records around a send: the delivery row and the ids it posted."""
+    comment_id = f"c-{message_ids[0]}"
+    store.start_delivery(helpdesk="zendesk", comment_id=comment_id, ticket_id="42", thread_key=event.thread_key, at=0)
+    store.finish_delivery("zendesk", comment_id, status="sent", platform="x", message_ids=message_ids)
+
+
+@pytest.mark.parametrize("shape", ["aaa", "xaa"])
+def test_mention_in_reply_out_echo_dropped(sim, store, shape):
+    sim.shape, sim.echoes = shape, True
+    mention = sim.customer_post("@AcmeSupport my blender broke", user_id=CUSTOMER, username=CUSTOMER_HANDLE)
+    assert mention.response.status_code == 200 and mention.response.json()["stored"] == 1
+    event = stored(store, mention.id)
+    assert (event.thread_id, event.author.handle, event.text) == (
+        f"conversation:{mention.id}", CUSTOMER_HANDLE, "@AcmeSupport my blender broke",
+    )  # fmt: skip
+    channel = build_channel(config_module.parse(
+        {**raw_config(), "channels": [x_channel_config(sim.url)]}, env={}).channel("acme-x"))  # fmt: skip
+    delivery = channel.send_reply(
+        claimed_thread(store, event), "So sorry! DM us your order number.", now=datetime.now(UTC)
+    )
+    assert sim.posts[delivery.message_ids[0]].in_reply_to == mention.id
+    record_delivery(store, event, delivery.message_ids)
+    assert sim.wait_for_webhooks()
+    echo_body, echo_status = sim.deliveries[-1]
+    assert echo_status == 200 and delivery.message_ids[0] in echo_body.decode()
+    assert store.rows("inbox", platform="x", message_id=delivery.message_ids[0]) == []  # the echo is not a message
+    follow_up = sim.customer_post(
+        "thanks", user_id=CUSTOMER, username=CUSTOMER_HANDLE, in_reply_to=delivery.message_ids[0]
+    )
+    assert follow_up.response.json()["stored"] == 1
+    assert stored(store, follow_up.id).thread_id == event.thread_id  # the customer's answer joins the thread
+
+
+def test_dm_in_reply_out(sim, store):
+    sim.shape, sim.echoes = "aaa", True
+    dm = sim.customer_dm("hi, need help", user_id="3333", username="carla", display_name="Carla")
+    event = stored(store, dm.id)
+    assert (event.thread_id, event.author.name, event.kind) == ("dm:3333", "Carla", "message")
+    channel = XChannel(
+        name="acme-x", consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, access_token=TOKEN,
+        access_token_secret=TOKEN_SECRET, api_url=sim.url,
+    )  # fmt: skip
+    delivery = channel.send_reply(claimed_thread(store, event), "Hello Carla!", now=datetime.now(UTC))
+    assert sim.sent_dms[-1]["participant_id"] == "3333"
+    assert sim.wait_for_webhooks() and sim.deliveries[-1][1] == 200
+    assert store.rows("inbox", platform="x", message_id=delivery.message_ids[0]) == []
+
+
+def test_crc_from_the_simulator(sim):
+    assert sim.crc_check("fresh-challenge-123")

@@ -1,0 +1,197 @@
+"""The bridge's own OpenAPI description of its webhook endpoints, served at ``GET /openapi.json``.
+
+It documents what each endpoint accepts and answers (including every 4xx), so platform teams and
+proxies know the contract, and so the fuzz tests (schemathesis) can generate requests from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+
+bp = Blueprint("openapi", __name__)
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+ACK = {"$ref": "#/components/schemas/Ack"}
+
+
+def _answers(ok: dict[str, Any], *errors: int) -> dict[str, Any]:
+    descriptions = {
+        400: "malformed body or missing fields",
+        401: "missing, wrong or stale signature / secret",
+        403: "verify token mismatch",
+        404: "unknown channel",
+        405: "method not allowed",
+        413: "body over 1 MiB",
+        415: "not application/json",
+        503: "storage unavailable: redeliver later",
+    }
+    out = {"200": {"description": "accepted", "content": {"application/json": {"schema": ok}}}}
+    for status in errors:
+        out[str(status)] = {"description": descriptions[status], "content": {"application/json": {"schema": ERROR}}}
+    return out
+
+
+def _header(name: str, description: str, *, required: bool = True) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": required,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+def _json_body(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "required": True,
+        "description": description,
+        "content": {"application/json": {"schema": schema or {"type": "object"}}},
+    }
+
+
+CHANNEL = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "description": "the channel's name in socialdesk.toml",
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+}
+CRC = {"name": "crc_token", "in": "query", "required": True, "schema": {"type": "string"}}
+X_SIGNATURE = _header("x-twitter-webhooks-signature", "sha256= + base64 HMAC-SHA256 of the raw body (consumer secret)")
+SIGNED_POST = (400, 401, 413, 415, 503)
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/healthz": {"get": {"summary": "Liveness", "responses": _answers({"type": "object"})}},
+    "/webhooks/meta": {
+        "get": {
+            "summary": "Meta's subscription handshake: echoes hub.challenge when hub.verify_token matches",
+            "parameters": [
+                {"name": f"hub.{n}", "in": "query", "required": False, "schema": {"type": "string"}}
+                for n in ("mode", "verify_token", "challenge")
+            ],
+            "responses": {
+                "200": {"description": "the challenge", "content": {"text/html": {"schema": {"type": "string"}}}},
+                "400": _answers({}, 400)["400"],
+                "403": _answers({}, 403)["403"],
+            },
+        },
+        "post": {
+            "summary": "Facebook pages, Messenger, Instagram and WhatsApp events",
+            "parameters": [
+                _header("X-Hub-Signature-256", "sha256= + hex HMAC-SHA256 of the raw body with the app secret")
+            ],
+            "requestBody": _json_body(
+                "Meta's webhook envelope",
+                {
+                    "type": "object",
+                    "required": ["object", "entry"],
+                    "properties": {"object": {"type": "string"}, "entry": {"type": "array"}},
+                },
+            ),
+            "responses": _answers(ACK, *SIGNED_POST),
+        },
+    },
+    "/webhooks/zendesk": {
+        "post": {
+            "summary": "A Zendesk ticket changed (event subscription or trigger body with ticket_id)",
+            "parameters": [
+                _header("X-Zendesk-Webhook-Signature", "base64 HMAC-SHA256 of timestamp + raw body"),
+                _header("X-Zendesk-Webhook-Signature-Timestamp", "ISO 8601; refused when more than 5 minutes off"),
+                _header("X-Zendesk-Webhook-Invocation-Id", "deduplication key", required=False),
+            ],
+            "requestBody": _json_body('zen:event-type:ticket.* envelope, or {"ticket_id": "123"}'),
+            "responses": _answers({"type": "object"}, *SIGNED_POST),
+        }
+    },
+    "/webhooks/freshdesk": {
+        "post": {
+            "summary": "A Freshdesk ticket got an agent reply (automation rule webhook)",
+            "parameters": [_header("X-Socialdesk-Secret", "the shared secret, compared in constant time")],
+            "requestBody": _json_body('{"ticket_id": "123"} or {"freshdesk_webhook": {"ticket_id": ...}}'),
+            "responses": _answers({"type": "object"}, *SIGNED_POST),
+        }
+    },
+    "/webhooks/x": {
+        "get": {"summary": "X's CRC check", "parameters": [CRC], "responses": _answers({"type": "object"}, 400, 401)},
+        "post": {
+            "summary": "Account Activity API or X Activity API events",
+            "parameters": [X_SIGNATURE],
+            "requestBody": _json_body("X's event envelope"),
+            "responses": _answers(ACK, *SIGNED_POST),
+        },
+    },
+    "/webhooks/x/{name}": {
+        "get": {
+            "summary": "X's CRC check for one channel",
+            "parameters": [CHANNEL, CRC],
+            "responses": _answers({"type": "object"}, 400, 401, 404),
+        },
+        "post": {
+            "summary": "X events for one channel",
+            "parameters": [CHANNEL, X_SIGNATURE],
+            "requestBody": _json_body("X's event envelope"),
+            "responses": _answers(ACK, *SIGNED_POST, 404),
+        },
+    },
+    "/webhooks/telegram/{name}": {
+        "post": {
+            "summary": "A Telegram Bot API update",
+            "parameters": [CHANNEL, _header("X-Telegram-Bot-Api-Secret-Token", "the channel's secret_token")],
+            "requestBody": _json_body("a Telegram Update"),
+            "responses": _answers(ACK, *SIGNED_POST, 404),
+        },
+    },
+    "/webhooks/generic/{name}": {
+        "post": {
+            "summary": "A message from your own website or app (schema: webhooks/schemas/generic_message.json)",
+            "parameters": [
+                CHANNEL,
+                _header("X-Socialdesk-Signature", "v1= + hex HMAC-SHA256 of '<timestamp>.' + body"),
+                _header("X-Socialdesk-Timestamp", "Unix seconds; 5 minutes tolerance"),
+            ],
+            "requestBody": _json_body("one message"),
+            "responses": _answers(ACK, *SIGNED_POST, 404),
+        },
+    },
+}
+
+
+def spec() -> dict[str, Any]:
+    """The whole document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "socialdesk webhooks",
+            "version": "1.0.0",
+            "description": "Inbound endpoints of the socialdesk bridge. Every error is a short JSON object.",
+        },
+        "paths": PATHS,
+        "components": {
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "Ack": {
+                    "type": "object",
+                    "required": ["ok"],
+                    "properties": {
+                        "ok": {"type": "boolean"},
+                        "received": {"type": "integer"},
+                        "stored": {"type": "integer"},
+                    },
+                },
+            }
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    document = spec()
+    registered = {rule.rule for rule in current_app.url_map.iter_rules()}
+    document["paths"] = {p: v for p, v in document["paths"].items() if _flask_path(p) in registered}
+    return jsonify(document)
+
+
+def _flask_path(path: str) -> str:
+    return path.replace("{name}", "<name>")
