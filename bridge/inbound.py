@@ -87,6 +87,8 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> str:
         return "ignored"
     thread = rt.store.claim_thread(event, rt.helpdesk.name)
     requester_id = _requester(rt, event)
+    if not pending.attempted:  # from here on the helpdesk may hold this message: after a crash, look first
+        rt.store.mark_attempted(pending.id)
     if thread["ticket_id"] is None:
         ticket = _open_ticket(rt, event, thread, requester_id, followup_of=None)
     else:
@@ -167,7 +169,6 @@ def _follow_up(rt: Runtime, pending: PendingEvent, thread: dict[str, Any], reque
     ):
         log.info("inbox %d was already written to ticket %s before a crash", pending.id, ticket_id)
         return TicketRef(id=ticket_id, status="open")
-    rt.store.mark_attempted(pending.id)
     try:
         return rt.policy.call(hd.name, lambda: hd.add_customer_comment(ticket_id, requester_id=requester_id, body=body))
     except TicketClosed:

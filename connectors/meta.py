@@ -1,29 +1,33 @@
-"""Facebook pages and Messenger through the Graph API: the outbound side of a ``facebook`` channel.
+"""Facebook pages, Messenger and Instagram through the Graph API: the outbound side of ``facebook`` and
+``instagram`` channels. (WhatsApp, in :mod:`connectors.whatsapp`, shares :class:`GraphClient`.)
 
 Where a reply goes depends on the thread (see :mod:`webhooks.meta`):
 
-==================  ===========================================  ===================================
-thread_id           request                                      limit per part
-==================  ===========================================  ===================================
-``comment:<id>``    ``POST /{comment-id}/comments``              8,000 characters
-``post:<id>``       ``POST /{post-id}/comments``                 8,000 characters
-``messenger:<id>``  ``POST /{page-id}/messages`` (Send API)      2,000 characters
-==================  ===========================================  ===================================
+==========  ==================  =============================================  ========================
+platform    thread_id           request                                        limit per part
+==========  ==================  =============================================  ========================
+facebook    ``comment:<id>``    ``POST /{comment-id}/comments``                8,000 characters
+facebook    ``post:<id>``       ``POST /{post-id}/comments``                   8,000 characters
+facebook    ``messenger:<id>``  ``POST /{page-id}/messages`` (Send API)        2,000 characters
+instagram   ``comment:<id>``    ``POST /{ig-comment-id}/replies``              2,200 characters
+instagram   ``mention:<id>``    ``POST /{ig-user-id}/mentions``                2,200 characters
+instagram   ``dm:<igsid>``      ``POST /me/messages`` (Instagram send API)     1,000 bytes of UTF-8
+==========  ==================  =============================================  ========================
 
-Messenger only accepts a page's message within 24 hours of the customer's last message
-(``messaging_type: RESPONSE``). A human agent may answer for 7 days with ``MESSAGE_TAG`` +
+Messenger and Instagram only accept a business's message within 24 hours of the customer's last
+message (``messaging_type: RESPONSE``). A human agent may answer for 7 days with ``MESSAGE_TAG`` +
 ``HUMAN_AGENT``, which needs the app's Human Agent permission. After 7 days, the reply is refused
 here, before any call.
 
 The token travels in the ``Authorization`` header, never in a URL, so that no exception or log line
-can carry it. Graph's errors are mapped in one table, :data:`GRAPH_ERRORS`, keyed by
-(code, subcode).
+can carry it. Graph's errors are mapped in one table per platform, keyed by (code, subcode):
+:data:`GRAPH_ERRORS` and :data:`INSTAGRAM_ERRORS`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -32,12 +36,15 @@ import requests
 
 from bridge import errors, messages
 from bridge.events import Delivery, ThreadState
-from bridge.text import split_text
+from bridge.text import split_text, utf8_len
 from connectors.base import call, raise_for_response, retry_after_seconds, send_parts
 
 PLATFORM = "facebook"
+DEFAULT_API_URL = "https://graph.facebook.com/v21.0"
 MESSENGER_LIMIT = 2000
 COMMENT_LIMIT = 8000
+INSTAGRAM_DM_LIMIT = 1000  # bytes of UTF-8
+INSTAGRAM_COMMENT_LIMIT = 2200  # characters, as for a caption
 STANDARD_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 # Switch to HUMAN_AGENT a little before 24 h: the clocks of the bridge and Meta differ, and a request
@@ -46,6 +53,7 @@ WINDOW_MARGIN = timedelta(minutes=5)
 DEFAULT_RATE_LIMIT_WAIT = 60.0  # seconds, when Graph says it throttles but not for how long
 
 ErrorClass = type[errors.BridgeError]
+ErrorTable = Mapping[tuple[int, int | None], tuple[ErrorClass, str]]
 _PERMISSION = (errors.AuthError, "the page access token lacks a permission this action needs")
 _BUC = (errors.RateLimited, "the page's Graph API rate limit is reached")
 _WINDOW = (errors.WindowClosed, "Messenger refused the reply: it is outside the allowed reply window")
@@ -82,6 +90,24 @@ GRAPH_ERRORS: dict[tuple[int, int | None], tuple[ErrorClass, str]] = {
     (10900, None): (errors.PermanentError, "a private reply was already sent for this comment"),
 }
 
+_IG_WINDOW = (errors.WindowClosed, "Instagram refused the reply: it is outside the allowed reply window")
+_IG_TOKEN = (errors.AuthError, "the Instagram access token expired or was revoked")
+
+#: Instagram answers with Graph's codes; these entries differ from (or add to) :data:`GRAPH_ERRORS`.
+INSTAGRAM_ERRORS: dict[tuple[int, int | None], tuple[ErrorClass, str]] = {
+    **GRAPH_ERRORS,
+    (102, None): _IG_TOKEN,
+    (190, None): _IG_TOKEN,
+    (1, None): (errors.Unavailable, "Instagram reported an unknown error"),
+    (2, None): (errors.Unavailable, "Instagram is temporarily unavailable"),
+    (10, 2534022): _IG_WINDOW,
+    (10, 2018278): _IG_WINDOW,
+    (100, 33): (errors.NotFound, "the media or comment was deleted, or the account can no longer see it"),
+    (100, 2534014): (errors.NotFound, "Instagram knows no such person for this account"),
+    (551, None): (errors.PermanentError, "this person isn't available on Instagram (they may have blocked you)"),
+    (368, None): (errors.PermanentError, "Instagram blocked the action as abusive or against its policies"),
+}
+
 
 class GraphApiError(Exception):
     """The error Graph answered, kept as the ``__cause__`` of the bridge error raised for it."""
@@ -92,6 +118,9 @@ class GraphApiError(Exception):
         self.subcode = _int(body.get("error_subcode"))
         message = str(body.get("message") or "")
         self.graph_message = message.replace(secret, "***") if secret else message  # never echo a token
+        data = body.get("error_data")
+        details = str(data.get("details") or "") if isinstance(data, dict) else ""
+        self.details = details.replace(secret, "***") if secret else details  # WhatsApp's explanation
         self.transient = bool(body.get("is_transient"))
         self.trace = str(body.get("fbtrace_id") or "")
         super().__init__(f"HTTP {status}, Graph error {self.label}: {self.graph_message} (fbtrace_id {self.trace})")
@@ -101,10 +130,14 @@ class GraphApiError(Exception):
         return f"{self.code}/{self.subcode}" if self.subcode is not None else str(self.code)
 
 
-class FacebookChannel:
-    """A Facebook page: comment replies and Messenger messages (implements ``SocialChannel``)."""
+class GraphClient:
+    """What every Graph API channel shares: base URL, the token in a header, one request function.
+
+    Subclasses set :attr:`platform` and :attr:`error_table` and implement ``send_reply`` and ``ping``.
+    """
 
     platform = PLATFORM
+    error_table: ErrorTable = GRAPH_ERRORS
 
     def __init__(
         self,
@@ -112,7 +145,7 @@ class FacebookChannel:
         name: str,
         account_id: str,
         access_token: str,
-        api_url: str = "https://graph.facebook.com/v21.0",
+        api_url: str = DEFAULT_API_URL,
         session: requests.Session | None = None,
         timeout: float = 30,
     ) -> None:
@@ -124,41 +157,7 @@ class FacebookChannel:
         self._timeout = timeout
 
     def __repr__(self) -> str:
-        return f"FacebookChannel(name={self.name!r}, account_id={self.account_id!r}, api_url={self.api_url!r})"
-
-    # -- SocialChannel ---------------------------------------------------------------------------------
-
-    def send_reply(self, thread: ThreadState, text: str, *, now: datetime) -> Delivery:
-        """Post ``text`` into a comment thread, under a visitor post, or to a Messenger conversation."""
-        kind, _, ref = thread.thread_id.partition(":")
-        target = thread.reply_to or ref
-        if kind in ("comment", "post"):
-            return send_parts(PLATFORM, split_text(text, COMMENT_LIMIT), lambda part: self._comment(target, part))
-        if kind == "messenger":
-            messaging_type, tag = messenger_policy(thread.last_inbound_at, now)
-            parts = split_text(text, MESSENGER_LIMIT)
-            return send_parts(PLATFORM, parts, lambda part: self._message(target, part, messaging_type, tag))
-        raise errors.PermanentError(f"a Facebook channel cannot reply in a {kind!r} thread", platform=PLATFORM)
-
-    def ping(self) -> str:
-        """``GET /me``: the page's name (or id), proving the token works."""
-        data = self._request("GET", "/me", "could not reach the Facebook page", params={"fields": "id,name"})
-        return str(data.get("name") or data.get("id") or self.account_id)
-
-    # -- the two kinds of send -------------------------------------------------------------------------
-
-    def _comment(self, object_id: str, text: str) -> str:
-        path = f"/{quote(object_id, safe='_')}/comments"
-        return _id(self._request("POST", path, "could not reply to the Facebook comment", data={"message": text}), "id")
-
-    def _message(self, psid: str, text: str, messaging_type: str, tag: str | None) -> str:
-        body: dict[str, Any] = {"recipient": {"id": psid}, "messaging_type": messaging_type, "message": {"text": text}}
-        if tag is not None:
-            body["tag"] = tag
-        path = f"/{quote(self.account_id, safe='')}/messages"
-        return _id(self._request("POST", path, "could not send the Messenger message", json=body), "message_id")
-
-    # -- HTTP ------------------------------------------------------------------------------------------
+        return f"{type(self).__name__}(name={self.name!r}, account_id={self.account_id!r}, api_url={self.api_url!r})"
 
     def _request(self, method: str, path: str, action: str, **kwargs: Any) -> dict[str, Any]:
         """One Graph call; a non-idempotent POST that times out is an :class:`UnknownOutcome`."""
@@ -168,18 +167,120 @@ class FacebookChannel:
         def send() -> requests.Response:
             return self._session.request(method, url, headers=headers, timeout=self._timeout, **kwargs)
 
-        response = call(send, platform=PLATFORM, idempotent=method == "GET")
-        raise_for_graph(response, action, secret=self._token)
-        return _json(response, action, applied=method != "GET")
+        response = call(send, platform=self.platform, idempotent=method == "GET")
+        raise_for_graph(response, action, secret=self._token, platform=self.platform, table=self.error_table)
+        return _json(response, action, applied=method != "GET", platform=self.platform)
+
+    def _post_id(self, path: str, action: str, key: str, **kwargs: Any) -> str:
+        """POST and return the id the platform gave the new object (``id``, ``message_id``...)."""
+        return _id(self._request("POST", path, action, **kwargs), key, self.platform)
+
+    def _send_message(
+        self, recipient: str, parts: list[str], last_inbound_at: datetime | None, now: datetime
+    ) -> Delivery:
+        """Messenger's and Instagram's send API: ``POST /{account}/messages`` within the windows."""
+        messaging_type, tag = messenger_policy(last_inbound_at, now, platform=self.platform)
+        path = f"/{quote(self._messages_node(), safe='')}/messages"
+        action = f"could not send the {_product(self.platform)} message"
+
+        def send(part: str) -> str:
+            body: dict[str, Any] = {
+                "recipient": {"id": recipient}, "messaging_type": messaging_type, "message": {"text": part}
+            }  # fmt: skip
+            if tag is not None:
+                body["tag"] = tag
+            return self._post_id(path, action, "message_id", json=body)
+
+        return send_parts(self.platform, parts, send)
+
+    def _messages_node(self) -> str:
+        return self.account_id
+
+
+class FacebookChannel(GraphClient):
+    """A Facebook page: comment replies and Messenger messages (implements ``SocialChannel``)."""
+
+    platform = PLATFORM
+    error_table = GRAPH_ERRORS
+
+    def send_reply(self, thread: ThreadState, text: str, *, now: datetime) -> Delivery:
+        """Post ``text`` into a comment thread, under a visitor post, or to a Messenger conversation."""
+        kind, _, ref = thread.thread_id.partition(":")
+        target = thread.reply_to or ref
+        if kind in ("comment", "post"):
+            return send_parts(PLATFORM, split_text(text, COMMENT_LIMIT), lambda part: self._comment(target, part))
+        if kind == "messenger":
+            return self._send_message(target, split_text(text, MESSENGER_LIMIT), thread.last_inbound_at, now)
+        raise errors.PermanentError(f"a Facebook channel cannot reply in a {kind!r} thread", platform=PLATFORM)
+
+    def ping(self) -> str:
+        """``GET /me``: the page's name (or id), proving the token works."""
+        data = self._request("GET", "/me", "could not reach the Facebook page", params={"fields": "id,name"})
+        return str(data.get("name") or data.get("id") or self.account_id)
+
+    def _comment(self, object_id: str, text: str) -> str:
+        path = f"/{quote(object_id, safe='_')}/comments"
+        return self._post_id(path, "could not reply to the Facebook comment", "id", data={"message": text})
+
+
+class InstagramChannel(GraphClient):
+    """An Instagram professional account: comment replies, mention replies and DMs (``SocialChannel``).
+
+    ``account_id`` is the Instagram user id (the id in the webhooks' ``entry[].id``). ``api_url`` is
+    ``https://graph.facebook.com/v21.0`` with a Page token (Instagram API with Facebook Login) or
+    ``https://graph.instagram.com/v21.0`` with an Instagram token: the requests are the same.
+    """
+
+    platform = "instagram"
+    error_table = INSTAGRAM_ERRORS
+
+    def send_reply(self, thread: ThreadState, text: str, *, now: datetime) -> Delivery:
+        """Reply under the top-level comment, under a mention, or in the Direct conversation."""
+        kind, _, ref = thread.thread_id.partition(":")
+        target = thread.reply_to or ref
+        if kind == "comment":
+            return self._comment_parts(text, lambda part: self._reply(target, part))
+        if kind == "mention":
+            return self._comment_parts(text, lambda part: self._mention_reply(target, part))
+        if kind == "dm":
+            parts = split_text(text, INSTAGRAM_DM_LIMIT, measure=utf8_len)
+            return self._send_message(target, parts, thread.last_inbound_at, now)
+        raise errors.PermanentError(f"an Instagram channel cannot reply in a {kind!r} thread", platform=self.platform)
+
+    def ping(self) -> str:
+        """``GET /{ig-user-id}?fields=id,username``: the account's username, proving the token works."""
+        path = f"/{quote(self.account_id, safe='')}"
+        data = self._request("GET", path, "could not reach the Instagram account", params={"fields": "id,username"})
+        return str(data.get("username") or data.get("id") or self.account_id)
+
+    def _comment_parts(self, text: str, send: Callable[[str], str]) -> Delivery:
+        return send_parts(self.platform, split_text(text, INSTAGRAM_COMMENT_LIMIT), send)
+
+    def _reply(self, comment_id: str, text: str) -> str:
+        path = f"/{quote(comment_id, safe='')}/replies"
+        return self._post_id(path, "could not reply to the Instagram comment", "id", data={"message": text})
+
+    def _mention_reply(self, target: str, text: str) -> str:
+        """``target`` is ``<media-id>/<comment-id>`` (a comment mention) or ``<media-id>`` (a caption)."""
+        media_id, _, comment_id = target.partition("/")
+        form = {"media_id": media_id, "message": text, **({"comment_id": comment_id} if comment_id else {})}
+        path = f"/{quote(self.account_id, safe='')}/mentions"
+        return self._post_id(path, "could not reply to the Instagram mention", "id", data=form)
+
+    def _messages_node(self) -> str:
+        # /me works with both a Page token (graph.facebook.com) and an Instagram token (graph.instagram.com).
+        return "me"
 
 
 # -- pure helpers --------------------------------------------------------------------------------------
 
 
-def messenger_policy(last_inbound_at: datetime | None, now: datetime) -> tuple[str, str | None]:
+def messenger_policy(
+    last_inbound_at: datetime | None, now: datetime, *, platform: str = PLATFORM
+) -> tuple[str, str | None]:
     """``(messaging_type, tag)`` for a reply at ``now``; :class:`WindowClosed` after 7 days.
 
-    When the customer's last message time is unknown, ``RESPONSE`` is tried and Messenger decides.
+    When the customer's last message time is unknown, ``RESPONSE`` is tried and the platform decides.
     """
     if last_inbound_at is None:
         return "RESPONSE", None
@@ -188,23 +289,30 @@ def messenger_policy(last_inbound_at: datetime | None, now: datetime) -> tuple[s
         return "RESPONSE", None
     if age <= HUMAN_AGENT_WINDOW:
         return "MESSAGE_TAG", "HUMAN_AGENT"
-    reason = messages.window_closed("Messenger", last_inbound_at.astimezone(UTC), "7 days")
-    raise errors.WindowClosed(reason, platform=PLATFORM, code="window")
+    reason = messages.window_closed(_product(platform), last_inbound_at.astimezone(UTC), "7 days")
+    raise errors.WindowClosed(reason, platform=platform, code="window")
 
 
-def raise_for_graph(response: requests.Response, action: str, *, secret: str = "") -> None:
-    """Raise the bridge error for a Graph error answer, by :data:`GRAPH_ERRORS`; nothing on success."""
+def raise_for_graph(
+    response: requests.Response,
+    action: str,
+    *,
+    secret: str = "",
+    platform: str = PLATFORM,
+    table: ErrorTable = GRAPH_ERRORS,
+) -> None:
+    """Raise the bridge error for a Graph error answer, by ``table``; nothing on success."""
     if response.status_code < 400:
         return
-    graph = _graph_error(response, secret)
+    graph = graph_error(response, secret)
     if graph is None:  # not Graph's JSON (a proxy, a load balancer): judge by the status alone
-        raise_for_response(response, platform=PLATFORM, message=action)
+        raise_for_response(response, platform=platform, message=action)
         return
-    cls, meaning = _classify(graph)
+    cls, meaning = classify(graph, table)
     message = f"{action}: {meaning or graph.graph_message} [Graph error {graph.label}, fbtrace_id {graph.trace}]"
     retry_after = _retry_after(cls, response.headers)
     raise cls(
-        message, platform=PLATFORM, http_status=graph.status, retry_after=retry_after, code=graph.label
+        message, platform=platform, http_status=graph.status, retry_after=retry_after, code=graph.label
     ) from graph
 
 
@@ -220,17 +328,32 @@ def rate_limit_wait(headers: Mapping[str, str]) -> float:
     return retry_after_seconds(headers) or DEFAULT_RATE_LIMIT_WAIT
 
 
-_USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage", "X-Ad-Account-Usage")
-
-
-def _classify(graph: GraphApiError) -> tuple[ErrorClass, str | None]:
+def classify(graph: GraphApiError, table: ErrorTable = GRAPH_ERRORS) -> tuple[ErrorClass, str | None]:
+    """The bridge error class and the agent-facing meaning of a Graph error, by ``table``."""
     if graph.code is not None:
-        entry = GRAPH_ERRORS.get((graph.code, graph.subcode)) or GRAPH_ERRORS.get((graph.code, None))
+        entry = table.get((graph.code, graph.subcode)) or table.get((graph.code, None))
         if entry is not None:
             return entry
     if graph.transient or graph.status >= 500:
         return errors.Unavailable, None
     return errors.PermanentError, None
+
+
+def graph_error(response: requests.Response, secret: str = "") -> GraphApiError | None:
+    """The ``{"error": {...}}`` of a Graph answer, or None when the body is not Graph's JSON."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return GraphApiError(response.status_code, error, secret=secret) if isinstance(error, dict) else None
+
+
+_USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage", "X-Ad-Account-Usage")
+
+
+def _product(platform: str) -> str:
+    return "Messenger" if platform == PLATFORM else messages.PLATFORM_NAMES.get(platform, platform)
 
 
 def _retry_after(cls: ErrorClass, headers: Mapping[str, str]) -> float | None:
@@ -256,31 +379,24 @@ def _regain_minutes(header: str | None) -> Iterator[float]:
             stack.extend(node)
 
 
-def _graph_error(response: requests.Response, secret: str) -> GraphApiError | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
-    return GraphApiError(response.status_code, error, secret=secret) if isinstance(error, dict) else None
-
-
-def _json(response: requests.Response, action: str, *, applied: bool) -> dict[str, Any]:
+def _json(response: requests.Response, action: str, *, applied: bool, platform: str = PLATFORM) -> dict[str, Any]:
     """The JSON object of a 2xx answer. Unreadable after a POST: it was probably applied, so unknown."""
     cls = errors.UnknownOutcome if applied else errors.Unavailable
+    name = messages.PLATFORM_NAMES.get(platform, platform)
     try:
         data = response.json()
     except ValueError as e:
-        raise cls(f"{action}: Facebook answered without readable JSON", platform=PLATFORM) from e
+        raise cls(f"{action}: {name} answered without readable JSON", platform=platform) from e
     if not isinstance(data, dict):
-        raise cls(f"{action}: Facebook answered with unexpected JSON", platform=PLATFORM)
+        raise cls(f"{action}: {name} answered with unexpected JSON", platform=platform)
     return data
 
 
-def _id(data: dict[str, Any], key: str) -> str:
+def _id(data: dict[str, Any], key: str, platform: str = PLATFORM) -> str:
     value = data.get(key)
     if not value:
-        raise errors.UnknownOutcome(f"Facebook accepted the request but returned no {key}", platform=PLATFORM)
+        name = messages.PLATFORM_NAMES.get(platform, platform)
+        raise errors.UnknownOutcome(f"{name} accepted the request but returned no {key}", platform=platform)
     return str(value)
 
 

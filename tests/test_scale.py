@@ -26,7 +26,7 @@ from sandbox.base import Fault
 from sandbox.stack import PAGE_ID, Stack
 from tests.support import reply_and_notify, settle, tickets
 
-FAST_RECOVERY = {"lease_seconds": 3, "redispatch_after": 2}
+FAST_RECOVERY = {"lease_seconds": 8, "redispatch_after": 2}
 
 
 @pytest.fixture
@@ -161,6 +161,7 @@ class Workers:
         self.log.close()
 
 
+@pytest.mark.timeout(600)
 def test_workers_killed_at_random_lose_nothing_and_double_nothing(tmp_path: Path, pg_url: str, redis_url: str) -> None:
     with Stack(tmp_path, database_url=pg_url, queue_url=redis_url, start_worker=False,
                bridge_options=FAST_RECOVERY) as stack:  # fmt: skip

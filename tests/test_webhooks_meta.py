@@ -200,6 +200,7 @@ GOOD = materialise("meta_messenger_text.json")
         (b'{"object": "page"}', {}, 400, "expected an object with an entry array"),
         (b'{"object": "page", "entry": [1]}', {}, 400, "entry items must be objects"),
         (b'{"object": "myspace", "entry": []}', {}, 400, "unsupported object 'myspace'"),
+        (b'{"object": ["page"], "entry": []}', {}, 400, "unsupported object \"['page']\""),
         (
             json.dumps(
                 {

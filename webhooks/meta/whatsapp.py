@@ -1,0 +1,222 @@
+"""The WhatsApp Cloud API (``object: "whatsapp_business_account"``): messages and delivery statuses.
+
+``entry[].id`` is the WhatsApp Business Account; the channel is the phone number the change is for,
+``value.metadata.phone_number_id``, which is a ``whatsapp`` channel's ``account_id``. A thread is that
+number and one customer: ``thread_id = "chat:<wa_id>"`` (or the business-scoped user id when the
+webhook carries no phone number), and replies go to that same id.
+
+Every message type becomes an event: text as is; media (image, video, audio, document, sticker) as
+its caption, or ``[image]`` and so on without one, with an
+``Attachment(url="whatsapp-media:<media id>", kind=<type>)`` the agent can fetch through the Graph API;
+location, contacts, buttons, lists, orders and system notices as a readable line; anything else as
+``[unsupported message type: <type>]``, never a silent drop. Only reactions are left out: they are
+not something to answer. ``statuses[]`` become ``status`` events about our own messages (WhatsApp
+sends no echo of what we send).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from bridge.config import ChannelConfig
+from bridge.events import Attachment, Author, SocialEvent
+from webhooks.meta.fields import dicts, obj, required, text, when
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "whatsapp"
+MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
+IGNORED_TYPES = ("reaction",)
+Content = tuple[str, tuple[Attachment, ...]]
+
+
+def parse_whatsapp_entry(entry: dict[str, Any], by_account: Mapping[str, ChannelConfig]) -> Iterator[SocialEvent]:
+    """The events of one WhatsApp Business Account entry, each for the phone number it concerns."""
+    for change in dicts(entry, "changes"):
+        value = obj(change, "value")
+        if change.get("field") != "messages":
+            log.info("meta webhook: whatsapp field %r ignored", change.get("field"))
+            continue
+        phone_number_id = required(obj(value, "metadata"), "phone_number_id", "metadata.")
+        channel = by_account.get(phone_number_id)
+        if channel is None:
+            log.info("meta webhook: no whatsapp channel for phone number id %s; ignored", phone_number_id)
+            continue
+        yield from _value_events(value, channel)
+
+
+def _value_events(value: dict[str, Any], channel: ChannelConfig) -> Iterator[SocialEvent]:
+    contacts = dicts(value, "contacts")
+    for message in dicts(value, "messages"):
+        event = _message_event(message, contacts, channel)
+        if event is not None:
+            yield event
+    for status in dicts(value, "statuses"):
+        yield _status_event(status, channel)
+    for error in dicts(value, "errors"):
+        log.warning("meta webhook: whatsapp reported error %s: %s", error.get("code"), error.get("title"))
+
+
+def _message_event(
+    message: dict[str, Any], contacts: list[dict[str, Any]], channel: ChannelConfig
+) -> SocialEvent | None:
+    kind = text(message.get("type")) or "unknown"
+    if kind in IGNORED_TYPES:
+        log.info("meta webhook: whatsapp %s ignored", kind)
+        return None
+    message_id = required(message, "id", "messages.")
+    wa_id = text(message.get("from"))
+    contact = _contact(contacts, wa_id)
+    customer = wa_id or text(message.get("from_user_id")) or text(contact.get("user_id"))
+    if not customer:
+        required(message, "from", "messages.")  # aborts: nobody to answer
+    body, files = _content(kind, message)
+    return SocialEvent(
+        platform=PLATFORM,
+        channel=channel.name,
+        account_id=channel.account_id,
+        message_id=message_id,
+        thread_id=f"chat:{customer}",
+        kind="message",
+        author=_author(str(customer), wa_id, contact),
+        text=body,
+        created_at=when(message.get("timestamp")),
+        reply_to=str(customer),
+        attachments=files,
+        extra=_message_extra(message),
+    )
+
+
+def _status_event(status: dict[str, Any], channel: ChannelConfig) -> SocialEvent:
+    """A receipt for one of our messages: ``message_id`` is ``<wamid>#<status>`` so each step is kept."""
+    target = required(status, "id", "statuses.")
+    state = required(status, "status", "statuses.")
+    recipient = text(status.get("recipient_id")) or required(status, "recipient_user_id", "statuses.")
+    error = dicts(status, "errors")[0] if dicts(status, "errors") else {}
+    extra = {
+        "status": state,
+        "target_id": target,
+        "error_code": text(error.get("code")) or "",
+        "error_title": text(error.get("title")) or text(error.get("message")) or "",
+        "error_details": text(obj(error, "error_data").get("details")) or "",
+    }
+    return SocialEvent(
+        platform=PLATFORM,
+        channel=channel.name,
+        account_id=channel.account_id,
+        message_id=f"{target}#{state}",
+        thread_id=f"chat:{recipient}",
+        kind="status",
+        author=Author(id=recipient),
+        text="",
+        created_at=when(status.get("timestamp")),
+        reply_to=recipient,
+        extra=extra,
+    )
+
+
+# -- the customer ------------------------------------------------------------------------------------
+
+
+def _contact(contacts: list[dict[str, Any]], wa_id: str | None) -> dict[str, Any]:
+    """The ``contacts[]`` entry of the sender (the only one, when no wa_id says which)."""
+    matching = [c for c in contacts if wa_id is not None and text(c.get("wa_id")) == wa_id]
+    return matching[0] if matching else (contacts[0] if len(contacts) == 1 else {})
+
+
+def _author(customer: str, wa_id: str | None, contact: dict[str, Any]) -> Author:
+    profile = obj(contact, "profile")
+    phone = f"+{wa_id}" if wa_id and wa_id.isdigit() else None
+    return Author(id=customer, name=text(profile.get("name")), handle=text(profile.get("username")), phone=phone)
+
+
+def _message_extra(message: dict[str, Any]) -> dict[str, str]:
+    extra: dict[str, str] = {}
+    quoted = text(obj(message, "context").get("id"))
+    if quoted:
+        extra["quoted_id"] = quoted  # the customer swiped to reply to this message
+    referral = text(obj(message, "referral").get("source_url"))
+    if referral:
+        extra["referral_url"] = referral  # they came from a click-to-WhatsApp ad or post
+    return extra
+
+
+# -- what the customer sent --------------------------------------------------------------------------
+
+
+def _content(kind: str, message: dict[str, Any]) -> Content:
+    body = message.get(kind)
+    if kind == "text":
+        return text(obj(message, "text").get("body")) or "", ()
+    if kind in MEDIA_TYPES:
+        return _media(kind, obj(message, kind))
+    describe = _DESCRIBE.get(kind)
+    line = describe(body) if describe is not None else None
+    return (line or _unsupported(kind, message)), ()
+
+
+def _media(kind: str, media: dict[str, Any]) -> Content:
+    media_id = text(media.get("id"))
+    caption = text(media.get("caption"))
+    files = (Attachment(url=f"whatsapp-media:{media_id}", kind=kind, name=text(media.get("filename"))),)
+    return caption or f"[{kind}]", files if media_id else ()
+
+
+def _unsupported(kind: str, message: dict[str, Any]) -> str:
+    inner = text(obj(message, "unsupported").get("type"))  # WhatsApp's own "unsupported" names the real type
+    return f"[unsupported message type: {inner or kind}]"
+
+
+def _location(body: Any) -> str | None:
+    place = body if isinstance(body, dict) else {}
+    lat, lng = text(place.get("latitude")), text(place.get("longitude"))
+    if lat is None or lng is None:
+        return None
+    label = ", ".join(p for p in (text(place.get("name")), text(place.get("address"))) if p)
+    return f"[location] {label + ' ' if label else ''}https://maps.google.com/?q={lat},{lng}"
+
+
+def _contacts(body: Any) -> str | None:
+    cards = [c for c in body if isinstance(c, dict)] if isinstance(body, list) else []
+    described = [_card(card) for card in cards]
+    return "[contacts] " + "; ".join(described) if described else None
+
+
+def _card(card: dict[str, Any]) -> str:
+    name = text(obj(card, "name").get("formatted_name")) or "(no name)"
+    phones = [p for p in (text(phone.get("phone")) for phone in dicts(card, "phones")) if p]
+    return f"{name} {', '.join(phones)}".strip()
+
+
+def _interactive(body: Any) -> str | None:
+    reply = body if isinstance(body, dict) else {}
+    chosen = obj(reply, str(reply.get("type")))
+    title, description = text(chosen.get("title")), text(chosen.get("description"))
+    if title:
+        return f"{title} — {description}" if description else title
+    return f"[form reply] {chosen.get('response_json')}" if reply.get("type") == "nfm_reply" else None
+
+
+def _order(body: Any) -> str | None:
+    order = body if isinstance(body, dict) else {}
+    items = dicts(order, "product_items")
+    line = f"[order] {len(items)} item{'s' if len(items) != 1 else ''} from catalog {order.get('catalog_id')}"
+    note = text(order.get("text"))
+    return f"{line}: {note}" if note else line
+
+
+def _field(name: str) -> Callable[[Any], str | None]:
+    """For types whose readable part is one field: a template button's ``text``, a system ``body``."""
+    return lambda body: text(body.get(name)) if isinstance(body, dict) else None
+
+
+_DESCRIBE: dict[str, Callable[[Any], str | None]] = {
+    "location": _location,
+    "contacts": _contacts,
+    "interactive": _interactive,
+    "button": _field("text"),
+    "system": _field("body"),
+    "order": _order,
+}
