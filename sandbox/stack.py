@@ -23,9 +23,12 @@ from bridge.registry import Runtime, build_runtime
 from bridge.store import Store
 from sandbox.base import QuietHandler
 from sandbox.freshdesk import FreshdeskSimulator
+from sandbox.generic import OwnChannelSimulator
 from sandbox.meta import MetaSimulator
 from sandbox.salesforce import SalesforceSimulator
 from sandbox.salesforce.simulator import DEFAULT_TOKEN as SALESFORCE_TOKEN
+from sandbox.telegram import TelegramSimulator
+from sandbox.x import XSimulator
 from sandbox.zendesk import ZendeskSimulator
 from webhooks.app import create_app
 
@@ -39,6 +42,12 @@ ZENDESK_SECRET = "sandbox-zendesk-signing-secret"
 FRESHDESK_KEY = "sandbox-freshdesk-key"
 FRESHDESK_SECRET = "sandbox-freshdesk-webhook-secret"
 HELPDESKS = ("zendesk", "freshdesk")
+IG_ID, IG_TOKEN = "17841400000000042", "sandbox-instagram-token"
+WA_PHONE_ID, WA_TOKEN = "106540352242922", "sandbox-whatsapp-token"
+X_USER, X_SECRET = "1500000000000000042", "sandbox-x-consumer-secret"
+TG_TOKEN, TG_SECRET = "7001:sandbox-telegram-token", "sandbox-telegram-secret"
+WEB_SECRET = "sandbox-own-channel-secret"
+PLATFORMS = ("facebook", "instagram", "whatsapp", "x", "telegram", "generic")
 
 
 class Stack:
@@ -57,6 +66,7 @@ class Stack:
         bridge_options: dict[str, Any] | None = None,
         channel_options: dict[str, Any] | None = None,
         salesforce: dict[str, Any] | None = None,
+        platforms: tuple[str, ...] = ("facebook",),
     ) -> None:
         self.workdir = workdir
         self.database_url = database_url or f"sqlite:///{workdir}/socialdesk.db"
@@ -74,7 +84,18 @@ class Stack:
         self.freshdesk = FreshdeskSimulator(api_key=FRESHDESK_KEY, webhook_secret=FRESHDESK_SECRET)
         #: the simulator of the helpdesk in use: both play the agent with the same methods
         self.helpdesk: ZendeskSimulator | FreshdeskSimulator = self.zendesk if helpdesk == "zendesk" else self.freshdesk
-        self.meta = MetaSimulator(APP_SECRET, {PAGE_ID: PAGE_TOKEN}, page_names={PAGE_ID: "Acme Coffee"})
+        self.platforms = platforms
+        self.meta = MetaSimulator(
+            APP_SECRET,
+            {PAGE_ID: PAGE_TOKEN},
+            page_names={PAGE_ID: "Acme Coffee"},
+            instagram={IG_ID: IG_TOKEN},
+            whatsapp={WA_PHONE_ID: WA_TOKEN},
+        )
+        self.x = XSimulator(consumer_key="sandbox-ck", consumer_secret=X_SECRET, access_token=f"{X_USER}-sandbox-at",
+                            access_token_secret="sandbox-ats", user_id=X_USER)  # fmt: skip
+        self.telegram = TelegramSimulator(bot_token=TG_TOKEN, secret_token=TG_SECRET)
+        self.web = OwnChannelSimulator(secret=WEB_SECRET)
         self._server: BaseWSGIServer | None = None
         self.worker: Worker | None = None
         self.runtime: Runtime | None = None
@@ -89,19 +110,26 @@ class Stack:
             },
             **self._helpdesk_section(),
             **self._salesforce_section(),
-            "channels": [
-                {
-                    "name": "acme-facebook",
-                    "platform": "facebook",
-                    "account_id": PAGE_ID,
-                    "access_token": PAGE_TOKEN,
-                    "app_secret": APP_SECRET,
-                    "verify_token": VERIFY_TOKEN,
-                    "api_url": f"{self.meta.url}/v21.0",
-                    **self.channel_options,
-                }
-            ],
+            "channels": [{**self._channel(p), **self.channel_options} for p in self.platforms],
         }
+
+    def _channel(self, platform: str) -> dict[str, Any]:
+        meta = {"app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN, "api_url": f"{self.meta.url}/v21.0"}
+        return {
+            "facebook": {"account_id": PAGE_ID, "access_token": PAGE_TOKEN, **meta},
+            "instagram": {"account_id": IG_ID, "access_token": IG_TOKEN, **meta},
+            "whatsapp": {"account_id": WA_PHONE_ID, "access_token": WA_TOKEN, **meta},
+            "x": {
+                "account_id": X_USER,
+                "consumer_key": self.x.consumer_key,
+                "consumer_secret": X_SECRET,
+                "access_token": self.x.access_token,
+                "access_token_secret": self.x.access_token_secret,
+                "api_url": self.x.url,
+            },
+            "telegram": {"bot_token": TG_TOKEN, "secret_token": TG_SECRET, "api_url": self.telegram.url},
+            "generic": {"secret": WEB_SECRET, "callback_url": self.web.callback_url},
+        }[platform] | {"name": channel_name(platform), "platform": platform}
 
     def _helpdesk_section(self) -> dict[str, Any]:
         if self.helpdesk_name == "freshdesk":
@@ -136,7 +164,8 @@ class Stack:
     def start(self) -> Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.helpdesk.start()
-        self.meta.start()
+        for simulator in (self.meta, self.x, self.telegram, self.web):
+            simulator.start()
         if self.salesforce is not None:
             self.salesforce.start()
         self.config = config_module.parse(self.raw_config(), env={}, source="sandbox")
@@ -145,6 +174,9 @@ class Stack:
         self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
         threading.Thread(target=self._server.serve_forever, args=(0.05,), name="bridge-web", daemon=True).start()
         self.meta.webhook_target = f"{self.url}/webhooks/meta"
+        self.x.webhook_target = f"{self.url}/webhooks/x"
+        self.telegram.webhook_target = f"{self.url}/webhooks/telegram/acme-telegram"
+        self.web.webhook_target = f"{self.url}/webhooks/generic/acme-web"
         self.helpdesk.webhook_target = f"{self.url}/webhooks/{self.helpdesk_name}"
         if self.start_worker:
             self.start_worker_now()
@@ -168,7 +200,8 @@ class Stack:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-        self.meta.stop()
+        for simulator in (self.meta, self.x, self.telegram, self.web):
+            simulator.stop()
         self.helpdesk.stop()
         if self.salesforce is not None:
             self.salesforce.stop()
@@ -199,6 +232,11 @@ class Stack:
                 return value
             time.sleep(interval)
         raise TimeoutError(f"condition not met within {timeout}s")
+
+
+def channel_name(platform: str) -> str:
+    """The sandbox's channel for a platform: acme-facebook, acme-x, ... and acme-web for the own channel."""
+    return f"acme-{'web' if platform == 'generic' else platform}"
 
 
 def to_toml(raw: dict[str, Any]) -> str:
