@@ -17,12 +17,15 @@ PLATFORM_NAMES = {
 
 
 def where(event: SocialEvent) -> str:
-    """ "Facebook comment", "Messenger message", "WhatsApp message"... for subjects and notes."""
+    """"Facebook comment", "Messenger message", "X post", "WhatsApp message"... for subjects and notes."""
     if event.platform == "facebook" and event.thread_id.startswith("messenger:"):
         return "Messenger message"
-    name = PLATFORM_NAMES.get(event.platform) or event.channel
+    if event.platform == "generic":
+        return f"Message on {event.channel}"
     noun = "comment" if event.kind == "comment" else "message"
-    return f"{name} {noun}"
+    if event.platform == "x":
+        noun = "post" if event.kind == "comment" else "direct message"
+    return f"{PLATFORM_NAMES.get(event.platform, event.platform)} {noun}"
 
 
 def ticket_subject(event: SocialEvent) -> str:

@@ -1,9 +1,10 @@
 """``socialdesk demo``: the whole loop on the embedded defaults, against the simulators, in seconds.
 
-A customer comments on a Facebook post and another writes in Messenger; the bridge opens two Zendesk (or Freshdesk)
-tickets; an agent answers each publicly and leaves an internal note; the replies arrive in the right
-Facebook comment thread and Messenger conversation, the notes nowhere; the platform's echoes of our
-own replies are recognised and dropped.
+A customer comments on a Facebook post and another writes in Messenger; the bridge opens two tickets
+(Zendesk, or Freshdesk with ``--helpdesk freshdesk``); an agent answers each publicly and leaves an
+internal note; the replies arrive in the right comment thread and conversation, the notes nowhere; the
+platform's echoes of our own replies are recognised and dropped. Then one conversation on each other
+channel: Instagram, WhatsApp, X, Telegram and an own website chat.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox.stack import PAGE_ID, Stack
+from sandbox.stack import IG_ID, PAGE_ID, PLATFORMS, WA_PHONE_ID, Stack
 
 Echo = Callable[[str], None]
 
@@ -32,10 +34,10 @@ def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = prin
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="socialdesk-demo-") as tmp,
-        Stack(workdir or Path(tmp), helpdesk=helpdesk) as stack,
+        Stack(workdir or Path(tmp), helpdesk=helpdesk, platforms=PLATFORMS) as stack,
     ):
         stack.meta.echoes = True
-        checks = _play(stack, echo)
+        checks = _play(stack, echo) + _other_channels(stack, echo)
     echo("")
     for ok, what in checks:
         echo(f"  {'✓' if ok else '✗'} {what}")
@@ -112,3 +114,61 @@ def _checks(stack: Stack, comment_id: str, psid: str) -> list[tuple[bool, str]]:
         (echoes >= 2 and stored == 2, f"the platform's {echoes} echoes of our own replies were recognised and dropped"),
         (len(stack.helpdesk.tickets) == 2, "no ticket was opened for our own replies"),
     ]
+
+
+# -- one conversation on each of the other channels ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conversation:
+    channel: str
+    customer_writes: Callable[[Stack], object]
+    reply: str
+    delivered: Callable[[Stack], list[str]]
+
+
+def _wa_texts(stack: Stack) -> list[str]:
+    return [str(m.get("text")) for m in stack.meta.wa_sent_messages]
+
+
+def _our_posts(stack: Stack) -> list[str]:
+    return [p.text for p in stack.x.posts.values() if p.author_id == stack.x.user_id]
+
+
+OTHERS = [
+    Conversation("Instagram DM", lambda s: s.meta.instagram_message(IG_ID, igsid="ig-4411", text="Oat milk?"),
+                 "We do, at every shop!", lambda s: [m["text"] for m in s.meta.ig_sent_messages]),
+    Conversation("WhatsApp", lambda s: s.meta.whatsapp_message(WA_PHONE_ID, wa_id="447700900123", name="Priya",
+                                                               text="Open on Sunday?"),
+                 "Yes, 9am to 5pm.", _wa_texts),
+    Conversation("X mention", lambda s: s.x.customer_post(f"@{s.x.username} cold!", user_id="4242", username="sam"),
+                 "Sorry Sam! The next one is on us.", _our_posts),
+    Conversation("Telegram", lambda s: s.telegram.customer_message("Order ahead?", user_id=5551, first_name="Ana"),
+                 "Yes, in our app.", lambda s: [m["text"] for m in s.telegram.sent]),
+    Conversation("own website chat", lambda s: s.web.customer_message("Receipt?", thread_id="web-1", author_id="u-9",
+                                                                       author_name="Lee"),
+                 "In your account, under Orders.", lambda s: [m["text"] for m in s.web.received]),
+]  # fmt: skip
+
+
+def _other_channels(stack: Stack, echo: Echo) -> list[tuple[bool, str]]:
+    echo("\n5. One conversation on every other channel")
+    return [_converse(stack, conversation, echo) for conversation in OTHERS]
+
+
+def _converse(stack: Stack, talk: Conversation, echo: Echo) -> tuple[bool, str]:
+    try:
+        return _talk(stack, talk, echo)
+    except TimeoutError:
+        return False, f"{talk.channel}: nothing arrived within 20 s (run with --verbose to see why)"
+
+
+def _talk(stack: Stack, talk: Conversation, echo: Echo) -> tuple[bool, str]:
+    known = {t["id"] for t in stack.helpdesk.tickets}
+    talk.customer_writes(stack)
+    ticket = stack.wait_for(lambda: next((t for t in stack.helpdesk.tickets if t["id"] not in known), None))
+    stack.helpdesk.agent_comment(ticket["id"], talk.reply, public=True)
+    stack.helpdesk.fire_webhook(ticket["id"])
+    ok = bool(stack.wait_for(lambda: talk.reply in talk.delivered(stack), timeout=20))
+    echo(f"   {talk.channel}: ticket #{ticket['id']} {ticket['subject']!r} → delivered {talk.reply!r}")
+    return ok, f"{talk.channel}: one ticket, and the agent's reply delivered"
