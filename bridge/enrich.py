@@ -66,6 +66,20 @@ def tags(rt: Runtime, lookup: Lookup | None) -> tuple[str, ...]:
     return ("vip",) if values and lookup.fields.get(field, "").lower() in values else ()
 
 
+def ticket_fields(rt: Runtime, lookup: Lookup | None) -> dict[str, str]:
+    """``[salesforce] ticket_fields = {account_name = "<helpdesk field id or name>"}``: CRM values on the ticket."""
+    section = rt.config.salesforce
+    if lookup is None or section is None or lookup.outcome != "found":
+        return {}
+    mapping = section.get("ticket_fields") or {}
+    return {str(target): lookup.fields[source] for source, target in mapping.items() if lookup.fields.get(source)}
+
+
+def known_name(lookup: Lookup | None) -> str | None:
+    """The CRM's name for the customer, for a requester the platform only knows by an id."""
+    return lookup.fields.get("name") if lookup is not None and lookup.outcome == "found" else None
+
+
 def note(lookup: Lookup) -> str:
     """The internal note that tells the agent who this is (or that nobody matched)."""
     if lookup.outcome == "none":

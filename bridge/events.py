@@ -133,6 +133,7 @@ class NewTicket:
     tags: tuple[str, ...]
     created_at: datetime
     followup_of: str | None = None  # a closed ticket this one follows up
+    fields: dict[str, str] = field(default_factory=dict)  # helpdesk custom field (id or name) → value
 
 
 @dataclass(frozen=True)

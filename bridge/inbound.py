@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from bridge import enrich, messages, writeback
@@ -86,11 +87,12 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> str:
     if event.kind not in ("message", "comment"):
         return "ignored"
     thread = rt.store.claim_thread(event, rt.helpdesk.name)
-    requester_id = _requester(rt, event)
+    customer = enrich.look_up(rt, event) if thread["ticket_id"] is None else None
+    requester_id = _requester(rt, event, enrich.known_name(customer))
     if not pending.attempted:  # from here on the helpdesk may hold this message: after a crash, look first
         rt.store.mark_attempted(pending.id)
     if thread["ticket_id"] is None:
-        ticket = _open_ticket(rt, event, thread, requester_id, followup_of=None)
+        ticket = _open_ticket(rt, event, thread, requester_id, followup_of=None, customer=customer)
     else:
         ticket = _follow_up(rt, pending, thread, requester_id)
     last = max(thread["last_inbound_at"] or 0.0, event.created_at.timestamp())
@@ -106,20 +108,29 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> str:
     return "done"
 
 
-def _requester(rt: Runtime, event: SocialEvent) -> str:
+def _requester(rt: Runtime, event: SocialEvent, crm_name: str | None = None) -> str:
+    """The helpdesk user of this identity (cached). A name from the CRM wins over a bare platform id; the
+    CRM's email is not sent, since a helpdesk may merge users by email (it goes in the CRM note instead)."""
     key = f"{rt.helpdesk.name}:{event.platform}:{event.author.id}"
     cached = rt.store.identity(key)
     if cached:
         return cached
+    author = replace(event.author, name=crm_name) if crm_name and not event.author.name else event.author
     user_id = rt.policy.call(
-        rt.helpdesk.name, lambda: rt.helpdesk.ensure_requester(platform=event.platform, author=event.author)
+        rt.helpdesk.name, lambda: rt.helpdesk.ensure_requester(platform=event.platform, author=author)
     )
     rt.store.remember_identity(key, user_id)
     return user_id
 
 
 def _open_ticket(
-    rt: Runtime, event: SocialEvent, thread: dict[str, Any], requester_id: str, *, followup_of: str | None
+    rt: Runtime,
+    event: SocialEvent,
+    thread: dict[str, Any],
+    requester_id: str,
+    *,
+    followup_of: str | None,
+    customer: enrich.Lookup | None = None,
 ) -> TicketRef:
     hd = rt.helpdesk
     if thread["create_started_at"] is not None:  # an earlier attempt may have created it: look first
@@ -127,7 +138,7 @@ def _open_ticket(
         if found is not None and found.id != followup_of:
             log.info("recovered ticket %s for %s by external_id", found.id, event.thread_key)
             return found
-    customer = enrich.look_up(rt, event)
+    customer = customer or enrich.look_up(rt, event)
     rt.store.update_thread(event.thread_key, create_started_at=time.time())
     new = NewTicket(
         external_id=event.thread_key,
@@ -137,6 +148,7 @@ def _open_ticket(
         tags=_tags(event) + enrich.tags(rt, customer),
         created_at=event.created_at,
         followup_of=followup_of,
+        fields=enrich.ticket_fields(rt, customer),
     )
     ticket = rt.policy.call(hd.name, lambda: hd.create_ticket(new))
     log.info("opened ticket %s for %s", ticket.id, event.thread_key)

@@ -17,7 +17,7 @@ PLATFORM_NAMES = {
 
 
 def where(event: SocialEvent) -> str:
-    """"Facebook comment", "Messenger message", "X post", "WhatsApp message"... for subjects and notes."""
+    """ "Facebook comment", "Messenger message", "X post", "WhatsApp message"... for subjects and notes."""
     if event.platform == "facebook" and event.thread_id.startswith("messenger:"):
         return "Messenger message"
     if event.platform == "generic":

@@ -124,6 +124,8 @@ class ZendeskHelpdesk:
         )
         if ticket.followup_of:
             new.via_followup_source_id = _number(ticket.followup_of)
+        if ticket.fields:
+            new.custom_fields = [{"id": _number(k), "value": v} for k, v in ticket.fields.items()]
         with _translated(idempotent=False):
             return _ref(self._zenpy.tickets.create(new).ticket)
 

@@ -202,8 +202,10 @@ class ZendeskSimulator(Simulator):
         account_id: int = 12345678,
         rate_limit_per_minute: int | None = None,
         time_scale: float = 1.0,
+        ticket_field_ids: tuple[int, ...] = (360000000777, 360000000778),
     ) -> None:
         super().__init__()
+        self.ticket_field_ids = ticket_field_ids
         self.email, self.webhook_secret, self.account_id = email, webhook_secret, account_id
         self.webhook_target: str | None = None
         self._api_token, self._oauth_token = api_token, oauth_token
@@ -650,10 +652,10 @@ class ZendeskSimulator(Simulator):
             has_incidents=False,
             is_public=True,
             tags=normalise_tags(data.get("tags")),
-            custom_fields=[],
+            custom_fields=self._custom_fields(data.get("custom_fields")),
             sharing_agreement_ids=[],
             custom_status_id=CUSTOM_STATUS_IDS[status],
-            fields=[],
+            fields=self._custom_fields(data.get("custom_fields")),
             followup_ids=[],
             ticket_form_id=FORM_ID,
             brand_id=BRAND_ID,
@@ -662,6 +664,12 @@ class ZendeskSimulator(Simulator):
             from_messaging_channel=False,
         )
         return ticket
+
+    def _custom_fields(self, given: Any) -> list[dict[str, Any]]:
+        """Every ticket field of the account with its value (null when unset); unknown ids are ignored, as
+        Zendesk does."""
+        values = {as_id(f.get("id")): f.get("value") for f in given or [] if isinstance(f, dict)}
+        return [{"id": field_id, "value": values.get(field_id)} for field_id in self.ticket_field_ids]
 
     def _new_audit(self, ticket: dict[str, Any], author_id: int, channel: str = "api") -> dict[str, Any]:
         return {

@@ -15,12 +15,21 @@ from sandbox.stack import HELPDESKS, PAGE_ID, Stack
 from tests.support import notes, reply_and_notify, settle, tickets
 
 VIP = {"vip_field": "account_type", "vip_values": ["Enterprise"], "retry_seconds": 1}
+ACCOUNT_FIELD = {"zendesk": "360000000777", "freshdesk": "cf_social_channel"}  # a ticket field in each simulator
 
 
 @pytest.fixture(params=HELPDESKS)
 def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    with Stack(tmp_path, helpdesk=request.param, salesforce=VIP, bridge_options={"redispatch_after": 2}) as running:
+    options = {**VIP, "ticket_fields": {"account_name": ACCOUNT_FIELD[request.param]}}
+    with Stack(tmp_path, helpdesk=request.param, salesforce=options, bridge_options={"redispatch_after": 2}) as running:
         yield running
+
+
+def field_value(stack: Stack, ticket: dict, field: str) -> object:
+    fields = ticket["custom_fields"]
+    if isinstance(fields, dict):  # Freshdesk: by name
+        return fields.get(field)
+    return next((f["value"] for f in fields if str(f["id"]) == field), None)
 
 
 def salesforce_calls(stack: Stack) -> int:
@@ -49,6 +58,8 @@ def test_known_customer_is_on_the_ticket_and_costs_one_lookup(stack: Stack) -> N
     assert "Hank Scorpio" in note and "CEO" in note and "Globex" in note and "Enterprise" in note
     assert "Open cases: 2" in note and contact in note  # the link to the record
     assert "vip" in ticket["tags"]
+    assert field_value(stack, ticket, ACCOUNT_FIELD[stack.helpdesk_name]) == "Globex"  # a mapped ticket field
+    assert stack.helpdesk.user(ticket["requester_id"])["name"] == "Hank Scorpio"  # Messenger gives no name
     calls = salesforce_calls(stack)
     assert 1 <= calls <= 2
 

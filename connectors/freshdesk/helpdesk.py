@@ -124,7 +124,7 @@ class FreshdeskHelpdesk:
             "source": SOURCE_CHAT,
             "tags": list(dict.fromkeys(tag[:TAG_MAX] for tag in ticket.tags)),
         }
-        fields = dict(self.custom_fields)
+        fields = {**self.custom_fields, **ticket.fields}
         if self.thread_key_field:
             fields[self.thread_key_field] = thread_key_value(ticket.external_id)
         if fields:
