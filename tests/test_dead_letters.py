@@ -1,0 +1,43 @@
+"""Work that fails for good is parked with its reason, listed by `socialdesk dead-letters`, and re-run by
+`socialdesk replay` once the cause is fixed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sandbox.base import Fault
+from sandbox.stack import PAGE_ID, Stack
+from tests.support import settle, tickets
+
+
+def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "bridge.cli", *args, "--config", str(config)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=dict(os.environ))
+
+
+def test_a_permanent_failure_is_dead_lettered_listed_and_replayed(tmp_path: Path) -> None:
+    with Stack(tmp_path) as stack:
+        config = stack.write_config(tmp_path / "socialdesk.toml")
+        refusal = {"error": "RecordInvalid", "description": "Record validation errors",
+                   "details": {"requester": [{"description": "Requester: is suspended"}]}}  # fmt: skip
+        stack.helpdesk.inject(Fault(422, times=1, method="POST", path_prefix="/api/v2/tickets", body=refusal))
+        stack.meta.customer_message(PAGE_ID, psid="9901", text="Please help")
+        stack.wait_for(lambda: stack.store.open_dead_letters())
+        settle(stack)
+        assert tickets(stack) == []
+
+        listed = cli(config, "dead-letters")
+        assert listed.returncode == 0
+        assert f"facebook:{PAGE_ID}:messenger:9901" in listed.stdout and "Zendesk rejected" in listed.stdout
+        assert "1 dead letter(s)" in listed.stdout
+
+        assert "name dead-letter IDs" in cli(config, "replay").stderr
+        replayed = cli(config, "replay", "--all")
+        assert replayed.returncode == 0 and "1 dead letter(s) queued again" in replayed.stdout
+        stack.wait_for(lambda: tickets(stack))  # the cause is gone: the replay opens the ticket
+        settle(stack)
+        assert len(tickets(stack)) == 1 and stack.store.open_dead_letters() == []
+        assert stack.store.counts("inbox") == {"done": 1}
