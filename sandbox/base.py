@@ -51,6 +51,16 @@ class Call:
 
 
 @dataclass
+class Slow:
+    """Apply the next ``times`` requests matching ``method`` and ``path_prefix``, then answer ``seconds`` late."""
+
+    method: str
+    path_prefix: str
+    seconds: float
+    times: int
+
+
+@dataclass
 class Fault:
     """A canned answer for the next ``times`` requests matching ``method`` and ``path_prefix``."""
 
@@ -75,10 +85,12 @@ class Simulator:
         self.app = Flask(self.name)
         self.calls: list[Call] = []
         self._faults: list[Fault] = []
+        self._slow: list[Slow] = []
         self._lock = threading.RLock()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.app.before_request(self._record_and_fault)
+        self.app.after_request(self._late_answer)
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -127,6 +139,26 @@ class Simulator:
     def reset_calls(self) -> None:
         with self._lock:
             self.calls.clear()
+
+    def slow_after_commit(self, path_prefix: str, method: str, seconds: float, times: int = 1) -> None:
+        """Apply the next ``times`` matching requests, then wait ``seconds`` before answering: the work is
+        done, but a client with a shorter timeout (or a worker killed meanwhile) never learns it."""
+        with self._lock:
+            self._slow.append(Slow(method.upper(), path_prefix, seconds, times))
+
+    def _late_answer(self, response: Response) -> Response:
+        if response.status_code >= 400:
+            return response
+        method, path = request.method, request.path
+        with self._lock:
+            slow = next((s for s in self._slow if s.method == method and path.startswith(s.path_prefix)), None)
+            if slow is not None:
+                slow.times -= 1
+                if slow.times <= 0:
+                    self._slow.remove(slow)
+        if slow is not None:
+            time.sleep(slow.seconds)
+        return response
 
     def _record_and_fault(self) -> Response | None:
         call = Call(

@@ -24,7 +24,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -179,14 +178,6 @@ def int_arg(name: str, default: int) -> int:
 Sideload = Callable[[list[dict[str, Any]]], dict[str, Any]]
 
 
-@dataclass
-class _Slow:
-    method: str
-    path_prefix: str
-    seconds: float
-    times: int
-
-
 class ZendeskSimulator(Simulator):
     """Zendesk Support on ``127.0.0.1``: see the module docstring. State lives in memory behind a lock."""
 
@@ -211,7 +202,6 @@ class ZendeskSimulator(Simulator):
         self._api_token, self._oauth_token = api_token, oauth_token
         self._per_minute, self._window = rate_limit_per_minute, 60.0 * time_scale
         self._hits: deque[float] = deque()
-        self._slow: list[_Slow] = []
         self._ids = itertools.count(44000000001)
         self._user_ids = itertools.count(900000000001)
         self._ticket_ids = itertools.count(1)
@@ -321,25 +311,7 @@ class ZendeskSimulator(Simulator):
         for name, value in (("X-Rate-Limit", limit), ("X-Rate-Limit-Remaining", remaining)):
             response.headers.setdefault(name, str(value))
         response.headers.setdefault("X-Zendesk-API-Version", "v2")
-        delay = self._take_slow(request.method, request.path) if response.status_code < 400 else 0.0
-        if delay:
-            time.sleep(delay)  # the work is done; the client will not hear about it in time
         return response
-
-    def _take_slow(self, method: str, path: str) -> float:
-        with self._lock:
-            slow = next((s for s in self._slow if s.method == method and path.startswith(s.path_prefix)), None)
-            if slow is None:
-                return 0.0
-            slow.times -= 1
-            if slow.times <= 0:
-                self._slow.remove(slow)
-            return slow.seconds
-
-    def slow_after_commit(self, path_prefix: str, method: str, seconds: float, times: int = 1) -> None:
-        """Apply the next ``times`` matching requests, then wait ``seconds`` before answering."""
-        with self._lock:
-            self._slow.append(_Slow(method.upper(), path_prefix, seconds, times))
 
     # -- pagination ----------------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import requests
@@ -28,14 +27,6 @@ SEARCH_FIELDS = {  # best effort: the reference lists more, these are what a bri
     "tickets": ("status", "priority", "tag", "type", "agent_id", "group_id", "created_at", "updated_at"),
     "contacts": ("email", "phone", "mobile", "twitter_id", "name", "active", "company_id", "tag"),
 }
-
-
-@dataclass
-class _Slow:
-    method: str
-    path_prefix: str
-    seconds: float
-    times: int
 
 
 class FreshdeskSimulator(Simulator):
@@ -63,7 +54,6 @@ class FreshdeskSimulator(Simulator):
         self._api_key, self._ticket_fields = api_key, tuple(ticket_fields)
         self._per_minute, self._window = rate_limit_per_minute, 60.0 * time_scale
         self._hits: deque[float] = deque()
-        self._slow: list[_Slow] = []
         self._races: list[dict[str, Any]] = []
         self._user_ids, self._ticket_ids, self._conversation_ids = (
             itertools.count(1001),
@@ -154,25 +144,7 @@ class FreshdeskSimulator(Simulator):
             response.headers.setdefault("X-Ratelimit-Remaining", str(remaining))
             response.headers.setdefault("X-Ratelimit-Used-CurrentRequest", "1")
             response.headers.setdefault("X-Freshdesk-Api-Version", "latest=v2; requested=v2")
-        delay = self._take_slow(request.method, request.path) if response.status_code < 400 else 0.0
-        if delay:
-            time.sleep(delay)  # the work is done; the client will not hear about it in time
         return response
-
-    def _take_slow(self, method: str, path: str) -> float:
-        with self._lock:
-            slow = next((s for s in self._slow if s.method == method and path.startswith(s.path_prefix)), None)
-            if slow is None:
-                return 0.0
-            slow.times -= 1
-            if slow.times <= 0:
-                self._slow.remove(slow)
-            return slow.seconds
-
-    def slow_after_commit(self, path_prefix: str, method: str, seconds: float, times: int = 1) -> None:
-        """Apply the next ``times`` matching requests, then wait ``seconds`` before answering."""
-        with self._lock:
-            self._slow.append(_Slow(method.upper(), path_prefix, seconds, times))
 
     # -- agents and contacts ----------------------------------------------------------------------------------
 
