@@ -285,14 +285,14 @@ def test_slow_ping_is_retryable(sim):
 
 
 def test_refused_connection_is_unavailable():
-    with socket.socket() as s:
+    with socket.socket() as s:  # bound but never listening: refused, and no one else can take the port
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again on exit: nothing listens there
-    channel = FacebookChannel(
-        name="x", account_id=PAGE, access_token=TOKEN, api_url=f"http://127.0.0.1:{port}{PREFIX}", timeout=2
-    )
-    with pytest.raises(errors.Unavailable) as exc_info:
-        channel.send_reply(thread("comment:1_2", "1_2"), "Hi", now=datetime.now(UTC))
+        port = s.getsockname()[1]
+        channel = FacebookChannel(
+            name="x", account_id=PAGE, access_token=TOKEN, api_url=f"http://127.0.0.1:{port}{PREFIX}", timeout=2
+        )
+        with pytest.raises(errors.Unavailable) as exc_info:
+            channel.send_reply(thread("comment:1_2", "1_2"), "Hi", now=datetime.now(UTC))
     raised(exc_info)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -346,9 +347,8 @@ def test_timeouts_on_reads_and_requester_upserts_are_retryable(sim: ZendeskSimul
 
 
 def test_refused_connection_is_unavailable() -> None:
-    with ZendeskSimulator(email=EMAIL, api_token=TOKEN) as sim:
-        url = sim.url
-    helpdesk = ZendeskHelpdesk(url=url, email=EMAIL, api_token=TOKEN)
-
-    with pytest.raises(errors.Unavailable):
-        helpdesk.create_ticket(new_ticket("1"))  # nothing was sent, so even a POST may be retried
+    with socket.socket() as closed:  # bound, never listening: connections to it are refused, and the port
+        closed.bind(("127.0.0.1", 0))  # stays ours (a freed ephemeral port could be taken by anyone)
+        helpdesk = ZendeskHelpdesk(url=f"http://127.0.0.1:{closed.getsockname()[1]}", email=EMAIL, api_token=TOKEN)
+        with pytest.raises(errors.Unavailable):
+            helpdesk.create_ticket(new_ticket("1"))  # nothing was sent, so even a POST may be retried
