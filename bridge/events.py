@@ -108,6 +108,7 @@ class ThreadState:
     last_inbound_at: datetime | None
     last_inbound_message_id: str | None
     ticket_id: str | None
+    customer_id: str | None = None  # the platform id of the customer who wrote last in the thread
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> str:
         requester_id=requester_id,
         last_inbound_at=last,
         last_inbound_message_id=event.message_id,
+        customer_id=event.author.id,
         first_inbound_at=thread["first_inbound_at"] or event.created_at.timestamp(),
     )
     writeback.record_post(rt, event)

@@ -14,13 +14,15 @@ called ("sending") and updated after ("sent" with the platform's ids, "failed", 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from bridge import messages, writeback
 from bridge.errors import BridgeError, LeaseBusy, PartiallyDelivered, UnknownOutcome
-from bridge.events import AgentReply, ThreadState
+from bridge.events import AgentReply, Delivery, ThreadState
 from bridge.inbound import MAX_ATTEMPTS
+from bridge.ports import PrivateReplies, SocialChannel
 from bridge.registry import Runtime
 from bridge.retry import backoff_for
 
@@ -92,8 +94,10 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
         )
         return 0
     state = thread_state(thread)
+    text, private = private_intent(rt, thread["channel"], reply.body)
+    send = _sender(channel, state, text, private=private, notice=_notice(rt, thread["channel"]))
     try:
-        delivery = rt.policy.call(channel.name, lambda: channel.send_reply(state, reply.body, now=datetime.now(UTC)))
+        delivery = rt.policy.call(channel.name, send)
     except UnknownOutcome as e:
         _settle(rt, thread, reply, "unknown", messages.delivery_unknown_note(e.message))
         return 0
@@ -135,6 +139,35 @@ def _tell_agent(rt: Runtime, reply: AgentReply, note: str) -> None:
     rt.store.mark_noted(hd.name, reply.comment_id)
 
 
+DEFAULT_PRIVATE_MARKER = "#private"
+DEFAULT_PRIVATE_NOTICE = "We've sent you a private message."
+
+
+def private_intent(rt: Runtime, channel: str, body: str) -> tuple[str, bool]:
+    """A reply that starts with the channel's ``private_marker`` (default ``#private``) is meant for the
+    customer's eyes only: the marker is removed, and a public thread is answered privately."""
+    section = rt.config.channel(channel)
+    marker = str(section.get("private_marker", DEFAULT_PRIVATE_MARKER) if section else DEFAULT_PRIVATE_MARKER)
+    stripped = body.lstrip()
+    if marker and stripped.lower().startswith(marker.lower()):
+        return stripped[len(marker) :].lstrip(" :\n"), True
+    return body, False
+
+
+def _notice(rt: Runtime, channel: str) -> str:
+    section = rt.config.channel(channel)
+    return str(section.get("private_notice", DEFAULT_PRIVATE_NOTICE) if section else DEFAULT_PRIVATE_NOTICE)
+
+
+def _sender(
+    channel: SocialChannel, state: ThreadState, text: str, *, private: bool, notice: str
+) -> Callable[[], Delivery]:
+    """The call that delivers: a private hand-off where asked and the channel has public threads."""
+    if private and isinstance(channel, PrivateReplies):
+        return lambda: channel.send_private_reply(state, text, now=datetime.now(UTC), notice=notice)
+    return lambda: channel.send_reply(state, text, now=datetime.now(UTC))  # private-only channels (DMs, chats)
+
+
 def thread_state(thread: dict[str, Any]) -> ThreadState:
     last = thread["last_inbound_at"]
     return ThreadState(
@@ -147,4 +180,5 @@ def thread_state(thread: dict[str, Any]) -> ThreadState:
         last_inbound_at=datetime.fromtimestamp(last, tz=UTC) if last else None,
         last_inbound_message_id=thread["last_inbound_message_id"],
         ticket_id=thread["ticket_id"],
+        customer_id=thread["customer_id"],
     )

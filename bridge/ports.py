@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bridge.events import (
     AgentReply,
@@ -75,6 +75,16 @@ class SocialChannel(Protocol):
 
     def ping(self) -> str:
         """One cheap authenticated call; returns the account's name or id."""
+
+
+@runtime_checkable
+class PrivateReplies(Protocol):
+    """A channel with public threads that can hand a conversation off to a private one."""
+
+    def send_private_reply(self, thread: ThreadState, text: str, *, now: datetime, notice: str) -> Delivery:
+        """Answer privately (a Facebook private reply, an X direct message) and post ``notice`` publicly
+        where the customer wrote; in a thread that is private already, just reply. Where the platform
+        offers no private hand-off, raise :class:`bridge.errors.PermanentError`: never post it publicly."""
 
 
 class CustomerRecord(Protocol):

@@ -95,6 +95,7 @@ threads = sa.Table(
     sa.Column("first_inbound_at", sa.Float),
     sa.Column("last_inbound_at", sa.Float),
     sa.Column("last_inbound_message_id", sa.String(255)),
+    sa.Column("customer_id", sa.String(255)),
     sa.Column("enrichment", sa.String(16)),  # pending | done: a CRM lookup still owed to the ticket
     sa.Column("enrichment_event", sa.Text),
     sa.Column("enrichment_attempts", sa.Integer, nullable=False, server_default="0"),

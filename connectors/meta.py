@@ -213,6 +213,30 @@ class FacebookChannel(GraphClient):
             return self._send_message(target, split_text(text, MESSENGER_LIMIT), thread.last_inbound_at, now)
         raise errors.PermanentError(f"a Facebook channel cannot reply in a {kind!r} thread", platform=PLATFORM)
 
+    def send_private_reply(self, thread: ThreadState, text: str, *, now: datetime, notice: str) -> Delivery:
+        """A private reply to the customer's latest comment (one message, within 7 days of it), then
+        ``notice`` publicly under the thread's comment; a Messenger thread is private already."""
+        kind, _, ref = thread.thread_id.partition(":")
+        if kind == "messenger":
+            return self.send_reply(thread, text, now=now)
+        if kind != "comment":
+            raise errors.PermanentError("Facebook offers private replies to comments only", platform=PLATFORM)
+        comment_id = thread.last_inbound_message_id or thread.reply_to or ref
+        if thread.last_inbound_at is not None and now - thread.last_inbound_at > HUMAN_AGENT_WINDOW:
+            reason = messages.window_closed("Facebook private reply", thread.last_inbound_at.astimezone(UTC), "7 days")
+            raise errors.WindowClosed(reason, platform=PLATFORM)
+        if len(text) > MESSENGER_LIMIT:  # one private reply per comment: it cannot be split
+            raise errors.PermanentError("a private reply is one message of at most 2,000 characters", platform=PLATFORM)
+        body = {"recipient": {"comment_id": comment_id}, "message": {"text": text}}
+        path = f"/{quote(self.account_id, safe='')}/messages"
+        private = self._post_id(path, "could not send the private reply", "message_id", json=body)
+        try:
+            public = self._comment(thread.reply_to or ref, notice)
+        except errors.BridgeError as e:
+            message = f"the private reply was sent, but the public notice failed: {e.message}"
+            raise errors.PartiallyDelivered(message, message_ids=(private,), platform=PLATFORM) from e
+        return Delivery(message_ids=(private, public))
+
     def ping(self) -> str:
         """``GET /me``: the page's name (or id), proving the token works."""
         data = self._request("GET", "/me", "could not reach the Facebook page", params={"fields": "id,name"})
@@ -246,6 +270,16 @@ class InstagramChannel(GraphClient):
             parts = split_text(text, INSTAGRAM_DM_LIMIT, measure=utf8_len)
             return self._send_message(target, parts, thread.last_inbound_at, now)
         raise errors.PermanentError(f"an Instagram channel cannot reply in a {kind!r} thread", platform=self.platform)
+
+    def send_private_reply(self, thread: ThreadState, text: str, *, now: datetime, notice: str) -> Delivery:
+        """Direct threads are private already; for comments the hand-off is not built yet, so the reply is
+        refused (and the agent told) rather than posted publicly."""
+        if thread.thread_id.startswith("dm:"):
+            return self.send_reply(thread, text, now=now)
+        raise errors.PermanentError(
+            "socialdesk cannot yet answer an Instagram comment privately; the reply was not posted",
+            platform=self.platform,
+        )
 
     def ping(self) -> str:
         """``GET /{ig-user-id}?fields=id,username``: the account's username, proving the token works."""

@@ -118,6 +118,23 @@ class XChannel:
             return send_parts(PLATFORM, split_text(_clean(text), DM_LIMIT), lambda part: self._direct(user_id, part))
         raise errors.PermanentError(f"an X channel cannot reply in a {kind!r} thread", platform=PLATFORM)
 
+    def send_private_reply(self, thread: ThreadState, text: str, *, now: datetime, notice: str) -> Delivery:
+        """A direct message to the customer who wrote last, then ``notice`` as a public reply to their post."""
+        kind, _, ref = thread.thread_id.partition(":")
+        if kind == "dm":
+            return self.send_reply(thread, text, now=now)
+        if kind != "conversation" or not thread.customer_id:
+            raise errors.PermanentError("no customer to message privately in this X thread", platform=PLATFORM)
+        user_id = _checked_id(thread.customer_id, "user")
+        private = send_parts(PLATFORM, split_text(_clean(text), DM_LIMIT), lambda part: self._direct(user_id, part))
+        target = _checked_id(thread.last_inbound_message_id or thread.reply_to or ref, "post")
+        try:
+            public = self._reply_chain(target, [notice])
+        except errors.BridgeError as e:
+            message = f"the direct message was sent, but the public notice failed: {e.message}"
+            raise errors.PartiallyDelivered(message, message_ids=private.message_ids, platform=PLATFORM) from e
+        return Delivery(message_ids=private.message_ids + public.message_ids)
+
     def ping(self) -> str:
         """``GET /2/users/me``: the account's ``@username``, proving the credentials work."""
         data = self._request("GET", "/2/users/me", "could not reach the X account")["data"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.stack import IG_ID, PLATFORMS, WA_PHONE_ID, X_USER, Stack
+from sandbox.stack import IG_ID, PAGE_ID, PLATFORMS, WA_PHONE_ID, X_USER, Stack
 from tests.support import notes, one_ticket, reply_and_notify, settle, tickets
 
 
@@ -107,3 +107,42 @@ def test_own_channel_reply_is_signed_and_delivered_to_the_callback(stack: Stack)
     stack.wait_for(lambda: stack.web.received)
     [received] = stack.web.received  # the simulator refuses anything whose signature does not verify
     assert received["thread_id"] == "t-1" and received["text"] == "In Settings → Billing."
+
+
+# -- public → private hand-off ---------------------------------------------------------------------------------
+
+
+def test_private_marker_answers_a_facebook_comment_privately_and_says_so_publicly(stack: Stack) -> None:
+    post_id = stack.meta.add_post(PAGE_ID, "Winter sale")
+    comment = stack.meta.customer_comment(PAGE_ID, post_id=post_id, text="I was charged twice!", user_id="7007",
+                                          user_name="Mo")  # fmt: skip
+    ticket = answer(stack, "#private Sorry Mo, your refund code is R-2291.")
+    stack.wait_for(lambda: stack.meta.sent_messages and stack.meta.comment_replies)
+    settle(stack)
+    [private] = stack.meta.sent_messages
+    assert (private["recipient"], private["text"]) == ("7007", "Sorry Mo, your refund code is R-2291.")
+    [public] = stack.meta.comment_replies
+    assert public["parent_id"] == comment.comment_id and public["message"] == "We've sent you a private message."
+    assert "R-2291" not in public["message"]
+    [delivery] = stack.store.rows("deliveries")
+    assert delivery["status"] == "sent" and public["id"] in delivery["message_ids"]
+    assert private["message_id"] in delivery["message_ids"]  # both recorded: their echoes are dropped
+    assert notes(stack, ticket["id"]) == []
+
+
+def test_private_marker_on_x_sends_a_dm_and_a_public_notice(stack: Stack) -> None:
+    mention = stack.x.customer_post(f"@{stack.x.username} my account is locked", user_id="4545", username="ria")
+    answer(stack, "#private Ria, reset it here: https://acme.example/reset?t=123")
+    stack.wait_for(lambda: stack.x.sent_dms and any(p.author_id == X_USER for p in stack.x.posts.values()))
+    [dm] = stack.x.sent_dms
+    assert dm["participant_id"] == "4545" and "reset?t=123" in dm["text"]
+    ours = [p for p in stack.x.posts.values() if p.author_id == X_USER]
+    assert [(p.in_reply_to, p.text) for p in ours] == [(mention.id, "We've sent you a private message.")]
+
+
+def test_private_marker_where_no_hand_off_exists_is_refused_not_posted(stack: Stack) -> None:
+    stack.meta.instagram_comment(IG_ID, text="What's my order status?", user_id="ig-9", username="lu")
+    ticket = answer(stack, "#private Order 7781 ships Monday.")
+    stack.wait_for(lambda: notes(stack, ticket["id"]))
+    assert "privately" in notes(stack, ticket["id"])[0]
+    assert stack.meta.ig_comment_replies == []

@@ -139,6 +139,7 @@ def upgrade() -> None:
         sa.Column("first_inbound_at", sa.Float(), nullable=True),
         sa.Column("last_inbound_at", sa.Float(), nullable=True),
         sa.Column("last_inbound_message_id", sa.String(length=255), nullable=True),
+        sa.Column("customer_id", sa.String(length=255), nullable=True),
         sa.Column("enrichment", sa.String(length=16), nullable=True),
         sa.Column("enrichment_event", sa.Text(), nullable=True),
         sa.Column("enrichment_attempts", sa.Integer(), server_default="0", nullable=False),
