@@ -40,9 +40,11 @@ def process_thread(rt: Runtime, thread_key: str, owner: str) -> int:
     if not rt.store.acquire_lease(thread_key, owner, ttl=rt.lease_ttl):
         raise LeaseBusy(f"thread {thread_key} is being worked on")
     try:
-        done = 0
+        done, renewed = 0, time.monotonic()
         for pending in rt.store.pending_inbox(thread_key):
-            rt.store.acquire_lease(thread_key, owner, ttl=rt.lease_ttl)  # extend: we are still alive
+            if time.monotonic() - renewed > rt.lease_ttl / 3:  # still alive: extend before it runs out
+                rt.store.acquire_lease(thread_key, owner, ttl=rt.lease_ttl)
+                renewed = time.monotonic()
             if not _apply(rt, pending):
                 break  # postponed: keep the thread's order
             done += 1

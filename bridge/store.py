@@ -463,7 +463,10 @@ class Store:
         return dict(row._mapping) if row else None
 
     def claim_thread(self, event: SocialEvent, helpdesk: str) -> dict[str, Any]:
-        """Insert the thread row if it does not exist (unique key), then return it."""
+        """The thread row, inserted first if it does not exist (unique key: two claims make one row)."""
+        existing = self.thread(event.thread_key)
+        if existing is not None:
+            return existing
         now = time.time()
         row = {
             "key": event.thread_key,

@@ -223,7 +223,7 @@ class Stack:
         return not any(self.store.counts(t).get("pending") for t in ("inbox", "ticket_events"))
 
     @staticmethod
-    def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+    def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
         """Poll until ``predicate()`` is truthy and return it; raise TimeoutError otherwise."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -13,7 +13,7 @@ def one_ticket(stack: Stack) -> dict:
     return stack.wait_for(lambda: len(tickets(stack)) == 1 and tickets(stack)[0])
 
 
-def settle(stack: Stack, timeout: float = 20) -> None:
+def settle(stack: Stack, timeout: float = 40) -> None:
     """Wait until nothing is pending in the store and the simulator's echoes are delivered."""
     stack.meta.wait_for_webhooks(10)
     stack.wait_for(stack.idle, timeout=timeout)
