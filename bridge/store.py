@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from bridge.errors import Unavailable
 from bridge.events import SocialEvent
 
 metadata = sa.MetaData()
@@ -196,6 +197,11 @@ settings = sa.Table(
 )
 
 
+INGEST_COLUMNS = (
+    "platform", "account_id", "message_id", "channel", "thread_key", "kind", "payload", "platform_ts", "received_at",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class PendingEvent:
     """An inbox row a worker is about to apply. ``attempted``: an earlier try may have written it."""
@@ -292,23 +298,39 @@ class Store:
     # -- ingest (the webhook request path: one write) -------------------------------------------------
 
     def ingest(self, events: Iterable[SocialEvent]) -> int:
+        """Store a webhook's events in one transaction; return how many were new (redeliveries are not).
+
+        This is the whole of the webhook's request path, so it is one multi-row ``INSERT ... ON CONFLICT
+        DO NOTHING RETURNING id`` on the pool's DBAPI connection: the same statement the Core insert
+        compiles to, without its per-call overhead (measured in ``bench/micro.py``: about half the CPU).
+        A database failure raises :class:`bridge.errors.Unavailable` (the webhook answers 503).
+        """
         now = time.time()
         rows = [
-            {
-                "platform": e.platform,
-                "account_id": e.account_id,
-                "message_id": e.message_id,
-                "channel": e.channel,
-                "thread_key": e.thread_key,
-                "kind": e.kind,
-                "payload": e.to_json(),
-                "platform_ts": e.created_at.timestamp(),
-                "received_at": now,
-            }
+            (e.platform, e.account_id, e.message_id, e.channel, e.thread_key, e.kind, e.to_json(),
+             e.created_at.timestamp(), now)
             for e in events
-        ]
-        with self.begin() as conn:
-            return insert_ignoring_duplicates(conn, inbox, rows)
+        ]  # fmt: skip
+        if not rows:
+            return 0
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        values = ", ".join(["(" + ", ".join([mark] * len(INGEST_COLUMNS)) + ")"] * len(rows))
+        sql = f"INSERT INTO inbox ({', '.join(INGEST_COLUMNS)}) VALUES {values} ON CONFLICT DO NOTHING RETURNING id"  # noqa: S608 - no value is interpolated
+        try:
+            connection = self.engine.raw_connection()
+        except sa.exc.SQLAlchemyError as e:
+            raise Unavailable("the database is unavailable", platform="store") from e
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, [value for row in rows for value in row])
+            stored = len(cursor.fetchall())
+            connection.commit()
+            return stored
+        except self.engine.dialect.loaded_dbapi.Error as e:
+            connection.rollback()
+            raise Unavailable("the database refused the write", platform="store") from e
+        finally:
+            connection.close()
 
     def record_ticket_event(self, helpdesk: str, ticket_id: str, invocation_id: str) -> bool:
         row = {"helpdesk": helpdesk, "ticket_id": ticket_id, "invocation_id": invocation_id, "received_at": time.time()}

@@ -11,6 +11,7 @@ from flask import Response, abort, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.config import ChannelConfig, Config
+from bridge.errors import Unavailable
 from bridge.events import SocialEvent
 from bridge.store import Store
 
@@ -47,7 +48,7 @@ def store_events(events: list[SocialEvent]) -> int:
     """The one durable write of the request path; a storage failure is a 503 so the platform redelivers."""
     try:
         return state().store.ingest(events)
-    except SQLAlchemyError:
+    except (Unavailable, SQLAlchemyError):
         log.exception("could not store %d events", len(events))
         abort(503, "storage unavailable, retry later")
 
