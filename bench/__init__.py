@@ -1,0 +1,1 @@
+"""Benchmarks of socialdesk (not tests: nothing here asserts a timing). See bench/README.md."""
