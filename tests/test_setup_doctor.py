@@ -94,3 +94,18 @@ def test_doctor_passes_on_a_healthy_bridge_and_names_what_is_broken(stack: Stack
     assert "✗ zendesk credentials" in bad.stdout
     assert "✗ zendesk webhook secret: missing" in bad.stdout
     assert "wrong-token" not in bad.stdout and ZENDESK_TOKEN not in bad.stdout
+
+
+def test_setup_telegram_registers_the_webhook_with_its_secret(tmp_path: Path) -> None:
+    with Stack(tmp_path, start_worker=False, platforms=("telegram",)) as stack:
+        path = tmp_path / "socialdesk.toml"
+        path.write_text(to_toml(stack.raw_config()))
+        dry = cli(
+            "setup", "telegram", "--config", str(path), "--public-url", "https://bridge.acme.example", "--dry-run"
+        )
+        assert dry.returncode == 0 and "would call setWebhook" in dry.stdout and stack.telegram.webhook == {}
+        done = cli("setup", "telegram", "--config", str(path), "--public-url", "https://bridge.acme.example")
+        assert done.returncode == 0, done.stderr
+        assert stack.telegram.webhook["url"] == "https://bridge.acme.example/webhooks/telegram/acme-telegram"
+        assert stack.telegram.webhook["secret_token"] == stack.telegram.secret_token
+        assert stack.telegram.secret_token not in done.stdout + done.stderr
