@@ -16,7 +16,7 @@ import click
 
 from bridge import config as config_module
 from bridge.errors import BridgeError
-from bridge.registry import _load, build_runtime
+from bridge.registry import build_runtime, load_object
 
 log = logging.getLogger("socialdesk")
 
@@ -57,8 +57,8 @@ def serve(config_path: str | None, host: str, port: int, workers: int) -> None:
     """Receive webhooks (gunicorn running webhooks.app:create_app)."""
     cfg = _config(config_path)
     _setup_logging(cfg.log_level)
-    create_app = _load("webhooks.app:create_app", "serve")
-    build_runtime_store(cfg)  # create the schema once, before the web workers fork
+    create_app = load_object("webhooks.app:create_app", "serve")
+    _migrate_embedded(cfg)  # create the SQLite schema once, before the web workers fork
     from gunicorn.app.base import BaseApplication
 
     class _App(BaseApplication):  # type: ignore[misc]
@@ -73,7 +73,7 @@ def serve(config_path: str | None, host: str, port: int, workers: int) -> None:
     _App().run()
 
 
-def build_runtime_store(cfg: config_module.Config) -> None:
+def _migrate_embedded(cfg: config_module.Config) -> None:
     from bridge.store import Store
 
     Store.from_url(cfg.database_url)
@@ -102,7 +102,7 @@ def worker(config_path: str | None, concurrency: int) -> None:
 @click.option("--helpdesk", type=click.Choice(["zendesk", "freshdesk"]), default="zendesk", show_default=True)
 def demo(workdir: str | None, verbose: bool, helpdesk: str) -> None:
     """Run the whole loop against the built-in simulators and show what happened."""
-    run = _load("sandbox.demo:run", "demo")
+    run = load_object("sandbox.demo:run", "demo")
     ok = run(workdir=Path(workdir) if workdir else None, verbose=verbose, echo=click.echo, helpdesk=helpdesk)
     if not ok:
         raise SystemExit(1)

@@ -33,10 +33,11 @@ CHANNELS = {
 }
 
 
-def _load(path: str, what: str) -> type[Any]:
+def load_object(path: str, what: str) -> Any:
+    """Import ``module:attribute``; a missing module or name is a :class:`ConfigError` naming ``what``."""
     module_name, _, attr = path.partition(":")
     try:
-        return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as e:
         raise ConfigError(f"{what}: could not enable {path} ({e})") from e
 
@@ -50,7 +51,7 @@ def _construct(cls: type[Any], values: dict[str, Any], **extra: Any) -> Any:
 
 def build_helpdesk(config: Config) -> Helpdesk:
     section: Section = config.helpdesk_section
-    cls = _load(HELPDESKS[config.helpdesk], f"bridge.helpdesk = {config.helpdesk}")
+    cls = load_object(HELPDESKS[config.helpdesk], f"bridge.helpdesk = {config.helpdesk}")
     return _construct(cls, section.plain())  # type: ignore[no-any-return]
 
 
@@ -58,12 +59,12 @@ def build_crm(config: Config) -> Crm | None:
     """The CRM named by ``[salesforce]``, or None when the section is absent."""
     if config.salesforce is None:
         return None
-    cls = _load(CRMS["salesforce"], "[salesforce]")
+    cls = load_object(CRMS["salesforce"], "[salesforce]")
     return _construct(cls, config.salesforce.plain())  # type: ignore[no-any-return]
 
 
 def build_channel(channel: ChannelConfig) -> SocialChannel:
-    cls = _load(CHANNELS[channel.platform], f"channels[{channel.name}]")
+    cls = load_object(CHANNELS[channel.platform], f"channels[{channel.name}]")
     return _construct(cls, channel.plain())  # type: ignore[no-any-return]
 
 

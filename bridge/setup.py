@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from bridge.config import Config
 from bridge.errors import ConfigError
-from bridge.registry import _load, build_channel, build_helpdesk
+from bridge.registry import build_channel, build_helpdesk, load_object
 from bridge.store import Store
 
 ZENDESK_SECRET_SETTING = "zendesk.webhook_secret"
@@ -28,7 +28,7 @@ def endpoint(config: Config, path: str, public_url: str | None = None) -> str:
 
 
 def setup_zendesk(config: Config, store: Store, *, echo: Echo, dry_run: bool, public_url: str | None) -> None:
-    run = _load("connectors.zendesk_setup:setup", "setup zendesk")
+    run = load_object("connectors.zendesk_setup:setup", "setup zendesk")
     report = run(build_helpdesk(config), endpoint(config, "/webhooks/zendesk", public_url), dry_run=dry_run)
     for line in report.actions:
         echo(line)
