@@ -60,6 +60,7 @@ def run(plan: Plan, args: argparse.Namespace) -> dict[str, Any]:
         errors = log_tail(Path(tmp) / "processes.log")
     return _summary(plan, args, window, first_sent, fed, analysis, state, memory) | {
         "dead_letters": len(dead),
+        "dead_letter_errors": [f"{d['source']}#{d['source_id']} {d['key']}: {d['error']}" for d in dead],
         "background_busy": background,
         "cpu": cpu,
         "errors_in_log": errors,
@@ -88,19 +89,21 @@ def _summary(
         "calls_ok": analysis["calls_ok"],
         "rejected_429": analysis["rejected_429"],
         "achieved_calls_per_s": round(analysis["calls_ok"] / drain, 2),
+        "limit_bound": analysis["rejected_429"] > 0 and analysis["calls_ok"] / drain >= 0.8 * rate,
         "analysis": analysis,
         "state": state,
         "memory": memory,
     }
 
 
-HEADERS = ["backend", "scale", "allowed/s", "needed", "min s", "drain s", "× min", "real min", "ok calls", "429s",
-           "lost", "dup", "dup tickets", "disordered", "dead", "worker MiB", "web MiB", "foreign"]  # fmt: skip
+HEADERS = ["backend", "scale", "allowed/s", "bound", "needed", "min s", "drain s", "× min", "real min", "ok calls",
+           "429s", "lost", "dup", "dup tickets", "disordered", "dead", "worker MiB", "web MiB", "foreign"]  # fmt: skip
 
 
 def row(r: dict[str, Any]) -> list[Any]:
     s, m = r["state"], r["memory"]
-    return [r["backend"], r["time_scale"], r["allowed_calls_per_s"], r["calls_needed"], r["theoretical_min_s"],
+    bound = "yes" if r["limit_bound"] else "NO"
+    return [r["backend"], r["time_scale"], r["allowed_calls_per_s"], bound, r["calls_needed"], r["theoretical_min_s"],
             r["drain_s"], r["drain_over_min"], r["real_time_equivalent_min"], r["calls_ok"], r["rejected_429"],
             s["lost"], s["duplicated"], s["duplicate_tickets"], s["threads_out_of_order"], r["dead_letters"],
             max(m["worker_peak_rss_mib"]), max(m["web_workers_peak_rss_mib"]),
@@ -120,6 +123,7 @@ def main() -> None:
     parser.add_argument("--wait-quiet", type=float, default=0, help="wait up to N s for other work to stop")
     parser.add_argument("--out", default="burst", help="results file: bench/results/<out>.json")
     args = parser.parse_args()
+    common.exit_cleanly_on_sigterm()
     threads = args.events // args.per_thread
     plan = Plan(threads=threads, per_thread=args.per_thread, known=round(threads * args.known_share))
     print(f"burst: {threads * args.per_thread:,} events, Zendesk limit {LIMIT_PER_MINUTE}/min scaled ×{args.time_scale}"

@@ -135,6 +135,12 @@ def percentile(values: Sequence[float], p: float) -> float | None:
 # -- processes -----------------------------------------------------------------------------------------------
 
 
+def exit_cleanly_on_sigterm() -> None:
+    """A SIGTERM unwinds like Ctrl-C, so that the servers and workers we started are stopped and the
+    benchmark's PostgreSQL schema is dropped (by default Python would die and leave them running)."""
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -38,6 +38,7 @@ class Answer:
     path: str
     status: int
     body: bytes
+    query: bytes = b""
 
 
 class CallLog:
@@ -49,7 +50,8 @@ class CallLog:
 
     def _record(self, response: Response) -> Response:
         body = request.get_data(cache=True)
-        self.answers.append(Answer(time.time(), request.method, request.path, response.status_code, body))
+        answer = Answer(time.time(), request.method, request.path, response.status_code, body, request.query_string)
+        self.answers.append(answer)
         return response
 
     def since(self, mark: int) -> list[Answer]:
@@ -68,9 +70,15 @@ class Sent:
 class Bridge:
     """Simulators here, web and worker(s) as ``socialdesk`` processes; see the module docstring."""
 
-    def __init__(self, backend: common.Backend, workdir: Path, *, zendesk: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, backend: common.Backend, workdir: Path, *, zendesk: dict[str, Any] | None = None, crm: bool = False
+    ) -> None:
         self.backend, self.workdir = backend, workdir
-        self.stack = Stack(workdir, database_url=backend.database_url, queue_url=backend.queue_url, start_worker=False)
+        self.stack = Stack(
+            workdir, database_url=backend.database_url, queue_url=backend.queue_url, start_worker=False,
+            salesforce={} if crm else None,
+        )  # fmt: skip
+        self.crm_calls = CallLog(self.stack.salesforce.app) if self.stack.salesforce is not None else None
         # the stack's own simulator, replaced before it starts: the burst needs one with a rate limit
         self.stack.zendesk = ZendeskSimulator(
             email=ZENDESK_EMAIL, api_token=ZENDESK_TOKEN, webhook_secret=ZENDESK_SECRET, **(zendesk or {})
@@ -118,6 +126,8 @@ class Bridge:
             psid = plan.psid(thread)
             user_id = helpdesk.ensure_requester(platform="facebook", author=Author(id=psid))
             self.stack.store.remember_identity(f"zendesk:facebook:{psid}", user_id)
+            if self.crm_calls is not None:  # and the CRM's answer (nobody) is cached, within its TTL
+                self.stack.store.cache_crm(f"facebook:{psid}", None)
 
     def inbox(self) -> dict[str, int]:
         return self.stack.store.counts("inbox")
@@ -134,13 +144,16 @@ class Bridge:
 
     def memory(self) -> dict[str, Any]:
         """Peak RSS (VmHWM, MiB) of each gunicorn web worker and each bridge worker, read while they run."""
-        mib = lambda pid: round((common.status_kb(pid, "VmHWM") or 0) / 1024, 1)  # noqa: E731
         return {
-            "web_workers_peak_rss_mib": [mib(p) for p in common.children(self.web.pid)],
-            "web_master_peak_rss_mib": mib(self.web.pid),
-            "worker_peak_rss_mib": [mib(p.pid) for p in self.workers],
+            "web_workers_peak_rss_mib": [peak_mib(p) for p in common.children(self.web.pid)],
+            "web_master_peak_rss_mib": peak_mib(self.web.pid),
+            "worker_peak_rss_mib": [peak_mib(p.pid) for p in self.workers],
             "worker_cpu_s": [round(common.cpu_seconds(p.pid), 1) for p in self.workers],
         }
+
+
+def peak_mib(pid: int) -> float:
+    return round((common.status_kb(pid, "VmHWM") or 0) / 1024, 1)
 
 
 @contextmanager
@@ -182,7 +195,12 @@ def feed(running: Bridge, plan: Plan, *, rate: float | None = None, senders: int
 
 
 def log_tail(path: Path, lines: int = 5) -> list[str]:
-    """The last lines of a process log mentioning a problem, for the report."""
+    """The last ERROR lines of the processes' log, and the last traceback in full, for the report."""
     with path.open("rb") as f:
         text = f.read().decode("utf-8", "replace").splitlines()
-    return [x[:200] for x in text if " ERROR " in x or "Traceback" in x][-lines:]
+    errors = [x[:300] for x in text if " ERROR " in x][-lines:]
+    starts = [i for i, x in enumerate(text) if x.startswith("Traceback")]
+    if not starts:
+        return errors
+    end = next((i for i in range(starts[-1] + 1, len(text)) if not text[i].startswith((" ", "\t"))), len(text) - 1)
+    return [*errors, *(x[:300] for x in text[starts[-1] : end + 1])]

@@ -203,6 +203,7 @@ def main() -> None:
     parser.add_argument("--wait-quiet", type=float, default=0, help="wait up to N s for other work to stop")
     parser.add_argument("--out", default="ingest", help="results file: bench/results/<out>.json")
     args = parser.parse_args()
+    common.exit_cleanly_on_sigterm()
     targets = [TARGETS[t] for t in args.targets.split(",")]
     if args.tool == "python":
         print("wrk not found (apt-get install wrk): using the Python load generator, which takes more CPU")

@@ -53,9 +53,9 @@ def classify(answer: Answer) -> Call:
     ):
         comment = str(((body.get("ticket") or {}).get("comment") or {}).get("body") or "")
         found = REF.search(comment)
-        kind = "create" if answer.method == "POST" else "update"
-        return Call(kind, ok, answer.at, found.group(1) if found else None, None, path)
-    return Call("other", ok, answer.at, None, None, re.sub(r"\d+", "N", path))
+        if found:
+            return Call("create" if answer.method == "POST" else "update", ok, answer.at, found.group(1), None, path)
+    return Call("other", ok, answer.at, None, None, f"{answer.method} {re.sub(r'[0-9]+', 'N', path)}")
 
 
 def analyse(plan: Plan, sent: Sequence[Sent], answers: Sequence[Answer], *, since: float) -> dict[str, Any]:
@@ -86,9 +86,37 @@ def analyse(plan: Plan, sent: Sequence[Sent], answers: Sequence[Answer], *, sinc
         "other_calls": dict(others),
         "by_kind": kinds,
         "latency_s": _pcts(latencies),
+        "timeline": _timeline([(by_mid[m].timestamp, applied[m].at - by_mid[m].timestamp) for m in applied]),
         "first_call_at": min((c.at for c in calls), default=None),
         "last_applied_at": max((c.at for c in applied.values()), default=None),
     }
+
+
+def crm_by_kind(plan: Plan, sent: Sequence[Sent], answers: Sequence[Answer], crm: Sequence[Answer]) -> dict[str, Any]:
+    """CRM calls charged to event kinds: a call naming a customer (their id in the query) before that thread's
+    ticket existed is the new thread's (or known contact's), after it a follow-up's."""
+    by_mid = {s.mid: s for s in sent}
+    opened: dict[str, tuple[float, str]] = {}
+    for call in map(classify, answers):
+        if call.kind == "create" and call.ok and call.ref in by_mid:
+            s = by_mid[call.ref]
+            opened.setdefault(plan.psid(s.thread), (call.at, _kind(plan, s, call)))
+    counts: Counter[str] = Counter()
+    for answer in crm:
+        text = (answer.query + answer.body).decode("utf-8", "replace")
+        psid = next((p for p in re.findall(r"[56]\d{9}", text) if p in opened), None)
+        if psid is None:
+            counts["unattributed"] += 1
+            continue
+        at, kind = opened[psid]
+        counts[kind if answer.at <= at else "follow-up"] += 1
+    events = Counter(_kind_of_sent(plan, s) for s in sent)
+    per = {k: round(counts[k] / events[k], 3) if events[k] else None for k in KINDS}
+    return {"calls": len(crm), "by_kind": dict(counts), "per_event": per}
+
+
+def _kind_of_sent(plan: Plan, sent: Sent) -> str:
+    return "follow-up" if sent.index else ("known contact" if sent.thread < plan.known else "new thread")
 
 
 def _kind(plan: Plan, sent: Sent, call: Call) -> str:
@@ -117,6 +145,15 @@ def _kind_summary(
         "latency_s": _pcts([applied[m].at - by_mid[m].timestamp for m in mids]),
         "since_start_s": _pcts([applied[m].at - since for m in mids]),
     }
+
+
+def _timeline(points: list[tuple[float, float]], slices: int = 10) -> list[dict[str, float | None]]:
+    """Latency by tenth of the run (by send time): shows whether a backlog built up, and when."""
+    points.sort()
+    size = max(1, len(points) // slices)
+    chunks = [points[i : i + size] for i in range(0, len(points), size)]
+    start = points[0][0] if points else 0.0
+    return [{"from_s": _round(c[0][0] - start), **_pcts([lat for _, lat in c])} for c in chunks]
 
 
 def _pcts(values: Sequence[float]) -> dict[str, float | None]:

@@ -25,7 +25,7 @@ from typing import Any
 
 from bench import common
 from bench.flow import Bridge, bridge, feed, log_tail
-from bench.outcome import KINDS, analyse, check_state
+from bench.outcome import KINDS, analyse, check_state, crm_by_kind
 from bench.payloads import Plan
 
 
@@ -34,7 +34,7 @@ def run_once(backend: str, plan: Plan, args: argparse.Namespace, *, mode: str, r
     with (
         common.backend(backend) as b,
         tempfile.TemporaryDirectory(prefix="sd-pipeline-") as tmp,
-        bridge(b, Path(tmp)) as running,
+        bridge(b, Path(tmp), crm=args.crm) as running,
     ):
         running.seed_known(plan)
         mark = len(running.calls.answers)
@@ -61,6 +61,8 @@ def _result(running: Bridge, plan: Plan, sent: list[Any], started: float, mark: 
     memory = running.memory()
     analysis = analyse(plan, sent, running.calls.since(mark), since=started)
     state = check_state(plan, sent, running.stack.zendesk, running.inbox())
+    if running.crm_calls is not None:
+        analysis["crm"] = crm_by_kind(plan, sent, running.calls.since(mark), running.crm_calls.answers)
     last, first = analysis["last_applied_at"], analysis["first_call_at"]
     events = len(sent)
     return {
@@ -99,10 +101,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=None, help="live feed, events/s (default: ½ backlog ev/s)")
     parser.add_argument("--concurrency", type=int, default=4, help="threads per worker process")
     parser.add_argument("--processes", type=int, default=1, help="worker processes")
+    parser.add_argument("--crm", action="store_true", help="run the Salesforce simulator too and count its calls")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--wait-quiet", type=float, default=0, help="wait up to N s for other work to stop")
     parser.add_argument("--out", default="pipeline", help="results file: bench/results/<out>.json")
     args = parser.parse_args()
+    common.exit_cleanly_on_sigterm()
     threads = args.events // args.per_thread
     plan = Plan(threads=threads, per_thread=args.per_thread, known=round(threads * args.known_share))
     modes = ("backlog", "live") if args.mode == "both" else (args.mode,)
@@ -119,6 +123,13 @@ def main() -> None:
             print(common.table(HEADERS, [row(result)]), flush=True)
     print("\npipeline: goal calls/event ≤ 2 (new thread), ≤ 1 (follow-up, known contact), CRM 0")
     print(common.table(HEADERS, [row(r) for r in results]))
+    for r in results:
+        if "crm" in r["analysis"]:
+            crm, other = r["analysis"]["crm"], r["analysis"]["other_calls"]
+            per = " / ".join(str(crm["per_event"][k]) for k in KINDS)
+            print(
+                f"{r['backend']} {r['mode']}: CRM calls/event (new / known / follow-up) {per}; Zendesk other: {other}"
+            )
     print("e2e: platform timestamp → Zendesk answer that applied the event (backlog: includes the wait for the worker)")
     path = common.write_results(args.out, {"plan": plan.__dict__, "args": vars(args), "runs": results})
     print(f"written {path.relative_to(common.ROOT)}")
