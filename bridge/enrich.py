@@ -105,7 +105,7 @@ def retry_base(rt: Runtime) -> float:
     return float(rt.config.salesforce.get("retry_seconds", 60)) if rt.config.salesforce else 60.0
 
 
-def retry_thread(rt: Runtime, thread_key: str, owner: str) -> bool:
+def retry_thread(rt: Runtime, thread_key: str) -> bool:
     """A later enrichment for a thread whose ticket was created without it; True when settled."""
     thread = rt.store.thread(thread_key)
     if thread is None or thread["ticket_id"] is None or thread["enrichment"] != "pending":

@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from bridge import enrich, messages, writeback
-from bridge.errors import BridgeError, LeaseBusy, TicketClosed
+from bridge.errors import BridgeError, TicketClosed
 from bridge.events import NewTicket, SocialEvent, TicketRef
 from bridge.registry import Runtime
 from bridge.retry import backoff_for
@@ -37,20 +37,13 @@ MAX_ATTEMPTS = 25  # with the backoff cap of 10 minutes: about three hours of ou
 
 def process_thread(rt: Runtime, thread_key: str, owner: str) -> int:
     """Apply every pending event of a thread; return how many were finished."""
-    if not rt.store.acquire_lease(thread_key, owner, ttl=rt.lease_ttl):
-        raise LeaseBusy(f"thread {thread_key} is being worked on")
-    try:
-        done, renewed = 0, time.monotonic()
+    done = 0
+    with rt.leases.hold(thread_key, owner):
         for pending in rt.store.pending_inbox(thread_key):
-            if time.monotonic() - renewed > rt.lease_ttl / 3:  # still alive: extend before it runs out
-                rt.store.acquire_lease(thread_key, owner, ttl=rt.lease_ttl)
-                renewed = time.monotonic()
             if not _apply(rt, pending):
                 break  # postponed: keep the thread's order
             done += 1
-        return done
-    finally:
-        rt.store.release_lease(thread_key, owner)
+    return done
 
 
 def _apply(rt: Runtime, pending: PendingEvent) -> bool:

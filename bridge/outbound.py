@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge import messages, writeback
-from bridge.errors import BridgeError, LeaseBusy, PartiallyDelivered, UnknownOutcome
+from bridge.errors import BridgeError, PartiallyDelivered, UnknownOutcome
 from bridge.events import AgentReply, Delivery, ThreadState
 from bridge.inbound import MAX_ATTEMPTS
 from bridge.ports import PrivateReplies, SocialChannel
@@ -37,15 +37,12 @@ def sync_ticket(rt: Runtime, helpdesk: str, ticket_id: str, owner: str) -> int:
         log.info("ticket %s is not a socialdesk thread; ignoring its webhook", ticket_id)
         rt.store.finish("ticket_events", events, "ignored")
         return 0
-    if not rt.store.acquire_lease(thread["key"], owner, ttl=rt.lease_ttl):
-        raise LeaseBusy(f"thread {thread['key']} is being worked on")
-    try:
-        posted = _deliver_all(rt, thread, ticket_id)
-    except BridgeError as e:
-        _postpone(rt, ticket_id, events, e)
-        return 0
-    finally:
-        rt.store.release_lease(thread["key"], owner)
+    with rt.leases.hold(thread["key"], owner):
+        try:
+            posted = _deliver_all(rt, thread, ticket_id)
+        except BridgeError as e:
+            _postpone(rt, ticket_id, events, e)
+            return 0
     rt.store.finish("ticket_events", events, "done")
     return posted
 

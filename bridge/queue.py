@@ -75,12 +75,11 @@ class Queue:
 
     def _enrich_thread(self, thread_key: str) -> bool:
         runtime, owner = self._runtime(), _owner()
-        if not runtime.store.acquire_lease(thread_key, owner, ttl=runtime.lease_ttl):
-            return False  # the thread is busy: the enrichment stays due and is claimed again later
         try:
-            return enrich.retry_thread(runtime, thread_key, owner)
-        finally:
-            runtime.store.release_lease(thread_key, owner)
+            with runtime.leases.hold(thread_key, owner):
+                return enrich.retry_thread(runtime, thread_key)
+        except LeaseBusy:
+            return False  # the thread is busy: the enrichment stays due and is claimed again later
 
     def enqueue(self, item: WorkItem) -> None:
         if item.table == "inbox":
@@ -132,15 +131,13 @@ def _schedule_contact_sync(runtime: Runtime, queue: Queue, minutes: int) -> Any:
     """``[salesforce] sync_every_minutes``: the contact sync as a periodic task; one worker at a time runs it."""
 
     def run() -> None:
-        owner = _owner()
-        if not runtime.store.acquire_lease("sync-contacts", owner, ttl=3600):
-            return  # another worker's scheduler fired too: it is already running
         try:
-            summary = sync.sync_contacts(runtime)
-            log.info("contact sync: %d created, %d updated, %d failed", summary.created, summary.updated,
-                     len(summary.failed))  # fmt: skip
-        finally:
-            runtime.store.release_lease("sync-contacts", owner)
+            with runtime.leases.hold("sync-contacts", _owner()):
+                summary = sync.sync_contacts(runtime)
+        except LeaseBusy:
+            return  # another worker's scheduler fired too: it is already running
+        log.info("contact sync: %d created, %d updated, %d failed", summary.created, summary.updated,
+                 len(summary.failed))  # fmt: skip
 
     return queue.huey.periodic_task(crontab(minute=f"*/{minutes}"), name="socialdesk.sync_contacts")(run)
 

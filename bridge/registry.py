@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.config import ChannelConfig, Config, Section
 from bridge.errors import ConfigError
+from bridge.leases import Leases
 from bridge.pauses import pause_board
 from bridge.ports import Crm, Helpdesk, SocialChannel
 from bridge.retry import RetryPolicy
@@ -78,7 +79,11 @@ class Runtime:
     channels: dict[str, SocialChannel]
     policy: RetryPolicy
     crm: Crm | None = None
-    lease_ttl: float = 120.0  # longest a worker may hold a thread between two events
+    lease_ttl: float = 120.0  # how soon a dead worker's threads are free again
+    leases: Leases = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.leases = Leases(self.store, self.lease_ttl)
 
 
 def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:

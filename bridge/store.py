@@ -292,8 +292,14 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            yield conn
+        """One transaction. A database that is locked, restarting or unreachable raises the retryable
+        :class:`bridge.errors.Unavailable`, so the work is postponed like any outage, never dead-lettered."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.OperationalError as e:
+            reason = str(e.orig).strip().splitlines()[0] if e.orig is not None else type(e).__name__
+            raise Unavailable(f"the database is unavailable ({reason})", platform="store") from e
 
     # -- ingest (the webhook request path: one write) -------------------------------------------------
 

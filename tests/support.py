@@ -37,6 +37,9 @@ def status_of(stack: Stack, ticket: dict) -> str:
     return FRESHDESK_STATUSES.get(status, str(status)) if isinstance(status, int) else str(status)
 
 
+REQUESTER_PATHS = {"zendesk": "/api/v2/users/create_or_update", "freshdesk": "/api/v2/contacts"}
+
+
 def requester_calls(stack: Stack) -> int:
     """How many calls so far looked up or created a requester (users / contacts)."""
-    return sum(1 for c in stack.helpdesk.calls if "/users/create_or_update" in c.path or "/contacts" in c.path)
+    return sum(1 for c in stack.helpdesk.calls if any(p in c.path for p in REQUESTER_PATHS.values()))

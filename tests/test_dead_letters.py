@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,19 @@ def test_a_permanent_failure_is_dead_lettered_listed_and_replayed(tmp_path: Path
         settle(stack)
         assert len(tickets(stack)) == 1 and stack.store.open_dead_letters() == []
         assert stack.store.counts("inbox") == {"done": 1}
+
+
+def test_a_store_failure_in_the_worker_is_retried_not_dead_lettered(tmp_path: Path) -> None:
+    # A database that is briefly unusable (locked, restarting; here a table taken away) is an outage like
+    # any other: the event waits and goes through once the database is back.
+    with Stack(tmp_path) as stack:
+        db = sqlite3.connect(tmp_path / "socialdesk.db")
+        db.execute("ALTER TABLE identities RENAME TO identities_away")
+        db.commit()
+        stack.meta.customer_message(PAGE_ID, psid="9902", text="Are you there?")
+        [row] = stack.wait_for(lambda: [r for r in stack.store.rows("inbox") if r["attempts"]])
+        assert "database is unavailable" in row["last_error"] and row["status"] == "pending"
+        db.execute("ALTER TABLE identities_away RENAME TO identities")
+        db.commit()
+        stack.wait_for(lambda: stack.store.counts("inbox") == {"done": 1}, timeout=30)
+        assert len(tickets(stack)) == 1 and stack.store.open_dead_letters() == []

@@ -21,7 +21,16 @@ import pytest
 
 from sandbox.base import Fault
 from sandbox.stack import HELPDESKS, PAGE_ID, Stack
-from tests.support import notes, one_ticket, reply_and_notify, requester_calls, settle, status_of, tickets
+from tests.support import (
+    REQUESTER_PATHS,
+    notes,
+    one_ticket,
+    reply_and_notify,
+    requester_calls,
+    settle,
+    status_of,
+    tickets,
+)
 
 
 @pytest.fixture(params=HELPDESKS)
@@ -265,6 +274,19 @@ def test_a_429_storm_from_zendesk_delays_but_delivers_everything(stack: Stack) -
     stack.wait_for(lambda: len(stack.meta.sent_messages) == 5, timeout=60)
     assert stack.store.counts("inbox") == {"done": 5}
     assert sorted(s["recipient"] for s in stack.meta.sent_messages) == [f"50{i}" for i in range(5)]
+
+
+def test_a_call_slower_than_the_lease_keeps_the_thread_to_one_worker(tmp_path: Path, helpdesk: str) -> None:
+    # The requester call hangs for three lease lengths, then fails and is retried. Meanwhile the dispatcher
+    # hands the thread out again and another worker asks for it: the lease, kept alive, must refuse it.
+    options = {"lease_seconds": 2, "redispatch_after": 1}
+    with Stack(tmp_path, helpdesk=helpdesk, bridge_options=options) as stack:
+        stack.helpdesk.inject(Fault(503, path_prefix=REQUESTER_PATHS[helpdesk], delay=6))
+        stack.meta.customer_message(PAGE_ID, psid="77", text="first")
+        stack.wait_for(lambda: stack.store.counts("inbox") == {"done": 1}, timeout=60)
+        stack.stop_worker()  # waits for every running task, the slow one included: both have had their say
+        assert len(tickets(stack)) == 1
+        assert stack.store.rows("threads")[0]["ticket_id"] == str(tickets(stack)[0]["id"])
 
 
 def test_worker_killed_between_create_and_record_makes_no_second_ticket(tmp_path: Path, helpdesk: str) -> None:

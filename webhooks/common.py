@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,13 +46,20 @@ def json_body(raw: bytes) -> Any:
         abort(400, "body is not valid JSON")
 
 
-def store_events(events: list[SocialEvent]) -> int:
-    """The one durable write of the request path; a storage failure is a 503 so the platform redelivers."""
+@contextmanager
+def storage(what: str) -> Iterator[None]:
+    """A storage failure in the request path answers 503, so the sender delivers again later."""
     try:
-        return state().store.ingest(events)
+        yield
     except (Unavailable, SQLAlchemyError):
-        log.exception("could not store %d events", len(events))
+        log.exception("could not %s", what)
         abort(503, "storage unavailable, retry later")
+
+
+def store_events(events: list[SocialEvent]) -> int:
+    """The one durable write of the request path."""
+    with storage(f"store {len(events)} events"):
+        return state().store.ingest(events)
 
 
 def ack(stored: int, received: int) -> tuple[Response, int]:

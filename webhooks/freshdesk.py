@@ -29,10 +29,9 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
 
 from webhooks import signatures
-from webhooks.common import json_body, state
+from webhooks.common import json_body, state, storage
 
 log = logging.getLogger(__name__)
 bp = Blueprint("freshdesk", __name__)
@@ -53,11 +52,8 @@ def receive() -> tuple[Response, int]:
         abort(401, "invalid signature")
     ticket_id = ticket_id_of(json_body(raw))
     invocation = invocation_id(raw, request.headers.get(DELIVERY_HEADER), time.time())
-    try:
+    with storage(f"store the freshdesk webhook for ticket {ticket_id}"):
         new = record(ticket_id, invocation)
-    except SQLAlchemyError:
-        log.exception("could not store freshdesk webhook for ticket %s", ticket_id)
-        abort(503, "storage unavailable, retry later")
     return jsonify(ok=True, ticket_id=ticket_id, duplicate=not new), 200
 
 

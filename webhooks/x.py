@@ -27,12 +27,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.config import ChannelConfig
 from bridge.events import Attachment, Author, EventKind, SocialEvent, thread_key, utc_from_epoch
 from webhooks import signatures
-from webhooks.common import ack, channels, json_body, state, store_events
+from webhooks.common import ack, channels, json_body, state, storage, store_events
 
 log = logging.getLogger(__name__)
 bp = Blueprint("x", __name__)
@@ -297,16 +296,13 @@ def _consumer_secrets(configured: list[ChannelConfig]) -> list[str]:
 def _stored_thread(account_id: str, post_id: str) -> str | None:
     """The thread of a post we stored (a customer's) or sent (ours), from the store's unique keys."""
     store = state().store
-    try:
+    with storage(f"look up the thread of x post {post_id}"):
         rows = store.rows("inbox", platform="x", account_id=account_id, message_id=post_id)
         key = rows[0]["thread_key"] if rows else None
         if key is None:
             sent = store.rows("sent_messages", platform="x", message_id=post_id)
             delivery = store.rows("deliveries", id=sent[0]["delivery_id"]) if sent and sent[0]["delivery_id"] else []
             key = delivery[0]["thread_key"] if delivery else None
-    except SQLAlchemyError:
-        log.exception("x webhook: could not look up the thread of post %s", post_id)
-        abort(503, "storage unavailable, retry later")
     prefix = thread_key("x", account_id, "")
     return key[len(prefix) :] if isinstance(key, str) and key.startswith(prefix) else None
 

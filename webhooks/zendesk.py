@@ -13,11 +13,10 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.setup import ZENDESK_SECRET_SETTING
 from webhooks import signatures
-from webhooks.common import json_body, state
+from webhooks.common import json_body, state, storage
 
 log = logging.getLogger(__name__)
 bp = Blueprint("zendesk", __name__)
@@ -41,11 +40,8 @@ def receive() -> tuple[Response, int]:
     if ticket_id is None:
         return jsonify(ok=True, ignored=True), 200
     invocation = request.headers.get("X-Zendesk-Webhook-Invocation-Id") or hashlib.sha256(raw).hexdigest()
-    try:
+    with storage(f"store the zendesk webhook for ticket {ticket_id}"):
         new = state().store.record_ticket_event("zendesk", ticket_id, invocation)
-    except SQLAlchemyError:
-        log.exception("could not store zendesk webhook for ticket %s", ticket_id)
-        abort(503, "storage unavailable, retry later")
     return jsonify(ok=True, ticket_id=ticket_id, duplicate=not new), 200
 
 
