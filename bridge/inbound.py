@@ -26,6 +26,7 @@ from typing import Any
 from bridge import enrich, messages, writeback
 from bridge.errors import BridgeError, TicketClosed
 from bridge.events import NewTicket, SocialEvent, TicketRef
+from bridge.ports import Profiles
 from bridge.registry import Runtime
 from bridge.retry import backoff_for
 from bridge.store import PendingEvent
@@ -83,7 +84,7 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> str:
         return "ignored"
     thread = rt.store.claim_thread(event, rt.helpdesk.name)
     customer = enrich.look_up(rt, event) if thread["ticket_id"] is None else None
-    requester_id = _requester(rt, event, enrich.known_name(customer))
+    requester_id, event = _requester(rt, event, enrich.known_name(customer))
     if not pending.attempted:  # from here on the helpdesk may hold this message: after a crash, look first
         rt.store.mark_attempted(pending.id)
     if thread["ticket_id"] is None:
@@ -104,19 +105,34 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> str:
     return "done"
 
 
-def _requester(rt: Runtime, event: SocialEvent, crm_name: str | None = None) -> str:
-    """The helpdesk user of this identity (cached). A name from the CRM wins over a bare platform id; the
-    CRM's email is not sent, since a helpdesk may merge users by email (it goes in the CRM note instead)."""
+def _requester(rt: Runtime, event: SocialEvent, crm_name: str | None = None) -> tuple[str, SocialEvent]:
+    """The helpdesk user of this identity (cached), and the event with the customer's name where it had
+    none: the CRM's, else the platform profile's. The CRM's email is not sent, since a helpdesk may merge
+    users by email (it goes in the CRM note instead)."""
     key = f"{rt.helpdesk.name}:{event.platform}:{event.author.id}"
     cached = rt.store.identity(key)
     if cached:
-        return cached
-    author = replace(event.author, name=crm_name) if crm_name and not event.author.name else event.author
-    user_id = rt.policy.call(
-        rt.helpdesk.name, lambda: rt.helpdesk.ensure_requester(platform=event.platform, author=author)
-    )
+        return cached, event
+    name = event.author.name or crm_name or _platform_name(rt, event)
+    if name != event.author.name:
+        event = replace(event, author=replace(event.author, name=name))
+    platform, author = event.platform, event.author
+    user_id = rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.ensure_requester(platform=platform, author=author))
     rt.store.remember_identity(key, user_id)
-    return user_id
+    return user_id, event
+
+
+def _platform_name(rt: Runtime, event: SocialEvent) -> str | None:
+    """Ask the channel for a nameless customer's name, once per customer (the requester is cached after).
+    Worth one try, not a wait: a ticket under "user <id>" is better than a late ticket."""
+    channel = rt.channels.get(event.channel)
+    if not isinstance(channel, Profiles):
+        return None
+    try:
+        return channel.display_name(event.author.id)
+    except BridgeError as e:
+        log.info("no profile name for %s on %s: %s", event.author.id, event.channel, e)
+        return None
 
 
 def _open_ticket(

@@ -87,6 +87,15 @@ class PrivateReplies(Protocol):
         offers no private hand-off, raise :class:`bridge.errors.PermanentError`: never post it publicly."""
 
 
+@runtime_checkable
+class Profiles(Protocol):
+    """A channel that can name a customer its webhooks leave nameless (Messenger's User Profile API)."""
+
+    def display_name(self, author_id: str) -> str | None:
+        """The customer's name as the platform shows it to the page, or None where it may not tell
+        (no permission, or the person restricts it). Raises only :class:`bridge.errors.BridgeError`."""
+
+
 class CustomerRecord(Protocol):
     """What a CRM knows about a customer, flattened to strings for the ticket and the cache."""
 

@@ -237,6 +237,17 @@ class FacebookChannel(GraphClient):
             raise errors.PartiallyDelivered(message, message_ids=(private,), platform=PLATFORM) from e
         return Delivery(message_ids=(private, public))
 
+    def display_name(self, author_id: str) -> str | None:
+        """Messenger's User Profile API, ``GET /{psid}?fields=first_name,last_name`` (implements ``Profiles``).
+        Meta answers only for people who wrote to the page, and only with the app's profile-access
+        feature: anything else is an error the caller treats as "no name"."""
+        path = f"/{quote(author_id, safe='')}"
+        data = self._request(
+            "GET", path, "could not read the customer's profile", params={"fields": "first_name,last_name"}
+        )
+        name = " ".join(str(data.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
+        return name or None
+
     def ping(self) -> str:
         """``GET /me``: the page's name (or id), proving the token works."""
         data = self._request("GET", "/me", "could not reach the Facebook page", params={"fields": "id,name"})

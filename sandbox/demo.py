@@ -57,8 +57,9 @@ def _play(stack: Stack, echo: Echo) -> list[tuple[bool, str]]:
         PAGE_ID, post_id=post_id, text=COMMENT, user_id="5550101", user_name="Jane Roe"
     )
     echo(f"   Jane Roe comments on post {post_id}: {COMMENT!r}")
+    stack.meta.set_profile(PAGE_ID, "7700123", "Sam", "Okafor")  # what Messenger's User Profile API answers
     message = stack.meta.customer_message(PAGE_ID, psid="7700123", text=MESSAGE)
-    echo(f"   A Messenger user (PSID 7700123) writes: {MESSAGE!r}")
+    echo(f"   Sam Okafor writes on Messenger (PSID 7700123; the name comes from the profile API): {MESSAGE!r}")
 
     tickets = stack.wait_for(lambda: len(stack.helpdesk.tickets) >= 2 and stack.helpdesk.tickets, timeout=20)
     echo(f"\n2. The bridge opened {name} tickets")

@@ -84,6 +84,24 @@ def test_messenger_conversation_both_ways(stack: Stack) -> None:
                                                                         "It left our warehouse today.")  # fmt: skip
 
 
+def test_messenger_customers_get_their_profile_name_once(stack: Stack) -> None:
+    stack.meta.set_profile(PAGE_ID, "5150", "Ada", "Lovelace")
+    stack.meta.customer_message(PAGE_ID, psid="5150", text="Hi")
+    ticket = one_ticket(stack)
+    assert stack.helpdesk.user(ticket["requester_id"])["name"] == "Ada Lovelace"
+    assert ticket["subject"].startswith("Messenger message from Ada Lovelace")
+    stack.meta.customer_message(PAGE_ID, psid="5150", text="Still there?")
+    stack.wait_for(lambda: len(stack.helpdesk.comments(ticket["id"])) == 2)
+    lookups = [c for c in stack.meta.calls if c.method == "GET" and c.path.endswith("/5150")]
+    assert len(lookups) == 1 and lookups[0].query.get("fields") == "first_name,last_name"
+
+
+def test_a_refused_profile_lookup_still_opens_the_ticket(stack: Stack) -> None:
+    stack.meta.customer_message(PAGE_ID, psid="5151", text="Hello")  # no profile access for this person
+    ticket = one_ticket(stack)
+    assert stack.helpdesk.user(ticket["requester_id"])["name"] == "user 5151"
+
+
 def test_follow_ups_join_the_ticket_as_the_customers_words(stack: Stack) -> None:
     post_id = stack.meta.add_post(PAGE_ID, "Sale")
     first = stack.meta.customer_comment(PAGE_ID, post_id=post_id, text="Hello?", user_id="9", user_name="Kim")

@@ -356,3 +356,14 @@ def test_requests_carry_no_token_outside_the_header(sim, channel):
     for call in sim.calls:
         assert call.headers["Authorization"] == f"Bearer {TOKEN}"
         assert TOKEN not in call.path + json.dumps(call.query) and TOKEN.encode() not in call.body
+
+
+def test_display_name_reads_the_user_profile_api(sim: MetaSimulator, channel: FacebookChannel) -> None:
+    sim.set_profile(PAGE, PSID, "Grace", "Hopper")
+    with pytest.raises(errors.PermanentError):  # Meta answers only about people who wrote to the page
+        channel.display_name(PSID)
+    sim.customer_message(PAGE, psid=PSID, text="hi", send=False)
+    assert channel.display_name(PSID) == "Grace Hopper"
+    with pytest.raises(errors.PermanentError) as refused:  # no profile access for this one
+        channel.display_name("2400099999999999")
+    assert TOKEN not in str(refused.value)

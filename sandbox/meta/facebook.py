@@ -54,6 +54,7 @@ _DEFAULT_FIELDS = {
     "Page": ("id", "name"),
     "Post": ("created_time", "message", "id"),
     "Comment": ("created_time", "from", "message", "id"),
+    "User": ("first_name", "last_name", "profile_pic", "id"),
 }
 
 
@@ -111,6 +112,7 @@ class FacebookMixin(MetaCore):
     _comments: dict[str, _Comment]
     _last_inbound: dict[tuple[str, str], float]
     _blocked: set[tuple[str, str]]
+    _profiles: dict[tuple[str, str], tuple[str, str]]
     _ids: itertools.count[int]
 
     def _init_facebook(self, pages: dict[str, str], page_names: dict[str, str]) -> None:
@@ -118,7 +120,7 @@ class FacebookMixin(MetaCore):
         for pid, page_token in pages.items():
             self._pages[pid] = Account(pid, page_token, page_names.get(pid, f"Page {pid}"))
         self._posts, self._comments = {}, {}
-        self._last_inbound, self._blocked = {}, set()
+        self._last_inbound, self._blocked, self._profiles = {}, set(), {}
         self._ids = itertools.count(random.randint(10**14, 5 * 10**14))
 
     # -- test controls ---------------------------------------------------------------------------------
@@ -127,6 +129,12 @@ class FacebookMixin(MetaCore):
         """The person blocked the page or left Messenger: sends answer code 551."""
         with self._lock:
             self._blocked.add((page_id, psid))
+
+    def set_profile(self, page_id: str, psid: str, first_name: str, last_name: str = "") -> None:
+        """What the User Profile API tells ``page_id`` about ``psid`` once that person has written to it
+        (without one, the API refuses, as it does for apps without profile access)."""
+        with self._lock:
+            self._profiles[(page_id, psid)] = (first_name, last_name)
 
     def add_post(self, page_id: str, message: str = "", *, post_id: str | None = None) -> str:
         """A post on the page's feed, for customers to comment on. Returns ``<page-id>_<post>``."""
@@ -339,6 +347,11 @@ class FacebookMixin(MetaCore):
             comment = self._comments.get(subject)
             if comment is not None and comment.page_id == page.id and not comment.deleted:
                 return "Comment", self._comment_fields(comment)
+            profile = self._profiles.get((page.id, subject))
+            if profile is not None and (page.id, subject) in self._last_inbound:  # only people who wrote to it
+                first, last = profile
+                picture = f"https://platform-lookaside.fbsbx.com/platform/profilepic/?psid={subject}"
+                return "User", {"id": subject, "first_name": first, "last_name": last, "profile_pic": picture}
         raise no_object(subject, "get")
 
     def _comment_fields(self, comment: _Comment) -> Payload:
