@@ -193,6 +193,33 @@ class GraphClient:
 
         return send_parts(self.platform, parts, send)
 
+    def _private_reply(
+        self, thread: ThreadState, text: str, *, now: datetime, notice: str, fits: bool, public: Callable[[str], str]
+    ) -> Delivery:
+        """Facebook's and Instagram's private reply: one message to the author of the thread's latest comment
+        (``POST /{account}/messages`` with ``recipient.comment_id``, within 7 days of that comment), then
+        ``notice`` posted publicly with ``public``. ``fits``: the text is one message (it cannot be split)."""
+        product = "Facebook" if self.platform == PLATFORM else "Instagram"
+        _, _, ref = thread.thread_id.partition(":")
+        comment_id = thread.last_inbound_message_id or thread.reply_to or ref
+        if thread.last_inbound_at is not None and now - thread.last_inbound_at > HUMAN_AGENT_WINDOW:
+            reason = messages.window_closed(
+                f"{product} private reply", thread.last_inbound_at.astimezone(UTC), "7 days"
+            )
+            raise errors.WindowClosed(reason, platform=self.platform)
+        if not fits:
+            raise errors.PermanentError("a private reply is one message, and this reply is too long for one",
+                                        platform=self.platform)  # fmt: skip
+        body = {"recipient": {"comment_id": comment_id}, "message": {"text": text}}
+        path = f"/{quote(self._messages_node(), safe='')}/messages"
+        private = self._post_id(path, "could not send the private reply", "message_id", json=body)
+        try:
+            notice_id = public(notice)
+        except errors.BridgeError as e:
+            message = f"the private reply was sent, but the public notice failed: {e.message}"
+            raise errors.PartiallyDelivered(message, message_ids=(private,), platform=self.platform) from e
+        return Delivery(message_ids=(private, notice_id))
+
     def _messages_node(self) -> str:
         return self.account_id
 
@@ -221,21 +248,8 @@ class FacebookChannel(GraphClient):
             return self.send_reply(thread, text, now=now)
         if kind != "comment":
             raise errors.PermanentError("Facebook offers private replies to comments only", platform=PLATFORM)
-        comment_id = thread.last_inbound_message_id or thread.reply_to or ref
-        if thread.last_inbound_at is not None and now - thread.last_inbound_at > HUMAN_AGENT_WINDOW:
-            reason = messages.window_closed("Facebook private reply", thread.last_inbound_at.astimezone(UTC), "7 days")
-            raise errors.WindowClosed(reason, platform=PLATFORM)
-        if len(text) > MESSENGER_LIMIT:  # one private reply per comment: it cannot be split
-            raise errors.PermanentError("a private reply is one message of at most 2,000 characters", platform=PLATFORM)
-        body = {"recipient": {"comment_id": comment_id}, "message": {"text": text}}
-        path = f"/{quote(self.account_id, safe='')}/messages"
-        private = self._post_id(path, "could not send the private reply", "message_id", json=body)
-        try:
-            public = self._comment(thread.reply_to or ref, notice)
-        except errors.BridgeError as e:
-            message = f"the private reply was sent, but the public notice failed: {e.message}"
-            raise errors.PartiallyDelivered(message, message_ids=(private,), platform=PLATFORM) from e
-        return Delivery(message_ids=(private, public))
+        return self._private_reply(thread, text, now=now, notice=notice, fits=len(text) <= MESSENGER_LIMIT,
+                                   public=lambda part: self._comment(thread.reply_to or ref, part))  # fmt: skip
 
     def display_name(self, author_id: str) -> str | None:
         """Messenger's User Profile API, ``GET /{psid}?fields=first_name,last_name`` (implements ``Profiles``).
@@ -283,14 +297,17 @@ class InstagramChannel(GraphClient):
         raise errors.PermanentError(f"an Instagram channel cannot reply in a {kind!r} thread", platform=self.platform)
 
     def send_private_reply(self, thread: ThreadState, text: str, *, now: datetime, notice: str) -> Delivery:
-        """Direct threads are private already; for comments the hand-off is not built yet, so the reply is
-        refused (and the agent told) rather than posted publicly."""
-        if thread.thread_id.startswith("dm:"):
+        """Instagram's private reply to a comment (a Direct message to its author, then ``notice`` under the
+        thread's comment); a Direct thread is private already. Mentions have no private hand-off."""
+        kind, _, ref = thread.thread_id.partition(":")
+        if kind == "dm":
             return self.send_reply(thread, text, now=now)
-        raise errors.PermanentError(
-            "socialdesk cannot yet answer an Instagram comment privately; the reply was not posted",
-            platform=self.platform,
-        )
+        if kind != "comment":
+            raise errors.PermanentError(
+                f"Instagram cannot answer a {kind} privately; the reply was not posted", platform=self.platform
+            )
+        return self._private_reply(thread, text, now=now, notice=notice, fits=utf8_len(text) <= INSTAGRAM_DM_LIMIT,
+                                   public=lambda part: self._reply(thread.reply_to or ref, part))  # fmt: skip
 
     def ping(self) -> str:
         """``GET /{ig-user-id}?fields=id,username``: the account's username, proving the token works."""

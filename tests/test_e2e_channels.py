@@ -140,9 +140,23 @@ def test_private_marker_on_x_sends_a_dm_and_a_public_notice(stack: Stack) -> Non
     assert [(p.in_reply_to, p.text) for p in ours] == [(mention.id, "We've sent you a private message.")]
 
 
+def test_private_marker_answers_an_instagram_comment_with_a_direct_message(stack: Stack) -> None:
+    comment = stack.meta.instagram_comment(IG_ID, text="What's my order status?", user_id="ig-9", username="lu")
+    answer(stack, "#private Order 7781 ships Monday.")
+    stack.wait_for(lambda: stack.meta.ig_sent_messages and stack.meta.ig_comment_replies)
+    settle(stack)
+    [private] = stack.meta.ig_sent_messages
+    assert (private["recipient"], private["text"]) == ("ig-9", "Order 7781 ships Monday.")
+    [public] = stack.meta.ig_comment_replies
+    assert public["parent_id"] == comment.comment_id and "7781" not in public["message"]
+    [delivery] = stack.store.rows("deliveries")
+    assert delivery["status"] == "sent"
+    assert private["message_id"] in delivery["message_ids"] and public["id"] in delivery["message_ids"]
+
+
 def test_private_marker_where_no_hand_off_exists_is_refused_not_posted(stack: Stack) -> None:
-    stack.meta.instagram_comment(IG_ID, text="What's my order status?", user_id="ig-9", username="lu")
+    stack.meta.instagram_mention(IG_ID)  # a mention in someone else's comment: Instagram has no private reply to it
     ticket = answer(stack, "#private Order 7781 ships Monday.")
     stack.wait_for(lambda: notes(stack, ticket["id"]))
     assert "privately" in notes(stack, ticket["id"])[0]
-    assert stack.meta.ig_comment_replies == []
+    assert stack.meta.ig_mention_replies == [] and stack.meta.ig_sent_messages == []

@@ -24,6 +24,7 @@ from flask import Response
 from sandbox.base import json_response
 from sandbox.meta.core import MetaCore
 from sandbox.meta.graph import (
+    PRIVATE_REPLY_WINDOW,
     Account,
     Payload,
     Readable,
@@ -48,7 +49,6 @@ from sandbox.meta.graph import (
 
 MESSENGER_TEXT_LIMIT = 2000
 COMMENT_TEXT_LIMIT = 8000
-PRIVATE_REPLY_WINDOW = 7 * 86_400.0
 
 _DEFAULT_FIELDS = {
     "Page": ("id", "name"),

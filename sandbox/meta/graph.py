@@ -106,6 +106,9 @@ def no_matching_user(subcode: int = 2018001) -> GraphError:
     return GraphError("(#100) No matching user found", 100, subcode)
 
 
+PRIVATE_REPLY_WINDOW = 7 * 86_400.0  # seconds after a comment during which its author can be answered privately
+
+
 def outside_window(subcode: int = 2018278) -> GraphError:
     return GraphError(
         "(#10) This message is sent outside of allowed window. Learn more about the new policy here: "

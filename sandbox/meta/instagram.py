@@ -28,9 +28,11 @@ from flask import Response
 from sandbox.base import json_response
 from sandbox.meta.core import MetaCore
 from sandbox.meta.graph import (
+    PRIVATE_REPLY_WINDOW,
     Account,
     Payload,
     Readable,
+    already_replied,
     bad_param,
     envelope,
     epoch,
@@ -79,6 +81,7 @@ class _IgComment:
     text: str
     created: float
     deleted: bool = False
+    private_replied: bool = False
 
 
 @dataclass(frozen=True)
@@ -280,8 +283,11 @@ class InstagramMixin(MetaCore):
         recipient, message = json_param(merged, "recipient"), json_param(merged, "message")
         kind, tag = messaging_type(merged)
         text = message_text(message, DM_TEXT_LIMIT, lambda s: len(s.encode("utf-8")))
-        igsid = str(recipient.get("id") or "")
-        self._ig_check_window(account, igsid, kind, tag)
+        if "comment_id" in recipient:  # a private reply: one message to the commenter, within 7 days
+            igsid = self._ig_private_reply(account, str(recipient["comment_id"]))
+        else:
+            igsid = str(recipient.get("id") or "")
+            self._ig_check_window(account, igsid, kind, tag)
         mid = new_ig_mid()
         with self._lock:
             self.ig_sent_messages.append(
@@ -335,6 +341,18 @@ class InstagramMixin(MetaCore):
         if len(text) > COMMENT_TEXT_LIMIT:
             raise bad_param(f"Param message must be at most {COMMENT_TEXT_LIMIT} characters long")
         return text
+
+    def _ig_private_reply(self, account: Account, comment_id: str) -> str:
+        with self._lock:
+            comment = self._ig_comments.get(comment_id)
+            if comment is None or comment.account_id != account.id or comment.deleted:
+                raise no_object(comment_id, "post")
+            if comment.private_replied:
+                raise already_replied()
+            if self.clock() - comment.created > PRIVATE_REPLY_WINDOW:
+                raise outside_window(IG_OUTSIDE_WINDOW)
+            comment.private_replied = True
+            return comment.from_id
 
     def _ig_check_window(self, account: Account, igsid: str, kind: str, tag: str | None) -> None:
         with self._lock:
