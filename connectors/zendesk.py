@@ -83,7 +83,6 @@ class ZendeskHelpdesk:
             timeout=timeout,
             disable_cache=True,
         )
-        self._me: Any = None
 
     def __repr__(self) -> str:
         return f"ZendeskHelpdesk(url={self.url!r}, email={self.email!r}, auth={self._auth_kind!r})"
@@ -140,23 +139,25 @@ class ZendeskHelpdesk:
         return any(marker in str(comment.get("body") or "") for comment, _ in self._comments_with_authors(ticket_id))
 
     def agent_replies(self, ticket_id: str) -> list[AgentReply]:
-        """Public comments by agents and admins, oldest first; never the requester's or the bridge's own.
+        """Public comments by agents and admins, oldest first; never the requester's.
 
-        Calls: users/me once per connector, then the ticket (for its requester) and one per 100 comments,
+        The bridge's own API user is not excluded: the bridge writes only private notes and comments
+        authored by the requester, and an admin whose token runs the bridge still answers customers
+        from the agent interface. Calls: the ticket (for its requester) and one per 100 comments,
         with the authors sideloaded (``include=users``; zenpy's ``tickets.comments`` cannot ask for it,
         so this read goes through zenpy's session directly).
         """
-        excluded = {self._my_id(), self._requester_of(ticket_id)}
+        requester = self._requester_of(ticket_id)
         replies = []
         for comment, author in self._comments_with_authors(ticket_id):
-            if comment.get("public") and author.get("role") in STAFF_ROLES and author.get("id") not in excluded:
+            if comment.get("public") and author.get("role") in STAFF_ROLES and author.get("id") != requester:
                 replies.append(_reply(ticket_id, comment, author))
         return replies
 
     def ping(self) -> str:
         with _translated(idempotent=True):
-            self._me = self._zenpy.users.me()
-        return str(self._me.email or self._me.name)
+            me = self._zenpy.users.me()
+        return str(me.email or me.name)
 
     def upsert_contacts(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
         """``users/create_or_update_many`` (100 at most per job), then the job polled to its end."""
@@ -187,11 +188,6 @@ class ZendeskHelpdesk:
         """PUT a comment (and status): not idempotent, a timeout is an :class:`UnknownOutcome`."""
         with _translated(idempotent=False):
             return _ref(self._zenpy.tickets.update(ticket).ticket)
-
-    def _my_id(self) -> int:
-        if self._me is None:
-            self.ping()
-        return int(self._me.id)
 
     def _requester_of(self, ticket_id: str) -> int:
         with _translated(idempotent=True):

@@ -487,13 +487,15 @@ def api_note(sim: FreshdeskSimulator, ticket_id: str, body: dict[str, Any]) -> N
     assert response.status_code == 201, response.text
 
 
-def test_agent_replies_are_public_outgoing_and_not_ours(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+def test_agent_replies_are_public_outgoing_and_not_the_customers(
+    sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk
+) -> None:
     requester, ticket_id = open_ticket(helpdesk)
     first = sim.agent_comment(ticket_id, "We're on it.\nHang on <3")
     sim.agent_comment(ticket_id, "internal: check the warehouse", public=False)
     helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="thanks!")
     helpdesk.add_internal_note(ticket_id, "socialdesk could not deliver the reply above")
-    sim.agent_comment(ticket_id, "posted with the bridge's own key", author_id=sim.api_user_id)
+    own = sim.agent_comment(ticket_id, "from the admin whose API key runs the bridge", author_id=sim.api_user_id)
     cc = helpdesk.ensure_requester(platform="x", author=Author(id="cc-1", handle="colleague"))
     api_note(sim, ticket_id, {"body": "cc'd colleague", "incoming": True, "private": False, "user_id": int(cc)})
     public_note = requests.post(
@@ -507,9 +509,11 @@ def test_agent_replies_are_public_outgoing_and_not_ours(sim: FreshdeskSimulator,
 
     assert [(r.comment_id, r.body) for r in replies] == [
         (str(first["id"]), "We're on it.\nHang on <3"),
+        (str(own["id"]), "from the admin whose API key runs the bridge"),
         (str(public_note["id"]), "Refund issued"),
     ]
-    assert {(r.ticket_id, r.author_id) for r in replies} == {(ticket_id, str(sim.agent_id))}
+    assert {(r.ticket_id, r.author_id) for r in replies} == {(ticket_id, str(sim.agent_id)),
+                                                             (ticket_id, str(sim.api_user_id))}  # fmt: skip
     assert replies[0].created_at.tzinfo is not None
 
 

@@ -70,7 +70,6 @@ class FreshdeskHelpdesk:
             clock=clock,
         )
         self.url = self._api.url
-        self._me: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"FreshdeskHelpdesk(url={self.url!r}, api_key='***', thread_key_field={self.thread_key_field!r})"
@@ -168,26 +167,28 @@ class FreshdeskHelpdesk:
         return any(marker in _plain(c) for c in self._conversations(ticket_id))
 
     def agent_replies(self, ticket_id: str) -> list[AgentReply]:
-        """Public, outgoing replies and notes by agents, oldest first; never the customer's or our own.
+        """Public, outgoing replies and notes by agents, oldest first; never the customer's.
 
-        Calls: ``agents/me`` once per connector, the ticket (for its requester), one per 100 conversations.
+        The API key's own agent is not excluded: the bridge writes only private notes and incoming notes
+        by the contact, and Freshdesk API keys belong to real agents, who also answer from the agent UI.
+        Calls: the ticket (for its requester), one per 100 conversations.
         """
-        excluded = {self._my_id(), self._requester_of(ticket_id)}
+        requester = self._requester_of(ticket_id)
         replies = [
             _reply(ticket_id, c)
             for c in self._conversations(ticket_id)
             if not c.get("private")
             and not c.get("incoming")
             and c.get("source", 0) in DELIVERABLE_SOURCES
-            and c.get("user_id") not in excluded
+            and c.get("user_id") != requester
         ]
         return sorted(replies, key=lambda r: (r.created_at, int(r.comment_id)))
 
     def ping(self) -> str:
         """``GET /api/v2/agents/me``: the email (or name) of the agent the API key belongs to."""
-        self._me = self._api.json("GET", "/api/v2/agents/me", "could not reach Freshdesk")
-        contact = _dict(self._me.get("contact"))
-        return str(contact.get("email") or contact.get("name") or self._me.get("id"))
+        me = self._api.json("GET", "/api/v2/agents/me", "could not reach Freshdesk")
+        contact = _dict(me.get("contact"))
+        return str(contact.get("email") or contact.get("name") or me.get("id"))
 
     def upsert_contacts(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
         """One by one (Freshdesk has no bulk contact API), each within the rate-limit budget."""
@@ -298,12 +299,6 @@ class FreshdeskHelpdesk:
     def _conversations(self, ticket_id: str) -> Iterator[dict[str, Any]]:
         path = f"{_ticket_path(ticket_id)}/conversations"
         yield from self._api.items(path, "could not read the conversations", {"per_page": PAGE_SIZE})
-
-    def _my_id(self) -> int | None:
-        if self._me is None:
-            self.ping()
-        me_id = (self._me or {}).get("id")
-        return me_id if isinstance(me_id, int) else None
 
 
 # -- small pure helpers ------------------------------------------------------------------------------------------
