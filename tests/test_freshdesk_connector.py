@@ -326,6 +326,23 @@ def test_find_ticket_tolerates_the_lagging_search_index(sim: FreshdeskSimulator,
     assert (listing.query["order_by"], listing.query["order_type"]) == ("created_at", "desc")
 
 
+def test_find_ticket_finds_a_follow_up_the_search_has_not_indexed_yet() -> None:
+    # After a crash while opening a follow-up, the search knows only the closed ticket: recovery must
+    # still find the follow-up, or the bridge would open a second one.
+    clock = Clock()
+    with FreshdeskSimulator(api_key=KEY, search_lag=120, clock=clock) as lagging:
+        helpdesk = make(lagging)
+        requester, key = helpdesk.ensure_requester(platform="facebook", author=author()), unique_key()
+        closed = helpdesk.create_ticket(new_ticket(requester, key)).id
+        clock.now += 600  # indexed by now
+        lagging.set_status(closed, "closed")
+        follow_up = helpdesk.create_ticket(new_ticket(requester, key, followup_of=closed)).id
+
+        found = helpdesk.find_ticket(key)
+
+        assert found is not None and found.id == follow_up
+
+
 def test_find_ticket_uses_the_search_once_it_is_indexed() -> None:
     with FreshdeskSimulator(api_key=KEY) as indexed:
         assert isinstance(indexed, FreshdeskSimulator)

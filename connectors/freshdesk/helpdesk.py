@@ -7,7 +7,7 @@ import html
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -99,18 +99,17 @@ class FreshdeskHelpdesk:
         """The newest live ticket whose thread-key field holds this key; None without such a field.
 
         The search API is tried first. Its index lags behind by seconds to minutes, and recovery runs
-        right after a crash, so the tickets updated in the last hour are also scanned through the
-        (always current) ticket list before concluding that there is none.
+        right after a crash, so when the search finds nothing, or only a closed or deleted ticket (whose
+        follow-up may be the one not indexed yet), the tickets updated in the last hour are also scanned
+        through the (always current) ticket list.
         """
         if self.thread_key_field is None:
             return None
         value = thread_key_value(external_id)
-        matches = [t for t in self._search_tickets(value) if self._carries(t, value)]
-        if not matches:
-            matches = [t for t in self._recent_tickets() if self._carries(t, value)]
-        if not matches:
-            return None
-        return _ref(max(matches, key=lambda t: (str(t.get("created_at") or ""), int(t["id"]))))
+        matches = {int(t["id"]): t for t in self._search_tickets(value) if self._carries(t, value)}
+        if not matches or _ref(_newest(matches.values())).status in ("closed", "deleted"):
+            matches |= {int(t["id"]): t for t in self._recent_tickets() if self._carries(t, value)}
+        return _ref(_newest(matches.values())) if matches else None
 
     def create_ticket(self, ticket: NewTicket) -> TicketRef:
         """Not idempotent: a timeout raises :class:`UnknownOutcome`; recover with :meth:`find_ticket`."""
@@ -354,6 +353,10 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _text_of(markup: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"</(div|p)>|<br\s*/?>", "\n", markup)))
+
+
+def _newest(tickets: Iterable[Mapping[str, Any]]) -> Mapping[str, Any]:
+    return max(tickets, key=lambda t: (str(t.get("created_at") or ""), int(t["id"])))
 
 
 def _ref(ticket: Mapping[str, Any]) -> TicketRef:
