@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import requests
 
 from bridge.config import ChannelConfig, Config
 from bridge.errors import BridgeError
+from bridge.ports import Helpdesk, SetupCheck
 from bridge.queue import make_huey
 from bridge.registry import build_channel, build_crm, build_helpdesk
 from bridge.setup import ZENDESK_SECRET_SETTING
@@ -41,7 +43,7 @@ def _checks(config: Config) -> Iterator[Check]:
     yield Check(True, "database", store.engine.url.render_as_string(hide_password=True))
     yield _check("database schema", lambda: _schema(store))
     yield _check("queue", lambda: _queue(config.queue_url))
-    yield _check(f"{config.helpdesk} credentials", lambda: f"authenticated as {build_helpdesk(config).ping()}")
+    yield from _helpdesk(config)
     if config.helpdesk == "zendesk":
         yield _check("zendesk webhook secret", lambda: _zendesk_secret(config, store))
     for channel in config.channels:
@@ -51,6 +53,17 @@ def _checks(config: Config) -> Iterator[Check]:
     if config.public_url:
         yield _check("webhooks reachable", lambda: _reachable(config.public_url or ""))
     yield _check("dead letters", lambda: _dead_letters(store))
+
+
+def _helpdesk(config: Config) -> Iterator[Check]:
+    built = _try(f"{config.helpdesk} credentials", lambda: build_helpdesk(config))
+    if isinstance(built, Check):
+        yield built
+        return
+    helpdesk = cast(Helpdesk, built)
+    yield _check(f"{config.helpdesk} credentials", lambda: f"authenticated as {helpdesk.ping()}")
+    if isinstance(helpdesk, SetupCheck):
+        yield _check(f"{config.helpdesk} setup", helpdesk.check_setup)
 
 
 def _channel_probe(channel: ChannelConfig) -> Callable[[], str]:

@@ -88,6 +88,14 @@ class PrivateReplies(Protocol):
 
 
 @runtime_checkable
+class SetupCheck(Protocol):
+    """A helpdesk connector that can tell whether the helpdesk is set up for the bridge (``doctor``)."""
+
+    def check_setup(self) -> str:
+        """One line on what is in place; raises :class:`bridge.errors.BridgeError` saying what is missing."""
+
+
+@runtime_checkable
 class Profiles(Protocol):
     """A channel that can name a customer its webhooks leave nameless (Messenger's User Profile API)."""
 

@@ -27,7 +27,15 @@ def endpoint(config: Config, path: str, public_url: str | None = None) -> str:
     return base.rstrip("/") + path
 
 
+def _require_helpdesk(config: Config, helpdesk: str) -> None:
+    if config.helpdesk != helpdesk:
+        raise ConfigError(
+            f"bridge.helpdesk is {config.helpdesk!r} in {config.source}: run `socialdesk setup {config.helpdesk}`"
+        )
+
+
 def setup_zendesk(config: Config, store: Store, *, echo: Echo, dry_run: bool, public_url: str | None) -> None:
+    _require_helpdesk(config, "zendesk")
     run = load_object("connectors.zendesk_setup:setup", "setup zendesk")
     report = run(build_helpdesk(config), endpoint(config, "/webhooks/zendesk", public_url), dry_run=dry_run)
     for line in report.actions:
@@ -38,11 +46,20 @@ def setup_zendesk(config: Config, store: Store, *, echo: Echo, dry_run: bool, pu
 
 
 def setup_freshdesk(config: Config, *, echo: Echo, public_url: str | None) -> None:
-    """Freshdesk has no automation API: print the rule, exactly, with the secret masked."""
+    """Freshdesk has no automation API: print the rule, exactly, with the secret masked, and the ticket
+    field the bridge keeps its thread key in."""
+    _require_helpdesk(config, "freshdesk")
     url = endpoint(config, "/webhooks/freshdesk", public_url)
-    echo("Create this rule in Freshdesk: Admin → Workflows → Automations → Ticket updates → New rule")
+    field = config.helpdesk_section.get("thread_key_field")
+    if field:
+        echo(f"1. Check that the ticket field {field} exists (Admin → Ticket Fields, single-line text).")
+    else:
+        echo("1. Recommended: create a single-line text ticket field (Admin → Ticket Fields), say \"socialdesk "
+             "thread\", and set freshdesk.thread_key_field to its name (cf_socialdesk_thread): the bridge finds "
+             "its tickets with it after a crash.")  # fmt: skip
+    echo("2. Create this rule: Admin → Workflows → Automations → Ticket updates → New rule")
     echo("  Name:        socialdesk: deliver public agent replies")
-    echo("  When:        Reply is sent  (performed by: Agent)")
+    echo("  When:        Reply is sent, OR Note is added (type: Public)  (performed by: Agent)")
     echo("  Conditions:  Ticket → Tags → contains any of → socialdesk")
     echo("  Action:      Trigger webhook")
     echo(f"    Request type: POST    URL: {url}")

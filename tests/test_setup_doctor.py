@@ -79,6 +79,8 @@ def test_setup_freshdesk_prints_the_rule(stack: Stack, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "https://bridge.acme.example/webhooks/freshdesk" in result.stdout
     assert "X-Socialdesk-Secret" in result.stdout and '{"ticket_id": "{{ticket.id}}"}' in result.stdout
+    assert "Reply is sent, OR Note is added (type: Public)" in result.stdout  # public notes reach customers too
+    assert "freshdesk.thread_key_field" in result.stdout  # not configured: the field is recommended
     assert "fd-hook-456" not in result.stdout and "fd-key-123" not in result.stdout
 
 
@@ -109,3 +111,37 @@ def test_setup_telegram_registers_the_webhook_with_its_secret(tmp_path: Path) ->
         assert stack.telegram.webhook["url"] == "https://bridge.acme.example/webhooks/telegram/acme-telegram"
         assert stack.telegram.webhook["secret_token"] == stack.telegram.secret_token
         assert stack.telegram.secret_token not in done.stdout + done.stderr
+
+
+def test_doctor_on_freshdesk_checks_the_ticket_fields(tmp_path: Path) -> None:
+    with Stack(tmp_path, helpdesk="freshdesk", start_worker=False) as stack:
+        raw = stack.raw_config()
+        raw["bridge"]["public_url"] = stack.url
+        good = tmp_path / "good.toml"
+        good.write_text(to_toml(raw))
+        healthy = cli("doctor", "--config", str(good))
+        assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+        assert "✓ freshdesk credentials" in healthy.stdout
+        assert f"✓ freshdesk setup: ticket fields present: {stack.freshdesk.thread_key_field}" in healthy.stdout
+
+        raw["freshdesk"]["thread_key_field"] = "cf_not_created"  # every ticket create would fail with a 400
+        bad = tmp_path / "bad.toml"
+        bad.write_text(to_toml(raw))
+        broken = cli("doctor", "--config", str(bad))
+        assert broken.returncode == 1, broken.stdout
+        assert "✗ freshdesk setup: freshdesk: ticket field(s) cf_not_created missing" in broken.stdout
+
+        del raw["freshdesk"]["thread_key_field"]  # works, but a crash mid-create could not be recovered
+        bad.write_text(to_toml(raw))
+        unset = cli("doctor", "--config", str(bad))
+        assert (
+            unset.returncode == 1
+            and "✗ freshdesk setup: freshdesk: freshdesk.thread_key_field is not set" in unset.stdout
+        )
+
+
+def test_setup_for_the_other_helpdesk_says_which_to_run(stack: Stack, tmp_path: Path) -> None:
+    config = str(config_file(stack, tmp_path / "socialdesk.toml"))  # a Zendesk bridge
+    wrong = cli("setup", "freshdesk", "--config", config)
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+    assert "run `socialdesk setup zendesk`" in wrong.stdout + wrong.stderr

@@ -183,6 +183,26 @@ class FreshdeskHelpdesk:
         ]
         return sorted(replies, key=lambda r: (r.created_at, int(r.comment_id)))
 
+    def check_setup(self) -> str:
+        """For ``socialdesk doctor`` (implements ``SetupCheck``): the custom ticket fields this connector
+        writes exist; a missing one makes every ticket create fail with a 400."""
+        fields = self._api.items("/api/v2/ticket_fields", "could not list the ticket fields", {}, max_pages=1)
+        names = {str(f.get("name")) for f in fields}
+        wanted = [f for f in (self.thread_key_field, *self.custom_fields) if f]
+        missing = [f for f in wanted if f not in names]
+        if missing:
+            raise errors.PermanentError(
+                f"ticket field(s) {', '.join(missing)} missing: create them in Admin → Ticket Fields "
+                "(single-line text), or correct freshdesk.thread_key_field / custom_fields",
+                platform=PLATFORM,
+            )
+        if self.thread_key_field is None:
+            raise errors.PermanentError(
+                "freshdesk.thread_key_field is not set: after a crash between creating a ticket and recording "
+                "it, the bridge cannot find that ticket (create a single-line text field and name it here)",
+                platform=PLATFORM)  # fmt: skip
+        return f"ticket fields present: {', '.join(wanted)}"
+
     def ping(self) -> str:
         """``GET /api/v2/agents/me``: the email (or name) of the agent the API key belongs to."""
         me = self._api.json("GET", "/api/v2/agents/me", "could not reach Freshdesk")

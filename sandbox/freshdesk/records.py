@@ -16,6 +16,8 @@ from sandbox.freshdesk.wire import error, mismatch, missing, now_iso, of_type, o
 
 STATUSES = {"open": 2, "pending": 3, "resolved": 4, "closed": 5}
 PRIORITIES = (1, 2, 3, 4)
+SOURCE_CHOICES = {"Email": 1, "Portal": 2, "Phone": 3, "Forum": 4, "Twitter": 5, "Facebook": 6, "Chat": 7,
+                  "Feedback Widget": 9}  # GET /api/v2/ticket_fields, as in the fixture  # fmt: skip
 CREATE_SOURCES = (1, 2, 3, 7, 9, 10)  # documented as accepted on create; 5 (Twitter) and 6 (Facebook) are not
 REPLY, NOTE = 0, 2  # conversation sources (fixtures/freshdesk/conversation_source_values.excerpt.txt)
 TEXT_MAX = 255

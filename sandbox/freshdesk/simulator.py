@@ -92,6 +92,7 @@ class FreshdeskSimulator(Simulator):
         r("/api/v2/tickets/<int:ticket_id>/notes", self._note, "POST")
         r("/api/v2/search/tickets", self._search_tickets, "GET")
         r("/api/v2/search/contacts", self._search_contacts, "GET")
+        r("/api/v2/ticket_fields", self._list_ticket_fields, "GET")
 
     def _route(self, rule: str, view: Callable[..., Response], method: str) -> None:
         def locked(**kwargs: Any) -> Response:
@@ -207,6 +208,19 @@ class FreshdeskSimulator(Simulator):
 
     def _live_tickets(self) -> list[dict[str, Any]]:
         return [t for t in self._tickets.values() if not t["deleted"] and not t["spam"]]
+
+    def _list_ticket_fields(self) -> Response:
+        """The default fields the bridge writes (``source`` as in the fixture), then the custom ones."""
+        fields = [
+            {"id": i, "name": name, "label": name.capitalize(), "type": f"default_{name}", "default": True}
+            for i, name in enumerate(("requester", "subject", "source", "status", "priority", "description"), 1)
+        ]
+        source = next(f for f in fields if f["name"] == "source")
+        source["choices"] = rec.SOURCE_CHOICES
+        for i, name in enumerate(self._ticket_fields, 100):
+            label = name.removeprefix("cf_").replace("_", " ").capitalize()
+            fields.append({"id": i, "name": name, "label": label, "type": "custom_text", "default": False})
+        return json_response(fields)
 
     def _list_tickets(self) -> Response:
         wire.check_query_args(("requester_id", "updated_since", "order_by", "order_type", "include"))
