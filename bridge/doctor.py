@@ -17,7 +17,7 @@ from bridge.errors import BridgeError
 from bridge.ports import Helpdesk, SetupCheck
 from bridge.queue import make_huey
 from bridge.registry import build_channel, build_crm, build_helpdesk
-from bridge.setup import ZENDESK_SECRET_SETTING
+from bridge.setup import ZENDESK_SECRET_SETTING, zendesk_setup_state
 from bridge.store import Store
 
 
@@ -46,6 +46,8 @@ def _checks(config: Config) -> Iterator[Check]:
     yield from _helpdesk(config)
     if config.helpdesk == "zendesk":
         yield _check("zendesk webhook secret", lambda: _zendesk_secret(config, store))
+        if config.public_url:
+            yield _check("zendesk setup", lambda: zendesk_setup_state(config))
     for channel in config.channels:
         yield _check(f"channel {channel.name} ({channel.platform})", _channel_probe(channel))
     if config.salesforce is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bridge.config import Config
-from bridge.errors import ConfigError
+from bridge.errors import BridgeError, ConfigError
 from bridge.registry import build_channel, build_helpdesk, load_object
 from bridge.store import Store
 
@@ -43,6 +43,16 @@ def setup_zendesk(config: Config, store: Store, *, echo: Echo, dry_run: bool, pu
     if report.signing_secret and not dry_run:
         store.set_setting(ZENDESK_SECRET_SETTING, report.signing_secret)
         echo("stored the webhook's signing secret in the bridge's database (not printed)")
+
+
+def zendesk_setup_state(config: Config) -> str:
+    """For ``socialdesk doctor``: whether the webhook and trigger are in place, from setup's own dry run."""
+    run = load_object("connectors.zendesk_setup:setup", "setup zendesk")
+    report = run(build_helpdesk(config), endpoint(config, "/webhooks/zendesk"), dry_run=True)
+    missing = [line.removeprefix("would ") for line in report.actions if line.startswith("would ")]
+    if missing:
+        raise BridgeError(f"not set up ({'; '.join(missing)}): run `socialdesk setup zendesk`")
+    return "webhook and trigger in place"
 
 
 def setup_freshdesk(config: Config, *, echo: Echo, public_url: str | None) -> None:

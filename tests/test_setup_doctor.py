@@ -85,17 +85,24 @@ def test_setup_freshdesk_prints_the_rule(stack: Stack, tmp_path: Path) -> None:
 
 
 def test_doctor_passes_on_a_healthy_bridge_and_names_what_is_broken(stack: Stack, tmp_path: Path) -> None:
-    good = cli("doctor", "--config", str(config_file(stack, tmp_path / "good.toml", webhook_secret="s3cret")))
-    assert good.returncode == 0, good.stdout + good.stderr
-    assert "✗" not in good.stdout
-    for line in ("✓ database", "✓ zendesk credentials", "✓ channel acme-facebook (facebook)", "✓ webhooks reachable"):
-        assert line in good.stdout
-
     bad = cli("doctor", "--config", str(config_file(stack, tmp_path / "bad.toml", api_token="wrong-token")))
     assert bad.returncode == 1
     assert "✗ zendesk credentials" in bad.stdout
     assert "✗ zendesk webhook secret: missing" in bad.stdout
     assert "wrong-token" not in bad.stdout and ZENDESK_TOKEN not in bad.stdout
+
+    config = str(config_file(stack, tmp_path / "good.toml", webhook_secret="s3cret"))
+    before = cli("doctor", "--config", config)
+    assert before.returncode == 1 and "✗ zendesk setup: not set up (create webhook" in before.stdout
+    assert "run `socialdesk setup zendesk`" in before.stdout
+
+    assert cli("setup", "zendesk", "--config", config).returncode == 0
+    good = cli("doctor", "--config", config)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "✗" not in good.stdout
+    for line in ("✓ database", "✓ zendesk credentials", "✓ zendesk setup: webhook and trigger in place",
+                 "✓ channel acme-facebook (facebook)", "✓ webhooks reachable"):  # fmt: skip
+        assert line in good.stdout
 
 
 def test_setup_telegram_registers_the_webhook_with_its_secret(tmp_path: Path) -> None:
