@@ -25,8 +25,7 @@ from bench import common
 from bench.payloads import Plan, Signer, post
 from bridge.events import Author
 from bridge.registry import build_helpdesk
-from sandbox.stack import ZENDESK_EMAIL, ZENDESK_SECRET, ZENDESK_TOKEN, Stack
-from sandbox.zendesk import ZendeskSimulator
+from sandbox.stack import Stack
 
 
 @dataclass(frozen=True)
@@ -76,14 +75,9 @@ class Bridge:
         self.backend, self.workdir = backend, workdir
         self.stack = Stack(
             workdir, database_url=backend.database_url, queue_url=backend.queue_url, start_worker=False,
-            salesforce={} if crm else None,
+            salesforce={} if crm else None, zendesk=zendesk,
         )  # fmt: skip
         self.crm_calls = CallLog(self.stack.salesforce.app) if self.stack.salesforce is not None else None
-        # the stack's own simulator, replaced before it starts: the burst needs one with a rate limit
-        self.stack.zendesk = ZendeskSimulator(
-            email=ZENDESK_EMAIL, api_token=ZENDESK_TOKEN, webhook_secret=ZENDESK_SECRET, **(zendesk or {})
-        )
-        self.stack.helpdesk = self.stack.zendesk
         self.calls = CallLog(self.stack.zendesk.app)
         self.signer = Signer(self.stack.meta)
         self.workers: list[Any] = []

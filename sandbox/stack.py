@@ -67,7 +67,9 @@ class Stack:
         channel_options: dict[str, Any] | None = None,
         salesforce: dict[str, Any] | None = None,
         platforms: tuple[str, ...] = ("facebook",),
+        zendesk: dict[str, Any] | None = None,
     ) -> None:
+        """``zendesk={...}``: options of the Zendesk simulator (``rate_limit_per_minute``, ``time_scale``...)."""
         self.workdir = workdir
         self.database_url = database_url or f"sqlite:///{workdir}/socialdesk.db"
         self.queue_url = queue_url or f"sqlite:///{workdir}/socialdesk-queue.db"
@@ -80,7 +82,9 @@ class Stack:
         self.salesforce_options = salesforce
         self.salesforce = SalesforceSimulator() if salesforce is not None else None
         self.helpdesk_name = helpdesk
-        self.zendesk = ZendeskSimulator(email=ZENDESK_EMAIL, api_token=ZENDESK_TOKEN, webhook_secret=ZENDESK_SECRET)
+        self.zendesk = ZendeskSimulator(
+            email=ZENDESK_EMAIL, api_token=ZENDESK_TOKEN, webhook_secret=ZENDESK_SECRET, **(zendesk or {})
+        )
         self.freshdesk = FreshdeskSimulator(api_key=FRESHDESK_KEY, webhook_secret=FRESHDESK_SECRET)
         #: the simulator of the helpdesk in use: both play the agent with the same methods
         self.helpdesk: ZendeskSimulator | FreshdeskSimulator = self.zendesk if helpdesk == "zendesk" else self.freshdesk
