@@ -1,6 +1,6 @@
 """The ceiling for bench/ingest.py: a bare Flask app that reads the body and answers 200, nothing else.
 
-Served with the same gunicorn settings as socialdesk (``gunicorn -w 2 'bench.bare_app:create_app()'``),
+Served with the same gunicorn settings as socialdesk (``gunicorn -w 2 -k gthread --threads 8 ...``),
 so that the ratio socialdesk / bare is what the bridge's own work costs on the request path.
 """
 

@@ -33,6 +33,7 @@ from sandbox.stack import APP_SECRET, PAGE_ID, PAGE_TOKEN, VERIFY_TOKEN, to_toml
 
 GOAL_RATIO, GOAL_P99_MS = 0.65, 15.0
 SOCIALDESK_APP = "webhooks.app:create_app()"
+NO_GROUP_APP = "bench.variants:no_group_commit_app()"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ TARGETS = {
         Target("sqlite-serve", SOCIALDESK_APP, "sqlite", via_cli=True, note="`socialdesk serve` (adds its access log)"),
         Target("postgres-nopreping", "bench.variants:no_pre_ping_app()", "postgres", note="variant: pool_pre_ping off"),
         Target("sqlite-sync-normal", "bench.variants:sync_normal_app()", "sqlite", note="variant: synchronous=NORMAL"),
+        Target("sqlite-no-group", NO_GROUP_APP, "sqlite", note="variant: no group commit"),
+        Target("postgres-no-group", NO_GROUP_APP, "postgres", note="variant: no group commit"),
     )
 }
 
@@ -73,11 +76,14 @@ def config_file(directory: Path, database_url: str, queue_url: str) -> Path:
     return path
 
 
-def server_command(target: Target, port: int, config: Path | None, workers: int) -> list[str]:
+def server_command(target: Target, port: int, config: Path | None, workers: int, threads: int) -> list[str]:
+    """The same gunicorn settings for every target: ``-w workers``, gthread with ``threads`` threads
+    (what ``socialdesk serve`` runs), or sync workers when ``threads`` is 0."""
     if target.via_cli:
         return [common.PYTHON, "-m", "bridge.cli", "serve", "--config", str(config), "--port", str(port),
-                "--workers", str(workers)]  # fmt: skip
-    return [common.PYTHON, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", target.app]
+                "--workers", str(workers), "--threads", str(max(threads, 1))]  # fmt: skip
+    kind = ["-k", "gthread", "--threads", str(threads)] if threads else ["-k", "sync"]
+    return [common.PYTHON, "-m", "gunicorn", "-w", str(workers), *kind, "-b", f"127.0.0.1:{port}", target.app]
 
 
 def load_command(tool: str, url: str, bodies: Path, duration: float) -> tuple[list[str], dict[str, str]]:
@@ -122,7 +128,7 @@ def measure(target: Target, bodies: Path, signer: Signer, args: argparse.Namespa
         port = common.free_port()
         log = stack.enter_context((Path(tmp) / "server.log").open("wb"))
         env = {"SOCIALDESK_CONFIG": str(config)} if config else {}
-        server = common.spawn(server_command(target, port, config, args.web_workers), log=log, env=env)
+        server = common.spawn(server_command(target, port, config, args.web_workers, args.threads), log=log, env=env)
         stack.callback(common.stop, server)
         base_url = f"http://127.0.0.1:{port}"
         common.wait_http(base_url + "/healthz")
@@ -175,7 +181,7 @@ def _worker_hwm(run: dict[str, Any]) -> list[int]:
     return [kb or 0 for pid, kb in run["vm_hwm_kb"].items() if int(pid) in run["worker_pids"]] or [0]
 
 
-def report(summaries: list[dict[str, Any]], tool: str, duration: float, web_workers: int) -> str:
+def report(summaries: list[dict[str, Any]], tool: str, duration: float, web_workers: int, threads: int) -> str:
     headers = ["target", "req/s", "× bare", "p50 ms", "p95 ms", "p99 ms", "goal", "2xx", "rows", "lost",
                "load cpu s", "server cpu s", "db cpu s", "busy", "foreign", "web RSS MiB"]  # fmt: skip
     rows = []
@@ -188,7 +194,8 @@ def report(summaries: list[dict[str, Any]], tool: str, duration: float, web_work
                      f"{last['cpu']['foreign_share']:.0%}",
                      s["worker_peak_rss_mib"]])  # fmt: skip
     goal = f"goal ≥ {GOAL_RATIO:.0%} of bare with p99 ≤ {GOAL_P99_MS:g} ms"
-    head = f"ingest: gunicorn -w {web_workers}, {tool} -t2 -c16, {duration:g} s per target; {goal}"
+    kind = f"gthread --threads {threads}" if threads else "sync"
+    head = f"ingest: gunicorn -w {web_workers} {kind}, {tool} -t2 -c16, {duration:g} s per target; {goal}"
     return head + "\n" + common.table(headers, rows)
 
 
@@ -200,6 +207,12 @@ def main() -> None:
     parser.add_argument("--tool", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python")
     parser.add_argument("--bodies", type=int, default=0, help="pre-generated requests (default: 6000/s × duration)")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn -w, the same for every target")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=8,
+        help="gunicorn gthread threads per worker, as `socialdesk serve --threads` (0: sync workers)",
+    )
     parser.add_argument("--wait-quiet", type=float, default=0, help="wait up to N s for other work to stop")
     parser.add_argument("--out", default="ingest", help="results file: bench/results/<out>.json")
     args = parser.parse_args()
@@ -219,7 +232,7 @@ def main() -> None:
     bare = runs.get("bare")
     bare_rps = statistics.median(r["requests"] / (r["duration_us"] / 1e6) for r in bare) if bare else None
     summaries = [summarise(t, runs[t.name], bare_rps) for t in targets]
-    print(report(summaries, args.tool, args.duration, args.web_workers))
+    print(report(summaries, args.tool, args.duration, args.web_workers, args.threads))
     for s in summaries:
         if s["lost"] is not None:
             print(f"{s['target']}: inbox rows {s['rows']} vs 2xx answers {s['answers_2xx']}: lost {s['lost']}")

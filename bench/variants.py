@@ -6,12 +6,15 @@ bridge/store.py costs on the request path. They are not recommendations by thems
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
 
 from bridge import config as config_module
+from bridge.events import SocialEvent
 from bridge.store import Store
 from webhooks.app import create_app
 
@@ -38,3 +41,19 @@ def normal_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+class OneCommitPerWebhook(Store):
+    """The store without group commit: every webhook its own transaction and commit, as before."""
+
+    def ingest(self, events: Iterable[SocialEvent]) -> int:
+        now = time.time()
+        rows = [(e.platform, e.account_id, e.message_id, e.channel, e.thread_key, e.kind, e.to_json(),
+                 e.created_at.timestamp(), now) for e in events]  # fmt: skip
+        return self.ingest_batch([rows])[0] if rows else 0
+
+
+def no_group_commit_app() -> Flask:
+    """One commit per webhook even with threaded workers (what group commit saves)."""
+    config = config_module.load()
+    return create_app(config, store=OneCommitPerWebhook(Store.from_url(config.database_url).engine))

@@ -53,9 +53,18 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
-def serve(config_path: str | None, host: str, port: int, workers: int) -> None:
+@click.option(
+    "--threads",
+    default=None,
+    type=click.IntRange(min=1),
+    help="request threads per worker process; their webhooks share each commit  [default: 8 on PostgreSQL, "
+    "1 on SQLite]",
+)
+def serve(config_path: str | None, host: str, port: int, workers: int, threads: int | None) -> None:
     """Receive webhooks (gunicorn running webhooks.app:create_app)."""
     cfg = _config(config_path)
+    # measured (bench/RESULTS.md): threads lift PostgreSQL's throughput, and only worsen SQLite's p99
+    per_worker = threads or (1 if cfg.database_url.startswith("sqlite") else 8)
     _setup_logging(cfg.log_level)
     create_app = load_object("webhooks.app:create_app", "serve")
     _migrate_embedded(cfg)  # create the SQLite schema once, before the web workers fork
@@ -65,6 +74,9 @@ def serve(config_path: str | None, host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            if per_worker > 1:  # concurrent webhooks of a process share a commit (bridge.groupcommit)
+                self.cfg.set("worker_class", "gthread")
+                self.cfg.set("threads", per_worker)
             self.cfg.set("accesslog", "-")
 
         def load(self) -> Any:

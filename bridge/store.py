@@ -20,6 +20,7 @@ Tables and the contract each one enforces:
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,6 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bridge.errors import Unavailable
 from bridge.events import SocialEvent
+from bridge.groupcommit import GroupCommit
 
 metadata = sa.MetaData()
 _Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -200,6 +202,11 @@ settings = sa.Table(
 INGEST_COLUMNS = (
     "platform", "account_id", "message_id", "channel", "thread_key", "kind", "payload", "platform_ts", "received_at",
 )  # fmt: skip
+#: One inbox row as :meth:`Store.ingest` writes it, in the order of ``INGEST_COLUMNS``.
+IngestRow = tuple[str, str, str, str, str, str, str, float, float]
+_INGEST_KEY = "platform, account_id, message_id"  # uq_inbox_message: the first three of INGEST_COLUMNS
+INGEST_LOCK_TIMEOUT = 30.0  # seconds, as SQLite's busy_timeout
+INGEST_CHUNK = 500  # rows per INSERT: 4,500 parameters, below SQLite's 32,766 and PostgreSQL's 65,535
 
 
 @dataclass(frozen=True)
@@ -260,6 +267,10 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._ingests: GroupCommit[Sequence[IngestRow], int] = GroupCommit(self.ingest_batch)
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        on_disk = database and database != ":memory:" and not database.startswith("file:")
+        self._ingest_lock = Path(f"{database}-ingest.lock") if on_disk else None
 
     @classmethod
     def from_url(cls, url: str, *, migrate: bool | None = None) -> Store:
@@ -304,12 +315,12 @@ class Store:
     # -- ingest (the webhook request path: one write) -------------------------------------------------
 
     def ingest(self, events: Iterable[SocialEvent]) -> int:
-        """Store a webhook's events in one transaction; return how many were new (redeliveries are not).
+        """Store a webhook's events durably; return how many were new (redeliveries are not).
 
-        This is the whole of the webhook's request path, so it is one multi-row ``INSERT ... ON CONFLICT
-        DO NOTHING RETURNING id`` on the pool's DBAPI connection: the same statement the Core insert
-        compiles to, without its per-call overhead (measured in ``bench/micro.py``: about half the CPU).
-        A database failure raises :class:`bridge.errors.Unavailable` (the webhook answers 503).
+        This is the whole of the webhook's request path. Concurrent calls in one process share a
+        transaction and its commit (:mod:`bridge.groupcommit`): each returns once the commit that holds
+        its rows is done, with its own count. A database failure raises :class:`bridge.errors.Unavailable`
+        for every call of the batch (the webhook answers 503): nothing is acknowledged unless committed.
         """
         now = time.time()
         rows = [
@@ -317,19 +328,66 @@ class Store:
              e.created_at.timestamp(), now)
             for e in events
         ]  # fmt: skip
-        if not rows:
-            return 0
+        return self._ingests.submit(rows) if rows else 0
+
+    def ingest_batch(self, batches: Sequence[Sequence[IngestRow]]) -> list[int]:
+        """Insert the rows of several webhooks in one transaction with one commit; return how many rows
+        of each were new, in order (a row that an earlier webhook of the batch holds too counts for that
+        one only: a redelivery in the same batch reports 0, as it would a moment later).
+
+        One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` for up to ``INGEST_CHUNK`` rows, raw
+        DBAPI on the pool's connection: the statement the Core insert compiles to, without its per-call
+        overhead (``bench/micro.py``: about half the CPU).
+        """
+        with self._one_ingest_writer():
+            return self._insert_batches(batches)
+
+    @contextmanager
+    def _one_ingest_writer(self) -> Iterator[None]:
+        """On SQLite, the web processes' batch writers take turns on a file lock next to the database.
+
+        SQLite has one writer at a time, and a writer that finds its lock taken sleeps in growing steps
+        (up to 100 ms) before it tries again: two processes committing batch after batch made a webhook
+        wait up to a third of a second. Polling ``flock`` every half millisecond instead takes the lock as
+        soon as it is free (the kernel releases it too if a process dies holding it); a process stuck
+        holding it for ``INGEST_LOCK_TIMEOUT`` makes the others answer 503, as SQLite's busy timeout would.
+        """
+        if self._ingest_lock is None:
+            yield
+            return
+        deadline = time.monotonic() + INGEST_LOCK_TIMEOUT
+        with self._ingest_lock.open("a") as lock:
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError as e:
+                    if time.monotonic() > deadline:
+                        raise Unavailable("another process has held the ingest lock too long", platform="store") from e
+                    time.sleep(0.0005)
+            yield  # closing the file releases the lock
+
+    def _insert_batches(self, batches: Sequence[Sequence[IngestRow]]) -> list[int]:
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        values = ", ".join(["(" + ", ".join([mark] * len(INGEST_COLUMNS)) + ")"] * len(rows))
-        sql = f"INSERT INTO inbox ({', '.join(INGEST_COLUMNS)}) VALUES {values} ON CONFLICT DO NOTHING RETURNING id"  # noqa: S608 - no value is interpolated
+        row_marks, columns = "(" + ", ".join([mark] * len(INGEST_COLUMNS)) + ")", ", ".join(INGEST_COLUMNS)
+        rows = [(index, row) for index, webhook in enumerate(batches) for row in webhook]
+        stored = [0] * len(batches)
         try:
             connection = self.engine.raw_connection()
         except sa.exc.SQLAlchemyError as e:
             raise Unavailable("the database is unavailable", platform="store") from e
         try:
             cursor = connection.cursor()
-            cursor.execute(sql, [value for row in rows for value in row])
-            stored = len(cursor.fetchall())
+            for start in range(0, len(rows), INGEST_CHUNK):
+                chunk = rows[start : start + INGEST_CHUNK]
+                values = ", ".join([row_marks] * len(chunk))
+                sql = f"INSERT INTO inbox ({columns}) VALUES {values} ON CONFLICT DO NOTHING RETURNING {_INGEST_KEY}"  # noqa: S608 - no value is interpolated
+                cursor.execute(sql, [value for _, row in chunk for value in row])
+                new = {tuple(key) for key in cursor.fetchall()}
+                for index, row in chunk:  # credit each new row to the first webhook of the batch holding it
+                    if row[:3] in new:
+                        new.discard(row[:3])
+                        stored[index] += 1
             connection.commit()
             return stored
         except self.engine.dialect.loaded_dbapi.Error as e:
