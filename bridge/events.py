@@ -125,6 +125,7 @@ class AgentReply:
     author_id: str
     author_name: str | None
     created_at: datetime
+    ticket_tags: tuple[str, ...] = ()  # the ticket's tags when it was read (a tag can ask for a private reply)
 
 
 @dataclass(frozen=True)

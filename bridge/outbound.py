@@ -91,7 +91,7 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
         )
         return 0
     state = thread_state(thread)
-    text, private = private_intent(rt, thread["channel"], reply.body)
+    text, private = private_intent(rt, thread["channel"], reply)
     send = _sender(channel, state, text, private=private, notice=_notice(rt, thread["channel"]))
     try:
         delivery = rt.policy.call(channel.name, send)
@@ -137,18 +137,21 @@ def _tell_agent(rt: Runtime, reply: AgentReply, note: str) -> None:
 
 
 DEFAULT_PRIVATE_MARKER = "#private"
+DEFAULT_PRIVATE_TAG = "socialdesk_private"
 DEFAULT_PRIVATE_NOTICE = "We've sent you a private message."
 
 
-def private_intent(rt: Runtime, channel: str, body: str) -> tuple[str, bool]:
-    """A reply that starts with the channel's ``private_marker`` (default ``#private``) is meant for the
-    customer's eyes only: the marker is removed, and a public thread is answered privately."""
+def private_intent(rt: Runtime, channel: str, reply: AgentReply) -> tuple[str, bool]:
+    """A reply meant for the customer's eyes only, so that a public thread is answered privately: it starts
+    with the channel's ``private_marker`` (default ``#private``, removed from the text), or its ticket
+    carries the channel's ``private_tag`` (default ``socialdesk_private``; every reply of that ticket)."""
     section = rt.config.channel(channel)
     marker = str(section.get("private_marker", DEFAULT_PRIVATE_MARKER) if section else DEFAULT_PRIVATE_MARKER)
-    stripped = body.lstrip()
+    tag = str(section.get("private_tag", DEFAULT_PRIVATE_TAG) if section else DEFAULT_PRIVATE_TAG)
+    stripped = reply.body.lstrip()
     if marker and stripped.lower().startswith(marker.lower()):
         return stripped[len(marker) :].lstrip(" :\n"), True
-    return body, False
+    return reply.body, bool(tag) and tag.lower() in (t.lower() for t in reply.ticket_tags)
 
 
 def _notice(rt: Runtime, channel: str) -> str:

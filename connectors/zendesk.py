@@ -143,15 +143,17 @@ class ZendeskHelpdesk:
 
         The bridge's own API user is not excluded: the bridge writes only private notes and comments
         authored by the requester, and an admin whose token runs the bridge still answers customers
-        from the agent interface. Calls: the ticket (for its requester) and one per 100 comments,
+        from the agent interface. Calls: the ticket (requester, tags) and one per 100 comments,
         with the authors sideloaded (``include=users``; zenpy's ``tickets.comments`` cannot ask for it,
         so this read goes through zenpy's session directly).
         """
-        requester = self._requester_of(ticket_id)
+        with _translated(idempotent=True):
+            ticket = self._zenpy.tickets(id=_number(ticket_id))
+        requester, tags = int(ticket.requester_id), tuple(ticket.tags or ())
         replies = []
         for comment, author in self._comments_with_authors(ticket_id):
             if comment.get("public") and author.get("role") in STAFF_ROLES and author.get("id") != requester:
-                replies.append(_reply(ticket_id, comment, author))
+                replies.append(_reply(ticket_id, comment, author, tags))
         return replies
 
     def ping(self) -> str:
@@ -188,10 +190,6 @@ class ZendeskHelpdesk:
         """PUT a comment (and status): not idempotent, a timeout is an :class:`UnknownOutcome`."""
         with _translated(idempotent=False):
             return _ref(self._zenpy.tickets.update(ticket).ticket)
-
-    def _requester_of(self, ticket_id: str) -> int:
-        with _translated(idempotent=True):
-            return int(self._zenpy.tickets(id=_number(ticket_id)).requester_id)
 
     def _comments_with_authors(self, ticket_id: str) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
         url: str | None = f"{self._nominal}/api/v2/tickets/{_number(ticket_id)}/comments.json"
@@ -349,7 +347,7 @@ def _ref(ticket: Any) -> TicketRef:
     return TicketRef(id=str(ticket.id), status=str(ticket.status))
 
 
-def _reply(ticket_id: str, comment: dict[str, Any], author: dict[str, Any]) -> AgentReply:
+def _reply(ticket_id: str, comment: dict[str, Any], author: dict[str, Any], tags: tuple[str, ...]) -> AgentReply:
     return AgentReply(
         ticket_id=ticket_id,
         comment_id=str(comment["id"]),
@@ -357,4 +355,5 @@ def _reply(ticket_id: str, comment: dict[str, Any], author: dict[str, Any]) -> A
         author_id=str(author["id"]),
         author_name=author.get("name"),
         created_at=datetime.fromisoformat(str(comment["created_at"])),
+        ticket_tags=tags,
     )

@@ -1000,6 +1000,12 @@ class ZendeskSimulator(Simulator):
 
     # -- helpers for tests ----------------------------------------------------------------------------------------
 
+    def add_tags(self, ticket_id: int | str, *tags: str) -> None:
+        """An agent tags the ticket in the agent interface."""
+        with self._lock:
+            ticket = self._tickets[int(ticket_id)]
+            ticket.update(tags=list(dict.fromkeys([*ticket["tags"], *tags])), updated_at=now_iso())
+
     def set_status(self, ticket_id: int | str, status: str) -> None:
         """Force a status, bypassing validation (``closed`` after the 28 days, ``deleted``...)."""
         if status not in (*STATUSES, "deleted"):

@@ -229,6 +229,22 @@ def test_internal_notes_are_never_posted(stack: Stack) -> None:
     assert [s["text"] for s in stack.meta.sent_messages] == ["Public answer"]
 
 
+def test_a_tagged_ticket_is_answered_privately(stack: Stack) -> None:
+    # The agent tags the ticket instead of typing the marker: every reply of that ticket goes privately.
+    post_id = stack.meta.add_post(PAGE_ID, "Sale")
+    comment = stack.meta.customer_comment(PAGE_ID, post_id=post_id, text="My card was charged twice", user_id="808",
+                                          user_name="Ola")  # fmt: skip
+    ticket = one_ticket(stack)
+    stack.helpdesk.add_tags(ticket["id"], "socialdesk_private")
+    reply_and_notify(stack, ticket["id"], "Refund R-77 is on its way.")
+    stack.wait_for(lambda: stack.meta.sent_messages and stack.meta.comment_replies)
+    settle(stack)
+    [private] = stack.meta.sent_messages
+    assert (private["recipient"], private["text"]) == ("808", "Refund R-77 is on its way.")
+    [public] = stack.meta.comment_replies
+    assert public["parent_id"] == comment.comment_id and "R-77" not in public["message"]
+
+
 # -- telling the agent -----------------------------------------------------------------------------------------
 
 

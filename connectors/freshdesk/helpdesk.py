@@ -170,11 +170,12 @@ class FreshdeskHelpdesk:
 
         The API key's own agent is not excluded: the bridge writes only private notes and incoming notes
         by the contact, and Freshdesk API keys belong to real agents, who also answer from the agent UI.
-        Calls: the ticket (for its requester), one per 100 conversations.
+        Calls: the ticket (requester, tags), one per 100 conversations.
         """
-        requester = self._requester_of(ticket_id)
+        ticket = self._api.json("GET", _ticket_path(ticket_id), "could not read the ticket")
+        requester, tags = ticket.get("requester_id"), tuple(str(t) for t in ticket.get("tags") or ())
         replies = [
-            _reply(ticket_id, c)
+            _reply(ticket_id, c, tags)
             for c in self._conversations(ticket_id)
             if not c.get("private")
             and not c.get("incoming")
@@ -311,10 +312,6 @@ class FreshdeskHelpdesk:
         params["per_page"] = str(PAGE_SIZE)
         yield from self._api.items("/api/v2/tickets", "could not list tickets", params, max_pages=RECENT_SCAN_PAGES)
 
-    def _requester_of(self, ticket_id: str) -> int | None:
-        requester = self._api.json("GET", _ticket_path(ticket_id), "could not read the ticket").get("requester_id")
-        return requester if isinstance(requester, int) else None
-
     def _conversations(self, ticket_id: str) -> Iterator[dict[str, Any]]:
         path = f"{_ticket_path(ticket_id)}/conversations"
         yield from self._api.items(path, "could not read the conversations", {"per_page": PAGE_SIZE})
@@ -356,7 +353,7 @@ def _plain(conversation: dict[str, Any]) -> str:
     return text if isinstance(text, str) else _text_of(str(conversation.get("body") or ""))
 
 
-def _reply(ticket_id: str, conversation: dict[str, Any]) -> AgentReply:
+def _reply(ticket_id: str, conversation: dict[str, Any], tags: tuple[str, ...]) -> AgentReply:
     return AgentReply(
         ticket_id=str(ticket_id),
         comment_id=str(conversation["id"]),
@@ -364,6 +361,7 @@ def _reply(ticket_id: str, conversation: dict[str, Any]) -> AgentReply:
         author_id=str(conversation.get("user_id")),
         author_name=None,  # conversations carry no names; one more call per author is not worth it
         created_at=datetime.fromisoformat(str(conversation["created_at"])),
+        ticket_tags=tags,
     )
 
 
