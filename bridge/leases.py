@@ -56,13 +56,12 @@ class Leases:
                 self._renew(key, owner, ttl)
 
     def _renew(self, key: str, owner: str, ttl: float) -> None:
+        try:
+            renewed = self.store.renew_lease(key, owner, ttl=ttl)  # a lease released meanwhile stays released
+        except Exception:  # the store is briefly unreachable: try again next round, before the TTL ends
+            log.warning("could not renew the lease on %s; retrying", key, exc_info=True)
+            return
         with self._lock:
-            if (key, owner) not in self._held:
-                return  # released meanwhile: renewing now would take it back
-            try:
-                renewed = self.store.acquire_lease(key, owner, ttl=ttl)
-            except Exception:  # the store is briefly unreachable: try again next round, before the TTL ends
-                log.warning("could not renew the lease on %s; retrying", key, exc_info=True)
-                return
-        if not renewed:
+            still_held = (key, owner) in self._held
+        if not renewed and still_held:
             log.error("the lease on %s was lost (this worker stalled past lease_seconds)", key)

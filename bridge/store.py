@@ -737,6 +737,18 @@ class Store:
             ).rowcount
         return bool(taken)
 
+    def renew_lease(self, key: str, owner: str, *, ttl: float) -> bool:
+        """Extend a lease ``owner`` still holds; False when it was released or ran out (never re-taken)."""
+        now = time.time()
+        with self.begin() as conn:
+            return bool(
+                conn.execute(
+                    sa.update(leases)
+                    .where(leases.c.key == key, leases.c.owner == owner, leases.c.until >= now)
+                    .values(until=now + ttl)
+                ).rowcount
+            )
+
     def release_lease(self, key: str, owner: str) -> None:
         with self.begin() as conn:
             conn.execute(sa.update(leases).where(leases.c.key == key, leases.c.owner == owner).values(until=0))

@@ -41,3 +41,12 @@ def test_a_dead_holders_lease_runs_out(store: Store) -> None:
     assert not store.acquire_lease("thread-1", "worker-b", ttl=0.3)
     time.sleep(0.4)
     assert store.acquire_lease("thread-1", "worker-b", ttl=0.3)
+
+
+def test_renewing_extends_a_held_lease_only(store: Store) -> None:
+    assert store.acquire_lease("thread-1", "worker-a", ttl=10)
+    assert store.renew_lease("thread-1", "worker-a", ttl=10)
+    assert not store.renew_lease("thread-1", "worker-b", ttl=10)  # not its lease
+    store.release_lease("thread-1", "worker-a")
+    assert not store.renew_lease("thread-1", "worker-a", ttl=10)  # released: a late renewal must not retake it
+    assert store.acquire_lease("thread-1", "worker-b", ttl=10)
