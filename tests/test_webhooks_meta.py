@@ -235,6 +235,15 @@ def test_oversized_body_is_refused(client) -> None:
     assert "error" in response.get_json()
 
 
+def test_a_nul_in_an_id_is_refused_not_retried_forever(pg_url: str, config: Config) -> None:
+    # PostgreSQL cannot store NUL: without the check this webhook is a 503 on every redelivery, for ever.
+    client = create_app(config, store=Store.from_url(pg_url, migrate=True)).test_client()
+    response = post(client, GOOD.replace(b"mid.1457764197618", b"mid.14\\u0000x"))
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "identifiers must not contain NUL characters"}
+    assert post(client, GOOD.replace(b"hello", b"he\\u0000llo")).status_code == 200  # in the text it is fine
+
+
 def test_storage_failure_is_a_503_and_loses_nothing_stored(tmp_path: Path, config: Config) -> None:
     path = tmp_path / "store.db"
     store = Store.from_url(f"sqlite:///{path}")

@@ -57,7 +57,11 @@ def storage(what: str) -> Iterator[None]:
 
 
 def store_events(events: list[SocialEvent]) -> int:
-    """The one durable write of the request path."""
+    """The one durable write of the request path. Identifiers with a NUL character are refused here:
+    PostgreSQL cannot store them, and a webhook failing at the store would be answered 503 and sent again
+    forever (taking the webhooks that share its commit down with it)."""
+    if any("\x00" in value for e in events for value in (e.account_id, e.message_id, e.thread_key, e.author.id)):
+        abort(400, "identifiers must not contain NUL characters")
     with storage(f"store {len(events)} events"):
         return state().store.ingest(events)
 
