@@ -124,7 +124,7 @@ def measure(target: Target, bodies: Path, signer: Signer, args: argparse.Namespa
         config = None
         if backend is not None:
             config = config_file(Path(tmp), backend.database_url, backend.queue_url)
-            Store.from_url(backend.database_url, migrate=True).engine.dispose()  # `socialdesk db upgrade`
+            Store.from_url(backend.database_url, migrate=True).close()  # `socialdesk db upgrade`
         port = common.free_port()
         log = stack.enter_context((Path(tmp) / "server.log").open("wb"))
         env = {"SOCIALDESK_CONFIG": str(config)} if config else {}

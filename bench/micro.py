@@ -80,8 +80,8 @@ def store_steps(backend: str, messages: list[Signed], config: config_module.Conf
         yield f"  SQLAlchemy Core insert, {backend} (for comparison)", per_call(_core_insert(store), chunks[2])
         if backend == "sqlite":
             yield "  raw sqlite3 INSERT + COMMIT (FULL)", _raw_sqlite(b.database_url, chunks[3])
-        store.engine.dispose()
-        variant.engine.dispose()
+        store.close()
+        variant.close()
 
 
 def _core_insert(store: Store) -> Callable[[SocialEvent], object]:

@@ -20,7 +20,6 @@ Tables and the contract each one enforces:
 
 from __future__ import annotations
 
-import fcntl
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -37,6 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from bridge.errors import Unavailable
 from bridge.events import SocialEvent
 from bridge.groupcommit import GroupCommit
+from bridge.ingest import InboxWriter, IngestRow
 
 metadata = sa.MetaData()
 _Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -199,16 +199,6 @@ settings = sa.Table(
 )
 
 
-INGEST_COLUMNS = (
-    "platform", "account_id", "message_id", "channel", "thread_key", "kind", "payload", "platform_ts", "received_at",
-)  # fmt: skip
-#: One inbox row as :meth:`Store.ingest` writes it, in the order of ``INGEST_COLUMNS``.
-IngestRow = tuple[str, str, str, str, str, str, str, float, float]
-_INGEST_KEY = "platform, account_id, message_id"  # uq_inbox_message: the first three of INGEST_COLUMNS
-INGEST_LOCK_TIMEOUT = 30.0  # seconds, as SQLite's busy_timeout
-INGEST_CHUNK = 500  # rows per INSERT: 4,500 parameters, below SQLite's 32,766 and PostgreSQL's 65,535
-
-
 @dataclass(frozen=True)
 class PendingEvent:
     """An inbox row a worker is about to apply. ``attempted``: an earlier try may have written it."""
@@ -267,10 +257,8 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._ingests: GroupCommit[Sequence[IngestRow], int] = GroupCommit(self.ingest_batch)
-        database = engine.url.database if engine.dialect.name == "sqlite" else None
-        on_disk = database and database != ":memory:" and not database.startswith("file:")
-        self._ingest_lock = Path(f"{database}-ingest.lock") if on_disk else None
+        self._inbox_writer = InboxWriter(engine)
+        self._ingests: GroupCommit[Sequence[IngestRow], int] = GroupCommit(self._inbox_writer.write)
 
     @classmethod
     def from_url(cls, url: str, *, migrate: bool | None = None) -> Store:
@@ -293,6 +281,11 @@ class Store:
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
+
+    def close(self) -> None:
+        """Close the ingest writer's connection and the pool's."""
+        self._inbox_writer.close()
+        self.engine.dispose()
 
     def revision(self) -> str | None:
         """The schema's current Alembic revision (None: never migrated)."""
@@ -331,70 +324,8 @@ class Store:
         return self._ingests.submit(rows) if rows else 0
 
     def ingest_batch(self, batches: Sequence[Sequence[IngestRow]]) -> list[int]:
-        """Insert the rows of several webhooks in one transaction with one commit; return how many rows
-        of each were new, in order (a row that an earlier webhook of the batch holds too counts for that
-        one only: a redelivery in the same batch reports 0, as it would a moment later).
-
-        One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` for up to ``INGEST_CHUNK`` rows, raw
-        DBAPI on the pool's connection: the statement the Core insert compiles to, without its per-call
-        overhead (``bench/micro.py``: about half the CPU).
-        """
-        with self._one_ingest_writer():
-            return self._insert_batches(batches)
-
-    @contextmanager
-    def _one_ingest_writer(self) -> Iterator[None]:
-        """On SQLite, the web processes' batch writers take turns on a file lock next to the database.
-
-        SQLite has one writer at a time, and a writer that finds its lock taken sleeps in growing steps
-        (up to 100 ms) before it tries again: two processes committing batch after batch made a webhook
-        wait up to a third of a second. Polling ``flock`` every half millisecond instead takes the lock as
-        soon as it is free (the kernel releases it too if a process dies holding it); a process stuck
-        holding it for ``INGEST_LOCK_TIMEOUT`` makes the others answer 503, as SQLite's busy timeout would.
-        """
-        if self._ingest_lock is None:
-            yield
-            return
-        deadline = time.monotonic() + INGEST_LOCK_TIMEOUT
-        with self._ingest_lock.open("a") as lock:
-            while True:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError as e:
-                    if time.monotonic() > deadline:
-                        raise Unavailable("another process has held the ingest lock too long", platform="store") from e
-                    time.sleep(0.0005)
-            yield  # closing the file releases the lock
-
-    def _insert_batches(self, batches: Sequence[Sequence[IngestRow]]) -> list[int]:
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        row_marks, columns = "(" + ", ".join([mark] * len(INGEST_COLUMNS)) + ")", ", ".join(INGEST_COLUMNS)
-        rows = [(index, row) for index, webhook in enumerate(batches) for row in webhook]
-        stored = [0] * len(batches)
-        try:
-            connection = self.engine.raw_connection()
-        except sa.exc.SQLAlchemyError as e:
-            raise Unavailable("the database is unavailable", platform="store") from e
-        try:
-            cursor = connection.cursor()
-            for start in range(0, len(rows), INGEST_CHUNK):
-                chunk = rows[start : start + INGEST_CHUNK]
-                values = ", ".join([row_marks] * len(chunk))
-                sql = f"INSERT INTO inbox ({columns}) VALUES {values} ON CONFLICT DO NOTHING RETURNING {_INGEST_KEY}"  # noqa: S608 - no value is interpolated
-                cursor.execute(sql, [value for _, row in chunk for value in row])
-                new = {tuple(key) for key in cursor.fetchall()}
-                for index, row in chunk:  # credit each new row to the first webhook of the batch holding it
-                    if row[:3] in new:
-                        new.discard(row[:3])
-                        stored[index] += 1
-            connection.commit()
-            return stored
-        except self.engine.dialect.loaded_dbapi.Error as e:
-            connection.rollback()
-            raise Unavailable("the database refused the write", platform="store") from e
-        finally:
-            connection.close()
+        """Write the rows of several webhooks in one transaction; see :meth:`InboxWriter.write`."""
+        return self._inbox_writer.write(batches)
 
     def record_ticket_event(self, helpdesk: str, ticket_id: str, invocation_id: str) -> bool:
         row = {"helpdesk": helpdesk, "ticket_id": ticket_id, "invocation_id": invocation_id, "received_at": time.time()}

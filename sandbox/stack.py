@@ -209,7 +209,7 @@ class Stack:
         self.helpdesk.stop()
         if self.salesforce is not None:
             self.salesforce.stop()
-        self.store.engine.dispose()
+        self.store.close()
 
     def __enter__(self) -> Stack:
         return self.start()

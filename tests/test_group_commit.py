@@ -76,7 +76,7 @@ def serve(database_url: str, tmp_path: Path) -> Iterator[Server]:
     finally:
         server.shutdown()
         server.server_close()
-        store.engine.dispose()
+        store.close()
 
 
 # -- the two backends: how to hold the write lock, how to make a batch fail --------------------------------
@@ -334,3 +334,56 @@ def messenger_events(config: config_module.Config, mids: list[str]) -> Iterator[
     with app.test_request_context():
         for event in parse(json.loads(messenger_body(*mids)), config.channels_for("facebook")):
             yield event.message_id, event
+
+
+# -- the writer's own connection ------------------------------------------------------------------------------
+
+
+def test_a_webhook_after_the_database_dropped_the_writers_connection_is_still_stored(pg_url: str) -> None:
+    """The ingest writer keeps its connection (no checkout and pre-ping per batch); when PostgreSQL ended
+    it meanwhile (a restart, an idle timeout), the next batch is written on a new one, not answered 503."""
+    store = Store.from_url(pg_url, migrate=True)
+    config = config_module.parse(raw_config(database_url=pg_url), env={})
+    events = dict(messenger_events(config, ["m_1", "m_2", "m_3"]))
+    try:
+        assert store.ingest([events["m_1"]]) == 1
+        old_pid = store._inbox_writer._connection.dbapi_connection.info.backend_pid
+        with store.begin() as conn:
+            assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": old_pid}).scalar_one()
+        assert store.ingest([events["m_2"], events["m_1"]]) == 1
+        assert store._inbox_writer._connection.dbapi_connection.info.backend_pid != old_pid
+        assert sorted(r["message_id"] for r in store.rows("inbox")) == ["m_1", "m_2"]
+    finally:
+        store.close()
+
+
+def test_a_forked_child_writes_on_its_own_connection_and_the_parents_still_works(pg_url: str) -> None:
+    store = Store.from_url(pg_url, migrate=True)
+    config = config_module.parse(raw_config(database_url=pg_url), env={})
+    events = dict(messenger_events(config, ["m_1", "m_2", "m_3"]))
+    try:
+        assert store.ingest([events["m_1"]]) == 1
+        parent_pid = store._inbox_writer._connection.dbapi_connection.info.backend_pid
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                child_pid = 0
+                if store.ingest([events["m_2"]]) == 1:
+                    child_pid = store._inbox_writer._connection.dbapi_connection.info.backend_pid
+                os.write(write_end, str(child_pid).encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        answered = select.select([read_end], [], [], 20)[0]
+        if not answered:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        assert answered, "the child did not answer"
+        child_pid = int(os.read(read_end, 32) or b"0")
+        assert child_pid not in (0, parent_pid)
+        assert store.ingest([events["m_3"]]) == 1
+        assert store._inbox_writer._connection.dbapi_connection.info.backend_pid == parent_pid
+        assert sorted(r["message_id"] for r in store.rows("inbox")) == ["m_1", "m_2", "m_3"]
+    finally:
+        store.close()
