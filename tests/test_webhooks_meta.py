@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
+from flask import Flask
+from werkzeug.serving import make_server
+from werkzeug.test import Client
 
 from bridge.config import Config
 from bridge.events import SocialEvent
 from bridge.store import Store
 from tests.conftest import APP_SECRET, PAGE_ID, VERIFY_TOKEN, fixture_bytes
 from webhooks.app import create_app
+from webhooks.direct import DirectPost
 from webhooks.meta import parse
 from webhooks.signatures import sign_meta
 
@@ -260,3 +267,43 @@ def test_storage_failure_is_a_503_and_loses_nothing_stored(tmp_path: Path, confi
     db.commit()
     assert post(client, other).status_code == 200  # Meta's redelivery succeeds
     assert len(store.rows("inbox")) == 2
+
+
+# -- the route below Flask (webhooks.direct) ---------------------------------------------------------------
+
+
+def test_a_chunked_body_is_read_whole_through_a_real_server(config: Config, store: Store) -> None:
+    """A body without Content-Length (chunked) is read to its end, as Flask's ``get_data`` would."""
+    body = materialise("meta_messenger_text.json")
+    server = make_server("127.0.0.1", 0, create_app(config, store=store), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign_meta(body, APP_SECRET)}
+        chunks = (body[i : i + 100] for i in range(0, len(body), 100))
+        url = f"http://127.0.0.1:{server.port}/webhooks/meta"
+        response = requests.post(url, data=chunks, headers=headers, timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert response.request.headers.get("Transfer-Encoding") == "chunked"
+    assert (response.status_code, response.json()) == (200, {"ok": True, "received": 1, "stored": 1})
+    assert len(store.rows("inbox")) == 1
+
+
+def test_a_bug_behind_the_direct_route_answers_json_500_without_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(raw: bytes, mimetype: str, environ: Any) -> dict[str, Any]:
+        raise KeyError("secret-looking detail")
+
+    app = DirectPost(Flask("unused"), "/webhooks/meta", broken, max_body=1024)
+    response = Client(app).post("/webhooks/meta", data=b"{}", content_type="application/json")
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "Internal Server Error"}
+    assert "secret-looking" not in response.get_data(as_text=True)
+    assert "secret-looking detail" in caplog.text  # the log keeps the details
+
+
+def test_the_direct_route_takes_only_its_post_everything_else_goes_to_flask(client) -> None:
+    assert client.put("/webhooks/meta", data=b"{}").status_code == 405
+    assert client.post("/webhooks/meta/", data=b"{}").status_code == 404
+    assert client.get("/healthz").get_json() == {"ok": True}

@@ -16,7 +16,8 @@ from bridge import config as config_module
 from bridge.config import Config
 from bridge.store import Store
 from webhooks import freshdesk, generic, meta, openapi, telegram, x, zendesk
-from webhooks.common import WebState
+from webhooks.common import WebState, error_body
+from webhooks.direct import DirectPost
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +29,21 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     config = config or config_module.load()
     app = Flask("socialdesk")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.extensions["socialdesk"] = WebState(config=config, store=store or Store.from_url(config.database_url))
+    store = store or Store.from_url(config.database_url)
+    app.extensions["socialdesk"] = WebState(config=config, store=store)
     for blueprint in (meta.bp, zendesk.bp, freshdesk.bp, x.bp, telegram.bp, generic.bp, openapi.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     app.add_url_rule("/healthz", "healthz", lambda: jsonify(ok=True))
+    # POST /webhooks/meta, most of the traffic, is answered below Flask (webhooks.direct)
+    receiver = meta.Receiver(config, store)
+    app.wsgi_app = DirectPost(app.wsgi_app, meta.PATH, receiver.handle, max_body=MAX_BODY)  # type: ignore[method-assign]
     return app
 
 
 def _http_error(e: HTTPException) -> tuple[Response, int]:
-    return jsonify(error=e.name if e.code == 500 else e.description), e.code or 500
+    return jsonify(error_body(e)), e.code or 500
 
 
 def _unexpected(e: Exception) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Response, abort, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
 
 from bridge.config import ChannelConfig, Config
 from bridge.errors import Unavailable
@@ -37,8 +38,13 @@ def channels(*platforms: str) -> list[ChannelConfig]:
 
 
 def json_body(raw: bytes) -> Any:
+    """Decode the verified body of the current request (see :func:`decode_json`)."""
+    return decode_json(raw, request.mimetype)
+
+
+def decode_json(raw: bytes, mimetype: str) -> Any:
     """Decode a verified body; a 415 for the wrong content type and a 400 for broken JSON."""
-    if request.mimetype != "application/json":
+    if mimetype != "application/json":
         abort(415, "expected Content-Type: application/json")
     try:
         return json.loads(raw)
@@ -57,16 +63,31 @@ def storage(what: str) -> Iterator[None]:
 
 
 def store_events(events: list[SocialEvent]) -> int:
+    """Store the current request's events (see :func:`ingest`)."""
+    return ingest(state().store, events)
+
+
+def ingest(store: Store, events: list[SocialEvent]) -> int:
     """The one durable write of the request path. Identifiers with a NUL character are refused here:
     PostgreSQL cannot store them, and a webhook failing at the store would be answered 503 and sent again
     forever (taking the webhooks that share its commit down with it)."""
     if any("\x00" in value for e in events for value in (e.account_id, e.message_id, e.thread_key, e.author.id)):
         abort(400, "identifiers must not contain NUL characters")
     with storage(f"store {len(events)} events"):
-        return state().store.ingest(events)
+        return store.ingest(events)
 
 
 def ack(stored: int, received: int) -> tuple[Response, int]:
+    return jsonify(ack_body(stored, received)), 200
+
+
+def ack_body(stored: int, received: int) -> dict[str, Any]:
+    """The 200 answer to a webhook: how many events it held, how many were new (not redeliveries)."""
     if received and not stored:
         log.info("redelivery: %d events already stored", received)
-    return jsonify(ok=True, received=received, stored=stored), 200
+    return {"ok": True, "received": received, "stored": stored}
+
+
+def error_body(e: HTTPException) -> dict[str, Any]:
+    """The JSON of an error answer: the reason for a 4xx or 503, only the status name for a bug (500)."""
+    return {"error": e.name if e.code == 500 else e.description}

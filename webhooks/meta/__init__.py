@@ -1,8 +1,9 @@
 """``/webhooks/meta``: Facebook pages, Messenger, Instagram and the WhatsApp Cloud API on one endpoint.
 
-The view verifies ``X-Hub-Signature-256`` on the raw body before parsing, turns every entry and
-every change or messaging event into :class:`bridge.events.SocialEvent`, stores them in one write,
-and answers 200. The parsers are pure functions of the payload and the configured channels, one
+:class:`Receiver` verifies ``X-Hub-Signature-256`` on the raw body before parsing, turns every entry
+and every change or messaging event into :class:`bridge.events.SocialEvent`, stores them in one write,
+and answers 200; the app serves it below Flask (:mod:`webhooks.direct`), the subscription handshake
+(GET) is a Flask view. The parsers are pure functions of the payload and the configured channels, one
 module per ``object``:
 
 =============================  ==========  ==============================  =======================
@@ -22,10 +23,11 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, request
 
-from bridge.config import ChannelConfig
+from bridge.config import ChannelConfig, Config
 from bridge.events import SocialEvent
+from bridge.store import Store
 from webhooks import signatures
-from webhooks.common import ack, channels, json_body, store_events
+from webhooks.common import ack_body, channels, decode_json, ingest
 from webhooks.meta.facebook import parse_page_entry
 from webhooks.meta.instagram import parse_instagram_entry
 from webhooks.meta.whatsapp import parse_whatsapp_entry
@@ -40,12 +42,15 @@ Parser = Callable[[dict[str, Any], ChannelConfig], Iterator[SocialEvent]]
 EntryParser = Callable[[dict[str, Any], Mapping[str, ChannelConfig]], Iterator[SocialEvent]]
 
 __all__ = [
-    "KNOWN_OBJECTS", "META_PLATFORMS", "PARSERS", "bp", "parse", "parse_instagram_entry", "parse_page_entry",
-    "parse_whatsapp_entry",
+    "KNOWN_OBJECTS", "META_PLATFORMS", "PARSERS", "PATH", "Receiver", "bp", "parse", "parse_instagram_entry",
+    "parse_page_entry", "parse_whatsapp_entry",
 ]  # fmt: skip
 
 
-@bp.get("/webhooks/meta")
+PATH = "/webhooks/meta"
+
+
+@bp.get(PATH)
 def verify_subscription() -> Response | str:
     """Meta's subscription handshake: echo ``hub.challenge`` when the verify token matches."""
     tokens = [c.secret("verify_token") or "" for c in channels(*META_PLATFORMS)]
@@ -56,17 +61,23 @@ def verify_subscription() -> Response | str:
     return request.args.get("hub.challenge", "")
 
 
-@bp.post("/webhooks/meta")
-def receive() -> tuple[Response, int]:
-    """Verify, parse, store, answer: no platform or helpdesk call happens here."""
-    raw = request.get_data(cache=False)
-    secrets = sorted({c.secret("app_secret") or "" for c in channels(*META_PLATFORMS)})
-    if not signatures.verify_meta(raw, request.headers.get("X-Hub-Signature-256"), secrets):
-        log.warning("meta webhook: signature check failed")
-        abort(401, "invalid signature")
-    payload = json_body(raw)
-    events = list(parse(payload, channels(*META_PLATFORMS)))
-    return ack(store_events(events), len(events))
+class Receiver:
+    """POST ``/webhooks/meta``: verify, parse, store, answer; no platform or helpdesk call happens here.
+
+    Free of Flask, for :class:`webhooks.direct.DirectPost`. The channels and their app secrets are
+    taken from the config once (it does not change while the app runs)."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.channels = config.channels_for(*META_PLATFORMS)
+        self.secrets = sorted({c.secret("app_secret") or "" for c in self.channels})
+        self.store = store
+
+    def handle(self, raw: bytes, mimetype: str, environ: Mapping[str, Any]) -> dict[str, Any]:
+        if not signatures.verify_meta(raw, environ.get("HTTP_X_HUB_SIGNATURE_256"), self.secrets):
+            log.warning("meta webhook: signature check failed")
+            abort(401, "invalid signature")
+        events = list(parse(decode_json(raw, mimetype), self.channels))
+        return ack_body(ingest(self.store, events), len(events))
 
 
 def parse(payload: Any, configured: list[ChannelConfig]) -> Iterator[SocialEvent]:
