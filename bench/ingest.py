@@ -54,7 +54,12 @@ TARGETS = {
         Target("sqlite", SOCIALDESK_APP, "sqlite", note="embedded default: SQLite store + queue in a temp dir"),
         Target("postgres", SOCIALDESK_APP, "postgres", note="scale: PostgreSQL store + Redis queue"),
         Target("sqlite-serve", SOCIALDESK_APP, "sqlite", via_cli=True, note="`socialdesk serve` (adds its access log)"),
-        Target("postgres-nopreping", "bench.variants:no_pre_ping_app()", "postgres", note="variant: pool_pre_ping off"),
+        Target(
+            "postgres-nopreping",
+            "bench.variants:no_pre_ping_app()",
+            "postgres",
+            note="variant: pool_pre_ping off (no longer on the ingest path: its writer keeps its connection)",
+        ),
         Target("sqlite-sync-normal", "bench.variants:sync_normal_app()", "sqlite", note="variant: synchronous=NORMAL"),
         Target("sqlite-no-group", NO_GROUP_APP, "sqlite", note="variant: no group commit"),
         Target("postgres-no-group", NO_GROUP_APP, "postgres", note="variant: no group commit"),
