@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from flask import Flask, Response, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -94,7 +94,7 @@ class Simulator:
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
-    def start(self, port: int = 0) -> Simulator:
+    def start(self, port: int = 0) -> Self:
         server = make_server("127.0.0.1", port, self.app, threaded=True, request_handler=QuietHandler)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name=self.name, daemon=True)
@@ -107,7 +107,7 @@ class Simulator:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> Simulator:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:

@@ -1,16 +1,50 @@
-"""Helpers shared by the end-to-end tests (a running :class:`sandbox.stack.Stack`)."""
+"""Helpers shared by the tests: the end-to-end ones (a running :class:`sandbox.stack.Stack`) and those
+that serve the bridge's web app on a real socket."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypedDict
+
+from werkzeug.serving import make_server
+
+from bridge.config import Config
+from bridge.store import Store
+from sandbox.base import QuietHandler
 from sandbox.stack import Stack
+from webhooks.app import create_app
 
 
-def tickets(stack: Stack) -> list[dict]:
+class Bridge(TypedDict):
+    """The bridge's web app on a real socket, with its config and store (see :func:`serve_bridge`)."""
+
+    config: Config
+    store: Store
+    url: str
+
+
+@contextmanager
+def serve_bridge(config: Config) -> Iterator[Bridge]:
+    """Serve the web app for ``config`` on loopback (a simulator can post its webhooks to ``url``)."""
+    store = Store.from_url(config.database_url)
+    server = make_server("127.0.0.1", 0, create_app(config, store=store), threaded=True, request_handler=QuietHandler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield {"config": config, "store": store, "url": f"http://127.0.0.1:{server.server_port}"}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def tickets(stack: Stack) -> list[dict[str, Any]]:
     return stack.helpdesk.tickets
 
 
-def one_ticket(stack: Stack) -> dict:
-    return stack.wait_for(lambda: len(tickets(stack)) == 1 and tickets(stack)[0])
+def one_ticket(stack: Stack) -> dict[str, Any]:
+    ticket: dict[str, Any] = stack.wait_for(lambda: len(tickets(stack)) == 1 and tickets(stack)[0])
+    return ticket
 
 
 def settle(stack: Stack, timeout: float = 40) -> None:
@@ -31,7 +65,7 @@ def notes(stack: Stack, ticket_id: int) -> list[str]:
 FRESHDESK_STATUSES = {2: "open", 3: "pending", 4: "solved", 5: "closed"}
 
 
-def status_of(stack: Stack, ticket: dict) -> str:
+def status_of(stack: Stack, ticket: dict[str, Any]) -> str:
     """A ticket's status by Zendesk's names, whichever helpdesk holds it."""
     status = ticket["status"]
     return FRESHDESK_STATUSES.get(status, str(status)) if isinstance(status, int) else str(status)

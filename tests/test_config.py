@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,7 +81,7 @@ def test_secrets_never_appear_in_repr(tmp_path: Path) -> None:
         (lambda r: r.pop("zendesk"), "[zendesk]: section required"),
     ],
 )
-def test_bad_config_names_the_key(mutate, message) -> None:
+def test_bad_config_names_the_key(mutate: Callable[[dict[str, Any]], object], message: str) -> None:
     raw = raw_config()
     mutate(raw)
     with pytest.raises(ConfigError) as info:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         yield running
 
 
-def answer(stack: Stack, body: str) -> dict:
+def answer(stack: Stack, body: str) -> dict[str, Any]:
     ticket = one_ticket(stack)
     reply_and_notify(stack, ticket["id"], body)
     return ticket

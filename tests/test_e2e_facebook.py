@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,7 +165,7 @@ def test_two_concurrent_first_messages_make_one_ticket_in_platform_order(stack: 
     late = stack.meta.customer_message(PAGE_ID, psid="66", text="part two", timestamp=now, send=False)
     barrier = threading.Barrier(2)
 
-    def send(payload: dict) -> None:
+    def send(payload: dict[str, Any]) -> None:
         barrier.wait()
         stack.meta.deliver(payload)
 

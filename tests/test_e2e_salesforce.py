@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
         yield running
 
 
-def field_value(stack: Stack, ticket: dict, field: str) -> object:
+def field_value(stack: Stack, ticket: dict[str, Any], field: str) -> object:
     fields = ticket["custom_fields"]
     if isinstance(fields, dict):  # Freshdesk: by name
         return fields.get(field)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -76,7 +77,7 @@ ENDPOINTS: dict[str, tuple[Callable[[bytes], dict[str, str]], list[str]]] = {
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory):
+def client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
     raw = raw_config()
     base = raw["channels"][0]
     raw["channels"] += [
@@ -94,7 +95,7 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 @pytest.mark.parametrize("path", sorted(ENDPOINTS))
 @FUZZ
 @given(data=st.data())
-def test_mutated_signed_vendor_payloads_never_5xx(client, path: str, data: st.DataObject) -> None:
+def test_mutated_signed_vendor_payloads_never_5xx(client: FlaskClient, path: str, data: st.DataObject) -> None:
     sign, names = ENDPOINTS[path]
     payload = mutate(fixture(data.draw(st.sampled_from(names))), data)
     body = json.dumps(payload).encode()
@@ -106,7 +107,7 @@ def test_mutated_signed_vendor_payloads_never_5xx(client, path: str, data: st.Da
 @pytest.mark.parametrize("path", sorted(ENDPOINTS))
 @FUZZ
 @given(body=st.binary(max_size=2048), content_type=st.sampled_from(["application/json", "text/plain", ""]))
-def test_random_signed_bytes_never_5xx(client, path: str, body: bytes, content_type: str) -> None:
+def test_random_signed_bytes_never_5xx(client: FlaskClient, path: str, body: bytes, content_type: str) -> None:
     sign, _ = ENDPOINTS[path]
     response = client.post(path, data=body, headers=sign(body), content_type=content_type)
     assert response.status_code < 500 and response.is_json
@@ -115,7 +116,7 @@ def test_random_signed_bytes_never_5xx(client, path: str, body: bytes, content_t
 @FUZZ
 @given(query=st.dictionaries(st.sampled_from(["hub.mode", "hub.verify_token", "hub.challenge", "x"]),
                              st.text(max_size=40), max_size=4))  # fmt: skip
-def test_meta_handshake_never_5xx(client, query: dict[str, str]) -> None:
+def test_meta_handshake_never_5xx(client: FlaskClient, query: dict[str, str]) -> None:
     response = client.get("/webhooks/meta", query_string=query)
     assert response.status_code < 500
     if response.status_code == 200:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from werkzeug.serving import make_server
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from bridge import config as config_module
 from bridge import errors
@@ -20,9 +21,10 @@ from bridge.outbound import thread_state
 from bridge.registry import build_channel
 from bridge.store import Store
 from connectors.http import GenericChannel
-from sandbox.base import Fault, QuietHandler
+from sandbox.base import Fault
 from sandbox.generic import OwnChannelSimulator
 from tests.conftest import raw_config
+from tests.support import Bridge, serve_bridge
 from webhooks import generic as generic_webhook
 from webhooks.app import create_app
 from webhooks.signatures import sign_generic, verify_generic
@@ -31,7 +33,9 @@ SECRET = "own-channel-shared-secret"
 NAME = "acme-web"
 
 
-def generic_config(tmp: Path, callback_url: str = "http://127.0.0.1:9/callback", **overrides: Any):
+def generic_config(
+    tmp: Path, callback_url: str = "http://127.0.0.1:9/callback", **overrides: Any
+) -> config_module.Config:
     raw = raw_config(database_url=f"sqlite:///{tmp}/store.db", queue_url=f"sqlite:///{tmp}/queue.db")
     raw["channels"].append(
         {"name": NAME, "platform": "generic", "secret": SECRET, "callback_url": callback_url, **overrides}
@@ -39,45 +43,36 @@ def generic_config(tmp: Path, callback_url: str = "http://127.0.0.1:9/callback",
     return config_module.parse(raw, env={})
 
 
-def make_app(config: config_module.Config, store: Store):
-    app = create_app(config, store=store)
-    if "generic" not in app.blueprints:
-        app.register_blueprint(generic_webhook.bp)
-    return app
-
-
 @pytest.fixture(scope="module")
-def shared_sim():
-    with OwnChannelSimulator(secret=SECRET) as sim:
+def shared_sim() -> Iterator[OwnChannelSimulator]:
+    sim = OwnChannelSimulator(secret=SECRET)
+    with sim:
         yield sim
 
 
 @pytest.fixture(scope="module")
-def bridge(shared_sim, tmp_path_factory):
+def bridge(shared_sim: OwnChannelSimulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
     config = generic_config(tmp_path_factory.mktemp("generic"), shared_sim.callback_url)
-    store = Store.from_url(config.database_url)
-    server = make_server("127.0.0.1", 0, make_app(config, store), threaded=True, request_handler=QuietHandler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield {"config": config, "store": store, "url": f"http://127.0.0.1:{server.server_port}"}
-    server.shutdown()
+    with serve_bridge(config) as running:
+        yield running
 
 
 @pytest.fixture
-def sim(shared_sim, bridge):
+def sim(shared_sim: OwnChannelSimulator, bridge: Bridge) -> OwnChannelSimulator:
     shared_sim.reset()
     shared_sim.webhook_target = f"{bridge['url']}/webhooks/generic/{NAME}"
     return shared_sim
 
 
 @pytest.fixture
-def channel(sim) -> GenericChannel:
+def channel(sim: OwnChannelSimulator) -> GenericChannel:
     return GenericChannel(name=NAME, secret=SECRET, callback_url=sim.callback_url, timeout=5)
 
 
 @pytest.fixture
-def client(tmp_path):
+def client(tmp_path: Path) -> tuple[FlaskClient, Store]:
     store = Store.from_url("sqlite://")
-    return make_app(generic_config(tmp_path), store).test_client(), store
+    return create_app(generic_config(tmp_path), store=store).test_client(), store
 
 
 def message(**changes: Any) -> dict[str, Any]:
@@ -90,7 +85,9 @@ def message(**changes: Any) -> dict[str, Any]:
     return base
 
 
-def post(test_client, payload: Any, *, secret: str = SECRET, skew: int = 0, name: str = NAME, **kwargs):
+def post(
+    test_client: FlaskClient, payload: Any, *, secret: str = SECRET, skew: int = 0, name: str = NAME, **kwargs: Any
+) -> TestResponse:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     timestamp = int(time.time()) + skew
     headers = {
@@ -112,14 +109,14 @@ def thread(thread_id: str = "order-1234", last: str | None = "m-1") -> ThreadSta
 # -- the schema and the webhook ------------------------------------------------------------------------------
 
 
-def test_the_schema_is_valid_and_shipped_in_the_package():
+def test_the_schema_is_valid_and_shipped_in_the_package() -> None:
     schema = generic_webhook.schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     assert set(schema["required"]) == {"message_id", "thread_id", "author", "text", "timestamp"}
     assert schema["properties"]["author"]["required"] == ["id", "name"]
 
 
-def test_a_message_becomes_an_event(client):
+def test_a_message_becomes_an_event(client: tuple[FlaskClient, Store]) -> None:
     test_client, store = client
     response = post(test_client, message(url="https://acme.example.com/t/1", extra={"plan": "gold"}))
     assert response.get_json() == {"ok": True, "received": 1, "stored": 1}
@@ -141,7 +138,7 @@ def test_a_message_becomes_an_event(client):
     assert post(test_client, message()).get_json()["stored"] == 0  # a resent message is stored once
 
 
-def test_edits_offsets_and_attachments(client):
+def test_edits_offsets_and_attachments(client: tuple[FlaskClient, Store]) -> None:
     test_client, store = client
     edit = message(message_id="m-1e", kind="edit", timestamp="2024-05-10T14:00:00+02:00",
                    attachments=[{"url": "https://cdn.example.com/p.jpg", "kind": "image"}])  # fmt: skip
@@ -179,7 +176,13 @@ def test_edits_offsets_and_attachments(client):
         (message(text="x" * 100_001), {}, 400, "invalid message: text: 'xxxxxxxx"),
     ],
 )  # fmt: skip
-def test_bad_input_gets_a_short_json_4xx(client, payload, kwargs, status, error):
+def test_bad_input_gets_a_short_json_4xx(
+    client: tuple[FlaskClient, Store],
+    payload: bytes | list[Any] | dict[str, Any],
+    kwargs: dict[str, Any],
+    status: int,
+    error: str,
+) -> None:
     test_client, store = client
     response = post(test_client, payload, **kwargs)
     assert response.status_code == status
@@ -190,7 +193,7 @@ def test_bad_input_gets_a_short_json_4xx(client, payload, kwargs, status, error)
 # -- GenericChannel against the receiver ------------------------------------------------------------------------
 
 
-def test_reply_is_posted_signed_to_the_callback(sim, channel):
+def test_reply_is_posted_signed_to_the_callback(sim: OwnChannelSimulator, channel: GenericChannel) -> None:
     now = datetime(2024, 5, 10, 12, 5, tzinfo=UTC)
     delivery = channel.send_reply(thread(), "  We have sent a new parcel.  ", now=now)
     [received] = sim.received
@@ -204,7 +207,7 @@ def test_reply_is_posted_signed_to_the_callback(sim, channel):
     assert call.headers["Idempotency-Key"] == received["id"] and SECRET.encode() not in call.body
 
 
-def test_a_receiver_with_another_secret_refuses_it(sim):
+def test_a_receiver_with_another_secret_refuses_it(sim: OwnChannelSimulator) -> None:
     wrong = GenericChannel(name=NAME, secret="not-the-secret", callback_url=sim.callback_url)
     with pytest.raises(errors.AuthError) as exc_info:
         wrong.send_reply(thread(), "Hi", now=datetime.now(UTC))
@@ -212,7 +215,7 @@ def test_a_receiver_with_another_secret_refuses_it(sim):
     assert "not-the-secret" not in str(exc_info.value)
 
 
-def test_a_stale_clock_is_refused_by_the_receiver(sim):
+def test_a_stale_clock_is_refused_by_the_receiver(sim: OwnChannelSimulator) -> None:
     stale = GenericChannel(name=NAME, secret=SECRET, callback_url=sim.callback_url, clock=lambda: time.time() - 600)
     with pytest.raises(errors.AuthError):
         stale.send_reply(thread(), "Hi", now=datetime.now(UTC))
@@ -227,7 +230,14 @@ def test_a_stale_clock_is_refused_by_the_receiver(sim):
         (422, {}, errors.PermanentError, None),
     ],
 )
-def test_callback_errors(sim, channel, status, headers, expected, retry_after):
+def test_callback_errors(
+    sim: OwnChannelSimulator,
+    channel: GenericChannel,
+    status: int,
+    headers: dict[str, str],
+    expected: type[errors.BridgeError],
+    retry_after: float | None,
+) -> None:
     sim.inject(Fault(status, path_prefix="/callback", headers=headers, body={"error": "nope"}))
     with pytest.raises(errors.BridgeError) as exc_info:
         channel.send_reply(thread(), "Hi", now=datetime.now(UTC))
@@ -236,7 +246,7 @@ def test_callback_errors(sim, channel, status, headers, expected, retry_after):
     assert error.message.startswith("could not deliver the reply to http://127.0.0.1")
 
 
-def test_timeout_is_an_unknown_outcome_and_the_url_never_shows(sim):
+def test_timeout_is_an_unknown_outcome_and_the_url_never_shows(sim: OwnChannelSimulator) -> None:
     secret_url = f"{sim.callback_url}?token=callback-token-123"
     slow = GenericChannel(name=NAME, secret=SECRET, callback_url=secret_url, timeout=0.3)
     sim.inject(Fault(201, path_prefix="/callback", delay=1.0, body={"message_id": "late"}))
@@ -248,41 +258,46 @@ def test_timeout_is_an_unknown_outcome_and_the_url_never_shows(sim):
     )
 
 
-def test_empty_reply_and_ping(sim, channel):
+def test_empty_reply_and_ping(sim: OwnChannelSimulator, channel: GenericChannel) -> None:
     with pytest.raises(errors.PermanentError):
         channel.send_reply(thread(), "   ", now=datetime.now(UTC))
     assert sim.calls == []
     assert channel.ping() == "http://127.0.0.1" and sim.received == []
 
 
-def test_registry_builds_it(tmp_path, sim):
-    channel = build_channel(generic_config(tmp_path, sim.callback_url).channel(NAME))
+def test_registry_builds_it(tmp_path: Path, sim: OwnChannelSimulator) -> None:
+    channel_config = generic_config(tmp_path, sim.callback_url).channel(NAME)
+    assert channel_config is not None
+    channel = build_channel(channel_config)
     assert isinstance(channel, GenericChannel) and channel.account_id == NAME and SECRET not in repr(channel)
 
 
 # -- end to end ----------------------------------------------------------------------------------------------------
 
 
-def test_message_in_reply_out(sim, bridge, channel):
+def test_message_in_reply_out(sim: OwnChannelSimulator, bridge: Bridge, channel: GenericChannel) -> None:
     store: Store = bridge["store"]
     sent = sim.customer_message(
         "Where is my order?", thread_id="order-77", author_id="u-1", author_name="Ana", email="ana@example.com",
         timestamp=datetime.now(UTC) - timedelta(minutes=3),
     )  # fmt: skip
+    assert sent.response is not None
     assert sent.response.status_code == 200 and sent.response.json()["stored"] == 1
     [row] = store.rows("inbox", platform="generic", message_id=sent.payload["message_id"])
     event = SocialEvent.from_json(row["payload"])
     assert (event.thread_id, event.author.email) == ("order-77", "ana@example.com")
     store.claim_thread(event, "zendesk")
     store.update_thread(event.thread_key, last_inbound_message_id=event.message_id, ticket_id="12")
-    channel.send_reply(thread_state(store.thread(event.thread_key)), "It ships today.", now=datetime.now(UTC))
+    thread_row = store.thread(event.thread_key)
+    assert thread_row is not None
+    channel.send_reply(thread_state(thread_row), "It ships today.", now=datetime.now(UTC))
     [received] = sim.received
     assert (received["thread_id"], received["in_reply_to"], received["text"]) == (
         "order-77", sent.payload["message_id"], "It ships today.",
     )  # fmt: skip
 
 
-def test_a_stale_customer_message_is_refused(sim, bridge):
+def test_a_stale_customer_message_is_refused(sim: OwnChannelSimulator, bridge: Bridge) -> None:
     response = sim.deliver(message(message_id="stale"), timestamp=int(time.time()) - 3600)
     assert (response.status_code, response.json()) == (401, {"error": "invalid signature"})
     assert bridge["store"].rows("inbox", platform="generic", message_id="stale") == []

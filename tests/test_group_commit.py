@@ -169,7 +169,7 @@ def one_batch(server: Server, backend: Backend, batch: list[tuple[str, ...]]) ->
 # -- the tests ------------------------------------------------------------------------------------------------
 
 
-def test_concurrent_webhooks_each_get_their_own_count_and_every_row_is_there(backend: Backend, tmp_path: Path):
+def test_concurrent_webhooks_each_get_their_own_count_and_every_row_is_there(backend: Backend, tmp_path: Path) -> None:
     """200 webhooks from 24 threads at once, a quarter of them redeliveries of an earlier one."""
     with serve(backend.url, tmp_path) as server:
         firsts = [(f"m_{i}a", f"m_{i}b") for i in range(150)]
@@ -185,7 +185,7 @@ def test_concurrent_webhooks_each_get_their_own_count_and_every_row_is_there(bac
         assert server.stored_mids() == sorted(m for mids in firsts for m in mids)
 
 
-def test_a_batch_really_shares_one_commit(backend: Backend, tmp_path: Path):
+def test_a_batch_really_shares_one_commit(backend: Backend, tmp_path: Path) -> None:
     with serve(backend.url, tmp_path) as server:
         lead, batch = one_batch(server, backend, [("m_1",), ("m_2", "m_3"), ("m_4",)])
         assert lead == (200, {"ok": True, "received": 1, "stored": 1})
@@ -193,7 +193,7 @@ def test_a_batch_really_shares_one_commit(backend: Backend, tmp_path: Path):
         assert server.stored_mids() == ["m_1", "m_2", "m_3", "m_4", "m_lead"]
 
 
-def test_a_duplicate_inside_one_batch_is_stored_once_and_reported_once(backend: Backend, tmp_path: Path):
+def test_a_duplicate_inside_one_batch_is_stored_once_and_reported_once(backend: Backend, tmp_path: Path) -> None:
     with serve(backend.url, tmp_path) as server:
         _, batch = one_batch(server, backend, [("m_1", "m_2"), ("m_2",), ("m_1", "m_3"), ("m_lead",)])
         assert [status for status, _ in batch] == [200, 200, 200, 200]
@@ -201,7 +201,9 @@ def test_a_duplicate_inside_one_batch_is_stored_once_and_reported_once(backend: 
         assert server.stored_mids() == ["m_1", "m_2", "m_3", "m_lead"]
 
 
-def test_a_failing_batch_answers_503_to_each_of_its_webhooks_and_stores_none_of_them(backend: Backend, tmp_path: Path):
+def test_a_failing_batch_answers_503_to_each_of_its_webhooks_and_stores_none_of_them(
+    backend: Backend, tmp_path: Path
+) -> None:
     with serve(backend.url, tmp_path) as server:
         backend.poison()
         lead, batch = one_batch(server, backend, [("m_1",), ("m_2", POISON), ("m_3",)])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,8 @@ def dm_fixture() -> dict[str, Any]:
         "<MESSAGE_CONTENT>": "Hi!",
     }.items():
         raw = raw.replace(placeholder, value)
-    return json.loads(raw)
+    payload: dict[str, Any] = json.loads(raw)
+    return payload
 
 
 def comment_fixture(entry_id: str = IG_ID) -> dict[str, Any]:
@@ -221,7 +222,9 @@ def test_dm_attachments_and_story_replies_are_kept_as_links(tmp_path: Path) -> N
     ],
     ids=["in-a-comment", "in-a-caption"],
 )  # fmt: skip
-def test_mentions_become_threads_answered_where_they_were_made(tmp_path: Path, value, thread_id, reply_to) -> None:
+def test_mentions_become_threads_answered_where_they_were_made(
+    tmp_path: Path, value: dict[str, str], thread_id: str, reply_to: str
+) -> None:
     payload = {"object": "instagram", "entry": [{"id": IG_ID, "time": 1700000000,
                "changes": [{"field": "mentions", "value": value}]}]}  # fmt: skip
     [event] = parsed(ig_config(tmp_path), payload)
@@ -236,7 +239,7 @@ def test_mentions_become_threads_answered_where_they_were_made(tmp_path: Path, v
         ({"field": "mentions", "value": {"comment_id": "5"}}, "missing mentions.media_id"),
     ],
 )
-def test_malformed_changes_are_a_clear_400(tmp_path: Path, change, error) -> None:
+def test_malformed_changes_are_a_clear_400(tmp_path: Path, change: dict[str, Any], error: str) -> None:
     config = ig_config(tmp_path)
     store = Store.from_url(config.database_url)
     body = json.dumps({"object": "instagram", "entry": [{"id": IG_ID, "time": 1, "changes": [change]}]}).encode()
@@ -269,7 +272,7 @@ def test_simulated_graph_refuses_what_instagram_refuses(sim: MetaSimulator) -> N
     sim.instagram_message(IG_ID, igsid=IGSID, text="hi", send=False)
     headers = {"Authorization": f"Bearer {IG_TOKEN}"}
 
-    def dm(text: str) -> Any:
+    def dm(text: str) -> requests.Response:
         body = {"recipient": {"id": IGSID}, "message": {"text": text}}
         return requests.post(f"{sim.url}{PREFIX}/me/messages", json=body, headers=headers, timeout=5)
 
@@ -291,15 +294,19 @@ def test_simulated_graph_refuses_what_instagram_refuses(sim: MetaSimulator) -> N
 # -- replies through the connector ---------------------------------------------------------------------------
 
 
-def test_implements_the_social_channel_port_and_is_built_by_the_registry(tmp_path: Path, channel) -> None:
+def test_implements_the_social_channel_port_and_is_built_by_the_registry(
+    tmp_path: Path, channel: InstagramChannel
+) -> None:
     port: SocialChannel = channel
     assert (port.platform, port.name, port.account_id) == ("instagram", "acme-instagram", IG_ID)
-    built = build_channel(ig_config(tmp_path).channel("acme-instagram"))  # type: ignore[arg-type]
+    channel_config = ig_config(tmp_path).channel("acme-instagram")
+    assert channel_config is not None
+    built = build_channel(channel_config)
     assert isinstance(built, InstagramChannel) and built.account_id == IG_ID
     assert IG_TOKEN not in repr(built) and "acme-instagram" in repr(built)
 
 
-def test_comment_reply_goes_to_the_top_level_comments_replies(sim: MetaSimulator, channel) -> None:
+def test_comment_reply_goes_to_the_top_level_comments_replies(sim: MetaSimulator, channel: InstagramChannel) -> None:
     top = sim.instagram_comment(IG_ID, text="Open on Sunday?", user_id="99", username="dana", send=False)
     delivery = channel.send_reply(
         state(f"comment:{top.comment_id}", top.comment_id), "Yes, 9-5!", now=datetime.now(UTC)
@@ -311,7 +318,7 @@ def test_comment_reply_goes_to_the_top_level_comments_replies(sim: MetaSimulator
     ]
 
 
-def test_mention_reply_names_the_media_and_comment(sim: MetaSimulator, channel) -> None:
+def test_mention_reply_names_the_media_and_comment(sim: MetaSimulator, channel: InstagramChannel) -> None:
     mention = sim.instagram_mention(IG_ID, send=False)
     target = f"{mention.media_id}/{mention.comment_id}"
     delivery = channel.send_reply(state(f"mention:{mention.comment_id}", target), "Thanks!", now=datetime.now(UTC))
@@ -327,7 +334,7 @@ def test_mention_reply_names_the_media_and_comment(sim: MetaSimulator, channel) 
     [(timedelta(minutes=3), "RESPONSE", None), (timedelta(days=3), "MESSAGE_TAG", "HUMAN_AGENT")],
 )
 def test_dm_reply_uses_the_send_api_with_the_right_window(
-    sim: MetaSimulator, channel, age, messaging_type, tag
+    sim: MetaSimulator, channel: InstagramChannel, age: timedelta, messaging_type: str, tag: str | None
 ) -> None:
     now = datetime.now(UTC)
     sim.instagram_message(IG_ID, igsid=IGSID, text="Where is my order?", timestamp=now - age, send=False)
@@ -339,7 +346,7 @@ def test_dm_reply_uses_the_send_api_with_the_right_window(
     assert delivery.message_ids == (sent["message_id"],)
 
 
-def test_after_seven_days_the_dm_is_refused_without_a_call(sim: MetaSimulator, channel) -> None:
+def test_after_seven_days_the_dm_is_refused_without_a_call(sim: MetaSimulator, channel: InstagramChannel) -> None:
     now = datetime(2024, 6, 1, 12, tzinfo=UTC)
     with pytest.raises(errors.WindowClosed) as exc_info:
         channel.send_reply(state(f"dm:{IGSID}", IGSID, now - timedelta(days=8)), "Sorry!", now=now)
@@ -348,7 +355,7 @@ def test_after_seven_days_the_dm_is_refused_without_a_call(sim: MetaSimulator, c
     assert sim.calls == []
 
 
-def test_instagrams_own_window_refusal_is_window_closed(sim: MetaSimulator, channel) -> None:
+def test_instagrams_own_window_refusal_is_window_closed(sim: MetaSimulator, channel: InstagramChannel) -> None:
     quiet = "7000000000000001"  # a customer of its own: the shared simulator remembers everyone's last message
     sim.instagram_message(IG_ID, igsid=quiet, text="hi", timestamp=time.time() - 2 * 86_400, send=False)
     with pytest.raises(errors.WindowClosed) as exc_info:
@@ -357,7 +364,9 @@ def test_instagrams_own_window_refusal_is_window_closed(sim: MetaSimulator, chan
     assert sim.ig_sent_messages == []
 
 
-def test_long_dm_is_split_by_utf8_bytes_and_never_inside_a_character(sim: MetaSimulator, channel) -> None:
+def test_long_dm_is_split_by_utf8_bytes_and_never_inside_a_character(
+    sim: MetaSimulator, channel: InstagramChannel
+) -> None:
     now = datetime.now(UTC)
     sim.instagram_message(IG_ID, igsid=IGSID, text="?", send=False)
     family = "👨‍👩‍👧‍👦"  # one grapheme, 25 bytes
@@ -374,7 +383,7 @@ def test_long_dm_is_split_by_utf8_bytes_and_never_inside_a_character(sim: MetaSi
     assert delivery.message_ids == tuple(m["message_id"] for m in sim.ig_sent_messages)
 
 
-def test_long_comment_reply_is_split_at_2200_characters(sim: MetaSimulator, channel) -> None:
+def test_long_comment_reply_is_split_at_2200_characters(sim: MetaSimulator, channel: InstagramChannel) -> None:
     top = sim.instagram_comment(IG_ID, text="Recipe?", user_id="9", username="z", send=False)
     text = "Grind 18 g of beans, medium-fine, and bloom for thirty seconds. " * 50
     delivery = channel.send_reply(state(f"comment:{top.comment_id}", top.comment_id), text, now=datetime.now(UTC))
@@ -390,7 +399,13 @@ def test_long_comment_reply_is_split_at_2200_characters(sim: MetaSimulator, chan
     ],
     ids=["expired-token", "deleted-comment"],
 )
-def test_graph_errors_are_mapped(sim: MetaSimulator, channel, prepare, expected, words) -> None:
+def test_graph_errors_are_mapped(
+    sim: MetaSimulator,
+    channel: InstagramChannel,
+    prepare: Callable[[MetaSimulator, str], None],
+    expected: type[errors.BridgeError],
+    words: str,
+) -> None:
     top = sim.instagram_comment(IG_ID, text="Hi", user_id="9", username="z", send=False)
     prepare(sim, top.comment_id)
     with pytest.raises(errors.BridgeError) as exc_info:
@@ -400,20 +415,22 @@ def test_graph_errors_are_mapped(sim: MetaSimulator, channel, prepare, expected,
     assert error.platform == "instagram" and IG_TOKEN not in str(error) + repr(error.__cause__)
 
 
-def test_unknown_thread_kind_is_refused_without_a_call(sim: MetaSimulator, channel) -> None:
+def test_unknown_thread_kind_is_refused_without_a_call(sim: MetaSimulator, channel: InstagramChannel) -> None:
     with pytest.raises(errors.PermanentError):
         channel.send_reply(state("messenger:1", "1"), "Hi", now=datetime.now(UTC))
     assert sim.calls == []
 
 
-def test_ping_returns_the_username(channel) -> None:
+def test_ping_returns_the_username(channel: InstagramChannel) -> None:
     assert channel.ping() == "acme.coffee"
 
 
 # -- end to end: customer → signed webhook → bridge app → inbox; our reply's echo is dropped ---------------
 
 
-def test_customer_dm_and_comment_reach_the_inbox_and_our_echoes_do_not(sim: MetaSimulator, channel, bridge) -> None:
+def test_customer_dm_and_comment_reach_the_inbox_and_our_echoes_do_not(
+    sim: MetaSimulator, channel: InstagramChannel, bridge: tuple[str, Store]
+) -> None:
     _, store = bridge
     sim.echoes = True
     dm = sim.instagram_message(IG_ID, igsid=IGSID, text="Do you ship to Oslo?")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,13 +27,13 @@ PREFIX = "/v21.0"
 
 
 @pytest.fixture
-def sim():
+def sim() -> Iterator[MetaSimulator]:
     with MetaSimulator(SECRET, {PAGE: TOKEN}, page_names={PAGE: "Acme Support"}) as simulator:
         yield simulator
 
 
 @pytest.fixture
-def channel(sim) -> FacebookChannel:
+def channel(sim: MetaSimulator) -> FacebookChannel:
     return make_channel(sim)
 
 
@@ -58,9 +59,10 @@ def thread(thread_id: str, reply_to: str, last_inbound_at: datetime | None = Non
 
 
 def customer_comment(sim: MetaSimulator) -> str:
-    return sim.customer_comment(PAGE, text="Where is my order?", user_id="6523100", user_name="Dana", send=False)[
-        "comment_id"
-    ]
+    comment_id: str = sim.customer_comment(
+        PAGE, text="Where is my order?", user_id="6523100", user_name="Dana", send=False
+    )["comment_id"]
+    return comment_id
 
 
 def messenger_thread(sim: MetaSimulator, *, age: timedelta, now: datetime) -> ThreadState:
@@ -81,7 +83,7 @@ def raised(exc_info: pytest.ExceptionInfo[errors.BridgeError]) -> errors.BridgeE
     return error
 
 
-def test_implements_the_social_channel_port(channel):
+def test_implements_the_social_channel_port(channel: FacebookChannel) -> None:
     port: SocialChannel = channel
     assert (port.platform, port.name, port.account_id) == ("facebook", "acme-facebook", PAGE)
 
@@ -89,7 +91,7 @@ def test_implements_the_social_channel_port(channel):
 # -- comments ----------------------------------------------------------------------------------------------
 
 
-def test_comment_reply_goes_under_the_comment(sim, channel):
+def test_comment_reply_goes_under_the_comment(sim: MetaSimulator, channel: FacebookChannel) -> None:
     comment_id = customer_comment(sim)
     delivery = channel.send_reply(thread(f"comment:{comment_id}", comment_id), "On its way!", now=datetime.now(UTC))
     [call] = sim.calls_to("POST", f"{PREFIX}/{comment_id}/comments")
@@ -98,13 +100,13 @@ def test_comment_reply_goes_under_the_comment(sim, channel):
     assert "access_token" not in call.query and TOKEN.encode() not in call.body  # the header only
 
 
-def test_reply_under_a_visitor_post(sim, channel):
+def test_reply_under_a_visitor_post(sim: MetaSimulator, channel: FacebookChannel) -> None:
     post_id = sim.add_post(PAGE, "My blender broke")
     delivery = channel.send_reply(thread(f"post:{post_id}", post_id), "Sorry to hear!", now=datetime.now(UTC))
     assert sim.comment_replies == [{"parent_id": post_id, "message": "Sorry to hear!", "id": delivery.message_ids[0]}]
 
 
-def test_long_comment_reply_is_split_at_8000(sim, channel):
+def test_long_comment_reply_is_split_at_8000(sim: MetaSimulator, channel: FacebookChannel) -> None:
     comment_id = customer_comment(sim)
     text = "This is a rather long sentence about your order. " * 200  # 10,000 characters
     delivery = channel.send_reply(thread(f"comment:{comment_id}", comment_id), text, now=datetime.now(UTC))
@@ -125,7 +127,9 @@ def test_long_comment_reply_is_split_at_8000(sim, channel):
         (timedelta(days=6, hours=23), "MESSAGE_TAG", "HUMAN_AGENT"),
     ],
 )
-def test_messenger_window_decides_the_messaging_type(sim, channel, age, messaging_type, tag):
+def test_messenger_window_decides_the_messaging_type(
+    sim: MetaSimulator, channel: FacebookChannel, age: timedelta, messaging_type: str, tag: str | None
+) -> None:
     now = datetime.now(UTC)
     delivery = channel.send_reply(messenger_thread(sim, age=age, now=now), "We're on it.", now=now)
     [sent] = sim.sent_messages
@@ -135,7 +139,7 @@ def test_messenger_window_decides_the_messaging_type(sim, channel, age, messagin
     assert call.json["recipient"] == {"id": PSID} and call.json["message"] == {"text": "We're on it."}
 
 
-def test_after_seven_days_the_reply_is_refused_without_a_call(sim, channel):
+def test_after_seven_days_the_reply_is_refused_without_a_call(sim: MetaSimulator, channel: FacebookChannel) -> None:
     now = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
     last = now - timedelta(days=8)
     with pytest.raises(errors.WindowClosed) as exc_info:
@@ -145,21 +149,23 @@ def test_after_seven_days_the_reply_is_refused_without_a_call(sim, channel):
     assert not error.retryable and sim.calls == []
 
 
-def test_unknown_last_message_time_lets_messenger_decide(sim, channel):
+def test_unknown_last_message_time_lets_messenger_decide(sim: MetaSimulator, channel: FacebookChannel) -> None:
     sim.customer_message(PAGE, psid=PSID, text="hi", timestamp=time.time() - 2 * 86_400, send=False)
     with pytest.raises(errors.WindowClosed) as exc_info:
         channel.send_reply(thread(f"messenger:{PSID}", PSID, None), "Hello", now=datetime.now(UTC))
     assert raised(exc_info).code == "10/2018278"
 
 
-def test_window_policy_boundaries():
+def test_window_policy_boundaries() -> None:
     now = datetime(2024, 5, 10, tzinfo=UTC)
     assert messenger_policy(now - timedelta(days=7), now) == ("MESSAGE_TAG", "HUMAN_AGENT")
     with pytest.raises(errors.WindowClosed):
         messenger_policy(now - timedelta(days=7, seconds=1), now)
 
 
-def test_a_long_messenger_reply_becomes_ordered_parts_of_at_most_2000(sim, channel):
+def test_a_long_messenger_reply_becomes_ordered_parts_of_at_most_2000(
+    sim: MetaSimulator, channel: FacebookChannel
+) -> None:
     now = datetime.now(UTC)
     text = " ".join(f"Step {i}: check the cable, then restart the router." for i in range(90))[:4500]
     assert len(text) == 4500
@@ -174,7 +180,7 @@ def test_a_long_messenger_reply_becomes_ordered_parts_of_at_most_2000(sim, chann
 # -- Graph errors ------------------------------------------------------------------------------------------
 
 
-def test_expired_token_is_an_auth_error(sim, channel):
+def test_expired_token_is_an_auth_error(sim: MetaSimulator, channel: FacebookChannel) -> None:
     comment_id = customer_comment(sim)
     sim.expire_token(PAGE)
     with pytest.raises(errors.AuthError) as exc_info:
@@ -185,7 +191,7 @@ def test_expired_token_is_an_auth_error(sim, channel):
         channel.ping()
 
 
-def test_deleted_comment_is_not_found(sim, channel):
+def test_deleted_comment_is_not_found(sim: MetaSimulator, channel: FacebookChannel) -> None:
     comment_id = customer_comment(sim)
     sim.delete_comment(comment_id, send=False)
     with pytest.raises(errors.NotFound) as exc_info:
@@ -193,7 +199,7 @@ def test_deleted_comment_is_not_found(sim, channel):
     assert "deleted" in raised(exc_info).message
 
 
-def test_person_unavailable_is_permanent(sim, channel):
+def test_person_unavailable_is_permanent(sim: MetaSimulator, channel: FacebookChannel) -> None:
     now = datetime.now(UTC)
     state = messenger_thread(sim, age=timedelta(hours=1), now=now)
     sim.block(PAGE, PSID)
@@ -203,7 +209,9 @@ def test_person_unavailable_is_permanent(sim, channel):
 
 
 @pytest.mark.parametrize(("code", "regain_minutes", "retry_after"), [(32, 3, 180.0), (613, 1, 60.0), (4, 9, 60.0)])
-def test_throttled_is_rate_limited_with_graphs_wait(sim, channel, code, regain_minutes, retry_after):
+def test_throttled_is_rate_limited_with_graphs_wait(
+    sim: MetaSimulator, channel: FacebookChannel, code: int, regain_minutes: int, retry_after: float
+) -> None:
     comment_id = customer_comment(sim)
     sim.throttle(code=code, regain_minutes=regain_minutes)
     with pytest.raises(errors.RateLimited) as exc_info:
@@ -242,7 +250,15 @@ def graph_error(code: int, subcode: int | None = None, **extra: Any) -> dict[str
         (404, "not json", {}, errors.NotFound, None),
     ],
 )
-def test_graph_error_table(sim, channel, status, body, headers, expected, retry_after):
+def test_graph_error_table(
+    sim: MetaSimulator,
+    channel: FacebookChannel,
+    status: int,
+    body: dict[str, Any] | str,
+    headers: dict[str, str],
+    expected: type[errors.BridgeError],
+    retry_after: float | None,
+) -> None:
     comment_id = customer_comment(sim)
     sim.inject(Fault(status, path_prefix=f"{PREFIX}/", headers=headers, body=body))
     with pytest.raises(errors.BridgeError) as exc_info:
@@ -252,7 +268,7 @@ def test_graph_error_table(sim, channel, status, body, headers, expected, retry_
     assert error.message.startswith("could not reply to the Facebook comment")
 
 
-def test_token_is_scrubbed_from_graphs_own_message(sim, channel):
+def test_token_is_scrubbed_from_graphs_own_message(sim: MetaSimulator, channel: FacebookChannel) -> None:
     comment_id = customer_comment(sim)
     sim.inject(Fault(400, body={"error": {"message": f"Malformed access token {TOKEN}", "code": 190}}))
     with pytest.raises(errors.AuthError) as exc_info:
@@ -267,7 +283,7 @@ def test_token_is_scrubbed_from_graphs_own_message(sim, channel):
 # -- transport -----------------------------------------------------------------------------------------------
 
 
-def test_timeout_after_sending_is_an_unknown_outcome(sim):
+def test_timeout_after_sending_is_an_unknown_outcome(sim: MetaSimulator) -> None:
     now = datetime.now(UTC)
     state = messenger_thread(sim, age=timedelta(hours=1), now=now)
     sim.slow_down(1.5)
@@ -277,14 +293,14 @@ def test_timeout_after_sending_is_an_unknown_outcome(sim):
     assert len(sim.sent_messages) == 1  # why it must not be resent: Meta did deliver it
 
 
-def test_slow_ping_is_retryable(sim):
+def test_slow_ping_is_retryable(sim: MetaSimulator) -> None:
     sim.slow_down(1.5)
     with pytest.raises(errors.Unavailable) as exc_info:
         make_channel(sim, timeout=0.3).ping()
     raised(exc_info)
 
 
-def test_refused_connection_is_unavailable():
+def test_refused_connection_is_unavailable() -> None:
     with socket.socket() as s:  # bound but never listening: refused, and no one else can take the port
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -307,7 +323,9 @@ def test_refused_connection_is_unavailable():
     ],
     ids=["expired", "throttled"],
 )
-def test_failure_after_the_first_part_says_what_was_delivered(sim, after_first):
+def test_failure_after_the_first_part_says_what_was_delivered(
+    sim: MetaSimulator, after_first: Callable[[MetaSimulator], None]
+) -> None:
     now = datetime.now(UTC)
     state = messenger_thread(sim, age=timedelta(hours=1), now=now)
     responses: list[int] = []
@@ -332,16 +350,18 @@ def test_failure_after_the_first_part_says_what_was_delivered(sim, after_first):
 # -- the rest ------------------------------------------------------------------------------------------------
 
 
-def test_ping_returns_the_page_name(channel):
+def test_ping_returns_the_page_name(channel: FacebookChannel) -> None:
     assert channel.ping() == "Acme Support"
 
 
-def test_repr_shows_no_token(channel):
+def test_repr_shows_no_token(channel: FacebookChannel) -> None:
     assert "acme-facebook" in repr(channel) and PAGE in repr(channel)
     assert_no_token(repr(channel), str(channel), vars(channel).get("name"))
 
 
-def test_unknown_thread_kind_and_empty_text_are_refused_without_a_call(sim, channel):
+def test_unknown_thread_kind_and_empty_text_are_refused_without_a_call(
+    sim: MetaSimulator, channel: FacebookChannel
+) -> None:
     with pytest.raises(errors.PermanentError):
         channel.send_reply(thread("dm:1", "1"), "Hi", now=datetime.now(UTC))
     with pytest.raises(errors.PermanentError):
@@ -349,7 +369,7 @@ def test_unknown_thread_kind_and_empty_text_are_refused_without_a_call(sim, chan
     assert sim.calls == []
 
 
-def test_requests_carry_no_token_outside_the_header(sim, channel):
+def test_requests_carry_no_token_outside_the_header(sim: MetaSimulator, channel: FacebookChannel) -> None:
     now = datetime.now(UTC)
     channel.send_reply(messenger_thread(sim, age=timedelta(hours=1), now=now), "Hi", now=now)
     channel.ping()

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 import requests
 from flask import request
 
-from sandbox.base import Simulator
+from sandbox.base import Call, Simulator
 from sandbox.meta import MetaSimulator
 from webhooks.signatures import verify_meta
 
@@ -45,18 +46,18 @@ class Receiver(Simulator):
         return "", self.status
 
     @property
-    def received(self) -> list[Any]:
+    def received(self) -> list[Call]:
         return self.calls_to("POST", "/webhooks/meta")
 
 
 @pytest.fixture(scope="module")
-def shared_receiver():
+def shared_receiver() -> Iterator[Receiver]:
     with Receiver() as server:
         yield server
 
 
 @pytest.fixture
-def receiver(shared_receiver):
+def receiver(shared_receiver: Receiver) -> Receiver:
     # One receiver for the module: stopping a server costs half a second (serve_forever's poll interval).
     shared_receiver.reset_calls()
     shared_receiver.status, shared_receiver.delay = 200, 0.0
@@ -64,7 +65,7 @@ def receiver(shared_receiver):
 
 
 @pytest.fixture
-def sim(receiver):
+def sim(receiver: Receiver) -> Iterator[MetaSimulator]:
     simulator = MetaSimulator(
         SECRET,
         {PAGE: TOKEN, OTHER_PAGE: OTHER_TOKEN},
@@ -114,7 +115,7 @@ def assert_graph_error(
 # -- customer payloads: the fixtures' shapes -------------------------------------------------------------
 
 
-def test_customer_comment_has_the_fixture_shape_and_is_delivered_signed(sim, receiver):
+def test_customer_comment_has_the_fixture_shape_and_is_delivered_signed(sim: MetaSimulator, receiver: Receiver) -> None:
     sent = sim.customer_comment(PAGE, text="My order never came", user_id="6523100", user_name="Dana")
     assert shape(sent["payload"]) == shape(fixture("meta_page_feed_comment.json"))
     value = sent["payload"]["entry"][0]["changes"][0]["value"]
@@ -126,7 +127,7 @@ def test_customer_comment_has_the_fixture_shape_and_is_delivered_signed(sim, rec
     assert json.loads(call.body) == sent["payload"]
 
 
-def test_reply_to_a_comment_names_it_as_parent_and_replies_stay_two_levels(sim):
+def test_reply_to_a_comment_names_it_as_parent_and_replies_stay_two_levels(sim: MetaSimulator) -> None:
     top = sim.customer_comment(PAGE, text="Hello?", user_id="1", user_name="A", send=False)
     reply = sim.customer_comment(PAGE, parent_id=top["comment_id"], text="Anyone?", user_id="2", user_name="B")
     deeper = sim.customer_comment(PAGE, parent_id=reply["comment_id"], text="!", user_id="3", user_name="C")
@@ -135,7 +136,7 @@ def test_reply_to_a_comment_names_it_as_parent_and_replies_stay_two_levels(sim):
     assert shape(reply["payload"]) == shape(fixture("meta_page_feed_comment.json"))
 
 
-def test_comment_on_a_given_post_uses_that_post(sim):
+def test_comment_on_a_given_post_uses_that_post(sim: MetaSimulator) -> None:
     post_id = sim.add_post(PAGE, "Our new opening hours")
     sent = sim.customer_comment(PAGE, post_id=post_id, text="Nice", user_id="1", user_name="A", send=False)
     assert sent["post_id"] == post_id and sent["comment_id"].startswith(post_id.split("_")[1] + "_")
@@ -154,7 +155,9 @@ def test_comment_on_a_given_post_uses_that_post(sim):
     ],
     ids=["text", "fallback-attachment", "reply"],
 )
-def test_customer_message_has_the_fixture_shape(sim, fixture_name, options, event_only):
+def test_customer_message_has_the_fixture_shape(
+    sim: MetaSimulator, fixture_name: str, options: dict[str, Any], event_only: bool
+) -> None:
     sent = sim.customer_message(PAGE, psid="2400012345", send=False, **options)
     produced = sent["payload"]["entry"][0]["messaging"][0] if event_only else sent["payload"]
     assert shape(produced) == shape(fixture(fixture_name))
@@ -163,13 +166,13 @@ def test_customer_message_has_the_fixture_shape(sim, fixture_name, options, even
     assert event["timestamp"] == sent["timestamp"] and event["timestamp"] > 10_000_000_000  # milliseconds
 
 
-def test_message_timestamp_is_the_customers(sim):
+def test_message_timestamp_is_the_customers(sim: MetaSimulator) -> None:
     sent = sim.customer_message(PAGE, psid="1", text="hi", timestamp=1_700_000_000.25, send=False)
     entry = sent["payload"]["entry"][0]
     assert entry["time"] == entry["messaging"][0]["timestamp"] == 1_700_000_000_250
 
 
-def test_deleting_a_comment_sends_the_remove_change(sim, receiver):
+def test_deleting_a_comment_sends_the_remove_change(sim: MetaSimulator, receiver: Receiver) -> None:
     top = sim.customer_comment(PAGE, text="oops", user_id="9", user_name="Z", send=False)
     sim.delete_comment(top["comment_id"])
     payload = json.loads(receiver.received[-1].body)
@@ -187,11 +190,11 @@ def test_deleting_a_comment_sends_the_remove_change(sim, receiver):
         ("whatsapp_text_message.json", "sha256=1c041e1c07f50386213ac582d2e17d24d70f1ed42949a6e5a5607057b805b5fc"),
     ],
 )
-def test_signature_matches_the_published_vectors(sim, name, expected):
+def test_signature_matches_the_published_vectors(sim: MetaSimulator, name: str, expected: str) -> None:
     assert sim.sign((FIXTURES / name).read_bytes()) == expected
 
 
-def test_every_delivery_is_signed_over_the_raw_body(sim, receiver):
+def test_every_delivery_is_signed_over_the_raw_body(sim: MetaSimulator, receiver: Receiver) -> None:
     sim.customer_comment(PAGE, text="Ça coûte 10 €/mois?", user_id="1", user_name="Zoë")
     sim.customer_message(PAGE, psid="77", text="日本語 ok")
     for call in receiver.received:
@@ -204,14 +207,14 @@ def test_every_delivery_is_signed_over_the_raw_body(sim, receiver):
         assert call.headers["Content-Type"] == "application/json"
 
 
-def test_body_is_escaped_like_metas(sim, receiver):
+def test_body_is_escaped_like_metas(sim: MetaSimulator, receiver: Receiver) -> None:
     sim.customer_comment(PAGE, text="Café / ok", user_id="1", user_name="A")
     body = receiver.received[0].body
     assert body.isascii() and b"Caf\\u00e9 \\/ ok" in body
     assert json.loads(body)["entry"][0]["changes"][0]["value"]["message"] == "Café / ok"
 
 
-def test_deliver_repeats_the_same_signed_bytes(sim, receiver):
+def test_deliver_repeats_the_same_signed_bytes(sim: MetaSimulator, receiver: Receiver) -> None:
     payload = sim.customer_message(PAGE, psid="5", text="again", send=False)["payload"]
     responses = sim.deliver(payload, times=3)
     assert [r.status_code for r in responses] == [200, 200, 200]
@@ -219,7 +222,7 @@ def test_deliver_repeats_the_same_signed_bytes(sim, receiver):
     assert len(receiver.received) == 3 and len(bodies) == 1
 
 
-def test_batch_puts_several_entries_in_one_post(sim, receiver):
+def test_batch_puts_several_entries_in_one_post(sim: MetaSimulator, receiver: Receiver) -> None:
     first = sim.customer_message(PAGE, psid="5", text="one", send=False)["payload"]
     second = sim.customer_message(OTHER_PAGE, psid="6", text="two", send=False)["payload"]
     assert sim.batch([first, second]).status_code == 200
@@ -227,12 +230,12 @@ def test_batch_puts_several_entries_in_one_post(sim, receiver):
     assert [e["id"] for e in json.loads(call.body)["entry"]] == [PAGE, OTHER_PAGE]
 
 
-def test_subscription_handshake(sim):
+def test_subscription_handshake(sim: MetaSimulator) -> None:
     response = sim.verify_subscription("my-verify-token", challenge="42424242")
     assert response.text == "42424242"
 
 
-def test_delivery_answers_are_recorded(sim, receiver):
+def test_delivery_answers_are_recorded(sim: MetaSimulator, receiver: Receiver) -> None:
     receiver.status = 503
     sent = sim.customer_message(PAGE, psid="5", text="x")
     assert sent["response"] is not None and sent["response"].status_code == 503
@@ -242,7 +245,7 @@ def test_delivery_answers_are_recorded(sim, receiver):
 # -- echoes ----------------------------------------------------------------------------------------------
 
 
-def test_send_api_echo_comes_after_the_answer_with_the_same_mid(sim, receiver):
+def test_send_api_echo_comes_after_the_answer_with_the_same_mid(sim: MetaSimulator, receiver: Receiver) -> None:
     sim.echoes = True
     receiver.delay = 1.0
     sim.customer_message(PAGE, psid="2400012345", text="hi", send=False)
@@ -260,7 +263,7 @@ def test_send_api_echo_comes_after_the_answer_with_the_same_mid(sim, receiver):
     assert shape({**payload, "entry": []}) == shape({**echo_fixture, "entry": []})
 
 
-def test_comment_reply_echo_is_a_feed_change_from_the_page(sim, receiver):
+def test_comment_reply_echo_is_a_feed_change_from_the_page(sim: MetaSimulator, receiver: Receiver) -> None:
     sim.echoes = True
     top = sim.customer_comment(PAGE, text="Where is my parcel?", user_id="1", user_name="A", send=False)
     answer = graph(sim, "POST", f"/{top['comment_id']}/comments", data={"message": "On its way"}).json()
@@ -272,7 +275,7 @@ def test_comment_reply_echo_is_a_feed_change_from_the_page(sim, receiver):
     assert value["parent_id"] == top["comment_id"] and value["message"] == "On its way"
 
 
-def test_no_echo_unless_asked(sim, receiver):
+def test_no_echo_unless_asked(sim: MetaSimulator, receiver: Receiver) -> None:
     sim.customer_message(PAGE, psid="1", text="hi", send=False)
     send(sim, "1")
     assert sim.wait_for_webhooks(timeout=1) and receiver.received == []
@@ -282,7 +285,7 @@ def test_no_echo_unless_asked(sim, receiver):
 
 
 @pytest.mark.parametrize("where", ["query", "form", "json", "bearer", "oauth"])
-def test_access_token_is_read_from_every_documented_place(sim, where):
+def test_access_token_is_read_from_every_documented_place(sim: MetaSimulator, where: str) -> None:
     sim.customer_message(PAGE, psid="7", text="hi", send=False)
     body = {"recipient": {"id": "7"}, "messaging_type": "RESPONSE", "message": {"text": "yo"}}
     url, headers = f"{sim.url}/v21.0/me/messages", {}
@@ -307,7 +310,7 @@ def test_access_token_is_read_from_every_documented_place(sim, where):
     ]  # fmt: skip
 
 
-def test_page_comment_reply_is_recorded(sim):
+def test_page_comment_reply_is_recorded(sim: MetaSimulator) -> None:
     top = sim.customer_comment(PAGE, text="Hi", user_id="1", user_name="A", send=False)
     response = graph(sim, "POST", f"/{top['comment_id']}/comments", json={"message": "Hello!"})
     assert response.status_code == 200
@@ -327,7 +330,9 @@ def test_page_comment_reply_is_recorded(sim):
         (8 * DAY, "MESSAGE_TAG", "ACCOUNT_UPDATE", True),
     ],
 )
-def test_send_windows_are_measured_from_the_last_customer_message(sim, age, messaging_type, tag, allowed):
+def test_send_windows_are_measured_from_the_last_customer_message(
+    sim: MetaSimulator, age: float, messaging_type: str, tag: str | None, allowed: bool
+) -> None:
     sim.customer_message(PAGE, psid="42", text="help", timestamp=time.time() - age, send=False)
     response = send(sim, "42", messaging_type=messaging_type, **({"tag": tag} if tag else {}))
     if allowed:
@@ -338,14 +343,14 @@ def test_send_windows_are_measured_from_the_last_customer_message(sim, age, mess
         assert error["type"] == "OAuthException" and sim.sent_messages == []
 
 
-def test_a_newer_customer_message_reopens_the_window(sim):
+def test_a_newer_customer_message_reopens_the_window(sim: MetaSimulator) -> None:
     sim.customer_message(PAGE, psid="42", text="old", timestamp=time.time() - 3 * DAY, send=False)
     assert send(sim, "42").status_code == 400
     sim.customer_message(PAGE, psid="42", text="new", send=False)
     assert send(sim, "42").status_code == 200
 
 
-def test_graph_errors_have_grahs_shape(sim):
+def test_graph_errors_have_grahs_shape(sim: MetaSimulator) -> None:
     sim.customer_message(PAGE, psid="42", text="hi", send=False)
     top = sim.customer_comment(PAGE, text="Hi", user_id="1", user_name="A", send=False)
     sim.delete_comment(top["comment_id"], send=False)
@@ -370,7 +375,7 @@ def test_graph_errors_have_grahs_shape(sim):
     assert_graph_error(graph(sim, "GET", "/me/nothing_here"), 400, 2500)
 
 
-def test_expired_token_answers_190_463(sim):
+def test_expired_token_answers_190_463(sim: MetaSimulator) -> None:
     sim.expire_token(PAGE)
     response = graph(sim, "GET", "/me")
     error = assert_graph_error(response, 400, 190, 463)
@@ -379,13 +384,13 @@ def test_expired_token_answers_190_463(sim):
     assert graph(sim, "GET", "/me", token=OTHER_TOKEN).status_code == 200  # only that page's token
 
 
-def test_blocked_person_answers_551(sim):
+def test_blocked_person_answers_551(sim: MetaSimulator) -> None:
     sim.customer_message(PAGE, psid="42", text="hi", send=False)
     sim.block(PAGE, "42")
     assert "isn't available" in assert_graph_error(send(sim, "42"), 400, 551, 1545041)["message"]
 
 
-def test_private_reply_to_a_comment_only_once(sim):
+def test_private_reply_to_a_comment_only_once(sim: MetaSimulator) -> None:
     top = sim.customer_comment(PAGE, text="DM me", user_id="3141", user_name="A", send=False)
     body = {"recipient": {"comment_id": top["comment_id"]}, "message": {"text": "Sent you a DM"}}
     first = graph(sim, "POST", "/me/messages", json=body)
@@ -401,13 +406,13 @@ def test_private_reply_to_a_comment_only_once(sim):
         (f"/{PAGE}", "id,name,link", {"id": PAGE, "name": "Acme Support", "link": f"https://www.facebook.com/{PAGE}"}),
     ],
 )
-def test_get_page(sim, path, fields, expected):
+def test_get_page(sim: MetaSimulator, path: str, fields: str | None, expected: dict[str, str]) -> None:
     response = graph(sim, "GET", path, params={"fields": fields} if fields else None)
     assert response.status_code == 200 and response.json() == expected
     assert response.headers["facebook-api-version"] == "v21.0"
 
 
-def test_get_comment_default_and_chosen_fields(sim):
+def test_get_comment_default_and_chosen_fields(sim: MetaSimulator) -> None:
     top = sim.customer_comment(PAGE, text="Hi", user_id="1", user_name="A", created_time=1_700_000_000, send=False)
     reply = sim.customer_comment(PAGE, parent_id=top["comment_id"], text="Hey", user_id="2", user_name="B", send=False)
     default = graph(sim, "GET", f"/{top['comment_id']}").json()
@@ -424,7 +429,9 @@ def test_get_comment_default_and_chosen_fields(sim):
 
 
 @pytest.mark.parametrize(("code", "status", "buc_type"), [(4, 403, None), (32, 403, "pages"), (613, 400, "messenger")])
-def test_throttle_answers_graphs_rate_limit_errors(sim, code, status, buc_type):
+def test_throttle_answers_graphs_rate_limit_errors(
+    sim: MetaSimulator, code: int, status: int, buc_type: str | None
+) -> None:
     sim.throttle(2, code=code, regain_minutes=7)
     for _ in range(2):
         response = graph(sim, "GET", "/me")
@@ -437,7 +444,7 @@ def test_throttle_answers_graphs_rate_limit_errors(sim, code, status, buc_type):
     assert graph(sim, "GET", "/me").status_code == 200
 
 
-def test_slow_down_applies_the_call_then_answers_late(sim):
+def test_slow_down_applies_the_call_then_answers_late(sim: MetaSimulator) -> None:
     sim.customer_message(PAGE, psid="42", text="hi", send=False)
     sim.slow_down(0.6)
     started = time.monotonic()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import schemathesis
+from flask import Flask
 from hypothesis import HealthCheck, settings
+from schemathesis import Case
 
 from bridge import config as config_module
 from bridge.store import Store
@@ -14,7 +17,7 @@ from tests.conftest import raw_config
 from webhooks.app import create_app
 
 
-def make_app():
+def make_app() -> Flask:
     raw = raw_config()
     raw["channels"] += [
         {"name": "acme-x", "platform": "x", "account_id": "9999", "consumer_key": "ck", "consumer_secret": "cs",
@@ -40,7 +43,7 @@ def test_every_route_is_described_and_every_description_is_a_route() -> None:
 
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_generated_request_gets_a_5xx(case) -> None:
+def test_no_generated_request_gets_a_5xx(case: Case[Any]) -> None:
     response = case.call()
     assert response.status_code < 500, (case.method, case.path, response.status_code, response.text[:300])
     if case.method in ("GET", "POST") and not (case.path == "/webhooks/meta" and response.status_code == 200):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,11 +30,11 @@ def store(tmp_path: Path) -> Store:
     return Store.from_url(f"sqlite:///{tmp_path}/s.db")
 
 
-def policy(store: Store, clock: Clock, **kw) -> RetryPolicy:
+def policy(store: Store, clock: Clock, **kw: int) -> RetryPolicy:
     return RetryPolicy(store, sleep=clock.sleep, clock=clock.time, **kw)
 
 
-def failing(*errs: Exception):
+def failing(*errs: Exception) -> Callable[[], str]:
     queue = list(errs)
 
     def call() -> str:
@@ -103,5 +104,5 @@ def test_a_short_pause_is_waited_out(store: Store) -> None:
     ("attempts", "retry_after", "expected"),
     [(1, None, 2), (3, None, 8), (3, 100, 100), (30, None, 600), (1, 5000, 600)],
 )
-def test_queue_level_backoff(attempts, retry_after, expected) -> None:
+def test_queue_level_backoff(attempts: int, retry_after: float | None, expected: float) -> None:
     assert backoff_for(attempts, errors.RateLimited("x", retry_after=retry_after)) == expected

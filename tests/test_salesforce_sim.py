@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import xml.dom.minidom
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -12,6 +14,7 @@ import requests
 
 from sandbox.base import Fault
 from sandbox.salesforce import DEFAULT_TOKEN, SalesforceSimulator, SoqlError, parse
+from sandbox.salesforce.soql import Comparison, Constant
 from tests.conftest import FIXTURES, fixture_json
 
 SF = "salesforce"
@@ -20,22 +23,24 @@ AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
 
 
 @pytest.fixture(scope="module")
-def shared():
+def shared() -> Iterator[SalesforceSimulator]:
     with SalesforceSimulator(username="bridge@acme.test", password="pw", security_token="TOKEN") as simulator:
         yield simulator
 
 
 @pytest.fixture
-def sim(shared):
+def sim(shared: SalesforceSimulator) -> SalesforceSimulator:
     shared.reset()
     return shared
 
 
-def get(sim, path, **params):
+def get(sim: SalesforceSimulator, path: str, **params: str) -> requests.Response:
     return requests.get(f"{sim.url}{path}", params=params, headers=AUTH, timeout=5)
 
 
-def query(sim, soql, *, all_rows=False, headers=None):
+def query(
+    sim: SalesforceSimulator, soql: str, *, all_rows: bool = False, headers: dict[str, str] | None = None
+) -> requests.Response:
     endpoint = "queryAll" if all_rows else "query"
     response = requests.get(
         f"{sim.url}{V}/{endpoint}/", params={"q": soql}, headers={**AUTH, **(headers or {})}, timeout=5
@@ -43,18 +48,18 @@ def query(sim, soql, *, all_rows=False, headers=None):
     return response
 
 
-def ids(response):
+def ids(response: requests.Response) -> list[str]:
     return [r["Id"] for r in response.json()["records"]]
 
 
-def patch(sim, path, body):
+def patch(sim: SalesforceSimulator, path: str, body: dict[str, Any]) -> requests.Response:
     return requests.patch(f"{sim.url}{V}{path}", data=json.dumps(body), headers=AUTH, timeout=5)
 
 
 # -- query shapes --------------------------------------------------------------------------------------------
 
 
-def test_query_answer_has_the_fixture_shape(sim):
+def test_query_answer_has_the_fixture_shape(sim: SalesforceSimulator) -> None:
     account = sim.add_account("Acme Corp", Type="Customer - Direct", AnnualRevenue=12000000.0)
     contact = sim.add_contact(
         "Jane Doe", Email="jane@example.com", Phone="+1 415 555 0100", Title="CTO", AccountId=account
@@ -85,13 +90,13 @@ def test_query_answer_has_the_fixture_shape(sim):
     assert list(record["Cases"]["records"][0]) == list(wanted["Cases"]["records"][0])
 
 
-def test_empty_relationships_and_subqueries_are_null(sim):
+def test_empty_relationships_and_subqueries_are_null(sim: SalesforceSimulator) -> None:
     sim.add_contact("Solo Person")
     [record] = query(sim, "SELECT Id, Account.Name, (SELECT Id FROM Cases) FROM Contact").json()["records"]
     assert record["Account"] is None and record["Cases"] is None
 
 
-def test_paging_follows_next_records_url_like_the_fixture(sim):
+def test_paging_follows_next_records_url_like_the_fixture(sim: SalesforceSimulator) -> None:
     sim.page_size = 3
     made = [sim.add_contact(f"Person {i:02d}") for i in range(8)]
     first = query(sim, "SELECT Id FROM Contact ORDER BY Name").json()
@@ -106,7 +111,7 @@ def test_paging_follows_next_records_url_like_the_fixture(sim):
     assert seen == made and "nextRecordsUrl" not in page
 
 
-def test_batch_size_header_is_honoured_within_limits(sim):
+def test_batch_size_header_is_honoured_within_limits(sim: SalesforceSimulator) -> None:
     sim.page_size = 2000
     for i in range(250):
         sim.insert("Contact", {"LastName": f"L{i}"})
@@ -116,7 +121,7 @@ def test_batch_size_header_is_honoured_within_limits(sim):
     assert len(default["records"]) == 250 and default["done"] is True
 
 
-def test_unknown_query_locator(sim):
+def test_unknown_query_locator(sim: SalesforceSimulator) -> None:
     response = get(sim, f"{V}/query/01gD0000002HU6KIAW-2000")
     assert response.status_code == 400 and response.json()[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
 
@@ -124,7 +129,7 @@ def test_unknown_query_locator(sim):
 # -- SOQL semantics ------------------------------------------------------------------------------------------
 
 
-def test_where_operators(sim):
+def test_where_operators(sim: SalesforceSimulator) -> None:
     a = sim.add_contact("Ann Alpha", Email="ANN@example.com", Title="CEO")
     b = sim.add_contact("Bob Beta", Email="bob@example.com", Title="CTO")
     c = sim.add_contact("Cid Gamma", Email=None, Title="Chief 100% Officer")
@@ -145,17 +150,17 @@ def test_where_operators(sim):
         assert ids(query(sim, f"SELECT Id FROM Contact WHERE {where} ORDER BY Name")) == expected, where
 
 
-def test_order_by_limit_offset_and_nulls(sim):
+def test_order_by_limit_offset_and_nulls(sim: SalesforceSimulator) -> None:
     sim.add_contact("Ann A", Title="b")
     sim.add_contact("Ann B", Title=None)
     sim.add_contact("Ann C", Title="a")
-    names = lambda soql: [r["Name"] for r in query(sim, soql).json()["records"]]  # noqa: E731
+    names: Callable[[str], list[str]] = lambda soql: [r["Name"] for r in query(sim, soql).json()["records"]]  # noqa: E731
     assert names("SELECT Name FROM Contact ORDER BY Title") == ["Ann B", "Ann C", "Ann A"]
     assert names("SELECT Name FROM Contact ORDER BY Title DESC NULLS LAST") == ["Ann A", "Ann C", "Ann B"]
     assert names("SELECT Name FROM Contact ORDER BY Name DESC LIMIT 2 OFFSET 1") == ["Ann B", "Ann A"]
 
 
-def test_datetime_filters_need_unquoted_literals(sim):
+def test_datetime_filters_need_unquoted_literals(sim: SalesforceSimulator) -> None:
     base = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     early = sim.add_contact("Early Bird", at=base)
     late = sim.add_contact("Late Comer", at=base + timedelta(seconds=1))
@@ -182,14 +187,14 @@ def test_datetime_filters_need_unquoted_literals(sim):
         ("SELECT Id FROM Contact WHERE Email = 42", "INVALID_FIELD"),
     ],
 )
-def test_bad_queries_answer_json_error_lists(sim, soql, code):
+def test_bad_queries_answer_json_error_lists(sim: SalesforceSimulator, soql: str, code: str) -> None:
     response = query(sim, soql)
     assert response.status_code == 400
     [error] = response.json()
     assert set(error) == {"message", "errorCode"} and error["errorCode"] == code
 
 
-def test_soql_injection_changes_an_unescaped_query_but_not_an_escaped_one(sim):
+def test_soql_injection_changes_an_unescaped_query_but_not_an_escaped_one(sim: SalesforceSimulator) -> None:
     """The parser is honest: unescaped, a handle rewrites the query; escaped, it stays one literal."""
     sim.add_contact("Victim One", Twitter_Handle__c="victim1")
     sim.add_contact("Victim Two", Twitter_Handle__c="victim2")
@@ -198,11 +203,14 @@ def test_soql_injection_changes_an_unescaped_query_but_not_an_escaped_one(sim):
     assert len(ids(query(sim, raw))) == 2
     escaped = "SELECT Id FROM Contact WHERE Twitter_Handle__c = 'nobody\\' OR Name != \\''"
     assert ids(query(sim, escaped)) == []
-    assert parse(escaped).where.value.value == handle  # one literal, holding the whole handle
+    where = parse(escaped).where
+    assert isinstance(where, Comparison) and isinstance(where.value, Constant)
+    assert where.value.value == handle  # one literal, holding the whole handle
 
 
-def test_tokenizer_escapes_and_errors():
+def test_tokenizer_escapes_and_errors() -> None:
     query_ = parse(r"SELECT Id FROM Contact WHERE Name = 'O\'Brien \\ \n'")
+    assert isinstance(query_.where, Comparison) and isinstance(query_.where.value, Constant)
     assert query_.where.value.value == "O'Brien \\ \n"
     with pytest.raises(SoqlError) as error:
         parse(r"SELECT Id FROM Contact WHERE Name = 'bad \q escape'")
@@ -212,7 +220,7 @@ def test_tokenizer_escapes_and_errors():
 # -- deleted records -----------------------------------------------------------------------------------------
 
 
-def test_deleted_records_only_in_query_all(sim):
+def test_deleted_records_only_in_query_all(sim: SalesforceSimulator) -> None:
     keep = sim.add_contact("Keep Me")
     gone = sim.add_contact("Gone Away")
     sim.delete("Contact", gone)
@@ -221,13 +229,15 @@ def test_deleted_records_only_in_query_all(sim):
     assert [(r["Id"], r["IsDeleted"]) for r in rows] == [(gone, True)]
     assert get(sim, f"{V}/sobjects/Contact/{gone}").status_code == 404
     response = requests.delete(f"{sim.url}{V}/sobjects/Contact/{keep}", headers=AUTH, timeout=5)
-    assert response.status_code == 204 and sim.record(keep)["IsDeleted"] is True
+    assert response.status_code == 204
+    kept = sim.record(keep)
+    assert kept is not None and kept["IsDeleted"] is True
 
 
 # -- sObject writes ------------------------------------------------------------------------------------------
 
 
-def test_upsert_on_r6postid_creates_then_updates(sim):
+def test_upsert_on_r6postid_creates_then_updates(sim: SalesforceSimulator) -> None:
     path = f"/sobjects/SocialPost/R6PostId/{quote('x:123', safe='')}"
     created = patch(sim, path, {"Name": "Tweet", "Provider": "Twitter", "Content": "hello"})
     assert created.status_code == 201
@@ -240,7 +250,7 @@ def test_upsert_on_r6postid_creates_then_updates(sim):
     assert sim.records("SocialPost")[0]["R6PostId"] == "x:123"
 
 
-def test_upsert_update_refuses_create_only_fields(sim):
+def test_upsert_update_refuses_create_only_fields(sim: SalesforceSimulator) -> None:
     path = "/sobjects/SocialPost/R6PostId/k1"
     assert patch(sim, path, {"Name": "p", "Provider": "Twitter"}).status_code == 201
     again = patch(sim, path, {"Name": "p", "Provider": "Twitter"})
@@ -250,29 +260,31 @@ def test_upsert_update_refuses_create_only_fields(sim):
     ]
 
 
-def test_upsert_before_api_46_answers_204(sim):
+def test_upsert_before_api_46_answers_204(sim: SalesforceSimulator) -> None:
     path = "/services/data/v45.0/sobjects/SocialPost/R6PostId/old"
     assert requests.patch(f"{sim.url}{path}", data='{"Name": "p"}', headers=AUTH, timeout=5).status_code == 201
     assert requests.patch(f"{sim.url}{path}", data='{"Name": "q"}', headers=AUTH, timeout=5).status_code == 204
 
 
-def test_upsert_with_several_matches_answers_300(sim):
+def test_upsert_with_several_matches_answers_300(sim: SalesforceSimulator) -> None:
     for _ in range(2):
         sim.insert("SocialPost", {"Name": "dup", "R6PostId": "same"})
     response = patch(sim, "/sobjects/SocialPost/R6PostId/same", {"Content": "x"})
     assert response.status_code == 300 and len(response.json()) == 2
 
 
-def test_upsert_on_a_field_that_is_no_external_id(sim):
+def test_upsert_on_a_field_that_is_no_external_id(sim: SalesforceSimulator) -> None:
     response = patch(sim, "/sobjects/SocialPersona/ExternalId/123", {"Name": "x"})
     assert response.status_code == 404
     assert response.json() == [fixture_json("salesforce/upsert_wrong_external_id_field.error.json")]
 
 
-def test_create_validates_like_salesforce(sim):
+def test_create_validates_like_salesforce(sim: SalesforceSimulator) -> None:
     contact = sim.add_contact("Jane Doe")
     url = f"{sim.url}{V}/sobjects/SocialPersona/"
-    post = lambda body: requests.post(url, data=json.dumps(body), headers=AUTH, timeout=5)  # noqa: E731
+    post: Callable[[dict[str, Any]], requests.Response] = lambda body: requests.post(  # noqa: E731
+        url, data=json.dumps(body), headers=AUTH, timeout=5
+    )
     missing = post({"Provider": "Twitter"}).json()[0]
     assert missing["errorCode"] == "REQUIRED_FIELD_MISSING" and missing["fields"] == ["Name", "ParentId"]
     bad_pick = post({"Name": "j", "Provider": "MySpace", "ParentId": contact}).json()[0]
@@ -283,13 +295,15 @@ def test_create_validates_like_salesforce(sim):
     wrong = post({"Name": "j", "Provider": "Twitter", "ParentId": case}).json()[0]
     assert wrong["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
     ok = post({"Name": "j", "Provider": "Twitter", "ParentId": contact, "ExternalId": "42"})
-    assert ok.status_code == 201 and sim.record(ok.json()["id"])["ParentId"] == contact
+    assert ok.status_code == 201
+    persona = sim.record(ok.json()["id"])
+    assert persona is not None and persona["ParentId"] == contact
 
 
 # -- social objects switched off -----------------------------------------------------------------------------
 
 
-def test_org_without_social_customer_service(sim):
+def test_org_without_social_customer_service(sim: SalesforceSimulator) -> None:
     sim.social_enabled = False
     response = query(sim, "SELECT Id FROM SocialPersona")
     assert response.status_code == 400 and response.json()[0]["errorCode"] == "INVALID_TYPE"
@@ -301,14 +315,14 @@ def test_org_without_social_customer_service(sim):
 # -- auth, limits --------------------------------------------------------------------------------------------
 
 
-def test_expired_session_answers_the_fixture_body(sim):
+def test_expired_session_answers_the_fixture_body(sim: SalesforceSimulator) -> None:
     sim.expire_sessions()
     response = query(sim, "SELECT Id FROM Contact")
     assert response.status_code == 401
     assert response.json() == fixture_json("salesforce/error_401_invalid_session.json")
 
 
-def test_limit_info_header_counts_calls_and_runs_out(sim):
+def test_limit_info_header_counts_calls_and_runs_out(sim: SalesforceSimulator) -> None:
     sim.api_usage(4998, 5000)
     first = query(sim, "SELECT Id FROM Contact")
     assert first.headers["Sforce-Limit-Info"] == "api-usage=4999/5000"
@@ -319,30 +333,38 @@ def test_limit_info_header_counts_calls_and_runs_out(sim):
     assert any(line.startswith("Sforce-Limit-Info: api-usage=") for line in fixture_lines)
 
 
-def test_soap_login_answers_the_minimal_fixture_shape(sim):
+def test_soap_login_answers_the_minimal_fixture_shape(sim: SalesforceSimulator) -> None:
     body = _soap_login_body("bridge@acme.test", "pwTOKEN")
     response = requests.post(f"{sim.url}/services/Soap/u/59.0", data=body, headers={"SOAPAction": "login"}, timeout=5)
     assert response.status_code == 200
     ours = xml.dom.minidom.parseString(response.content)
     theirs = xml.dom.minidom.parse(str(FIXTURES / "salesforce/soap_login_response.minimal.xml"))
-    tags = lambda doc: [n.tagName for n in doc.getElementsByTagName("result")[0].childNodes if n.nodeType == 1]  # noqa: E731
+    tags: Callable[[xml.dom.minidom.Document], list[str]] = lambda doc: [  # noqa: E731
+        n.tagName for n in doc.getElementsByTagName("result")[0].childNodes if n.nodeType == 1
+    ]
     assert tags(ours) == tags(theirs)
-    session = ours.getElementsByTagName("sessionId")[0].firstChild.data
-    server = ours.getElementsByTagName("serverUrl")[0].firstChild.data
+    session_text = ours.getElementsByTagName("sessionId")[0].firstChild
+    assert isinstance(session_text, xml.dom.minidom.Text)
+    session = session_text.data
+    server_text = ours.getElementsByTagName("serverUrl")[0].firstChild
+    assert isinstance(server_text, xml.dom.minidom.Text)
+    server = server_text.data
     assert server == "https://acme.my.salesforce.com/services/Soap/u/59.0/00D000000000001"
     headers = {"Authorization": f"Bearer {session}"}
     assert requests.get(f"{sim.url}{V}/query/", params={"q": "SELECT Id FROM Contact"}, headers=headers).ok
 
 
-def test_soap_login_refuses_a_wrong_password(sim):
+def test_soap_login_refuses_a_wrong_password(sim: SalesforceSimulator) -> None:
     body = _soap_login_body("bridge@acme.test", "wrong")
     response = requests.post(f"{sim.url}/services/Soap/u/59.0", data=body, timeout=5)
     assert response.status_code == 500
     doc = xml.dom.minidom.parseString(response.content)
-    assert doc.getElementsByTagName("sf:exceptionCode")[0].firstChild.data == "INVALID_LOGIN"
+    code = doc.getElementsByTagName("sf:exceptionCode")[0].firstChild
+    assert isinstance(code, xml.dom.minidom.Text)
+    assert code.data == "INVALID_LOGIN"
 
 
-def test_faults_come_before_the_api(sim):
+def test_faults_come_before_the_api(sim: SalesforceSimulator) -> None:
     sim.inject(Fault(503, path_prefix=V, body=[{"message": "down", "errorCode": "SERVER_UNAVAILABLE"}]))
     assert query(sim, "SELECT Id FROM Contact").status_code == 503
     assert query(sim, "SELECT Id FROM Contact").status_code == 200

@@ -18,11 +18,13 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
 from sandbox.base import Fault
+from sandbox.meta.facebook import MessageEvent
 from sandbox.stack import PAGE_ID, Stack
 from tests.support import reply_and_notify, settle, tickets
 
@@ -35,7 +37,7 @@ def scale_stack(tmp_path: Path, pg_url: str, redis_url: str) -> Iterator[Stack]:
         yield s
 
 
-def refs(stack: Stack, ticket: dict) -> list[str]:
+def refs(stack: Stack, ticket: dict[str, Any]) -> list[str]:
     """The platform message ids written on a ticket as the customer's words, in order."""
     found = []
     for comment in stack.zendesk.comments(ticket["id"]):
@@ -45,7 +47,7 @@ def refs(stack: Stack, ticket: dict) -> list[str]:
     return found
 
 
-def conversation(stack: Stack, psid: str, count: int, start: datetime) -> list:
+def conversation(stack: Stack, psid: str, count: int, start: datetime) -> list[MessageEvent]:
     """``count`` Messenger messages of one customer, a second apart, built but not sent."""
     return [
         stack.meta.customer_message(
@@ -75,7 +77,7 @@ def test_duplicate_storm_makes_one_ticket_per_thread_and_one_comment_per_message
     random.Random(7).shuffle(deliveries)
     statuses: list[int] = []
 
-    def client(share: list) -> None:
+    def client(share: list[dict[str, Any]]) -> None:
         for payload in share:
             statuses.extend(r.status_code for r in stack.meta.deliver(payload))
 

@@ -117,6 +117,7 @@ def test_setup_telegram_registers_the_webhook_with_its_secret(tmp_path: Path) ->
         assert done.returncode == 0, done.stderr
         assert stack.telegram.webhook["url"] == "https://bridge.acme.example/webhooks/telegram/acme-telegram"
         assert stack.telegram.webhook["secret_token"] == stack.telegram.secret_token
+        assert stack.telegram.secret_token is not None
         assert stack.telegram.secret_token not in done.stdout + done.stderr
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from bridge import config as config_module
 from bridge import errors
@@ -19,9 +20,9 @@ from bridge.outbound import thread_state
 from bridge.registry import build_channel
 from bridge.store import Store
 from connectors.telegram import TelegramChannel, quoted_message_id, utf16_len
-from sandbox.base import QuietHandler
 from sandbox.telegram import TelegramSimulator
 from tests.conftest import fixture_bytes, fixture_json, raw_config
+from tests.support import Bridge, serve_bridge
 from webhooks import telegram as telegram_webhook
 from webhooks.app import create_app
 
@@ -40,31 +41,21 @@ def telegram_config(tmp: Path, api_url: str = "http://127.0.0.1:9", **overrides:
     return config_module.parse(raw, env={})
 
 
-def make_app(config: config_module.Config, store: Store):
-    app = create_app(config, store=store)
-    if "telegram" not in app.blueprints:
-        app.register_blueprint(telegram_webhook.bp)
-    return app
-
-
 @pytest.fixture(scope="module")
-def shared_sim():
+def shared_sim() -> Iterator[TelegramSimulator]:
     with TelegramSimulator(bot_token=BOT_TOKEN) as sim:
         yield sim
 
 
 @pytest.fixture(scope="module")
-def bridge(shared_sim, tmp_path_factory):
+def bridge(shared_sim: TelegramSimulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
     config = telegram_config(tmp_path_factory.mktemp("telegram"), shared_sim.url)
-    store = Store.from_url(config.database_url)
-    server = make_server("127.0.0.1", 0, make_app(config, store), threaded=True, request_handler=QuietHandler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield {"config": config, "store": store, "url": f"http://127.0.0.1:{server.server_port}"}
-    server.shutdown()
+    with serve_bridge(config) as running:
+        yield running
 
 
 @pytest.fixture
-def sim(shared_sim, bridge):
+def sim(shared_sim: TelegramSimulator, bridge: Bridge) -> TelegramSimulator:
     shared_sim.reset()
     shared_sim.webhook_target = f"{bridge['url']}/webhooks/telegram/acme-telegram"
     shared_sim.secret_token = SECRET_TOKEN
@@ -72,17 +63,24 @@ def sim(shared_sim, bridge):
 
 
 @pytest.fixture
-def channel(sim) -> TelegramChannel:
+def channel(sim: TelegramSimulator) -> TelegramChannel:
     return TelegramChannel(name="acme-telegram", bot_token=BOT_TOKEN, api_url=sim.url, timeout=5)
 
 
 @pytest.fixture
-def client(tmp_path):
+def client(tmp_path: Path) -> tuple[FlaskClient, Store]:
     store = Store.from_url("sqlite://")
-    return make_app(telegram_config(tmp_path), store).test_client(), store
+    return create_app(telegram_config(tmp_path), store=store).test_client(), store
 
 
-def post(test_client, body: bytes, *, secret: str | None = SECRET_TOKEN, name: str = "acme-telegram", **kwargs):
+def post(
+    test_client: FlaskClient,
+    body: bytes,
+    *,
+    secret: str | None = SECRET_TOKEN,
+    name: str = "acme-telegram",
+    **kwargs: str,
+) -> TestResponse:
     headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
     content_type = kwargs.get("content_type", "application/json")
     return test_client.post(f"/webhooks/telegram/{name}", data=body, headers=headers, content_type=content_type)
@@ -91,7 +89,9 @@ def post(test_client, body: bytes, *, secret: str | None = SECRET_TOKEN, name: s
 def parse(tmp_path: Path, update: Any) -> SocialEvent | None:
     config = telegram_config(tmp_path)
     with create_app(config, store=Store.from_url("sqlite://")).test_request_context():
-        return telegram_webhook.parse(update, config.channel("acme-telegram"))
+        channel = config.channel("acme-telegram")
+        assert channel is not None
+        return telegram_webhook.parse(update, channel)
 
 
 def chat_thread(chat_id: int, last: str | None) -> ThreadState:
@@ -113,8 +113,9 @@ def raised(exc_info: pytest.ExceptionInfo[errors.BridgeError]) -> errors.BridgeE
 # -- the webhook -----------------------------------------------------------------------------------------------
 
 
-def test_the_fixture_update(tmp_path):
+def test_the_fixture_update(tmp_path: Path) -> None:
     event = parse(tmp_path, fixture_json(FIXTURE))
+    assert event is not None
     assert (event.message_id, event.thread_id, event.reply_to, event.kind) == (
         "10000:1365",
         "chat:1111111",
@@ -131,21 +132,23 @@ def test_the_fixture_update(tmp_path):
     assert event.thread_key == f"telegram:{BOT_ID}:chat:1111111" and event.url is None
 
 
-def test_an_edit_is_an_edit_event_with_its_own_id(tmp_path):
+def test_an_edit_is_an_edit_event_with_its_own_id(tmp_path: Path) -> None:
     update = fixture_json(FIXTURE)
     message = update.pop("message")
     update.update(update_id=10001, edited_message={**message, "text": "/help", "edit_date": 1441645600})
     event = parse(tmp_path, update)
+    assert event is not None
     assert (event.kind, event.message_id, event.text) == ("edit", "10001:1365", "/help")
     assert event.created_at == datetime.fromtimestamp(1441645600, UTC)
 
 
-def test_groups_media_and_shared_contacts(tmp_path):
+def test_groups_media_and_shared_contacts(tmp_path: Path) -> None:
     group = {"id": -100123, "type": "supergroup", "title": "Acme fans", "username": "acmefans"}
     sender = {"id": 42, "is_bot": False, "first_name": "Ana"}
     update = {"update_id": 5, "message": {"message_id": 9, "date": 1700000000, "chat": group, "from": sender,
               "photo": [{"file_id": "AgAD"}], "contact": {"phone_number": "+4930123456", "user_id": 42}}}  # fmt: skip
     event = parse(tmp_path, update)
+    assert event is not None
     assert (event.thread_id, event.text, event.extra) == ("chat:-100123", "[photo]", {"attachments": "photo,contact"})
     assert event.url == "https://t.me/acmefans/9" and event.author.phone == "+4930123456"
     assert event.context == "the group Acme fans"
@@ -162,11 +165,11 @@ def test_groups_media_and_shared_contacts(tmp_path):
         },
     ],
 )
-def test_what_is_not_for_a_ticket_is_ignored(tmp_path, update):
+def test_what_is_not_for_a_ticket_is_ignored(tmp_path: Path, update: dict[str, Any]) -> None:
     assert parse(tmp_path, update) is None
 
 
-def test_stored_once_per_update(client):
+def test_stored_once_per_update(client: tuple[FlaskClient, Store]) -> None:
     test_client, store = client
     body = fixture_bytes(FIXTURE)
     assert post(test_client, body).get_json() == {"ok": True, "received": 1, "stored": 1}
@@ -196,15 +199,17 @@ GOOD = fixture_bytes(FIXTURE)
         (b'{"update_id": 1, "message": {"message_id": 1, "chat": {"id": 5}}}', {}, 400, "missing date"),
     ],
 )
-def test_bad_input_gets_a_short_json_4xx(client, body, kwargs, status, error):
+def test_bad_input_gets_a_short_json_4xx(
+    client: tuple[FlaskClient, Store], body: bytes, kwargs: dict[str, Any], status: int, error: str
+) -> None:
     test_client, store = client
     response = post(test_client, body, **kwargs)
     assert (response.status_code, response.get_json()) == (status, {"error": error})
     assert store.rows("inbox") == []
 
 
-def test_the_bot_token_is_never_needed_in_the_webhook_url(tmp_path):
-    app = make_app(telegram_config(tmp_path), Store.from_url("sqlite://"))
+def test_the_bot_token_is_never_needed_in_the_webhook_url(tmp_path: Path) -> None:
+    app = create_app(telegram_config(tmp_path), store=Store.from_url("sqlite://"))
     rules = [rule.rule for rule in app.url_map.iter_rules() if "telegram" in rule.rule]
     assert rules == ["/webhooks/telegram/<name>"]
 
@@ -212,7 +217,7 @@ def test_the_bot_token_is_never_needed_in_the_webhook_url(tmp_path):
 # -- TelegramChannel against the simulator ----------------------------------------------------------------------
 
 
-def test_reply_quotes_the_customers_latest_message(sim, channel):
+def test_reply_quotes_the_customers_latest_message(sim: TelegramSimulator, channel: TelegramChannel) -> None:
     first = sim.customer_message("hi", user_id=555, send=False)
     latest = sim.customer_message("my order?", user_id=555, send=False)
     inbound_id = f"{latest.update_id}:{latest.message_id}"
@@ -227,7 +232,9 @@ def test_reply_quotes_the_customers_latest_message(sim, channel):
     assert delivery.message_ids == (f"555/{sent['message_id']}",) and first.message_id != latest.message_id
 
 
-def test_a_long_reply_is_split_at_4096_utf16_units_and_quotes_once(sim, channel):
+def test_a_long_reply_is_split_at_4096_utf16_units_and_quotes_once(
+    sim: TelegramSimulator, channel: TelegramChannel
+) -> None:
     update = sim.customer_message("?", user_id=556, send=False)
     text = ("Please check the cable. " * 150) + "😀" * 1500  # 3,600 + 3,000 code units
     delivery = channel.send_reply(
@@ -239,7 +246,7 @@ def test_a_long_reply_is_split_at_4096_utf16_units_and_quotes_once(sim, channel)
     assert "reply_parameters" in calls[0] and "reply_parameters" not in calls[1]
 
 
-def test_flood_control_retry_after_is_honoured(sim, channel):
+def test_flood_control_retry_after_is_honoured(sim: TelegramSimulator, channel: TelegramChannel) -> None:
     sim.customer_message("?", user_id=557, send=False)
     sim.flood(retry_after=7)
     with pytest.raises(errors.RateLimited) as exc_info:
@@ -255,7 +262,14 @@ def test_flood_control_retry_after_is_honoured(sim, channel):
         (lambda sim: None, 9999, errors.NotFound, "no such chat"),
     ],
 )
-def test_permanent_errors(sim, channel, setup, chat, expected, words):
+def test_permanent_errors(
+    sim: TelegramSimulator,
+    channel: TelegramChannel,
+    setup: Callable[[TelegramSimulator], None],
+    chat: int,
+    expected: type[errors.BridgeError],
+    words: str,
+) -> None:
     sim.customer_message("?", user_id=558, send=False)
     setup(sim)
     with pytest.raises(errors.BridgeError) as exc_info:
@@ -264,14 +278,14 @@ def test_permanent_errors(sim, channel, setup, chat, expected, words):
     assert type(error) is expected and words in error.message and not error.retryable
 
 
-def test_wrong_token_is_an_auth_error_that_does_not_show_the_token(sim):
+def test_wrong_token_is_an_auth_error_that_does_not_show_the_token(sim: TelegramSimulator) -> None:
     other = TelegramChannel(name="acme-telegram", bot_token="7000000001:AAH-some-other-token", api_url=sim.url)
     with pytest.raises(errors.AuthError) as exc_info:
         other.ping()
     assert "AAH-some-other-token" not in str(exc_info.value) and exc_info.value.http_status == 401
 
 
-def test_transport_errors_do_not_carry_the_url():
+def test_transport_errors_do_not_carry_the_url() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -282,7 +296,7 @@ def test_transport_errors_do_not_carry_the_url():
     assert error.__cause__ is None and error.__suppress_context__
 
 
-def test_set_webhook_and_ping(sim, channel):
+def test_set_webhook_and_ping(sim: TelegramSimulator, channel: TelegramChannel) -> None:
     assert channel.ping() == "@acme_support_bot"
     assert channel.set_webhook("https://bridge.example.com/webhooks/telegram/acme-telegram", SECRET_TOKEN)
     assert sim.webhook == {
@@ -298,7 +312,7 @@ def test_set_webhook_and_ping(sim, channel):
     assert len(sim.calls) == calls
 
 
-def test_unknown_threads_are_refused_without_a_call(sim, channel):
+def test_unknown_threads_are_refused_without_a_call(sim: TelegramSimulator, channel: TelegramChannel) -> None:
     for thread_id in ("dm:5", "chat:abc"):
         state = ThreadState("k", "telegram", "acme-telegram", BOT_ID, thread_id, "5", None, None, "1")
         with pytest.raises(errors.PermanentError):
@@ -306,8 +320,10 @@ def test_unknown_threads_are_refused_without_a_call(sim, channel):
     assert sim.calls == [] and quoted_message_id("10000") is None and quoted_message_id("1:2") == 2
 
 
-def test_registry_builds_it_and_repr_hides_the_token(tmp_path):
-    channel = build_channel(telegram_config(tmp_path).channel("acme-telegram"))
+def test_registry_builds_it_and_repr_hides_the_token(tmp_path: Path) -> None:
+    channel_config = telegram_config(tmp_path).channel("acme-telegram")
+    assert channel_config is not None
+    channel = build_channel(channel_config)
     assert isinstance(channel, TelegramChannel) and channel.account_id == BOT_ID
     assert BOT_TOKEN not in repr(channel) and "acme-telegram" in repr(channel)
 
@@ -315,20 +331,24 @@ def test_registry_builds_it_and_repr_hides_the_token(tmp_path):
 # -- end to end ---------------------------------------------------------------------------------------------------
 
 
-def test_message_in_reply_out_edit_noted(sim, bridge, channel):
+def test_message_in_reply_out_edit_noted(sim: TelegramSimulator, bridge: Bridge, channel: TelegramChannel) -> None:
     store: Store = bridge["store"]
     update = sim.customer_message("Where is my parcel?", user_id=777, first_name="Ana", username="ana_p")
+    assert update.response is not None
     assert update.response.status_code == 200 and update.response.json()["stored"] == 1
     [row] = store.rows("inbox", platform="telegram", message_id=f"{update.update_id}:{update.message_id}")
     event = SocialEvent.from_json(row["payload"])
     assert (event.thread_id, event.author.handle, event.text) == ("chat:777", "ana_p", "Where is my parcel?")
     store.claim_thread(event, "zendesk")
     store.update_thread(event.thread_key, last_inbound_message_id=event.message_id, ticket_id="9")
-    delivery = channel.send_reply(thread_state(store.thread(event.thread_key)), "On its way!", now=datetime.now(UTC))
+    thread = store.thread(event.thread_key)
+    assert thread is not None
+    delivery = channel.send_reply(thread_state(thread), "On its way!", now=datetime.now(UTC))
     [sent] = sim.sent
     assert (sent["chat_id"], sent["reply_parameters"]["message_id"]) == (777, update.message_id)
     assert delivery.message_ids == (f"777/{sent['message_id']}",)
     edit = sim.customer_edit(update, "Where is my parcel #123?")
+    assert edit.response is not None
     assert edit.response.json()["stored"] == 1
     [edited] = store.rows("inbox", platform="telegram", message_id=f"{edit.update_id}:{update.message_id}")
     assert (edited["kind"], edited["thread_key"]) == ("edit", event.thread_key)

@@ -68,7 +68,6 @@ def delivered() -> Iterator[dict[str, Call]]:
     target = Simulator()
     target.app.add_url_rule("/hook", "hook", lambda: Response("{}", 200), methods=["POST"])
     with target, FreshdeskSimulator(api_key=FD_KEY, webhook_secret=FD_SECRET) as sim:
-        assert isinstance(sim, FreshdeskSimulator)
         sim.webhook_target = f"{target.url}/hook"
         ticket_id = _ticket(sim)
         sim.agent_comment(ticket_id, "Your parcel left the warehouse")

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
+from flask.testing import FlaskClient
 from werkzeug.serving import make_server
-from werkzeug.test import Client
+from werkzeug.test import Client, TestResponse
 
 from bridge.config import Config
 from bridge.events import SocialEvent
@@ -37,11 +38,18 @@ def store(config: Config) -> Store:
 
 
 @pytest.fixture
-def client(config: Config, store: Store):
+def client(config: Config, store: Store) -> FlaskClient:
     return create_app(config, store=store).test_client()
 
 
-def post(client, body: bytes, *, secret: str = APP_SECRET, content_type: str = "application/json", signature=None):
+def post(
+    client: FlaskClient,
+    body: bytes,
+    *,
+    secret: str = APP_SECRET,
+    content_type: str = "application/json",
+    signature: str | None = None,
+) -> TestResponse:
     headers = {"X-Hub-Signature-256": signature if signature is not None else sign_meta(body, secret)}
     return client.post("/webhooks/meta", data=body, headers=headers, content_type=content_type)
 
@@ -55,7 +63,7 @@ def events_of(config: Config, name: str) -> list[SocialEvent]:
 # -- the handshake ----------------------------------------------------------------------------------------
 
 
-def test_handshake_echoes_the_challenge(client) -> None:
+def test_handshake_echoes_the_challenge(client: FlaskClient) -> None:
     query = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"}
     response = client.get("/webhooks/meta", query_string=query)
     assert response.status_code == 200
@@ -70,7 +78,7 @@ def test_handshake_echoes_the_challenge(client) -> None:
         ({"hub.verify_token": VERIFY_TOKEN, "hub.challenge": "x"}, 400),
     ],
 )
-def test_handshake_refusals(client, query, status) -> None:
+def test_handshake_refusals(client: FlaskClient, query: dict[str, str], status: int) -> None:
     response = client.get("/webhooks/meta", query_string=query)
     assert response.status_code == status
     assert "error" in response.get_json()
@@ -122,7 +130,7 @@ def test_reply_to_a_comment_joins_the_top_level_thread(config: Config) -> None:
         ),
     ],
 )
-def test_every_facebook_fixture(config: Config, fixture: str, expected) -> None:
+def test_every_facebook_fixture(config: Config, fixture: str, expected: list[tuple[str, str, str]]) -> None:
     events = events_of(config, fixture)
     assert [(e.kind, e.thread_id, e.text) for e in events] == expected
 
@@ -147,7 +155,7 @@ def test_messenger_reply_event_inside_an_envelope(config: Config) -> None:
         "whatsapp_status_failed.json",
     ],
 )
-def test_other_meta_objects_are_acknowledged_without_a_channel(client, store: Store, name: str) -> None:
+def test_other_meta_objects_are_acknowledged_without_a_channel(client: FlaskClient, store: Store, name: str) -> None:
     response = post(client, materialise(name))
     assert response.status_code == 200
     assert store.rows("inbox") == []
@@ -156,7 +164,7 @@ def test_other_meta_objects_are_acknowledged_without_a_channel(client, store: St
 # -- the POST path -------------------------------------------------------------------------------------------
 
 
-def test_message_is_stored_once_per_delivery(client, store: Store) -> None:
+def test_message_is_stored_once_per_delivery(client: FlaskClient, store: Store) -> None:
     body = materialise("meta_messenger_text.json")
     for _ in range(50):
         assert post(client, body).status_code == 200
@@ -165,7 +173,7 @@ def test_message_is_stored_once_per_delivery(client, store: Store) -> None:
     assert rows[0]["status"] == "pending" and rows[0]["thread_key"] == f"facebook:{PAGE_ID}:messenger:{PSID}"
 
 
-def test_several_entries_and_events_in_one_post(client, store: Store) -> None:
+def test_several_entries_and_events_in_one_post(client: FlaskClient, store: Store) -> None:
     events = [
         {"sender": {"id": f"9{i}"}, "recipient": {"id": PAGE_ID}, "timestamp": 1700000000000 + i,
          "message": {"mid": f"m_{i}", "text": f"hello {i}"}}
@@ -178,13 +186,13 @@ def test_several_entries_and_events_in_one_post(client, store: Store) -> None:
     assert len(store.rows("inbox")) == 6
 
 
-def test_dashboard_test_event_for_entry_zero_is_harmless(client, store: Store) -> None:
+def test_dashboard_test_event_for_entry_zero_is_harmless(client: FlaskClient, store: Store) -> None:
     body = {"object": "page", "entry": [{"id": "0", "time": 1, "changes": [{"field": "feed", "value": {}}]}]}
     response = post(client, json.dumps(body).encode())
     assert response.status_code == 200 and store.rows("inbox") == []
 
 
-def test_unknown_but_signed_field_is_acknowledged(client, store: Store) -> None:
+def test_unknown_but_signed_field_is_acknowledged(client: FlaskClient, store: Store) -> None:
     body = {"object": "page", "entry": [{"id": PAGE_ID, "time": 1, "changes": [{"field": "ratings", "value": {}}]}]}
     assert post(client, json.dumps(body).encode()).status_code == 200
     assert store.rows("inbox") == []
@@ -228,14 +236,16 @@ GOOD = materialise("meta_messenger_text.json")
         ),
     ],
 )
-def test_bad_input_gets_a_short_json_4xx(client, store: Store, body, kwargs, status, error) -> None:
+def test_bad_input_gets_a_short_json_4xx(
+    client: FlaskClient, store: Store, body: bytes, kwargs: dict[str, Any], status: int, error: str
+) -> None:
     response = post(client, body, **kwargs)
     assert response.status_code == status
     assert response.get_json() == {"error": error}
     assert store.rows("inbox") == []
 
 
-def test_oversized_body_is_refused(client) -> None:
+def test_oversized_body_is_refused(client: FlaskClient) -> None:
     body = b'{"object": "page", "entry": [], "pad": "' + b"x" * (1024 * 1024) + b'"}'
     response = post(client, body)
     assert response.status_code == 413
@@ -303,7 +313,7 @@ def test_a_bug_behind_the_direct_route_answers_json_500_without_a_traceback(capl
     assert "secret-looking detail" in caplog.text  # the log keeps the details
 
 
-def test_the_direct_route_takes_only_its_post_everything_else_goes_to_flask(client) -> None:
+def test_the_direct_route_takes_only_its_post_everything_else_goes_to_flask(client: FlaskClient) -> None:
     assert client.put("/webhooks/meta", data=b"{}").status_code == 405
     assert client.post("/webhooks/meta/", data=b"{}").status_code == 404
     assert client.get("/healthz").get_json() == {"ok": True}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from bridge.config import Config
 from bridge.store import Store
@@ -20,7 +23,7 @@ def store(config: Config) -> Store:
 
 
 @pytest.fixture
-def client(config: Config, store: Store):
+def client(config: Config, store: Store) -> FlaskClient:
     return create_app(config, store=store).test_client()
 
 
@@ -29,7 +32,7 @@ def stamp(offset: timedelta = timedelta(0)) -> str:
 
 
 def post(
-    client,
+    client: FlaskClient,
     body: bytes,
     *,
     invocation: str = "8350205582",
@@ -37,7 +40,7 @@ def post(
     secret: str = ZD_SECRET,
     signature: str | None = None,
     content_type: str = "application/json",
-):
+) -> TestResponse:
     timestamp = timestamp or stamp()
     headers = {
         "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
@@ -54,7 +57,7 @@ def event_body() -> bytes:
     return json.dumps(body).encode()
 
 
-def test_event_subscription_envelope_records_the_ticket(client, store: Store) -> None:
+def test_event_subscription_envelope_records_the_ticket(client: FlaskClient, store: Store) -> None:
     response = post(client, event_body())
     assert response.status_code == 200
     assert response.get_json() == {"ok": True, "ticket_id": "35436", "duplicate": False}
@@ -62,7 +65,7 @@ def test_event_subscription_envelope_records_the_ticket(client, store: Store) ->
     assert (row["helpdesk"], row["ticket_id"], row["status"]) == ("zendesk", "35436", "pending")
 
 
-def test_trigger_body_with_rendered_placeholders(client, store: Store) -> None:
+def test_trigger_body_with_rendered_placeholders(client: FlaskClient, store: Store) -> None:
     template = fixture_json("zendesk/webhooks/trigger_webhook_body.TEMPLATE.json")
     template.pop("_NOTE")
     rendered = {k: v.replace("{{ticket.id}}", "4014") for k, v in template.items()}
@@ -70,7 +73,7 @@ def test_trigger_body_with_rendered_placeholders(client, store: Store) -> None:
     assert [r["ticket_id"] for r in store.rows("ticket_events")] == ["4014"]
 
 
-def test_same_invocation_is_recorded_once(client, store: Store) -> None:
+def test_same_invocation_is_recorded_once(client: FlaskClient, store: Store) -> None:
     for _ in range(5):
         assert post(client, event_body()).status_code == 200
     assert post(client, event_body()).get_json()["duplicate"] is True
@@ -79,7 +82,7 @@ def test_same_invocation_is_recorded_once(client, store: Store) -> None:
     assert len(store.rows("ticket_events")) == 2
 
 
-def test_other_event_types_are_acknowledged_and_ignored(client, store: Store) -> None:
+def test_other_event_types_are_acknowledged_and_ignored(client: FlaskClient, store: Store) -> None:
     body = fixture_json("zendesk/webhooks/event_envelope.community_post_created.official.json")
     response = post(client, json.dumps(body).encode())
     assert response.status_code == 200 and response.get_json() == {"ok": True, "ignored": True}
@@ -110,7 +113,9 @@ BODY = json.dumps({"ticket_id": "77"}).encode()
         ),
     ],
 )
-def test_bad_input_gets_a_short_json_4xx(client, store: Store, body, kwargs, status, error) -> None:
+def test_bad_input_gets_a_short_json_4xx(
+    client: FlaskClient, store: Store, body: bytes, kwargs: dict[str, Any], status: int, error: str
+) -> None:
     if isinstance(kwargs.get("timestamp"), timedelta):  # computed now, not at import: the suite takes minutes
         kwargs = {**kwargs, "timestamp": stamp(kwargs["timestamp"])}
     response = post(client, body, **kwargs)
@@ -119,7 +124,7 @@ def test_bad_input_gets_a_short_json_4xx(client, store: Store, body, kwargs, sta
     assert store.rows("ticket_events") == []
 
 
-def test_unknown_routes_and_methods_answer_json(client) -> None:
+def test_unknown_routes_and_methods_answer_json(client: FlaskClient) -> None:
     assert client.get("/webhooks/zendesk").status_code == 405
     assert client.get("/webhooks/zendesk").get_json() == {"error": "The method is not allowed for the requested URL."}
     assert client.get("/nope").status_code == 404

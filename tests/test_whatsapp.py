@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -201,7 +201,9 @@ def test_the_channel_is_the_phone_number_not_the_business_account(tmp_path: Path
     ids=["image", "image-no-caption", "document", "sticker", "voice", "location", "contacts", "list-reply", "button",
          "order", "system", "unsupported", "unsupported-named", "unknown-type", "empty-location"],
 )  # fmt: skip
-def test_every_message_type_becomes_an_event(tmp_path: Path, message, text, attachments) -> None:
+def test_every_message_type_becomes_an_event(
+    tmp_path: Path, message: dict[str, Any], text: str, attachments: list[tuple[str, str, str | None]]
+) -> None:
     [event] = parsed(wa_config(tmp_path), with_message(message))
     assert event.kind == "message" and event.text == text
     assert [(a.kind, a.url, a.name) for a in event.attachments] == attachments
@@ -238,7 +240,9 @@ def test_a_customer_known_only_by_business_scoped_user_id(tmp_path: Path) -> Non
         (lambda v: v.update(statuses=[{"id": "wamid.1", "status": "sent"}]), "missing statuses.recipient_user_id"),
     ],
 )
-def test_malformed_values_are_a_clear_400(tmp_path: Path, mutate, error) -> None:
+def test_malformed_values_are_a_clear_400(
+    tmp_path: Path, mutate: Callable[[dict[str, Any]], object], error: str
+) -> None:
     config = wa_config(tmp_path)
     store = Store.from_url(config.database_url)
     payload = fixture_json("meta/whatsapp_text_message.json")
@@ -286,7 +290,7 @@ def test_simulated_message_and_statuses_have_the_fixture_shapes(sim: MetaSimulat
     assert sim.sign(fixture_bytes("meta/whatsapp_text_message.json")) == VECTOR
 
 
-def graph(sim: MetaSimulator, body: dict[str, Any], token: str = TOKEN) -> Any:
+def graph(sim: MetaSimulator, body: dict[str, Any], token: str = TOKEN) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}"}
     return requests.post(f"{sim.url}{PREFIX}/{PHONE_ID}/messages", json=body, headers=headers, timeout=5)
 
@@ -304,7 +308,9 @@ def graph(sim: MetaSimulator, body: dict[str, Any], token: str = TOKEN) -> Any:
     ],
     ids=["no-product", "never-wrote", "too-long", "unknown-template"],
 )  # fmt: skip
-def test_simulated_cloud_api_errors_have_whatsapps_shape(sim: MetaSimulator, body, status, code, subcode, words):
+def test_simulated_cloud_api_errors_have_whatsapps_shape(
+    sim: MetaSimulator, body: dict[str, Any], status: int, code: int, subcode: int | None, words: str
+) -> None:
     sim.whatsapp_message(PHONE_ID, wa_id=CUSTOMER, text="hi", send=False)
     response = graph(sim, body)
     assert response.status_code == status
@@ -328,17 +334,21 @@ def test_simulated_send_answers_like_the_cloud_api(sim: MetaSimulator) -> None:
 # -- replies through the connector ---------------------------------------------------------------------------
 
 
-def test_implements_the_port_and_the_registry_passes_the_template_keys(tmp_path: Path, channel) -> None:
+def test_implements_the_port_and_the_registry_passes_the_template_keys(
+    tmp_path: Path, channel: WhatsAppChannel
+) -> None:
     port: SocialChannel = channel
     assert (port.platform, port.name, port.account_id) == ("whatsapp", "acme-whatsapp", PHONE_ID)
     config = wa_config(tmp_path, reengagement_template="we_are_here", template_language="de")
-    built = build_channel(config.channel("acme-whatsapp"))  # type: ignore[arg-type]
+    channel_config = config.channel("acme-whatsapp")
+    assert channel_config is not None
+    built = build_channel(channel_config)
     assert isinstance(built, WhatsAppChannel) and built.account_id == PHONE_ID
     assert (built.reengagement_template, built.template_language) == ("we_are_here", "de")
     assert TOKEN not in repr(built) and "acme-whatsapp" in repr(built)
 
 
-def test_reply_in_the_window_quotes_the_customers_last_message(sim: MetaSimulator, channel) -> None:
+def test_reply_in_the_window_quotes_the_customers_last_message(sim: MetaSimulator, channel: WhatsAppChannel) -> None:
     now = datetime.now(UTC)
     thread = customer_wrote(sim, CUSTOMER, timedelta(hours=2), now)
     delivery = channel.send_reply(thread, "Yes, in blue and green.", now=now)
@@ -353,7 +363,9 @@ def test_reply_in_the_window_quotes_the_customers_last_message(sim: MetaSimulato
     assert delivery == type(delivery)(message_ids=(sent["message_id"],)) and sent["message_id"].startswith("wamid.")
 
 
-def test_a_long_reply_is_split_at_4096_and_only_the_first_part_quotes(sim: MetaSimulator, channel) -> None:
+def test_a_long_reply_is_split_at_4096_and_only_the_first_part_quotes(
+    sim: MetaSimulator, channel: WhatsAppChannel
+) -> None:
     now = datetime.now(UTC)
     thread = customer_wrote(sim, CUSTOMER, timedelta(minutes=5), now)
     text = "Please descale the machine, then run two empty cycles before brewing again. " * 120  # ~9,100 chars
@@ -364,7 +376,9 @@ def test_a_long_reply_is_split_at_4096_and_only_the_first_part_quotes(sim: MetaS
     assert delivery.message_ids == tuple(m["message_id"] for m in sent)
 
 
-def test_window_closed_without_a_template_raises_and_sends_nothing(sim: MetaSimulator, channel) -> None:
+def test_window_closed_without_a_template_raises_and_sends_nothing(
+    sim: MetaSimulator, channel: WhatsAppChannel
+) -> None:
     now = datetime(2025, 6, 9, 12, tzinfo=UTC)
     with pytest.raises(errors.WindowClosed) as exc_info:
         channel.send_reply(state(CUSTOMER, now - timedelta(hours=25)), "Sorry for the delay", now=now)
@@ -388,7 +402,7 @@ def test_window_closed_with_a_template_sends_it_and_tells_the_agent(sim: MetaSim
 
 
 @pytest.mark.parametrize("template", [None, "we_are_here"])
-def test_whatsapps_own_131047_leads_to_the_same_two_outcomes(sim: MetaSimulator, template) -> None:
+def test_whatsapps_own_131047_leads_to_the_same_two_outcomes(sim: MetaSimulator, template: str | None) -> None:
     silent = "447700900123"  # wrote 2 days ago, but the core does not know when
     sim.whatsapp_message(PHONE_ID, wa_id=silent, text="hi", timestamp=datetime.now(UTC) - timedelta(days=2), send=False)
     channel = make_channel(sim, reengagement_template=template)
@@ -430,7 +444,7 @@ def test_the_error_table(sim: MetaSimulator, code: int, expected: type[errors.Br
     assert sim.wa_sent_messages == []
 
 
-def test_expired_token_is_an_auth_error(sim: MetaSimulator, channel) -> None:
+def test_expired_token_is_an_auth_error(sim: MetaSimulator, channel: WhatsAppChannel) -> None:
     now = datetime.now(UTC)
     thread = customer_wrote(sim, CUSTOMER, timedelta(minutes=1), now)
     sim.expire_token(PHONE_ID)
@@ -448,7 +462,9 @@ def test_timeout_after_sending_is_an_unknown_outcome(sim: MetaSimulator) -> None
     assert len(sim.wa_sent_messages) == 1  # why it must not be resent: WhatsApp did send it
 
 
-def test_unknown_thread_kind_and_empty_text_are_refused_without_a_call(sim: MetaSimulator, channel) -> None:
+def test_unknown_thread_kind_and_empty_text_are_refused_without_a_call(
+    sim: MetaSimulator, channel: WhatsAppChannel
+) -> None:
     wrong = ThreadState(**{**state(CUSTOMER, None).__dict__, "thread_id": "dm:1"})
     with pytest.raises(errors.PermanentError):
         channel.send_reply(wrong, "Hi", now=datetime.now(UTC))
@@ -457,7 +473,9 @@ def test_unknown_thread_kind_and_empty_text_are_refused_without_a_call(sim: Meta
     assert sim.calls == []
 
 
-def test_a_customer_without_a_phone_number_is_addressed_by_user_id(sim: MetaSimulator, channel) -> None:
+def test_a_customer_without_a_phone_number_is_addressed_by_user_id(
+    sim: MetaSimulator, channel: WhatsAppChannel
+) -> None:
     now = datetime.now(UTC)
     thread = customer_wrote(sim, "US.13491208655302741918", timedelta(minutes=1), now)
     channel.send_reply(thread, "Hi Ana", now=now)
@@ -465,14 +483,16 @@ def test_a_customer_without_a_phone_number_is_addressed_by_user_id(sim: MetaSimu
     assert call.json["recipient"] == "US.13491208655302741918" and "to" not in call.json
 
 
-def test_ping_names_the_number(channel) -> None:
+def test_ping_names_the_number(channel: WhatsAppChannel) -> None:
     assert channel.ping() == f"Acme Coffee ({NUMBER})"
 
 
 # -- end to end: customer → signed webhook → bridge app → inbox; our messages come back as statuses --------
 
 
-def test_messages_and_the_statuses_of_our_reply_reach_the_inbox(sim: MetaSimulator, channel, bridge) -> None:
+def test_messages_and_the_statuses_of_our_reply_reach_the_inbox(
+    sim: MetaSimulator, channel: WhatsAppChannel, bridge: Store
+) -> None:
     store = bridge
     sim.wa_statuses = True
     photo = sim.whatsapp_message(PHONE_ID, wa_id="33612345678", name="Élodie", kind="image", text="cracked")
@@ -493,7 +513,9 @@ def test_messages_and_the_statuses_of_our_reply_reach_the_inbox(sim: MetaSimulat
     assert ours not in rows  # no echo of our own message: only its statuses
 
 
-def test_a_failed_delivery_comes_back_as_a_failed_status(sim: MetaSimulator, channel, bridge) -> None:
+def test_a_failed_delivery_comes_back_as_a_failed_status(
+    sim: MetaSimulator, channel: WhatsAppChannel, bridge: Store
+) -> None:
     store = bridge
     sim.wa_statuses = True
     now = datetime.now(UTC)

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 import pytest
 import referencing
 import referencing.jsonschema
-from werkzeug.serving import make_server
+import requests
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from bridge import config as config_module
 from bridge import errors
@@ -27,9 +29,10 @@ from bridge.registry import build_channel
 from bridge.store import Store
 from connectors import xtext
 from connectors.x import XChannel, account_from_token, oauth1_signature, signature_base_string
-from sandbox.base import Fault, QuietHandler
+from sandbox.base import Call, Fault
 from sandbox.x import XSimulator
 from tests.conftest import fixture_bytes, fixture_json, raw_config
+from tests.support import Bridge, serve_bridge
 from webhooks import x as x_webhook
 from webhooks.app import create_app
 from webhooks.signatures import sign_x
@@ -41,6 +44,8 @@ BEARER = "x-oauth2-user-token-not-real"
 CUSTOMER, CUSTOMER_HANDLE = "2222222222222222222", "OtherUser"
 SECRETS = (CONSUMER_SECRET, TOKEN, TOKEN_SECRET, BEARER)
 SPEC = fixture_json("specs/x_api_v2_openapi.json")
+
+E = TypeVar("E", bound=errors.BridgeError)
 
 
 # -- fixtures: one simulator, one bridge app on a real socket, per module ---------------------------------
@@ -59,15 +64,8 @@ def make_config(tmp: Path, api_url: str, **overrides: Any) -> config_module.Conf
     return config_module.parse(raw, env={})
 
 
-def make_app(config: config_module.Config, store: Store):
-    app = create_app(config, store=store)
-    if "x" not in app.blueprints:
-        app.register_blueprint(x_webhook.bp)
-    return app
-
-
 @pytest.fixture(scope="module")
-def shared_sim():
+def shared_sim() -> Iterator[XSimulator]:
     sim = XSimulator(
         consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, access_token=TOKEN,
         access_token_secret=TOKEN_SECRET, user_id=BRAND, username=BRAND_NAME, bearer_tokens=(BEARER,),
@@ -77,31 +75,28 @@ def shared_sim():
 
 
 @pytest.fixture(scope="module")
-def bridge(shared_sim, tmp_path_factory):
+def bridge(shared_sim: XSimulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
     """The web app serving /webhooks/x on loopback, with its store; the simulator posts to it."""
     tmp = tmp_path_factory.mktemp("x")
     config = make_config(tmp, shared_sim.url)
-    store = Store.from_url(config.database_url)
-    server = make_server("127.0.0.1", 0, make_app(config, store), threaded=True, request_handler=QuietHandler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield {"config": config, "store": store, "url": f"http://127.0.0.1:{server.server_port}"}
-    server.shutdown()
+    with serve_bridge(config) as running:
+        yield running
 
 
 @pytest.fixture
-def sim(shared_sim, bridge):
+def sim(shared_sim: XSimulator, bridge: Bridge) -> XSimulator:
     shared_sim.reset()
     shared_sim.webhook_target = f"{bridge['url']}/webhooks/x"
     return shared_sim
 
 
 @pytest.fixture
-def store(bridge) -> Store:
+def store(bridge: Bridge) -> Store:
     return bridge["store"]
 
 
 @pytest.fixture
-def channel(sim) -> XChannel:
+def channel(sim: XSimulator) -> XChannel:
     return XChannel(
         name="acme-x", consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, access_token=TOKEN,
         access_token_secret=TOKEN_SECRET, api_url=sim.url, timeout=5,
@@ -109,19 +104,23 @@ def channel(sim) -> XChannel:
 
 
 @pytest.fixture
-def client(tmp_path):
+def client(tmp_path: Path) -> tuple[FlaskClient, Store]:
     config = make_config(tmp_path, "http://127.0.0.1:9")
     store = Store.from_url("sqlite://")  # in memory: the test client runs in this thread
-    return make_app(config, store).test_client(), store
+    return create_app(config, store=store).test_client(), store
 
 
-def signed_post(test_client, body: bytes, *, secret: str = CONSUMER_SECRET, path: str = "/webhooks/x", **kwargs):
+def signed_post(
+    test_client: FlaskClient, body: bytes, *, secret: str = CONSUMER_SECRET, path: str = "/webhooks/x", **kwargs: str
+) -> TestResponse:
     headers = {"x-twitter-webhooks-signature": kwargs.pop("signature", None) or sign_x(body, secret)}
     content_type = kwargs.pop("content_type", "application/json")
     return test_client.post(path, data=body, headers=headers, content_type=content_type)
 
 
-def parse_fixture(config: config_module.Config, payload: Any, resolve=None) -> list[SocialEvent]:
+def parse_fixture(
+    config: config_module.Config, payload: Any, resolve: x_webhook.Resolver | None = None
+) -> list[SocialEvent]:
     with create_app(config, store=Store.from_url("sqlite://")).test_request_context():
         return list(x_webhook.parse(payload, config.channels_for("x"), resolve=resolve))
 
@@ -156,7 +155,7 @@ def _pieces(template: str) -> list[str]:
     return [piece for piece in re.split(r"(\{[^}]+\})", template) if piece]
 
 
-def test_the_spec_validator_catches_a_bad_body():
+def test_the_spec_validator_catches_a_bad_body() -> None:
     assert_valid_request("POST", "/2/tweets", {"text": "hi", "reply": {"in_reply_to_tweet_id": "123"}})
     with pytest.raises(jsonschema.ValidationError):
         assert_valid_request("POST", "/2/tweets", {"text": "hi", "reply": {"in_reply_to_tweet_id": 123}})
@@ -169,9 +168,9 @@ def test_the_spec_validator_catches_a_bad_body():
 # -- signatures: the published vectors through the views -----------------------------------------------------
 
 
-def test_crc_vector(tmp_path):
+def test_crc_vector(tmp_path: Path) -> None:
     config = make_config(tmp_path, "http://127.0.0.1:9", consumer_secret="test", account_id=BRAND)
-    test_client = make_app(config, Store.from_url("sqlite://")).test_client()
+    test_client = create_app(config, store=Store.from_url("sqlite://")).test_client()
     response = test_client.get("/webhooks/x", query_string={"crc_token": "challenge_string"})
     assert response.status_code == 200
     assert response.get_json() == {"response_token": "sha256=SYYKwb5URQ4OnNXL3KWDH9ph6EIaP+4PTQFxLk5FIK4="}
@@ -179,9 +178,9 @@ def test_crc_vector(tmp_path):
     assert by_name.get_json() == response.get_json()
 
 
-def test_post_signature_vector(tmp_path):
+def test_post_signature_vector(tmp_path: Path) -> None:
     config = make_config(tmp_path, "http://127.0.0.1:9", consumer_secret="test", account_id=BRAND)
-    test_client = make_app(config, Store.from_url("sqlite://")).test_client()
+    test_client = create_app(config, store=Store.from_url("sqlite://")).test_client()
     body = b'{"test_number":1,"test_string":"two"}'
     good = "sha256=YWHphPn/JFq43jkF0y4/w8R/SelmLjvpunhVFY8JhlI="
     accepted = signed_post(test_client, body, signature=good)
@@ -191,7 +190,7 @@ def test_post_signature_vector(tmp_path):
     assert (refused.status_code, refused.get_json()) == (401, {"error": "invalid signature"})
 
 
-def test_oauth1_signature_vector():
+def test_oauth1_signature_vector() -> None:
     """X's documented example ("Creating a signature"): the same base string and signature."""
     params = {
         "status": "Hello Ladies + Gentlemen, a signed OAuth request!", "include_entities": "true",
@@ -209,12 +208,12 @@ def test_oauth1_signature_vector():
 # -- every fixture parsed ------------------------------------------------------------------------------------
 
 
-def test_aaa_post_fixture_by_the_account_itself_is_an_echo(tmp_path):
+def test_aaa_post_fixture_by_the_account_itself_is_an_echo(tmp_path: Path) -> None:
     payload = fixture_json("x/x_tweet_create_events.json")
     assert parse_fixture(config_for(tmp_path, payload["for_user_id"]), payload) == []
 
 
-def test_aaa_post_fixture_from_a_customer(tmp_path):
+def test_aaa_post_fixture_from_a_customer(tmp_path: Path) -> None:
     payload = fixture_json("x/x_tweet_create_events.json")
     payload["tweet_create_events"][0]["user"].update(id=9, id_str="9", screen_name="jane", name="Jane")
     [event] = parse_fixture(config_for(tmp_path, payload["for_user_id"]), payload)
@@ -230,7 +229,7 @@ def test_aaa_post_fixture_from_a_customer(tmp_path):
     assert event.url == "https://x.com/jane/status/1296887316556980230"
 
 
-def test_aaa_dm_fixture(tmp_path):
+def test_aaa_dm_fixture(tmp_path: Path) -> None:
     payload = fixture_json("x/x_direct_message_events.json")
     [event] = parse_fixture(config_for(tmp_path, "4337869213"), payload)
     assert (event.message_id, event.thread_id, event.reply_to) == ("954491830116155396", "dm:3001969357", "3001969357")
@@ -240,25 +239,25 @@ def test_aaa_dm_fixture(tmp_path):
     assert event.created_at == datetime.fromtimestamp(1516403560.557, UTC)
 
 
-def test_aaa_dm_sent_by_the_account_is_an_echo(tmp_path):
+def test_aaa_dm_sent_by_the_account_is_an_echo(tmp_path: Path) -> None:
     payload = fixture_json("x/x_direct_message_events.json")
     assert parse_fixture(config_for(tmp_path, "3001969357"), {**payload, "for_user_id": "3001969357"}) == []
 
 
-def test_xaa_mention_fixture(tmp_path):
+def test_xaa_mention_fixture(tmp_path: Path) -> None:
     [event] = parse_fixture(config_for(tmp_path, BRAND), fixture_json("x/x_xaa_post_mention_create.json"))
     assert (event.message_id, event.thread_id) == ("2080765813578191303", "conversation:2080765813578191303")
     assert (event.text, event.author.id, event.author.handle) == ("hey @ExampleUser", CUSTOMER, CUSTOMER_HANDLE)
     assert event.created_at == datetime(2026, 7, 24, 21, 23, 23, tzinfo=UTC)
 
 
-def test_xaa_dm_fixture(tmp_path):
+def test_xaa_dm_fixture(tmp_path: Path) -> None:
     [event] = parse_fixture(config_for(tmp_path, BRAND), fixture_json("x/x_xaa_dm_received.json"))
     assert (event.message_id, event.thread_id, event.text) == ("2080765901528535096", f"dm:{CUSTOMER}", "hello!")
     assert (event.author.name, event.author.handle) == ("OtherUser", "OtherUser")
 
 
-def test_xaa_other_events_and_other_accounts_are_ignored(tmp_path):
+def test_xaa_other_events_and_other_accounts_are_ignored(tmp_path: Path) -> None:
     config = config_for(tmp_path, BRAND)
     assert parse_fixture(config, fixture_json("x/x_xaa_event_envelope.json")) == []  # post.create: our own posts
     assert parse_fixture(config_for(tmp_path, "42"), fixture_json("x/x_xaa_post_mention_create.json")) == []
@@ -274,7 +273,7 @@ def test_xaa_other_events_and_other_accounts_are_ignored(tmp_path):
         "x_xaa_event_envelope.json",
     ],
 )
-def test_every_fixture_is_acknowledged_through_the_view(client, name):
+def test_every_fixture_is_acknowledged_through_the_view(client: tuple[FlaskClient, Store], name: str) -> None:
     test_client, store = client
     body = fixture_bytes(f"x/{name}")
     response = signed_post(test_client, body)
@@ -284,7 +283,7 @@ def test_every_fixture_is_acknowledged_through_the_view(client, name):
     assert signed_post(test_client, body).get_json()["stored"] == 0  # a redelivery stores nothing
 
 
-def test_long_posts_are_read_in_full(tmp_path):
+def test_long_posts_are_read_in_full(tmp_path: Path) -> None:
     config = config_for(tmp_path, BRAND)
     long_text = "My order #1234 arrived broken. " * 12
     v1 = {"for_user_id": BRAND, "tweet_create_events": [{
@@ -295,7 +294,7 @@ def test_long_posts_are_read_in_full(tmp_path):
     assert [e.text for e in parse_fixture(config, v1) + parse_fixture(config, v2)] == [long_text, long_text]
 
 
-def test_reposts_are_dropped_and_text_is_unescaped(tmp_path):
+def test_reposts_are_dropped_and_text_is_unescaped(tmp_path: Path) -> None:
     config = config_for(tmp_path, BRAND)
     post = {"id_str": "7", "text": "a &amp; b &lt;3", "user": {"id_str": "9"}, "created_at": "x"}
     [event] = parse_fixture(config, {"for_user_id": BRAND, "tweet_create_events": [post]})
@@ -307,10 +306,10 @@ def test_reposts_are_dropped_and_text_is_unescaped(tmp_path):
     assert parse_fixture(config, xaa) == []
 
 
-def test_a_v1_reply_joins_the_thread_of_the_post_it_answers(tmp_path):
+def test_a_v1_reply_joins_the_thread_of_the_post_it_answers(tmp_path: Path) -> None:
     config = config_for(tmp_path, BRAND)
     threads = {"100": "conversation:50"}
-    resolve = lambda account, post_id: threads.get(post_id) if account == BRAND else None  # noqa: E731
+    resolve: x_webhook.Resolver = lambda account, post_id: threads.get(post_id) if account == BRAND else None  # noqa: E731
     first = {"id_str": "200", "in_reply_to_status_id_str": "100", "text": "still broken", "user": {"id_str": "9"}}
     second = {"id_str": "300", "in_reply_to_status_id_str": "200", "text": "hello?", "user": {"id_str": "9"}}
     stray = {"id_str": "400", "in_reply_to_status_id_str": "399", "text": "hm", "user": {"id_str": "9"}}
@@ -319,7 +318,7 @@ def test_a_v1_reply_joins_the_thread_of_the_post_it_answers(tmp_path):
     assert [e.thread_id for e in events] == ["conversation:50", "conversation:50", "conversation:399"]
 
 
-def test_a_reply_to_our_own_sent_post_is_found_through_the_store(client):
+def test_a_reply_to_our_own_sent_post_is_found_through_the_store(client: tuple[FlaskClient, Store]) -> None:
     test_client, store = client
     mention = {"id_str": "500", "text": "@AcmeSupport help", "user": {"id_str": "9"}}
     assert signed_post(test_client, json.dumps({"for_user_id": BRAND, "tweet_create_events": [mention]}).encode())
@@ -332,19 +331,21 @@ def test_a_reply_to_our_own_sent_post_is_found_through_the_store(client):
     assert {row["thread_key"] for row in store.rows("inbox")} == {key}
 
 
-def test_deleted_post_becomes_a_remove_event_for_a_known_thread(tmp_path):
+def test_deleted_post_becomes_a_remove_event_for_a_known_thread(tmp_path: Path) -> None:
     config = config_for(tmp_path, BRAND)
     deletion = {"status": {"id": "100", "user_id": "9"}, "timestamp_ms": "1700000000000"}
-    resolve = lambda account, post_id: "conversation:100" if post_id == "100" else None  # noqa: E731
+    resolve: x_webhook.Resolver = lambda account, post_id: "conversation:100" if post_id == "100" else None  # noqa: E731
     [event] = parse_fixture(config, {"for_user_id": BRAND, "tweet_delete_events": [deletion]}, resolve=resolve)
     assert (event.kind, event.message_id, event.thread_id) == ("remove", "100#remove", "conversation:100")
     assert parse_fixture(config, {"for_user_id": BRAND, "tweet_delete_events": [deletion]}) == []
 
 
-def test_account_id_can_come_from_the_access_token(tmp_path):
+def test_account_id_can_come_from_the_access_token(tmp_path: Path) -> None:
     config = make_config(tmp_path, "http://127.0.0.1:9")  # no account_id: the token starts with it
-    assert x_webhook.account_of(config.channel("acme-x")) == BRAND == account_from_token(TOKEN)
-    assert build_channel(config.channel("acme-x")).account_id == BRAND
+    channel_config = config.channel("acme-x")
+    assert channel_config is not None
+    assert x_webhook.account_of(channel_config) == BRAND == account_from_token(TOKEN)
+    assert build_channel(channel_config).account_id == BRAND
 
 
 # -- bad input ---------------------------------------------------------------------------------------------
@@ -375,7 +376,9 @@ GOOD = fixture_bytes("x/x_xaa_dm_received.json")
         (GOOD, {"path": "/webhooks/x/acme-facebook"}, 404, "unknown X channel"),
     ],
 )  # fmt: skip
-def test_bad_input_gets_a_short_json_4xx(client, body, kwargs, status, error):
+def test_bad_input_gets_a_short_json_4xx(
+    client: tuple[FlaskClient, Store], body: bytes, kwargs: dict[str, str], status: int, error: str
+) -> None:
     test_client, store = client
     response = signed_post(test_client, body, **kwargs)
     assert (response.status_code, response.get_json()) == (status, {"error": error})
@@ -385,7 +388,7 @@ def test_bad_input_gets_a_short_json_4xx(client, body, kwargs, status, error):
 @pytest.mark.parametrize(
     ("query", "error"), [({}, "crc_token is required"), ({"crc_token": "a" * 2000}, "crc_token is too long")]
 )
-def test_bad_crc_requests(client, query, error):
+def test_bad_crc_requests(client: tuple[FlaskClient, Store], query: dict[str, str], error: str) -> None:
     response = client[0].get("/webhooks/x", query_string=query)
     assert (response.status_code, response.get_json()) == (400, {"error": error})
 
@@ -406,7 +409,7 @@ def customer_thread(sim: XSimulator) -> tuple[ThreadState, str]:
     return thread(f"conversation:{first.conversation_id}", latest.id, first.id), latest.id
 
 
-def requests_made(sim: XSimulator, method: str, prefix: str) -> list[Any]:
+def requests_made(sim: XSimulator, method: str, prefix: str) -> list[Call]:
     calls = sim.calls_to(method, prefix)
     for call in calls:
         assert_valid_request(method, call.path, call.json)
@@ -415,7 +418,7 @@ def requests_made(sim: XSimulator, method: str, prefix: str) -> list[Any]:
     return calls
 
 
-def raised(exc_info: pytest.ExceptionInfo[errors.BridgeError]) -> errors.BridgeError:
+def raised(exc_info: pytest.ExceptionInfo[E]) -> E:
     error = exc_info.value
     for text in (error, error.message, repr(error), error.__cause__, repr(error.__cause__)):
         assert not any(secret in str(text) for secret in SECRETS)
@@ -423,7 +426,7 @@ def raised(exc_info: pytest.ExceptionInfo[errors.BridgeError]) -> errors.BridgeE
     return error
 
 
-def test_reply_answers_the_latest_post_of_the_customer(sim, channel):
+def test_reply_answers_the_latest_post_of_the_customer(sim: XSimulator, channel: XChannel) -> None:
     state, latest = customer_thread(sim)
     delivery = channel.send_reply(state, "We're on it, sorry for the wait!", now=datetime.now(UTC))
     [call] = requests_made(sim, "POST", "/2/tweets")
@@ -436,7 +439,7 @@ def test_reply_answers_the_latest_post_of_the_customer(sim, channel):
     assert (post.author_id, post.in_reply_to, post.conversation_id) == (BRAND, latest, state.thread_id.split(":")[1])
 
 
-def test_a_long_reply_becomes_a_numbered_chain_of_valid_posts(sim, channel):
+def test_a_long_reply_becomes_a_numbered_chain_of_valid_posts(sim: XSimulator, channel: XChannel) -> None:
     state, latest = customer_thread(sim)
     text = " ".join(
         f"Step {i}: open https://help.acme.example.com/articles/{i}/how-to-reset-your-device and follow it."
@@ -452,7 +455,7 @@ def test_a_long_reply_becomes_a_numbered_chain_of_valid_posts(sim, channel):
     assert targets == [latest, *delivery.message_ids[:-1]]  # each part answers the previous one
 
 
-def test_direct_message_goes_to_the_participant(sim, channel):
+def test_direct_message_goes_to_the_participant(sim: XSimulator, channel: XChannel) -> None:
     dm = sim.customer_dm("where is my parcel?", user_id=CUSTOMER, username=CUSTOMER_HANDLE, send=False)
     delivery = channel.send_reply(thread(f"dm:{CUSTOMER}", dm.id), "Checking now!", now=datetime.now(UTC))
     [call] = requests_made(sim, "POST", "/2/dm_conversations/")
@@ -460,7 +463,7 @@ def test_direct_message_goes_to_the_participant(sim, channel):
     assert sim.sent_dms == [{"participant_id": CUSTOMER, "text": "Checking now!", "id": delivery.message_ids[0]}]
 
 
-def test_bearer_token_mode(sim):
+def test_bearer_token_mode(sim: XSimulator) -> None:
     bearer = XChannel(
         name="acme-x", consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, bearer_token=BEARER,
         account_id=BRAND, api_url=sim.url,
@@ -469,7 +472,7 @@ def test_bearer_token_mode(sim):
     assert sim.calls[-1].headers["Authorization"] == f"Bearer {BEARER}"
 
 
-def test_wrong_secret_is_an_auth_error(sim):
+def test_wrong_secret_is_an_auth_error(sim: XSimulator) -> None:
     wrong = XChannel(
         name="acme-x", consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, access_token=TOKEN,
         access_token_secret="not-the-secret", api_url=sim.url,
@@ -479,7 +482,7 @@ def test_wrong_secret_is_an_auth_error(sim):
     assert raised(exc_info).http_status == 401 and "credentials" in exc_info.value.message
 
 
-def test_duplicate_content_is_permanent_not_auth(sim, channel):
+def test_duplicate_content_is_permanent_not_auth(sim: XSimulator, channel: XChannel) -> None:
     state, _ = customer_thread(sim)
     channel.send_reply(state, "Thanks for your patience.", now=datetime.now(UTC))
     with pytest.raises(errors.PermanentError) as exc_info:
@@ -488,18 +491,19 @@ def test_duplicate_content_is_permanent_not_auth(sim, channel):
     assert type(error) is errors.PermanentError and error.http_status == 403 and "duplicate" in error.message
 
 
-def test_reply_to_a_deleted_post_is_not_found(sim, channel):
+def test_reply_to_a_deleted_post_is_not_found(sim: XSimulator, channel: XChannel) -> None:
     with pytest.raises(errors.NotFound) as exc_info:
         channel.send_reply(thread("conversation:123", "456"), "Hello", now=datetime.now(UTC))
     assert "deleted" in raised(exc_info).message
 
 
-def test_429_waits_until_the_reset_of_the_window(sim, channel):
+def test_429_waits_until_the_reset_of_the_window(sim: XSimulator, channel: XChannel) -> None:
     state, _ = customer_thread(sim)
     sim.exhaust("POST /2/tweets")
     with pytest.raises(errors.RateLimited) as exc_info:
         channel.send_reply(state, "Hi", now=datetime.now(UTC))
     error = raised(exc_info)
+    assert error.retry_after is not None
     assert error.http_status == 429 and 895 <= error.retry_after <= 900  # the 15-minute window, from the headers
     before = len(sim.calls)
     with pytest.raises(errors.RateLimited) as again:
@@ -507,7 +511,7 @@ def test_429_waits_until_the_reset_of_the_window(sim, channel):
     assert again.value.code == "window" and len(sim.calls) == before  # refused here, no request sent
 
 
-def test_remaining_zero_stops_calls_before_x_refuses_them(sim, channel):
+def test_remaining_zero_stops_calls_before_x_refuses_them(sim: XSimulator, channel: XChannel) -> None:
     sim.limits["GET /2/users/me"] = 1
     try:
         assert channel.ping() == f"@{BRAND_NAME}"
@@ -533,7 +537,15 @@ def test_remaining_zero_stops_calls_before_x_refuses_them(sim, channel):
          {}, errors.AuthError, None),
     ],
 )  # fmt: skip
-def test_error_table(sim, channel, status, body, headers, expected, retry_after):
+def test_error_table(
+    sim: XSimulator,
+    channel: XChannel,
+    status: int,
+    body: dict[str, Any] | str,
+    headers: dict[str, str],
+    expected: type[errors.BridgeError],
+    retry_after: float | None,
+) -> None:
     state, _ = customer_thread(sim)
     sim.inject(Fault(status, path_prefix="/2/", headers=headers, body=body))
     with pytest.raises(errors.BridgeError) as exc_info:
@@ -543,7 +555,7 @@ def test_error_table(sim, channel, status, body, headers, expected, retry_after)
     assert error.message.startswith("could not reply on X")
 
 
-def test_timeout_after_sending_is_an_unknown_outcome(sim):
+def test_timeout_after_sending_is_an_unknown_outcome(sim: XSimulator) -> None:
     state, _ = customer_thread(sim)
     sim.inject(Fault(201, path_prefix="/2/tweets", delay=1.0, body={"data": {"id": "1", "text": "Hi"}}))
     slow = XChannel(
@@ -555,12 +567,12 @@ def test_timeout_after_sending_is_an_unknown_outcome(sim):
     assert not raised(exc_info).retryable
 
 
-def test_a_failure_inside_a_chain_reports_what_was_posted(sim, channel):
+def test_a_failure_inside_a_chain_reports_what_was_posted(sim: XSimulator, channel: XChannel) -> None:
     state, _ = customer_thread(sim)
     text = "This is a sentence that keeps the explanation going for a while. " * 9
     seen: list[int] = []
 
-    def after_first(response, *args, **kwargs):
+    def after_first(response: requests.Response, *args: Any, **kwargs: Any) -> None:
         seen.append(response.status_code)
         if len(seen) == 1:
             sim.exhaust("POST /2/tweets")
@@ -573,14 +585,14 @@ def test_a_failure_inside_a_chain_reports_what_was_posted(sim, channel):
     assert error.message_ids[0] in sim.posts
 
 
-def test_unknown_threads_and_bad_ids_are_refused_without_a_call(sim, channel):
+def test_unknown_threads_and_bad_ids_are_refused_without_a_call(sim: XSimulator, channel: XChannel) -> None:
     for state in (thread("comment:1"), thread("conversation:abc", None, "abc"), thread("dm:x1")):
         with pytest.raises(errors.PermanentError):
             channel.send_reply(state, "Hi", now=datetime.now(UTC))
     assert sim.calls == []
 
 
-def test_configuration_errors_and_repr(sim):
+def test_configuration_errors_and_repr(sim: XSimulator) -> None:
     with pytest.raises(errors.ConfigError, match="account_id"):
         XChannel(name="a", consumer_key="k", consumer_secret="s", bearer_token="b")
     with pytest.raises(errors.ConfigError, match="bearer_token"):
@@ -604,7 +616,9 @@ def claimed_thread(store: Store, event: SocialEvent) -> ThreadState:
     """What the core does with the first event of a thread, in short: claim it, record the latest post."""
     store.claim_thread(event, "zendesk")
     store.update_thread(event.thread_key, last_inbound_message_id=event.message_id, ticket_id="42")
-    return thread_state(store.thread(event.thread_key))
+    row = store.thread(event.thread_key)
+    assert row is not None
+    return thread_state(row)
 
 
 def record_delivery(store: Store, event: SocialEvent, message_ids: tuple[str, ...]) -> None:
@@ -615,16 +629,19 @@ def record_delivery(store: Store, event: SocialEvent, message_ids: tuple[str, ..
 
 
 @pytest.mark.parametrize("shape", ["aaa", "xaa"])
-def test_mention_in_reply_out_echo_dropped(sim, store, shape):
+def test_mention_in_reply_out_echo_dropped(sim: XSimulator, store: Store, shape: str) -> None:
     sim.shape, sim.echoes = shape, True
     mention = sim.customer_post("@AcmeSupport my blender broke", user_id=CUSTOMER, username=CUSTOMER_HANDLE)
+    assert mention.response is not None
     assert mention.response.status_code == 200 and mention.response.json()["stored"] == 1
     event = stored(store, mention.id)
     assert (event.thread_id, event.author.handle, event.text) == (
         f"conversation:{mention.id}", CUSTOMER_HANDLE, "@AcmeSupport my blender broke",
     )  # fmt: skip
-    channel = build_channel(config_module.parse(
-        {**raw_config(), "channels": [x_channel_config(sim.url)]}, env={}).channel("acme-x"))  # fmt: skip
+    channel_config = config_module.parse(
+        {**raw_config(), "channels": [x_channel_config(sim.url)]}, env={}).channel("acme-x")  # fmt: skip
+    assert channel_config is not None
+    channel = build_channel(channel_config)
     delivery = channel.send_reply(
         claimed_thread(store, event), "So sorry! DM us your order number.", now=datetime.now(UTC)
     )
@@ -637,11 +654,12 @@ def test_mention_in_reply_out_echo_dropped(sim, store, shape):
     follow_up = sim.customer_post(
         "thanks", user_id=CUSTOMER, username=CUSTOMER_HANDLE, in_reply_to=delivery.message_ids[0]
     )
+    assert follow_up.response is not None
     assert follow_up.response.json()["stored"] == 1
     assert stored(store, follow_up.id).thread_id == event.thread_id  # the customer's answer joins the thread
 
 
-def test_dm_in_reply_out(sim, store):
+def test_dm_in_reply_out(sim: XSimulator, store: Store) -> None:
     sim.shape, sim.echoes = "aaa", True
     dm = sim.customer_dm("hi, need help", user_id="3333", username="carla", display_name="Carla")
     event = stored(store, dm.id)
@@ -656,5 +674,5 @@ def test_dm_in_reply_out(sim, store):
     assert store.rows("inbox", platform="x", message_id=delivery.message_ids[0]) == []
 
 
-def test_crc_from_the_simulator(sim):
+def test_crc_from_the_simulator(sim: XSimulator) -> None:
     assert sim.crc_check("fresh-challenge-123")

@@ -27,7 +27,7 @@ CJK_160 = (
 KANA = "あいうえおかきくけこ"
 
 
-def test_constants_are_the_vendor_config_v3():
+def test_constants_are_the_vendor_config_v3() -> None:
     config = fixture_json("specs/twitter_text_config_v3.json")
     assert config["version"] == 3 and config["emojiParsingEnabled"] is True
     assert (config["maxWeightedTweetLength"], config["scale"]) == (xtext.MAX_WEIGHTED_LENGTH, xtext.SCALE)
@@ -69,7 +69,7 @@ def test_constants_are_the_vendor_config_v3():
         ("", 0, False),
     ],
 )
-def test_twitter_text_conformance(text, weighted, valid):
+def test_twitter_text_conformance(text: str, weighted: int, valid: bool) -> None:
     result = xtext.parse_post(text)
     assert (result.weighted_length, result.valid) == (weighted, valid)
     assert xtext.weighted_length(text) == weighted and xtext.is_valid_post(text) is valid
@@ -94,7 +94,7 @@ def test_twitter_text_conformance(text, weighted, valid):
         ("@AcmeSupport", 12),
     ],
 )
-def test_emoji_and_url_weights(text, weighted):
+def test_emoji_and_url_weights(text: str, weighted: int) -> None:
     assert xtext.weighted_length(text) == weighted
 
 
@@ -110,7 +110,7 @@ def test_emoji_and_url_weights(text, weighted):
         ("http://www.-domain4352.com/ http://256.1.2.3/ a.b @user.com", []),
     ],
 )
-def test_url_extraction(text, urls):
+def test_url_extraction(text: str, urls: list[str]) -> None:
     assert [text[start:end] for start, end in xtext.url_spans(text)] == urls
 
 
@@ -125,29 +125,34 @@ WORDS = st.sampled_from(
 )  # fmt: skip
 
 
+def _numbering(part: str) -> tuple[str, ...]:
+    """The ``(i/n)`` numbering at the end of a part, as ``(i, n)``."""
+    match = re.search(r" \((\d+)/(\d+)\)$", part)
+    assert match is not None
+    return match.groups()
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(WORDS, min_size=1, max_size=160))
-def test_split_parts_are_valid_and_keep_every_url_and_mention(words):
+def test_split_parts_are_valid_and_keep_every_url_and_mention(words: list[str]) -> None:
     text = " ".join(words)
     assume(text.strip())
     parts = split_post(text)
     assert all(xtext.is_valid_post(part) and xtext.weighted_length(part) <= 280 for part in parts)
     if len(parts) > 1:
-        assert [re.search(r" \((\d+)/(\d+)\)$", p).groups() for p in parts] == [
-            (str(i), str(len(parts))) for i in range(1, len(parts) + 1)
-        ]
+        assert [_numbering(p) for p in parts] == [(str(i), str(len(parts))) for i in range(1, len(parts) + 1)]
         parts = [re.sub(r" \(\d+/\d+\)$", "", p) for p in parts]
     tokens = [token for part in parts for token in part.split()]
     assert tokens == text.split()  # nothing lost, nothing cut inside a word, URL or mention
 
 
-def test_a_short_reply_is_one_unnumbered_post():
+def test_a_short_reply_is_one_unnumbered_post() -> None:
     assert split_post("  Thanks, Jane! We're on it: https://acme.example.com/status  ") == [
         "Thanks, Jane! We're on it: https://acme.example.com/status"
     ]
 
 
-def test_urls_count_23_when_splitting():
+def test_urls_count_23_when_splitting() -> None:
     link = "https://acme.example.com/a/very/long/path/that/goes/on/and/on/" + "segment/" * 40
     text = " ".join([f"Step {i}: see {link}." for i in range(12)])
     parts = split_post(text)
@@ -155,13 +160,13 @@ def test_urls_count_23_when_splitting():
     assert all(link in part for part in parts) and sum(p.count(link) for p in parts) == 12
 
 
-def test_invalid_characters_are_dropped_and_blank_text_refused():
+def test_invalid_characters_are_dropped_and_blank_text_refused() -> None:
     assert split_post("Hello\ufeff there\ufffe") == ["Hello there"]
     with pytest.raises(Exception, match="valid X posts"):
         split_post(" \ufeff ")
 
 
-def test_text_without_spaces_is_never_cut_inside_a_url_or_mention():
+def test_text_without_spaces_is_never_cut_inside_a_url_or_mention() -> None:
     url = "https://acme.example.jp/track/12345"
     text = "ご注文の商品について確認しました" * 8 + url + "詳細は@AcmeSupportまでお問い合わせください" * 6
     parts = split_post(text)
