@@ -144,8 +144,17 @@ class InboxWriter:
             if self.engine.dialect.is_disconnect(e, connection.dbapi_connection, cursor):
                 self._drop_connection()
                 raise _Disconnected() from e
-            connection.rollback()
+            self._roll_back(connection)
             raise Unavailable("the database refused the write", platform="store") from e
+        except BaseException:
+            self._roll_back(connection)  # never leave the kept connection inside a transaction
+            raise
+
+    def _roll_back(self, connection: Any) -> None:
+        try:
+            connection.rollback()
+        except self.engine.dialect.loaded_dbapi.Error:
+            self._drop_connection()  # it cannot even roll back: the next batch gets a new one
 
     @contextmanager
     def _one_writer(self) -> Iterator[None]:
