@@ -14,10 +14,12 @@ Every zenpy / requests failure is mapped onto :mod:`bridge.errors` by :func:`_tr
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -52,7 +54,7 @@ REJECTED = (errors.PermanentError, "Zendesk rejected the request")
 
 
 class ZendeskHelpdesk:
-    """The helpdesk port on Zendesk Support. Thread-safe as far as zenpy and requests are."""
+    """The helpdesk port on Zendesk Support. Thread-safe: each thread has its own zenpy client."""
 
     name = "zendesk"
 
@@ -73,7 +75,8 @@ class ZendeskHelpdesk:
         subdomain, domain = _zenpy_host(self.url)
         self._nominal = f"https://{subdomain}.{domain}"
         self._session = _prepared(session, nominal=self._nominal, actual=self.url)
-        self._zenpy = Zenpy(
+        self._new_zenpy = partial(
+            Zenpy,
             subdomain=subdomain,
             domain=domain,
             email=email,
@@ -83,6 +86,18 @@ class ZendeskHelpdesk:
             timeout=timeout,
             disable_cache=True,
         )
+        self._per_thread = threading.local()
+
+    @property
+    def _zenpy(self) -> Zenpy:
+        """This thread's zenpy client. zenpy is not thread-safe: an endpoint keeps the object being sent
+        in ``_dirty_object`` between the request and the answer, so two threads sharing a client clear or
+        iterate each other's (``TypeError``/``KeyError`` inside zenpy, seen with ``worker --concurrency``).
+        The clients share one ``requests`` session."""
+        zenpy: Zenpy | None = getattr(self._per_thread, "zenpy", None)
+        if zenpy is None:
+            zenpy = self._per_thread.zenpy = self._new_zenpy()
+        return zenpy
 
     def __repr__(self) -> str:
         return f"ZendeskHelpdesk(url={self.url!r}, email={self.email!r}, auth={self._auth_kind!r})"

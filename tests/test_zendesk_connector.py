@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -348,3 +350,32 @@ def test_refused_connection_is_unavailable() -> None:
         helpdesk = ZendeskHelpdesk(url=f"http://127.0.0.1:{closed.getsockname()[1]}", email=EMAIL, api_token=TOKEN)
         with pytest.raises(errors.Unavailable):
             helpdesk.create_ticket(new_ticket("1"))  # nothing was sent, so even a POST may be retried
+
+
+# -- concurrency ---------------------------------------------------------------------------------------------------
+
+
+def test_concurrent_calls_from_many_threads_do_not_trip_over_each_other(
+    sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk
+) -> None:
+    """``worker --concurrency`` calls one helpdesk from several threads. A zenpy client shared by them
+    failed inside zenpy (``TypeError``/``KeyError`` on its ``_dirty_object``) and dead-lettered the event.
+    Thread switches are forced very often here so that the race shows on every run, not one in a hundred."""
+    requester = helpdesk.ensure_requester(platform="facebook", author=JANE)
+    failures: list[str] = []
+
+    def create(i: int) -> None:
+        try:
+            helpdesk.create_ticket(new_ticket(requester, f"facebook:1:comment:{i}"))
+        except Exception as e:
+            failures.append(repr(e))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(create, range(300)))
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
+    assert len(sim.tickets) == 300
