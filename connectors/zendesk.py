@@ -87,6 +87,7 @@ class ZendeskHelpdesk:
             disable_cache=True,
         )
         self._per_thread = threading.local()
+        self._per_thread.zenpy = self._new_zenpy()  # now: zenpy puts the credentials on the shared session
 
     @property
     def _zenpy(self) -> Zenpy:
