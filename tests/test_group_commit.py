@@ -300,21 +300,32 @@ def test_after_a_fork_the_child_does_not_wait_for_the_parents_batch() -> None:
     with ThreadPoolExecutor(1) as pool:
         parent = pool.submit(group.submit, "parent")
         assert entered.wait(10)
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: the parent's batch is still "being written" in its copy of the state
-            try:
-                os.write(write_end, b"ok" if group.submit("child") == "child" else b"wrong")
-            finally:
-                os._exit(0)
-        os.close(write_end)
-        answered = select.select([read_end], [], [], 10)[0]
+        # the child: the parent's batch is still "being written" in its copy of the state
+        answer = in_child(lambda: b"ok" if group.submit("child") == "child" else b"wrong", timeout=10)
+        release.set()
+        assert parent.result() == "parent"
+    assert answer == b"ok", "the child waited for a batch that is not its own"
+
+
+def in_child(work: Callable[[], bytes], timeout: float = 20) -> bytes | None:
+    """Run ``work`` in a forked child and return what it returned; None when it did not answer in time
+    (the child is killed then)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write_end, work())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        answered = select.select([read_end], [], [], timeout)[0]
         if not answered:
             os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        release.set()
-        assert parent.result() == "parent"
-    assert answered and os.read(read_end, 8) == b"ok", "the child waited for a batch that is not its own"
+        return os.read(read_end, 64) if answered else None
+    finally:
+        os.close(read_end)
 
 
 def test_two_web_processes_on_one_sqlite_file_take_turns_and_lose_nothing(config: config_module.Config) -> None:
@@ -341,51 +352,47 @@ def messenger_events(config: config_module.Config, mids: list[str]) -> Iterator[
 # -- the writer's own connection ------------------------------------------------------------------------------
 
 
-def test_a_webhook_after_the_database_dropped_the_writers_connection_is_still_stored(pg_url: str) -> None:
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[Store]:
+    store = Store.from_url(pg_url, migrate=True)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def pg_events(pg_url: str) -> dict[str, Any]:
+    return dict(messenger_events(config_module.parse(raw_config(database_url=pg_url), env={}), ["m_1", "m_2", "m_3"]))
+
+
+def writer_backend(store: Store) -> int:
+    """The PostgreSQL backend pid of the store's ingest writer connection."""
+    return int(store._inbox_writer._connection.dbapi_connection.info.backend_pid)
+
+
+def test_a_webhook_after_the_database_dropped_the_writers_connection_is_still_stored(
+    pg_store: Store, pg_events: dict[str, Any]
+) -> None:
     """The ingest writer keeps its connection (no checkout and pre-ping per batch); when PostgreSQL ended
     it meanwhile (a restart, an idle timeout), the next batch is written on a new one, not answered 503."""
-    store = Store.from_url(pg_url, migrate=True)
-    config = config_module.parse(raw_config(database_url=pg_url), env={})
-    events = dict(messenger_events(config, ["m_1", "m_2", "m_3"]))
-    try:
-        assert store.ingest([events["m_1"]]) == 1
-        old_pid = store._inbox_writer._connection.dbapi_connection.info.backend_pid
-        with store.begin() as conn:
-            assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": old_pid}).scalar_one()
-        assert store.ingest([events["m_2"], events["m_1"]]) == 1
-        assert store._inbox_writer._connection.dbapi_connection.info.backend_pid != old_pid
-        assert sorted(r["message_id"] for r in store.rows("inbox")) == ["m_1", "m_2"]
-    finally:
-        store.close()
+    store, events = pg_store, pg_events
+    assert store.ingest([events["m_1"]]) == 1
+    old_pid = writer_backend(store)
+    with store.begin() as conn:
+        assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": old_pid}).scalar_one()
+    assert store.ingest([events["m_2"], events["m_1"]]) == 1
+    assert writer_backend(store) != old_pid
+    assert sorted(r["message_id"] for r in store.rows("inbox")) == ["m_1", "m_2"]
 
 
-def test_a_forked_child_writes_on_its_own_connection_and_the_parents_still_works(pg_url: str) -> None:
-    store = Store.from_url(pg_url, migrate=True)
-    config = config_module.parse(raw_config(database_url=pg_url), env={})
-    events = dict(messenger_events(config, ["m_1", "m_2", "m_3"]))
-    try:
-        assert store.ingest([events["m_1"]]) == 1
-        parent_pid = store._inbox_writer._connection.dbapi_connection.info.backend_pid
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                child_pid = 0
-                if store.ingest([events["m_2"]]) == 1:
-                    child_pid = store._inbox_writer._connection.dbapi_connection.info.backend_pid
-                os.write(write_end, str(child_pid).encode())
-            finally:
-                os._exit(0)
-        os.close(write_end)
-        answered = select.select([read_end], [], [], 20)[0]
-        if not answered:
-            os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        assert answered, "the child did not answer"
-        child_pid = int(os.read(read_end, 32) or b"0")
-        assert child_pid not in (0, parent_pid)
-        assert store.ingest([events["m_3"]]) == 1
-        assert store._inbox_writer._connection.dbapi_connection.info.backend_pid == parent_pid
-        assert sorted(r["message_id"] for r in store.rows("inbox")) == ["m_1", "m_2", "m_3"]
-    finally:
-        store.close()
+def test_a_forked_child_writes_on_its_own_connection_and_the_parents_still_works(
+    pg_store: Store, pg_events: dict[str, Any]
+) -> None:
+    store, events = pg_store, pg_events
+    assert store.ingest([events["m_1"]]) == 1
+    parent_pid = writer_backend(store)
+    answer = in_child(lambda: str(writer_backend(store) if store.ingest([events["m_2"]]) == 1 else 0).encode())
+    assert answer is not None, "the child did not answer"
+    assert int(answer or b"0") not in (0, parent_pid)
+    assert store.ingest([events["m_3"]]) == 1
+    assert writer_backend(store) == parent_pid
+    assert sorted(r["message_id"] for r in store.rows("inbox")) == ["m_1", "m_2", "m_3"]
