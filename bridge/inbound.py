@@ -51,7 +51,7 @@ def _apply(rt: Runtime, pending: PendingEvent) -> bool:
     """Handle one event and record the outcome; False when it was postponed."""
     row_id, event, attempts = pending.id, pending.event, pending.attempts
     try:
-        status = handle_event(rt, pending)
+        status, thread_changes = handle_event(rt, pending)
     except BridgeError as e:
         if e.retryable and attempts + 1 < MAX_ATTEMPTS:
             delay = backoff_for(attempts + 1, e)
@@ -66,22 +66,24 @@ def _apply(rt: Runtime, pending: PendingEvent) -> bool:
         error = f"unexpected error: {type(e).__name__}: {e}"
         rt.store.dead_letter("inbox", [row_id], key=event.thread_key, error=error)
         return True
-    rt.store.finish("inbox", [row_id], status)
+    rt.store.finish_event(row_id, status, event.thread_key, **thread_changes)
     return True
 
 
-def handle_event(rt: Runtime, pending: PendingEvent) -> str:
-    """Apply one event to the helpdesk; return the inbox status to record (done | ignored)."""
+def handle_event(rt: Runtime, pending: PendingEvent) -> tuple[str, dict[str, Any]]:
+    """Apply one event to the helpdesk; return the inbox status to record (done | ignored) and the
+    thread's columns to change, which are written in the same transaction as the status: a crash before
+    it leaves both as they were, and the event is applied again, looking first (module docstring)."""
     event = pending.event
     if rt.store.is_our_message(event.platform, event.message_id):
         log.info("dropping the echo of our own message %s on %s", event.message_id, event.channel)
-        return "ignored"
+        return "ignored", {}
     if event.kind in ("edit", "remove"):
-        return _record_change(rt, event)
+        return _record_change(rt, event), {}
     if event.kind == "status":
-        return _record_status(rt, event)
+        return _record_status(rt, event), {}
     if event.kind not in ("message", "comment"):
-        return "ignored"
+        return "ignored", {}
     thread = rt.store.claim_thread(event, rt.helpdesk.name)
     customer = enrich.look_up(rt, event) if thread["ticket_id"] is None else None
     requester_id, event = _requester(rt, event, enrich.known_name(customer))
@@ -91,18 +93,15 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> str:
         ticket = _open_ticket(rt, event, thread, requester_id, followup_of=None, customer=customer)
     else:
         ticket = _follow_up(rt, pending, thread, requester_id)
-    last = max(thread["last_inbound_at"] or 0.0, event.created_at.timestamp())
-    rt.store.update_thread(
-        event.thread_key,
-        ticket_id=ticket.id,
-        requester_id=requester_id,
-        last_inbound_at=last,
-        last_inbound_message_id=event.message_id,
-        customer_id=event.author.id,
-        first_inbound_at=thread["first_inbound_at"] or event.created_at.timestamp(),
-    )
     writeback.record_post(rt, event)
-    return "done"
+    return "done", {
+        "ticket_id": ticket.id,
+        "requester_id": requester_id,
+        "last_inbound_at": max(thread["last_inbound_at"] or 0.0, event.created_at.timestamp()),
+        "last_inbound_message_id": event.message_id,
+        "customer_id": event.author.id,
+        "first_inbound_at": thread["first_inbound_at"] or event.created_at.timestamp(),
+    }
 
 
 def _requester(rt: Runtime, event: SocialEvent, crm_name: str | None = None) -> tuple[str, SocialEvent]:

@@ -400,6 +400,17 @@ class Store:
         with self.begin() as conn:
             conn.execute(sa.update(table).where(table.c.id.in_(ids)).values(status=status, last_error=error))
 
+    def finish_event(self, row_id: int, status: str, thread_key: str, **thread_changes: Any) -> None:
+        """An inbox event's outcome and what it changed on its thread, in one transaction (one commit)."""
+        with self.begin() as conn:
+            conn.execute(sa.update(inbox).where(inbox.c.id == row_id).values(status=status, last_error=None))
+            if thread_changes:
+                conn.execute(
+                    sa.update(threads)
+                    .where(threads.c.key == thread_key)
+                    .values(updated_at=time.time(), **thread_changes)
+                )
+
     def dead_letter(self, table_name: str, ids: Sequence[int], *, key: str, error: str) -> None:
         """Park work that failed for good: visible in ``dead_letters`` with its reason, replayable."""
         table, now = metadata.tables[table_name], time.time()
