@@ -1,185 +1,54 @@
-"""A faithful Zendesk Support API simulator: users, tickets, comments, job statuses, webhooks, triggers.
-
-Shapes follow the responses zenpy's own test suite recorded from Zendesk (``../shared/fixtures/zendesk``)
-and the official OpenAPI paths. What those sources do not show (some validation messages, the webhooks
-API's error bodies, bulk-job result items) is best effort and says so where it is built.
-
-Besides answering like Zendesk (auth, ``RecordInvalid`` / ``RecordNotFound`` bodies, offset and cursor
-pagination with absolute links on its own host, ``X-Rate-Limit`` headers and an optional per-minute
-budget answering 429 with ``Retry-After``), it can play the agent's side: :meth:`agent_comment` writes a
-reply or an internal note and :meth:`fire_webhook` delivers the signed webhook Zendesk would send.
-:meth:`slow_after_commit` makes a request succeed and then lose its answer (crash-recovery tests).
-"""
+"""The Zendesk simulator itself: routes, the edge (auth, rate limit), tickets and comments, the agent's side."""
 
 from __future__ import annotations
 
 import base64
 import hmac
-import html
 import itertools
 import json
 import math
-import re
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import urlencode
 
 import requests
 from flask import Response, has_request_context, request
 
-from sandbox.base import Simulator, json_response
+from sandbox.base import json_response
+from sandbox.zendesk.automation import AutomationMixin
+from sandbox.zendesk.records import (
+    BRAND_ID,
+    COMMENT_EVENT_KEYS,
+    CUSTOM_STATUS_IDS,
+    FORM_ID,
+    STATUSES,
+    TICKET_CHANGEABLE,
+    TICKET_KEYS,
+)
+from sandbox.zendesk.users import UsersMixin
+from sandbox.zendesk.wire import (
+    ApiError,
+    as_id,
+    html_of,
+    normalise_tags,
+    not_found,
+    now_iso,
+    payload,
+    record_invalid,
+    text_of,
+)
 from webhooks.signatures import sign_zendesk
 
 #: Zendesk's documented static secret for test webhooks (base64 of "this_secret_is_for_testing_only").
 TEST_WEBHOOK_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
 DEFAULT_RATE_LIMIT = 700  # requests per minute on the Suite Growth plan (what the fixture headers show)
-MAX_PAGE = 100
-MAX_MANY = 100
-STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
-ROLES = ("end-user", "agent", "admin")
-BRAND_ID, FORM_ID = 360000000001, 360000000020
-CUSTOM_STATUS_IDS = {s: 360000000100 + i for i, s in enumerate((*STATUSES, "deleted"))}
-TICKET_KEYS = (
-    "url",
-    "id",
-    "external_id",
-    "via",
-    "created_at",
-    "updated_at",
-    "type",
-    "subject",
-    "raw_subject",
-    "description",
-    "priority",
-    "status",
-    "recipient",
-    "requester_id",
-    "submitter_id",
-    "assignee_id",
-    "organization_id",
-    "group_id",
-    "collaborator_ids",
-    "follower_ids",
-    "email_cc_ids",
-    "forum_topic_id",
-    "problem_id",
-    "has_incidents",
-    "is_public",
-    "due_at",
-    "tags",
-    "custom_fields",
-    "satisfaction_rating",
-    "sharing_agreement_ids",
-    "custom_status_id",
-    "fields",
-    "followup_ids",
-    "ticket_form_id",
-    "brand_id",
-    "allow_channelback",
-    "allow_attachments",
-    "from_messaging_channel",
-)
-USER_WRITABLE = (
-    "name",
-    "email",
-    "phone",
-    "external_id",
-    "role",
-    "tags",
-    "details",
-    "notes",
-    "time_zone",
-    "locale",
-    "verified",
-    "user_fields",
-    "alias",
-    "suspended",
-    "signature",
-    "organization_id",
-)
-TICKET_CHANGEABLE = ("subject", "priority", "type", "status", "assignee_id", "external_id", "requester_id", "group_id")
-COMMENT_EVENT_KEYS = ("id", "type", "author_id", "body", "html_body", "plain_body", "public", "attachments", "audit_id")
 
 
-class ApiError(Exception):
-    """Raised inside a handler: answer with this Zendesk error body."""
-
-    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        super().__init__(status)
-        self.response = json_response(body, status, headers)
-
-
-def record_invalid(field: str, description: str, error: str = "InvalidValue") -> ApiError:
-    details = {field: [{"description": description, "error": error}]}
-    return ApiError(422, {"error": "RecordInvalid", "description": "Record validation errors", "details": details})
-
-
-def not_found() -> ApiError:
-    return ApiError(404, {"error": "RecordNotFound", "description": "Not found"})
-
-
-def webhook_error(status: int, code: str, detail: str) -> ApiError:
-    """The webhooks API answers JSON:API-style ``errors`` (best effort: no recorded sample)."""
-    return ApiError(status, {"errors": [{"code": code, "title": code, "detail": detail}]})
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def html_of(body: str) -> str:
-    paragraphs = [p for p in re.split(r"\n\s*\n", body.strip()) if p] or [""]
-    inner = "".join(f'<p dir="auto">{html.escape(p).replace(chr(10), "<br>")}</p>' for p in paragraphs)
-    return f'<div class="zd-comment" dir="auto">{inner}</div>'
-
-
-def text_of(markup: str) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"</p>|<br\s*/?>", "\n", markup))).strip()
-
-
-def normalise_tags(tags: Any) -> list[str]:
-    """Zendesk tags are lower case, without spaces (a space separates two tags), unique."""
-    words = " ".join(tags if isinstance(tags, list) else str(tags or "").split()).lower().split()
-    return list(dict.fromkeys(str(w) for w in words))
-
-
-def json_body() -> dict[str, Any]:
-    try:
-        body = json.loads(request.get_data() or b"{}")
-    except ValueError:
-        raise ApiError(400, {"error": "Unprocessable Entity", "message": "Server could not parse JSON"}) from None
-    return body if isinstance(body, dict) else {}
-
-
-def payload(key: str) -> dict[str, Any]:
-    """The JSON object under ``key`` in the request body (best effort error body when it is missing)."""
-    value = json_body().get(key)
-    if not isinstance(value, dict):
-        raise ApiError(400, {"error": "InvalidParameter", "description": f"Parameter {key} is required"})
-    return value
-
-
-def as_id(value: Any) -> int | None:
-    """An id as Zendesk accepts it: a number, or a string of digits."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return int(value) if isinstance(value, str) and value.isdigit() else None
-
-
-def int_arg(name: str, default: int) -> int:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else default
-
-
-Sideload = Callable[[list[dict[str, Any]]], dict[str, Any]]
-
-
-class ZendeskSimulator(Simulator):
-    """Zendesk Support on ``127.0.0.1``: see the module docstring. State lives in memory behind a lock."""
+class ZendeskSimulator(UsersMixin, AutomationMixin):
+    """Zendesk Support on ``127.0.0.1``: see :mod:`sandbox.zendesk`. State lives in memory behind a lock."""
 
     name = "zendesk"
 
@@ -266,11 +135,6 @@ class ZendeskSimulator(Simulator):
     def _invalid_endpoint(self, e: Exception) -> Response:
         return json_response({"error": "InvalidEndpoint", "description": "Not found"}, 404)
 
-    def _base(self) -> str:
-        if has_request_context():
-            return request.host_url.rstrip("/")
-        return self.url
-
     # -- the edge: authentication, rate limits, lost answers ---------------------------------------------
 
     def _edge(self) -> Response | None:
@@ -312,213 +176,6 @@ class ZendeskSimulator(Simulator):
             response.headers.setdefault(name, str(value))
         response.headers.setdefault("X-Zendesk-API-Version", "v2")
         return response
-
-    # -- pagination ----------------------------------------------------------------------------------------
-
-    def _page(
-        self, key: str, items: list[dict[str, Any]], extra: Sideload | None = None, *, cursor_only: bool = False
-    ) -> Response:
-        """Cursor pagination when ``page[size]``/``page[after]`` is asked for, offset pagination otherwise."""
-        cursor = cursor_only or any(k.startswith("page[") for k in request.args)
-        body = self._cursor_page(key, items) if cursor else self._offset_page(key, items)
-        if extra is not None:
-            body.update(extra(body[key]))
-        return json_response(body)
-
-    def _link(self, **changes: Any) -> str:
-        args = {k: v for k, v in request.args.items() if k not in changes}
-        args.update({k: str(v) for k, v in changes.items() if v is not None})
-        return f"{self._base()}{request.path}?{urlencode(args)}"
-
-    def _offset_page(self, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
-        per_page = min(max(int_arg("per_page", MAX_PAGE), 1), MAX_PAGE)
-        page = max(int_arg("page", 1), 1)
-        chunk = items[(page - 1) * per_page : page * per_page]
-        more = page * per_page < len(items)
-        return {
-            key: chunk,
-            "next_page": self._link(page=page + 1, per_page=per_page) if more else None,
-            "previous_page": self._link(page=page - 1, per_page=per_page) if page > 1 else None,
-            "count": len(items),
-        }
-
-    def _cursor_page(self, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
-        size = min(max(int_arg("page[size]", MAX_PAGE), 1), MAX_PAGE)
-        start = _decode_cursor(request.args.get("page[after]"), 0)
-        if "page[before]" in request.args:
-            start = max(0, _decode_cursor(request.args.get("page[before]"), 0) - size)
-        chunk, more = items[start : start + size], start + size < len(items)
-        after, before = _encode_cursor(start + len(chunk)), _encode_cursor(start)
-        return {
-            key: chunk,
-            "meta": {"has_more": more, "after_cursor": after if chunk else None, "before_cursor": before},
-            "links": {
-                "next": self._link(**{"page[after]": after, "page[before]": None}) if more else None,
-                "prev": self._link(**{"page[before]": before, "page[after]": None}) if start else None,
-            },
-        }
-
-    # -- users -----------------------------------------------------------------------------------------------
-
-    def _new_user(self, fields: dict[str, Any]) -> dict[str, Any]:
-        now, role = now_iso(), fields.get("role") or "end-user"
-        staff = role != "end-user"
-        user: dict[str, Any] = {
-            "id": next(self._user_ids),
-            "url": None,
-            "name": None,
-            "email": None,
-            "created_at": now,
-            "updated_at": now,
-            "time_zone": "America/New_York",
-            "iana_time_zone": "America/New_York",
-            "phone": None,
-            "shared_phone_number": None,
-            "photo": None,
-            "locale_id": 1,
-            "locale": "en-US",
-            "organization_id": None,
-            "role": role,
-            "verified": False,
-            "external_id": None,
-            "tags": [],
-            "alias": None,
-            "active": True,
-            "shared": False,
-            "shared_agent": False,
-            "last_login_at": None,
-            "two_factor_auth_enabled": False,
-            "signature": None,
-            "details": None,
-            "notes": None,
-            "role_type": None,
-            "custom_role_id": None,
-            "moderator": staff,
-            "ticket_restriction": None if staff else "requested",
-            "only_private_comments": False,
-            "restricted_agent": not staff,
-            "suspended": False,
-            "default_group_id": None,
-            "report_csv": staff,
-            "user_fields": {},
-        }
-        self._apply_user(user, fields)
-        self._users[user["id"]] = user
-        return user
-
-    def _apply_user(self, user: dict[str, Any], fields: dict[str, Any]) -> None:
-        for key in USER_WRITABLE:
-            if key in fields:
-                user[key] = normalise_tags(fields[key]) if key == "tags" else fields[key]
-        user["updated_at"] = now_iso()
-
-    def _render_user(self, user: dict[str, Any]) -> dict[str, Any]:
-        return {**user, "url": f"{self._base()}/api/v2/users/{user['id']}.json"}
-
-    def _user_or_404(self, user_id: int) -> dict[str, Any]:
-        if user_id not in self._users:
-            raise not_found()
-        return self._users[user_id]
-
-    def _match_user(self, fields: dict[str, Any]) -> dict[str, Any] | None:
-        """Zendesk matches on external id (case-insensitively), then on email."""
-        ext, email = str(fields.get("external_id") or "").lower(), str(fields.get("email") or "").lower()
-        for key, wanted in (("external_id", ext), ("email", email)):
-            found = next((u for u in self._users.values() if wanted and str(u[key] or "").lower() == wanted), None)
-            if found is not None:
-                return found
-        return None
-
-    def _validate_user(self, fields: dict[str, Any], existing: dict[str, Any] | None) -> None:
-        if existing is None and not str(fields.get("name") or "").strip():
-            raise record_invalid("name", "Name:  is too short (minimum one character)", "ValueTooShort")
-        if "role" in fields and fields["role"] not in ROLES:
-            raise record_invalid("role", f"Role: {fields['role']} is not a valid role")
-        email = str(fields.get("email") or "")
-        if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-            raise record_invalid("email", f"Email: {email} is not properly formatted", "InvalidFormat")
-        owner = self._match_user({"email": email}) if email else None
-        if owner is not None and owner is not existing:
-            raise record_invalid("email", f"Email: {email} is already being used by another user", "DuplicateValue")
-
-    def _upsert_user(self, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        existing = self._match_user(fields)
-        self._validate_user(fields, existing)
-        if existing is None:
-            return self._new_user(fields), True
-        self._apply_user(existing, fields)
-        return existing, False
-
-    def _me(self) -> Response:
-        return json_response({"user": self._render_user(self._users[self.api_user_id])})
-
-    def _show_user(self, user_id: int) -> Response:
-        return json_response({"user": self._render_user(self._user_or_404(user_id))})
-
-    def _show_many_users(self) -> Response:
-        ids = [int(i) for i in request.args.get("ids", "").split(",") if i.strip().isdigit()]
-        externals = [e for e in request.args.get("external_ids", "").split(",") if e]
-        if len(ids) > MAX_MANY or len(externals) > MAX_MANY:
-            raise too_many_values()
-        found = [u for i in ids if (u := self._users.get(i))] + [
-            u for e in externals if (u := self._match_user({"external_id": e}))
-        ]
-        return self._page("users", [self._render_user(u) for u in found])
-
-    def _create_or_update_user(self) -> Response:
-        user, created = self._upsert_user(payload("user"))
-        location = f"{self._base()}/api/v2/users/{user['id']}.json"
-        return json_response({"user": self._render_user(user)}, 201 if created else 200, {"Location": location})
-
-    def _create_or_update_many(self) -> Response:
-        users = json_body().get("users")
-        if not isinstance(users, list) or not users:
-            raise ApiError(400, {"error": "InvalidParameter", "description": "Parameter users is required"})
-        if len(users) > MAX_MANY:
-            raise too_many_values()
-        job = self._new_job(len(users), [self._bulk_result(i, u) for i, u in enumerate(users)])
-        return json_response({"job_status": self._render_job(job, queued=True)})
-
-    def _bulk_result(self, index: int, fields: Any) -> dict[str, Any]:
-        """One item of the job's results (best effort: Zendesk's item keys vary by endpoint)."""
-        try:
-            user, created = self._upsert_user(fields if isinstance(fields, dict) else {})
-        except ApiError as e:
-            return {"index": index, "error": "RecordInvalid", "details": json.loads(e.response.get_data())["details"]}
-        action = "create" if created else "update"
-        return {
-            "index": index,
-            "id": user["id"],
-            "action": action,
-            "status": action.capitalize() + "d",
-            "external_id": user["external_id"],
-        }
-
-    # -- job statuses ------------------------------------------------------------------------------------------
-
-    def _new_job(self, total: int, results: list[dict[str, Any]]) -> dict[str, Any]:
-        job: dict[str, Any] = {"id": f"V3-{uuid.uuid4().hex}", "total": total, "results": results, "done_at": now_iso()}
-        self._jobs[job["id"]] = job
-        return job
-
-    def _render_job(self, job: dict[str, Any], *, queued: bool = False) -> dict[str, Any]:
-        """Work is applied at once, but reported as Zendesk does: queued first, completed when polled."""
-        done = job["done_at"].replace("T", " ").replace("Z", " +0000")
-        return {
-            "id": job["id"],
-            "url": f"{self._base()}/api/v2/job_statuses/{job['id']}.json",
-            "total": job["total"],
-            "progress": None if queued else job["total"],
-            "status": "queued" if queued else "completed",
-            "message": None if queued else f"Completed at {done}",
-            "results": None if queued else job["results"],
-        }
-
-    def _show_job(self, job_id: str) -> Response:
-        job = self._jobs.get(job_id.removesuffix(".json"))
-        if job is None:
-            raise not_found()
-        return json_response({"job_status": self._render_job(job)})
 
     # -- tickets -----------------------------------------------------------------------------------------------
 
@@ -757,135 +414,6 @@ class ZendeskSimulator(Simulator):
         ids = dict.fromkeys(c["author_id"] for c in comments)
         return {"users": [self._render_user(self._users[i]) for i in ids if i in self._users]}
 
-    # -- triggers ------------------------------------------------------------------------------------------------
-
-    def _render_trigger(self, trigger: dict[str, Any]) -> dict[str, Any]:
-        return {"url": f"{self._base()}/api/v2/triggers/{trigger['id']}.json", **trigger}
-
-    def _trigger_or_404(self, trigger_id: int) -> dict[str, Any]:
-        if trigger_id not in self._triggers:
-            raise not_found()
-        return self._triggers[trigger_id]
-
-    def _list_triggers(self) -> Response:
-        return self._page("triggers", [self._render_trigger(t) for t in self._triggers.values()])
-
-    def _show_trigger(self, trigger_id: int) -> Response:
-        return json_response({"trigger": self._render_trigger(self._trigger_or_404(trigger_id))})
-
-    def _create_trigger(self) -> Response:
-        data, now = payload("trigger"), now_iso()
-        trigger: dict[str, Any] = {
-            "id": next(self._ids),
-            "title": None,
-            "active": True,
-            "updated_at": now,
-            "created_at": now,
-            "default": False,
-            "actions": [],
-            "conditions": {"all": [], "any": []},
-            "description": None,
-            "position": len(self._triggers) + 1,
-            "raw_title": None,
-            "category_id": "10001",
-        }
-        self._apply_trigger(trigger, data)
-        self._triggers[trigger["id"]] = trigger
-        return json_response({"trigger": self._render_trigger(trigger)}, 201)
-
-    def _update_trigger(self, trigger_id: int) -> Response:
-        trigger = self._trigger_or_404(trigger_id)
-        self._apply_trigger(trigger, payload("trigger"))
-        return json_response({"trigger": self._render_trigger(trigger)})
-
-    def _apply_trigger(self, trigger: dict[str, Any], data: dict[str, Any]) -> None:
-        merged = {**trigger, **{k: v for k, v in data.items() if k in trigger and k not in ("id", "url")}}
-        conditions = merged["conditions"] if isinstance(merged["conditions"], dict) else {}
-        if not str(merged["title"] or "").strip():
-            raise record_invalid("title", "Title: cannot be blank", "BlankValue")
-        if not isinstance(merged["actions"], list) or not merged["actions"]:
-            raise record_invalid("actions", "Actions: cannot be blank", "BlankValue")
-        if not any(isinstance(v, list) and v for v in conditions.values()):  # best effort message
-            raise record_invalid("conditions", "Conditions: must contain at least one condition", "BlankValue")
-        merged["conditions"] = {"all": conditions.get("all") or [], "any": conditions.get("any") or []}
-        trigger.update(merged, raw_title=merged["title"], updated_at=now_iso())
-
-    # -- webhooks ------------------------------------------------------------------------------------------------
-
-    def _webhook_or_404(self, webhook_id: str) -> dict[str, Any]:
-        if webhook_id not in self._webhooks:
-            raise webhook_error(404, "WebhookNotFound", f"Webhook {webhook_id} could not be found")
-        return self._webhooks[webhook_id]
-
-    def _list_webhooks(self) -> Response:
-        return self._page("webhooks", [dict(w) for w in self._webhooks.values()], cursor_only=True)
-
-    def _show_webhook(self, webhook_id: str) -> Response:
-        return json_response({"webhook": self._webhook_or_404(webhook_id)})
-
-    def _create_webhook(self) -> Response:
-        data, now = self._webhook_payload(), now_iso()
-        webhook = {
-            "id": "01" + uuid.uuid4().hex[:24].upper(),
-            "created_at": now,
-            "created_by": str(self.api_user_id),
-            "updated_at": now,
-            "updated_by": str(self.api_user_id),
-            "description": None,
-            **data,
-        }
-        self._check_webhook(webhook)
-        self._webhooks[webhook["id"]] = webhook
-        return json_response({"webhook": webhook}, 201)
-
-    def _patch_webhook(self, webhook_id: str) -> Response:
-        webhook = self._webhook_or_404(webhook_id)
-        merged = {**webhook, **self._webhook_payload(), "updated_at": now_iso()}
-        self._check_webhook(merged)
-        webhook.update(merged)
-        return Response(status=204)
-
-    def _delete_webhook(self, webhook_id: str) -> Response:
-        self._webhook_or_404(webhook_id)
-        del self._webhooks[webhook_id]
-        return Response(status=204)
-
-    def _signing_secret(self, webhook_id: str) -> Response:
-        self._webhook_or_404(webhook_id)
-        return json_response({"signing_secret": {"algorithm": "SHA256", "secret": self.webhook_secret}})
-
-    def _webhook_payload(self) -> dict[str, Any]:
-        fields = (
-            "name",
-            "endpoint",
-            "http_method",
-            "request_format",
-            "status",
-            "subscriptions",
-            "description",
-            "authentication",
-            "custom_headers",
-        )
-        data = payload("webhook")
-        auth = data.get("authentication")
-        if isinstance(auth, dict):  # credentials are write-only: never echoed back
-            data["authentication"] = {k: v for k, v in auth.items() if k != "data"}
-        return {k: v for k, v in data.items() if k in fields}
-
-    @staticmethod
-    def _check_webhook(webhook: dict[str, Any]) -> None:
-        rules: list[tuple[str, Callable[[Any], bool]]] = [
-            ("name", lambda v: bool(str(v or "").strip())),
-            ("endpoint", lambda v: str(v or "").startswith(("https://", "http://"))),
-            ("http_method", lambda v: v in ("GET", "POST", "PUT", "PATCH", "DELETE")),
-            ("request_format", lambda v: v in ("json", "xml", "form_encoded")),
-            ("status", lambda v: v in ("active", "inactive")),
-            ("subscriptions", lambda v: isinstance(v, list) and bool(v)),
-        ]
-        for field, ok in rules:
-            if not ok(webhook.get(field)):
-                raise webhook_error(400, "InvalidValue", f"{field} is missing or invalid")
-
     # -- playing the agent -----------------------------------------------------------------------------------------
 
     def agent_comment(
@@ -1043,12 +571,6 @@ class ZendeskSimulator(Simulator):
             return [self._render_trigger(t) for t in self._triggers.values()]
 
 
-def too_many_values() -> ApiError:
-    # Verbatim from Zendesk (fixtures/zendesk/error_400_TooManyValues_create_many.response.json), double space included.
-    body = {"error": "TooManyValues", "description": "Parameter  cannot specify more than 100 values", "max_count": 100}
-    return ApiError(400, body)
-
-
 def _comment_event(comment: dict[str, Any]) -> dict[str, Any]:
     return {k: comment[k] for k in COMMENT_EVENT_KEYS}
 
@@ -1061,19 +583,3 @@ def _system_metadata() -> dict[str, Any]:
 
 def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _encode_cursor(index: int) -> str:
-    return base64.urlsafe_b64encode(f"i{index}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None, default: int) -> int:
-    if not cursor:
-        return default
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except ValueError:
-        raise ApiError(400, {"error": "InvalidPaginationParameter", "description": "invalid cursor"}) from None
-    if not (text.startswith("i") and text[1:].isdigit()):
-        raise ApiError(400, {"error": "InvalidPaginationParameter", "description": "invalid cursor"})
-    return int(text[1:])

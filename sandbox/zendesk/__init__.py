@@ -1,0 +1,29 @@
+"""A faithful Zendesk Support API simulator: users, tickets, comments, job statuses, webhooks, triggers.
+
+Shapes follow the responses zenpy's own test suite recorded from Zendesk (``../shared/fixtures/zendesk``)
+and the official OpenAPI paths. What those sources do not show (some validation messages, the webhooks
+API's error bodies, bulk-job result items) is best effort and says so where it is built.
+
+Besides answering like Zendesk (auth, ``RecordInvalid`` / ``RecordNotFound`` bodies, offset and cursor
+pagination with absolute links on its own host, ``X-Rate-Limit`` headers and an optional per-minute
+budget answering 429 with ``Retry-After``), it can play the agent's side:
+:meth:`~ZendeskSimulator.agent_comment` writes a reply or an internal note and
+:meth:`~ZendeskSimulator.fire_webhook` delivers the signed webhook Zendesk would send.
+:meth:`~ZendeskSimulator.slow_after_commit` makes a request succeed and then lose its answer (crash-recovery tests).
+
+================  ==============================================================================================
+module            what it holds
+================  ==============================================================================================
+``wire``          error bodies, request decoding, comment text and tags, offset and cursor pagination
+``records``       the statuses, roles, fixed ids and key lists of users, tickets and comments
+``users``         :class:`~sandbox.zendesk.users.UsersMixin`: users, and the job statuses of bulk upserts
+``automation``    :class:`~sandbox.zendesk.automation.AutomationMixin`: triggers and webhooks
+``simulator``     :class:`ZendeskSimulator`: routes, the edge (auth, rate limit), tickets and comments, the agent's side
+================  ==============================================================================================
+"""
+
+from __future__ import annotations
+
+from sandbox.zendesk.simulator import ZendeskSimulator
+
+__all__ = ["ZendeskSimulator"]

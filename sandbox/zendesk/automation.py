@@ -1,0 +1,151 @@
+"""Triggers and webhooks of the Zendesk simulator: the business rules and the endpoints they call."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from flask import Response
+
+from sandbox.base import json_response
+from sandbox.zendesk.wire import Paging, not_found, now_iso, payload, record_invalid, webhook_error
+
+
+class AutomationMixin(Paging):
+    """Triggers (``/api/v2/triggers``) and webhooks (``/api/v2/webhooks``, which has no ``.json`` suffix)."""
+
+    api_user_id: int
+    webhook_secret: str
+    _ids: Iterator[int]
+    _triggers: dict[int, dict[str, Any]]
+    _webhooks: dict[str, dict[str, Any]]
+
+    # -- triggers ------------------------------------------------------------------------------------------------
+
+    def _render_trigger(self, trigger: dict[str, Any]) -> dict[str, Any]:
+        return {"url": f"{self._base()}/api/v2/triggers/{trigger['id']}.json", **trigger}
+
+    def _trigger_or_404(self, trigger_id: int) -> dict[str, Any]:
+        if trigger_id not in self._triggers:
+            raise not_found()
+        return self._triggers[trigger_id]
+
+    def _list_triggers(self) -> Response:
+        return self._page("triggers", [self._render_trigger(t) for t in self._triggers.values()])
+
+    def _show_trigger(self, trigger_id: int) -> Response:
+        return json_response({"trigger": self._render_trigger(self._trigger_or_404(trigger_id))})
+
+    def _create_trigger(self) -> Response:
+        data, now = payload("trigger"), now_iso()
+        trigger: dict[str, Any] = {
+            "id": next(self._ids),
+            "title": None,
+            "active": True,
+            "updated_at": now,
+            "created_at": now,
+            "default": False,
+            "actions": [],
+            "conditions": {"all": [], "any": []},
+            "description": None,
+            "position": len(self._triggers) + 1,
+            "raw_title": None,
+            "category_id": "10001",
+        }
+        self._apply_trigger(trigger, data)
+        self._triggers[trigger["id"]] = trigger
+        return json_response({"trigger": self._render_trigger(trigger)}, 201)
+
+    def _update_trigger(self, trigger_id: int) -> Response:
+        trigger = self._trigger_or_404(trigger_id)
+        self._apply_trigger(trigger, payload("trigger"))
+        return json_response({"trigger": self._render_trigger(trigger)})
+
+    def _apply_trigger(self, trigger: dict[str, Any], data: dict[str, Any]) -> None:
+        merged = {**trigger, **{k: v for k, v in data.items() if k in trigger and k not in ("id", "url")}}
+        conditions = merged["conditions"] if isinstance(merged["conditions"], dict) else {}
+        if not str(merged["title"] or "").strip():
+            raise record_invalid("title", "Title: cannot be blank", "BlankValue")
+        if not isinstance(merged["actions"], list) or not merged["actions"]:
+            raise record_invalid("actions", "Actions: cannot be blank", "BlankValue")
+        if not any(isinstance(v, list) and v for v in conditions.values()):  # best effort message
+            raise record_invalid("conditions", "Conditions: must contain at least one condition", "BlankValue")
+        merged["conditions"] = {"all": conditions.get("all") or [], "any": conditions.get("any") or []}
+        trigger.update(merged, raw_title=merged["title"], updated_at=now_iso())
+
+    # -- webhooks ------------------------------------------------------------------------------------------------
+
+    def _webhook_or_404(self, webhook_id: str) -> dict[str, Any]:
+        if webhook_id not in self._webhooks:
+            raise webhook_error(404, "WebhookNotFound", f"Webhook {webhook_id} could not be found")
+        return self._webhooks[webhook_id]
+
+    def _list_webhooks(self) -> Response:
+        return self._page("webhooks", [dict(w) for w in self._webhooks.values()], cursor_only=True)
+
+    def _show_webhook(self, webhook_id: str) -> Response:
+        return json_response({"webhook": self._webhook_or_404(webhook_id)})
+
+    def _create_webhook(self) -> Response:
+        data, now = self._webhook_payload(), now_iso()
+        webhook = {
+            "id": "01" + uuid.uuid4().hex[:24].upper(),
+            "created_at": now,
+            "created_by": str(self.api_user_id),
+            "updated_at": now,
+            "updated_by": str(self.api_user_id),
+            "description": None,
+            **data,
+        }
+        self._check_webhook(webhook)
+        self._webhooks[webhook["id"]] = webhook
+        return json_response({"webhook": webhook}, 201)
+
+    def _patch_webhook(self, webhook_id: str) -> Response:
+        webhook = self._webhook_or_404(webhook_id)
+        merged = {**webhook, **self._webhook_payload(), "updated_at": now_iso()}
+        self._check_webhook(merged)
+        webhook.update(merged)
+        return Response(status=204)
+
+    def _delete_webhook(self, webhook_id: str) -> Response:
+        self._webhook_or_404(webhook_id)
+        del self._webhooks[webhook_id]
+        return Response(status=204)
+
+    def _signing_secret(self, webhook_id: str) -> Response:
+        self._webhook_or_404(webhook_id)
+        return json_response({"signing_secret": {"algorithm": "SHA256", "secret": self.webhook_secret}})
+
+    def _webhook_payload(self) -> dict[str, Any]:
+        fields = (
+            "name",
+            "endpoint",
+            "http_method",
+            "request_format",
+            "status",
+            "subscriptions",
+            "description",
+            "authentication",
+            "custom_headers",
+        )
+        data = payload("webhook")
+        auth = data.get("authentication")
+        if isinstance(auth, dict):  # credentials are write-only: never echoed back
+            data["authentication"] = {k: v for k, v in auth.items() if k != "data"}
+        return {k: v for k, v in data.items() if k in fields}
+
+    @staticmethod
+    def _check_webhook(webhook: dict[str, Any]) -> None:
+        rules: list[tuple[str, Callable[[Any], bool]]] = [
+            ("name", lambda v: bool(str(v or "").strip())),
+            ("endpoint", lambda v: str(v or "").startswith(("https://", "http://"))),
+            ("http_method", lambda v: v in ("GET", "POST", "PUT", "PATCH", "DELETE")),
+            ("request_format", lambda v: v in ("json", "xml", "form_encoded")),
+            ("status", lambda v: v in ("active", "inactive")),
+            ("subscriptions", lambda v: isinstance(v, list) and bool(v)),
+        ]
+        for field, ok in rules:
+            if not ok(webhook.get(field)):
+                raise webhook_error(400, "InvalidValue", f"{field} is missing or invalid")

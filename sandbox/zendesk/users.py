@@ -1,0 +1,197 @@
+"""Users of the Zendesk simulator (``/api/v2/users``) and the job statuses their bulk upsert answers with."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, request
+
+from sandbox.base import json_response
+from sandbox.zendesk.records import ROLES, USER_WRITABLE
+from sandbox.zendesk.wire import (
+    MAX_MANY,
+    ApiError,
+    Paging,
+    json_body,
+    normalise_tags,
+    not_found,
+    now_iso,
+    payload,
+    record_invalid,
+    too_many_values,
+)
+
+
+class UsersMixin(Paging):
+    """Users: show, show many, create or update (one, or many as a job); and the job statuses."""
+
+    api_user_id: int
+    _user_ids: Iterator[int]
+    _users: dict[int, dict[str, Any]]
+    _jobs: dict[str, dict[str, Any]]
+
+    # -- users -----------------------------------------------------------------------------------------------
+
+    def _new_user(self, fields: dict[str, Any]) -> dict[str, Any]:
+        now, role = now_iso(), fields.get("role") or "end-user"
+        staff = role != "end-user"
+        user: dict[str, Any] = {
+            "id": next(self._user_ids),
+            "url": None,
+            "name": None,
+            "email": None,
+            "created_at": now,
+            "updated_at": now,
+            "time_zone": "America/New_York",
+            "iana_time_zone": "America/New_York",
+            "phone": None,
+            "shared_phone_number": None,
+            "photo": None,
+            "locale_id": 1,
+            "locale": "en-US",
+            "organization_id": None,
+            "role": role,
+            "verified": False,
+            "external_id": None,
+            "tags": [],
+            "alias": None,
+            "active": True,
+            "shared": False,
+            "shared_agent": False,
+            "last_login_at": None,
+            "two_factor_auth_enabled": False,
+            "signature": None,
+            "details": None,
+            "notes": None,
+            "role_type": None,
+            "custom_role_id": None,
+            "moderator": staff,
+            "ticket_restriction": None if staff else "requested",
+            "only_private_comments": False,
+            "restricted_agent": not staff,
+            "suspended": False,
+            "default_group_id": None,
+            "report_csv": staff,
+            "user_fields": {},
+        }
+        self._apply_user(user, fields)
+        self._users[user["id"]] = user
+        return user
+
+    def _apply_user(self, user: dict[str, Any], fields: dict[str, Any]) -> None:
+        for key in USER_WRITABLE:
+            if key in fields:
+                user[key] = normalise_tags(fields[key]) if key == "tags" else fields[key]
+        user["updated_at"] = now_iso()
+
+    def _render_user(self, user: dict[str, Any]) -> dict[str, Any]:
+        return {**user, "url": f"{self._base()}/api/v2/users/{user['id']}.json"}
+
+    def _user_or_404(self, user_id: int) -> dict[str, Any]:
+        if user_id not in self._users:
+            raise not_found()
+        return self._users[user_id]
+
+    def _match_user(self, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Zendesk matches on external id (case-insensitively), then on email."""
+        ext, email = str(fields.get("external_id") or "").lower(), str(fields.get("email") or "").lower()
+        for key, wanted in (("external_id", ext), ("email", email)):
+            found = next((u for u in self._users.values() if wanted and str(u[key] or "").lower() == wanted), None)
+            if found is not None:
+                return found
+        return None
+
+    def _validate_user(self, fields: dict[str, Any], existing: dict[str, Any] | None) -> None:
+        if existing is None and not str(fields.get("name") or "").strip():
+            raise record_invalid("name", "Name:  is too short (minimum one character)", "ValueTooShort")
+        if "role" in fields and fields["role"] not in ROLES:
+            raise record_invalid("role", f"Role: {fields['role']} is not a valid role")
+        email = str(fields.get("email") or "")
+        if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+            raise record_invalid("email", f"Email: {email} is not properly formatted", "InvalidFormat")
+        owner = self._match_user({"email": email}) if email else None
+        if owner is not None and owner is not existing:
+            raise record_invalid("email", f"Email: {email} is already being used by another user", "DuplicateValue")
+
+    def _upsert_user(self, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        existing = self._match_user(fields)
+        self._validate_user(fields, existing)
+        if existing is None:
+            return self._new_user(fields), True
+        self._apply_user(existing, fields)
+        return existing, False
+
+    def _me(self) -> Response:
+        return json_response({"user": self._render_user(self._users[self.api_user_id])})
+
+    def _show_user(self, user_id: int) -> Response:
+        return json_response({"user": self._render_user(self._user_or_404(user_id))})
+
+    def _show_many_users(self) -> Response:
+        ids = [int(i) for i in request.args.get("ids", "").split(",") if i.strip().isdigit()]
+        externals = [e for e in request.args.get("external_ids", "").split(",") if e]
+        if len(ids) > MAX_MANY or len(externals) > MAX_MANY:
+            raise too_many_values()
+        found = [u for i in ids if (u := self._users.get(i))] + [
+            u for e in externals if (u := self._match_user({"external_id": e}))
+        ]
+        return self._page("users", [self._render_user(u) for u in found])
+
+    def _create_or_update_user(self) -> Response:
+        user, created = self._upsert_user(payload("user"))
+        location = f"{self._base()}/api/v2/users/{user['id']}.json"
+        return json_response({"user": self._render_user(user)}, 201 if created else 200, {"Location": location})
+
+    def _create_or_update_many(self) -> Response:
+        users = json_body().get("users")
+        if not isinstance(users, list) or not users:
+            raise ApiError(400, {"error": "InvalidParameter", "description": "Parameter users is required"})
+        if len(users) > MAX_MANY:
+            raise too_many_values()
+        job = self._new_job(len(users), [self._bulk_result(i, u) for i, u in enumerate(users)])
+        return json_response({"job_status": self._render_job(job, queued=True)})
+
+    def _bulk_result(self, index: int, fields: Any) -> dict[str, Any]:
+        """One item of the job's results (best effort: Zendesk's item keys vary by endpoint)."""
+        try:
+            user, created = self._upsert_user(fields if isinstance(fields, dict) else {})
+        except ApiError as e:
+            return {"index": index, "error": "RecordInvalid", "details": json.loads(e.response.get_data())["details"]}
+        action = "create" if created else "update"
+        return {
+            "index": index,
+            "id": user["id"],
+            "action": action,
+            "status": action.capitalize() + "d",
+            "external_id": user["external_id"],
+        }
+
+    # -- job statuses ------------------------------------------------------------------------------------------
+
+    def _new_job(self, total: int, results: list[dict[str, Any]]) -> dict[str, Any]:
+        job: dict[str, Any] = {"id": f"V3-{uuid.uuid4().hex}", "total": total, "results": results, "done_at": now_iso()}
+        self._jobs[job["id"]] = job
+        return job
+
+    def _render_job(self, job: dict[str, Any], *, queued: bool = False) -> dict[str, Any]:
+        """Work is applied at once, but reported as Zendesk does: queued first, completed when polled."""
+        done = job["done_at"].replace("T", " ").replace("Z", " +0000")
+        return {
+            "id": job["id"],
+            "url": f"{self._base()}/api/v2/job_statuses/{job['id']}.json",
+            "total": job["total"],
+            "progress": None if queued else job["total"],
+            "status": "queued" if queued else "completed",
+            "message": None if queued else f"Completed at {done}",
+            "results": None if queued else job["results"],
+        }
+
+    def _show_job(self, job_id: str) -> Response:
+        job = self._jobs.get(job_id.removesuffix(".json"))
+        if job is None:
+            raise not_found()
+        return json_response({"job_status": self._render_job(job)})
