@@ -405,11 +405,7 @@ class Store:
         with self.begin() as conn:
             conn.execute(sa.update(inbox).where(inbox.c.id == row_id).values(status=status, last_error=None))
             if thread_changes:
-                conn.execute(
-                    sa.update(threads)
-                    .where(threads.c.key == thread_key)
-                    .values(updated_at=time.time(), **thread_changes)
-                )
+                _update_thread(conn, thread_key, thread_changes)
 
     def dead_letter(self, table_name: str, ids: Sequence[int], *, key: str, error: str) -> None:
         """Park work that failed for good: visible in ``dead_letters`` with its reason, replayable."""
@@ -515,7 +511,7 @@ class Store:
 
     def update_thread(self, key: str, **values: Any) -> None:
         with self.begin() as conn:
-            conn.execute(sa.update(threads).where(threads.c.key == key).values(updated_at=time.time(), **values))
+            _update_thread(conn, key, values)
 
     # -- identities ----------------------------------------------------------------------------------
 
@@ -709,6 +705,10 @@ class Store:
         with self.begin() as conn:
             until = conn.execute(sa.select(pauses.c.until).where(pauses.c.connector == connector)).scalar()
         return float(until or 0.0)
+
+
+def _update_thread(conn: Connection, key: str, values: dict[str, Any]) -> None:
+    conn.execute(sa.update(threads).where(threads.c.key == key).values(updated_at=time.time(), **values))
 
 
 def _ticket_key_expr() -> sa.ColumnElement[str]:
