@@ -61,6 +61,18 @@ TARGETS = {
             note="variant: pool_pre_ping off (no longer on the ingest path: its writer keeps its connection)",
         ),
         Target("sqlite-sync-normal", "bench.variants:sync_normal_app()", "sqlite", note="variant: synchronous=NORMAL"),
+        Target(
+            "reference",
+            "bench.reference_app:create_app()",
+            "sqlite",
+            note="the issue's reference: raw sqlite3, one INSERT and commit per webhook, synchronous=FULL",
+        ),
+        Target(
+            "reference-normal",
+            "bench.reference_app:create_app('NORMAL')",
+            "sqlite",
+            note="the same with synchronous=NORMAL (no fsync per commit)",
+        ),
         Target("sqlite-no-group", NO_GROUP_APP, "sqlite", note="variant: no group commit"),
         Target("postgres-no-group", NO_GROUP_APP, "postgres", note="variant: no group commit"),
     )
