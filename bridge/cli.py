@@ -122,15 +122,28 @@ def demo(workdir: str | None, verbose: bool, helpdesk: str) -> None:
 
 @main.command()
 @config_option
-def status(config_path: str | None) -> None:
-    """Counts of stored work by state."""
+@click.option("--json", "as_json", is_flag=True, help="one JSON object, for scripts and monitoring")
+@click.option(
+    "--max-lag",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="exit with status 1 when a message or reply has waited longer than this many seconds",
+)
+def status(config_path: str | None, as_json: bool, max_lag: float | None) -> None:
+    """Is it keeping up: work by state, the oldest waiting, retries, rate-limit pauses, dead letters."""
+    import json
+
+    from bridge import status as status_module
     from bridge.store import Store
 
     cfg = _config(config_path)
-    store = Store.from_url(cfg.database_url)
-    for table in ("inbox", "ticket_events", "deliveries"):
-        counts = store.counts(table)
-        click.echo(f"{table:14} " + ("  ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "empty"))
+    report = status_module.report(cfg, Store.from_url(cfg.database_url))
+    click.echo(json.dumps(report) if as_json else "\n".join(status_module.render(report)))
+    late = status_module.behind(report, max_lag) if max_lag is not None else []
+    for line in late:
+        click.echo(f"behind: {line}", err=True)
+    if late:
+        raise SystemExit(1)
 
 
 @main.group()

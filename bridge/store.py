@@ -465,6 +465,24 @@ class Store:
             rows = conn.execute(sa.select(table.c.status, sa.func.count()).group_by(table.c.status)).all()
         return {str(status): int(n) for status, n in rows}
 
+    def backlog(self, table_name: str) -> dict[str, Any]:
+        """The pending work of a queue table (``inbox``, ``ticket_events``): how many rows, when the oldest
+        was received, how many failed at least once and wait for another attempt, and the error of the
+        one of those received first."""
+        table = metadata.tables[table_name]
+        pending = table.c.status == "pending"
+        failed = sa.and_(pending, table.c.attempts > 0)
+        with self.begin() as conn:
+            count, oldest, retrying = conn.execute(
+                sa.select(sa.func.count(), sa.func.min(table.c.received_at),
+                          sa.func.coalesce(sa.func.sum(sa.case((table.c.attempts > 0, 1), else_=0)), 0))
+                .where(pending)
+            ).one()  # fmt: skip
+            error = conn.execute(
+                sa.select(table.c.last_error).where(failed).order_by(table.c.received_at).limit(1)
+            ).scalar()
+        return {"pending": int(count), "oldest_received_at": oldest, "retrying": int(retrying), "last_error": error}
+
     def rows(self, table_name: str, **where: Any) -> list[dict[str, Any]]:
         """Plain rows of a table, for the CLI, the demo and the tests."""
         table = metadata.tables[table_name]

@@ -1,0 +1,69 @@
+"""``socialdesk status``: is the bridge keeping up? What an operator asks first when paged.
+
+Per queue table (customers' messages in ``inbox``, agents' replies in ``ticket_events``): the rows by
+state, how many wait, how long the oldest has waited, how many are being retried and why; the replies'
+delivery states; which connectors are paused by a rate limit and for how long (from the pause board
+the workers share: Redis at scale, the store otherwise); how many dead letters are open.
+``--max-lag`` turns it into a probe for monitoring: exit status 1 when the oldest waiting row of
+either queue has waited longer.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bridge.config import Config
+from bridge.pauses import pause_board
+from bridge.store import Store
+
+QUEUES = ("inbox", "ticket_events")
+
+
+def connectors(config: Config) -> list[str]:
+    """The names the workers pause under: the helpdesk, the CRM, each channel."""
+    return [config.helpdesk, *(["salesforce"] if config.salesforce else []), *(c.name for c in config.channels)]
+
+
+def report(config: Config, store: Store, *, now: float | None = None) -> dict[str, Any]:
+    now = time.time() if now is None else now
+    out: dict[str, Any] = {}
+    for table in QUEUES:
+        backlog = store.backlog(table)
+        oldest = backlog.pop("oldest_received_at")
+        out[table] = {"counts": store.counts(table), **backlog,
+                      "oldest_pending_age_s": None if oldest is None else round(max(0.0, now - oldest), 1)}  # fmt: skip
+    out["deliveries"] = {"counts": store.counts("deliveries")}
+    board = pause_board(config.queue_url, store)
+    out["paused"] = {
+        name: round(until - now, 1) for name in connectors(config) if (until := board.paused_until(name)) > now
+    }
+    out["dead_letters"] = len(store.open_dead_letters())
+    return out
+
+
+def behind(status: dict[str, Any], max_lag: float) -> list[str]:
+    """The queues whose oldest waiting row has waited longer than ``max_lag`` seconds, said in words."""
+    return [
+        f"{table}: the oldest of {status[table]['pending']} waiting has waited {age:g} s (limit {max_lag:g} s)"
+        for table in QUEUES
+        if (age := status[table]["oldest_pending_age_s"]) is not None and age > max_lag
+    ]
+
+
+def render(status: dict[str, Any]) -> list[str]:
+    lines = []
+    for table in (*QUEUES, "deliveries"):
+        counts = status[table]["counts"]
+        lines.append(f"{table:14} " + ("  ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "empty"))
+        if status[table].get("pending"):
+            s = status[table]
+            line = f"{'':14} {s['pending']} waiting, the oldest for {s['oldest_pending_age_s']:g} s"
+            if s["retrying"]:
+                line += f"; {s['retrying']} being retried, the oldest of them after: {s['last_error']}"
+            lines.append(line)
+    paused = status["paused"]
+    lines.append(f"{'paused':14} " + ("  ".join(f"{k} for {v:g} s more" for k, v in paused.items()) or "nothing"))
+    letters = status["dead_letters"]
+    lines.append(f"{'dead letters':14} " + (f"{letters} open: `socialdesk dead-letters`" if letters else "none"))
+    return lines
