@@ -146,6 +146,34 @@ def status(config_path: str | None, as_json: bool, max_lag: float | None) -> Non
         raise SystemExit(1)
 
 
+@main.command()
+@config_option
+@click.option(
+    "--older-than",
+    "days",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="days; default: [bridge] retention_days",
+)
+@dry_run_option
+def prune(config_path: str | None, days: float | None, dry_run: bool) -> None:
+    """Delete finished work older than N days (the worker does it nightly with [bridge] retention_days).
+
+    Goes: messages and ticket events done or ignored, ids of posted messages, replayed dead letters, CRM
+    answers. Stays: pending and dead-lettered work, threads, deliveries, identities."""
+    import time
+
+    from bridge.store import Store
+
+    cfg = _config(config_path)
+    days = days or cfg.retention_days
+    if days is None:
+        raise click.UsageError("say how old: --older-than DAYS, or set [bridge] retention_days")
+    counts = Store.from_url(cfg.database_url).prune(time.time() - days * 86400, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb}, finished more than {days:g} days ago: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+
+
 @main.group()
 def db() -> None:
     """Database schema (Alembic migrations)."""

@@ -110,6 +110,7 @@ class Config:
     channels: tuple[ChannelConfig, ...]
     salesforce: Section | None = None
     bridge: Mapping[str, Any] = field(default_factory=dict)
+    retention_days: float | None = None  # [bridge] retention_days: the worker prunes finished work older than that
     source: str = "<memory>"
 
     def channel(self, name: str) -> ChannelConfig | None:
@@ -155,6 +156,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str = "<mem
         channels=channels,
         salesforce=Section("salesforce", _wrap(data["salesforce"])) if "salesforce" in data else None,
         bridge=bridge,
+        retention_days=_retention_days(bridge),
         source=source,
     )
 
@@ -194,6 +196,15 @@ def _choice(table: Mapping[str, Any], key: str, allowed: tuple[str, ...], *, def
     if value not in allowed:
         raise ConfigError(f"{key}: {value!r} is not one of {', '.join(allowed)}")
     return str(value)
+
+
+def _retention_days(bridge: Mapping[str, Any]) -> float | None:
+    value = bridge.get("retention_days")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
+        raise ConfigError(f"bridge.retention_days: {value!r} is not a number of days, 1 or more")
+    return float(value)
 
 
 def _wrap(table: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -142,6 +143,22 @@ def _schedule_contact_sync(runtime: Runtime, queue: Queue, minutes: int) -> Any:
     return queue.huey.periodic_task(crontab(minute=f"*/{minutes}"), name="socialdesk.sync_contacts")(run)
 
 
+def _schedule_prune(runtime: Runtime, queue: Queue, days: float) -> Any:
+    """``[bridge] retention_days``: every night at 03:17 UTC, delete finished work older than that
+    (:meth:`bridge.store.Store.prune`); one worker at a time runs it."""
+
+    def run() -> None:
+        try:
+            with runtime.leases.hold("prune", _owner()):
+                counts = runtime.store.prune(time.time() - days * 86400)
+        except LeaseBusy:
+            return
+        log.info("pruned what finished more than %g days ago: %s", days,
+                 ", ".join(f"{table} {n}" for table, n in counts.items()))  # fmt: skip
+
+    return queue.huey.periodic_task(crontab(minute="17", hour="3"), name="socialdesk.prune")(run)
+
+
 class EmbeddedConsumer(Consumer):  # type: ignore[misc]
     """A Huey consumer that can run inside another program (tests, the demo): no signal handlers."""
 
@@ -160,7 +177,10 @@ class Worker:
         self.dispatcher = Dispatcher(runtime, queue, grace=grace)
         minutes = _sync_minutes(runtime)
         self.contact_sync = _schedule_contact_sync(runtime, queue, minutes) if minutes else None
-        options: dict[str, Any] = {"workers": concurrency, "worker_type": "thread", "periodic": bool(minutes)}
+        days = runtime.config.retention_days
+        self.prune = _schedule_prune(runtime, queue, days) if days else None
+        periodic = bool(self.contact_sync or self.prune)
+        options: dict[str, Any] = {"workers": concurrency, "worker_type": "thread", "periodic": periodic}
         options.update(initial_delay=0.05, backoff=1.5, max_delay=0.5)  # idle workers look every 0.5 s at most
         self._options = options
         self.consumer: Consumer | None = None

@@ -199,6 +199,9 @@ settings = sa.Table(
 )
 
 
+PRUNE_CHUNK = 2000  # rows deleted per transaction by :meth:`Store.prune`
+
+
 @dataclass(frozen=True)
 class PendingEvent:
     """An inbox row a worker is about to apply. ``attempted``: an earlier try may have written it."""
@@ -482,6 +485,44 @@ class Store:
                 sa.select(table.c.last_error).where(failed).order_by(table.c.received_at).limit(1)
             ).scalar()
         return {"pending": int(count), "oldest_received_at": oldest, "retrying": int(retrying), "last_error": error}
+
+    def prune(self, before: float, *, dry_run: bool = False) -> dict[str, int]:
+        """Delete what is finished and older than ``before`` (a timestamp); return how many rows of each
+        table went (or would go, with ``dry_run``).
+
+        Goes: customers' messages done or ignored, ticket events done or ignored, the ids of messages we
+        posted (kept to drop their echoes, which come within seconds), replayed dead letters, CRM answers.
+        Stays: anything pending or dead-lettered and not replayed, the threads (thread → ticket), the
+        deliveries (which agent comment was posted: without them a comment could be posted twice), the
+        identities (customer → helpdesk user). A platform's redelivery of a message older than ``before``
+        would be applied again: keep more days than any platform retries.
+
+        Deleted ``PRUNE_CHUNK`` rows per transaction, so that webhooks never wait long for the write lock.
+        """
+        done = ("done", "ignored")
+        targets = [
+            (inbox, inbox.c.id, sa.and_(inbox.c.status.in_(done), inbox.c.received_at < before)),
+            (ticket_events, ticket_events.c.id,
+             sa.and_(ticket_events.c.status.in_(done), ticket_events.c.received_at < before)),
+            (sent_messages, sent_messages.c.message_id, sent_messages.c.sent_at < before),
+            (dead_letters, dead_letters.c.id, dead_letters.c.replayed_at < before),
+            (crm_cache, crm_cache.c.key, crm_cache.c.fetched_at < before),
+        ]  # fmt: skip
+        counts: dict[str, int] = {}
+        for table, key, old in targets:
+            if dry_run:
+                with self.begin() as conn:
+                    counts[table.name] = int(conn.execute(sa.select(sa.func.count()).where(old)).scalar_one())
+                continue
+            counts[table.name] = 0
+            while True:
+                with self.begin() as conn:
+                    chunk = sa.select(key).where(old).limit(PRUNE_CHUNK).scalar_subquery()
+                    gone = conn.execute(sa.delete(table).where(old, key.in_(chunk))).rowcount
+                counts[table.name] += gone
+                if gone < PRUNE_CHUNK:
+                    break
+        return counts
 
     def rows(self, table_name: str, **where: Any) -> list[dict[str, Any]]:
         """Plain rows of a table, for the CLI, the demo and the tests."""
