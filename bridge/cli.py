@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from bridge import config as config_module
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, LeaseBusy
 from bridge.registry import build_runtime, load_object
 
 log = logging.getLogger("socialdesk")
@@ -148,30 +148,30 @@ def status(config_path: str | None, as_json: bool, max_lag: float | None) -> Non
 
 @main.command()
 @config_option
-@click.option(
-    "--older-than",
-    "days",
-    type=click.FloatRange(min=1),
-    default=None,
-    help="days; default: [bridge] retention_days",
-)
+@click.option("--older-than", "days", type=float, default=None, help="days; default: [bridge] retention_days")
 @dry_run_option
 def prune(config_path: str | None, days: float | None, dry_run: bool) -> None:
-    """Delete finished work older than N days (the worker does it nightly with [bridge] retention_days).
+    """Forget finished work older than N days (the worker does it nightly with [bridge] retention_days).
 
-    Goes: messages and ticket events done or ignored, ids of posted messages, replayed dead letters, CRM
-    answers. Stays: pending and dead-lettered work, threads, deliveries, identities."""
-    import time
-
+    Empties the text of finished messages, drops finished ticket notices and replayed dead letters. Keeps
+    pending work, open dead letters, threads, deliveries, identities and the CRM cache."""
+    from bridge import retention
+    from bridge.leases import Leases
     from bridge.store import Store
 
     cfg = _config(config_path)
-    days = days or cfg.retention_days
-    if days is None:
+    try:
+        chosen = cfg.retention_days if days is None else config_module.retention_days(days, "--older-than")
+    except BridgeError as e:
+        raise click.UsageError(e.message) from None
+    if chosen is None:
         raise click.UsageError("say how old: --older-than DAYS, or set [bridge] retention_days")
-    counts = Store.from_url(cfg.database_url).prune(time.time() - days * 86400, dry_run=dry_run)
-    verb = "would delete" if dry_run else "deleted"
-    click.echo(f"{verb}, finished more than {days:g} days ago: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+    store = Store.from_url(cfg.database_url)
+    try:
+        counts = retention.prune(store, Leases(store, ttl=120), chosen, dry_run=dry_run)
+    except LeaseBusy:
+        raise click.ClickException("another prune is running (a worker's nightly one?): try again later") from None
+    click.echo(("would forget, " if dry_run else "forgot, ") + retention.summary(counts, chosen))
 
 
 @main.group()

@@ -7,6 +7,7 @@ and what is wrong, and never prints a secret's value.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -200,10 +201,13 @@ def _choice(table: Mapping[str, Any], key: str, allowed: tuple[str, ...], *, def
 
 def _retention_days(bridge: Mapping[str, Any]) -> float | None:
     value = bridge.get("retention_days")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
-        raise ConfigError(f"bridge.retention_days: {value!r} is not a number of days, 1 or more")
+    return None if value is None else retention_days(value, "bridge.retention_days")
+
+
+def retention_days(value: object, where: str) -> float:
+    """A number of days, 1 or more (finite: NaN would compare as "older" than everything on PostgreSQL)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 1:
+        raise ConfigError(f"{where}: {value!r} is not a number of days, 1 or more")
     return float(value)
 
 

@@ -10,8 +10,11 @@ process stops, which is exactly when the lease should run out.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,6 +22,11 @@ from bridge.errors import LeaseBusy
 from bridge.store import Store
 
 log = logging.getLogger(__name__)
+
+
+def new_owner() -> str:
+    """A lease holder's name: which machine and process, unique per piece of work."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Leases:

@@ -12,11 +12,7 @@ Huey runs the tasks: ``SqliteHuey`` in the embedded default, ``RedisHuey`` at sc
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,8 +21,9 @@ from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
 
-from bridge import enrich, inbound, outbound, sync
+from bridge import enrich, inbound, outbound, retention, sync
 from bridge.errors import LeaseBusy
+from bridge.leases import new_owner
 from bridge.registry import Runtime
 from bridge.store import WorkItem
 
@@ -46,10 +43,6 @@ def make_huey(queue_url: str, *, name: str = "socialdesk") -> Huey:
     raise ValueError(f"bridge.queue_url: unsupported {queue_url.split(':', 1)[0]!r} (use sqlite:/// or redis://)")
 
 
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 class Queue:
     """Huey plus the two tasks of the bridge, bound to a runtime built once per process."""
 
@@ -62,20 +55,20 @@ class Queue:
 
     def _process_thread(self, thread_key: str) -> int:
         try:
-            return inbound.process_thread(self._runtime(), thread_key, _owner())
+            return inbound.process_thread(self._runtime(), thread_key, new_owner())
         except LeaseBusy:  # another worker has the thread: look again shortly (no error, no traceback)
             self.process_thread.schedule((thread_key,), delay=LEASE_RETRY_DELAY)
             return 0
 
     def _sync_ticket(self, helpdesk: str, ticket_id: str) -> int:
         try:
-            return outbound.sync_ticket(self._runtime(), helpdesk, ticket_id, _owner())
+            return outbound.sync_ticket(self._runtime(), helpdesk, ticket_id, new_owner())
         except LeaseBusy:
             self.sync_ticket.schedule((helpdesk, ticket_id), delay=LEASE_RETRY_DELAY)
             return 0
 
     def _enrich_thread(self, thread_key: str) -> bool:
-        runtime, owner = self._runtime(), _owner()
+        runtime, owner = self._runtime(), new_owner()
         try:
             with runtime.leases.hold(thread_key, owner):
                 return enrich.retry_thread(runtime, thread_key)
@@ -133,7 +126,7 @@ def _schedule_contact_sync(runtime: Runtime, queue: Queue, minutes: int) -> Any:
 
     def run() -> None:
         try:
-            with runtime.leases.hold("sync-contacts", _owner()):
+            with runtime.leases.hold("sync-contacts", new_owner()):
                 summary = sync.sync_contacts(runtime)
         except LeaseBusy:
             return  # another worker's scheduler fired too: it is already running
@@ -144,17 +137,14 @@ def _schedule_contact_sync(runtime: Runtime, queue: Queue, minutes: int) -> Any:
 
 
 def _schedule_prune(runtime: Runtime, queue: Queue, days: float) -> Any:
-    """``[bridge] retention_days``: every night at 03:17 UTC, delete finished work older than that
-    (:meth:`bridge.store.Store.prune`); one worker at a time runs it."""
+    """``[bridge] retention_days``: every night at 03:17 UTC (:func:`bridge.retention.prune`)."""
 
     def run() -> None:
         try:
-            with runtime.leases.hold("prune", _owner()):
-                counts = runtime.store.prune(time.time() - days * 86400)
+            counts = retention.prune(runtime.store, runtime.leases, days)
         except LeaseBusy:
-            return
-        log.info("pruned what finished more than %g days ago: %s", days,
-                 ", ".join(f"{table} {n}" for table, n in counts.items()))  # fmt: skip
+            return  # another worker's scheduler fired too: it is already running
+        log.info("retention: %s", retention.summary(counts, days))
 
     return queue.huey.periodic_task(crontab(minute="17", hour="3"), name="socialdesk.prune")(run)
 

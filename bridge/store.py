@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -199,7 +199,8 @@ settings = sa.Table(
 )
 
 
-PRUNE_CHUNK = 2000  # rows deleted per transaction by :meth:`Store.prune`
+PRUNE_CHUNK = 2000  # rows changed per transaction by :meth:`Store.prune`
+REDACTED = ""  # the payload of an inbox row whose text retention removed
 
 
 @dataclass(frozen=True)
@@ -487,41 +488,44 @@ class Store:
         return {"pending": int(count), "oldest_received_at": oldest, "retrying": int(retrying), "last_error": error}
 
     def prune(self, before: float, *, dry_run: bool = False) -> dict[str, int]:
-        """Delete what is finished and older than ``before`` (a timestamp); return how many rows of each
-        table went (or would go, with ``dry_run``).
+        """Forget what finished before ``before`` (a timestamp); return how many rows of each table were
+        changed (or would be, with ``dry_run``):
 
-        Goes: customers' messages done or ignored, ticket events done or ignored, the ids of messages we
-        posted (kept to drop their echoes, which come within seconds), replayed dead letters, CRM answers.
-        Stays: anything pending or dead-lettered and not replayed, the threads (thread → ticket), the
-        deliveries (which agent comment was posted: without them a comment could be posted twice), the
-        identities (customer → helpdesk user). A platform's redelivery of a message older than ``before``
-        would be applied again: keep more days than any platform retries.
+        * ``inbox``: the text of customers' messages done or ignored (``payload`` emptied). The row's keys
+          stay: they refuse a platform's redelivery however late, and X finds a reply's thread by them;
+        * ``ticket_events``: the helpdesk's "ticket changed" notices done or ignored (a late redelivery
+          only makes the worker look at the ticket again: ``deliveries`` posts nothing twice);
+        * ``dead_letters``: those replayed.
 
-        Deleted ``PRUNE_CHUNK`` rows per transaction, so that webhooks never wait long for the write lock.
+        Never touched: pending work and open dead letters; threads (thread → ticket); deliveries (which
+        agent comment was posted) and the ids of posted messages (echoes, receipts, X threading); the
+        identities and the CRM cache (write-back links posts to the Contact from it). A chunk of
+        ``PRUNE_CHUNK`` rows per transaction, walking the primary key once: a webhook never waits long for
+        the write lock, and the work stays linear in the table's size.
         """
         done = ("done", "ignored")
-        targets = [
-            (inbox, inbox.c.id, sa.and_(inbox.c.status.in_(done), inbox.c.received_at < before)),
-            (ticket_events, ticket_events.c.id,
-             sa.and_(ticket_events.c.status.in_(done), ticket_events.c.received_at < before)),
-            (sent_messages, sent_messages.c.message_id, sent_messages.c.sent_at < before),
-            (dead_letters, dead_letters.c.id, dead_letters.c.replayed_at < before),
-            (crm_cache, crm_cache.c.key, crm_cache.c.fetched_at < before),
+        targets: list[tuple[sa.Table, sa.ColumnElement[bool], Callable[[sa.ColumnElement[bool]], Any]]] = [
+            (inbox, sa.and_(inbox.c.status.in_(done), inbox.c.received_at < before, inbox.c.payload != REDACTED),
+             lambda these: sa.update(inbox).where(these).values(payload=REDACTED)),
+            (ticket_events, sa.and_(ticket_events.c.status.in_(done), ticket_events.c.received_at < before),
+             lambda these: sa.delete(ticket_events).where(these)),
+            (dead_letters, dead_letters.c.replayed_at < before, lambda these: sa.delete(dead_letters).where(these)),
         ]  # fmt: skip
         counts: dict[str, int] = {}
-        for table, key, old in targets:
-            if dry_run:
-                with self.begin() as conn:
-                    counts[table.name] = int(conn.execute(sa.select(sa.func.count()).where(old)).scalar_one())
-                continue
-            counts[table.name] = 0
+        for table, old, change in targets:
+            counts[table.name], last = 0, 0
             while True:
-                with self.begin() as conn:
-                    chunk = sa.select(key).where(old).limit(PRUNE_CHUNK).scalar_subquery()
-                    gone = conn.execute(sa.delete(table).where(old, key.in_(chunk))).rowcount
-                counts[table.name] += gone
-                if gone < PRUNE_CHUNK:
+                with self.begin() as conn:  # the next chunk by primary key; ``old`` is judged row by row in it
+                    chunk = conn.execute(
+                        sa.select(table.c.id, old).where(table.c.id > last).order_by(table.c.id).limit(PRUNE_CHUNK)
+                    ).all()
+                    ids = [row_id for row_id, is_old in chunk if is_old]
+                    if ids and not dry_run:
+                        conn.execute(change(table.c.id.in_(ids)))
+                counts[table.name] += len(ids)
+                if len(chunk) < PRUNE_CHUNK:
                     break
+                last = chunk[-1][0]
         return counts
 
     def rows(self, table_name: str, **where: Any) -> list[dict[str, Any]]:

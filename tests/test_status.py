@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -28,14 +29,20 @@ def row(message_id: str, received_at: float) -> IngestRow:
 
 
 def backlog(store: Store) -> None:
-    """Four customers' messages: one waiting two minutes and retried after a 503, one just in, one done,
-    one dead-lettered."""
+    """Four customers' messages: one waiting a quarter of an hour and retried after a 503, one just in, one
+    done, one dead-lettered."""
     now = time.time()
-    store.ingest_batch([[row("m_old", now - 120)], [row("m_new", now)], [row("m_done", now)], [row("m_dead", now)]])
+    store.ingest_batch([[row("m_old", now - 1000)], [row("m_new", now)], [row("m_done", now)], [row("m_dead", now)]])
     ids = {r["message_id"]: r["id"] for r in store.rows("inbox")}
     store.postpone("inbox", [ids["m_old"]], delay=30, error="Zendesk is unavailable (503)")
     store.finish_event(ids["m_done"], "done", f"facebook:{PAGE_ID}:messenger:m_done")
     store.dead_letter("inbox", [ids["m_dead"]], key="k", error="Zendesk rejected the request")
+
+
+def seconds(pattern: str, text: str) -> float:
+    found = re.search(pattern, text)
+    assert found, text
+    return float(found.group(1))
 
 
 def write_config(tmp_path: Path, database_url: str, queue_url: str) -> Path:
@@ -47,12 +54,12 @@ def write_config(tmp_path: Path, database_url: str, queue_url: str) -> Path:
 def assert_report(report: dict[str, Any]) -> None:
     inbox = report["inbox"]
     assert inbox["counts"] == {"pending": 2, "done": 1, "dead": 1}
-    assert inbox["pending"] == 2 and 119 <= inbox["oldest_pending_age_s"] < 180
+    assert inbox["pending"] == 2 and 999 <= inbox["oldest_pending_age_s"] < 1200
     assert inbox["retrying"] == 1 and inbox["last_error"] == "Zendesk is unavailable (503)"
     assert report["ticket_events"] == {"counts": {}, "pending": 0, "retrying": 0, "last_error": None,
                                        "oldest_pending_age_s": None}  # fmt: skip
     assert report["dead_letters"] == 1
-    assert list(report["paused"]) == ["zendesk"] and 20 < report["paused"]["zendesk"] <= 45
+    assert list(report["paused"]) == ["zendesk"] and 200 < report["paused"]["zendesk"] <= 300
 
 
 def test_status_says_how_far_behind_it_is_why_and_fails_a_lag_probe(tmp_path: Path) -> None:
@@ -60,21 +67,21 @@ def test_status_says_how_far_behind_it_is_why_and_fails_a_lag_probe(tmp_path: Pa
     config = write_config(tmp_path, database, f"sqlite:///{tmp_path}/queue.db")
     store = Store.from_url(database)
     backlog(store)
-    store.pause("zendesk", time.time() + 45, "429 Too Many Requests")
+    store.pause("zendesk", time.time() + 300, "429 Too Many Requests")
 
     as_json = status(config, "--json")
     assert as_json.returncode == 0, as_json.stderr
     assert_report(json.loads(as_json.stdout))
 
     text = status(config).stdout
-    assert "2 waiting, the oldest for 12" in text  # 120-odd seconds
+    assert 999 <= seconds(r"2 waiting, the oldest for ([\d.]+) s", text) < 1200
     assert "1 being retried, the oldest of them after: Zendesk is unavailable (503)" in text
     assert "zendesk for " in text and "1 open: `socialdesk dead-letters`" in text
 
     probe = status(config, "--max-lag", "60")
     assert probe.returncode == 1
-    assert "behind: inbox: the oldest of 2 waiting has waited 12" in probe.stderr and "(limit 60 s)" in probe.stderr
-    assert status(config, "--max-lag", "600").returncode == 0
+    assert seconds(r"behind: inbox: the oldest of 2 waiting has waited ([\d.]+) s \(limit 60 s\)", probe.stderr) >= 999
+    assert status(config, "--max-lag", "3600").returncode == 0
 
 
 def test_an_idle_bridge_passes_the_probe(tmp_path: Path) -> None:
@@ -90,7 +97,7 @@ def test_at_scale_the_pauses_come_from_redis_where_the_workers_share_them(
     config = write_config(tmp_path, pg_url, redis_url)
     store = Store.from_url(pg_url, migrate=True)
     backlog(store)
-    RedisPauses(redis_url).pause("zendesk", time.time() + 45, "429 Too Many Requests")
+    RedisPauses(redis_url).pause("zendesk", time.time() + 300, "429 Too Many Requests")
 
     result = status(config, "--json")
     assert result.returncode == 0, result.stderr
