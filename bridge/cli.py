@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,18 @@ config_option = click.option(
 )
 
 
-@click.group()
+class _Commands(click.Group):
+    """Every command's :class:`BridgeError` (the database down, a refused credential...) ends it with one
+    clear line and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BridgeError as e:
+            raise click.ClickException(str(e)) from None
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """socialdesk: social conversations as helpdesk tickets, agent replies back to the thread."""
 
@@ -100,10 +110,7 @@ def worker(config_path: str | None, concurrency: int) -> None:
 
     cfg = _config(config_path)
     _setup_logging(cfg.log_level)
-    try:
-        runtime = build_runtime(cfg)
-    except BridgeError as e:
-        raise click.ClickException(str(e)) from None
+    runtime = build_runtime(cfg)
     queue = Queue(make_huey(cfg.queue_url), lambda: runtime)
     Worker(runtime, queue, concurrency=concurrency).run()
 
@@ -277,8 +284,8 @@ def setup_zendesk(config_path: str | None, public_url: str | None, dry_run: bool
     from bridge.store import Store
 
     cfg = _config(config_path)
-    _guard(lambda: setup_module.setup_zendesk(cfg, Store.from_url(cfg.database_url), echo=click.echo,
-                                              dry_run=dry_run, public_url=public_url))  # fmt: skip
+    store = Store.from_url(cfg.database_url)
+    setup_module.setup_zendesk(cfg, store, echo=click.echo, dry_run=dry_run, public_url=public_url)
 
 
 @setup.command("freshdesk")
@@ -289,7 +296,7 @@ def setup_freshdesk(config_path: str | None, public_url: str | None) -> None:
     from bridge import setup as setup_module
 
     cfg = _config(config_path)
-    _guard(lambda: setup_module.setup_freshdesk(cfg, echo=click.echo, public_url=public_url))
+    setup_module.setup_freshdesk(cfg, echo=click.echo, public_url=public_url)
 
 
 @setup.command("telegram")
@@ -301,7 +308,7 @@ def setup_telegram(config_path: str | None, public_url: str | None, dry_run: boo
     from bridge import setup as setup_module
 
     cfg = _config(config_path)
-    _guard(lambda: setup_module.setup_telegram(cfg, echo=click.echo, dry_run=dry_run, public_url=public_url))
+    setup_module.setup_telegram(cfg, echo=click.echo, dry_run=dry_run, public_url=public_url)
 
 
 @main.command()
@@ -315,13 +322,6 @@ def doctor(config_path: str | None) -> None:
         click.echo(f"{'✓' if check.ok else '✗'} {check.what}: {check.detail}")
     if not all(c.ok for c in checks):
         raise SystemExit(1)
-
-
-def _guard(action: Callable[[], None]) -> None:
-    try:
-        action()
-    except BridgeError as e:
-        raise click.ClickException(str(e)) from None
 
 
 if __name__ == "__main__":

@@ -8,9 +8,12 @@ at scale, where a GET per API call should not touch PostgreSQL, it lives in Redi
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import redis
 
+from bridge.errors import Unavailable
 from bridge.retry import PauseBoard
 from bridge.store import Store
 
@@ -33,11 +36,23 @@ class RedisPauses:
         self._raise = self.redis.register_script(_RAISE)
 
     def pause(self, connector: str, until: float, reason: str) -> None:
-        self._raise(keys=[self.prefix + connector], args=[repr(until), math.ceil(until * 1000)])
+        with _reachable():
+            self._raise(keys=[self.prefix + connector], args=[repr(until), math.ceil(until * 1000)])
 
     def paused_until(self, connector: str) -> float:
-        value = self.redis.get(self.prefix + connector)
+        with _reachable():
+            value = self.redis.get(self.prefix + connector)
         return float(value) if value else 0.0
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    """Redis down or restarting is an outage like the helpdesk's: the work waits and is tried again (a
+    raw ``redis.ConnectionError`` would read as a bug and dead-letter the event)."""
+    try:
+        yield
+    except redis.RedisError as e:
+        raise Unavailable(f"the pause board in Redis is unreachable ({e})", platform="queue") from e
 
 
 def pause_board(queue_url: str, store: Store) -> PauseBoard:

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from bridge.config import Config
+from bridge.errors import Unavailable
 from bridge.pauses import pause_board
 from bridge.store import Store
 
@@ -35,9 +36,12 @@ def report(config: Config, store: Store, *, now: float | None = None) -> dict[st
                       "oldest_pending_age_s": None if oldest is None else round(max(0.0, now - oldest), 1)}  # fmt: skip
     out["deliveries"] = {"counts": store.counts("deliveries")}
     board = pause_board(config.queue_url, store)
-    out["paused"] = {
-        name: round(until - now, 1) for name in connectors(config) if (until := board.paused_until(name)) > now
-    }
+    try:
+        out["paused"] = {
+            name: round(until - now, 1) for name in connectors(config) if (until := board.paused_until(name)) > now
+        }
+    except Unavailable as e:  # Redis down: say so, and still show the rest
+        out["paused"], out["paused_unknown"] = None, e.message
     out["dead_letters"] = len(store.open_dead_letters())
     return out
 
@@ -63,7 +67,10 @@ def render(status: dict[str, Any]) -> list[str]:
                 line += f"; {s['retrying']} being retried, the oldest of them after: {s['last_error']}"
             lines.append(line)
     paused = status["paused"]
-    lines.append(f"{'paused':14} " + ("  ".join(f"{k} for {v:g} s more" for k, v in paused.items()) or "nothing"))
+    if paused is None:
+        lines.append(f"{'paused':14} unknown: {status['paused_unknown']}")
+    else:
+        lines.append(f"{'paused':14} " + ("  ".join(f"{k} for {v:g} s more" for k, v in paused.items()) or "nothing"))
     letters = status["dead_letters"]
     lines.append(f"{'dead letters':14} " + (f"{letters} open: `socialdesk dead-letters`" if letters else "none"))
     return lines

@@ -3,6 +3,7 @@ that serve the bridge's web app on a real socket."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,3 +78,10 @@ REQUESTER_PATHS = {"zendesk": "/api/v2/users/create_or_update", "freshdesk": "/a
 def requester_calls(stack: Stack) -> int:
     """How many calls so far looked up or created a requester (users / contacts)."""
     return sum(1 for c in stack.helpdesk.calls if any(p in c.path for p in REQUESTER_PATHS.values()))
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then closed): a service that is down."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from bridge import errors
+from bridge.pauses import RedisPauses
 from bridge.retry import RetryPolicy, backoff_for
 from bridge.store import Store
+from tests.support import closed_port
 
 
 class Clock:
@@ -106,3 +108,16 @@ def test_a_short_pause_is_waited_out(store: Store) -> None:
 )
 def test_queue_level_backoff(attempts: int, retry_after: float | None, expected: float) -> None:
     assert backoff_for(attempts, errors.RateLimited("x", retry_after=retry_after)) == expected
+
+
+def test_a_pause_board_in_redis_that_is_down_is_an_outage_to_wait_out_not_a_bug() -> None:
+    # At scale the board is in Redis; Redis restarting must postpone the work (retryable), not dead-letter
+    # it as an unexpected error, and nothing is called meanwhile.
+    clock, calls = Clock(), []
+    board = RedisPauses(f"redis://127.0.0.1:{closed_port()}/0")
+    with pytest.raises(errors.Unavailable) as caught:
+        RetryPolicy(board, sleep=clock.sleep, clock=clock.time, attempts=2).call("zendesk", lambda: calls.append(1))
+    assert caught.value.retryable and calls == []
+    assert "the pause board in Redis is unreachable" in caught.value.message
+    with pytest.raises(errors.Unavailable):
+        board.pause("zendesk", clock.time() + 30, "429")

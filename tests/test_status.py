@@ -16,6 +16,7 @@ from bridge.pauses import RedisPauses
 from bridge.store import Store
 from sandbox.stack import to_toml
 from tests.conftest import PAGE_ID, raw_config
+from tests.support import closed_port
 
 
 def status(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -102,3 +103,26 @@ def test_at_scale_the_pauses_come_from_redis_where_the_workers_share_them(
     result = status(config, "--json")
     assert result.returncode == 0, result.stderr
     assert_report(json.loads(result.stdout))
+
+
+def test_with_the_database_down_every_command_says_so_in_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path, f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/test", "redis://x")
+    for command in (["status"], ["dead-letters"], ["prune", "--older-than", "30"]):
+        result = subprocess.run([sys.executable, "-m", "bridge.cli", *command, "--config", str(config)],
+                                capture_output=True, text=True, timeout=60, env=dict(os.environ))  # fmt: skip
+        assert result.returncode == 1, command
+        assert result.stderr.startswith("Error: store: the database is unavailable (connection failed"), result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_with_redis_down_status_still_shows_the_store_and_says_the_pauses_are_unknown(
+    tmp_path: Path, pg_url: str
+) -> None:
+    config = write_config(tmp_path, pg_url, f"redis://127.0.0.1:{closed_port()}/0")
+    backlog(Store.from_url(pg_url, migrate=True))
+    result = status(config)
+    assert result.returncode == 0, result.stderr
+    assert "2 waiting, the oldest for" in result.stdout
+    assert "paused         unknown: the pause board in Redis is unreachable" in result.stdout
+    report = json.loads(status(config, "--json").stdout)
+    assert report["paused"] is None and report["inbox"]["pending"] == 2
