@@ -71,7 +71,7 @@ PG_ADMIN_URL = os.environ.get("SOCIALDESK_TEST_PG", "postgresql+psycopg://postgr
 REDIS_URL = os.environ.get("SOCIALDESK_TEST_REDIS", "redis://127.0.0.1:6379/15")
 
 
-def _unavailable(what: str, error: Exception) -> None:
+def unavailable(what: str, error: Exception) -> None:
     message = f"{what} is needed for the scale-mode tests ({error}); start it (see scripts/services.sh)"
     if os.environ.get("CI") == "true":
         pytest.fail(message)  # CI must run them, never skip them
@@ -87,7 +87,7 @@ def pg_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     except Exception as e:
-        _unavailable("PostgreSQL on 127.0.0.1:5432 (database test)", e)
+        unavailable("PostgreSQL on 127.0.0.1:5432 (database test)", e)
     yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
     with admin.begin() as conn:
         conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -101,7 +101,7 @@ def redis_url() -> Iterator[str]:
         client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
         client.flushdb()
     except Exception as e:
-        _unavailable("Redis on 127.0.0.1:6379", e)
+        unavailable("Redis on 127.0.0.1:6379", e)
     yield REDIS_URL
     client.flushdb()
     client.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +27,8 @@ import redis
 from sandbox.base import Fault
 from sandbox.meta.facebook import MessageEvent
 from sandbox.stack import PAGE_ID, Stack
-from tests.support import reply_and_notify, settle, tickets
+from tests.conftest import unavailable
+from tests.support import closed_port, reply_and_notify, settle, tickets
 
 FAST_RECOVERY = {"lease_seconds": 8, "redispatch_after": 2}
 
@@ -128,6 +130,66 @@ def test_helpdesk_storm_delays_but_dead_letters_nothing(scale_stack: Stack) -> N
     assert stack.zendesk._faults == []  # the storm really happened: every fault was served
     assert stack.store.open_dead_letters() == []
     assert len(tickets(stack)) == 10
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, on a free port, that the test can take down and bring back."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port, self.workdir = closed_port(), workdir
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                   "--appendonly", "no", "--dir", str(self.workdir)]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        Stack.wait_for(lambda: self._answers(), timeout=20)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def _answers(self) -> bool:
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server (Debian package redis-server)", FileNotFoundError("redis-server"))
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.mark.timeout(600)  # generous: a loaded 2-core machine is slow, not wrong
+def test_redis_down_mid_call_delays_but_dead_letters_nothing(
+    tmp_path: Path, pg_url: str, private_redis: PrivateRedis
+) -> None:
+    # Zendesk answers slowly, then 503: the workers are inside their calls, about to retry, when Redis
+    # (queue and pause board) goes away for a few seconds. Their retries must wait for it, not dead-letter.
+    with Stack(tmp_path, database_url=pg_url, queue_url=private_redis.url, concurrency=4,
+               bridge_options=FAST_RECOVERY) as stack:  # fmt: skip
+        stack.zendesk.inject(Fault(503, times=4, path_prefix="/api/v2/", delay=1.5))
+        start = datetime.now(UTC) - timedelta(minutes=5)
+        for t in range(5):
+            for event in conversation(stack, f"50{t:02d}", 2, start):
+                stack.meta.deliver(event.payload)
+        stack.wait_for(lambda: stack.zendesk.calls, timeout=60)  # a worker is inside a call
+        private_redis.kill()
+        time.sleep(4)
+        private_redis.start()
+        stack.wait_for(lambda: stack.store.counts("inbox") == {"done": 10}, timeout=240)
+        settle(stack, timeout=60)
+        assert stack.zendesk._faults == []  # every slow 503 was served
+        assert stack.store.open_dead_letters() == []
+        assert len(tickets(stack)) == 5 and all(len(refs(stack, t)) == 2 for t in tickets(stack))
 
 
 # -- SIGKILL at random points -----------------------------------------------------------------------------------
