@@ -311,24 +311,26 @@ def test_server_errors_are_unavailable(sim: ZendeskSimulator, helpdesk: ZendeskH
 
 
 def test_timeout_after_create_is_unknown_outcome_then_recovered(sim: ZendeskSimulator) -> None:
-    helpdesk = ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN, timeout=0.3)
+    # Only the call under test is impatient: the setup and the later lookup use the usual timeout.
+    helpdesk = ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN)
+    impatient = ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN, timeout=0.3)
     requester = helpdesk.ensure_requester(platform="facebook", author=JANE)
     sim.slow_after_commit("/api/v2/tickets", "POST", seconds=1.0)
 
     with pytest.raises(errors.UnknownOutcome):
-        helpdesk.create_ticket(new_ticket(requester))
+        impatient.create_ticket(new_ticket(requester))
     recovered = helpdesk.find_ticket("facebook:1:comment:9")
 
     assert recovered is not None and [str(t["id"]) for t in sim.tickets] == [recovered.id]
 
 
 def test_timeout_after_comment_is_unknown_outcome(sim: ZendeskSimulator) -> None:
-    helpdesk = ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN, timeout=0.3)
-    requester, ticket_id = open_ticket(helpdesk)
+    requester, ticket_id = open_ticket(ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN))
+    impatient = ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN, timeout=0.3)
     sim.slow_after_commit(f"/api/v2/tickets/{ticket_id}", "PUT", seconds=1.0)
 
     with pytest.raises(errors.UnknownOutcome):
-        helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="hello?")
+        impatient.add_customer_comment(ticket_id, requester_id=requester, body="hello?")
 
     assert sim.comments(ticket_id)[-1]["body"] == "hello?"
 
