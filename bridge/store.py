@@ -474,16 +474,15 @@ class Store:
         was received, how many failed at least once and wait for another attempt, and the error of the
         one of those received first."""
         table = metadata.tables[table_name]
-        pending = table.c.status == "pending"
-        failed = sa.and_(pending, table.c.attempts > 0)
+        pending, failed_before = table.c.status == "pending", table.c.attempts > 0
         with self.begin() as conn:
             count, oldest, retrying = conn.execute(
                 sa.select(sa.func.count(), sa.func.min(table.c.received_at),
-                          sa.func.coalesce(sa.func.sum(sa.case((table.c.attempts > 0, 1), else_=0)), 0))
+                          sa.func.coalesce(sa.func.sum(sa.case((failed_before, 1), else_=0)), 0))
                 .where(pending)
             ).one()  # fmt: skip
             error = conn.execute(
-                sa.select(table.c.last_error).where(failed).order_by(table.c.received_at).limit(1)
+                sa.select(table.c.last_error).where(pending, failed_before).order_by(table.c.received_at).limit(1)
             ).scalar()
         return {"pending": int(count), "oldest_received_at": oldest, "retrying": int(retrying), "last_error": error}
 

@@ -16,12 +16,8 @@ import requests
 from bridge.store import Store
 from sandbox.stack import to_toml
 from tests.conftest import APP_SECRET, PAGE_ID, ZD_TOKEN, fixture_bytes, raw_config
+from tests.support import socialdesk
 from webhooks.signatures import sign_meta
-
-
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bridge.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})  # fmt: skip
 
 
 def free_port() -> int:
@@ -31,7 +27,7 @@ def free_port() -> int:
 
 
 def test_demo_runs_the_whole_loop_and_says_so() -> None:
-    result = cli("demo")
+    result = socialdesk("demo")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All good: 11/11 checks" in result.stdout
     assert "✗" not in result.stdout
@@ -43,7 +39,7 @@ def test_bad_config_stops_at_start_naming_the_key_without_the_secret(tmp_path: P
     path = tmp_path / "socialdesk.toml"
     path.write_text(to_toml(raw))
     for command in ("worker", "serve"):
-        result = cli(command, "--config", str(path))
+        result = socialdesk(command, "--config", str(path))
         assert result.returncode != 0
         assert "channels[acme-facebook].app_secret: required" in result.stderr
         assert ZD_TOKEN not in result.stderr + result.stdout
@@ -51,7 +47,7 @@ def test_bad_config_stops_at_start_naming_the_key_without_the_secret(tmp_path: P
 
 
 def test_missing_config_file_is_explained(tmp_path: Path) -> None:
-    result = cli("worker", env={"SOCIALDESK_CONFIG": str(tmp_path / "missing.toml")})
+    result = socialdesk("worker", env={"SOCIALDESK_CONFIG": str(tmp_path / "missing.toml")})
     assert result.returncode != 0 and "missing.toml not found" in result.stderr
 
 

@@ -3,20 +3,17 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 from sandbox.base import Fault
 from sandbox.stack import PAGE_ID, Stack
-from tests.support import settle, tickets
+from tests.support import settle, socialdesk, tickets
 
 
 def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "bridge.cli", *args, "--config", str(config)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    return socialdesk(*args, "--config", str(config))
 
 
 def test_a_permanent_failure_is_dead_lettered_listed_and_replayed(tmp_path: Path) -> None:

@@ -5,9 +5,7 @@ On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +25,7 @@ from bridge.retention import DAY
 from bridge.store import PRUNE_CHUNK, Store, metadata
 from sandbox.stack import to_toml
 from tests.conftest import PAGE_ID, raw_config
+from tests.support import socialdesk
 
 OLD_DONE = PRUNE_CHUNK + 500  # more than one chunk
 
@@ -162,8 +161,7 @@ def test_socialdesk_prune_dry_run_then_for_real_one_at_a_time(tmp_path: Path) ->
     history(store)
 
     def prune(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "bridge.cli", "prune", "--config", str(path), *args]
-        return subprocess.run(command, capture_output=True, text=True, timeout=60, env=dict(os.environ))
+        return socialdesk("prune", "--config", str(path), *args)
 
     refused = prune()
     assert refused.returncode == 2 and "--older-than DAYS, or set [bridge] retention_days" in refused.stderr

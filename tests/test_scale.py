@@ -144,7 +144,7 @@ class PrivateRedis:
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                    "--appendonly", "no", "--dir", str(self.workdir)]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        Stack.wait_for(lambda: self._answers(), timeout=20)
+        Stack.wait_for(self._answers, timeout=20)
 
     def kill(self) -> None:
         assert self.process is not None

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,13 +11,9 @@ import pytest
 from bridge import config as config_module
 from connectors.zendesk_setup import TRIGGER_TITLE, VIA_API
 from sandbox.stack import ZENDESK_TOKEN, Stack, to_toml
+from tests.support import socialdesk
 from webhooks.app import create_app
 from webhooks.signatures import sign_zendesk
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bridge.cli", *args], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ))  # fmt: skip
 
 
 @pytest.fixture
@@ -40,12 +33,12 @@ def config_file(stack: Stack, path: Path, **zendesk: str) -> Path:
 
 def test_setup_zendesk_is_idempotent_and_stores_the_signing_secret(stack: Stack, tmp_path: Path) -> None:
     config = str(config_file(stack, tmp_path / "socialdesk.toml"))
-    dry = cli("setup", "zendesk", "--config", config, "--dry-run")
+    dry = socialdesk("setup", "zendesk", "--config", config, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "would create webhook" in dry.stdout and "would create trigger" in dry.stdout
     assert stack.zendesk.webhooks == [] and stack.zendesk.triggers == []
 
-    first = cli("setup", "zendesk", "--config", config)
+    first = socialdesk("setup", "zendesk", "--config", config)
     assert first.returncode == 0, first.stderr
     [webhook] = stack.zendesk.webhooks
     [trigger] = stack.zendesk.triggers
@@ -55,7 +48,7 @@ def test_setup_zendesk_is_idempotent_and_stores_the_signing_secret(stack: Stack,
     assert trigger["actions"][0]["value"][0] == webhook["id"]
     assert stack.zendesk.webhook_secret not in first.stdout + first.stderr
 
-    again = cli("setup", "zendesk", "--config", config)
+    again = socialdesk("setup", "zendesk", "--config", config)
     assert "unchanged" in again.stdout and "create" not in again.stdout and "update" not in again.stdout
     assert len(stack.zendesk.webhooks) == 1 and len(stack.zendesk.triggers) == 1
 
@@ -75,7 +68,7 @@ def test_setup_freshdesk_prints_the_rule(stack: Stack, tmp_path: Path) -> None:
     raw["freshdesk"] = {"url": "https://acme.freshdesk.com", "api_key": "fd-key-123", "webhook_secret": "fd-hook-456"}
     path = tmp_path / "fd.toml"
     path.write_text(to_toml(raw))
-    result = cli("setup", "freshdesk", "--config", str(path))
+    result = socialdesk("setup", "freshdesk", "--config", str(path))
     assert result.returncode == 0, result.stderr
     assert "https://bridge.acme.example/webhooks/freshdesk" in result.stdout
     assert "X-Socialdesk-Secret" in result.stdout and '{"ticket_id": "{{ticket.id}}"}' in result.stdout
@@ -85,19 +78,19 @@ def test_setup_freshdesk_prints_the_rule(stack: Stack, tmp_path: Path) -> None:
 
 
 def test_doctor_passes_on_a_healthy_bridge_and_names_what_is_broken(stack: Stack, tmp_path: Path) -> None:
-    bad = cli("doctor", "--config", str(config_file(stack, tmp_path / "bad.toml", api_token="wrong-token")))
+    bad = socialdesk("doctor", "--config", str(config_file(stack, tmp_path / "bad.toml", api_token="wrong-token")))
     assert bad.returncode == 1
     assert "✗ zendesk credentials" in bad.stdout
     assert "✗ zendesk webhook secret: missing" in bad.stdout
     assert "wrong-token" not in bad.stdout and ZENDESK_TOKEN not in bad.stdout
 
     config = str(config_file(stack, tmp_path / "good.toml", webhook_secret="s3cret"))
-    before = cli("doctor", "--config", config)
+    before = socialdesk("doctor", "--config", config)
     assert before.returncode == 1 and "✗ zendesk setup: not set up (create webhook" in before.stdout
     assert "run `socialdesk setup zendesk`" in before.stdout
 
-    assert cli("setup", "zendesk", "--config", config).returncode == 0
-    good = cli("doctor", "--config", config)
+    assert socialdesk("setup", "zendesk", "--config", config).returncode == 0
+    good = socialdesk("doctor", "--config", config)
     assert good.returncode == 0, good.stdout + good.stderr
     assert "✗" not in good.stdout
     for line in ("✓ database", "✓ zendesk credentials", "✓ zendesk setup: webhook and trigger in place",
@@ -109,11 +102,11 @@ def test_setup_telegram_registers_the_webhook_with_its_secret(tmp_path: Path) ->
     with Stack(tmp_path, start_worker=False, platforms=("telegram",)) as stack:
         path = tmp_path / "socialdesk.toml"
         path.write_text(to_toml(stack.raw_config()))
-        dry = cli(
+        dry = socialdesk(
             "setup", "telegram", "--config", str(path), "--public-url", "https://bridge.acme.example", "--dry-run"
         )
         assert dry.returncode == 0 and "would call setWebhook" in dry.stdout and stack.telegram.webhook == {}
-        done = cli("setup", "telegram", "--config", str(path), "--public-url", "https://bridge.acme.example")
+        done = socialdesk("setup", "telegram", "--config", str(path), "--public-url", "https://bridge.acme.example")
         assert done.returncode == 0, done.stderr
         assert stack.telegram.webhook["url"] == "https://bridge.acme.example/webhooks/telegram/acme-telegram"
         assert stack.telegram.webhook["secret_token"] == stack.telegram.secret_token
@@ -127,7 +120,7 @@ def test_doctor_on_freshdesk_checks_the_ticket_fields(tmp_path: Path) -> None:
         raw["bridge"]["public_url"] = stack.url
         good = tmp_path / "good.toml"
         good.write_text(to_toml(raw))
-        healthy = cli("doctor", "--config", str(good))
+        healthy = socialdesk("doctor", "--config", str(good))
         assert healthy.returncode == 0, healthy.stdout + healthy.stderr
         assert "✓ freshdesk credentials" in healthy.stdout
         assert f"✓ freshdesk setup: ticket fields present: {stack.freshdesk.thread_key_field}" in healthy.stdout
@@ -135,13 +128,13 @@ def test_doctor_on_freshdesk_checks_the_ticket_fields(tmp_path: Path) -> None:
         raw["freshdesk"]["thread_key_field"] = "cf_not_created"  # every ticket create would fail with a 400
         bad = tmp_path / "bad.toml"
         bad.write_text(to_toml(raw))
-        broken = cli("doctor", "--config", str(bad))
+        broken = socialdesk("doctor", "--config", str(bad))
         assert broken.returncode == 1, broken.stdout
         assert "✗ freshdesk setup: freshdesk: ticket field(s) cf_not_created missing" in broken.stdout
 
         del raw["freshdesk"]["thread_key_field"]  # works, but a crash mid-create could not be recovered
         bad.write_text(to_toml(raw))
-        unset = cli("doctor", "--config", str(bad))
+        unset = socialdesk("doctor", "--config", str(bad))
         assert (
             unset.returncode == 1
             and "✗ freshdesk setup: freshdesk: freshdesk.thread_key_field is not set" in unset.stdout
@@ -150,6 +143,6 @@ def test_doctor_on_freshdesk_checks_the_ticket_fields(tmp_path: Path) -> None:
 
 def test_setup_for_the_other_helpdesk_says_which_to_run(stack: Stack, tmp_path: Path) -> None:
     config = str(config_file(stack, tmp_path / "socialdesk.toml"))  # a Zendesk bridge
-    wrong = cli("setup", "freshdesk", "--config", config)
+    wrong = socialdesk("setup", "freshdesk", "--config", config)
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
     assert "run `socialdesk setup zendesk`" in wrong.stdout + wrong.stderr

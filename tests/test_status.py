@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,12 +14,11 @@ from bridge.pauses import RedisPauses
 from bridge.store import Store
 from sandbox.stack import to_toml
 from tests.conftest import PAGE_ID, raw_config
-from tests.support import closed_port
+from tests.support import closed_port, socialdesk
 
 
 def status(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "bridge.cli", "status", "--config", str(config), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    return socialdesk("status", "--config", str(config), *args)
 
 
 def row(message_id: str, received_at: float) -> IngestRow:
@@ -108,8 +105,7 @@ def test_at_scale_the_pauses_come_from_redis_where_the_workers_share_them(
 def test_with_the_database_down_every_command_says_so_in_one_line(tmp_path: Path) -> None:
     config = write_config(tmp_path, f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/test", "redis://x")
     for command in (["status"], ["dead-letters"], ["prune", "--older-than", "30"]):
-        result = subprocess.run([sys.executable, "-m", "bridge.cli", *command, "--config", str(config)],
-                                capture_output=True, text=True, timeout=60, env=dict(os.environ))  # fmt: skip
+        result = socialdesk(*command, "--config", str(config))
         assert result.returncode == 1, command
         assert result.stderr.startswith("Error: store: the database is unavailable (connection failed"), result.stderr
         assert "Traceback" not in result.stderr

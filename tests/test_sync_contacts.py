@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.stack import Stack
+from tests.support import socialdesk
 
 
 @pytest.fixture
@@ -35,8 +36,7 @@ def seed(stack: Stack, count: int, start: datetime) -> list[str]:
 
 
 def sync(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "bridge.cli", "sync-contacts", "--config", str(config), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    return socialdesk("sync-contacts", "--config", str(config), *args, timeout=300)
 
 
 def synced(stack: Stack) -> Counter[str]:
