@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from bridge.errors import BridgeError
 from bridge.events import SocialEvent
@@ -105,19 +106,55 @@ def retry_base(rt: Runtime) -> float:
     return float(rt.config.salesforce.get("retry_seconds", 60)) if rt.config.salesforce else 60.0
 
 
+def owed(rt: Runtime, event: SocialEvent, lookup: Lookup | None) -> dict[str, Any]:
+    """The thread's columns saying that the ticket about to be created is owed its CRM note (none without
+    a CRM). Recorded before the create and settled by :func:`write_note`, so that neither the CRM down, nor
+    the helpdesk refusing the note, nor a crash between the ticket and its note loses it."""
+    if lookup is None:
+        return {}
+    return {
+        "enrichment": "pending",
+        "enrichment_event": event.to_json(),
+        "enrichment_attempts": 0,
+        "enrichment_due_at": time.time() + retry_base(rt),
+    }
+
+
+def write_note(rt: Runtime, thread_key: str, ticket_id: str, lookup: Lookup) -> None:
+    """The CRM's note on the ticket; the thread owes nothing more."""
+    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note(lookup)))
+    rt.store.update_thread(thread_key, enrichment="done", enrichment_event=None)
+
+
 def retry_thread(rt: Runtime, thread_key: str) -> bool:
-    """A later enrichment for a thread whose ticket was created without it; True when settled."""
+    """A later enrichment for a thread whose ticket was created without its note; True when settled."""
     thread = rt.store.thread(thread_key)
     if thread is None or thread["ticket_id"] is None or thread["enrichment"] != "pending":
         return True
-    event = SocialEvent.from_json(thread["enrichment_event"])
-    lookup = look_up(rt, event)
-    if lookup is None or lookup.outcome == "unavailable":
-        attempts = int(thread["enrichment_attempts"] or 0) + 1
-        delay = min(3600.0, retry_base(rt) * 2 ** min(attempts, 6))
-        rt.store.update_thread(thread_key, enrichment_attempts=attempts, enrichment_due_at=time.time() + delay)
-        return False
     ticket_id = str(thread["ticket_id"])
-    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note(lookup)))
-    rt.store.update_thread(thread_key, enrichment="done", enrichment_event=None)
+    lookup = look_up(rt, SocialEvent.from_json(thread["enrichment_event"]))
+    if lookup is None:  # the CRM was taken out of the configuration since
+        rt.store.update_thread(thread_key, enrichment=None, enrichment_event=None)
+        return True
+    if lookup.outcome == "unavailable":
+        return _later(rt, thread, lookup.reason)
+    hd, first_line = rt.helpdesk, note(lookup).splitlines()[0]
+    try:
+        if rt.policy.call(hd.name, lambda: hd.has_comment_containing(ticket_id, first_line)):
+            rt.store.update_thread(thread_key, enrichment="done", enrichment_event=None)  # a worker died after it
+        else:
+            write_note(rt, thread_key, ticket_id, lookup)
+    except BridgeError as e:
+        if e.retryable:
+            return _later(rt, thread, str(e))
+        log.error("the CRM note for ticket %s cannot be written: %s", ticket_id, e)
+        rt.store.update_thread(thread_key, enrichment="failed", enrichment_event=None)
     return True
+
+
+def _later(rt: Runtime, thread: dict[str, Any], reason: str) -> bool:
+    attempts = int(thread["enrichment_attempts"] or 0) + 1
+    delay = min(3600.0, retry_base(rt) * 2 ** min(attempts, 6))
+    log.info("the CRM note for ticket %s is still owed (next try in %.0fs): %s", thread["ticket_id"], delay, reason)
+    rt.store.update_thread(thread["key"], enrichment_attempts=attempts, enrichment_due_at=time.time() + delay)
+    return False

@@ -150,7 +150,7 @@ def _open_ticket(
             log.info("recovered ticket %s for %s by external_id", found.id, event.thread_key)
             return found
     customer = customer or enrich.look_up(rt, event)
-    rt.store.update_thread(event.thread_key, create_started_at=time.time())
+    rt.store.update_thread(event.thread_key, create_started_at=time.time(), **enrich.owed(rt, event, customer))
     new = NewTicket(
         external_id=event.thread_key,
         requester_id=requester_id,
@@ -163,24 +163,20 @@ def _open_ticket(
     )
     ticket = rt.policy.call(hd.name, lambda: hd.create_ticket(new))
     log.info("opened ticket %s for %s", ticket.id, event.thread_key)
-    _introduce_customer(rt, event, ticket, customer)
+    _introduce_customer(rt, event.thread_key, ticket, customer)
     return ticket
 
 
-def _introduce_customer(rt: Runtime, event: SocialEvent, ticket: TicketRef, customer: enrich.Lookup | None) -> None:
-    """The CRM's summary as an internal note, or a later enrichment when the CRM could not answer."""
-    if customer is None:
+def _introduce_customer(rt: Runtime, thread_key: str, ticket: TicketRef, customer: enrich.Lookup | None) -> None:
+    """The CRM's summary as an internal note on the new ticket. The CRM down, or the helpdesk refusing the
+    note, leaves it owed (``enrich.owed``, recorded before the create): the customer's message is not held
+    back for it, and ``enrich.retry_thread`` writes it later."""
+    if customer is None or customer.outcome == "unavailable":
         return
-    if customer.outcome == "unavailable":
-        rt.store.update_thread(
-            event.thread_key,
-            enrichment="pending",
-            enrichment_event=event.to_json(),
-            enrichment_due_at=time.time() + enrich.retry_base(rt),
-        )
-        return
-    note = enrich.note(customer)
-    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket.id, note))
+    try:
+        enrich.write_note(rt, thread_key, ticket.id, customer)
+    except BridgeError as e:
+        log.warning("the CRM note for ticket %s is owed, to be written later: %s", ticket.id, e)
 
 
 def _follow_up(rt: Runtime, pending: PendingEvent, thread: dict[str, Any], requester_id: str) -> TicketRef:

@@ -99,7 +99,7 @@ threads = sa.Table(
     sa.Column("last_inbound_at", sa.Float),
     sa.Column("last_inbound_message_id", sa.String(255)),
     sa.Column("customer_id", sa.String(255)),
-    sa.Column("enrichment", sa.String(16)),  # pending | done: a CRM lookup still owed to the ticket
+    sa.Column("enrichment", sa.String(16)),  # pending | done | failed: the CRM note owed to the ticket
     sa.Column("enrichment_event", sa.Text),
     sa.Column("enrichment_attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("enrichment_due_at", sa.Float),
@@ -363,7 +363,9 @@ class Store:
     @staticmethod
     def _claim_enrichments(conn: Connection, *, now: float, grace: float, limit: int) -> list[WorkItem]:
         """Threads owed a CRM enrichment whose time has come (claimed by pushing their due time out)."""
-        due = sa.and_(threads.c.enrichment == "pending", threads.c.enrichment_due_at <= now)
+        due = sa.and_(  # owed to a ticket: none until the thread's event has recorded its ticket
+            threads.c.enrichment == "pending", threads.c.enrichment_due_at <= now, threads.c.ticket_id.isnot(None)
+        )
         keys = conn.execute(sa.select(threads.c.key).where(due).limit(limit)).scalars().all()
         claimed = []
         for key in keys:

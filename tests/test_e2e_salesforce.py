@@ -38,6 +38,12 @@ def salesforce_calls(stack: Stack) -> int:
     return len([c for c in stack.salesforce.calls if "/services/data/" in c.path])
 
 
+def enrichment(stack: Stack, thread_key: str) -> str | None:
+    """The thread's enrichment state (None before the thread exists)."""
+    rows = stack.store.rows("threads", key=thread_key)
+    return rows[0]["enrichment"] if rows else None
+
+
 def known_customer(stack: Stack, psid: str) -> str:
     """A Contact at an Enterprise account with two open cases, linked to this PSID by a SocialPersona."""
     sf = stack.salesforce
@@ -90,6 +96,59 @@ def test_salesforce_down_never_holds_the_ticket_back(stack: Stack) -> None:
     assert "Hank Scorpio" in notes(stack, ticket["id"])[0]
     stack.wait_for(lambda: stack.store.rows("threads")[0]["enrichment"] == "done")
     assert len(notes(stack, ticket["id"])) == 1
+
+
+NOTE_CALL = {
+    "zendesk": Fault(503, times=1000, method="PUT", path_prefix="/api/v2/tickets/"),
+    "freshdesk": Fault(503, times=1000, method="POST", path_prefix="/api/v2/tickets/"),
+}
+
+
+def test_a_note_that_fails_after_the_ticket_is_created_still_arrives(stack: Stack) -> None:
+    """The ticket is created, then the helpdesk refuses the note for a while: the customer's message is not
+    held back, and the CRM's note is owed to the ticket, not forgotten (it was lost when the retried event
+    found its ticket by ``external_id`` and skipped the note)."""
+    known_customer(stack, "8006")
+    stack.helpdesk.inject(NOTE_CALL[stack.helpdesk_name])
+    stack.meta.customer_message(PAGE_ID, psid="8006", text="where is my order?")
+    ticket = stack.wait_for(lambda: tickets(stack) and tickets(stack)[0])
+    key = f"facebook:{PAGE_ID}:messenger:8006"
+    stack.wait_for(lambda: [t for t in stack.store.rows("threads", key=key) if t["ticket_id"] is not None])
+    assert notes(stack, ticket["id"]) == []
+    stack.helpdesk.clear_faults()
+    stack.wait_for(lambda: notes(stack, ticket["id"]), timeout=30)
+    assert "Hank Scorpio" in notes(stack, ticket["id"])[0]
+    stack.wait_for(lambda: enrichment(stack, key) == "done")
+    settle(stack)
+    assert len(notes(stack, ticket["id"])) == 1 and len(tickets(stack)) == 1
+
+
+def test_a_note_already_on_the_ticket_is_not_written_twice(stack: Stack) -> None:
+    """A worker that died after writing the note and before recording it leaves the note owed: the later
+    enrichment finds it on the ticket and settles without writing a second one."""
+    known_customer(stack, "8007")
+    stack.meta.customer_message(PAGE_ID, psid="8007", text="hello")
+    key = f"facebook:{PAGE_ID}:messenger:8007"
+    stack.wait_for(lambda: enrichment(stack, key) == "done")
+    [ticket] = tickets(stack)
+    assert len(notes(stack, ticket["id"])) == 1
+    event = stack.store.rows("inbox", thread_key=key)[0]["payload"]
+    stack.store.update_thread(key, enrichment="pending", enrichment_event=event, enrichment_due_at=0.0)  # the crash
+    stack.wait_for(lambda: enrichment(stack, key) == "done")
+    settle(stack)
+    assert len(notes(stack, ticket["id"])) == 1
+
+
+def test_a_note_the_helpdesk_refuses_for_good_is_given_up_visibly(stack: Stack) -> None:
+    """A permanent refusal (here: the ticket is gone) is not retried for ever: the thread says "failed"."""
+    known_customer(stack, "8008")
+    gone = Fault(404, times=1000, method=NOTE_CALL[stack.helpdesk_name].method, path_prefix="/api/v2/tickets/")
+    stack.helpdesk.inject(gone)
+    stack.meta.customer_message(PAGE_ID, psid="8008", text="hello")
+    key = f"facebook:{PAGE_ID}:messenger:8008"
+    stack.wait_for(lambda: enrichment(stack, key) == "failed", timeout=30)
+    assert tickets(stack) and notes(stack, tickets(stack)[0]["id"]) == []
+    assert stack.store.rows("inbox", thread_key=key)[0]["status"] == "done"  # the message itself was applied
 
 
 def test_over_budget_the_crm_is_not_called(stack: Stack) -> None:
