@@ -88,6 +88,8 @@ def serve(config_path: str | None, host: str, port: int, workers: int, threads: 
                 self.cfg.set("worker_class", "gthread")
                 self.cfg.set("threads", per_worker)
             self.cfg.set("accesslog", "-")
+            # %(U)s, not %(r)s: no query string, which holds Meta's hub.verify_token on every handshake
+            self.cfg.set("access_log_format", '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"')
 
         def load(self) -> Any:
             return create_app(cfg)

@@ -102,15 +102,15 @@ class ChannelConfig(Section):
 
 @dataclass(frozen=True)
 class Config:
-    database_url: str
-    queue_url: str
+    database_url: str = field(repr=False)  # may hold a password (postgresql://user:pw@..., redis://:pw@...)
+    queue_url: str = field(repr=False)
     helpdesk: str
     public_url: str | None
     log_level: str
     helpdesk_section: Section
     channels: tuple[ChannelConfig, ...]
     salesforce: Section | None = None
-    bridge: Mapping[str, Any] = field(default_factory=dict)
+    bridge: Mapping[str, Any] = field(default_factory=dict, repr=False)  # holds the two URLs too
     retention_days: float | None = None  # [bridge] retention_days: the worker prunes finished work older than that
     source: str = "<memory>"
 

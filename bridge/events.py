@@ -7,6 +7,7 @@ inbox as JSON and rebuilt by a worker (:func:`SocialEvent.to_json` / :func:`Soci
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -22,6 +23,15 @@ def utc_from_epoch(seconds: float) -> datetime:
     if seconds > 10_000_000_000:  # Messenger sends milliseconds
         seconds = seconds / 1000.0
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def platform_time(value: Any) -> datetime:
+    """A platform timestamp (seconds or milliseconds, number or string); now when it is missing or bad
+    (garbage, or a year past 9999): a sender's bad clock must not cost the message, nor be a 500."""
+    try:
+        return utc_from_epoch(float(value)) if float(value) > 0 else utc_from_epoch(time.time())
+    except (TypeError, ValueError, OverflowError, OSError):
+        return utc_from_epoch(time.time())
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import requests
 
 from bridge.store import Store
 from sandbox.stack import to_toml
-from tests.conftest import APP_SECRET, PAGE_ID, ZD_TOKEN, fixture_bytes, raw_config
+from tests.conftest import APP_SECRET, PAGE_ID, VERIFY_TOKEN, ZD_TOKEN, fixture_bytes, raw_config
 from tests.support import socialdesk
 from webhooks.signatures import sign_meta
 
@@ -52,13 +52,15 @@ def test_missing_config_file_is_explained(tmp_path: Path) -> None:
 
 
 def test_serve_runs_gunicorn_and_stores_a_signed_webhook(tmp_path: Path) -> None:
+    """Also: its access log leaves query strings out, since Meta's handshake carries the verify token."""
     database = f"sqlite:///{tmp_path}/store.db"
     path = tmp_path / "socialdesk.toml"
     path.write_text(to_toml(raw_config(database_url=database, queue_url=f"sqlite:///{tmp_path}/q.db")))
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "bridge.cli", "serve", "--config", str(path), "--port",
-                               str(port), "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)  # fmt: skip
+    port, log = free_port(), tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "bridge.cli", "serve", "--config", str(path), "--port",
+                                   str(port), "--workers", "2"], stdout=out, stderr=subprocess.STDOUT,
+                                  start_new_session=True)  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -76,8 +78,12 @@ def test_serve_runs_gunicorn_and_stores_a_signed_webhook(tmp_path: Path) -> None
         forged = requests.post(f"{base}/webhooks/meta", data=body, headers={**headers, "X-Hub-Signature-256": "x"},
                                timeout=10)  # fmt: skip
         assert forged.status_code == 401 and forged.json() == {"error": "invalid signature"}
+        handshake = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"}
+        assert requests.get(f"{base}/webhooks/meta", params=handshake, timeout=10).text == "1158201444"
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     [row] = Store.from_url(database).rows("inbox")
     assert json.loads(row["payload"])["text"] == "hello, world!"
+    logged = log.read_text()
+    assert "GET /webhooks/meta HTTP/1.1" in logged and VERIFY_TOKEN not in logged

@@ -63,6 +63,13 @@ def test_secrets_never_appear_in_repr(tmp_path: Path) -> None:
     assert "***" in text
 
 
+def test_the_database_and_redis_passwords_never_appear_in_repr() -> None:
+    raw = raw_config(database_url="postgresql+psycopg://sd:DbPassw0rd@db.internal/sd",
+                     queue_url="redis://:RedisPassw0rd@cache.internal:6379/0")  # fmt: skip
+    text = repr(config_module.parse(raw, env={}))
+    assert "Config(" in text and "DbPassw0rd" not in text and "RedisPassw0rd" not in text
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [

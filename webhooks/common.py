@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,9 +48,29 @@ def decode_json(raw: bytes, mimetype: str) -> Any:
     if mimetype != "application/json":
         abort(415, "expected Content-Type: application/json")
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError):  # ValueError: also an int of > 4,300 digits
         abort(400, "body is not valid JSON")
+    if not _SURROGATE_ESCAPE.search(raw):
+        return data
+    try:
+        return _without_lone_surrogates(data)
+    except RecursionError:
+        abort(400, "body is nested too deeply")
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """``"\\ud83d"`` alone (an emoji cut in half) decodes to a str no database can store: U+FFFD instead."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 @contextmanager

@@ -102,5 +102,5 @@ def parse(message: Any, channel: ChannelConfig) -> SocialEvent:
 def _timestamp(value: str) -> datetime:
     try:
         return datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00").replace("t", "T")).astimezone(UTC)
-    except ValueError:  # well formed, but impossible (month 13)
+    except (ValueError, OverflowError):  # well formed, but impossible (month 13, year 1 at +01:00)
         abort(400, "invalid message: timestamp: not a valid date and time")

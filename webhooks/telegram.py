@@ -22,7 +22,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, request
 
 from bridge.config import ChannelConfig
-from bridge.events import Author, SocialEvent, utc_from_epoch
+from bridge.events import Author, SocialEvent, platform_time
 from webhooks import signatures
 from webhooks.common import ack, json_body, state, store_events
 
@@ -83,7 +83,7 @@ def parse(update: Any, channel: ChannelConfig) -> SocialEvent | None:
         kind="edit" if kind == "edited_message" else "message",
         author=_author(sender, message),
         text=_text(message, media),
-        created_at=utc_from_epoch(when),
+        created_at=platform_time(when),
         reply_to=str(chat_id),
         url=f"https://t.me/{chat['username']}/{message_id}" if public and chat.get("username") else None,
         context=f"the group {str(chat.get('title') or chat_id)[:80]}" if public else "a private chat",

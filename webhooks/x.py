@@ -21,7 +21,6 @@ When several X apps share the bridge, point each app's webhook at ``/webhooks/x/
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +28,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request
 
 from bridge.config import ChannelConfig
-from bridge.events import Attachment, Author, EventKind, SocialEvent, thread_key, utc_from_epoch
+from bridge.events import Attachment, Author, EventKind, SocialEvent, platform_time, thread_key
 from webhooks import signatures
 from webhooks.common import ack, channels, json_body, state, storage, store_events
 
@@ -189,11 +188,10 @@ class _Parser:
         thread_id = self.seen.get(post_id) or self.resolve(account_of(channel), post_id)
         if author_id == account_of(channel) or thread_id is None:
             return None  # a post we never turned into a ticket: nothing to note
-        when = float(deletion.get("timestamp_ms") or 0) or time.time()
         return SocialEvent(
             platform="x", channel=channel.name, account_id=account_of(channel),
             message_id=f"{post_id}#remove", thread_id=thread_id, kind="remove", author=Author(id=author_id),
-            text="", created_at=utc_from_epoch(when), reply_to=post_id,
+            text="", created_at=platform_time(deletion.get("timestamp_ms")), reply_to=post_id,
         )  # fmt: skip
 
     def _post_event(
@@ -258,7 +256,7 @@ def direct_message(message: dict[str, Any], users: dict[str, Any], channel: Chan
         author=Author(id=sender, name=_str(user.get("name")), handle=handle,
                       profile_url=f"https://x.com/{handle}" if handle else None),
         text=readable(_str(data.get("text")) or "", data.get("entities")),
-        created_at=utc_from_epoch(float(_str(message.get("created_timestamp")) or 0) or time.time()),
+        created_at=platform_time(message.get("created_timestamp")),
         reply_to=sender,
         attachments=_media({"media": [media]} if isinstance(media, dict) else None),
     )  # fmt: skip
@@ -337,13 +335,13 @@ def _v1_time(tweet: dict[str, Any]) -> datetime:
         return datetime.strptime(str(tweet.get("created_at")), "%a %b %d %H:%M:%S %z %Y").astimezone(UTC)
     except ValueError:
         millis = _str(tweet.get("timestamp_ms"))
-        return utc_from_epoch(float(millis)) if millis and millis.isdigit() else datetime.now(UTC)
+        return platform_time(millis)
 
 
 def _iso_time(value: Any) -> datetime:
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):
         return datetime.now(UTC)
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from bridge.config import ChannelConfig
-from bridge.events import Attachment, Author, SocialEvent
-from webhooks.meta.fields import attachments, dicts, obj, required, text, when
+from bridge.events import Attachment, Author, SocialEvent, platform_time
+from webhooks.meta.fields import attachments, dicts, obj, required, text
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def _feed_event(value: dict[str, Any], channel: ChannelConfig) -> SocialEvent | 
         kind=_FEED_VERBS[verb],  # type: ignore[arg-type]
         author=Author(id=author_id or "unknown", name=text(name)),
         text=text(value.get("message")) or "",
-        created_at=when(value.get("created_time")),
+        created_at=platform_time(value.get("created_time")),
         reply_to=reply_to,
         url=_permalink(value, post_id, object_id if item == "comment" else None),
         context=f"post {post_id}",
@@ -87,7 +87,7 @@ def _messenger_event(messaging: dict[str, Any], channel: ChannelConfig) -> Socia
         kind=kind,  # type: ignore[arg-type]
         author=Author(id=sender),
         text=body,
-        created_at=when(messaging.get("timestamp")),
+        created_at=platform_time(messaging.get("timestamp")),
         reply_to=sender,
         attachments=attachments(message.get("attachments") if isinstance(message, dict) else None),
     )

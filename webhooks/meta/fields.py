@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
 from typing import Any
 
 from flask import abort
 
-from bridge.events import Attachment, utc_from_epoch
+from bridge.events import Attachment
 
 
 def dicts(container: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -34,14 +32,6 @@ def required(value: dict[str, Any], key: str, where: str = "") -> str:
     if not found:
         abort(400, f"missing {where}{key}")
     return found
-
-
-def when(value: Any) -> datetime:
-    """A platform timestamp (seconds or milliseconds, number or string); now when it is missing or bad."""
-    try:
-        return utc_from_epoch(float(value)) if float(value) > 0 else utc_from_epoch(time.time())
-    except (TypeError, ValueError, OverflowError, OSError):  # garbage, or a year past 9999
-        return utc_from_epoch(time.time())
 
 
 def attachments(items: Any) -> tuple[Attachment, ...]:

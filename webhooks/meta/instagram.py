@@ -21,8 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from bridge.config import ChannelConfig
-from bridge.events import Attachment, Author, EventKind, SocialEvent
-from webhooks.meta.fields import attachments, dicts, obj, required, text, when
+from bridge.events import Attachment, Author, EventKind, SocialEvent, platform_time
+from webhooks.meta.fields import attachments, dicts, obj, required, text
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ _MEDIA_NOUNS = {"FEED": "post", "REELS": "reel", "STORY": "story", "AD": "ad"}
 
 def parse_instagram_entry(entry: dict[str, Any], channel: ChannelConfig) -> Iterator[SocialEvent]:
     """The customer events of one Instagram entry (``entry.id`` is the account's Instagram user id)."""
-    at = when(entry.get("time"))
+    at = platform_time(entry.get("time"))
     for change in dicts(entry, "changes"):
         event = _change_event(change, channel, at)
         if event is not None:
@@ -110,7 +110,7 @@ def _message_event(messaging: dict[str, Any], channel: ChannelConfig) -> SocialE
         kind=kind,
         author=Author(id=sender),
         body=body,
-        at=when(messaging.get("timestamp")),
+        at=platform_time(messaging.get("timestamp")),
         reply_to=sender,
         files=files,
     )

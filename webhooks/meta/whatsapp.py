@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from bridge.config import ChannelConfig
-from bridge.events import Attachment, Author, SocialEvent
-from webhooks.meta.fields import dicts, obj, required, text, when
+from bridge.events import Attachment, Author, SocialEvent, platform_time
+from webhooks.meta.fields import dicts, obj, required, text
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def _message_event(
         kind="message",
         author=_author(str(customer), wa_id, contact),
         text=body,
-        created_at=when(message.get("timestamp")),
+        created_at=platform_time(message.get("timestamp")),
         reply_to=str(customer),
         attachments=files,
         extra=_message_extra(message),
@@ -111,7 +111,7 @@ def _status_event(status: dict[str, Any], channel: ChannelConfig) -> SocialEvent
         kind="status",
         author=Author(id=recipient),
         text="",
-        created_at=when(status.get("timestamp")),
+        created_at=platform_time(status.get("timestamp")),
         reply_to=recipient,
         extra=extra,
     )
