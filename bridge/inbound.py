@@ -66,7 +66,8 @@ def _apply(rt: Runtime, pending: PendingEvent) -> bool:
         error = f"unexpected error: {type(e).__name__}: {e}"
         rt.store.dead_letter("inbox", [row_id], key=event.thread_key, error=error)
         return True
-    rt.store.finish_event(row_id, status, event.thread_key, **thread_changes)
+    new_ticket = (rt.helpdesk.name, thread_changes["ticket_id"]) if "ticket_id" in thread_changes else None
+    rt.store.finish_event(row_id, status, event.thread_key, new_ticket=new_ticket, **thread_changes)
     return True
 
 
@@ -95,7 +96,7 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> tuple[str, dict[str, Any
         ticket = _follow_up(rt, pending, thread, requester_id)
     writeback.record_post(rt, event)
     return "done", {
-        "ticket_id": ticket.id,
+        **({"ticket_id": ticket.id} if ticket.id != thread["ticket_id"] else {}),
         "requester_id": requester_id,
         "last_inbound_at": max(thread["last_inbound_at"] or 0.0, event.created_at.timestamp()),
         "last_inbound_message_id": event.message_id,
@@ -148,6 +149,9 @@ def _open_ticket(
         found = rt.policy.call(hd.name, lambda: hd.find_ticket(event.thread_key))
         if found is not None and found.id != followup_of:
             log.info("recovered ticket %s for %s by external_id", found.id, event.thread_key)
+            # an agent may have answered it while it was linked to nothing: its webhook found no thread
+            rt.store.link_ticket(hd.name, found.id, event.thread_key)
+            rt.store.record_ticket_event(hd.name, found.id, f"recovered:{found.id}")
             return found
     customer = customer or enrich.look_up(rt, event)
     rt.store.update_thread(event.thread_key, create_started_at=time.time(), **enrich.owed(rt, event, customer))

@@ -109,6 +109,17 @@ threads = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 
+#: Every ticket a thread has had, for good: a reply on a ticket that is no longer the thread's current one
+#: (a follow-up replaced it after "send and close") still finds its thread.
+ticket_links = sa.Table(
+    "ticket_links",
+    metadata,
+    sa.Column("helpdesk", sa.String(32), primary_key=True),
+    sa.Column("ticket_id", sa.String(64), primary_key=True),
+    sa.Column("thread_key", sa.String(320), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
 deliveries = sa.Table(
     "deliveries",
     metadata,
@@ -406,12 +417,22 @@ class Store:
         with self.begin() as conn:
             conn.execute(sa.update(table).where(table.c.id.in_(ids)).values(status=status, last_error=error))
 
-    def finish_event(self, row_id: int, status: str, thread_key: str, **thread_changes: Any) -> None:
-        """An inbox event's outcome and what it changed on its thread, in one transaction (one commit)."""
+    def finish_event(
+        self, row_id: int, status: str, thread_key: str, *, new_ticket: tuple[str, str] | None = None,
+        **thread_changes: Any,
+    ) -> None:  # fmt: skip
+        """An inbox event's outcome and what it changed on its thread, in one transaction (one commit);
+        ``new_ticket`` (helpdesk, ticket id): a ticket the thread did not have, linked to it for good."""
         with self.begin() as conn:
             conn.execute(sa.update(inbox).where(inbox.c.id == row_id).values(status=status, last_error=None))
             if thread_changes:
                 _update_thread(conn, thread_key, thread_changes)
+            if new_ticket is not None:
+                _link_ticket(conn, *new_ticket, thread_key)
+
+    def link_ticket(self, helpdesk: str, ticket_id: str, thread_key: str) -> None:
+        with self.begin() as conn:
+            _link_ticket(conn, helpdesk, ticket_id, thread_key)
 
     def dead_letter(self, table_name: str, ids: Sequence[int], *, key: str, error: str) -> None:
         """Park work that failed for good: visible in ``dead_letters`` with its reason, replayable."""
@@ -498,7 +519,7 @@ class Store:
           only makes the worker look at the ticket again: ``deliveries`` posts nothing twice);
         * ``dead_letters``: those replayed.
 
-        Never touched: pending work and open dead letters; threads (thread → ticket); deliveries (which
+        Never touched: pending work and open dead letters; threads and ticket links (ticket → thread); deliveries (which
         agent comment was posted) and the ids of posted messages (echoes, receipts, X threading); the
         identities and the CRM cache (write-back links posts to the Contact from it). A chunk of
         ``PRUNE_CHUNK`` rows per transaction, walking the primary key once: a webhook never waits long for
@@ -544,9 +565,11 @@ class Store:
         return dict(row._mapping) if row else None
 
     def thread_for_ticket(self, helpdesk: str, ticket_id: str) -> dict[str, Any] | None:
+        """The thread this ticket was opened for, whether or not it is still the thread's current ticket."""
+        link = sa.and_(ticket_links.c.helpdesk == helpdesk, ticket_links.c.ticket_id == ticket_id)
         with self.begin() as conn:
             row = conn.execute(
-                sa.select(threads).where(threads.c.helpdesk == helpdesk, threads.c.ticket_id == ticket_id)
+                sa.select(threads).join(ticket_links, ticket_links.c.thread_key == threads.c.key).where(link)
             ).first()
         return dict(row._mapping) if row else None
 
@@ -769,6 +792,11 @@ class Store:
         with self.begin() as conn:
             until = conn.execute(sa.select(pauses.c.until).where(pauses.c.connector == connector)).scalar()
         return float(until or 0.0)
+
+
+def _link_ticket(conn: Connection, helpdesk: str, ticket_id: str, thread_key: str) -> None:
+    link = {"helpdesk": helpdesk, "ticket_id": ticket_id, "thread_key": thread_key, "created_at": time.time()}
+    insert_ignoring_duplicates(conn, ticket_links, [link])
 
 
 def _update_thread(conn: Connection, key: str, values: dict[str, Any]) -> None:

@@ -19,7 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from bridge import inbound, outbound
+from bridge.registry import build_runtime
+from bridge.store import pauses
 from sandbox.base import Fault
 from sandbox.stack import HELPDESKS, PAGE_ID, Stack
 from tests.support import (
@@ -117,6 +121,32 @@ def test_follow_ups_join_the_ticket_as_the_customers_words(stack: Stack) -> None
     assert follow_up["author_id"] == ticket["requester_id"] and follow_up["public"]
     assert follow_up["body"].startswith("Anyone there?")
     assert lookups and requester_calls(stack) == lookups  # the requester is cached: no lookup for a follow-up
+
+
+def test_a_reply_on_a_ticket_replaced_by_a_follow_up_is_still_delivered(tmp_path: Path, helpdesk: str) -> None:
+    """The agent answers and closes the ticket ("send and close"); Messenger throttles, so the reply waits;
+    meanwhile the customer writes again and gets a follow-up ticket. The waiting reply must still reach the
+    customer: it was marked "ignored" for good, since its ticket was no longer the thread's current one."""
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
+        rt = build_runtime(stack.config, store=stack.store)
+        key = f"facebook:{PAGE_ID}:messenger:717"
+        stack.meta.customer_message(PAGE_ID, psid="717", text="Refund done?")
+        inbound.process_thread(rt, key, "worker-1")
+        [first] = tickets(stack)
+        stack.helpdesk.agent_comment(first["id"], "Yes, refunded this morning.", public=True)
+        stack.helpdesk.set_status(first["id"], "closed")
+        stack.helpdesk.fire_webhook(first["id"])
+        stack.meta.throttle(times=1, regain_minutes=1)
+        assert outbound.sync_ticket(rt, helpdesk, str(first["id"]), "worker-1") == 0  # postponed
+        stack.meta.customer_message(PAGE_ID, psid="717", text="Hello??")
+        inbound.process_thread(rt, key, "worker-1")
+        assert len(tickets(stack)) == 2  # the follow-up is now the thread's ticket
+
+        with stack.store.begin() as conn:  # a minute later: the page's request limit is back
+            conn.execute(sa.delete(pauses))
+        assert outbound.sync_ticket(rt, helpdesk, str(first["id"]), "worker-1") == 1  # the retry
+        assert [m["text"] for m in stack.meta.sent_messages] == ["Yes, refunded this morning."]
+        assert stack.store.counts("ticket_events") == {"done": 1}
 
 
 def test_solved_ticket_is_reopened_and_closed_ticket_gets_a_follow_up(stack: Stack) -> None:
@@ -325,6 +355,7 @@ def test_a_call_slower_than_the_lease_keeps_the_thread_to_one_worker(tmp_path: P
 
 
 def test_worker_killed_between_create_and_record_makes_no_second_ticket(tmp_path: Path, helpdesk: str) -> None:
+    """And a reply the agent wrote while the ticket was linked to no thread is delivered once it is."""
     options = {"lease_seconds": 3, "redispatch_after": 2}
     with Stack(tmp_path, helpdesk=helpdesk, start_worker=False, bridge_options=options) as stack:
         config = stack.write_config(tmp_path / "socialdesk.toml")
@@ -340,9 +371,12 @@ def test_worker_killed_between_create_and_record_makes_no_second_ticket(tmp_path
         finally:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()
+        reply_and_notify(stack, tickets(stack)[0]["id"], "We are looking for it.")
         stack.start_worker_now()
         stack.wait_for(lambda: stack.store.rows("threads")[0]["ticket_id"], timeout=30)
+        stack.wait_for(lambda: stack.meta.sent_messages, timeout=30)
         settle(stack)
+        assert [m["text"] for m in stack.meta.sent_messages] == ["We are looking for it."]
         assert len(tickets(stack)) == 1
         assert stack.store.rows("threads")[0]["ticket_id"] == str(tickets(stack)[0]["id"])
         lookups = [c for c in stack.helpdesk.calls if c.method == "GET" and "tickets" in c.path]
