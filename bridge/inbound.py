@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from bridge import enrich, messages, writeback
-from bridge.errors import BridgeError, TicketClosed
+from bridge.errors import BridgeError, TicketClosed, Unavailable, UnknownOutcome
 from bridge.events import NewTicket, SocialEvent, TicketRef
 from bridge.ports import Profiles
 from bridge.registry import Runtime
@@ -165,7 +165,12 @@ def _open_ticket(
         followup_of=followup_of,
         fields=enrich.ticket_fields(rt, customer),
     )
-    ticket = rt.policy.call(hd.name, lambda: hd.create_ticket(new))
+    try:
+        ticket = rt.policy.call(hd.name, lambda: hd.create_ticket(new))
+    except UnknownOutcome as e:
+        if not hd.finds_tickets:
+            raise  # trying again could open a second ticket: a dead letter, for a person to check
+        raise _look_first_next_time(e) from e
     log.info("opened ticket %s for %s", ticket.id, event.thread_key)
     _introduce_customer(rt, event.thread_key, ticket, customer)
     return ticket
@@ -194,9 +199,17 @@ def _follow_up(rt: Runtime, pending: PendingEvent, thread: dict[str, Any], reque
         return TicketRef(id=ticket_id, status="open")
     try:
         return rt.policy.call(hd.name, lambda: hd.add_customer_comment(ticket_id, requester_id=requester_id, body=body))
+    except UnknownOutcome as e:  # marked attempted before: the next attempt looks for the comment first
+        raise _look_first_next_time(e) from e
     except TicketClosed:
         log.info("ticket %s is closed; opening a follow-up for %s", ticket_id, event.thread_key)
         return _open_ticket(rt, event, thread, requester_id, followup_of=ticket_id)
+
+
+def _look_first_next_time(e: UnknownOutcome) -> Unavailable:
+    """A write whose answer was lost (a timeout): retried later like an outage, since every retry of the
+    customer's message looks for what it wrote first (module docstring)."""
+    return Unavailable(f"{e.message}; the next attempt looks for it first", platform=e.platform)
 
 
 def _record_change(rt: Runtime, event: SocialEvent) -> str:

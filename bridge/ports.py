@@ -28,6 +28,12 @@ class Helpdesk(Protocol):
 
     name: str
 
+    @property
+    def finds_tickets(self) -> bool:
+        """Whether :meth:`find_ticket` finds what :meth:`create_ticket` made (Freshdesk: only with a
+        thread-key field). Then a create whose answer was lost is tried again, looking first; otherwise it
+        is dead-lettered for a person to check, since trying again could open a second ticket."""
+
     def ensure_requester(self, *, platform: str, author: Author) -> str:
         """Find or create the end user for this social identity; return the helpdesk user id."""
 

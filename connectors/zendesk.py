@@ -119,6 +119,8 @@ class ZendeskHelpdesk:
         with _translated(idempotent=True):  # create_or_update is safe to repeat
             return str(self._zenpy.users.create_or_update(user).id)
 
+    finds_tickets = True  # by external_id
+
     def find_ticket(self, external_id: str) -> TicketRef | None:
         # zenpy puts query values into the URL unescaped: a thread key with "&", "+" or "#" would break it.
         with _translated(idempotent=True):

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -352,6 +353,39 @@ def test_a_call_slower_than_the_lease_keeps_the_thread_to_one_worker(tmp_path: P
         stack.stop_worker()  # waits for every running task, the slow one included: both have had their say
         assert len(tickets(stack)) == 1
         assert stack.store.rows("threads")[0]["ticket_id"] == str(tickets(stack)[0]["id"])
+
+
+def test_a_write_whose_answer_is_lost_is_tried_again_looking_first(tmp_path: Path, helpdesk: str) -> None:
+    """A timeout after the helpdesk applied the write (a new ticket, a follow-up): the message was dead-lettered,
+    so one slow minute of the helpdesk meant replaying messages by hand. It now waits like an outage, and the
+    next attempt finds what was written instead of writing it twice."""
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
+        section = stack.config.helpdesk_section
+        impatient = replace(stack.config, helpdesk_section=replace(section, values={**section.values, "timeout": 0.5}))
+        rt = build_runtime(impatient, store=stack.store)
+        stack.helpdesk.slow_after_commit("/api/v2/tickets", "POST", seconds=2)
+        stack.meta.customer_message(PAGE_ID, psid="62", text="hello?")
+        key = f"facebook:{PAGE_ID}:messenger:62"
+        inbound.process_thread(rt, key, "worker-1")
+        assert len(tickets(stack)) == 1 and stack.store.counts("inbox") == {"pending": 1}
+        assert stack.store.rows("dead_letters") == []
+        inbound.process_thread(rt, key, "worker-1")  # the retry
+        assert stack.store.counts("inbox") == {"done": 1}
+        assert len(tickets(stack)) == 1
+        assert stack.store.rows("threads")[0]["ticket_id"] == str(tickets(stack)[0]["id"])
+
+        ticket_id = tickets(stack)[0]["id"]  # the same for the customer's next message
+        stack.helpdesk.slow_after_commit(COMMENT_PATHS[helpdesk].format(ticket_id), COMMENT_METHODS[helpdesk], 2)
+        stack.meta.customer_message(PAGE_ID, psid="62", text="anyone?")
+        inbound.process_thread(rt, key, "worker-1")
+        assert stack.store.counts("inbox") == {"done": 1, "pending": 1} and stack.store.rows("dead_letters") == []
+        inbound.process_thread(rt, key, "worker-1")
+        assert stack.store.counts("inbox") == {"done": 2}
+        assert [c["body"].count("anyone?") for c in stack.helpdesk.comments(ticket_id)][1:] == [1]
+
+
+COMMENT_PATHS = {"zendesk": "/api/v2/tickets/{}", "freshdesk": "/api/v2/tickets/{}/notes"}
+COMMENT_METHODS = {"zendesk": "PUT", "freshdesk": "POST"}
 
 
 def test_worker_killed_between_create_and_record_makes_no_second_ticket(tmp_path: Path, helpdesk: str) -> None:

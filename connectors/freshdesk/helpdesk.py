@@ -95,6 +95,10 @@ class FreshdeskHelpdesk:
         except errors.PermanentError as e:
             return self._recover_contact(e, external_id, fields)
 
+    @property
+    def finds_tickets(self) -> bool:
+        return self.thread_key_field is not None
+
     def find_ticket(self, external_id: str) -> TicketRef | None:
         """The newest live ticket whose thread-key field holds this key; None without such a field.
 
