@@ -9,6 +9,9 @@ called ("sending") and updated after ("sent" with the platform's ids, "failed", 
   unknown, so the reply is *not* sent again; the ticket gets an internal note saying so;
 * a refused request (429, 5xx answered) → the row is dropped and the work retried later;
 * a permanent failure (window closed, token expired, post deleted) → an internal note on the ticket.
+
+A note owed to the agent (why a reply failed, or how it went out: a re-engagement template instead of
+the text) is kept in the row with ``noted`` false until it is written: a retry writes it, once.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ def _deliver_one(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
     if existing is not None:
         if existing["status"] == "sending":  # we hold the lease: whoever wrote this row died mid-call
             _settle(rt, thread, reply, "unknown", messages.delivery_unknown_note("the bridge stopped while sending it"))
-        elif existing["status"] in ("failed", "unknown", "partial") and not existing["noted"]:
+        elif existing["error"] and not existing["noted"]:
             _tell_agent(rt, reply, str(existing["error"]))  # the note itself failed last time
         return 0
     if not rt.store.start_delivery(
@@ -107,9 +110,11 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
             raise
         _settle(rt, thread, reply, "failed", messages.delivery_failed_note(e.message))
         return 0
+    # the note, if any, is kept as owed: should writing it fail below, the retry writes it
     rt.store.finish_delivery(
-        hd, reply.comment_id, status="sent", platform=channel.platform, message_ids=delivery.message_ids
-    )
+        hd, reply.comment_id, status="sent", platform=channel.platform, message_ids=delivery.message_ids,
+        error=delivery.note,
+    )  # fmt: skip
     writeback.record_reply(rt, state, reply, delivery)
     if delivery.note:  # delivered, but the agent should know how (a re-engagement template, say)
         _tell_agent(rt, reply, delivery.note)

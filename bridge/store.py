@@ -130,7 +130,7 @@ deliveries = sa.Table(
     sa.Column("thread_key", sa.String(320), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),  # sending | sent | failed | unknown
     sa.Column("message_ids", sa.Text),
-    sa.Column("error", sa.Text),
+    sa.Column("error", sa.Text),  # the note for the agent: why it failed, or how it went out (a template)
     sa.Column("receipt", sa.String(16)),  # the platform's last word on it: delivered, read, failed...
     sa.Column("noted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("comment_created_at", sa.Float),

@@ -15,6 +15,8 @@ from typing import Any, TypedDict
 from werkzeug.serving import make_server
 
 from bridge.config import Config
+from bridge.registry import Runtime, build_runtime
+from bridge.retry import RetryPolicy
 from bridge.store import Store
 from sandbox.base import QuietHandler
 from sandbox.stack import Stack
@@ -40,6 +42,14 @@ def serve_bridge(config: Config) -> Iterator[Bridge]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def step_runtime(stack: Stack) -> Runtime:
+    """A worker's runtime for a stack started without one: the test runs each step itself
+    (``inbound.process_thread``, ``outbound.sync_ticket``), and retries within a call do not sleep."""
+    runtime = build_runtime(stack.config, store=stack.store)
+    runtime.policy = RetryPolicy(runtime.policy.pauses, sleep=lambda _seconds: None)
+    return runtime
 
 
 def tickets(stack: Stack) -> list[dict[str, Any]]:

@@ -1,0 +1,55 @@
+"""The reply pipeline step by step: a stack without a worker, each step run by the test, so that a failure
+lands exactly where the test puts it. What the agent is told when a step fails, and what is never posted
+twice when a step is retried."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bridge import inbound, outbound
+from bridge.registry import Runtime
+from sandbox.base import Fault
+from sandbox.stack import WA_PHONE_ID, Stack
+from tests.support import notes, one_ticket, reply_and_notify, step_runtime
+
+NOTE_PATH = "/api/v2/tickets/"  # Zendesk writes an internal note with PUT /api/v2/tickets/{id}
+
+
+def opened(stack: Stack, rt: Runtime) -> int:
+    """The ticket the customer's stored message opens when the worker takes it."""
+    [row] = stack.store.rows("inbox")
+    inbound.process_thread(rt, row["thread_key"], "w-in")
+    return int(one_ticket(stack)["id"])
+
+
+def sync(rt: Runtime, ticket: int, times: int = 1) -> None:
+    """The worker taking the ticket's pending "ticket changed" events, ``times`` times over (its retries)."""
+    for attempt in range(times):
+        outbound.sync_ticket(rt, "zendesk", str(ticket), f"w-out-{attempt}")
+
+
+# -- a note owed to the agent --------------------------------------------------------------------------------------
+
+
+def test_a_template_sent_instead_of_the_reply_is_told_even_when_the_first_note_fails(tmp_path: Path) -> None:
+    options = {"reengagement_template": "hello_world"}
+    with Stack(tmp_path, start_worker=False, platforms=("whatsapp",), channel_options=options) as stack:
+        rt = step_runtime(stack)
+        stack.meta.whatsapp_message(WA_PHONE_ID, wa_id="447700900123", text="Order 42?",
+                                    timestamp=datetime.now(UTC) - timedelta(days=2))  # fmt: skip
+        ticket = opened(stack, rt)
+        reply_and_notify(stack, ticket, "It arrives tomorrow.")
+        stack.zendesk.inject(Fault(503, times=rt.policy.attempts, method="PUT", path_prefix=NOTE_PATH))
+        sync(rt, ticket)  # the template goes out, the note about it does not: the event waits
+        assert notes(stack, ticket) == [] and stack.store.counts("ticket_events") == {"pending": 1}
+
+        sync(rt, ticket)  # the retry owes the note
+        stack.zendesk.fire_webhook(ticket)
+        sync(rt, ticket)  # a later change of the ticket: the note is not written again
+        assert [m["type"] for m in stack.meta.wa_sent_messages] == ["template"]
+        [note] = notes(stack, ticket)
+        assert "instead of this reply" in note
+        [delivery] = stack.store.rows("deliveries")
+        assert (delivery["status"], delivery["noted"]) == ("sent", True)
+        assert stack.store.counts("ticket_events") == {"done": 2}
