@@ -17,6 +17,7 @@ the text) is kept in the row with ``noted`` false until it is written: a retry w
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +26,7 @@ from bridge import messages, writeback
 from bridge.errors import BridgeError, PartiallyDelivered, UnknownOutcome
 from bridge.events import AgentReply, Delivery, ThreadState
 from bridge.inbound import MAX_ATTEMPTS
-from bridge.ports import PrivateReplies, SocialChannel
+from bridge.ports import KeyedReplies, PrivateReplies, SocialChannel
 from bridge.registry import Runtime
 from bridge.retry import backoff_for
 
@@ -95,7 +96,8 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
         return 0
     state = thread_state(thread)
     text, private = private_intent(rt, thread["channel"], reply)
-    send = _sender(channel, state, text, private=private, notice=_notice(rt, thread["channel"]))
+    notice = _notice(rt, thread["channel"])
+    send = _sender(channel, state, text, private=private, notice=notice, key=reply_key(hd, reply.comment_id))
     try:
         delivery = rt.policy.call(channel.name, send)
     except UnknownOutcome as e:
@@ -165,12 +167,24 @@ def _notice(rt: Runtime, channel: str) -> str:
 
 
 def _sender(
-    channel: SocialChannel, state: ThreadState, text: str, *, private: bool, notice: str
+    channel: SocialChannel, state: ThreadState, text: str, *, private: bool, notice: str, key: str
 ) -> Callable[[], Delivery]:
-    """The call that delivers: a private hand-off where asked and the channel has public threads."""
+    """The call that delivers: a private hand-off where asked and the channel has public threads; the
+    reply's key where the channel's receiver deduplicates on one."""
     if private and isinstance(channel, PrivateReplies):
         return lambda: channel.send_private_reply(state, text, now=datetime.now(UTC), notice=notice)
+    if isinstance(channel, KeyedReplies):
+        return lambda: channel.send_keyed_reply(state, text, now=datetime.now(UTC), key=key)
     return lambda: channel.send_reply(state, text, now=datetime.now(UTC))  # private-only channels (DMs, chats)
+
+
+REPLY_KEYS = uuid.UUID("5d0c1a52-7f3e-4d0b-9a57-2f1c8e6b4a10")  # the namespace of reply keys: never change it
+
+
+def reply_key(helpdesk: str, comment_id: str) -> str:
+    """The idempotency key of one agent reply, made from its helpdesk comment before any attempt: every
+    retry of it, in the call or from the queue, carries the same key."""
+    return uuid.uuid5(REPLY_KEYS, f"{helpdesk}:{comment_id}").hex
 
 
 def thread_state(thread: dict[str, Any]) -> ThreadState:

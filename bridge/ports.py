@@ -94,6 +94,15 @@ class PrivateReplies(Protocol):
 
 
 @runtime_checkable
+class KeyedReplies(Protocol):
+    """A channel whose receiver deduplicates replies on a key the bridge gives each one (own channels)."""
+
+    def send_keyed_reply(self, thread: ThreadState, text: str, *, now: datetime, key: str) -> Delivery:
+        """As :meth:`SocialChannel.send_reply`, carrying ``key``: the same on every attempt at one agent reply,
+        so a receiver that stored it but whose answer was lost takes the retry for what it is, not a new reply."""
+
+
+@runtime_checkable
 class SetupCheck(Protocol):
     """A helpdesk connector that can tell whether the helpdesk is set up for the bridge (``doctor``)."""
 

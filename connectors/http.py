@@ -2,15 +2,17 @@
 
 The request body is JSON::
 
-    {"type": "reply", "id": "<unique id of this reply>", "thread_id": "<your thread id>",
+    {"type": "reply", "id": "<this reply's id>", "thread_id": "<your thread id>",
      "in_reply_to": "<your id of the customer's latest message>", "text": "...",
      "ticket_id": "<helpdesk ticket>", "sent_at": "<RFC 3339>"}
 
 signed like the messages your system sends to socialdesk (:mod:`webhooks.generic`):
 ``X-Socialdesk-Timestamp`` (Unix seconds) and ``X-Socialdesk-Signature: v1=<hex HMAC-SHA256(secret,
-"<timestamp>." + body)>``. ``Idempotency-Key`` repeats ``id``. Answer 2xx, optionally with
-``{"message_id": "<your id>"}`` (the reply's ``id`` is used otherwise). 429 and 5xx are retried later
-(``Retry-After`` honoured); any other 4xx is reported to the agent. A timeout is never retried blindly.
+"<timestamp>." + body)>``. ``Idempotency-Key`` repeats ``id``, which is the same on every attempt at one
+agent reply (made from the helpdesk comment): a repeated key is a retry, to be answered as the first
+time and not shown twice. Answer 2xx, optionally with ``{"message_id": "<your id>"}`` (the reply's ``id``
+is used otherwise). 429 and 5xx are retried later (``Retry-After`` honoured); any other 4xx is reported
+to the agent. A timeout is never retried blindly.
 """
 
 from __future__ import annotations
@@ -63,21 +65,25 @@ class GenericChannel:
         return f"GenericChannel(name={self.name!r}, account_id={self.account_id!r}, callback={self._where!r})"
 
     def send_reply(self, thread: ThreadState, text: str, *, now: datetime) -> Delivery:
-        """POST the reply to the callback; the answer's ``message_id`` (or the reply's ``id``) is returned."""
+        """A reply under a fresh key, so that calling again is a new reply (the bridge uses ``send_keyed_reply``)."""
+        return self.send_keyed_reply(thread, text, now=now, key=uuid.uuid4().hex)
+
+    def send_keyed_reply(self, thread: ThreadState, text: str, *, now: datetime, key: str) -> Delivery:
+        """POST the reply to the callback with ``key`` as its ``id`` and ``Idempotency-Key`` (implements
+        ``KeyedReplies``); the answer's ``message_id`` (or the reply's ``id``) is returned."""
         if not text.strip():
             raise errors.PermanentError("the reply is empty: there is nothing to send", platform=PLATFORM)
-        reply_id = uuid.uuid4().hex
         body = {
             "type": "reply",
-            "id": reply_id,
+            "id": key,
             "thread_id": thread.thread_id,
             "in_reply_to": thread.last_inbound_message_id or thread.reply_to,
             "text": text.strip(),
             "ticket_id": thread.ticket_id,
             "sent_at": now.isoformat(),
         }
-        answer = self._post(body, f"could not deliver the reply to {self._where}", idempotency_key=reply_id)
-        return Delivery(message_ids=(str(answer.get("message_id") or reply_id),))
+        answer = self._post(body, f"could not deliver the reply to {self._where}", idempotency_key=key)
+        return Delivery(message_ids=(str(answer.get("message_id") or key),))
 
     def ping(self) -> str:
         """A signed ``{"type": "ping"}`` to the callback: its host when it answers 2xx."""

@@ -7,7 +7,9 @@ Every simulator is a Flask app wrapped by :class:`Simulator`, which
 * records every request it receives (:attr:`Simulator.calls`), so tests can assert what the bridge
   asked for, in what order and how often;
 * injects faults on demand (:meth:`Simulator.inject`): a status with headers and a body, or a delay
-  that makes the client time out, for the next *N* matching requests.
+  that makes the client time out, for the next *N* matching requests;
+* loses answers on demand (:meth:`Simulator.slow_after_commit`, :meth:`Simulator.lose_answer`): the
+  request is applied, the client never learns it.
 
 Faults are checked before the simulator's own handlers run, like a real API's edge (a load balancer
 answering 429 or 503 before the application sees the request).
@@ -52,12 +54,14 @@ class Call:
 
 @dataclass
 class Slow:
-    """Apply the next ``times`` requests matching ``method`` and ``path_prefix``, then answer ``seconds`` late."""
+    """Apply the next ``times`` requests matching ``method`` and ``path_prefix``, then answer ``seconds`` late,
+    or answer ``status`` instead of the real answer (a gateway that failed on the way back)."""
 
     method: str
     path_prefix: str
     seconds: float
     times: int
+    status: int | None = None
 
 
 @dataclass
@@ -146,6 +150,12 @@ class Simulator:
         with self._lock:
             self._slow.append(Slow(method.upper(), path_prefix, seconds, times))
 
+    def lose_answer(self, path_prefix: str, method: str, status: int = 502, times: int = 1) -> None:
+        """Apply the next ``times`` matching requests, then answer ``status`` (a proxy's 502, say): the work is
+        done, but the client is told it failed, and a retry must not do it twice."""
+        with self._lock:
+            self._slow.append(Slow(method.upper(), path_prefix, 0.0, times, status))
+
     def _late_answer(self, response: Response) -> Response:
         if response.status_code >= 400:
             return response
@@ -156,6 +166,8 @@ class Simulator:
                 slow.times -= 1
                 if slow.times <= 0:
                     self._slow.remove(slow)
+        if slow is not None and slow.status is not None:
+            return json_response({"error": "the answer was lost on its way back"}, slow.status)
         if slow is not None:
             time.sleep(slow.seconds)
         return response

@@ -18,6 +18,7 @@ from bridge import config as config_module
 from bridge import errors
 from bridge.events import SocialEvent, ThreadState
 from bridge.outbound import thread_state
+from bridge.ports import KeyedReplies, PrivateReplies
 from bridge.registry import build_channel
 from bridge.store import Store
 from connectors.http import GenericChannel
@@ -207,6 +208,18 @@ def test_reply_is_posted_signed_to_the_callback(sim: OwnChannelSimulator, channe
     assert call.headers["Idempotency-Key"] == received["id"] and SECRET.encode() not in call.body
 
 
+def test_a_keyed_reply_sent_again_after_a_lost_answer_is_received_once(
+    sim: OwnChannelSimulator, channel: GenericChannel
+) -> None:
+    sim.lose_answer("/callback", "POST")  # stored, then a proxy answers 502 on the way back
+    with pytest.raises(errors.Unavailable):
+        channel.send_keyed_reply(thread(), "Hi", now=datetime.now(UTC), key="reply-7")
+    delivery = channel.send_keyed_reply(thread(), "Hi", now=datetime.now(UTC), key="reply-7")
+    [received] = sim.received
+    assert received["id"] == "reply-7" and delivery.message_ids == (received["message_id"],)
+    assert [c.headers["Idempotency-Key"] for c in sim.calls_to("POST", "/callback")] == ["reply-7", "reply-7"]
+
+
 def test_a_receiver_with_another_secret_refuses_it(sim: OwnChannelSimulator) -> None:
     wrong = GenericChannel(name=NAME, secret="not-the-secret", callback_url=sim.callback_url)
     with pytest.raises(errors.AuthError) as exc_info:
@@ -270,6 +283,7 @@ def test_registry_builds_it(tmp_path: Path, sim: OwnChannelSimulator) -> None:
     assert channel_config is not None
     channel = build_channel(channel_config)
     assert isinstance(channel, GenericChannel) and channel.account_id == NAME and SECRET not in repr(channel)
+    assert isinstance(channel, KeyedReplies) and not isinstance(channel, PrivateReplies)
 
 
 # -- end to end ----------------------------------------------------------------------------------------------------

@@ -53,3 +53,23 @@ def test_a_template_sent_instead_of_the_reply_is_told_even_when_the_first_note_f
         [delivery] = stack.store.rows("deliveries")
         assert (delivery["status"], delivery["noted"]) == ("sent", True)
         assert stack.store.counts("ticket_events") == {"done": 2}
+
+
+# -- never twice -----------------------------------------------------------------------------------------------------
+
+
+def test_an_own_channel_reply_whose_answer_was_lost_is_sent_again_under_the_same_key(tmp_path: Path) -> None:
+    with Stack(tmp_path, start_worker=False, platforms=("generic",)) as stack:
+        rt = step_runtime(stack)
+        stack.web.customer_message("Invoice?", thread_id="t-1", author_id="u-9", author_name="Lee")
+        ticket = opened(stack, rt)
+        reply_and_notify(stack, ticket, "Under Billing.")
+        stack.web.lose_answer("/callback", "POST", times=rt.policy.attempts)  # stored, then a proxy's 502
+        sync(rt, ticket)  # retried within the call, then postponed
+        assert stack.store.counts("ticket_events") == {"pending": 1}
+        sync(rt, ticket)  # the queue's retry
+        [comment_id] = [d["comment_id"] for d in stack.store.rows("deliveries", status="sent")]
+        calls = stack.web.calls_to("POST", "/callback")
+        assert len(calls) == rt.policy.attempts + 1
+        assert {c.headers["Idempotency-Key"] for c in calls} == {outbound.reply_key("zendesk", comment_id)}
+        assert [r["text"] for r in stack.web.received] == ["Under Billing."]
