@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
-from bridge.events import SocialEvent
+from bridge.events import AgentReply, SocialEvent
 
 PLATFORM_NAMES = {
     "facebook": "Facebook",
@@ -28,8 +29,13 @@ def where(event: SocialEvent) -> str:
     return f"{PLATFORM_NAMES.get(event.platform, event.platform)} {noun}"
 
 
+def first_words(text: str, limit: int = 60) -> str:
+    """The start of ``text`` on one line, to name a message without quoting all of it."""
+    return " ".join(text.split())[:limit]
+
+
 def ticket_subject(event: SocialEvent) -> str:
-    first_line = " ".join(event.text.split())[:60]
+    first_line = first_words(event.text)
     subject = f"{where(event)} from {event.author.display_name()}"
     return f"{subject}: {first_line}" if first_line else subject
 
@@ -61,6 +67,17 @@ def delivery_failed_note(reason: str) -> str:
         "socialdesk could not deliver the reply above to the customer.\n"
         f"Reason: {reason}\n"
         "The customer has not seen it. Reply again once the cause is fixed, or reach them another way."
+    )
+
+
+def delivery_given_up_note(reason: str, replies: Sequence[AgentReply]) -> str:
+    """The replies socialdesk stopped trying to deliver (retries used up, or a failure for good)."""
+    listed = "\n".join(f'- {r.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC: "{first_words(r.body)}"' for r in replies)
+    return (
+        "socialdesk gave up delivering these replies to the customer:\n"
+        f"{listed}\n"
+        f"Reason: {reason}\n"
+        "The customer has not seen them. Reply again once the cause is fixed, or reach them another way."
     )
 
 

@@ -8,7 +8,9 @@ called ("sending") and updated after ("sent" with the platform's ids, "failed", 
 * a row still "sending" found by the lease holder → a previous worker died mid-call: the outcome is
   unknown, so the reply is *not* sent again; the ticket gets an internal note saying so;
 * a refused request (429, 5xx answered) → the row is dropped and the work retried later;
-* a permanent failure (window closed, token expired, post deleted) → an internal note on the ticket.
+* a permanent failure (window closed, token expired, post deleted) → an internal note on the ticket;
+* work given up (retries used up, or failing for good) → one note naming the replies never posted, then
+  a dead letter.
 
 A note owed to the agent (why a reply failed, or how it went out: a re-engagement template instead of
 the text) is kept in the row with ``noted`` false until it is written: a retry writes it, once.
@@ -42,27 +44,28 @@ def sync_ticket(rt: Runtime, helpdesk: str, ticket_id: str, owner: str) -> int:
         rt.store.finish("ticket_events", events, "ignored")
         return 0
     with rt.leases.hold(thread["key"], owner):
+        replies: list[AgentReply] = []  # unknown until the helpdesk answers
         try:
-            posted = _deliver_all(rt, thread, ticket_id)
+            replies = rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.agent_replies(ticket_id))
+            posted = _deliver_all(rt, thread, replies)
         except BridgeError as e:
-            _postpone(rt, ticket_id, events, e)
+            _postpone(rt, ticket_id, events, e, replies)
             return 0
     rt.store.finish("ticket_events", events, "done")
     return posted
 
 
-def _postpone(rt: Runtime, ticket_id: str, event_ids: list[int], error: BridgeError) -> None:
+def _postpone(rt: Runtime, ticket_id: str, event_ids: list[int], error: BridgeError, replies: list[AgentReply]) -> None:
     attempts = rt.store.max_attempts("ticket_events", event_ids) + 1
     if error.retryable and attempts < MAX_ATTEMPTS:
         rt.store.postpone("ticket_events", event_ids, delay=backoff_for(attempts, error), error=str(error))
     else:
+        _tell_given_up(rt, ticket_id, replies, error.message)
         key = f"{rt.helpdesk.name}:{ticket_id}"
         rt.store.dead_letter("ticket_events", event_ids, key=key, error=str(error))
 
 
-def _deliver_all(rt: Runtime, thread: dict[str, Any], ticket_id: str) -> int:
-    hd = rt.helpdesk
-    replies = rt.policy.call(hd.name, lambda: hd.agent_replies(ticket_id))
+def _deliver_all(rt: Runtime, thread: dict[str, Any], replies: list[AgentReply]) -> int:
     posted = 0
     for reply in replies:
         posted += _deliver_one(rt, thread, reply)
@@ -141,6 +144,20 @@ def _tell_agent(rt: Runtime, reply: AgentReply, note: str) -> None:
     hd = rt.helpdesk
     rt.policy.call(hd.name, lambda: hd.add_internal_note(reply.ticket_id, note))
     rt.store.mark_noted(hd.name, reply.comment_id)
+
+
+def _tell_given_up(rt: Runtime, ticket_id: str, replies: list[AgentReply], reason: str) -> None:
+    """Before the work is parked: one note naming the replies never posted (those without a delivery row;
+    the others have a note of their own). Should the note fail too, the dead letter still tells an operator."""
+    hd = rt.helpdesk
+    undelivered = [r for r in replies if rt.store.delivery(hd.name, r.comment_id) is None]
+    if not undelivered:
+        return
+    note = messages.delivery_given_up_note(reason, undelivered)
+    try:
+        rt.policy.call(hd.name, lambda: hd.add_internal_note(ticket_id, note))
+    except BridgeError as e:
+        log.error("ticket %s: could not tell the agent which replies were given up: %s", ticket_id, e)
 
 
 DEFAULT_PRIVATE_MARKER = "#private"

@@ -7,10 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bridge import inbound, outbound
+from bridge.inbound import MAX_ATTEMPTS
 from bridge.registry import Runtime
 from sandbox.base import Fault
-from sandbox.stack import WA_PHONE_ID, Stack
+from sandbox.stack import PAGE_ID, WA_PHONE_ID, Stack
 from tests.support import notes, one_ticket, reply_and_notify, step_runtime
 
 NOTE_PATH = "/api/v2/tickets/"  # Zendesk writes an internal note with PUT /api/v2/tickets/{id}
@@ -73,3 +76,39 @@ def test_an_own_channel_reply_whose_answer_was_lost_is_sent_again_under_the_same
         assert len(calls) == rt.policy.attempts + 1
         assert {c.headers["Idempotency-Key"] for c in calls} == {outbound.reply_key("zendesk", comment_id)}
         assert [r["text"] for r in stack.web.received] == ["Under Billing."]
+
+
+# -- work given up ----------------------------------------------------------------------------------------------------
+
+
+def test_replies_given_up_are_named_in_one_note_before_the_dead_letter(tmp_path: Path) -> None:
+    with Stack(tmp_path, start_worker=False) as stack:
+        rt = step_runtime(stack)
+        stack.meta.customer_message(PAGE_ID, psid="616", text="Hello?")
+        ticket = opened(stack, rt)
+        stack.zendesk.agent_comment(ticket, "Hi! How can we help?")
+        reply_and_notify(stack, ticket, "Are you still there?")
+        stack.meta.throttle(times=100, regain_minutes=60)
+        sync(rt, ticket, times=MAX_ATTEMPTS)
+        assert stack.store.counts("ticket_events") == {"dead": 1} and stack.meta.sent_messages == []
+        [note] = notes(stack, ticket)
+        assert note.startswith("socialdesk gave up delivering these replies to the customer:")
+        assert '"Hi! How can we help?"' in note and '"Are you still there?"' in note
+        assert "Reason: acme-facebook is paused by its rate limit" in note
+        assert len(stack.store.open_dead_letters()) == 1
+
+
+def test_a_note_that_cannot_be_written_does_not_keep_the_work_from_its_dead_letter(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Stack(tmp_path, start_worker=False) as stack:
+        rt = step_runtime(stack)
+        stack.meta.customer_message(PAGE_ID, psid="617", text="Hello?")
+        ticket = opened(stack, rt)
+        reply_and_notify(stack, ticket, "Hi!")
+        stack.meta.throttle(times=100, regain_minutes=60)
+        sync(rt, ticket, times=MAX_ATTEMPTS - 1)
+        stack.zendesk.inject(Fault(503, times=rt.policy.attempts, method="PUT", path_prefix=NOTE_PATH))
+        sync(rt, ticket)
+        assert notes(stack, ticket) == [] and len(stack.store.open_dead_letters()) == 1
+        assert f"ticket {ticket}: could not tell the agent which replies were given up" in caplog.text
