@@ -35,6 +35,7 @@ from tests.support import (
     requester_calls,
     settle,
     status_of,
+    step_runtime,
     tickets,
 )
 
@@ -129,7 +130,7 @@ def test_a_reply_on_a_ticket_replaced_by_a_follow_up_is_still_delivered(tmp_path
     meanwhile the customer writes again and gets a follow-up ticket. The waiting reply must still reach the
     customer: it was marked "ignored" for good, since its ticket was no longer the thread's current one."""
     with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
-        rt = build_runtime(stack.config, store=stack.store)
+        rt = step_runtime(stack)
         key = f"facebook:{PAGE_ID}:messenger:717"
         stack.meta.customer_message(PAGE_ID, psid="717", text="Refund done?")
         inbound.process_thread(rt, key, "worker-1")
