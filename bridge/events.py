@@ -136,6 +136,7 @@ class AgentReply:
     author_name: str | None
     created_at: datetime
     ticket_tags: tuple[str, ...] = ()  # the ticket's tags when it was read (a tag can ask for a private reply)
+    attachments: tuple[str, ...] = ()  # the names of files attached to it: the channels send its text only
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,17 @@ def delivery_given_up_note(reason: str, replies: Sequence[AgentReply]) -> str:
     )
 
 
+def attachments_not_sent(names: Sequence[str]) -> str | None:
+    """What the agent must know when a reply had files attached: the channels carry its text only."""
+    if not names:
+        return None
+    files = ", ".join(f'"{name}"' for name in names)
+    return (
+        f"The file{'s' if len(names) > 1 else ''} attached to the reply above ({files}) did not go to the customer: "
+        "socialdesk sends the text of replies only. Share a link in the reply text instead."
+    )
+
+
 def delivery_unknown_note(reason: str) -> str:
     return (
         "socialdesk does not know whether the reply above reached the customer: "

@@ -115,14 +115,15 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
             raise
         _settle(rt, thread, reply, "failed", messages.delivery_failed_note(e.message))
         return 0
-    # the note, if any, is kept as owed: should writing it fail below, the retry writes it
+    # delivered, but the agent should know how (a re-engagement template, files left out): the note is kept
+    # as owed, so that should writing it fail below, the retry writes it
+    note = _with_attachments(delivery.note, reply)
     rt.store.finish_delivery(
-        hd, reply.comment_id, status="sent", platform=channel.platform, message_ids=delivery.message_ids,
-        error=delivery.note,
-    )  # fmt: skip
+        hd, reply.comment_id, status="sent", platform=channel.platform, message_ids=delivery.message_ids, error=note
+    )
     writeback.record_reply(rt, state, reply, delivery)
-    if delivery.note:  # delivered, but the agent should know how (a re-engagement template, say)
-        _tell_agent(rt, reply, delivery.note)
+    if note:
+        _tell_agent(rt, reply, note)
     log.info(
         "delivered comment %s of ticket %s as %s", reply.comment_id, reply.ticket_id, ",".join(delivery.message_ids)
     )
@@ -134,10 +135,16 @@ def _settle(
 ) -> None:
     """Finish a delivery that did not (fully, certainly) happen, then tell the agent on the ticket."""
     log.warning("comment %s of ticket %s: %s", reply.comment_id, reply.ticket_id, status)
+    note = _with_attachments(note, reply) or note
     rt.store.finish_delivery(
         rt.helpdesk.name, reply.comment_id, status=status, platform=thread["platform"], message_ids=sent, error=note
     )
     _tell_agent(rt, reply, note)
+
+
+def _with_attachments(note: str | None, reply: AgentReply) -> str | None:
+    """``note`` followed by what became of the reply's attached files, if it had any."""
+    return "\n\n".join(n for n in (note, messages.attachments_not_sent(reply.attachments)) if n) or None
 
 
 def _tell_agent(rt: Runtime, reply: AgentReply, note: str) -> None:

@@ -149,3 +149,9 @@ def send_parts(platform: str, parts: list[str], send: Callable[[str], str]) -> D
                 message, message_ids=tuple(sent), platform=platform, http_status=e.http_status
             ) from e
     return Delivery(message_ids=tuple(sent))
+
+
+def attachment_names(items: Any, key: str) -> tuple[str, ...]:
+    """The names of the files a helpdesk lists on a comment (Zendesk's ``file_name``, Freshdesk's ``name``)."""
+    listed = items if isinstance(items, list) else []
+    return tuple(str(item.get(key) or "a file") for item in listed if isinstance(item, dict))

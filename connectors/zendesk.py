@@ -30,7 +30,7 @@ from zenpy.lib.exception import APIException, ZenpyException
 
 from bridge import errors
 from bridge.events import AgentReply, Author, ContactResult, ContactUpsert, NewTicket, TicketRef
-from connectors.base import RebasedSession, call, rate_limit_hook, retry_after_seconds
+from connectors.base import RebasedSession, attachment_names, call, rate_limit_hook, retry_after_seconds
 
 PLATFORM = "zendesk"
 JOB_POLL, JOB_TIMEOUT = 0.2, 120.0  # a bulk job is polled, not retried: seconds between looks, at most
@@ -374,4 +374,5 @@ def _reply(ticket_id: str, comment: dict[str, Any], author: dict[str, Any], tags
         author_name=author.get("name"),
         created_at=datetime.fromisoformat(str(comment["created_at"])),
         ticket_tags=tags,
+        attachments=attachment_names(comment.get("attachments"), "file_name"),
     )

@@ -13,7 +13,7 @@ from bridge import inbound, outbound
 from bridge.inbound import MAX_ATTEMPTS
 from bridge.registry import Runtime
 from sandbox.base import Fault
-from sandbox.stack import PAGE_ID, WA_PHONE_ID, Stack
+from sandbox.stack import HELPDESKS, PAGE_ID, WA_PHONE_ID, Stack
 from tests.support import notes, one_ticket, reply_and_notify, step_runtime
 
 NOTE_PATH = "/api/v2/tickets/"  # Zendesk writes an internal note with PUT /api/v2/tickets/{id}
@@ -56,6 +56,24 @@ def test_a_template_sent_instead_of_the_reply_is_told_even_when_the_first_note_f
         [delivery] = stack.store.rows("deliveries")
         assert (delivery["status"], delivery["noted"]) == ("sent", True)
         assert stack.store.counts("ticket_events") == {"done": 2}
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_files_attached_to_a_reply_are_said_not_to_have_gone(tmp_path: Path, helpdesk: str) -> None:
+    """The channels carry text only: a return label attached to the reply must not vanish without a word."""
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
+        rt = step_runtime(stack)
+        stack.meta.customer_message(PAGE_ID, psid="515", text="How do I return it?")
+        ticket = opened(stack, rt)
+        stack.helpdesk.agent_comment(ticket, "Here is your label.", attachments=("label.pdf", "steps.png"))
+        stack.helpdesk.agent_comment(ticket, "", attachments=("invoice.pdf",))  # a file alone, no text
+        stack.helpdesk.fire_webhook(ticket)
+        outbound.sync_ticket(rt, helpdesk, str(ticket), "w-out")
+        assert [m["text"] for m in stack.meta.sent_messages] == ["Here is your label."]
+        sent, alone = notes(stack, ticket)
+        assert '"label.pdf", "steps.png"' in sent and "did not go to the customer" in sent
+        assert "nothing to send" in alone and '"invoice.pdf"' in alone
+        assert [d["status"] for d in stack.store.rows("deliveries")] == ["sent", "failed"]
 
 
 # -- never twice -----------------------------------------------------------------------------------------------------

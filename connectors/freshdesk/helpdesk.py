@@ -15,6 +15,7 @@ import requests
 
 from bridge import errors
 from bridge.events import AgentReply, Author, ContactResult, ContactUpsert, NewTicket, TicketRef
+from connectors.base import attachment_names
 from connectors.freshdesk.client import PLATFORM, FreshdeskApiError, FreshdeskClient
 
 log = logging.getLogger(__name__)
@@ -366,6 +367,7 @@ def _reply(ticket_id: str, conversation: dict[str, Any], tags: tuple[str, ...]) 
         author_name=None,  # conversations carry no names; one more call per author is not worth it
         created_at=datetime.fromisoformat(str(conversation["created_at"])),
         ticket_tags=tags,
+        attachments=attachment_names(conversation.get("attachments"), "name"),
     )
 
 

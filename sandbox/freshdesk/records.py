@@ -212,5 +212,13 @@ def new_conversation(
     }
 
 
+def attachment(attachment_id: int, name: str) -> dict[str, Any]:
+    """An attachment as a conversation lists it (Freshdesk API: "attachments" of a conversation)."""
+    now = now_iso()
+    url = f"https://s3.amazonaws.com/cdn.freshdesk.com/data/helpdesk/attachments/{attachment_id}/original/{name}"
+    return {"id": attachment_id, "name": name, "content_type": "application/octet-stream", "size": 1024,
+            "created_at": now, "updated_at": now, "attachment_url": url}  # fmt: skip
+
+
 def pick(record: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
     return {k: record.get(k) for k in keys}

@@ -353,13 +353,22 @@ class FreshdeskSimulator(Simulator):
     # -- playing the agent ---------------------------------------------------------------------------------------
 
     def agent_comment(
-        self, ticket_id: int | str, body: str, *, public: bool = True, author_id: int | None = None
+        self,
+        ticket_id: int | str,
+        body: str,
+        *,
+        public: bool = True,
+        author_id: int | None = None,
+        attachments: tuple[str, ...] = (),
     ) -> dict[str, Any]:
-        """An agent replies (``public``: a reply, source 0) or writes a private note, as from the agent UI."""
+        """An agent replies (``public``: a reply, source 0) or writes a private note, as from the agent UI,
+        with files attached by name (``attachments``)."""
         with self._lock:
             self._ticket_or_404(int(ticket_id))
             flags = {"source": rec.REPLY if public else rec.NOTE, "private": not public, "incoming": False}
-            return _view(self._add(int(ticket_id), wire.html_of(body), author_id or self.agent_id, **flags))
+            entry = self._add(int(ticket_id), wire.html_of(body), author_id or self.agent_id, **flags)
+            entry["attachments"] = [rec.attachment(next(self._conversation_ids), name) for name in attachments]
+            return _view(entry)
 
     def fire_webhook(
         self,

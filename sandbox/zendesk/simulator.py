@@ -417,9 +417,16 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
     # -- playing the agent -----------------------------------------------------------------------------------------
 
     def agent_comment(
-        self, ticket_id: int | str, body: str, *, public: bool = True, author_id: int | None = None
+        self,
+        ticket_id: int | str,
+        body: str,
+        *,
+        public: bool = True,
+        author_id: int | None = None,
+        attachments: tuple[str, ...] = (),
     ) -> dict[str, Any]:
-        """An agent replies (``public``) or writes an internal note on the ticket, as from the agent UI."""
+        """An agent replies (``public``) or writes an internal note on the ticket, as from the agent UI,
+        with files attached by name (``attachments``)."""
         with self._lock:
             ticket = self._tickets[int(ticket_id)]
             if ticket["status"] in ("closed", "deleted"):
@@ -427,9 +434,21 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
             author = self._users[author_id or self.agent_id]
             audit = self._new_audit(ticket, author["id"], channel="web")
             comment = self._add_comment(ticket, {"body": body}, author["id"], audit["id"], public=public, channel="web")
+            comment["attachments"] = [self._attachment(name) for name in attachments]
             if ticket["status"] == "new":
                 ticket["status"], ticket["custom_status_id"] = "open", CUSTOM_STATUS_IDS["open"]
             return dict(comment)
+
+    def _attachment(self, name: str) -> dict[str, Any]:
+        """An Attachment object as comments list them (Zendesk's Attachments API reference)."""
+        attachment_id = next(self._ids)
+        content = f"{self.url}/attachments/token/{uuid.uuid4().hex}/?name={name}"
+        return {
+            "id": attachment_id, "url": f"{self.url}/api/v2/attachments/{attachment_id}.json", "file_name": name,
+            "content_url": content, "mapped_content_url": content, "content_type": "application/octet-stream",
+            "size": 1024, "width": None, "height": None, "inline": False, "deleted": False,
+            "malware_access_override": False, "malware_scan_result": "malware_not_found", "thumbnails": [],
+        }  # fmt: skip
 
     def fire_webhook(
         self,
