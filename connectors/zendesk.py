@@ -14,6 +14,7 @@ Every zenpy / requests failure is mapped onto :mod:`bridge.errors` by :func:`_tr
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -31,6 +32,8 @@ from zenpy.lib.exception import APIException, ZenpyException
 from bridge import errors
 from bridge.events import AgentReply, Author, ContactResult, ContactUpsert, NewTicket, TicketRef
 from connectors.base import RebasedSession, attachment_names, call, rate_limit_hook, retry_after_seconds
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "zendesk"
 JOB_POLL, JOB_TIMEOUT = 0.2, 120.0  # a bulk job is polled, not retried: seconds between looks, at most
@@ -88,6 +91,7 @@ class ZendeskHelpdesk:
         )
         self._per_thread = threading.local()
         self._per_thread.zenpy = self._new_zenpy()  # now: zenpy puts the credentials on the shared session
+        self._bulk_imports = True  # until Zendesk says the account has them off (its default)
 
     @property
     def _zenpy(self) -> Zenpy:
@@ -180,7 +184,29 @@ class ZendeskHelpdesk:
         return str(me.email or me.name)
 
     def upsert_contacts(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
-        """``users/create_or_update_many`` (100 at most per job), then the job polled to its end."""
+        """One bulk job (``users/create_or_update_many``, 100 at most), or one ``users/create_or_update``
+        per contact where the account has bulk imports off, as Zendesk accounts have by default.
+
+        Zendesk answers 403 to the bulk endpoint then, but also to a user who may not manage end users,
+        and documents no body that tells the two apart. Both endpoints are allowed for the same users,
+        though: after a 403 the first contact goes to the one-user endpoint, where a permission problem
+        is refused again (and raised as :class:`~bridge.errors.AuthError`). Accepted there, the imports
+        are off, and this connector sends every contact on its own from then on.
+        """
+        if self._bulk_imports and contacts:
+            try:
+                return self._upsert_in_job(contacts)
+            except errors.AuthError as e:
+                if e.http_status != 403:
+                    raise
+                first = self._upsert_one(contacts[0])  # raises AuthError on a permission problem
+                self._bulk_imports = False
+                log.warning("zendesk: bulk user imports are off for this account; contacts go one request each")
+                return [first, *(self._upsert_one(c) for c in contacts[1:])]
+        return [self._upsert_one(c) for c in contacts]
+
+    def _upsert_in_job(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
+        """``users/create_or_update_many``, then the job polled to its end."""
         users = [_user_fields(c) for c in contacts]
         job = self.api("POST", "/api/v2/users/create_or_update_many.json", {"users": users})["job_status"]
         deadline = time.monotonic() + JOB_TIMEOUT
@@ -191,6 +217,17 @@ class ZendeskHelpdesk:
             job = self.api("GET", f"/api/v2/job_statuses/{job['id']}.json")["job_status"]
         by_index = {int(r.get("index", i)): r for i, r in enumerate(job.get("results") or [])}
         return [_contact_result(c, by_index.get(i)) for i, c in enumerate(contacts)]
+
+    def _upsert_one(self, contact: ContactUpsert) -> ContactResult:
+        """``users/create_or_update``, its answer read as the bulk job's result item for the contact."""
+        url = f"{self._nominal}/api/v2/users/create_or_update.json"
+        with _translated(idempotent=True):  # matched on external id: safe to repeat
+            response = self._session.post(url, json={"user": _user_fields(contact)}, timeout=self.timeout)
+        if response.status_code == 422:  # this contact's fields were refused, as a job reports per item
+            return _contact_result(contact, {"error": "RecordInvalid", **_json_or_empty(response)})
+        if response.status_code >= 400:
+            raise _error_for(response)
+        return _contact_result(contact, {"status": "Created" if response.status_code == 201 else "Updated"})
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """One JSON call to the Support API (``path`` like ``/api/v2/webhooks``), errors translated."""

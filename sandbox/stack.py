@@ -69,7 +69,7 @@ class Stack:
         platforms: tuple[str, ...] = ("facebook",),
         zendesk: dict[str, Any] | None = None,
     ) -> None:
-        """``zendesk={...}``: options of the Zendesk simulator (``rate_limit_per_minute``, ``time_scale``...)."""
+        """``zendesk={...}``: options of the Zendesk simulator (``rate_limit_per_minute``, ``data_imports``...)."""
         self.workdir = workdir
         self.database_url = database_url or f"sqlite:///{workdir}/socialdesk.db"
         self.queue_url = queue_url or f"sqlite:///{workdir}/socialdesk-queue.db"

@@ -19,8 +19,10 @@ from tests.support import socialdesk
 
 @pytest.fixture
 def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    helpdesk, on_delete = getattr(request, "param", ("zendesk", "suspend"))
-    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False, salesforce={"on_delete": on_delete}) as running:
+    """A Zendesk account as Zendesk sets one up (bulk user imports off), unless the param says otherwise."""
+    helpdesk, on_delete, zendesk = getattr(request, "param", ("zendesk", "suspend", {}))
+    salesforce = {"on_delete": on_delete}
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False, salesforce=salesforce, zendesk=zendesk) as running:
         yield running
 
 
@@ -45,6 +47,7 @@ def synced(stack: Stack) -> Counter[str]:
     )
 
 
+@pytest.mark.parametrize("stack", [("zendesk", "suspend", {"data_imports": True})], indirect=True)
 def test_interrupted_sync_resumes_with_no_duplicates_and_no_misses(stack: Stack, tmp_path: Path) -> None:
     ids = seed(stack, 2500, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
     config = stack.write_config(tmp_path / "socialdesk.toml")
@@ -84,7 +87,23 @@ def test_changes_and_deletions_flow_on_the_next_run(stack: Stack, tmp_path: Path
     assert set(synced(stack).values()) == {1}
 
 
-@pytest.mark.parametrize("stack", [("freshdesk", "tag")], indirect=True)
+def test_a_default_zendesk_account_gets_every_contact_one_request_each(stack: Stack, tmp_path: Path) -> None:
+    """Bulk user imports are off on a Zendesk account until Zendesk Support turns them on: the bulk
+    endpoint answers 403 once, and every contact of every batch is sent on its own."""
+    ids = seed(stack, 150, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))  # two batches
+    config = stack.write_config(tmp_path / "socialdesk.toml")
+
+    result = sync(config)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "created 150," in result.stdout and result.stdout.strip().endswith("failed 0")
+    assert result.stderr.count("bulk user imports are off") == 1  # said once, in the log
+    assert set(synced(stack)) == {f"salesforce:{i}" for i in ids} and set(synced(stack).values()) == {1}
+    assert len(stack.zendesk.calls_to("POST", "/api/v2/users/create_or_update_many")) == 1
+    assert len(stack.zendesk.calls_to("POST", "/api/v2/users/create_or_update.json")) == 150
+
+
+@pytest.mark.parametrize("stack", [("freshdesk", "tag", {})], indirect=True)
 def test_freshdesk_contacts_one_by_one_and_dry_run(stack: Stack, tmp_path: Path) -> None:
     ids = seed(stack, 120, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
     config = stack.write_config(tmp_path / "socialdesk.toml")

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from bridge import errors
-from bridge.events import Author, NewTicket
+from bridge.events import Author, ContactResult, ContactUpsert, NewTicket
 from connectors.base import RebasedSession
 from connectors.zendesk import ZendeskHelpdesk
 from sandbox.base import Fault
@@ -22,6 +22,7 @@ from sandbox.zendesk import ZendeskSimulator
 
 EMAIL, TOKEN, OAUTH = "bridge@acme.test", "zd-token-not-a-real-one", "zd-oauth-not-a-real-one"
 JANE = Author(id="42", name="Jane Doe", handle="jane", email="jane@example.test", phone="+15551234567")
+BULK, ONE = "/api/v2/users/create_or_update_many", "/api/v2/users/create_or_update.json"
 
 
 @pytest.fixture
@@ -264,6 +265,59 @@ def test_agent_replies_follow_pages_in_few_calls(sim: ZendeskSimulator, helpdesk
         ("GET", f"/api/v2/tickets/{ticket_id}/comments.json"),
     ]
     assert sim.calls[1].query["include"] == "users"
+
+
+# -- contacts (``socialdesk sync-contacts``) ----------------------------------------------------------------------
+
+CONTACTS = [
+    ContactUpsert(external_id="salesforce:003A", name="Ada", email="ada@example.test"),
+    ContactUpsert(external_id="salesforce:003B", name="Bob", email="not an email"),
+    ContactUpsert(external_id="salesforce:003C", name="Cy Renamed", phone="+15550000003", tags=("VIP",)),
+]
+BAD_EMAIL = {"email": [{"description": "Email: not an email is not properly formatted", "error": "InvalidFormat"}]}
+RESULTS = [
+    ContactResult("salesforce:003A", "created"),
+    ContactResult("salesforce:003B", "failed", str(BAD_EMAIL)),  # the others go on
+    ContactResult("salesforce:003C", "updated"),
+]
+
+
+@pytest.mark.parametrize(
+    ("data_imports", "bulk_calls", "one_calls"), [(True, 2, 0), (False, 1, 4)], ids=["bulk job", "imports off"]
+)
+def test_upsert_contacts_reports_each_contact_alike_with_or_without_bulk_imports(
+    sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk, data_imports: bool, bulk_calls: int, one_calls: int
+) -> None:
+    """Zendesk accounts have bulk imports off unless Zendesk Support turns them on: then the bulk endpoint
+    answers 403, and each contact goes on its own, with the same results. The 403 is not asked for again."""
+    sim.data_imports = data_imports
+    helpdesk.ensure_requester(platform="salesforce", author=Author(id="003C", name="Cy"))
+    sim.reset_calls()
+
+    first = helpdesk.upsert_contacts(CONTACTS)
+    second = helpdesk.upsert_contacts(CONTACTS[:1])  # the next batch
+
+    assert first == RESULTS and second == [ContactResult("salesforce:003A", "updated")]
+    users = {u["external_id"]: u for u in sim.users}
+    assert "salesforce:003B" not in users
+    assert (users["salesforce:003C"]["name"], users["salesforce:003C"]["tags"]) == ("Cy Renamed", ["vip"])
+    assert (len(sim.calls_to("POST", BULK)), len(sim.calls_to("POST", ONE))) == (bulk_calls, one_calls)
+
+
+@pytest.mark.parametrize("data_imports", [True, False])
+def test_a_user_who_may_not_manage_users_is_an_auth_error_not_imports_off(data_imports: bool) -> None:
+    """Zendesk answers 403 to an agent without the permission to manage end users too: the one-user
+    endpoint, allowed for the same users, refuses the first contact as well, so this is raised."""
+    with ZendeskSimulator(email=EMAIL, api_token=TOKEN, api_user_role="agent", data_imports=data_imports) as sim:
+        helpdesk = ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN)
+        for _ in range(2):
+            with pytest.raises(errors.AuthError) as caught:
+                helpdesk.upsert_contacts(CONTACTS)
+            assert caught.value.http_status == 403 and not caught.value.retryable
+
+        assert len(sim.calls_to("POST", BULK)) == 2  # still asked: not taken for imports off
+        assert len(sim.calls_to("POST", ONE)) == 2  # the first contact only, each time
+        assert not [u for u in sim.users if str(u["external_id"]).startswith("salesforce:")]
 
 
 # -- failures ------------------------------------------------------------------------------------------------------

@@ -351,6 +351,7 @@ def test_users_show_and_show_many(sim: ZendeskSimulator, api: requests.Session) 
 def test_create_or_update_many_is_a_job(sim: ZendeskSimulator, api: requests.Session) -> None:
     recorded = fixture("tickets_create_many_and_job_status_polling.sequence.json")
     url = f"{sim.url}/api/v2/users/create_or_update_many.json"
+    sim.data_imports = True  # the account owner asked Zendesk Support to enable them
     users = [{"name": "A", "external_id": "x:a"}, {"name": "B", "email": EMAIL}, {"email": "bad"}]
 
     too_many = api.post(url, json={"users": [{"name": str(n)} for n in range(101)]})
@@ -367,6 +368,34 @@ def test_create_or_update_many_is_a_job(sim: ZendeskSimulator, api: requests.Ses
     assert (first["action"], second["action"], second["id"]) == ("create", "update", sim.api_user_id)
     assert third["error"] == "RecordInvalid"
     assert api.get(f"{sim.url}/api/v2/job_statuses/V3-nope.json").status_code == 404
+
+
+def test_bulk_user_import_is_off_on_a_default_account(sim: ZendeskSimulator, api: requests.Session) -> None:
+    """users API, CreateOrUpdateManyUsers: "bulk user imports are not enabled by default in Zendesk accounts
+    ... A 403 Forbidden error is returned if data imports are not enabled"."""
+    users = {"users": [{"name": "A", "external_id": "salesforce:003A"}]}
+
+    refused = api.post(f"{sim.url}/api/v2/users/create_or_update_many.json", json=users)
+    one = api.post(f"{sim.url}/api/v2/users/create_or_update.json", json={"user": users["users"][0]})
+
+    assert refused.status_code == 403
+    assert refused.json() == {"error": "Forbidden", "message": "Data imports are not enabled"}
+    assert one.status_code == 201  # one user at a time is allowed on every account
+    assert [u["external_id"] for u in sim.users].count("salesforce:003A") == 1  # the refused job did nothing
+
+
+def test_an_agent_may_not_manage_users() -> None:
+    """Both upserts are for "admins and agents in custom roles with permission to manage end users"."""
+    with ZendeskSimulator(email=EMAIL, api_token=TOKEN, api_user_role="agent", data_imports=True) as sim:
+        auth = (f"{EMAIL}/token", TOKEN)
+        one = requests.post(f"{sim.url}/api/v2/users/create_or_update.json", json={"user": {"name": "A"}}, auth=auth)
+        many = requests.post(
+            f"{sim.url}/api/v2/users/create_or_update_many.json", json={"users": [{"name": "A"}]}, auth=auth
+        )
+        assert [u["name"] for u in sim.users] == ["Socialdesk Bridge", "Alex Agent"]  # nobody was created
+
+    assert one.status_code == many.status_code == 403
+    assert one.json() == many.json() and one.json()["error"]["title"] == "Forbidden"  # not about imports
 
 
 # -- webhooks and triggers (for `socialdesk setup zendesk`) ---------------------------------------------------------

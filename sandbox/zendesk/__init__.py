@@ -2,11 +2,13 @@
 
 Shapes follow the responses zenpy's own test suite recorded from Zendesk (``../shared/fixtures/zendesk``)
 and the official OpenAPI paths. What those sources do not show (some validation messages, the webhooks
-API's error bodies, bulk-job result items) is best effort and says so where it is built.
+API's error bodies, bulk-job result items, the 403 body of bulk imports off) is best effort and says so
+where it is built.
 
 Besides answering like Zendesk (auth, ``RecordInvalid`` / ``RecordNotFound`` bodies, offset and cursor
 pagination with absolute links on its own host, ``X-Rate-Limit`` headers and an optional per-minute
-budget answering 429 with ``Retry-After``), it can play the agent's side:
+budget answering 429 with ``Retry-After``; bulk user imports off, as on a default account, unless
+``data_imports=True``; no user management for an ``api_user_role="agent"``), it can play the agent's side:
 :meth:`~ZendeskSimulator.agent_comment` writes a reply or an internal note and
 :meth:`~ZendeskSimulator.fire_webhook` delivers the signed webhook Zendesk would send.
 :meth:`~ZendeskSimulator.slow_after_commit` makes a request succeed and then lose its answer (crash-recovery tests).

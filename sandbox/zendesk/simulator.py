@@ -60,12 +60,16 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
         oauth_token: str | None = None,
         webhook_secret: str = TEST_WEBHOOK_SECRET,
         account_id: int = 12345678,
+        data_imports: bool = False,
+        api_user_role: Literal["admin", "agent"] = "admin",
         rate_limit_per_minute: int | None = None,
         time_scale: float = 1.0,
         ticket_field_ids: tuple[int, ...] = (360000000777, 360000000778),
     ) -> None:
+        """``data_imports``: bulk user imports enabled (Zendesk Support turns them on on request only).
+        ``api_user_role``: the role of the user the credentials belong to; an ``agent`` may not manage users."""
         super().__init__()
-        self.ticket_field_ids = ticket_field_ids
+        self.ticket_field_ids, self.data_imports = ticket_field_ids, data_imports
         self.email, self.webhook_secret, self.account_id = email, webhook_secret, account_id
         self.webhook_target: str | None = None
         self._api_token, self._oauth_token = api_token, oauth_token
@@ -82,7 +86,8 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
         self._webhooks: dict[str, dict[str, Any]] = {}
         self._triggers: dict[int, dict[str, Any]] = {}
         agent = {"name": "Alex Agent", "email": "alex.agent@socialdesk.test", "role": "agent"}
-        self.api_user_id: int = self._new_user({"name": "Socialdesk Bridge", "email": email, "role": "admin"})["id"]
+        bridge = {"name": "Socialdesk Bridge", "email": email, "role": api_user_role}
+        self.api_user_id: int = self._new_user(bridge)["id"]
         self.agent_id: int = self._new_user(agent)["id"]
         self.app.before_request(self._edge)
         self.app.after_request(self._after)

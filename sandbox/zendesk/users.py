@@ -16,6 +16,8 @@ from sandbox.zendesk.wire import (
     MAX_MANY,
     ApiError,
     Paging,
+    forbidden,
+    imports_disabled,
     json_body,
     normalise_tags,
     not_found,
@@ -30,6 +32,8 @@ class UsersMixin(Paging):
     """Users: show, show many, create or update (one, or many as a job); and the job statuses."""
 
     api_user_id: int
+    #: whether the account owner had Zendesk Support turn bulk user imports on (off by default, as on Zendesk)
+    data_imports: bool
     _user_ids: Iterator[int]
     _users: dict[int, dict[str, Any]]
     _jobs: dict[str, dict[str, Any]]
@@ -141,12 +145,22 @@ class UsersMixin(Paging):
         ]
         return self._page("users", [self._render_user(u) for u in found])
 
+    def _check_may_manage_users(self) -> None:
+        """Both upserts are for "admins and agents in custom roles with permission to manage end users"
+        (users API): the simulator's agents are plain agents, without that permission."""
+        if self._users[self.api_user_id]["role"] != "admin":
+            raise forbidden()
+
     def _create_or_update_user(self) -> Response:
+        self._check_may_manage_users()
         user, created = self._upsert_user(payload("user"))
         location = f"{self._base()}/api/v2/users/{user['id']}.json"
         return json_response({"user": self._render_user(user)}, 201 if created else 200, {"Location": location})
 
     def _create_or_update_many(self) -> Response:
+        self._check_may_manage_users()
+        if not self.data_imports:
+            raise imports_disabled()
         users = json_body().get("users")
         if not isinstance(users, list) or not users:
             raise ApiError(400, {"error": "InvalidParameter", "description": "Parameter users is required"})

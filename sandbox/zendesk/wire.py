@@ -46,6 +46,22 @@ def webhook_error(status: int, code: str, detail: str) -> ApiError:
     return ApiError(status, {"errors": [{"code": code, "title": code, "detail": detail}]})
 
 
+def forbidden() -> ApiError:
+    """A user not allowed to do this: the body of Zendesk's 403 as captured from real accounts (a Zendesk
+    community post, "Create User REST API getting - 403 Forbidden"; the same body for other endpoints)."""
+    message = (
+        "You do not have access to this page. Please contact the account owner of this help desk for further help."
+    )
+    return ApiError(403, {"error": {"title": "Forbidden", "message": message}})
+
+
+def imports_disabled() -> ApiError:
+    """Bulk user imports off, as on a default account: "a 403 Forbidden error is returned if data imports are
+    not enabled" (users API, CreateOrUpdateManyUsers). Zendesk documents no body; this one is what a
+    third-party catalogue of the API reports (withone.ai, "Create or Update Many Users"): best effort."""
+    return ApiError(403, {"error": "Forbidden", "message": "Data imports are not enabled"})
+
+
 def too_many_values() -> ApiError:
     # Verbatim from Zendesk (fixtures/zendesk/error_400_TooManyValues_create_many.response.json), double space included.
     body = {"error": "TooManyValues", "description": "Parameter  cannot specify more than 100 values", "max_count": 100}
