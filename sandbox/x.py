@@ -8,7 +8,7 @@ over the request; timestamp within 5 minutes, nonce never reused) or an OAuth 2 
   "edit_history_tweet_ids"}}``; 403 for a reply to an unknown post, for a duplicate of a post the
   account already made, and for a text over 280 weighted characters (:mod:`connectors.xtext`).
 * ``POST /2/dm_conversations/with/{participant_id}/messages``: 201 ``{"data": {"dm_conversation_id",
-  "dm_event_id"}}``; 403 to a user who never wrote to the account.
+  "dm_event_id"}}``; 400 for a text over 10,000 characters; 403 to a user who never wrote to the account.
 * ``GET /2/users/me``.
 
 Every answer carries ``x-rate-limit-limit``, ``-remaining`` and ``-reset`` (epoch seconds) for its
@@ -48,6 +48,10 @@ from webhooks.signatures import sign_x
 Payload = dict[str, Any]
 WINDOW = 15 * 60
 TIMESTAMP_TOLERANCE = 300
+#: X API reference, POST /2/dm_conversations/with/:participant_id/messages: "Text messages support up to
+#: 10,000 characters". Stated here, not taken from the connector's DM_LIMIT, so that the simulator holds
+#: the connector to X's rule rather than to its own.
+DM_MAX_CHARACTERS = 10_000
 TWEPOCH_MS = 1288834974657  # X's snowflake ids count milliseconds from here
 
 
@@ -301,6 +305,8 @@ class XSimulator(Simulator):
         text = body.get("text")
         if not isinstance(text, str) or not text:
             raise invalid_request("$.text: must be a non-empty string")
+        if len(text) > DM_MAX_CHARACTERS:  # X does not document this answer's words: best effort
+            raise invalid_request(f"$.text: must be at most {DM_MAX_CHARACTERS} characters")
         if participant_id not in self.users or participant_id == self.user_id:
             raise forbidden(CANNOT_DM)
         event = self._dm_event(self.new_id(), self.user_id, participant_id, text)

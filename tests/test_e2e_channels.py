@@ -89,6 +89,21 @@ def test_x_direct_message(stack: Stack) -> None:
     assert (sent["participant_id"], sent["text"]) == ("43", "Here it is: https://track.example.com/abc")
 
 
+def test_x_direct_message_over_10000_characters_goes_in_parts_x_accepts(stack: Stack) -> None:
+    """X takes up to 10,000 characters per direct message, and the simulator refuses more."""
+    stack.x.customer_dm("can you send me the whole setup guide?", user_id="44", username="lee")
+    step = "unscrew the back panel, check the fuse, then put the panel back. "
+    guide = "\n\n".join(f"Step {i}: {step * 8}" for i in range(1, 51))  # about 26,000 characters
+    ticket = answer(stack, guide)
+    stack.wait_for(lambda: len(stack.x.sent_dms) >= 3 or notes(stack, ticket["id"]))
+    settle(stack)
+    sent = stack.x.sent_dms
+    assert len(guide) > 25_000 and len(sent) == 3
+    assert all(dm["participant_id"] == "44" and len(dm["text"]) <= 10_000 for dm in sent)
+    assert " ".join(dm["text"] for dm in sent).split() == guide.split()  # all of it, in order
+    assert notes(stack, ticket["id"]) == []  # delivered: nothing to tell the agent
+
+
 def test_telegram_chat_and_edit(stack: Stack) -> None:
     update = stack.telegram.customer_message("Hello bot", user_id=5551, first_name="Ana")
     ticket = answer(stack, "Hi Ana!")

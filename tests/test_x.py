@@ -463,6 +463,22 @@ def test_direct_message_goes_to_the_participant(sim: XSimulator, channel: XChann
     assert sim.sent_dms == [{"participant_id": CUSTOMER, "text": "Checking now!", "id": delivery.message_ids[0]}]
 
 
+def test_a_direct_message_over_10000_characters_is_refused(sim: XSimulator) -> None:
+    """X API reference, POST /2/dm_conversations/with/:participant_id/messages: "Text messages support up
+    to 10,000 characters"."""
+    sim.customer_dm("where is my parcel?", user_id=CUSTOMER, username=CUSTOMER_HANDLE, send=False)
+    url, headers = f"{sim.url}/2/dm_conversations/with/{CUSTOMER}/messages", {"Authorization": f"Bearer {BEARER}"}
+
+    longest = requests.post(url, json={"text": "é" * 10_000}, headers=headers, timeout=5)
+    too_long = requests.post(url, json={"text": "a" * 10_001}, headers=headers, timeout=5)
+
+    assert (longest.status_code, too_long.status_code) == (201, 400)
+    problem = too_long.json()
+    assert (problem["title"], problem["status"]) == ("Invalid Request", 400)
+    assert problem["type"] == "https://api.x.com/2/problems/invalid-request" and "$.text" in problem["detail"]
+    assert [len(dm["text"]) for dm in sim.sent_dms] == [10_000]
+
+
 def test_bearer_token_mode(sim: XSimulator) -> None:
     bearer = XChannel(
         name="acme-x", consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, bearer_token=BEARER,
