@@ -148,8 +148,8 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str = "<mem
     channels = tuple(_channel(c, i) for i, c in enumerate(_list(data, "channels")))
     _unique([c.name for c in channels], "channels[].name")
     return Config(
-        database_url=str(bridge.get("database_url", "sqlite:///socialdesk.db")),
-        queue_url=str(bridge.get("queue_url", "sqlite:///socialdesk-queue.db")),
+        database_url=_store_url(bridge, "database_url", "sqlite:///socialdesk.db"),
+        queue_url=_store_url(bridge, "queue_url", "sqlite:///socialdesk-queue.db"),
         helpdesk=helpdesk,
         public_url=bridge.get("public_url"),
         log_level=str(bridge.get("log_level", "INFO")).upper(),
@@ -160,6 +160,17 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str = "<mem
         retention_days=_retention_days(bridge),
         source=source,
     )
+
+
+def _store_url(bridge: Mapping[str, Any], key: str, default: str) -> str:
+    """A database or Redis URL. One "@" too many (a password with "@" not written "%40") would make the
+    rest of the password read as the host name, and error messages print host names: refused here, without
+    the value, since it holds the password."""
+    url = str(bridge.get(key, default))
+    authority = url.partition("://")[2].split("/", 1)[0]
+    if authority.count("@") > 1:
+        raise ConfigError(f"bridge.{key}: more than one '@' before the host: write an '@' in the password as %40")
+    return url
 
 
 def _interpolate(value: Any, env: Mapping[str, str], where: str) -> Any:

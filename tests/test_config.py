@@ -63,6 +63,16 @@ def test_secrets_never_appear_in_repr(tmp_path: Path) -> None:
     assert "***" in text
 
 
+@pytest.mark.parametrize("key", ["database_url", "queue_url"])
+def test_a_password_with_a_raw_at_sign_is_refused_without_being_shown(key: str) -> None:
+    raw = raw_config(**{key: "postgresql+psycopg://sd:DB@PASS_6@127.0.0.1/sd"})
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse(raw, env={})
+    assert f"bridge.{key}" in str(refused.value) and "%40" in str(refused.value) and "PASS_6" not in str(refused.value)
+    encoded = raw_config(**{key: "postgresql+psycopg://sd:DB%40PASS_6@127.0.0.1/sd"})
+    assert getattr(config_module.parse(encoded, env={}), key).endswith("@127.0.0.1/sd")
+
+
 def test_the_database_and_redis_passwords_never_appear_in_repr() -> None:
     raw = raw_config(database_url="postgresql+psycopg://sd:DbPassw0rd@db.internal/sd",
                      queue_url="redis://:RedisPassw0rd@cache.internal:6379/0")  # fmt: skip
