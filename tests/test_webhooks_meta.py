@@ -201,6 +201,12 @@ def test_unknown_but_signed_field_is_acknowledged(client: FlaskClient, store: St
 GOOD = materialise("meta_messenger_text.json")
 
 
+def test_the_content_type_is_read_without_regard_to_case(client: FlaskClient, store: Store) -> None:
+    """Media types are case-insensitive (RFC 9110): the Meta route answered 415 where the others took it."""
+    assert post(client, GOOD, content_type="Application/JSON; charset=UTF-8").status_code == 200
+    assert len(store.rows("inbox")) == 1
+
+
 @pytest.mark.parametrize(
     ("body", "kwargs", "status", "error"),
     [

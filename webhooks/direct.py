@@ -43,7 +43,7 @@ class DirectPost:
             return self.app(environ, start_response)
         try:
             body = get_input_stream(environ, max_content_length=self.max_body).read()
-            mimetype = parse_options_header(environ.get("CONTENT_TYPE"))[0]
+            mimetype = parse_options_header(environ.get("CONTENT_TYPE"))[0].lower()  # as Flask does
             status, answer = 200, self.handle(body, mimetype, environ)
         except HTTPException as e:
             status, answer = e.code or 500, error_body(e)
