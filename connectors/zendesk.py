@@ -246,14 +246,24 @@ class ZendeskHelpdesk:
         with _translated(idempotent=False):
             return _ref(self._zenpy.tickets.update(ticket).ticket)
 
+    def api_list(self, path: str, key: str) -> Iterator[dict[str, Any]]:
+        """Every item of a list endpoint (``path`` like ``/api/v2/triggers.json``), page after page: an
+        account may have hundreds of triggers, and the one looked for may be on any page."""
+        for page in self._pages(f"{self._nominal}{path}", {"page[size]": PAGE_SIZE}):
+            yield from (item for item in page.get(key) or [] if isinstance(item, dict))
+
     def _comments_with_authors(self, ticket_id: str) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-        url: str | None = f"{self._nominal}/api/v2/tickets/{_number(ticket_id)}/comments.json"
-        params: dict[str, Any] | None = {"include": "users", "page[size]": PAGE_SIZE, "sort": "created_at"}
-        while url:
-            page = self._get_json(url, params)
+        url = f"{self._nominal}/api/v2/tickets/{_number(ticket_id)}/comments.json"
+        for page in self._pages(url, {"include": "users", "page[size]": PAGE_SIZE, "sort": "created_at"}):
             users = {u.get("id"): u for u in page.get("users") or []}
             for comment in page.get("comments") or []:
                 yield comment, users.get(comment.get("author_id"), {})
+
+    def _pages(self, url: str | None, params: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+        """The pages of a cursor-paginated list, following ``links.next`` while ``meta.has_more``."""
+        while url:
+            page = self._get_json(url, params)
+            yield page
             more = (page.get("meta") or {}).get("has_more")
             url, params = ((page.get("links") or {}).get("next") if more else None), None
 

@@ -65,8 +65,7 @@ def _webhook_body(endpoint: str) -> dict[str, Any]:
 
 def _ensure_webhook(hd: ZendeskHelpdesk, endpoint: str, report: SetupReport, *, dry_run: bool) -> str | None:
     wanted = _webhook_body(endpoint)
-    existing = next((w for w in hd.api("GET", "/api/v2/webhooks").get("webhooks", []) if w.get("name") == WEBHOOK_NAME),
-                    None)  # fmt: skip
+    existing = next((w for w in hd.api_list("/api/v2/webhooks", "webhooks") if w.get("name") == WEBHOOK_NAME), None)
     if existing and all(existing.get(k) == v for k, v in wanted.items()):
         report.say(f"webhook {existing['id']} already calls {endpoint}: unchanged")
         return str(existing["id"])
@@ -87,7 +86,7 @@ def _ensure_trigger(hd: ZendeskHelpdesk, webhook_id: str, report: SetupReport, *
         "conditions": trigger_conditions(),
         "actions": [{"field": "notification_webhook", "value": [webhook_id, TRIGGER_BODY]}],
     }
-    triggers = hd.api("GET", "/api/v2/triggers.json").get("triggers", [])
+    triggers = hd.api_list("/api/v2/triggers.json", "triggers")
     existing = next((t for t in triggers if t.get("title") == TRIGGER_TITLE), None)
     if existing and all(existing.get(k) == v for k, v in wanted.items()):
         report.say(f"trigger {existing['id']} already in place: unchanged")

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from bridge import config as config_module
+from bridge.registry import build_helpdesk
+from connectors.zendesk import ZendeskHelpdesk
 from connectors.zendesk_setup import TRIGGER_TITLE, VIA_API
 from sandbox.stack import ZENDESK_TOKEN, Stack, to_toml
 from tests.support import socialdesk
@@ -59,6 +61,22 @@ def test_setup_zendesk_is_idempotent_and_stores_the_signing_secret(stack: Stack,
     headers = {"X-Zendesk-Webhook-Signature": sign_zendesk(body, stamp, stack.zendesk.webhook_secret),
                "X-Zendesk-Webhook-Signature-Timestamp": stamp, "X-Zendesk-Webhook-Invocation-Id": "1"}  # fmt: skip
     assert app.post("/webhooks/zendesk", data=body, headers=headers, content_type="application/json").status_code == 200
+
+
+def test_setup_zendesk_finds_its_own_trigger_among_hundreds(stack: Stack, tmp_path: Path) -> None:
+    """A large account's triggers span pages: setup read only the first and added a trigger every run."""
+    helpdesk = build_helpdesk(stack.config)
+    assert isinstance(helpdesk, ZendeskHelpdesk)
+    other = {"conditions": {"all": [{"field": "status", "operator": "is", "value": "new"}]},
+             "actions": [{"field": "status", "value": "open"}]}  # fmt: skip
+    for n in range(150):  # the account's own triggers: socialdesk's comes after them, on the second page
+        helpdesk.api("POST", "/api/v2/triggers.json", {"trigger": {"title": f"Team rule {n}", **other}})
+    config = str(config_file(stack, tmp_path / "socialdesk.toml"))
+    assert socialdesk("setup", "zendesk", "--config", config).returncode == 0
+
+    again = socialdesk("setup", "zendesk", "--config", config)
+    assert again.returncode == 0 and "unchanged" in again.stdout and "create" not in again.stdout, again.stdout
+    assert [t["title"] for t in stack.zendesk.triggers].count(TRIGGER_TITLE) == 1
 
 
 def test_setup_freshdesk_prints_the_rule(stack: Stack, tmp_path: Path) -> None:
