@@ -77,7 +77,7 @@ def serve(config_path: str | None, host: str, port: int, workers: int, threads: 
     per_worker = threads or (1 if cfg.database_url.startswith("sqlite") else 8)
     _setup_logging(cfg.log_level)
     create_app = load_object("webhooks.app:create_app", "serve")
-    _migrate_embedded(cfg)  # create the SQLite schema once, before the web workers fork
+    _prepare_store(cfg)  # create the SQLite schema once, before the web workers fork; check it at scale
     from gunicorn.app.base import BaseApplication
 
     class _App(BaseApplication):  # type: ignore[misc]
@@ -97,10 +97,10 @@ def serve(config_path: str | None, host: str, port: int, workers: int, threads: 
     _App().run()
 
 
-def _migrate_embedded(cfg: config_module.Config) -> None:
+def _prepare_store(cfg: config_module.Config) -> None:
     from bridge.store import Store
 
-    Store.from_url(cfg.database_url)
+    Store.from_url(cfg.database_url).require_current()  # SQLite migrates itself; at scale: `db upgrade` first
 
 
 @main.command()
@@ -113,6 +113,7 @@ def worker(config_path: str | None, concurrency: int) -> None:
     cfg = _config(config_path)
     _setup_logging(cfg.log_level)
     runtime = build_runtime(cfg)
+    runtime.store.require_current()
     queue = Queue(make_huey(cfg.queue_url), lambda: runtime)
     Worker(runtime, queue, concurrency=concurrency).run()
 

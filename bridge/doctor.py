@@ -87,10 +87,8 @@ def _try(what: str, probe: Callable[[], object]) -> object:
 
 
 def _schema(store: Store) -> str:
-    revision = store.revision()
-    if revision is None:
-        raise BridgeError("no schema: run `socialdesk db upgrade`")
-    return f"revision {revision}"
+    store.require_current()
+    return f"revision {store.revision()}"
 
 
 def _queue(url: str) -> str:

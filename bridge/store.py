@@ -20,6 +20,7 @@ Tables and the contract each one enforces:
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from bridge.errors import Unavailable
+from bridge.errors import BridgeError, Unavailable
 from bridge.events import SocialEvent
 from bridge.groupcommit import GroupCommit
 from bridge.ingest import InboxWriter, IngestRow
@@ -289,10 +290,8 @@ class Store:
     def upgrade(self, revision: str = "head") -> None:
         """Apply the Alembic migrations shipped in ``bridge/migrations``."""
         from alembic import command
-        from alembic.config import Config as AlembicConfig
 
-        cfg = AlembicConfig()
-        cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+        cfg = _alembic_config()
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
@@ -308,6 +307,16 @@ class Store:
 
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
+
+    def require_current(self) -> None:
+        """Refuse to run on a schema older than this release's (at scale, ``db upgrade`` is run by hand):
+        the work would fail on a missing table, event after event, instead of once at start."""
+        current, needed = self.revision(), head_revision()
+        if current != needed:
+            raise BridgeError(
+                f"the database schema is at revision {current or 'none'}, this release needs {needed}: "
+                "run `socialdesk db upgrade`"
+            )
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -792,6 +801,24 @@ class Store:
         with self.begin() as conn:
             until = conn.execute(sa.select(pauses.c.until).where(pauses.c.connector == connector)).scalar()
         return float(until or 0.0)
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    return cfg
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest schema revision this release ships."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None, "bridge/migrations holds no revision"
+    return str(head)
 
 
 def _link_ticket(conn: Connection, helpdesk: str, ticket_id: str, thread_key: str) -> None:

@@ -10,7 +10,10 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from bridge.store import Store, metadata, threads
+from bridge.store import Store, head_revision, metadata, threads
+from sandbox.stack import to_toml
+from tests.conftest import raw_config
+from tests.support import socialdesk
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -39,3 +42,20 @@ def test_0002_links_the_threads_current_tickets(url: str) -> None:
     store.upgrade()
     assert [(r["helpdesk"], r["ticket_id"]) for r in store.rows("ticket_links")] == [("zendesk", "42")]
     assert store.thread_for_ticket("zendesk", "42")["key"] == "with-ticket"  # type: ignore[index]
+
+
+def test_at_scale_an_outdated_schema_stops_the_worker_and_doctor_says_so(pg_url: str, tmp_path: Path) -> None:
+    """Scale mode does not migrate by itself: a release started before `db upgrade` would fail on every
+    event. It refuses to start instead, naming the command; doctor says the same."""
+    Store.from_url(pg_url, migrate=False).upgrade("0001")
+    path = tmp_path / "socialdesk.toml"
+    path.write_text(to_toml(raw_config(database_url=pg_url, queue_url=f"sqlite:///{tmp_path}/queue.db")))
+    wanted = f"the database schema is at revision 0001, this release needs {head_revision()}"
+    for command in (("worker",), ("serve", "--port", "1")):
+        refused = socialdesk(*command, "--config", str(path))
+        assert refused.returncode == 1 and wanted in refused.stderr and "db upgrade" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert wanted in socialdesk("doctor", "--config", str(path)).stdout
+
+    assert socialdesk("db", "upgrade", "--config", str(path)).returncode == 0
+    assert Store.from_url(pg_url).revision() == head_revision()
