@@ -44,6 +44,16 @@ def serve_bridge(config: Config) -> Iterator[Bridge]:
         server.server_close()
 
 
+class Clock:
+    """A monotonic clock the test moves by hand: pass it as a simulator's ``clock`` (its rate-limit windows)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def step_runtime(stack: Stack) -> Runtime:
     """A worker's runtime for a stack started without one: the test runs each step itself
     (``inbound.process_thread``, ``outbound.sync_ticket``), and retries within a call do not sleep."""

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from flask import Response
 
 from sandbox.base import Fault, Simulator
 from sandbox.zendesk import ZendeskSimulator
+from tests.support import Clock
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "zendesk"
 EMAIL, TOKEN, OAUTH, SECRET = "bridge@acme.test", "zd-token-for-tests", "oauth-for-tests", "zd-webhook-secret"
@@ -295,6 +297,38 @@ def test_per_minute_budget_answers_429_with_retry_after() -> None:
         "description": "Number of allowed API requests per minute exceeded",
     }
     assert again.status_code == 200
+
+
+@pytest.mark.parametrize("time_scale", [1.0, 0.1])
+def test_the_31st_update_of_a_ticket_within_ten_minutes_gets_zendesks_429(time_scale: float) -> None:
+    """Update Ticket allows 30 updates per 10 minutes per user per ticket (the window scales with
+    ``time_scale``); the 429 is the one Zendesk documents, and only that ticket is refused."""
+    clock, window = Clock(), 600 * time_scale
+    with ZendeskSimulator(email=EMAIL, api_token=TOKEN, time_scale=time_scale, clock=clock) as sim:
+        api = requests.Session()
+        api.auth = (f"{EMAIL}/token", TOKEN)
+        chatty, quiet = new_ticket(sim, api), new_ticket(sim, api)
+
+        def update(ticket: dict[str, Any], text: str) -> requests.Response:
+            return api.put(
+                f"{sim.url}/api/v2/tickets/{ticket['id']}.json", json={"ticket": {"comment": {"body": text}}}
+            )
+
+        accepted = [update(chatty, f"message {i}").status_code for i in range(30)]
+        clock.now += window / 2
+        refused, other = update(chatty, "message 30"), update(quiet, "meanwhile")
+        clock.now += window / 2 - 1
+        still = update(chatty, "message 30")
+        clock.now += 1  # the first update leaves the window
+        freed = update(chatty, "message 30")
+
+    assert accepted == [200] * 30 and other.status_code == 200 and freed.status_code == 200
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == str(math.ceil(window / 2))
+    assert refused.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert refused.text == "Rate limit for ticket updates exceeded, please wait before updating this ticket again"
+    assert int(refused.headers["X-Rate-Limit-Remaining"]) > 0  # the account's budget is not what ran out
+    assert (still.status_code, still.headers["Retry-After"]) == (429, "1")
+    assert [c["body"] for c in sim.comments(chatty["id"])].count("message 30") == 1
 
 
 def test_injected_faults_come_first(sim: ZendeskSimulator, api: requests.Session) -> None:

@@ -6,8 +6,9 @@ API's error bodies, bulk-job result items, the 403 body of bulk imports off) is 
 where it is built.
 
 Besides answering like Zendesk (auth, ``RecordInvalid`` / ``RecordNotFound`` bodies, offset and cursor
-pagination with absolute links on its own host, ``X-Rate-Limit`` headers and an optional per-minute
-budget answering 429 with ``Retry-After``; bulk user imports off, as on a default account, unless
+pagination with absolute links on its own host, ``X-Rate-Limit`` headers, an optional per-minute
+budget answering 429 with ``Retry-After``, and Update Ticket's limit of 30 updates per 10 minutes per
+ticket answering Zendesk's own 429 for it; bulk user imports off, as on a default account, unless
 ``data_imports=True``; no user management for an ``api_user_role="agent"``), it can play the agent's side:
 :meth:`~ZendeskSimulator.agent_comment` writes a reply or an internal note and
 :meth:`~ZendeskSimulator.fire_webhook` delivers the signed webhook Zendesk would send.

@@ -9,7 +9,7 @@ import json
 import math
 import time
 import uuid
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -45,6 +45,16 @@ from webhooks.signatures import sign_zendesk
 #: Zendesk's documented static secret for test webhooks (base64 of "this_secret_is_for_testing_only").
 TEST_WEBHOOK_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
 DEFAULT_RATE_LIMIT = 700  # requests per minute on the Suite Growth plan (what the fixture headers show)
+#: Update Ticket's own limit, besides the account's per minute ("Endpoint rate limits",
+#: https://developer.zendesk.com/api-reference/introduction/rate-limits): 30 updates per 10 minutes per
+#: user per ticket.
+TICKET_UPDATES, TICKET_UPDATE_WINDOW = 30, 600.0
+#: Its 429. The rate-limits page promises only the status and ``Retry-After``; "Best practices for avoiding
+#: rate limiting" (developer.zendesk.com/documentation/ticketing/using-the-zendesk-api/best-practices-for-
+#: avoiding-rate-limiting, "Handling errors caused by rate limiting") shows the whole answer: ``Retry-After``
+#: and this sentence as a ``text/html`` body (its ``Content-Length: 85`` is this text's), not Zendesk's JSON
+#: error body. The account's ``X-Rate-Limit`` headers come with it like with every answer, budget left and all.
+TICKET_UPDATES_EXCEEDED = "Rate limit for ticket updates exceeded, please wait before updating this ticket again"
 
 
 class ZendeskSimulator(UsersMixin, AutomationMixin):
@@ -63,18 +73,26 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
         data_imports: bool = False,
         api_user_role: Literal["admin", "agent"] = "admin",
         rate_limit_per_minute: int | None = None,
+        ticket_updates_per_window: int | None = TICKET_UPDATES,
         time_scale: float = 1.0,
         ticket_field_ids: tuple[int, ...] = (360000000777, 360000000778),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``data_imports``: bulk user imports enabled (Zendesk Support turns them on on request only).
-        ``api_user_role``: the role of the user the credentials belong to; an ``agent`` may not manage users."""
+        ``api_user_role``: the role of the user the credentials belong to; an ``agent`` may not manage users.
+        Rate limits: ``rate_limit_per_minute`` requests per ``60 s × time_scale`` for the account (None:
+        unlimited), ``ticket_updates_per_window`` updates of one ticket per ``600 s × time_scale`` (None:
+        unlimited). ``clock`` (seconds) drives both windows, so tests can move time."""
         super().__init__()
         self.ticket_field_ids, self.data_imports = ticket_field_ids, data_imports
         self.email, self.webhook_secret, self.account_id = email, webhook_secret, account_id
         self.webhook_target: str | None = None
         self._api_token, self._oauth_token = api_token, oauth_token
+        self._clock = clock
         self._per_minute, self._window = rate_limit_per_minute, 60.0 * time_scale
         self._hits: deque[float] = deque()
+        self._per_ticket, self._ticket_window = ticket_updates_per_window, TICKET_UPDATE_WINDOW * time_scale
+        self._ticket_updates: defaultdict[tuple[int, int], deque[float]] = defaultdict(deque)
         self._ids = itertools.count(44000000001)
         self._user_ids = itertools.count(900000000001)
         self._ticket_ids = itertools.count(1)
@@ -162,14 +180,10 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
 
     def _meter(self) -> Response | None:
         """A sliding window of ``60 s × time_scale``; over budget answers 429 with ``Retry-After``."""
-        now = time.monotonic()
         with self._lock:
-            while self._hits and self._hits[0] <= now - self._window:
-                self._hits.popleft()
-            if self._per_minute is None or len(self._hits) < self._per_minute:
-                self._hits.append(now)
-                return None
-            wait = max(1, math.ceil(self._hits[0] + self._window - now))
+            wait = _admit(self._hits, self._per_minute, self._window, self._clock())
+        if wait is None:
+            return None
         body = {"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per minute exceeded"}
         return json_response(body, 429, {"Retry-After": str(wait)})
 
@@ -372,6 +386,9 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
         ticket = self._ticket_or_404(ticket_id)
         if ticket["status"] == "deleted":
             raise not_found()
+        refused = self._ticket_update_limit(ticket_id)
+        if refused is not None:
+            return refused
         if ticket["status"] == "closed":
             raise record_invalid("status", "Status: closed prevents ticket update")
         data = payload("ticket")
@@ -381,6 +398,18 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
         audit["events"] += self._apply_changes(ticket, data)
         ticket["updated_at"] = now_iso()
         return json_response({"ticket": self._render_ticket(ticket), "audit": audit})
+
+    def _ticket_update_limit(self, ticket_id: int) -> Response | None:
+        """Update Ticket's per-ticket limit: a sliding window of ``600 s × time_scale`` per (user, ticket), the
+        user being the authenticated one (the simulator authenticates one). Every update let through counts,
+        as every request counts in the account's window; over it, the documented 429 (``TICKET_UPDATES_EXCEEDED``)
+        with ``Retry-After`` the seconds until the window frees a slot."""
+        window = self._ticket_updates[(self.api_user_id, ticket_id)]
+        wait = _admit(window, self._per_ticket, self._ticket_window, self._clock())
+        if wait is None:
+            return None
+        headers = {"Retry-After": str(wait)}
+        return Response(TICKET_UPDATES_EXCEEDED, 429, headers, content_type="text/html; charset=utf-8")
 
     def _update_comment(self, ticket: dict[str, Any], given: Any, audit_id: int) -> dict[str, Any]:
         if not isinstance(given, dict) or not (given.get("body") or given.get("html_body")):
@@ -593,6 +622,17 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
     def triggers(self) -> list[dict[str, Any]]:
         with self._lock:
             return [self._render_trigger(t) for t in self._triggers.values()]
+
+
+def _admit(hits: deque[float], limit: int | None, window: float, now: float) -> int | None:
+    """Count a request in a sliding ``window`` (seconds) of at most ``limit`` requests and return None; when
+    the window is full, count nothing and return the seconds until its oldest request leaves it."""
+    while hits and hits[0] <= now - window:
+        hits.popleft()
+    if limit is None or len(hits) < limit:
+        hits.append(now)
+        return None
+    return max(1, math.ceil(hits[0] + window - now))
 
 
 def _comment_event(comment: dict[str, Any]) -> dict[str, Any]:
