@@ -4,7 +4,9 @@
 
     BridgeError                       retryable=False
     ├── ConfigError                   bad or missing configuration (fails at start)
-    ├── RetryableError                retryable=True: try again later, at least ``retry_after``
+    ├── RetryableError                retryable=True: try again later, at least ``retry_after``;
+    │   │                             raised as is for a limit on one thing (a ticket's updates, one
+    │   │                             customer's messages): only that work waits, nothing is paused
     │   ├── RateLimited               429 and friends; pauses the connector for every worker
     │   └── Unavailable               5xx, connection refused, DNS...
     ├── PermanentError                the request will never succeed as it is

@@ -2,9 +2,11 @@
 
 * Only errors with ``retryable = True`` are retried (see :mod:`bridge.errors`).
 * Each wait is at least the error's ``retry_after``, exponential with jitter otherwise, and capped.
-* A 429 pauses the connector for every worker (the pause board is shared: the store, or Redis at
-  scale); a call made while its connector is paused waits, or if the pause is long, gives up at once
-  with :class:`RateLimited` so that the caller reschedules the work instead of holding a worker.
+* :class:`RateLimited` (a 429 for the whole account) pauses the connector for every worker (the pause
+  board is shared: the store, or Redis at scale); a call made while its connector is paused waits, or if
+  the pause is long, gives up at once with :class:`RateLimited` so that the caller reschedules the work
+  instead of holding a worker. A limit on one thing (a ticket's updates) is a plain retryable error:
+  waited for like any other, it pauses nothing.
 * Every sleep is logged before it happens.
 """
 

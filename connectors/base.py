@@ -109,15 +109,21 @@ def _never_sent(e: requests.ConnectionError) -> bool:
     return "NewConnectionError" in text or "Connection refused" in text or "NameResolutionError" in text
 
 
-def rate_limit_hook(platform: str) -> Callable[..., requests.Response]:
+def rate_limit_hook(
+    platform: str, error_for: Callable[[requests.Response], errors.BridgeError] | None = None
+) -> Callable[..., requests.Response]:
     """A ``requests`` response hook that raises :class:`RateLimited` on 429 before the caller sees it.
 
     zenpy 2.0 sleeps inside the call when it sees a 429; raising from the session's hook hands the
     429 to the bridge's one retry policy instead, which pauses the connector for every worker.
+    ``error_for`` raises the connector's own error instead, where the answer tells which limit was hit
+    (Zendesk: one ticket's updates, which must not pause the others).
     """
 
     def hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
         if response.status_code == 429:
+            if error_for is not None:
+                raise error_for(response)
             raise errors.RateLimited(
                 "rate limited", platform=platform, http_status=429, retry_after=retry_after_seconds(response.headers)
             )

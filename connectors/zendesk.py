@@ -2,8 +2,9 @@
 
 zenpy is given our own ``requests`` session, which changes three things zenpy would otherwise do:
 
-* a 429 raises :class:`bridge.errors.RateLimited` from the session's response hook, so zenpy never
-  sleeps on ``Retry-After`` inside a call (the bridge's one retry policy pauses every worker instead);
+* a 429 raises from the session's response hook, so zenpy never sleeps on ``Retry-After`` inside a
+  call: :class:`bridge.errors.RateLimited` for the account's limit (the bridge's one retry policy pauses
+  every worker), a plain retryable error for the limit on one ticket's updates (only that work waits);
 * no hidden urllib3 retries (zenpy mounts ``Retry(total=3)`` on 413/503 only on a session it builds);
 * requests go to the configured ``url`` (a simulator, a proxy) through a
   :class:`connectors.base.RebasedSession`, without environment variables or patches.
@@ -52,6 +53,16 @@ STATUS_ERRORS: dict[int, tuple[type[errors.BridgeError], str]] = {
     429: (errors.RateLimited, "Zendesk rate limit reached"),
 }
 CLOSED = (errors.TicketClosed, "the ticket is closed and can no longer be updated")
+#: Update Ticket's "30 updates per 10 minutes per user per ticket" (developer.zendesk.com/api-reference/
+#: introduction/rate-limits, "Endpoint rate limits"): a 429 told apart by :func:`_one_ticket_limited`. It
+#: holds back this ticket only, so it is retryable after ``Retry-After`` but not RateLimited: no pause.
+ONE_TICKET = (
+    errors.RetryableError,
+    "this ticket had too many updates in a short time (Zendesk allows 30 in 10 minutes)",
+)
+#: That 429's body, a plain-text sentence ("Best practices for avoiding rate limiting", "Handling errors
+#: caused by rate limiting"): "Rate limit for ticket updates exceeded, please wait before updating this ticket again".
+TICKET_UPDATES_EXCEEDED = "rate limit for ticket updates exceeded"
 UNAVAILABLE = (errors.Unavailable, "Zendesk is unavailable")
 REJECTED = (errors.PermanentError, "Zendesk rejected the request")
 
@@ -310,6 +321,8 @@ def _error_for(response: requests.Response) -> errors.BridgeError:
     kind, message = STATUS_ERRORS.get(status, UNAVAILABLE if status >= 500 else REJECTED)
     if status == 422 and _is_closed(body):
         kind, message = CLOSED
+    if status == 429 and _one_ticket_limited(response):
+        kind, message = ONE_TICKET
     code = body.get("error") if isinstance(body.get("error"), str) else None
     retry_after = retry_after_seconds(response.headers) if kind.retryable else None
     return kind(message, platform=PLATFORM, http_status=status, retry_after=retry_after, code=code)
@@ -323,6 +336,14 @@ def _is_closed(body: dict[str, Any]) -> bool:
     if not isinstance(entries, list):
         return False
     return any("closed" in str(entry.get("description", "")) for entry in entries if isinstance(entry, dict))
+
+
+def _one_ticket_limited(response: requests.Response) -> bool:
+    """A 429 for one ticket's updates, not the account's: its documented body, while the account-wide header
+    still shows budget left (Zendesk: "always check the account wide limits header first"; when both are
+    spent, pause everything)."""
+    limited = TICKET_UPDATES_EXCEEDED in response.text.lower()
+    return limited and response.headers.get("X-Rate-Limit-Remaining") != "0"
 
 
 def _json_or_empty(response: requests.Response) -> dict[str, Any]:
@@ -382,7 +403,7 @@ def _prepared(session: requests.Session | None, *, nominal: str, actual: str) ->
     session = session or RebasedSession(nominal=nominal, actual=actual)
     if nominal != actual and not isinstance(session, RebasedSession):
         raise errors.ConfigError("zendesk: a session for a non-zendesk.com url must be a RebasedSession")
-    session.hooks["response"].extend([_nominal_url_hook(session, nominal), rate_limit_hook(PLATFORM)])
+    session.hooks["response"].extend([_nominal_url_hook(session, nominal), rate_limit_hook(PLATFORM, _error_for)])
     return session
 
 

@@ -29,6 +29,7 @@ from sandbox.base import Fault
 from sandbox.stack import HELPDESKS, PAGE_ID, Stack
 from tests.support import (
     REQUESTER_PATHS,
+    Clock,
     notes,
     one_ticket,
     reply_and_notify,
@@ -341,6 +342,37 @@ def test_a_429_storm_from_zendesk_delays_but_delivers_everything(stack: Stack) -
     stack.wait_for(lambda: len(stack.meta.sent_messages) == 5, timeout=60)
     assert stack.store.counts("inbox") == {"done": 5}
     assert sorted(s["recipient"] for s in stack.meta.sent_messages) == [f"50{i}" for i in range(5)]
+
+
+def test_a_chatty_customer_over_zendesks_ticket_limit_holds_back_only_their_own_thread(tmp_path: Path) -> None:
+    """Zendesk allows 30 updates per 10 minutes per ticket. A customer who writes more sees the rest wait,
+    in order, until the window frees up; that 429 used to pause Zendesk for every worker, so no other
+    customer's message reached its ticket for those minutes."""
+    clock = Clock()  # the simulator's: its ten minutes pass when the test says so
+    with Stack(tmp_path, start_worker=False, zendesk={"clock": clock}) as stack:
+        rt = step_runtime(stack)
+        chatty, quiet = f"facebook:{PAGE_ID}:messenger:3030", f"facebook:{PAGE_ID}:messenger:4040"
+        start = time.time() - 60
+        stack.meta.customer_message(PAGE_ID, psid="4040", text="hello", timestamp=start)
+        inbound.process_thread(rt, quiet, "worker-1")
+        texts = [f"chatty {i}" for i in range(34)]  # a new ticket, 30 updates, and 3 more over the limit
+        for i, text in enumerate(texts):
+            stack.meta.customer_message(PAGE_ID, psid="3030", text=text, timestamp=start + 1 + i)
+        inbound.process_thread(rt, chatty, "worker-1")
+        assert stack.store.counts("inbox") == {"done": 32, "pending": 3}
+
+        stack.meta.customer_message(PAGE_ID, psid="4040", text="any news?", timestamp=start + 50)
+        inbound.process_thread(rt, quiet, "worker-1")
+        assert stack.store.counts("inbox") == {"done": 33, "pending": 3}
+        by_key = {t["external_id"]: t["id"] for t in tickets(stack)}
+        assert stack.helpdesk.comments(by_key[quiet])[-1]["body"].startswith("any news?")
+
+        clock.now += 600
+        inbound.process_thread(rt, chatty, "worker-1")
+        assert stack.store.counts("inbox") == {"done": 36}
+        bodies = [c["body"] for c in stack.helpdesk.comments(by_key[chatty])]
+        assert [b.split("\n")[0] for b in bodies] == texts
+        assert stack.store.rows("dead_letters") == []
 
 
 def test_a_call_slower_than_the_lease_keeps_the_thread_to_one_worker(tmp_path: Path, helpdesk: str) -> None:

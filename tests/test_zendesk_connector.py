@@ -19,6 +19,7 @@ from connectors.base import RebasedSession
 from connectors.zendesk import ZendeskHelpdesk
 from sandbox.base import Fault
 from sandbox.zendesk import ZendeskSimulator
+from tests.support import Clock
 
 EMAIL, TOKEN, OAUTH = "bridge@acme.test", "zd-token-not-a-real-one", "zd-oauth-not-a-real-one"
 JANE = Author(id="42", name="Jane Doe", handle="jane", email="jane@example.test", phone="+15551234567")
@@ -345,6 +346,42 @@ def test_simulated_budget_429_is_rate_limited() -> None:
             helpdesk.ping()
 
     assert caught.value.retry_after is not None and 1 <= caught.value.retry_after <= 60
+
+
+def test_one_tickets_update_limit_is_not_a_rate_limit_of_the_account() -> None:
+    """Zendesk's 30 updates per 10 minutes per ticket: the 31st raises a retryable error that is not
+    RateLimited (the retry policy pauses the whole connector for that one), while other tickets are still
+    updated; the account's own limit is still RateLimited."""
+    with ZendeskSimulator(email=EMAIL, api_token=TOKEN, rate_limit_per_minute=36, clock=Clock()) as sim:
+        helpdesk = ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN)
+        requester, chatty = open_ticket(helpdesk, "facebook:1:messenger:7")
+        _, quiet = open_ticket(helpdesk, "facebook:1:messenger:8")  # 4 requests so far
+        for i in range(30):
+            helpdesk.add_customer_comment(chatty, requester_id=requester, body=f"message {i}")
+        with pytest.raises(errors.RetryableError) as one_ticket:
+            helpdesk.add_customer_comment(chatty, requester_id=requester, body="message 30")
+        helpdesk.add_customer_comment(quiet, requester_id=requester, body="meanwhile")  # the 36th request
+        with pytest.raises(errors.RateLimited) as account:
+            helpdesk.add_internal_note(quiet, "and again")
+
+    assert not isinstance(one_ticket.value, errors.RateLimited)
+    assert (one_ticket.value.http_status, one_ticket.value.retry_after) == (429, 600.0)
+    assert "too many updates" in str(one_ticket.value)
+    assert sim.comments(quiet)[-1]["body"] == "meanwhile"
+    assert (account.value.http_status, account.value.retry_after) == (429, 60.0)
+
+
+def test_a_tickets_429_when_the_account_budget_is_spent_too_is_rate_limited() -> None:
+    """The ticket's 429 arrives with ``X-Rate-Limit-Remaining: 0``: the account is spent as well, so pause."""
+    with ZendeskSimulator(email=EMAIL, api_token=TOKEN, rate_limit_per_minute=33, clock=Clock()) as sim:
+        helpdesk = ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN)
+        requester, ticket = open_ticket(helpdesk)  # 2 requests
+        for i in range(30):
+            helpdesk.add_customer_comment(ticket, requester_id=requester, body=f"message {i}")
+        with pytest.raises(errors.RateLimited) as caught:  # the 33rd request: the last of the account's minute
+            helpdesk.add_customer_comment(ticket, requester_id=requester, body="message 30")
+
+    assert (caught.value.http_status, caught.value.retry_after) == (429, 600.0)
 
 
 @pytest.mark.parametrize(
