@@ -160,8 +160,10 @@ def error_for(api: FreshdeskApiError, response: requests.Response, action: str) 
     if api.code == "require_feature":
         kind, meaning = REQUIRES_FEATURE
     detail = f" [{api.summary}]" if api.items or api.body else ""
-    retry_after = (retry_after_seconds(response.headers) or DEFAULT_RETRY_AFTER) if kind.retryable else None
-    message = f"{action}: {meaning}{detail}"
+    retry_after = retry_after_seconds(response.headers) if kind.retryable else None
+    if status == 429 and retry_after is None:  # the budget is per minute: without a word, wait the minute
+        retry_after = DEFAULT_RETRY_AFTER
+    message = f"{action}: {meaning}{detail}"  # a 5xx without Retry-After: the usual backoff, not a minute
     return kind(message, platform=PLATFORM, http_status=status, retry_after=retry_after, code=api.code)
 
 
