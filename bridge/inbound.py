@@ -41,6 +41,8 @@ def process_thread(rt: Runtime, thread_key: str, owner: str) -> int:
     done = 0
     with rt.leases.hold(thread_key, owner):
         for pending in rt.store.pending_inbox(thread_key):
+            if pending.due_at > rt.policy.clock():
+                break  # an earlier event waits for its retry: the customer's newer words wait behind it
             if not _apply(rt, pending):
                 break  # postponed: keep the thread's order
             done += 1

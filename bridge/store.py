@@ -217,12 +217,14 @@ REDACTED = ""  # the payload of an inbox row whose text retention removed
 
 @dataclass(frozen=True)
 class PendingEvent:
-    """An inbox row a worker is about to apply. ``attempted``: an earlier try may have written it."""
+    """An inbox row a worker is about to apply. ``attempted``: an earlier try may have written it;
+    ``due_at``: when a postponed row may be tried again."""
 
     id: int
     event: SocialEvent
     attempts: int
     attempted: bool
+    due_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -399,12 +401,12 @@ class Store:
         """This thread's unfinished events in the platform's order."""
         with self.begin() as conn:
             rows = conn.execute(
-                sa.select(inbox.c.id, inbox.c.payload, inbox.c.attempts, inbox.c.attempted_at)
+                sa.select(inbox.c.id, inbox.c.payload, inbox.c.attempts, inbox.c.attempted_at, inbox.c.next_attempt_at)
                 .where(inbox.c.thread_key == thread_key, inbox.c.status == "pending")
                 .order_by(inbox.c.platform_ts, inbox.c.id)
             ).all()
-        return [PendingEvent(int(r.id), SocialEvent.from_json(r.payload), int(r.attempts), r.attempted_at is not None)
-                for r in rows]  # fmt: skip
+        return [PendingEvent(int(r.id), SocialEvent.from_json(r.payload), int(r.attempts), r.attempted_at is not None,
+                             float(r.next_attempt_at)) for r in rows]  # fmt: skip
 
     def mark_attempted(self, row_id: int) -> None:
         with self.begin() as conn:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypedDict
@@ -54,11 +55,25 @@ class Clock:
         return self.now
 
 
-def step_runtime(stack: Stack) -> Runtime:
+class WallClock:
+    """The wall clock, moved forward by the test (:meth:`advance`): postponed work comes due, pauses end."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def step_runtime(stack: Stack, *, clock: WallClock | None = None, config: Config | None = None) -> Runtime:
     """A worker's runtime for a stack started without one: the test runs each step itself
-    (``inbound.process_thread``, ``outbound.sync_ticket``), and retries within a call do not sleep."""
-    runtime = build_runtime(stack.config, store=stack.store)
-    runtime.policy = RetryPolicy(runtime.policy.pauses, sleep=lambda _seconds: None)
+    (``inbound.process_thread``, ``outbound.sync_ticket``), retries within a call do not sleep, and the
+    retry policy reads ``clock`` (the wall clock by default). ``config``: another than the stack's."""
+    runtime = build_runtime(config or stack.config, store=stack.store)
+    runtime.policy = RetryPolicy(runtime.policy.pauses, sleep=lambda _seconds: None, clock=clock or WallClock())
     return runtime
 
 

@@ -23,13 +23,13 @@ import pytest
 import sqlalchemy as sa
 
 from bridge import inbound, outbound
-from bridge.registry import build_runtime
 from bridge.store import pauses
 from sandbox.base import Fault
 from sandbox.stack import HELPDESKS, PAGE_ID, Stack
 from tests.support import (
     REQUESTER_PATHS,
     Clock,
+    WallClock,
     notes,
     one_ticket,
     reply_and_notify,
@@ -348,9 +348,9 @@ def test_a_chatty_customer_over_zendesks_ticket_limit_holds_back_only_their_own_
     """Zendesk allows 30 updates per 10 minutes per ticket. A customer who writes more sees the rest wait,
     in order, until the window frees up; that 429 used to pause Zendesk for every worker, so no other
     customer's message reached its ticket for those minutes."""
-    clock = Clock()  # the simulator's: its ten minutes pass when the test says so
+    clock, later = Clock(), WallClock()  # the simulator's and the worker's: ten minutes pass when the test says so
     with Stack(tmp_path, start_worker=False, zendesk={"clock": clock}) as stack:
-        rt = step_runtime(stack)
+        rt = step_runtime(stack, clock=later)
         chatty, quiet = f"facebook:{PAGE_ID}:messenger:3030", f"facebook:{PAGE_ID}:messenger:4040"
         start = time.time() - 60
         stack.meta.customer_message(PAGE_ID, psid="4040", text="hello", timestamp=start)
@@ -368,11 +368,37 @@ def test_a_chatty_customer_over_zendesks_ticket_limit_holds_back_only_their_own_
         assert stack.helpdesk.comments(by_key[quiet])[-1]["body"].startswith("any news?")
 
         clock.now += 600
+        later.advance(600)  # the worker's side of the same ten minutes: the waiting message is due
         inbound.process_thread(rt, chatty, "worker-1")
         assert stack.store.counts("inbox") == {"done": 36}
         bodies = [c["body"] for c in stack.helpdesk.comments(by_key[chatty])]
         assert [b.split("\n")[0] for b in bodies] == texts
         assert stack.store.rows("dead_letters") == []
+
+
+def test_newer_messages_wait_behind_a_postponed_one_without_trying_it_early(tmp_path: Path, helpdesk: str) -> None:
+    """Each message a waiting customer adds wakes the thread; the postponed message used to be tried again at
+    once every time, one failing call and one attempt each, until 25 attempts dead-lettered it."""
+    later = WallClock()
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
+        rt = step_runtime(stack, clock=later)
+        key = f"facebook:{PAGE_ID}:messenger:88"
+        busy = Fault(503, path_prefix=REQUESTER_PATHS[helpdesk], headers={"Retry-After": "600"})
+        stack.helpdesk.inject(busy)  # back in ten minutes: the message is postponed that long
+        stack.meta.customer_message(PAGE_ID, psid="88", text="first")
+        inbound.process_thread(rt, key, "worker-1")  # postponed
+        calls = len(stack.helpdesk.calls)
+        for n in range(30):
+            stack.meta.customer_message(PAGE_ID, psid="88", text=f"more {n}")
+            inbound.process_thread(rt, key, "worker-1")  # the dispatcher takes each new message
+        assert len(stack.helpdesk.calls) == calls and stack.store.counts("inbox") == {"pending": 31}
+        assert {r["attempts"] for r in stack.store.rows("inbox")} == {0, 1}
+
+        later.advance(3600)
+        inbound.process_thread(rt, key, "worker-1")
+        assert stack.store.counts("inbox") == {"done": 31}
+        [ticket] = tickets(stack)
+        assert len(stack.helpdesk.comments(ticket["id"])) == 31
 
 
 def test_a_call_slower_than_the_lease_keeps_the_thread_to_one_worker(tmp_path: Path, helpdesk: str) -> None:
@@ -395,14 +421,16 @@ def test_a_write_whose_answer_is_lost_is_tried_again_looking_first(tmp_path: Pat
     with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
         section = stack.config.helpdesk_section
         impatient = replace(stack.config, helpdesk_section=replace(section, values={**section.values, "timeout": 0.5}))
-        rt = build_runtime(impatient, store=stack.store)
+        later = WallClock()
+        rt = step_runtime(stack, clock=later, config=impatient)
         stack.helpdesk.slow_after_commit("/api/v2/tickets", "POST", seconds=2)
         stack.meta.customer_message(PAGE_ID, psid="62", text="hello?")
         key = f"facebook:{PAGE_ID}:messenger:62"
         inbound.process_thread(rt, key, "worker-1")
         assert len(tickets(stack)) == 1 and stack.store.counts("inbox") == {"pending": 1}
         assert stack.store.rows("dead_letters") == []
-        inbound.process_thread(rt, key, "worker-1")  # the retry
+        later.advance(3600)
+        inbound.process_thread(rt, key, "worker-1")  # the retry, once it is due
         assert stack.store.counts("inbox") == {"done": 1}
         assert len(tickets(stack)) == 1
         assert stack.store.rows("threads")[0]["ticket_id"] == str(tickets(stack)[0]["id"])
@@ -412,6 +440,7 @@ def test_a_write_whose_answer_is_lost_is_tried_again_looking_first(tmp_path: Pat
         stack.meta.customer_message(PAGE_ID, psid="62", text="anyone?")
         inbound.process_thread(rt, key, "worker-1")
         assert stack.store.counts("inbox") == {"done": 1, "pending": 1} and stack.store.rows("dead_letters") == []
+        later.advance(3600)
         inbound.process_thread(rt, key, "worker-1")
         assert stack.store.counts("inbox") == {"done": 2}
         assert [c["body"].count("anyone?") for c in stack.helpdesk.comments(ticket_id)][1:] == [1]
