@@ -622,6 +622,7 @@ def test_server_errors_are_retryable(sim: FreshdeskSimulator, helpdesk: Freshdes
         helpdesk.ping()
 
     assert caught.value.http_status == status and caught.value.retryable
+    assert caught.value.retry_after is None  # the usual backoff: a blip is not a minute of Freshdesk's budget
     assert_no_key(caught.value)
 
 
