@@ -135,6 +135,44 @@ def test_every_facebook_fixture(config: Config, fixture: str, expected: list[tup
     assert [(e.kind, e.thread_id, e.text) for e in events] == expected
 
 
+@pytest.mark.parametrize(
+    ("item", "link", "kind"),
+    [("photo", "https://www.example.org/test.jpg", "image"), ("video", "https://www.example.org/test.mp4", "video")],
+)
+def test_a_visitor_post_with_a_photo_or_a_video_is_a_thread(config: Config, item: str, link: str, kind: str) -> None:
+    """restfb's recorded feed-photo-add-message.json / feed-video-add.json, posted by a visitor (they were
+    logged as "feed photo/add ignored": the customer's words were lost)."""
+    value = {"item": item, "verb": "add", "created_time": 1448555796, "post_id": f"{PAGE_ID}_900767076685784",
+             f"{item}_id": 900767076685784, "sender_id": 8423678347823, "sender_name": "John Doe", "link": link,
+             "message": "The mug arrived broken, see for yourself"}  # fmt: skip
+    body = {
+        "object": "page",
+        "entry": [{"id": PAGE_ID, "time": 1448555800, "changes": [{"field": "feed", "value": value}]}],
+    }
+    app = create_app(config, store=Store.from_url("sqlite://"))
+    with app.test_request_context():
+        [event] = parse(body, config.channels_for("facebook"))
+    assert (event.kind, event.thread_id) == ("comment", f"post:{PAGE_ID}_900767076685784")
+    assert event.author.id == "8423678347823" and event.text == "The mug arrived broken, see for yourself"
+    assert [(a.url, a.kind) for a in event.attachments] == [(link, kind)]
+    value["sender_id"] = int(PAGE_ID)  # the page's own photo post: not a customer's
+    with app.test_request_context():
+        assert list(parse(body, config.channels_for("facebook"))) == []
+
+
+def test_a_visitor_status_with_several_photos_links_them_all(config: Config) -> None:
+    """restfb's recorded feed-status-add-photos.json, by a visitor: only a single ``photo`` was read."""
+    photos = [f"https://scontent-frt3-1.xx.fbcdn.net/exampleimage{n}.png" for n in (1, 2, 3)]
+    value = {"item": "status", "verb": "add", "photos": photos, "post_id": f"{PAGE_ID}_930145403745849",
+             "from": {"name": "Tester", "id": "77"}, "published": 1, "created_time": 1448633038,
+             "message": "This is just a short test message"}  # fmt: skip
+    body = {"object": "page", "entry": [{"id": PAGE_ID, "time": 1, "changes": [{"field": "feed", "value": value}]}]}
+    app = create_app(config, store=Store.from_url("sqlite://"))
+    with app.test_request_context():
+        [event] = parse(body, config.channels_for("facebook"))
+    assert [(a.url, a.kind) for a in event.attachments] == [(url, "image") for url in photos]
+
+
 def test_messenger_reply_event_inside_an_envelope(config: Config) -> None:
     event = json.loads(materialise("meta_messenger_reply_event.json"))
     body = {"object": "page", "entry": [{"id": PAGE_ID, "time": 1, "messaging": [event]}]}

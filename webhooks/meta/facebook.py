@@ -13,6 +13,9 @@ from webhooks.meta.fields import attachments, dicts, obj, required, text
 log = logging.getLogger(__name__)
 
 _FEED_VERBS = {"add": "comment", "edited": "edit", "edit": "edit", "remove": "remove", "hide": "remove"}
+#: A visitor's words on the page: comments, and posts (text, or a photo, a video or a link with a message).
+_FEED_ITEMS = ("comment", "post", "status", "photo", "video", "share")
+_LINKED = {"photo": "image", "video": "video", "share": "link"}  # the item's ``link`` is its file or page
 
 
 def parse_page_entry(entry: dict[str, Any], channel: ChannelConfig) -> Iterator[SocialEvent]:
@@ -32,7 +35,7 @@ def parse_page_entry(entry: dict[str, Any], channel: ChannelConfig) -> Iterator[
 
 def _feed_event(value: dict[str, Any], channel: ChannelConfig) -> SocialEvent | None:
     item, verb = value.get("item"), value.get("verb")
-    if item not in ("comment", "post", "status") or not isinstance(verb, str) or verb not in _FEED_VERBS:
+    if item not in _FEED_ITEMS or not isinstance(verb, str) or verb not in _FEED_VERBS:
         log.info("meta webhook: feed %s/%s ignored", item, verb)
         return None
     author_id = text(value["from"].get("id") if isinstance(value.get("from"), dict) else value.get("sender_id"))
@@ -62,7 +65,7 @@ def _feed_event(value: dict[str, Any], channel: ChannelConfig) -> SocialEvent | 
         reply_to=reply_to,
         url=_permalink(value, post_id, object_id if item == "comment" else None),
         context=f"post {post_id}",
-        attachments=_photo(value),
+        attachments=_media(value, item),
     )
 
 
@@ -93,9 +96,16 @@ def _messenger_event(messaging: dict[str, Any], channel: ChannelConfig) -> Socia
     )
 
 
-def _photo(value: dict[str, Any]) -> tuple[Attachment, ...]:
-    photo = value.get("photo")
-    return (Attachment(url=photo, kind="image"),) if isinstance(photo, str) and photo.startswith("http") else ()
+def _media(value: dict[str, Any], item: str) -> tuple[Attachment, ...]:
+    """What a feed change links to: a comment's or a status's ``photo`` or ``photos``; the ``link`` of a photo,
+    video or shared-link post (restfb's recorded ``feed-photo-add-message.json``, ``feed-video-add.json``)."""
+    photos = value.get("photos")
+    found = [(url, "image") for url in [value.get("photo"), *(photos if isinstance(photos, list) else [])]]
+    if item in _LINKED:
+        found.append((value.get("link"), _LINKED[item]))
+    return tuple(
+        Attachment(url=url, kind=kind) for url, kind in found if isinstance(url, str) and url.startswith("http")
+    )
 
 
 def _permalink(value: dict[str, Any], post_id: str, comment_id: str | None) -> str:
