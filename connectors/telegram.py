@@ -1,6 +1,7 @@
 """Telegram Bot API: the outbound side of a ``telegram`` channel.
 
-A thread is a chat (``chat:<chat id>``). A reply is ``sendMessage`` to the chat; its first part quotes
+A thread is a chat (``chat:<chat id>``) or a forum topic (``chat:<chat id>:topic:<message_thread_id>``).
+A reply is ``sendMessage`` to the chat, with ``message_thread_id`` for a topic; its first part quotes
 the customer's latest message (``reply_parameters.message_id``, with ``allow_sending_without_reply``
 so that a message the customer deleted does not block the answer). Texts are cut at 4,096 UTF-16
 code units, the unit Telegram counts in (a code point outside the BMP counts 2).
@@ -34,6 +35,7 @@ TEXT_LIMIT = 4096
 DEFAULT_API_URL = "https://api.telegram.org"
 ALLOWED_UPDATES = ("message", "edited_message")
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_THREAD = re.compile(r"chat:(-?[0-9]+)(?::topic:([0-9]+))?")
 
 ErrorClass = type[errors.BridgeError]
 #: (error_code, words in ``description``) → (bridge error, what it means). First match wins; empty words
@@ -81,17 +83,20 @@ class TelegramChannel:
 
     def send_reply(self, thread: ThreadState, text: str, *, now: datetime) -> Delivery:
         """Send ``text`` to the thread's chat, the first part quoting the customer's latest message."""
-        kind, _, chat = thread.thread_id.partition(":")
-        if kind != "chat" or not re.fullmatch(r"-?[0-9]+", chat):
+        match = _THREAD.fullmatch(thread.thread_id)
+        if match is None:
             raise errors.PermanentError(
                 f"a Telegram channel cannot reply in thread {thread.thread_id!r}", platform=PLATFORM
             )
+        chat, topic = match.groups()
         quote = quoted_message_id(thread.last_inbound_message_id)
         parts = split_text(text, TEXT_LIMIT, measure=utf16_len)
         sent: list[str] = []
 
         def send(part: str) -> str:
             body: dict[str, Any] = {"chat_id": int(chat), "text": part}
+            if topic is not None:
+                body["message_thread_id"] = int(topic)
             if quote is not None and not sent:
                 body["reply_parameters"] = {"message_id": quote, "allow_sending_without_reply": True}
             result = self._call("sendMessage", "could not send the Telegram message", body)

@@ -5,8 +5,10 @@ Telegram reads them):
 
 * ``getMe``; ``setWebhook`` (``url`` must be HTTPS, ``secret_token`` 1-256 of ``A-Z a-z 0-9 _ -``),
   ``deleteWebhook``, ``getWebhookInfo``;
-* ``sendMessage`` with ``chat_id``, ``text`` (at most 4,096 UTF-16 code units) and ``reply_parameters``
-  (``message_id``, ``allow_sending_without_reply``); only chats whose customer wrote first exist.
+* ``sendMessage`` with ``chat_id``, ``text`` (at most 4,096 UTF-16 code units), ``reply_parameters``
+  (``message_id``, ``allow_sending_without_reply``) and ``message_thread_id`` (the forum topic to post
+  in; a topic nobody wrote in is ``message thread not found``, and without it a forum's message goes
+  to its General topic); only chats whose customer wrote first exist.
 
 Answers are ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code", "description"}`` with
 Telegram's wording; flood control (:meth:`TelegramSimulator.flood`) answers 429 with
@@ -96,6 +98,7 @@ class TelegramSimulator(Simulator):
         self.deliveries: list[tuple[bytes, int | None]] = []
         self.chats: dict[int, Payload] = {}
         self.blocked: set[int] = set()
+        self.topics: set[tuple[int, int]] = set()
         self._messages: dict[tuple[int, int], Payload] = {}
         self._message_ids = itertools.count(1365)
         self._update_ids = itertools.count(10000)
@@ -108,6 +111,7 @@ class TelegramSimulator(Simulator):
             self.webhook, self.sent, self.deliveries = {}, [], []
             self.chats.clear()
             self.blocked.clear()
+            self.topics.clear()
             self._messages.clear()
         self.reset_calls()
         self.clear_faults()
@@ -135,17 +139,27 @@ class TelegramSimulator(Simulator):
         last_name: str | None = None,
         username: str | None = None,
         chat: Payload | None = None,
+        topic: int | None = None,
         send: bool = True,
     ) -> Update:
-        """A customer writes to the bot (in a private chat unless ``chat`` is a group's chat object)."""
+        """A customer writes to the bot (in a private chat unless ``chat`` is a group's chat object).
+
+        ``topic`` is a forum topic's ``message_thread_id``: the message is then a topic message of
+        ``chat`` (a supergroup with ``is_forum``).
+        """
         sender: Payload = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "en"}
         sender.update({k: v for k, v in (("last_name", last_name), ("username", username)) if v})
         chat = chat or {"id": user_id, "type": "private", **{k: v for k, v in sender.items() if k != "is_bot"}}
         chat.pop("language_code", None)
         message: Payload = {"message_id": next(self._message_ids), "from": sender, "chat": chat}
         message.update(date=int(self.clock()), text=text)
+        if topic is not None:
+            chat = {**chat, "is_forum": True}
+            message.update(chat=chat, message_thread_id=topic, is_topic_message=True)
         with self._lock:
             self.chats[int(chat["id"])] = chat
+            if topic is not None:
+                self.topics.add((int(chat["id"]), topic))
             self._messages[(int(chat["id"]), int(message["message_id"]))] = message
         return self._update("message", message, send)
 
@@ -214,14 +228,26 @@ class TelegramSimulator(Simulator):
                 raise bad_request("chat not found")
             if chat_id in self.blocked:
                 raise BotApiError(403, "Forbidden: bot was blocked by the user")
-            message = self._bot_message(chat, text, _json_param(params, "reply_parameters"))
+            topic = self._topic(chat, params.get("message_thread_id"))
+            message = self._bot_message(chat, text, _json_param(params, "reply_parameters"), topic)
             self.sent.append({"chat_id": chat_id, "text": text, "message_id": message["message_id"], **params})
         return message
 
-    def _bot_message(self, chat: Payload, text: str, reply: Payload | None) -> Payload:
+    def _topic(self, chat: Payload, thread: Any) -> int | None:
+        """The forum topic a message goes to (None: the chat itself, or a forum's General topic)."""
+        if thread is None or thread == "" or not chat.get("is_forum"):
+            return None  # Telegram ignores message_thread_id outside forums
+        topic = _int(thread, "message thread not found")
+        if (int(chat["id"]), topic) not in self.topics:
+            raise bad_request("message thread not found")
+        return topic
+
+    def _bot_message(self, chat: Payload, text: str, reply: Payload | None, topic: int | None = None) -> Payload:
         bot = {"id": self.bot_id, "is_bot": True, "first_name": self.first_name, "username": self.username}
         message: Payload = {"message_id": next(self._message_ids), "from": bot, "chat": chat}
         message.update(date=int(self.clock()), text=text)
+        if topic is not None:
+            message.update(message_thread_id=topic, is_topic_message=True)
         if reply:
             quoted = self._messages.get((int(chat["id"]), _int(reply.get("message_id"), "message_id is empty")))
             if quoted is None and not reply.get("allow_sending_without_reply"):

@@ -116,6 +116,22 @@ def test_telegram_chat_and_edit(stack: Stack) -> None:
     assert len(tickets(stack)) == 1
 
 
+def test_telegram_forum_topics_are_tickets_of_their_own_answered_in_their_topic(stack: Stack) -> None:
+    forum = {"id": -1001700000001, "title": "Acme support", "type": "supergroup", "is_forum": True}
+    billing = stack.telegram.customer_message("I was charged twice", user_id=4242, first_name="Ana", chat=forum,
+                                              topic=11)  # fmt: skip
+    stack.telegram.customer_message("My grinder is broken", user_id=4343, first_name="Bo", chat=forum, topic=12)
+    stack.wait_for(lambda: len(tickets(stack)) == 2)
+    by_topic = {t["external_id"].rsplit(":", 1)[1]: t for t in tickets(stack)}
+    assert sorted(by_topic) == ["11", "12"]
+    reply_and_notify(stack, by_topic["11"]["id"], "Refunded, Ana.")
+    stack.wait_for(lambda: stack.telegram.sent)
+    settle(stack)
+    [sent] = stack.telegram.sent
+    assert (sent["chat_id"], sent["message_thread_id"], sent["text"]) == (forum["id"], 11, "Refunded, Ana.")
+    assert sent["reply_parameters"]["message_id"] == billing.message_id
+
+
 def test_own_channel_reply_is_signed_and_delivered_to_the_callback(stack: Stack) -> None:
     stack.web.customer_message("Where do I find my invoice?", thread_id="t-1", author_id="u-9", author_name="Lee",
                                email="lee@example.com")  # fmt: skip

@@ -94,10 +94,11 @@ def parse(tmp_path: Path, update: Any) -> SocialEvent | None:
         return telegram_webhook.parse(update, channel)
 
 
-def chat_thread(chat_id: int, last: str | None) -> ThreadState:
+def chat_thread(chat_id: int, last: str | None, thread_id: str | None = None) -> ThreadState:
+    thread_id = thread_id or f"chat:{chat_id}"
     return ThreadState(
-        key=f"telegram:{BOT_ID}:chat:{chat_id}", platform="telegram", channel="acme-telegram", account_id=BOT_ID,
-        thread_id=f"chat:{chat_id}", reply_to=str(chat_id), last_inbound_at=None, last_inbound_message_id=last,
+        key=f"telegram:{BOT_ID}:{thread_id}", platform="telegram", channel="acme-telegram", account_id=BOT_ID,
+        thread_id=thread_id, reply_to=str(chat_id), last_inbound_at=None, last_inbound_message_id=last,
         ticket_id="7",
     )  # fmt: skip
 
@@ -152,6 +153,33 @@ def test_groups_media_and_shared_contacts(tmp_path: Path) -> None:
     assert (event.thread_id, event.text, event.extra) == ("chat:-100123", "[photo]", {"attachments": "photo,contact"})
     assert event.url == "https://t.me/acmefans/9" and event.author.phone == "+4930123456"
     assert event.context == "the group Acme fans"
+
+
+FORUM_ID = -1001700000001
+FORUM: dict[str, Any] = {"id": FORUM_ID, "title": "Acme support", "is_forum": True, "type": "supergroup"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "thread_id"),
+    [
+        ({"message_thread_id": 11, "is_topic_message": True}, "chat:-1001700000001:topic:11"),
+        ({"message_thread_id": 12, "is_topic_message": True}, "chat:-1001700000001:topic:12"),
+        ({}, "chat:-1001700000001"),  # the General topic
+        ({"message_thread_id": 40}, "chat:-1001700000001"),  # a reply thread, not a topic
+    ],
+)
+def test_each_forum_topic_is_its_own_thread(tmp_path: Path, extra: dict[str, Any], thread_id: str) -> None:
+    """Bot API: ``message_thread_id`` is the topic only when ``is_topic_message`` is true."""
+    sender = {"id": 4242, "is_bot": False, "first_name": "Ana"}
+    update = {"update_id": 7, "message": {"message_id": 501, "date": 1750000000, "chat": FORUM, "from": sender,
+              "text": "I was charged twice", **extra}}  # fmt: skip
+    event = parse(tmp_path, update)
+    assert event is not None
+    assert (event.thread_id, event.reply_to, event.thread_key) == (
+        thread_id,
+        "-1001700000001",
+        f"telegram:{BOT_ID}:{thread_id}",
+    )
 
 
 @pytest.mark.parametrize(
@@ -230,6 +258,18 @@ def test_reply_quotes_the_customers_latest_message(sim: TelegramSimulator, chann
     }  # fmt: skip
     [sent] = sim.sent
     assert delivery.message_ids == (f"555/{sent['message_id']}",) and first.message_id != latest.message_id
+
+
+def test_a_reply_in_a_forum_topic_goes_to_that_topic(sim: TelegramSimulator, channel: TelegramChannel) -> None:
+    sim.customer_message("broken grinder", user_id=4343, chat=dict(FORUM), topic=12, send=False)
+    latest = sim.customer_message("I was charged twice", user_id=4242, chat=dict(FORUM), topic=11, send=False)
+    thread = chat_thread(FORUM_ID, f"{latest.update_id}:{latest.message_id}", f"chat:{FORUM_ID}:topic:11")
+    text = "Refunded! " * 500  # two parts: both in the topic, the first quoting the customer
+    delivery = channel.send_reply(thread, text, now=datetime.now(UTC))
+    calls = [c.json for c in sim.calls_to("POST", "/bot")]
+    assert [(c["chat_id"], c["message_thread_id"]) for c in calls] == [(FORUM_ID, 11)] * 2
+    assert calls[0]["reply_parameters"]["message_id"] == latest.message_id and "reply_parameters" not in calls[1]
+    assert delivery.message_ids == tuple(f"{FORUM_ID}/{sent['message_id']}" for sent in sim.sent)
 
 
 def test_a_long_reply_is_split_at_4096_utf16_units_and_quotes_once(
@@ -313,7 +353,7 @@ def test_set_webhook_and_ping(sim: TelegramSimulator, channel: TelegramChannel) 
 
 
 def test_unknown_threads_are_refused_without_a_call(sim: TelegramSimulator, channel: TelegramChannel) -> None:
-    for thread_id in ("dm:5", "chat:abc"):
+    for thread_id in ("dm:5", "chat:abc", "chat:5:topic:", "chat:5:topic:x", "chat:5:12"):
         state = ThreadState("k", "telegram", "acme-telegram", BOT_ID, thread_id, "5", None, None, "1")
         with pytest.raises(errors.PermanentError):
             channel.send_reply(state, "Hi", now=datetime.now(UTC))

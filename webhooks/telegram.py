@@ -7,7 +7,10 @@ the URL (the path names the channel instead).
 One update, one event at most:
 
 * ``message`` → kind ``message``; ``edited_message`` → kind ``edit`` (a note on the ticket);
-* the thread is the chat (``chat:<chat id>``), the answer goes to the chat;
+* the thread is the chat (``chat:<chat id>``), the answer goes to the chat; in a forum supergroup a
+  message sent to a topic (``is_topic_message``) belongs to that topic's thread,
+  ``chat:<chat id>:topic:<message_thread_id>``, so that each topic is its own ticket and the answer
+  goes back into the topic;
 * the message id is ``<update_id>:<message_id>``: the update id is unique per bot, so Telegram's
   redeliveries are stored once, and an edit (a new update of the same message) gets its own id; the
   message id after the colon is what a reply quotes;
@@ -79,7 +82,7 @@ def parse(update: Any, channel: ChannelConfig) -> SocialEvent | None:
         channel=channel.name,
         account_id=account_of(channel),
         message_id=f"{update['update_id']}:{message_id}",
-        thread_id=f"chat:{chat_id}",
+        thread_id=_thread_id(chat_id, message),
         kind="edit" if kind == "edited_message" else "message",
         author=_author(sender, message),
         text=_text(message, media),
@@ -89,6 +92,14 @@ def parse(update: Any, channel: ChannelConfig) -> SocialEvent | None:
         context=f"the group {str(chat.get('title') or chat_id)[:80]}" if public else "a private chat",
         extra={"attachments": ",".join(media)} if media else {},
     )
+
+
+def _thread_id(chat_id: int, message: dict[str, Any]) -> str:
+    # message_thread_id alone also marks a reply thread in an ordinary group: only a topic splits the chat
+    topic = message.get("message_thread_id")
+    if message.get("is_topic_message") is True and isinstance(topic, int) and not isinstance(topic, bool):
+        return f"chat:{chat_id}:topic:{topic}"
+    return f"chat:{chat_id}"
 
 
 def _author(sender: dict[str, Any], message: dict[str, Any]) -> Author:
