@@ -182,6 +182,40 @@ def test_each_forum_topic_is_its_own_thread(tmp_path: Path, extra: dict[str, Any
     )
 
 
+GROUP = {"id": -1001700000002, "title": "Acme community", "type": "supergroup"}
+CHANNEL_BOT = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
+ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+TELEGRAM_SERVICE = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
+BOS_BAKERY = {"id": -1001999999999, "title": "Bo's Bakery", "type": "channel", "username": "bosbakery"}
+
+
+def group_message(**fields: Any) -> dict[str, Any]:
+    message = {"message_id": 77, "date": 1750000100, "chat": GROUP, "text": "Our order #5521 never arrived", **fields}
+    return {"update_id": 900003, "message": message}
+
+
+def test_a_member_writing_as_their_channel_is_the_author(tmp_path: Path) -> None:
+    """In groups ``from`` is Telegram's placeholder bot then; the sender is ``sender_chat``."""
+    event = parse(tmp_path, group_message(sender_chat=BOS_BAKERY, **{"from": CHANNEL_BOT}))
+    assert event is not None
+    assert (event.author.id, event.author.name, event.author.handle) == ("-1001999999999", "Bo's Bakery", "bosbakery")
+    assert (event.thread_id, event.text) == ("chat:-1001700000002", "Our order #5521 never arrived")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"from": {"id": 8, "is_bot": True, "first_name": "OtherBot"}},
+        {"from": {"id": int(BOT_ID), "is_bot": True, "first_name": "Acme Support"}},
+        {"from": TELEGRAM_SERVICE, "sender_chat": BOS_BAKERY, "is_automatic_forward": True},  # the linked channel
+        {"from": ANONYMOUS_ADMIN, "sender_chat": GROUP},  # an admin writing as the group
+    ],
+    ids=["another-bot", "this-bot", "automatic-forward", "anonymous-admin"],
+)
+def test_bots_the_linked_channel_and_anonymous_admins_are_not_customers(tmp_path: Path, fields: dict[str, Any]) -> None:
+    assert parse(tmp_path, group_message(**fields)) is None
+
+
 @pytest.mark.parametrize(
     "update",
     [

@@ -14,7 +14,13 @@ One update, one event at most:
 * the message id is ``<update_id>:<message_id>``: the update id is unique per bot, so Telegram's
   redeliveries are stored once, and an edit (a new update of the same message) gets its own id; the
   message id after the colon is what a reply quotes;
-* messages from bots, channel posts and every other update type are acknowledged and ignored.
+* the author is ``sender_chat`` when there is one (a member writing as their channel: ``from`` is
+  then Telegram's placeholder bot), else ``from``;
+* acknowledged and ignored: messages from bots (``from.is_bot``: other bots in a group; Telegram never
+  sends a bot its own messages), automatic forwards of the linked channel's posts into its discussion
+  group (``is_automatic_forward``: the brand's own post), anonymous admins writing as the group itself
+  (``sender_chat`` is the chat: the group's own staff, not a customer), channel posts and every other
+  update type.
 """
 
 from __future__ import annotations
@@ -70,9 +76,11 @@ def parse(update: Any, channel: ChannelConfig) -> SocialEvent | None:
         abort(400, f"{kind} must be an object")
     chat = _dict(message, "chat")
     message_id, chat_id, date = _int(message, "message_id"), _int(chat, "id", "chat.id"), _int(message, "date")
-    sender = _dict(message, "from") or _dict(message, "sender_chat") or chat
-    if sender.get("is_bot") is True:
-        return None  # another bot in a group (Telegram never sends a bot its own messages)
+    sender = _dict(message, "sender_chat") or _dict(message, "from") or chat
+    ignored = _not_a_customer(message, sender, chat_id)
+    if ignored:
+        log.info("telegram webhook: update %s from %s ignored", update["update_id"], ignored)
+        return None
     edited = message.get("edit_date") if kind == "edited_message" else None
     when = edited if isinstance(edited, int) and not isinstance(edited, bool) else date
     media = [key for key in MEDIA if key in message]
@@ -92,6 +100,15 @@ def parse(update: Any, channel: ChannelConfig) -> SocialEvent | None:
         context=f"the group {str(chat.get('title') or chat_id)[:80]}" if public else "a private chat",
         extra={"attachments": ",".join(media)} if media else {},
     )
+
+
+def _not_a_customer(message: dict[str, Any], sender: dict[str, Any], chat_id: int) -> str | None:
+    """Who wrote ``message`` when it is not a customer (see the module docstring), else None."""
+    if message.get("is_automatic_forward") is True:
+        return "the linked channel (automatic forward)"
+    if _dict(message, "sender_chat"):  # then the sender: ``from`` is a placeholder bot
+        return "an anonymous admin of the group" if sender.get("id") == chat_id else None
+    return "a bot" if sender.get("is_bot") is True else None
 
 
 def _thread_id(chat_id: int, message: dict[str, Any]) -> str:
