@@ -155,6 +155,35 @@ def test_groups_media_and_shared_contacts(tmp_path: Path) -> None:
     assert event.context == "the group Acme fans"
 
 
+BERLIN = {"latitude": 52.520008, "longitude": 13.404954}
+
+
+@pytest.mark.parametrize(
+    ("shared", "text"),
+    [
+        ({"location": BERLIN}, "[location] https://maps.google.com/?q=52.520008,13.404954"),
+        (
+            {"location": BERLIN, "venue": {"location": BERLIN, "title": "Acme Café", "address": "Alexanderplatz 1"}},
+            "[location] Acme Café, Alexanderplatz 1 https://maps.google.com/?q=52.520008,13.404954",
+        ),
+        (
+            {"contact": {"phone_number": "+4930123456", "first_name": "Bo", "last_name": "Berg", "user_id": 43}},
+            "[contact] Bo Berg +4930123456",
+        ),
+        ({"location": {"latitude": 52.5}}, "[location]"),  # no longitude: nothing to link to
+        ({"location": BERLIN, "caption": "the back door"}, "the back door"),
+    ],
+    ids=["location", "venue", "contact", "broken-location", "caption"],
+)
+def test_shared_places_and_contacts_are_readable(tmp_path: Path, shared: dict[str, Any], text: str) -> None:
+    """Bot API Message.location, .venue (which also carries .location) and .contact."""
+    sender = {"id": 42, "is_bot": False, "first_name": "Cy"}
+    chat = {"id": 42, "type": "private", "first_name": "Cy"}
+    update = {"update_id": 6, "message": {"message_id": 88, "date": 1750000200, "chat": chat, "from": sender, **shared}}
+    event = parse(tmp_path, update)
+    assert event is not None and event.text == text
+
+
 FORUM_ID = -1001700000001
 FORUM: dict[str, Any] = {"id": FORUM_ID, "title": "Acme support", "is_forum": True, "type": "supergroup"}
 

@@ -14,6 +14,9 @@ One update, one event at most:
 * the message id is ``<update_id>:<message_id>``: the update id is unique per bot, so Telegram's
   redeliveries are stored once, and an edit (a new update of the same message) gets its own id; the
   message id after the colon is what a reply quotes;
+* a shared location, venue or contact is a readable line (coordinates with a maps link, the venue's
+  title and address, the contact's name and phone, as for WhatsApp: :mod:`webhooks.content`); other
+  media without a caption are ``[photo]`` and so on;
 * the author is ``sender_chat`` when there is one (a member writing as their channel: ``from`` is
   then Telegram's placeholder bot), else ``from``;
 * acknowledged and ignored: messages from bots (``from.is_bot``: other bots in a group; Telegram never
@@ -26,6 +29,7 @@ One update, one event at most:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, abort, request
@@ -34,6 +38,7 @@ from bridge.config import ChannelConfig
 from bridge.events import Author, SocialEvent, platform_time
 from webhooks import signatures
 from webhooks.common import ack, json_body, state, store_events
+from webhooks.content import contact_line, location_line
 
 log = logging.getLogger(__name__)
 bp = Blueprint("telegram", __name__)
@@ -137,7 +142,27 @@ def _text(message: dict[str, Any], media: list[str]) -> str:
     text = message.get("text") if isinstance(message.get("text"), str) else message.get("caption")
     if isinstance(text, str):
         return text
-    return f"[{media[0]}]" if media else ""
+    kind = "venue" if "venue" in message else (media[0] if media else "")  # a venue also carries its location
+    describe = _DESCRIBE.get(kind)
+    line = describe(_dict(message, kind)) if describe is not None else None
+    return line or (f"[{media[0]}]" if media else "")
+
+
+def _venue(venue: dict[str, Any]) -> str | None:
+    place = _dict(venue, "location")
+    return location_line(place.get("latitude"), place.get("longitude"), venue.get("title"), venue.get("address"))
+
+
+def _contact(contact: dict[str, Any]) -> str:
+    name = " ".join(str(contact[k]) for k in ("first_name", "last_name") if contact.get(k))
+    return f"[contact] {contact_line(name, [contact.get('phone_number')])}"
+
+
+_DESCRIBE: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "venue": _venue,
+    "location": lambda place: location_line(place.get("latitude"), place.get("longitude")),
+    "contact": _contact,
+}
 
 
 def _dict(container: dict[str, Any], key: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from bridge.config import ChannelConfig
 from bridge.events import Attachment, Author, SocialEvent, platform_time
+from webhooks.content import contact_line, location_line
 from webhooks.meta.fields import dicts, obj, required, text
 
 log = logging.getLogger(__name__)
@@ -171,11 +172,7 @@ def _unsupported(kind: str, message: dict[str, Any]) -> str:
 
 def _location(body: Any) -> str | None:
     place = body if isinstance(body, dict) else {}
-    lat, lng = text(place.get("latitude")), text(place.get("longitude"))
-    if lat is None or lng is None:
-        return None
-    label = ", ".join(p for p in (text(place.get("name")), text(place.get("address"))) if p)
-    return f"[location] {label + ' ' if label else ''}https://maps.google.com/?q={lat},{lng}"
+    return location_line(place.get("latitude"), place.get("longitude"), place.get("name"), place.get("address"))
 
 
 def _contacts(body: Any) -> str | None:
@@ -185,9 +182,9 @@ def _contacts(body: Any) -> str | None:
 
 
 def _card(card: dict[str, Any]) -> str:
-    name = text(obj(card, "name").get("formatted_name")) or "(no name)"
-    phones = [p for p in (text(phone.get("phone")) for phone in dicts(card, "phones")) if p]
-    return f"{name} {', '.join(phones)}".strip()
+    return contact_line(
+        obj(card, "name").get("formatted_name"), (phone.get("phone") for phone in dicts(card, "phones"))
+    )
 
 
 def _interactive(body: Any) -> str | None:
