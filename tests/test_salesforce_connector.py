@@ -466,6 +466,35 @@ def test_usage_is_read_from_sforce_limit_info(sim: SalesforceSimulator, crm: Sal
     assert make(sim, usage_threshold=0.95).over_budget() is False
 
 
+class Clock:
+    """A monotonic clock the test moves (``now += seconds``)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_old_usage_reading_is_checked_again(sim: SalesforceSimulator) -> None:
+    """Over budget, no lookup calls Salesforce, so only a stale reading lets it learn the rolling usage fell."""
+    clock = Clock()
+    crm = make(sim, clock=clock, usage_recheck=900)
+    sim.api_usage(95_000, 100_000)
+    crm.lookup(platform="x", author=Author(id="1"))
+    assert crm.usage() == (95_001, 100_000) and crm.over_budget() is True
+    clock.now += 899
+    assert crm.over_budget() is True  # within the interval: still cache only
+    sim.api_usage(1_000, 100_000)  # the 24 h window moved on
+    clock.now += 1
+    assert crm.over_budget() is False  # the reading is stale: one real call may renew it
+    crm.lookup(platform="x", author=Author(id="1"))
+    assert crm.usage() == (1_001, 100_000) and crm.over_budget() is False
+    sim.api_usage(99_000, 100_000)
+    crm.lookup(platform="x", author=Author(id="1"))
+    assert crm.over_budget() is True  # a fresh reading past the threshold counts again at once
+
+
 def test_exhausted_daily_limit_is_rate_limited(sim: SalesforceSimulator, crm: SalesforceCrm) -> None:
     sim.api_usage(5000, 5000)
     with pytest.raises(errors.RateLimited) as exc_info:

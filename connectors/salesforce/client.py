@@ -10,7 +10,7 @@
 * **Timeouts.** simple-salesforce passes no timeout to its login and sObject calls, so the session
   gets an adapter that applies ``(connect, read)`` to every request without one.
 * **Limits.** A response hook reads ``Sforce-Limit-Info`` (with simple-salesforce's parser) on every
-  answer, errors included: :attr:`SalesforceClient.usage`.
+  answer, errors included: :attr:`SalesforceClient.usage`, and when (:attr:`SalesforceClient.usage_read_at`).
 * **Errors.** :func:`error_for` is the one table from Salesforce answers (JSON lists of
   ``{"message", "errorCode"}``) to :mod:`bridge.errors`; transport failures follow
   :func:`connectors.base.call`. Every call the connector makes is idempotent (queries, upserts on
@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -136,11 +137,14 @@ class SalesforceClient:
         session: requests.Session | None,
         timeout: float,
         api_version: str,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         credentials.check()
         self.credentials, self.api_version = credentials, api_version
         self.session = _prepared(session, credentials.instance_url, timeout, self._read_usage)
         self.usage: tuple[int, int] | None = None
+        self.usage_read_at: float | None = None  # ``clock()`` when :attr:`usage` was read
+        self._clock = clock
         self.instance_url = credentials.instance_url or ""
         self._sf: Salesforce | None = None
         self._lock = threading.Lock()
@@ -227,7 +231,7 @@ class SalesforceClient:
         info = response.headers.get("Sforce-Limit-Info")
         usage = Salesforce.parse_api_usage(info).get("api-usage") if info else None
         if usage is not None:
-            self.usage = (int(usage.used), int(usage.total))
+            self.usage, self.usage_read_at = (int(usage.used), int(usage.total)), self._clock()
         return response
 
 

@@ -12,13 +12,15 @@ The second query fetches the configured fields, the Account's, the owner's name 
 upsert key) and upserts SocialPosts on ``R6PostId``, so a redelivered post is recorded once. In an
 org without Social Customer Service these objects do not exist: :class:`FeatureUnavailable`, once,
 then the feature stays off. When the org's daily API usage reaches ``usage_threshold``,
-:meth:`SalesforceCrm.over_budget` tells the bridge to enrich from its cache only.
+:meth:`SalesforceCrm.over_budget` tells the bridge to enrich from its cache only, until a call made once
+the reading is ``usage_recheck`` old (15 minutes) shows the rolling usage has fallen.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -41,6 +43,7 @@ from connectors.salesforce.models import (
 
 log = logging.getLogger(__name__)
 
+USAGE_RECHECK = 15 * 60.0  # seconds: an older usage reading is stale, the next lookup calls to renew it
 SYNC_OVERLAP = timedelta(seconds=60)  # re-read the last minute: late commits keep an earlier SystemModstamp
 CREATE_ONLY_POST_FIELDS = ("Provider", "IsOutbound")  # createable, not updateable (SocialPost reference)
 SOCIAL_MISSING = (
@@ -76,6 +79,8 @@ class SalesforceCrm:
         default_account_id: str | None = None,
         usage_threshold: float = 0.8,
         default_region: str | None = None,
+        usage_recheck: float = USAGE_RECHECK,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         _check_options(api_version, usage_threshold, default_account_id)
         credentials = Credentials(
@@ -88,11 +93,15 @@ class SalesforceCrm:
             consumer_key=consumer_key,
             private_key_file=private_key_file,
         )
-        self._client = SalesforceClient(credentials, session=session, timeout=timeout, api_version=api_version)
+        self._client = SalesforceClient(
+            credentials, session=session, timeout=timeout, api_version=api_version, clock=clock
+        )
         self.fields = FieldConfig.parse(fields)
         self.handle_field = check_field_path(handle_field, "salesforce.handle_field") if handle_field else None
         self.default_account_id = default_account_id
         self.usage_threshold = usage_threshold
+        self.usage_recheck = usage_recheck
+        self._clock = clock
         self.default_region = default_region
         self.social_available: bool | None = None  # unknown until the org answers
 
@@ -316,9 +325,15 @@ class SalesforceCrm:
         return self._client.usage
 
     def over_budget(self) -> bool:
-        """True once daily usage reaches ``usage_threshold`` of the limit: enrich from the cache only."""
-        usage = self._client.usage
-        return usage is not None and usage[1] > 0 and usage[0] >= self.usage_threshold * usage[1]
+        """True while daily usage is past ``usage_threshold`` of the limit: enrich from the cache only.
+
+        The usage is a rolling 24 h count read from the last answer, and no call is made while over budget:
+        a reading older than ``usage_recheck`` seconds is stale, so the next lookup makes one real call and
+        learns whether usage has fallen (otherwise enrichment would stay off until a restart)."""
+        usage, read_at = self._client.usage, self._client.usage_read_at
+        if usage is None or read_at is None or self._clock() - read_at >= self.usage_recheck:
+            return False
+        return usage[1] > 0 and usage[0] >= self.usage_threshold * usage[1]
 
     def ping(self) -> str:
         """One cheap authenticated call (OAuth userinfo); the user we are logged in as."""
