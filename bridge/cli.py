@@ -257,7 +257,8 @@ def sync_contacts(config_path: str | None, dry_run: bool, full: bool) -> None:
         summary = run_sync(runtime, dry_run=dry_run, full=full, progress=line)
     click.echo(
         f"{'dry run: ' if dry_run else ''}created {summary.created}, updated {summary.updated}, "
-        f"skipped {summary.skipped} (already handled), deleted handled {summary.deleted}, failed {len(summary.failed)}"
+        f"skipped {summary.skipped} (already handled, or deleted with no helpdesk user), "
+        f"deleted handled {summary.deleted}, failed {len(summary.failed)}"
     )
     for external_id, reason in summary.failed[:50]:
         click.echo(f"  failed {external_id}: {reason}")

@@ -177,10 +177,11 @@ class ContactUpsert:
     phone: str | None = None
     suspended: bool = False  # deleted in the CRM, with ``on_delete = "suspend"``
     tags: tuple[str, ...] = ()
+    update_only: bool = False  # a deleted contact: change the helpdesk user if there is one, never create it
 
 
 @dataclass(frozen=True)
 class ContactResult:
     external_id: str
-    action: str  # created | updated | failed
+    action: str  # created | updated | skipped (``update_only`` and no such user) | failed
     error: str | None = None

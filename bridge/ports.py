@@ -59,7 +59,8 @@ class Helpdesk(Protocol):
         """Public comments by agents (not the requester, not the bridge's own user), oldest first."""
 
     def upsert_contacts(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
-        """Create or update helpdesk users keyed by ``external_id`` (a batch of at most 100)."""
+        """Create or update helpdesk users keyed by ``external_id`` (a batch of at most 100); a contact
+        marked ``update_only`` only updates an existing user, and is ``skipped`` when there is none."""
 
     def ping(self) -> str:
         """One cheap authenticated call; returns who we are authenticated as."""

@@ -7,7 +7,9 @@
   skipped, so the overlap is not counted twice.
 * The cursor is saved after each batch the helpdesk accepted: an interrupted sync resumes where it
   stopped.
-* Deleted contacts are ignored, tagged or suspended in the helpdesk, as ``[salesforce] on_delete`` says.
+* Deleted contacts are ignored, tagged or suspended in the helpdesk, as ``[salesforce] on_delete`` says;
+  only users the helpdesk already has are changed: a Contact deleted before it was synced (the whole
+  recycle bin, on the first run) is skipped, never created.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class SyncSummary:
                 self.created += 1
             elif result.action == "updated":
                 self.updated += 1
+            elif result.action == "skipped":
+                self.skipped += 1
             else:
                 self.failed.append((result.external_id, result.error or "unknown error"))
 
@@ -89,7 +93,7 @@ def _run(
             results = _push(rt, [to_upsert(c) for c in fresh])
             summary.add(results)
             if cursor_name == DELETED_CURSOR:
-                summary.deleted += sum(1 for r in results if r.action != "failed")
+                summary.deleted += sum(1 for r in results if r.action == "updated")
         if batch and not dry_run:
             rt.store.save_sync_cursor(cursor_name, max(c.modstamp for c in batch))
         progress(len(batch))
@@ -116,6 +120,7 @@ def _deleted_upsert(on_delete: str) -> Callable[[SyncContact], ContactUpsert]:
             name=base.name,
             suspended=on_delete == "suspend",
             tags=("salesforce_deleted",),
+            update_only=True,  # a Contact deleted before it was ever synced gets no helpdesk user
         )
 
     return convert

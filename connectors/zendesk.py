@@ -203,7 +203,18 @@ class ZendeskHelpdesk:
         though: after a 403 the first contact goes to the one-user endpoint, where a permission problem
         is refused again (and raised as :class:`~bridge.errors.AuthError`). Accepted there, the imports
         are off, and this connector sends every contact on its own from then on.
+
+        Both endpoints create missing users, so ``update_only`` contacts are first looked up
+        (``users/show_many`` by external id): those without a user are ``skipped``, never sent.
         """
+        if any(c.update_only for c in contacts):
+            existing = self._existing_external_ids([c.external_id for c in contacts if c.update_only])
+            kept = [c for c in contacts if not c.update_only or c.external_id.lower() in existing]
+            results = dict(zip((id(c) for c in kept), self._upsert(kept), strict=True))
+            return [results.get(id(c)) or ContactResult(c.external_id, "skipped") for c in contacts]
+        return self._upsert(contacts)
+
+    def _upsert(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
         if self._bulk_imports and contacts:
             try:
                 return self._upsert_in_job(contacts)
@@ -215,6 +226,12 @@ class ZendeskHelpdesk:
                 log.warning("zendesk: bulk user imports are off for this account; contacts go one request each")
                 return [first, *(self._upsert_one(c) for c in contacts[1:])]
         return [self._upsert_one(c) for c in contacts]
+
+    def _existing_external_ids(self, external_ids: Sequence[str]) -> set[str]:
+        """Which of these external ids (100 at most) have a user, lowercased: Zendesk matches them so."""
+        params = {"external_ids": ",".join(external_ids)}
+        found = self._get_json(f"{self._nominal}/api/v2/users/show_many.json", params).get("users") or []
+        return {str(u.get("external_id")).lower() for u in found if isinstance(u, dict) and u.get("external_id")}
 
     def _upsert_in_job(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
         """``users/create_or_update_many``, then the job polled to its end."""

@@ -87,6 +87,36 @@ def test_changes_and_deletions_flow_on_the_next_run(stack: Stack, tmp_path: Path
     assert set(synced(stack).values()) == {1}
 
 
+@pytest.mark.parametrize(
+    "stack",
+    [("zendesk", "suspend", {}), ("zendesk", "tag", {"data_imports": True}), ("freshdesk", "tag", {})],
+    indirect=True,
+)
+def test_deletions_change_existing_users_and_create_none(stack: Stack, tmp_path: Path) -> None:
+    """The first run reads the whole recycle bin, and a Contact may be created and deleted between runs:
+    neither ever had a helpdesk user, and the deletion pass must not make one."""
+    assert stack.salesforce is not None
+    t0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    kept, synced_then_deleted = seed(stack, 2, t0)
+    binned = stack.salesforce.add_contact("Binned Customer", Email="binned@example.com", at=t0)
+    stack.salesforce.delete("Contact", binned, at=t0 + timedelta(seconds=5))  # in the bin before the first run
+    config = stack.write_config(tmp_path / "socialdesk.toml")
+    first = sync(config)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert set(synced(stack)) == {f"salesforce:{kept}", f"salesforce:{synced_then_deleted}"}
+    assert "skipped 1 " in first.stdout and "deleted handled 0" in first.stdout
+    later = datetime.now(UTC)
+    brief = stack.salesforce.add_contact("Brief Customer", Email="brief@example.com", at=later)
+    stack.salesforce.delete("Contact", brief, at=later + timedelta(seconds=1))  # created and deleted between runs
+    stack.salesforce.delete("Contact", synced_then_deleted, at=later + timedelta(seconds=1))
+    second = sync(config)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "deleted handled 1" in second.stdout and second.stdout.strip().endswith("failed 0")
+    assert set(synced(stack)) == {f"salesforce:{kept}", f"salesforce:{synced_then_deleted}"}
+    gone = next(u for u in stack.helpdesk.users if u.get("external_id") == f"salesforce:{synced_then_deleted}")
+    assert "salesforce_deleted" in gone["tags"]
+
+
 def test_a_default_zendesk_account_gets_every_contact_one_request_each(stack: Stack, tmp_path: Path) -> None:
     """Bulk user imports are off on a Zendesk account until Zendesk Support turns them on: the bulk
     endpoint answers 403 once, and every contact of every batch is sent on its own."""

@@ -227,6 +227,8 @@ class FreshdeskHelpdesk:
             fields["tags"] = tags
         try:
             found = self._contact_by_external_id(contact.external_id)
+            if found is None and contact.update_only:
+                return ContactResult(contact.external_id, "skipped")
             if found is None:
                 self._create_contact({**fields, "unique_external_id": contact.external_id})
                 return ContactResult(contact.external_id, "created")

@@ -18,7 +18,7 @@ from flask import Response, has_request_context, request
 from sandbox.base import Simulator, json_response
 from sandbox.freshdesk import records as rec
 from sandbox.freshdesk import wire
-from sandbox.freshdesk.wire import ApiError, error, invalid, json_body, not_found, now_iso
+from sandbox.freshdesk.wire import ApiError, error, invalid, json_body, not_found, now_iso, unexpected
 
 DEFAULT_RATE_LIMIT = 700  # X-Ratelimit-Total in fixtures/freshdesk/rate_limit_headers_200.txt
 SECRET_HEADER = "X-Socialdesk-Secret"
@@ -83,6 +83,7 @@ class FreshdeskSimulator(Simulator):
         r("/api/v2/contacts", self._list_contacts, "GET")
         r("/api/v2/contacts", self._create_contact, "POST")
         r("/api/v2/contacts/<int:contact_id>", self._show_contact, "GET")
+        r("/api/v2/contacts/<int:contact_id>", self._update_contact, "PUT")
         r("/api/v2/tickets", self._list_tickets, "GET")
         r("/api/v2/tickets", self._create_ticket, "POST")
         r("/api/v2/tickets/<int:ticket_id>", self._show_ticket, "GET")
@@ -172,6 +173,22 @@ class FreshdeskSimulator(Simulator):
     def _show_contact(self, contact_id: int) -> Response:
         if contact_id not in self._contacts:
             raise not_found()
+        return json_response(self._contacts[contact_id])
+
+    def _update_contact(self, contact_id: int) -> Response:
+        """``PUT /api/v2/contacts/[id]``: the fields sent replace the contact's (``tags`` too, whole)."""
+        if contact_id not in self._contacts:
+            raise not_found()
+        data = json_body()
+        errors = unexpected(data, rec.CONTACT_FIELDS)
+        if errors:
+            raise invalid(errors)
+        taken = [
+            (k, owner) for k in rec.UNIQUE_CONTACT_FIELDS if (owner := self._owner(k, data)) not in (None, contact_id)
+        ]
+        if taken:
+            raise invalid([rec.duplicate(k, owner) for k, owner in taken], 409)
+        self._contacts[contact_id].update(data, updated_at=now_iso())
         return json_response(self._contacts[contact_id])
 
     def _create_contact(self) -> Response:
