@@ -178,6 +178,9 @@ class ContactUpsert:
     suspended: bool = False  # deleted in the CRM, with ``on_delete = "suspend"``
     tags: tuple[str, ...] = ()
     update_only: bool = False  # a deleted contact: change the helpdesk user if there is one, never create it
+    # a live contact: take these tags (an earlier deletion pass's) off its user, and lift a suspension made
+    # for ``suspended`` (each connector marks those with its own tag, so an agent's suspension stays)
+    undelete: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

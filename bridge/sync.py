@@ -9,7 +9,8 @@
   stopped.
 * Deleted contacts are ignored, tagged or suspended in the helpdesk, as ``[salesforce] on_delete`` says;
   only users the helpdesk already has are changed: a Contact deleted before it was synced (the whole
-  recycle bin, on the first run) is skipped, never created.
+  recycle bin, on the first run) is skipped, never created. A Contact restored from the recycle bin
+  loses the tag and, if the sync suspended it, the suspension (an agent's suspension stays).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 BATCH = 100  # Zendesk's create_or_update_many takes 100 users per job
 CURSOR, DELETED_CURSOR = "salesforce.contacts", "salesforce.deleted_contacts"
 ON_DELETE = ("ignore", "tag", "suspend")
+DELETED_TAG = "salesforce_deleted"
 
 
 @dataclass
@@ -109,6 +111,7 @@ def _upsert(contact: SyncContact) -> ContactUpsert:
         name=contact.name or contact.email or contact.external_id,
         email=contact.email,
         phone=contact.phone,
+        undelete=(DELETED_TAG,),  # restored from the recycle bin: undo what the deletion pass did
     )
 
 
@@ -119,7 +122,7 @@ def _deleted_upsert(on_delete: str) -> Callable[[SyncContact], ContactUpsert]:
             external_id=base.external_id,
             name=base.name,
             suspended=on_delete == "suspend",
-            tags=("salesforce_deleted",),
+            tags=(DELETED_TAG,),
             update_only=True,  # a Contact deleted before it was ever synced gets no helpdesk user
         )
 

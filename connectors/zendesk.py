@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
@@ -40,6 +40,7 @@ PLATFORM = "zendesk"
 JOB_POLL, JOB_TIMEOUT = 0.2, 120.0  # a bulk job is polled, not retried: seconds between looks, at most
 STAFF_ROLES = ("agent", "admin")
 PAGE_SIZE = 100
+SUSPENDED_TAG = "suspended_in_crm"  # set with every suspension this connector makes (ContactUpsert.suspended)
 #: A host that can never resolve (RFC 2606), used as zenpy's nominal host when ``url`` is not a
 #: ``*.zendesk.com`` URL: should a request ever escape rebasing, it fails instead of reaching a real account.
 PLACEHOLDER_SUBDOMAIN, PLACEHOLDER_DOMAIN = "socialdesk", "zendesk.invalid"
@@ -205,37 +206,42 @@ class ZendeskHelpdesk:
         are off, and this connector sends every contact on its own from then on.
 
         Both endpoints create missing users, so ``update_only`` contacts are first looked up
-        (``users/show_many`` by external id): those without a user are ``skipped``, never sent.
+        (``users/show_many`` by external id): those without a user are ``skipped``, never sent. The same
+        look-up finds the users of ``undelete`` contacts that carry those tags: they are taken off (the
+        user's other tags are sent back, since Zendesk replaces the list), and a suspension this connector
+        made (:data:`SUSPENDED_TAG`, set with it) is lifted; one an agent made has no such tag and stays.
         """
-        if any(c.update_only for c in contacts):
-            existing = self._existing_external_ids([c.external_id for c in contacts if c.update_only])
-            kept = [c for c in contacts if not c.update_only or c.external_id.lower() in existing]
-            results = dict(zip((id(c) for c in kept), self._upsert(kept), strict=True))
-            return [results.get(id(c)) or ContactResult(c.external_id, "skipped") for c in contacts]
-        return self._upsert(contacts)
+        looked_up = [c.external_id for c in contacts if c.update_only or c.undelete]
+        users = self._users_by_external_id(looked_up) if looked_up else {}
+        kept = [c for c in contacts if not c.update_only or c.external_id.lower() in users]
+        lifted = {id(c): _undeleted(c, users.get(c.external_id.lower())) for c in kept}
+        results = dict(zip((id(c) for c in kept), self._upsert(kept, lifted), strict=True))
+        return [results.get(id(c)) or ContactResult(c.external_id, "skipped") for c in contacts]
 
-    def _upsert(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
+    def _upsert(self, contacts: Sequence[ContactUpsert], lifted: Mapping[int, dict[str, Any]]) -> list[ContactResult]:
         if self._bulk_imports and contacts:
             try:
-                return self._upsert_in_job(contacts)
+                return self._upsert_in_job(contacts, lifted)
             except errors.AuthError as e:
                 if e.http_status != 403:
                     raise
-                first = self._upsert_one(contacts[0])  # raises AuthError on a permission problem
+                first = self._upsert_one(contacts[0], lifted)  # raises AuthError on a permission problem
                 self._bulk_imports = False
                 log.warning("zendesk: bulk user imports are off for this account; contacts go one request each")
-                return [first, *(self._upsert_one(c) for c in contacts[1:])]
-        return [self._upsert_one(c) for c in contacts]
+                return [first, *(self._upsert_one(c, lifted) for c in contacts[1:])]
+        return [self._upsert_one(c, lifted) for c in contacts]
 
-    def _existing_external_ids(self, external_ids: Sequence[str]) -> set[str]:
-        """Which of these external ids (100 at most) have a user, lowercased: Zendesk matches them so."""
+    def _users_by_external_id(self, external_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The users of these external ids (100 at most), keyed lowercased: Zendesk matches them so."""
         params = {"external_ids": ",".join(external_ids)}
         found = self._get_json(f"{self._nominal}/api/v2/users/show_many.json", params).get("users") or []
-        return {str(u.get("external_id")).lower() for u in found if isinstance(u, dict) and u.get("external_id")}
+        return {str(u["external_id"]).lower(): u for u in found if isinstance(u, dict) and u.get("external_id")}
 
-    def _upsert_in_job(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
+    def _upsert_in_job(
+        self, contacts: Sequence[ContactUpsert], lifted: Mapping[int, dict[str, Any]]
+    ) -> list[ContactResult]:
         """``users/create_or_update_many``, then the job polled to its end."""
-        users = [_user_fields(c) for c in contacts]
+        users = [_user_fields(c) | lifted.get(id(c), {}) for c in contacts]
         job = self.api("POST", "/api/v2/users/create_or_update_many.json", {"users": users})["job_status"]
         deadline = time.monotonic() + JOB_TIMEOUT
         while job.get("status") in ("queued", "working"):
@@ -246,11 +252,12 @@ class ZendeskHelpdesk:
         by_index = {int(r.get("index", i)): r for i, r in enumerate(job.get("results") or [])}
         return [_contact_result(c, by_index.get(i)) for i, c in enumerate(contacts)]
 
-    def _upsert_one(self, contact: ContactUpsert) -> ContactResult:
+    def _upsert_one(self, contact: ContactUpsert, lifted: Mapping[int, dict[str, Any]]) -> ContactResult:
         """``users/create_or_update``, its answer read as the bulk job's result item for the contact."""
         url = f"{self._nominal}/api/v2/users/create_or_update.json"
+        user = _user_fields(contact) | lifted.get(id(contact), {})
         with _translated(idempotent=True):  # matched on external id: safe to repeat
-            response = self._session.post(url, json={"user": _user_fields(contact)}, timeout=self.timeout)
+            response = self._session.post(url, json={"user": user}, timeout=self.timeout)
         if response.status_code == 422:  # this contact's fields were refused, as a job reports per item
             return _contact_result(contact, {"error": "RecordInvalid", **_json_or_empty(response)})
         if response.status_code >= 400:
@@ -383,8 +390,21 @@ def _user_fields(contact: ContactUpsert) -> dict[str, Any]:
     fields |= {k: v for k, v in (("email", contact.email), ("phone", contact.phone)) if v}
     if contact.suspended:
         fields["suspended"] = True
-    if contact.tags:
-        fields["tags"] = list(contact.tags)
+    tags = [*contact.tags, *([SUSPENDED_TAG] if contact.suspended else [])]
+    if tags:
+        fields["tags"] = tags
+    return fields
+
+
+def _undeleted(contact: ContactUpsert, user: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The fields that undo ``contact.undelete``'s marks on its existing ``user`` (none: nothing to undo)."""
+    tags = [str(t) for t in (user or {}).get("tags") or []]
+    marks = {*contact.undelete, SUSPENDED_TAG}
+    if not contact.undelete or not marks & set(tags):
+        return {}
+    fields: dict[str, Any] = {"tags": [t for t in tags if t not in marks]}
+    if SUSPENDED_TAG in tags and (user or {}).get("suspended"):
+        fields["suspended"] = False  # this connector suspended the user: an agent's suspension has no tag
     return fields
 
 

@@ -117,6 +117,40 @@ def test_deletions_change_existing_users_and_create_none(stack: Stack, tmp_path:
     assert "salesforce_deleted" in gone["tags"]
 
 
+@pytest.mark.parametrize(
+    "stack",
+    [("zendesk", "suspend", {}), ("zendesk", "suspend", {"data_imports": True}), ("freshdesk", "suspend", {})],
+    indirect=True,
+)
+def test_a_restored_contact_loses_only_what_the_deletion_did(stack: Stack, tmp_path: Path) -> None:
+    """Undeleted from the recycle bin, the Contact is live again: the sync's tags come off and the sync's
+    suspension is lifted; an agent's own tags stay, and a user an agent suspended stays suspended."""
+    assert stack.salesforce is not None
+    restored, agents_pick = seed(stack, 2, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+    config = stack.write_config(tmp_path / "socialdesk.toml")
+    assert sync(config).returncode == 0
+    user = {u["external_id"]: u["id"] for u in stack.helpdesk.users}
+    suspension = {"suspended": True} if stack.helpdesk_name == "zendesk" else {}  # Freshdesk has none
+    stack.helpdesk.agent_edits_user(user[f"salesforce:{agents_pick}"], tags=["abusive"], **suspension)
+    later = datetime.now(UTC)
+    stack.salesforce.delete("Contact", restored, at=later)
+    assert sync(config).returncode == 0
+    assert "suspended_in_crm" in stack.helpdesk.user(user[f"salesforce:{restored}"])["tags"]
+    stack.helpdesk.agent_edits_user(user[f"salesforce:{restored}"], tags=["salesforce_deleted", "suspended_in_crm",
+                                                                         "key_account"])  # fmt: skip
+    stack.salesforce.update("Contact", restored, {"IsDeleted": False}, at=later + timedelta(seconds=1))
+    stack.salesforce.update("Contact", agents_pick, {"LastName": "Renamed"}, at=later + timedelta(seconds=1))
+    third = sync(config)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "updated 2," in third.stdout
+    users = {u["external_id"]: u for u in stack.helpdesk.users}
+    back, kept_out = users[f"salesforce:{restored}"], users[f"salesforce:{agents_pick}"]
+    assert back["tags"] == ["key_account"] and back.get("suspended") in (False, None)
+    assert kept_out["tags"] == ["abusive"] and kept_out["name"] == "Customer Renamed"
+    if suspension:
+        assert kept_out["suspended"] is True  # not the sync's suspension: no suspended_in_crm tag
+
+
 def test_a_default_zendesk_account_gets_every_contact_one_request_each(stack: Stack, tmp_path: Path) -> None:
     """Bulk user imports are off on a Zendesk account until Zendesk Support turns them on: the bulk
     endpoint answers 403 once, and every contact of every batch is sent on its own."""

@@ -31,6 +31,7 @@ SOURCE_CHAT = 7
 #: notes (2) are what agents write; a forward (8) goes to a third party, never to the customer.
 DELIVERABLE_SOURCES = (0, 2)
 PAGE_SIZE = 100
+SUSPENDED_TAG = "suspended_in_crm"  # ContactUpsert.suspended: Freshdesk contacts cannot be suspended
 SEARCH_PAGE_SIZE, SEARCH_MAX_PAGES = 30, 10  # fixed by Freshdesk's search API
 RECENT_SCAN = timedelta(hours=1)  # crash recovery also scans this much of the (current) ticket list
 RECENT_SCAN_PAGES = 10
@@ -222,17 +223,22 @@ class FreshdeskHelpdesk:
     def _upsert_contact(self, contact: ContactUpsert) -> ContactResult:
         fields: dict[str, Any] = {"name": contact.name}
         fields |= {k: v for k, v in (("email", contact.email), ("phone", contact.phone)) if v}
-        tags = list(contact.tags) + (["suspended_in_crm"] if contact.suspended else [])
+        tags = list(contact.tags) + ([SUSPENDED_TAG] if contact.suspended else [])
         if tags:
             fields["tags"] = tags
         try:
-            found = self._contact_by_external_id(contact.external_id)
+            found = self._contact_record(contact.external_id)
             if found is None and contact.update_only:
                 return ContactResult(contact.external_id, "skipped")
             if found is None:
                 self._create_contact({**fields, "unique_external_id": contact.external_id})
                 return ContactResult(contact.external_id, "created")
-            self._api.json("PUT", f"/api/v2/contacts/{found}", "could not update the contact", json=fields)
+            had = [str(t) for t in found.get("tags") or []]
+            marks = {*contact.undelete, SUSPENDED_TAG}  # Freshdesk has no suspension: the tag is all there is
+            if contact.undelete and marks & set(had):  # restored: the deletion pass's tags come off, others stay
+                fields["tags"] = [t for t in had if t not in marks]
+            path = f"/api/v2/contacts/{found['id']}"
+            self._api.json("PUT", path, "could not update the contact", json=fields)
             return ContactResult(contact.external_id, "updated")
         except errors.PermanentError as e:  # one bad contact must not stop the sync: reported in the summary
             return ContactResult(contact.external_id, "failed", e.message)
@@ -240,10 +246,14 @@ class FreshdeskHelpdesk:
     # -- contacts --------------------------------------------------------------------------------------------
 
     def _contact_by_external_id(self, external_id: str) -> str | None:
+        found = self._contact_record(external_id)
+        return str(found["id"]) if found is not None else None
+
+    def _contact_record(self, external_id: str) -> dict[str, Any] | None:
         found = self._api.items(
             "/api/v2/contacts", "could not look up the contact", {"unique_external_id": external_id}
         )
-        return next((str(c["id"]) for c in found if c.get("unique_external_id") == external_id), None)
+        return next((c for c in found if c.get("unique_external_id") == external_id), None)
 
     def _create_contact(self, fields: dict[str, Any]) -> str:
         return str(self._api.json("POST", "/api/v2/contacts", "could not create the contact", json=fields)["id"])

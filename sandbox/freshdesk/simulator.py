@@ -486,6 +486,11 @@ class FreshdeskSimulator(Simulator):
             contact = self._contacts[int(user_id)]
             return {**contact, "external_id": contact["unique_external_id"]}
 
+    def agent_edits_user(self, user_id: int | str, **fields: Any) -> None:
+        """An agent changes a contact in Freshdesk's UI (``tags=[...]``...)."""
+        with self._lock:
+            self._contacts[int(user_id)].update(fields)
+
     @property
     def users(self) -> list[dict[str, Any]]:
         """The contacts, as :meth:`user` shows them (the agents, :attr:`api_user_id` and :attr:`agent_id`,

@@ -608,6 +608,11 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
         with self._lock:
             return self._render_user(self._users[int(user_id)])
 
+    def agent_edits_user(self, user_id: int | str, **fields: Any) -> None:
+        """An agent changes a user in Zendesk's UI (``suspended=True``, ``tags=[...]``...)."""
+        with self._lock:
+            self._apply_user(self._users[int(user_id)], fields)
+
     @property
     def users(self) -> list[dict[str, Any]]:
         with self._lock:
