@@ -206,30 +206,31 @@ class ZendeskHelpdesk:
         are off, and this connector sends every contact on its own from then on.
 
         Both endpoints create missing users, so ``update_only`` contacts are first looked up
-        (``users/show_many`` by external id): those without a user are ``skipped``, never sent. The same
-        look-up finds the users of ``undelete`` contacts that carry those tags: they are taken off (the
-        user's other tags are sent back, since Zendesk replaces the list), and a suspension this connector
-        made (:data:`SUSPENDED_TAG`, set with it) is lifted; one an agent made has no such tag and stays.
+        (``users/show_many`` by external id): those without a user are ``skipped``, never sent; those
+        with one get the deletion's tags added to the user's own (Zendesk replaces the list). The same
+        look-up finds the users of ``undelete`` contacts that carry those tags: they are taken off, the
+        others kept, and a suspension this connector made (:data:`SUSPENDED_TAG`, set with it) is lifted;
+        one an agent made has no such tag and stays.
         """
         looked_up = [c.external_id for c in contacts if c.update_only or c.undelete]
         users = self._users_by_external_id(looked_up) if looked_up else {}
         kept = [c for c in contacts if not c.update_only or c.external_id.lower() in users]
-        lifted = {id(c): _undeleted(c, users.get(c.external_id.lower())) for c in kept}
-        results = dict(zip((id(c) for c in kept), self._upsert(kept, lifted), strict=True))
+        changes = {id(c): _tag_changes(c, users.get(c.external_id.lower())) for c in kept}
+        results = dict(zip((id(c) for c in kept), self._upsert(kept, changes), strict=True))
         return [results.get(id(c)) or ContactResult(c.external_id, "skipped") for c in contacts]
 
-    def _upsert(self, contacts: Sequence[ContactUpsert], lifted: Mapping[int, dict[str, Any]]) -> list[ContactResult]:
+    def _upsert(self, contacts: Sequence[ContactUpsert], changes: Mapping[int, dict[str, Any]]) -> list[ContactResult]:
         if self._bulk_imports and contacts:
             try:
-                return self._upsert_in_job(contacts, lifted)
+                return self._upsert_in_job(contacts, changes)
             except errors.AuthError as e:
                 if e.http_status != 403:
                     raise
-                first = self._upsert_one(contacts[0], lifted)  # raises AuthError on a permission problem
+                first = self._upsert_one(contacts[0], changes)  # raises AuthError on a permission problem
                 self._bulk_imports = False
                 log.warning("zendesk: bulk user imports are off for this account; contacts go one request each")
-                return [first, *(self._upsert_one(c, lifted) for c in contacts[1:])]
-        return [self._upsert_one(c, lifted) for c in contacts]
+                return [first, *(self._upsert_one(c, changes) for c in contacts[1:])]
+        return [self._upsert_one(c, changes) for c in contacts]
 
     def _users_by_external_id(self, external_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The users of these external ids (100 at most), keyed lowercased: Zendesk matches them so."""
@@ -238,10 +239,10 @@ class ZendeskHelpdesk:
         return {str(u["external_id"]).lower(): u for u in found if isinstance(u, dict) and u.get("external_id")}
 
     def _upsert_in_job(
-        self, contacts: Sequence[ContactUpsert], lifted: Mapping[int, dict[str, Any]]
+        self, contacts: Sequence[ContactUpsert], changes: Mapping[int, dict[str, Any]]
     ) -> list[ContactResult]:
         """``users/create_or_update_many``, then the job polled to its end."""
-        users = [_user_fields(c) | lifted.get(id(c), {}) for c in contacts]
+        users = [_user_fields(c) | changes.get(id(c), {}) for c in contacts]
         job = self.api("POST", "/api/v2/users/create_or_update_many.json", {"users": users})["job_status"]
         deadline = time.monotonic() + JOB_TIMEOUT
         while job.get("status") in ("queued", "working"):
@@ -252,10 +253,10 @@ class ZendeskHelpdesk:
         by_index = {int(r.get("index", i)): r for i, r in enumerate(job.get("results") or [])}
         return [_contact_result(c, by_index.get(i)) for i, c in enumerate(contacts)]
 
-    def _upsert_one(self, contact: ContactUpsert, lifted: Mapping[int, dict[str, Any]]) -> ContactResult:
+    def _upsert_one(self, contact: ContactUpsert, changes: Mapping[int, dict[str, Any]]) -> ContactResult:
         """``users/create_or_update``, its answer read as the bulk job's result item for the contact."""
         url = f"{self._nominal}/api/v2/users/create_or_update.json"
-        user = _user_fields(contact) | lifted.get(id(contact), {})
+        user = _user_fields(contact) | changes.get(id(contact), {})
         with _translated(idempotent=True):  # matched on external id: safe to repeat
             response = self._session.post(url, json={"user": user}, timeout=self.timeout)
         if response.status_code == 422:  # this contact's fields were refused, as a job reports per item
@@ -396,14 +397,20 @@ def _user_fields(contact: ContactUpsert) -> dict[str, Any]:
     return fields
 
 
-def _undeleted(contact: ContactUpsert, user: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The fields that undo ``contact.undelete``'s marks on its existing ``user`` (none: nothing to undo)."""
-    tags = [str(t) for t in (user or {}).get("tags") or []]
+def _tag_changes(contact: ContactUpsert, user: Mapping[str, Any] | None) -> dict[str, Any]:
+    """How the existing ``user``'s tags change, the others kept (Zendesk replaces the whole list): the
+    contact's tags added to them (a deletion's marks), or ``contact.undelete``'s marks taken off them."""
+    if user is None:
+        return {}
+    tags = [str(t) for t in user.get("tags") or []]
+    added = _user_fields(contact).get("tags") or []
+    if added:
+        return {"tags": list(dict.fromkeys([*tags, *added]))}
     marks = {*contact.undelete, SUSPENDED_TAG}
     if not contact.undelete or not marks & set(tags):
         return {}
     fields: dict[str, Any] = {"tags": [t for t in tags if t not in marks]}
-    if SUSPENDED_TAG in tags and (user or {}).get("suspended"):
+    if SUSPENDED_TAG in tags and user.get("suspended"):
         fields["suspended"] = False  # this connector suspended the user: an agent's suspension has no tag
     return fields
 

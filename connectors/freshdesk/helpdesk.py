@@ -235,7 +235,9 @@ class FreshdeskHelpdesk:
                 return ContactResult(contact.external_id, "created")
             had = [str(t) for t in found.get("tags") or []]
             marks = {*contact.undelete, SUSPENDED_TAG}  # Freshdesk has no suspension: the tag is all there is
-            if contact.undelete and marks & set(had):  # restored: the deletion pass's tags come off, others stay
+            if tags:  # a deletion's marks join the contact's own tags (a PUT replaces the list)
+                fields["tags"] = list(dict.fromkeys([*had, *tags]))
+            elif contact.undelete and marks & set(had):  # restored: the deletion pass's tags come off, others stay
                 fields["tags"] = [t for t in had if t not in marks]
             path = f"/api/v2/contacts/{found['id']}"
             self._api.json("PUT", path, "could not update the contact", json=fields)
