@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -38,6 +38,9 @@ from bridge.errors import BridgeError, Unavailable
 from bridge.events import SocialEvent
 from bridge.groupcommit import GroupCommit
 from bridge.ingest import InboxWriter, IngestRow
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 metadata = sa.MetaData()
 _Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -805,7 +808,7 @@ class Store:
         return float(until or 0.0)
 
 
-def _alembic_config() -> Any:
+def _alembic_config() -> AlembicConfig:
     from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()
