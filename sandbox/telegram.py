@@ -16,7 +16,7 @@ Telegram's wording; flood control (:meth:`TelegramSimulator.flood`) answers 429 
 ``404 Not Found``.
 
 Customer side: :meth:`~TelegramSimulator.customer_message` and :meth:`~TelegramSimulator.customer_edit`
-build ``message`` / ``edited_message`` updates (the shape of ``shared/fixtures/telegram``) with
+build ``message`` / ``edited_message`` updates (the shape of ``tests/fixtures/telegram``) with
 increasing ``update_id`` and POST them to :attr:`~TelegramSimulator.webhook_target` (or the URL set with
 ``setWebhook``) with ``X-Telegram-Bot-Api-Secret-Token``. Telegram never sends a bot its own messages,
 so there are no echoes.

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from bridge import config as config_module
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"  # vendor payloads copied into the repo: see fixtures/SOURCES.md
 
 PAGE_ID = "1234567890321"
 PAGE_TOKEN = "page-token-not-a-real-one"

@@ -1,6 +1,6 @@
 """The Meta Graph API simulator: it must speak Meta's shapes, since every Meta test relies on it.
 
-Customer payloads are compared with the vendor fixtures in ``shared/fixtures/meta`` key by key,
+Customer payloads are compared with the vendor fixtures in ``tests/fixtures/meta`` key by key,
 signatures with the documented formula and vectors, and Graph's answers with Graph's error shape.
 Everything goes over real sockets: the simulator posts to a small receiving server started here.
 """
@@ -23,7 +23,7 @@ from sandbox.base import Call, Simulator
 from sandbox.meta import MetaSimulator
 from webhooks.signatures import verify_meta
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "meta"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "meta"
 SECRET = "test_app_secret"
 PAGE, TOKEN = "1234567890321", "EAAGm0PX4ZCpsBAPAGETOKEN"
 OTHER_PAGE, OTHER_TOKEN = "5550001112223", "EAAGm0PX4ZCpsBOTHERTOKEN"

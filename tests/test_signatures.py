@@ -1,4 +1,4 @@
-"""Verifiers against the vendors' published vectors (../shared/fixtures/SOURCES.md), plus the unhappy paths."""
+"""Verifiers against the vendors' published vectors (tests/fixtures/SOURCES.md), plus the unhappy paths."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from webhooks.signatures import (
     x_crc_response,
 )
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ZENDESK_VECTORS = json.loads((FIXTURES / "zendesk" / "webhooks" / "signature_test_vectors.json").read_text())
 CURRENT = ZENDESK_VECTORS["current_doc_formula_vector"]
 OLD_DOC = ZENDESK_VECTORS["official_old_doc_vector"]

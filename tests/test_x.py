@@ -1,6 +1,6 @@
 """X: the webhook (CRC, signatures, both payload families), XChannel against the simulator, end to end.
 
-Every outbound request body is validated against the X API v2 OpenAPI spec in shared/fixtures.
+Every outbound request body is validated against the X API v2 OpenAPI spec in tests/fixtures.
 """
 
 from __future__ import annotations

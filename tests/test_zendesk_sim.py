@@ -20,7 +20,7 @@ from sandbox.base import Fault, Simulator
 from sandbox.zendesk import ZendeskSimulator
 from tests.support import Clock
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "zendesk"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "zendesk"
 EMAIL, TOKEN, OAUTH, SECRET = "bridge@acme.test", "zd-token-for-tests", "oauth-for-tests", "zd-webhook-secret"
 
 

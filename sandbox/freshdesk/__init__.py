@@ -1,6 +1,6 @@
 """A faithful Freshdesk API v2 simulator: agents, contacts, tickets, conversations, search.
 
-Shapes follow the examples of Freshdesk's API reference kept in ``../shared/fixtures/freshdesk``
+Shapes follow the examples of Freshdesk's API reference kept in ``tests/fixtures/freshdesk``
 (ticket and contact JSON, reply and note answers, the validation error body, rate-limit headers).
 What those do not show is best effort and says so where it is built: the 404, 429 and search error
 bodies, and which query fields the search API accepts.

@@ -20,7 +20,7 @@ answers late.
 
 Customer side: ``customer_comment``/``customer_message`` (Facebook), ``instagram_comment``/
 ``instagram_mention``/``instagram_message``, ``whatsapp_message``/``whatsapp_status`` build webhook
-payloads in the shapes of ``shared/fixtures/meta``. The simulator signs them like Meta
+payloads in the shapes of ``tests/fixtures/meta``. The simulator signs them like Meta
 (``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>``, plus the legacy SHA-1 header) and
 posts them to :attr:`~MetaSimulator.webhook_target`. With :attr:`~MetaSimulator.echoes` on, the
 page's and the Instagram account's own sends come back as webhooks from a background thread after the

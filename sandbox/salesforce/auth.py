@@ -1,6 +1,6 @@
 """Who may call the simulated org: sessions, the SOAP ``login()`` call and the OAuth JWT bearer flow.
 
-Shapes follow ``../shared/fixtures/salesforce``: ``soap_login_response.minimal.xml`` for a SOAP login,
+Shapes follow ``tests/fixtures/salesforce``: ``soap_login_response.minimal.xml`` for a SOAP login,
 ``oauth_token_response.example.json`` for a token, ``error_401_invalid_session.json`` for a dead session.
 A failed SOAP login is the ``LoginFault`` Salesforce sends (faultcode ``sf:INVALID_LOGIN``), whose
 ``sf:exceptionCode`` element is what simple-salesforce reads; a refused JWT is OAuth's

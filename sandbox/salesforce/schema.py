@@ -1,7 +1,7 @@
 """The part of a Salesforce org's schema the simulator knows: objects, field types, relationships.
 
 Names, types and properties come from the Salesforce Object Reference (for SocialPersona and
-SocialPost, the v67.0 copies in ``../shared/fixtures/salesforce``). Only the fields the bridge and its
+SocialPost, the v67.0 copies in ``tests/fixtures/salesforce``). Only the fields the bridge and its
 tests touch are declared; asking for any other field is an ``INVALID_FIELD`` error, as in a real org.
 Field names are case-insensitive in SOQL and in REST bodies; :meth:`SObject.field` resolves them.
 """

@@ -1,7 +1,7 @@
 """The Salesforce simulator: REST query / queryAll / sObject calls, SOAP and JWT login, API limits.
 
 It answers on the paths simple-salesforce uses (``/services/data/vXX.X/...``, ``/services/Soap/u/XX.X``,
-``/services/oauth2/token``), with the shapes of ``../shared/fixtures/salesforce``:
+``/services/oauth2/token``), with the shapes of ``tests/fixtures/salesforce``:
 
 * ``query`` / ``queryAll`` run real SOQL (:mod:`sandbox.salesforce.soql`); results over the page size
   (2,000, or the ``Sforce-Query-Options: batchSize`` header, or the simulator's ``page_size``) are

@@ -1,6 +1,6 @@
 """A faithful Zendesk Support API simulator: users, tickets, comments, job statuses, webhooks, triggers.
 
-Shapes follow the responses zenpy's own test suite recorded from Zendesk (``../shared/fixtures/zendesk``)
+Shapes follow the responses zenpy's own test suite recorded from Zendesk (``tests/fixtures/zendesk``)
 and the official OpenAPI paths. What those sources do not show (some validation messages, the webhooks
 API's error bodies, bulk-job result items, the 403 body of bulk imports off) is best effort and says so
 where it is built.
