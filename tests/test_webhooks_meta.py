@@ -68,6 +68,7 @@ def test_handshake_echoes_the_challenge(client: FlaskClient) -> None:
     response = client.get("/webhooks/meta", query_string=query)
     assert response.status_code == 200
     assert response.get_data(as_text=True) == "1158201444"
+    assert response.mimetype == "text/plain"  # echoed as HTML, a crafted challenge would be a page
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,7 @@ PATHS: dict[str, dict[str, Any]] = {
                 for n in ("mode", "verify_token", "challenge")
             ],
             "responses": {
-                "200": {"description": "the challenge", "content": {"text/html": {"schema": {"type": "string"}}}},
+                "200": {"description": "the challenge", "content": {"text/plain": {"schema": {"type": "string"}}}},
                 "400": _answers({}, 400)["400"],
                 "403": _answers({}, 403)["403"],
             },

@@ -51,14 +51,15 @@ PATH = "/webhooks/meta"
 
 
 @bp.get(PATH)
-def verify_subscription() -> Response | str:
-    """Meta's subscription handshake: echo ``hub.challenge`` when the verify token matches."""
+def verify_subscription() -> Response:
+    """Meta's subscription handshake: echo ``hub.challenge`` when the verify token matches, as plain
+    text (an echo served as HTML would render whatever the query string holds)."""
     tokens = [c.secret("verify_token") or "" for c in channels(*META_PLATFORMS)]
     if request.args.get("hub.mode") != "subscribe":
         abort(400, "hub.mode must be subscribe")
     if not signatures.verify_shared_secret(request.args.get("hub.verify_token"), tokens):
         abort(403, "verify token mismatch")
-    return request.args.get("hub.challenge", "")
+    return Response(request.args.get("hub.challenge", ""), mimetype="text/plain")
 
 
 class Receiver:
