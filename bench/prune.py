@@ -31,7 +31,7 @@ def fill(store: Store, rows: int) -> None:
         batch: list[list[IngestRow]] = []
         for i in range(start, min(rows, start + FILL_BATCH)):
             at = now - (40 * DAY if i % 2 else 0)
-            batch.append([("facebook", "1", f"m{i}", "c", f"t{i % 997}", "message", TEXT, at, at)])
+            batch.append([("facebook", "1", f"m{i}", "c", f"t{i % 997}", "message", TEXT, at, at, "pending", None)])
         store.ingest_batch(batch)
     with store.begin() as conn:
         conn.execute(sa.text("UPDATE inbox SET status = 'done'"))

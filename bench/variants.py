@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from bridge import config as config_module
-from bridge.events import SocialEvent
-from bridge.store import Store
+from bridge.events import Ignored, SocialEvent
+from bridge.store import Store, ingest_row
 from webhooks.app import create_app
 
 
@@ -46,10 +46,9 @@ def normal_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class OneCommitPerWebhook(Store):
     """The store without group commit: every webhook its own transaction and commit, as before."""
 
-    def ingest(self, events: Iterable[SocialEvent]) -> int:
+    def ingest(self, events: Iterable[SocialEvent | Ignored]) -> int:
         now = time.time()
-        rows = [(e.platform, e.account_id, e.message_id, e.channel, e.thread_key, e.kind, e.to_json(),
-                 e.created_at.timestamp(), now) for e in events]  # fmt: skip
+        rows = [ingest_row(e, now) for e in events]
         return self.ingest_batch([rows])[0] if rows else 0
 
 

@@ -10,7 +10,7 @@ import json
 import time
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 #: What an inbound event is. ``message`` and ``comment`` start or continue a conversation; ``edit`` and
 #: ``remove`` are recorded on the ticket, never turned into new tickets; ``status`` is a delivery
@@ -102,6 +102,26 @@ class SocialEvent:
         data["attachments"] = tuple(Attachment(**a) for a in data.get("attachments", ()))
         data["created_at"] = datetime.fromisoformat(data["created_at"])
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """Something a platform sent that no one needs to act on (a read receipt, a like, a service message)
+    or that cannot be used: recorded in the inbox as ``ignored`` with its reason, never dropped unseen.
+
+    ``reason`` is a short fixed phrase (``"messenger read receipt"``): ``socialdesk status`` counts the
+    events by it, so it never holds an id or a customer's words. ``message_id`` is unique per real event
+    and the same for a redelivery of it, like a :class:`SocialEvent`'s.
+    """
+
+    platform: str
+    channel: str  # "" when no configured channel matches the account
+    account_id: str
+    message_id: str
+    reason: str
+    created_at: datetime
+
+    kind: ClassVar[str] = "ignored"
 
 
 def thread_key(platform: str, account_id: str, thread_id: str) -> str:

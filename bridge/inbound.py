@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bridge import enrich, messages, writeback
@@ -53,7 +53,7 @@ def _apply(rt: Runtime, pending: PendingEvent) -> bool:
     """Handle one event and record the outcome; False when it was postponed."""
     row_id, event, attempts = pending.id, pending.event, pending.attempts
     try:
-        status, thread_changes = handle_event(rt, pending)
+        outcome = handle_event(rt, pending)
     except BridgeError as e:
         if e.retryable and attempts + 1 < MAX_ATTEMPTS:
             delay = backoff_for(attempts + 1, e)
@@ -68,25 +68,40 @@ def _apply(rt: Runtime, pending: PendingEvent) -> bool:
         error = f"unexpected error: {type(e).__name__}: {e}"
         rt.store.dead_letter("inbox", [row_id], key=event.thread_key, error=error)
         return True
-    new_ticket = (rt.helpdesk.name, thread_changes["ticket_id"]) if "ticket_id" in thread_changes else None
-    rt.store.finish_event(row_id, status, event.thread_key, new_ticket=new_ticket, **thread_changes)
+    changes = outcome.thread_changes
+    new_ticket = (rt.helpdesk.name, changes["ticket_id"]) if "ticket_id" in changes else None
+    if outcome.ignored:
+        log.info("inbox %d (%s) ignored: %s", row_id, event.thread_key, outcome.ignored)
+    rt.store.finish_event(row_id, event.thread_key, ignored=outcome.ignored, new_ticket=new_ticket, **changes)
     return True
 
 
-def handle_event(rt: Runtime, pending: PendingEvent) -> tuple[str, dict[str, Any]]:
-    """Apply one event to the helpdesk; return the inbox status to record (done | ignored) and the
-    thread's columns to change, which are written in the same transaction as the status: a crash before
-    it leaves both as they were, and the event is applied again, looking first (module docstring)."""
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one inbox event: done, or ignored with the reason (a short fixed phrase, counted by
+    ``socialdesk status``); and the thread's columns to change, written in the same transaction."""
+
+    ignored: str | None = None
+    thread_changes: dict[str, Any] = field(default_factory=dict)
+
+
+DONE = Outcome()
+
+
+def handle_event(rt: Runtime, pending: PendingEvent) -> Outcome:
+    """Apply one event to the helpdesk. Its outcome and the thread's changes are recorded in one
+    transaction: a crash before it leaves both as they were, and the event is applied again, looking
+    first (module docstring)."""
     event = pending.event
     if rt.store.is_our_message(event.platform, event.message_id):
         log.info("dropping the echo of our own message %s on %s", event.message_id, event.channel)
-        return "ignored", {}
+        return Outcome(ignored="echo of our own message")
     if event.kind in ("edit", "remove"):
-        return _record_change(rt, event), {}
+        return _record_change(rt, event)
     if event.kind == "status":
-        return _record_status(rt, event), {}
+        return _record_status(rt, event)
     if event.kind not in ("message", "comment"):
-        return "ignored", {}
+        return Outcome(ignored=f"unknown event kind {event.kind[:16]!r}")
     thread = rt.store.claim_thread(event, rt.helpdesk.name)
     customer = enrich.look_up(rt, event) if thread["ticket_id"] is None else None
     requester_id, event = _requester(rt, event, enrich.known_name(customer))
@@ -97,14 +112,16 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> tuple[str, dict[str, Any
     else:
         ticket = _follow_up(rt, pending, thread, requester_id)
     writeback.record_post(rt, event)
-    return "done", {
-        **({"ticket_id": ticket.id} if ticket.id != thread["ticket_id"] else {}),
-        "requester_id": requester_id,
-        "last_inbound_at": max(thread["last_inbound_at"] or 0.0, event.created_at.timestamp()),
-        "last_inbound_message_id": event.message_id,
-        "customer_id": event.author.id,
-        "first_inbound_at": thread["first_inbound_at"] or event.created_at.timestamp(),
-    }
+    return Outcome(
+        thread_changes={
+            **({"ticket_id": ticket.id} if ticket.id != thread["ticket_id"] else {}),
+            "requester_id": requester_id,
+            "last_inbound_at": max(thread["last_inbound_at"] or 0.0, event.created_at.timestamp()),
+            "last_inbound_message_id": event.message_id,
+            "customer_id": event.author.id,
+            "first_inbound_at": thread["first_inbound_at"] or event.created_at.timestamp(),
+        }
+    )
 
 
 def _requester(rt: Runtime, event: SocialEvent, crm_name: str | None = None) -> tuple[str, SocialEvent]:
@@ -214,30 +231,30 @@ def _look_first_next_time(e: UnknownOutcome) -> Unavailable:
     return Unavailable(f"{e.message}; the next attempt looks for it first", platform=e.platform)
 
 
-def _record_change(rt: Runtime, event: SocialEvent) -> str:
+def _record_change(rt: Runtime, event: SocialEvent) -> Outcome:
     """An edit or removal: a note on the thread's ticket, never a new ticket."""
     thread = rt.store.thread(event.thread_key)
     if thread is None or thread["ticket_id"] is None:
-        return "ignored"
+        return Outcome(ignored=f"{event.kind} of a message in a thread without a ticket")
     ticket_id = str(thread["ticket_id"])
     rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, messages.edited_note(event)))
-    return "done"
+    return DONE
 
 
-def _record_status(rt: Runtime, event: SocialEvent) -> str:
+def _record_status(rt: Runtime, event: SocialEvent) -> Outcome:
     """A platform's receipt for one of our replies (WhatsApp): update its delivery; a failure tells the agent."""
     status, target = event.extra.get("status", ""), event.extra.get("target_id", "")
     delivery = rt.store.delivery_for_message(event.platform, target)
-    if delivery is None:
-        return "ignored"  # not one of ours, or sent before this bridge kept records
+    if delivery is None:  # not one of ours, or sent before this bridge kept records
+        return Outcome(ignored="receipt for a message the bridge did not send")
     rt.store.set_delivery_receipt(int(delivery["id"]), status)
     if status != "failed":
-        return "done"
+        return DONE
     reason = f"{event.extra.get('error_title') or 'no reason given'} (code {event.extra.get('error_code') or '?'})"
     ticket_id = str(delivery["ticket_id"])
     note = messages.delivery_failed_note(f"{messages.PLATFORM_NAMES.get(event.platform)} reported it failed: {reason}")
     rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
-    return "done"
+    return DONE
 
 
 def _tags(event: SocialEvent) -> tuple[str, ...]:

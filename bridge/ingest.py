@@ -39,13 +39,15 @@ from bridge.errors import Unavailable
 
 INGEST_COLUMNS = (
     "platform", "account_id", "message_id", "channel", "thread_key", "kind", "payload", "platform_ts", "received_at",
+    "status", "last_error",
 )  # fmt: skip
-#: One inbox row as :meth:`bridge.store.Store.ingest` writes it, in the order of ``INGEST_COLUMNS``.
-IngestRow = tuple[str, str, str, str, str, str, str, float, float]
+#: One inbox row as :meth:`bridge.store.Store.ingest` writes it, in the order of ``INGEST_COLUMNS``: a
+#: customer's event is ``pending`` for the workers; an event recorded as ignored is ``ignored`` with its reason.
+IngestRow = tuple[str, str, str, str, str, str, str, float, float, str, str | None]
 _INGEST_KEY = "platform, account_id, message_id"  # uq_inbox_message: the first three of INGEST_COLUMNS
 _INSERT = f"INSERT INTO inbox ({', '.join(INGEST_COLUMNS)}) VALUES"
 INGEST_LOCK_TIMEOUT = 30.0  # seconds, as SQLite's busy_timeout
-INGEST_CHUNK = 500  # rows per INSERT: 4,500 parameters, below SQLite's 32,766 and PostgreSQL's 65,535
+INGEST_CHUNK = 500  # rows per INSERT: 5,500 parameters, below SQLite's 32,766 and PostgreSQL's 65,535
 
 #: Connections a forked child inherited from its parent: kept referenced so that they are never closed
 #: (or rolled back) from the child, which would end the parent's session on the same socket.

@@ -41,7 +41,7 @@ def sync_ticket(rt: Runtime, helpdesk: str, ticket_id: str, owner: str) -> int:
     thread = rt.store.thread_for_ticket(helpdesk, ticket_id)
     if thread is None:
         log.info("ticket %s is not a socialdesk thread; ignoring its webhook", ticket_id)
-        rt.store.finish("ticket_events", events, "ignored")
+        rt.store.finish("ticket_events", events, "ignored", error="the ticket is not a socialdesk thread")
         return 0
     with rt.leases.hold(thread["key"], owner):
         replies: list[AgentReply] = []  # unknown until the helpdesk answers

@@ -3,7 +3,8 @@
 Per queue table (customers' messages in ``inbox``, agents' replies in ``ticket_events``): the rows by
 state, how many wait, how long the oldest has waited, how many are being retried and why; the replies'
 delivery states; which connectors are paused by a rate limit and for how long (from the pause board
-the workers share: Redis at scale, the store otherwise); how many dead letters are open.
+the workers share: Redis at scale, the store otherwise); how many dead letters are open; what was
+recorded as ignored (read receipts, likes, messages of no channel...), counted by reason.
 ``--max-lag`` turns it into a probe for monitoring: exit status 1 when the oldest waiting row of
 either queue has waited longer.
 """
@@ -19,6 +20,7 @@ from bridge.pauses import pause_board
 from bridge.store import Store
 
 QUEUES = ("inbox", "ticket_events")
+DAY = 86_400.0
 
 
 def connectors(config: Config) -> list[str]:
@@ -35,6 +37,8 @@ def report(config: Config, store: Store, *, now: float | None = None) -> dict[st
         out[table] = {"counts": store.counts(table), **backlog,
                       "oldest_pending_age_s": None if oldest is None else round(max(0.0, now - oldest), 1)}  # fmt: skip
     out["deliveries"] = {"counts": store.counts("deliveries")}
+    out["ignored"] = {reason: {"last_24h": n, "total": total}
+                      for reason, (n, total) in sorted(store.ignored_reasons(now - DAY).items())}  # fmt: skip
     board = pause_board(config.queue_url, store)
     try:
         out["paused"] = {
@@ -66,6 +70,9 @@ def render(status: dict[str, Any]) -> list[str]:
             if s["retrying"]:
                 line += f"; {s['retrying']} being retried, the oldest of them after: {s['last_error']}"
             lines.append(line)
+    ignored = status["ignored"]
+    lines.append(f"{'ignored':14} " + ("nothing" if not ignored else "by reason, last 24 h (all time):"))
+    lines += [f"{'':14} {n['last_24h']:>6} ({n['total']})  {reason}" for reason, n in ignored.items()]
     paused = status["paused"]
     if paused is None:
         lines.append(f"{'paused':14} unknown: {status['paused_unknown']}")

@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from bridge.errors import BridgeError, Unavailable
-from bridge.events import SocialEvent
+from bridge.events import Ignored, SocialEvent
 from bridge.groupcommit import GroupCommit
 from bridge.ingest import InboxWriter, IngestRow
 
@@ -336,7 +336,7 @@ class Store:
 
     # -- ingest (the webhook request path: one write) -------------------------------------------------
 
-    def ingest(self, events: Iterable[SocialEvent]) -> int:
+    def ingest(self, events: Iterable[SocialEvent | Ignored]) -> int:
         """Store a webhook's events durably; return how many were new (redeliveries are not).
 
         This is the whole of the webhook's request path. Concurrent calls in one process share a
@@ -345,11 +345,7 @@ class Store:
         for every call of the batch (the webhook answers 503): nothing is acknowledged unless committed.
         """
         now = time.time()
-        rows = [
-            (e.platform, e.account_id, e.message_id, e.channel, e.thread_key, e.kind, e.to_json(),
-             e.created_at.timestamp(), now)
-            for e in events
-        ]  # fmt: skip
+        rows = [ingest_row(e, now) for e in events]
         return self._ingests.submit(rows) if rows else 0
 
     def ingest_batch(self, batches: Sequence[Sequence[IngestRow]]) -> list[int]:
@@ -432,13 +428,15 @@ class Store:
             conn.execute(sa.update(table).where(table.c.id.in_(ids)).values(status=status, last_error=error))
 
     def finish_event(
-        self, row_id: int, status: str, thread_key: str, *, new_ticket: tuple[str, str] | None = None,
+        self, row_id: int, thread_key: str, *, ignored: str | None = None, new_ticket: tuple[str, str] | None = None,
         **thread_changes: Any,
     ) -> None:  # fmt: skip
-        """An inbox event's outcome and what it changed on its thread, in one transaction (one commit);
-        ``new_ticket`` (helpdesk, ticket id): a ticket the thread did not have, linked to it for good."""
+        """An inbox event's outcome (done, or ignored with the reason) and what it changed on its thread, in
+        one transaction (one commit); ``new_ticket`` (helpdesk, ticket id): a ticket the thread did not
+        have, linked to it for good."""
+        status = "done" if ignored is None else "ignored"
         with self.begin() as conn:
-            conn.execute(sa.update(inbox).where(inbox.c.id == row_id).values(status=status, last_error=None))
+            conn.execute(sa.update(inbox).where(inbox.c.id == row_id).values(status=status, last_error=ignored))
             if thread_changes:
                 _update_thread(conn, thread_key, thread_changes)
             if new_ticket is not None:
@@ -505,6 +503,14 @@ class Store:
         with self.begin() as conn:
             rows = conn.execute(sa.select(table.c.status, sa.func.count()).group_by(table.c.status)).all()
         return {str(status): int(n) for status, n in rows}
+
+    def ignored_reasons(self, since: float) -> dict[str, tuple[int, int]]:
+        """The inbox events recorded as ignored, by reason: (received since ``since``, in all)."""
+        reason = sa.func.coalesce(inbox.c.last_error, "no reason recorded")
+        recent = sa.func.coalesce(sa.func.sum(sa.case((inbox.c.received_at >= since, 1), else_=0)), 0)
+        stmt = sa.select(reason, recent, sa.func.count()).where(inbox.c.status == "ignored").group_by(reason)
+        with self.begin() as conn:
+            return {str(r): (int(n), int(total)) for r, n, total in conn.execute(stmt)}
 
     def backlog(self, table_name: str) -> dict[str, Any]:
         """The pending work of a queue table (``inbox``, ``ticket_events``): how many rows, when the oldest
@@ -824,6 +830,15 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None, "bridge/migrations holds no revision"
     return str(head)
+
+
+def ingest_row(e: SocialEvent | Ignored, now: float) -> IngestRow:
+    """An event's inbox row: pending work, or recorded as ignored with its reason (and no payload)."""
+    if isinstance(e, Ignored):
+        at = e.created_at.timestamp()
+        return (e.platform, e.account_id, e.message_id, e.channel, "", Ignored.kind, "{}", at, now, "ignored", e.reason)
+    return (e.platform, e.account_id, e.message_id, e.channel, e.thread_key, e.kind, e.to_json(),
+            e.created_at.timestamp(), now, "pending", None)  # fmt: skip
 
 
 def _link_ticket(conn: Connection, helpdesk: str, ticket_id: str, thread_key: str) -> None:

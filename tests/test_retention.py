@@ -52,7 +52,7 @@ def history(store: Store) -> None:
 
     def message(mid: str, days_ago: float) -> list[IngestRow]:
         at, thread = now - days_ago * DAY, f"facebook:{PAGE_ID}:messenger:{mid}"
-        return [("facebook", PAGE_ID, mid, "acme-facebook", thread, "message", "{}", at, at)]
+        return [("facebook", PAGE_ID, mid, "acme-facebook", thread, "message", "{}", at, at, "pending", None)]
 
     store.ingest_batch([message(f"m_old_{i}", 40) for i in range(OLD_DONE)])
     store.ingest_batch([message(m, 40) for m in ("m_ignored", "m_pending", "m_dead", "m_replayed")])
@@ -120,7 +120,7 @@ def test_prune_forgets_finished_work_older_than_the_cutoff_and_keeps_what_is_sti
     at = time.time() - 40 * DAY
     thread = f"facebook:{PAGE_ID}:messenger:m_old_7"
     assert store.ingest_batch(
-        [[("facebook", PAGE_ID, "m_old_7", "acme-facebook", thread, "message", "{}", at, at)]]
+        [[("facebook", PAGE_ID, "m_old_7", "acme-facebook", thread, "message", "{}", at, at, "pending", None)]]
     ) == [0]
 
 

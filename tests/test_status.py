@@ -6,12 +6,15 @@ import json
 import re
 import subprocess
 import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bridge.events import Ignored
 from bridge.ingest import IngestRow
 from bridge.pauses import RedisPauses
-from bridge.store import Store
+from bridge.store import Store, ingest_row
 from sandbox.stack import to_toml
 from tests.conftest import PAGE_ID, raw_config
 from tests.support import closed_port, socialdesk
@@ -23,7 +26,19 @@ def status(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def row(message_id: str, received_at: float) -> IngestRow:
     thread = f"facebook:{PAGE_ID}:messenger:{message_id}"
-    return ("facebook", PAGE_ID, message_id, "acme-facebook", thread, "message", "{}", received_at, received_at)
+    return (
+        "facebook",
+        PAGE_ID,
+        message_id,
+        "acme-facebook",
+        thread,
+        "message",
+        "{}",
+        received_at,
+        received_at,
+        "pending",
+        None,
+    )
 
 
 def backlog(store: Store) -> None:
@@ -33,7 +48,7 @@ def backlog(store: Store) -> None:
     store.ingest_batch([[row("m_old", now - 1000)], [row("m_new", now)], [row("m_done", now)], [row("m_dead", now)]])
     ids = {r["message_id"]: r["id"] for r in store.rows("inbox")}
     store.postpone("inbox", [ids["m_old"]], delay=30, error="Zendesk is unavailable (503)")
-    store.finish_event(ids["m_done"], "done", f"facebook:{PAGE_ID}:messenger:m_done")
+    store.finish_event(ids["m_done"], f"facebook:{PAGE_ID}:messenger:m_done")
     store.dead_letter("inbox", [ids["m_dead"]], key="k", error="Zendesk rejected the request")
 
 
@@ -122,3 +137,29 @@ def test_with_redis_down_status_still_shows_the_store_and_says_the_pauses_are_un
     assert "paused         unknown: the pause board in Redis is unreachable" in result.stdout
     report = json.loads(status(config, "--json").stdout)
     assert report["paused"] is None and report["inbox"]["pending"] == 2
+
+
+def test_what_was_ignored_is_counted_by_reason_once_per_real_event(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path}/store.db"
+    config = write_config(tmp_path, database, f"sqlite:///{tmp_path}/queue.db")
+    store = Store.from_url(database)
+    at = datetime.now(UTC)
+    receipt = Ignored("facebook", "acme-facebook", PAGE_ID, "read:42@1", "messenger read receipt", at)
+    assert store.ingest([receipt, replace(receipt, message_id="read:42@2")]) == 2
+    assert store.ingest([receipt]) == 0  # a redelivery is not a second event
+    store.ingest_batch([[row("m_edit", time.time())]])
+    old = Ignored("x", "acme-x", "9", "like:1", "x favorite", at - timedelta(days=2))
+    store.ingest_batch([[(*ingest_row(old, time.time() - 2 * 86_400)[:-2], "ignored", old.reason)]])
+    edit_id = next(r["id"] for r in store.rows("inbox") if r["message_id"] == "m_edit")
+    store.finish_event(edit_id, f"facebook:{PAGE_ID}:messenger:m_edit", ignored="edit of a message never seen")
+
+    report = json.loads(status(config, "--json").stdout)
+    assert report["ignored"] == {
+        "edit of a message never seen": {"last_24h": 1, "total": 1},
+        "messenger read receipt": {"last_24h": 2, "total": 2},
+        "x favorite": {"last_24h": 0, "total": 1},
+    }
+    assert report["inbox"]["counts"] == {"ignored": 4}
+    text = status(config).stdout
+    assert re.search(r"\nignored +by reason, last 24 h \(all time\):\n +1 \(1\)  edit of a message never seen\n", text)
+    assert re.search(r"\n +2 \(2\)  messenger read receipt\n +0 \(1\)  x favorite\n", text), text

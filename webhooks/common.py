@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from bridge.config import ChannelConfig, Config
 from bridge.errors import Unavailable
-from bridge.events import SocialEvent
+from bridge.events import Ignored, SocialEvent
 from bridge.store import Store
 
 log = logging.getLogger(__name__)
@@ -83,19 +83,26 @@ def storage(what: str) -> Iterator[None]:
         abort(503, "storage unavailable, retry later")
 
 
-def store_events(events: list[SocialEvent]) -> int:
+def store_events(events: Sequence[SocialEvent | Ignored]) -> int:
     """Store the current request's events (see :func:`ingest`)."""
     return ingest(state().store, events)
 
 
-def ingest(store: Store, events: list[SocialEvent]) -> int:
-    """The one durable write of the request path. Identifiers with a NUL character are refused here:
-    PostgreSQL cannot store them, and a webhook failing at the store would be answered 503 and sent again
-    forever (taking the webhooks that share its commit down with it)."""
-    if any("\x00" in value for e in events for value in (e.account_id, e.message_id, e.thread_key, e.author.id)):
+def ingest(store: Store, events: Sequence[SocialEvent | Ignored]) -> int:
+    """The one durable write of the request path: the customers' events, and what is recorded as ignored.
+    Identifiers with a NUL character are refused here: PostgreSQL cannot store them, and a webhook failing
+    at the store would be answered 503 and sent again forever (taking the webhooks that share its commit
+    down with it)."""
+    if any("\x00" in value for e in events for value in _identifiers(e)):
         abort(400, "identifiers must not contain NUL characters")
     with storage(f"store {len(events)} events"):
         return store.ingest(events)
+
+
+def _identifiers(e: SocialEvent | Ignored) -> tuple[str, ...]:
+    if isinstance(e, Ignored):
+        return (e.account_id, e.message_id)
+    return (e.account_id, e.message_id, e.thread_key, e.author.id)
 
 
 def ack(stored: int, received: int) -> tuple[Response, int]:
