@@ -20,8 +20,10 @@ Tables and the contract each one enforces:
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,6 +44,7 @@ from bridge.ingest import InboxWriter, IngestRow
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
+log = logging.getLogger(__name__)
 metadata = sa.MetaData()
 _Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -293,13 +296,22 @@ class Store:
         return store
 
     def upgrade(self, revision: str = "head") -> None:
-        """Apply the Alembic migrations shipped in ``bridge/migrations``."""
+        """Apply the Alembic migrations shipped in ``bridge/migrations``. Safe when any number of processes
+        start at once (``serve`` and ``worker`` side by side): one migrates, the others wait for it and then
+        find nothing left to do."""
         from alembic import command
 
+        if revision == "head" and self.revision() == head_revision():
+            return  # the usual start: nothing to lock
         cfg = _alembic_config()
-        with self.engine.begin() as conn:
+        with _migration_lock(self.engine), self._translated(), self.engine.begin() as conn:
+            _lock_transaction(conn)
             cfg.attributes["connection"] = conn
+            before = _current_revision(conn)  # read inside the lock
             command.upgrade(cfg, revision)
+            after = _current_revision(conn)
+        if after != before:
+            log.info("database schema migrated from revision %s to %s", before or "none", after)
 
     def close(self) -> None:
         """Close the ingest writer's connection and the pool's."""
@@ -308,10 +320,8 @@ class Store:
 
     def revision(self) -> str | None:
         """The schema's current Alembic revision (None: never migrated)."""
-        from alembic.runtime.migration import MigrationContext
-
-        with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+        with self._translated(), self.engine.connect() as conn:
+            return _current_revision(conn)
 
     def require_current(self) -> None:
         """Refuse to run on a schema older than this release's (at scale, ``db upgrade`` is run by hand):
@@ -327,9 +337,14 @@ class Store:
     def begin(self) -> Iterator[Connection]:
         """One transaction. A database that is locked, restarting or unreachable raises the retryable
         :class:`bridge.errors.Unavailable`, so the work is postponed like any outage, never dead-lettered."""
+        with self._translated(), self.engine.begin() as conn:
+            yield conn
+
+    @staticmethod
+    @contextmanager
+    def _translated() -> Iterator[None]:
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            yield
         except sa.exc.OperationalError as e:
             reason = str(e.orig).strip().splitlines()[0] if e.orig is not None else type(e).__name__
             raise Unavailable(f"the database is unavailable ({reason})", platform="store") from e
@@ -820,6 +835,33 @@ def _alembic_config() -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
     return cfg
+
+
+def _current_revision(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Between processes, on SQLite: an exclusive lock on a file next to the database (a migration on
+    SQLite is not one transaction, so the database's own locks cannot hold it whole). PostgreSQL locks
+    inside the migration's transaction instead (:func:`_lock_transaction`)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield  # in memory: this process's alone
+        return
+    with open(f"{database}.migrate.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, or the process dies
+        yield
+
+
+def _lock_transaction(conn: Connection) -> None:
+    """On PostgreSQL, one migration at a time per schema: a transaction-level advisory lock, released at
+    commit, so a process that waited reads the revision the other one committed."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('socialdesk.migrate.' || current_schema()))"))
 
 
 @functools.cache

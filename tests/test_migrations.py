@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
@@ -59,3 +62,28 @@ def test_at_scale_an_outdated_schema_stops_the_worker_and_doctor_says_so(pg_url:
 
     assert socialdesk("db", "upgrade", "--config", str(path)).returncode == 0
     assert Store.from_url(pg_url).revision() == head_revision()
+
+
+def _open_at_once(url: str, barrier: Barrier, results: Queue[str]) -> None:
+    barrier.wait()  # every process reaches the migration together, as serve and worker started by one unit do
+    try:
+        Store.from_url(url, migrate=True)
+        results.put("ok")
+    except Exception as e:
+        results.put(f"{type(e).__name__}: {str(e).splitlines()[0]}")
+
+
+def test_processes_started_together_on_a_fresh_store_all_migrate_it(url: str) -> None:
+    """Before: each process saw no schema and created it; the others died with 'table crm_cache already
+    exists' (SQLite) or a duplicate pg_type key (PostgreSQL). Now one migrates and the others wait for it."""
+    processes = 6
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(processes), context.Queue()
+    started = [context.Process(target=_open_at_once, args=(url, barrier, results)) for _ in range(processes)]
+    for process in started:
+        process.start()
+    outcomes = [results.get(timeout=60) for _ in started]
+    for process in started:
+        process.join(timeout=10)
+    assert outcomes == ["ok"] * processes
+    assert Store.from_url(url, migrate=False).revision() == head_revision()
