@@ -12,9 +12,13 @@
 
 from __future__ import annotations
 
+import email.utils
 import logging
+import math
+import re
 import time
 from collections.abc import Callable
+from datetime import UTC
 from typing import Protocol, TypeVar, cast
 
 import tenacity
@@ -25,6 +29,35 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE_LIMIT_PAUSE = 60.0
+#: The longest a vendor's answer may make us wait (seconds). A longer or endless ``Retry-After`` (``inf``,
+#: ``1e400``, a reset epoch in the far future) pauses the connector an hour: the next call asks again.
+MAX_RETRY_AFTER = 3600.0
+_DELAY_SECONDS = re.compile(r"\s*(\d+(?:\.\d+)?)\s*")  # RFC 9110 delay-seconds, and decimals as some send
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value, as RFC 9110 allows it (delay-seconds or an HTTP-date),
+    capped at :data:`MAX_RETRY_AFTER`; None when absent or unreadable (the caller's default applies)."""
+    if not value:
+        return None
+    seconds = _DELAY_SECONDS.fullmatch(value)
+    if seconds:
+        return capped_wait(float(seconds.group(1)))
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment.tzinfo is None:  # RFC 9110: an HTTP-date is in GMT even when the zone is "-0000"
+        moment = moment.replace(tzinfo=UTC)
+    return capped_wait(moment.timestamp() - (time.time() if now is None else now))
+
+
+def capped_wait(seconds: float | None) -> float | None:
+    """A wait a vendor asked for, made safe: NaN is no answer, a past moment is 0, the rest is capped
+    (an int of any size compares without being converted, so ``10**400`` cannot overflow)."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return None
+    return float(min(MAX_RETRY_AFTER, max(0.0, seconds)))
 
 
 class PauseBoard(Protocol):

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,6 +20,7 @@ import requests
 
 from bridge import errors
 from bridge.events import Delivery
+from bridge.retry import capped_wait, parse_retry_after
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
 
@@ -44,18 +44,15 @@ class RebasedSession(requests.Session):
 
 
 def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds to wait, from ``Retry-After`` (seconds or HTTP date) or an epoch ``x-rate-limit-reset``."""
+    """Seconds to wait, from ``Retry-After`` (see :func:`bridge.retry.parse_retry_after`) or an epoch
+    ``x-rate-limit-reset``; capped either way."""
     now = time.time() if now is None else now
-    value = headers.get("Retry-After") or headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if value else None
-            return max(0.0, parsed.timestamp() - now) if parsed else None
+    wait = parse_retry_after(headers.get("Retry-After") or headers.get("retry-after"), now=now)
+    if wait is not None:
+        return wait
     reset = headers.get("x-rate-limit-reset") or headers.get("X-Rate-Limit-Reset")
     if reset and reset.isdigit():
-        return max(0.0, float(reset) - now)
+        return capped_wait(float(reset) - now)
     return None
 
 

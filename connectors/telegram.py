@@ -27,6 +27,7 @@ import requests
 
 from bridge import errors
 from bridge.events import Delivery, ThreadState
+from bridge.retry import capped_wait
 from bridge.text import split_text
 from connectors.base import call, send_parts
 
@@ -174,7 +175,7 @@ def raise_for_telegram(status: int, data: Mapping[str, Any], action: str) -> Non
         message,
         platform=PLATFORM,
         http_status=status,
-        retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+        retry_after=capped_wait(retry_after) if isinstance(retry_after, int | float) else None,
         code=str(code),
     )
 

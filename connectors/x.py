@@ -36,6 +36,7 @@ import requests
 
 from bridge import errors
 from bridge.events import Delivery, ThreadState
+from bridge.retry import capped_wait, parse_retry_after
 from bridge.text import number_parts, split_text
 from connectors import xtext
 from connectors.base import call, send_parts
@@ -192,7 +193,9 @@ class XChannel:
             if remaining <= 0 and reset > now:
                 until = datetime.fromtimestamp(reset, UTC).strftime("%H:%M:%S UTC")
                 message = f"{action}: X's rate limit for this request is used up until {until}"
-                raise errors.RateLimited(message, platform=PLATFORM, retry_after=reset - now, code="window")
+                raise errors.RateLimited(
+                    message, platform=PLATFORM, retry_after=capped_wait(reset - now), code="window"
+                )
 
     def _remember_windows(self, limits: tuple[str, ...], headers: Mapping[str, str]) -> None:
         for limit in limits:
@@ -351,10 +354,10 @@ def retry_after_for(headers: Mapping[str, str], now: float) -> float | None:
         remaining, reset = headers.get(f"{prefix}-remaining"), headers.get(f"{prefix}-reset")
         if reset and reset.isdigit() and remaining in (None, "0"):
             resets.append(float(reset) - now)
-    retry_after = headers.get("retry-after")
-    if retry_after and retry_after.isdigit():
-        resets.append(float(retry_after))
-    return max(0.0, max(resets)) if resets else None
+    retry_after = parse_retry_after(headers.get("retry-after"), now=now)
+    if retry_after is not None:
+        resets.append(retry_after)
+    return capped_wait(max(resets)) if resets else None
 
 
 def _classify(status: int, words: str) -> tuple[ErrorClass, str]:
