@@ -98,8 +98,10 @@ def serve(config_path: str | None, host: str, port: int, workers: int, threads: 
 
 
 def _prepare_store(cfg: config_module.Config) -> None:
+    from bridge import drivers
     from bridge.store import Store
 
+    drivers.require(cfg.queue_url, "queue_url")  # serve does not use the queue, but a scale install must have it
     Store.from_url(cfg.database_url).require_current()  # SQLite migrates itself; at scale: `db upgrade` first
 
 

@@ -11,8 +11,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import redis
-
+from bridge import drivers
 from bridge.errors import Unavailable
 from bridge.retry import PauseBoard
 from bridge.store import Store
@@ -31,6 +30,9 @@ class RedisPauses:
     """A :class:`bridge.retry.PauseBoard` in Redis: one key per connector, expiring with the pause."""
 
     def __init__(self, url: str, *, prefix: str = "socialdesk:pause:") -> None:
+        drivers.require(url, "queue_url")
+        import redis  # the scale extra's: an embedded install has none
+
         self.redis = redis.Redis.from_url(url, socket_timeout=5)
         self.prefix = prefix
         self._raise = self.redis.register_script(_RAISE)
@@ -49,6 +51,8 @@ class RedisPauses:
 def _reachable() -> Iterator[None]:
     """Redis down or restarting is an outage like the helpdesk's: the work waits and is tried again (a
     raw ``redis.ConnectionError`` would read as a bug and dead-letter the event)."""
+    import redis
+
     try:
         yield
     except redis.RedisError as e:

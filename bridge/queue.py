@@ -21,7 +21,7 @@ from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
 
-from bridge import enrich, inbound, outbound, retention, sync
+from bridge import drivers, enrich, inbound, outbound, retention, sync
 from bridge.errors import LeaseBusy
 from bridge.leases import new_owner
 from bridge.registry import Runtime
@@ -35,6 +35,7 @@ LEASE_RETRY_DELAY = 0.5  # a thread another worker holds is looked at again this
 def make_huey(queue_url: str, *, name: str = "socialdesk") -> Huey:
     """``sqlite:///path`` → SqliteHuey, ``redis://...`` → RedisHuey."""
     if queue_url.startswith("redis://") or queue_url.startswith("rediss://"):
+        drivers.require(queue_url, "queue_url")  # Huey would only say '"redis" python module not found'
         return RedisHuey(name, url=queue_url, blocking=True, read_timeout=1, results=False)
     if queue_url.startswith("sqlite:///"):
         path = queue_url.removeprefix("sqlite:///")

@@ -11,6 +11,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge import drivers
 from bridge.config import ChannelConfig, Config, Section
 from bridge.errors import ConfigError
 from bridge.leases import Leases
@@ -87,6 +88,7 @@ class Runtime:
 
 
 def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
+    drivers.require(config.queue_url, "queue_url")  # before the store migrates: a missing driver stops it first
     store = store or Store.from_url(config.database_url)
     return Runtime(
         config=config,

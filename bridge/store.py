@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from bridge import drivers
 from bridge.errors import BridgeError, Unavailable
 from bridge.events import Ignored, SocialEvent
 from bridge.groupcommit import GroupCommit
@@ -244,6 +245,8 @@ class WorkItem:
 
 def create_engine(url: str) -> Engine:
     """An engine with the settings each backend needs to be durable and concurrent."""
+    drivers.require(url, "database_url")
+    url = drivers.database_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         sa.event.listen(engine, "connect", _sqlite_pragmas)

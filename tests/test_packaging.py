@@ -1,0 +1,84 @@
+"""What an install brings and needs: scale mode's drivers only with the ``scale`` extra, and what an
+operator sees when a URL asks for one that is missing (real processes, the drivers made unimportable)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox.stack import to_toml
+from tests.conftest import raw_config
+from tests.support import socialdesk
+
+SCALE_HINT = "pip install 'socialdesk[scale]'"
+# Run by the child interpreter at start: `import psycopg` / `import redis` then raise ImportError, as they do
+# when the package is not installed (a None entry in sys.modules halts the import).
+BLOCKER = "import sys\n\nfor name in ('psycopg', 'redis'):\n    sys.modules[name] = None\n"
+
+
+@pytest.fixture
+def without_drivers(tmp_path: Path) -> dict[str, str]:
+    """The environment of a process that has neither psycopg nor redis: a sitecustomize that blocks them."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCKER)
+    return {"PYTHONPATH": str(site)}
+
+
+def config_file(tmp_path: Path, **bridge: str) -> str:
+    path = tmp_path / "socialdesk.toml"
+    defaults = {"database_url": f"sqlite:///{tmp_path}/s.db", "queue_url": f"sqlite:///{tmp_path}/q.db"}
+    path.write_text(to_toml(raw_config(**{**defaults, **bridge})))
+    return str(path)
+
+
+def test_the_blocker_makes_the_drivers_unimportable(without_drivers: dict[str, str]) -> None:
+    """Else the tests below would prove nothing: this environment has both drivers installed."""
+    for name in ("psycopg", "redis"):
+        probe = f"import sys\ntry:\n    import {name}\nexcept ImportError:\n    sys.exit(3)\n"
+        result = subprocess.run([sys.executable, "-c", probe], env=without_drivers, capture_output=True, timeout=30)
+        assert result.returncode == 3, name
+
+
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg", "postgresql"])
+@pytest.mark.parametrize("command", [["status"], ["dead-letters"], ["db", "upgrade"], ["worker"], ["serve"]])
+def test_a_postgresql_url_without_psycopg_names_the_extra_in_one_line(
+    tmp_path: Path, without_drivers: dict[str, str], scheme: str, command: list[str]
+) -> None:
+    path = config_file(tmp_path, database_url=f"{scheme}://sd:DbPassw0rd@127.0.0.1:1/sd")
+    result = socialdesk(*command, "--config", path, env=without_drivers, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"Error: bridge.database_url: {scheme}:// needs the psycopg driver, which is not installed: {SCALE_HINT}"
+    ]
+    assert "DbPassw0rd" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_a_redis_url_without_redis_names_the_extra_in_one_line(
+    tmp_path: Path, without_drivers: dict[str, str], command: str
+) -> None:
+    path = config_file(tmp_path, queue_url="redis://:RedisPassw0rd@127.0.0.1:1/0")
+    result = socialdesk(command, "--config", path, env=without_drivers, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"Error: bridge.queue_url: redis:// needs the redis driver, which is not installed: {SCALE_HINT}"
+    ]
+    assert "RedisPassw0rd" not in result.stderr + result.stdout
+
+
+def test_doctor_reports_the_missing_driver_as_a_failed_check(tmp_path: Path, without_drivers: dict[str, str]) -> None:
+    path = config_file(tmp_path, database_url="postgresql+psycopg://sd@127.0.0.1:1/sd")
+    result = socialdesk("doctor", "--config", path, env=without_drivers, timeout=60)
+    assert result.returncode == 1
+    [database] = [line for line in result.stdout.splitlines() if line.startswith("✗ database: ")]
+    assert database.endswith(f"postgresql+psycopg:// needs the psycopg driver, which is not installed: {SCALE_HINT}")
+
+
+def test_the_demo_runs_on_sqlite_without_either_driver(without_drivers: dict[str, str]) -> None:
+    result = socialdesk("demo", env=without_drivers)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All good: 11/11 checks" in result.stdout
