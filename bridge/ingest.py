@@ -96,7 +96,7 @@ class InboxWriter:
         if connection is None:
             try:
                 connection = self.engine.raw_connection()
-            except sa.exc.SQLAlchemyError as e:
+            except (sa.exc.SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as e:  # the driver's own, unwrapped
                 raise Unavailable("the database is unavailable", platform="store") from e
             if self._keep:
                 connection.detach()  # ours for the life of the process, not the pool's

@@ -16,7 +16,7 @@ from bridge import config as config_module
 from bridge.config import Config
 from bridge.store import Store
 from webhooks import freshdesk, generic, meta, openapi, telegram, x, zendesk
-from webhooks.common import WebState, error_body
+from webhooks.common import WebState, error_body, error_headers
 from webhooks.direct import DirectPost
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,8 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     return app
 
 
-def _http_error(e: HTTPException) -> tuple[Response, int]:
-    return jsonify(error_body(e)), e.code or 500
+def _http_error(e: HTTPException) -> tuple[Response, int, list[tuple[str, str]]]:
+    return jsonify(error_body(e)), e.code or 500, error_headers(e)
 
 
 def _unexpected(e: Exception) -> Any:

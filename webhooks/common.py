@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from flask import Response, abort, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from bridge.config import ChannelConfig, Config
 from bridge.errors import Unavailable
@@ -73,14 +75,22 @@ def _without_lone_surrogates(value: Any) -> Any:
     return value
 
 
+#: Seconds a sender is asked to wait after a storage failure (``Retry-After`` of the 503).
+STORAGE_RETRY_AFTER = 30
+#: What a failing store raises: the bridge's own error, SQLAlchemy's, and the drivers' own (which
+#: SQLAlchemy does not wrap everywhere: a raw connection that cannot be opened raises psycopg's).
+STORAGE_ERRORS = (Unavailable, SQLAlchemyError, psycopg.Error, sqlite3.Error)
+
+
 @contextmanager
 def storage(what: str) -> Iterator[None]:
-    """A storage failure in the request path answers 503, so the sender delivers again later."""
+    """A storage failure in the request path answers 503 with ``Retry-After``, so the sender delivers
+    again later (never a 500: a platform may stop sending to an endpoint that fails)."""
     try:
         yield
-    except (Unavailable, SQLAlchemyError):
-        log.exception("could not %s", what)
-        abort(503, "storage unavailable, retry later")
+    except STORAGE_ERRORS as e:
+        log.error("could not %s: %s", what, e)
+        raise ServiceUnavailable("storage unavailable, retry later", retry_after=STORAGE_RETRY_AFTER) from e
 
 
 def store_events(events: Sequence[SocialEvent | Ignored]) -> int:
@@ -114,6 +124,11 @@ def ack_body(stored: int, received: int) -> dict[str, Any]:
     if received and not stored:
         log.info("redelivery: %d events already stored", received)
     return {"ok": True, "received": received, "stored": stored}
+
+
+def error_headers(e: HTTPException) -> list[tuple[str, str]]:
+    """The headers an error answer carries besides its JSON: ``Retry-After`` where one was set."""
+    return [(k, v) for k, v in e.get_headers() if k.lower() == "retry-after"]
 
 
 def error_body(e: HTTPException) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
 from werkzeug.wsgi import get_input_stream
 
-from webhooks.common import error_body
+from webhooks.common import error_body, error_headers
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -44,13 +44,13 @@ class DirectPost:
         try:
             body = get_input_stream(environ, max_content_length=self.max_body).read()
             mimetype = parse_options_header(environ.get("CONTENT_TYPE"))[0].lower()  # as Flask does
-            status, answer = 200, self.handle(body, mimetype, environ)
+            status, answer, extra = 200, self.handle(body, mimetype, environ), []
         except HTTPException as e:
-            status, answer = e.code or 500, error_body(e)
+            status, answer, extra = e.code or 500, error_body(e), error_headers(e)
         except Exception:  # a bug still answers in JSON, without a traceback; the log keeps the details
             log.exception("unexpected error while handling a webhook")
-            status, answer = 500, error_body(InternalServerError())
+            status, answer, extra = 500, error_body(InternalServerError()), []
         data = json.dumps(answer, separators=(",", ":")).encode() + b"\n"
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *extra]
         start_response(f"{status} {HTTP_STATUS_CODES.get(status, '')}".rstrip(), headers)
         return [data]
