@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from sandbox.stack import to_toml
 from tests.conftest import raw_config
 from tests.support import socialdesk
 
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 SCALE_HINT = "pip install 'socialdesk[scale]'"
 # Run by the child interpreter at start: `import psycopg` / `import redis` then raise ImportError, as they do
 # when the package is not installed (a None entry in sys.modules halts the import).
@@ -82,3 +86,26 @@ def test_the_demo_runs_on_sqlite_without_either_driver(without_drivers: dict[str
     result = socialdesk("demo", env=without_drivers)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All good: 11/11 checks" in result.stdout
+
+
+def requirements(extra: str | None = None) -> dict[str, Requirement]:
+    """The runtime dependencies, or an extra's, by normalised name."""
+    lines = PROJECT["dependencies"] if extra is None else PROJECT["optional-dependencies"][extra]
+    return {Requirement(line).name.lower(): Requirement(line) for line in lines}
+
+
+def test_the_scale_drivers_are_only_in_the_scale_extra_which_dev_pulls_in() -> None:
+    drivers = {"psycopg", "redis"}
+    assert set(requirements("scale")) == drivers
+    assert not drivers & set(requirements()), "a SQLite-only install must not need them"
+    for extra in set(PROJECT["optional-dependencies"]) - {"scale"}:
+        assert not drivers & set(requirements(extra)), extra
+    assert requirements("dev")["socialdesk"].extras == {"scale"}, "the tests run scale mode"
+
+
+def test_phone_numbers_come_without_the_geodata_we_do_not_use() -> None:
+    """phonenumberslite is phonenumbers (same import name, same API) less ~40 MB of geocoder, carrier and
+    time-zone data; connectors.salesforce.queries only parses, checks and formats numbers."""
+    runtime = set(requirements())
+    assert "phonenumberslite" in runtime
+    assert "phonenumbers" not in runtime
