@@ -10,6 +10,7 @@ import json
 import time
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 #: What an inbound event is. ``message`` and ``comment`` start or continue a conversation; ``edit`` and
@@ -157,6 +158,27 @@ class AgentReply:
     created_at: datetime
     ticket_tags: tuple[str, ...] = ()  # the ticket's tags when it was read (a tag can ask for a private reply)
     attachments: tuple[str, ...] = ()  # the names of files attached to it: the channels send its text only
+
+
+class Priority(StrEnum):
+    """A ticket's priority in Zendesk's words; Freshdesk's 1-4 (low, medium, high, urgent) map onto them."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class TicketStatus(StrEnum):
+    """A status a rule may give a ticket. ``hold`` is Zendesk's only, ``closed`` Freshdesk's only (Zendesk
+    closes solved tickets itself); ``solved`` is Freshdesk's ``resolved``."""
+
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    HOLD = "hold"
+    SOLVED = "solved"
+    CLOSED = "closed"
 
 
 @dataclass(frozen=True)

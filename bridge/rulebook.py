@@ -1,0 +1,332 @@
+"""Reading ``[[rules]]``: the rule grammar of ``socialdesk.toml`` into the typed rules of :mod:`bridge.rules`.
+
+``when`` is a table of conditions that must all hold (``all`` / ``any`` / ``not`` nest them); ``then`` a
+table of actions. A bad rule is refused at start with one line naming the rule and the key::
+
+    rules[vip-negative].when.sentimnt: unknown condition (did you mean sentiment?)
+
+Names of groups, assignees and brands are checked against the helpdesk later, once, when the bridge
+starts (:mod:`bridge.routing`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from bridge.errors import ConfigError
+from bridge.events import Priority, TicketStatus
+from bridge.rules import (
+    COMPARISONS,
+    ESCALATED_TAG,
+    ZENDESK_TYPES,
+    Actions,
+    All,
+    Any_,
+    Condition,
+    CrmField,
+    Flag,
+    Keywords,
+    Not,
+    OneOf,
+    Pattern,
+    Rule,
+    SentimentIs,
+    Subject,
+    UrgencyIs,
+    fold,
+    strip_marks,
+)
+
+# -- reading [[rules]] -----------------------------------------------------------------------------------------------
+
+_RULE_KEYS = ("name", "when", "then", "stop")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,23}")
+_PRIORITY_ALIASES = {"medium": "normal"}
+_STATUS_ALIASES = {"resolved": "solved"}
+
+
+class _Error(Exception):
+    """A problem at a key path inside one rule (turned into a :class:`ConfigError` naming the rule)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key, self.message = key, message
+
+
+def parse_rules(raw: object, *, helpdesk: str = "zendesk") -> tuple[Rule, ...]:
+    """``[[rules]]`` as typed rules; a bad rule is a :class:`ConfigError` naming the rule and the key."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
+        raise ConfigError("rules: must be an array of tables ([[rules]])")
+    rules = tuple(_rule(r, i, helpdesk) for i, r in enumerate(raw))
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.name in seen:
+            raise ConfigError(f"rules[{rule.name}].name: another rule has this name")
+        seen.add(rule.name)
+    return rules
+
+
+def _rule(table: dict[str, Any], index: int, helpdesk: str) -> Rule:
+    name = table.get("name")
+    where = f"rules[{name}]" if isinstance(name, str) and name else f"rules[{index}]"
+    try:
+        _known(table, _RULE_KEYS, "")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise _Error("name", "required: 1-24 of a-z, 0-9, '-', '_', starting with a letter or digit")
+        stop = table.get("stop", False)
+        if not isinstance(stop, bool):
+            raise _Error("stop", "must be true or false")
+        return Rule(name, _when(table.get("when", {}), "when"), _then(table.get("then"), helpdesk), stop)
+    except _Error as e:
+        raise ConfigError(f"{where}.{e.key}: {e.message}") from None
+
+
+def _known(table: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(allowed)})"
+            raise _Error(_join(where, key), "unknown " + ("condition" if where.startswith("when") else "key") + hint)
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+# conditions ------------------------------------------------------------------------------------------------------
+
+
+def _when(value: object, where: str) -> Condition:
+    if not isinstance(value, dict):
+        raise _Error(where, "must be a table of conditions")
+    _known(value, tuple(_CONDITIONS), where)
+    return All(tuple(_CONDITIONS[key](v, _join(where, key)) for key, v in value.items()))
+
+
+def _strings(value: object, where: str) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(v, str) and v.strip() for v in items):
+        raise _Error(where, "must be a non-empty string or list of strings")
+    return tuple(items)
+
+
+def _bool(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _Error(where, "must be true or false")
+    return value
+
+
+def _one_of(what: str, get: Callable[[Subject], str | None]) -> Callable[[object, str], Condition]:
+    return lambda v, where: OneOf(what, frozenset(s.casefold() for s in _strings(v, where)), get)
+
+
+def _flag(what: str, get: Callable[[Subject], bool], yes: str, no: str) -> Callable[[object, str], Condition]:
+    return lambda v, where: Flag(what, _bool(v, where), get, yes, no)
+
+
+def _keywords(value: object, where: str) -> Condition:
+    shown = _strings(value, where)
+    return Keywords(tuple(fold(w) for w in shown), shown)
+
+
+def _regex(value: object, where: str) -> Condition:
+    compiled = []
+    for pattern in _strings(value, where):
+        try:
+            compiled.append(re.compile(strip_marks(pattern), re.IGNORECASE))
+        except re.error as e:
+            raise _Error(where, f"invalid regular expression {pattern!r}: {e}") from None
+    return Pattern(tuple(compiled))
+
+
+def _sentiment(value: object, where: str) -> Condition:
+    table = value if isinstance(value, dict) else {"is": value}
+    _known(table, ("is", "min_score"), where)
+    labels = frozenset(s.casefold() for s in _strings(table.get("is"), f"{where}.is"))
+    unknown = labels - {"negative", "neutral", "positive"}
+    if unknown:
+        raise _Error(f"{where}.is", f"{sorted(unknown)[0]!r} is not negative, neutral or positive")
+    min_score = table.get("min_score", 0.0)
+    if isinstance(min_score, bool) or not isinstance(min_score, int | float) or not 0 <= min_score <= 1:
+        raise _Error(f"{where}.min_score", "must be a number from 0 to 1")
+    return SentimentIs(labels, float(min_score))
+
+
+def _urgency(value: object, where: str) -> Condition:
+    if value not in ("high", "normal"):
+        raise _Error(where, "must be high or normal")
+    return UrgencyIs(str(value))
+
+
+def _crm(value: object, where: str) -> Condition:
+    if not isinstance(value, dict) or not value:
+        raise _Error(where, 'must be a table of CRM fields, e.g. { account_type = "Enterprise" }')
+    return All(tuple(_crm_field(str(k), v, _join(where, str(k))) for k, v in value.items()))
+
+
+def _crm_field(name: str, value: object, where: str) -> Condition:
+    if isinstance(value, bool):
+        return CrmField(name, exists=value)
+    if isinstance(value, int | float):
+        return CrmField(name, compare=(("gte", float(value)), ("lte", float(value))))
+    if not isinstance(value, dict):
+        return CrmField(name, values=frozenset(s.casefold() for s in _strings(value, where)))
+    _known(value, (*COMPARISONS, "exists"), where)
+    if "exists" in value:
+        return CrmField(name, exists=_bool(value["exists"], f"{where}.exists"))
+    bounds = []
+    for op, bound in value.items():
+        if isinstance(bound, bool) or not isinstance(bound, int | float):
+            raise _Error(f"{where}.{op}", "must be a number")
+        bounds.append((str(op), float(bound)))
+    return CrmField(name, compare=tuple(bounds))
+
+
+def _hours(value: object, where: str) -> Condition:
+    if value not in ("inside", "outside"):
+        raise _Error(where, "must be inside or outside")
+    return Flag("business hours", value == "inside", lambda s: s.inside_hours, "inside business hours", "outside")
+
+
+def _group_of(kind: Callable[[tuple[Condition, ...]], Condition]) -> Callable[[object, str], Condition]:
+    def build(value: object, where: str) -> Condition:
+        if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+            raise _Error(where, "must be a non-empty list of condition tables")
+        return kind(tuple(_when(v, f"{where}[{i}]") for i, v in enumerate(value)))
+
+    return build
+
+
+def _crm_flag(s: Subject) -> bool:
+    return s.crm is not None and s.crm.found
+
+
+_CONDITIONS: dict[str, Callable[[object, str], Condition]] = {
+    "channel": _one_of("channel", lambda s: s.event.channel),
+    "platform": _one_of("platform", lambda s: s.event.platform),
+    "language": _one_of("language", lambda s: s.classification.language if s.classification else None),
+    "public": _flag("public", lambda s: s.event.public, "in public", "in private"),
+    "first_message": _flag("first message", lambda s: s.thread.first_message, "first message", "follow-up"),
+    "keywords": _keywords,
+    "regex": _regex,
+    "sentiment": _sentiment,
+    "urgency": _urgency,
+    "crm": _crm,
+    "vip": _flag("vip", lambda s: s.crm is not None and s.crm.vip, "VIP", "not VIP"),
+    "known_customer": _flag("known customer", _crm_flag, "known customer", "unknown customer"),
+    "attachments": _flag("attachments", lambda s: s.event.attachments > 0, "has attachments", "no attachments"),
+    "business_hours": _hours,
+    "all": _group_of(All),
+    "any": _group_of(Any_),
+    "not": lambda v, where: Not(_when(v, where)),
+}
+
+
+# actions -----------------------------------------------------------------------------------------------------------
+
+_ACTIONS = ("tags", "priority", "type", "group", "assignee", "brand", "status", "fields", "ignore", "escalate")
+
+
+def _then(value: object, helpdesk: str) -> Actions:
+    if not isinstance(value, dict) or not value:
+        raise _Error("then", "required: a table of actions")
+    _known(value, _ACTIONS, "then")
+    priority = _priority(value.get("priority"))
+    group = _text(value.get("group"), "then.group")
+    tags = _tags(value.get("tags"))
+    if "escalate" in value:  # a shorthand: urgent, in that group, tagged
+        group, priority = _text(value["escalate"], "then.escalate"), Priority.URGENT
+        tags = (*tags, ESCALATED_TAG)
+    return Actions(
+        tags=tags,
+        priority=priority,
+        type=_type(value.get("type"), helpdesk),
+        group=group,
+        assignee=_text(value.get("assignee"), "then.assignee"),
+        brand=_brand(value.get("brand"), helpdesk),
+        status=_status(value.get("status"), helpdesk),
+        fields=_fields(value.get("fields")),
+        ignore=_bool(value.get("ignore", False), "then.ignore"),
+    )
+
+
+def _text(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _Error(where, "must be a name")
+    return value.strip()
+
+
+def _tags(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    tags = _strings(value, "then.tags")
+    bad = next((t for t in tags if not re.fullmatch(r"[\w:-]{1,32}", t)), None)
+    if bad is not None:
+        raise _Error("then.tags", f"{bad!r}: a tag is 1-32 letters, digits, '_', '-' or ':' (no spaces)")
+    return tuple(t.lower() for t in tags)
+
+
+def _priority(value: object) -> Priority | None:
+    if value is None:
+        return None
+    try:
+        return Priority(_PRIORITY_ALIASES.get(str(value), str(value)))
+    except ValueError:
+        raise _Error("then.priority", "must be low, normal, high or urgent") from None
+
+
+def _status(value: object, helpdesk: str) -> TicketStatus | None:
+    if value is None:
+        return None
+    try:
+        status = TicketStatus(_STATUS_ALIASES.get(str(value), str(value)))
+    except ValueError:
+        raise _Error("then.status", "must be open, pending, hold, solved or closed") from None
+    if status in (TicketStatus.NEW, TicketStatus.CLOSED) and helpdesk == "zendesk":
+        raise _Error("then.status", f"{status} cannot be set on Zendesk (it sets new and closed itself)")
+    if status in (TicketStatus.NEW, TicketStatus.HOLD) and helpdesk == "freshdesk":
+        raise _Error("then.status", f"{status} is not a Freshdesk status")
+    return status
+
+
+def _type(value: object, helpdesk: str) -> str | None:
+    name = _text(value, "then.type")
+    if name is not None and helpdesk == "zendesk" and name.lower() not in ZENDESK_TYPES:
+        raise _Error("then.type", f"{name!r}: Zendesk's types are {', '.join(sorted(ZENDESK_TYPES))}")
+    return name.lower() if name is not None and helpdesk == "zendesk" else name
+
+
+def _brand(value: object, helpdesk: str) -> str | None:
+    name = _text(value, "then.brand")
+    if name is not None and helpdesk != "zendesk":
+        raise _Error("then.brand", "brands are Zendesk's only")
+    return name
+
+
+def _fields(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str | int | float | bool) for v in value.values()):
+        raise _Error("then.fields", "must be a table of field id or name = value")
+    return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+
+
+# -- names the helpdesk must know ---------------------------------------------------------------------------------
+
+
+def names_used(rules: Sequence[Rule]) -> dict[str, dict[str, str]]:
+    """``{"group": {name: rule}, "assignee": ..., "brand": ...}``: every name to resolve, with a rule using it."""
+    used: dict[str, dict[str, str]] = {"group": {}, "assignee": {}, "brand": {}}
+    for rule in rules:
+        for kind, names in used.items():
+            value = getattr(rule.then, kind)
+            if value is not None:
+                names.setdefault(value, rule.name)
+    return used
