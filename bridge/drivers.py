@@ -39,3 +39,13 @@ def database_url(url: str) -> str:
     which the ``scale`` extra does not install."""
     scheme, sep, rest = url.partition("://")
     return f"postgresql+psycopg://{rest}" if sep and scheme.lower() == "postgresql" else url
+
+
+def database_errors() -> tuple[type[Exception], ...]:
+    """The installed database drivers' own error base classes (psycopg's, with the scale extra): what a raw
+    connection raises where SQLAlchemy does not wrap it. Empty on an embedded install."""
+    try:
+        import psycopg
+    except ImportError:
+        return ()
+    return (psycopg.Error,)

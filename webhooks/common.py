@@ -11,11 +11,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from flask import Response, abort, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
+from bridge import drivers
 from bridge.config import ChannelConfig, Config
 from bridge.errors import Unavailable
 from bridge.events import Ignored, SocialEvent
@@ -79,7 +79,7 @@ def _without_lone_surrogates(value: Any) -> Any:
 STORAGE_RETRY_AFTER = 30
 #: What a failing store raises: the bridge's own error, SQLAlchemy's, and the drivers' own (which
 #: SQLAlchemy does not wrap everywhere: a raw connection that cannot be opened raises psycopg's).
-STORAGE_ERRORS = (Unavailable, SQLAlchemyError, psycopg.Error, sqlite3.Error)
+STORAGE_ERRORS: tuple[type[Exception], ...] = (Unavailable, SQLAlchemyError, sqlite3.Error, *drivers.database_errors())
 
 
 @contextmanager
