@@ -1,4 +1,4 @@
-"""``socialdesk``: serve, worker, demo, status, dead-letters, replay.
+"""``socialdesk``: serve, worker, demo, status, dead-letters, replay, classify.
 
 The CLI is the edge where configuration is read; everything below it receives it. The web app and
 the demo are loaded by dotted path, so ``bridge`` keeps importing neither Flask nor a vendor SDK.
@@ -6,6 +6,7 @@ the demo are loaded by dotted path, so ``bridge`` keeps importing neither Flask 
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import click
 
 from bridge import config as config_module
+from bridge.classify.plugins import ClassifierSettings, build_classifier
 from bridge.errors import BridgeError, LeaseBusy
 from bridge.registry import build_runtime, load_object
 
@@ -332,3 +334,23 @@ def doctor(config_path: str | None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@config_option
+@click.option("--file", "source", type=click.File("r", encoding="utf-8"), default="-", help="read the texts from FILE")
+def classify(config_path: str | None, source: Any) -> None:
+    """Classify texts, one per line from stdin (or --file): one JSON object per line on stdout.
+
+    Uses the [classifier] of the configuration when there is one, else the default classifier."""
+    classifier = build_classifier(_classifier_settings(config_path))
+    for line in source:
+        result = classifier.classify(line.rstrip("\r\n"))
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+
+
+def _classifier_settings(path: str | None) -> ClassifierSettings:
+    """The configured classifier; without any configuration file, the default one."""
+    if path is None and not config_module.default_path().exists():
+        return ClassifierSettings()
+    return _config(path).classifier

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bridge.classify.plugins import ClassifierSettings
+from bridge.classify.plugins import settings as classifier_settings
 from bridge.errors import ConfigError
 
 PLATFORMS = ("facebook", "instagram", "whatsapp", "x", "telegram", "generic")
@@ -112,6 +114,7 @@ class Config:
     salesforce: Section | None = None
     bridge: Mapping[str, Any] = field(default_factory=dict, repr=False)  # holds the two URLs too
     retention_days: float | None = None  # [bridge] retention_days: the worker prunes finished work older than that
+    classifier: ClassifierSettings = field(default_factory=ClassifierSettings)  # [classifier]: see bridge.classify
     source: str = "<memory>"
 
     def channel(self, name: str) -> ChannelConfig | None:
@@ -158,6 +161,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str = "<mem
         salesforce=Section("salesforce", _wrap(data["salesforce"])) if "salesforce" in data else None,
         bridge=bridge,
         retention_days=_retention_days(bridge),
+        classifier=classifier_settings(_table(data, "classifier")),
         source=source,
     )
 

@@ -1,0 +1,358 @@
+"""The classifier port, the default offline classifier, the operator's slot and `socialdesk classify`."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from bridge import config as config_module
+from bridge.classify import Classification, Sentiment, Urgency
+from bridge.classify.default import LexiconClassifier
+from bridge.classify.plugins import ClassifierSettings, HttpClassifier, build_classifier, settings
+from bridge.cli import main
+from bridge.errors import ConfigError, PermanentError, Unavailable
+
+CLASSIFIER = LexiconClassifier()
+
+
+def classify(text: str) -> Classification:
+    return CLASSIFIER.classify(text)
+
+
+# -- language ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("where is my order?", "en"),
+        ("أين طلبي؟ لم يصل بعد", "ar"),
+        ("سفارش من هنوز نرسیده", "fa"),
+        ("मेरा ऑर्डर कहाँ है", "hi"),
+        ("yaar mera order kab aayega", "hi"),
+        ("où est ma commande ?", "fr"),
+        ("wo ist meine Bestellung?", "de"),
+        ("dov'è il mio ordine?", "it"),
+        ("cadê o meu pedido? não chegou", "pt"),
+        ("¿dónde está mi pedido?", "es"),
+        ("где мой заказ?", "ru"),
+        ("kje je moje naročilo?", "sl"),
+    ],
+)
+def test_language_of_short_texts(text: str, language: str) -> None:
+    assert classify(text).language == language
+
+
+def test_a_text_without_words_has_no_language() -> None:
+    assert classify("12345 !!!").language == "und"
+
+
+# -- sentiment -----------------------------------------------------------------------------------------------
+
+
+def test_negation_turns_a_good_word_negative_and_says_so() -> None:
+    assert classify("the service is good").sentiment is Sentiment.POSITIVE
+    negated = classify("the service is not good")
+    assert negated.sentiment is Sentiment.NEGATIVE
+    assert "negative: not good" in negated.reasons
+
+
+@pytest.mark.parametrize(
+    ("plain", "negated"),
+    [("das ist gut", "das ist nicht gut"), ("c'est bien", "ce n'est pas bien"), ("es bueno", "no es bueno")],
+)
+def test_negation_in_other_languages(plain: str, negated: str) -> None:
+    assert classify(plain).score > 0 > classify(negated).score
+
+
+@pytest.mark.parametrize(
+    ("plain", "intensified"),
+    [
+        ("good", "very good"),
+        ("bad", "extremely bad"),
+        ("gut", "sehr gut"),
+        ("bueno", "muy bueno"),
+        ("this is bad", "this is BAD"),
+    ],
+)
+def test_intensifiers_and_capitals_strengthen(plain: str, intensified: str) -> None:
+    assert abs(classify(intensified).score) > abs(classify(plain).score) > 0
+
+
+def test_a_softener_weakens() -> None:
+    assert 0 < classify("slightly good").score < classify("good").score
+
+
+def test_what_follows_but_decides() -> None:
+    result = classify("the staff were nice but the product is awful")
+    assert result.sentiment is Sentiment.NEGATIVE
+    assert result.reasons[0] == "negative: awful"
+
+
+@pytest.mark.parametrize(
+    ("text", "sentiment"), [("😡😡", Sentiment.NEGATIVE), ("😍", Sentiment.POSITIVE), ("😭", Sentiment.NEGATIVE)]
+)
+def test_emoji_carry_sentiment(text: str, sentiment: Sentiment) -> None:
+    result = classify(f"my order {text}")
+    assert result.sentiment is sentiment
+    assert any(text[0] in reason for reason in result.reasons)
+
+
+def test_a_plain_statement_is_neutral_with_no_reasons() -> None:
+    result = classify("The store opens at nine on Monday")
+    assert (result.sentiment, result.urgency, result.reasons) == (Sentiment.NEUTRAL, Urgency.NORMAL, ())
+
+
+@pytest.mark.parametrize(
+    ("text", "sentiment"),
+    [
+        ("هذا رائع جدا شكرا", Sentiment.POSITIVE),
+        ("خدمة سيئة جدا", Sentiment.NEGATIVE),
+        ("این خیلی بد است", Sentiment.NEGATIVE),
+        ("यह बहुत अच्छा है", Sentiment.POSITIVE),
+        ("yaar ye bahut bakwas service hai", Sentiment.NEGATIVE),
+        ("Это ужасно", Sentiment.NEGATIVE),
+        ("To je res odlično, hvala", Sentiment.POSITIVE),
+        ("Questo prodotto è bellissimo", Sentiment.POSITIVE),
+        ("Atendimento péssimo", Sentiment.NEGATIVE),
+    ],
+)
+def test_sentiment_in_each_script(text: str, sentiment: Sentiment) -> None:
+    assert classify(text).sentiment is sentiment
+
+
+def test_score_is_bounded() -> None:
+    result = classify("awful terrible horrible worst disgusting scam 😡😡😡!!!!")
+    assert -1.0 <= result.score < -0.9
+
+
+# -- urgency -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("I will talk to my lawyer about this", "legal: lawyer"),
+        ("the charger caught fire last night", "safety: caught fire"),
+        ("please cancel my subscription", "cancellation: cancel"),
+        ("I am still waiting for my refund", "waiting: still waiting"),
+        ("your app is down again", "outage: is down"),
+        ("Ich habe meinen Anwalt eingeschaltet", "legal: anwalt"),
+        ("Je veux résilier mon abonnement", "cancellation: resilier"),
+        ("la app no funciona desde ayer", "outage: no funciona"),
+        ("вызвали скорую, телефон взорвался", "safety: скорую"),
+        ("سأرفع قضية في المحكمة", "legal: قضیه"),
+        ("abhi tak koi jawab nahi aaya", "waiting: abhi tak"),
+        ("Še vedno čakam na odgovor", "waiting: se vedno cakam"),
+    ],
+)
+def test_urgency_names_the_category_and_the_words(text: str, reason: str) -> None:
+    result = classify(text)
+    assert result.urgency is Urgency.HIGH
+    assert reason in result.reasons
+
+
+def test_english_urgency_words_count_in_another_language() -> None:
+    assert "legal: lawyer" in classify("Mein lawyer wird sich melden").reasons
+
+
+def test_urgency_words_must_be_whole_words() -> None:
+    assert classify("Sue and I love the new colours").urgency is Urgency.HIGH  # "sue" is a word: a known limit
+    assert classify("a pursuer of cancellations").urgency is Urgency.HIGH  # cancel* is a prefix on purpose
+    assert classify("he is a superb suede maker").urgency is Urgency.NORMAL
+
+
+# -- the JSON contract ---------------------------------------------------------------------------------------
+
+
+def test_json_round_trip() -> None:
+    result = classify("not good, still waiting").to_json()
+    assert Classification.from_json(json.loads(json.dumps(result))).to_json() == result
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [[], {"sentiment": "angry"}, {"sentiment": "negative", "score": "low"}, {"sentiment": "negative", "reasons": "x"},
+     {"sentiment": "negative", "urgency": "now"}, {"sentiment": "negative", "score": float("nan")}],
+)  # fmt: skip
+def test_a_bad_answer_is_refused(answer: Any) -> None:
+    with pytest.raises(PermanentError):
+        Classification.from_json(answer)
+
+
+# -- the operator's slot: Python ---------------------------------------------------------------------------
+
+
+class FixedModel:
+    """An operator's model: answers the same for every text, with what it was built with."""
+
+    def __init__(self, sentiment: str, as_json: bool) -> None:
+        self.sentiment = sentiment
+        self.as_json = as_json
+
+    def classify(self, text: str) -> Any:
+        answer = {"language": "xx", "sentiment": self.sentiment, "score": -0.5, "urgency": "high", "reasons": [text]}
+        return answer if self.as_json else Classification.from_json(answer)
+
+
+def make_model(sentiment: str = "negative", as_json: bool = True) -> FixedModel:
+    return FixedModel(sentiment, as_json)
+
+
+def test_python_slot_builds_the_operators_model_with_its_options() -> None:
+    for as_json in (True, False):
+        table = {
+            "kind": "python",
+            "path": "tests.test_classify:make_model",
+            "options": {"sentiment": "neutral", "as_json": as_json},
+        }
+        result = build_classifier(settings(table)).classify("hello")
+        assert result == Classification("xx", Sentiment.NEUTRAL, -0.5, Urgency.HIGH, ("hello",))
+
+
+def test_python_slot_checks_the_answers() -> None:
+    classifier = build_classifier(
+        settings({"kind": "python", "path": "tests.test_classify:make_model", "options": {"sentiment": "meh"}})
+    )
+    with pytest.raises(PermanentError, match="not a classification"):
+        classifier.classify("hello")
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"kind": "magic"}, "classifier.kind"),
+        ({"kind": "python"}, "classifier.path"),
+        ({"kind": "python", "path": "tests.test_classify"}, "classifier.path"),
+        ({"kind": "http"}, "classifier.url"),
+        ({"kind": "http", "url": "ftp://x"}, "classifier.url"),
+        ({"kind": "http", "url": "http://x", "timeout": 0}, "classifier.timeout"),
+        ({"kind": "default", "model": "x"}, "classifier.model"),
+        ({"kind": "python", "path": "tests.test_classify:options", "options": []}, "classifier.options"),
+    ],
+)
+def test_bad_classifier_settings_name_the_key(table: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        settings(table)
+
+
+@pytest.mark.parametrize(
+    "path", ["tests.no_such_module:make", "tests.test_classify:no_such_factory", "tests.test_classify:CLASSIFIER"]
+)
+def test_a_factory_that_cannot_be_loaded_is_a_config_error(path: str) -> None:
+    with pytest.raises(ConfigError, match=r"classifier\.path"):
+        build_classifier(settings({"kind": "python", "path": path}))
+
+
+def test_without_settings_the_default_classifier() -> None:
+    assert isinstance(build_classifier(), LexiconClassifier)
+    assert isinstance(build_classifier(ClassifierSettings()), LexiconClassifier)
+
+
+# -- the operator's slot: HTTP -------------------------------------------------------------------------------
+
+
+class _Endpoint(BaseHTTPRequestHandler):
+    seen: list[tuple[str | None, Any]] = []  # noqa: RUF012 - shared with the test on purpose
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append((self.headers.get("Authorization"), body))
+        status, answer = {
+            "boom": (500, {"error": "down"}),
+            "nope": (400, {"error": "bad"}),
+            "odd": (200, {"sentiment": "furious"}),
+        }.get(body["text"], (200, {"language": "en", "sentiment": "positive", "score": 0.9, "reasons": ["model"]}))
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def endpoint() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Endpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Endpoint.seen = []
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/classify"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_http_slot_posts_the_text_and_reads_the_answer(endpoint: str) -> None:
+    classifier = build_classifier(settings({"kind": "http", "url": endpoint, "api_key": "k-123"}))
+    result = classifier.classify("great stuff")
+    assert result == Classification("en", Sentiment.POSITIVE, 0.9, Urgency.NORMAL, ("model",))
+    assert _Endpoint.seen == [("Bearer k-123", {"text": "great stuff"})]
+    assert "k-123" not in repr(classifier) and "k-123" not in repr(
+        settings({"kind": "http", "url": endpoint, "api_key": "k-123"})
+    )
+
+
+@pytest.mark.parametrize(("text", "error"), [("boom", Unavailable), ("nope", PermanentError), ("odd", PermanentError)])
+def test_http_slot_failures(endpoint: str, text: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        HttpClassifier(endpoint).classify(text)
+
+
+def test_http_slot_unreachable_is_retryable(endpoint: str) -> None:
+    closed = endpoint.replace("/classify", "").rsplit(":", 1)[0] + ":9"  # the discard port: nothing listens
+    with pytest.raises(Unavailable):
+        HttpClassifier(closed, timeout=0.5).classify("hello")
+
+
+# -- socialdesk classify -------------------------------------------------------------------------------------
+
+
+def test_cli_writes_one_json_object_per_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no socialdesk.toml here: the default classifier
+    monkeypatch.delenv("SOCIALDESK_CONFIG", raising=False)
+    result = CliRunner().invoke(main, ["classify"], input="I love it\n\nmy lawyer will call\n")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["sentiment"] for line in lines] == ["positive", "neutral", "neutral"]
+    assert lines[2]["urgency"] == "high" and lines[2]["reasons"] == ["legal: lawyer"]
+    assert set(lines[0]) == {"language", "sentiment", "score", "urgency", "reasons"}
+
+
+def test_cli_reads_a_file_and_uses_the_configured_classifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZENDESK_API_TOKEN", "t")
+    config = tmp_path / "socialdesk.toml"
+    config.write_text(
+        '[zendesk]\nurl = "https://acme.zendesk.com"\nemail = "a@b.c"\napi_token = "${ZENDESK_API_TOKEN}"\n'
+        '[classifier]\nkind = "python"\npath = "tests.test_classify:make_model"\noptions = { sentiment = "positive" }\n'
+    )
+    texts = tmp_path / "texts.txt"
+    texts.write_text("one\ntwo\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["classify", "--config", str(config), "--file", str(texts)])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["reasons"] for line in result.output.splitlines()] == [["one"], ["two"]]
+    assert config_module.load(config).classifier.path == "tests.test_classify:make_model"
+
+
+def test_cli_bad_classifier_config_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZENDESK_API_TOKEN", "t")
+    config = tmp_path / "socialdesk.toml"
+    config.write_text(
+        '[zendesk]\nurl = "https://acme.zendesk.com"\nemail = "a@b.c"\napi_token = "t"\n[classifier]\nkind = "gpt"\n'
+    )
+    result = CliRunner().invoke(main, ["classify", "--config", str(config)], input="hi\n")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: configuration: classifier.kind: 'gpt' is not one of default, python, http"
+    ]
