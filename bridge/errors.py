@@ -102,3 +102,13 @@ class UnknownOutcome(BridgeError):
 
 class LeaseBusy(RetryableError):
     """Another worker holds the thread; try again shortly."""
+
+
+def describe(e: BaseException) -> str:
+    """What failed, in one line fit for a log or a dead letter: the error's class and the first line of its
+    message. A database error is described by the driver's error it wraps: its SQL, its parameters and
+    PostgreSQL's DETAIL ("Failing row contains ...") quote the row's values, i.e. customer data."""
+    cause = getattr(e, "orig", None)
+    cause = cause if isinstance(cause, BaseException) else e
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"[:300]

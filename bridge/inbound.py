@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bridge import enrich, messages, writeback
-from bridge.errors import BridgeError, TicketClosed, Unavailable, UnknownOutcome
+from bridge.errors import BridgeError, TicketClosed, Unavailable, UnknownOutcome, describe
 from bridge.events import NewTicket, SocialEvent, TicketRef
 from bridge.ports import Profiles
 from bridge.registry import Runtime
@@ -64,8 +64,9 @@ def _apply(rt: Runtime, pending: PendingEvent) -> bool:
         rt.store.dead_letter("inbox", [row_id], key=event.thread_key, error=str(e))
         return True
     except Exception as e:  # a bug must not wedge the thread: park the event, visibly
-        log.exception("inbox %d (%s) failed unexpectedly", row_id, event.thread_key)
-        error = f"unexpected error: {type(e).__name__}: {e}"
+        error = f"unexpected error: {describe(e)}"
+        # the traceback for a bug; a database error's own text would quote the row (customer data)
+        log.error("inbox %d (%s) failed: %s", row_id, event.thread_key, error, exc_info=not hasattr(e, "orig"))
         rt.store.dead_letter("inbox", [row_id], key=event.thread_key, error=error)
         return True
     changes = outcome.thread_changes

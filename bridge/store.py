@@ -247,11 +247,37 @@ def create_engine(url: str) -> Engine:
     """An engine with the settings each backend needs to be durable and concurrent."""
     drivers.require(url, "database_url")
     url = drivers.database_url(url)
+    # hide_parameters: an error's text (logged, kept in a dead letter) must not carry the row's values
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
+    sa.event.listen(engine, "before_cursor_execute", _parameters_without_nul, retval=True)
+    return engine
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` with the NUL characters taken out of its strings (walking lists, tuples and dicts).
+
+    PostgreSQL's text cannot hold a NUL: one in any field a customer filled in (a name, a reply target,
+    the text) failed the write and dead-lettered the message. A NUL carries no meaning in text, so every
+    value the store writes or looks up is cleaned here, the one place, on both backends alike. The
+    identifiers a message is deduplicated by are refused with a NUL instead (``webhooks.common.ingest``),
+    so that two ids never become one."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {k: without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(without_nul(v) for v in value)
+    return value
+
+
+def _parameters_without_nul(
+    conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> tuple[str, Any]:
+    return statement, without_nul(parameters)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -260,6 +286,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")  # acknowledged means on disk
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _event(payload: str) -> SocialEvent:
+    """The event of an inbox row, NUL characters taken out (see :func:`without_nul`): the helpdesk and every
+    row the worker writes get the same text. The payload keeps them, JSON-escaped, as the platform sent it."""
+    if "\\u0000" not in payload:  # the usual case: no JSON escape of a NUL anywhere
+        return SocialEvent.from_json(payload)
+    return SocialEvent.from_json(json.dumps(without_nul(json.loads(payload)), ensure_ascii=False))
 
 
 def insert_ignoring_duplicates(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> int:
@@ -422,7 +456,7 @@ class Store:
                 .where(inbox.c.thread_key == thread_key, inbox.c.status == "pending")
                 .order_by(inbox.c.platform_ts, inbox.c.id)
             ).all()
-        return [PendingEvent(int(r.id), SocialEvent.from_json(r.payload), int(r.attempts), r.attempted_at is not None,
+        return [PendingEvent(int(r.id), _event(r.payload), int(r.attempts), r.attempted_at is not None,
                              float(r.next_attempt_at)) for r in rows]  # fmt: skip
 
     def mark_attempted(self, row_id: int) -> None:
