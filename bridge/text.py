@@ -13,8 +13,9 @@ Where a reply is cut, in order of preference:
    (a 25-byte family emoji against a 20-byte limit, a run of stacked combining marks): delivering
    the reply is worth more than keeping such a cluster whole.
 
-Whitespace at a cut is dropped. No-break spaces are never chosen as a cut. Grapheme clusters come
-from the ``grapheme`` package, which implements the Unicode 13.0 rules.
+Whitespace at a cut is dropped. No-break spaces are never chosen as a cut. Grapheme clusters are the
+``regex`` package's extended grapheme clusters (``\\X``), kept to the current Unicode rules (Indic
+conjuncts such as क्ष stay whole since Unicode 15.1).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 
-import grapheme
+import regex
 
 Measure = Callable[[str], int]
 
@@ -35,6 +36,7 @@ _SENTENCE_CUT = re.compile(
     rf"|[。！？]{_BREAKING_SPACE}*"
 )
 _WORD_CUT = re.compile(rf"{_BREAKING_SPACE}+")
+_GRAPHEME = regex.compile(r"\X")  # one extended grapheme cluster (Unicode's UAX #29)
 # A sentence cut is preferred over a word cut only if it keeps at least this share of the
 # longest part that fits, so that "Hi Anna!" does not become a part of its own.
 _MIN_SENTENCE_FILL = 0.5
@@ -54,7 +56,7 @@ def split_text(text: str, limit: int, *, measure: Measure = len) -> list[str]:
     """
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
-    clusters = _strip(list(grapheme.graphemes(unicodedata.normalize("NFC", text))))
+    clusters = _strip(_GRAPHEME.findall(unicodedata.normalize("NFC", text)))
     whole = "".join(clusters)
     if not whole or measure(whole) <= limit:
         return [whole] if whole else []

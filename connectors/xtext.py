@@ -19,8 +19,8 @@ URLs are found the way twitter-text's ``extractUrlsWithIndices`` finds them: wit
 
 Emoji sequences follow the twemoji grammar twitter-text uses. Two deliberate approximations, both
 rare in an agent's reply: a ZWJ sequence counts 2 even when it is not one of Unicode's recommended
-sequences (twemoji would split an unknown one), and Unicode 13's ``Extended_Pictographic`` (from the
-``grapheme`` package) decides what is an emoji. © and ® are not emoji, as in twemoji.
+sequences (twemoji would split an unknown one), and Unicode's ``Extended_Pictographic`` property (as the
+``regex`` package knows it) decides what is an emoji. © and ® are not emoji, as in twemoji.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from grapheme.grapheme_property_group import GraphemePropertyGroup, get_group
+import regex
 
 # twitter-text config/v3.json (tests compare these with the vendor's file).
 MAX_WEIGHTED_LENGTH = 280
@@ -395,9 +395,12 @@ def _lone_vs16(text: str, i: int) -> int:
     return i + 1 if text[i] == _VS16 else 0
 
 
+_PICTOGRAPHIC = regex.compile(r"\p{Extended_Pictographic}")
+
+
 def _is_pictographic(char: str) -> bool:
     # © and ® (U+00A9, U+00AE) are pictographic too, but twemoji leaves them as text.
-    return char > "\u00ae" and get_group(char) is GraphemePropertyGroup.EXTENDED_PICTOGRAPHIC
+    return char > "\u00ae" and _PICTOGRAPHIC.match(char) is not None
 
 
 def _is_modifier_base(char: str) -> bool:

@@ -3,6 +3,8 @@ operator sees when a URL asks for one that is missing (real processes, the drive
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import subprocess
 import sys
 import tomllib
@@ -109,3 +111,29 @@ def test_phone_numbers_come_without_the_geodata_we_do_not_use() -> None:
     runtime = set(requirements())
     assert "phonenumberslite" in runtime
     assert "phonenumbers" not in runtime
+
+
+TEXT_RULES = ("connectors/xtext.py", "bridge/text.py")
+
+
+def third_party_imports(path: Path) -> list[str]:
+    """The modules ``path`` imports from outside the standard library and this project, as written."""
+    first_party = {"bridge", "connectors", "webhooks", "sandbox"}
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    return [n for n in names if n.split(".")[0] not in sys.stdlib_module_names | first_party]
+
+
+@pytest.mark.parametrize("module", TEXT_RULES)
+def test_the_text_rules_use_only_the_public_top_level_api_of_declared_dependencies(module: str) -> None:
+    """Grapheme clusters and emoji properties come from a maintained package's documented API, not from a
+    module inside it (xtext read grapheme's internal property tables: grapheme, last released in 2020)."""
+    distributions = importlib.metadata.packages_distributions()
+    runtime = set(requirements())
+    for name in third_party_imports(ROOT / module):
+        assert "." not in name, f"{module} imports {name}, a module inside its package"
+        assert {d.lower() for d in distributions[name]} & runtime, f"{name} is not a runtime dependency"
