@@ -12,6 +12,7 @@ from typing import cast
 
 import requests
 
+from bridge import revocations
 from bridge.config import ChannelConfig, Config
 from bridge.errors import BridgeError
 from bridge.ports import Helpdesk, SetupCheck
@@ -49,7 +50,7 @@ def _checks(config: Config) -> Iterator[Check]:
         if config.public_url:
             yield _check("zendesk setup", lambda: zendesk_setup_state(config))
     for channel in config.channels:
-        yield _check(f"channel {channel.name} ({channel.platform})", _channel_probe(channel))
+        yield _check(f"channel {channel.name} ({channel.platform})", _channel_probe(channel, store))
     if config.salesforce is not None:
         yield _check("salesforce", lambda: _salesforce(config))
     if config.public_url:
@@ -68,8 +69,15 @@ def _helpdesk(config: Config) -> Iterator[Check]:
         yield _check(f"{config.helpdesk} setup", helpdesk.check_setup)
 
 
-def _channel_probe(channel: ChannelConfig) -> Callable[[], str]:
-    return lambda: build_channel(channel).ping()
+def _channel_probe(channel: ChannelConfig, store: Store) -> Callable[[], str]:
+    def probe() -> str:
+        built = build_channel(channel)
+        when = revocations.revoked_at(store, channel, built.account_id)  # the platform told us (X's user_event)
+        if when is not None:
+            raise BridgeError(f"the user revoked the app's access at {when}; it can no longer reply")
+        return built.ping()
+
+    return probe
 
 
 def _check(what: str, probe: Callable[[], str]) -> Check:

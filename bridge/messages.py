@@ -24,8 +24,8 @@ def where(event: SocialEvent) -> str:
     if event.platform == "generic":
         return f"Message on {event.channel}"
     noun = "comment" if event.kind == "comment" else "message"
-    if event.platform == "x":
-        noun = "post" if event.kind == "comment" else "direct message"
+    if event.platform == "x":  # the thread tells: an edit or removal of a post is no direct message
+        noun = "direct message" if event.thread_id.startswith("dm:") else "post"
     return f"{PLATFORM_NAMES.get(event.platform, event.platform)} {noun}"
 
 

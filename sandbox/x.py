@@ -15,12 +15,15 @@ Every answer carries ``x-rate-limit-limit``, ``-remaining`` and ``-reset`` (epoc
 endpoint's 15-minute window; past the limit X answers 429. Errors have X's problem shape
 ``{"title", "detail", "type", "status"}``.
 
-Customer side: :meth:`XSimulator.customer_post` (a mention, or a reply in a conversation) and
-:meth:`XSimulator.customer_dm` build the webhook in either shape, the Account Activity API's
-(``for_user_id`` + ``tweet_create_events`` / ``direct_message_events``) or the X Activity API's
+Customer side: :meth:`XSimulator.customer_post` (a mention, or a reply in a conversation),
+:meth:`XSimulator.customer_quote` (a quote post) and :meth:`XSimulator.customer_dm` build the webhook in
+either shape, the Account Activity API's (``for_user_id`` + ``tweet_create_events`` /
+``direct_message_events``) or the X Activity API's
 (``{"data": {"event_type": "post.mention.create" ...}}``), sign it (``x-twitter-webhooks-signature``)
 and POST it to :attr:`XSimulator.webhook_target`. With :attr:`XSimulator.echoes` on, the account's
 own posts and messages come back as webhooks too, after the API call has answered, as on X.
+:meth:`XSimulator.revoke_access` plays the user taking the app's access away: the tokens stop working
+and the webhook gets ``user_event`` (or ``oauth.revoke``).
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ class Post:
     conversation_id: str
     in_reply_to: str | None
     created_at: float
+    quoted: str | None = None  # the post a quote post quotes
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,7 @@ class XSimulator(Simulator):
         self.user_id, self.username, self.display_name = user_id, username, display_name
         self.limits = {"POST /2/tweets": 100, "POST /2/dm_conversations": 200, "GET /2/users/me": 75, **(limits or {})}
         self.echoes = False
+        self.revoked = False
         self.posts: dict[str, Post] = {}
         self.sent_dms: list[Payload] = []
         self.users: dict[str, tuple[str, str]] = {user_id: (display_name, username)}
@@ -160,6 +165,7 @@ class XSimulator(Simulator):
             self.deliveries.clear()
             self._windows.clear()
             self.echoes = False
+            self.revoked = False
         self.reset_calls()
         self.clear_faults()
 
@@ -195,6 +201,37 @@ class XSimulator(Simulator):
             self.users[user_id] = (display_name or username, username)
         payload = self._post_payload(post, shape or self.shape)
         return CustomerEvent(post.id, post.conversation_id, payload, self._deliver_if(send, payload))
+
+    def account_post(self, text: str) -> Post:
+        """The account posts (from X's own app, not through the bridge): something customers can quote."""
+        return self._publish(text, None)
+
+    def customer_quote(
+        self, text: str, *, quoted: str, user_id: str, username: str, shape: str | None = None, send: bool = True
+    ) -> CustomerEvent:
+        """A customer quotes post ``quoted`` with words of their own: a new conversation, as on X."""
+        post = Post(self.new_id(), user_id, text, "", None, self.clock(), quoted=quoted)
+        post.conversation_id = post.id
+        with self._lock:
+            self.posts[post.id] = post
+            self.users[user_id] = (username, username)
+        payload = self._post_payload(post, shape or self.shape)
+        return CustomerEvent(post.id, post.conversation_id, payload, self._deliver_if(send, payload))
+
+    def revoke_access(self, *, shape: str | None = None, when: datetime | None = None) -> requests.Response | None:
+        """The account's user takes the app's access away: its tokens stop working from now on, and X tells
+        the webhook (``user_event`` of the Account Activity API, ``oauth.revoke`` of the X Activity API)."""
+        with self._lock:
+            self.revoked = True
+        stamp = (when or datetime.fromtimestamp(self.clock(), UTC)).isoformat(timespec="seconds")
+        revoke = {"date_time": stamp, "target": {"app_id": "13090192"}, "source": {"user_id": self.user_id}}
+        payload: Payload = {"user_event": {"revoke": revoke}}
+        if (shape or self.shape) == "xaa":
+            oauth = {"date_time": stamp, "user_id": self.user_id, "app_id": "13090192"}
+            payload = {
+                "data": {"event_uuid": self.new_id(), "filter": {}, "event_type": "oauth.revoke", "payload": oauth}
+            }
+        return self._deliver_if(True, payload)
 
     def customer_dm(
         self, text: str, *, user_id: str, username: str, display_name: str | None = None, shape: str | None = None,
@@ -327,6 +364,8 @@ class XSimulator(Simulator):
     # -- authentication and rate limits ----------------------------------------------------------------
 
     def _authenticate(self) -> None:
+        if self.revoked:  # the user took the app's access away: X refuses the tokens
+            raise unauthorized()
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
         if scheme == "Bearer" and value in self.bearer_tokens:
             return
@@ -377,6 +416,8 @@ class XSimulator(Simulator):
         if shape == "xaa":
             if post.author_id == self.user_id:
                 kind = "post.create"
+            elif post.quoted:
+                kind = "post.quote.create"
             else:
                 kind = "post.reply.create" if post.in_reply_to else "post.mention.create"
             includes = {"users": [self._v2_user(post.author_id)], "tweets": [self._v2_post(post)]}
@@ -404,7 +445,17 @@ class XSimulator(Simulator):
         }
         if long:
             tweet["extended_tweet"] = {"full_text": post.text, "display_text_range": [0, len(post.text)]}
+        quoted = self.posts.get(post.quoted) if post.quoted else None
+        if quoted is not None:  # since 2018 the link to the quoted post is in quoted_status_permalink, not the text
+            permalink = {"url": "https://t.co/q", "expanded": self._permalink(quoted)}
+            tweet.update(is_quote_status=True, quoted_status_id_str=quoted.id, quoted_status=self._v1_post(quoted))
+            tweet["quoted_status_permalink"] = permalink
+        else:
+            tweet["is_quote_status"] = False
         return tweet
+
+    def _permalink(self, post: Post) -> str:
+        return f"https://x.com/{self.users.get(post.author_id, ('', post.author_id))[1]}/status/{post.id}"
 
     def _v2_post(self, post: Post) -> Payload:
         data: Payload = {
@@ -423,6 +474,11 @@ class XSimulator(Simulator):
                 data["in_reply_to_user_id"] = parent.author_id
         if len(post.text) > 280:
             data["note_tweet"] = {"text": post.text}
+        quoted = self.posts.get(post.quoted) if post.quoted else None
+        if quoted is not None:  # v2 keeps the link to the quoted post at the end of the text
+            data["referenced_tweets"] = [{"type": "quoted", "id": quoted.id}]
+            data["text"] = f"{data['text']} https://t.co/q"
+            data["entities"] = {"urls": [{"url": "https://t.co/q", "expanded_url": self._permalink(quoted)}]}
         return data
 
     def _v2_user(self, user_id: str) -> Payload:
@@ -454,7 +510,8 @@ class XSimulator(Simulator):
 
 
 def _xaa(kind: str, user_id: str, payload: Payload, includes: Payload | None) -> Payload:
-    tags = {"post.mention.create": "mentions", "post.reply.create": "replies", "post.create": "posts"}
+    tags = {"post.mention.create": "mentions", "post.reply.create": "replies", "post.create": "posts",
+            "post.quote.create": "quotes"}  # fmt: skip
     data: dict[str, Any] = {
         "event_uuid": str(int(time.time() * 1_000_000)),
         "filter": {"user_id": user_id},

@@ -9,6 +9,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,8 +23,8 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from bridge import config as config_module
-from bridge import errors
-from bridge.events import SocialEvent, ThreadState
+from bridge import errors, messages
+from bridge.events import Ignored, SocialEvent, ThreadState
 from bridge.outbound import thread_state
 from bridge.registry import build_channel
 from bridge.store import Store
@@ -118,11 +119,22 @@ def signed_post(
     return test_client.post(path, data=body, headers=headers, content_type=content_type)
 
 
+def parse_all(
+    config: config_module.Config, payload: Any, resolve: x_webhook.Resolver | None = None
+) -> list[SocialEvent | Ignored]:
+    with create_app(config, store=Store.from_url("sqlite://")).test_request_context():
+        return list(x_webhook.parse(payload, config.channels_for("x"), resolve=resolve))
+
+
 def parse_fixture(
     config: config_module.Config, payload: Any, resolve: x_webhook.Resolver | None = None
 ) -> list[SocialEvent]:
-    with create_app(config, store=Store.from_url("sqlite://")).test_request_context():
-        return list(x_webhook.parse(payload, config.channels_for("x"), resolve=resolve))
+    """The customers' events in a payload (what is recorded as ignored: :func:`ignored_reasons`)."""
+    return [e for e in parse_all(config, payload, resolve) if isinstance(e, SocialEvent)]
+
+
+def ignored_reasons(config: config_module.Config, payload: Any, resolve: x_webhook.Resolver | None = None) -> list[str]:
+    return [e.reason for e in parse_all(config, payload, resolve) if isinstance(e, Ignored)]
 
 
 def config_for(tmp_path: Path, account_id: str) -> config_module.Config:
@@ -259,8 +271,14 @@ def test_xaa_dm_fixture(tmp_path: Path) -> None:
 
 def test_xaa_other_events_and_other_accounts_are_ignored(tmp_path: Path) -> None:
     config = config_for(tmp_path, BRAND)
-    assert parse_fixture(config, fixture_json("x/x_xaa_event_envelope.json")) == []  # post.create: our own posts
-    assert parse_fixture(config_for(tmp_path, "42"), fixture_json("x/x_xaa_post_mention_create.json")) == []
+    own_post = fixture_json("x/x_xaa_event_envelope.json")  # post.create: our own posts
+    assert parse_fixture(config, own_post) == [] and ignored_reasons(config, own_post) == ["x own post"]
+    other_account = fixture_json("x/x_xaa_post_mention_create.json")
+    assert parse_fixture(config_for(tmp_path, "42"), other_account) == []
+    [no_channel] = parse_all(config_for(tmp_path, "42"), other_account)
+    assert isinstance(no_channel, Ignored) and (no_channel.channel, no_channel.account_id, no_channel.reason) == (
+        "", "1111111111111111111", "x event for an account with no channel",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -278,8 +296,9 @@ def test_every_fixture_is_acknowledged_through_the_view(client: tuple[FlaskClien
     body = fixture_bytes(f"x/{name}")
     response = signed_post(test_client, body)
     assert response.status_code == 200 and response.get_json()["ok"] is True
-    expected = 1 if name in ("x_xaa_post_mention_create.json", "x_xaa_dm_received.json") else 0  # our account only
-    assert len(store.rows("inbox")) == expected == response.get_json()["stored"]
+    customers = 1 if name in ("x_xaa_post_mention_create.json", "x_xaa_dm_received.json") else 0  # our account only
+    [row] = store.rows("inbox")  # the others: another account's, or our own post, recorded as ignored
+    assert (row["status"] == "pending") == bool(customers) and response.get_json()["stored"] == 1
     assert signed_post(test_client, body).get_json()["stored"] == 0  # a redelivery stores nothing
 
 
@@ -300,10 +319,11 @@ def test_reposts_are_dropped_and_text_is_unescaped(tmp_path: Path) -> None:
     [event] = parse_fixture(config, {"for_user_id": BRAND, "tweet_create_events": [post]})
     assert event.text == "a & b <3"
     repost = {**post, "retweeted_status": {"id_str": "1"}}
+    assert ignored_reasons(config, {"for_user_id": BRAND, "tweet_create_events": [repost]}) == ["x repost"]
     assert parse_fixture(config, {"for_user_id": BRAND, "tweet_create_events": [repost]}) == []
     xaa = fixture_json("x/x_xaa_post_mention_create.json")
     xaa["data"]["payload"]["referenced_tweets"] = [{"type": "retweeted", "id": "1"}]
-    assert parse_fixture(config, xaa) == []
+    assert parse_fixture(config, xaa) == [] and ignored_reasons(config, xaa) == ["x repost"]
 
 
 def test_a_v1_reply_joins_the_thread_of_the_post_it_answers(tmp_path: Path) -> None:
@@ -337,7 +357,9 @@ def test_deleted_post_becomes_a_remove_event_for_a_known_thread(tmp_path: Path) 
     resolve: x_webhook.Resolver = lambda account, post_id: "conversation:100" if post_id == "100" else None  # noqa: E731
     [event] = parse_fixture(config, {"for_user_id": BRAND, "tweet_delete_events": [deletion]}, resolve=resolve)
     assert (event.kind, event.message_id, event.thread_id) == ("remove", "100#remove", "conversation:100")
-    assert parse_fixture(config, {"for_user_id": BRAND, "tweet_delete_events": [deletion]}) == []
+    unknown = {"for_user_id": BRAND, "tweet_delete_events": [deletion]}
+    assert parse_fixture(config, unknown) == []
+    assert ignored_reasons(config, unknown) == ["x deleted post of no known thread"]
 
 
 def test_account_id_can_come_from_the_access_token(tmp_path: Path) -> None:
@@ -346,6 +368,108 @@ def test_account_id_can_come_from_the_access_token(tmp_path: Path) -> None:
     assert channel_config is not None
     assert x_webhook.account_of(channel_config) == BRAND == account_from_token(TOKEN)
     assert build_channel(channel_config).account_id == BRAND
+
+
+# -- what X sends besides customers' words: recorded as ignored, with a reason per kind ------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "account", "reasons"),
+    [
+        ("x_aaa_favorite_events.COMPOSED.json", "2244994945", ["x like"]),
+        ("x_aaa_follow_events.COMPOSED.json", "2244994945", ["x follow", "x unfollow"]),
+        ("x_aaa_direct_message_indicate_typing_events.json", "4337869213", ["x typing indicator"]),
+        ("x_aaa_direct_message_mark_read_events.json", "4337869213", ["x direct message read"]),
+        ("x_aaa_tweet_delete_events.json", "930524282358325248", ["x own post deleted"]),
+        ("x_xaa_like_create.json", BRAND, ["x like"]),
+        ("x_xaa_post_repost_create.json", BRAND, ["x repost"]),
+    ],
+)
+def test_likes_follows_reposts_typing_and_reads_are_recorded_as_ignored_once(
+    tmp_path: Path, name: str, account: str, reasons: list[str]
+) -> None:
+    config = config_for(tmp_path, account)
+    body = fixture_bytes(f"x/{name}")
+    assert parse_fixture(config, json.loads(body)) == []
+    assert ignored_reasons(config, json.loads(body)) == reasons
+    test_client = create_app(config, store=(store := Store.from_url("sqlite://"))).test_client()
+    assert signed_post(test_client, body).get_json() == {"ok": True, "received": len(reasons), "stored": len(reasons)}
+    assert signed_post(test_client, body).get_json()["stored"] == 0  # a redelivery is the same event
+    assert sorted((r["status"], r["last_error"]) for r in store.rows("inbox")) == sorted(
+        ("ignored", reason) for reason in reasons
+    )
+
+
+def test_a_revocation_is_accepted_recorded_and_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """X's documented user_event has no for_user_id: it was answered 400, a delivery X counts as failed."""
+    config = config_for(tmp_path, "63046977")
+    store = Store.from_url("sqlite://")
+    test_client = create_app(config, store=store).test_client()
+    with caplog.at_level("WARNING", logger="webhooks.x"):
+        response = signed_post(test_client, fixture_bytes("x/x_aaa_user_event_revoke.json"))
+    assert (response.status_code, response.get_json()["stored"]) == (200, 1)
+    [row] = store.rows("inbox")
+    assert (row["status"], row["last_error"], row["account_id"], row["channel"]) == (
+        "ignored", "x app access revoked", "63046977", "acme-x",
+    )  # fmt: skip
+    assert any("acme-x" in r.getMessage() and "revoked" in r.getMessage() for r in caplog.records)
+    assert (store.setting("x_revoked:63046977") or "").startswith("2018-05-24T09:48:12+00:00|")
+
+
+def test_an_x_activity_revocation_is_recorded_too(client: tuple[FlaskClient, Store]) -> None:
+    test_client, store = client
+    response = signed_post(test_client, fixture_bytes("x/x_xaa_oauth_revoke.json"))  # its filter is empty
+    assert response.status_code == 200
+    assert [(r["status"], r["last_error"]) for r in store.rows("inbox")] == [("ignored", "x app access revoked")]
+    assert (store.setting(f"x_revoked:{BRAND}") or "").startswith("2026-07-23T21:44:05+00:00|")
+
+
+def test_a_quote_post_of_the_brand_is_the_customer_speaking(tmp_path: Path) -> None:
+    """X Activity's post.quote.create was 'acknowledged and ignored': the customer's words went nowhere."""
+    [quote] = parse_fixture(config_for(tmp_path, BRAND), fixture_json("x/x_xaa_post_quote_create.json"))
+    assert (quote.kind, quote.text, quote.author.id) == ("comment", "Adding some context to this.", CUSTOMER)
+    assert (quote.thread_id, quote.reply_to) == ("conversation:2090000000000000002", "2090000000000000002")
+    assert [(a.kind, a.url) for a in quote.attachments] == [
+        ("quoted post", "https://x.com/i/web/status/2080761390344937796")
+    ]
+
+
+def test_an_account_activity_quote_shows_what_it_quotes(tmp_path: Path) -> None:
+    config = config_for(tmp_path, "1079578364904648705")
+    payload = fixture_json("x/x_aaa_quote_tweet.COMPOSED.json")
+    [quote] = parse_fixture(config, payload)
+    assert (quote.text, quote.thread_id, quote.reply_to) == (
+        "Quote test", "conversation:1081260794069671936", "1081260794069671936",
+    )  # fmt: skip
+    assert [(a.kind, a.url) for a in quote.attachments] == [
+        ("quoted post", "https://x.com/infinite_scream/status/1079578364904648705")
+    ]
+    quoted_status = payload["tweet_create_events"][0]
+    retweet = {**quoted_status, "id_str": "1081260794069671999", "retweeted_status": quoted_status}
+    assert ignored_reasons(config, {**payload, "tweet_create_events": [retweet]}) == ["x repost of a quote"]
+
+
+def test_a_quote_without_words_of_its_own_is_recorded_as_ignored(tmp_path: Path) -> None:
+    payload = fixture_json("x/x_xaa_post_quote_create.json")
+    payload["data"]["payload"]["text"] = "https://t.co/xxxxxxxx"
+    assert ignored_reasons(config_for(tmp_path, BRAND), payload) == ["x quote without text"]
+
+
+def test_a_video_is_linked_to_its_best_mp4_not_its_thumbnail(tmp_path: Path) -> None:
+    [post] = parse_fixture(config_for(tmp_path, "2244994945"), fixture_json("x/x_aaa_video_tweet.COMPOSED.json"))
+    assert [(a.kind, a.url) for a in post.attachments] == [
+        ("video", "https://video.twimg.com/ext_tw_video/869317980307415040/pu/vid/720x1280/octt5pFbISkef8RB.mp4"),
+        ("video", "https://video.twimg.com/tweet_video/DBMDLy_U0AAqUWP.mp4"),
+    ]
+
+
+def test_a_removed_post_is_named_a_post_and_a_direct_message_a_direct_message(tmp_path: Path) -> None:
+    config = config_for(tmp_path, BRAND)
+    deletion = {"for_user_id": BRAND, "tweet_delete_events": [{"status": {"id": "100", "user_id": "9"}}]}
+    [removed] = parse_fixture(config, deletion, resolve=lambda _account, _post: "conversation:100")
+    assert messages.edited_note(removed).startswith("The customer removed their X post (100#remove)")
+    [dm] = parse_fixture(config, fixture_json("x/x_xaa_dm_received.json"))
+    assert "X direct message" in messages.edited_note(replace(dm, kind="remove"))
 
 
 # -- bad input ---------------------------------------------------------------------------------------------

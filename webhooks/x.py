@@ -1,25 +1,36 @@
-"""``/webhooks/x``: mentions, replies and direct messages of the configured X accounts.
+"""``/webhooks/x``: mentions, replies, quotes and direct messages of the configured X accounts.
 
 ``GET ?crc_token=`` answers X's challenge-response check with the app's consumer secret. ``POST``
 verifies ``x-twitter-webhooks-signature`` on the raw body, then accepts both payload families:
 
 * the Account Activity API's: ``{"for_user_id", "tweet_create_events" | "direct_message_events" |
-  "tweet_delete_events", "users"}`` (v1.1 post objects);
+  "tweet_delete_events" | "favorite_events" | ..., "users"}`` (v1.1 post objects), and ``user_event``
+  (a revocation, which carries no ``for_user_id``);
 * the X Activity API's: ``{"data": {"event_type": "post.mention.create" | "post.reply.create" |
-  "dm.received", "filter": {"user_id"}, "payload", "includes"}}`` (v2 post objects).
+  "post.quote.create" | "dm.received" | ..., "filter": {"user_id"}, "payload", "includes"}}`` (v2 posts).
 
 A public post belongs to the thread ``conversation:<conversation id>``. v1.1 posts carry no
 conversation id: a reply joins the thread of the post it answers (found in the inbox, or among the
 bridge's own sent posts), else the thread named after that post; a post that answers nothing starts
-``conversation:<its id>``. A direct message belongs to ``dm:<sender id>``. The account's own posts and
-messages (the bridge's echoes) and reposts are dropped. ``id_str`` is read, never the numeric ``id``,
-and long posts are read in full (``extended_tweet.full_text``, ``note_tweet.text``).
+``conversation:<its id>``. A quote post is the customer speaking: its own thread, answered in reply to
+it, the quoted post linked (``[quoted post] <link>``). A direct message belongs to ``dm:<sender id>``.
+``id_str`` is read, never the numeric ``id``; long posts are read in full (``extended_tweet.full_text``,
+``note_tweet.text``); a video or GIF is linked to its best mp4, not its thumbnail.
+
+The account's own posts and messages (the bridge's echoes) are dropped. Everything else that holds no
+customer's words is recorded as ignored with a reason (``socialdesk status`` counts them): reposts, a
+quote without words of its own, likes, follows, blocks, mutes, typing indicators, read receipts, the
+account's own activity, deletions of posts no thread holds, events of an account no channel serves, and
+a revocation of the app's access, which is also logged as a warning and kept for ``socialdesk doctor``
+(:mod:`bridge.revocations`): the channel can no longer reply.
 
 When several X apps share the bridge, point each app's webhook at ``/webhooks/x/<channel name>``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -27,8 +38,9 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
+from bridge import revocations
 from bridge.config import ChannelConfig
-from bridge.events import Attachment, Author, EventKind, SocialEvent, platform_time, thread_key
+from bridge.events import Attachment, Author, EventKind, Ignored, SocialEvent, platform_time, thread_key
 from webhooks import signatures
 from webhooks.common import ack, channels, json_body, state, storage, store_events
 
@@ -36,8 +48,44 @@ log = logging.getLogger(__name__)
 bp = Blueprint("x", __name__)
 
 MAX_CRC_TOKEN = 1024
-HANDLED_XAA = ("post.mention.create", "post.reply.create", "dm.received")
+POST_EVENTS = ("post.mention.create", "post.reply.create", "post.quote.create")
 Resolver = Callable[[str, str], str | None]  # (account id, post id) → thread id
+Event = SocialEvent | Ignored
+REVOKED = "x app access revoked"
+NO_CHANNEL = "x event for an account with no channel"
+
+#: Account Activity arrays that hold no customer's words: the reason each item is recorded as ignored.
+AAA_IGNORED: dict[str, Callable[[dict[str, Any]], str]] = {
+    "favorite_events": lambda _item: "x like",
+    "follow_events": lambda item: "x unfollow" if item.get("type") == "unfollow" else "x follow",
+    "block_events": lambda item: "x unblock" if item.get("type") == "unblock" else "x block",
+    "mute_events": lambda item: "x unmute" if item.get("type") == "unmute" else "x mute",
+    "direct_message_indicate_typing_events": lambda _item: "x typing indicator",
+    "direct_message_mark_read_events": lambda _item: "x direct message read",
+}
+#: X Activity event types that hold no customer's words (the account's own activity, likes, follows...).
+XAA_IGNORED = {
+    "post.repost.create": "x repost",
+    "like.create": "x like",
+    "follow.follow": "x follow",
+    "follow.unfollow": "x unfollow",
+    "dm.read": "x direct message read",
+    "dm.indicate_typing": "x typing indicator",
+    "post.create": "x own post",
+    "post.delete": "x own post deleted",
+    "dm.sent": "x own direct message",
+    # XChat messages are end-to-end encrypted: a customer's words the bridge cannot read
+    "chat.received": "x encrypted chat message (unreadable)",
+    "chat.sent": "x own encrypted chat message",
+}
+XAA_FAMILIES = {
+    "profile.update.": "x profile update",
+    "mute.": "x mute",
+    "block.": "x block",
+    "spaces.": "x spaces event",
+    "broadcast.": "x broadcast event",
+    "chat.": "x encrypted chat event",
+}
 
 
 @bp.get("/webhooks/x")
@@ -65,7 +113,9 @@ def receive(name: str | None = None) -> tuple[Response, int]:
         abort(401, "invalid signature")
     payload = json_body(raw)
     events = list(parse(payload, configured, resolve=_stored_thread))
-    return ack(store_events(events), len(events))
+    stored = store_events(events)
+    _remember_revocations(events, configured, payload)
+    return ack(stored, len(events))
 
 
 def account_of(channel: ChannelConfig) -> str:
@@ -76,14 +126,19 @@ def account_of(channel: ChannelConfig) -> str:
     return user_id if dash and user_id.isdigit() else ""
 
 
-def parse(payload: Any, configured: list[ChannelConfig], *, resolve: Resolver | None = None) -> Iterator[SocialEvent]:
-    """Every customer event in an X webhook body for the channels we know; echoes and reposts dropped."""
+def parse(payload: Any, configured: list[ChannelConfig], *, resolve: Resolver | None = None) -> Iterator[Event]:
+    """Every customer event in an X webhook body for the channels we know, and what is recorded as ignored
+    (likes, follows, reposts, revocations...); the account's own posts and messages (echoes) dropped."""
     if not isinstance(payload, dict):
         abort(400, "expected a JSON object")
     by_account = {account_of(c): c for c in configured if account_of(c)}
     parser = _Parser(by_account, resolve or (lambda _account, _post: None))
     if "for_user_id" in payload:
         yield from parser.account_activity(payload)
+    elif isinstance(payload.get("user_event"), dict):  # a revocation carries no for_user_id
+        yield from parser.revocation(_dict(payload["user_event"], "revoke"))
+    elif isinstance(payload.get("replay_job_status"), dict):
+        yield _ignored(None, f"replay:{_fingerprint(payload)}", "x replay job status", datetime.now(UTC))
     elif isinstance(payload.get("data"), dict | list):
         items = payload["data"] if isinstance(payload["data"], list) else [payload["data"]]
         for item in items:
@@ -100,9 +155,10 @@ class _Parser:
         self.resolve = resolve
         self.seen: dict[str, str] = {}  # post id → thread id, within this payload
 
-    def account_activity(self, payload: dict[str, Any]) -> Iterator[SocialEvent]:
+    def account_activity(self, payload: dict[str, Any]) -> Iterator[Event]:
         channel = self._channel(payload.get("for_user_id"))
         if channel is None:
+            yield _no_channel(payload.get("for_user_id"), payload)
             return
         users = _dict(payload, "users")
         for tweet in _objects(payload, "tweet_create_events"):
@@ -111,43 +167,75 @@ class _Parser:
             yield from self._keep(direct_message(message, users, channel))
         for deletion in _objects(payload, "tweet_delete_events"):
             yield from self._keep(self.deletion(deletion, channel))
+        for key, reason in AAA_IGNORED.items():
+            for item in _objects(payload, key):
+                at = platform_time(item.get("timestamp_ms") or item.get("created_timestamp"))
+                yield _ignored(channel, f"{key}:{_fingerprint(item)}", reason(item), at)
 
-    def activity(self, item: Any) -> Iterator[SocialEvent]:
+    def revocation(self, revoke: dict[str, Any]) -> Iterator[Event]:
+        """The user took the app's access away: the channel can no longer reply (X deletes the subscription)."""
+        user_id, when = _str(_dict(revoke, "source").get("user_id") or revoke.get("user_id")), revoke.get("date_time")
+        if not user_id:
+            abort(400, "missing user_event.revoke.source.user_id")
+        channel = self._channel(user_id)
+        at = _iso_time(when)
+        if channel is not None:
+            log.warning("x channel %s: user %s revoked the app's access at %s; the channel can no longer reply",
+                        channel.name, user_id, at.isoformat())  # fmt: skip
+        yield _ignored(channel, f"revoke:{user_id}:{at.isoformat()}", REVOKED, at, account=user_id)
+
+    def activity(self, item: Any) -> Iterator[Event]:
         if not isinstance(item, dict):
             abort(400, "data must be an object")
         kind = item.get("event_type")
         if not isinstance(kind, str):
             abort(400, "missing event_type")
-        if kind not in HANDLED_XAA:
-            log.info("x webhook: event %r acknowledged and ignored", kind[:40])
+        payload = item.get("payload")
+        if kind == "oauth.revoke":
+            yield from self.revocation(payload if isinstance(payload, dict) else {})
             return
         channel = self._channel(_dict(item, "filter").get("user_id"))
-        payload = item.get("payload")
         if channel is None:
+            yield _no_channel(_dict(item, "filter").get("user_id"), item)
             return
         if not isinstance(payload, dict):
             abort(400, "missing payload")
+        yield from self._activity(kind, item, payload, channel)
+
+    def _activity(
+        self, kind: str, item: dict[str, Any], payload: dict[str, Any], channel: ChannelConfig
+    ) -> Iterator[Event]:
         if kind == "dm.received":
             users = _dict(payload, "users")
             for message in _objects(payload, "direct_message_events"):
                 yield from self._keep(direct_message(message, users, channel))
-            return
-        includes = _dict(item, "includes")
-        yield from self._keep(self.v2_post(payload, includes, channel))
+        elif kind in POST_EVENTS:
+            yield from self._keep(self.v2_post(payload, _dict(item, "includes"), channel))
+        else:
+            reason = _xaa_reason(kind)
+            log.info("x webhook: %s recorded as ignored (%s)", kind[:60], reason)
+            uuid = (_str(item.get("event_uuid")) or _fingerprint(item))[:100]
+            yield _ignored(channel, f"{kind[:60]}:{uuid}", reason, _xaa_time(payload))
 
     # -- public posts ----------------------------------------------------------------------------------
 
-    def v1_post(self, tweet: dict[str, Any], channel: ChannelConfig) -> SocialEvent | None:
+    def v1_post(self, tweet: dict[str, Any], channel: ChannelConfig) -> Event | None:
         post_id = _required(tweet, "id_str")
         user = _dict(tweet, "user")
         author_id = _required(user, "id_str", "user.id_str")
-        if author_id == account_of(channel) or "retweeted_status" in tweet:
-            return None  # our own post (an echo of a reply) or a repost: nothing to answer
+        if author_id == account_of(channel):
+            return None  # our own post: an echo of a reply
+        if "retweeted_status" in tweet:  # a repost says nothing of its own
+            quoted = _dict(tweet, "retweeted_status").get("is_quote_status") is True
+            return _ignored(channel, post_id, "x repost of a quote" if quoted else "x repost", _v1_time(tweet))
         extended = _dict(tweet, "extended_tweet")
         text = _str(extended.get("full_text")) or _str(tweet.get("full_text")) or _str(tweet.get("text")) or ""
         source = extended or tweet
         parent = _str(tweet.get("in_reply_to_status_id_str"))
         handle = _str(user.get("screen_name"))
+        quote = _v1_quote(tweet)
+        short = _str(_dict(tweet, "quoted_status_permalink").get("url"))  # since 2018, where no entity names it
+        text = text.replace(short, "").strip() if quote and short else text
         return self._post_event(
             channel, post_id, Author(id=author_id, name=_str(user.get("name")), handle=handle,
                                      profile_url=f"https://x.com/{handle}" if handle else None),
@@ -157,16 +245,20 @@ class _Parser:
             attachments=_media(source.get("extended_entities") or tweet.get("extended_entities")),
             kind="comment",
             parent=parent,
+            quote=quote,
         )  # fmt: skip
 
-    def v2_post(self, post: dict[str, Any], includes: dict[str, Any], channel: ChannelConfig) -> SocialEvent | None:
+    def v2_post(self, post: dict[str, Any], includes: dict[str, Any], channel: ChannelConfig) -> Event | None:
         post_id, author_id = _required(post, "id"), _required(post, "author_id")
         refs = [r for r in post.get("referenced_tweets") or [] if isinstance(r, dict)]
-        if author_id == account_of(channel) or any(r.get("type") == "retweeted" for r in refs):
+        if author_id == account_of(channel):
             return None
+        if any(r.get("type") == "retweeted" for r in refs):
+            return _ignored(channel, post_id, "x repost", _iso_time(post.get("created_at")))
         note = _dict(post, "note_tweet")
         text = _str(note.get("text")) or _str(post.get("text")) or ""
         parent = next((_str(r.get("id")) for r in refs if r.get("type") == "replied_to"), None)
+        quoted = next((_str(r.get("id")) for r in refs if r.get("type") == "quoted"), None)
         user = next((u for u in includes.get("users") or [] if isinstance(u, dict) and u.get("id") == author_id), {})
         handle = _str(user.get("username"))
         edits = post.get("edit_history_tweet_ids")
@@ -180,24 +272,34 @@ class _Parser:
             attachments=(),
             kind="edit" if edited else "comment",
             parent=parent,
+            quote=_permalink(quoted, None) if quoted else None,
         )  # fmt: skip
 
-    def deletion(self, deletion: dict[str, Any], channel: ChannelConfig) -> SocialEvent | None:
+    def deletion(self, deletion: dict[str, Any], channel: ChannelConfig) -> Event:
         status = _dict(deletion, "status")
         post_id, author_id = _required(status, "id", "status.id"), _required(status, "user_id", "status.user_id")
+        at = platform_time(deletion.get("timestamp_ms"))
+        if author_id == account_of(channel):
+            return _ignored(channel, f"{post_id}#remove", "x own post deleted", at)
         thread_id = self.seen.get(post_id) or self.resolve(account_of(channel), post_id)
-        if author_id == account_of(channel) or thread_id is None:
-            return None  # a post we never turned into a ticket: nothing to note
+        if thread_id is None:  # a post we never turned into a ticket: nothing to note
+            return _ignored(channel, f"{post_id}#remove", "x deleted post of no known thread", at)
         return SocialEvent(
             platform="x", channel=channel.name, account_id=account_of(channel),
             message_id=f"{post_id}#remove", thread_id=thread_id, kind="remove", author=Author(id=author_id),
-            text="", created_at=platform_time(deletion.get("timestamp_ms")), reply_to=post_id,
+            text="", created_at=at, reply_to=post_id,
         )  # fmt: skip
 
     def _post_event(
         self, channel: ChannelConfig, post_id: str, author: Author, *, text: str, thread_id: str,
         created_at: datetime, attachments: tuple[Attachment, ...], kind: EventKind, parent: str | None,
-    ) -> SocialEvent:  # fmt: skip
+        quote: str | None,
+    ) -> Event:  # fmt: skip
+        if quote is not None:  # the customer's words are what is left once the link to the quoted post goes
+            text = _without_link(text, quote)
+            attachments = (*attachments, Attachment(url=quote, kind="quoted post"))
+            if not text and len(attachments) == 1:
+                return _ignored(channel, post_id, "x quote without text", created_at)
         return SocialEvent(
             platform="x",
             channel=channel.name,
@@ -210,7 +312,7 @@ class _Parser:
             created_at=created_at,
             reply_to=post_id,
             url=f"https://x.com/{author.handle or 'i/web'}/status/{post_id}",
-            context=f"a reply to post {parent}" if parent else "a post mentioning the account",
+            context=_context(parent, quote),
             attachments=attachments,
         )
 
@@ -224,19 +326,21 @@ class _Parser:
     def _channel(self, user_id: Any) -> ChannelConfig | None:
         channel = self.by_account.get(str(user_id))
         if channel is None:
-            log.info("x webhook: no X channel for account %s; ignored", str(user_id)[:40])
+            log.info("x webhook: no X channel for account %s; recorded as ignored", str(user_id)[:40])
         return channel
 
-    def _keep(self, event: SocialEvent | None) -> Iterator[SocialEvent]:
-        if event is not None:
+    def _keep(self, event: Event | None) -> Iterator[Event]:
+        if isinstance(event, SocialEvent):
             self.seen[event.message_id] = event.thread_id
+        if event is not None:
             yield event
 
 
-def direct_message(message: dict[str, Any], users: dict[str, Any], channel: ChannelConfig) -> SocialEvent | None:
+def direct_message(message: dict[str, Any], users: dict[str, Any], channel: ChannelConfig) -> Event | None:
     """A ``message_create`` event (same shape in both APIs) from a customer; None for our own."""
     if message.get("type") != "message_create":
-        return None
+        at = platform_time(message.get("created_timestamp"))
+        return _ignored(channel, f"dm:{_fingerprint(message)}", "x direct message event of another type", at)
     create = _dict(message, "message_create")
     sender = _required(create, "sender_id", "message_create.sender_id")
     if sender == account_of(channel):
@@ -321,13 +425,99 @@ def _media(entities: Any) -> tuple[Attachment, ...]:
     media = entities.get("media") if isinstance(entities, dict) else None
     found = []
     for item in media if isinstance(media, list) else []:
-        url = item.get("media_url_https") or item.get("url") if isinstance(item, dict) else None
-        if isinstance(url, str) and url.startswith("https://"):
+        url = _media_url(item) if isinstance(item, dict) else None
+        if url is not None:
             kind = {"photo": "image", "animated_gif": "video"}.get(
                 str(item.get("type")), str(item.get("type") or "file")
             )
             found.append(Attachment(url=url, kind=kind))
     return tuple(found)
+
+
+def _media_url(item: dict[str, Any]) -> str | None:
+    """A photo's image; a video's or GIF's mp4 of the highest bitrate (``media_url_https`` is only its
+    thumbnail), the thumbnail when X offers no mp4 (a video playable on X only)."""
+    variants = _dict(item, "video_info").get("variants")
+    mp4s = [v for v in variants if isinstance(v, dict) and v.get("content_type") == "video/mp4"] \
+        if isinstance(variants, list) else []  # fmt: skip
+    best = max(mp4s, key=_bitrate, default={})
+    url = best.get("url") or item.get("media_url_https") or item.get("url")
+    return url if isinstance(url, str) and url.startswith("https://") else None
+
+
+def _bitrate(variant: dict[str, Any]) -> int:
+    bitrate = variant.get("bitrate")
+    return bitrate if isinstance(bitrate, int) and not isinstance(bitrate, bool) else -1
+
+
+def _v1_quote(tweet: dict[str, Any]) -> str | None:
+    """The link to the post a v1.1 quote post quotes; None when it quotes nothing."""
+    quoted = _dict(tweet, "quoted_status")
+    quoted_id = _str(tweet.get("quoted_status_id_str")) or _str(quoted.get("id_str"))
+    if tweet.get("is_quote_status") is not True or not quoted_id:
+        return None
+    return _permalink(quoted_id, _str(_dict(quoted, "user").get("screen_name")))
+
+
+def _permalink(post_id: str, handle: str | None) -> str:
+    return f"https://x.com/{handle or 'i/web'}/status/{post_id}"
+
+
+def _without_link(text: str, permalink: str) -> str:
+    """``text`` without the link to the quoted post that X appends to it (in any of its domains)."""
+    post_id = permalink.rsplit("/", 1)[-1]
+    words = [
+        w for w in text.split(" ") if not (w.startswith("https://") and w.rstrip("/").endswith(f"/status/{post_id}"))
+    ]
+    return " ".join(words).strip()
+
+
+def _context(parent: str | None, quote: str | None) -> str:
+    if quote is not None:
+        return f"a quote of post {quote.rsplit('/', 1)[-1]}"
+    return f"a reply to post {parent}" if parent else "a post mentioning the account"
+
+
+def _xaa_time(payload: dict[str, Any]) -> datetime:
+    millis = payload.get("timestamp_ms") or payload.get("created_at_msec")
+    return platform_time(millis) if millis else _iso_time(payload.get("created_at") or payload.get("date_time"))
+
+
+def _xaa_reason(kind: str) -> str:
+    """The fixed phrase an X Activity event type is counted under (never the type itself: not a fixed set)."""
+    family = next((reason for prefix, reason in XAA_FAMILIES.items() if kind.startswith(prefix)), None)
+    return XAA_IGNORED.get(kind) or family or "x other activity event"
+
+
+def _ignored(
+    channel: ChannelConfig | None, message_id: str, reason: str, at: datetime, *, account: str = ""
+) -> Ignored:
+    return Ignored(platform="x", channel=channel.name if channel else "",
+                   account_id=account_of(channel) if channel else account[:64], message_id=message_id[:255],
+                   reason=reason, created_at=at)  # fmt: skip
+
+
+def _no_channel(user_id: Any, envelope: dict[str, Any]) -> Ignored:
+    """A whole delivery for an account no channel serves: one record (its id is the envelope's fingerprint)."""
+    return _ignored(
+        None, f"envelope:{_fingerprint(envelope)}", NO_CHANNEL, datetime.now(UTC), account=_str(user_id) or ""
+    )
+
+
+def _fingerprint(value: Any) -> str:
+    """The same for a redelivery of an event, different for two events: for those X gives no id."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def _remember_revocations(events: list[Event], configured: list[ChannelConfig], payload: Any) -> None:
+    """A revocation is also kept as a setting, so that ``socialdesk doctor`` can say why a channel fails."""
+    by_account = {account_of(c): c for c in configured}
+    for event in events:
+        channel = by_account.get(event.account_id) if isinstance(event, Ignored) and event.reason == REVOKED else None
+        if channel is not None:
+            with storage("remember that the X app's access was revoked"):
+                revocations.record(state().store, channel, event.account_id, event.created_at.isoformat())
 
 
 def _v1_time(tweet: dict[str, Any]) -> datetime:
