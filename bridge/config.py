@@ -265,12 +265,19 @@ def _channel(table: dict[str, Any], index: int) -> ChannelConfig:
     values.setdefault("api_url", DEFAULT_API_URLS.get(platform))
     _url(values, "api_url", where)
     _url(values, "callback_url", where)
+    _positive_int(values, "max_reply_parts", where)
     return ChannelConfig(
         name=str(table["name"]),
         values=_wrap(values),
         platform=platform,
         account_id=str(table.get("account_id", "")),
     )
+
+
+def _positive_int(table: Mapping[str, Any], key: str, where: str) -> None:
+    value = table.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigError(f"{where}.{key}: {value!r} is not a whole number, 1 or more")
 
 
 def _unique(names: list[str], key: str) -> None:

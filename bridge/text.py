@@ -7,8 +7,11 @@ Where a reply is cut, in order of preference:
 
 1. after a sentence (``.``, ``!``, ``?`` or ``…``, closing quotes or brackets, then whitespace;
    ``。！？`` need no whitespace) or at a line break, if that still fills at least half of the part;
-2. at whitespace between words;
-3. between two grapheme clusters, only when a single word does not fit;
+2. at whitespace between words, if that fills at least half of the part or the next word fits a part
+   of its own (a word too long for any part is cut anyway: the part is filled instead of leaving a
+   fragment such as "285" alone in a post);
+3. inside a word too long for a part: after a hyphen, slash or other punctuation within it (a URL's
+   path, a compound) if that fills at least half of the part, else between two grapheme clusters;
 4. between two code points, only when a single grapheme cluster does not fit the limit on its own
    (a 25-byte family emoji against a 20-byte limit, a run of stacked combining marks): delivering
    the reply is worth more than keeping such a cluster whole.
@@ -37,9 +40,10 @@ _SENTENCE_CUT = re.compile(
 )
 _WORD_CUT = re.compile(rf"{_BREAKING_SPACE}+")
 _GRAPHEME = regex.compile(r"\X")  # one extended grapheme cluster (Unicode's UAX #29)
-# A sentence cut is preferred over a word cut only if it keeps at least this share of the
-# longest part that fits, so that "Hi Anna!" does not become a part of its own.
-_MIN_SENTENCE_FILL = 0.5
+_INNER_CUT = re.compile(r"[-‐–—/\\_.,;:!?&=+~|)\]}>·]+")  # inside a long word: after its punctuation
+# A sentence cut (and a cut before a word too long for any part, or inside one) is taken only if it
+# keeps at least this share of the longest part that fits, so that "Hi Anna!" is not a part of its own.
+_MIN_FILL = 0.5
 
 
 def utf8_len(s: str) -> int:
@@ -72,7 +76,9 @@ def number_parts(parts: Sequence[str], limit: int, measure: Measure = len) -> li
     pieces = _split_all(parts, limit, measure)
     count = len(pieces)
     while count > 1:
-        numbered = _split_all(pieces, limit, _with_suffix(measure, _marker(count, count)))
+        # Each given part is split again as a whole, room kept for the marker: re-splitting the pieces
+        # instead left a word or two alone in a post ("word word (1/3)", "word (2/3)", "word (3/3)").
+        numbered = _split_all(parts, limit, _with_suffix(measure, _marker(count, count)))
         # Room was kept for markers of `count` parts: enough as long as the digits do not grow.
         if len(str(len(numbered))) <= len(str(count)):
             return [piece + _marker(i, len(numbered)) for i, piece in enumerate(numbered, start=1)]
@@ -90,6 +96,7 @@ class _Splitter:
         text, boundaries = "".join(clusters), _boundaries(clusters)
         self.sentence_cuts = _cuts(_SENTENCE_CUT, text, boundaries)
         self.word_cuts = _cuts(_WORD_CUT, text, boundaries)
+        self.inner_cuts = _cuts(_INNER_CUT, text, boundaries)
 
     def split(self) -> list[str]:
         """Cut the clusters into parts, dropping the whitespace at every cut."""
@@ -106,12 +113,22 @@ class _Splitter:
         longest = self.longest_fit(start)
         if longest == len(self.clusters):
             return longest
-        min_sentence_end = start + (longest - start) * _MIN_SENTENCE_FILL
+        filled = start + (longest - start) * _MIN_FILL
         sentence = self.last_fitting(self.sentence_cuts, start, longest)
-        if sentence is not None and sentence >= min_sentence_end:
+        if sentence is not None and sentence >= filled:
             return sentence
         word = self.last_fitting(self.word_cuts, start, longest)
-        return word if word is not None else longest
+        if word is not None and (word >= filled or self.next_word_fits(word)):
+            return word
+        inner = self.last_fitting(self.inner_cuts, start, longest)
+        return inner if inner is not None and inner >= filled else longest
+
+    def next_word_fits(self, cut: int) -> bool:
+        """Tell whether the word after ``cut`` fits a part of its own (then it is worth moving it whole)."""
+        start = _skip_space(self.clusters, cut)
+        following = bisect.bisect_right(self.word_cuts, start)
+        end = self.word_cuts[following] if following < len(self.word_cuts) else len(self.clusters)
+        return self.fits(start, end)
 
     def longest_fit(self, start: int) -> int:
         """Return the largest end whose part fits, by galloping then bisecting."""

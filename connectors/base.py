@@ -23,6 +23,9 @@ from bridge.events import Delivery
 from bridge.retry import capped_wait, parse_retry_after
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
+#: The most parts a split reply may go out as (a channel's ``max_reply_parts``): a longer reply is refused
+#: with a note to the agent, nothing posted (a 12,000-character reply went out on X as 88 posts).
+DEFAULT_MAX_REPLY_PARTS = 5
 
 
 class RebasedSession(requests.Session):
@@ -129,14 +132,19 @@ def rate_limit_hook(
     return hook
 
 
-def send_parts(platform: str, parts: list[str], send: Callable[[str], str]) -> Delivery:
-    """Post the parts of a split reply in order; return their platform ids.
+def send_parts(
+    platform: str, parts: list[str], send: Callable[[str], str], *, max_parts: int = DEFAULT_MAX_REPLY_PARTS
+) -> Delivery:
+    """Post the parts of a split reply in order; return their platform ids. More than ``max_parts`` parts
+    are refused before any is sent (a :class:`PermanentError`: the agent is told on the ticket).
 
     Once part 1 is out, nothing may be resent blindly: a later failure, even a retryable one,
     becomes :class:`PartiallyDelivered`, carrying the ids of what the customer already sees.
     """
     if not parts:
         raise errors.PermanentError("the reply is empty: there is nothing to send", platform=platform)
+    if len(parts) > max_parts:
+        raise errors.PermanentError(too_long(len(parts), max_parts), platform=platform, code="too_long")
     sent: list[str] = []
     for part in parts:
         try:
@@ -152,6 +160,13 @@ def send_parts(platform: str, parts: list[str], send: Callable[[str], str]) -> D
                 message, message_ids=tuple(sent), platform=platform, http_status=e.http_status
             ) from e
     return Delivery(message_ids=tuple(sent))
+
+
+def too_long(parts: int, max_parts: int) -> str:
+    return (
+        f"the reply is too long: it would go out as {parts} separate messages, and this channel sends at most "
+        f"{max_parts} (max_reply_parts). Nothing was posted: shorten it, or send it as several replies"
+    )
 
 
 def attachment_names(items: Any, key: str) -> tuple[str, ...]:

@@ -37,7 +37,7 @@ import requests
 from bridge import errors, messages
 from bridge.events import Delivery, ThreadState
 from bridge.text import split_text, utf8_len
-from connectors.base import call, raise_for_response, retry_after_seconds, send_parts
+from connectors.base import DEFAULT_MAX_REPLY_PARTS, call, raise_for_response, retry_after_seconds, send_parts
 
 PLATFORM = "facebook"
 DEFAULT_API_URL = "https://graph.facebook.com/v21.0"
@@ -148,6 +148,7 @@ class GraphClient:
         api_url: str = DEFAULT_API_URL,
         session: requests.Session | None = None,
         timeout: float = 30,
+        max_reply_parts: int = DEFAULT_MAX_REPLY_PARTS,
     ) -> None:
         self.name = name
         self.account_id = account_id
@@ -155,6 +156,7 @@ class GraphClient:
         self._token = access_token
         self._session = session or requests.Session()
         self._timeout = timeout
+        self.max_reply_parts = max_reply_parts
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, account_id={self.account_id!r}, api_url={self.api_url!r})"
@@ -191,7 +193,7 @@ class GraphClient:
                 body["tag"] = tag
             return self._post_id(path, action, "message_id", json=body)
 
-        return send_parts(self.platform, parts, send)
+        return send_parts(self.platform, parts, send, max_parts=self.max_reply_parts)
 
     def _private_reply(
         self, thread: ThreadState, text: str, *, now: datetime, notice: str, fits: bool, public: Callable[[str], str]
@@ -235,7 +237,8 @@ class FacebookChannel(GraphClient):
         kind, _, ref = thread.thread_id.partition(":")
         target = thread.reply_to or ref
         if kind in ("comment", "post"):
-            return send_parts(PLATFORM, split_text(text, COMMENT_LIMIT), lambda part: self._comment(target, part))
+            parts = split_text(text, COMMENT_LIMIT)
+            return send_parts(PLATFORM, parts, lambda part: self._comment(target, part), max_parts=self.max_reply_parts)
         if kind == "messenger":
             return self._send_message(target, split_text(text, MESSENGER_LIMIT), thread.last_inbound_at, now)
         raise errors.PermanentError(f"a Facebook channel cannot reply in a {kind!r} thread", platform=PLATFORM)
@@ -316,7 +319,9 @@ class InstagramChannel(GraphClient):
         return str(data.get("username") or data.get("id") or self.account_id)
 
     def _comment_parts(self, text: str, send: Callable[[str], str]) -> Delivery:
-        return send_parts(self.platform, split_text(text, INSTAGRAM_COMMENT_LIMIT), send)
+        return send_parts(
+            self.platform, split_text(text, INSTAGRAM_COMMENT_LIMIT), send, max_parts=self.max_reply_parts
+        )
 
     def _reply(self, comment_id: str, text: str) -> str:
         path = f"/{quote(comment_id, safe='')}/replies"

@@ -29,7 +29,7 @@ from bridge import errors
 from bridge.events import Delivery, ThreadState
 from bridge.retry import capped_wait
 from bridge.text import split_text
-from connectors.base import call, send_parts
+from connectors.base import DEFAULT_MAX_REPLY_PARTS, call, send_parts
 
 PLATFORM = "telegram"
 TEXT_LIMIT = 4096
@@ -69,8 +69,10 @@ class TelegramChannel:
         api_url: str = DEFAULT_API_URL,
         session: requests.Session | None = None,
         timeout: float = 30,
+        max_reply_parts: int = DEFAULT_MAX_REPLY_PARTS,
     ) -> None:
         self.name = name
+        self.max_reply_parts = max_reply_parts
         self.account_id = account_id or bot_id(bot_token) or name  # as webhooks.telegram.account_of
         self.api_url = api_url.rstrip("/")
         self._token = bot_token
@@ -104,7 +106,7 @@ class TelegramChannel:
             sent.append(f"{chat}/{_result_field(result, 'message_id')}")
             return sent[-1]
 
-        return send_parts(PLATFORM, parts, send)
+        return send_parts(PLATFORM, parts, send, max_parts=self.max_reply_parts)
 
     def ping(self) -> str:
         """``getMe``: the bot's ``@username``, proving the token works."""

@@ -26,7 +26,7 @@ import requests
 from bridge import errors, messages
 from bridge.events import Delivery, ThreadState
 from bridge.text import split_text
-from connectors.base import send_parts
+from connectors.base import DEFAULT_MAX_REPLY_PARTS, send_parts
 from connectors.meta import DEFAULT_API_URL, ErrorClass, GraphClient
 
 PLATFORM = "whatsapp"
@@ -122,10 +122,11 @@ class WhatsAppChannel(GraphClient):
         template_language: str = "en_US",
         session: requests.Session | None = None,
         timeout: float = 30,
+        max_reply_parts: int = DEFAULT_MAX_REPLY_PARTS,
     ) -> None:
         super().__init__(
             name=name, account_id=account_id, access_token=access_token, api_url=api_url, session=session,
-            timeout=timeout,
+            timeout=timeout, max_reply_parts=max_reply_parts,
         )  # fmt: skip
         self.reengagement_template = reengagement_template or None
         self.template_language = template_language
@@ -144,7 +145,8 @@ class WhatsAppChannel(GraphClient):
         if window_closed(thread.last_inbound_at, now):
             return self._reengage(to, thread.last_inbound_at, None)
         try:
-            return send_parts(PLATFORM, parts, self._text_sender(to, thread.last_inbound_message_id))
+            send = self._text_sender(to, thread.last_inbound_message_id)
+            return send_parts(PLATFORM, parts, send, max_parts=self.max_reply_parts)
         except errors.WindowClosed as refused:  # only ever for the first part: later ones are partial
             return self._reengage(to, thread.last_inbound_at, refused)
 

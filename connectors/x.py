@@ -39,7 +39,7 @@ from bridge.events import Delivery, ThreadState
 from bridge.retry import capped_wait, parse_retry_after
 from bridge.text import number_parts, split_text
 from connectors import xtext
-from connectors.base import call, send_parts
+from connectors.base import DEFAULT_MAX_REPLY_PARTS, call, send_parts
 
 PLATFORM = "x"
 POST_LIMIT = xtext.MAX_WEIGHTED_LENGTH
@@ -84,8 +84,10 @@ class XChannel:
         session: requests.Session | None = None,
         timeout: float = 30,
         clock: Callable[[], float] = time.time,
+        max_reply_parts: int = DEFAULT_MAX_REPLY_PARTS,
     ) -> None:
         self.name = name
+        self.max_reply_parts = max_reply_parts
         self.account_id = account_id or account_from_token(access_token) or ""
         if not self.account_id:
             raise errors.ConfigError(f"channels[{name}].account_id: required (the X user id of the account)")
@@ -116,7 +118,7 @@ class XChannel:
             return self._reply_chain(target, split_post(text))
         if kind == "dm":
             user_id = _checked_id(ref, "user")
-            return send_parts(PLATFORM, split_text(_clean(text), DM_LIMIT), lambda part: self._direct(user_id, part))
+            return self._direct_parts(user_id, text)
         raise errors.PermanentError(f"an X channel cannot reply in a {kind!r} thread", platform=PLATFORM)
 
     def send_private_reply(self, thread: ThreadState, text: str, *, now: datetime, notice: str) -> Delivery:
@@ -127,7 +129,7 @@ class XChannel:
         if kind != "conversation" or not thread.customer_id:
             raise errors.PermanentError("no customer to message privately in this X thread", platform=PLATFORM)
         user_id = _checked_id(thread.customer_id, "user")
-        private = send_parts(PLATFORM, split_text(_clean(text), DM_LIMIT), lambda part: self._direct(user_id, part))
+        private = self._direct_parts(user_id, text)
         target = _checked_id(thread.last_inbound_message_id or thread.reply_to or ref, "post")
         try:
             public = self._reply_chain(target, [notice])
@@ -152,7 +154,11 @@ class XChannel:
             previous.append(post_id)
             return post_id
 
-        return send_parts(PLATFORM, parts, reply)
+        return send_parts(PLATFORM, parts, reply, max_parts=self.max_reply_parts)
+
+    def _direct_parts(self, user_id: str, text: str) -> Delivery:
+        parts = split_text(_clean(text), DM_LIMIT)
+        return send_parts(PLATFORM, parts, lambda part: self._direct(user_id, part), max_parts=self.max_reply_parts)
 
     def _direct(self, user_id: str, text: str) -> str:
         path = f"/2/dm_conversations/with/{user_id}/messages"

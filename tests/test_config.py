@@ -96,6 +96,10 @@ def test_the_database_and_redis_passwords_never_appear_in_repr() -> None:
         (lambda r: r["channels"][0].update(name="a b"), "channels[a b].name: use letters"),
         (lambda r: r["channels"].append(dict(r["channels"][0])), "channels[].name: duplicate acme-facebook"),
         (lambda r: r.pop("zendesk"), "[zendesk]: section required"),
+        (
+            lambda r: r["channels"][0].update(max_reply_parts=0),
+            "channels[acme-facebook].max_reply_parts: 0 is not a whole number, 1 or more",
+        ),
     ],
 )
 def test_bad_config_names_the_key(mutate: Callable[[dict[str, Any]], object], message: str) -> None:

@@ -192,3 +192,26 @@ def test_private_marker_where_no_hand_off_exists_is_refused_not_posted(stack: St
     stack.wait_for(lambda: notes(stack, ticket["id"]))
     assert "privately" in notes(stack, ticket["id"])[0]
     assert stack.meta.ig_mention_replies == [] and stack.meta.ig_sent_messages == []
+
+
+def test_x_a_reply_too_long_for_a_few_posts_is_refused_with_a_note(stack: Stack) -> None:
+    """A 12,000-character reply went out as a chain of 88 posts: now nothing is posted and the agent is told
+    why on the ticket; a reply of 285 characters is two full posts (was four, the first holding "285")."""
+    stack.x.customer_post(f"@{stack.x.username} how do I reset it?", user_id="45", username="max")
+    essay = " ".join(f"Step {i}: hold the button for ten seconds, then wait." for i in range(1, 230))
+    ticket = answer(stack, essay)
+    stack.wait_for(lambda: notes(stack, ticket["id"]))
+    [note] = notes(stack, ticket["id"])
+    assert len(essay) > 12_000 and "too long" in note and "at most 5" in note and "Nothing was posted" in note
+    assert not [p for p in stack.x.posts.values() if p.author_id == X_USER]
+
+    short = "285 " + "characters-without-a-single-space-" * 8 + "x" * 9
+    reply_and_notify(stack, ticket["id"], short)
+    stack.wait_for(lambda: len([p for p in stack.x.posts.values() if p.author_id == X_USER]) >= 2)
+    settle(stack)
+    ours = [p.text for p in stack.x.posts.values() if p.author_id == X_USER]
+    assert len(short) == 285 and len(ours) == 2
+    assert ours[0].startswith("285 characters") and ours[0].endswith(" (1/2)") and len(ours[0]) >= 270
+    assert "".join(t.removesuffix(f" ({i}/2)") for i, t in enumerate(ours, 1)).replace(" ", "") == short.replace(
+        " ", ""
+    )

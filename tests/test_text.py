@@ -51,7 +51,14 @@ def no_space(s: str) -> str:
         ("10\u00a0000 euros", 9, ["10\u00a0000", "euros"]),
         # a word longer than the limit is split between clusters
         ("abcdefghij", 4, ["abcd", "efgh", "ij"]),
-        ("x " + "y" * 12, 5, ["x", "yyyyy", "yyyyy", "yy"]),
+        # a word too long for any part is cut anyway: the part before it is filled, not left as "x" alone
+        ("x " + "y" * 12, 5, ["x yyy", "yyyyy", "yyyy"]),
+        ("285 " + "x" * 281, 280, ["285 " + "x" * 276, "x" * 5]),
+        # ... preferably after punctuation inside it (a URL's path), when that still fills half the part
+        ("see example.com/orders/12345/items", 20, ["see example.com/", "orders/12345/items"]),
+        ("ab " + "c" * 9 + "-" + "d" * 20, 16, ["ab ccccccccc-", "dddddddddddddddd", "dddd"]),
+        # a word that fits a part of its own is still moved whole
+        ("x " + "y" * 5, 5, ["x", "yyyyy"]),
         (FAMILY * 3, 15, [FAMILY * 2, FAMILY]),
         (RAINBOW_FLAG * 3, 10, [RAINBOW_FLAG * 2, RAINBOW_FLAG]),
         (FLAGS, 3, ["🇺🇸", "🇫🇷"]),
@@ -131,6 +138,15 @@ def test_utf8_len(s: str, expected: int) -> None:
 )
 def test_number_parts(parts: list[str], limit: int, expected: list[str]) -> None:
     assert number_parts(parts, limit) == expected
+
+
+def test_number_parts_fills_each_part() -> None:
+    """A text just over the limit is two parts, each as full as it can be: splitting first and then
+    re-splitting the pieces for the markers made 3 posts of 285 characters, two holding one word."""
+    numbered = number_parts(["word " * 57], 280)
+    assert [len(part) for part in numbered] == [280, 15]
+    numbered = number_parts(["285 " + "x" * 281], 280)
+    assert numbered == ["285 " + "x" * 270 + " (1/2)", "x" * 11 + " (2/2)"]
 
 
 def test_number_parts_reserves_room_when_the_count_gains_a_digit() -> None:

@@ -579,6 +579,16 @@ def test_a_long_reply_becomes_a_numbered_chain_of_valid_posts(sim: XSimulator, c
     assert targets == [latest, *delivery.message_ids[:-1]]  # each part answers the previous one
 
 
+def test_a_reply_over_the_channels_max_reply_parts_is_refused_before_posting(sim: XSimulator, tmp_path: Path) -> None:
+    state, _ = customer_thread(sim)
+    channel = build_channel(make_config(tmp_path, sim.url, max_reply_parts=2).channel("acme-x"))  # type: ignore[arg-type]
+    with pytest.raises(errors.PermanentError) as refused:
+        channel.send_reply(state, "word " * 150, now=datetime.now(UTC))  # 3 posts
+    assert refused.value.code == "too_long" and "at most 2" in refused.value.message
+    assert requests_made(sim, "POST", "/2/tweets") == []
+    assert len(channel.send_reply(state, "word " * 100, now=datetime.now(UTC)).message_ids) == 2
+
+
 def test_direct_message_goes_to_the_participant(sim: XSimulator, channel: XChannel) -> None:
     dm = sim.customer_dm("where is my parcel?", user_id=CUSTOMER, username=CUSTOMER_HANDLE, send=False)
     delivery = channel.send_reply(thread(f"dm:{CUSTOMER}", dm.id), "Checking now!", now=datetime.now(UTC))
