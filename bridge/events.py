@@ -182,6 +182,23 @@ class TicketStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class Routing:
+    """Where a ticket goes and how urgent it is: the triage rules' decision, ids resolved from names at start
+    (:mod:`bridge.rules`). Sent in the call that creates or updates the ticket; None leaves the field alone."""
+
+    priority: Priority | None = None
+    type: str | None = None
+    group_id: str | None = None
+    assignee_id: str | None = None
+    brand_id: str | None = None  # Zendesk only
+    status: TicketStatus | None = None
+    fields: dict[str, str] = field(default_factory=dict)  # helpdesk custom field (id or name) → value
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self))
+
+
+@dataclass(frozen=True)
 class NewTicket:
     """What the core asks a helpdesk to open for a new social thread."""
 
@@ -193,6 +210,18 @@ class NewTicket:
     created_at: datetime
     followup_of: str | None = None  # a closed ticket this one follows up
     fields: dict[str, str] = field(default_factory=dict)  # helpdesk custom field (id or name) → value
+    routing: Routing = field(default_factory=Routing)  # what the triage rules decided
+
+
+@dataclass(frozen=True)
+class HelpdeskNames:
+    """The helpdesk's groups, agents and brands by name (agents by email too), for rules that name them.
+    ``types``: the ticket types the helpdesk accepts, None where any is (or the connector cannot tell)."""
+
+    groups: dict[str, str] = field(default_factory=dict)
+    agents: dict[str, str] = field(default_factory=dict)
+    brands: dict[str, str] = field(default_factory=dict)
+    types: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

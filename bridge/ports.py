@@ -16,7 +16,9 @@ from bridge.events import (
     ContactResult,
     ContactUpsert,
     Delivery,
+    HelpdeskNames,
     NewTicket,
+    Routing,
     SocialEvent,
     ThreadState,
     TicketRef,
@@ -43,8 +45,12 @@ class Helpdesk(Protocol):
     def create_ticket(self, ticket: NewTicket) -> TicketRef:
         """Open a ticket whose first public comment is the customer's text, authored by the requester."""
 
-    def add_customer_comment(self, ticket_id: str, *, requester_id: str, body: str) -> TicketRef:
-        """Add the customer's follow-up as a public comment by the requester; reopen a solved ticket.
+    def add_customer_comment(
+        self, ticket_id: str, *, requester_id: str, body: str, tags: Sequence[str] = (), routing: Routing | None = None
+    ) -> TicketRef:
+        """Add the customer's follow-up as a public comment by the requester; reopen a solved ticket. The
+        rules' ``tags`` are added to the ticket's and ``routing`` applied, in the same update where the
+        helpdesk allows it.
 
         Raises :class:`bridge.errors.TicketClosed` when the ticket can no longer be updated.
         """
@@ -109,6 +115,14 @@ class SetupCheck(Protocol):
 
     def check_setup(self) -> str:
         """One line on what is in place; raises :class:`bridge.errors.BridgeError` saying what is missing."""
+
+
+@runtime_checkable
+class Directory(Protocol):
+    """A helpdesk that can list its groups, agents and brands (rules name them; ids are sent)."""
+
+    def names(self) -> HelpdeskNames:
+        """Every group, agent and brand by name: one list call each (all pages)."""
 
 
 @runtime_checkable

@@ -31,7 +31,16 @@ from zenpy.lib.api_objects import Comment, Ticket, User
 from zenpy.lib.exception import APIException, ZenpyException
 
 from bridge import errors
-from bridge.events import AgentReply, Author, ContactResult, ContactUpsert, NewTicket, TicketRef
+from bridge.events import (
+    AgentReply,
+    Author,
+    ContactResult,
+    ContactUpsert,
+    HelpdeskNames,
+    NewTicket,
+    Routing,
+    TicketRef,
+)
 from connectors.base import RebasedSession, attachment_names, call, rate_limit_hook, retry_after_seconds
 
 log = logging.getLogger(__name__)
@@ -157,14 +166,22 @@ class ZendeskHelpdesk:
         )
         if ticket.followup_of:
             new.via_followup_source_id = _number(ticket.followup_of)
-        if ticket.fields:
-            new.custom_fields = [{"id": _number(k), "value": v} for k, v in ticket.fields.items()]
+        _route(new, ticket.routing, {**ticket.fields, **ticket.routing.fields})
         with _translated(idempotent=False):
             return _ref(self._zenpy.tickets.create(new).ticket)
 
-    def add_customer_comment(self, ticket_id: str, *, requester_id: str, body: str) -> TicketRef:
+    def add_customer_comment(
+        self, ticket_id: str, *, requester_id: str, body: str, tags: Sequence[str] = (), routing: Routing | None = None
+    ) -> TicketRef:
+        """One update: the comment, status open (or the rules'), the rules' tags added (``additional_tags``
+        keeps the agents' own) and their priority, group... set."""
         comment = Comment(body=body, author_id=_number(requester_id), public=True)
-        return self._update(Ticket(id=_number(ticket_id), comment=comment, status="open"))
+        update = Ticket(id=_number(ticket_id), comment=comment, status="open")
+        if tags:
+            update.additional_tags = list(tags)
+        if routing:
+            _route(update, routing, routing.fields)
+        return self._update(update)
 
     def add_internal_note(self, ticket_id: str, body: str) -> None:
         self._update(Ticket(id=_number(ticket_id), comment=Comment(body=body, public=False)))
@@ -189,6 +206,15 @@ class ZendeskHelpdesk:
             if comment.get("public") and author.get("role") in STAFF_ROLES and author.get("id") != requester:
                 replies.append(_reply(ticket_id, comment, author, tags))
         return replies
+
+    def names(self) -> HelpdeskNames:
+        """Groups (not deleted), agents and admins (by name and by email), brands: for rules naming them."""
+        groups = {str(g["name"]): str(g["id"]) for g in self.api_list("/api/v2/groups.json", "groups")}
+        staff: dict[str, str] = {}
+        for user in self.api_list("/api/v2/users.json", "users", {"role[]": list(STAFF_ROLES)}):
+            staff.update({str(user[k]): str(user["id"]) for k in ("name", "email") if user.get(k)})
+        brands = {str(b["name"]): str(b["id"]) for b in self.api_list("/api/v2/brands.json", "brands")}
+        return HelpdeskNames(groups=groups, agents=staff, brands=brands)
 
     def ping(self) -> str:
         with _translated(idempotent=True):
@@ -282,10 +308,10 @@ class ZendeskHelpdesk:
         with _translated(idempotent=False):
             return _ref(self._zenpy.tickets.update(ticket).ticket)
 
-    def api_list(self, path: str, key: str) -> Iterator[dict[str, Any]]:
+    def api_list(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a list endpoint (``path`` like ``/api/v2/triggers.json``), page after page: an
         account may have hundreds of triggers, and the one looked for may be on any page."""
-        for page in self._pages(f"{self._nominal}{path}", {"page[size]": PAGE_SIZE}):
+        for page in self._pages(f"{self._nominal}{path}", {**(params or {}), "page[size]": PAGE_SIZE}):
             yield from (item for item in page.get(key) or [] if isinstance(item, dict))
 
     def _comments_with_authors(self, ticket_id: str) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
@@ -471,6 +497,20 @@ def _number(ticket_or_user_id: str) -> int:
     if not str(ticket_or_user_id).isdigit():
         raise errors.NotFound(f"{ticket_or_user_id!r} is not a Zendesk id", platform=PLATFORM)
     return int(ticket_or_user_id)
+
+
+def _route(ticket: Any, routing: Routing, fields: Mapping[str, str]) -> None:
+    """The rules' decision on a zenpy ticket: names as Zendesk spells them, ids as numbers."""
+    for key in ("priority", "type", "status"):
+        value = getattr(routing, key)
+        if value is not None:
+            setattr(ticket, key, str(value))
+    for key in ("group_id", "assignee_id", "brand_id"):
+        value = getattr(routing, key)
+        if value is not None:
+            setattr(ticket, key, _number(value))
+    if fields:
+        ticket.custom_fields = [{"id": _number(k), "value": v} for k, v in fields.items()]
 
 
 def _ref(ticket: Any) -> TicketRef:

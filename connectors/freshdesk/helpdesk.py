@@ -14,7 +14,18 @@ from typing import Any
 import requests
 
 from bridge import errors
-from bridge.events import AgentReply, Author, ContactResult, ContactUpsert, NewTicket, TicketRef
+from bridge.events import (
+    AgentReply,
+    Author,
+    ContactResult,
+    ContactUpsert,
+    HelpdeskNames,
+    NewTicket,
+    Priority,
+    Routing,
+    TicketRef,
+    TicketStatus,
+)
 from connectors.base import attachment_names
 from connectors.freshdesk.client import PLATFORM, FreshdeskApiError, FreshdeskClient
 
@@ -23,6 +34,8 @@ log = logging.getLogger(__name__)
 STATUS_NAMES = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
 OPEN, PENDING, RESOLVED, CLOSED = 2, 3, 4, 5
 PRIORITY_LOW = 1  # Freshdesk's own default
+PRIORITIES = {Priority.LOW: 1, Priority.NORMAL: 2, Priority.HIGH: 3, Priority.URGENT: 4}  # 2 is "Medium"
+STATUSES = {TicketStatus.OPEN: 2, TicketStatus.PENDING: 3, TicketStatus.SOLVED: 4, TicketStatus.CLOSED: 5}
 #: Sources documented as accepted on create: 1 Email, 2 Portal, 3 Phone, 7 Chat, 9 Feedback widget,
 #: 10 Outbound email. Twitter (5) and Facebook (6) are choices of the field, kept for Freshdesk's own
 #: social integrations and not documented on create. A social conversation is closest to Chat.
@@ -127,8 +140,9 @@ class FreshdeskHelpdesk:
             "priority": PRIORITY_LOW,
             "source": SOURCE_CHAT,
             "tags": list(dict.fromkeys(tag[:TAG_MAX] for tag in ticket.tags)),
+            **_routed(ticket.routing),
         }
-        fields = {**self.custom_fields, **ticket.fields}
+        fields = {**self.custom_fields, **ticket.fields, **ticket.routing.fields}
         if self.thread_key_field:
             fields[self.thread_key_field] = thread_key_value(ticket.external_id)
         if fields:
@@ -138,7 +152,9 @@ class FreshdeskHelpdesk:
             self._point_to_follow_up(ticket.followup_of, created.id)
         return created
 
-    def add_customer_comment(self, ticket_id: str, *, requester_id: str, body: str) -> TicketRef:
+    def add_customer_comment(
+        self, ticket_id: str, *, requester_id: str, body: str, tags: Sequence[str] = (), routing: Routing | None = None
+    ) -> TicketRef:
         """The customer's follow-up as a public note with ``incoming: true``, authored by the contact.
 
         Why a note and not ``/reply``: a reply is the agent's outgoing answer (emailed to the requester,
@@ -147,13 +163,21 @@ class FreshdeskHelpdesk:
         nobody, and ``incoming`` tells it apart from agents' replies.
 
         A pending or resolved ticket is reopened first (a status change is safe to repeat, a note is
-        not); a closed or deleted one raises :class:`TicketClosed` so that a follow-up is opened.
+        not); a closed or deleted one raises :class:`TicketClosed` so that a follow-up is opened. The
+        rules' ``tags`` (added to the ticket's: a PUT replaces the list) and ``routing`` go in that same
+        PUT; on an open ticket they cost one PUT, since Freshdesk's notes cannot change the ticket.
         """
         path = _ticket_path(ticket_id)
-        status = int(self._ticket_or_closed(ticket_id).get("status") or OPEN)
-        if status in (PENDING, RESOLVED):
-            self._api.json("PUT", path, "could not reopen the ticket", json={"status": OPEN})
-            status = OPEN
+        ticket = self._ticket_or_closed(ticket_id)
+        status = int(ticket.get("status") or OPEN)
+        changes = {**_routed(routing or Routing()), **_more_tags(ticket, tags)}
+        if routing is not None and routing.fields:
+            changes["custom_fields"] = dict(routing.fields)
+        if status in (PENDING, RESOLVED) and "status" not in changes:
+            changes["status"] = OPEN
+        if changes:
+            self._api.json("PUT", path, "could not update the ticket", json=changes)
+            status = int(changes.get("status", status))
         note = {"body": to_html(body), "incoming": True, "private": False, "user_id": _number(requester_id)}
         self._api.json("POST", f"{path}/notes", "could not add the customer's message", json=note)
         return TicketRef(id=str(ticket_id), status=STATUS_NAMES.get(status, str(status)))
@@ -209,6 +233,19 @@ class FreshdeskHelpdesk:
                 "it, the bridge cannot find that ticket (create a single-line text field and name it here)",
                 platform=PLATFORM)  # fmt: skip
         return f"ticket fields present: {', '.join(wanted)}"
+
+    def names(self) -> HelpdeskNames:
+        """Groups, agents (by name and by email) and the ticket types of the ``ticket_type`` field's choices."""
+        groups = {str(g["name"]): str(g["id"]) for g in self._api.items("/api/v2/groups", "could not list the groups",
+                                                                         {"per_page": PAGE_SIZE})}  # fmt: skip
+        agents: dict[str, str] = {}
+        for agent in self._api.items("/api/v2/agents", "could not list the agents", {"per_page": PAGE_SIZE}):
+            contact = _dict(agent.get("contact"))
+            agents.update({str(contact[k]): str(agent["id"]) for k in ("name", "email") if contact.get(k)})
+        fields = self._api.items("/api/v2/ticket_fields", "could not list the ticket fields", {}, max_pages=1)
+        kinds = next((f.get("choices") for f in fields if f.get("name") == "ticket_type"), None)
+        types = tuple(str(t) for t in kinds) if isinstance(kinds, list) else None
+        return HelpdeskNames(groups=groups, agents=agents, types=types)
 
     def ping(self) -> str:
         """``GET /api/v2/agents/me``: the email (or name) of the agent the API key belongs to."""
@@ -337,6 +374,28 @@ class FreshdeskHelpdesk:
 
 
 # -- small pure helpers ------------------------------------------------------------------------------------------
+
+
+def _routed(routing: Routing) -> dict[str, Any]:
+    """The rules' decision as Freshdesk's ticket fields: priority 1-4, status 2-5, ids as numbers."""
+    body: dict[str, Any] = {}
+    if routing.priority is not None:
+        body["priority"] = PRIORITIES[routing.priority]
+    if routing.status is not None:
+        body["status"] = STATUSES[routing.status]
+    if routing.type is not None:
+        body["type"] = routing.type
+    for key, value in (("group_id", routing.group_id), ("responder_id", routing.assignee_id)):
+        if value is not None:
+            body[key] = _number(value)
+    return body
+
+
+def _more_tags(ticket: Mapping[str, Any], tags: Sequence[str]) -> dict[str, Any]:
+    """``{"tags": [...]}`` with ``tags`` added to the ticket's own, or nothing when it has them all."""
+    had = [str(t) for t in ticket.get("tags") or []]
+    wanted = list(dict.fromkeys([*had, *(t[:TAG_MAX] for t in tags)]))
+    return {"tags": wanted} if len(wanted) > len(had) else {}
 
 
 def to_html(text: str) -> str:

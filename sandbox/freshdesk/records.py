@@ -16,6 +16,8 @@ from sandbox.freshdesk.wire import error, mismatch, missing, now_iso, of_type, o
 
 STATUSES = {"open": 2, "pending": 3, "resolved": 4, "closed": 5}
 PRIORITIES = (1, 2, 3, 4)
+#: The ticket_type field's choices on a new account (best effort: an admin edits them in Admin → Ticket Fields).
+TICKET_TYPES = ("Question", "Incident", "Problem", "Feature Request", "Refund")
 SOURCE_CHOICES = {"Email": 1, "Portal": 2, "Phone": 3, "Forum": 4, "Twitter": 5, "Facebook": 6, "Chat": 7,
                   "Feedback Widget": 9}  # GET /api/v2/ticket_fields, as in the fixture  # fmt: skip
 CREATE_SOURCES = (1, 2, 3, 7, 9, 10)  # documented as accepted on create; 5 (Twitter) and 6 (Facebook) are not
@@ -89,6 +91,16 @@ def new_agent(agent_id: int, name: str, email: str) -> dict[str, Any]:
     }
 
 
+def new_group(group_id: int, name: str, agent_ids: list[int]) -> dict[str, Any]:
+    """``GET /api/v2/groups``' items (the Groups reference's example keys)."""
+    now = now_iso()
+    return {
+        "id": group_id, "name": name, "description": None, "escalate_to": None, "unassigned_for": "30m",
+        "business_hour_id": None, "group_type": "support_agent_group", "agent_ids": agent_ids,
+        "auto_ticket_assign": False, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+
+
 def new_contact(contact_id: int, data: dict[str, Any]) -> dict[str, Any]:
     now = now_iso()
     contact: dict[str, Any] = {
@@ -126,6 +138,8 @@ def duplicate(field: str, owner_id: int) -> dict[str, Any]:
 def ticket_errors(data: dict[str, Any], custom_fields: Sequence[str], *, creating: bool) -> list[dict[str, Any]]:
     allowed = TICKET_CREATE_FIELDS if creating else (*TICKET_UPDATE_FIELDS, "custom_fields")
     errors = unexpected(data, allowed)
+    if data.get("type") is not None and data["type"] not in TICKET_TYPES:
+        errors.append(error("type", f"It should be one of these values: '{','.join(TICKET_TYPES)}'", "invalid_value"))
     for field in ("subject", "description"):
         errors += [missing(field)] if creating and field not in data else of_type(data, field, str)
     checks = (("status", tuple(STATUSES.values())), ("priority", PRIORITIES), ("source", CREATE_SOURCES))

@@ -67,6 +67,9 @@ class FreshdeskSimulator(Simulator):
         self._indexed_at: dict[tuple[str, int], float] = {}
         self.api_user_id: int = self._new_agent("Socialdesk Bridge", "bridge@socialdesk.test")
         self.agent_id: int = self._new_agent("Alex Agent", "alex.agent@socialdesk.test")
+        self._group_ids = itertools.count(43000000001)
+        self._groups: dict[int, dict[str, Any]] = {}
+        self.add_group("Support")
         self.app.before_request(self._edge)
         self.app.after_request(self._after)
         self.app.register_error_handler(ApiError, lambda e: e.response)
@@ -78,7 +81,9 @@ class FreshdeskSimulator(Simulator):
 
     def _routes(self) -> None:
         r = self._route
+        r("/api/v2/agents", self._list_agents, "GET")
         r("/api/v2/agents/me", self._me, "GET")
+        r("/api/v2/groups", self._list_groups, "GET")
         r("/api/v2/agents/<int:agent_id>", self._show_agent, "GET")
         r("/api/v2/contacts", self._list_contacts, "GET")
         r("/api/v2/contacts", self._create_contact, "POST")
@@ -155,6 +160,41 @@ class FreshdeskSimulator(Simulator):
         self._agents[agent["id"]] = agent
         return int(agent["id"])
 
+    def add_group(self, name: str, *, agents: tuple[int, ...] | None = None) -> int:
+        """A group of agents (default: the simulator's agent and the API key's); its id."""
+        with self._lock:
+            members = list(agents if agents is not None else (self.agent_id, self.api_user_id))
+            group = rec.new_group(next(self._group_ids), name, members)
+            self._groups[group["id"]] = group
+            for agent_id in members:
+                self._agents[agent_id]["group_ids"].append(group["id"])
+            return int(group["id"])
+
+    @property
+    def groups(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(g) for g in self._groups.values()]
+
+    def _list_groups(self) -> Response:
+        wire.check_query_args(())
+        return wire.paged(list(self._groups.values()), self._base())
+
+    def _list_agents(self) -> Response:
+        """``GET /api/v2/agents``, filtered by ``email`` (the reference's filters: email, mobile, phone, state)."""
+        wire.check_query_args(("email", "mobile", "phone", "state"))
+        wanted = request.args.get("email")
+        agents = [a for a in self._agents.values() if wanted is None or a["contact"]["email"] == wanted]
+        return wire.paged(agents, self._base())
+
+    def _routing_errors(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """group_id and responder_id must name a group and an agent (best-effort wording, as for requester_id)."""
+        errors = []
+        if data.get("group_id") is not None and data["group_id"] not in self._groups:
+            errors.append(error("group_id", "There is no group matching the given group_id", "invalid_value"))
+        if data.get("responder_id") is not None and data["responder_id"] not in self._agents:
+            errors.append(error("responder_id", "There is no agent matching the given responder_id", "invalid_value"))
+        return errors
+
     def _me(self) -> Response:
         return json_response(self._agents[self.api_user_id])
 
@@ -230,10 +270,13 @@ class FreshdeskSimulator(Simulator):
         """The default fields the bridge writes (``source`` as in the fixture), then the custom ones."""
         fields = [
             {"id": i, "name": name, "label": name.capitalize(), "type": f"default_{name}", "default": True}
-            for i, name in enumerate(("requester", "subject", "source", "status", "priority", "description"), 1)
+            for i, name in enumerate(
+                ("requester", "subject", "ticket_type", "source", "status", "priority", "description"), 1
+            )
         ]
         source = next(f for f in fields if f["name"] == "source")
         source["choices"] = rec.SOURCE_CHOICES
+        next(f for f in fields if f["name"] == "ticket_type")["choices"] = list(rec.TICKET_TYPES)
         for i, name in enumerate(self._ticket_fields, 100):
             label = name.removeprefix("cf_").replace("_", " ").capitalize()
             fields.append({"id": i, "name": name, "label": label, "type": "custom_text", "default": False})
@@ -262,7 +305,7 @@ class FreshdeskSimulator(Simulator):
 
     def _create_ticket(self) -> Response:
         data = json_body()
-        errors = rec.ticket_errors(data, self._ticket_fields, creating=True)
+        errors = rec.ticket_errors(data, self._ticket_fields, creating=True) + self._routing_errors(data)
         requester = self._requester_of(data, errors)
         if errors or requester is None:
             raise invalid(errors)
@@ -296,7 +339,7 @@ class FreshdeskSimulator(Simulator):
     def _update_ticket(self, ticket_id: int) -> Response:
         ticket = self._ticket_or_404(ticket_id)
         data = json_body()
-        errors = rec.ticket_errors(data, self._ticket_fields, creating=False)
+        errors = rec.ticket_errors(data, self._ticket_fields, creating=False) + self._routing_errors(data)
         if errors:
             raise invalid(errors)
         ticket.update({k: v for k, v in data.items() if k in rec.TICKET_UPDATE_FIELDS})

@@ -67,5 +67,7 @@ USER_WRITABLE = (
     "signature",
     "organization_id",
 )
-TICKET_CHANGEABLE = ("subject", "priority", "type", "status", "assignee_id", "external_id", "requester_id", "group_id")
+TICKET_CHANGEABLE = (
+    "subject", "priority", "type", "status", "assignee_id", "external_id", "requester_id", "group_id", "brand_id",
+)  # fmt: skip
 COMMENT_EVENT_KEYS = ("id", "type", "author_id", "body", "html_body", "plain_body", "public", "attachments", "audit_id")

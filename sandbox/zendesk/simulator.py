@@ -28,6 +28,7 @@ from sandbox.zendesk.records import (
     TICKET_CHANGEABLE,
     TICKET_KEYS,
 )
+from sandbox.zendesk.routing import RoutingMixin
 from sandbox.zendesk.users import UsersMixin
 from sandbox.zendesk.wire import (
     ApiError,
@@ -57,7 +58,7 @@ TICKET_UPDATES, TICKET_UPDATE_WINDOW = 30, 600.0
 TICKET_UPDATES_EXCEEDED = "Rate limit for ticket updates exceeded, please wait before updating this ticket again"
 
 
-class ZendeskSimulator(UsersMixin, AutomationMixin):
+class ZendeskSimulator(UsersMixin, AutomationMixin, RoutingMixin):
     """Zendesk Support on ``127.0.0.1``: see :mod:`sandbox.zendesk`. State lives in memory behind a lock."""
 
     name = "zendesk"
@@ -107,6 +108,7 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
         bridge = {"name": "Socialdesk Bridge", "email": email, "role": api_user_role}
         self.api_user_id: int = self._new_user(bridge)["id"]
         self.agent_id: int = self._new_user(agent)["id"]
+        self._init_routing()
         self.app.before_request(self._edge)
         self.app.after_request(self._after)
         self.app.register_error_handler(ApiError, self._api_error)
@@ -118,7 +120,10 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
 
     def _routes(self) -> None:
         r = self._route
+        r("/api/v2/users", self._list_users, "GET")
         r("/api/v2/users/me", self._me, "GET")
+        r("/api/v2/groups", self._list_groups, "GET")
+        r("/api/v2/brands", self._list_brands, "GET")
         r("/api/v2/users/<int:user_id>", self._show_user, "GET")
         r("/api/v2/users/show_many", self._show_many_users, "GET")
         r("/api/v2/users/create_or_update", self._create_or_update_user, "POST")
@@ -224,6 +229,7 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
         comment_in = self._first_comment_of(data)
         author_id = self._author_of(comment_in, default=as_id(data.get("submitter_id")) or requester_id)
         source = self._followup_source(data.get("via_followup_source_id"))
+        self._check_routing(data)
         ticket = self._new_ticket(data, requester_id, author_id)
         audit = self._new_audit(ticket, self.api_user_id)
         comment = self._add_comment(ticket, comment_in, author_id, audit["id"], public=comment_in.get("public", True))
@@ -291,9 +297,9 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
             status=status,
             requester_id=requester_id,
             submitter_id=submitter_id,
-            assignee_id=data.get("assignee_id"),
+            assignee_id=as_id(data.get("assignee_id")),
             organization_id=self._users[requester_id]["organization_id"],
-            group_id=data.get("group_id"),
+            group_id=as_id(data.get("group_id")),
             collaborator_ids=[],
             follower_ids=[],
             email_cc_ids=[],
@@ -306,7 +312,7 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
             fields=self._custom_fields(data.get("custom_fields")),
             followup_ids=[],
             ticket_form_id=FORM_ID,
-            brand_id=BRAND_ID,
+            brand_id=as_id(data.get("brand_id")) or BRAND_ID,
             allow_channelback=False,
             allow_attachments=True,
             from_messaging_channel=False,
@@ -422,6 +428,7 @@ class ZendeskSimulator(UsersMixin, AutomationMixin):
             raise record_invalid("status", f"Status: {data['status']} is not valid")
         if "requester_id" in data and as_id(data["requester_id"]) not in self._users:
             raise record_invalid("requester", "Requester: is invalid")
+        self._check_routing(data, ticket)
         tags = normalise_tags(data["tags"]) if "tags" in data else list(ticket["tags"])
         removed = set(normalise_tags(data.get("remove_tags")))
         tags = [t for t in dict.fromkeys(tags + normalise_tags(data.get("additional_tags"))) if t not in removed]

@@ -1,0 +1,86 @@
+"""The rules' names made ids: groups, assignees and brands looked up in the helpdesk once, at start.
+
+A rule says ``group = "Escalations"``; the helpdesk wants ``group_id = 360000001002``. :meth:`Triage.prepare`
+lists the helpdesk's groups, agents and brands once (``socialdesk worker`` at start, ``doctor``,
+``rules check``) and refuses a name it does not know with one line naming the rule and the key. After
+that, turning a :class:`bridge.rules.Decision` into the :class:`bridge.events.Routing` a ticket carries
+costs no call.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from collections.abc import Sequence
+
+from bridge.errors import ConfigError
+from bridge.events import HelpdeskNames, Routing
+from bridge.ports import Directory, Helpdesk
+from bridge.rulebook import names_used
+from bridge.rules import Decision, Rule
+
+_KINDS = (("group", "groups"), ("assignee", "agents"), ("brand", "brands"))
+
+
+class Triage:
+    """The configured rules, and the helpdesk's ids for the names they use (resolved once)."""
+
+    def __init__(self, rules: Sequence[Rule] = ()) -> None:
+        self.rules = tuple(rules)
+        self._names: HelpdeskNames | None = None
+        self._lock = threading.Lock()
+
+    def prepare(self, helpdesk: Helpdesk) -> str:
+        """Look the names up (one list call per kind, only when a rule uses that kind); a summary line."""
+        used = names_used(self.rules)
+        if not any(used.values()) and not any(r.then.type for r in self.rules):
+            self._names = HelpdeskNames()
+            return f"{len(self.rules)} rule(s), no helpdesk names to look up"
+        if not isinstance(helpdesk, Directory):
+            raise ConfigError(f"rules: {helpdesk.name} cannot list its groups, agents or brands")
+        names = helpdesk.names()
+        _check(self.rules, used, names, helpdesk.name)
+        self._names = names
+        counts = ", ".join(f"{len(v)} {kind}(s)" for kind, v in used.items() if v)
+        return f"{len(self.rules)} rule(s); {counts or 'no names'} found in {helpdesk.name}"
+
+    def routing(self, decision: Decision, helpdesk: Helpdesk) -> Routing:
+        """The decision with ids for names (looked up now if :meth:`prepare` was not called)."""
+        if decision.group is None and decision.assignee is None and decision.brand is None:
+            return _routing(decision, HelpdeskNames())
+        with self._lock:
+            if self._names is None:
+                self.prepare(helpdesk)
+        assert self._names is not None
+        return _routing(decision, self._names)
+
+
+def _routing(decision: Decision, names: HelpdeskNames) -> Routing:
+    return Routing(
+        priority=decision.priority,
+        type=decision.type,
+        group_id=names.groups.get(decision.group) if decision.group else None,
+        assignee_id=names.agents.get(decision.assignee) if decision.assignee else None,
+        brand_id=names.brands.get(decision.brand) if decision.brand else None,
+        status=decision.status,
+        fields=dict(decision.fields),
+    )
+
+
+def _check(rules: Sequence[Rule], used: dict[str, dict[str, str]], names: HelpdeskNames, helpdesk: str) -> None:
+    for kind, attr in _KINDS:
+        known: dict[str, str] = getattr(names, attr)
+        for name, rule_name in used[kind].items():
+            if name not in known:
+                hint = _hint(name, known)
+                raise ConfigError(f"rules[{rule_name}].then.{kind}: no {kind} {name!r} in {helpdesk}{hint}")
+    for rule in rules:
+        wanted = rule.then.type
+        if wanted is not None and names.types is not None and wanted not in names.types:
+            raise ConfigError(f"rules[{rule.name}].then.type: {wanted!r} is not a ticket type of {helpdesk}"
+                              f" ({', '.join(names.types)})")  # fmt: skip
+
+
+def _hint(name: str, known: dict[str, str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
