@@ -145,18 +145,23 @@ def test_score_is_bounded() -> None:
         ("I am still waiting for my refund", "waiting: still waiting"),
         ("your app is down again", "outage: is down"),
         ("Ich habe meinen Anwalt eingeschaltet", "legal: anwalt"),
-        ("Je veux résilier mon abonnement", "cancellation: resilier"),
+        ("Je veux résilier mon abonnement", "cancellation: résilier"),
         ("la app no funciona desde ayer", "outage: no funciona"),
         ("вызвали скорую, телефон взорвался", "safety: скорую"),
-        ("سأرفع قضية في المحكمة", "legal: قضیه"),
+        ("سأرفع قضية في المحكمة", "legal: قضية"),
         ("abhi tak koi jawab nahi aaya", "waiting: abhi tak"),
-        ("Še vedno čakam na odgovor", "waiting: se vedno cakam"),
+        ("Še vedno čakam na odgovor", "waiting: še vedno čakam"),
     ],
 )
 def test_urgency_names_the_category_and_the_words(text: str, reason: str) -> None:
     result = classify(text)
     assert result.urgency is Urgency.HIGH
     assert reason in result.reasons
+
+
+def test_reasons_name_the_words_as_written() -> None:
+    result = classify("C'est NUL, je vais RÉSILIER   mon abonnement")
+    assert result.reasons == ("negative: nul", "cancellation: résilier")
 
 
 def test_english_urgency_words_count_in_another_language() -> None:

@@ -28,6 +28,7 @@ class WordSet:
     exact: dict[str, float] = field(default_factory=dict)
     prefixes: dict[str, float] = field(default_factory=dict)
     longest: int = 0
+    phrase_starts: frozenset[str] = frozenset()  # first words of the phrases: only they start a phrase look-up
 
     def get(self, word: str) -> tuple[str, float] | None:
         """The entry that matches ``word`` (exact first, then the longest prefix), or None."""
@@ -50,7 +51,8 @@ def word_set(entries: dict[str, float]) -> WordSet:
         key = " ".join(fold(w) for w in entry.split())
         target = prefixes if key.endswith("*") else exact
         target.setdefault(key.rstrip("*"), value)
-    return WordSet(exact, prefixes, max((len(p) for p in prefixes), default=0))
+    starts = frozenset(key.split()[0] for key in exact if " " in key)
+    return WordSet(exact, prefixes, max((len(p) for p in prefixes), default=0), starts)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def score(text: str, words: list[Token], language: Profile) -> Score:
     while i < len(words):
         span, value = _lookup(words, i, lexicons, language)
         if value is not None:
-            label = " ".join(w.norm for w in words[i : i + span])
+            label = " ".join(w.raw.lower() for w in words[i : i + span])
             value = _modify(words, i, value, language, caps=_shouted(words[i], text))
             negator = _negator(words, i, language)
             if negator:
@@ -68,11 +68,12 @@ def _lookup(words: list[Token], i: int, lexicons: list[WordSet], language: Profi
     """The longest phrase (up to three words) starting at ``i`` that a lexicon knows, and its valence."""
     if words[i].kind == "mark":
         return 1, None
-    for span in (3, 2):
-        phrase = " ".join(w.norm for w in words[i : i + span])
-        for lexicon in lexicons:
-            if phrase in lexicon.exact:
-                return span, lexicon.exact[phrase]
+    for lexicon in lexicons:
+        if words[i].norm in lexicon.phrase_starts:
+            for span in (3, 2):
+                phrase = " ".join(w.norm for w in words[i : i + span])
+                if phrase in lexicon.exact:
+                    return span, lexicon.exact[phrase]
     for lexicon in lexicons:
         for form in _forms(words[i].norm, language):
             found = lexicon.get(form)
@@ -105,7 +106,7 @@ def _negator(words: list[Token], i: int, language: Profile) -> str | None:
     """The negator among the three words before ``i`` ("not", "n't", "nicht"), if any."""
     for w in words[max(0, i - 3) : i]:
         if w.norm in language.negators or w.norm.endswith("n't"):
-            return w.norm
+            return w.raw.lower()
     return None
 
 

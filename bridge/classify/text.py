@@ -17,6 +17,8 @@ _EMOTICON = r"(?<!\w)(?:[:;=8][-'^]?[()\[\]DPpOo3/\\|*@$]+|<3+|[()\[\]]+[-']?[:;
 _TOKEN = re.compile(
     rf"(?P<url>https?://\S+|www\.\S+)|(?P<mention>@\w+)|(?P<emoticon>{_EMOTICON})|(?P<word>{_WORD})|(?P<mark>[!?]+)"
 )
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+_KEEP_MARKS = re.compile(r"[\u0900-\u097f\u0400-\u04ff]")  # Devanagari, Cyrillic
 _ARABIC_MARKS = re.compile(r"[\u064B-\u065F\u0670\u0640]")
 _ARABIC_LETTERS = str.maketrans(
     {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "ۀ": "ه"}
@@ -35,10 +37,12 @@ class Token:
 
 def fold(word: str) -> str:
     """The normal form of a word, for the lists and the text alike."""
+    if word.isascii():
+        return word.lower()
     word = word.casefold().replace("’", "'")
-    if any("\u0600" <= c <= "\u06ff" for c in word):
+    if _ARABIC.search(word):
         return _ARABIC_MARKS.sub("", word).translate(_ARABIC_LETTERS).replace("\u200c", "")
-    if any("\u0900" <= c <= "\u097f" for c in word) or any("\u0400" <= c <= "\u04ff" for c in word):
+    if _KEEP_MARKS.search(word):
         return word.replace("ё", "е")
     return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
 
