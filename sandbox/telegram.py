@@ -15,7 +15,8 @@ Telegram's wording; flood control (:meth:`TelegramSimulator.flood`) answers 429 
 ``"parameters": {"retry_after": N}``. A wrong token is ``401 Unauthorized``, an unknown method
 ``404 Not Found``.
 
-Customer side: :meth:`~TelegramSimulator.customer_message` and :meth:`~TelegramSimulator.customer_edit`
+Customer side: :meth:`~TelegramSimulator.customer_message` (any content: ``customer_photo``, or a
+service message such as :meth:`~TelegramSimulator.pin`) and :meth:`~TelegramSimulator.customer_edit`
 build ``message`` / ``edited_message`` updates (the shape of ``tests/fixtures/telegram``) with
 increasing ``update_id`` and POST them to :attr:`~TelegramSimulator.webhook_target` (or the URL set with
 ``setWebhook``) with ``X-Telegram-Bot-Api-Secret-Token``. Telegram never sends a bot its own messages,
@@ -132,7 +133,7 @@ class TelegramSimulator(Simulator):
 
     def customer_message(
         self,
-        text: str,
+        text: str | None,
         *,
         user_id: int,
         first_name: str = "Test Firstname",
@@ -140,19 +141,21 @@ class TelegramSimulator(Simulator):
         username: str | None = None,
         chat: Payload | None = None,
         topic: int | None = None,
+        content: Payload | None = None,
         send: bool = True,
     ) -> Update:
         """A customer writes to the bot (in a private chat unless ``chat`` is a group's chat object).
 
         ``topic`` is a forum topic's ``message_thread_id``: the message is then a topic message of
-        ``chat`` (a supergroup with ``is_forum``).
+        ``chat`` (a supergroup with ``is_forum``). ``content``: the message's other fields (``photo`` and
+        ``caption`` with ``text=None``, ``dice``...), or the fields of a service message.
         """
         sender: Payload = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "en"}
         sender.update({k: v for k, v in (("last_name", last_name), ("username", username)) if v})
         chat = chat or {"id": user_id, "type": "private", **{k: v for k, v in sender.items() if k != "is_bot"}}
         chat.pop("language_code", None)
         message: Payload = {"message_id": next(self._message_ids), "from": sender, "chat": chat}
-        message.update(date=int(self.clock()), text=text)
+        message.update(date=int(self.clock()), **({"text": text} if text is not None else {}), **(content or {}))
         if topic is not None:
             chat = {**chat, "is_forum": True}
             message.update(chat=chat, message_thread_id=topic, is_topic_message=True)
@@ -162,6 +165,25 @@ class TelegramSimulator(Simulator):
                 self.topics.add((int(chat["id"]), topic))
             self._messages[(int(chat["id"]), int(message["message_id"]))] = message
         return self._update("message", message, send)
+
+    def customer_photo(self, caption: str | None, *, user_id: int, first_name: str = "Test Firstname",
+                       chat: Payload | None = None, send: bool = True) -> Update:  # fmt: skip
+        """A customer sends a photo (Telegram delivers it in several sizes), with a caption or none."""
+        stem = f"AgACAgIAAxkBAAIB{next(self._message_ids)}"
+        sizes = [{"file_id": f"{stem}-{w}", "file_unique_id": f"AQAD{w}", "width": w, "height": w * 3 // 4,
+                  "file_size": w * w // 20} for w in (90, 320, 1280)]  # fmt: skip
+        content: Payload = {"photo": sizes, **({"caption": caption} if caption is not None else {})}
+        return self.customer_message(None, user_id=user_id, first_name=first_name, chat=chat, content=content,
+                                     send=send)  # fmt: skip
+
+    def pin(self, update: Update, *, by_user_id: int, first_name: str = "Admin", send: bool = True) -> Update:
+        """A member pins the message of ``update``: Telegram's service message ``pinned_message``."""
+        with self._lock:
+            pinned = dict(self._messages[(update.chat_id, update.message_id)])
+            chat = self.chats[update.chat_id]
+        sender = {"id": by_user_id, "is_bot": False, "first_name": first_name}
+        return self.customer_message(None, user_id=by_user_id, first_name=first_name, chat=chat,
+                                     content={"from": sender, "pinned_message": pinned}, send=send)  # fmt: skip
 
     def customer_edit(self, update: Update, text: str, *, send: bool = True) -> Update:
         """The customer edits the message of ``update``: an ``edited_message`` update."""

@@ -59,3 +59,26 @@ def test_a_revoked_x_app_is_accepted_and_shown_by_status_and_doctor(stack: Stack
     assert line.endswith("; it can no longer reply")
     assert tickets(stack) == []
     settle(stack)
+
+
+def test_a_telegram_photo_with_a_caption_reaches_the_ticket_named(stack: Stack) -> None:
+    stack.telegram.customer_photo("My grinder arrived like this", user_id=5601, first_name="Ana")
+    [body] = public_comments(stack, one_ticket(stack)["id"])
+    assert body.startswith(
+        "My grinder arrived like this\n[photo] 1280×960, 82 KB; see it in the Telegram chat (file_id"
+    )
+    assert stack.telegram.bot_token not in body
+
+
+def test_a_pinned_message_opens_no_ticket_and_the_reply_quotes_the_customer(stack: Stack, tmp_path: Path) -> None:
+    group = {"id": -1001700000009, "title": "Acme community", "type": "supergroup"}
+    asked = stack.telegram.customer_message("Where is my order #5521?", user_id=4242, first_name="Ana", chat=group)
+    ticket = one_ticket(stack)
+    pin = stack.telegram.pin(asked, by_user_id=5551)
+    assert pin.response is not None and pin.response.json() == {"ok": True, "received": 1, "stored": 1}
+    settle(stack)
+    assert len(tickets(stack)) == 1 and len(public_comments(stack, ticket["id"])) == 1
+    assert status_json(stack, tmp_path)["ignored"]["telegram service message: pinned message"]["total"] == 1
+    reply_and_notify(stack, ticket["id"], "It ships tomorrow, Ana.")
+    [sent] = stack.wait_for(lambda: stack.telegram.sent)
+    assert (sent["chat_id"], sent["reply_parameters"]["message_id"]) == (group["id"], asked.message_id)

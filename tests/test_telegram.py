@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 
 from bridge import config as config_module
 from bridge import errors
-from bridge.events import SocialEvent, ThreadState
+from bridge.events import Ignored, SocialEvent, ThreadState
 from bridge.outbound import thread_state
 from bridge.registry import build_channel
 from bridge.store import Store
@@ -86,12 +86,25 @@ def post(
     return test_client.post(f"/webhooks/telegram/{name}", data=body, headers=headers, content_type=content_type)
 
 
-def parse(tmp_path: Path, update: Any) -> SocialEvent | None:
+def parse_any(tmp_path: Path, update: Any) -> SocialEvent | Ignored:
     config = telegram_config(tmp_path)
     with create_app(config, store=Store.from_url("sqlite://")).test_request_context():
         channel = config.channel("acme-telegram")
         assert channel is not None
         return telegram_webhook.parse(update, channel)
+
+
+def parse(tmp_path: Path, update: Any) -> SocialEvent:
+    """The customer's event of an update (one recorded as ignored fails the test: see :func:`ignored`)."""
+    event = parse_any(tmp_path, update)
+    assert isinstance(event, SocialEvent), event
+    return event
+
+
+def ignored(tmp_path: Path, update: Any) -> Ignored:
+    event = parse_any(tmp_path, update)
+    assert isinstance(event, Ignored), event
+    return event
 
 
 def chat_thread(chat_id: int, last: str | None, thread_id: str | None = None) -> ThreadState:
@@ -150,7 +163,8 @@ def test_groups_media_and_shared_contacts(tmp_path: Path) -> None:
               "photo": [{"file_id": "AgAD"}], "contact": {"phone_number": "+4930123456", "user_id": 42}}}  # fmt: skip
     event = parse(tmp_path, update)
     assert event is not None
-    assert (event.thread_id, event.text, event.extra) == ("chat:-100123", "[photo]", {"attachments": "photo,contact"})
+    assert (event.thread_id, event.extra) == ("chat:-100123", {"attachments": "photo,contact"})
+    assert event.text == "[photo] see it in the Telegram chat (file_id AgAD)\n[contact] (no name) +4930123456"
     assert event.url == "https://t.me/acmefans/9" and event.author.phone == "+4930123456"
     assert event.context == "the group Acme fans"
 
@@ -171,7 +185,10 @@ BERLIN = {"latitude": 52.520008, "longitude": 13.404954}
             "[contact] Bo Berg +4930123456",
         ),
         ({"location": {"latitude": 52.5}}, "[location]"),  # no longitude: nothing to link to
-        ({"location": BERLIN, "caption": "the back door"}, "the back door"),
+        (
+            {"location": BERLIN, "caption": "the back door"},
+            "the back door\n[location] https://maps.google.com/?q=52.520008,13.404954",
+        ),
     ],
     ids=["location", "venue", "contact", "broken-location", "caption"],
 )
@@ -211,6 +228,7 @@ def test_each_forum_topic_is_its_own_thread(tmp_path: Path, extra: dict[str, Any
     )
 
 
+BOT_SENDER = {"id": 8, "is_bot": True}
 GROUP = {"id": -1001700000002, "title": "Acme community", "type": "supergroup"}
 CHANNEL_BOT = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
 ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
@@ -232,32 +250,108 @@ def test_a_member_writing_as_their_channel_is_the_author(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(
-    "fields",
+    ("fields", "reason"),
     [
-        {"from": {"id": 8, "is_bot": True, "first_name": "OtherBot"}},
-        {"from": {"id": int(BOT_ID), "is_bot": True, "first_name": "Acme Support"}},
-        {"from": TELEGRAM_SERVICE, "sender_chat": BOS_BAKERY, "is_automatic_forward": True},  # the linked channel
-        {"from": ANONYMOUS_ADMIN, "sender_chat": GROUP},  # an admin writing as the group
+        ({"from": {"id": 8, "is_bot": True, "first_name": "OtherBot"}}, "telegram message from a bot"),
+        ({"from": {"id": int(BOT_ID), "is_bot": True, "first_name": "Acme Support"}}, "telegram message from a bot"),
+        ({"from": TELEGRAM_SERVICE, "sender_chat": BOS_BAKERY, "is_automatic_forward": True},
+         "telegram automatic forward of the linked channel"),
+        ({"from": ANONYMOUS_ADMIN, "sender_chat": GROUP}, "telegram message from an anonymous admin"),
     ],
     ids=["another-bot", "this-bot", "automatic-forward", "anonymous-admin"],
-)
-def test_bots_the_linked_channel_and_anonymous_admins_are_not_customers(tmp_path: Path, fields: dict[str, Any]) -> None:
-    assert parse(tmp_path, group_message(**fields)) is None
+)  # fmt: skip
+def test_bots_the_linked_channel_and_anonymous_admins_are_not_customers(
+    tmp_path: Path, fields: dict[str, Any], reason: str
+) -> None:
+    record = ignored(tmp_path, group_message(**fields))
+    assert (record.reason, record.message_id) == (reason, "900003:77")
 
 
 @pytest.mark.parametrize(
-    "update",
+    ("update", "reason"),
     [
-        {"update_id": 1, "channel_post": {"message_id": 1, "date": 1, "chat": {"id": -1, "type": "channel"}}},
-        {"update_id": 2, "callback_query": {"id": "x"}},
-        {
-            "update_id": 3,
-            "message": {"message_id": 1, "date": 1, "chat": {"id": -5}, "from": {"id": 8, "is_bot": True}},
-        },
+        ({"update_id": 1, "channel_post": {"message_id": 1, "date": 1, "chat": {"id": -1, "type": "channel"}}},
+         "telegram update: channel post"),
+        ({"update_id": 2, "callback_query": {"id": "x"}}, "telegram update: callback query"),
+        ({"update_id": 4, "some_future_update": {}}, "telegram update of another type"),
+        ({"update_id": 3, "message": {"message_id": 1, "date": 1, "chat": {"id": -5}, "from": BOT_SENDER}},
+         "telegram message from a bot"),
     ],
+)  # fmt: skip
+def test_what_is_not_for_a_ticket_is_ignored(tmp_path: Path, update: dict[str, Any], reason: str) -> None:
+    assert ignored(tmp_path, update).reason == reason
+
+
+# -- what a message carries, and Telegram's own service messages (issue 14) ------------------------------------
+
+COMPOSED = fixture_json("telegram/telegram_messages.COMPOSED.json")
+
+
+def composed(name: str, update_id: int = 700001) -> dict[str, Any]:
+    return {"update_id": update_id, "message": COMPOSED[name]}
+
+
+def test_a_photo_with_a_caption_names_the_photo(tmp_path: Path) -> None:
+    """The caption alone reached the ticket: nothing said a photo came with it."""
+    event = parse(tmp_path, fixture_json("telegram/telegram_message_with_photo.aiogram.json"))
+    assert event.text == (
+        "photo description\n[photo] 90×51, 1 KB; see it in the Telegram chat "
+        "(file_id AgADBAADFak0G88YZAf8OAug7bHyS9x2ZxkABHVfpJywcloRAAGAAQABAg)"
+    )
+    assert event.extra == {"attachments": "photo"}
+
+
+def test_a_photo_is_named_by_its_largest_size_and_never_linked_with_the_token(tmp_path: Path) -> None:
+    """A client's to_dict() record: empty new_chat_members and false service flags are no service message."""
+    event = parse(tmp_path, fixture_json("telegram/telegram_message_photo_no_caption.recorded.json"))
+    assert event.text.startswith("[photo] 640×1280, 32 KB; see it in the Telegram chat (file_id AgACAgIAAxkBAAN0")
+    assert BOT_TOKEN not in event.to_json() and "api.telegram.org" not in event.text
+
+
+@pytest.mark.parametrize(
+    ("update", "text"),
+    [
+        (fixture_json("telegram/telegram_message_with_dice.aiogram.json"), "[dice] 🎲 rolled 6"),
+        (composed("story"), "[story] forwarded from Bo's Bakery https://t.me/bosbakery/s/5"),
+        (composed("chat_shared"), "[shared chat] Bo's Bakery, @bosbakery (chat id -1001999999999)"),
+        ({"update_id": 8, "message": {**COMPOSED["empty"], "giveaway": {"chats": []}}}, "[unsupported message type]"),
+    ],
+    ids=["dice", "story", "chat-shared", "unknown"],
 )
-def test_what_is_not_for_a_ticket_is_ignored(tmp_path: Path, update: dict[str, Any]) -> None:
-    assert parse(tmp_path, update) is None
+def test_a_dice_a_story_and_a_shared_chat_say_what_they_carry(tmp_path: Path, update: Any, text: str) -> None:
+    """They all reached the agent as "(no text)"."""
+    assert parse(tmp_path, update).text == text
+
+
+@pytest.mark.parametrize(
+    ("update", "reason"),
+    [
+        (composed("pinned_message"), "telegram service message: pinned message"),
+        (composed("forum_topic_created"), "telegram service message: forum topic created"),
+        (composed("forum_topic_closed"), "telegram service message: forum topic closed"),
+        (composed("forum_topic_reopened"), "telegram service message: forum topic reopened"),
+        (fixture_json("telegram/telegram_message_migrate_to_chat_id.aiogram.json"),
+         "telegram service message: group migrated to a supergroup"),
+        (composed("migrate_from_chat_id"), "telegram service message: supergroup migrated from a group"),
+        (composed("new_chat_members"), "telegram service message: new chat members"),
+        (composed("left_chat_member"), "telegram service message: left chat member"),
+        (composed("empty"), "telegram empty message"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)  # fmt: skip
+def test_service_messages_are_no_customers_words(tmp_path: Path, update: Any, reason: str) -> None:
+    """They opened or extended tickets as "(no text)", and the agent's reply then quoted the pin."""
+    record = ignored(tmp_path, update)
+    assert (record.reason, record.message_id) == (reason, f"{update['update_id']}:{update['message']['message_id']}")
+
+
+def test_a_service_message_is_stored_as_ignored_once(client: tuple[FlaskClient, Store]) -> None:
+    test_client, store = client
+    body = json.dumps(composed("pinned_message")).encode()
+    assert post(test_client, body).get_json() == {"ok": True, "received": 1, "stored": 1}
+    assert post(test_client, body).get_json()["stored"] == 0
+    [row] = store.rows("inbox")
+    assert (row["status"], row["last_error"]) == ("ignored", "telegram service message: pinned message")
 
 
 def test_stored_once_per_update(client: tuple[FlaskClient, Store]) -> None:

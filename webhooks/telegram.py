@@ -4,7 +4,7 @@ Telegram authenticates a webhook with the ``secret_token`` given to ``setWebhook
 ``X-Telegram-Bot-Api-Secret-Token`` and is compared in constant time. The bot token never appears in
 the URL (the path names the channel instead).
 
-One update, one event at most:
+One update, one inbox row: the customer's event, or a record of what was ignored and why:
 
 * ``message`` → kind ``message``; ``edited_message`` → kind ``edit`` (a note on the ticket);
 * the thread is the chat (``chat:<chat id>``), the answer goes to the chat; in a forum supergroup a
@@ -14,37 +14,63 @@ One update, one event at most:
 * the message id is ``<update_id>:<message_id>``: the update id is unique per bot, so Telegram's
   redeliveries are stored once, and an edit (a new update of the same message) gets its own id; the
   message id after the colon is what a reply quotes;
-* a shared location, venue or contact is a readable line (coordinates with a maps link, the venue's
-  title and address, the contact's name and phone, as for WhatsApp: :mod:`webhooks.content`); other
-  media without a caption are ``[photo]`` and so on;
+* what the message says is :func:`webhooks.telegram_content.describe`: the text or caption, then a line
+  for each thing sent (a photo named by size and ``file_id``, never linked, since a file link holds the
+  bot token; a dice roll, a forwarded story, a shared chat, a place, a contact...);
 * the author is ``sender_chat`` when there is one (a member writing as their channel: ``from`` is
   then Telegram's placeholder bot), else ``from``;
-* acknowledged and ignored: messages from bots (``from.is_bot``: other bots in a group; Telegram never
-  sends a bot its own messages), automatic forwards of the linked channel's posts into its discussion
-  group (``is_automatic_forward``: the brand's own post), anonymous admins writing as the group itself
-  (``sender_chat`` is the chat: the group's own staff, not a customer), channel posts and every other
-  update type.
+* recorded as ignored, with a reason ``socialdesk status`` counts: messages from bots (``from.is_bot``:
+  other bots in a group; Telegram never sends a bot its own messages), automatic forwards of the linked
+  channel's posts into its discussion group (``is_automatic_forward``: the brand's own post), anonymous
+  admins writing as the group itself (``sender_chat`` is the chat: the group's own staff), service
+  messages (a pin, a forum topic created or closed, members joining, a group migrated to a supergroup:
+  its later messages arrive under the new chat id and open a new ticket) and empty messages, channel posts
+  and every other update type (``telegram update: callback query``...).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, request
 
 from bridge.config import ChannelConfig
-from bridge.events import Author, SocialEvent, platform_time
-from webhooks import signatures
+from bridge.events import Author, Ignored, SocialEvent, platform_time
+from webhooks import signatures, telegram_content
 from webhooks.common import ack, json_body, state, store_events
-from webhooks.content import contact_line, location_line
 
 log = logging.getLogger(__name__)
 bp = Blueprint("telegram", __name__)
 
 HANDLED = ("message", "edited_message")
-MEDIA = ("photo", "video", "animation", "document", "audio", "voice", "video_note", "sticker", "location", "contact")
+#: Other update types, each counted under its own reason (``telegram update: <type>``).
+OTHER_UPDATES = frozenset(
+    [
+        "channel_post",
+        "edited_channel_post",
+        "business_connection",
+        "business_message",
+        "edited_business_message",
+        "deleted_business_messages",
+        "message_reaction",
+        "message_reaction_count",
+        "inline_query",
+        "chosen_inline_result",
+        "callback_query",
+        "shipping_query",
+        "pre_checkout_query",
+        "purchased_paid_media",
+        "poll",
+        "poll_answer",
+        "my_chat_member",
+        "chat_member",
+        "chat_join_request",
+        "chat_boost",
+        "removed_chat_boost",
+    ]
+)
 
 
 @bp.post("/webhooks/telegram/<name>")
@@ -58,8 +84,7 @@ def receive(name: str) -> tuple[Response, int]:
         log.warning("telegram webhook %s: secret token check failed", name)
         abort(401, "invalid signature")
     event = parse(json_body(raw), channel)
-    events = [event] if event is not None else []
-    return ack(store_events(events), len(events))
+    return ack(store_events([event]), 1)
 
 
 def account_of(channel: ChannelConfig) -> str:
@@ -68,37 +93,38 @@ def account_of(channel: ChannelConfig) -> str:
     return channel.account_id or (prefix if prefix.isdigit() else channel.name)
 
 
-def parse(update: Any, channel: ChannelConfig) -> SocialEvent | None:
-    """The customer event in one update, or None for what is not for a ticket."""
+def parse(update: Any, channel: ChannelConfig) -> SocialEvent | Ignored:
+    """The customer event in one update, or what it is recorded as ignored for (module docstring)."""
     if not isinstance(update, dict) or type(update.get("update_id")) is not int:
         abort(400, "expected an update with an integer update_id")
     kind = next((key for key in HANDLED if key in update), None)
     if kind is None:
-        log.info("telegram webhook: update %s of another type ignored", update["update_id"])
-        return None
+        other = next((key for key in update if key in OTHER_UPDATES), None)
+        reason = f"telegram update: {other.replace('_', ' ')}" if other else "telegram update of another type"
+        return _ignored(channel, str(update["update_id"]), reason, None)
     message = update[kind]
     if not isinstance(message, dict):
         abort(400, f"{kind} must be an object")
     chat = _dict(message, "chat")
     message_id, chat_id, date = _int(message, "message_id"), _int(chat, "id", "chat.id"), _int(message, "date")
     sender = _dict(message, "sender_chat") or _dict(message, "from") or chat
-    ignored = _not_a_customer(message, sender, chat_id)
-    if ignored:
-        log.info("telegram webhook: update %s from %s ignored", update["update_id"], ignored)
-        return None
+    message_key = f"{update['update_id']}:{message_id}"
+    not_ours = _not_a_customer(message, sender, chat_id) or _service(message, chat_id)
+    if not_ours:
+        return _ignored(channel, message_key, not_ours, date)
     edited = message.get("edit_date") if kind == "edited_message" else None
     when = edited if isinstance(edited, int) and not isinstance(edited, bool) else date
-    media = [key for key in MEDIA if key in message]
+    media = telegram_content.media_kinds(message)
     public = chat.get("type") != "private"
     return SocialEvent(
         platform="telegram",
         channel=channel.name,
         account_id=account_of(channel),
-        message_id=f"{update['update_id']}:{message_id}",
+        message_id=message_key,
         thread_id=_thread_id(chat_id, message),
         kind="edit" if kind == "edited_message" else "message",
         author=_author(sender, message),
-        text=_text(message, media),
+        text=telegram_content.describe(message),
         created_at=platform_time(when),
         reply_to=str(chat_id),
         url=f"https://t.me/{chat['username']}/{message_id}" if public and chat.get("username") else None,
@@ -108,12 +134,31 @@ def parse(update: Any, channel: ChannelConfig) -> SocialEvent | None:
 
 
 def _not_a_customer(message: dict[str, Any], sender: dict[str, Any], chat_id: int) -> str | None:
-    """Who wrote ``message`` when it is not a customer (see the module docstring), else None."""
+    """Why ``message`` is no customer's (see the module docstring), else None."""
     if message.get("is_automatic_forward") is True:
-        return "the linked channel (automatic forward)"
+        return "telegram automatic forward of the linked channel"
     if _dict(message, "sender_chat"):  # then the sender: ``from`` is a placeholder bot
-        return "an anonymous admin of the group" if sender.get("id") == chat_id else None
-    return "a bot" if sender.get("is_bot") is True else None
+        return "telegram message from an anonymous admin" if sender.get("id") == chat_id else None
+    return "telegram message from a bot" if sender.get("is_bot") is True else None
+
+
+def _service(message: dict[str, Any], chat_id: int) -> str | None:
+    """A service message (a pin, a topic opened or closed, a migration...) or an empty one: no one's words.
+    A group that became a supergroup goes on under a new chat id, which opens a new ticket: logged."""
+    name = telegram_content.service_message(message)
+    if "migrate_to_chat_id" in message:
+        log.info("telegram chat %s became the supergroup %s: its next messages open a new ticket",
+                 chat_id, str(message["migrate_to_chat_id"])[:24])  # fmt: skip
+    if name == telegram_content.EMPTY:
+        return "telegram empty message"
+    return f"telegram service message: {name}" if name else None
+
+
+def _ignored(channel: ChannelConfig, message_id: str, reason: str, date: int | None) -> Ignored:
+    log.info("telegram webhook %s: %s recorded as ignored (%s)", channel.name, message_id, reason)
+    at = platform_time(date) if date else datetime.now(UTC)
+    return Ignored(platform="telegram", channel=channel.name, account_id=account_of(channel), message_id=message_id,
+                   reason=reason, created_at=at)  # fmt: skip
 
 
 def _thread_id(chat_id: int, message: dict[str, Any]) -> str:
@@ -136,33 +181,6 @@ def _author(sender: dict[str, Any], message: dict[str, Any]) -> Author:
         phone=str(own_number) if own_number else None,
         profile_url=f"https://t.me/{handle}" if handle else None,
     )
-
-
-def _text(message: dict[str, Any], media: list[str]) -> str:
-    text = message.get("text") if isinstance(message.get("text"), str) else message.get("caption")
-    if isinstance(text, str):
-        return text
-    kind = "venue" if "venue" in message else (media[0] if media else "")  # a venue also carries its location
-    describe = _DESCRIBE.get(kind)
-    line = describe(_dict(message, kind)) if describe is not None else None
-    return line or (f"[{media[0]}]" if media else "")
-
-
-def _venue(venue: dict[str, Any]) -> str | None:
-    place = _dict(venue, "location")
-    return location_line(place.get("latitude"), place.get("longitude"), venue.get("title"), venue.get("address"))
-
-
-def _contact(contact: dict[str, Any]) -> str:
-    name = " ".join(str(contact[k]) for k in ("first_name", "last_name") if contact.get(k))
-    return f"[contact] {contact_line(name, [contact.get('phone_number')])}"
-
-
-_DESCRIBE: dict[str, Callable[[dict[str, Any]], str | None]] = {
-    "venue": _venue,
-    "location": lambda place: location_line(place.get("latitude"), place.get("longitude")),
-    "contact": _contact,
-}
 
 
 def _dict(container: dict[str, Any], key: str) -> dict[str, Any]:
