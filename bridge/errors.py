@@ -14,6 +14,7 @@
     │   ├── NotFound                  the post, comment, ticket or user is gone
     │   ├── TicketClosed              a closed ticket cannot be updated: open a follow-up
     │   ├── WindowClosed              the platform's reply window has passed
+    │   ├── RefusedFields             the helpdesk refused some of a requester's details (a malformed email)
     │   └── PartiallyDelivered        some parts of a split reply went out, then one failed
     └── UnknownOutcome                the request may or may not have been applied (timeout
                                       after sending): never repeated blindly, flagged instead
@@ -102,6 +103,15 @@ class UnknownOutcome(BridgeError):
 
 class LeaseBusy(RetryableError):
     """Another worker holds the thread; try again shortly."""
+
+
+class RefusedFields(PermanentError):
+    """The helpdesk refused a requester's optional details; ``fields`` names them as :class:`Author`
+    attributes (``email``, ``phone``, ``handle``). The requester is made again without them."""
+
+    def __init__(self, message: str, *, fields: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.fields = fields
 
 
 def describe(e: BaseException) -> str:

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bridge import enrich, messages, writeback
-from bridge.errors import BridgeError, TicketClosed, Unavailable, UnknownOutcome, describe
+from bridge.errors import BridgeError, RefusedFields, TicketClosed, Unavailable, UnknownOutcome, describe
 from bridge.events import NewTicket, SocialEvent, TicketRef
+from bridge.messages import REFUSED_PREFIX
 from bridge.ports import Profiles
 from bridge.registry import Runtime
 from bridge.retry import backoff_for
@@ -136,10 +137,37 @@ def _requester(rt: Runtime, event: SocialEvent, crm_name: str | None = None) -> 
     name = event.author.name or crm_name or _platform_name(rt, event)
     if name != event.author.name:
         event = replace(event, author=replace(event.author, name=name))
-    platform, author = event.platform, event.author
-    user_id = rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.ensure_requester(platform=platform, author=author))
+    try:
+        user_id = _ensure_requester(rt, event)
+    except RefusedFields as e:  # a malformed email must not cost the message: without it, kept on the ticket
+        degraded = _without_refused(event, e.fields)
+        if degraded is None:
+            raise
+        log.warning("%s: %s; the requester is made without it", event.thread_key, e.message)
+        event = degraded
+        user_id = _ensure_requester(rt, event)
     rt.store.remember_identity(key, user_id)
     return user_id, event
+
+
+OPTIONAL_DETAILS = ("email", "phone", "handle")  # what a requester can be made without
+
+
+def _without_refused(event: SocialEvent, fields: tuple[str, ...]) -> SocialEvent | None:
+    """The event with the author's refused details taken off and kept in ``extra`` for the ticket's body
+    (see :func:`bridge.messages.refused_details`); None when none of them can be left out."""
+    author = event.author
+    refused = {f: str(getattr(author, f)) for f in fields if f in OPTIONAL_DETAILS and getattr(author, f)}
+    if not refused:
+        return None
+    kept = {f"{REFUSED_PREFIX}{f}": value for f, value in refused.items()}
+    author = replace(author, **{f: None for f in refused})  # type: ignore[arg-type]
+    return replace(event, author=author, extra={**event.extra, **kept})
+
+
+def _ensure_requester(rt: Runtime, event: SocialEvent) -> str:
+    platform, author = event.platform, event.author
+    return rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.ensure_requester(platform=platform, author=author))
 
 
 def _platform_name(rt: Runtime, event: SocialEvent) -> str | None:

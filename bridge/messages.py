@@ -45,10 +45,24 @@ def customer_body(event: SocialEvent) -> str:
     lines = [event.text or "(no text)"]
     for attachment in event.attachments:
         lines.append(f"[{attachment.kind}] {attachment.url}")
+    lines += refused_details(event)
     footer = f"— {where(event)} via socialdesk ({event.channel})"
     if event.url:
         footer += f": {event.url}"
     return "\n".join([*lines, "", footer, reference(event)])
+
+
+#: ``SocialEvent.extra`` keys of the customer's details the helpdesk refused (``refused:email``).
+REFUSED_PREFIX = "refused:"
+
+
+def refused_details(event: SocialEvent) -> list[str]:
+    """Lines keeping what the helpdesk refused as the requester's details, shown as sent (a CR/LF too)."""
+    refused = [(k.removeprefix(REFUSED_PREFIX), v) for k, v in event.extra.items() if k.startswith(REFUSED_PREFIX)]
+    if not refused:
+        return []
+    listed = "; ".join(f"{name} {value!r}" for name, value in refused)
+    return ["", f"The customer also gave (refused by the helpdesk as their contact details): {listed}"]
 
 
 def reference(event: SocialEvent) -> str:

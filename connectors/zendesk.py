@@ -134,7 +134,8 @@ class ZendeskHelpdesk:
         """Create or update the end user whose external id is ``<platform>:<author id>``.
 
         No ``role`` is sent: Zendesk makes new users end users, and an existing user matched by email
-        keeps their role (sending ``end-user`` would demote an agent who wrote in as a customer).
+        keeps their role (sending ``end-user`` would demote an agent who wrote in as a customer). An email
+        or phone Zendesk refuses (``RecordInvalid``: ``lee@gmail``) raises :class:`RefusedFields`.
         """
         user = User(external_id=f"{platform}:{author.id}", name=author.display_name())
         if author.email:
@@ -142,7 +143,14 @@ class ZendeskHelpdesk:
         if author.phone:
             user.phone = author.phone
         with _translated(idempotent=True):  # create_or_update is safe to repeat
-            return str(self._zenpy.users.create_or_update(user).id)
+            try:
+                return str(self._zenpy.users.create_or_update(user).id)
+            except APIException as e:
+                refused = _refused_user_fields(e.response)
+                if not refused:
+                    raise
+                message = f"Zendesk refused the requester's {' and '.join(refused)}"
+                raise errors.RefusedFields(message, fields=refused, platform=PLATFORM, http_status=422) from e
 
     finds_tickets = True  # by external_id
 
@@ -377,6 +385,16 @@ def _error_for(response: requests.Response) -> errors.BridgeError:
     code = body.get("error") if isinstance(body.get("error"), str) else None
     retry_after = retry_after_seconds(response.headers) if kind.retryable else None
     return kind(message, platform=PLATFORM, http_status=status, retry_after=retry_after, code=code)
+
+
+def _refused_user_fields(response: requests.Response | None) -> tuple[str, ...]:
+    """The optional user fields a 422 ``RecordInvalid`` names (``details: {"email": [...]}``), when it
+    names only those; else ``()``."""
+    body = _json_or_empty(response) if response is not None and response.status_code == 422 else {}
+    details = body.get("details") if body.get("error") == "RecordInvalid" else None
+    if not isinstance(details, dict) or not details or not set(details) <= {"email", "phone"}:
+        return ()
+    return tuple(sorted(details))
 
 
 def _is_closed(body: dict[str, Any]) -> bool:

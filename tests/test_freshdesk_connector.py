@@ -222,15 +222,19 @@ def test_a_conflict_without_an_id_retries_without_the_field(
     assert (contact["unique_external_id"], contact["twitter_id"]) == ("x:555", None)
 
 
-def test_a_refused_optional_field_is_dropped_not_the_customer(
+def test_a_refused_email_is_named_for_the_bridge_to_leave_out(
     sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk
 ) -> None:
-    user_id = helpdesk.ensure_requester(platform="whatsapp", author=Author(id="3161", name="Ana", email="ana@@example"))
+    """Freshdesk's 400 ``invalid_value`` on the email: RefusedFields, so that the bridge makes the contact
+    without it and keeps the value on the ticket (see tests/test_refused_details.py)."""
+    ana = Author(id="3161", name="Ana", email="ana@@example", phone="+4930123456")
+    with pytest.raises(errors.RefusedFields) as refused:
+        helpdesk.ensure_requester(platform="whatsapp", author=ana)
+    assert refused.value.fields == ("email",) and refused.value.http_status == 400
+    assert sim.calls_to("POST", "/api/v2/contacts")[-1].json["email"] == "ana@@example"  # asked once
 
-    contact = sim.user(user_id)
-    assert (contact["unique_external_id"], contact["email"]) == ("whatsapp:3161", None)
-    refused, accepted = sim.calls_to("POST", "/api/v2/contacts")[-2:]
-    assert refused.json["email"] == "ana@@example" and "email" not in accepted.json
+    user_id = helpdesk.ensure_requester(platform="whatsapp", author=Author(id="3161", name="Ana", phone=ana.phone))
+    assert sim.user(user_id)["unique_external_id"] == "whatsapp:3161"
 
 
 def test_a_refused_required_field_is_an_error(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:

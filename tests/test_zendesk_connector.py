@@ -324,6 +324,18 @@ def test_a_user_who_may_not_manage_users_is_an_auth_error_not_imports_off(data_i
 # -- failures ------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("email", ["lee@gmail", "lee@example.com\r\nBcc: all@example.com"])
+def test_an_email_zendesk_refuses_is_named_for_the_bridge_to_leave_out(
+    sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk, email: str
+) -> None:
+    """Zendesk answers a malformed email with 422 RecordInvalid (details.email): RefusedFields, not a
+    plain refusal that would cost the customer's message."""
+    with pytest.raises(errors.RefusedFields) as refused:
+        helpdesk.ensure_requester(platform="generic", author=Author(id="7", name="Lee", email=email))
+    assert (refused.value.fields, refused.value.http_status) == (("email",), 422)
+    assert helpdesk.ensure_requester(platform="generic", author=Author(id="7", name="Lee"))
+
+
 def test_429_surfaces_at_once_without_zenpy_sleeping(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
     requester = helpdesk.ensure_requester(platform="facebook", author=JANE)
     body = {"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per minute exceeded"}

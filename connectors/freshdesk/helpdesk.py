@@ -97,8 +97,9 @@ class FreshdeskHelpdesk:
         Two workers may create the same contact at once: the loser gets 409 ``duplicate_value`` and
         resolves it to the winner's contact, never a second one. A conflict on another unique field
         (an email or X handle that a contact already has) means that person is already known: their
-        contact is used. An optional identity field Freshdesk refuses (a malformed email, say) is
-        dropped rather than losing the customer's message.
+        contact is used. A refused email, phone or X handle (a malformed email, say) raises :class:`RefusedFields`, so
+        that the bridge makes the contact without it and keeps the value on the ticket; another refused
+        optional field is dropped here.
         """
         external_id = f"{platform}:{author.id}"
         found = self._contact_by_external_id(external_id)
@@ -314,6 +315,12 @@ class FreshdeskHelpdesk:
         refused = {str(item.get("field")) for item in (api.items if api else [])}
         if not refused or not refused <= set(fields) - REQUIRED_CONTACT_FIELDS:
             raise error
+        if not duplicate and refused <= set(AUTHOR_FIELDS):  # the customer's details, malformed: kept by the bridge
+            names = tuple(sorted({AUTHOR_FIELDS[f] for f in refused}))
+            message = f"Freshdesk refused the requester's {' and '.join(names)}"
+            raise errors.RefusedFields(
+                message, fields=names, platform=PLATFORM, http_status=error.http_status
+            ) from error
         log.warning("freshdesk: creating contact %s without %s", external_id, ", ".join(sorted(refused)))
         return self._create_contact({k: v for k, v in fields.items() if k not in refused})
 
@@ -410,6 +417,10 @@ def thread_key_value(key: str) -> str:
     if _SEARCHABLE.fullmatch(key):
         return key
     return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+#: Contact fields made from the author's optional details (see :func:`_contact_fields`), by Author attribute.
+AUTHOR_FIELDS = {"email": "email", "phone": "phone", "twitter_id": "handle"}
 
 
 def _contact_fields(platform: str, author: Author, external_id: str) -> dict[str, Any]:
