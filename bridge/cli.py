@@ -45,17 +45,25 @@ config_option = click.option(
 
 
 class _Commands(click.Group):
-    """Every command's :class:`BridgeError` (the database down, a refused credential...) ends it with one
-    clear line and exit status 1, never a traceback."""
+    """Every command's failure ends it with one line on stderr and exit status 1, never a traceback: a
+    :class:`BridgeError` (the database down, a refused credential, a bad setting) says what went wrong;
+    anything else is named by its type and first line (the traceback goes to the log at DEBUG)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except BridgeError as e:
             raise click.ClickException(str(e)) from None
+        except Exception as e:
+            log.debug("the command failed", exc_info=True)
+            first = (str(e).strip().splitlines() or [""])[0][:300]
+            raise click.ClickException(f"{type(e).__name__}: {first}" if first else type(e).__name__) from None
 
 
 @click.group(cls=_Commands)
+@click.version_option(package_name="socialdesk", prog_name="socialdesk")
 def main() -> None:
     """socialdesk: social conversations as helpdesk tickets, agent replies back to the thread."""
 
@@ -233,8 +241,13 @@ def replay(config_path: str | None, ids: tuple[int, ...], replay_all: bool) -> N
 
     if not ids and not replay_all:
         raise click.UsageError("name dead-letter IDs, or pass --all")
-    count = Store.from_url(_config(config_path).database_url).replay(None if replay_all else list(ids))
-    click.echo(f"{count} dead letter(s) queued again")
+    replayed = Store.from_url(_config(config_path).database_url).replay(None if replay_all else list(ids))
+    click.echo(f"{len(replayed)} dead letter(s) queued again")
+    missing = [] if replay_all else sorted(set(ids) - set(replayed))
+    if missing:
+        raise click.ClickException(
+            f"no open dead letter {', '.join(map(str, missing))} (`socialdesk dead-letters` lists them)"
+        )
 
 
 @main.command("sync-contacts")

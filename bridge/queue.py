@@ -22,7 +22,7 @@ from huey.api import Huey
 from huey.consumer import Consumer
 
 from bridge import drivers, enrich, inbound, outbound, retention, sync
-from bridge.errors import LeaseBusy
+from bridge.errors import ConfigError, LeaseBusy
 from bridge.leases import new_owner
 from bridge.registry import Runtime
 from bridge.store import WorkItem
@@ -41,7 +41,7 @@ def make_huey(queue_url: str, *, name: str = "socialdesk") -> Huey:
         path = queue_url.removeprefix("sqlite:///")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return SqliteHuey(name, filename=path, results=False)
-    raise ValueError(f"bridge.queue_url: unsupported {queue_url.split(':', 1)[0]!r} (use sqlite:/// or redis://)")
+    raise ConfigError(f"bridge.queue_url: unsupported {queue_url.split(':', 1)[0]!r} (use sqlite:/// or redis://)")
 
 
 class Queue:

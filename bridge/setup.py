@@ -79,7 +79,10 @@ def setup_freshdesk(config: Config, *, echo: Echo, public_url: str | None) -> No
 
 
 def setup_telegram(config: Config, *, echo: Echo, dry_run: bool, public_url: str | None) -> None:
-    for channel in config.channels_for("telegram"):
+    channels = config.channels_for("telegram")
+    if not channels:
+        raise ConfigError(f'no Telegram channel in {config.source}: add a [[channels]] with platform = "telegram"')
+    for channel in channels:
         url = endpoint(config, f"/webhooks/telegram/{channel.name}", public_url)
         if dry_run:
             echo(f"would call setWebhook for {channel.name} → {url}")

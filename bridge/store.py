@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from bridge import drivers
-from bridge.errors import BridgeError, Unavailable
+from bridge.errors import BridgeError, ConfigError, Unavailable
 from bridge.events import Ignored, SocialEvent
 from bridge.groupcommit import GroupCommit
 from bridge.ingest import InboxWriter, IngestRow
@@ -243,10 +243,22 @@ class WorkItem:
     key: str  # thread key (inbox) or "helpdesk:ticket id" (ticket events)
 
 
+def migrates_itself(url: str) -> bool:
+    """The embedded store (SQLite) migrates when opened; at scale ``socialdesk db upgrade`` is run once per release."""
+    return url.startswith("sqlite")
+
+
 def create_engine(url: str) -> Engine:
     """An engine with the settings each backend needs to be durable and concurrent."""
     drivers.require(url, "database_url")
-    url = drivers.database_url(url)
+    try:
+        return _create_engine(drivers.database_url(url))
+    except sa.exc.ArgumentError as e:  # the message names the scheme, never the URL (it may hold a password)
+        hint = "; PostgreSQL is postgresql://" if url.startswith("postgres:") else ""
+        raise ConfigError(f"bridge.database_url: {str(e).splitlines()[0]}{hint}") from None
+
+
+def _create_engine(url: str) -> Engine:
     # hide_parameters: an error's text (logged, kept in a dead letter) must not carry the row's values
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
@@ -327,7 +339,7 @@ class Store:
         upgrade`` once per release instead (``migrate=None`` chooses by backend)."""
         store = cls(create_engine(url))
         if migrate is None:
-            migrate = url.startswith("sqlite")
+            migrate = migrates_itself(url)
         if migrate:
             store.upgrade()
         return store
@@ -512,8 +524,8 @@ class Store:
         with self.begin() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
-    def replay(self, ids: Sequence[int] | None = None) -> int:
-        """Make dead-lettered work pending again (all open ones when ``ids`` is None); return how many."""
+    def replay(self, ids: Sequence[int] | None = None) -> list[int]:
+        """Make dead-lettered work pending again (all open ones when ``ids`` is None); return the ids replayed."""
         now = time.time()
         with self.begin() as conn:
             stmt = sa.select(dead_letters).where(dead_letters.c.replayed_at.is_(None))
@@ -528,7 +540,7 @@ class Store:
                     .values(status="pending", attempts=0, next_attempt_at=0, dispatched_at=None)
                 )
                 conn.execute(sa.update(dead_letters).where(dead_letters.c.id == letter.id).values(replayed_at=now))
-        return len(letters)
+        return [int(letter.id) for letter in letters]
 
     def postpone(self, table_name: str, ids: Sequence[int], *, delay: float, error: str) -> None:
         table = metadata.tables[table_name]

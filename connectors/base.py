@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from bridge import errors
+from bridge import errors, transport
 from bridge.events import Delivery
 from bridge.retry import capped_wait, parse_retry_after
 
@@ -92,15 +92,24 @@ def call(
     try:
         return send()
     except (requests.ConnectTimeout, requests.exceptions.SSLError) as e:
-        raise errors.Unavailable("could not connect", platform=platform) from e
+        raise errors.Unavailable(f"connection to {_failed(e)}", platform=platform) from e
     except requests.ConnectionError as e:
         if idempotent or _never_sent(e):
-            raise errors.Unavailable("connection failed", platform=platform) from e
-        raise errors.UnknownOutcome("the connection dropped after the request was sent", platform=platform) from e
+            raise errors.Unavailable(f"connection to {_failed(e)}", platform=platform) from e
+        raise errors.UnknownOutcome(
+            f"the connection to {transport.target(e)} dropped after the request was sent", platform=platform
+        ) from e
     except requests.Timeout as e:
         if idempotent:
-            raise errors.Unavailable("timed out", platform=platform) from e
-        raise errors.UnknownOutcome("timed out after the request was sent", platform=platform) from e
+            raise errors.Unavailable(f"{transport.target(e)} timed out", platform=platform) from e
+        raise errors.UnknownOutcome(
+            f"{transport.target(e)} timed out after the request was sent", platform=platform
+        ) from e
+
+
+def _failed(e: requests.RequestException) -> str:
+    """``127.0.0.1:9 failed (connection refused)``: where, and the innermost cause."""
+    return f"{transport.target(e)} failed ({transport.cause(e)})"
 
 
 def _never_sent(e: requests.ConnectionError) -> bool:

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
 from pathlib import Path
 
 import requests
@@ -16,7 +18,7 @@ import requests
 from bridge.store import Store
 from sandbox.stack import to_toml
 from tests.conftest import APP_SECRET, PAGE_ID, VERIFY_TOKEN, ZD_TOKEN, fixture_bytes, raw_config
-from tests.support import socialdesk
+from tests.support import closed_port, socialdesk
 from webhooks.signatures import sign_meta
 
 
@@ -87,3 +89,85 @@ def test_serve_runs_gunicorn_and_stores_a_signed_webhook(tmp_path: Path) -> None
     assert json.loads(row["payload"])["text"] == "hello, world!"
     logged = log.read_text()
     assert "GET /webhooks/meta HTTP/1.1" in logged and VERIFY_TOKEN not in logged
+
+
+# -- one line, never a traceback ------------------------------------------------------------------------------
+
+
+def write_config(tmp_path: Path, name: str, **bridge: str) -> str:
+    raw = raw_config(database_url=f"sqlite:///{tmp_path}/store.db", queue_url=f"sqlite:///{tmp_path}/queue.db")
+    raw["bridge"].update(bridge)
+    path = tmp_path / name
+    path.write_text(to_toml(raw))
+    return str(path)
+
+
+def one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
+    """The command failed with exit status 1 and said why in one line on stderr; that line is returned."""
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+COMMANDS = [
+    ("status",), ("dead-letters",), ("db", "upgrade"), ("sync-contacts",), ("replay", "5"),
+    ("setup", "zendesk", "--dry-run"), ("prune", "--older-than", "30"), ("worker",), ("serve", "--port", "1"),
+]  # fmt: skip
+
+
+def run_all(commands: list[tuple[str, ...]], config: str) -> list[subprocess.CompletedProcess[str]]:
+    with ThreadPoolExecutor(max_workers=4) as pool:  # each is its own process, as an operator runs it
+        return list(pool.map(lambda command: socialdesk(*command, "--config", config), commands))
+
+
+def test_a_postgres_url_is_one_line_from_every_command(tmp_path: Path) -> None:
+    """Before: a 44-line traceback ending in NoSuchModuleError; the password was not in it, and still is not."""
+    config = write_config(tmp_path, "pg.toml", database_url="postgres://bridge:pg-s3cret@db.internal/socialdesk")
+    for result in run_all(COMMANDS, config):
+        line = one_line_failure(result)
+        assert line.startswith("Error: bridge.database_url: ") and "PostgreSQL is postgresql://" in line, line
+        assert "pg-s3cret" not in line
+
+
+def test_an_unreachable_database_is_one_line_from_every_command(tmp_path: Path) -> None:
+    """Before: `db upgrade`, `serve` and `worker` printed the OperationalError's traceback."""
+    url = f"postgresql+psycopg://bridge:pg-s3cret@127.0.0.1:{closed_port()}/socialdesk"
+    config = write_config(tmp_path, "down.toml", database_url=url)
+    needing_the_store_first = [c for c in COMMANDS if c[0] not in ("sync-contacts", "setup")]
+    for result in run_all(needing_the_store_first, config):
+        line = one_line_failure(result)
+        assert line.startswith("Error: store: the database is unavailable (connection failed"), line
+        assert "pg-s3cret" not in line
+
+
+def test_setup_zendesk_says_which_host_failed_and_why(tmp_path: Path) -> None:
+    """Before: 'zendesk: connection failed', nothing on where or why."""
+    port = closed_port()
+    raw = raw_config(zendesk_url=f"http://127.0.0.1:{port}", database_url=f"sqlite:///{tmp_path}/store.db")
+    raw["bridge"]["public_url"] = "https://bridge.acme.example"
+    path = tmp_path / "socialdesk.toml"
+    path.write_text(to_toml(raw))
+    line = one_line_failure(socialdesk("setup", "zendesk", "--dry-run", "--config", str(path)))
+    assert line == f"Error: zendesk: connection to 127.0.0.1:{port} failed (connection refused)"
+
+
+def test_replaying_an_id_that_is_no_dead_letter_names_it(tmp_path: Path) -> None:
+    """Before: '0 dead letter(s) queued again' and exit status 0: a typo in an id looked like success."""
+    config = write_config(tmp_path, "socialdesk.toml")
+    result = socialdesk("replay", "5", "7", "--config", config)
+    assert "0 dead letter(s) queued again" in result.stdout
+    assert one_line_failure(result) == "Error: no open dead letter 5, 7 (`socialdesk dead-letters` lists them)"
+
+
+def test_setup_telegram_without_a_telegram_channel_says_so(tmp_path: Path) -> None:
+    """Before: nothing printed, exit status 0."""
+    config = write_config(tmp_path, "socialdesk.toml", public_url="https://bridge.acme.example")
+    line = one_line_failure(socialdesk("setup", "telegram", "--config", config))
+    assert line.startswith("Error: no Telegram channel in ") and 'platform = "telegram"' in line
+
+
+def test_version() -> None:
+    result = socialdesk("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"socialdesk, version {version('socialdesk')}"
