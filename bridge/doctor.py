@@ -6,20 +6,20 @@ as ✓/✗ and exits non-zero when anything failed, so it can run in a deploy pi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import cast
 
 import requests
 
-from bridge import revocations
+from bridge import revocations, transport
 from bridge.config import ChannelConfig, Config
 from bridge.errors import BridgeError
 from bridge.ports import Helpdesk, SetupCheck
 from bridge.queue import make_huey
 from bridge.registry import build_channel, build_crm, build_helpdesk
 from bridge.setup import ZENDESK_SECRET_SETTING, zendesk_setup_state
-from bridge.store import Store
+from bridge.store import Store, migrates_itself
 
 
 @dataclass(frozen=True)
@@ -35,18 +35,12 @@ def run_checks(config: Config) -> list[Check]:
 
 def _checks(config: Config) -> Iterator[Check]:
     yield Check(True, "configuration", f"{config.source}: {len(config.channels)} channel(s), {config.helpdesk}")
-    try:
-        store = Store.from_url(config.database_url, migrate=False)
-        store.counts("inbox")
-    except Exception as e:
-        yield Check(False, "database", f"{type(e).__name__}: {str(e)[:200]}")
-        return
-    yield Check(True, "database", store.engine.url.render_as_string(hide_password=True))
-    yield _check("database schema", lambda: _schema(store))
+    store = yield from _database(config)  # None when down or outdated: the checks that need no store still run
     yield _check("queue", lambda: _queue(config.queue_url))
     yield from _helpdesk(config)
     if config.helpdesk == "zendesk":
-        yield _check("zendesk webhook secret", lambda: _zendesk_secret(config, store))
+        if store is not None:
+            yield _check("zendesk webhook secret", lambda: _zendesk_secret(config, store))
         if config.public_url:
             yield _check("zendesk setup", lambda: zendesk_setup_state(config))
     for channel in config.channels:
@@ -55,7 +49,31 @@ def _checks(config: Config) -> Iterator[Check]:
         yield _check("salesforce", lambda: _salesforce(config))
     if config.public_url:
         yield _check("webhooks reachable", lambda: _reachable(config.public_url or ""))
-    yield _check("dead letters", lambda: _dead_letters(store))
+    if store is not None:
+        yield _check("dead letters", lambda: _dead_letters(store))
+
+
+def _database(config: Config) -> Generator[Check, None, Store | None]:
+    """Reach the database; the embedded store migrates itself here as ``serve`` and ``worker`` do (a fresh
+    install has no tables yet), while at scale an outdated schema is reported with the command to run."""
+    opened = _try("database", lambda: _open(config.database_url))
+    if isinstance(opened, Check):
+        yield opened
+        return None
+    store, detail = cast(tuple[Store, str], opened)
+    yield Check(True, "database", detail)
+    schema = _check("database schema", lambda: _schema(store))
+    yield schema
+    return store if schema.ok else None
+
+
+def _open(url: str) -> tuple[Store, str]:
+    store = Store.from_url(url, migrate=False)
+    where, before = store.engine.url.render_as_string(hide_password=True), store.revision()
+    if migrates_itself(url) and before is None:
+        store.upgrade()
+        return store, f"{where} (new: schema created)"
+    return store, where
 
 
 def _helpdesk(config: Config) -> Iterator[Check]:
@@ -69,10 +87,11 @@ def _helpdesk(config: Config) -> Iterator[Check]:
         yield _check(f"{config.helpdesk} setup", helpdesk.check_setup)
 
 
-def _channel_probe(channel: ChannelConfig, store: Store) -> Callable[[], str]:
+def _channel_probe(channel: ChannelConfig, store: Store | None) -> Callable[[], str]:
     def probe() -> str:
         built = build_channel(channel)
-        when = revocations.revoked_at(store, channel, built.account_id)  # the platform told us (X's user_event)
+        # the platform told us (X's user_event); unknown while the store is down
+        when = revocations.revoked_at(store, channel, built.account_id) if store is not None else None
         if when is not None:
             raise BridgeError(f"the user revoked the app's access at {when}; it can no longer reply")
         return built.ping()
@@ -121,9 +140,13 @@ def _salesforce(config: Config) -> str:
 
 
 def _reachable(public_url: str) -> str:
-    response = requests.get(public_url.rstrip("/") + "/healthz", timeout=10)
+    url = public_url.rstrip("/") + "/healthz"
+    try:
+        response = requests.get(url, timeout=10)
+    except requests.RequestException as e:
+        raise BridgeError(f"GET {url}: {transport.cause(e)}") from e
     if response.status_code != 200:
-        raise BridgeError(f"{public_url}/healthz answered {response.status_code}")
+        raise BridgeError(f"{url} answered {response.status_code}")
     return f"{public_url} answers"
 
 

@@ -10,10 +10,12 @@ import pytest
 
 from bridge import config as config_module
 from bridge.registry import build_helpdesk
+from bridge.store import head_revision
 from connectors.zendesk import ZendeskHelpdesk
 from connectors.zendesk_setup import TRIGGER_TITLE, VIA_API
 from sandbox.stack import ZENDESK_TOKEN, Stack, to_toml
-from tests.support import socialdesk
+from tests.conftest import raw_config
+from tests.support import closed_port, socialdesk
 from webhooks.app import create_app
 from webhooks.signatures import sign_zendesk
 
@@ -164,3 +166,28 @@ def test_setup_for_the_other_helpdesk_says_which_to_run(stack: Stack, tmp_path: 
     wrong = socialdesk("setup", "freshdesk", "--config", config)
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
     assert "run `socialdesk setup zendesk`" in wrong.stdout + wrong.stderr
+
+
+def test_doctor_on_a_fresh_install_creates_the_embedded_store_and_checks_everything(tmp_path: Path) -> None:
+    """Before: '✗ database: OperationalError: ... no such table: inbox', and no later check ran. The embedded
+    store migrates itself (serve and worker do it too); each failure is one readable line."""
+    port = closed_port()
+    local = f"http://127.0.0.1:{port}"
+    raw = raw_config(zendesk_url=local, graph_url=f"{local}/v21.0", database_url=f"sqlite:///{tmp_path}/store.db",
+                     queue_url=f"sqlite:///{tmp_path}/queue.db")  # fmt: skip
+    raw["bridge"]["public_url"] = local
+    path = tmp_path / "socialdesk.toml"
+    path.write_text(to_toml(raw))
+    result = socialdesk("doctor", "--config", str(path))
+    lines = result.stdout.splitlines()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"✓ database: sqlite:///{tmp_path}/store.db (new: schema created)" in lines
+    assert f"✓ database schema: revision {head_revision()}" in lines
+    refused = f"connection to 127.0.0.1:{port} failed (connection refused)"
+    assert f"✗ zendesk credentials: zendesk: {refused}" in lines
+    assert f"✗ channel acme-facebook (facebook): facebook: {refused}" in lines
+    assert f"✗ webhooks reachable: GET http://127.0.0.1:{port}/healthz: connection refused" in lines
+    assert "✓ dead letters: none" in lines
+
+    again = socialdesk("doctor", "--config", str(path))
+    assert f"✓ database: sqlite:///{tmp_path}/store.db" in again.stdout.splitlines()  # created once
