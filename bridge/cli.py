@@ -15,16 +15,12 @@ from typing import Any
 import click
 
 from bridge import config as config_module
+from bridge import logs
 from bridge.classify.plugins import ClassifierSettings, build_classifier
 from bridge.errors import BridgeError, LeaseBusy
 from bridge.registry import build_runtime, load_object
 
 log = logging.getLogger("socialdesk")
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("huey").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def _config(path: str | None) -> config_module.Config:
@@ -85,26 +81,12 @@ def serve(config_path: str | None, host: str, port: int, workers: int, threads: 
     cfg = _config(config_path)
     # measured (bench/RESULTS.md): threads lift PostgreSQL's throughput, and only worsen SQLite's p99
     per_worker = threads or (1 if cfg.database_url.startswith("sqlite") else 8)
-    _setup_logging(cfg.log_level)
-    create_app = load_object("webhooks.app:create_app", "serve")
+    logs.setup(cfg)
+    run = load_object("webhooks.serve:run", "serve")
     _prepare_store(cfg)  # create the SQLite schema once, before the web workers fork; check it at scale
-    from gunicorn.app.base import BaseApplication
-
-    class _App(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            if per_worker > 1:  # concurrent webhooks of a process share a commit (bridge.groupcommit)
-                self.cfg.set("worker_class", "gthread")
-                self.cfg.set("threads", per_worker)
-            self.cfg.set("accesslog", "-")
-            # %(U)s, not %(r)s: no query string, which holds Meta's hub.verify_token on every handshake
-            self.cfg.set("access_log_format", '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"')
-
-        def load(self) -> Any:
-            return create_app(cfg)
-
-    _App().run()
+    log.info("serve ready: store %s, %s, %d worker(s) × %d thread(s)", logs.masked_url(cfg.database_url),
+             _channels(cfg), workers, per_worker)  # fmt: skip
+    run(cfg, host=host, port=port, workers=workers, threads=per_worker)
 
 
 def _prepare_store(cfg: config_module.Config) -> None:
@@ -115,6 +97,11 @@ def _prepare_store(cfg: config_module.Config) -> None:
     Store.from_url(cfg.database_url).require_current()  # SQLite migrates itself; at scale: `db upgrade` first
 
 
+def _channels(cfg: config_module.Config) -> str:
+    names = ", ".join(f"{c.name} ({c.platform})" for c in cfg.channels)
+    return f"{len(cfg.channels)} channel(s)" + (f": {names}" if names else "")
+
+
 @main.command()
 @config_option
 @click.option("--concurrency", default=4, show_default=True, type=int, help="worker threads")
@@ -123,10 +110,12 @@ def worker(config_path: str | None, concurrency: int) -> None:
     from bridge.queue import Queue, Worker, make_huey
 
     cfg = _config(config_path)
-    _setup_logging(cfg.log_level)
+    logs.setup(cfg)
     runtime = build_runtime(cfg)
     runtime.store.require_current()
     queue = Queue(make_huey(cfg.queue_url), lambda: runtime)
+    log.info("worker ready: queue %s, store %s, %s, concurrency %d", logs.masked_url(cfg.queue_url),
+             logs.masked_url(cfg.database_url), _channels(cfg), concurrency)  # fmt: skip
     Worker(runtime, queue, concurrency=concurrency).run()
 
 
@@ -259,7 +248,7 @@ def sync_contacts(config_path: str | None, dry_run: bool, full: bool) -> None:
     from bridge.sync import sync_contacts as run_sync
 
     cfg = _config(config_path)
-    _setup_logging(cfg.log_level)
+    logs.setup(cfg)
     runtime = build_runtime(cfg)
     if sys.stdout.isatty():
         with click.progressbar(length=0, label="contacts", show_pos=True, show_eta=False) as bar:

@@ -142,6 +142,13 @@ def test_an_unreachable_database_is_one_line_from_every_command(tmp_path: Path) 
         assert "pg-s3cret" not in line
 
 
+def test_a_bad_log_level_is_one_line_from_serve_and_worker(tmp_path: Path) -> None:
+    """Before: ValueError: Unknown level: 'LOUD', with its traceback."""
+    config = write_config(tmp_path, "level.toml", log_level="LOUD")
+    for result in run_all([("worker",), ("serve", "--port", "1"), ("sync-contacts",)], config):
+        assert "bridge.log_level: 'LOUD' is not one of DEBUG, INFO" in one_line_failure(result)
+
+
 def test_setup_zendesk_says_which_host_failed_and_why(tmp_path: Path) -> None:
     """Before: 'zendesk: connection failed', nothing on where or why."""
     port = closed_port()
@@ -171,3 +178,80 @@ def test_setup_telegram_without_a_telegram_channel_says_so(tmp_path: Path) -> No
 def test_version() -> None:
     result = socialdesk("--version")
     assert result.returncode == 0 and result.stdout.strip() == f"socialdesk, version {version('socialdesk')}"
+
+
+# -- what an operator sees at start -------------------------------------------------------------------------
+
+
+def start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with log.open("w") as out:
+        return subprocess.Popen([sys.executable, "-m", "bridge.cli", *args], stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, **env}, start_new_session=True)  # fmt: skip
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def json_lines_until(log: Path, process: subprocess.Popen[bytes], wanted: str) -> list[dict[str, str]]:
+    """Every line the process wrote, each one JSON object, up to the first whose message holds ``wanted``."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        lines = [json.loads(line) for line in log.read_text().splitlines()]
+        if any(wanted in line["message"] for line in lines):
+            return lines
+        assert process.poll() is None, log.read_text()
+        time.sleep(0.1)
+    raise AssertionError(f"no {wanted!r} in {log.read_text()}")
+
+
+def test_worker_says_it_is_ready_in_one_json_line_without_secrets_or_alembic(tmp_path: Path) -> None:
+    """Before: a fresh store printed Alembic's INFO lines ('Context impl SQLiteImpl.'...), the worker said
+    nothing once ready, and there was no JSON format (log shippers read one object per line)."""
+    queue = f"redis://:q-s3cret@127.0.0.1:{closed_port()}/0"
+    config = write_config(tmp_path, "socialdesk.toml", queue_url=queue)
+    log = tmp_path / "worker.log"
+    worker = start(["worker", "--config", config, "--concurrency", "3"], log, {"SOCIALDESK_LOG_FORMAT": "json"})
+    try:
+        lines = json_lines_until(log, worker, "worker ready")
+    finally:
+        stop(worker)
+    assert all(set(line) >= {"time", "level", "logger", "message"} for line in lines)
+    assert not [line for line in lines if line["logger"].startswith("alembic")]
+    assert any(line["message"].startswith("database schema migrated from revision none to ") for line in lines)
+    [ready] = [line["message"] for line in lines if "worker ready" in line["message"]]
+    assert f"queue redis://:***@127.0.0.1:{queue.rsplit(':', 1)[1]}" in ready
+    assert f"store sqlite:///{tmp_path}/store.db" in ready and "1 channel(s): acme-facebook (facebook)" in ready
+    assert "concurrency 3" in ready and "q-s3cret" not in log.read_text()
+
+
+def control_sockets(folder: Path) -> set[str]:
+    return {p.name for p in folder.glob("*.ctl") if p.is_socket()}
+
+
+def test_two_servers_on_one_host_keep_their_own_control_sockets_and_one_log_format(tmp_path: Path) -> None:
+    """Before: both took gunicorn's one per-user path (~/.gunicorn/gunicorn.ctl): the second replaced the
+    first's socket, and stopping either deleted the one left. Their logs, gunicorn's included, are the
+    bridge's JSON lines, as the worker's are."""
+    config = write_config(tmp_path, "socialdesk.toml")
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    env = {"XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path), "SOCIALDESK_LOG_FORMAT": "json"}
+    ports = [free_port(), free_port()]
+    logs = [tmp_path / f"serve-{port}.log" for port in ports]
+    servers = [start(["serve", "--config", config, "--port", str(port), "--workers", "1"], log, env)
+               for port, log in zip(ports, logs, strict=True)]  # fmt: skip
+    try:
+        for port, log, server in zip(ports, logs, servers, strict=True):
+            json_lines_until(log, server, f"Control socket listening at {runtime}/socialdesk-127.0.0.1-{port}.ctl")
+            assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
+        assert control_sockets(runtime) == {f"socialdesk-127.0.0.1-{port}.ctl" for port in ports}
+        stop(servers[0])
+        assert control_sockets(runtime) == {f"socialdesk-127.0.0.1-{ports[1]}.ctl"}
+        lines = json_lines_until(logs[1], servers[1], "GET /readyz HTTP/1.1")
+        assert {"gunicorn.error", "gunicorn.access", "socialdesk"} <= {line["logger"] for line in lines}
+    finally:
+        for server in servers:
+            stop(server)

@@ -1,0 +1,72 @@
+"""``socialdesk serve``: gunicorn running :func:`webhooks.app.create_app`, logging as the rest of the bridge does.
+
+Every file gunicorn keeps on the host is this server's own: its control socket is named after the address it
+binds (gunicorn's default, ``~/.gunicorn/gunicorn.ctl``, is one path per user, so a second ``serve`` on the
+host took it over and the first one's ``stop`` deleted it). No pid file is written; worker heartbeat files are
+gunicorn's own temporary files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+from bridge.config import Config
+from webhooks.app import create_app
+
+# %(U)s, not %(r)s: no query string, which holds Meta's hub.verify_token on every handshake
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
+
+
+class BridgeLogger(Logger):  # type: ignore[misc]
+    """gunicorn's error and access logs through the bridge's handler (:func:`bridge.logs.setup`): one format,
+    text or JSON, for the server, its workers and the worker process."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+            log.propagate = True
+
+
+def control_socket(host: str, port: int) -> Path:
+    """This server's own control socket, where gunicorn keeps its default one
+    (``$XDG_RUNTIME_DIR``, else ``~/.gunicorn``): two servers on one host bind two addresses."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    folder = Path(runtime) if runtime and os.path.isdir(runtime) else Path.home() / ".gunicorn"
+    return folder / f"socialdesk-{re.sub(r'[^A-Za-z0-9.]+', '_', host)}-{port}.ctl"
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, config: Config, *, host: str, port: int, workers: int, threads: int) -> None:
+        self.config = config
+        self.host, self.port, self.workers, self.threads = host, port, workers, threads
+        super().__init__()
+
+    def load_config(self) -> None:
+        self.cfg.set("bind", f"{self.host}:{self.port}")
+        self.cfg.set("workers", self.workers)
+        if self.threads > 1:  # concurrent webhooks of a process share a commit (bridge.groupcommit)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", self.threads)
+        self.cfg.set("logger_class", BridgeLogger)
+        self.cfg.set("loglevel", logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower())
+        self.cfg.set("accesslog", "-")  # enables the access log; BridgeLogger sends it to the shared handler
+        self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
+        if "control_socket" in self.cfg.settings:  # gunicorn 25.1 and later
+            self.cfg.set("control_socket", str(control_socket(self.host, self.port)))
+
+    def load(self) -> Any:
+        return create_app(self.config)
+
+
+def run(config: Config, *, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve until SIGTERM or SIGINT (gunicorn's arbiter). ``threads``: request threads per worker process."""
+    _Server(config, host=host, port=port, workers=workers, threads=threads).run()
