@@ -362,6 +362,11 @@ class Store:
         if after != before:
             log.info("database schema migrated from revision %s to %s", before or "none", after)
 
+    def ping(self) -> None:
+        """One trivial query: raises :class:`bridge.errors.Unavailable` when the database cannot answer."""
+        with self.begin() as conn:
+            conn.execute(sa.select(1))
+
     def close(self) -> None:
         """Close the ingest writer's connection and the pool's."""
         self._inbox_writer.close()

@@ -16,7 +16,7 @@ from bridge import config as config_module
 from bridge.config import Config
 from bridge.store import Store
 from webhooks import freshdesk, generic, meta, openapi, telegram, x, zendesk
-from webhooks.common import WebState, error_body, error_headers
+from webhooks.common import WebState, error_body, error_headers, state, storage
 from webhooks.direct import DirectPost
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,21 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
-    app.add_url_rule("/healthz", "healthz", lambda: jsonify(ok=True))
+    app.add_url_rule("/healthz", "healthz", lambda: jsonify(ok=True))  # liveness: the process answers, no I/O
+    app.add_url_rule("/readyz", "readyz", _ready)
     # POST /webhooks/meta, most of the traffic, is answered below Flask (webhooks.direct)
     receiver = meta.Receiver(config, store)
     app.wsgi_app = DirectPost(app.wsgi_app, meta.PATH, receiver.handle, max_body=MAX_BODY)  # type: ignore[method-assign]
     return app
+
+
+def _ready() -> Response:
+    """Readiness, for a load balancer or a Kubernetes probe: can this process store a webhook now? Only the
+    store is asked (one trivial query): the request path uses nothing else, not even the queue. Down, it
+    answers as a webhook would: 503 with ``Retry-After`` and a short JSON reason."""
+    with storage("answer the readiness probe"):
+        state().store.ping()
+    return jsonify(ready=True)
 
 
 def _http_error(e: HTTPException) -> tuple[Response, int, list[tuple[str, str]]]:
