@@ -7,8 +7,9 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+# The versions tested, not whatever is newest today: constraints.txt (refreshed by scripts/lock.sh).
+.venv/bin/python -m pip install --quiet --upgrade pip -c constraints.txt
+.venv/bin/python -m pip install --quiet -e '.[dev]' -c constraints.txt
 
 # Scale-mode tests need PostgreSQL and Redis on 127.0.0.1. In CI they must run, so start them if
 # they are installed but down; elsewhere those tests skip with a message saying what to start.

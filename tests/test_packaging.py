@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from sandbox.stack import to_toml
 from tests.conftest import raw_config
 from tests.support import socialdesk
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+PROJECT = PYPROJECT["project"]
 SCALE_HINT = "pip install 'socialdesk[scale]'"
 # Run by the child interpreter at start: `import psycopg` / `import redis` then raise ImportError, as they do
 # when the package is not installed (a None entry in sys.modules halts the import).
@@ -103,6 +105,41 @@ def test_the_scale_drivers_are_only_in_the_scale_extra_which_dev_pulls_in() -> N
     for extra in set(PROJECT["optional-dependencies"]) - {"scale"}:
         assert not drivers & set(requirements(extra)), extra
     assert requirements("dev")["socialdesk"].extras == {"scale"}, "the tests run scale mode"
+
+
+def declared() -> list[Requirement]:
+    """Every requirement: runtime, each extra, and the build backend; not the project's own extras."""
+    lines = [*PROJECT["dependencies"], *PYPROJECT["build-system"]["requires"]]
+    lines += [line for extra in PROJECT["optional-dependencies"].values() for line in extra]
+    return [r for r in map(Requirement, lines) if r.name != PROJECT["name"]]
+
+
+def test_every_dependency_has_an_upper_bound() -> None:
+    """A new major release of a dependency (or a new ruff minor: new rules, another format) must not reach
+    a fresh install untested; the tested versions themselves are pinned in constraints.txt."""
+    unbounded = [str(r) for r in declared() if not any(s.operator in ("<", "<=", "==", "~=") for s in r.specifier)]
+    assert unbounded == []
+
+
+def pins() -> dict[str, str]:
+    lines = (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    pairs = [line.split("==") for line in lines if line and not line.startswith("#")]
+    assert all(len(pair) == 2 for pair in pairs), "constraints.txt holds name==version lines only"
+    return {canonicalize_name(name): version for name, version in pairs}
+
+
+def test_the_constraints_ci_installs_pin_every_dependency_within_its_range() -> None:
+    """constraints.txt is what a fresh machine gets; stale after a change to pyproject.toml, it says so
+    here (refresh: bash scripts/lock.sh)."""
+    pinned = pins()
+    build = {canonicalize_name(Requirement(r).name) for r in PYPROJECT["build-system"]["requires"]}
+    for requirement in declared():
+        name = canonicalize_name(requirement.name)
+        if name in build:
+            continue  # built in an isolated environment, bounded in [build-system]
+        assert name in pinned, f"{name} is not in constraints.txt: run bash scripts/lock.sh"
+        assert requirement.specifier.contains(pinned[name]), f"{name}=={pinned[name]} is not {requirement}"
+    assert PROJECT["name"] not in pinned, "the project itself is installed from the clone"
 
 
 def test_phone_numbers_come_without_the_geodata_we_do_not_use() -> None:
