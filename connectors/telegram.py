@@ -13,7 +13,9 @@ makes them unique per bot, the message id is what a reply quotes. Outbound ids a
 Telegram requires the bot token in the request path (``/bot<token>/<method>``). So that it never
 reaches an error message, a log line or an exception's cause, no URL is ever put in a message, and
 transport errors are re-raised without the ``requests`` exception (whose text holds the URL).
-``429`` answers carry ``parameters.retry_after``, which becomes the error's ``retry_after``.
+``429`` answers carry ``parameters.retry_after``, which becomes the error's ``retry_after``. A group
+that became a supergroup (Telegram refuses the old chat id, naming the new one in
+``parameters.migrate_to_chat_id``) is answered at its new id: the agent's reply still reaches it.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ class TelegramChannel:
             if quote is not None and not sent:
                 body["reply_parameters"] = {"message_id": quote, "allow_sending_without_reply": True}
             result = self._call("sendMessage", "could not send the Telegram message", body)
-            sent.append(f"{chat}/{_result_field(result, 'message_id')}")
+            sent.append(f"{_chat_of(result, chat)}/{_result_field(result, 'message_id')}")
             return sent[-1]
 
         return send_parts(PLATFORM, parts, send, max_parts=self.max_reply_parts)
@@ -136,6 +138,9 @@ class TelegramChannel:
         except errors.BridgeError as e:  # the cause's text holds the URL, hence the token: drop it
             raise type(e)(f"{action}: {e.message}", platform=PLATFORM, http_status=e.http_status) from None
         data = _json(response, action, applied=not idempotent)
+        moved = _moved_to(data, body)
+        if moved is not None:  # refused, so not sent: the same request to the supergroup the group became
+            return self._call(method, action, {**(body or {}), "chat_id": moved}, idempotent=idempotent)
         raise_for_telegram(response.status_code, data, action)
         return data.get("result")
 
@@ -202,6 +207,21 @@ def _json(response: requests.Response, action: str, *, applied: bool) -> dict[st
         return {"ok": False, "error_code": response.status_code}
     cls = errors.UnknownOutcome if applied and response.status_code < 400 else errors.PermanentError
     raise cls(f"{action}: Telegram answered without readable JSON", platform=PLATFORM, http_status=response.status_code)
+
+
+def _moved_to(data: Mapping[str, Any], body: Mapping[str, Any] | None) -> int | None:
+    """The supergroup a group became, when Telegram refused a request to the group for that reason
+    (``parameters.migrate_to_chat_id``); None otherwise, or when the request already went there."""
+    parameters = data.get("parameters") if data.get("ok") is not True else None
+    moved = parameters.get("migrate_to_chat_id") if isinstance(parameters, dict) else None
+    if not isinstance(moved, int) or isinstance(moved, bool) or body is None or "chat_id" not in body:
+        return None
+    return moved if body["chat_id"] != moved else None
+
+
+def _chat_of(result: Any, default: str) -> str:
+    chat = result.get("chat") if isinstance(result, dict) else None
+    return str(chat["id"]) if isinstance(chat, dict) and chat.get("id") is not None else default
 
 
 def _result_field(result: Any, key: str) -> str:

@@ -8,7 +8,9 @@ Telegram reads them):
 * ``sendMessage`` with ``chat_id``, ``text`` (at most 4,096 UTF-16 code units), ``reply_parameters``
   (``message_id``, ``allow_sending_without_reply``) and ``message_thread_id`` (the forum topic to post
   in; a topic nobody wrote in is ``message thread not found``, and without it a forum's message goes
-  to its General topic); only chats whose customer wrote first exist.
+  to its General topic); only chats whose customer wrote first exist; a group that became a supergroup
+  (:meth:`~TelegramSimulator.migrate_group`) is refused with ``group chat was upgraded to a supergroup
+  chat`` and ``parameters.migrate_to_chat_id``.
 
 Answers are ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code", "description"}`` with
 Telegram's wording; flood control (:meth:`TelegramSimulator.flood`) answers 429 with
@@ -100,6 +102,7 @@ class TelegramSimulator(Simulator):
         self.chats: dict[int, Payload] = {}
         self.blocked: set[int] = set()
         self.topics: set[tuple[int, int]] = set()
+        self.migrated: dict[int, int] = {}  # a group's chat id → its supergroup's
         self._messages: dict[tuple[int, int], Payload] = {}
         self._message_ids = itertools.count(1365)
         self._update_ids = itertools.count(10000)
@@ -113,6 +116,7 @@ class TelegramSimulator(Simulator):
             self.chats.clear()
             self.blocked.clear()
             self.topics.clear()
+            self.migrated.clear()
             self._messages.clear()
         self.reset_calls()
         self.clear_faults()
@@ -185,6 +189,18 @@ class TelegramSimulator(Simulator):
         return self.customer_message(None, user_id=by_user_id, first_name=first_name, chat=chat,
                                      content={"from": sender, "pinned_message": pinned}, send=send)  # fmt: skip
 
+    def migrate_group(self, chat_id: int, *, by_user_id: int, send: bool = True) -> int:
+        """A group becomes a supergroup with a new chat id: Telegram says so in both chats (``migrate_to_chat_id``,
+        ``migrate_from_chat_id``), and a message sent to the old id is refused naming the new one."""
+        new_id = int(f"-100{abs(chat_id)}")
+        with self._lock:
+            old = self.chats[chat_id]
+            new = {**old, "id": new_id, "type": "supergroup"}
+            self.migrated[chat_id], self.chats[new_id] = new_id, new
+        self.customer_message(None, user_id=by_user_id, chat=old, content={"migrate_to_chat_id": new_id}, send=send)
+        self.customer_message(None, user_id=by_user_id, chat=new, content={"migrate_from_chat_id": chat_id}, send=send)
+        return new_id
+
     def customer_edit(self, update: Update, text: str, *, send: bool = True) -> Update:
         """The customer edits the message of ``update``: an ``edited_message`` update."""
         with self._lock:
@@ -250,6 +266,9 @@ class TelegramSimulator(Simulator):
                 raise bad_request("chat not found")
             if chat_id in self.blocked:
                 raise BotApiError(403, "Forbidden: bot was blocked by the user")
+            if chat_id in self.migrated:  # Telegram's words, and the new id in ResponseParameters
+                upgraded = "Bad Request: group chat was upgraded to a supergroup chat"
+                raise BotApiError(400, upgraded, {"migrate_to_chat_id": self.migrated[chat_id]})
             topic = self._topic(chat, params.get("message_thread_id"))
             message = self._bot_message(chat, text, _json_param(params, "reply_parameters"), topic)
             self.sent.append({"chat_id": chat_id, "text": text, "message_id": message["message_id"], **params})

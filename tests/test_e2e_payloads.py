@@ -82,3 +82,18 @@ def test_a_pinned_message_opens_no_ticket_and_the_reply_quotes_the_customer(stac
     reply_and_notify(stack, ticket["id"], "It ships tomorrow, Ana.")
     [sent] = stack.wait_for(lambda: stack.telegram.sent)
     assert (sent["chat_id"], sent["reply_parameters"]["message_id"]) == (group["id"], asked.message_id)
+
+
+def test_a_group_that_became_a_supergroup_still_gets_the_reply(stack: Stack, tmp_path: Path) -> None:
+    group: dict[str, Any] = {"id": -4700000007, "title": "Acme fans", "type": "group"}
+    stack.telegram.customer_message("Is the shop open today?", user_id=4242, first_name="Ana", chat=group)
+    ticket = one_ticket(stack)
+    supergroup = stack.telegram.migrate_group(group["id"], by_user_id=5551)
+    settle(stack)
+    ignored = status_json(stack, tmp_path)["ignored"]
+    assert ignored["telegram service message: group migrated to a supergroup"]["total"] == 1
+    assert ignored["telegram service message: supergroup migrated from a group"]["total"] == 1
+    reply_and_notify(stack, ticket["id"], "Yes, until 6 pm.")
+    [sent] = stack.wait_for(lambda: stack.telegram.sent)
+    assert (sent["chat_id"], sent["text"]) == (supergroup, "Yes, until 6 pm.")
+    assert len(tickets(stack)) == 1

@@ -402,6 +402,23 @@ def test_the_bot_token_is_never_needed_in_the_webhook_url(tmp_path: Path) -> Non
 # -- TelegramChannel against the simulator ----------------------------------------------------------------------
 
 
+def test_a_reply_to_a_group_that_became_a_supergroup_reaches_the_supergroup(
+    sim: TelegramSimulator, channel: TelegramChannel
+) -> None:
+    """Telegram refuses the old chat id, naming the new one: the reply failed for good ("the group became a
+    supergroup with a new chat id") and the customer never saw it."""
+    group: dict[str, Any] = {"id": -4700000003, "title": "Acme fans", "type": "group"}
+    asked = sim.customer_message("Is the shop open today?", user_id=4242, chat=group, send=False)
+    supergroup = sim.migrate_group(group["id"], by_user_id=5551, send=False)
+    delivery = channel.send_reply(
+        chat_thread(group["id"], f"{asked.update_id}:{asked.message_id}"), "Yes, until 6 pm.", now=datetime.now(UTC)
+    )
+    assert [c.json["chat_id"] for c in sim.calls_to("POST", "/bot")] == [group["id"], supergroup]
+    [sent] = sim.sent
+    assert (sent["chat_id"], sent["text"]) == (supergroup, "Yes, until 6 pm.")
+    assert delivery.message_ids == (f"{supergroup}/{sent['message_id']}",)
+
+
 def test_reply_quotes_the_customers_latest_message(sim: TelegramSimulator, channel: TelegramChannel) -> None:
     first = sim.customer_message("hi", user_id=555, send=False)
     latest = sim.customer_message("my order?", user_id=555, send=False)

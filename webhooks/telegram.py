@@ -24,7 +24,8 @@ One update, one inbox row: the customer's event, or a record of what was ignored
   channel's posts into its discussion group (``is_automatic_forward``: the brand's own post), anonymous
   admins writing as the group itself (``sender_chat`` is the chat: the group's own staff), service
   messages (a pin, a forum topic created or closed, members joining, a group migrated to a supergroup:
-  its later messages arrive under the new chat id and open a new ticket) and empty messages, channel posts
+  its later messages arrive under the new chat id and open a new ticket; replies on the old one reach
+  the supergroup, :mod:`connectors.telegram`) and empty messages, channel posts
   and every other update type (``telegram update: callback query``...).
 """
 

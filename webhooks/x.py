@@ -176,7 +176,7 @@ class _Parser:
         """The user took the app's access away: the channel can no longer reply (X deletes the subscription)."""
         user_id, when = _str(_dict(revoke, "source").get("user_id") or revoke.get("user_id")), revoke.get("date_time")
         if not user_id:
-            abort(400, "missing user_event.revoke.source.user_id")
+            abort(400, "missing the id of the user who revoked the app")
         channel = self._channel(user_id)
         at = _iso_time(when)
         if channel is not None:
