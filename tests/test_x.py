@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from bridge import config as config_module
-from bridge import errors, messages
+from bridge import errors, messages, revocations
 from bridge.events import Ignored, SocialEvent, ThreadState
 from bridge.outbound import thread_state
 from bridge.registry import build_channel
@@ -416,12 +416,19 @@ def test_a_revocation_is_accepted_recorded_and_logged(tmp_path: Path, caplog: py
     assert (store.setting("x_revoked:63046977") or "").startswith("2018-05-24T09:48:12+00:00|")
 
 
-def test_an_x_activity_revocation_is_recorded_too(client: tuple[FlaskClient, Store]) -> None:
+def test_an_x_activity_revocation_is_recorded_too(client: tuple[FlaskClient, Store], tmp_path: Path) -> None:
     test_client, store = client
     response = signed_post(test_client, fixture_bytes("x/x_xaa_oauth_revoke.json"))  # its filter is empty
     assert response.status_code == 200
     assert [(r["status"], r["last_error"]) for r in store.rows("inbox")] == [("ignored", "x app access revoked")]
     assert (store.setting(f"x_revoked:{BRAND}") or "").startswith("2026-07-23T21:44:05+00:00|")
+    revoked, renewed = (
+        make_config(tmp_path, "http://127.0.0.1:9"),
+        make_config(tmp_path, "http://127.0.0.1:9", access_token=TOKEN + "2"),
+    )
+    assert revocations.revoked_at(store, revoked.channels_for("x")[0], BRAND) == "2026-07-23T21:44:05+00:00"
+    assert revocations.revoked_at(store, renewed.channels_for("x")[0], BRAND) is None  # authorised again
+    assert TOKEN not in (store.setting(f"x_revoked:{BRAND}") or "")
 
 
 def test_a_quote_post_of_the_brand_is_the_customer_speaking(tmp_path: Path) -> None:

@@ -114,7 +114,7 @@ def receive(name: str | None = None) -> tuple[Response, int]:
     payload = json_body(raw)
     events = list(parse(payload, configured, resolve=_stored_thread))
     stored = store_events(events)
-    _remember_revocations(events, configured, payload)
+    _remember_revocations(events, configured)
     return ack(stored, len(events))
 
 
@@ -510,7 +510,7 @@ def _fingerprint(value: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
-def _remember_revocations(events: list[Event], configured: list[ChannelConfig], payload: Any) -> None:
+def _remember_revocations(events: list[Event], configured: list[ChannelConfig]) -> None:
     """A revocation is also kept as a setting, so that ``socialdesk doctor`` can say why a channel fails."""
     by_account = {account_of(c): c for c in configured}
     for event in events:
