@@ -13,7 +13,7 @@ import importlib
 from bridge.errors import ConfigError
 
 SCALE_INSTALL = "pip install 'socialdesk[scale]'"
-#: URL scheme → the module that scheme needs; ``postgresql`` means psycopg too (see :func:`database_url`).
+#: URL scheme → the module that scheme needs (SQLAlchemy 2.1 reads a plain ``postgresql://`` as psycopg).
 DRIVERS = {"postgresql": "psycopg", "postgresql+psycopg": "psycopg", "redis": "redis", "rediss": "redis"}
 
 
@@ -32,13 +32,6 @@ def require(url: str, key: str) -> None:
     except ImportError:
         message = f"bridge.{key}: {scheme}:// needs the {module} driver, which is not installed: {SCALE_INSTALL}"
         raise ConfigError(message) from None
-
-
-def database_url(url: str) -> str:
-    """``postgresql://`` as the driver socialdesk ships (psycopg 3): SQLAlchemy alone would pick psycopg2,
-    which the ``scale`` extra does not install."""
-    scheme, sep, rest = url.partition("://")
-    return f"postgresql+psycopg://{rest}" if sep and scheme.lower() == "postgresql" else url
 
 
 def database_errors() -> tuple[type[Exception], ...]:

@@ -252,7 +252,7 @@ def create_engine(url: str) -> Engine:
     """An engine with the settings each backend needs to be durable and concurrent."""
     drivers.require(url, "database_url")
     try:
-        return _create_engine(drivers.database_url(url))
+        return _create_engine(url)
     except sa.exc.ArgumentError as e:  # the message names the scheme, never the URL (it may hold a password)
         hint = "; PostgreSQL is postgresql://" if url.startswith("postgres:") else ""
         raise ConfigError(f"bridge.database_url: {str(e).splitlines()[0]}{hint}") from None

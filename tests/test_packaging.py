@@ -14,6 +14,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from bridge.store import Store, head_revision
 from sandbox.stack import to_toml
 from tests.conftest import raw_config
 from tests.support import socialdesk
@@ -76,6 +77,16 @@ def test_a_redis_url_without_redis_names_the_extra_in_one_line(
         f"Error: bridge.queue_url: redis:// needs the redis driver, which is not installed: {SCALE_HINT}"
     ]
     assert "RedisPassw0rd" not in result.stderr + result.stdout
+
+
+def test_a_plain_postgresql_url_uses_psycopg_the_driver_the_extra_installs(pg_url: str) -> None:
+    """SQLAlchemy before 2.1 read postgresql:// as psycopg2, which nothing installs (hence sqlalchemy>=2.1)."""
+    store = Store.from_url(pg_url.replace("postgresql+psycopg://", "postgresql://", 1), migrate=True)
+    try:
+        assert store.engine.dialect.driver == "psycopg"
+        assert store.revision() == head_revision()
+    finally:
+        store.close()
 
 
 def test_doctor_reports_the_missing_driver_as_a_failed_check(tmp_path: Path, without_drivers: dict[str, str]) -> None:
