@@ -46,7 +46,7 @@ def per_call(step: Callable[[Any], object], items: list[Any]) -> tuple[float, fl
 
 
 def events(messages: list[Signed], config: config_module.Config) -> list[SocialEvent]:
-    return [e for m in messages for e in parse(json.loads(m.body), list(config.channels))]
+    return [e for m in messages for e in parse(json.loads(m.body), list(config.channels)) if isinstance(e, SocialEvent)]
 
 
 def pure_steps(messages: list[Signed], config: config_module.Config) -> Iterator[tuple[str, tuple[float, float]]]:

@@ -14,9 +14,12 @@ from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 #: What an inbound event is. ``message`` and ``comment`` start or continue a conversation; ``edit`` and
-#: ``remove`` are recorded on the ticket, never turned into new tickets; ``status`` is a delivery
-#: receipt for one of our own replies (WhatsApp).
-EventKind = Literal["message", "comment", "edit", "remove", "status"]
+#: ``remove`` are recorded on the ticket (an edit whose thread has no ticket yet is the customer's message);
+#: ``status`` is a delivery receipt for one of our own replies (WhatsApp); ``notice`` is something the
+#: agent should know about the thread (a handover, a reaction, a comment hidden by the page, a number
+#: change): its ``text`` becomes an internal note on the thread's ticket, and with no ticket it is
+#: ignored with the reason ``extra["notice"]`` (a short fixed phrase).
+EventKind = Literal["message", "comment", "edit", "remove", "status", "notice"]
 
 
 def utc_from_epoch(seconds: float) -> datetime:

@@ -25,7 +25,7 @@ from typing import Any
 
 from bridge import enrich, messages, writeback
 from bridge.errors import BridgeError, RefusedFields, TicketClosed, Unavailable, UnknownOutcome, describe
-from bridge.events import NewTicket, SocialEvent, TicketRef
+from bridge.events import EventKind, NewTicket, SocialEvent, TicketRef
 from bridge.messages import REFUSED_PREFIX
 from bridge.ports import Profiles
 from bridge.registry import Runtime
@@ -98,12 +98,21 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> Outcome:
     if rt.store.is_our_message(event.platform, event.message_id):
         log.info("dropping the echo of our own message %s on %s", event.message_id, event.channel)
         return Outcome(ignored="echo of our own message")
-    if event.kind in ("edit", "remove"):
-        return _record_change(rt, event)
     if event.kind == "status":
         return _record_status(rt, event)
-    if event.kind not in ("message", "comment"):
+    if event.kind in ("edit", "remove", "notice"):
+        recorded = _record_change(rt, event)
+        if recorded is not None:
+            return recorded
+        pending = replace(pending, event=_edit_as_message(event))
+    elif event.kind not in ("message", "comment"):
         return Outcome(ignored=f"unknown event kind {event.kind[:16]!r}")
+    return _apply_message(rt, pending)
+
+
+def _apply_message(rt: Runtime, pending: PendingEvent) -> Outcome:
+    """The customer's words: a new ticket for the thread, or a comment on its ticket."""
+    event = pending.event
     thread = rt.store.claim_thread(event, rt.helpdesk.name)
     customer = enrich.look_up(rt, event) if thread["ticket_id"] is None else None
     requester_id, event = _requester(rt, event, enrich.known_name(customer))
@@ -119,7 +128,7 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> Outcome:
             **({"ticket_id": ticket.id} if ticket.id != thread["ticket_id"] else {}),
             "requester_id": requester_id,
             "last_inbound_at": max(thread["last_inbound_at"] or 0.0, event.created_at.timestamp()),
-            "last_inbound_message_id": event.message_id,
+            "last_inbound_message_id": event.extra.get("original_id") or event.message_id,
             "customer_id": event.author.id,
             "first_inbound_at": thread["first_inbound_at"] or event.created_at.timestamp(),
         }
@@ -260,14 +269,26 @@ def _look_first_next_time(e: UnknownOutcome) -> Unavailable:
     return Unavailable(f"{e.message}; the next attempt looks for it first", platform=e.platform)
 
 
-def _record_change(rt: Runtime, event: SocialEvent) -> Outcome:
-    """An edit or removal: a note on the thread's ticket, never a new ticket."""
+def _record_change(rt: Runtime, event: SocialEvent) -> Outcome | None:
+    """An edit, a removal or a notice: a note on the thread's ticket, never a new ticket. In a thread with no
+    ticket, an edit with text is the customer's message (its original never reached us): None, to apply it
+    as one; anything else is ignored with the reason."""
     thread = rt.store.thread(event.thread_key)
     if thread is None or thread["ticket_id"] is None:
-        return Outcome(ignored=f"{event.kind} of a message in a thread without a ticket")
+        if event.kind == "edit" and event.text:
+            return None
+        what = event.extra.get("notice") if event.kind == "notice" else f"{event.kind} of a message"
+        return Outcome(ignored=f"{what or 'notice'} in a thread without a ticket")
     ticket_id = str(thread["ticket_id"])
-    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, messages.edited_note(event)))
+    note = event.text if event.kind == "notice" else messages.edited_note(event)
+    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
     return DONE
+
+
+def _edit_as_message(event: SocialEvent) -> SocialEvent:
+    """An edit whose original was never seen, as the message it is now, marked as edited."""
+    kind: EventKind = "comment" if event.extra.get("edited_kind") == "comment" else "message"
+    return replace(event, kind=kind, extra={**event.extra, "edited": "1"})
 
 
 def _record_status(rt: Runtime, event: SocialEvent) -> Outcome:
@@ -289,6 +310,6 @@ def _record_status(rt: Runtime, event: SocialEvent) -> Outcome:
 def _tags(event: SocialEvent) -> tuple[str, ...]:
     channel_tag = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in event.channel.lower())
     tags = ["socialdesk", event.platform, channel_tag]
-    if event.thread_id.startswith("messenger:"):
+    if event.thread_id.startswith(("messenger:", "messenger-guest:")):
         tags.append("messenger")
     return tuple(dict.fromkeys(tags))

@@ -19,7 +19,7 @@ PLATFORM_NAMES = {
 
 def where(event: SocialEvent) -> str:
     """ "Facebook comment", "Messenger message", "X post", "WhatsApp message"... for subjects and notes."""
-    if event.platform == "facebook" and event.thread_id.startswith("messenger:"):
+    if event.platform == "facebook" and event.thread_id.startswith(("messenger:", "messenger-guest:")):
         return "Messenger message"
     if event.platform == "generic":
         return f"Message on {event.channel}"
@@ -41,8 +41,9 @@ def ticket_subject(event: SocialEvent) -> str:
 
 
 def customer_body(event: SocialEvent) -> str:
-    """The customer's words, then what the agent needs to find the post (attachments, link)."""
-    lines = [event.text or "(no text)"]
+    """The customer's words, then what the agent needs to find the post (attachments, link). An edit whose
+    original never reached the bridge is marked as one."""
+    lines = [f"[edited] {event.text}" if event.extra.get("edited") else event.text or "(no text)"]
     for attachment in event.attachments:
         lines.append(f"[{attachment.kind}] {attachment.url}")
     lines += refused_details(event)
@@ -74,6 +75,38 @@ def edited_note(event: SocialEvent) -> str:
     if event.kind == "remove":
         return f"The customer removed their {where(event)} ({event.message_id}) on {event.channel}."
     return f"The customer edited their {where(event)} ({event.message_id}). New text:\n\n{event.text}"
+
+
+def reaction_note(product: str, action: str, emoji: str | None, mid: str | None) -> str:
+    """A customer's reaction to a message of the conversation (Messenger, Instagram)."""
+    target = f"a message ({mid})" if mid else "a message"
+    if action == "unreact":
+        return f"The customer removed their reaction to {target} on {product}."
+    return f"The customer reacted {emoji or '(a reaction)'} to {target} on {product}."
+
+
+def handover_note(product: str, control: str, app_id: str | None, metadata: str | None) -> str:
+    """Meta's handover protocol moved (or was asked to move) the conversation between apps."""
+    app = f"app {app_id}" if app_id else "no app (idle)"
+    said = {
+        "pass_thread_control": f"control of this conversation was passed from {app}",
+        "take_thread_control": f"control of this conversation was taken from {app}",
+        "request_thread_control": f"{app} asks for control of this conversation",
+    }.get(control, "the conversation's control changed")
+    return f"{product} handover: {said}." + (f" Metadata: {metadata}" if metadata else "")
+
+
+def page_moderation_note(verb: str, noun: str, object_id: str) -> str:
+    """The page (a moderator), not the customer, hid, showed again or removed a post or comment."""
+    done = {"hide": "hid", "unhide": "made visible again", "remove": "removed"}.get(verb, verb)
+    tail = "" if verb == "unhide" else " The customer did not remove it."
+    return f"The page {done} the Facebook {noun} {object_id}.{tail}"
+
+
+def identity_change_note(body: str | None) -> str:
+    """WhatsApp says the customer's number or user id changed: the next messages come from the new one."""
+    said = body or "the customer's WhatsApp number or user id changed"
+    return f"WhatsApp: {said}. Their next messages come from the new identity and open a new ticket."
 
 
 def delivery_failed_note(reason: str) -> str:

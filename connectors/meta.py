@@ -9,6 +9,8 @@ platform    thread_id           request                                        l
 facebook    ``comment:<id>``    ``POST /{comment-id}/comments``                8,000 characters
 facebook    ``post:<id>``       ``POST /{post-id}/comments``                   8,000 characters
 facebook    ``messenger:<id>``  ``POST /{page-id}/messages`` (Send API)        2,000 characters
+facebook    ``messenger-guest:  ``POST /{page-id}/messages``, to               2,000 characters
+            <user_ref>``        ``recipient.user_ref`` (Chat Plugin guest)
 instagram   ``comment:<id>``    ``POST /{ig-comment-id}/replies``              2,200 characters
 instagram   ``mention:<id>``    ``POST /{ig-user-id}/mentions``                2,200 characters
 instagram   ``dm:<igsid>``      ``POST /me/messages`` (Instagram send API)     1,000 bytes of UTF-8
@@ -178,16 +180,17 @@ class GraphClient:
         return _id(self._request("POST", path, action, **kwargs), key, self.platform)
 
     def _send_message(
-        self, recipient: str, parts: list[str], last_inbound_at: datetime | None, now: datetime
+        self, recipient: str, parts: list[str], last_inbound_at: datetime | None, now: datetime, *, key: str = "id"
     ) -> Delivery:
-        """Messenger's and Instagram's send API: ``POST /{account}/messages`` within the windows."""
+        """Messenger's and Instagram's send API: ``POST /{account}/messages`` within the windows, to
+        ``recipient.<key>`` (``id``, or ``user_ref`` for a Chat Plugin guest)."""
         messaging_type, tag = messenger_policy(last_inbound_at, now, platform=self.platform)
         path = f"/{quote(self._messages_node(), safe='')}/messages"
         action = f"could not send the {_product(self.platform)} message"
 
         def send(part: str) -> str:
             body: dict[str, Any] = {
-                "recipient": {"id": recipient}, "messaging_type": messaging_type, "message": {"text": part}
+                "recipient": {key: recipient}, "messaging_type": messaging_type, "message": {"text": part}
             }  # fmt: skip
             if tag is not None:
                 body["tag"] = tag
@@ -239,15 +242,16 @@ class FacebookChannel(GraphClient):
         if kind in ("comment", "post"):
             parts = split_text(text, COMMENT_LIMIT)
             return send_parts(PLATFORM, parts, lambda part: self._comment(target, part), max_parts=self.max_reply_parts)
-        if kind == "messenger":
-            return self._send_message(target, split_text(text, MESSENGER_LIMIT), thread.last_inbound_at, now)
+        if kind in ("messenger", "messenger-guest"):  # a Chat Plugin guest has a user_ref, not a PSID
+            key = "user_ref" if kind == "messenger-guest" else "id"
+            return self._send_message(target, split_text(text, MESSENGER_LIMIT), thread.last_inbound_at, now, key=key)
         raise errors.PermanentError(f"a Facebook channel cannot reply in a {kind!r} thread", platform=PLATFORM)
 
     def send_private_reply(self, thread: ThreadState, text: str, *, now: datetime, notice: str) -> Delivery:
         """A private reply to the customer's latest comment (one message, within 7 days of it), then
         ``notice`` publicly under the thread's comment; a Messenger thread is private already."""
         kind, _, ref = thread.thread_id.partition(":")
-        if kind == "messenger":
+        if kind in ("messenger", "messenger-guest"):
             return self.send_reply(thread, text, now=now)
         if kind != "comment":
             raise errors.PermanentError("Facebook offers private replies to comments only", platform=PLATFORM)

@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 from bridge import config as config_module
 from bridge import errors
 from bridge.config import Config
-from bridge.events import SocialEvent, ThreadState
+from bridge.events import Ignored, SocialEvent, ThreadState
 from bridge.ports import SocialChannel
 from bridge.registry import build_channel
 from bridge.store import Store
@@ -87,8 +87,17 @@ def channel(sim: MetaSimulator) -> InstagramChannel:
 
 
 def parsed(config: Config, payload: Any) -> list[SocialEvent]:
+    """The events for tickets in ``payload`` (what is recorded as ignored: :func:`reasons`)."""
+    return [e for e in everything(config, payload) if isinstance(e, SocialEvent)]
+
+
+def everything(config: Config, payload: Any) -> list[SocialEvent | Ignored]:
     with create_app(config, store=Store.from_url("sqlite://")).test_request_context():
         return list(parse(payload, config.channels_for("instagram")))
+
+
+def reasons(config: Config, payload: Any) -> list[str]:
+    return [e.reason for e in everything(config, payload) if isinstance(e, Ignored)]
 
 
 def state(thread_id: str, reply_to: str, last: datetime | None = None) -> ThreadState:
@@ -140,14 +149,18 @@ def test_comment_fixture_is_a_reply_in_its_top_level_thread(tmp_path: Path) -> N
 
 def test_comment_fixture_as_sent_is_the_dashboards_test_event_and_harmless(tmp_path: Path) -> None:
     config = ig_config(tmp_path)
-    assert parsed(config, fixture_json("meta/instagram_comment.json")) == []  # entry id "0": no such account
+    # entry id "0": no such account
+    assert reasons(config, fixture_json("meta/instagram_comment.json")) == ["instagram account without a channel"]
     store = Store.from_url(config.database_url)
     body = fixture_bytes("meta/instagram_comment.json")
     response = create_app(config, store=store).test_client().post(
         "/webhooks/meta", data=body, headers={"X-Hub-Signature-256": sign_meta(body, APP_SECRET)},
         content_type="application/json",
     )  # fmt: skip
-    assert response.status_code == 200 and store.rows("inbox") == []
+    assert response.status_code == 200
+    assert [(r["status"], r["last_error"]) for r in store.rows("inbox")] == [
+        ("ignored", "instagram account without a channel")
+    ]
 
 
 def test_top_level_comment_starts_its_own_thread(tmp_path: Path) -> None:
@@ -172,12 +185,16 @@ def messaging(**fields: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("payload", "expected"),
     [
-        (messaging(message={"mid": "m1", "text": "ours", "is_echo": True}), []),
+        (messaging(message={"mid": "m1", "text": "ours", "is_echo": True}),
+         [("ignored", "instagram echo of the account's own message")]),
         ({**messaging(), "entry": [{"id": IG_ID, "messaging": [{"sender": {"id": IG_ID}, "recipient": {"id": IGSID},
-          "timestamp": 1, "message": {"mid": "m2", "text": "ours"}}]}]}, []),  # sent by the account itself
-        (messaging(read={"mid": "m1"}), []),
-        (messaging(reaction={"mid": "m1", "action": "react", "reaction": "love", "emoji": "❤️"}), []),
-        (messaging(postback={"mid": "m3", "title": "Start", "payload": "START"}), []),
+          "timestamp": 1, "message": {"mid": "m2", "text": "ours"}}]}]},
+         [("ignored", "instagram echo of the account's own message")]),  # sent by the account itself
+        (messaging(read={"mid": "m1"}), [("ignored", "instagram read receipt")]),
+        (messaging(reaction={"mid": "m1", "action": "react", "reaction": "love", "emoji": "❤️"}),
+         [("notice", "reaction", "The customer reacted ❤️ to a message (m1) on Instagram.")]),
+        (messaging(postback={"mid": "m3", "title": "Start", "payload": "START"}),
+         [("message", "m3", "[button tapped] Start (payload: START)")]),
         (messaging(message={"mid": "m4", "is_deleted": True}), [("remove", "m4#deleted", "")]),
         (messaging(message_edit={"mid": "m5", "text": "typo", "num_edit": 1}), [("edit", "m5#edit1", "typo")]),
         (messaging(message={"mid": "m6", "is_unsupported": True}), [("message", "m6", "[unsupported message type]")]),
@@ -188,19 +205,22 @@ def messaging(**fields: Any) -> dict[str, Any]:
             [("message", "m7", "dashboard test")],
         ),
         ({"object": "instagram", "entry": [{"id": IG_ID, "time": 1, "changes": [{"field": "story_insights",
-          "value": {"media_id": "1"}}]}]}, []),
+          "value": {"media_id": "1"}}]}]}, [("ignored", "instagram field story_insights")]),
     ],
     ids=["echo", "from-account", "seen", "reaction", "postback", "deleted", "edit", "unsupported", "dashboard",
          "other-field"],
 )  # fmt: skip
 def test_which_messaging_events_make_events(tmp_path: Path, payload: Any, expected: list[Any]) -> None:
-    events = parsed(ig_config(tmp_path), payload)
-    assert [(e.kind, e.message_id, e.text) for e in events] == expected
+    found = everything(ig_config(tmp_path), payload)
+    shown = [(e.kind, e.message_id.split(":")[0], e.text) if isinstance(e, SocialEvent) else ("ignored", e.reason)
+             for e in found]  # fmt: skip
+    assert shown == expected
 
 
 def test_own_account_comment_is_dropped(tmp_path: Path) -> None:
     payload = comment_fixture()
     payload["entry"][0]["changes"][0]["value"]["from"] = {"id": IG_ID, "username": "acme.coffee"}
+    assert reasons(ig_config(tmp_path), payload) == ["instagram comment by the account"]
     assert parsed(ig_config(tmp_path), payload) == []
 
 
@@ -239,15 +259,18 @@ def test_mentions_become_threads_answered_where_they_were_made(
         ({"field": "mentions", "value": {"comment_id": "5"}}, "missing mentions.media_id"),
     ],
 )
-def test_malformed_changes_are_a_clear_400(tmp_path: Path, change: dict[str, Any], error: str) -> None:
+def test_a_malformed_change_is_recorded_as_ignored_not_a_400(
+    tmp_path: Path, change: dict[str, Any], error: str
+) -> None:
+    """One unusable change must not refuse the whole POST (Meta would send it, and its neighbours, for days)."""
     config = ig_config(tmp_path)
     store = Store.from_url(config.database_url)
     body = json.dumps({"object": "instagram", "entry": [{"id": IG_ID, "time": 1, "changes": [change]}]}).encode()
     headers = {"X-Hub-Signature-256": sign_meta(body, APP_SECRET)}
     client = create_app(config, store=store).test_client()
     response = client.post("/webhooks/meta", data=body, headers=headers, content_type="application/json")
-    assert response.status_code == 400 and response.get_json() == {"error": error}
-    assert store.rows("inbox") == []
+    assert response.status_code == 200
+    assert [(r["status"], r["last_error"]) for r in store.rows("inbox")] == [("ignored", error)]
 
 
 # -- the simulator speaks the fixtures' shapes ---------------------------------------------------------------

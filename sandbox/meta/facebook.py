@@ -8,7 +8,11 @@
   top-level comment, because Facebook keeps two levels.
 * ``GET /{object-id}`` and ``GET /me`` (``fields=``) for pages, posts and comments.
 
-The customer: :meth:`FacebookMixin.customer_comment` and :meth:`FacebookMixin.customer_message`.
+The customer: :meth:`FacebookMixin.customer_comment`, :meth:`~FacebookMixin.customer_message`,
+:meth:`~FacebookMixin.customer_postback` (a tapped button, also by a Chat Plugin guest known by ``user_ref``:
+the Send API answers them with ``recipient.user_ref``), :meth:`~FacebookMixin.customer_unsend`,
+:meth:`~FacebookMixin.customer_reaction`, :meth:`~FacebookMixin.customer_edit_comment`; the page:
+:meth:`~FacebookMixin.hide_comment`, :meth:`~FacebookMixin.delete_comment`, :meth:`~FacebookMixin.handover`.
 """
 
 from __future__ import annotations
@@ -222,7 +226,88 @@ class FacebookMixin(MetaCore):
             mid=mid, psid=psid, timestamp=millis, payload=payload, response=self._post_if(send, payload)
         )
 
+    def customer_postback(
+        self,
+        page_id: str,
+        *,
+        title: str,
+        payload: str,
+        psid: str | None = None,
+        user_ref: str | None = None,
+        referral: Payload | None = None,
+        timestamp: datetime | float | None = None,
+        send: bool = True,
+    ) -> MessageEvent:
+        """A customer taps a button (Get Started, a menu item, a template's button): a ``postback`` event.
+        A Customer Chat Plugin guest has no PSID: ``user_ref`` identifies them (and replies go to it)."""
+        when = epoch(timestamp, self.clock)
+        millis, mid = int(when * 1000), new_mid()
+        postback: Payload = {"title": title, "payload": payload, "mid": mid}
+        if referral is not None:
+            postback["referral"] = referral
+        sender = {"id": psid} if psid is not None else {"user_ref": user_ref}
+        self._opened(page_id, psid or f"user_ref:{user_ref}", when)
+        return self._messaging(page_id, sender, millis, mid, {"postback": postback}, send)
+
+    def customer_unsend(self, page_id: str, *, psid: str, mid: str, send: bool = True) -> MessageEvent:
+        """The customer removes (unsends) their message ``mid``: Meta sends ``message.is_deleted``."""
+        millis = int(self.clock() * 1000)
+        return self._messaging(page_id, {"id": psid}, millis, mid, {"message": {"mid": mid, "is_deleted": True}}, send)
+
+    def customer_reaction(
+        self, page_id: str, *, psid: str, mid: str, emoji: str = "\u2764", reaction: str = "love", send: bool = True
+    ) -> MessageEvent:
+        """The customer reacts to message ``mid`` (``emoji=""`` removes their reaction: ``unreact``)."""
+        millis = int(self.clock() * 1000)
+        body: Payload = {"mid": mid, "action": "react", "emoji": emoji, "reaction": reaction} if emoji else {
+            "mid": mid, "action": "unreact"}  # fmt: skip
+        return self._messaging(page_id, {"id": psid}, millis, mid, {"reaction": body}, send)
+
+    def handover(self, page_id: str, *, psid: str, control: str = "pass_thread_control", send: bool = True,
+                 metadata: str = "") -> MessageEvent:  # fmt: skip
+        """Meta's handover protocol moves the conversation between the page's apps (``pass_thread_control``,
+        ``take_thread_control``, ``request_thread_control``), as the Page Inbox does."""
+        millis = int(self.clock() * 1000)
+        apps = {"previous_owner_app_id": "263902037430900", "new_owner_app_id": self.app_id, "metadata": metadata}
+        if control == "request_thread_control":
+            apps = {"requested_owner_app_id": "263902037430900", "metadata": metadata}
+        return self._messaging(page_id, {"id": psid}, millis, "", {control: apps}, send)
+
+    def hide_comment(self, comment_id: str, *, hidden: bool = True, send: bool = True) -> requests.Response | None:
+        """A page moderator hides (or shows again) a comment: a feed ``hide``/``unhide`` change whose sender is
+        the page, with no ``created_time`` (as in restfb's recorded ``feed-comment-hide.json``)."""
+        with self._lock:
+            comment = self._comments[comment_id]
+            page = self._pages[comment.page_id]
+        value = {"parent_id": comment.parent_id, "sender_name": page.name, "comment_id": comment.id,
+                 "sender_id": int(page.id) if page.id.isdigit() else page.id, "item": "comment",
+                 "verb": "hide" if hidden else "unhide", "post_id": comment.post_id,
+                 "message": comment.message}  # fmt: skip
+        return self._post_if(send, self._feed_payload(comment.page_id, self.clock(), value))
+
+    def customer_edit_comment(self, comment_id: str, text: str, *, send: bool = True) -> requests.Response | None:
+        """The customer edits their comment: a feed ``edited`` change with the new text."""
+        with self._lock:
+            comment = self._comments[comment_id]
+            comment.message = text
+        value = {**self._add_change(comment), "verb": "edited"}
+        return self._post_if(send, self._feed_payload(comment.page_id, self.clock(), value))
+
     # -- payloads --------------------------------------------------------------------------------------
+
+    def _opened(self, page_id: str, who: str, when: float) -> None:
+        """A customer's event opens the reply windows from ``when``."""
+        with self._lock:
+            key = (page_id, who)
+            self._last_inbound[key] = max(when, self._last_inbound.get(key, when))
+
+    def _messaging(
+        self, page_id: str, sender: Payload, millis: int, mid: str, fields: Payload, send: bool
+    ) -> MessageEvent:
+        event = {"sender": sender, "recipient": {"id": page_id}, "timestamp": millis, **fields}
+        payload = envelope("page", [{"id": page_id, "time": millis, "messaging": [event]}])
+        who = str(sender.get("id") or sender.get("user_ref"))
+        return MessageEvent(mid=mid, psid=who, timestamp=millis, payload=payload, response=self._post_if(send, payload))
 
     def _feed_payload(self, page_id: str, when: float, value: Payload) -> Payload:
         entry = {"id": page_id, "time": int(when), "changes": [{"field": "feed", "value": value}]}
@@ -298,6 +383,9 @@ class FacebookMixin(MetaCore):
             psid = self._private_reply(page, str(recipient["comment_id"]))
         elif "id" in recipient:
             psid = str(recipient["id"])
+            self._check_window(page, psid, kind, tag)
+        elif "user_ref" in recipient:  # a Customer Chat Plugin guest (or a checkbox plugin opt-in)
+            psid = f"user_ref:{recipient['user_ref']}"
             self._check_window(page, psid, kind, tag)
         else:
             raise bad_param("param recipient must be non-empty.")

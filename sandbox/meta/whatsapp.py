@@ -14,7 +14,8 @@ with :attr:`wa_statuses` on, it sends their ``sent`` and ``delivered`` statuses 
 with 131026 for a customer marked :meth:`~WhatsAppMixin.undeliverable`).
 
 The customer: :meth:`~WhatsAppMixin.whatsapp_message` (text, image, sticker, location, contacts,
-reaction, interactive, unsupported...) and :meth:`~WhatsAppMixin.whatsapp_status`, posted in the
+reaction, interactive, unsupported...), :meth:`~WhatsAppMixin.whatsapp_system` (a changed user id) and
+:meth:`~WhatsAppMixin.whatsapp_status`, posted in the
 shapes of ``fixtures/meta/whatsapp_*.json``.
 """
 
@@ -175,6 +176,27 @@ class WhatsAppMixin(MetaCore):
         contacts = [{"profile": {"name": name}, "wa_id": wa_id}] if name is not None else []
         payload = self._wa_payload(phone_id, {"contacts": contacts, "messages": [message]})
         return WhatsAppEvent(message["id"], wa_id, int(when), payload, self._post_if(send, payload))
+
+    def whatsapp_system(
+        self,
+        phone_id: str,
+        *,
+        user_id: str,
+        previous_user_id: str | None,
+        body: str = "User's user id changed",
+        timestamp: datetime | float | None = None,
+        send: bool = True,
+    ) -> WhatsAppEvent:
+        """WhatsApp reports that a customer's business-scoped user id changed (``user_changed_user_id``): a
+        ``system`` message with no ``from`` and no ``contacts``, only the ``system`` object."""
+        when = epoch(timestamp, self.clock)
+        system: Payload = {"body": body, "type": "user_changed_user_id", "user_id": user_id}
+        if previous_user_id is not None:
+            system["previous_user_id"] = previous_user_id
+        wamid = new_wamid()
+        message = {"id": wamid, "timestamp": str(int(when)), "type": "system", "system": system}
+        payload = self._wa_payload(phone_id, {"messages": [message]})
+        return WhatsAppEvent(wamid, user_id, int(when), payload, self._post_if(send, payload))
 
     def whatsapp_status(
         self,

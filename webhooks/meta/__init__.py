@@ -1,9 +1,11 @@
 """``/webhooks/meta``: Facebook pages, Messenger, Instagram and the WhatsApp Cloud API on one endpoint.
 
 :class:`Receiver` verifies ``X-Hub-Signature-256`` on the raw body before parsing, turns every entry
-and every change or messaging event into :class:`bridge.events.SocialEvent`, stores them in one write,
-and answers 200; the app serves it below Flask (:mod:`webhooks.direct`), the subscription handshake
-(GET) is a Flask view. The parsers are pure functions of the payload and the configured channels, one
+and every change or messaging event into :class:`bridge.events.SocialEvent` or, for what no one acts on
+or cannot be used, :class:`bridge.events.Ignored` with the reason, stores them in one write, and answers
+200 (only a body that is not a signed Meta envelope is refused: one unusable event never costs the
+others). The app serves it below Flask (:mod:`webhooks.direct`); the subscription handshake (GET) is a
+Flask view. The parsers are pure functions of the payload and the configured channels, one
 module per ``object``:
 
 =============================  ==========  ==============================  =======================
@@ -24,11 +26,12 @@ from typing import Any
 from flask import Blueprint, Response, abort, request
 
 from bridge.config import ChannelConfig, Config
-from bridge.events import SocialEvent
+from bridge.events import Ignored, SocialEvent, platform_time
 from bridge.store import Store
 from webhooks import signatures
 from webhooks.common import ack_body, channels, decode_json, ingest
 from webhooks.meta.facebook import parse_page_entry
+from webhooks.meta.fields import Parsed, digest, ignored
 from webhooks.meta.instagram import parse_instagram_entry
 from webhooks.meta.whatsapp import parse_whatsapp_entry
 
@@ -37,9 +40,9 @@ bp = Blueprint("meta", __name__)
 
 META_PLATFORMS = ("facebook", "instagram", "whatsapp")
 #: Parses one entry for the channel it belongs to.
-Parser = Callable[[dict[str, Any], ChannelConfig], Iterator[SocialEvent]]
+Parser = Callable[[dict[str, Any], ChannelConfig], Iterator[Parsed]]
 #: Parses one entry, choosing the channel itself among the platform's channels (by account id).
-EntryParser = Callable[[dict[str, Any], Mapping[str, ChannelConfig]], Iterator[SocialEvent]]
+EntryParser = Callable[[dict[str, Any], Mapping[str, ChannelConfig]], Iterator[Parsed]]
 
 __all__ = [
     "KNOWN_OBJECTS", "META_PLATFORMS", "PARSERS", "PATH", "Receiver", "bp", "parse", "parse_instagram_entry",
@@ -81,8 +84,9 @@ class Receiver:
         return ack_body(ingest(self.store, events), len(events))
 
 
-def parse(payload: Any, configured: list[ChannelConfig]) -> Iterator[SocialEvent]:
-    """Every customer event in a Meta webhook body, for the channels we know; echoes dropped."""
+def parse(payload: Any, configured: list[ChannelConfig]) -> Iterator[SocialEvent | Ignored]:
+    """Every customer event in a Meta webhook body, for the channels we know, and the rest recorded as
+    ignored with the reason (echoes, receipts, other accounts' entries, unusable events)."""
     if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
         abort(400, "expected an object with an entry array")
     kind = payload.get("object")
@@ -90,6 +94,10 @@ def parse(payload: Any, configured: list[ChannelConfig]) -> Iterator[SocialEvent
         abort(400, f"unsupported object {str(kind)[:40]!r}")
     if kind not in PARSERS:
         log.info("meta webhook: object %r is not handled by this version; acknowledged and ignored", kind)
+        for entry in payload["entry"]:
+            at = platform_time(entry.get("time") if isinstance(entry, dict) else None)
+            account = str(entry.get("id", "")) if isinstance(entry, dict) else ""
+            yield ignored("meta", "", account, f"{kind}:{digest(entry)}", f"meta object {kind}", at)
         return
     platform, parse_entry = PARSERS[kind]
     by_account = {c.account_id: c for c in configured if c.platform == platform}
@@ -102,10 +110,15 @@ def parse(payload: Any, configured: list[ChannelConfig]) -> Iterator[SocialEvent
 def by_entry_id(platform: str, parser: Parser) -> EntryParser:
     """For objects whose ``entry[].id`` is the account: find the channel, then parse for it."""
 
-    def parse_entry(entry: dict[str, Any], by_account: Mapping[str, ChannelConfig]) -> Iterator[SocialEvent]:
-        channel = by_account.get(str(entry.get("id")))
+    def parse_entry(entry: dict[str, Any], by_account: Mapping[str, ChannelConfig]) -> Iterator[Parsed]:
+        account = str(entry.get("id"))
+        channel = by_account.get(account)
         if channel is None:  # another app's account, or the dashboard's test event (entry id "0")
-            log.info("meta webhook: no %s channel for account %s; ignored", platform, entry.get("id"))
+            log.info("meta webhook: no %s channel for account %s; ignored", platform, account)
+            at = platform_time(entry.get("time"))
+            yield ignored(
+                platform, "", account[:64], f"entry:{digest(entry)}", f"{platform} account without a channel", at
+            )
             return
         yield from parser(entry, channel)
 

@@ -1,46 +1,86 @@
-"""Facebook pages (``object: "page"``): feed changes (comments, visitor posts) and Messenger events."""
+"""Facebook pages (``object: "page"``): feed changes (comments, visitor posts) and Messenger events.
+
+=========================================  ==================================================================
+feed change                                becomes
+=========================================  ==================================================================
+``add`` of a comment or a visitor's post   a ``comment`` in ``comment:<top comment>`` or ``post:<post id>``
+``edited``/``edit``                        an ``edit`` (a note; the comment itself in a thread with no ticket)
+``remove`` by its author                   a ``remove`` (a note: the customer removed it)
+``hide``/``unhide``, ``remove`` by the     a ``notice`` (a note: the page did it, not the customer)
+page
+the page's own add or edit, likes,         :class:`~bridge.events.Ignored`, each with its reason
+reactions, other items and fields
+=========================================  ==================================================================
+
+Derived events (edit, hide, remove...) carry no id of their own, and often no ``created_time``: their
+id is ``<object>#<verb>:<hash of the entry's time and the change's value>``, the same for a redelivery
+and different for any other change of the same object.
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
+from datetime import datetime
+from functools import partial
 from typing import Any
 
+from bridge import messages
 from bridge.config import ChannelConfig
-from bridge.events import Attachment, Author, SocialEvent, platform_time
-from webhooks.meta.fields import attachments, dicts, obj, required, text
+from bridge.events import Attachment, Author, EventKind, SocialEvent, platform_time
+from webhooks.meta.fields import Parsed, dicts, digest, guarded, ignored, name_of, obj, required, text
+from webhooks.meta.messaging import MESSENGER, messaging_event
 
-log = logging.getLogger(__name__)
-
-_FEED_VERBS = {"add": "comment", "edited": "edit", "edit": "edit", "remove": "remove", "hide": "remove"}
+PLATFORM = "facebook"
+_FEED_VERBS: dict[str, EventKind] = {"add": "comment", "edited": "edit", "edit": "edit", "remove": "remove",
+                                     "hide": "notice", "unhide": "notice"}  # fmt: skip
 #: A visitor's words on the page: comments, and posts (text, or a photo, a video or a link with a message).
 _FEED_ITEMS = ("comment", "post", "status", "photo", "video", "share")
 _LINKED = {"photo": "image", "video": "video", "share": "link"}  # the item's ``link`` is its file or page
 
 
-def parse_page_entry(entry: dict[str, Any], channel: ChannelConfig) -> Iterator[SocialEvent]:
-    """The customer events of one page entry: feed comments and posts, Messenger messages and edits."""
+def parse_page_entry(entry: dict[str, Any], channel: ChannelConfig) -> Iterator[Parsed]:
+    """The events of one page entry: feed comments and posts, Messenger messages, and what is ignored."""
+    at = platform_time(entry.get("time"))
     for change in dicts(entry, "changes"):
-        if change.get("field") == "feed" and isinstance(change.get("value"), dict):
-            event = _feed_event(change["value"], channel)
-            if event is not None:
-                yield event
-        else:
-            log.info("meta webhook: field %r ignored", change.get("field"))
+        yield from guarded(PLATFORM, channel.name, channel.account_id, change, at,
+                           partial(_change, channel=channel, entry_time=entry.get("time")))  # fmt: skip
     for messaging in dicts(entry, "messaging"):
-        event = _messenger_event(messaging, channel)
-        if event is not None:
-            yield event
+        parse = partial(messaging_event, channel=channel, product=MESSENGER)
+        yield from guarded(PLATFORM, channel.name, channel.account_id, messaging, at, parse)
+    for standby in dicts(entry, "standby"):  # events of conversations another app controls
+        message_id = f"standby:{digest(entry.get('time'), standby)}"
+        yield ignored(PLATFORM, channel.name, channel.account_id, message_id, "messenger standby event", at)
 
 
-def _feed_event(value: dict[str, Any], channel: ChannelConfig) -> SocialEvent | None:
-    item, verb = value.get("item"), value.get("verb")
-    if item not in _FEED_ITEMS or not isinstance(verb, str) or verb not in _FEED_VERBS:
-        log.info("meta webhook: feed %s/%s ignored", item, verb)
-        return None
-    author_id = text(value["from"].get("id") if isinstance(value.get("from"), dict) else value.get("sender_id"))
-    if author_id == channel.account_id:
-        return None  # the page itself: our own reply, or a post by the brand
+def _change(change: dict[str, Any], channel: ChannelConfig, entry_time: Any) -> list[Parsed]:
+    value = change.get("value")
+    if change.get("field") != "feed" or not isinstance(value, dict):
+        reason = f"facebook field {name_of(change.get('field'))}"
+        at = platform_time(entry_time)
+        return [ignored(PLATFORM, channel.name, channel.account_id, f"field:{digest(entry_time, change)}", reason, at)]
+    return [_feed_event(value, channel, entry_time)]
+
+
+def _feed_event(value: dict[str, Any], channel: ChannelConfig, entry_time: Any) -> Parsed:
+    item, verb = text(value.get("item")), text(value.get("verb"))
+    at = platform_time(value.get("created_time") or entry_time)
+    author_id = text(obj(value, "from").get("id") or value.get("sender_id"))
+    by_page = author_id == channel.account_id
+    why = None
+    if item not in _FEED_ITEMS or verb not in _FEED_VERBS:
+        why = f"facebook feed {name_of(item)} {name_of(verb)}"
+    elif by_page and verb in ("add", "edited", "edit"):
+        why = "facebook feed change by the page"  # our own reply, or a post by the brand
+    if why is not None or item is None or verb is None:
+        message_id = f"feed:{digest(entry_time, value)}"
+        return ignored(PLATFORM, channel.name, channel.account_id, message_id, why or "facebook feed change", at)
+    return _feed_item(value, channel, item, verb, by_page, author_id, entry_time, at)
+
+
+def _feed_item(
+    value: dict[str, Any], channel: ChannelConfig, item: str, verb: str, by_page: bool, author_id: str | None,
+    entry_time: Any, at: datetime,
+) -> SocialEvent:  # fmt: skip
     post_id = required(value, "post_id")
     if item == "comment":
         object_id = required(value, "comment_id")
@@ -49,51 +89,39 @@ def _feed_event(value: dict[str, Any], channel: ChannelConfig) -> SocialEvent | 
         thread_id, reply_to = f"comment:{top}", top
     else:
         object_id, thread_id, reply_to = post_id, f"post:{post_id}", post_id
-    # an edit or removal of the same comment must not collide with the original's unique key
-    message_id = object_id if verb == "add" else f"{object_id}#{verb}@{value.get('created_time', '')}"
-    name = value["from"].get("name") if isinstance(value.get("from"), dict) else value.get("sender_name")
+    kind = "notice" if verb == "remove" and by_page else _FEED_VERBS[verb]
+    # a change of a comment must not collide with the comment's own key, nor with another change of it
+    message_id = object_id if verb == "add" else f"{object_id}#{verb}:{digest(entry_time, value)}"
+    noun = "comment" if item == "comment" else "post"
+    extra = _extra(kind, verb, noun, object_id)
+    name = obj(value, "from").get("name") or value.get("sender_name")
     return SocialEvent(
-        platform="facebook",
+        platform=PLATFORM,
         channel=channel.name,
         account_id=channel.account_id,
         message_id=message_id,
         thread_id=thread_id,
-        kind=_FEED_VERBS[verb],  # type: ignore[arg-type]
-        author=Author(id=author_id or "unknown", name=text(name)),
-        text=text(value.get("message")) or "",
-        created_at=platform_time(value.get("created_time")),
+        kind=kind,
+        author=Author(id=author_id or "unknown", name=None if by_page else text(name)),
+        text=messages.page_moderation_note(verb, noun, object_id)
+        if kind == "notice"
+        else text(value.get("message")) or "",
+        created_at=at,
         reply_to=reply_to,
         url=_permalink(value, post_id, object_id if item == "comment" else None),
         context=f"post {post_id}",
-        attachments=_media(value, item),
+        attachments=_media(value, item) if kind != "notice" else (),
+        extra=extra,
     )
 
 
-def _messenger_event(messaging: dict[str, Any], channel: ChannelConfig) -> SocialEvent | None:
-    sender = text(obj(messaging, "sender").get("id"))
-    message = messaging.get("message")
-    edit = messaging.get("message_edit")
-    if sender is None or sender == channel.account_id:
-        return None
-    if isinstance(message, dict) and not message.get("is_echo") and message.get("mid"):
-        kind, mid, body = "message", str(message["mid"]), text(message.get("text")) or ""
-    elif isinstance(edit, dict) and edit.get("mid"):
-        kind, mid, body = "edit", f"{edit['mid']}#edit{edit.get('num_edit', '')}", text(edit.get("text")) or ""
-    else:
-        return None  # echoes, reads, deliveries, reactions, postbacks: nothing for a ticket
-    return SocialEvent(
-        platform="facebook",
-        channel=channel.name,
-        account_id=channel.account_id,
-        message_id=mid,
-        thread_id=f"messenger:{sender}",
-        kind=kind,  # type: ignore[arg-type]
-        author=Author(id=sender),
-        text=body,
-        created_at=platform_time(messaging.get("timestamp")),
-        reply_to=sender,
-        attachments=attachments(message.get("attachments") if isinstance(message, dict) else None),
-    )
+def _extra(kind: str, verb: str, noun: str, object_id: str) -> dict[str, str]:
+    if kind == "notice":  # the reason when the thread has no ticket to note it on
+        return {"notice": f"facebook {noun} {_DONE[verb]} by the page"}
+    return {"edited_kind": "comment", "original_id": object_id} if kind == "edit" else {}
+
+
+_DONE = {"hide": "hidden", "unhide": "shown again", "remove": "removed"}
 
 
 def _media(value: dict[str, Any], item: str) -> tuple[Attachment, ...]:

@@ -1,12 +1,35 @@
-"""Reading Meta's webhook JSON defensively: one shape check per helper, 400 for what must be there."""
+"""Reading Meta's webhook JSON defensively: one shape check per helper.
+
+A field an event cannot do without raises :class:`Unusable`; the parser records that one event as
+:class:`~bridge.events.Ignored` with the reason (:func:`guarded`) and goes on with the others: one
+unusable event must never cost the rest of its POST (a 4xx would refuse them all, and Meta would send
+them again for days).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
-from flask import abort
+from bridge.events import Attachment, Ignored, SocialEvent
 
-from bridge.events import Attachment
+log = logging.getLogger(__name__)
+
+#: What a parser turns one webhook item into.
+Parsed = SocialEvent | Ignored
+
+
+class Unusable(Exception):
+    """One event that cannot be used; ``reason`` is a short fixed phrase ("missing messages.from")."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def dicts(container: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -27,11 +50,49 @@ def text(value: Any) -> str | None:
 
 
 def required(value: dict[str, Any], key: str, where: str = "") -> str:
-    """``value[key]`` as a string, or a 400 naming the missing field."""
+    """``value[key]`` as a string, or :class:`Unusable` naming the missing field."""
     found = text(value.get(key))
     if not found:
-        abort(400, f"missing {where}{key}")
+        raise Unusable(f"missing {where}{key}")
     return found
+
+
+_NAME = re.compile(r"[a-z_]{1,40}")
+
+
+def name_of(value: Any) -> str:
+    """A field, item, verb or type name from Meta's vocabulary, fit for a reason (anything else is "other")."""
+    found = text(value)
+    return found if found is not None and _NAME.fullmatch(found) else "other"
+
+
+def digest(*parts: Any) -> str:
+    """A short hash of the canonical JSON of ``parts``: the same for a redelivery of an event, different
+    for any other event (derived events often carry no id or time of their own)."""
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def ignored(platform: str, channel: str, account_id: str, message_id: str, reason: str, at: datetime) -> Ignored:
+    """An :class:`Ignored` record, with its log line (debug: these are counted by ``socialdesk status``)."""
+    log.debug("meta webhook: %s ignored: %s", platform, reason)
+    if len(message_id) > 200:  # the inbox keeps 255 characters: a long id keeps its start and its hash
+        message_id = f"{message_id[:180]}:{digest(message_id)}"
+    return Ignored(platform=platform, channel=channel, account_id=account_id[:64], message_id=message_id,
+                   reason=reason, created_at=at)  # fmt: skip
+
+
+def guarded(
+    platform: str, channel: str, account_id: str, item: Any, at: datetime, parse: Callable[[Any], Iterable[Parsed]]
+) -> Iterator[Parsed]:
+    """``parse(item)``'s events for one webhook ``item``; an :class:`Unusable` item is recorded as ignored instead,
+    under an id made from its content (a redelivery is recognised)."""
+    try:
+        found = list(parse(item))
+    except Unusable as e:
+        log.info("meta webhook: an unusable %s event was recorded as ignored: %s", platform, e.reason)
+        found = [ignored(platform, channel, account_id, f"unusable:{digest(item)}", e.reason, at)]
+    yield from found
 
 
 def attachments(items: Any) -> tuple[Attachment, ...]:

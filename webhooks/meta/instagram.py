@@ -9,58 +9,57 @@ what                            thread_id                    reply_to (see conne
 dashboard's ``field=messages``)
 ==============================  ===========================  ===========================================
 
-Our own output is dropped here: comments whose author is the account, and ``is_echo`` messages.
-Seen receipts, reactions, postbacks and referrals do not make tickets.
+Our own output is recorded as ignored: comments whose author is the account, and ``is_echo`` messages.
+Direct messages are read as Messenger's are (:mod:`.messaging`): a tapped button is a message, a reaction a
+note, seen receipts and referrals are recorded as ignored.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from bridge.config import ChannelConfig
-from bridge.events import Attachment, Author, EventKind, SocialEvent, platform_time
-from webhooks.meta.fields import attachments, dicts, obj, required, text
-
-log = logging.getLogger(__name__)
+from bridge.events import Author, EventKind, SocialEvent, platform_time
+from webhooks.meta.fields import Parsed, dicts, digest, guarded, ignored, name_of, obj, required, text
+from webhooks.meta.messaging import INSTAGRAM, messaging_event
 
 PLATFORM = "instagram"
 _MEDIA_NOUNS = {"FEED": "post", "REELS": "reel", "STORY": "story", "AD": "ad"}
 
 
-def parse_instagram_entry(entry: dict[str, Any], channel: ChannelConfig) -> Iterator[SocialEvent]:
-    """The customer events of one Instagram entry (``entry.id`` is the account's Instagram user id)."""
+def parse_instagram_entry(entry: dict[str, Any], channel: ChannelConfig) -> Iterator[Parsed]:
+    """The events of one Instagram entry (``entry.id`` is the account's Instagram user id)."""
     at = platform_time(entry.get("time"))
     for change in dicts(entry, "changes"):
-        event = _change_event(change, channel, at)
-        if event is not None:
-            yield event
+        yield from guarded(PLATFORM, channel.name, channel.account_id, change, at,
+                           partial(_change_event, channel=channel, at=at, entry_time=entry.get("time")))  # fmt: skip
     for messaging in dicts(entry, "messaging"):
-        event = _message_event(messaging, channel)
-        if event is not None:
-            yield event
+        parse = partial(messaging_event, channel=channel, product=INSTAGRAM)
+        yield from guarded(PLATFORM, channel.name, channel.account_id, messaging, at, parse)
 
 
-def _change_event(change: dict[str, Any], channel: ChannelConfig, at: datetime) -> SocialEvent | None:
+def _change_event(change: dict[str, Any], channel: ChannelConfig, at: datetime, entry_time: Any) -> list[Parsed]:
     field, value = change.get("field"), obj(change, "value")
     if field == "comments":
-        return _comment_event(value, channel, at)
+        return [_comment_event(value, channel, at)]
     if field == "mentions":
-        return _mention_event(value, channel, at)
+        return [_mention_event(value, channel, at)]
     if field == "messages":  # the App Dashboard's test event puts a messaging event here
-        return _message_event(value, channel)
-    log.info("meta webhook: instagram field %r ignored", field)
-    return None
+        return messaging_event(value, channel, INSTAGRAM)
+    message_id = f"field:{digest(entry_time, change)}"
+    return [ignored(PLATFORM, channel.name, channel.account_id, message_id, f"instagram field {name_of(field)}", at)]
 
 
-def _comment_event(value: dict[str, Any], channel: ChannelConfig, at: datetime) -> SocialEvent | None:
+def _comment_event(value: dict[str, Any], channel: ChannelConfig, at: datetime) -> Parsed:
     author = obj(value, "from")
     author_id = text(author.get("id"))
-    if author_id == channel.account_id:
-        return None  # the account itself: our own reply
     comment_id = required(value, "id", "comments.")
+    if author_id == channel.account_id:  # the account itself: our own reply
+        reason = "instagram comment by the account"
+        return ignored(PLATFORM, channel.name, channel.account_id, f"own:{comment_id}", reason, at)
     top = text(value.get("parent_id")) or comment_id  # Instagram keeps two levels: the parent is the top
     media = obj(value, "media")
     noun = _MEDIA_NOUNS.get(str(media.get("media_product_type")), "media")
@@ -95,47 +94,6 @@ def _mention_event(value: dict[str, Any], channel: ChannelConfig, at: datetime) 
     )
 
 
-def _message_event(messaging: dict[str, Any], channel: ChannelConfig) -> SocialEvent | None:
-    sender = text(obj(messaging, "sender").get("id"))
-    if sender is None or sender == channel.account_id:
-        return None  # sent by the account: an echo of our own reply
-    found = _message_content(messaging)
-    if found is None:
-        return None  # echoes, seen receipts, reactions, postbacks, referrals: nothing for a ticket
-    kind, mid, body, files = found
-    return _event(
-        channel,
-        message_id=mid,
-        thread_id=f"dm:{sender}",
-        kind=kind,
-        author=Author(id=sender),
-        body=body,
-        at=platform_time(messaging.get("timestamp")),
-        reply_to=sender,
-        files=files,
-    )
-
-
-def _message_content(messaging: dict[str, Any]) -> tuple[EventKind, str, str, tuple[Attachment, ...]] | None:
-    message, edit = obj(messaging, "message"), obj(messaging, "message_edit")
-    mid = text(message.get("mid"))
-    if mid and not message.get("is_echo"):
-        if message.get("is_deleted"):
-            return "remove", f"{mid}#deleted", "", ()
-        body = text(message.get("text")) or ("[unsupported message type]" if message.get("is_unsupported") else "")
-        return "message", mid, body, attachments(message.get("attachments")) + _story(message)
-    if text(edit.get("mid")):
-        return "edit", f"{edit['mid']}#edit{edit.get('num_edit', '')}", text(edit.get("text")) or "", ()
-    return None
-
-
-def _story(message: dict[str, Any]) -> tuple[Attachment, ...]:
-    """A reply to one of the account's stories: the story, as a link for the agent."""
-    story = obj(obj(message, "reply_to"), "story")
-    url = text(story.get("url"))
-    return (Attachment(url=url, kind="story"),) if url else ()
-
-
 def _event(
     channel: ChannelConfig,
     *,
@@ -147,7 +105,6 @@ def _event(
     at: datetime,
     reply_to: str,
     context: str | None = None,
-    files: tuple[Attachment, ...] = (),
 ) -> SocialEvent:
     return SocialEvent(
         platform=PLATFORM,
@@ -161,5 +118,4 @@ def _event(
         created_at=at,
         reply_to=reply_to,
         context=context,
-        attachments=files,
     )

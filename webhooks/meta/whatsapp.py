@@ -8,22 +8,26 @@ webhook carries no phone number), and replies go to that same id.
 Every message type becomes an event: text as is; media (image, video, audio, document, sticker) as
 its caption, or ``[image]`` and so on without one, with an
 ``Attachment(url="whatsapp-media:<media id>", kind=<type>)`` the agent can fetch through the Graph API;
-location, contacts, buttons, lists, orders and system notices as a readable line; anything else as
-``[unsupported message type: <type>]``, never a silent drop. Only reactions are left out: they are
-not something to answer. ``statuses[]`` become ``status`` events about our own messages (WhatsApp
-sends no echo of what we send).
+location, contacts, buttons, lists and orders as a readable line; anything else as
+``[unsupported message type: <type>]``, never a silent drop. A ``system`` message (the customer's
+number or user id changed) is a ``notice``: a note on the old thread's ticket. Reactions, other
+fields, numbers without a channel and anything unusable (a message without a sender) are recorded
+as ignored with the reason, and the rest of the POST is stored. ``statuses[]`` become ``status``
+events about our own messages (WhatsApp sends no echo of what we send).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from typing import Any
 
+from bridge import messages
 from bridge.config import ChannelConfig
 from bridge.events import Attachment, Author, SocialEvent, platform_time
 from webhooks.content import contact_line, location_line
-from webhooks.meta.fields import dicts, obj, required, text
+from webhooks.meta.fields import Parsed, Unusable, dicts, digest, guarded, ignored, name_of, obj, required, text
 
 log = logging.getLogger(__name__)
 
@@ -33,48 +37,63 @@ IGNORED_TYPES = ("reaction",)
 Content = tuple[str, tuple[Attachment, ...]]
 
 
-def parse_whatsapp_entry(entry: dict[str, Any], by_account: Mapping[str, ChannelConfig]) -> Iterator[SocialEvent]:
+def parse_whatsapp_entry(entry: dict[str, Any], by_account: Mapping[str, ChannelConfig]) -> Iterator[Parsed]:
     """The events of one WhatsApp Business Account entry, each for the phone number it concerns."""
+    at = platform_time(entry.get("time"))
     for change in dicts(entry, "changes"):
-        value = obj(change, "value")
-        if change.get("field") != "messages":
-            log.info("meta webhook: whatsapp field %r ignored", change.get("field"))
-            continue
-        phone_number_id = required(obj(value, "metadata"), "phone_number_id", "metadata.")
-        channel = by_account.get(phone_number_id)
-        if channel is None:
-            log.info("meta webhook: no whatsapp channel for phone number id %s; ignored", phone_number_id)
-            continue
-        yield from _value_events(value, channel)
+        yield from guarded(
+            PLATFORM, "", text(entry.get("id")) or "", change, at, partial(_change, by_account=by_account)
+        )
 
 
-def _value_events(value: dict[str, Any], channel: ChannelConfig) -> Iterator[SocialEvent]:
+def _change(change: dict[str, Any], by_account: Mapping[str, ChannelConfig]) -> Iterator[Parsed]:
+    value = obj(change, "value")
+    at = platform_time(None)
+    if change.get("field") != "messages":
+        reason = f"whatsapp field {name_of(change.get('field'))}"
+        yield ignored(PLATFORM, "", "", f"field:{digest(change)}", reason, at)
+        return
+    phone_number_id = required(obj(value, "metadata"), "phone_number_id", "metadata.")
+    channel = by_account.get(phone_number_id)
+    if channel is None:
+        yield ignored(PLATFORM, "", phone_number_id, f"value:{digest(change)}", "whatsapp number without a channel", at)
+        return
+    yield from _value_events(value, channel)
+
+
+def _value_events(value: dict[str, Any], channel: ChannelConfig) -> Iterator[Parsed]:
     contacts = dicts(value, "contacts")
     for message in dicts(value, "messages"):
-        event = _message_event(message, contacts, channel)
-        if event is not None:
-            yield event
+        at = platform_time(message.get("timestamp"))
+        parse = partial(_message_event, contacts=contacts, channel=channel)
+        yield from guarded(PLATFORM, channel.name, channel.account_id, message, at, parse)
     for status in dicts(value, "statuses"):
-        yield _status_event(status, channel)
+        at = platform_time(status.get("timestamp"))
+        yield from guarded(
+            PLATFORM, channel.name, channel.account_id, status, at, partial(_status_event, channel=channel)
+        )
     for error in dicts(value, "errors"):
         log.warning("meta webhook: whatsapp reported error %s: %s", error.get("code"), error.get("title"))
+        message_id = f"error:{digest(error)}"
+        yield ignored(PLATFORM, channel.name, channel.account_id, message_id, "whatsapp error notification",
+                      platform_time(None))  # fmt: skip
 
 
-def _message_event(
-    message: dict[str, Any], contacts: list[dict[str, Any]], channel: ChannelConfig
-) -> SocialEvent | None:
+def _message_event(message: dict[str, Any], contacts: list[dict[str, Any]], channel: ChannelConfig) -> list[Parsed]:
     kind = text(message.get("type")) or "unknown"
-    if kind in IGNORED_TYPES:
-        log.info("meta webhook: whatsapp %s ignored", kind)
-        return None
     message_id = required(message, "id", "messages.")
+    if kind in IGNORED_TYPES:
+        at = platform_time(message.get("timestamp"))
+        return [ignored(PLATFORM, channel.name, channel.account_id, f"{kind}:{message_id}", f"whatsapp {kind}", at)]
+    if kind == "system":
+        return [_system_event(message, message_id, channel)]
     wa_id = text(message.get("from"))
     contact = _contact(contacts, wa_id)
     customer = wa_id or text(message.get("from_user_id")) or text(contact.get("user_id"))
     if not customer:
-        required(message, "from", "messages.")  # aborts: nobody to answer
+        raise Unusable("missing messages.from")
     body, files = _content(kind, message)
-    return SocialEvent(
+    return [SocialEvent(
         platform=PLATFORM,
         channel=channel.name,
         account_id=channel.account_id,
@@ -87,10 +106,36 @@ def _message_event(
         reply_to=str(customer),
         attachments=files,
         extra=_message_extra(message),
+    )]  # fmt: skip
+
+
+def _system_event(message: dict[str, Any], message_id: str, channel: ChannelConfig) -> Parsed:
+    """The customer's number or business-scoped user id changed: a note on the thread of the old one (the
+    new one writes into a thread of its own). ``user_changed_user_id`` has no ``from``: its thread is the
+    previous user id's, when WhatsApp gives it."""
+    system = obj(message, "system")
+    old = text(message.get("from")) or text(message.get("from_user_id")) or text(system.get("previous_user_id"))
+    at = platform_time(message.get("timestamp"))
+    kind = name_of(system.get("type"))
+    if not old:
+        reason = f"whatsapp {kind.replace('_', ' ')} of an unknown customer"
+        return ignored(PLATFORM, channel.name, channel.account_id, message_id, reason, at)
+    return SocialEvent(
+        platform=PLATFORM,
+        channel=channel.name,
+        account_id=channel.account_id,
+        message_id=message_id,
+        thread_id=f"chat:{old}",
+        kind="notice",
+        author=Author(id=old),
+        text=messages.identity_change_note(text(system.get("body"))),
+        created_at=at,
+        reply_to=old,
+        extra={"notice": f"whatsapp {kind.replace('_', ' ')}"},
     )
 
 
-def _status_event(status: dict[str, Any], channel: ChannelConfig) -> SocialEvent:
+def _status_event(status: dict[str, Any], channel: ChannelConfig) -> list[Parsed]:
     """A receipt for one of our messages: ``message_id`` is ``<wamid>#<status>`` so each step is kept."""
     target = required(status, "id", "statuses.")
     state = required(status, "status", "statuses.")
@@ -103,7 +148,7 @@ def _status_event(status: dict[str, Any], channel: ChannelConfig) -> SocialEvent
         "error_title": text(error.get("title")) or text(error.get("message")) or "",
         "error_details": text(obj(error, "error_data").get("details")) or "",
     }
-    return SocialEvent(
+    return [SocialEvent(
         platform=PLATFORM,
         channel=channel.name,
         account_id=channel.account_id,
@@ -115,7 +160,7 @@ def _status_event(status: dict[str, Any], channel: ChannelConfig) -> SocialEvent
         created_at=platform_time(status.get("timestamp")),
         reply_to=recipient,
         extra=extra,
-    )
+    )]  # fmt: skip
 
 
 # -- the customer ------------------------------------------------------------------------------------
@@ -205,7 +250,7 @@ def _order(body: Any) -> str | None:
 
 
 def _field(name: str) -> Callable[[Any], str | None]:
-    """For types whose readable part is one field: a template button's ``text``, a system ``body``."""
+    """For types whose readable part is one field: a template button's ``text``."""
     return lambda body: text(body.get(name)) if isinstance(body, dict) else None
 
 
@@ -214,6 +259,5 @@ _DESCRIBE: dict[str, Callable[[Any], str | None]] = {
     "contacts": _contacts,
     "interactive": _interactive,
     "button": _field("text"),
-    "system": _field("body"),
     "order": _order,
 }
