@@ -107,13 +107,14 @@ def _channels(cfg: config_module.Config) -> str:
 @click.option("--concurrency", default=4, show_default=True, type=int, help="worker threads")
 def worker(config_path: str | None, concurrency: int) -> None:
     """Process stored events and deliver agent replies (Huey consumer plus dispatcher)."""
-    from bridge.queue import Queue, Worker, make_huey
+    from bridge.queue import Queue, Worker, make_huey, waiting
 
     cfg = _config(config_path)
     logs.setup(cfg)
     runtime = build_runtime(cfg)
     runtime.store.require_current()
     queue = Queue(make_huey(cfg.queue_url), lambda: runtime)
+    waiting(queue.huey)
     log.info("worker ready: queue %s, store %s, %s, concurrency %d", logs.masked_url(cfg.queue_url),
              logs.masked_url(cfg.database_url), _channels(cfg), concurrency)  # fmt: skip
     Worker(runtime, queue, concurrency=concurrency).run()

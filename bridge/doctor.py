@@ -16,7 +16,7 @@ from bridge import revocations, transport
 from bridge.config import ChannelConfig, Config
 from bridge.errors import BridgeError
 from bridge.ports import Helpdesk, SetupCheck
-from bridge.queue import make_huey
+from bridge.queue import make_huey, waiting
 from bridge.registry import build_channel, build_crm, build_helpdesk
 from bridge.setup import ZENDESK_SECRET_SETTING, zendesk_setup_state
 from bridge.store import Store, migrates_itself
@@ -120,7 +120,7 @@ def _schema(store: Store) -> str:
 
 def _queue(url: str) -> str:
     huey = make_huey(url)
-    return f"{type(huey).__name__}, {huey.pending_count()} task(s) waiting"
+    return f"{type(huey).__name__}, {waiting(huey)} task(s) waiting"
 
 
 def _zendesk_secret(config: Config, store: Store) -> str:

@@ -22,7 +22,7 @@ from huey.api import Huey
 from huey.consumer import Consumer
 
 from bridge import drivers, enrich, inbound, outbound, retention, sync
-from bridge.errors import ConfigError, LeaseBusy
+from bridge.errors import ConfigError, LeaseBusy, Unavailable
 from bridge.leases import new_owner
 from bridge.registry import Runtime
 from bridge.store import WorkItem
@@ -42,6 +42,16 @@ def make_huey(queue_url: str, *, name: str = "socialdesk") -> Huey:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return SqliteHuey(name, filename=path, results=False)
     raise ConfigError(f"bridge.queue_url: unsupported {queue_url.split(':', 1)[0]!r} (use sqlite:/// or redis://)")
+
+
+def waiting(huey: Huey) -> int:
+    """How many tasks wait; a queue that cannot answer (Redis down) raises :class:`Unavailable` in one line,
+    so a worker started without it stops at once, saying so (Huey would log a traceback every second)."""
+    try:
+        return int(huey.pending_count())
+    except Exception as e:  # redis' ConnectionError, sqlite3's OperationalError...
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise Unavailable(f"the queue is unavailable ({reason})", platform="queue") from e
 
 
 class Queue:

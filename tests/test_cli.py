@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -102,11 +103,15 @@ def write_config(tmp_path: Path, name: str, **bridge: str) -> str:
     return str(path)
 
 
+LOG_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING) [\w.]+: ")
+
+
 def one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
-    """The command failed with exit status 1 and said why in one line on stderr; that line is returned."""
+    """The command failed with exit status 1 and said why in one line on stderr (besides the log's own
+    records, a start's 'database schema migrated'); that line is returned."""
     assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout, result.stderr
-    lines = result.stderr.strip().splitlines()
+    lines = [line for line in result.stderr.strip().splitlines() if not LOG_RECORD.match(line)]
     assert len(lines) == 1, result.stderr
     return lines[0]
 
@@ -207,10 +212,11 @@ def json_lines_until(log: Path, process: subprocess.Popen[bytes], wanted: str) -
     raise AssertionError(f"no {wanted!r} in {log.read_text()}")
 
 
-def test_worker_says_it_is_ready_in_one_json_line_without_secrets_or_alembic(tmp_path: Path) -> None:
+def test_worker_says_it_is_ready_in_one_json_line_without_secrets_or_alembic(tmp_path: Path, redis_url: str) -> None:
     """Before: a fresh store printed Alembic's INFO lines ('Context impl SQLiteImpl.'...), the worker said
     nothing once ready, and there was no JSON format (log shippers read one object per line)."""
-    queue = f"redis://:q-s3cret@127.0.0.1:{closed_port()}/0"
+    # a Redis database of this test's own (not the fixture's 15): this worker must take no other test's task
+    queue = redis_url.replace("redis://", "redis://:q-s3cret@").rsplit("/", 1)[0] + "/13"
     config = write_config(tmp_path, "socialdesk.toml", queue_url=queue)
     log = tmp_path / "worker.log"
     worker = start(["worker", "--config", config, "--concurrency", "3"], log, {"SOCIALDESK_LOG_FORMAT": "json"})
@@ -222,9 +228,17 @@ def test_worker_says_it_is_ready_in_one_json_line_without_secrets_or_alembic(tmp
     assert not [line for line in lines if line["logger"].startswith("alembic")]
     assert any(line["message"].startswith("database schema migrated from revision none to ") for line in lines)
     [ready] = [line["message"] for line in lines if "worker ready" in line["message"]]
-    assert f"queue redis://:***@127.0.0.1:{queue.rsplit(':', 1)[1]}" in ready
+    assert f"queue {queue.replace('q-s3cret', '***')}" in ready
     assert f"store sqlite:///{tmp_path}/store.db" in ready and "1 channel(s): acme-facebook (facebook)" in ready
     assert "concurrency 3" in ready and "q-s3cret" not in log.read_text()
+
+
+def test_a_worker_without_its_queue_stops_at_once_in_one_line(tmp_path: Path) -> None:
+    """Before: it started, then Huey logged a traceback every second while Redis could not be reached."""
+    config = write_config(tmp_path, "socialdesk.toml", queue_url=f"redis://:q-s3cret@127.0.0.1:{closed_port()}/0")
+    line = one_line_failure(socialdesk("worker", "--config", config, timeout=60))
+    assert line.startswith("Error: queue: the queue is unavailable (") and "refused" in line
+    assert "q-s3cret" not in line
 
 
 def control_sockets(folder: Path) -> set[str]:
