@@ -470,6 +470,31 @@ def test_a_video_is_linked_to_its_best_mp4_not_its_thumbnail(tmp_path: Path) -> 
     ]
 
 
+def test_an_x_activity_post_links_its_media(tmp_path: Path) -> None:
+    """v2 posts carry media keys, the media in ``includes.media`` (shaped by the v2 spec's Media schema):
+    they were not read at all."""
+    media = [
+        {"media_key": "3_1", "type": "photo", "url": "https://pbs.twimg.com/media/FxAbC.jpg", "width": 1200},
+        {"media_key": "7_2", "type": "video", "preview_image_url": "https://pbs.twimg.com/ext_tw_video_thumb/2.jpg",
+         "variants": [{"bit_rate": 632000, "content_type": "video/mp4", "url": "https://video.twimg.com/v/low.mp4"},
+                      {"content_type": "application/x-mpegURL", "url": "https://video.twimg.com/v/pl.m3u8"},
+                      {"bit_rate": 2176000, "content_type": "video/mp4", "url": "https://video.twimg.com/v/high.mp4"}]},
+    ]  # fmt: skip
+    resource = referencing.Resource.from_contents(SPEC, default_specification=referencing.jsonschema.DRAFT202012)
+    registry = referencing.Registry().with_resource("urn:x-api-v2", resource)
+    for item in media:
+        validator = {"$ref": "urn:x-api-v2#/components/schemas/Media"}
+        jsonschema.Draft202012Validator(validator, registry=registry).validate(item)
+    payload = fixture_json("x/x_xaa_post_mention_create.json")
+    payload["data"]["payload"]["attachments"] = {"media_keys": ["3_1", "7_2"]}
+    payload["data"]["includes"]["media"] = media
+    [post] = parse_fixture(config_for(tmp_path, BRAND), payload)
+    assert [(a.kind, a.url) for a in post.attachments] == [
+        ("image", "https://pbs.twimg.com/media/FxAbC.jpg"),
+        ("video", "https://video.twimg.com/v/high.mp4"),
+    ]
+
+
 def test_a_removed_post_is_named_a_post_and_a_direct_message_a_direct_message(tmp_path: Path) -> None:
     config = config_for(tmp_path, BRAND)
     deletion = {"for_user_id": BRAND, "tweet_delete_events": [{"status": {"id": "100", "user_id": "9"}}]}

@@ -269,7 +269,7 @@ class _Parser:
             text=readable(text, (note or post).get("entities")),
             thread_id=self._thread(channel, post_id, _str(post.get("conversation_id")), parent),
             created_at=_iso_time(post.get("created_at")),
-            attachments=(),
+            attachments=_v2_media(post, includes),
             kind="edit" if edited else "comment",
             parent=parent,
             quote=_permalink(quoted, None) if quoted else None,
@@ -434,19 +434,28 @@ def _media(entities: Any) -> tuple[Attachment, ...]:
     return tuple(found)
 
 
+def _v2_media(post: dict[str, Any], includes: dict[str, Any]) -> tuple[Attachment, ...]:
+    """A v2 post's media: its ``attachments.media_keys``, found in ``includes.media``."""
+    keys = _dict(post, "attachments").get("media_keys")
+    media = includes.get("media")
+    if not isinstance(keys, list) or not isinstance(media, list):
+        return ()
+    return _media({"media": [m for m in media if isinstance(m, dict) and m.get("media_key") in keys]})
+
+
 def _media_url(item: dict[str, Any]) -> str | None:
     """A photo's image; a video's or GIF's mp4 of the highest bitrate (``media_url_https`` is only its
     thumbnail), the thumbnail when X offers no mp4 (a video playable on X only)."""
-    variants = _dict(item, "video_info").get("variants")
+    variants = _dict(item, "video_info").get("variants") or item.get("variants")  # v1.1, v2
     mp4s = [v for v in variants if isinstance(v, dict) and v.get("content_type") == "video/mp4"] \
         if isinstance(variants, list) else []  # fmt: skip
     best = max(mp4s, key=_bitrate, default={})
-    url = best.get("url") or item.get("media_url_https") or item.get("url")
+    url = best.get("url") or item.get("media_url_https") or item.get("url") or item.get("preview_image_url")
     return url if isinstance(url, str) and url.startswith("https://") else None
 
 
 def _bitrate(variant: dict[str, Any]) -> int:
-    bitrate = variant.get("bitrate")
+    bitrate = variant.get("bitrate", variant.get("bit_rate"))  # v1.1, v2
     return bitrate if isinstance(bitrate, int) and not isinstance(bitrate, bool) else -1
 
 
