@@ -18,7 +18,7 @@ from bridge import config as config_module
 from bridge import logs
 from bridge.classify.plugins import ClassifierSettings, build_classifier
 from bridge.errors import BridgeError, LeaseBusy
-from bridge.registry import build_runtime, load_object
+from bridge.registry import build_helpdesk, build_runtime, load_object
 
 log = logging.getLogger("socialdesk")
 
@@ -113,6 +113,7 @@ def worker(config_path: str | None, concurrency: int) -> None:
     logs.setup(cfg)
     runtime = build_runtime(cfg)
     runtime.store.require_current()
+    log.info("rules: %s", runtime.triage.prepare(runtime.helpdesk))  # an unknown group stops the worker here
     queue = Queue(make_huey(cfg.queue_url), lambda: runtime)
     waiting(queue.huey)
     log.info("worker ready: queue %s, store %s, %s, concurrency %d", logs.masked_url(cfg.queue_url),
@@ -335,10 +336,6 @@ def doctor(config_path: str | None) -> None:
         raise SystemExit(1)
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.command()
 @config_option
 @click.option("--file", "source", type=click.File("r", encoding="utf-8"), default="-", help="read the texts from FILE")
@@ -357,3 +354,68 @@ def _classifier_settings(path: str | None) -> ClassifierSettings:
     if path is None and not config_module.default_path().exists():
         return ClassifierSettings()
     return _config(path).classifier
+
+
+@main.group()
+def rules() -> None:
+    """The triage rules ([[rules]]): check them, or see what they decide about a text."""
+
+
+@rules.command("check")
+@config_option
+@click.option("--offline", is_flag=True, help="check the file only; do not look names up in the helpdesk")
+def rules_check(config_path: str | None, offline: bool) -> None:
+    """Validate the rules (and that the helpdesk knows their groups, assignees, brands) without starting."""
+    from bridge.routing import Triage
+
+    cfg = _config(config_path)
+    if offline:
+        click.echo(f"{len(cfg.rules)} rule(s) valid (names not looked up: --offline)")
+        return
+    click.echo(Triage(cfg.rules).prepare(build_helpdesk(cfg)))
+
+
+@rules.command("explain")
+@config_option
+@click.option("--channel", required=True, help="the [[channels]] name the text arrives on")
+@click.option("--follow-up", is_flag=True, help="a follow-up in a thread that has a ticket (default: a first message)")
+@click.option("--private", is_flag=True, help="a private message (default: a public comment)")
+@click.option("--attachments", type=click.IntRange(min=0), default=0, help="how many files the message carries")
+@click.option("--crm", "crm_fields", multiple=True, metavar="FIELD=VALUE", help="the author's CRM record (repeat)")
+@click.option("--vip", is_flag=True, help="the CRM record is a VIP's")
+@click.argument("text")
+def rules_explain(
+    config_path: str | None,
+    channel: str,
+    follow_up: bool,
+    private: bool,
+    attachments: int,
+    crm_fields: tuple[str, ...],
+    vip: bool,
+    text: str,
+) -> None:
+    """Print each rule's verdict on TEXT and the decision (no helpdesk call: names are shown as written)."""
+    from bridge.rules import CrmFacts, EventFacts
+    from bridge.triage import explain_lines
+
+    cfg = _config(config_path)
+    chosen = cfg.channel(channel)
+    if chosen is None:
+        raise click.UsageError(f"no channel named {channel!r} in the configuration")
+    fields = dict(_pair(f) for f in crm_fields)
+    crm = CrmFacts(True, fields, vip=vip) if fields or vip else None
+    event = EventFacts(channel, chosen.platform, text, public=not private, attachments=attachments)
+    classification = build_classifier(cfg.classifier).classify(text)
+    for line in explain_lines(cfg.rules, event, first=not follow_up, crm=crm, classification=classification):
+        click.echo(line)
+
+
+def _pair(value: str) -> tuple[str, str]:
+    key, sep, found = value.partition("=")
+    if not sep or not key.strip():
+        raise click.UsageError(f"--crm {value!r}: write FIELD=VALUE")
+    return key.strip(), found.strip()
+
+
+if __name__ == "__main__":
+    main()

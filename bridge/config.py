@@ -19,6 +19,8 @@ from typing import Any
 from bridge.classify.plugins import ClassifierSettings
 from bridge.classify.plugins import settings as classifier_settings
 from bridge.errors import ConfigError
+from bridge.rulebook import parse_rules
+from bridge.rules import Rule
 
 PLATFORMS = ("facebook", "instagram", "whatsapp", "x", "telegram", "generic")
 HELPDESKS = ("zendesk", "freshdesk")
@@ -116,6 +118,7 @@ class Config:
     retention_days: float | None = None  # [bridge] retention_days: the worker prunes finished work older than that
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)  # [classifier]: see bridge.classify
     source: str = "<memory>"
+    rules: tuple[Rule, ...] = ()  # [[rules]]: triage, in order (bridge.rules)
 
     def channel(self, name: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.name == name), None)
@@ -163,6 +166,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str = "<mem
         retention_days=_retention_days(bridge),
         classifier=classifier_settings(_table(data, "classifier")),
         source=source,
+        rules=parse_rules(data.get("rules"), helpdesk=helpdesk),
     )
 
 

@@ -18,6 +18,7 @@ from bridge.errors import BridgeError
 from bridge.ports import Helpdesk, SetupCheck
 from bridge.queue import make_huey, waiting
 from bridge.registry import build_channel, build_crm, build_helpdesk
+from bridge.routing import Triage
 from bridge.setup import ZENDESK_SECRET_SETTING, zendesk_setup_state
 from bridge.store import Store, migrates_itself
 
@@ -85,6 +86,8 @@ def _helpdesk(config: Config) -> Iterator[Check]:
     yield _check(f"{config.helpdesk} credentials", lambda: f"authenticated as {helpdesk.ping()}")
     if isinstance(helpdesk, SetupCheck):
         yield _check(f"{config.helpdesk} setup", helpdesk.check_setup)
+    if config.rules:  # their groups, assignees and brands exist in the helpdesk
+        yield _check("rules", lambda: Triage(config.rules).prepare(helpdesk))
 
 
 def _channel_probe(channel: ChannelConfig, store: Store | None) -> Callable[[], str]:

@@ -120,9 +120,10 @@ def owed(rt: Runtime, event: SocialEvent, lookup: Lookup | None) -> dict[str, An
     }
 
 
-def write_note(rt: Runtime, thread_key: str, ticket_id: str, lookup: Lookup) -> None:
-    """The CRM's note on the ticket; the thread owes nothing more."""
-    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note(lookup)))
+def write_note(rt: Runtime, thread_key: str, ticket_id: str, lookup: Lookup, *, also: str = "") -> None:
+    """The CRM's note on the ticket (followed by ``also``: the rules that fired); the thread owes nothing more."""
+    body = note(lookup) + (f"\n\n{also}" if also else "")
+    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, body))
     rt.store.update_thread(thread_key, enrichment="done", enrichment_event=None)
 
 

@@ -5,11 +5,14 @@ rows oldest first (by the platform's timestamp). For each event:
 
 1. drop it if it is the echo of something we posted (its id is in ``sent_messages``);
 2. claim the thread row (unique key) so that no other worker can ever open a ticket for it;
-3. find or create the requester (cached in ``identities``: a chatty customer costs one lookup);
-4. no ticket yet → mark "create started", create the ticket carrying the thread key as
+3. decide with the triage rules (:mod:`bridge.triage`): a rule may ignore the message here, recorded so;
+4. find or create the requester (cached in ``identities``: a chatty customer costs one lookup);
+5. no ticket yet → mark "create started", create the ticket carrying the thread key as
    ``external_id``; if a previous attempt had started, look the ticket up by ``external_id`` first,
    so that a crash between "created" and "recorded" never yields a second ticket;
-   ticket known → add the customer's words as a public comment by the requester (reopening it),
+   with the rules' tags, priority, group... in the create call itself;
+   ticket known → add the customer's words as a public comment by the requester (reopening it, the
+   rules' tags and priority in the same update),
    or open a follow-up ticket when the old one is closed.
 
 A retryable failure postpones the rest of the thread (order is kept); a permanent one dead-letters
@@ -23,13 +26,14 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bridge import enrich, messages, writeback
+from bridge import enrich, messages, triage, writeback
 from bridge.errors import BridgeError, RefusedFields, TicketClosed, Unavailable, UnknownOutcome, describe
 from bridge.events import EventKind, NewTicket, SocialEvent, TicketRef
 from bridge.messages import REFUSED_PREFIX
 from bridge.ports import Profiles
 from bridge.registry import Runtime
 from bridge.retry import backoff_for
+from bridge.rules import NO_RULES, Decision
 from bridge.store import PendingEvent
 
 log = logging.getLogger(__name__)
@@ -115,13 +119,16 @@ def _apply_message(rt: Runtime, pending: PendingEvent) -> Outcome:
     event = pending.event
     thread = rt.store.claim_thread(event, rt.helpdesk.name)
     customer = enrich.look_up(rt, event) if thread["ticket_id"] is None else None
+    decision = triage.decide_for(rt, event, first=thread["ticket_id"] is None, customer=customer)
+    if decision.ignored:  # before any helpdesk call: an ignored author gets no helpdesk user either
+        return Outcome(ignored=decision.ignored)
     requester_id, event = _requester(rt, event, enrich.known_name(customer))
     if not pending.attempted:  # from here on the helpdesk may hold this message: after a crash, look first
         rt.store.mark_attempted(pending.id)
     if thread["ticket_id"] is None:
-        ticket = _open_ticket(rt, event, thread, requester_id, followup_of=None, customer=customer)
+        ticket = _open_ticket(rt, event, thread, requester_id, followup_of=None, customer=customer, decision=decision)
     else:
-        ticket = _follow_up(rt, pending, thread, requester_id)
+        ticket = _follow_up(rt, pending, thread, requester_id, decision)
     writeback.record_post(rt, event)
     return Outcome(
         thread_changes={
@@ -200,6 +207,7 @@ def _open_ticket(
     *,
     followup_of: str | None,
     customer: enrich.Lookup | None = None,
+    decision: Decision = NO_RULES,
 ) -> TicketRef:
     hd = rt.helpdesk
     if thread["create_started_at"] is not None:  # an earlier attempt may have created it: look first
@@ -217,10 +225,11 @@ def _open_ticket(
         requester_id=requester_id,
         subject=messages.ticket_subject(event),
         body=messages.customer_body(event),
-        tags=_tags(event) + enrich.tags(rt, customer),
+        tags=tuple(dict.fromkeys(_tags(event) + enrich.tags(rt, customer) + decision.tags)),
         created_at=event.created_at,
         followup_of=followup_of,
         fields=enrich.ticket_fields(rt, customer),
+        routing=rt.triage.routing(decision, hd),
     )
     try:
         ticket = rt.policy.call(hd.name, lambda: hd.create_ticket(new))
@@ -229,23 +238,31 @@ def _open_ticket(
             raise  # trying again could open a second ticket: a dead letter, for a person to check
         raise _look_first_next_time(e) from e
     log.info("opened ticket %s for %s", ticket.id, event.thread_key)
-    _introduce_customer(rt, event.thread_key, ticket, customer)
+    _introduce_customer(rt, event.thread_key, ticket, customer, decision)
     return ticket
 
 
-def _introduce_customer(rt: Runtime, thread_key: str, ticket: TicketRef, customer: enrich.Lookup | None) -> None:
-    """The CRM's summary as an internal note on the new ticket. The CRM down, or the helpdesk refusing the
-    note, leaves it owed (``enrich.owed``, recorded before the create): the customer's message is not held
-    back for it, and ``enrich.retry_thread`` writes it later."""
+def _introduce_customer(
+    rt: Runtime, thread_key: str, ticket: TicketRef, customer: enrich.Lookup | None, decision: Decision
+) -> None:
+    """The CRM's summary as an internal note on the new ticket, with the rules that fired and why. The CRM
+    down, or the helpdesk refusing the note, leaves it owed (``enrich.owed``, recorded before the create):
+    the customer's message is not held back for it, and ``enrich.retry_thread`` writes it later. Without a
+    CRM note to carry them, the rules' reasons are a note of their own."""
+    explanation = triage.note(decision)
     if customer is None or customer.outcome == "unavailable":
+        if explanation:
+            triage.write_note(rt, ticket.id, explanation)
         return
     try:
-        enrich.write_note(rt, thread_key, ticket.id, customer)
+        enrich.write_note(rt, thread_key, ticket.id, customer, also=explanation)
     except BridgeError as e:
         log.warning("the CRM note for ticket %s is owed, to be written later: %s", ticket.id, e)
 
 
-def _follow_up(rt: Runtime, pending: PendingEvent, thread: dict[str, Any], requester_id: str) -> TicketRef:
+def _follow_up(
+    rt: Runtime, pending: PendingEvent, thread: dict[str, Any], requester_id: str, decision: Decision
+) -> TicketRef:
     hd, event = rt.helpdesk, pending.event
     ticket_id = str(thread["ticket_id"])
     body = messages.customer_body(event)
@@ -254,13 +271,19 @@ def _follow_up(rt: Runtime, pending: PendingEvent, thread: dict[str, Any], reque
     ):
         log.info("inbox %d was already written to ticket %s before a crash", pending.id, ticket_id)
         return TicketRef(id=ticket_id, status="open")
+    routing = rt.triage.routing(decision, hd)
     try:
-        return rt.policy.call(hd.name, lambda: hd.add_customer_comment(ticket_id, requester_id=requester_id, body=body))
+        return rt.policy.call(
+            hd.name,
+            lambda: hd.add_customer_comment(
+                ticket_id, requester_id=requester_id, body=body, tags=decision.tags, routing=routing
+            ),
+        )
     except UnknownOutcome as e:  # marked attempted before: the next attempt looks for the comment first
         raise _look_first_next_time(e) from e
     except TicketClosed:
         log.info("ticket %s is closed; opening a follow-up for %s", ticket_id, event.thread_key)
-        return _open_ticket(rt, event, thread, requester_id, followup_of=ticket_id)
+        return _open_ticket(rt, event, thread, requester_id, followup_of=ticket_id, decision=decision)
 
 
 def _look_first_next_time(e: UnknownOutcome) -> Unavailable:

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bridge import drivers
+from bridge.classify.plugins import build_classifier
 from bridge.config import ChannelConfig, Config, Section
 from bridge.errors import ConfigError
 from bridge.leases import Leases
 from bridge.pauses import pause_board
 from bridge.ports import Crm, Helpdesk, SocialChannel
 from bridge.retry import RetryPolicy
+from bridge.routing import Triage
+from bridge.rules import Classified
 from bridge.store import Store
 
 HELPDESKS = {
@@ -81,6 +85,8 @@ class Runtime:
     policy: RetryPolicy
     crm: Crm | None = None
     lease_ttl: float = 120.0  # how soon a dead worker's threads are free again
+    triage: Triage = field(default_factory=Triage)  # the [[rules]], their names resolved once
+    classify: Callable[[str], Classified] | None = None  # sentiment, urgency, language for the rules
     leases: Leases = field(init=False)
 
     def __post_init__(self) -> None:
@@ -98,4 +104,7 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
         policy=RetryPolicy(pause_board(config.queue_url, store)),
         crm=build_crm(config),
         lease_ttl=float(config.bridge.get("lease_seconds", 120)),
+        triage=Triage(config.rules),
+        # the rules' sentiment, urgency and language; the classifier's word lists are only read when there are rules
+        classify=build_classifier(config.classifier).classify if config.rules else None,
     )

@@ -287,7 +287,8 @@ class SentimentIs:
         c = s.classification
         if c is None or str(c.sentiment) not in self.labels or abs(c.score) < self.min_score:
             return None
-        return (f"sentiment {c.sentiment} {abs(c.score):.2f}",)
+        words = [r.partition(": ")[2] for r in c.reasons if r.startswith(f"{c.sentiment}: ")]
+        return (f"sentiment {c.sentiment} {abs(c.score):.2f}" + (f" ({', '.join(words)})" if words else ""),)
 
     def why_not(self, s: Subject) -> str:
         c = s.classification

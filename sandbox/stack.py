@@ -68,8 +68,10 @@ class Stack:
         salesforce: dict[str, Any] | None = None,
         platforms: tuple[str, ...] = ("facebook",),
         zendesk: dict[str, Any] | None = None,
+        rules: list[dict[str, Any]] | None = None,
     ) -> None:
-        """``zendesk={...}``: options of the Zendesk simulator (``rate_limit_per_minute``, ``data_imports``...)."""
+        """``zendesk={...}``: options of the Zendesk simulator (``rate_limit_per_minute``, ``data_imports``...);
+        ``rules``: the ``[[rules]]`` tables."""
         self.workdir = workdir
         self.database_url = database_url or f"sqlite:///{workdir}/socialdesk.db"
         self.queue_url = queue_url or f"sqlite:///{workdir}/socialdesk-queue.db"
@@ -80,6 +82,7 @@ class Stack:
         self.channel_options = channel_options or {}
         #: ``salesforce={...}`` runs the Salesforce simulator too; the dict adds ``[salesforce]`` options
         self.salesforce_options = salesforce
+        self.rules = rules or []
         self.salesforce = SalesforceSimulator() if salesforce is not None else None
         self.helpdesk_name = helpdesk
         self.zendesk = ZendeskSimulator(
@@ -115,6 +118,7 @@ class Stack:
             **self._helpdesk_section(),
             **self._salesforce_section(),
             "channels": [{**self._channel(p), **self.channel_options} for p in self.platforms],
+            **({"rules": self.rules} if self.rules else {}),
         }
 
     def _channel(self, platform: str) -> dict[str, Any]:
@@ -260,4 +264,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table ([[rules]]' when and then)
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
     return json.dumps(str(value))

@@ -112,6 +112,12 @@ CONDITIONS: list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, ...] | No
     ),
     ("regex no match", {"regex": [r"\border\b"]}, {}, None),
     ("sentiment", {"sentiment": "negative"}, {}, ("sentiment negative 0.82",)),
+    (
+        "sentiment with its words",
+        {"sentiment": "negative"},
+        {"cls": Classified(sentiment="negative", score=-0.6, reasons=("negative: awful", "positive: thanks"))},
+        ("sentiment negative 0.60 (awful)",),
+    ),
     ("sentiment score", {"sentiment": {"is": "negative", "min_score": 0.9}}, {}, None),
     ("sentiment other", {"sentiment": ["positive", "neutral"]}, {}, None),
     ("sentiment, no classifier", {"sentiment": "negative"}, {"cls": None}, None),

@@ -1,0 +1,98 @@
+"""``socialdesk rules check`` / ``rules explain``, and bad rules stopping worker and doctor: each in its own
+process, as an operator runs them, against the simulators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.stack import Stack
+from tests.support import socialdesk
+
+RULES: list[dict[str, Any]] = [
+    {"name": "spam", "when": {"keywords": ["free followers"]}, "then": {"ignore": True}},
+    {
+        "name": "vip-negative",
+        "when": {"vip": True, "sentiment": "negative"},
+        "then": {"escalate": "Escalations"},
+        "stop": True,
+    },
+    {"name": "billing", "when": {"keywords": ["refund"]}, "then": {"group": "Billing", "assignee": "Alex Agent"}},
+]
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with Stack(tmp_path, start_worker=False, rules=RULES) as running:
+        yield running
+
+
+def config_with(stack: Stack, path: Path, rules: list[dict[str, Any]]) -> str:
+    stack.rules = rules
+    return str(stack.write_config(path))
+
+
+def test_check_looks_the_names_up_in_the_helpdesk(stack: Stack, tmp_path: Path) -> None:
+    config = config_with(stack, tmp_path / "s.toml", RULES)
+    missing = socialdesk("rules", "check", "--config", config)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "Error: rules[vip-negative].then.group: no group 'Escalations' in zendesk"
+    stack.zendesk.add_group("Escalations")
+    stack.zendesk.add_group("Billing")
+    found = socialdesk("rules", "check", "--config", config)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == "3 rule(s); 2 group(s), 1 assignee(s) found in zendesk"
+
+
+@pytest.mark.parametrize(
+    ("rule", "error"),
+    [
+        ({"name": "a", "when": {"regex": "(refund"}, "then": {"tags": ["x"]}},
+         "rules[a].when.regex: invalid regular expression '(refund': missing ), unterminated subpattern at position 0"),
+        ({"name": "a", "when": {"sentimnt": "negative"}, "then": {"tags": ["x"]}},
+         "rules[a].when.sentimnt: unknown condition (did you mean sentiment?)"),
+    ],
+)  # fmt: skip
+def test_a_bad_rule_stops_every_command_with_one_line(stack: Stack, tmp_path: Path, rule: Any, error: str) -> None:
+    config = config_with(stack, tmp_path / "s.toml", [rule])
+    for command in (("rules", "check", "--offline"), ("worker",), ("doctor",)):
+        result = socialdesk(*command, "--config", config, timeout=60)
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [f"Error: configuration: {error}"]
+
+
+def test_an_unknown_group_stops_the_worker_at_start_and_fails_doctor(stack: Stack, tmp_path: Path) -> None:
+    stack.zendesk.add_group("Billing")
+    config = config_with(stack, tmp_path / "s.toml", RULES)
+    worker = socialdesk("worker", "--config", config, timeout=60)
+    assert worker.returncode == 1
+    assert worker.stderr.strip().splitlines()[-1] == (
+        "Error: rules[vip-negative].then.group: no group 'Escalations' in zendesk"
+    )
+    doctor = socialdesk("doctor", "--config", config)
+    assert "✗ rules: rules[vip-negative].then.group: no group 'Escalations' in zendesk" in doctor.stdout
+
+
+def test_explain_prints_each_verdict_and_the_decision(stack: Stack, tmp_path: Path) -> None:
+    config = config_with(stack, tmp_path / "s.toml", RULES)
+    text = "Terrible service, I want a refund"
+    plain = socialdesk("rules", "explain", "--config", config, "--channel", "acme-facebook", text)
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.splitlines()[1:] == [
+        "✗ spam: no match: none of the words free followers",
+        "✗ vip-negative: no match: vip: not VIP",
+        "✓ billing: rule billing: matched words: refund",
+        "decision: group Billing, assignee Alex Agent, tags rule_billing",
+    ]
+    assert plain.stdout.startswith("classifier: en, negative ")
+    vip = socialdesk("rules", "explain", "--config", config, "--channel", "acme-facebook", "--vip",
+                     "--crm", "account_type=Enterprise", text)  # fmt: skip
+    lines = vip.stdout.splitlines()
+    assert lines[2].startswith("✓ vip-negative: rule vip-negative: VIP, sentiment negative ")
+    assert lines[3] == "· billing: not evaluated: rule vip-negative stopped the evaluation"
+    assert lines[4] == "decision: priority urgent, group Escalations, tags escalated, rule_vip-negative"
+    unknown = socialdesk("rules", "explain", "--config", config, "--channel", "nope", text)
+    assert unknown.returncode == 2 and "no channel named 'nope'" in unknown.stderr
