@@ -217,10 +217,26 @@ def test_every_message_type_becomes_an_event(
     assert [(a.kind, a.url, a.name) for a in event.attachments] == attachments
 
 
-def test_reactions_make_no_ticket(tmp_path: Path) -> None:
+def test_reactions_are_notes_not_customer_messages(tmp_path: Path) -> None:
+    """They were dropped with an info line: now a note for the thread's ticket (ignored when it has none)."""
     message = {"type": "reaction", "reaction": {"message_id": "wamid.OURS", "emoji": "👍"}}
-    assert parsed(wa_config(tmp_path), with_message(message)) == []
-    assert reasons(wa_config(tmp_path), with_message(message)) == ["whatsapp reaction"]
+    [event] = parsed(wa_config(tmp_path), with_message(message))
+    assert (event.kind, event.thread_id) == ("notice", f"chat:{CUSTOMER}")
+    assert event.text == "The customer reacted 👍 to a message (wamid.OURS) on WhatsApp."
+    assert event.extra == {"notice": "whatsapp reaction"}
+    message["reaction"] = {"message_id": "wamid.OURS", "emoji": ""}  # WhatsApp's way of taking it back
+    [event] = parsed(wa_config(tmp_path), with_message(message))
+    assert event.text == "The customer removed their reaction to a message (wamid.OURS) on WhatsApp."
+
+
+def test_a_number_change_is_a_note_on_the_old_numbers_thread(tmp_path: Path) -> None:
+    """``user_changed_number`` (from: the old number) was a public comment from the customer: now a note."""
+    system = {"body": "User A changed from 16505551234 to 16505559999", "wa_id": "16505559999",
+              "type": "user_changed_number"}  # fmt: skip
+    [event] = parsed(wa_config(tmp_path), with_message({"type": "system", "system": system}))
+    assert (event.kind, event.thread_id, event.extra) == ("notice", f"chat:{CUSTOMER}",
+                                                          {"notice": "whatsapp user changed number"})  # fmt: skip
+    assert event.text.startswith("WhatsApp: User A changed from 16505551234 to 16505559999.")
 
 
 def test_quoted_message_and_ad_referral_are_kept(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ its caption, or ``[image]`` and so on without one, with an
 ``Attachment(url="whatsapp-media:<media id>", kind=<type>)`` the agent can fetch through the Graph API;
 location, contacts, buttons, lists and orders as a readable line; anything else as
 ``[unsupported message type: <type>]``, never a silent drop. A ``system`` message (the customer's
-number or user id changed) is a ``notice``: a note on the old thread's ticket. Reactions, other
+number or user id changed) and a reaction are ``notice`` events: a note on the thread's ticket. Other
 fields, numbers without a channel and anything unusable (a message without a sender) are recorded
 as ignored with the reason, and the rest of the POST is stored. ``statuses[]`` become ``status``
 events about our own messages (WhatsApp sends no echo of what we send).
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "whatsapp"
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
-IGNORED_TYPES = ("reaction",)
 Content = tuple[str, tuple[Attachment, ...]]
 
 
@@ -82,9 +82,6 @@ def _value_events(value: dict[str, Any], channel: ChannelConfig) -> Iterator[Par
 def _message_event(message: dict[str, Any], contacts: list[dict[str, Any]], channel: ChannelConfig) -> list[Parsed]:
     kind = text(message.get("type")) or "unknown"
     message_id = required(message, "id", "messages.")
-    if kind in IGNORED_TYPES:
-        at = platform_time(message.get("timestamp"))
-        return [ignored(PLATFORM, channel.name, channel.account_id, f"{kind}:{message_id}", f"whatsapp {kind}", at)]
     if kind == "system":
         return [_system_event(message, message_id, channel)]
     wa_id = text(message.get("from"))
@@ -92,8 +89,7 @@ def _message_event(message: dict[str, Any], contacts: list[dict[str, Any]], chan
     customer = wa_id or text(message.get("from_user_id")) or text(contact.get("user_id"))
     if not customer:
         raise Unusable("missing messages.from")
-    body, files = _content(kind, message)
-    return [SocialEvent(
+    event = SocialEvent(
         platform=PLATFORM,
         channel=channel.name,
         account_id=channel.account_id,
@@ -101,12 +97,24 @@ def _message_event(message: dict[str, Any], contacts: list[dict[str, Any]], chan
         thread_id=f"chat:{customer}",
         kind="message",
         author=_author(str(customer), wa_id, contact),
-        text=body,
+        text="",
         created_at=platform_time(message.get("timestamp")),
         reply_to=str(customer),
-        attachments=files,
         extra=_message_extra(message),
-    )]  # fmt: skip
+    )
+    if kind == "reaction":  # not something to answer, but the agent may want to know: a note
+        return [replace(event, kind="notice", text=_reaction(obj(message, "reaction")), extra=_REACTION)]
+    body, files = _content(kind, message)
+    return [replace(event, text=body, attachments=files)]
+
+
+_REACTION = {"notice": "whatsapp reaction"}
+
+
+def _reaction(reaction: dict[str, Any]) -> str:
+    """A reaction to one of the conversation's messages; an empty emoji takes it back."""
+    emoji = text(reaction.get("emoji"))
+    return messages.reaction_note("WhatsApp", "react" if emoji else "unreact", emoji, text(reaction.get("message_id")))
 
 
 def _system_event(message: dict[str, Any], message_id: str, channel: ChannelConfig) -> Parsed:
