@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from bridge.errors import ConfigError
@@ -34,7 +34,6 @@ from bridge.rules import (
     Pattern,
     Rule,
     SentimentIs,
-    Subject,
     UrgencyIs,
     fold,
     strip_marks,
@@ -105,7 +104,15 @@ def _when(value: object, where: str) -> Condition:
     if not isinstance(value, dict):
         raise _Error(where, "must be a table of conditions")
     _known(value, tuple(_CONDITIONS), where)
-    return All(tuple(_CONDITIONS[key](v, _join(where, key)) for key, v in value.items()))
+    return _all(_CONDITIONS[key](v, _join(where, key)) for key, v in value.items())
+
+
+def _all(conditions: Iterable[Condition]) -> Condition:
+    """``All`` of them, nested ``All`` flattened and a single one unwrapped: every level costs on every message."""
+    parts: list[Condition] = []
+    for condition in conditions:
+        parts.extend(condition.parts if isinstance(condition, All) else (condition,))
+    return parts[0] if len(parts) == 1 else All(tuple(parts))
 
 
 def _strings(value: object, where: str) -> tuple[str, ...]:
@@ -121,12 +128,12 @@ def _bool(value: object, where: str) -> bool:
     return value
 
 
-def _one_of(what: str, get: Callable[[Subject], str | None]) -> Callable[[object, str], Condition]:
-    return lambda v, where: OneOf(what, frozenset(s.casefold() for s in _strings(v, where)), get)
+def _one_of(what: str, attr: str) -> Callable[[object, str], Condition]:
+    return lambda v, where: OneOf(what, frozenset(s.casefold() for s in _strings(v, where)), attr)
 
 
-def _flag(what: str, get: Callable[[Subject], bool], yes: str, no: str) -> Callable[[object, str], Condition]:
-    return lambda v, where: Flag(what, _bool(v, where), get, yes, no)
+def _flag(what: str, attr: str, yes: str, no: str) -> Callable[[object, str], Condition]:
+    return lambda v, where: Flag(what, _bool(v, where), attr, yes, no)
 
 
 def _keywords(value: object, where: str) -> Condition:
@@ -166,7 +173,7 @@ def _urgency(value: object, where: str) -> Condition:
 def _crm(value: object, where: str) -> Condition:
     if not isinstance(value, dict) or not value:
         raise _Error(where, 'must be a table of CRM fields, e.g. { account_type = "Enterprise" }')
-    return All(tuple(_crm_field(str(k), v, _join(where, str(k))) for k, v in value.items()))
+    return _all(_crm_field(str(k), v, _join(where, str(k))) for k, v in value.items())
 
 
 def _crm_field(name: str, value: object, where: str) -> Condition:
@@ -190,7 +197,7 @@ def _crm_field(name: str, value: object, where: str) -> Condition:
 def _hours(value: object, where: str) -> Condition:
     if value not in ("inside", "outside"):
         raise _Error(where, "must be inside or outside")
-    return Flag("business hours", value == "inside", lambda s: s.inside_hours, "inside business hours", "outside")
+    return Flag("business hours", value == "inside", "inside_hours", "inside business hours", "outside")
 
 
 def _group_of(kind: Callable[[tuple[Condition, ...]], Condition]) -> Callable[[object, str], Condition]:
@@ -202,24 +209,20 @@ def _group_of(kind: Callable[[tuple[Condition, ...]], Condition]) -> Callable[[o
     return build
 
 
-def _crm_flag(s: Subject) -> bool:
-    return s.crm is not None and s.crm.found
-
-
 _CONDITIONS: dict[str, Callable[[object, str], Condition]] = {
-    "channel": _one_of("channel", lambda s: s.event.channel),
-    "platform": _one_of("platform", lambda s: s.event.platform),
-    "language": _one_of("language", lambda s: s.classification.language if s.classification else None),
-    "public": _flag("public", lambda s: s.event.public, "in public", "in private"),
-    "first_message": _flag("first message", lambda s: s.thread.first_message, "first message", "follow-up"),
+    "channel": _one_of("channel", "channel"),
+    "platform": _one_of("platform", "platform"),
+    "language": _one_of("language", "language"),
+    "public": _flag("public", "public", "in public", "in private"),
+    "first_message": _flag("first message", "first_message", "first message", "follow-up"),
     "keywords": _keywords,
     "regex": _regex,
     "sentiment": _sentiment,
     "urgency": _urgency,
     "crm": _crm,
-    "vip": _flag("vip", lambda s: s.crm is not None and s.crm.vip, "VIP", "not VIP"),
-    "known_customer": _flag("known customer", _crm_flag, "known customer", "unknown customer"),
-    "attachments": _flag("attachments", lambda s: s.event.attachments > 0, "has attachments", "no attachments"),
+    "vip": _flag("vip", "vip", "VIP", "not VIP"),
+    "known_customer": _flag("known customer", "known_customer", "known customer", "unknown customer"),
+    "attachments": _flag("attachments", "has_attachments", "has attachments", "no attachments"),
     "business_hours": _hours,
     "all": _group_of(All),
     "any": _group_of(Any_),

@@ -93,7 +93,8 @@ class Classified(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """Everything the conditions look at, the text folded once (see the module docstring)."""
+    """Everything the conditions look at, worked out once per message: the text folded (see the module
+    docstring), names case-folded, the yes/no facts as booleans."""
 
     event: EventFacts
     thread: ThreadFacts
@@ -101,7 +102,27 @@ class Subject:
     classification: Classified | None
     folded: str
     plain: str
+    channel: str
+    platform: str
+    language: str | None
+    public: bool
+    first_message: bool
+    known_customer: bool
+    vip: bool
+    has_attachments: bool
     inside_hours: bool = True  # 24/7 until calendars exist
+
+    @classmethod
+    def of(
+        cls, event: EventFacts, thread: ThreadFacts, crm: CrmFacts | None, classification: Classified | None
+    ) -> Subject:
+        language = classification.language.casefold() if classification is not None else None
+        return cls(
+            event, thread, crm, classification, fold(event.text), strip_marks(event.text),
+            channel=event.channel.casefold(), platform=event.platform.casefold(), language=language,
+            public=event.public, first_message=thread.first_message, known_customer=crm is not None and crm.found,
+            vip=crm is not None and crm.vip, has_attachments=event.attachments > 0,
+        )  # fmt: skip
 
 
 def fold(text: str) -> str:
@@ -120,6 +141,11 @@ def strip_marks(text: str) -> str:
 
 
 class Condition(Protocol):
+    """A condition answers fast (:meth:`holds`, every rule on every message) and explains itself only when
+    asked (:meth:`test` for a rule that fired, :meth:`why_not` for ``socialdesk rules explain``)."""
+
+    def holds(self, s: Subject) -> bool: ...
+
     def test(self, s: Subject) -> tuple[str, ...] | None:
         """The reasons it holds (may be empty), or None when it does not."""
         ...
@@ -132,6 +158,12 @@ class Condition(Protocol):
 @dataclass(frozen=True, slots=True)
 class All:
     parts: tuple[Condition, ...]
+
+    def holds(self, s: Subject) -> bool:
+        for part in self.parts:  # noqa: SIM110 - a loop, not all(<generator>): this runs for every rule, every message
+            if not part.holds(s):
+                return False
+        return True
 
     def test(self, s: Subject) -> tuple[str, ...] | None:
         reasons: tuple[str, ...] = ()
@@ -150,6 +182,12 @@ class All:
 class Any_:
     parts: tuple[Condition, ...]
 
+    def holds(self, s: Subject) -> bool:
+        for part in self.parts:  # noqa: SIM110 - as in All.holds
+            if part.holds(s):
+                return True
+        return False
+
     def test(self, s: Subject) -> tuple[str, ...] | None:
         for part in self.parts:
             held = part.test(s)
@@ -164,6 +202,9 @@ class Any_:
 @dataclass(frozen=True, slots=True)
 class Not:
     part: Condition
+
+    def holds(self, s: Subject) -> bool:
+        return not self.part.holds(s)
 
     def test(self, s: Subject) -> tuple[str, ...] | None:
         held = self.part.test(s)
@@ -180,14 +221,16 @@ class OneOf:
 
     what: str
     values: frozenset[str]
-    get: Callable[[Subject], str | None]
+    attr: str  # the Subject's attribute, case-folded
+
+    def holds(self, s: Subject) -> bool:
+        return getattr(s, self.attr) in self.values
 
     def test(self, s: Subject) -> tuple[str, ...] | None:
-        value = self.get(s)
-        return (f"{self.what} {value}",) if value is not None and value.casefold() in self.values else None
+        return (f"{self.what} {getattr(s, self.attr)}",) if self.holds(s) else None
 
     def why_not(self, s: Subject) -> str:
-        value = self.get(s)
+        value = getattr(s, self.attr)
         shown = "unknown (no classifier)" if value is None else value
         return f"{self.what} is {shown}, not {' or '.join(sorted(self.values))}"
 
@@ -198,15 +241,18 @@ class Flag:
 
     what: str
     wanted: bool
-    get: Callable[[Subject], bool]
+    attr: str  # the Subject's attribute
     yes: str
     no: str
 
+    def holds(self, s: Subject) -> bool:
+        return getattr(s, self.attr) is self.wanted
+
     def test(self, s: Subject) -> tuple[str, ...] | None:
-        return ((self.yes if self.wanted else self.no),) if self.get(s) == self.wanted else None
+        return ((self.yes if self.wanted else self.no),) if self.holds(s) else None
 
     def why_not(self, s: Subject) -> str:
-        return f"{self.what}: {self.yes if self.get(s) else self.no}"
+        return f"{self.what}: {self.yes if getattr(s, self.attr) else self.no}"
 
 
 _NO_SPACES = (
@@ -225,7 +271,7 @@ def _spaceless(c: str) -> bool:
 
 
 def _word_char(c: str) -> bool:
-    return c.isalnum() or c == "_" or unicodedata.category(c)[0] == "M"
+    return c.isalnum() or c == "_" or (not c.isascii() and unicodedata.category(c)[0] == "M")
 
 
 def _whole_word_at(text: str, start: int, word: str) -> bool:
@@ -251,6 +297,12 @@ class Keywords:
     words: tuple[str, ...]  # folded
     shown: tuple[str, ...]  # as the operator wrote them
 
+    def holds(self, s: Subject) -> bool:
+        for word in self.words:  # noqa: SIM110 - as in All.holds
+            if word in s.folded and _has_word(s.folded, word):
+                return True
+        return False
+
     def test(self, s: Subject) -> tuple[str, ...] | None:
         found = [shown for word, shown in zip(self.words, self.shown, strict=True) if _has_word(s.folded, word)]
         return (f"matched words: {', '.join(found)}",) if found else None
@@ -264,6 +316,12 @@ class Pattern:
     """Any of these regular expressions matches (case-insensitive, marks dropped)."""
 
     patterns: tuple[re.Pattern[str], ...]
+
+    def holds(self, s: Subject) -> bool:
+        for pattern in self.patterns:  # noqa: SIM110 - as in All.holds
+            if pattern.search(s.plain):
+                return True
+        return False
 
     def test(self, s: Subject) -> tuple[str, ...] | None:
         for pattern in self.patterns:
@@ -283,6 +341,10 @@ class SentimentIs:
     labels: frozenset[str]
     min_score: float = 0.0
 
+    def holds(self, s: Subject) -> bool:
+        c = s.classification
+        return c is not None and c.sentiment in self.labels and abs(c.score) >= self.min_score
+
     def test(self, s: Subject) -> tuple[str, ...] | None:
         c = s.classification
         if c is None or str(c.sentiment) not in self.labels or abs(c.score) < self.min_score:
@@ -300,6 +362,9 @@ class SentimentIs:
 @dataclass(frozen=True, slots=True)
 class UrgencyIs:
     level: str
+
+    def holds(self, s: Subject) -> bool:
+        return s.classification is not None and s.classification.urgency == self.level
 
     def test(self, s: Subject) -> tuple[str, ...] | None:
         c = s.classification
@@ -329,6 +394,9 @@ class CrmField:
     values: frozenset[str] = frozenset()
     compare: tuple[tuple[str, float], ...] = ()
     exists: bool | None = None
+
+    def holds(self, s: Subject) -> bool:
+        return self._holds(s.crm.fields.get(self.name) if s.crm is not None else None)
 
     def test(self, s: Subject) -> tuple[str, ...] | None:
         value = s.crm.fields.get(self.name) if s.crm is not None else None
@@ -377,6 +445,12 @@ class Actions:
     status: TicketStatus | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
     ignore: bool = False
+    scalars: tuple[tuple[str, Any], ...] = field(init=False, default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:  # worked out once: applying a fired rule is on every message's path
+        names = ("priority", "type", "group", "assignee", "brand", "status")
+        scalars = tuple((n, v) for n in names if (v := getattr(self, n)) is not None)
+        object.__setattr__(self, "scalars", scalars)
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,11 +459,11 @@ class Rule:
     when: Condition
     then: Actions
     stop: bool = False
+    #: its actions' tags, then the tag every ticket it fired on carries (searchable: ``tags:rule_vip-negative``)
+    tags: dict[str, None] = field(init=False, default_factory=dict, repr=False, compare=False)
 
-    @property
-    def tag(self) -> str:
-        """The tag every ticket it fired on carries (searchable: ``tags:rule_vip-negative``)."""
-        return f"rule_{self.name}"
+    def __post_init__(self) -> None:
+        self.tags.update(dict.fromkeys((*self.then.tags, f"rule_{self.name}")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,13 +508,12 @@ def decide(
     """Evaluate ``rules`` in order against one message. Pure: same facts, same decision."""
     if not rules:
         return NO_RULES
-    subject = Subject(event, thread, crm, classification, fold(event.text), strip_marks(event.text))
+    subject = Subject.of(event, thread, crm, classification)
     plan = _Plan()
     for rule in rules:
-        reasons = rule.when.test(subject)
-        if reasons is None:
+        if not rule.when.holds(subject):
             continue
-        plan.apply(rule, reasons)
+        plan.apply(rule, rule.when.test(subject) or ())  # the reasons: only for the rules that fire
         if rule.stop or rule.then.ignore:
             break
     return plan.decision()
@@ -463,7 +536,7 @@ def explain(
     rules: Sequence[Rule],
 ) -> list[Verdict]:
     """Each rule's verdict in order: fired (and why), did not match (and why not), or not evaluated."""
-    subject = Subject(event, thread, crm, classification, fold(event.text), strip_marks(event.text))
+    subject = Subject.of(event, thread, crm, classification)
     verdicts: list[Verdict] = []
     stopped_by: str | None = None
     for rule in rules:
@@ -492,12 +565,10 @@ class _Plan:
     def apply(self, rule: Rule, reasons: tuple[str, ...]) -> None:
         then = rule.then
         self.fired.append(Fired(rule.name, reasons))
-        self.tags.update(dict.fromkeys((*then.tags, rule.tag)))
-        for name in ("priority", "type", "group", "assignee", "brand", "status"):
-            value = getattr(then, name)
-            if value is not None:
-                self.values[name] = value
-        self.fields.update(then.fields)
+        self.tags.update(rule.tags)
+        self.values.update(then.scalars)
+        if then.fields:
+            self.fields.update(then.fields)
         if then.ignore:
             self.ignored = f"rule {rule.name}"
 

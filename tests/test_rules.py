@@ -10,7 +10,7 @@ import pytest
 from bridge.errors import ConfigError
 from bridge.events import Attachment, Author, Priority, SocialEvent, TicketStatus, platform_time
 from bridge.rulebook import names_used, parse_rules
-from bridge.rules import CrmFacts, EventFacts, ThreadFacts, decide, explain, fold
+from bridge.rules import CrmFacts, EventFacts, Subject, ThreadFacts, decide, explain, fold
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,10 @@ CONDITIONS: list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, ...] | No
 @pytest.mark.parametrize(("when", "facts", "expected"), [c[1:] for c in CONDITIONS], ids=[c[0] for c in CONDITIONS])
 def test_conditions(when: dict[str, Any], facts: dict[str, Any], expected: tuple[str, ...] | None) -> None:
     assert fires(when, **facts) == expected
+    [rule] = parse_rules([{"name": "r", "when": when, "then": {"tags": ["t"]}}])
+    args = {"event": EVENT, "first": True, "crm": VIP, "cls": ANGRY, **facts}
+    subject = Subject.of(args["event"], ThreadFacts(args["first"]), args["crm"], args["cls"])
+    assert rule.when.holds(subject) is (rule.when.test(subject) is not None)  # the fast path agrees
 
 
 ACTIONS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
