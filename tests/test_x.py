@@ -414,6 +414,8 @@ def test_a_revocation_is_accepted_recorded_and_logged(tmp_path: Path, caplog: py
     )  # fmt: skip
     assert any("acme-x" in r.getMessage() and "revoked" in r.getMessage() for r in caplog.records)
     assert (store.setting("x_revoked:63046977") or "").startswith("2018-05-24T09:48:12+00:00|")
+    again = signed_post(test_client, fixture_bytes("x/x_aaa_user_event_revoke.json"))
+    assert (again.status_code, again.get_json()["stored"]) == (200, 0)  # X's redelivery: the same event
 
 
 def test_an_x_activity_revocation_is_recorded_too(client: tuple[FlaskClient, Store], tmp_path: Path) -> None:

@@ -182,7 +182,8 @@ class _Parser:
         if channel is not None:
             log.warning("x channel %s: user %s revoked the app's access at %s; the channel can no longer reply",
                         channel.name, user_id, at.isoformat())  # fmt: skip
-        yield _ignored(channel, f"revoke:{user_id}:{at.isoformat()}", REVOKED, at, account=user_id)
+        stamp = _str(when) or _fingerprint(revoke)  # X's own time: a redelivery is the same event
+        yield _ignored(channel, f"revoke:{user_id}:{stamp[:64]}", REVOKED, at, account=user_id)
 
     def activity(self, item: Any) -> Iterator[Event]:
         if not isinstance(item, dict):
