@@ -4,7 +4,8 @@ A customer comments on a Facebook post and another writes in Messenger; the brid
 (Zendesk, or Freshdesk with ``--helpdesk freshdesk``); an agent answers each publicly and leaves an
 internal note; the replies arrive in the right comment thread and conversation, the notes nowhere; the
 platform's echoes of our own replies are recognised and dropped. Then one conversation on each other
-channel: Instagram, WhatsApp, X, Telegram and an own website chat.
+channel: Instagram, WhatsApp, X, Telegram and an own website chat. Last, an angry message routed by the
+triage rules (:data:`RULES`): an urgent ticket in the escalation group, whose first note says why.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ MESSAGE = "Hi! Do you ship your beans to Canada?"
 COMMENT_REPLY = "So sorry about the mug, Jane! A replacement is on its way, no need to send the old one back."
 MESSAGE_REPLY = "Hi Sam! Yes, we ship to Canada: 3-5 business days, free over $40."
 NOTE = "INTERNAL: customer is a VIP, refund the shipping too."
+ANGRY = "Third time my delivery is late. Terrible service. Refund me or I call my lawyer."
+#: The demo's ``[[rules]]``, as they would be written in socialdesk.toml.
+RULES: list[dict[str, Any]] = [
+    {"name": "escalate-angry", "when": {"public": False, "sentiment": "negative", "urgency": "high"},
+     "then": {"escalate": "Escalations"}, "stop": True},
+    {"name": "billing", "when": {"keywords": ["refund", "invoice"]}, "then": {"group": "Billing"}},
+]  # fmt: skip
+PRIORITY_NAMES = {1: "low", 2: "normal", 3: "high", 4: "urgent"}  # Freshdesk's numbers
 
 
 def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = print, helpdesk: str = "zendesk") -> bool:
@@ -34,10 +43,11 @@ def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = prin
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="socialdesk-demo-") as tmp,
-        Stack(workdir or Path(tmp), helpdesk=helpdesk, platforms=PLATFORMS) as stack,
+        Stack(workdir or Path(tmp), helpdesk=helpdesk, platforms=PLATFORMS, rules=RULES) as stack,
     ):
         stack.meta.echoes = True
-        checks = _play(stack, echo) + _other_channels(stack, echo)
+        groups = {name: stack.helpdesk.add_group(name) for name in ("Escalations", "Billing")}
+        checks = _play(stack, echo) + _other_channels(stack, echo) + [_routed(stack, groups, echo)]
     echo("")
     for ok, what in checks:
         echo(f"  {'✓' if ok else '✗'} {what}")
@@ -102,7 +112,7 @@ def _show_ticket(stack: Stack, ticket: dict[str, Any], echo: Echo) -> None:
 def _checks(stack: Stack, comment_id: str, psid: str) -> list[tuple[bool, str]]:
     replies, sent = stack.meta.comment_replies, stack.meta.sent_messages
     everything = [r["message"] for r in replies] + [s["text"] for s in sent]
-    stored = len(stack.store.rows("inbox"))
+    stored = len([r for r in stack.store.rows("inbox") if r["status"] != "ignored"])  # echoes are kept as ignored
     echoes = len(stack.meta.deliveries) - 2
     return [
         (len(stack.helpdesk.tickets) == 2, "one ticket per social thread (2 threads, 2 tickets)"),
@@ -112,7 +122,7 @@ def _checks(stack: Stack, comment_id: str, psid: str) -> list[tuple[bool, str]]:
             "the Messenger reply went to the PSID",
         ),
         (all(NOTE not in text for text in everything), "internal notes were not posted anywhere"),
-        (echoes >= 2 and stored == 2, f"the platform's {echoes} echoes of our own replies were recognised and dropped"),
+        (echoes >= 2 and stored == 2, f"the platform's {echoes} echoes of our own replies were recognised and ignored"),
         (len(stack.helpdesk.tickets) == 2, "no ticket was opened for our own replies"),
     ]
 
@@ -173,3 +183,31 @@ def _talk(stack: Stack, talk: Conversation, echo: Echo) -> tuple[bool, str]:
     ok = bool(stack.wait_for(lambda: talk.reply in talk.delivered(stack), timeout=20))
     echo(f"   {talk.channel}: ticket #{ticket['id']} {ticket['subject']!r} → delivered {talk.reply!r}")
     return ok, f"{talk.channel}: one ticket, and the agent's reply delivered"
+
+
+# -- a conversation routed by the triage rules -------------------------------------------------------------------
+
+
+def _routed(stack: Stack, groups: dict[str, int], echo: Echo) -> tuple[bool, str]:
+    echo("\n6. Triage: [[rules]] decide before the ticket is made")
+    for rule in RULES:
+        echo(f"   rule {rule['name']}: when {rule['when']} then {rule['then']}")
+    known = {t["id"] for t in stack.helpdesk.tickets}
+    stack.meta.customer_message(PAGE_ID, psid="7700999", text=ANGRY)
+    echo(f"   A customer writes on Messenger: {ANGRY!r}")
+    ticket = stack.wait_for(
+        lambda: next((t for t in stack.helpdesk.tickets if t["id"] not in known and _notes(stack, t)), None)
+    )
+    priority = PRIORITY_NAMES.get(ticket["priority"], ticket["priority"])
+    group = next((name for name, gid in groups.items() if gid == ticket["group_id"]), ticket["group_id"])
+    echo(f"   ticket #{ticket['id']}: priority {priority}, group {group}, tags {', '.join(ticket['tags'])}")
+    echo("   its internal note (why it went there):")
+    note = _notes(stack, ticket)[0]
+    for line in note.splitlines():
+        echo(f"      {line}")
+    ok = priority == "urgent" and group == "Escalations" and "rule escalate-angry:" in note
+    return ok, "the angry message became an urgent ticket in Escalations, and its note says which rule and why"
+
+
+def _notes(stack: Stack, ticket: dict[str, Any]) -> list[str]:
+    return [str(c["body"]) for c in stack.helpdesk.comments(ticket["id"]) if not c["public"]]

@@ -32,7 +32,7 @@ def free_port() -> int:
 def test_demo_runs_the_whole_loop_and_says_so() -> None:
     result = socialdesk("demo")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "All good: 11/11 checks" in result.stdout
+    assert "All good: 12/12 checks" in result.stdout
     assert "✗" not in result.stdout
 
 
