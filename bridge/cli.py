@@ -73,20 +73,39 @@ def main() -> None:
     "--threads",
     default=None,
     type=click.IntRange(min=1),
-    help="request threads per worker process; their webhooks share each commit  [default: 8 on PostgreSQL, "
-    "1 on SQLite]",
+    help="request threads per worker process (gthread) instead of gevent's: only behind a proxy that buffers "
+    "whole requests, since a slow client holds a thread",
 )
 def serve(config_path: str | None, host: str, port: int, workers: int, threads: int | None) -> None:
-    """Receive webhooks (gunicorn running webhooks.app:create_app)."""
+    """Receive webhooks (gunicorn running webhooks.app:create_app).
+
+    By default each worker process is gevent's: a connection waits for its request in a greenlet, so
+    clients that send slowly (1 byte a second) hold nothing another webhook needs. Sync or threaded
+    workers are held by each of them (a valid webhook waited 40 s, then 20, behind four). Concurrent
+    webhooks of a process still share a commit (bridge.groupcommit)."""
     cfg = _config(config_path)
-    # measured (bench/RESULTS.md): threads lift PostgreSQL's throughput, and only worsen SQLite's p99
-    per_worker = threads or (1 if cfg.database_url.startswith("sqlite") else 8)
+    if threads is None:
+        _cooperative()  # first: the app's modules import psycopg
     logs.setup(cfg)
     run = load_object("webhooks.serve:run", "serve")
     _prepare_store(cfg)  # create the SQLite schema once, before the web workers fork; check it at scale
-    log.info("serve ready: store %s, %s, %d worker(s) × %d thread(s)", logs.masked_url(cfg.database_url),
-             _channels(cfg), workers, per_worker)  # fmt: skip
-    run(cfg, host=host, port=port, workers=workers, threads=per_worker)
+    mode = f"{threads} thread(s)" if threads else "gevent"
+    log.info("serve ready: store %s, %s, %d worker(s), %s", logs.masked_url(cfg.database_url), _channels(cfg),
+             workers, mode)  # fmt: skip
+    run(cfg, host=host, port=port, workers=workers, threads=threads)
+
+
+def _cooperative() -> None:
+    """gevent's monkey patching, before the store or the app is loaded: psycopg then chooses its
+    cooperative wait, so a PostgreSQL round trip of one webhook does not hold up the others. The web
+    process makes no TLS call (no platform or helpdesk is called in a webhook request), so the warning
+    that ssl was imported before the patch (by requests, for the CLI's other commands) is silenced."""
+    import warnings
+
+    from gevent import monkey
+
+    warnings.filterwarnings("ignore", category=monkey.MonkeyPatchWarning)
+    monkey.patch_all()
 
 
 def _prepare_store(cfg: config_module.Config) -> None:

@@ -20,6 +20,7 @@ from gunicorn.glogging import Logger
 from bridge.config import Config
 from webhooks.app import create_app
 
+WORKER_CONNECTIONS = 1000  # per gevent worker process: open connections, slow ones included
 # %(U)s, not %(r)s: no query string, which holds Meta's hub.verify_token on every handshake
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
@@ -45,7 +46,7 @@ def control_socket(host: str, port: int) -> Path:
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
-    def __init__(self, config: Config, *, host: str, port: int, workers: int, threads: int) -> None:
+    def __init__(self, config: Config, *, host: str, port: int, workers: int, threads: int | None) -> None:
         self.config = config
         self.host, self.port, self.workers, self.threads = host, port, workers, threads
         super().__init__()
@@ -53,7 +54,11 @@ class _Server(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         self.cfg.set("bind", f"{self.host}:{self.port}")
         self.cfg.set("workers", self.workers)
-        if self.threads > 1:  # concurrent webhooks of a process share a commit (bridge.groupcommit)
+        # concurrent webhooks of a process share a commit (bridge.groupcommit), greenlets or threads alike
+        if self.threads is None:  # a slow client holds a greenlet, not the worker (see `socialdesk serve`)
+            self.cfg.set("worker_class", "gevent")
+            self.cfg.set("worker_connections", WORKER_CONNECTIONS)
+        else:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", self.threads)
         self.cfg.set("logger_class", BridgeLogger)
@@ -67,6 +72,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return create_app(self.config)
 
 
-def run(config: Config, *, host: str, port: int, workers: int, threads: int) -> None:
-    """Serve until SIGTERM or SIGINT (gunicorn's arbiter). ``threads``: request threads per worker process."""
+def run(config: Config, *, host: str, port: int, workers: int, threads: int | None) -> None:
+    """Serve until SIGTERM or SIGINT (gunicorn's arbiter). ``threads``: request threads per worker process
+    (gthread); None for gevent workers, the default."""
     _Server(config, host=host, port=port, workers=workers, threads=threads).run()
