@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bridge.calendarbook import CalendarConfig, check_references, parse_calendars
 from bridge.classify.plugins import ClassifierSettings
 from bridge.classify.plugins import settings as classifier_settings
 from bridge.errors import ConfigError
@@ -119,6 +120,7 @@ class Config:
     classifier: ClassifierSettings = field(default_factory=ClassifierSettings)  # [classifier]: see bridge.classify
     source: str = "<memory>"
     rules: tuple[Rule, ...] = ()  # [[rules]]: triage, in order (bridge.rules)
+    calendars: Mapping[str, CalendarConfig] = field(default_factory=dict)  # [calendars.<name>] (bridge.calendarbook)
 
     def channel(self, name: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.name == name), None)
@@ -153,6 +155,8 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str = "<mem
         raise ConfigError("zendesk.api_token: required (or zendesk.oauth_token)")
     channels = tuple(_channel(c, i) for i, c in enumerate(_list(data, "channels")))
     _unique([c.name for c in channels], "channels[].name")
+    calendars = parse_calendars(data.get("calendars"))
+    check_references([(c.name, c.get("calendar")) for c in channels], calendars)
     return Config(
         database_url=_store_url(bridge, "database_url", "sqlite:///socialdesk.db"),
         queue_url=_store_url(bridge, "queue_url", "sqlite:///socialdesk-queue.db"),
@@ -167,6 +171,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str = "<mem
         classifier=classifier_settings(_table(data, "classifier")),
         source=source,
         rules=parse_rules(data.get("rules"), helpdesk=helpdesk),
+        calendars=calendars,
     )
 
 

@@ -4,11 +4,16 @@ intervals, holidays (dates, ranges across the year end, yearly ones), and refusa
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.calendars import Calendar, CalendarError, calendar
+from bridge import config as config_module
+from bridge.calendars import Calendar, CalendarError, Unknown, calendar
+from bridge.errors import ConfigError
+from bridge.promise import Promise, phrase, promise
+from tests.conftest import raw_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -224,3 +229,120 @@ def test_refused(hours: list[str], holidays: list[str], message: str) -> None:
 def test_unknown_time_zone() -> None:
     with pytest.raises(CalendarError, match="'Europe/Atlantis' is not a known time zone"):
         calendar("c", "Europe/Atlantis", [], [])
+
+
+# -- [calendars.<name>] in socialdesk.toml -------------------------------------------------------------------------
+
+
+def with_calendars(calendars: dict[str, Any], channel_calendar: str | None = "support") -> dict[str, Any]:
+    raw = raw_config()
+    raw["calendars"] = calendars
+    if channel_calendar is not None:
+        raw["channels"][0]["calendar"] = channel_calendar
+    return raw
+
+
+SUPPORT = {
+    "timezone": "Europe/Berlin",
+    "hours": ["mon-fri 09:00-18:00"],
+    "holidays": ["12-25"],
+    "target": "2 business hours",
+}
+
+
+def test_a_configured_calendar_and_its_promise() -> None:
+    support = config_module.parse(with_calendars({"support": SUPPORT}), env={}).calendars["support"]
+    assert support.calendar is not None and support.target == timedelta(hours=2)
+    assert not support.calendar.is_open(berlin("2026-12-25 10:00"))
+    assert support.calendar.is_open(berlin("2026-12-24 10:00"))
+
+
+def test_a_helpdesk_schedule_is_read_later() -> None:
+    table = {"schedule": "helpdesk", "schedule_name": "EU", "holidays": ["12-24"], "target": "30 business minutes"}
+    helpdesk = config_module.parse(with_calendars({"support": table}), env={}).calendars["support"]
+    assert helpdesk.from_helpdesk and helpdesk.schedule_name == "EU"
+    assert helpdesk.target == timedelta(minutes=30) and len(helpdesk.extra_holidays) == 1
+
+
+def support(**changes: Any) -> dict[str, Any]:
+    return {"support": {**SUPPORT, **changes}}
+
+
+CONFIG_REFUSALS = [
+    (support(hours=["mon-fri 09:00-18:00", "mon 17:00-19:00"]), "support",
+     "calendars.support.hours: 'mon 09:00-18:00' overlaps 'mon 17:00-19:00'"),
+    (support(hours=["weekdays 9-5"]), "support", "calendars.support.hours: 'weekdays 9-5' is not an interval"),
+    (support(timezone="Mars/X"), "support", "calendars.support.timezone: 'Mars/X' is not a known time zone"),
+    (support(holidays=["christmas"]), "support", "calendars.support.holidays: 'christmas' is not a holiday"),
+    (support(target="soon"), "support", "calendars.support.target: 'soon' is not a promise"),
+    (support(hours="mon-fri 09:00-18:00"), "support", "calendars.support.hours: must be a list of strings"),
+    ({"support": {"hours": ["mon 09:00-10:00"]}}, "support", "calendars.support.timezone: required"),
+    (support(opening=[]), "support", "calendars.support.opening: unknown key"),
+    ({"support": {"schedule": "zendesk"}}, "support", "calendars.support.schedule: 'zendesk' is not 'helpdesk'"),
+    ({"support": {"schedule": "helpdesk", "timezone": "UTC"}}, "support",
+     "calendars.support.timezone: not with schedule"),
+    (support(), "suport", "channels[acme-facebook].calendar: no calendar 'suport' ([calendars.<name>]: support)"),
+    ({}, "support", "channels[acme-facebook].calendar: no calendar 'support' ([calendars.<name>]: none is configured)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("calendars", "channel", "message"), CONFIG_REFUSALS)
+def test_a_bad_calendar_is_refused_naming_the_key(calendars: dict[str, Any], channel: str, message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse(with_calendars(calendars, channel), env={})
+    assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+
+
+# -- "when will someone answer" ----------------------------------------------------------------------------------
+
+PROMISES = [
+    # (local now in Berlin, language, phrase) with mon-fri 09:00-18:00, sat 10:00-14:00 and a 2-hour target
+    ("2026-12-07 10:00", "en", "by 12:00 today"),
+    ("2026-12-07 17:30", "en", "by 10:30 tomorrow"),
+    ("2026-12-07 22:00", "en", "by 11:00 tomorrow"),
+    ("2026-12-11 23:00", "en", "by 12:00 tomorrow"),  # Friday night → Saturday's short day
+    ("2026-12-12 13:00", "en", "by Monday 10:00"),
+    ("2026-12-12 13:00", "fr", "lundi avant 10:00"),
+    ("2026-12-12 13:00", "de", "bis Montag 10:00 Uhr"),
+    ("2026-12-12 13:00", "es", "el lunes antes de las 10:00"),
+    ("2026-12-12 13:00", "it", "lunedì entro le 10:00"),
+    ("2026-12-12 13:00", "pt-BR", "segunda-feira até às 10:00"),
+    ("2026-12-12 13:00", "sl", "by Monday 10:00"),  # no table: English
+    ("2026-12-07 17:30", "de", "bis morgen 10:30 Uhr"),
+    ("2026-12-07 10:00", "fr", "aujourd'hui avant 12:00"),
+]
+
+
+@pytest.mark.parametrize(("now", "language", "expected"), PROMISES)
+def test_the_promise_in_the_customers_language(now: str, language: str, expected: str) -> None:
+    made = promise(office(), berlin(now), timedelta(hours=2), language)
+    assert isinstance(made, Promise) and made.text == expected
+
+
+def test_a_friday_night_before_a_holiday_monday() -> None:
+    cal = calendar("c", "Europe/Berlin", ["mon-fri 09:00-18:00"], ["2026-12-14"])
+    made = promise(cal, berlin("2026-12-11 23:00"), timedelta(hours=2))
+    assert isinstance(made, Promise) and (made.due, made.text) == (berlin("2026-12-15 11:00"), "by Tuesday 11:00")
+
+
+def test_within_the_hour_and_far_away_dates() -> None:
+    assert phrase(berlin("2026-12-07 10:45"), berlin("2026-12-07 10:00"), office(), "en") == "within the hour"
+    assert phrase(berlin("2026-12-07 10:45"), berlin("2026-12-07 10:00"), office(), "es") == "en menos de una hora"
+    far = berlin("2027-01-05 09:00")
+    assert phrase(far, berlin("2026-12-23 19:00"), office(), "en") == "by 5 January 9:00"
+    assert phrase(far, berlin("2026-12-23 19:00"), office(), "de") == "bis 5. Januar 9:00 Uhr"
+    assert phrase(berlin("2026-12-08 01:00"), berlin("2026-12-07 20:00"), office(), "es") == "mañana antes de la 1:00"
+    assert phrase(berlin("2026-12-08 01:00"), berlin("2026-12-07 20:00"), office(), "it") == "domani entro l'1:00"
+
+
+def test_the_phrase_is_in_the_calendars_zone() -> None:
+    # 16:00 UTC on a Monday is 17:00 in Berlin: two business hours later is 10:00 Tuesday, Berlin time
+    made = promise(office(), datetime(2026, 12, 7, 16, tzinfo=UTC), timedelta(hours=2))
+    assert isinstance(made, Promise) and made.text == "by 10:00 tomorrow"
+
+
+def test_nothing_is_promised_on_an_unknown_calendar() -> None:
+    unknown = Unknown("the helpdesk schedule was never read")
+    assert promise(unknown, berlin("2026-12-07 10:00"), timedelta(hours=2)) == unknown
+    never = calendar("c", "UTC", [], [])
+    assert isinstance(promise(never, berlin("2026-12-07 10:00"), timedelta(hours=2)), Unknown)
