@@ -168,6 +168,13 @@ def test_english_urgency_words_count_in_another_language() -> None:
     assert "legal: lawyer" in classify("Mein lawyer wird sich melden").reasons
 
 
+@pytest.mark.parametrize(
+    "text", ["just waiting for the weekend", "how do I switch to dark mode?", "no smoking area", "The lawn is green"]
+)
+def test_everyday_phrases_are_not_urgent(text: str) -> None:
+    assert classify(text).urgency is Urgency.NORMAL
+
+
 def test_urgency_words_must_be_whole_words() -> None:
     assert classify("Sue and I love the new colours").urgency is Urgency.HIGH  # "sue" is a word: a known limit
     assert classify("a pursuer of cancellations").urgency is Urgency.HIGH  # cancel* is a prefix on purpose
