@@ -30,6 +30,9 @@ def _answers(ok: dict[str, Any], *errors: int) -> dict[str, Any]:
     out = {"200": {"description": "accepted", "content": {"application/json": {"schema": ok}}}}
     for status in errors:
         out[str(status)] = {"description": descriptions[status], "content": {"application/json": {"schema": ERROR}}}
+    if 503 in errors:
+        wait = {"description": "seconds to wait before delivering again", "schema": {"type": "integer"}}
+        out["503"]["headers"] = {"Retry-After": wait}
     return out
 
 
