@@ -18,7 +18,7 @@ from bridge import config as config_module
 from bridge import logs
 from bridge.classify.plugins import ClassifierSettings, build_classifier
 from bridge.errors import BridgeError, LeaseBusy
-from bridge.registry import build_helpdesk, build_runtime, load_object
+from bridge.registry import Runtime, build_helpdesk, build_runtime, load_object
 
 log = logging.getLogger("socialdesk")
 
@@ -132,12 +132,23 @@ def worker(config_path: str | None, concurrency: int) -> None:
     logs.setup(cfg)
     runtime = build_runtime(cfg)
     runtime.store.require_current()
-    log.info("rules: %s", runtime.triage.prepare(runtime.helpdesk))  # an unknown group stops the worker here
+    _prepare_rules(runtime)
     queue = Queue(make_huey(cfg.queue_url), lambda: runtime)
     waiting(queue.huey)
     log.info("worker ready: queue %s, store %s, %s, concurrency %d", logs.masked_url(cfg.queue_url),
              logs.masked_url(cfg.database_url), _channels(cfg), concurrency)  # fmt: skip
     Worker(runtime, queue, concurrency=concurrency).run()
+
+
+def _prepare_rules(runtime: Runtime) -> None:
+    """Look the rules' names up now: an unknown group stops the worker here. The helpdesk unreachable for a
+    moment does not: the first message that needs the names looks them up (and waits like any outage)."""
+    try:
+        log.info("rules: %s", runtime.triage.prepare(runtime.helpdesk))
+    except BridgeError as e:
+        if not e.retryable:
+            raise
+        log.warning("rules: names not looked up yet (%s); the first message that needs them will", e)
 
 
 @main.command()

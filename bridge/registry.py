@@ -21,7 +21,7 @@ from bridge.pauses import pause_board
 from bridge.ports import Crm, Helpdesk, SocialChannel
 from bridge.retry import RetryPolicy
 from bridge.routing import Triage
-from bridge.rules import Classified
+from bridge.rules import Classified, needs_classifier
 from bridge.store import Store
 
 HELPDESKS = {
@@ -105,6 +105,6 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
         crm=build_crm(config),
         lease_ttl=float(config.bridge.get("lease_seconds", 120)),
         triage=Triage(config.rules),
-        # the rules' sentiment, urgency and language; the classifier's word lists are only read when there are rules
-        classify=build_classifier(config.classifier).classify if config.rules else None,
+        # the rules' sentiment, urgency and language: the classifier runs only when a rule asks for one of them
+        classify=build_classifier(config.classifier).classify if needs_classifier(config.rules) else None,
     )

@@ -580,3 +580,18 @@ class _Plan:
             fired=tuple(self.fired),
             **self.values,
         )
+
+
+def needs_classifier(rules: Sequence[Rule]) -> bool:
+    """Whether any rule looks at sentiment, urgency or language (else the classifier need not run)."""
+    return any(_classified(rule.when) for rule in rules)
+
+
+def _classified(condition: Condition) -> bool:
+    if isinstance(condition, All | Any_):
+        return any(_classified(part) for part in condition.parts)
+    if isinstance(condition, Not):
+        return _classified(condition.part)
+    return isinstance(condition, SentimentIs | UrgencyIs) or (
+        isinstance(condition, OneOf) and condition.attr == "language"
+    )

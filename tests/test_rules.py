@@ -10,7 +10,7 @@ import pytest
 from bridge.errors import ConfigError
 from bridge.events import Attachment, Author, Priority, SocialEvent, TicketStatus, platform_time
 from bridge.rulebook import names_used, parse_rules
-from bridge.rules import CrmFacts, EventFacts, Subject, ThreadFacts, decide, explain, fold
+from bridge.rules import CrmFacts, EventFacts, Subject, ThreadFacts, decide, explain, fold, needs_classifier
 
 
 @dataclass(frozen=True)
@@ -382,3 +382,12 @@ def test_names_used() -> None:
         "assignee": {"Alex Agent": "a"},
         "brand": {"Acme": "b"},
     }
+
+
+def test_the_classifier_runs_only_for_rules_that_need_it() -> None:
+    def needs(when: dict[str, Any]) -> bool:
+        return needs_classifier(parse_rules([{"name": "r", "when": when, "then": {"tags": ["t"]}}]))
+
+    assert not needs({"keywords": "refund", "vip": True, "channel": "c"})
+    assert needs({"any": [{"channel": "c"}, {"not": {"sentiment": "negative"}}]})
+    assert needs({"urgency": "high"}) and needs({"language": "fr"})

@@ -3,14 +3,16 @@ process, as an operator runs them, against the simulators."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sandbox.stack import Stack
-from tests.support import socialdesk
+from sandbox.stack import Stack, to_toml
+from tests.support import closed_port, socialdesk
 
 RULES: list[dict[str, Any]] = [
     {"name": "spam", "when": {"keywords": ["free followers"]}, "then": {"ignore": True}},
@@ -96,3 +98,22 @@ def test_explain_prints_each_verdict_and_the_decision(stack: Stack, tmp_path: Pa
     assert lines[4] == "decision: priority urgent, group Escalations, tags escalated, rule_vip-negative"
     unknown = socialdesk("rules", "explain", "--config", config, "--channel", "nope", text)
     assert unknown.returncode == 2 and "no channel named 'nope'" in unknown.stderr
+
+
+def test_the_helpdesk_down_at_start_does_not_stop_the_worker(stack: Stack, tmp_path: Path) -> None:
+    """Only a name the helpdesk does not have stops it; an outage waits for the first message that needs them."""
+    stack.rules = RULES
+    raw = stack.raw_config()
+    raw["zendesk"]["url"] = f"http://127.0.0.1:{closed_port()}"
+    config = tmp_path / "down.toml"
+    config.write_text(to_toml(raw), encoding="utf-8")
+    log = tmp_path / "worker.log"
+    with log.open("w") as err:
+        worker = subprocess.Popen([sys.executable, "-m", "bridge.cli", "worker", "--config", str(config)],
+                                  stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+    try:
+        stack.wait_for(lambda: "names not looked up yet" in log.read_text() or worker.poll() is not None, timeout=60)
+        assert worker.poll() is None, log.read_text()
+    finally:
+        worker.terminate()
+        worker.wait(30)
