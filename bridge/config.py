@@ -156,6 +156,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str = "<mem
     channels = tuple(_channel(c, i) for i, c in enumerate(_list(data, "channels")))
     _unique([c.name for c in channels], "channels[].name")
     calendars = parse_calendars(data.get("calendars"))
+    _refresh_minutes(bridge)
     check_references([(c.name, c.get("calendar")) for c in channels], calendars)
     return Config(
         database_url=_store_url(bridge, "database_url", "sqlite:///socialdesk.db"),
@@ -287,6 +288,13 @@ def _positive_int(table: Mapping[str, Any], key: str, where: str) -> None:
     value = table.get(key)
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise ConfigError(f"{where}.{key}: {value!r} is not a whole number, 1 or more")
+
+
+def _refresh_minutes(bridge: Mapping[str, Any]) -> None:
+    """``schedule_refresh_minutes``: a minute step of the worker's crontab, so 1 to 59."""
+    value = bridge.get("schedule_refresh_minutes")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 59):
+        raise ConfigError(f"bridge.schedule_refresh_minutes: {value!r} is not a whole number from 1 to 59")
 
 
 def _unique(names: list[str], key: str) -> None:

@@ -21,7 +21,7 @@ from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
 
-from bridge import drivers, enrich, inbound, outbound, retention, sync
+from bridge import drivers, enrich, inbound, outbound, retention, schedules, sync
 from bridge.errors import ConfigError, LeaseBusy, Unavailable
 from bridge.leases import new_owner
 from bridge.registry import Runtime
@@ -160,6 +160,15 @@ def _schedule_prune(runtime: Runtime, queue: Queue, days: float) -> Any:
     return queue.huey.periodic_task(crontab(minute="17", hour="3"), name="socialdesk.prune")(run)
 
 
+def _schedule_calendars(runtime: Runtime, queue: Queue, minutes: int) -> Any:
+    """``schedule = "helpdesk"`` calendars: the helpdesk's schedules read every ``minutes`` (bridge.schedules)."""
+
+    def run() -> None:
+        schedules.refresh(runtime.helpdesk, runtime.store, schedules.utcnow())
+
+    return queue.huey.periodic_task(crontab(minute=f"*/{minutes}"), name="socialdesk.helpdesk_schedules")(run)
+
+
 class EmbeddedConsumer(Consumer):  # type: ignore[misc]
     """A Huey consumer that can run inside another program (tests, the demo): no signal handlers."""
 
@@ -180,7 +189,9 @@ class Worker:
         self.contact_sync = _schedule_contact_sync(runtime, queue, minutes) if minutes else None
         days = runtime.config.retention_days
         self.prune = _schedule_prune(runtime, queue, days) if days else None
-        periodic = bool(self.contact_sync or self.prune)
+        every = schedules.refresh_minutes(runtime.config)
+        self.calendars = _schedule_calendars(runtime, queue, every) if every else None
+        periodic = bool(self.contact_sync or self.prune or self.calendars)
         options: dict[str, Any] = {"workers": concurrency, "worker_type": "thread", "periodic": periodic}
         options.update(initial_delay=0.05, backoff=1.5, max_delay=0.5)  # idle workers look every 0.5 s at most
         self._options = options
@@ -188,9 +199,15 @@ class Worker:
 
     def start(self) -> None:
         """Run in the background (tests, the demo)."""
+        self._read_schedules()
         self.consumer = EmbeddedConsumer(self.queue.huey, **self._options)
         self.consumer.start()
         self.dispatcher.start()
+
+    def _read_schedules(self) -> None:
+        """The helpdesk's schedules once at start, so a fresh install has business hours before the first tick."""
+        if self.calendars is not None:
+            schedules.refresh(self.runtime.helpdesk, self.runtime.store, schedules.utcnow())
 
     def stop(self) -> None:
         self.dispatcher.stop()
@@ -199,6 +216,7 @@ class Worker:
 
     def run(self) -> None:
         """Run in the foreground until SIGINT/SIGTERM (``socialdesk worker``)."""
+        self._read_schedules()
         self.dispatcher.start()
         Consumer(self.queue.huey, **self._options).run()
         self.dispatcher.stop()

@@ -41,7 +41,9 @@ from bridge.events import (
     Routing,
     TicketRef,
 )
+from bridge.schedules import HelpdeskSchedule
 from connectors.base import RebasedSession, attachment_names, call, rate_limit_hook, retry_after_seconds
+from connectors.business_hours import zendesk_schedule
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +300,16 @@ class ZendeskHelpdesk:
         if response.status_code >= 400:
             raise _error_for(response)
         return _contact_result(contact, {"status": "Created" if response.status_code == 201 else "Updated"})
+
+    def business_schedules(self) -> list[HelpdeskSchedule]:
+        """``GET /api/v2/business_hours/schedules`` and each schedule's holidays (Zendesk's Schedules API)."""
+        schedules = self._get_json(f"{self._nominal}/api/v2/business_hours/schedules.json", None)
+        return [self._schedule(s) for s in schedules.get("schedules") or [] if isinstance(s, dict)]
+
+    def _schedule(self, schedule: dict[str, Any]) -> HelpdeskSchedule:
+        url = f"{self._nominal}/api/v2/business_hours/schedules/{int(schedule['id'])}/holidays.json"
+        holidays = self._get_json(url, None).get("holidays") or []
+        return zendesk_schedule(schedule, [h for h in holidays if isinstance(h, dict)])
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """One JSON call to the Support API (``path`` like ``/api/v2/webhooks``), errors translated."""

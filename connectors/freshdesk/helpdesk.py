@@ -26,7 +26,9 @@ from bridge.events import (
     TicketRef,
     TicketStatus,
 )
+from bridge.schedules import HelpdeskSchedule
 from connectors.base import attachment_names
+from connectors.business_hours import freshdesk_schedule
 from connectors.freshdesk.client import PLATFORM, FreshdeskApiError, FreshdeskClient
 
 log = logging.getLogger(__name__)
@@ -247,6 +249,11 @@ class FreshdeskHelpdesk:
         kinds = next((f.get("choices") for f in fields if f.get("name") == "ticket_type"), None)
         types = tuple(str(t) for t in kinds) if isinstance(kinds, list) else None
         return HelpdeskNames(groups=groups, agents=agents, types=types)
+
+    def business_schedules(self) -> list[HelpdeskSchedule]:
+        """``GET /api/v2/business_hours``: every business calendar (hours and time zone; the API has no holidays)."""
+        calendars = self._api.items("/api/v2/business_hours", "could not read the business hours", {})
+        return [freshdesk_schedule(c) for c in calendars]
 
     def ping(self) -> str:
         """``GET /api/v2/agents/me``: the email (or name) of the agent the API key belongs to."""

@@ -9,7 +9,7 @@ import json
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import requests
@@ -18,6 +18,7 @@ from flask import Response, has_request_context, request
 from sandbox.base import Simulator, json_response
 from sandbox.freshdesk import records as rec
 from sandbox.freshdesk import wire
+from sandbox.freshdesk.business_hours import WEEKDAYS, new_business_hours
 from sandbox.freshdesk.wire import ApiError, error, invalid, json_body, not_found, now_iso, unexpected
 
 DEFAULT_RATE_LIMIT = 700  # X-Ratelimit-Total in fixtures/freshdesk/rate_limit_headers_200.txt
@@ -70,6 +71,10 @@ class FreshdeskSimulator(Simulator):
         self._group_ids = itertools.count(43000000001)
         self._groups: dict[int, dict[str, Any]] = {}
         self.add_group("Support")
+        week = {day: ("08:00:00 am", "05:00:00 pm") for day in WEEKDAYS[:5]}  # every account has a default calendar
+        default = new_business_hours("Default", "Eastern Time (US & Canada)", week, default=True,
+                                     description="Default Business Calendar")  # fmt: skip
+        self._business_hours: dict[int, dict[str, Any]] = {default["id"]: default}
         self.app.before_request(self._edge)
         self.app.after_request(self._after)
         self.app.register_error_handler(ApiError, lambda e: e.response)
@@ -84,6 +89,8 @@ class FreshdeskSimulator(Simulator):
         r("/api/v2/agents", self._list_agents, "GET")
         r("/api/v2/agents/me", self._me, "GET")
         r("/api/v2/groups", self._list_groups, "GET")
+        r("/api/v2/business_hours", self._list_business_hours, "GET")
+        r("/api/v2/business_hours/<int:calendar_id>", self._show_business_hours, "GET")
         r("/api/v2/agents/<int:agent_id>", self._show_agent, "GET")
         r("/api/v2/contacts", self._list_contacts, "GET")
         r("/api/v2/contacts", self._create_contact, "POST")
@@ -174,6 +181,29 @@ class FreshdeskSimulator(Simulator):
     def groups(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(g) for g in self._groups.values()]
+
+    def add_business_hours(
+        self, name: str, time_zone: str, hours: Mapping[str, tuple[str, str]], *, default: bool = False
+    ) -> int:
+        """A business calendar (``hours``: weekday → (start, end) as Freshdesk writes them, "08:00:00 am");
+        ``default`` takes the flag from the current default, as the admin page does. Its id."""
+        calendar = new_business_hours(name, time_zone, hours, default=default)
+        with self._lock:
+            if default:
+                for other in self._business_hours.values():
+                    other["is_default"] = False
+            self._business_hours[calendar["id"]] = calendar
+        return int(calendar["id"])
+
+    def _list_business_hours(self) -> Response:
+        wire.check_query_args(())
+        return wire.paged([dict(c) for c in self._business_hours.values()], self._base())
+
+    def _show_business_hours(self, calendar_id: int) -> Response:
+        calendar = self._business_hours.get(calendar_id)
+        if calendar is None:
+            raise wire.not_found()
+        return json_response(dict(calendar))
 
     def _list_groups(self) -> Response:
         wire.check_query_args(())

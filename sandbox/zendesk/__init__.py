@@ -21,6 +21,7 @@ module            what it holds
 ``records``       the statuses, roles, fixed ids and key lists of users, tickets and comments
 ``users``         :class:`~sandbox.zendesk.users.UsersMixin`: users, and the job statuses of bulk upserts
 ``automation``    :class:`~sandbox.zendesk.automation.AutomationMixin`: triggers and webhooks
+``schedules``     :class:`~sandbox.zendesk.schedules.SchedulesMixin`: business-hours schedules and holidays
 ``simulator``     :class:`ZendeskSimulator`: routes, the edge (auth, rate limit), tickets and comments, the agent's side
 ================  ==============================================================================================
 """

@@ -29,6 +29,7 @@ from sandbox.zendesk.records import (
     TICKET_KEYS,
 )
 from sandbox.zendesk.routing import RoutingMixin
+from sandbox.zendesk.schedules import SchedulesMixin
 from sandbox.zendesk.users import UsersMixin
 from sandbox.zendesk.wire import (
     ApiError,
@@ -58,7 +59,7 @@ TICKET_UPDATES, TICKET_UPDATE_WINDOW = 30, 600.0
 TICKET_UPDATES_EXCEEDED = "Rate limit for ticket updates exceeded, please wait before updating this ticket again"
 
 
-class ZendeskSimulator(UsersMixin, AutomationMixin, RoutingMixin):
+class ZendeskSimulator(UsersMixin, AutomationMixin, RoutingMixin, SchedulesMixin):
     """Zendesk Support on ``127.0.0.1``: see :mod:`sandbox.zendesk`. State lives in memory behind a lock."""
 
     name = "zendesk"
@@ -109,6 +110,7 @@ class ZendeskSimulator(UsersMixin, AutomationMixin, RoutingMixin):
         self.api_user_id: int = self._new_user(bridge)["id"]
         self.agent_id: int = self._new_user(agent)["id"]
         self._init_routing()
+        self._init_schedules()
         self.app.before_request(self._edge)
         self.app.after_request(self._after)
         self.app.register_error_handler(ApiError, self._api_error)
@@ -124,6 +126,9 @@ class ZendeskSimulator(UsersMixin, AutomationMixin, RoutingMixin):
         r("/api/v2/users/me", self._me, "GET")
         r("/api/v2/groups", self._list_groups, "GET")
         r("/api/v2/brands", self._list_brands, "GET")
+        r("/api/v2/business_hours/schedules", self._list_schedules, "GET")
+        r("/api/v2/business_hours/schedules/<int:schedule_id>", self._show_schedule, "GET")
+        r("/api/v2/business_hours/schedules/<int:schedule_id>/holidays", self._list_holidays, "GET")
         r("/api/v2/users/<int:user_id>", self._show_user, "GET")
         r("/api/v2/users/show_many", self._show_many_users, "GET")
         r("/api/v2/users/create_or_update", self._create_or_update_user, "POST")

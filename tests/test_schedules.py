@@ -1,0 +1,222 @@
+"""``schedule = "helpdesk"``: the simulators' business-hours endpoints against the vendors' shapes (plain
+requests), the real connectors reading them over sockets, and the worker's stored copy (last good one
+kept when a read fails; Unknown with none)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from bridge import config as config_module
+from bridge import schedules
+from bridge.calendarbook import CalendarConfig
+from bridge.calendars import Calendar, Holiday, Interval, Unknown, parse_holidays
+from bridge.errors import ConfigError
+from bridge.queue import Queue, Worker, make_huey
+from bridge.registry import build_runtime
+from bridge.store import Store
+from connectors.freshdesk.helpdesk import FreshdeskHelpdesk
+from connectors.zendesk import ZendeskHelpdesk
+from sandbox.base import Fault
+from sandbox.freshdesk import FreshdeskSimulator
+from sandbox.zendesk import ZendeskSimulator
+from tests.conftest import ZD_EMAIL, ZD_TOKEN, fixture_json, raw_config
+
+FD_KEY = "fd-api-key-not-a-real-one"
+BERLIN = ZoneInfo("Europe/Berlin")
+#: Monday to Friday 09:00-18:00 in Zendesk's minutes since Sunday midnight.
+WEEKDAYS = [(day * 1440 + 540, day * 1440 + 1080) for day in range(1, 6)]
+NOW = datetime(2026, 12, 11, 22, 0, tzinfo=UTC)  # Friday 23:00 in Berlin
+
+
+@pytest.fixture
+def zendesk() -> Iterator[ZendeskSimulator]:
+    with ZendeskSimulator(email=ZD_EMAIL, api_token=ZD_TOKEN) as sim:
+        yield sim
+
+
+@pytest.fixture
+def freshdesk() -> Iterator[FreshdeskSimulator]:
+    with FreshdeskSimulator(api_key=FD_KEY) as sim:
+        yield sim
+
+
+def zd_get(sim: ZendeskSimulator, path: str) -> requests.Response:
+    return requests.get(f"{sim.url}{path}", auth=(f"{ZD_EMAIL}/token", ZD_TOKEN), timeout=5)
+
+
+def fd_get(sim: FreshdeskSimulator, path: str) -> requests.Response:
+    return requests.get(f"{sim.url}{path}", auth=(FD_KEY, "X"), timeout=5)
+
+
+# -- the simulators, against the vendors' documented shapes -------------------------------------------------------
+
+
+def test_zendesk_lists_schedules_and_holidays_as_documented(zendesk: ZendeskSimulator) -> None:
+    schedule_id = zendesk.add_schedule("North America", "Pacific Time (US & Canada)", [(1980, 2460), (3420, 3900)],
+                                       [("New Year's Day 2016", "2016-01-01", "2016-01-01")])  # fmt: skip
+    listed = zd_get(zendesk, "/api/v2/business_hours/schedules.json")
+    documented = fixture_json("zendesk/schedules_GET.response.json")
+    assert listed.status_code == 200 and set(listed.json()) == set(documented)
+    [schedule] = listed.json()["schedules"]
+    assert set(schedule) == set(documented["schedules"][0])
+    assert schedule["intervals"] == documented["schedules"][0]["intervals"] and schedule["id"] == schedule_id
+    shown = zd_get(zendesk, f"/api/v2/business_hours/schedules/{schedule_id}")
+    assert shown.json() == {"schedule": schedule}
+    holidays = zd_get(zendesk, f"/api/v2/business_hours/schedules/{schedule_id}/holidays.json").json()
+    expected = fixture_json("zendesk/schedule_holidays_GET.response.json")
+    assert set(holidays) == set(expected) and set(holidays["holidays"][0]) == set(expected["holidays"][0])
+    assert holidays["holidays"][0]["start_date"] == "2016-01-01"
+
+
+def test_zendesk_refuses_an_unknown_schedule_and_an_agent(zendesk: ZendeskSimulator) -> None:
+    missing = zd_get(zendesk, "/api/v2/business_hours/schedules/99/holidays.json")
+    assert missing.status_code == 404 and missing.json() == fixture_json(
+        "zendesk/error_404_RecordNotFound.response.json"
+    )
+    assert requests.get(f"{zendesk.url}/api/v2/business_hours/schedules.json", timeout=5).status_code == 401
+    with ZendeskSimulator(email=ZD_EMAIL, api_token=ZD_TOKEN, api_user_role="agent") as agent_only:
+        assert zd_get(agent_only, "/api/v2/business_hours/schedules.json").status_code == 403  # "Allowed for: Admins"
+    with pytest.raises(ValueError, match="spans calendar days"):
+        zendesk.add_schedule("Night", "UTC", [(1380, 1500)])  # Sunday 23:00 to Monday 01:00
+
+
+def test_freshdesk_lists_business_calendars_as_documented(freshdesk: FreshdeskSimulator) -> None:
+    documented = fixture_json("freshdesk/business_hours_list.response.json")[0]
+    hours = {day: (v["start_time"], v["end_time"]) for day, v in documented["business_hours"].items()}
+    added = freshdesk.add_business_hours("Americas", documented["time_zone"], hours)
+    listed = fd_get(freshdesk, "/api/v2/business_hours")
+    assert listed.status_code == 200 and isinstance(listed.json(), list)
+    default, americas = listed.json()
+    assert set(default) == set(documented) and default["is_default"] and not americas["is_default"]
+    assert americas["business_hours"] == documented["business_hours"] and americas["id"] == added
+    assert fd_get(freshdesk, f"/api/v2/business_hours/{added}").json() == americas
+    assert fd_get(freshdesk, "/api/v2/business_hours/1").status_code == 404
+    assert requests.get(f"{freshdesk.url}/api/v2/business_hours", timeout=5).status_code == 401
+
+
+# -- the connectors, end to end ---------------------------------------------------------------------------------
+
+
+def test_the_zendesk_connector_reads_schedules_with_their_holidays(zendesk: ZendeskSimulator) -> None:
+    zendesk.add_schedule("Support EU", "Berlin", WEEKDAYS, [("Christmas", "2026-12-24", "2026-12-26")])
+    zendesk.add_schedule("Nights", "Eastern Time (US & Canada)", [(1320, 1440), (1440, 1560)])  # Sun 22-24, Mon 0-2
+    helpdesk = ZendeskHelpdesk(url=zendesk.url, email=ZD_EMAIL, api_token=ZD_TOKEN, timeout=5)
+    eu, nights = helpdesk.business_schedules()
+    assert (eu.name, eu.timezone) == ("Support EU", "Europe/Berlin")
+    assert eu.intervals == tuple(Interval(day, 540, 1080) for day in range(5))
+    assert eu.holidays == (Holiday(datetime(2026, 12, 24).date(), datetime(2026, 12, 26).date()),)
+    assert (nights.timezone, nights.intervals) == ("America/New_York", (Interval(0, 0, 120), Interval(6, 1320, 1440)))
+
+
+def test_the_freshdesk_connector_reads_business_calendars(freshdesk: FreshdeskSimulator) -> None:
+    hours = {"monday": ("08:00:00 am", "11:59:59 pm"), "saturday": ("12:30:00 pm", "05:00:00 pm")}
+    freshdesk.add_business_hours("EU", "Berlin", hours, default=True)
+    helpdesk = FreshdeskHelpdesk(url=freshdesk.url, api_key=FD_KEY, timeout=5)
+    first, eu = helpdesk.business_schedules()
+    assert first.timezone == "America/New_York" and not first.default
+    assert first.intervals == tuple(Interval(day, 480, 1020) for day in range(5))
+    assert eu.default and eu.timezone == "Europe/Berlin" and eu.holidays == ()
+    assert eu.intervals == (Interval(0, 480, 1440), Interval(5, 750, 1020))  # 11:59:59 pm is midnight
+
+
+def test_an_unknown_helpdesk_time_zone_is_refused(zendesk: ZendeskSimulator) -> None:
+    zendesk.add_schedule("Moon", "Sea of Tranquility", WEEKDAYS)
+    store = Store.from_url("sqlite://")
+    helpdesk = ZendeskHelpdesk(url=zendesk.url, email=ZD_EMAIL, api_token=ZD_TOKEN, timeout=5)
+    assert not schedules.refresh(helpdesk, store, NOW)
+    assert "'Sea of Tranquility' is not one socialdesk knows" in (schedules.stored(store).error or "")
+
+
+# -- the stored copy: last good one kept, Unknown with none -------------------------------------------------------
+
+
+def helpdesk_calendar(**changes: Any) -> CalendarConfig:
+    return CalendarConfig(**{"name": "support", "calendar": None, "schedule_name": None, **changes})
+
+
+def test_the_copy_is_kept_and_a_failed_read_falls_back_to_it(zendesk: ZendeskSimulator) -> None:
+    store = Store.from_url("sqlite://")
+    helpdesk = ZendeskHelpdesk(url=zendesk.url, email=ZD_EMAIL, api_token=ZD_TOKEN, timeout=5)
+    config = helpdesk_calendar(extra_holidays=parse_holidays(["12-14"]))
+    never = schedules.resolve(config, schedules.stored(store))
+    assert isinstance(never, Unknown) and "never been read" in never.reason
+    assert schedules.freshness(schedules.stored(store), NOW) == (
+        False,
+        "never read: business hours unknown, nothing is promised",
+    )
+
+    zendesk.add_schedule("Support EU", "Berlin", WEEKDAYS)
+    assert schedules.refresh(helpdesk, store, NOW)
+    calendar = schedules.resolve(config, schedules.stored(store))
+    assert isinstance(calendar, Calendar) and calendar.zone == BERLIN
+    # Friday 23:00 before Monday 14 December, a holiday configured beside the helpdesk's schedule
+    assert calendar.next_open(NOW) == datetime(2026, 12, 15, 9, 0, tzinfo=BERLIN)
+
+    zendesk.inject(Fault(503, method="GET", path_prefix="/api/v2/business_hours"))
+    later = NOW + timedelta(minutes=15)
+    assert not schedules.refresh(helpdesk, store, later)
+    copy = schedules.stored(store)
+    assert isinstance(schedules.resolve(config, copy), Calendar)  # the last good copy
+    ok, line = schedules.freshness(copy, later + timedelta(minutes=1))
+    assert (
+        not ok
+        and line.startswith("the last read failed 60 s ago (")
+        and line.endswith("using the copy read 16 min ago (1 schedule(s))")
+    )
+
+    assert schedules.refresh(helpdesk, store, later + timedelta(minutes=15))
+    assert schedules.freshness(schedules.stored(store), later + timedelta(minutes=15)) == (
+        True,
+        "read 0 s ago (1 schedule(s))",
+    )
+
+
+def test_a_schedule_is_chosen_by_name_else_the_default(freshdesk: FreshdeskSimulator) -> None:
+    store = Store.from_url("sqlite://")
+    freshdesk.add_business_hours("EU", "Berlin", {"monday": ("09:00:00 am", "05:00:00 pm")})
+    assert schedules.refresh(FreshdeskHelpdesk(url=freshdesk.url, api_key=FD_KEY, timeout=5), store, NOW)
+    copy = schedules.stored(store)
+    default = schedules.resolve(helpdesk_calendar(), copy)
+    named = schedules.resolve(helpdesk_calendar(schedule_name="EU"), copy)
+    missing = schedules.resolve(helpdesk_calendar(schedule_name="APAC"), copy)
+    assert isinstance(default, Calendar) and default.zone.key == "America/New_York"
+    assert isinstance(named, Calendar) and named.zone == BERLIN
+    assert missing == Unknown("the helpdesk has no schedule named 'APAC'")
+
+
+def test_the_worker_reads_the_schedule_at_start_and_every_15_minutes(tmp_path: Path, zendesk: ZendeskSimulator) -> None:
+    zendesk.add_schedule("Support EU", "Berlin", WEEKDAYS)
+    raw = raw_config(
+        zendesk_url=zendesk.url, database_url=f"sqlite:///{tmp_path}/s.db", queue_url=f"sqlite:///{tmp_path}/q.db"
+    )
+    raw["calendars"] = {"support": {"schedule": "helpdesk", "target": "2 business hours"}}
+    runtime = build_runtime(config_module.parse(raw, env={}))
+    queue = Queue(make_huey(runtime.config.queue_url), lambda: runtime)
+    worker = Worker(runtime, queue)
+    assert worker.calendars is not None and worker._options["periodic"]
+    due = {t.name for t in queue.huey.read_periodic(datetime(2026, 12, 7, 10, 15))}
+    assert "socialdesk.helpdesk_schedules" in due and not queue.huey.read_periodic(datetime(2026, 12, 7, 10, 16))
+    worker.start()
+    try:
+        assert schedules.stored(runtime.store).read_at is not None  # read once at start
+    finally:
+        worker.stop()
+    calendars = schedules.calendars(runtime.config.calendars, runtime.store)
+    assert isinstance(calendars["support"], Calendar)
+
+    assert Worker(build_runtime(config_module.parse(raw_config(), env={})), queue).calendars is None
+
+
+@pytest.mark.parametrize("value", [0, 60, "15", True])
+def test_a_bad_refresh_interval_stops_at_start(value: Any) -> None:
+    raw = raw_config()
+    raw["bridge"]["schedule_refresh_minutes"] = value
+    with pytest.raises(ConfigError, match=r"bridge\.schedule_refresh_minutes: .* is not a whole number from 1 to 59"):
+        config_module.parse(raw, env={})
