@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import re
 import subprocess
 import sys
 import tomllib
@@ -100,7 +101,7 @@ def test_doctor_reports_the_missing_driver_as_a_failed_check(tmp_path: Path, wit
 def test_the_demo_runs_on_sqlite_without_either_driver(without_drivers: dict[str, str]) -> None:
     result = socialdesk("demo", env=without_drivers)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "All good: 11/11 checks" in result.stdout
+    assert re.search(r"^All good: (\d+)/\1 checks", result.stdout, re.MULTILINE), result.stdout
 
 
 def requirements(extra: str | None = None) -> dict[str, Requirement]:
