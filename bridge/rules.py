@@ -23,8 +23,10 @@ no word boundaries to check: there a keyword matches anywhere. ``regex`` conditi
 own Python regular expressions, matched case-insensitively against the text with its marks dropped (not
 case-folded: folding would turn ``\\S`` into ``\\s``); there ``\\b`` keeps Python's meaning.
 
-Business hours: until calendars exist, every moment is "inside" (24/7); ``business_hours = "outside"``
-therefore never holds today.
+Business hours: the caller says whether the message came inside the channel's calendar (``inside_hours``;
+a channel without a calendar is open 24/7, so ``business_hours = "outside"`` never holds there). When the
+calendar cannot be known (a helpdesk schedule never read: :class:`bridge.calendars.Unknown`) it is None and
+neither ``inside`` nor ``outside`` holds: a rule does not guess.
 """
 
 from __future__ import annotations
@@ -110,18 +112,23 @@ class Subject:
     known_customer: bool
     vip: bool
     has_attachments: bool
-    inside_hours: bool = True  # 24/7 until calendars exist
+    inside_hours: bool | None = True  # None: the calendar is unknown (neither inside nor outside holds)
 
     @classmethod
     def of(
-        cls, event: EventFacts, thread: ThreadFacts, crm: CrmFacts | None, classification: Classified | None
+        cls,
+        event: EventFacts,
+        thread: ThreadFacts,
+        crm: CrmFacts | None,
+        classification: Classified | None,
+        inside_hours: bool | None = True,
     ) -> Subject:
         language = classification.language.casefold() if classification is not None else None
         return cls(
             event, thread, crm, classification, fold(event.text), strip_marks(event.text),
             channel=event.channel.casefold(), platform=event.platform.casefold(), language=language,
             public=event.public, first_message=thread.first_message, known_customer=crm is not None and crm.found,
-            vip=crm is not None and crm.vip, has_attachments=event.attachments > 0,
+            vip=crm is not None and crm.vip, has_attachments=event.attachments > 0, inside_hours=inside_hours,
         )  # fmt: skip
 
 
@@ -252,7 +259,8 @@ class Flag:
         return ((self.yes if self.wanted else self.no),) if self.holds(s) else None
 
     def why_not(self, s: Subject) -> str:
-        return f"{self.what}: {self.yes if getattr(s, self.attr) else self.no}"
+        value = getattr(s, self.attr)
+        return f"{self.what}: {'unknown' if value is None else self.yes if value else self.no}"
 
 
 _NO_SPACES = (
@@ -504,11 +512,13 @@ def decide(
     crm: CrmFacts | None,
     classification: Classified | None,
     rules: Sequence[Rule],
+    *,
+    inside_hours: bool | None = True,
 ) -> Decision:
     """Evaluate ``rules`` in order against one message. Pure: same facts, same decision."""
     if not rules:
         return NO_RULES
-    subject = Subject.of(event, thread, crm, classification)
+    subject = Subject.of(event, thread, crm, classification, inside_hours)
     plan = _Plan()
     for rule in rules:
         if not rule.when.holds(subject):
@@ -534,9 +544,11 @@ def explain(
     crm: CrmFacts | None,
     classification: Classified | None,
     rules: Sequence[Rule],
+    *,
+    inside_hours: bool | None = True,
 ) -> list[Verdict]:
     """Each rule's verdict in order: fired (and why), did not match (and why not), or not evaluated."""
-    subject = Subject.of(event, thread, crm, classification)
+    subject = Subject.of(event, thread, crm, classification, inside_hours)
     verdicts: list[Verdict] = []
     stopped_by: str | None = None
     for rule in rules:

@@ -11,7 +11,8 @@ import logging
 import math
 from collections.abc import Sequence
 
-from bridge import enrich
+from bridge import enrich, schedules
+from bridge.calendars import Unknown
 from bridge.errors import BridgeError
 from bridge.events import SocialEvent
 from bridge.registry import Runtime
@@ -29,7 +30,22 @@ def decide_for(rt: Runtime, event: SocialEvent, *, first: bool, customer: enrich
     if not rules:
         return NO_RULES
     lookup = customer if first else _cached(rt, event)
-    return decide(EventFacts.of(event), ThreadFacts(first), _crm_facts(rt, lookup), _classified(rt, event), rules)
+    facts = EventFacts.of(event), ThreadFacts(first), _crm_facts(rt, lookup), _classified(rt, event)
+    return decide(*facts, rules, inside_hours=inside_hours(rt, event))
+
+
+def inside_hours(rt: Runtime, event: SocialEvent) -> bool | None:
+    """Whether the customer wrote inside the channel's calendar, at the platform's own time of the post
+    (True without a calendar: 24/7; None when the calendar is unknown, and the log says why)."""
+    channel = rt.config.channel(event.channel)
+    name = channel.get("calendar") if channel is not None else None
+    if name is None:
+        return True
+    calendar = schedules.resolve(rt.config.calendars[name], schedules.stored(rt.store))
+    if isinstance(calendar, Unknown):
+        log.info("business hours of calendar %s unknown for %s: %s", name, event.thread_key, calendar.reason)
+        return None
+    return calendar.is_open(event.created_at)
 
 
 def _cached(rt: Runtime, event: SocialEvent) -> enrich.Lookup | None:

@@ -14,19 +14,22 @@ import pytest
 import requests
 
 from bridge import config as config_module
-from bridge import schedules
+from bridge import schedules, triage
 from bridge.calendarbook import CalendarConfig
 from bridge.calendars import Calendar, Holiday, Interval, Unknown, parse_holidays
 from bridge.errors import ConfigError
+from bridge.events import Author, SocialEvent
 from bridge.queue import Queue, Worker, make_huey
-from bridge.registry import build_runtime
+from bridge.registry import Runtime, build_runtime
+from bridge.rulebook import parse_rules
+from bridge.rules import EventFacts, ThreadFacts, explain
 from bridge.store import Store
 from connectors.freshdesk.helpdesk import FreshdeskHelpdesk
 from connectors.zendesk import ZendeskHelpdesk
 from sandbox.base import Fault
 from sandbox.freshdesk import FreshdeskSimulator
 from sandbox.zendesk import ZendeskSimulator
-from tests.conftest import ZD_EMAIL, ZD_TOKEN, fixture_json, raw_config
+from tests.conftest import PAGE_ID, ZD_EMAIL, ZD_TOKEN, fixture_json, raw_config
 
 FD_KEY = "fd-api-key-not-a-real-one"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -220,3 +223,51 @@ def test_a_bad_refresh_interval_stops_at_start(value: Any) -> None:
     raw["bridge"]["schedule_refresh_minutes"] = value
     with pytest.raises(ConfigError, match=r"bridge\.schedule_refresh_minutes: .* is not a whole number from 1 to 59"):
         config_module.parse(raw, env={})
+
+
+# -- the triage rules' business-hours condition follows the channel's calendar -------------------------------------
+
+HOURS_RULES = [
+    {"name": "after-hours", "when": {"business_hours": "outside"}, "then": {"tags": ["after_hours"]}},
+    {"name": "office", "when": {"business_hours": "inside"}, "then": {"tags": ["office"]}},
+]
+
+
+def message_at(at: datetime) -> SocialEvent:
+    author = Author(id="psid-1", name="Jane Doe")
+    return SocialEvent("facebook", "acme-facebook", PAGE_ID, "m1", "messenger:psid-1", "message", author,
+                       "where is my order?", at, "psid-1")  # fmt: skip
+
+
+def runtime_with(tmp_path: Path, calendar: dict[str, Any] | None) -> Runtime:
+    raw = raw_config(database_url=f"sqlite:///{tmp_path}/s.db", queue_url=f"sqlite:///{tmp_path}/q.db")
+    raw["rules"] = HOURS_RULES
+    if calendar is not None:
+        raw["calendars"] = {"support": calendar}
+        raw["channels"][0]["calendar"] = "support"
+    return build_runtime(config_module.parse(raw, env={}))
+
+
+@pytest.mark.parametrize(
+    ("calendar", "at", "tags"),
+    [
+        (None, NOW, ("office",)),  # no calendar: 24/7
+        ({"timezone": "Europe/Berlin", "hours": ["mon-fri 09:00-18:00"]}, NOW, ("after_hours",)),  # Friday 23:00
+        ({"timezone": "Europe/Berlin", "hours": ["mon-fri 09:00-18:00"]}, NOW - timedelta(hours=10), ("office",)),
+        ({"schedule": "helpdesk"}, NOW, ()),  # never read: unknown, neither rule fires
+    ],
+)
+def test_the_business_hours_rule_follows_the_channels_calendar(
+    tmp_path: Path, calendar: dict[str, Any] | None, at: datetime, tags: tuple[str, ...]
+) -> None:
+    runtime = runtime_with(tmp_path, calendar)
+    decision = triage.decide_for(runtime, message_at(at), first=True, customer=None)
+    assert tuple(t for t in decision.tags if not t.startswith("rule_")) == tags
+
+
+def test_rules_explain_says_the_business_hours_are_unknown() -> None:
+    event = EventFacts("acme-facebook", "facebook", "where is my order?")
+    verdicts = explain(
+        event, ThreadFacts(), None, None, parse_rules(HOURS_RULES, helpdesk="zendesk"), inside_hours=None
+    )
+    assert [v.detail for v in verdicts] == ["no match: business hours: unknown"] * 2
