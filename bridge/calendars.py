@@ -135,11 +135,12 @@ class Calendar:
 
     def spans(self, since: datetime) -> Iterator[tuple[datetime, datetime]]:
         """The openings that end after ``since``, as UTC instants, in order, touching ones merged; stops
-        after :data:`HORIZON_DAYS` local days without one."""
+        after :data:`HORIZON_DAYS` local days without one. An opening that never closes (24/7) ends after
+        :data:`HORIZON_DAYS` days (merging it for ever ran into year 9999: OverflowError)."""
         pending: tuple[datetime, datetime] | None = None
         day = since.astimezone(self.zone).date() - timedelta(days=2)  # an opening of the day before may run on
-        idle = 0
-        while idle <= HORIZON_DAYS:
+        first, idle = day, 0
+        while idle <= HORIZON_DAYS and not (pending is not None and (day - first).days > HORIZON_DAYS):
             found = False
             for start, end in self._day_spans(day):
                 if end <= since:

@@ -346,3 +346,11 @@ def test_nothing_is_promised_on_an_unknown_calendar() -> None:
     assert promise(unknown, berlin("2026-12-07 10:00"), timedelta(hours=2)) == unknown
     never = calendar("c", "UTC", [], [])
     assert isinstance(promise(never, berlin("2026-12-07 10:00"), timedelta(hours=2)), Unknown)
+
+
+def test_a_calendar_open_around_the_clock_is_open() -> None:
+    """Every day 00:00-24:00: one opening that never closes (merging it ran to year 9999: OverflowError)."""
+    always = calendar("always", "Europe/Berlin", ["mon-sun 00:00-24:00"])
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    assert always.is_open(now)
+    assert always.next_open(now) == now
