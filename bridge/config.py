@@ -1,12 +1,15 @@
-"""Load and validate ``socialdesk.toml``: ``${ENV}`` interpolation, typed sections, secrets masked.
+"""Load and validate ``socialdesk.toml``: ``${ENV}`` interpolation, one declared schema, secrets masked.
 
 Configuration is read once, at the edge (the CLI or the app factory), and handed down; connectors
-never read the environment. A bad file fails at start with a :class:`ConfigError` that names the key
-and what is wrong, and never prints a secret's value.
+never read the environment. Every section, key and value is checked at start against the pydantic
+models below (unknown keys refused, with the likely intended key), and a bad file fails with one
+:class:`ConfigError` line that names the key and what is wrong. A value is never shown when it is a
+secret or came from the environment: the key is named, and ``${VAR}`` as written in the file.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
@@ -14,7 +17,21 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeGuard
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    PlainValidator,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bridge.calendarbook import CalendarConfig, check_references, parse_calendars
 from bridge.classify.plugins import ClassifierSettings
@@ -25,7 +42,9 @@ from bridge.rules import Rule
 
 PLATFORMS = ("facebook", "instagram", "whatsapp", "x", "telegram", "generic")
 HELPDESKS = ("zendesk", "freshdesk")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 #: Keys whose values are secrets: masked in repr, logs and messages.
 SECRET_KEYS = frozenset(
@@ -35,20 +54,9 @@ SECRET_KEYS = frozenset(
         "secret_token", "secret",
     }
 )  # fmt: skip
+#: Keys whose values are never shown in a message either (a store URL may hold a password).
+_UNSHOWN_KEYS = SECRET_KEYS | {"database_url", "queue_url"}
 
-#: Required keys of each ``[[channels]]`` entry, by platform (see DESIGN.md).
-CHANNEL_KEYS: dict[str, tuple[str, ...]] = {
-    "facebook": ("access_token", "app_secret", "verify_token"),
-    "instagram": ("access_token", "app_secret", "verify_token"),
-    "whatsapp": ("access_token", "app_secret", "verify_token"),
-    "x": ("consumer_key", "consumer_secret"),
-    "telegram": ("bot_token", "secret_token"),
-    "generic": ("secret", "callback_url"),
-}
-HELPDESK_KEYS: dict[str, tuple[str, ...]] = {
-    "zendesk": ("url", "email"),  # webhook_secret: here, or stored by `socialdesk setup zendesk`
-    "freshdesk": ("url", "api_key", "webhook_secret"),
-}
 DEFAULT_API_URLS = {
     "facebook": "https://graph.facebook.com/v21.0",
     "instagram": "https://graph.facebook.com/v21.0",
@@ -56,6 +64,10 @@ DEFAULT_API_URLS = {
     "x": "https://api.x.com",
     "telegram": "https://api.telegram.org",
 }
+DEFAULT_PRIVATE_MARKER = "#private"
+DEFAULT_PRIVATE_TAG = "socialdesk_private"
+DEFAULT_PRIVATE_NOTICE = "We've sent you a private message."
+DEFAULT_CACHE_TTL = 3600.0
 
 
 class Secret:
@@ -83,7 +95,7 @@ class Secret:
 
 @dataclass(frozen=True)
 class Section:
-    """A config table with secrets wrapped; :meth:`plain` unwraps them for a connector's constructor."""
+    """A config table with secrets wrapped and defaults filled in; :meth:`plain` unwraps for a connector."""
 
     name: str
     values: Mapping[str, Any]
@@ -121,12 +133,306 @@ class Config:
     source: str = "<memory>"
     rules: tuple[Rule, ...] = ()  # [[rules]]: triage, in order (bridge.rules)
     calendars: Mapping[str, CalendarConfig] = field(default_factory=dict)  # [calendars.<name>] (bridge.calendarbook)
+    log_format: str = "text"  # [bridge] log_format: "text" or "json" (one object per line)
+    lease_seconds: float = 120.0  # [bridge] lease_seconds: how soon a dead worker's threads are free again
+    redispatch_after: float = 60.0  # [bridge] redispatch_after: an unfinished inbox row is re-enqueued after that
 
     def channel(self, name: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.name == name), None)
 
     def channels_for(self, *platforms: str) -> list[ChannelConfig]:
         return [c for c in self.channels if c.platform in platforms]
+
+
+# -- value types: each refuses a bad value with a message that never needs the value itself ---------------------
+
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+def _fail(message: str, **context: Any) -> PydanticCustomError:
+    return PydanticCustomError("config", message, context)
+
+
+def _http_url(value: str) -> str:
+    try:
+        _HTTP_URL.validate_python(value)
+    except ValidationError:
+        raise _fail("is not an http(s) URL") from None
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank", "required")
+    return value
+
+
+def _text_of_number(value: object) -> object:
+    """Ids and tokens written as TOML integers (``account_id = 1234567890``) are read as their text."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _channel_name(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise _fail("is not a name: use letters, digits, '-', '_' or '.' only")
+    return value
+
+
+def _store_url(value: str) -> str:
+    """A database or Redis URL. One "@" too many (a password with "@" not written "%40") would make the
+    rest of the password read as the host name, and error messages print host names: refused here."""
+    authority = value.partition("://")[2].split("/", 1)[0]
+    if authority.count("@") > 1:
+        raise _fail("more than one '@' before the host: write an '@' in the password as %40")
+    return value
+
+
+def _api_version(value: str) -> str:
+    if not re.fullmatch(r"\d{2,3}\.0", value):
+        raise _fail("must look like 59.0")
+    return value
+
+
+def is_days(value: object) -> TypeGuard[int | float]:
+    """A number of days, 1 or more (finite: NaN would compare as "older" than everything on PostgreSQL)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and value >= 1
+
+
+def _days(value: object) -> float:
+    if not is_days(value):
+        raise _fail("is not a number of days, 1 or more")
+    return float(value)
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail("is not a whole number, 1 or more")
+    return value
+
+
+def _minute_step(value: object) -> int:
+    """A minute step of the worker's crontab, so 1 to 59."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 59:
+        raise _fail("is not a whole number from 1 to 59")
+    return value
+
+
+def retention_days(value: object, where: str) -> float:
+    """:func:`is_days` for a value given outside the file (``prune --older-than``)."""
+    if not is_days(value):
+        raise ConfigError(f"{where}: {value!r} is not a number of days, 1 or more")
+    return float(value)
+
+
+Url = Annotated[str, AfterValidator(_http_url)]
+Text = Annotated[str, BeforeValidator(_text_of_number), AfterValidator(_not_blank)]  # required, not blank
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+StoreUrl = Annotated[str, AfterValidator(_store_url)]
+LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)]
+Days = Annotated[float, PlainValidator(_days)]
+Count = Annotated[int, PlainValidator(_count)]
+MinuteStep = Annotated[int, PlainValidator(_minute_step)]
+ChannelName = Annotated[str, AfterValidator(_not_blank), AfterValidator(_channel_name)]
+Share = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+
+
+# -- the schema --------------------------------------------------------------------------------------------------
+
+
+class _Table(BaseModel):
+    """Every table refuses keys it does not declare, and TOML types are taken as written (no "30" → 30)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class BridgeSettings(_Table):
+    database_url: StoreUrl = "sqlite:///socialdesk.db"
+    queue_url: StoreUrl = "sqlite:///socialdesk-queue.db"
+    helpdesk: Literal["zendesk", "freshdesk"] = "zendesk"
+    public_url: Url | None = None
+    log_level: LogLevel = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    retention_days: Days | None = None
+    lease_seconds: Seconds = 120.0
+    redispatch_after: Seconds = 60.0
+    schedule_refresh_minutes: MinuteStep = 15  # how often the worker re-reads the helpdesk's schedules
+
+
+class ZendeskSettings(_Table):
+    url: Url
+    email: Text
+    api_token: str | None = None
+    oauth_token: str | None = None
+    webhook_secret: str | None = None  # here, or stored by `socialdesk setup zendesk`
+    timeout: Seconds | None = None
+
+    @model_validator(mode="after")
+    def _one_token(self) -> ZendeskSettings:
+        if not (self.api_token or self.oauth_token):
+            raise _fail("required (or zendesk.oauth_token)", key="api_token")
+        return self
+
+
+class FreshdeskSettings(_Table):
+    url: Url
+    api_key: Text
+    webhook_secret: Text
+    thread_key_field: str | None = None
+    custom_fields: dict[str, str | int | float | bool] | None = None
+    rate_limit_reserve: Annotated[int, Field(ge=0)] | None = None
+    timeout: Seconds | None = None
+
+
+class SalesforceSettings(_Table):
+    """Connection keys go to :class:`connectors.salesforce.SalesforceCrm` (its own defaults apply when
+    absent); the enrichment and sync keys below them are read by the bridge, with their defaults here."""
+
+    instance_url: Url | None = None
+    access_token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    security_token: str | None = None
+    domain: str | None = None
+    consumer_key: str | None = None
+    private_key_file: str | None = None
+    api_version: Annotated[str, AfterValidator(_api_version)] | None = None
+    fields: dict[Literal["contact", "account", "lead"], list[str]] | None = None
+    handle_field: str | None = None
+    default_account_id: str | None = None
+    default_region: str | None = None
+    usage_threshold: Share | None = None
+    usage_recheck: Seconds | None = None
+    timeout: Seconds | None = None
+    vip_field: str = "account_type"
+    vip_values: list[str] = []
+    ticket_fields: dict[str, str] = {}
+    cache_ttl: Annotated[float, Field(ge=0, allow_inf_nan=False)] = DEFAULT_CACHE_TTL
+    retry_seconds: Seconds = 60.0
+    write_back: bool = False
+    on_delete: Literal["ignore", "tag", "suspend"] = "ignore"
+    sync_every_minutes: Annotated[int, Field(ge=0)] = 0
+
+
+class ClassifierTable(_Table):
+    """``[classifier]``: the keys and their types; what each kind needs is checked by
+    :func:`bridge.classify.plugins.settings`, which makes the settings from it."""
+
+    kind: str | None = None
+    path: str | None = None
+    url: str | None = None
+    api_key: str | None = None
+    timeout: Seconds | None = None
+    options: dict[str, Any] | None = None
+
+
+class _Channel(_Table):
+    name: ChannelName
+    calendar: str | None = None  # a [calendars.<name>]: its business hours and promise for this channel
+    timeout: Seconds | None = None
+    private_marker: str = DEFAULT_PRIVATE_MARKER
+    private_tag: str = DEFAULT_PRIVATE_TAG
+    private_notice: str = DEFAULT_PRIVATE_NOTICE
+
+
+class _SplitChannel(_Channel):
+    max_reply_parts: Count | None = None  # a longer reply is refused (connectors.base.send_parts)
+
+
+class _MetaChannel(_SplitChannel):
+    account_id: Text  # page id, Instagram user id, WhatsApp phone number id
+    access_token: Text
+    app_secret: Text
+    verify_token: Text
+    api_url: Url = DEFAULT_API_URLS["facebook"]
+
+
+class FacebookChannel(_MetaChannel):
+    platform: Literal["facebook"]
+
+
+class InstagramChannel(_MetaChannel):
+    platform: Literal["instagram"]
+
+
+class WhatsAppChannel(_MetaChannel):
+    platform: Literal["whatsapp"]
+    reengagement_template: str | None = None
+    template_language: str | None = None
+
+
+class XChannel(_SplitChannel):
+    platform: Literal["x"]
+    account_id: Text | None = None  # read from the token when absent
+    consumer_key: Text
+    consumer_secret: Text
+    access_token: str | None = None
+    access_token_secret: str | None = None
+    bearer_token: str | None = None
+    api_url: Url = DEFAULT_API_URLS["x"]
+
+
+class TelegramChannel(_SplitChannel):
+    platform: Literal["telegram"]
+    account_id: Text | None = None  # read from the token when absent
+    bot_token: Text
+    secret_token: Text
+    api_url: Url = DEFAULT_API_URLS["telegram"]
+
+
+class GenericChannel(_Channel):
+    platform: Literal["generic"]
+    account_id: Text | None = None  # read from the token when absent
+    secret: Text
+    callback_url: Url
+
+
+AnyChannel = Annotated[
+    FacebookChannel | InstagramChannel | WhatsAppChannel | XChannel | TelegramChannel | GenericChannel,
+    Field(discriminator="platform"),
+]
+CHANNEL_MODELS: dict[str, type[_Channel]] = {
+    "facebook": FacebookChannel, "instagram": InstagramChannel, "whatsapp": WhatsAppChannel, "x": XChannel,
+    "telegram": TelegramChannel, "generic": GenericChannel,
+}  # fmt: skip
+
+
+class ConfigFile(_Table):
+    """The whole ``socialdesk.toml``."""
+
+    bridge: BridgeSettings = BridgeSettings()
+    zendesk: ZendeskSettings | None = None
+    freshdesk: FreshdeskSettings | None = None
+    salesforce: SalesforceSettings | None = None
+    classifier: ClassifierTable = ClassifierTable()
+    channels: list[AnyChannel] = []
+    rules: list[dict[str, Any]] = []  # each rule is checked by bridge.rulebook, which names the rule and the key
+    calendars: dict[str, Any] | None = None  # each calendar is checked by bridge.calendarbook
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ConfigFile:
+        helpdesk = self.bridge.helpdesk
+        if getattr(self, helpdesk) is None:
+            raise _fail(f"section required because bridge.helpdesk = {helpdesk!r}", path=f"[{helpdesk}]")
+        names = [c.name for c in self.channels]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise _fail(f"duplicate {', '.join(duplicates)}", path="channels[].name")
+        return self
+
+
+SECTIONS: dict[str, type[_Table]] = {
+    "bridge": BridgeSettings, "zendesk": ZendeskSettings, "freshdesk": FreshdeskSettings,
+    "salesforce": SalesforceSettings, "classifier": ClassifierTable,
+}  # fmt: skip
+
+
+# -- loading -----------------------------------------------------------------------------------------------------
 
 
 def default_path() -> Path:
@@ -140,6 +446,8 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found (use --config or SOCIALDESK_CONFIG)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file {path} cannot be read ({getattr(e, 'strerror', None) or e})") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     return parse(raw, env=os.environ if env is None else env, source=str(path))
@@ -147,157 +455,194 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
 
 def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str = "<memory>") -> Config:
     """Validate an already-decoded TOML document (used by :func:`load`, the demo and the tests)."""
-    data = _interpolate(raw, env, "")
-    bridge = _table(data, "bridge")
-    helpdesk = _choice(bridge, "bridge.helpdesk", HELPDESKS, default="zendesk")
-    helpdesk_section = _section(data, helpdesk, HELPDESK_KEYS[helpdesk])
-    if helpdesk == "zendesk" and not (helpdesk_section.get("api_token") or helpdesk_section.get("oauth_token")):
-        raise ConfigError("zendesk.api_token: required (or zendesk.oauth_token)")
-    channels = tuple(_channel(c, i) for i, c in enumerate(_list(data, "channels")))
-    _unique([c.name for c in channels], "channels[].name")
-    calendars = parse_calendars(data.get("calendars"))
-    _refresh_minutes(bridge)
-    check_references([(c.name, c.get("calendar")) for c in channels], calendars)
+    interpolate = _Interpolation(env, raw)
+    data = interpolate(raw)
+    try:
+        checked = ConfigFile.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_one_line(e, raw, interpolate.templates)) from None
+    return _config(checked, source)
+
+
+def _config(checked: ConfigFile, source: str) -> Config:
+    bridge = checked.bridge
+    helpdesk = getattr(checked, bridge.helpdesk)
     return Config(
-        database_url=_store_url(bridge, "database_url", "sqlite:///socialdesk.db"),
-        queue_url=_store_url(bridge, "queue_url", "sqlite:///socialdesk-queue.db"),
-        helpdesk=helpdesk,
-        public_url=bridge.get("public_url"),
-        log_level=str(bridge.get("log_level", "INFO")).upper(),
-        helpdesk_section=helpdesk_section,
-        channels=channels,
-        salesforce=Section("salesforce", _wrap(data["salesforce"])) if "salesforce" in data else None,
-        bridge=bridge,
-        retention_days=_retention_days(bridge),
-        classifier=classifier_settings(_table(data, "classifier")),
+        database_url=bridge.database_url,
+        queue_url=bridge.queue_url,
+        helpdesk=bridge.helpdesk,
+        public_url=bridge.public_url,
+        log_level=bridge.log_level,
+        helpdesk_section=_section(bridge.helpdesk, helpdesk),
+        channels=tuple(_channel(c) for c in checked.channels),
+        salesforce=_section("salesforce", checked.salesforce) if checked.salesforce else None,
+        bridge=bridge.model_dump(),
+        retention_days=bridge.retention_days,
+        classifier=classifier_settings(checked.classifier.model_dump(exclude_none=True)),
         source=source,
-        rules=parse_rules(data.get("rules"), helpdesk=helpdesk),
-        calendars=calendars,
+        rules=parse_rules(checked.rules, helpdesk=bridge.helpdesk),
+        calendars=_calendars(checked),
+        log_format=bridge.log_format,
+        lease_seconds=bridge.lease_seconds,
+        redispatch_after=bridge.redispatch_after,
     )
 
 
-def _store_url(bridge: Mapping[str, Any], key: str, default: str) -> str:
-    """A database or Redis URL. One "@" too many (a password with "@" not written "%40") would make the
-    rest of the password read as the host name, and error messages print host names: refused here, without
-    the value, since it holds the password."""
-    url = str(bridge.get(key, default))
-    authority = url.partition("://")[2].split("/", 1)[0]
-    if authority.count("@") > 1:
-        raise ConfigError(f"bridge.{key}: more than one '@' before the host: write an '@' in the password as %40")
-    return url
-
-
-def _interpolate(value: Any, env: Mapping[str, str], where: str) -> Any:
-    if isinstance(value, dict):
-        return {k: _interpolate(v, env, f"{where}.{k}" if where else k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_interpolate(v, env, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, str):
-
-        def sub(m: re.Match[str]) -> str:
-            if m.group(1) not in env:
-                raise ConfigError(f"{where}: environment variable {m.group(1)} is not set")
-            return env[m.group(1)]
-
-        return _VAR.sub(sub, value)
-    return value
-
-
-def _table(data: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"{key}: must be a table")
-    return value
-
-
-def _list(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
-    value = data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise ConfigError(f"{key}: must be an array of tables ([[{key}]])")
-    return value
-
-
-def _choice(table: Mapping[str, Any], key: str, allowed: tuple[str, ...], *, default: str) -> str:
-    value = table.get(key.rsplit(".", 1)[-1], default)
-    if value not in allowed:
-        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(allowed)}")
-    return str(value)
-
-
-def _retention_days(bridge: Mapping[str, Any]) -> float | None:
-    value = bridge.get("retention_days")
-    return None if value is None else retention_days(value, "bridge.retention_days")
-
-
-def retention_days(value: object, where: str) -> float:
-    """A number of days, 1 or more (finite: NaN would compare as "older" than everything on PostgreSQL)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 1:
-        raise ConfigError(f"{where}: {value!r} is not a number of days, 1 or more")
-    return float(value)
+def _calendars(checked: ConfigFile) -> dict[str, CalendarConfig]:
+    calendars = parse_calendars(checked.calendars)
+    check_references([(c.name, c.calendar) for c in checked.channels], calendars)
+    return calendars
 
 
 def _wrap(table: Mapping[str, Any]) -> dict[str, Any]:
     return {k: Secret(str(v)) if k in SECRET_KEYS and v is not None else v for k, v in table.items()}
 
 
-def _require(table: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
-    for key in keys:
-        value = table.get(key)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            raise ConfigError(f"{where}.{key}: required")
+def _section(name: str, model: _Table) -> Section:
+    return Section(name, _wrap(model.model_dump(exclude_none=True)))
 
 
-def _section(data: Mapping[str, Any], name: str, required: tuple[str, ...]) -> Section:
-    table = _table(data, name)
-    if not table:
-        raise ConfigError(f"[{name}]: section required because bridge.helpdesk = {name!r}")
-    _require(table, required, name)
-    _url(table, "url", name)
-    return Section(name, _wrap(table))
-
-
-def _url(table: Mapping[str, Any], key: str, where: str) -> None:
-    value = table.get(key)
-    if value is not None and not re.match(r"^https?://[^\s/]+", str(value)):
-        raise ConfigError(f"{where}.{key}: {value!r} is not an http(s) URL")
-
-
-def _channel(table: dict[str, Any], index: int) -> ChannelConfig:
-    where = f"channels[{index}]"
-    _require(table, ("name", "platform"), where)
-    platform = _choice(table, f"{where}.platform", PLATFORMS, default="")
-    where = f"channels[{table['name']}]"
-    required = CHANNEL_KEYS[platform] + (() if platform in ("telegram", "generic", "x") else ("account_id",))
-    _require(table, required, where)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(table["name"])):
-        raise ConfigError(f"{where}.name: use letters, digits, '-', '_' or '.' only")
-    values = dict(table)
-    values.setdefault("api_url", DEFAULT_API_URLS.get(platform))
-    _url(values, "api_url", where)
-    _url(values, "callback_url", where)
-    _positive_int(values, "max_reply_parts", where)
+def _channel(model: _Channel) -> ChannelConfig:
+    values = model.model_dump(exclude_none=True)
     return ChannelConfig(
-        name=str(table["name"]),
-        values=_wrap(values),
-        platform=platform,
-        account_id=str(table.get("account_id", "")),
+        name=model.name, values=_wrap(values), platform=values["platform"], account_id=values.get("account_id", "")
     )
 
 
-def _positive_int(table: Mapping[str, Any], key: str, where: str) -> None:
-    value = table.get(key)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ConfigError(f"{where}.{key}: {value!r} is not a whole number, 1 or more")
+# -- ${VAR} interpolation, remembering what the file said so that messages show that, never the value ------------
+
+Loc = tuple[int | str, ...]
 
 
-def _refresh_minutes(bridge: Mapping[str, Any]) -> None:
-    """``schedule_refresh_minutes``: a minute step of the worker's crontab, so 1 to 59."""
-    value = bridge.get("schedule_refresh_minutes")
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 59):
-        raise ConfigError(f"bridge.schedule_refresh_minutes: {value!r} is not a whole number from 1 to 59")
+@dataclass
+class _Interpolation:
+    env: Mapping[str, str]
+    raw: Mapping[str, Any]
+    templates: dict[Loc, str] = field(default_factory=dict)  # where a value came from ${VAR}: what the file says
+
+    def __call__(self, value: Any, loc: Loc = ()) -> Any:
+        if isinstance(value, dict):
+            return {k: self(v, (*loc, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self(v, (*loc, i)) for i, v in enumerate(value)]
+        if not isinstance(value, str) or not _VAR.search(value):
+            return value
+        self.templates[loc] = value
+        return _VAR.sub(lambda m: self._variable(m.group(1), loc), value)
+
+    def _variable(self, name: str, loc: Loc) -> str:
+        if name not in self.env:
+            raise ConfigError(f"{_key(loc, self.raw)}: environment variable {name} is not set")
+        return self.env[name]
 
 
-def _unique(names: list[str], key: str) -> None:
-    seen = {n for n in names if names.count(n) > 1}
-    if seen:
-        raise ConfigError(f"{key}: duplicate {', '.join(sorted(seen))}")
+# -- one line per bad file: the first problem, its key, and the value only when it is safe to show --------------
+
+
+def _one_line(error: ValidationError, raw: Mapping[str, Any], templates: Mapping[Loc, str]) -> str:
+    problems = error.errors(include_url=False)
+    first = _describe(problems[0], raw, templates)
+    more = len(problems) - 1
+    return first + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+
+
+def _describe(problem: ErrorDetails, raw: Mapping[str, Any], templates: Mapping[Loc, str]) -> str:
+    loc, context = _loc(problem), problem.get("ctx") or {}
+    if "path" in context:
+        return f"{context['path']}: {problem['msg']}"
+    if problem["type"] == "extra_forbidden":
+        return _unknown(loc, raw)
+    if problem["type"].startswith("union_tag"):  # the channel's platform: missing, or not one we know
+        loc, problem = (*loc, "platform"), {**problem, "input": context.get("tag")}
+    if "key" in context:
+        loc = (*loc, context["key"])
+    return f"{_key(loc, raw)}: {_shown(loc, problem, templates)}{_problem(problem)}"
+
+
+def _loc(problem: ErrorDetails) -> Loc:
+    """The key's place in the file: pydantic's path without the channel's platform tag or "[key]"."""
+    loc = tuple(p for p in problem["loc"] if p != "[key]")
+    return loc[:2] + loc[3:] if loc[:1] == ("channels",) and len(loc) > 2 else loc
+
+
+_REQUIRED = ("missing", "blank", "union_tag_not_found")
+_TYPES = {
+    "model_type": "a table", "model_attributes_type": "a table", "dict_type": "a table", "list_type": "an array",
+    "string_type": "text", "int_type": "a whole number", "float_type": "a number", "bool_type": "true or false",
+}  # fmt: skip
+
+
+def _problem(problem: ErrorDetails) -> str:
+    kind, context = problem["type"], problem.get("ctx") or {}
+    if kind in _REQUIRED:
+        return "required"
+    if kind in ("literal_error", "union_tag_invalid"):
+        allowed = context.get("expected") or context.get("expected_tags") or ""
+        return "is not one of " + ", ".join(re.findall(r"'([^']*)'", str(allowed)))
+    if kind in _TYPES:
+        return f"must be {_TYPES[kind]}"
+    message = str(problem["msg"])
+    return re.sub(r"^(Input|String|Value) should (be|have|match)", r"must \2", message)
+
+
+def _shown(loc: Loc, problem: ErrorDetails, templates: Mapping[Loc, str]) -> str:
+    """What the file says, quoted, when it is safe to show: ``'${VAR}'`` for an interpolated value (its
+    value may be a secret: a token pasted into the wrong variable), nothing for a secret key."""
+    value, last = problem.get("input"), next((p for p in reversed(loc) if isinstance(p, str)), "")
+    if problem["type"] in _REQUIRED or last in _UNSHOWN_KEYS:
+        return ""
+    if loc in templates:
+        return f"{templates[loc]!r} (from the environment) "
+    shown = isinstance(value, str | int | float) and len(repr(value)) <= 80
+    return f"{value!r} " if shown else ""
+
+
+def _unknown(loc: Loc, raw: Mapping[str, Any]) -> str:
+    """``retension_days`` → "unknown key (did you mean `retention_days`?)"; sections by their TOML header."""
+    name = str(loc[-1])
+    if len(loc) == 1:
+        return _unknown_section(name, raw.get(name))
+    known = _known_keys(loc, raw)
+    guess = difflib.get_close_matches(name, known, n=1)
+    where = f" for platform {_platform(loc, raw)}" if loc[0] == "channels" and not guess else ""
+    return f"{_key(loc, raw)}: unknown key{where}" + (f" (did you mean `{guess[0]}`?)" if guess else "")
+
+
+def _unknown_section(name: str, value: object) -> str:
+    header = f"[[{name}]]" if isinstance(value, list) else f"[{name}]" if isinstance(value, dict) else name
+    if name in BridgeSettings.model_fields:
+        return f"{name}: unknown key at the top of the file (did you mean `{name}` under [bridge]?)"
+    guess = difflib.get_close_matches(name, list(ConfigFile.model_fields), n=1)
+    shown = (header.replace(name, guess[0]) if guess else "").strip()
+    return f"{header}: unknown section" + (f" (did you mean `{shown}`?)" if guess else "")
+
+
+def _known_keys(loc: Loc, raw: Mapping[str, Any]) -> list[str]:
+    model: type[_Table] | None = SECTIONS.get(str(loc[0])) if len(loc) == 2 else None
+    if loc[0] == "channels" and len(loc) == 3:
+        model = CHANNEL_MODELS.get(_platform(loc, raw))
+    return list(model.model_fields) if model else []
+
+
+def _platform(loc: Loc, raw: Mapping[str, Any]) -> str:
+    return str(_channel_table(raw, loc[1]).get("platform", "?"))
+
+
+def _channel_table(raw: Mapping[str, Any], index: int | str) -> Mapping[str, Any]:
+    channels = raw.get("channels")
+    ok = isinstance(channels, list) and isinstance(index, int) and index < len(channels)
+    table = channels[index] if ok else None  # type: ignore[index]
+    return table if isinstance(table, dict) else {}
+
+
+def _key(loc: Loc, raw: Mapping[str, Any]) -> str:
+    """``bridge.log_level``, ``channels[acme-facebook].app_secret`` (the index when the name is no good)."""
+    text = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            name = _channel_table(raw, part).get("name") if loc[:1] == ("channels",) and i == 1 else None
+            good = isinstance(name, str) and _NAME.fullmatch(name) and not _VAR.search(name)
+            text += f"[{name if good else part}]"
+        else:
+            text += f".{part}" if text else part
+    return text

@@ -15,13 +15,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.config import DEFAULT_CACHE_TTL
 from bridge.errors import BridgeError
 from bridge.events import SocialEvent
 from bridge.registry import Runtime
 
 log = logging.getLogger(__name__)
-
-DEFAULT_TTL = 3600.0
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def look_up(rt: Runtime, event: SocialEvent) -> Lookup | None:
         return None
     crm = rt.crm
     key = f"{event.platform}:{event.author.id}"
-    ttl = float(rt.config.salesforce.get("cache_ttl", DEFAULT_TTL)) if rt.config.salesforce else DEFAULT_TTL
+    ttl = float(rt.config.salesforce.get("cache_ttl")) if rt.config.salesforce else DEFAULT_CACHE_TTL
     cached = rt.store.crm_cached(key, max_age=ttl)
     if cached is not None:
         return Lookup("found", cached) if cached else Lookup("none", {})
@@ -62,8 +61,8 @@ def tags(rt: Runtime, lookup: Lookup | None) -> tuple[str, ...]:
     section = rt.config.salesforce
     if lookup is None or section is None or lookup.outcome != "found":
         return ()
-    field = str(section.get("vip_field", "account_type"))
-    values = {str(v).lower() for v in section.get("vip_values", [])}
+    field = str(section.get("vip_field"))
+    values = {str(v).lower() for v in section.get("vip_values")}
     return ("vip",) if values and lookup.fields.get(field, "").lower() in values else ()
 
 
@@ -72,7 +71,7 @@ def ticket_fields(rt: Runtime, lookup: Lookup | None) -> dict[str, str]:
     section = rt.config.salesforce
     if lookup is None or section is None or lookup.outcome != "found":
         return {}
-    mapping = section.get("ticket_fields") or {}
+    mapping = section.get("ticket_fields")
     return {str(target): lookup.fields[source] for source, target in mapping.items() if lookup.fields.get(source)}
 
 
@@ -103,7 +102,7 @@ def note(lookup: Lookup) -> str:
 
 def retry_base(rt: Runtime) -> float:
     """Seconds before the first later enrichment (``[salesforce] retry_seconds``, default 60); doubles after."""
-    return float(rt.config.salesforce.get("retry_seconds", 60)) if rt.config.salesforce else 60.0
+    return float(rt.config.salesforce.get("retry_seconds")) if rt.config.salesforce else 60.0
 
 
 def owed(rt: Runtime, event: SocialEvent, lookup: Lookup | None) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge import messages, writeback
+from bridge.config import DEFAULT_PRIVATE_MARKER, DEFAULT_PRIVATE_NOTICE, DEFAULT_PRIVATE_TAG
 from bridge.errors import BridgeError, PartiallyDelivered, UnknownOutcome
 from bridge.events import AgentReply, Delivery, ThreadState
 from bridge.inbound import MAX_ATTEMPTS
@@ -167,18 +168,13 @@ def _tell_given_up(rt: Runtime, ticket_id: str, replies: list[AgentReply], reaso
         log.error("ticket %s: could not tell the agent which replies were given up: %s", ticket_id, e)
 
 
-DEFAULT_PRIVATE_MARKER = "#private"
-DEFAULT_PRIVATE_TAG = "socialdesk_private"
-DEFAULT_PRIVATE_NOTICE = "We've sent you a private message."
-
-
 def private_intent(rt: Runtime, channel: str, reply: AgentReply) -> tuple[str, bool]:
     """A reply meant for the customer's eyes only, so that a public thread is answered privately: it starts
     with the channel's ``private_marker`` (default ``#private``, removed from the text), or its ticket
     carries the channel's ``private_tag`` (default ``socialdesk_private``; every reply of that ticket)."""
     section = rt.config.channel(channel)
-    marker = str(section.get("private_marker", DEFAULT_PRIVATE_MARKER) if section else DEFAULT_PRIVATE_MARKER)
-    tag = str(section.get("private_tag", DEFAULT_PRIVATE_TAG) if section else DEFAULT_PRIVATE_TAG)
+    marker = str(section.get("private_marker") if section else DEFAULT_PRIVATE_MARKER)  # defaults: bridge.config
+    tag = str(section.get("private_tag") if section else DEFAULT_PRIVATE_TAG)
     stripped = reply.body.lstrip()
     if marker and stripped.lower().startswith(marker.lower()):
         return stripped[len(marker) :].lstrip(" :\n"), True
@@ -187,7 +183,7 @@ def private_intent(rt: Runtime, channel: str, reply: AgentReply) -> tuple[str, b
 
 def _notice(rt: Runtime, channel: str) -> str:
     section = rt.config.channel(channel)
-    return str(section.get("private_notice", DEFAULT_PRIVATE_NOTICE) if section else DEFAULT_PRIVATE_NOTICE)
+    return str(section.get("private_notice") if section else DEFAULT_PRIVATE_NOTICE)
 
 
 def _sender(

@@ -129,7 +129,7 @@ class Dispatcher(threading.Thread):
 
 def _sync_minutes(runtime: Runtime) -> int:
     section = runtime.config.salesforce
-    return int(section.get("sync_every_minutes", 0)) if section is not None else 0
+    return int(section.get("sync_every_minutes")) if section is not None else 0
 
 
 def _schedule_contact_sync(runtime: Runtime, queue: Queue, minutes: int) -> Any:
@@ -183,7 +183,7 @@ class Worker:
         self.runtime = runtime
         self.queue = queue
         if grace is None:
-            grace = float(runtime.config.bridge.get("redispatch_after", 60))
+            grace = runtime.config.redispatch_after
         self.dispatcher = Dispatcher(runtime, queue, grace=grace)
         minutes = _sync_minutes(runtime)
         self.contact_sync = _schedule_contact_sync(runtime, queue, minutes) if minutes else None

@@ -103,7 +103,7 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
         channels={c.name: build_channel(c) for c in config.channels},
         policy=RetryPolicy(pause_board(config.queue_url, store)),
         crm=build_crm(config),
-        lease_ttl=float(config.bridge.get("lease_seconds", 120)),
+        lease_ttl=config.lease_seconds,
         triage=Triage(config.rules),
         # the rules' sentiment, urgency and language: the classifier runs only when a rule asks for one of them
         classify=build_classifier(config.classifier).classify if needs_classifier(config.rules) else None,

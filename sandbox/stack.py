@@ -254,7 +254,7 @@ def to_toml(raw: dict[str, Any]) -> str:
         tables = value if isinstance(value, list) else [value]
         for table in tables:
             lines.append(f"[[{key}]]" if isinstance(value, list) else f"[{key}]")
-            lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items())
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None)
             lines.append("")
     return "\n".join(lines)
 

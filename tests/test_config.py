@@ -8,7 +8,9 @@ import pytest
 
 from bridge import config as config_module
 from bridge.errors import ConfigError
+from sandbox.stack import to_toml
 from tests.conftest import ZD_TOKEN, raw_config
+from tests.support import socialdesk
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -90,10 +92,13 @@ def test_the_database_and_redis_passwords_never_appear_in_repr() -> None:
         ),
         (lambda r: r["zendesk"].pop("api_token"), "zendesk.api_token: required"),
         (lambda r: r["bridge"].update(helpdesk="jira"), "bridge.helpdesk: 'jira' is not one of zendesk, freshdesk"),
-        (lambda r: r["channels"][0].update(platform="myspace"), "channels[0].platform: 'myspace' is not one of"),
+        (
+            lambda r: r["channels"][0].update(platform="myspace"),
+            "channels[acme-facebook].platform: 'myspace' is not one of",
+        ),
         (lambda r: r["channels"][0].pop("app_secret"), "channels[acme-facebook].app_secret: required"),
         (lambda r: r["channels"][0].update(account_id=""), "channels[acme-facebook].account_id: required"),
-        (lambda r: r["channels"][0].update(name="a b"), "channels[a b].name: use letters"),
+        (lambda r: r["channels"][0].update(name="a b"), "channels[0].name: 'a b' is not a name: use letters"),
         (lambda r: r["channels"].append(dict(r["channels"][0])), "channels[].name: duplicate acme-facebook"),
         (lambda r: r.pop("zendesk"), "[zendesk]: section required"),
         (
@@ -113,7 +118,9 @@ def test_bad_config_names_the_key(mutate: Callable[[dict[str, Any]], object], me
 
 def test_missing_environment_variable_is_named(tmp_path: Path) -> None:
     env = {k: v for k, v in ENV.items() if k != "FB_PAGE_TOKEN"}
-    with pytest.raises(ConfigError, match=r"channels\[0\].access_token: environment variable FB_PAGE_TOKEN is not set"):
+    with pytest.raises(
+        ConfigError, match=r"^channels\[acme-facebook\].access_token: environment variable FB_PAGE_TOKEN is not set$"
+    ):
         config_module.load(write(tmp_path, GOOD), env=env)
 
 
@@ -122,3 +129,216 @@ def test_unreadable_files(tmp_path: Path) -> None:
         config_module.load(tmp_path / "nope.toml", env={})
     with pytest.raises(ConfigError, match="not valid TOML"):
         config_module.load(write(tmp_path, "[bridge\n"), env={})
+
+
+# -- one declared schema: every section, key and value checked at load ------------------------------------------
+
+SALESFORCE = {"instance_url": "https://acme.my.salesforce.com", "access_token": "sf-token"}
+Mutate = Callable[[dict[str, Any]], object]
+
+
+def bridge(**values: Any) -> Mutate:
+    return lambda r: r["bridge"].update(values)
+
+
+def zendesk(**values: Any) -> Mutate:
+    return lambda r: r["zendesk"].update(values)
+
+
+def channel(**values: Any) -> Mutate:
+    return lambda r: r["channels"][0].update(values)
+
+
+def with_salesforce(**values: Any) -> Mutate:
+    return lambda r: r.update(salesforce={**SALESFORCE, **values})
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (bridge(retension_days=30), "bridge.retension_days: unknown key (did you mean `retention_days`?)"),
+        (bridge(helpdsk="freshdesk"), "bridge.helpdsk: unknown key (did you mean `helpdesk`?)"),
+        (with_salesforce(vip_feild="account_type"), "salesforce.vip_feild: unknown key (did you mean `vip_field`?)"),
+        (lambda r: r.update(channel=r.pop("channels")), "[[channel]]: unknown section (did you mean `[[channels]]`?)"),
+        (lambda r: r.update(salesfroce=SALESFORCE), "[salesfroce]: unknown section (did you mean `[salesforce]`?)"),
+        (zendesk(api_tokn="x"), "zendesk.api_tokn: unknown key (did you mean `api_token`?)"),
+        (
+            channel(app_secert="x"),
+            "channels[acme-facebook].app_secert: unknown key (did you mean `app_secret`?)",
+        ),
+        (channel(bot_token="x"), "channels[acme-facebook].bot_token: unknown key for platform facebook"),
+        (
+            lambda r: r.update(helpdesk="freshdesk"),
+            "helpdesk: unknown key at the top of the file (did you mean `helpdesk` under [bridge]?)",
+        ),
+    ],
+)
+def test_unknown_and_misspelt_keys_are_refused_with_the_likely_key(mutate: Mutate, message: str) -> None:
+    raw = raw_config()
+    mutate(raw)
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse(raw, env={})
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (bridge(log_level="LOUD"), "bridge.log_level: 'LOUD' is not one of DEBUG, INFO, WARNING"),
+        (bridge(log_format="xml"), "bridge.log_format: 'xml' is not one of text, json"),
+        (bridge(public_url="bridge.acme.com"), "bridge.public_url: 'bridge.acme.com' is not an http(s) URL"),
+        (bridge(lease_seconds="120"), "bridge.lease_seconds: '120' must be a number"),
+        (bridge(redispatch_after=0), "bridge.redispatch_after: 0 must be greater than 0"),
+        (with_salesforce(on_delete="purge"), "salesforce.on_delete: 'purge' is not one of ignore, tag, suspend"),
+        (
+            with_salesforce(instance_url="acme.my.salesforce.com"),
+            "salesforce.instance_url: 'acme.my.salesforce.com' is not an http(s) URL",
+        ),
+        (with_salesforce(cache_ttl=-1), "salesforce.cache_ttl: -1 must be greater than or equal to 0"),
+        (with_salesforce(retry_seconds="60"), "salesforce.retry_seconds: '60' must be a number"),
+        (with_salesforce(sync_every_minutes=1.5), "salesforce.sync_every_minutes: 1.5 must be a whole number"),
+        (with_salesforce(write_back="yes"), "salesforce.write_back: 'yes' must be true or false"),
+        (with_salesforce(vip_values="Enterprise"), "salesforce.vip_values: 'Enterprise' must be an array"),
+        (with_salesforce(usage_threshold=80), "salesforce.usage_threshold: 80 must be less than or equal to 1"),
+        (with_salesforce(api_version="59"), "salesforce.api_version: '59' must look like 59.0"),
+        (
+            with_salesforce(fields={"contacts": ["Email"]}),
+            "salesforce.fields.contacts: 'contacts' is not one of contact, account, lead",
+        ),
+        (channel(timeout="soon"), "channels[acme-facebook].timeout: 'soon' must be a number"),
+        (channel(private_marker=1), "channels[acme-facebook].private_marker: 1 must be text"),
+        (
+            channel(api_url="graph.facebook.com"),
+            "channels[acme-facebook].api_url: 'graph.facebook.com' is not an http(s) URL",
+        ),
+    ],
+)
+def test_values_are_checked_at_load_not_at_first_use(mutate: Mutate, message: str) -> None:
+    raw = raw_config()
+    mutate(raw)
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse(raw, env={})
+    assert str(refused.value).startswith(message)
+    assert "\n" not in str(refused.value)
+
+
+def test_the_defaults_read_elsewhere_come_from_the_schema() -> None:
+    raw = raw_config()
+    raw["salesforce"] = dict(SALESFORCE)
+    raw["bridge"]["log_level"] = "debug"
+    cfg = config_module.parse(raw, env={})
+    assert (cfg.log_level, cfg.log_format, cfg.lease_seconds, cfg.redispatch_after) == ("DEBUG", "text", 120, 60)
+    assert cfg.salesforce is not None
+    defaults = {
+        "on_delete": "ignore",
+        "cache_ttl": 3600,
+        "retry_seconds": 60,
+        "write_back": False,
+        "vip_field": "account_type",
+    }
+    assert {k: cfg.salesforce.get(k) for k in defaults} == defaults
+    assert cfg.channels[0].get("private_marker") == "#private"
+    raw["bridge"].update(log_format="json", lease_seconds=30)
+    cfg = config_module.parse(raw, env={})
+    assert (cfg.log_format, cfg.lease_seconds) == ("json", 30)
+
+
+# -- a value from ${VAR} or under a secret key is never shown ---------------------------------------------------
+
+LEAKED = "tok-LEAKED-9f2c"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            zendesk(url="${ZENDESK_API_TOKEN}"),
+            "zendesk.url: '${ZENDESK_API_TOKEN}' (from the environment) is not an http(s) URL",
+        ),
+        (
+            bridge(log_level="${ZENDESK_API_TOKEN}"),
+            "bridge.log_level: '${ZENDESK_API_TOKEN}' (from the environment) is not one of",
+        ),
+        (
+            channel(platform="${ZENDESK_API_TOKEN}"),
+            "channels[acme-facebook].platform: '${ZENDESK_API_TOKEN}' (from the environment) is not one of",
+        ),
+        (
+            with_salesforce(instance_url="https://${ZENDESK_API_TOKEN} x"),
+            "salesforce.instance_url: 'https://${ZENDESK_API_TOKEN} x' (from the environment)",
+        ),
+        (channel(verify_token=[LEAKED]), "channels[acme-facebook].verify_token: must be text"),
+        (zendesk(webhook_secret=[LEAKED]), "zendesk.webhook_secret: must be text"),
+        (bridge(database_url=[LEAKED]), "bridge.database_url: must be text"),
+    ],
+)
+def test_an_interpolated_or_secret_value_is_never_shown(mutate: Mutate, message: str) -> None:
+    raw = raw_config()
+    mutate(raw)
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse(raw, env={"ZENDESK_API_TOKEN": LEAKED})
+    assert str(refused.value).startswith(message)
+    assert LEAKED not in str(refused.value)
+
+
+# -- channels are named by their name, by their index only when the name is no good -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (channel(account_id=["x"]), "channels[acme-facebook].account_id: "),
+        (lambda r: r["channels"][0].pop("platform"), "channels[acme-facebook].platform: required"),
+        (
+            channel(access_token="${NOT_SET}"),
+            "channels[acme-facebook].access_token: environment variable NOT_SET is not set",
+        ),
+        (lambda r: r["channels"][0].pop("name"), "channels[0].name: required"),
+        (channel(name="${NOT_SET}"), "channels[0].name: environment variable NOT_SET is not set"),
+        (lambda r: r["channels"].append("acme-x"), "channels[1]: 'acme-x' must be a table"),
+    ],
+)
+def test_channel_errors_name_the_channel(mutate: Mutate, message: str) -> None:
+    raw = raw_config()
+    mutate(raw)
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse(raw, env={})
+    assert str(refused.value).startswith(message)
+
+
+def test_several_problems_are_one_line_naming_the_first_and_counting_the_rest() -> None:
+    raw = raw_config()
+    raw["bridge"].update(log_level="LOUD", helpdsk="freshdesk")
+    raw["zendesk"]["url"] = "acme.zendesk.com"
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse(raw, env={})
+    assert str(refused.value) == (
+        "bridge.log_level: 'LOUD' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL (and 2 more problems)"
+    )
+
+
+def test_a_folder_given_as_the_config_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot be read"):
+        config_module.load(tmp_path, env={})
+
+
+def test_a_bad_log_level_stops_the_worker_at_start_with_one_line(tmp_path: Path) -> None:
+    raw = raw_config(database_url=f"sqlite:///{tmp_path}/store.db", queue_url=f"sqlite:///{tmp_path}/queue.db")
+    raw["bridge"]["log_level"] = "verbose"
+    path = tmp_path / "socialdesk.toml"
+    path.write_text(to_toml(raw))
+    result = socialdesk("worker", "--config", str(path))
+    assert result.returncode == 1
+    assert "bridge.log_level: 'VERBOSE' is not one of DEBUG, INFO" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_sandbox_writes_arrays_and_inline_tables_the_schema_accepts(tmp_path: Path) -> None:
+    raw = raw_config()
+    raw["salesforce"] = {**SALESFORCE, "vip_values": ["Enterprise"], "ticket_fields": {"account_name": "cf_account"}}
+    cfg = config_module.load(write(tmp_path, to_toml(raw)), env={})
+    assert cfg.salesforce is not None
+    assert (cfg.salesforce.get("vip_values"), cfg.salesforce.get("ticket_fields")) == (
+        ["Enterprise"],
+        {"account_name": "cf_account"},
+    )
