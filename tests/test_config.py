@@ -162,6 +162,7 @@ def with_salesforce(**values: Any) -> Mutate:
         (lambda r: r.update(channel=r.pop("channels")), "[[channel]]: unknown section (did you mean `[[channels]]`?)"),
         (lambda r: r.update(salesfroce=SALESFORCE), "[salesfroce]: unknown section (did you mean `[salesforce]`?)"),
         (zendesk(api_tokn="x"), "zendesk.api_tokn: unknown key (did you mean `api_token`?)"),
+        (lambda r: r.update(classifier={"kidn": "http"}), "classifier.kidn: unknown key (did you mean `kind`?)"),
         (
             channel(app_secert="x"),
             "channels[acme-facebook].app_secert: unknown key (did you mean `app_secret`?)",
