@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -343,3 +344,14 @@ def test_the_sandbox_writes_arrays_and_inline_tables_the_schema_accepts(tmp_path
         ["Enterprise"],
         {"account_name": "cf_account"},
     )
+
+
+@pytest.mark.parametrize("kind", ["zendesk", "freshdesk", "salesforce", *config_module.PLATFORMS])
+def test_every_connector_option_is_declared_in_the_schema(kind: str) -> None:
+    """A connector keyword the schema does not declare could never be configured: the file would be refused."""
+    from bridge.registry import CHANNELS, CRMS, HELPDESKS, load_object
+
+    path = {**HELPDESKS, **CRMS, **CHANNELS}[kind]
+    options = set(inspect.signature(load_object(path, kind)).parameters) - {"session", "clock"}
+    model = {**config_module.SECTIONS, **config_module.CHANNEL_MODELS}[kind]
+    assert options <= set(model.model_fields)
