@@ -67,6 +67,12 @@ SIGNED_POST = (400, 401, 413, 415, 503)
 
 PATHS: dict[str, dict[str, Any]] = {
     "/healthz": {"get": {"summary": "Liveness", "responses": _answers({"type": "object"})}},
+    "/readyz": {
+        "get": {
+            "summary": "Readiness: the store answers, so a webhook can be stored now",
+            "responses": _answers({"type": "object", "properties": {"ready": {"const": True}}}, 503),
+        }
+    },
     "/webhooks/meta": {
         "get": {
             "summary": "Meta's subscription handshake: echoes hub.challenge when hub.verify_token matches",
