@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,9 @@ class _Commands(click.Group):
             raise
         except BridgeError as e:
             raise click.ClickException(str(e)) from None
+        except BrokenPipeError:  # `socialdesk status | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor fail again flushing at exit
+            raise click.exceptions.Exit(1) from None
         except Exception as e:
             log.debug("the command failed", exc_info=True)
             first = (str(e).strip().splitlines() or [""])[0][:300]

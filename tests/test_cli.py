@@ -269,3 +269,18 @@ def test_two_servers_on_one_host_keep_their_own_control_sockets_and_one_log_form
     finally:
         for server in servers:
             stop(server)
+
+
+def test_a_reader_that_leaves_early_gets_no_error_line(tmp_path: Path) -> None:
+    """`socialdesk status | head`: the pipe closes before the report is written."""
+    config = tmp_path / "socialdesk.toml"
+    config.write_text(
+        to_toml(raw_config(database_url=f"sqlite:///{tmp_path}/s.db", queue_url=f"sqlite:///{tmp_path}/q.db"))
+    )
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the command writes a line
+    with os.fdopen(write, "w") as gone:
+        result = subprocess.run([sys.executable, "-m", "bridge.cli", "status", "--config", str(config)], stdout=gone,
+                                stderr=subprocess.PIPE, text=True, timeout=90)  # fmt: skip
+    assert result.stderr == ""
+    assert result.returncode == 1
