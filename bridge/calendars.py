@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEK = 7 * 24 * 60  # minutes
 HORIZON_DAYS = 800  # a calendar closed for longer than this (two years and a bit) is "never open"
+MERGE_LIMIT = timedelta(days=7)  # a 24/7 calendar is one endless opening: hand it out a week at a time
 _INTERVAL = re.compile(r"^\s*([a-z,\- ]+?)\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -134,19 +135,18 @@ class Calendar:
         return max(total, 0.0)
 
     def spans(self, since: datetime) -> Iterator[tuple[datetime, datetime]]:
-        """The openings that end after ``since``, as UTC instants, in order, touching ones merged; stops
-        after :data:`HORIZON_DAYS` local days without one. An opening that never closes (24/7) ends after
-        :data:`HORIZON_DAYS` days (merging it for ever ran into year 9999: OverflowError)."""
+        """The openings that end after ``since``, as UTC instants, in order, touching ones merged (up to a
+        week: a 24/7 calendar never closes); stops after :data:`HORIZON_DAYS` local days without one."""
         pending: tuple[datetime, datetime] | None = None
         day = since.astimezone(self.zone).date() - timedelta(days=2)  # an opening of the day before may run on
-        first, idle = day, 0
-        while idle <= HORIZON_DAYS and not (pending is not None and (day - first).days > HORIZON_DAYS):
+        idle = 0
+        while idle <= HORIZON_DAYS:
             found = False
             for start, end in self._day_spans(day):
                 if end <= since:
                     continue
                 found = True
-                if pending is not None and start <= pending[1]:
+                if pending is not None and start <= pending[1] and pending[1] - pending[0] < MERGE_LIMIT:
                     pending = (pending[0], max(pending[1], end))
                     continue
                 if pending is not None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import cast
 
 import requests
 
-from bridge import revocations, transport
+from bridge import revocations, schedules, transport
 from bridge.config import ChannelConfig, Config
 from bridge.errors import BridgeError
 from bridge.ports import Helpdesk, SetupCheck
@@ -39,6 +40,7 @@ def _checks(config: Config) -> Iterator[Check]:
     store = yield from _database(config)  # None when down or outdated: the checks that need no store still run
     yield _check("queue", lambda: _queue(config.queue_url))
     yield from _helpdesk(config)
+    yield from _calendars(config, store)
     if config.helpdesk == "zendesk":
         if store is not None:
             yield _check("zendesk webhook secret", lambda: _zendesk_secret(config, store))
@@ -88,6 +90,27 @@ def _helpdesk(config: Config) -> Iterator[Check]:
         yield _check(f"{config.helpdesk} setup", helpdesk.check_setup)
     if config.rules:  # their groups, assignees and brands exist in the helpdesk
         yield _check("rules", lambda: Triage(config.rules).prepare(helpdesk))
+
+
+def _calendars(config: Config, store: Store | None) -> Iterator[Check]:
+    """Each calendar's hours and whether it is open now; for ``schedule = "helpdesk"``, the worker's copy
+    (how old; the last read failed?) and whether the helpdesk answers now."""
+    if not config.calendars:
+        return
+    now = schedules.utcnow()
+    copy = schedules.stored(store) if store is not None else schedules.Copy((), None)
+    for name, calendar in config.calendars.items():
+        yield _check(f"calendar {name}", partial(schedules.report, calendar, copy, now))
+    if any(c.from_helpdesk for c in config.calendars.values()):
+        yield _check("helpdesk schedule", lambda: _schedules_now(config))
+
+
+def _schedules_now(config: Config) -> str:
+    helpdesk = build_helpdesk(config)
+    if not isinstance(helpdesk, schedules.BusinessSchedules):
+        raise BridgeError(f"{config.helpdesk} has no business-hours schedules")
+    found = helpdesk.business_schedules()
+    return f"readable now: {', '.join(repr(s.name) for s in found) or 'no schedule'}"
 
 
 def _channel_probe(channel: ChannelConfig, store: Store | None) -> Callable[[], str]:

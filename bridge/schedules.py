@@ -147,6 +147,28 @@ def _ago(delta: Any) -> str:
     return f"{seconds // 60} min" if seconds < 7200 else f"{seconds // 3600} h"
 
 
+def report(config: CalendarConfig, copy: Copy, now: datetime) -> str:
+    """One line on a calendar for ``doctor`` and ``status``: its hours, open now or when it opens, and for a
+    helpdesk schedule how old the copy is. Raises :class:`BridgeError` when it is unknown or stale."""
+    calendar = resolve(config, copy)
+    if isinstance(calendar, Unknown):
+        raise BridgeError(f"business hours unknown ({calendar.reason}): nothing is promised")
+    line = f"{calendar.describe()}; {_open_line(calendar, now)}"
+    if not config.from_helpdesk:
+        return line
+    fresh, age = freshness(copy, now)
+    if not fresh:
+        raise BridgeError(f"helpdesk schedule: {age}")
+    return f"{line}; helpdesk schedule {age}"
+
+
+def _open_line(calendar: Calendar, now: datetime) -> str:
+    if calendar.is_open(now):
+        return "open now"
+    opens = calendar.next_open(now)
+    return "closed, never opens" if opens is None else f"closed, opens {opens.astimezone(calendar.zone):%a %d %b %H:%M}"
+
+
 def intervals_checked(intervals: list[Interval]) -> tuple[Interval, ...]:
     """A helpdesk's intervals, sorted, refused when two overlap (CalendarError)."""
     ordered = tuple(sorted(intervals, key=lambda i: i.week_span))

@@ -12,10 +12,12 @@ either queue has waited longer.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
+from bridge import schedules
 from bridge.config import Config
-from bridge.errors import Unavailable
+from bridge.errors import BridgeError, Unavailable
 from bridge.pauses import pause_board
 from bridge.store import Store
 
@@ -47,6 +49,20 @@ def report(config: Config, store: Store, *, now: float | None = None) -> dict[st
     except Unavailable as e:  # Redis down: say so, and still show the rest
         out["paused"], out["paused_unknown"] = None, e.message
     out["dead_letters"] = len(store.open_dead_letters())
+    out["calendars"] = _calendars(config, store, now)
+    return out
+
+
+def _calendars(config: Config, store: Store, now: float) -> dict[str, dict[str, Any]]:
+    """Each calendar in one line; a helpdesk schedule never read, or whose last read failed, says so."""
+    copy = schedules.stored(store)
+    at = datetime.fromtimestamp(now, UTC)
+    out: dict[str, dict[str, Any]] = {}
+    for name, calendar in config.calendars.items():
+        try:
+            out[name] = {"ok": True, "detail": schedules.report(calendar, copy, at)}
+        except BridgeError as e:
+            out[name] = {"ok": False, "detail": str(e)}
     return out
 
 
@@ -78,6 +94,8 @@ def render(status: dict[str, Any]) -> list[str]:
         lines.append(f"{'paused':14} unknown: {status['paused_unknown']}")
     else:
         lines.append(f"{'paused':14} " + ("  ".join(f"{k} for {v:g} s more" for k, v in paused.items()) or "nothing"))
+    for name, c in status["calendars"].items():
+        lines.append(f"{'calendar':14} {name}: {'' if c['ok'] else '✗ '}{c['detail']}")
     letters = status["dead_letters"]
     lines.append(f"{'dead letters':14} " + (f"{letters} open: `socialdesk dead-letters`" if letters else "none"))
     return lines

@@ -129,6 +129,15 @@ def test_business_time_across_a_midnight_spanning_interval() -> None:
     assert night.add_business_time(berlin("2026-12-12 01:30"), timedelta(hours=1)) == berlin("2026-12-18 22:30")
 
 
+def test_a_calendar_open_around_the_clock() -> None:
+    always = calendar("c", "Europe/Berlin", ["mon-sun 00:00-24:00"], [])
+    assert always.is_open(berlin("2026-03-29 02:30")) and always.next_open(berlin("2026-12-07 03:00")) == berlin(
+        "2026-12-07 03:00"
+    )
+    assert always.add_business_time(berlin("2026-12-07 03:00"), timedelta(days=20)) == berlin("2026-12-27 03:00")
+    assert always.business_seconds_between(berlin("2026-12-01 00:00"), berlin("2027-01-01 00:00")) == 31 * 86400
+
+
 def test_touching_intervals_merge_into_one_opening() -> None:
     split = calendar("c", "UTC", ["mon 09:00-12:00", "mon 12:00-18:00"], [])
     at = datetime(2026, 12, 7, 11, tzinfo=UTC)

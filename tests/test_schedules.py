@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from bridge import config as config_module
-from bridge import schedules, triage
+from bridge import doctor, schedules, status, triage
 from bridge.calendarbook import CalendarConfig
 from bridge.calendars import Calendar, Holiday, Interval, Unknown, parse_holidays
 from bridge.errors import ConfigError
@@ -271,3 +271,51 @@ def test_rules_explain_says_the_business_hours_are_unknown() -> None:
         event, ThreadFacts(), None, None, parse_rules(HOURS_RULES, helpdesk="zendesk"), inside_hours=None
     )
     assert [v.detail for v in verdicts] == ["no match: business hours: unknown"] * 2
+
+
+# -- doctor and status report the calendars and the helpdesk schedule's freshness -----------------------------------
+
+
+def checks_of(config: config_module.Config) -> dict[str, tuple[bool, str]]:
+    return {c.what: (c.ok, c.detail) for c in doctor.run_checks(config) if "calendar" in c.what or "schedule" in c.what}
+
+
+def test_doctor_and_status_report_calendars_and_the_schedules_freshness(
+    tmp_path: Path, zendesk: ZendeskSimulator
+) -> None:
+    zendesk.add_schedule("Support EU", "Berlin", WEEKDAYS)
+    raw = raw_config(
+        zendesk_url=zendesk.url, database_url=f"sqlite:///{tmp_path}/s.db", queue_url=f"sqlite:///{tmp_path}/q.db"
+    )
+    raw["calendars"] = {
+        "office": {"timezone": "Europe/Berlin", "hours": ["mon-sun 00:00-24:00"], "target": "2 business hours"},
+        "eu": {"schedule": "helpdesk", "schedule_name": "Support EU"},
+    }
+    config = config_module.parse(raw, env={})
+    store = Store.from_url(config.database_url)
+
+    first = checks_of(config)
+    assert first["calendar office"] == (True, "Europe/Berlin, mon 00:00-24:00, tue 00:00-24:00, wed 00:00-24:00, "
+                                        "thu 00:00-24:00, fri 00:00-24:00, sat 00:00-24:00, sun 00:00-24:00, "
+                                        "0 holiday(s); open now")  # fmt: skip
+    assert first["calendar eu"] == (False, "business hours unknown (the helpdesk's schedule has never been read): "
+                                    "nothing is promised")  # fmt: skip
+    assert first["helpdesk schedule"] == (True, "readable now: 'Support EU'")
+
+    helpdesk = ZendeskHelpdesk(url=zendesk.url, email=ZD_EMAIL, api_token=ZD_TOKEN, timeout=5)
+    assert schedules.refresh(helpdesk, store, schedules.utcnow())
+    ok, detail = checks_of(config)["calendar eu"]
+    assert ok and detail.startswith("Europe/Berlin, mon 09:00-18:00") and "; helpdesk schedule read " in detail
+
+    zendesk.inject(Fault(503, method="GET", path_prefix="/api/v2/business_hours", times=2))
+    assert not schedules.refresh(helpdesk, store, schedules.utcnow())
+    broken = checks_of(config)
+    assert broken["helpdesk schedule"] == (False, "zendesk: Zendesk is unavailable (HTTP 503)")
+    assert not broken["calendar eu"][0]
+    assert broken["calendar eu"][1].startswith("helpdesk schedule: the last read failed ")
+    assert "(zendesk: Zendesk is unavailable (HTTP 503)); using the copy read " in broken["calendar eu"][1]
+
+    report = status.report(config, store)
+    assert report["calendars"]["office"]["ok"] and not report["calendars"]["eu"]["ok"]
+    lines = status.render(report)
+    assert any(line.startswith("calendar       eu: ✗ helpdesk schedule: the last read failed") for line in lines)
