@@ -219,12 +219,14 @@ class NewTicket:
 @dataclass(frozen=True)
 class HelpdeskNames:
     """The helpdesk's groups, agents and brands by name (agents by email too), for rules that name them.
-    ``types``: the ticket types the helpdesk accepts, None where any is (or the connector cannot tell)."""
+    ``types``: the ticket types the helpdesk accepts, ``fields`` its custom ticket fields' API names; None
+    where any is accepted (or the connector cannot tell)."""
 
     groups: dict[str, str] = field(default_factory=dict)
     agents: dict[str, str] = field(default_factory=dict)
     brands: dict[str, str] = field(default_factory=dict)
     types: tuple[str, ...] | None = None
+    fields: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

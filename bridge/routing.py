@@ -33,7 +33,7 @@ class Triage:
     def prepare(self, helpdesk: Helpdesk) -> str:
         """Look the names up (one list call per kind, only when a rule uses that kind); a summary line."""
         used = names_used(self.rules)
-        if not any(used.values()) and not any(r.then.type for r in self.rules):
+        if not any(used.values()) and not any(r.then.type or r.then.fields for r in self.rules):
             self._names = HelpdeskNames()
             return f"{len(self.rules)} rule(s), no helpdesk names to look up"
         if not isinstance(helpdesk, Directory):
@@ -75,6 +75,9 @@ def _check(rules: Sequence[Rule], used: dict[str, dict[str, str]], names: Helpde
                 hint = _hint(name, known)
                 raise ConfigError(f"rules[{rule_name}].then.{kind}: no {kind} {name!r} in {helpdesk}{hint}")
     for rule in rules:
+        missing = [f for f in rule.then.fields if names.fields is not None and f not in names.fields]
+        if missing:
+            raise ConfigError(f"rules[{rule.name}].then.fields.{missing[0]}: no such ticket field in {helpdesk}")
         wanted = rule.then.type
         if wanted is not None and names.types is not None and wanted not in names.types:
             raise ConfigError(f"rules[{rule.name}].then.type: {wanted!r} is not a ticket type of {helpdesk}"

@@ -253,7 +253,7 @@ def _then(value: object, helpdesk: str) -> Actions:
         assignee=_text(value.get("assignee"), "then.assignee"),
         brand=_brand(value.get("brand"), helpdesk),
         status=_status(value.get("status"), helpdesk),
-        fields=_fields(value.get("fields")),
+        fields=_fields(value.get("fields"), helpdesk),
         ignore=_bool(value.get("ignore", False), "then.ignore"),
     )
 
@@ -313,11 +313,20 @@ def _brand(value: object, helpdesk: str) -> str | None:
     return name
 
 
-def _fields(value: object) -> dict[str, str]:
+#: How each helpdesk names a custom ticket field in its API: Zendesk by number, Freshdesk by ``cf_`` name.
+_FIELD_KEYS = {"zendesk": (re.compile(r"\d+"), "a Zendesk field id (a number)"),
+               "freshdesk": (re.compile(r"cf_[a-z0-9_]+"), "a Freshdesk field name (cf_...)")}  # fmt: skip
+
+
+def _fields(value: object, helpdesk: str) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(isinstance(v, str | int | float | bool) for v in value.values()):
         raise _Error("then.fields", "must be a table of field id or name = value")
+    pattern, wanted = _FIELD_KEYS.get(helpdesk, (re.compile(r".+"), ""))
+    bad = next((str(k) for k in value if not pattern.fullmatch(str(k))), None)
+    if bad is not None:
+        raise _Error(f"then.fields.{bad}", f"not {wanted}")
     return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
 
 

@@ -169,9 +169,18 @@ def test_triage_resolves_names_once_and_refuses_unknown_ones(pair: tuple[Sim, De
     )
 
 
-def test_a_freshdesk_type_not_among_the_accounts_is_refused_at_start() -> None:
+def test_a_freshdesk_type_or_field_not_among_the_accounts_is_refused_at_start() -> None:
     with FreshdeskSimulator() as sim:
         desk = FreshdeskHelpdesk(url=sim.url, api_key="sim-freshdesk-api-key", timeout=5)
+        fields = Triage(parse_rules([{"name": "f", "then": {"fields": {"cf_reason": "x"}}}], helpdesk="freshdesk"))
+        with pytest.raises(
+            ConfigError, match=r"rules\[f\]\.then\.fields\.cf_reason: no such ticket field in freshdesk"
+        ):
+            fields.prepare(desk)
+        known = {"cf_social_channel": "x"}
+        assert "found in" in Triage(
+            parse_rules([{"name": "k", "then": {"fields": known}}], helpdesk="freshdesk")
+        ).prepare(desk)
         triage = Triage(parse_rules([{"name": "t", "then": {"type": "Complaint"}}], helpdesk="freshdesk"))
         with pytest.raises(ConfigError, match=r"rules\[t\]\.then\.type: 'Complaint' is not a ticket type of freshdesk"):
             triage.prepare(desk)

@@ -175,8 +175,8 @@ ACTIONS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("brand", {"brand": "Acme Travel"}, {"brand": "Acme Travel"}),
     (
         "custom fields",
-        {"fields": {"360000000777": "refund", "flag": True}},
-        {"fields": {"360000000777": "refund", "flag": "true"}},
+        {"fields": {"360000000777": "refund", "360000000778": True}},
+        {"fields": {"360000000777": "refund", "360000000778": "true"}},
     ),
     ("status", {"status": "pending"}, {"status": TicketStatus.PENDING}),
     ("status solved", {"status": "resolved"}, {"status": TicketStatus.SOLVED}),
@@ -280,6 +280,11 @@ def test_fold() -> None:
 
 BAD: list[tuple[str, Any, str]] = [
     (
+        "zendesk field by name",
+        {"name": "a", "then": {"fields": {"cf_reason": "x"}}},
+        "rules[a].then.fields.cf_reason: not a Zendesk field id (a number)",
+    ),
+    (
         "unknown condition",
         {"name": "a", "when": {"sentimnt": "negative"}, "then": {"tags": ["x"]}},
         "rules[a].when.sentimnt: unknown condition (did you mean sentiment?)",
@@ -361,6 +366,8 @@ def test_freshdesk_grammar() -> None:
     assert (rules[0].then.type, rules[0].then.status) == ("Refund", TicketStatus.CLOSED)
     with pytest.raises(ConfigError, match=r"rules\[a\]\.then\.brand: brands are Zendesk's only"):
         parse_rules([{"name": "a", "then": {"brand": "Acme"}}], helpdesk="freshdesk")
+    with pytest.raises(ConfigError, match=r"rules\[a\]\.then\.fields\.360: not a Freshdesk field name \(cf_\.\.\.\)"):
+        parse_rules([{"name": "a", "then": {"fields": {"360": "x"}}}], helpdesk="freshdesk")
     with pytest.raises(ConfigError, match=r"rules\[a\]\.then\.status: hold is not a Freshdesk status"):
         parse_rules([{"name": "a", "then": {"status": "hold"}}], helpdesk="freshdesk")
 

@@ -220,7 +220,7 @@ class FreshdeskHelpdesk:
     def check_setup(self) -> str:
         """For ``socialdesk doctor`` (implements ``SetupCheck``): the custom ticket fields this connector
         writes exist; a missing one makes every ticket create fail with a 400."""
-        fields = self._api.items("/api/v2/ticket_fields", "could not list the ticket fields", {}, max_pages=1)
+        fields = list(self._api.items("/api/v2/ticket_fields", "could not list the ticket fields", {}, max_pages=1))
         names = {str(f.get("name")) for f in fields}
         wanted = [f for f in (self.thread_key_field, *self.custom_fields) if f]
         missing = [f for f in wanted if f not in names]
@@ -245,10 +245,11 @@ class FreshdeskHelpdesk:
         for agent in self._api.items("/api/v2/agents", "could not list the agents", {"per_page": PAGE_SIZE}):
             contact = _dict(agent.get("contact"))
             agents.update({str(contact[k]): str(agent["id"]) for k in ("name", "email") if contact.get(k)})
-        fields = self._api.items("/api/v2/ticket_fields", "could not list the ticket fields", {}, max_pages=1)
+        fields = list(self._api.items("/api/v2/ticket_fields", "could not list the ticket fields", {}, max_pages=1))
         kinds = next((f.get("choices") for f in fields if f.get("name") == "ticket_type"), None)
         types = tuple(str(t) for t in kinds) if isinstance(kinds, list) else None
-        return HelpdeskNames(groups=groups, agents=agents, types=types)
+        custom = tuple(str(f.get("name")) for f in fields if not f.get("default"))
+        return HelpdeskNames(groups=groups, agents=agents, types=types, fields=custom)
 
     def business_schedules(self) -> list[HelpdeskSchedule]:
         """``GET /api/v2/business_hours``: every business calendar (hours and time zone; the API has no holidays)."""
