@@ -23,6 +23,7 @@ from bridge.calendarbook import CalendarConfig
 from bridge.calendars import Calendar, CalendarError, Holiday, Interval, Unknown, calendar, check_overlaps
 from bridge.config import Config
 from bridge.errors import BridgeError
+from bridge.promise import Promise, promise
 from bridge.store import Store
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,35 @@ def calendars(configs: Mapping[str, CalendarConfig], store: Store) -> dict[str, 
     """Every configured calendar, the helpdesk's read from the store once."""
     copy = stored(store) if any(c.from_helpdesk for c in configs.values()) else Copy((), None)
     return {name: resolve(c, copy) for name, c in configs.items()}
+
+
+def for_channel(config: Config, store: Store, channel: str) -> Calendar | Unknown | None:
+    """The calendar a channel keeps (None: it names none, open 24/7); Unknown when it cannot be known."""
+    name = _calendar_of(config, channel)
+    return None if name is None else _resolved(config.calendars[name], store)
+
+
+def promise_for(config: Config, store: Store, channel: str, now: datetime, language: str = "en") -> Promise | Unknown:
+    """ "When will someone answer" on ``channel``: its calendar's ``target`` from ``now``, in ``language``.
+    Unknown when the channel has no calendar or target, or its calendar cannot be known: promise nothing."""
+    name = _calendar_of(config, channel)
+    if name is None:
+        return Unknown(f"channel {channel} has no calendar")
+    target = config.calendars[name].target
+    if target is None:
+        return Unknown(f"calendar {name} has no target")
+    return promise(_resolved(config.calendars[name], store), now, target, language)
+
+
+def _calendar_of(config: Config, channel: str) -> str | None:
+    found = config.channel(channel)
+    name = found.get("calendar") if found is not None else None
+    return None if name is None else str(name)
+
+
+def _resolved(config: CalendarConfig, store: Store) -> Calendar | Unknown:
+    """A configured calendar costs no store read; a helpdesk one reads the stored copy."""
+    return resolve(config, stored(store) if config.from_helpdesk else Copy((), None))
 
 
 def freshness(copy: Copy, now: datetime) -> tuple[bool, str]:

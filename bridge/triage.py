@@ -37,13 +37,11 @@ def decide_for(rt: Runtime, event: SocialEvent, *, first: bool, customer: enrich
 def inside_hours(rt: Runtime, event: SocialEvent) -> bool | None:
     """Whether the customer wrote inside the channel's calendar, at the platform's own time of the post
     (True without a calendar: 24/7; None when the calendar is unknown, and the log says why)."""
-    channel = rt.config.channel(event.channel)
-    name = channel.get("calendar") if channel is not None else None
-    if name is None:
+    calendar = schedules.for_channel(rt.config, rt.store, event.channel)
+    if calendar is None:
         return True
-    calendar = schedules.resolve(rt.config.calendars[name], schedules.stored(rt.store))
     if isinstance(calendar, Unknown):
-        log.info("business hours of calendar %s unknown for %s: %s", name, event.thread_key, calendar.reason)
+        log.info("business hours unknown for %s: %s", event.thread_key, calendar.reason)
         return None
     return calendar.is_open(event.created_at)
 

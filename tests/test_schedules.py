@@ -19,6 +19,7 @@ from bridge.calendarbook import CalendarConfig
 from bridge.calendars import Calendar, Holiday, Interval, Unknown, parse_holidays
 from bridge.errors import ConfigError
 from bridge.events import Author, SocialEvent
+from bridge.promise import Promise
 from bridge.queue import Queue, Worker, make_huey
 from bridge.registry import Runtime, build_runtime
 from bridge.rulebook import parse_rules
@@ -319,3 +320,20 @@ def test_doctor_and_status_report_calendars_and_the_schedules_freshness(
     assert report["calendars"]["office"]["ok"] and not report["calendars"]["eu"]["ok"]
     lines = status.render(report)
     assert any(line.startswith("calendar       eu: ✗ helpdesk schedule: the last read failed") for line in lines)
+
+
+def test_the_promise_for_a_channel(tmp_path: Path, zendesk: ZendeskSimulator) -> None:
+    zendesk.add_schedule("Support EU", "Berlin", WEEKDAYS, [("Christmas", "2026-12-14", "2026-12-14")])
+    raw = raw_config(zendesk_url=zendesk.url, database_url=f"sqlite:///{tmp_path}/s.db")
+    raw["calendars"] = {"support": {"schedule": "helpdesk", "target": "2 business hours"}}
+    raw["channels"][0]["calendar"] = "support"
+    config = config_module.parse(raw, env={})
+    store = Store.from_url(config.database_url)
+    unknown = schedules.promise_for(config, store, "acme-facebook", NOW, "de")
+    assert isinstance(unknown, Unknown) and "never been read" in unknown.reason  # nothing is promised
+    helpdesk = ZendeskHelpdesk(url=zendesk.url, email=ZD_EMAIL, api_token=ZD_TOKEN, timeout=5)
+    assert schedules.refresh(helpdesk, store, NOW)
+    # Friday 23:00 before a holiday Monday: Tuesday 11:00
+    made = schedules.promise_for(config, store, "acme-facebook", NOW, "de")
+    assert made == Promise(datetime(2026, 12, 15, 11, 0, tzinfo=BERLIN), "bis Dienstag 11:00 Uhr")
+    assert schedules.promise_for(config, store, "nowhere", NOW) == Unknown("channel nowhere has no calendar")
