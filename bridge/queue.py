@@ -164,7 +164,7 @@ def _schedule_calendars(runtime: Runtime, queue: Queue, minutes: int) -> Any:
     """``schedule = "helpdesk"`` calendars: the helpdesk's schedules read every ``minutes`` (bridge.schedules)."""
 
     def run() -> None:
-        schedules.refresh(runtime.helpdesk, runtime.store, schedules.utcnow())
+        schedules.refresh(runtime.helpdesk, runtime.store, schedules.utcnow(), runtime.policy)
 
     return queue.huey.periodic_task(crontab(minute=f"*/{minutes}"), name="socialdesk.helpdesk_schedules")(run)
 
@@ -207,7 +207,7 @@ class Worker:
     def _read_schedules(self) -> None:
         """The helpdesk's schedules once at start, so a fresh install has business hours before the first tick."""
         if self.calendars is not None:
-            schedules.refresh(self.runtime.helpdesk, self.runtime.store, schedules.utcnow())
+            schedules.refresh(self.runtime.helpdesk, self.runtime.store, schedules.utcnow(), self.runtime.policy)
 
     def stop(self) -> None:
         self.dispatcher.stop()

@@ -24,6 +24,7 @@ from bridge.calendars import Calendar, CalendarError, Holiday, Interval, Unknown
 from bridge.config import Config
 from bridge.errors import BridgeError
 from bridge.promise import Promise, promise
+from bridge.retry import RetryPolicy
 from bridge.store import Store
 
 log = logging.getLogger(__name__)
@@ -67,15 +68,17 @@ class Copy:
     error_at: datetime | None = None
 
 
-def refresh(helpdesk: object, store: Store, now: datetime) -> bool:
-    """Read the helpdesk's schedules and keep them; on failure keep the last good copy and record why."""
+def refresh(helpdesk: object, store: Store, now: datetime, policy: RetryPolicy | None = None) -> bool:
+    """Read the helpdesk's schedules and keep them; on failure keep the last good copy and record why.
+    With ``policy`` the read honours (and sets) the helpdesk's rate-limit pause, once: the next tick retries."""
     if not isinstance(helpdesk, BusinessSchedules):
         return _failed(store, now, "this helpdesk has no business-hours schedules")
     try:
-        schedules = helpdesk.business_schedules()
+        read = helpdesk.business_schedules
+        found = read() if policy is None else policy.call(str(getattr(helpdesk, "name", "helpdesk")), read, attempts=1)
     except (BridgeError, CalendarError) as e:
         return _failed(store, now, str(e))
-    body = {"read_at": now.isoformat(), "schedules": [s.as_json() for s in schedules]}
+    body = {"read_at": now.isoformat(), "schedules": [s.as_json() for s in found]}
     store.set_setting(COPY, json.dumps(body))
     store.set_setting(ERROR, "")
     return True

@@ -65,7 +65,7 @@ def freshdesk_schedule(calendar: Mapping[str, Any]) -> HelpdeskSchedule:
 
 def _freshdesk_day(day: str, hours: Mapping[str, Any]) -> Interval:
     start, end = _clock(hours.get("start_time")), _clock(hours.get("end_time"))
-    end = DAY if end >= DAY - 1 else end  # "11:59:59 pm" is Freshdesk's midnight
+    end = DAY if end == 0 or end >= DAY - 1 else end  # "11:59:59 pm" (or "12:00:00 am") at the end: midnight
     if end <= start:
         raise CalendarError(f"Freshdesk {day} hours end before they start")
     return Interval(WEEKDAYS.index(day), start, end)

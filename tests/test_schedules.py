@@ -22,6 +22,7 @@ from bridge.events import Author, SocialEvent
 from bridge.promise import Promise
 from bridge.queue import Queue, Worker, make_huey
 from bridge.registry import Runtime, build_runtime
+from bridge.retry import RetryPolicy
 from bridge.rulebook import parse_rules
 from bridge.rules import EventFacts, ThreadFacts, explain
 from bridge.store import Store
@@ -120,14 +121,15 @@ def test_the_zendesk_connector_reads_schedules_with_their_holidays(zendesk: Zend
 
 
 def test_the_freshdesk_connector_reads_business_calendars(freshdesk: FreshdeskSimulator) -> None:
-    hours = {"monday": ("08:00:00 am", "11:59:59 pm"), "saturday": ("12:30:00 pm", "05:00:00 pm")}
+    hours = {"monday": ("08:00:00 am", "11:59:59 pm"), "saturday": ("12:30:00 pm", "05:00:00 pm"),
+             "sunday": ("06:00:00 pm", "12:00:00 am")}  # fmt: skip
     freshdesk.add_business_hours("EU", "Berlin", hours, default=True)
     helpdesk = FreshdeskHelpdesk(url=freshdesk.url, api_key=FD_KEY, timeout=5)
     first, eu = helpdesk.business_schedules()
     assert first.timezone == "America/New_York" and not first.default
     assert first.intervals == tuple(Interval(day, 480, 1020) for day in range(5))
     assert eu.default and eu.timezone == "Europe/Berlin" and eu.holidays == ()
-    assert eu.intervals == (Interval(0, 480, 1440), Interval(5, 750, 1020))  # 11:59:59 pm is midnight
+    assert eu.intervals == (Interval(0, 480, 1440), Interval(5, 750, 1020), Interval(6, 1080, 1440))  # midnight
 
 
 def test_an_unknown_helpdesk_time_zone_is_refused(zendesk: ZendeskSimulator) -> None:
@@ -337,3 +339,15 @@ def test_the_promise_for_a_channel(tmp_path: Path, zendesk: ZendeskSimulator) ->
     made = schedules.promise_for(config, store, "acme-facebook", NOW, "de")
     assert made == Promise(datetime(2026, 12, 15, 11, 0, tzinfo=BERLIN), "bis Dienstag 11:00 Uhr")
     assert schedules.promise_for(config, store, "nowhere", NOW) == Unknown("channel nowhere has no calendar")
+
+
+def test_a_rate_limited_read_pauses_the_helpdesk_and_the_next_one_waits(zendesk: ZendeskSimulator) -> None:
+    store = Store.from_url("sqlite://")
+    policy = RetryPolicy(store, sleep=lambda s: None)
+    helpdesk = ZendeskHelpdesk(url=zendesk.url, email=ZD_EMAIL, api_token=ZD_TOKEN, timeout=5)
+    zendesk.inject(Fault(429, method="GET", path_prefix="/api/v2/business_hours", headers={"Retry-After": "600"}))
+    assert not schedules.refresh(helpdesk, store, NOW, policy)
+    sent = len(zendesk.calls_to("GET", "/api/v2/business_hours"))
+    assert not schedules.refresh(helpdesk, store, NOW, policy)  # paused: not asked again
+    assert len(zendesk.calls_to("GET", "/api/v2/business_hours")) == sent == 1
+    assert "paused by its rate limit" in (schedules.stored(store).error or "")
