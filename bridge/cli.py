@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -417,6 +418,8 @@ def rules_check(config_path: str | None, offline: bool) -> None:
 @click.option("--attachments", type=click.IntRange(min=0), default=0, help="how many files the message carries")
 @click.option("--crm", "crm_fields", multiple=True, metavar="FIELD=VALUE", help="the author's CRM record (repeat)")
 @click.option("--vip", is_flag=True, help="the CRM record is a VIP's")
+@click.option("--at", "at", type=click.DateTime(["%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S%z"]), default=None,
+              help="when it was posted, with its offset (2026-12-11T23:00+01:00; default: now)")  # fmt: skip
 @click.argument("text")
 def rules_explain(
     config_path: str | None,
@@ -426,6 +429,7 @@ def rules_explain(
     attachments: int,
     crm_fields: tuple[str, ...],
     vip: bool,
+    at: datetime | None,
     text: str,
 ) -> None:
     """Print each rule's verdict on TEXT and the decision (no helpdesk call: names are shown as written)."""
@@ -440,8 +444,27 @@ def rules_explain(
     crm = CrmFacts(True, fields, vip=vip) if fields or vip else None
     event = EventFacts(channel, chosen.platform, text, public=not private, attachments=attachments)
     classification = build_classifier(cfg.classifier).classify(text)
-    for line in explain_lines(cfg.rules, event, first=not follow_up, crm=crm, classification=classification):
+    hours = _inside_hours(cfg, channel, at or datetime.now(UTC))
+    lines = explain_lines(cfg.rules, event, first=not follow_up, crm=crm, classification=classification,
+                          inside_hours=hours)  # fmt: skip
+    for line in lines:
         click.echo(line)
+
+
+def _inside_hours(cfg: config_module.Config, channel: str, at: datetime) -> bool | None:
+    """The channel's calendar at ``at`` (a helpdesk schedule from the store's copy; None when unknown)."""
+    from bridge import schedules
+    from bridge.calendars import Unknown
+    from bridge.store import Store
+
+    chosen = cfg.channel(channel)
+    name = chosen.get("calendar") if chosen is not None else None
+    if name is None:
+        return True
+    calendar = cfg.calendars[name]
+    copy = schedules.stored(Store.from_url(cfg.database_url)) if calendar.from_helpdesk else schedules.Copy((), None)
+    resolved = schedules.resolve(calendar, copy)
+    return None if isinstance(resolved, Unknown) else resolved.is_open(at)
 
 
 def _pair(value: str) -> tuple[str, str]:

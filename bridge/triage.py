@@ -98,13 +98,15 @@ def explain_lines(
     first: bool,
     crm: CrmFacts | None,
     classification: Classified | None,
+    inside_hours: bool | None = True,
 ) -> list[str]:
     """What ``socialdesk rules explain`` prints: the classifier's verdict, each rule's, then the decision."""
     lines = [_classified_line(classification)]
-    for verdict in explain(event, ThreadFacts(first), crm, classification, rules):
+    for verdict in explain(event, ThreadFacts(first), crm, classification, rules, inside_hours=inside_hours):
         mark = "✓" if verdict.fired else ("·" if verdict.detail.startswith("not evaluated") else "✗")
         lines.append(f"{mark} {verdict.rule}: {verdict.detail}")
-    lines.append("decision: " + describe(decide(event, ThreadFacts(first), crm, classification, rules)))
+    decision = decide(event, ThreadFacts(first), crm, classification, rules, inside_hours=inside_hours)
+    lines.append("decision: " + describe(decision))
     return lines
 
 

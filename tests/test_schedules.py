@@ -30,8 +30,10 @@ from connectors.freshdesk.helpdesk import FreshdeskHelpdesk
 from connectors.zendesk import ZendeskHelpdesk
 from sandbox.base import Fault
 from sandbox.freshdesk import FreshdeskSimulator
+from sandbox.stack import to_toml
 from sandbox.zendesk import ZendeskSimulator
 from tests.conftest import PAGE_ID, ZD_EMAIL, ZD_TOKEN, fixture_json, raw_config
+from tests.support import socialdesk
 
 FD_KEY = "fd-api-key-not-a-real-one"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -351,3 +353,17 @@ def test_a_rate_limited_read_pauses_the_helpdesk_and_the_next_one_waits(zendesk:
     assert not schedules.refresh(helpdesk, store, NOW, policy)  # paused: not asked again
     assert len(zendesk.calls_to("GET", "/api/v2/business_hours")) == sent == 1
     assert "paused by its rate limit" in (schedules.stored(store).error or "")
+
+
+def test_rules_explain_answers_for_the_time_given(tmp_path: Path) -> None:
+    raw = raw_config(database_url=f"sqlite:///{tmp_path}/s.db")
+    raw["rules"] = HOURS_RULES
+    raw["channels"][0]["calendar"] = "support"
+    config = tmp_path / "socialdesk.toml"
+    config.write_text(
+        to_toml(raw) + '\n[calendars.support]\ntimezone = "Europe/Berlin"\nhours = ["mon-fri 09:00-18:00"]\n'
+    )
+    for at, fired in (("2026-12-11T23:00+01:00", "after-hours"), ("2026-12-11T10:00+01:00", "office")):
+        run = socialdesk("rules", "explain", "--config", str(config), "--channel", "acme-facebook", "--at", at, "hi")
+        assert run.returncode == 0, run.stderr
+        assert f"✓ {fired}: rule {fired}:" in run.stdout and f"decision: tags {fired.replace('-', '_')}" in run.stdout
