@@ -367,3 +367,16 @@ def test_rules_explain_answers_for_the_time_given(tmp_path: Path) -> None:
         run = socialdesk("rules", "explain", "--config", str(config), "--channel", "acme-facebook", "--at", at, "hi")
         assert run.returncode == 0, run.stderr
         assert f"✓ {fired}: rule {fired}:" in run.stdout and f"decision: tags {fired.replace('-', '_')}" in run.stdout
+
+
+def test_a_bad_calendar_stops_doctor_and_the_worker_with_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "socialdesk.toml"
+    bad = '\n[calendars.support]\ntimezone = "Europe/Berlin"\nhours = ["mon-fri 09:00-18:00", "fri 17:00-20:00"]\n'
+    config.write_text(to_toml(raw_config(database_url=f"sqlite:///{tmp_path}/s.db")) + bad)
+    for command in ("doctor", "worker"):
+        run = socialdesk(command, "--config", str(config), timeout=30)
+        assert run.returncode == 1 and run.stdout == ""
+        assert (
+            run.stderr
+            == "Error: configuration: calendars.support.hours: 'fri 09:00-18:00' overlaps 'fri 17:00-20:00'\n"
+        )
