@@ -78,6 +78,8 @@ def refresh(helpdesk: object, store: Store, now: datetime, policy: RetryPolicy |
         found = read() if policy is None else policy.call(str(getattr(helpdesk, "name", "helpdesk")), read, attempts=1)
     except (BridgeError, CalendarError) as e:
         return _failed(store, now, str(e))
+    except (KeyError, TypeError, ValueError) as e:  # an answer not shaped as documented: keep the last copy
+        return _failed(store, now, f"unexpected answer from the helpdesk ({type(e).__name__}: {e})")
     body = {"read_at": now.isoformat(), "schedules": [s.as_json() for s in found]}
     store.set_setting(COPY, json.dumps(body))
     store.set_setting(ERROR, "")

@@ -380,3 +380,14 @@ def test_a_bad_calendar_stops_doctor_and_the_worker_with_one_line(tmp_path: Path
             run.stderr
             == "Error: configuration: calendars.support.hours: 'fri 09:00-18:00' overlaps 'fri 17:00-20:00'\n"
         )
+
+
+def test_an_answer_not_shaped_as_documented_keeps_the_last_copy(zendesk: ZendeskSimulator) -> None:
+    store = Store.from_url("sqlite://")
+    helpdesk = ZendeskHelpdesk(url=zendesk.url, email=ZD_EMAIL, api_token=ZD_TOKEN, timeout=5)
+    zendesk.add_schedule("Support EU", "Berlin", WEEKDAYS)
+    assert schedules.refresh(helpdesk, store, NOW)
+    zendesk.inject(Fault(200, method="GET", path_prefix="/api/v2/business_hours", body={"schedules": [{"name": "x"}]}))
+    assert not schedules.refresh(helpdesk, store, NOW + timedelta(minutes=15))
+    copy = schedules.stored(store)
+    assert copy.error == "unexpected answer from the helpdesk (KeyError: 'id')" and copy.read_at == NOW
