@@ -37,6 +37,14 @@ from bridge.calendarbook import CalendarConfig, check_references, parse_calendar
 from bridge.classify.plugins import ClassifierSettings
 from bridge.classify.plugins import settings as classifier_settings
 from bridge.errors import ConfigError
+from bridge.replies import (
+    DEFAULT_DELAY,
+    DEFAULT_DISCLOSURE,
+    DEFAULT_QUIET_HOURS,
+    AckConfig,
+    TemplateError,
+    check_templates,
+)
 from bridge.rulebook import parse_rules
 from bridge.rules import Rule
 
@@ -133,6 +141,7 @@ class Config:
     source: str = "<memory>"
     rules: tuple[Rule, ...] = ()  # [[rules]]: triage, in order (bridge.rules)
     calendars: Mapping[str, CalendarConfig] = field(default_factory=dict)  # [calendars.<name>] (bridge.calendarbook)
+    acks: Mapping[str, AckConfig] = field(default_factory=dict)  # channel name → its [channels.ack] (bridge.replies)
     log_format: str = "text"  # [bridge] log_format: "text" or "json" (one object per line)
     lease_seconds: float = 120.0  # [bridge] lease_seconds: how soon a dead worker's threads are free again
     redispatch_after: float = 60.0  # [bridge] redispatch_after: an unfinished inbox row is re-enqueued after that
@@ -331,9 +340,45 @@ class ClassifierTable(_Table):
     options: dict[str, Any] | None = None
 
 
+TemplateSet = str | dict[str, str]  # one template, or one per language with a "default"
+
+
+class AckTable(_Table):
+    """``[channels.ack]``: automatic acknowledgements (:mod:`bridge.replies`); templates checked at start."""
+
+    instant: TemplateSet | None = None
+    away: TemplateSet | None = None
+    apology: TemplateSet | None = None
+    delay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = DEFAULT_DELAY
+    public: bool = False
+    disclosure: str = DEFAULT_DISCLOSURE
+    quiet_hours: Annotated[float, Field(gt=0, allow_inf_nan=False)] = DEFAULT_QUIET_HOURS
+
+    @model_validator(mode="after")
+    def _templates(self) -> AckTable:
+        for kind in ("instant", "away", "apology"):
+            try:
+                check_templates(_templates(getattr(self, kind)) or {"default": ""}, kind)
+            except TemplateError as e:
+                raise _fail(e.problem, key=e.key) from None
+        return self
+
+    def settings(self) -> AckConfig:
+        """The checked table as :class:`bridge.replies.AckConfig`."""
+        return AckConfig(
+            instant=_templates(self.instant), away=_templates(self.away), apology=_templates(self.apology),
+            delay=self.delay, public=self.public, disclosure=self.disclosure, quiet_hours=self.quiet_hours,
+        )  # fmt: skip
+
+
+def _templates(value: TemplateSet | None) -> dict[str, str] | None:
+    return {"default": value} if isinstance(value, str) else value
+
+
 class _Channel(_Table):
     name: ChannelName
     calendar: str | None = None  # a [calendars.<name>]: its business hours and promise for this channel
+    ack: AckTable | None = None  # automatic acknowledgements (bridge.replies)
     timeout: Seconds | None = None
     private_marker: str = DEFAULT_PRIVATE_MARKER
     private_tag: str = DEFAULT_PRIVATE_TAG
@@ -482,6 +527,7 @@ def _config(checked: ConfigFile, source: str) -> Config:
         source=source,
         rules=parse_rules(checked.rules, helpdesk=bridge.helpdesk),
         calendars=_calendars(checked),
+        acks={c.name: c.ack.settings() for c in checked.channels if c.ack is not None},
         log_format=bridge.log_format,
         lease_seconds=bridge.lease_seconds,
         redispatch_after=bridge.redispatch_after,

@@ -13,7 +13,8 @@ rows oldest first (by the platform's timestamp). For each event:
    with the rules' tags, priority, group... in the create call itself;
    ticket known → add the customer's words as a public comment by the requester (reopening it, the
    rules' tags and priority in the same update),
-   or open a follow-up ticket when the old one is closed.
+   or open a follow-up ticket when the old one is closed;
+6. plan the channel's automatic acknowledgement, if it has one (:mod:`bridge.acks`).
 
 A retryable failure postpones the rest of the thread (order is kept); a permanent one dead-letters
 the event with its reason, visible and replayable.
@@ -26,7 +27,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bridge import enrich, messages, triage, writeback
+from bridge import acks, enrich, messages, triage, writeback
 from bridge.errors import BridgeError, RefusedFields, TicketClosed, Unavailable, UnknownOutcome, describe
 from bridge.events import EventKind, NewTicket, SocialEvent, TicketRef
 from bridge.messages import REFUSED_PREFIX
@@ -130,6 +131,7 @@ def _apply_message(rt: Runtime, pending: PendingEvent) -> Outcome:
     else:
         ticket = _follow_up(rt, pending, thread, requester_id, decision)
     writeback.record_post(rt, event)
+    acks.plan(rt, event, thread, ticket.id, new_ticket=ticket.id != thread["ticket_id"])
     return Outcome(
         thread_changes={
             **({"ticket_id": ticket.id} if ticket.id != thread["ticket_id"] else {}),

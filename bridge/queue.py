@@ -21,7 +21,7 @@ from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
 
-from bridge import drivers, enrich, inbound, outbound, retention, schedules, sync
+from bridge import acks, drivers, enrich, inbound, outbound, retention, schedules, sync
 from bridge.errors import ConfigError, LeaseBusy, Unavailable
 from bridge.leases import new_owner
 from bridge.registry import Runtime
@@ -63,6 +63,7 @@ class Queue:
         self.process_thread = huey.task(name="socialdesk.process_thread")(self._process_thread)
         self.sync_ticket = huey.task(name="socialdesk.sync_ticket")(self._sync_ticket)
         self.enrich_thread = huey.task(name="socialdesk.enrich_thread")(self._enrich_thread)
+        self.send_ack = huey.task(name="socialdesk.send_ack")(self._send_ack)
 
     def _process_thread(self, thread_key: str) -> int:
         try:
@@ -86,11 +87,20 @@ class Queue:
         except LeaseBusy:
             return False  # the thread is busy: the enrichment stays due and is claimed again later
 
+    def _send_ack(self, ack_id: int) -> int:
+        try:
+            return acks.send(self._runtime(), ack_id, new_owner())
+        except LeaseBusy:
+            self.send_ack.schedule((ack_id,), delay=LEASE_RETRY_DELAY)
+            return 0
+
     def enqueue(self, item: WorkItem) -> None:
         if item.table == "inbox":
             self.process_thread(item.key)
         elif item.table == "threads":
             self.enrich_thread(item.key)
+        elif item.table == "auto_acks":
+            self.send_ack(item.id)
         else:
             helpdesk, _, ticket_id = item.key.partition(":")
             self.sync_ticket(helpdesk, ticket_id)

@@ -106,5 +106,10 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
         lease_ttl=config.lease_seconds,
         triage=Triage(config.rules),
         # the rules' sentiment, urgency and language: the classifier runs only when a rule asks for one of them
-        classify=build_classifier(config.classifier).classify if needs_classifier(config.rules) else None,
+        classify=build_classifier(config.classifier).classify if _needs_classifier(config) else None,
     )
+
+
+def _needs_classifier(config: Config) -> bool:
+    """The rules look at sentiment, urgency or language, or a channel acknowledges (never cheerfully to anger)."""
+    return needs_classifier(config.rules) or bool(config.acks)

@@ -16,6 +16,8 @@ Tables and the contract each one enforces:
 * ``crm_cache``     the CRM's record per social identity, with the time it was fetched (TTL).
 * ``sync_cursors``  where an incremental sync stopped (saved after each committed batch).
 * ``settings``      what ``socialdesk setup`` learned (the Zendesk webhook's signing secret).
+* ``auto_acks``     one row per conversation episode of a channel with acknowledgements, unique (thread,
+                    episode start): the ack planned with its due time, or why none; at most one is sent.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import fcntl
 import functools
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -216,6 +219,26 @@ settings = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
+
+auto_acks = sa.Table(
+    "auto_acks",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("thread_key", sa.String(320), nullable=False),
+    sa.Column("episode_at", sa.Float, nullable=False),  # the platform's time of the episode's first message
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("public", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("status", sa.String(16), nullable=False),  # due | sending | sent | none | cancelled | failed
+    sa.Column("text", sa.Text),
+    sa.Column("reason", sa.Text),  # why none, cancelled or failed
+    sa.Column("due_at", sa.Float),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("thread_key", "episode_at", name="uq_auto_ack_episode"),
+    sa.Index("ix_auto_acks_due", "status", "due_at"),
+)
+
+ACK_COMMENT_PREFIX = "auto_ack:"  # the delivery row of an ack: comment_id auto_ack:<auto_acks.id>
 
 
 PRUNE_CHUNK = 2000  # rows changed per transaction by :meth:`Store.prune`
@@ -448,7 +471,21 @@ class Store:
                     if claimed:
                         items.append(WorkItem(table.name, int(row_id), str(key)))
             items += self._claim_enrichments(conn, now=now, grace=grace, limit=limit)
+            items += self._claim_acks(conn, now=now, grace=grace, limit=limit)
         return items
+
+    @staticmethod
+    def _claim_acks(conn: Connection, *, now: float, grace: float, limit: int) -> list[WorkItem]:
+        """Acknowledgements whose delay is over (claimed by pushing their due time out, as enrichments)."""
+        due = sa.and_(auto_acks.c.status == "due", auto_acks.c.due_at <= now)
+        rows = conn.execute(sa.select(auto_acks.c.id, auto_acks.c.thread_key).where(due).limit(limit)).all()
+        claimed = []
+        for row_id, key in rows:
+            if conn.execute(
+                sa.update(auto_acks).where(auto_acks.c.id == row_id, due).values(due_at=now + grace)
+            ).rowcount:
+                claimed.append(WorkItem("auto_acks", int(row_id), str(key)))
+        return claimed
 
     @staticmethod
     def _claim_enrichments(conn: Connection, *, now: float, grace: float, limit: int) -> list[WorkItem]:
@@ -797,6 +834,48 @@ class Store:
         return found is not None
 
     # -- CRM cache -----------------------------------------------------------------------------------------
+
+    # -- automatic acknowledgements (bridge.acks) --------------------------------------------------------
+
+    def latest_ack(self, thread_key: str) -> dict[str, Any] | None:
+        """The thread's latest episode row, if any."""
+        query = sa.select(auto_acks).where(auto_acks.c.thread_key == thread_key).order_by(auto_acks.c.episode_at.desc())
+        with self.begin() as conn:
+            row = conn.execute(query.limit(1)).mappings().first()
+        return dict(row) if row else None
+
+    def plan_ack(self, *, thread_key: str, episode_at: float, ticket_id: str, public: bool, status: str,
+                 text: str | None, reason: str | None, due_at: float | None) -> bool:  # fmt: skip
+        """Record an episode's decision; False when the episode has one already (a retried event)."""
+        now = time.time()
+        row = {"thread_key": thread_key, "episode_at": episode_at, "ticket_id": ticket_id, "public": public,
+               "status": status, "text": text, "reason": reason, "due_at": due_at, "created_at": now,
+               "updated_at": now}  # fmt: skip
+        with self.begin() as conn:
+            return insert_ignoring_duplicates(conn, auto_acks, [row]) == 1
+
+    def ack(self, ack_id: int) -> dict[str, Any] | None:
+        with self.begin() as conn:
+            row = conn.execute(sa.select(auto_acks).where(auto_acks.c.id == ack_id)).mappings().first()
+        return dict(row) if row else None
+
+    def set_ack(self, ack_id: int, *, status: str, reason: str | None = None, when: str = "due") -> bool:
+        """Move an ack from status ``when`` to ``status``; False when another worker moved it first."""
+        where = sa.and_(auto_acks.c.id == ack_id, auto_acks.c.status == when)
+        with self.begin() as conn:
+            values = {"status": status, "reason": reason, "updated_at": time.time()}
+            return bool(conn.execute(sa.update(auto_acks).where(where).values(**values)).rowcount)
+
+    def agent_replied_since(self, thread_key: str, since: float) -> bool:
+        """Whether an agent's reply (not an ack) on this thread was written in the helpdesk at or after ``since``
+        (to the second: helpdesks date comments in whole seconds, the platforms in milliseconds)."""
+        query = sa.select(deliveries.c.id).where(
+            deliveries.c.thread_key == thread_key,
+            deliveries.c.comment_created_at >= math.floor(since),
+            deliveries.c.comment_id.notlike(f"{ACK_COMMENT_PREFIX}%"),
+        )
+        with self.begin() as conn:
+            return conn.execute(query.limit(1)).first() is not None
 
     def crm_cached(self, key: str, *, max_age: float) -> dict[str, str] | None:
         """The cached record (``{}`` when the CRM knew nobody), or None when absent or older than ``max_age``."""

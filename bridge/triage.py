@@ -30,7 +30,7 @@ def decide_for(rt: Runtime, event: SocialEvent, *, first: bool, customer: enrich
     if not rules:
         return NO_RULES
     lookup = customer if first else _cached(rt, event)
-    facts = EventFacts.of(event), ThreadFacts(first), _crm_facts(rt, lookup), _classified(rt, event)
+    facts = EventFacts.of(event), ThreadFacts(first), _crm_facts(rt, lookup), classified(rt, event)
     return decide(*facts, rules, inside_hours=inside_hours(rt, event))
 
 
@@ -62,7 +62,7 @@ def _crm_facts(rt: Runtime, lookup: enrich.Lookup | None) -> CrmFacts | None:
     return CrmFacts(lookup.outcome == "found", lookup.fields, vip="vip" in enrich.tags(rt, lookup))
 
 
-def _classified(rt: Runtime, event: SocialEvent) -> Classified | None:
+def classified(rt: Runtime, event: SocialEvent) -> Classified | None:
     """The classifier's verdict; None without one, or when it fails (rules on sentiment then do not fire,
     and the message is not held back)."""
     if rt.classify is None or not event.text:

@@ -69,9 +69,10 @@ class Stack:
         platforms: tuple[str, ...] = ("facebook",),
         zendesk: dict[str, Any] | None = None,
         rules: list[dict[str, Any]] | None = None,
+        calendars: dict[str, Any] | None = None,
     ) -> None:
         """``zendesk={...}``: options of the Zendesk simulator (``rate_limit_per_minute``, ``data_imports``...);
-        ``rules``: the ``[[rules]]`` tables."""
+        ``rules``: the ``[[rules]]`` tables; ``calendars``: the ``[calendars.<name>]`` tables."""
         self.workdir = workdir
         self.database_url = database_url or f"sqlite:///{workdir}/socialdesk.db"
         self.queue_url = queue_url or f"sqlite:///{workdir}/socialdesk-queue.db"
@@ -83,6 +84,7 @@ class Stack:
         #: ``salesforce={...}`` runs the Salesforce simulator too; the dict adds ``[salesforce]`` options
         self.salesforce_options = salesforce
         self.rules = rules or []
+        self.calendars = calendars or {}
         self.salesforce = SalesforceSimulator() if salesforce is not None else None
         self.helpdesk_name = helpdesk
         self.zendesk = ZendeskSimulator(
@@ -119,6 +121,7 @@ class Stack:
             **self._salesforce_section(),
             "channels": [{**self._channel(p), **self.channel_options} for p in self.platforms],
             **({"rules": self.rules} if self.rules else {}),
+            **({"calendars": self.calendars} if self.calendars else {}),
         }
 
     def _channel(self, platform: str) -> dict[str, Any]:

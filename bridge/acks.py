@@ -1,0 +1,173 @@
+"""Automatic acknowledgements in the worker: planned once per conversation episode, sent after a delay.
+
+After a customer's message is on its ticket, :func:`plan` loads the facts once (episode, calendar verdict
+and promise, classification, whether an agent is already answering), asks :func:`bridge.replies.decide`
+and records its answer in ``auto_acks``: an ack due after the channel's ``delay``, or the reason for none
+(logged too). An episode starts with a thread's first message, a follow-up ticket, or a message after
+``quiet_hours`` of silence; the row's unique (thread, episode) key makes "at most once" a database fact.
+
+When the delay is over the dispatcher claims the row and :func:`send` delivers it through the channel as a
+reply would go, unless an agent answered first or the platform's window closed meanwhile. The ack is a
+delivery like an agent's (comment id ``auto_ack:<id>``, so its echo is dropped and figures can tell it
+apart) and an internal note on the ticket tells the agent what the customer was told. A send whose outcome
+is unknown is never repeated: "sending" is set before the call and only a "due" row is ever sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge import schedules, triage
+from bridge.calendars import Unknown
+from bridge.errors import BridgeError
+from bridge.events import Delivery, SocialEvent
+from bridge.outbound import reply_key, thread_state
+from bridge.ports import KeyedReplies, SocialChannel
+from bridge.registry import Runtime
+from bridge.replies import AckConfig, AckFacts, AutoAck, NoAck, decide, first_name, send_blocker
+from bridge.store import ACK_COMMENT_PREFIX
+
+log = logging.getLogger(__name__)
+
+NOTE_PREFIX = "Sent automatically:"
+LIVE = ("due", "sending", "sent")  # an episode with one of these has its acknowledgement
+
+
+def plan(rt: Runtime, event: SocialEvent, thread: dict[str, Any], ticket_id: str, *, new_ticket: bool) -> None:
+    """Decide the acknowledgement of one customer message (``thread``: its row before this message)."""
+    config = rt.config.acks.get(event.channel)
+    if config is None:
+        return
+    latest = rt.store.latest_ack(event.thread_key)
+    if not _new_episode(event, thread, config, latest, new_ticket=new_ticket):
+        assert latest is not None
+        why = "already acknowledged in this episode" if latest["status"] in LIVE else "decided at the episode's start"
+        log.info("no auto-ack for %s: %s", event.thread_key, why)
+        return
+    verdict = decide(_facts(rt, event, ticket_id), config)
+    _record(rt, event, ticket_id, verdict)
+
+
+def _new_episode(
+    event: SocialEvent, thread: dict[str, Any], config: AckConfig, latest: dict[str, Any] | None, *, new_ticket: bool
+) -> bool:
+    last = thread["last_inbound_at"]
+    if new_ticket or last is None or latest is None or str(latest["ticket_id"]) != str(thread["ticket_id"]):
+        return True
+    return event.created_at.timestamp() - float(last) > config.quiet_hours * 3600
+
+
+def _record(rt: Runtime, event: SocialEvent, ticket_id: str, verdict: AutoAck | NoAck) -> None:
+    at, public = event.created_at.timestamp(), event.kind == "comment"
+    if isinstance(verdict, NoAck):
+        log.info("no auto-ack for %s: %s", event.thread_key, verdict.reason)
+        status, text, reason, due_at = "none", None, verdict.reason, None
+    else:
+        status, text, reason, due_at = "due", verdict.text, None, rt.policy.clock() + verdict.delay
+        log.info("auto-ack (%s) for %s due in %.0fs", verdict.template, event.thread_key, verdict.delay)
+    rt.store.plan_ack(thread_key=event.thread_key, episode_at=at, ticket_id=ticket_id, public=public,
+                      status=status, text=text, reason=reason, due_at=due_at)  # fmt: skip
+
+
+def _facts(rt: Runtime, event: SocialEvent, ticket_id: str) -> AckFacts:
+    channel = rt.config.channel(event.channel)
+    classified = triage.classified(rt, event)
+    language = classified.language if classified else None
+    open_, unknown, promised = _hours(rt, event, language)
+    return AckFacts(
+        platform=event.platform,
+        public=event.kind == "comment",
+        own_post=channel is not None and event.author.id == channel.account_id,
+        ticket=ticket_id,
+        first_name=first_name(event.author.name),
+        language=language,
+        sentiment=str(classified.sentiment) if classified else None,
+        urgency=str(classified.urgency) if classified else None,
+        open=open_,
+        unknown_reason=unknown,
+        promise=promised,
+        agent_answering=rt.store.agent_replied_since(event.thread_key, event.created_at.timestamp()),
+    )
+
+
+def _hours(rt: Runtime, event: SocialEvent, language: str | None) -> tuple[bool | None, str, str | None]:
+    """Open or not at the time of the post (None: unknown, with why), and the promise in the customer's
+    language (None without a calendar target). A channel without a calendar is open around the clock."""
+    calendar = schedules.for_channel(rt.config, rt.store, event.channel)
+    if calendar is None:
+        return True, "", None
+    if isinstance(calendar, Unknown):
+        return None, calendar.reason, None
+    promised = schedules.promise_for(rt.config, rt.store, event.channel, event.created_at, language or "en")
+    return calendar.is_open(event.created_at), "", None if isinstance(promised, Unknown) else promised.text
+
+
+# -- sending, when the delay is over ---------------------------------------------------------------------------
+
+
+def send(rt: Runtime, ack_id: int, owner: str) -> int:
+    """Send one due acknowledgement (1), or cancel it saying why (0)."""
+    row = rt.store.ack(ack_id)
+    if row is None or row["status"] != "due":
+        return 0
+    with rt.leases.hold(str(row["thread_key"]), owner):
+        return _send(rt, row)
+
+
+def _send(rt: Runtime, row: dict[str, Any]) -> int:
+    thread = rt.store.thread(str(row["thread_key"]))
+    now = rt.policy.clock()
+    blocker = _blocker(rt, row, thread, now)
+    if blocker:
+        log.info("auto-ack %d for %s cancelled: %s", row["id"], row["thread_key"], blocker)
+        rt.store.set_ack(int(row["id"]), status="cancelled", reason=blocker)
+        return 0
+    if thread is None or not rt.store.set_ack(int(row["id"]), status="sending"):
+        return 0  # another worker took it
+    return _deliver(rt, row, thread, rt.channels[thread["channel"]], now)
+
+
+def _blocker(rt: Runtime, row: dict[str, Any], thread: dict[str, Any] | None, now: float) -> str | None:
+    if thread is None or thread["channel"] not in rt.channels:
+        return "the thread's channel is not configured"
+    if rt.store.agent_replied_since(str(row["thread_key"]), float(row["episode_at"])):
+        return "an agent answered first"
+    last = thread["last_inbound_at"]
+    since = datetime.fromtimestamp(now, UTC) - datetime.fromtimestamp(last, UTC) if last else None
+    return send_blocker(thread["platform"], bool(row["public"]), since)
+
+
+def _deliver(rt: Runtime, row: dict[str, Any], thread: dict[str, Any], channel: SocialChannel, now: float) -> int:
+    hd, comment_id, text = rt.helpdesk.name, f"{ACK_COMMENT_PREFIX}{row['id']}", str(row["text"])
+    rt.store.start_delivery(helpdesk=hd, comment_id=comment_id, ticket_id=str(row["ticket_id"]),
+                            thread_key=thread["key"], at=now)  # fmt: skip
+    try:
+        delivery = rt.policy.call(channel.name, lambda: _sender(channel, thread, text, now, reply_key(hd, comment_id)))
+    except BridgeError as e:  # an ack is worth one try: late, it would promise what is no longer true
+        log.warning("auto-ack %d for %s not sent: %s", row["id"], thread["key"], e)
+        rt.store.finish_delivery(hd, comment_id, status="failed", platform=thread["platform"], error=e.message)
+        rt.store.set_ack(int(row["id"]), status="failed", reason=e.message, when="sending")
+        return 0
+    sent = delivery.message_ids
+    rt.store.finish_delivery(hd, comment_id, status="sent", platform=thread["platform"], message_ids=sent)
+    rt.store.set_ack(int(row["id"]), status="sent", when="sending")
+    _note(rt, str(row["ticket_id"]), text)
+    log.info("auto-ack %d sent for %s", row["id"], thread["key"])
+    return 1
+
+
+def _sender(channel: SocialChannel, thread: dict[str, Any], text: str, now: float, key: str) -> Delivery:
+    state, at = thread_state(thread), datetime.fromtimestamp(now, UTC)
+    if isinstance(channel, KeyedReplies):
+        return channel.send_keyed_reply(state, text, now=at, key=key)
+    return channel.send_reply(state, text, now=at)
+
+
+def _note(rt: Runtime, ticket_id: str, text: str) -> None:
+    """What the customer was told, for the agent. Best effort: the ack is sent and its delivery recorded."""
+    try:
+        rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, f"{NOTE_PREFIX} {text}"))
+    except BridgeError as e:
+        log.warning("the auto-ack note for ticket %s could not be written: %s", ticket_id, e)

@@ -1,0 +1,151 @@
+"""Automatic acknowledgements end to end, on both helpdesks: Messenger and WhatsApp → bridge → helpdesk,
+with the worker's steps run by the test at a clock it sets (the Meta simulator reads the same clock)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bridge import acks, inbound, outbound
+from bridge.registry import Runtime
+from sandbox.stack import HELPDESKS, PAGE_ID, WA_PHONE_ID, Stack
+from tests.support import WallClock, notes, one_ticket, step_runtime
+
+BERLIN = ZoneInfo("Europe/Berlin")
+FRIDAY_NIGHT = datetime(2026, 12, 4, 23, 0, tzinfo=BERLIN)  # Monday 7 December is a holiday below
+CALENDARS = {
+    "support": {"timezone": "Europe/Berlin", "hours": ["mon-fri 09:00-18:00"], "holidays": ["2026-12-07"],
+                "target": "2 business hours"},
+}  # fmt: skip
+ACK: dict[str, Any] = {
+    "instant": "Thanks {first_name}! We answer {promise}.",
+    "away": {"default": "Hi {first_name}, we are closed; we will answer {promise} (ticket #{ticket}).",
+             "fr": "Bonjour {first_name}, nous répondrons {promise}."},
+    "apology": "We are sorry, {first_name}. A person will look at this {promise}.",
+    "delay": 60,
+    "disclosure": "(automated message)",
+}  # fmt: skip
+COMPLAINT = "Worst airline in the world, terrible service, I am furious"
+
+
+@contextmanager
+def acking(
+    tmp_path: Path, helpdesk: str, *, ack: dict[str, Any] = ACK, platforms: tuple[str, ...] = ("facebook",)
+) -> Iterator[tuple[Stack, Runtime, WallClock]]:
+    """A stack whose channel acknowledges, a worker's runtime and the clock both it and Meta read."""
+    options = {"calendar": "support", "ack": ack}
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False, platforms=platforms, channel_options=options,
+               calendars=CALENDARS) as stack:  # fmt: skip
+        clock = WallClock()
+        stack.meta.clock = clock
+        yield stack, step_runtime(stack, clock=clock), clock
+
+
+def at(clock: WallClock, when: datetime) -> None:
+    clock.offset = when.timestamp() - time.time()
+
+
+def work(stack: Stack, rt: Runtime) -> int:
+    """What the worker does at the clock's time: apply what is due; return how many acks it sent."""
+    sent = 0
+    for item in stack.store.claim_due(now=rt.policy.clock(), grace=3600):
+        if item.table == "inbox":
+            inbound.process_thread(rt, item.key, "w")
+        elif item.table == "auto_acks":
+            sent += acks.send(rt, item.id, "w")
+        elif item.table == "ticket_events":
+            outbound.sync_ticket(rt, stack.helpdesk_name, item.key.partition(":")[2], "w")
+    return sent
+
+
+def the_ack(stack: Stack) -> dict[str, Any]:
+    [row] = stack.store.rows("auto_acks")
+    return row
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_an_away_reply_at_23_00_on_a_friday_before_a_holiday_promises_tuesday_once(
+    tmp_path: Path, helpdesk: str
+) -> None:
+    with acking(tmp_path, helpdesk) as (stack, rt, clock):
+        at(clock, FRIDAY_NIGHT)
+        stack.meta.set_profile(PAGE_ID, "701", "Ann", "Lee")
+        stack.meta.customer_message(PAGE_ID, psid="701", text="Where is my order?")
+        assert work(stack, rt) == 0
+        ticket = one_ticket(stack)["id"]
+        clock.advance(30)
+        assert work(stack, rt) == 0 and stack.meta.sent_messages == []  # the delay is not over
+        clock.advance(31)
+        assert work(stack, rt) == 1
+        text = f"Hi Ann, we are closed; we will answer by Tuesday 11:00 (ticket #{ticket}).\n(automated message)"
+        assert [m["text"] for m in stack.meta.sent_messages] == [text]
+        assert notes(stack, ticket)[-1] == f"Sent automatically: {text}"
+        [delivery] = stack.store.rows("deliveries")
+        assert (delivery["comment_id"], delivery["status"]) == (f"auto_ack:{the_ack(stack)['id']}", "sent")
+
+        clock.advance(600)  # the customer again, ten minutes later: the same episode
+        stack.meta.customer_message(PAGE_ID, psid="701", text="Hello? Anyone?")
+        work(stack, rt)
+        clock.advance(120)
+        assert work(stack, rt) == 0
+        assert len(stack.meta.sent_messages) == 1 and the_ack(stack)["status"] == "sent"
+        assert any("Anyone?" in c["body"] for c in stack.helpdesk.comments(ticket))  # on the ticket, unacknowledged
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_an_agent_who_answers_within_the_delay_cancels_the_ack(tmp_path: Path, helpdesk: str) -> None:
+    with acking(tmp_path, helpdesk) as (stack, rt, clock):
+        stack.meta.customer_message(PAGE_ID, psid="702", text="Do you ship to Norway?")
+        work(stack, rt)
+        ticket = one_ticket(stack)["id"]
+        assert the_ack(stack)["status"] == "due"
+        clock.advance(20)
+        stack.helpdesk.agent_comment(ticket, "Yes, we do!", public=True)
+        stack.helpdesk.fire_webhook(ticket)
+        work(stack, rt)
+        clock.advance(60)
+        assert work(stack, rt) == 0
+        assert [m["text"] for m in stack.meta.sent_messages] == ["Yes, we do!"]
+        assert (the_ack(stack)["status"], the_ack(stack)["reason"]) == ("cancelled", "an agent answered first")
+        assert not any(n.startswith("Sent automatically") for n in notes(stack, ticket))
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+@pytest.mark.parametrize("apology", [True, False])
+def test_a_complaint_gets_the_apology_or_nothing_never_the_thank_you(
+    tmp_path: Path, helpdesk: str, apology: bool
+) -> None:
+    ack = ACK if apology else {k: v for k, v in ACK.items() if k != "apology"}
+    with acking(tmp_path, helpdesk, ack=ack) as (stack, rt, clock):
+        at(clock, FRIDAY_NIGHT - timedelta(hours=10))  # 13:00 on Friday: open, the instant reply's hours
+        stack.meta.customer_message(PAGE_ID, psid="703", text=COMPLAINT)
+        work(stack, rt)
+        clock.advance(61)
+        work(stack, rt)
+        sent = [m["text"] for m in stack.meta.sent_messages]
+        if apology:
+            assert sent == ["We are sorry. A person will look at this by 15:00 today.\n(automated message)"]
+        else:
+            assert sent == []
+            assert the_ack(stack)["reason"] == "negative sentiment: apology template not configured"
+        assert not any("Thanks" in s for s in sent)
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_a_whatsapp_message_outside_the_window_gets_no_ack(tmp_path: Path, helpdesk: str) -> None:
+    with acking(tmp_path, helpdesk, platforms=("whatsapp",)) as (stack, rt, clock):
+        written = datetime.now(UTC) - timedelta(hours=23, minutes=59, seconds=30)
+        stack.meta.whatsapp_message(WA_PHONE_ID, wa_id="447700900124", text="Is my parcel lost?", timestamp=written)
+        work(stack, rt)  # read in time, but its window closes before the delay is over
+        assert the_ack(stack)["status"] == "due"
+        clock.advance(61)
+        assert work(stack, rt) == 0
+        assert stack.meta.wa_sent_messages == []
+        assert (the_ack(stack)["status"], the_ack(stack)["reason"]) == ("cancelled", "outside the 24-hour window")
