@@ -386,14 +386,18 @@ def test_account_id_can_come_from_the_access_token(tmp_path: Path) -> None:
     ],
 )
 def test_likes_follows_reposts_typing_and_reads_are_recorded_as_ignored_once(
-    tmp_path: Path, name: str, account: str, reasons: list[str]
+    tmp_path: Path, name: str, account: str, reasons: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     config = config_for(tmp_path, account)
     body = fixture_bytes(f"x/{name}")
     assert parse_fixture(config, json.loads(body)) == []
     assert ignored_reasons(config, json.loads(body)) == reasons
     test_client = create_app(config, store=(store := Store.from_url("sqlite://"))).test_client()
-    assert signed_post(test_client, body).get_json() == {"ok": True, "received": len(reasons), "stored": len(reasons)}
+    with caplog.at_level("INFO", logger="webhooks.x"):
+        response = signed_post(test_client, body)
+    assert response.get_json() == {"ok": True, "received": len(reasons), "stored": len(reasons)}
+    logged = [r.getMessage() for r in caplog.records if "recorded as ignored" in r.getMessage()]
+    assert [line.rsplit("(", 1)[-1].rstrip(")") for line in logged] == reasons  # in the log too, one line each
     assert signed_post(test_client, body).get_json()["stored"] == 0  # a redelivery is the same event
     assert sorted((r["status"], r["last_error"]) for r in store.rows("inbox")) == sorted(
         ("ignored", reason) for reason in reasons

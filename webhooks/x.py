@@ -214,7 +214,6 @@ class _Parser:
             yield from self._keep(self.v2_post(payload, _dict(item, "includes"), channel))
         else:
             reason = _xaa_reason(kind)
-            log.info("x webhook: %s recorded as ignored (%s)", kind[:60], reason)
             uuid = (_str(item.get("event_uuid")) or _fingerprint(item))[:100]
             yield _ignored(channel, f"{kind[:60]}:{uuid}", reason, _xaa_time(payload))
 
@@ -325,10 +324,7 @@ class _Parser:
         return self.seen.get(parent) or self.resolve(account_of(channel), parent) or f"conversation:{parent}"
 
     def _channel(self, user_id: Any) -> ChannelConfig | None:
-        channel = self.by_account.get(str(user_id))
-        if channel is None:
-            log.info("x webhook: no X channel for account %s; recorded as ignored", str(user_id)[:40])
-        return channel
+        return self.by_account.get(str(user_id))
 
     def _keep(self, event: Event | None) -> Iterator[Event]:
         if isinstance(event, SocialEvent):
@@ -502,6 +498,9 @@ def _xaa_reason(kind: str) -> str:
 def _ignored(
     channel: ChannelConfig | None, message_id: str, reason: str, at: datetime, *, account: str = ""
 ) -> Ignored:
+    """An :class:`Ignored` record, with its log line (every one: the rule is "in the log and in status")."""
+    where = channel.name if channel else f"account {account[:40] or '?'}"
+    log.info("x webhook %s: %s recorded as ignored (%s)", where, message_id[:80], reason)
     return Ignored(platform="x", channel=channel.name if channel else "",
                    account_id=account_of(channel) if channel else account[:64], message_id=message_id[:255],
                    reason=reason, created_at=at)  # fmt: skip
