@@ -5,7 +5,8 @@ A customer comments on a Facebook post and another writes in Messenger; the brid
 internal note; the replies arrive in the right comment thread and conversation, the notes nowhere; the
 platform's echoes of our own replies are recognised and dropped. Then one conversation on each other
 channel: Instagram, WhatsApp, X, Telegram and an own website chat. Last, an angry message routed by the
-triage rules (:data:`RULES`): an urgent ticket in the escalation group, whose first note says why.
+triage rules (:data:`RULES`): an urgent ticket in the escalation group, whose first note says why. And an
+Instagram message on a day the support calendar is closed gets the away reply (:data:`ACK`), with its promise.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,16 @@ RULES: list[dict[str, Any]] = [
      "then": {"escalate": "Escalations"}, "stop": True},
     {"name": "billing", "when": {"keywords": ["refund", "invoice"]}, "then": {"group": "Billing"}},
 ]  # fmt: skip
+#: The Instagram channel's acknowledgements and calendar, as in socialdesk.toml (today is made a holiday by
+#: :func:`_calendars`, so that the away reply shows whenever the demo runs).
+ACK: dict[str, Any] = {
+    "instant": "Thanks {first_name}! We will answer {promise}.",
+    "away": "Hi {first_name}, we are closed today; a person will answer {promise} (ticket #{ticket}).",
+    "apology": "We are sorry, {first_name}. A person will look at this {promise}.",
+    "delay": 1,
+    "disclosure": "(automated message)",
+}
+AWAY_MESSAGE = "Do you have decaf beans?"
 PRIORITY_NAMES = {1: "low", 2: "normal", 3: "high", 4: "urgent"}  # Freshdesk's numbers
 
 
@@ -43,11 +55,13 @@ def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = prin
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="socialdesk-demo-") as tmp,
-        Stack(workdir or Path(tmp), helpdesk=helpdesk, platforms=PLATFORMS, rules=RULES) as stack,
-    ):
+        Stack(workdir or Path(tmp), helpdesk=helpdesk, platforms=PLATFORMS, rules=RULES, calendars=_calendars(),
+              platform_options={"instagram": {"calendar": "support", "ack": ACK}}) as stack,
+    ):  # fmt: skip
         stack.meta.echoes = True
         groups = {name: stack.helpdesk.add_group(name) for name in ("Escalations", "Billing")}
         checks = _play(stack, echo) + _other_channels(stack, echo) + [_routed(stack, groups, echo)]
+        checks.append(_away(stack, echo))
     echo("")
     for ok, what in checks:
         echo(f"  {'✓' if ok else '✗'} {what}")
@@ -211,3 +225,34 @@ def _routed(stack: Stack, groups: dict[str, int], echo: Echo) -> tuple[bool, str
 
 def _notes(stack: Stack, ticket: dict[str, Any]) -> list[str]:
     return [str(c["body"]) for c in stack.helpdesk.comments(ticket["id"]) if not c["public"]]
+
+
+# -- an away reply ----------------------------------------------------------------------------------------------
+
+
+def _calendars() -> dict[str, Any]:
+    today = datetime.now(UTC).date().isoformat()
+    return {"support": {"timezone": "UTC", "hours": ["mon-fri 09:00-17:00"], "holidays": [today],
+                        "target": "2 business hours"}}  # fmt: skip
+
+
+def _away(stack: Stack, echo: Echo) -> tuple[bool, str]:
+    echo("\n7. An automatic acknowledgement: the support calendar is closed today (a holiday)")
+    echo(f"   the Instagram channel's away template: {ACK['away']!r}")
+    known = {t["id"] for t in stack.helpdesk.tickets}
+    stack.meta.instagram_message(IG_ID, igsid="ig-7788", text=AWAY_MESSAGE)
+    echo(f"   A customer writes on Instagram: {AWAY_MESSAGE!r}")
+    try:
+        ticket = stack.wait_for(lambda: next((t for t in stack.helpdesk.tickets if t["id"] not in known), None))
+        sent = stack.wait_for(lambda: [m["text"] for m in stack.meta.ig_sent_messages if m["recipient"] == "ig-7788"])
+        note = stack.wait_for(lambda: [n for n in _notes(stack, ticket) if n.startswith("Sent automatically")])
+    except TimeoutError:
+        return False, "the away reply: nothing was sent within 30 s (run with --verbose to see why)"
+    echo(f"   after its 1 s delay, sent to the customer: {sent[0]!r}")
+    echo(f"   on ticket #{ticket['id']}, an internal note: {note[0].splitlines()[0]!r}")
+    ok = (
+        len(sent) == 1
+        and sent[0].startswith("Hi, we are closed today; a person will answer by ")
+        and (f"(ticket #{ticket['id']})" in sent[0])
+    )
+    return ok, "the away reply went once, with the promise and the ticket number, and is noted on the ticket"

@@ -70,9 +70,11 @@ class Stack:
         zendesk: dict[str, Any] | None = None,
         rules: list[dict[str, Any]] | None = None,
         calendars: dict[str, Any] | None = None,
+        platform_options: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         """``zendesk={...}``: options of the Zendesk simulator (``rate_limit_per_minute``, ``data_imports``...);
-        ``rules``: the ``[[rules]]`` tables; ``calendars``: the ``[calendars.<name>]`` tables."""
+        ``rules``: the ``[[rules]]`` tables; ``calendars``: the ``[calendars.<name>]`` tables;
+        ``platform_options``: more keys for one platform's channel only (after ``channel_options``)."""
         self.workdir = workdir
         self.database_url = database_url or f"sqlite:///{workdir}/socialdesk.db"
         self.queue_url = queue_url or f"sqlite:///{workdir}/socialdesk-queue.db"
@@ -85,6 +87,7 @@ class Stack:
         self.salesforce_options = salesforce
         self.rules = rules or []
         self.calendars = calendars or {}
+        self.platform_options = platform_options or {}
         self.salesforce = SalesforceSimulator() if salesforce is not None else None
         self.helpdesk_name = helpdesk
         self.zendesk = ZendeskSimulator(
@@ -119,7 +122,9 @@ class Stack:
             },
             **self._helpdesk_section(),
             **self._salesforce_section(),
-            "channels": [{**self._channel(p), **self.channel_options} for p in self.platforms],
+            "channels": [
+                {**self._channel(p), **self.channel_options, **self.platform_options.get(p, {})} for p in self.platforms
+            ],
             **({"rules": self.rules} if self.rules else {}),
             **({"calendars": self.calendars} if self.calendars else {}),
         }

@@ -32,8 +32,9 @@ def free_port() -> int:
 def test_demo_runs_the_whole_loop_and_says_so() -> None:
     result = socialdesk("demo")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "All good: 12/12 checks" in result.stdout
+    assert "All good: 13/13 checks" in result.stdout
     assert "✗" not in result.stdout
+    assert "✓ the away reply went once, with the promise and the ticket number" in result.stdout
 
 
 def test_bad_config_stops_at_start_naming_the_key_without_the_secret(tmp_path: Path) -> None:
