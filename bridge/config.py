@@ -45,6 +45,7 @@ from bridge.replies import (
     TemplateError,
     check_templates,
 )
+from bridge.replyfrom import check as check_reply_from
 from bridge.rulebook import parse_rules
 from bridge.rules import Rule
 
@@ -379,6 +380,7 @@ class _Channel(_Table):
     name: ChannelName
     calendar: str | None = None  # a [calendars.<name>]: its business hours and promise for this channel
     ack: AckTable | None = None  # automatic acknowledgements (bridge.replies)
+    reply_from: str | None = None  # the channel whose account posts the public replies (bridge.replyfrom)
     timeout: Seconds | None = None
     private_marker: str = DEFAULT_PRIVATE_MARKER
     private_tag: str = DEFAULT_PRIVATE_TAG
@@ -519,7 +521,7 @@ def _config(checked: ConfigFile, source: str) -> Config:
         public_url=bridge.public_url,
         log_level=bridge.log_level,
         helpdesk_section=_section(bridge.helpdesk, helpdesk),
-        channels=tuple(_channel(c) for c in checked.channels),
+        channels=_channels(checked),
         salesforce=_section("salesforce", checked.salesforce) if checked.salesforce else None,
         bridge=bridge.model_dump(),
         retention_days=bridge.retention_days,
@@ -532,6 +534,12 @@ def _config(checked: ConfigFile, source: str) -> Config:
         lease_seconds=bridge.lease_seconds,
         redispatch_after=bridge.redispatch_after,
     )
+
+
+def _channels(checked: ConfigFile) -> tuple[ChannelConfig, ...]:
+    channels = tuple(_channel(c) for c in checked.channels)
+    check_reply_from(channels)
+    return channels
 
 
 def _calendars(checked: ConfigFile) -> dict[str, CalendarConfig]:

@@ -117,6 +117,16 @@ def delivery_failed_note(reason: str) -> str:
     )
 
 
+def sent_from_note(channel: str, platform: str, message_ids: Sequence[str]) -> str:
+    """A reply posted by another channel's account (``reply_from``): which one, and where to see it."""
+    links = " ".join(post_link(platform, message_id) for message_id in message_ids)
+    return f"The reply above went out from the {channel} account (reply_from): {links}"
+
+
+def post_link(platform: str, message_id: str) -> str:
+    return f"https://x.com/i/web/status/{message_id}" if platform == "x" else message_id
+
+
 def delivery_given_up_note(reason: str, replies: Sequence[AgentReply]) -> str:
     """The replies socialdesk stopped trying to deliver (retries used up, or a failure for good)."""
     listed = "\n".join(f'- {r.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC: "{first_words(r.body)}"' for r in replies)

@@ -31,6 +31,7 @@ from bridge.events import AgentReply, Delivery, ThreadState
 from bridge.inbound import MAX_ATTEMPTS
 from bridge.ports import KeyedReplies, PrivateReplies, SocialChannel
 from bridge.registry import Runtime
+from bridge.replyfrom import replying_channel
 from bridge.retry import backoff_for
 
 log = logging.getLogger(__name__)
@@ -92,11 +93,10 @@ def _deliver_one(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
 
 def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
     hd = rt.helpdesk.name
-    channel = rt.channels.get(thread["channel"])
+    name = replying_channel(rt.config.channels, thread["channel"], thread["thread_id"])
+    channel = rt.channels.get(name)
     if channel is None:
-        _settle(
-            rt, thread, reply, "failed", messages.delivery_failed_note(f"channel {thread['channel']} is not configured")
-        )
+        _settle(rt, thread, reply, "failed", messages.delivery_failed_note(f"channel {name} is not configured"))
         return 0
     state = thread_state(thread)
     text, private = private_intent(rt, thread["channel"], reply)
@@ -114,11 +114,12 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
         if e.retryable:
             rt.store.forget_delivery(hd, reply.comment_id)  # refused: nothing was posted
             raise
-        _settle(rt, thread, reply, "failed", messages.delivery_failed_note(e.message))
+        reason = e.message if name == thread["channel"] else f"{e.message} (sent from the {name} account: reply_from)"
+        _settle(rt, thread, reply, "failed", messages.delivery_failed_note(reason))
         return 0
     # delivered, but the agent should know how (a re-engagement template, files left out): the note is kept
     # as owed, so that should writing it fail below, the retry writes it
-    note = _with_attachments(delivery.note, reply)
+    note = _with_attachments(_sent_from(delivery, thread, name), reply)
     rt.store.finish_delivery(
         hd, reply.comment_id, status="sent", platform=channel.platform, message_ids=delivery.message_ids, error=note
     )
@@ -129,6 +130,14 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
         "delivered comment %s of ticket %s as %s", reply.comment_id, reply.ticket_id, ",".join(delivery.message_ids)
     )
     return 1
+
+
+def _sent_from(delivery: Delivery, thread: dict[str, Any], name: str) -> str | None:
+    """The delivery's own note, and which account posted it when that is another channel's (reply_from)."""
+    if name == thread["channel"]:
+        return delivery.note
+    sent = messages.sent_from_note(name, thread["platform"], delivery.message_ids)
+    return "\n\n".join(n for n in (delivery.note, sent) if n)
 
 
 def _settle(

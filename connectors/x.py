@@ -54,6 +54,12 @@ ErrorClass = type[errors.BridgeError]
 X_ERRORS: list[tuple[int | None, str, ErrorClass, str]] = [
     (403, "duplicate content", errors.PermanentError, "X refused it as a duplicate of a post the account already made"),
     (403, "deleted or not visible", errors.NotFound, "the post to answer was deleted or is no longer visible"),
+    (
+        403,
+        "not been mentioned or otherwise engaged",
+        errors.PermanentError,
+        "X lets an app reply only to a post whose author mentioned, answered or quoted the replying account",
+    ),
     (403, "reply to this conversation is not allowed", errors.PermanentError, "the author limited who may reply"),
     (403, "messages to", errors.PermanentError, "the customer does not accept direct messages from the account"),
     (403, "too long", errors.PermanentError, "the text is longer than X allows"),

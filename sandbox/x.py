@@ -4,9 +4,12 @@ API side, authenticated like X: OAuth 1.0a user context (``Authorization: OAuth 
 over the request; timestamp within 5 minutes, nonce never reused) or an OAuth 2 user token
 (``Authorization: Bearer ...``):
 
-* ``POST /2/tweets`` with ``text`` and ``reply.in_reply_to_tweet_id``: 201 ``{"data": {"id", "text",
-  "edit_history_tweet_ids"}}``; 403 for a reply to an unknown post, for a duplicate of a post the
-  account already made, and for a text over 280 weighted characters (:mod:`connectors.xtext`).
+* ``POST /2/tweets`` with ``text``, ``reply.in_reply_to_tweet_id`` and ``quote_tweet_id``: 201 ``{"data":
+  {"id", "text", "edit_history_tweet_ids"}}``; 403 for a reply to an unknown post, for a duplicate of a post
+  the account already made, and for a text over 280 weighted characters (:mod:`connectors.xtext`). As on
+  X's self-serve tiers since February 2026, a reply or quote is refused (403) unless the author of the post
+  answered "summoned" the account in that conversation: mentioned it, answered or quoted one of its posts
+  (:attr:`XSimulator.self_serve`; False plays an Enterprise app, which X does not restrict).
 * ``POST /2/dm_conversations/with/{participant_id}/messages``: 201 ``{"data": {"dm_conversation_id",
   "dm_event_id"}}``; 400 for a text over 10,000 characters; 403 to a user who never wrote to the account.
 * ``GET /2/users/me``.
@@ -24,6 +27,10 @@ and POST it to :attr:`XSimulator.webhook_target`. With :attr:`XSimulator.echoes`
 own posts and messages come back as webhooks too, after the API call has answered, as on X.
 :meth:`XSimulator.revoke_access` plays the user taking the app's access away: the tokens stop working
 and the webhook gets ``user_event`` (or ``oauth.revoke``).
+
+:meth:`XSimulator.add_account` adds another account of the same app (a brand's support handle): its own
+tokens, its own posts, and its own subscription: a post is delivered for each account it concerns (its
+author's, an account it mentions, answers or quotes), each delivery naming that account (``for_user_id``).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import contextlib
 import hmac
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -84,6 +92,11 @@ def invalid_request(detail: str) -> XProblem:
 
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
 NOT_VISIBLE = "You attempted to reply to a Tweet that is deleted or not visible to you."
+NOT_SUMMONED = (
+    "Reply to this conversation is not allowed because you have not been mentioned or otherwise engaged by the "
+    "author of the post you are replying to."
+)
+QUOTE_NOT_VISIBLE = "You attempted to quote a Tweet that is deleted or not visible to you."
 TOO_LONG = "Your Tweet text is too long."
 CANNOT_DM = "You cannot send messages to this user."
 
@@ -97,6 +110,17 @@ class Post:
     in_reply_to: str | None
     created_at: float
     quoted: str | None = None  # the post a quote post quotes
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account the app acts for: its handle and the OAuth 1.0a token it signs with."""
+
+    user_id: str
+    username: str
+    display_name: str
+    access_token: str
+    access_token_secret: str
 
 
 @dataclass(frozen=True)
@@ -138,8 +162,11 @@ class XSimulator(Simulator):
         self.limits = {"POST /2/tweets": 100, "POST /2/dm_conversations": 200, "GET /2/users/me": 75, **(limits or {})}
         self.echoes = False
         self.revoked = False
+        self.self_serve = True
+        self.accounts = {user_id: Account(user_id, username, display_name, access_token, access_token_secret)}
         self.posts: dict[str, Post] = {}
         self.sent_dms: list[Payload] = []
+        self.dm_senders: dict[str, str] = {}  # direct message id → the account that sent it
         self.users: dict[str, tuple[str, str]] = {user_id: (display_name, username)}
         self.deliveries: list[tuple[bytes, int | None]] = []
         self._windows: dict[str, tuple[float, int]] = {}  # endpoint → (window start, calls)
@@ -161,13 +188,25 @@ class XSimulator(Simulator):
         with self._lock:
             self.posts.clear()
             self.sent_dms.clear()
+            self.dm_senders.clear()
             self.users = {self.user_id: (self.display_name, self.username)}
             self.deliveries.clear()
             self._windows.clear()
             self.echoes = False
             self.revoked = False
+            self.self_serve = True
+            self.users.update({a.user_id: (a.display_name, a.username) for a in self.accounts.values()})
         self.reset_calls()
         self.clear_faults()
+
+    def add_account(
+        self, user_id: str, username: str, *, access_token: str, access_token_secret: str, display_name: str = ""
+    ) -> None:
+        """Another account of the app (a support handle): it posts with its own OAuth 1.0a token."""
+        with self._lock:
+            self.accounts[user_id] = Account(user_id, username, display_name or username, access_token,
+                                             access_token_secret)  # fmt: skip
+            self.users[user_id] = (display_name or username, username)
 
     def exhaust(self, endpoint: str) -> None:
         """Use up the current window of ``endpoint`` (``"POST /2/tweets"``...): the next call gets 429."""
@@ -217,6 +256,10 @@ class XSimulator(Simulator):
             self.users[user_id] = (username, username)
         payload = self._post_payload(post, shape or self.shape)
         return CustomerEvent(post.id, post.conversation_id, payload, self._deliver_if(send, payload))
+
+    def deliver_post(self, post: Post, *, to: str) -> requests.Response:
+        """Deliver ``post`` to the subscription of account ``to`` (an echo, replayed by hand)."""
+        return self.deliver(self._post_payload(post, self.shape, to))
 
     def revoke_access(self, *, shape: str | None = None, when: datetime | None = None) -> requests.Response | None:
         """The account's user takes the app's access away: its tokens stop working from now on, and X tells
@@ -302,41 +345,78 @@ class XSimulator(Simulator):
     # -- API routes ----------------------------------------------------------------------------------
 
     def _create_post(self) -> Response:
-        self._authenticate()
+        author = self._authenticate()
         self._count("POST /2/tweets")
         body = _json_object()
-        unknown = set(body) - {"text", "reply"}
+        unknown = set(body) - {"text", "reply", "quote_tweet_id"}
         if unknown:
             raise invalid_request(f"$.{sorted(unknown)[0]}: is not defined in the schema")
-        text, reply = body.get("text"), body.get("reply") or {}
+        text, reply, quoted = body.get("text"), body.get("reply") or {}, body.get("quote_tweet_id")
         if not isinstance(text, str) or not text:
             raise invalid_request("$.text: must be a non-empty string")
+        if quoted is not None and not isinstance(quoted, str):
+            raise invalid_request("$.quote_tweet_id: must be a string")
         parent_id = reply.get("in_reply_to_tweet_id") if isinstance(reply, dict) else None
-        post = self._publish(text, parent_id)
+        post = self._publish(text, parent_id, author=author, quoted=quoted)
         response = json_response(
             {"data": {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}},
             201,
             self._limit_headers(),
         )
-        self._echo_later(response, self._post_payload(post, self.shape))
+        for subscriber in self._concerned(post):
+            self._echo_later(response, self._post_payload(post, self.shape, subscriber))
         return response
 
-    def _publish(self, text: str, parent_id: str | None) -> Post:
+    def _publish(self, text: str, parent_id: str | None, *, author: str = "", quoted: str | None = None) -> Post:
+        author = author or self.user_id
         if not xtext.is_valid_post(text):
             raise forbidden(TOO_LONG)
         with self._lock:
-            parent = self.posts.get(parent_id) if parent_id else None
-            if parent_id and parent is None:
-                raise forbidden(NOT_VISIBLE)
-            if any(p.author_id == self.user_id and p.text == text for p in self.posts.values()):
+            parent = self._visible(parent_id, author, NOT_VISIBLE)
+            self._visible(quoted, author, QUOTE_NOT_VISIBLE)
+            if any(p.author_id == author and p.text == text for p in self.posts.values()):
                 raise forbidden(DUPLICATE)
-            post = Post(self.new_id(), self.user_id, text, "", parent_id, self.clock())
+            post = Post(self.new_id(), author, text, "", parent_id, self.clock(), quoted=quoted)
             post.conversation_id = parent.conversation_id if parent else post.id
             self.posts[post.id] = post
         return post
 
+    def _visible(self, post_id: str | None, author: str, unknown: str) -> Post | None:
+        """The post answered or quoted, if ``author`` may: it exists, and on self-serve tiers its author
+        summoned ``author`` (X, 2026-02-23: "only permitted when the original Post's author has summoned the
+        replier by @mentioning that account or quoting one of its Posts")."""
+        target = self.posts.get(post_id) if post_id else None
+        if post_id and target is None:
+            raise forbidden(unknown)
+        if target is not None and self.self_serve and not self._summoned(target, author):
+            raise forbidden(NOT_SUMMONED)
+        return target
+
+    def _summoned(self, target: Post, account: str) -> bool:
+        """``target``'s author is ``account``, or engaged it in the conversation: mentioned its handle, or
+        answered or quoted one of its posts."""
+        if target.author_id == account:
+            return True
+        handle = "@" + self.users.get(account, ("", account))[1].lower()
+        theirs = [p for p in self.posts.values()
+                  if p.author_id == target.author_id and p.conversation_id == target.conversation_id]  # fmt: skip
+        return any(self._engages(p, account, handle) for p in theirs)
+
+    def _engages(self, post: Post, account: str, handle: str) -> bool:
+        if re.search(re.escape(handle) + r"(?![A-Za-z0-9_])", post.text.lower()):
+            return True
+        referenced = [self.posts.get(ref) for ref in (post.in_reply_to, post.quoted) if ref]
+        return any(ref is not None and ref.author_id == account for ref in referenced)
+
+    def _concerned(self, post: Post) -> list[str]:
+        """The app's accounts whose subscription receives ``post``: its author's, then any it mentions,
+        answers or quotes."""
+        others = [a for a in self.accounts.values() if a.user_id != post.author_id]
+        engaged = [a.user_id for a in others if self._engages(post, a.user_id, f"@{a.username.lower()}")]
+        return [post.author_id, *engaged]
+
     def _send_dm(self, participant_id: str) -> Response:
-        self._authenticate()
+        sender = self._authenticate()
         self._count("POST /2/dm_conversations")
         body = _json_object()
         text = body.get("text")
@@ -344,47 +424,52 @@ class XSimulator(Simulator):
             raise invalid_request("$.text: must be a non-empty string")
         if len(text) > DM_MAX_CHARACTERS:  # X does not document this answer's words: best effort
             raise invalid_request(f"$.text: must be at most {DM_MAX_CHARACTERS} characters")
-        if participant_id not in self.users or participant_id == self.user_id:
+        if participant_id not in self.users or participant_id == sender:
             raise forbidden(CANNOT_DM)
-        event = self._dm_event(self.new_id(), self.user_id, participant_id, text)
+        event = self._dm_event(self.new_id(), sender, participant_id, text)
         with self._lock:
             self.sent_dms.append({"participant_id": participant_id, "text": text, "id": event["id"]})
-        low, high = sorted((int(self.user_id), int(participant_id)))
+            self.dm_senders[event["id"]] = sender
+        low, high = sorted((int(sender), int(participant_id)))
         data = {"dm_conversation_id": f"{low}-{high}", "dm_event_id": event["id"]}
         response = json_response({"data": data}, 201, self._limit_headers())
-        self._echo_later(response, self._dm_payload(event, self.shape, "dm.sent"))
+        self._echo_later(response, self._dm_payload(event, self.shape, "dm.sent", sender))
         return response
 
     def _me(self) -> Response:
-        self._authenticate()
+        account = self.accounts[self._authenticate()]
         self._count("GET /2/users/me")
-        data = {"id": self.user_id, "name": self.display_name, "username": self.username}
+        data = {"id": account.user_id, "name": account.display_name, "username": account.username}
         return json_response({"data": data}, 200, self._limit_headers())
 
     # -- authentication and rate limits ----------------------------------------------------------------
 
-    def _authenticate(self) -> None:
+    def _authenticate(self) -> str:
+        """The id of the account the request acts for (its token's), or a 401."""
         if self.revoked:  # the user took the app's access away: X refuses the tokens
             raise unauthorized()
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
         if scheme == "Bearer" and value in self.bearer_tokens:
-            return
+            return self.user_id
         if scheme != "OAuth":
             raise unauthorized()
         params = _oauth_params(value)
         signature = params.pop("oauth_signature", "")
-        if params.get("oauth_consumer_key") != self.consumer_key or params.get("oauth_token") != self.access_token:
+        token = params.get("oauth_token")
+        account = next((a for a in self.accounts.values() if a.access_token == token), None)
+        if params.get("oauth_consumer_key") != self.consumer_key or account is None:
             raise unauthorized()
         timestamp, nonce = params.get("oauth_timestamp", ""), params.get("oauth_nonce", "")
         if not timestamp.isdigit() or abs(self.clock() - int(timestamp)) > TIMESTAMP_TOLERANCE or not nonce:
             raise unauthorized()
         form = dict(request.form) if request.mimetype == "application/x-www-form-urlencoded" else {}
         base = signature_base_string(request.method, request.url, {**form, **params})
-        expected = oauth1_signature(base, self.consumer_secret, self.access_token_secret)
+        expected = oauth1_signature(base, self.consumer_secret, account.access_token_secret)
         with self._lock:
             if not hmac.compare_digest(signature, expected) or nonce in self._nonces:
                 raise unauthorized()
             self._nonces.add(nonce)
+        return account.user_id
 
     def _count(self, endpoint: str) -> None:
         now = self.clock()
@@ -412,17 +497,19 @@ class XSimulator(Simulator):
 
     # -- payloads ----------------------------------------------------------------------------------------
 
-    def _post_payload(self, post: Post, shape: str) -> Payload:
+    def _post_payload(self, post: Post, shape: str, subscriber: str | None = None) -> Payload:
+        """``post`` as delivered to ``subscriber``'s subscription (the main account's by default)."""
+        subscriber = subscriber or self.user_id
         if shape == "xaa":
-            if post.author_id == self.user_id:
+            if post.author_id == subscriber:
                 kind = "post.create"
             elif post.quoted:
                 kind = "post.quote.create"
             else:
                 kind = "post.reply.create" if post.in_reply_to else "post.mention.create"
             includes = {"users": [self._v2_user(post.author_id)], "tweets": [self._v2_post(post)]}
-            return _xaa(kind, self.user_id, self._v2_post(post), includes)
-        return {"for_user_id": self.user_id, "tweet_create_events": [self._v1_post(post)]}
+            return _xaa(kind, subscriber, self._v2_post(post), includes)
+        return {"for_user_id": subscriber, "tweet_create_events": [self._v1_post(post)]}
 
     def _v1_post(self, post: Post) -> Payload:
         name, username = self.users.get(post.author_id, ("", post.author_id))
@@ -500,13 +587,14 @@ class XSimulator(Simulator):
             },
         }
 
-    def _dm_payload(self, event: Payload, shape: str, kind: str) -> Payload:
+    def _dm_payload(self, event: Payload, shape: str, kind: str, subscriber: str | None = None) -> Payload:
+        subscriber = subscriber or self.user_id
         ids = {event["message_create"]["sender_id"], event["message_create"]["target"]["recipient_id"]}
         if shape == "xaa":
             users = {uid: {"data": self._v2_user(uid)} for uid in ids}
-            return _xaa(kind, self.user_id, {"direct_message_events": [event], "users": users}, None)
+            return _xaa(kind, subscriber, {"direct_message_events": [event], "users": users}, None)
         v1_users = {uid: {"id": uid, "name": self.users[uid][0], "screen_name": self.users[uid][1]} for uid in ids}
-        return {"for_user_id": self.user_id, "direct_message_events": [event], "users": v1_users}
+        return {"for_user_id": subscriber, "direct_message_events": [event], "users": v1_users}
 
 
 def _xaa(kind: str, user_id: str, payload: Payload, includes: Payload | None) -> Payload:

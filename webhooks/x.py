@@ -17,7 +17,9 @@ it, the quoted post linked (``[quoted post] <link>``). A direct message belongs 
 ``id_str`` is read, never the numeric ``id``; long posts are read in full (``extended_tweet.full_text``,
 ``note_tweet.text``); a video or GIF is linked to its best mp4, not its thumbnail.
 
-The account's own posts and messages (the bridge's echoes) are dropped. Everything else that holds no
+The account's own posts and messages (the bridge's echoes) are dropped, and so are the posts of the
+account that answers for it or that it answers for (``reply_from``: a support handle's reply that mentions
+the main handle comes back on the main channel too). Everything else that holds no
 customer's words is recorded as ignored with a reason (``socialdesk status`` counts them): reposts, a
 quote without words of its own, likes, follows, blocks, mutes, typing indicators, read receipts, the
 account's own activity, deletions of posts no thread holds, events of an account no channel serves, and
@@ -112,7 +114,7 @@ def receive(name: str | None = None) -> tuple[Response, int]:
         log.warning("x webhook: signature check failed")
         abort(401, "invalid signature")
     payload = json_body(raw)
-    events = list(parse(payload, configured, resolve=_stored_thread))
+    events = list(parse(payload, configured, resolve=_stored_thread, everyone=channels("x")))
     stored = store_events(events)
     _remember_revocations(events, configured)
     return ack(stored, len(events))
@@ -126,13 +128,19 @@ def account_of(channel: ChannelConfig) -> str:
     return user_id if dash and user_id.isdigit() else ""
 
 
-def parse(payload: Any, configured: list[ChannelConfig], *, resolve: Resolver | None = None) -> Iterator[Event]:
+def parse(
+    payload: Any, configured: list[ChannelConfig], *, resolve: Resolver | None = None,
+    everyone: list[ChannelConfig] | None = None,
+) -> Iterator[Event]:  # fmt: skip
     """Every customer event in an X webhook body for the channels we know, and what is recorded as ignored
-    (likes, follows, reposts, revocations...); the account's own posts and messages (echoes) dropped."""
+    (likes, follows, reposts, revocations...); the account's own posts and messages (echoes) dropped, and
+    those of the accounts linked to it by ``reply_from`` among ``everyone`` (all X channels; default
+    ``configured``)."""
     if not isinstance(payload, dict):
         abort(400, "expected a JSON object")
     by_account = {account_of(c): c for c in configured if account_of(c)}
-    parser = _Parser(by_account, resolve or (lambda _account, _post: None))
+    ours = {c.name: linked_accounts(c, everyone or configured) for c in configured}
+    parser = _Parser(by_account, resolve or (lambda _account, _post: None), ours)
     if "for_user_id" in payload:
         yield from parser.account_activity(payload)
     elif isinstance(payload.get("user_event"), dict):  # a revocation carries no for_user_id
@@ -150,9 +158,10 @@ def parse(payload: Any, configured: list[ChannelConfig], *, resolve: Resolver | 
 class _Parser:
     """Turns one payload into events; remembers the threads it assigned so a batch can refer to itself."""
 
-    def __init__(self, by_account: dict[str, ChannelConfig], resolve: Resolver) -> None:
+    def __init__(self, by_account: dict[str, ChannelConfig], resolve: Resolver, ours: dict[str, set[str]]) -> None:
         self.by_account = by_account
         self.resolve = resolve
+        self.ours = ours  # channel name → the X user ids whose posts are the bridge's own
         self.seen: dict[str, str] = {}  # post id → thread id, within this payload
 
     def account_activity(self, payload: dict[str, Any]) -> Iterator[Event]:
@@ -223,7 +232,7 @@ class _Parser:
         post_id = _required(tweet, "id_str")
         user = _dict(tweet, "user")
         author_id = _required(user, "id_str", "user.id_str")
-        if author_id == account_of(channel):
+        if author_id in self.ours[channel.name]:
             return None  # our own post: an echo of a reply
         if "retweeted_status" in tweet:  # a repost says nothing of its own
             quoted = _dict(tweet, "retweeted_status").get("is_quote_status") is True
@@ -251,7 +260,7 @@ class _Parser:
     def v2_post(self, post: dict[str, Any], includes: dict[str, Any], channel: ChannelConfig) -> Event | None:
         post_id, author_id = _required(post, "id"), _required(post, "author_id")
         refs = [r for r in post.get("referenced_tweets") or [] if isinstance(r, dict)]
-        if author_id == account_of(channel):
+        if author_id in self.ours[channel.name]:
             return None
         if any(r.get("type") == "retweeted" for r in refs):
             return _ignored(channel, post_id, "x repost", _iso_time(post.get("created_at")))
@@ -279,7 +288,7 @@ class _Parser:
         status = _dict(deletion, "status")
         post_id, author_id = _required(status, "id", "status.id"), _required(status, "user_id", "status.user_id")
         at = platform_time(deletion.get("timestamp_ms"))
-        if author_id == account_of(channel):
+        if author_id in self.ours[channel.name]:
             return _ignored(channel, f"{post_id}#remove", "x own post deleted", at)
         thread_id = self.seen.get(post_id) or self.resolve(account_of(channel), post_id)
         if thread_id is None:  # a post we never turned into a ticket: nothing to note
@@ -374,6 +383,13 @@ def readable(text: str, entities: Any) -> str:
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
+
+
+def linked_accounts(channel: ChannelConfig, everyone: list[ChannelConfig]) -> set[str]:
+    """The X user ids that post as the bridge on ``channel``: its own, the account of the channel it answers
+    from (``reply_from``) and of the channels that answer from it."""
+    linked = [c for c in everyone if c.name == channel.get("reply_from") or c.get("reply_from") == channel.name]
+    return {account_of(c) for c in [channel, *linked]} - {""}
 
 
 def _configured(name: str | None) -> list[ChannelConfig]:
