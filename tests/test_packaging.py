@@ -8,17 +8,19 @@ import importlib.metadata
 import re
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
 import pytest
+import requests
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from bridge.store import Store, head_revision
 from sandbox.stack import to_toml
 from tests.conftest import raw_config
-from tests.support import socialdesk
+from tests.support import closed_port, socialdesk
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -102,6 +104,64 @@ def test_the_demo_runs_on_sqlite_without_either_driver(without_drivers: dict[str
     result = socialdesk("demo", env=without_drivers)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"^All good: (\d+)/\1 checks", result.stdout, re.MULTILINE), result.stdout
+
+
+def brought(requirements: list[Requirement]) -> set[str]:
+    """The distributions that ``requirements`` install, theirs included, each with the extras asked for."""
+    seen: set[tuple[str, frozenset[str]]] = set()
+    todo = list(requirements)
+    while todo:
+        requirement = todo.pop()
+        key = (canonicalize_name(requirement.name), frozenset(requirement.extras))
+        if key in seen:
+            continue
+        seen.add(key)
+        wanted = {"", *requirement.extras}
+        for line in importlib.metadata.requires(requirement.name) or []:
+            dependency = Requirement(line)
+            if dependency.marker is None or any(dependency.marker.evaluate({"extra": e}) for e in wanted):
+                todo.append(dependency)
+    return {name for name, _extras in seen}
+
+
+@pytest.fixture
+def plain_install(tmp_path: Path) -> dict[str, str]:
+    """The environment of a process that can import only what ``pip install socialdesk`` brings (and pip):
+    a sitecustomize blocks the modules of every other distribution installed here (dev tools, drivers)."""
+    runtime = brought([Requirement(line) for line in PROJECT["dependencies"]]) | {"pip"}
+    others = [module for module, dists in importlib.metadata.packages_distributions().items()
+              if not {canonicalize_name(d) for d in dists} & (runtime | {PROJECT["name"]})]  # fmt: skip
+    assert {"pytest", "psycopg"} <= set(others), "else the test below would prove nothing"
+    site = tmp_path / "site"
+    site.mkdir()
+    blocker = f"import sys\n\nfor name in {sorted(others)!r}:\n    sys.modules[name] = None\n"
+    (site / "sitecustomize.py").write_text(blocker)
+    return {"PYTHONPATH": str(site)}
+
+
+def test_serve_answers_with_only_what_a_plain_install_brings(tmp_path: Path, plain_install: dict[str, str]) -> None:
+    """Before: gunicorn's gevent worker imports packaging, which gunicorn requires only in its gevent extra
+    and which this project had only in dev: a README install's serve logged 'ready', then failed to boot
+    its workers with a traceback, while the test suite (dev installed) passed."""
+    port = closed_port()
+    command = [sys.executable, "-m", "bridge.cli", "serve", "--config", config_file(tmp_path), "--port", str(port)]
+    server = subprocess.Popen(command, env=plain_install, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert ready(f"http://127.0.0.1:{port}/readyz", server), server.communicate(timeout=30)[0]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def ready(url: str, process: subprocess.Popen[str]) -> bool:
+    """Whether ``url`` answers 200 within a minute, while ``process`` runs."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            return requests.get(url, timeout=5).status_code == 200
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    return False
 
 
 def requirements(extra: str | None = None) -> dict[str, Requirement]:
