@@ -27,6 +27,7 @@ from bridge.outbound import reply_key, thread_state
 from bridge.ports import KeyedReplies, SocialChannel
 from bridge.registry import Runtime
 from bridge.replies import AckConfig, AckFacts, AutoAck, NoAck, decide, first_name, send_blocker
+from bridge.rules import Classified
 from bridge.store import ACK_COMMENT_PREFIX
 
 log = logging.getLogger(__name__)
@@ -83,13 +84,20 @@ def _facts(rt: Runtime, event: SocialEvent, ticket_id: str) -> AckFacts:
         ticket=ticket_id,
         first_name=first_name(event.author.name),
         language=language,
-        sentiment=str(classified.sentiment) if classified else None,
+        sentiment=_sentiment(rt, event, classified),
         urgency=str(classified.urgency) if classified else None,
         open=open_,
         unknown_reason=unknown,
         promise=promised,
         agent_answering=rt.store.agent_replied_since(event.thread_key, event.created_at.timestamp()),
     )
+
+
+def _sentiment(rt: Runtime, event: SocialEvent, classified: Classified | None) -> str | None:
+    """The classifier's sentiment; "unknown" when it should have answered and failed (never guessed cheerful)."""
+    if classified is not None:
+        return str(classified.sentiment)
+    return "unknown" if rt.classify is not None and event.text else None
 
 
 def _hours(rt: Runtime, event: SocialEvent, language: str | None) -> tuple[bool | None, str, str | None]:

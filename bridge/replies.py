@@ -59,7 +59,7 @@ class AckFacts:
     ticket: str
     first_name: str | None = None
     language: str | None = None
-    sentiment: str | None = None
+    sentiment: str | None = None  # "unknown": the classifier failed (no cheerful guess then)
     urgency: str | None = None
     open: bool | None = True  # the channel's calendar at the time of the post; None: unknown
     unknown_reason: str = ""  # why the calendar is unknown
@@ -128,6 +128,8 @@ def _blocked(facts: AckFacts, config: AckConfig) -> str | None:
 
 def _template(facts: AckFacts, config: AckConfig) -> tuple[str, Templates] | NoAck:
     """The apology for a negative or urgent message (never a cheerful template), else instant or away."""
+    if facts.sentiment == "unknown":
+        return NoAck("sentiment unknown: the classifier failed")
     if facts.sentiment == "negative" or facts.urgency == "high":
         why = "negative sentiment" if facts.sentiment == "negative" else "urgent message"
         return ("apology", config.apology) if config.apology else NoAck(f"{why}: apology template not configured")

@@ -149,3 +149,22 @@ def test_a_whatsapp_message_outside_the_window_gets_no_ack(tmp_path: Path, helpd
         assert work(stack, rt) == 0
         assert stack.meta.wa_sent_messages == []
         assert (the_ack(stack)["status"], the_ack(stack)["reason"]) == ("cancelled", "outside the 24-hour window")
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_a_public_comment_is_acknowledged_only_where_configured_and_never_by_name(tmp_path: Path, public: bool) -> None:
+    with acking(tmp_path, "zendesk", ack={**ACK, "public": public}) as (stack, rt, clock):
+        at(clock, FRIDAY_NIGHT)
+        post = stack.meta.add_post(PAGE_ID, "New blend!")
+        stack.meta.customer_comment(PAGE_ID, post_id=post, text="Is it decaf?", user_id="704", user_name="Ann Lee")
+        work(stack, rt)
+        clock.advance(61)
+        work(stack, rt)
+        replies = [r["message"] for r in stack.meta.comment_replies]
+        if public:
+            ticket = one_ticket(stack)["id"]
+            text = f"Hi, we are closed; we will answer by Tuesday 11:00 (ticket #{ticket}).\n(automated message)"
+            assert replies == [text]  # under the comment, without the customer's name
+        else:
+            assert replies == []
+            assert the_ack(stack)["reason"] == "public comment: acks are for private channels by default"
