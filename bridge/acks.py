@@ -27,6 +27,7 @@ from bridge.outbound import reply_key, thread_state
 from bridge.ports import KeyedReplies, SocialChannel
 from bridge.registry import Runtime
 from bridge.replies import AckConfig, AckFacts, AutoAck, NoAck, decide, first_name, send_blocker
+from bridge.replyfrom import replying_channel
 from bridge.rules import Classified
 from bridge.store import ACK_COMMENT_PREFIX
 
@@ -134,11 +135,16 @@ def _send(rt: Runtime, row: dict[str, Any]) -> int:
         return 0
     if thread is None or not rt.store.set_ack(int(row["id"]), status="sending"):
         return 0  # another worker took it
-    return _deliver(rt, row, thread, rt.channels[thread["channel"]], now)
+    return _deliver(rt, row, thread, rt.channels[_replying(rt, thread)], now)
+
+
+def _replying(rt: Runtime, thread: dict[str, Any]) -> str:
+    """The channel that answers the thread: its own, or the one its public replies come from (reply_from)."""
+    return replying_channel(rt.config.channels, thread["channel"], thread["thread_id"])
 
 
 def _blocker(rt: Runtime, row: dict[str, Any], thread: dict[str, Any] | None, now: float) -> str | None:
-    if thread is None or thread["channel"] not in rt.channels:
+    if thread is None or _replying(rt, thread) not in rt.channels:
         return "the thread's channel is not configured"
     if rt.store.agent_replied_since(str(row["thread_key"]), float(row["episode_at"])):
         return "an agent answered first"
