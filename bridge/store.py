@@ -643,7 +643,9 @@ class Store:
           stay: they refuse a platform's redelivery however late, and X finds a reply's thread by them;
         * ``ticket_events``: the helpdesk's "ticket changed" notices done or ignored (a late redelivery
           only makes the worker look at the ticket again: ``deliveries`` posts nothing twice);
-        * ``dead_letters``: those replayed.
+        * ``dead_letters``: those replayed;
+        * ``auto_acks``: acknowledgements sent, cancelled or never planned (their text names the customer);
+          an episode that old is over, so the next message starts a new one as it would anyway.
 
         Never touched: pending work and open dead letters; threads and ticket links (ticket → thread); deliveries (which
         agent comment was posted) and the ids of posted messages (echoes, receipts, X threading); the
@@ -658,6 +660,8 @@ class Store:
             (ticket_events, sa.and_(ticket_events.c.status.in_(done), ticket_events.c.received_at < before),
              lambda these: sa.delete(ticket_events).where(these)),
             (dead_letters, dead_letters.c.replayed_at < before, lambda these: sa.delete(dead_letters).where(these)),
+            (auto_acks, sa.and_(auto_acks.c.status.notin_(("due", "sending")), auto_acks.c.updated_at < before),
+             lambda these: sa.delete(auto_acks).where(these)),
         ]  # fmt: skip
         counts: dict[str, int] = {}
         for table, old, change in targets:

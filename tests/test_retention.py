@@ -88,6 +88,10 @@ def history(store: Store) -> None:
     store.cache_crm("facebook:4242", {"name": "Ada"})
     age(store, "crm_cache", "fetched_at", 40)
     store.remember_identity("zendesk:facebook:4242", "501")
+    for thread, status in (("k-acked", "sent"), ("k-ack-due", "due")):  # an old ack sent, and one still to send
+        store.plan_ack(thread_key=thread, episode_at=now, ticket_id="7", public=False, status=status,
+                       text="Hi Ada, we answer by 9:00 tomorrow.", reason=None, due_at=now)  # fmt: skip
+    age(store, "auto_acks", "updated_at", 40)
 
 
 def snapshot(store: Store, *tables: str) -> dict[str, list[dict[str, Any]]]:
@@ -101,7 +105,7 @@ def test_prune_forgets_finished_work_older_than_the_cutoff_and_keeps_what_is_sti
     kept = snapshot(store, *untouched)
     assert all(kept.values())  # each holds a forty-day-old row that must survive
     before = time.time() - 30 * DAY
-    expected = {"inbox": OLD_DONE + 2, "ticket_events": 1, "dead_letters": 1}
+    expected = {"inbox": OLD_DONE + 2, "ticket_events": 1, "dead_letters": 1, "auto_acks": 1}
 
     assert store.prune(before, dry_run=True) == expected
     assert {r["payload"] for r in store.rows("inbox")} == {"{}"}  # a dry run changes nothing
@@ -114,6 +118,7 @@ def test_prune_forgets_finished_work_older_than_the_cutoff_and_keeps_what_is_sti
     assert sorted(r["invocation_id"] for r in store.rows("ticket_events")) == ["t_new_done", "t_old_pending"]
     assert [d["key"] for d in store.open_dead_letters()] == ["k-dead"] and len(store.rows("dead_letters")) == 1
     assert snapshot(store, *untouched) == kept
+    assert [a["thread_key"] for a in store.rows("auto_acks")] == ["k-ack-due"]
     assert store.prune(before) == dict.fromkeys(expected, 0)  # nothing left to do
 
     # A platform redelivering a forty-day-old message is still refused: its key was kept.
@@ -172,7 +177,10 @@ def test_socialdesk_prune_dry_run_then_for_real_one_at_a_time(tmp_path: Path) ->
             and "--older-than: " in rejected.stderr
             and "not a number of days" in rejected.stderr
         )
-    said = f"finished more than 30 days ago: messages' text {OLD_DONE + 2}, ticket notices 1, replayed dead letters 1"
+    said = (
+        f"finished more than 30 days ago: messages' text {OLD_DONE + 2}, ticket notices 1, replayed dead letters 1, "
+        "acknowledgements 1"
+    )
     dry = prune("--older-than", "30", "--dry-run")
     assert dry.returncode == 0 and dry.stdout.strip() == f"would forget, {said}"
     with Leases(store, ttl=60).hold("prune", "a-worker"):
