@@ -168,3 +168,20 @@ def test_a_public_comment_is_acknowledged_only_where_configured_and_never_by_nam
         else:
             assert replies == []
             assert the_ack(stack)["reason"] == "public comment: acks are for private channels by default"
+
+
+def test_a_due_ack_survives_a_worker_that_died_after_claiming_it_and_goes_once(tmp_path: Path) -> None:
+    with acking(tmp_path, "zendesk") as (stack, rt, clock):
+        stack.meta.customer_message(PAGE_ID, psid="705", text="Do you sell gift cards?")
+        work(stack, rt)
+        clock.advance(61)
+        claimed = [i for i in stack.store.claim_due(now=clock(), grace=60) if i.table == "auto_acks"]
+        assert len(claimed) == 1  # ... and the worker that claimed it dies before sending
+        assert stack.store.claim_due(now=clock() + 30, grace=60) == []  # nobody else takes it meanwhile
+        clock.advance(61)
+        restarted = step_runtime(stack, clock=clock)  # a new worker process, on the same store
+        [again] = stack.store.claim_due(now=clock(), grace=60)
+        assert (again.table, again.id) == ("auto_acks", claimed[0].id)
+        assert acks.send(restarted, again.id, "w2") == 1
+        assert acks.send(restarted, again.id, "w3") == 0  # a second dispatch of it sends nothing
+        assert len(stack.meta.sent_messages) == 1 and the_ack(stack)["status"] == "sent"
