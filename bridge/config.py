@@ -508,7 +508,10 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str = "<mem
         checked = ConfigFile.model_validate(data)
     except ValidationError as e:
         raise ConfigError(_one_line(e, raw, interpolate.templates)) from None
-    return _config(checked, source)
+    try:
+        return _config(checked, source)
+    except ConfigError as e:  # rules, calendars, channels' links: checked past the schema, on the values
+        raise ConfigError(interpolate.redact(str(e))) from None
 
 
 def _config(checked: ConfigFile, source: str) -> Config:
@@ -573,6 +576,7 @@ class _Interpolation:
     env: Mapping[str, str]
     raw: Mapping[str, Any]
     templates: dict[Loc, str] = field(default_factory=dict)  # where a value came from ${VAR}: what the file says
+    used: dict[str, str] = field(default_factory=dict)  # each variable read: its value
 
     def __call__(self, value: Any, loc: Loc = ()) -> Any:
         if isinstance(value, dict):
@@ -587,7 +591,15 @@ class _Interpolation:
     def _variable(self, name: str, loc: Loc) -> str:
         if name not in self.env:
             raise ConfigError(f"{_key(loc, self.raw)}: environment variable {name} is not set")
+        self.used[name] = self.env[name]
         return self.env[name]
+
+    def redact(self, message: str) -> str:
+        """``message`` with every value read from the environment written as the file says it, ``${VAR}``
+        (longest first, so that a value inside another is not half replaced)."""
+        for name, value in sorted(self.used.items(), key=lambda item: -len(item[1])):
+            message = message.replace(value, f"${{{name}}}") if value else message
+        return message
 
 
 # -- one line per bad file: the first problem, its key, and the value only when it is safe to show --------------

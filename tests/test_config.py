@@ -269,6 +269,22 @@ LEAKED = "tok-LEAKED-9f2c"
             with_salesforce(instance_url="https://${ZENDESK_API_TOKEN} x"),
             "salesforce.instance_url: 'https://${ZENDESK_API_TOKEN} x' (from the environment)",
         ),
+        (
+            lambda r: r.update(
+                rules=[{"name": "a", "when": {"regex": "${ZENDESK_API_TOKEN}("}, "then": {"tags": ["t"]}}]
+            ),
+            "rules[a].when.regex: invalid regular expression '${ZENDESK_API_TOKEN}(': missing )",
+        ),
+        (
+            lambda r: r.update(rules=[{"name": "${ZENDESK_API_TOKEN}", "then": {"tags": ["t"]}}]),
+            "rules[${ZENDESK_API_TOKEN}].name: required",
+        ),
+        (
+            lambda r: r.update(
+                calendars={"support": {"timezone": "${ZENDESK_API_TOKEN}", "hours": ["mon 09:00-17:00"]}}
+            ),
+            "calendars.support.timezone: '${ZENDESK_API_TOKEN}' is not a known time zone",
+        ),
         (channel(verify_token=[LEAKED]), "channels[acme-facebook].verify_token: must be text"),
         (zendesk(webhook_secret=[LEAKED]), "zendesk.webhook_secret: must be text"),
         (bridge(database_url=[LEAKED]), "bridge.database_url: must be text"),
