@@ -116,6 +116,24 @@ def test_the_customer_answering_the_support_account_joins_the_ticket(stack: Supp
     assert len(tickets(stack)) == 1
 
 
+@pytest.mark.parametrize("shape", ["aaa", "xaa"])
+def test_the_customer_answering_only_the_support_account_joins_the_ticket(stack: SupportStack, shape: str) -> None:
+    """X delivers a reply to @AcmeHelp's post to @AcmeHelp's subscription alone: it joins the main channel's
+    thread that the support account answered, rather than opening a ticket on the support channel."""
+    stack.x.shape, stack.x.self_serve = shape, False
+    mention = stack.x.customer_post(f"@{BRAND} where is my bag?", user_id="42", username="sam")
+    answer(stack, "Checking with the airport.")
+    [reply] = stack.wait_for(lambda: posts_by(stack.x, SUPPORT))
+    settle(stack)
+    follow_up = stack.x.customer_post("thanks, any news?", user_id="42", username="sam", in_reply_to=reply.id,
+                                      send=False)  # fmt: skip
+    assert stack.x.deliver_post(stack.x.posts[follow_up.id], to=SUPPORT).json()["stored"] == 1
+    settle(stack)
+    [row] = stack.store.rows("inbox", message_id=follow_up.id)
+    assert (row["channel"], row["thread_key"]) == ("acme-x", f"x:{X_USER}:conversation:{mention.id}")
+    assert len(tickets(stack)) == 1
+
+
 def test_on_a_self_serve_app_x_refuses_a_support_reply_the_customer_did_not_ask_for(stack: SupportStack) -> None:
     """X (2026-02-23): a self-serve app may reply only to a post whose author mentioned, answered or quoted
     the replying account. The customer named @Acme alone: X refuses @AcmeHelp, and the agent is told so."""

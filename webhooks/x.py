@@ -139,8 +139,10 @@ def parse(
     if not isinstance(payload, dict):
         abort(400, "expected a JSON object")
     by_account = {account_of(c): c for c in configured if account_of(c)}
-    ours = {c.name: linked_accounts(c, everyone or configured) for c in configured}
+    everyone = everyone or configured
+    ours = {c.name: linked_accounts(c, everyone) for c in configured}
     parser = _Parser(by_account, resolve or (lambda _account, _post: None), ours)
+    parser.answered = {c.name: [m for m in everyone if m.get("reply_from") == c.name] for c in configured}
     if "for_user_id" in payload:
         yield from parser.account_activity(payload)
     elif isinstance(payload.get("user_event"), dict):  # a revocation carries no for_user_id
@@ -162,6 +164,7 @@ class _Parser:
         self.by_account = by_account
         self.resolve = resolve
         self.ours = ours  # channel name → the X user ids whose posts are the bridge's own
+        self.answered: dict[str, list[ChannelConfig]] = {}  # channel name → the channels answering from it
         self.seen: dict[str, str] = {}  # post id → thread id, within this payload
 
     def account_activity(self, payload: dict[str, Any]) -> Iterator[Event]:
@@ -245,11 +248,12 @@ class _Parser:
         quote = _v1_quote(tweet)
         short = _str(_dict(tweet, "quoted_status_permalink").get("url"))  # since 2018, where no entity names it
         text = text.replace(short, "").strip() if quote and short else text
+        home, thread_id = self._home(channel, post_id, _str(tweet.get("conversation_id_str")), parent)
         return self._post_event(
-            channel, post_id, Author(id=author_id, name=_str(user.get("name")), handle=handle,
+            home, post_id, Author(id=author_id, name=_str(user.get("name")), handle=handle,
                                      profile_url=f"https://x.com/{handle}" if handle else None),
             text=readable(text, source.get("entities")),
-            thread_id=self._thread(channel, post_id, _str(tweet.get("conversation_id_str")), parent),
+            thread_id=thread_id,
             created_at=_v1_time(tweet),
             attachments=_media(source.get("extended_entities") or tweet.get("extended_entities")),
             kind="comment",
@@ -272,11 +276,12 @@ class _Parser:
         handle = _str(user.get("username"))
         edits = post.get("edit_history_tweet_ids")
         edited = isinstance(edits, list) and len(edits) > 1 and str(edits[0]) != post_id
+        home, thread_id = self._home(channel, post_id, _str(post.get("conversation_id")), parent)
         return self._post_event(
-            channel, post_id, Author(id=author_id, name=_str(user.get("name")), handle=handle,
+            home, post_id, Author(id=author_id, name=_str(user.get("name")), handle=handle,
                                      profile_url=f"https://x.com/{handle}" if handle else None),
             text=readable(text, (note or post).get("entities")),
-            thread_id=self._thread(channel, post_id, _str(post.get("conversation_id")), parent),
+            thread_id=thread_id,
             created_at=_iso_time(post.get("created_at")),
             attachments=_v2_media(post, includes),
             kind="edit" if edited else "comment",
@@ -324,6 +329,19 @@ class _Parser:
             context=_context(parent, quote),
             attachments=attachments,
         )
+
+    def _home(
+        self, channel: ChannelConfig, post_id: str, conversation: str | None, parent: str | None
+    ) -> tuple[ChannelConfig, str]:
+        """The channel and thread of a post. On a support account's channel, a post in a conversation that a
+        channel answering from it (``reply_from``) holds joins that thread: the customer answering the support
+        account's reply is not a new ticket."""
+        for main in self.answered.get(channel.name, []):
+            refs = [ref for ref in (parent, conversation) if ref]
+            found = next((t for ref in refs if (t := self.resolve(account_of(main), ref))), None)
+            if found is not None:
+                return main, found
+        return channel, self._thread(channel, post_id, conversation, parent)
 
     def _thread(self, channel: ChannelConfig, post_id: str, conversation: str | None, parent: str | None) -> str:
         if conversation:
