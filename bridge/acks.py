@@ -19,11 +19,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge import schedules, triage
+from bridge import outbound, schedules, triage
 from bridge.calendars import Unknown
 from bridge.errors import BridgeError
 from bridge.events import Delivery, SocialEvent
-from bridge.outbound import reply_key, thread_state
 from bridge.ports import KeyedReplies, SocialChannel
 from bridge.registry import Runtime
 from bridge.replies import AckConfig, AckFacts, AutoAck, NoAck, decide, first_name, send_blocker
@@ -158,7 +157,8 @@ def _deliver(rt: Runtime, row: dict[str, Any], thread: dict[str, Any], channel: 
     rt.store.start_delivery(helpdesk=hd, comment_id=comment_id, ticket_id=str(row["ticket_id"]),
                             thread_key=thread["key"], at=now)  # fmt: skip
     try:
-        delivery = rt.policy.call(channel.name, lambda: _sender(channel, thread, text, now, reply_key(hd, comment_id)))
+        key = outbound.reply_key(hd, comment_id)
+        delivery = rt.policy.call(channel.name, lambda: _sender(channel, thread, text, now, key))
     except BridgeError as e:  # an ack is worth one try: late, it would promise what is no longer true
         log.warning("auto-ack %d for %s not sent: %s", row["id"], thread["key"], e)
         rt.store.finish_delivery(hd, comment_id, status="failed", platform=thread["platform"], error=e.message)
@@ -173,7 +173,7 @@ def _deliver(rt: Runtime, row: dict[str, Any], thread: dict[str, Any], channel: 
 
 
 def _sender(channel: SocialChannel, thread: dict[str, Any], text: str, now: float, key: str) -> Delivery:
-    state, at = thread_state(thread), datetime.fromtimestamp(now, UTC)
+    state, at = outbound.thread_state(thread), datetime.fromtimestamp(now, UTC)
     if isinstance(channel, KeyedReplies):
         return channel.send_keyed_reply(state, text, now=at, key=key)
     return channel.send_reply(state, text, now=at)

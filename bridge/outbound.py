@@ -24,11 +24,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge import messages, writeback
+from bridge import inbound, messages, writeback
 from bridge.config import DEFAULT_PRIVATE_MARKER, DEFAULT_PRIVATE_NOTICE, DEFAULT_PRIVATE_TAG
 from bridge.errors import BridgeError, PartiallyDelivered, UnknownOutcome
 from bridge.events import AgentReply, Delivery, ThreadState
-from bridge.inbound import MAX_ATTEMPTS
 from bridge.ports import KeyedReplies, PrivateReplies, SocialChannel
 from bridge.registry import Runtime
 from bridge.replyfrom import replying_channel
@@ -59,7 +58,7 @@ def sync_ticket(rt: Runtime, helpdesk: str, ticket_id: str, owner: str) -> int:
 
 def _postpone(rt: Runtime, ticket_id: str, event_ids: list[int], error: BridgeError, replies: list[AgentReply]) -> None:
     attempts = rt.store.max_attempts("ticket_events", event_ids) + 1
-    if error.retryable and attempts < MAX_ATTEMPTS:
+    if error.retryable and attempts < inbound.MAX_ATTEMPTS:
         rt.store.postpone("ticket_events", event_ids, delay=backoff_for(attempts, error), error=str(error))
     else:
         _tell_given_up(rt, ticket_id, replies, error.message)

@@ -1,0 +1,43 @@
+"""Every module of the project imports first, on its own: an import cycle that works only in one order
+(bridge.outbound → inbound → acks → outbound) broke every test and command that happened to start with
+another of its modules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("bridge", "connectors", "webhooks")
+
+# One interpreter: third-party libraries stay loaded, the project's modules are forgotten before each import.
+PROBE = """
+import importlib, sys
+failed = []
+for name in sys.argv[1:]:
+    for loaded in [m for m in sys.modules if m.split(".")[0] in ("bridge", "connectors", "webhooks")]:
+        del sys.modules[loaded]
+    try:
+        importlib.import_module(name)
+    except ImportError as e:
+        failed.append(f"{name}: {e}")
+print("\\n".join(failed))
+"""
+
+
+def modules() -> list[str]:
+    found = [p.relative_to(ROOT).with_suffix("") for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")]
+    return sorted(
+        ".".join(p.parts[:-1] if p.name == "__init__" else p.parts) for p in found if "migrations" not in p.parts
+    )
+
+
+def test_every_module_imports_first() -> None:
+    names = modules()
+    assert "bridge.outbound" in names and "webhooks.meta" in names
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, *names], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == ""
