@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -152,9 +152,18 @@ def parse(
     elif isinstance(payload.get("data"), dict | list):
         items = payload["data"] if isinstance(payload["data"], list) else [payload["data"]]
         for item in items:
-            yield from parser.activity(item)
+            yield from parser.guarded(None, item, lambda i: list(parser.activity(i)))
     else:
         abort(400, "expected an Account Activity (for_user_id) or X Activity (data) payload")
+
+
+class Unusable(Exception):
+    """An event missing something it needs: recorded as ignored with this reason, and the other events of
+    its POST are kept (a 400 would refuse them all, and X would send them again and again)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class _Parser:
@@ -174,11 +183,11 @@ class _Parser:
             return
         users = _dict(payload, "users")
         for tweet in _objects(payload, "tweet_create_events"):
-            yield from self._keep(self.v1_post(tweet, channel))
+            yield from self.guarded(channel, tweet, lambda t: [self.v1_post(t, channel)])
         for message in _objects(payload, "direct_message_events"):
-            yield from self._keep(direct_message(message, users, channel))
+            yield from self.guarded(channel, message, lambda m: [direct_message(m, users, channel)])
         for deletion in _objects(payload, "tweet_delete_events"):
-            yield from self._keep(self.deletion(deletion, channel))
+            yield from self.guarded(channel, deletion, lambda d: [self.deletion(d, channel)])
         for key, reason in AAA_IGNORED.items():
             for item in _objects(payload, key):
                 at = platform_time(item.get("timestamp_ms") or item.get("created_timestamp"))
@@ -199,10 +208,10 @@ class _Parser:
 
     def activity(self, item: Any) -> Iterator[Event]:
         if not isinstance(item, dict):
-            abort(400, "data must be an object")
+            raise Unusable("not an object")
         kind = item.get("event_type")
         if not isinstance(kind, str):
-            abort(400, "missing event_type")
+            raise Unusable("missing event_type")
         payload = item.get("payload")
         if kind == "oauth.revoke":
             yield from self.revocation(payload if isinstance(payload, dict) else {})
@@ -212,7 +221,7 @@ class _Parser:
             yield _no_channel(_dict(item, "filter").get("user_id"), item)
             return
         if not isinstance(payload, dict):
-            abort(400, "missing payload")
+            raise Unusable("missing payload")
         yield from self._activity(kind, item, payload, channel)
 
     def _activity(
@@ -221,7 +230,7 @@ class _Parser:
         if kind == "dm.received":
             users = _dict(payload, "users")
             for message in _objects(payload, "direct_message_events"):
-                yield from self._keep(direct_message(message, users, channel))
+                yield from self.guarded(channel, message, lambda m: [direct_message(m, users, channel)])
         elif kind in POST_EVENTS:
             yield from self._keep(self.v2_post(payload, _dict(item, "includes"), channel))
         else:
@@ -303,6 +312,19 @@ class _Parser:
             message_id=f"{post_id}#remove", thread_id=thread_id, kind="remove", author=Author(id=author_id),
             text="", created_at=at, reply_to=post_id,
         )  # fmt: skip
+
+    def guarded(
+        self, channel: ChannelConfig | None, item: Any, parse: Callable[[Any], Iterable[Event | None]]
+    ) -> Iterator[Event]:
+        """``parse(item)``'s events for one item of a POST; an :class:`Unusable` item is recorded as ignored
+        instead, under an id made from its content (a redelivery is recognised)."""
+        try:
+            found = list(parse(item))
+        except Unusable as e:
+            found = [_ignored(channel, f"unusable:{_fingerprint(item)}", f"x unusable event: {e.reason}",
+                              datetime.now(UTC))]  # fmt: skip
+        for event in found:
+            yield from self._keep(event)
 
     def _post_event(
         self, channel: ChannelConfig, post_id: str, author: Author, *, text: str, thread_id: str,
@@ -585,5 +607,5 @@ def _str(value: Any) -> str | None:
 def _required(container: dict[str, Any], key: str, label: str | None = None) -> str:
     found = _str(container.get(key))
     if not found:
-        abort(400, f"missing {label or key}")
+        raise Unusable(f"missing {label or key}")
     return found
