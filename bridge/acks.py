@@ -16,6 +16,7 @@ is unknown is never repeated: "sending" is set before the call and only a "due" 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,8 +37,12 @@ NOTE_PREFIX = "Sent automatically:"
 LIVE = ("due", "sending", "sent")  # an episode with one of these has its acknowledgement
 
 
-def plan(rt: Runtime, event: SocialEvent, thread: dict[str, Any], ticket_id: str, *, new_ticket: bool) -> None:
-    """Decide the acknowledgement of one customer message (``thread``: its row before this message)."""
+def plan(
+    rt: Runtime, event: SocialEvent, thread: dict[str, Any], ticket_id: str, *, new_ticket: bool,
+    rule_off: str | None = None,
+) -> None:  # fmt: skip
+    """Decide the acknowledgement of one customer message (``thread``: its row before this message;
+    ``rule_off``: the triage rule that said no acknowledgement, if one did)."""
     config = rt.config.acks.get(event.channel)
     if config is None:
         return
@@ -47,7 +52,7 @@ def plan(rt: Runtime, event: SocialEvent, thread: dict[str, Any], ticket_id: str
         why = "already acknowledged in this episode" if latest["status"] in LIVE else "decided at the episode's start"
         log.info("no auto-ack for %s: %s", event.thread_key, why)
         return
-    verdict = decide(_facts(rt, event, ticket_id), config)
+    verdict = decide(replace(_facts(rt, event, ticket_id), rule_off=rule_off), config)
     _record(rt, event, ticket_id, verdict)
 
 

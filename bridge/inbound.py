@@ -131,7 +131,7 @@ def _apply_message(rt: Runtime, pending: PendingEvent) -> Outcome:
     else:
         ticket = _follow_up(rt, pending, thread, requester_id, decision)
     writeback.record_post(rt, event)
-    acks.plan(rt, event, thread, ticket.id, new_ticket=ticket.id != thread["ticket_id"])
+    acks.plan(rt, event, thread, ticket.id, new_ticket=ticket.id != thread["ticket_id"], rule_off=decision.no_ack)
     return Outcome(
         thread_changes={
             **({"ticket_id": ticket.id} if ticket.id != thread["ticket_id"] else {}),

@@ -66,6 +66,7 @@ class AckFacts:
     promise: str | None = None  # "by 9:00 tomorrow", in the customer's language; None without a target
     acked_in_episode: bool = False
     agent_answering: bool = False
+    rule_off: str | None = None  # "rule <name>": a triage rule said no acknowledgement (then.ack = false)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ def decide(facts: AckFacts, config: AckConfig) -> AutoAck | NoAck:
 def _blocked(facts: AckFacts, config: AckConfig) -> str | None:
     if facts.own_post:
         return "the brand's own post"
+    if facts.rule_off:
+        return f"{facts.rule_off}: no automatic acknowledgement"
     if facts.acked_in_episode:
         return "already acknowledged in this episode"
     if facts.agent_answering:

@@ -232,7 +232,7 @@ _CONDITIONS: dict[str, Callable[[object, str], Condition]] = {
 
 # actions -----------------------------------------------------------------------------------------------------------
 
-_ACTIONS = ("tags", "priority", "type", "group", "assignee", "brand", "status", "fields", "ignore", "escalate")
+_ACTIONS = ("tags", "priority", "type", "group", "assignee", "brand", "status", "fields", "ignore", "escalate", "ack")
 
 
 def _then(value: object, helpdesk: str) -> Actions:
@@ -255,6 +255,7 @@ def _then(value: object, helpdesk: str) -> Actions:
         status=_status(value.get("status"), helpdesk),
         fields=_fields(value.get("fields"), helpdesk),
         ignore=_bool(value.get("ignore", False), "then.ignore"),
+        ack=_bool(value.get("ack", True), "then.ack"),
     )
 
 

@@ -453,6 +453,7 @@ class Actions:
     status: TicketStatus | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
     ignore: bool = False
+    ack: bool = True  # false: the channel's automatic acknowledgement is not sent (bridge.acks)
     scalars: tuple[tuple[str, Any], ...] = field(init=False, default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:  # worked out once: applying a fired rule is on every message's path
@@ -496,6 +497,7 @@ class Decision:
     status: TicketStatus | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
     ignored: str | None = None  # "rule <name>": recorded as ignored, never ticketed
+    no_ack: str | None = None  # "rule <name>": no automatic acknowledgement for this message
     fired: tuple[Fired, ...] = ()
 
     def explanation(self) -> str:
@@ -573,6 +575,7 @@ class _Plan:
         self.fields: dict[str, str] = {}
         self.fired: list[Fired] = []
         self.ignored: str | None = None
+        self.no_ack: str | None = None
 
     def apply(self, rule: Rule, reasons: tuple[str, ...]) -> None:
         then = rule.then
@@ -583,12 +586,15 @@ class _Plan:
             self.fields.update(then.fields)
         if then.ignore:
             self.ignored = f"rule {rule.name}"
+        if not then.ack:
+            self.no_ack = f"rule {rule.name}"
 
     def decision(self) -> Decision:
         return Decision(
             tags=tuple(self.tags),
             fields=dict(self.fields),
             ignored=self.ignored,
+            no_ack=self.no_ack,
             fired=tuple(self.fired),
             **self.values,
         )

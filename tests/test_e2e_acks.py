@@ -37,12 +37,17 @@ COMPLAINT = "Worst airline in the world, terrible service, I am furious"
 
 @contextmanager
 def acking(
-    tmp_path: Path, helpdesk: str, *, ack: dict[str, Any] = ACK, platforms: tuple[str, ...] = ("facebook",)
+    tmp_path: Path,
+    helpdesk: str,
+    *,
+    ack: dict[str, Any] = ACK,
+    platforms: tuple[str, ...] = ("facebook",),
+    rules: list[dict[str, Any]] | None = None,
 ) -> Iterator[tuple[Stack, Runtime, WallClock]]:
     """A stack whose channel acknowledges, a worker's runtime and the clock both it and Meta read."""
     options = {"calendar": "support", "ack": ack}
     with Stack(tmp_path, helpdesk=helpdesk, start_worker=False, platforms=platforms, channel_options=options,
-               calendars=CALENDARS) as stack:  # fmt: skip
+               calendars=CALENDARS, rules=rules) as stack:  # fmt: skip
         clock = WallClock()
         stack.meta.clock = clock
         yield stack, step_runtime(stack, clock=clock), clock
@@ -185,3 +190,17 @@ def test_a_due_ack_survives_a_worker_that_died_after_claiming_it_and_goes_once(t
         assert acks.send(restarted, again.id, "w2") == 1
         assert acks.send(restarted, again.id, "w3") == 0  # a second dispatch of it sends nothing
         assert len(stack.meta.sent_messages) == 1 and the_ack(stack)["status"] == "sent"
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_a_triage_rule_can_say_no_acknowledgement(tmp_path: Path, helpdesk: str) -> None:
+    rules = [{"name": "press", "when": {"keywords": ["journalist"]}, "then": {"ack": False, "tags": ["press"]}}]
+    with acking(tmp_path, helpdesk, rules=rules) as (stack, rt, clock):
+        stack.meta.customer_message(PAGE_ID, psid="706", text="I am a journalist, may I ask about your beans?")
+        stack.meta.customer_message(PAGE_ID, psid="707", text="May I ask about your beans?")
+        work(stack, rt)
+        clock.advance(61)
+        assert work(stack, rt) == 1
+        assert [m["recipient"] for m in stack.meta.sent_messages] == ["707"]
+        reasons = {a["thread_key"].rsplit(":", 1)[1]: a["reason"] for a in stack.store.rows("auto_acks")}
+        assert reasons == {"706": "rule press: no automatic acknowledgement", "707": None}

@@ -63,6 +63,7 @@ def test_a_negative_or_urgent_message_gets_the_apology_never_a_cheerful_template
         ({"public": True}, "public comment: acks are for private channels by default"),
         ({"open": None, "unknown_reason": "never read"}, "schedule unknown: never read"),
         ({"sentiment": "unknown"}, "sentiment unknown: the classifier failed"),
+        ({"rule_off": "rule press"}, "rule press: no automatic acknowledgement"),
         ({"promise": None}, "the instant template promises a time, and the channel's calendar has no target"),
     ],
 )
