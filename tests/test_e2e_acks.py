@@ -204,3 +204,30 @@ def test_a_triage_rule_can_say_no_acknowledgement(tmp_path: Path, helpdesk: str)
         assert [m["recipient"] for m in stack.meta.sent_messages] == ["707"]
         reasons = {a["thread_key"].rsplit(":", 1)[1]: a["reason"] for a in stack.store.rows("auto_acks")}
         assert reasons == {"706": "rule press: no automatic acknowledgement", "707": None}
+
+
+def test_the_away_reply_and_its_promise_are_in_the_customers_language(tmp_path: Path) -> None:
+    with acking(tmp_path, "freshdesk") as (stack, rt, clock):
+        at(clock, FRIDAY_NIGHT)
+        stack.meta.set_profile(PAGE_ID, "708", "Léa", "Martin")
+        stack.meta.customer_message(PAGE_ID, psid="708", text="Bonjour, où est ma commande ? Merci beaucoup")
+        work(stack, rt)
+        clock.advance(61)
+        assert work(stack, rt) == 1
+        [sent] = [m["text"] for m in stack.meta.sent_messages]
+        assert sent == "Bonjour Léa, nous répondrons mardi avant 11:00.\n(automated message)"
+
+
+def test_a_helpdesk_schedule_never_read_sends_no_ack_and_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    calendars = {"support": {"schedule": "helpdesk", "target": "2 business hours"}}
+    options = {"calendar": "support", "ack": ACK}
+    with Stack(tmp_path, start_worker=False, channel_options=options, calendars=calendars) as stack:
+        rt = step_runtime(stack)
+        stack.meta.customer_message(PAGE_ID, psid="709", text="Where is my order?")
+        with caplog.at_level("INFO", logger="bridge.acks"):
+            work(stack, rt)
+        assert the_ack(stack)["status"] == "none"
+        assert the_ack(stack)["reason"].startswith("schedule unknown: the helpdesk's schedule has never been read")
+        assert "no auto-ack for facebook:" in caplog.text and "schedule unknown" in caplog.text
