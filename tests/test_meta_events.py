@@ -243,3 +243,29 @@ def test_a_whatsapp_system_message_naming_no_earlier_customer_is_recorded(client
     del payload["entry"][0]["changes"][0]["value"]["messages"][0]["system"]["previous_user_id"]
     post(client, payload)
     assert reasons(store) == ["whatsapp user changed user id of an unknown customer"] and events(store) == []
+
+
+def test_one_post_mixing_messages_receipts_unusable_and_unknown_events_keeps_each(
+    client: FlaskClient, store: Store
+) -> None:
+    """Entries as Meta batches them: a message, a read receipt, an event missing its sender, an unknown field
+    and the page's own comment. Each is stored or recorded once with its reason; none sinks the others."""
+    text, read, own_comment = (
+        load("meta_messenger_text.json"),
+        load("messenger_read.json"),
+        load("meta_page_feed_comment.json"),
+    )
+    senderless = {**text["entry"][0]["messaging"][0], "message": {"mid": "m_no_sender", "text": "hi"}}
+    del senderless["sender"]
+    entries = [
+        *text["entry"], *read["entry"], {"id": PAGE_ID, "time": 1, "messaging": [senderless]},
+        {"id": PAGE_ID, "time": 2, "changes": [{"field": "mystery_field", "value": {"x": 1}}]}, *own_comment["entry"],
+    ]  # fmt: skip
+    payload = {"object": "page", "entry": entries}
+    assert post(client, payload) == {"ok": True, "received": 5, "stored": 5}
+    assert [e.text for e in events(store)] == ["hello, world!"]
+    assert sorted(reasons(store)) == [
+        "facebook feed change by the page", "facebook field mystery_field",
+        "messenger read receipt", "missing sender.id",
+    ]  # fmt: skip
+    assert post(client, payload)["stored"] == 0  # a redelivery of the whole POST is the same records
