@@ -26,7 +26,7 @@ from bridge.errors import BridgeError
 from bridge.events import Delivery, SocialEvent
 from bridge.ports import KeyedReplies, SocialChannel
 from bridge.registry import Runtime
-from bridge.replies import AckConfig, AckFacts, AutoAck, NoAck, decide, first_name, send_blocker
+from bridge.replies import AckConfig, AckFacts, AutoAck, NoAck, decide, first_name, is_public, send_blocker
 from bridge.replyfrom import replying_channel
 from bridge.rules import Classified
 from bridge.store import ACK_COMMENT_PREFIX
@@ -66,7 +66,7 @@ def _new_episode(
 
 
 def _record(rt: Runtime, event: SocialEvent, ticket_id: str, verdict: AutoAck | NoAck) -> None:
-    at, public = event.created_at.timestamp(), event.kind == "comment"
+    at, public = event.created_at.timestamp(), is_public(event.platform, event.kind, event.reply_to)
     if isinstance(verdict, NoAck):
         log.info("no auto-ack for %s: %s", event.thread_key, verdict.reason)
         status, text, reason, due_at = "none", None, verdict.reason, None
@@ -84,7 +84,7 @@ def _facts(rt: Runtime, event: SocialEvent, ticket_id: str) -> AckFacts:
     open_, unknown, promised = _hours(rt, event, language)
     return AckFacts(
         platform=event.platform,
-        public=event.kind == "comment",
+        public=is_public(event.platform, event.kind, event.reply_to),
         own_post=channel is not None and event.author.id == channel.account_id,
         ticket=ticket_id,
         first_name=first_name(event.author.name),

@@ -184,6 +184,12 @@ def first_name(name: str | None) -> str | None:
     return name.split()[0]
 
 
+def is_public(platform: str, kind: str, reply_to: str) -> bool:
+    """Whether the customer wrote where others read: a comment (posts, mentions), or a Telegram group (whose
+    chat ids are negative; a private chat's is the user's own, positive id)."""
+    return kind == "comment" or (platform == "telegram" and reply_to.startswith("-"))
+
+
 def send_blocker(platform: str, public: bool, since_customer: timedelta | None) -> str | None:
     """Why an ack that has come due may no longer be sent (a closed platform window), or None."""
     if public or platform not in WINDOWED or since_customer is None:

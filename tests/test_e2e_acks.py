@@ -231,3 +231,17 @@ def test_a_helpdesk_schedule_never_read_sends_no_ack_and_says_why(
         assert the_ack(stack)["status"] == "none"
         assert the_ack(stack)["reason"].startswith("schedule unknown: the helpdesk's schedule has never been read")
         assert "no auto-ack for facebook:" in caplog.text and "schedule unknown" in caplog.text
+
+
+def test_a_telegram_group_is_public_a_private_chat_is_not(tmp_path: Path) -> None:
+    with acking(tmp_path, "zendesk", platforms=("telegram",)) as (stack, rt, clock):
+        group = {"id": -1001234567890, "type": "supergroup", "title": "Acme fans"}
+        stack.telegram.customer_message("Anyone from Acme here?", user_id=5552, first_name="Ana", chat=group)
+        stack.telegram.customer_message("Where is my order?", user_id=5553, first_name="Bo")
+        work(stack, rt)
+        clock.advance(61)
+        assert work(stack, rt) == 1
+        [sent] = stack.telegram.sent
+        assert sent["chat_id"] == 5553 and " Bo" in sent["text"]  # instant or away: the test runs at any hour
+        reasons = {a["thread_key"].rsplit(":", 1)[1]: a["reason"] for a in stack.store.rows("auto_acks")}
+        assert reasons == {"-1001234567890": "public comment: acks are for private channels by default", "5553": None}
