@@ -562,6 +562,16 @@ def test_an_unusable_event_is_recorded_as_ignored(
     assert signed_post(test_client, body).get_json()["stored"] == 0  # a redelivery is the same record
 
 
+def test_an_account_activity_array_of_an_unknown_kind_is_recorded(tmp_path: Path) -> None:
+    """X adds event arrays over time: one this version does not know was dropped, "received": 0, no trace."""
+    quote = fixture_json("x/x_aaa_quote_tweet.COMPOSED.json")
+    vote = {"id": "77", "timestamp_ms": "1546456790000", "user": {"id_str": CUSTOMER}}
+    payload = {**quote, "poll_vote_events": [vote], "other_events": {"not": "a list"}}
+    config = config_for(tmp_path, quote["for_user_id"])
+    assert ignored_reasons(config, payload) == ["x account activity event of another kind"]
+    assert [e.text for e in parse_fixture(config, payload)] == ["Quote test"]  # the rest is kept
+
+
 def test_one_unusable_event_does_not_sink_its_post(tmp_path: Path) -> None:
     """A POST with a quote of the brand, a like and a broken post: the quote reaches the inbox, the like and
     the broken post are recorded as ignored (the whole POST was a 400, which X sends again and again)."""

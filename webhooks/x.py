@@ -65,6 +65,9 @@ AAA_IGNORED: dict[str, Callable[[dict[str, Any]], str]] = {
     "direct_message_indicate_typing_events": lambda _item: "x typing indicator",
     "direct_message_mark_read_events": lambda _item: "x direct message read",
 }
+#: Account Activity arrays turned into events (the others: :data:`AAA_IGNORED`, or of a kind we do not know).
+AAA_HANDLED = frozenset({"tweet_create_events", "direct_message_events", "tweet_delete_events"})
+AAA_OTHER = "x account activity event of another kind"
 #: X Activity event types that hold no customer's words (the account's own activity, likes, follows...).
 XAA_IGNORED = {
     "post.repost.create": "x repost",
@@ -190,8 +193,8 @@ class _Parser:
             yield from self.guarded(channel, deletion, lambda d: [self.deletion(d, channel)])
         for key, reason in AAA_IGNORED.items():
             for item in _objects(payload, key):
-                at = platform_time(item.get("timestamp_ms") or item.get("created_timestamp"))
-                yield _ignored(channel, f"{key}:{_fingerprint(item)}", reason(item), at)
+                yield _ignored(channel, f"{key}:{_fingerprint(item)}", reason(item), _aaa_time(item))
+        yield from _other_aaa_events(payload, channel)
 
     def revocation(self, revoke: dict[str, Any]) -> Iterator[Event]:
         """The user took the app's access away: the channel can no longer reply (X deletes the subscription)."""
@@ -543,6 +546,18 @@ def _context(parent: str | None, quote: str | None) -> str:
 def _xaa_time(payload: dict[str, Any]) -> datetime:
     millis = payload.get("timestamp_ms") or payload.get("created_at_msec")
     return platform_time(millis) if millis else _iso_time(payload.get("created_at") or payload.get("date_time"))
+
+
+def _other_aaa_events(payload: dict[str, Any], channel: ChannelConfig) -> Iterator[Event]:
+    """An Account Activity array of a kind this version does not know is recorded, not dropped unseen."""
+    unknown = [k for k, v in payload.items() if k.endswith("_events") and isinstance(v, list)]
+    for key in sorted(set(unknown) - AAA_HANDLED - set(AAA_IGNORED)):
+        for item in _objects(payload, key):
+            yield _ignored(channel, f"{key[:60]}:{_fingerprint(item)}", AAA_OTHER, _aaa_time(item))
+
+
+def _aaa_time(item: dict[str, Any]) -> datetime:
+    return platform_time(item.get("timestamp_ms") or item.get("created_timestamp"))
 
 
 def _xaa_reason(kind: str) -> str:
