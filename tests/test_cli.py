@@ -246,6 +246,18 @@ def control_sockets(folder: Path) -> set[str]:
     return {p.name for p in folder.glob("*.ctl") if p.is_socket()}
 
 
+def test_serve_on_an_address_in_use_is_one_line_and_never_says_ready(tmp_path: Path) -> None:
+    """Before: 'serve ready', then gunicorn's two ERROR lines a second for five seconds ('Connection in use'),
+    then exit status 1."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = socialdesk("serve", "--config", write_config(tmp_path, "socialdesk.toml"), "--port", str(port))
+    assert one_line_failure(result) == f"Error: serve: cannot listen on 127.0.0.1:{port} (Address already in use)"
+    assert "serve ready" not in result.stderr
+
+
 def test_two_servers_on_one_host_keep_their_own_control_sockets_and_one_log_format(tmp_path: Path) -> None:
     """Before: both took gunicorn's one per-user path (~/.gunicorn/gunicorn.ctl): the second replaced the
     first's socket, and stopping either deleted the one left. Their logs, gunicorn's included, are the

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
 from bridge.config import Config
+from bridge.errors import BridgeError
 from webhooks.app import create_app
 
 WORKER_CONNECTIONS = 1000  # per gevent worker process: open connections, slow ones included
@@ -43,6 +45,18 @@ def control_socket(host: str, port: int) -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     folder = Path(runtime) if runtime and os.path.isdir(runtime) else Path.home() / ".gunicorn"
     return folder / f"socialdesk-{re.sub(r'[^A-Za-z0-9.]+', '_', host)}-{port}.ctl"
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse at once, in one line, an address this host cannot listen on (taken by another ``serve``, or
+    not this host's): gunicorn would try five times over five seconds, logging each, then exit."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is no bar
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise BridgeError(f"serve: cannot listen on {host}:{port} ({e.strerror or e})") from None
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
