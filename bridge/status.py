@@ -4,7 +4,8 @@ Per queue table (customers' messages in ``inbox``, agents' replies in ``ticket_e
 state, how many wait, how long the oldest has waited, how many are being retried and why; the replies'
 delivery states; which connectors are paused by a rate limit and for how long (from the pause board
 the workers share: Redis at scale, the store otherwise); how many dead letters are open; what was
-recorded as ignored (read receipts, likes, messages of no channel...), counted by reason.
+recorded as ignored (read receipts, likes, messages of no channel...), counted by reason; with automatic
+acknowledgements configured, those of the last 24 hours by state and why none was sent.
 ``--max-lag`` turns it into a probe for monitoring: exit status 1 when the oldest waiting row of
 either queue has waited longer.
 """
@@ -50,6 +51,9 @@ def report(config: Config, store: Store, *, now: float | None = None) -> dict[st
         out["paused"], out["paused_unknown"] = None, e.message
     out["dead_letters"] = len(store.open_dead_letters())
     out["calendars"] = _calendars(config, store, now)
+    if config.acks:
+        statuses, reasons = store.ack_summary(now - DAY)
+        out["acks"] = {"last_24h": statuses, "reasons": dict(sorted(reasons.items(), key=lambda r: -r[1]))}
     return out
 
 
@@ -64,6 +68,13 @@ def _calendars(config: Config, store: Store, now: float) -> dict[str, dict[str, 
         except BridgeError as e:
             out[name] = {"ok": False, "detail": str(e)}
     return out
+
+
+def _acks(acks: dict[str, Any] | None) -> list[str]:
+    if acks is None:
+        return []
+    counts = "  ".join(f"{k}={v}" for k, v in sorted(acks["last_24h"].items())) or "none planned"
+    return [f"{'acks (24 h)':14} {counts}", *(f"{'':14} {n:>6}  {why}" for why, n in acks["reasons"].items())]
 
 
 def behind(status: dict[str, Any], max_lag: float) -> list[str]:
@@ -96,6 +107,7 @@ def render(status: dict[str, Any]) -> list[str]:
         lines.append(f"{'paused':14} " + ("  ".join(f"{k} for {v:g} s more" for k, v in paused.items()) or "nothing"))
     for name, c in status["calendars"].items():
         lines.append(f"{'calendar':14} {name}: {'' if c['ok'] else '✗ '}{c['detail']}")
+    lines += _acks(status.get("acks"))
     letters = status["dead_letters"]
     lines.append(f"{'dead letters':14} " + (f"{letters} open: `socialdesk dead-letters`" if letters else "none"))
     return lines

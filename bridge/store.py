@@ -858,6 +858,16 @@ class Store:
         with self.begin() as conn:
             return insert_ignoring_duplicates(conn, auto_acks, [row]) == 1
 
+    def ack_summary(self, since: float) -> tuple[dict[str, int], dict[str, int]]:
+        """The episodes planned since ``since``: how many by status, and why none (or not sent) by reason."""
+        recent = auto_acks.c.created_at >= since
+        by_status = sa.select(auto_acks.c.status, sa.func.count()).where(recent).group_by(auto_acks.c.status)
+        why = sa.select(auto_acks.c.reason, sa.func.count()).where(recent, auto_acks.c.reason.isnot(None))
+        with self.begin() as conn:
+            statuses = {str(k): int(n) for k, n in conn.execute(by_status)}
+            reasons = {str(k): int(n) for k, n in conn.execute(why.group_by(auto_acks.c.reason))}
+        return statuses, reasons
+
     def ack(self, ack_id: int) -> dict[str, Any] | None:
         with self.begin() as conn:
             row = conn.execute(sa.select(auto_acks).where(auto_acks.c.id == ack_id)).mappings().first()

@@ -11,9 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bridge.config import parse
 from bridge.events import Ignored
 from bridge.ingest import IngestRow
 from bridge.pauses import RedisPauses
+from bridge.status import render, report
 from bridge.store import Store, ingest_row
 from sandbox.stack import to_toml
 from tests.conftest import PAGE_ID, raw_config
@@ -163,3 +165,23 @@ def test_what_was_ignored_is_counted_by_reason_once_per_real_event(tmp_path: Pat
     text = status(config).stdout
     assert re.search(r"\nignored +by reason, last 24 h \(all time\):\n +1 \(1\)  edit of a message never seen\n", text)
     assert re.search(r"\n +2 \(2\)  messenger read receipt\n +0 \(1\)  x favorite\n", text), text
+
+
+def test_status_counts_the_acknowledgements_of_the_day_and_says_why_none_went(tmp_path: Path) -> None:
+    raw = raw_config(database_url=f"sqlite:///{tmp_path}/store.db", queue_url=f"sqlite:///{tmp_path}/queue.db")
+    raw["channels"][0]["ack"] = {"instant": "Thanks {first_name}!"}
+    config = parse(raw, env={})
+    store = Store.from_url(config.database_url)
+    now = time.time()
+    for i, (status_, reason) in enumerate([("sent", None), ("none", "negative sentiment: apology template not "
+                                           "configured"), ("none", "negative sentiment: apology template not "
+                                           "configured"), ("cancelled", "an agent answered first")]):  # fmt: skip
+        store.plan_ack(thread_key=f"k{i}", episode_at=now, ticket_id="7", public=False, status=status_,
+                       text=None, reason=reason, due_at=None)  # fmt: skip
+    found = report(config, store)
+    assert found["acks"]["last_24h"] == {"sent": 1, "none": 2, "cancelled": 1}
+    lines = render(found)
+    assert "acks (24 h)    cancelled=1  none=2  sent=1" in lines
+    assert lines[lines.index("acks (24 h)    cancelled=1  none=2  sent=1") + 1].split() == [
+        "2", "negative", "sentiment:", "apology", "template", "not", "configured",
+    ]  # fmt: skip
