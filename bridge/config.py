@@ -606,7 +606,8 @@ class _Interpolation:
 
 
 def _one_line(error: ValidationError, raw: Mapping[str, Any], templates: Mapping[Loc, str]) -> str:
-    problems = error.errors(include_url=False)
+    # an unknown key first: a misspelt required key is both, and its "did you mean" is the useful line
+    problems = sorted(error.errors(include_url=False), key=lambda p: p["type"] != "extra_forbidden")
     first = _describe(problems[0], raw, templates)
     more = len(problems) - 1
     return first + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
@@ -676,8 +677,9 @@ def _unknown(loc: Loc, raw: Mapping[str, Any]) -> str:
 
 def _unknown_section(name: str, value: object) -> str:
     header = f"[[{name}]]" if isinstance(value, list) else f"[{name}]" if isinstance(value, dict) else name
-    if name in BridgeSettings.model_fields:
-        return f"{name}: unknown key at the top of the file (did you mean `{name}` under [bridge]?)"
+    in_bridge = difflib.get_close_matches(name, list(BridgeSettings.model_fields), n=1)
+    if in_bridge and not isinstance(value, dict | list):  # helpdsk = "freshdesk" above [bridge]
+        return f"{name}: unknown key at the top of the file (did you mean `{in_bridge[0]}` under [bridge]?)"
     guess = difflib.get_close_matches(name, list(ConfigFile.model_fields), n=1)
     shown = (header.replace(name, guess[0]) if guess else "").strip()
     return f"{header}: unknown section" + (f" (did you mean `{shown}`?)" if guess else "")
