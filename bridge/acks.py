@@ -52,7 +52,7 @@ def plan(
         why = "already acknowledged in this episode" if latest["status"] in LIVE else "decided at the episode's start"
         log.info("no auto-ack for %s: %s", event.thread_key, why)
         return
-    verdict = decide(replace(_facts(rt, event, ticket_id), rule_off=rule_off), config)
+    verdict = decide(replace(_facts(rt, event, ticket_id, config), rule_off=rule_off), config)
     _record(rt, event, ticket_id, verdict)
 
 
@@ -77,7 +77,7 @@ def _record(rt: Runtime, event: SocialEvent, ticket_id: str, verdict: AutoAck | 
                       status=status, text=text, reason=reason, due_at=due_at)  # fmt: skip
 
 
-def _facts(rt: Runtime, event: SocialEvent, ticket_id: str) -> AckFacts:
+def _facts(rt: Runtime, event: SocialEvent, ticket_id: str, config: AckConfig) -> AckFacts:
     channel = rt.config.channel(event.channel)
     classified = triage.classified(rt, event)
     language = classified.language if classified else None
@@ -94,8 +94,15 @@ def _facts(rt: Runtime, event: SocialEvent, ticket_id: str) -> AckFacts:
         open=open_,
         unknown_reason=unknown,
         promise=promised,
-        agent_answering=rt.store.agent_replied_since(event.thread_key, event.created_at.timestamp()),
+        agent_answering=_answering(rt, event, config),
     )
+
+
+def _answering(rt: Runtime, event: SocialEvent, config: AckConfig) -> bool:
+    """An agent replied on the thread within the quiet period before this message (or after it): they are in
+    the conversation, and the customer's answer to them ("yes, thanks!") wants no "we will answer by ..."."""
+    since = event.created_at.timestamp() - config.quiet_hours * 3600
+    return rt.store.agent_replied_since(event.thread_key, since)
 
 
 def _sentiment(rt: Runtime, event: SocialEvent, classified: Classified | None) -> str | None:

@@ -245,3 +245,22 @@ def test_a_telegram_group_is_public_a_private_chat_is_not(tmp_path: Path) -> Non
         assert sent["chat_id"] == 5553 and " Bo" in sent["text"]  # instant or away: the test runs at any hour
         reasons = {a["thread_key"].rsplit(":", 1)[1]: a["reason"] for a in stack.store.rows("auto_acks")}
         assert reasons == {"-1001234567890": "public comment: acks are for private channels by default", "5553": None}
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_the_customers_answer_to_an_agent_gets_no_ack_even_after_a_quiet_day(tmp_path: Path, helpdesk: str) -> None:
+    with acking(tmp_path, helpdesk) as (stack, rt, clock):
+        stack.meta.customer_message(PAGE_ID, psid="710", text="Is the shop open?", timestamp=time.time() - 25 * 3600)
+        work(stack, rt)  # a day ago; its ack comes due outside the window and is dropped
+        ticket = one_ticket(stack)["id"]
+        stack.helpdesk.agent_comment(ticket, "Sorry for the wait: yes, until 18:00! Did that help?", public=True)
+        stack.helpdesk.fire_webhook(ticket)
+        work(stack, rt)
+        clock.advance(5)  # the customer answers a few seconds after the agent
+        stack.meta.customer_message(PAGE_ID, psid="710", text="Yes, perfect")  # a new episode by the quiet day
+        work(stack, rt)
+        clock.advance(61)
+        assert work(stack, rt) == 0
+        assert [m["text"] for m in stack.meta.sent_messages] == ["Sorry for the wait: yes, until 18:00! Did that help?"]
+        latest = stack.store.latest_ack(stack.store.rows("threads")[0]["key"])
+        assert latest is not None and latest["reason"] == "an agent is already answering"
