@@ -94,6 +94,16 @@ def check_templates(templates: Templates, key: str) -> None:
             if name not in PLACEHOLDERS:
                 allowed = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
                 raise TemplateError(f"{key}.{language}", f"unknown placeholder {{{name}}} (use {allowed})")
+        _try(text, f"{key}.{language}")
+
+
+def _try(text: str, key: str) -> None:
+    """Fill the template once with sample values: a conversion or format spec that cannot apply ("{ticket!x}",
+    "{promise:d}") is refused at start, not by the worker with a customer waiting."""
+    try:
+        text.format(first_name="Ann", promise="by 9:00 tomorrow", ticket="42")
+    except (ValueError, TypeError) as e:
+        raise TemplateError(key, f"{e}") from None
 
 
 def _placeholders(text: str, key: str) -> list[str]:

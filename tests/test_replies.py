@@ -134,6 +134,8 @@ def test_the_ack_table_becomes_the_channels_settings() -> None:
         ({"instant": "Hi {first_name"},
          "channels[acme-facebook].ack.instant.default: expected '}' before end of string"),
         ({"apology": {"fr": "Pardon"}}, "channels[acme-facebook].ack.apology: a 'default' template is required"),
+        ({"away": "Ticket {ticket!x}"}, "channels[acme-facebook].ack.away.default: Unknown conversion specifier x"),
+        ({"away": "By {promise:d}"}, "channels[acme-facebook].ack.away.default: Unknown format code 'd'"),
         ({"delay": -1}, "channels[acme-facebook].ack.delay: -1 must be greater than or equal to 0"),
     ],
 )  # fmt: skip
