@@ -93,7 +93,7 @@ def serve(config_path: str | None, host: str, port: int, workers: int, threads: 
         _cooperative()  # first: the app's modules import psycopg
     logs.setup(cfg)
     run = load_object("webhooks.serve:run", "serve")
-    load_object("webhooks.serve:check_address", "serve")(host, port)
+    load_object("webhooks.serve:preflight", "serve")(host, port, threads)
     _prepare_store(cfg)  # create the SQLite schema once, before the web workers fork; check it at scale
     mode = f"{threads} thread(s)" if threads else "gevent"
     log.info("serve ready: store %s, %s, %d worker(s), %s", logs.masked_url(cfg.database_url), _channels(cfg),

@@ -153,6 +153,20 @@ def test_serve_answers_with_only_what_a_plain_install_brings(tmp_path: Path, pla
         server.wait(timeout=30)
 
 
+def test_serve_without_a_module_its_workers_need_is_one_line(tmp_path: Path) -> None:
+    """Before: 'serve ready', then gunicorn's 'class uri 'gevent' invalid or not found' with a traceback."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import sys\n\nsys.modules['packaging'] = None\n")
+    result = socialdesk("serve", "--config", config_file(tmp_path), "--port", str(closed_port()),
+                        env={"PYTHONPATH": str(site)})  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "Error: serve: gunicorn.workers.ggevent cannot be loaded (No module named 'packaging.version'; "
+        "'packaging' is not a package): reinstall socialdesk"
+    ]
+
+
 def ready(url: str, process: subprocess.Popen[str]) -> bool:
     """Whether ``url`` answers 200 within a minute, while ``process`` runs."""
     deadline = time.monotonic() + 60

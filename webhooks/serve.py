@@ -8,6 +8,7 @@ gunicorn's own temporary files.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import re
@@ -45,6 +46,22 @@ def control_socket(host: str, port: int) -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     folder = Path(runtime) if runtime and os.path.isdir(runtime) else Path.home() / ".gunicorn"
     return folder / f"socialdesk-{re.sub(r'[^A-Za-z0-9.]+', '_', host)}-{port}.ctl"
+
+
+def preflight(host: str, port: int, threads: int | None) -> None:
+    """What would stop gunicorn once started, said at once in one line instead of its tracebacks."""
+    check_workers(threads)
+    check_address(host, port)
+
+
+def check_workers(threads: int | None) -> None:
+    """The worker class loads: gunicorn imports it only once running, then logs a traceback per worker
+    (its gevent worker needs packaging, which only gunicorn's gevent extra installs)."""
+    module = "gunicorn.workers.ggevent" if threads is None else "gunicorn.workers.gthread"
+    try:
+        importlib.import_module(module)
+    except (ImportError, RuntimeError) as e:
+        raise BridgeError(f"serve: {module} cannot be loaded ({e}): reinstall socialdesk") from None
 
 
 def check_address(host: str, port: int) -> None:
