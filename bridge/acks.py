@@ -161,7 +161,9 @@ def _blocker(rt: Runtime, row: dict[str, Any], thread: dict[str, Any] | None, no
         return "an agent answered first"
     last = thread["last_inbound_at"]
     since = datetime.fromtimestamp(now, UTC) - datetime.fromtimestamp(last, UTC) if last else None
-    return send_blocker(thread["platform"], bool(row["public"]), since)
+    channel = rt.config.channel(thread["channel"])
+    template = channel is not None and channel.get("reengagement_template") is not None
+    return send_blocker(thread["platform"], bool(row["public"]), since, template=template)
 
 
 def _deliver(rt: Runtime, row: dict[str, Any], thread: dict[str, Any], channel: SocialChannel, now: float) -> int:
@@ -179,7 +181,7 @@ def _deliver(rt: Runtime, row: dict[str, Any], thread: dict[str, Any], channel: 
     sent = delivery.message_ids
     rt.store.finish_delivery(hd, comment_id, status="sent", platform=thread["platform"], message_ids=sent)
     rt.store.set_ack(int(row["id"]), status="sent", when="sending")
-    _note(rt, str(row["ticket_id"]), text)
+    _note(rt, str(row["ticket_id"]), text, _template(rt, thread) if delivery.note else None)
     log.info("auto-ack %d sent for %s", row["id"], thread["key"])
     return 1
 
@@ -191,9 +193,18 @@ def _sender(channel: SocialChannel, thread: dict[str, Any], text: str, now: floa
     return channel.send_reply(state, text, now=at)
 
 
-def _note(rt: Runtime, ticket_id: str, text: str) -> None:
-    """What the customer was told, for the agent. Best effort: the ack is sent and its delivery recorded."""
+def _template(rt: Runtime, thread: dict[str, Any]) -> str:
+    channel = rt.config.channel(thread["channel"])
+    return str(channel.get("reengagement_template") if channel is not None else "?")
+
+
+def _note(rt: Runtime, ticket_id: str, text: str, template: str | None = None) -> None:
+    """What the customer was told, for the agent (``template``: the channel's approved template went instead of
+    the text, the platform's window having closed). Best effort: the ack is sent and its delivery recorded."""
+    note = f"{NOTE_PREFIX} {text}"
+    if template is not None:
+        note = f"{NOTE_PREFIX} the template {template!r} (outside the 24-hour window), instead of: {text}"
     try:
-        rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, f"{NOTE_PREFIX} {text}"))
+        rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
     except BridgeError as e:
         log.warning("the auto-ack note for ticket %s could not be written: %s", ticket_id, e)

@@ -200,9 +200,12 @@ def is_public(platform: str, kind: str, reply_to: str) -> bool:
     return kind == "comment" or (platform == "telegram" and reply_to.startswith("-"))
 
 
-def send_blocker(platform: str, public: bool, since_customer: timedelta | None) -> str | None:
-    """Why an ack that has come due may no longer be sent (a closed platform window), or None."""
-    if public or platform not in WINDOWED or since_customer is None:
+def send_blocker(
+    platform: str, public: bool, since_customer: timedelta | None, *, template: bool = False
+) -> str | None:
+    """Why an ack that has come due may no longer be sent (a closed platform window), or None. ``template``:
+    the WhatsApp channel has an approved template to send outside its window (its ``reengagement_template``)."""
+    if public or platform not in WINDOWED or since_customer is None or (template and platform == "whatsapp"):
         return None
     if since_customer > WINDOW:
         return "outside the 24-hour window"

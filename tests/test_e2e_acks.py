@@ -43,9 +43,10 @@ def acking(
     ack: dict[str, Any] = ACK,
     platforms: tuple[str, ...] = ("facebook",),
     rules: list[dict[str, Any]] | None = None,
+    channel: dict[str, Any] | None = None,
 ) -> Iterator[tuple[Stack, Runtime, WallClock]]:
     """A stack whose channel acknowledges, a worker's runtime and the clock both it and Meta read."""
-    options = {"calendar": "support", "ack": ack}
+    options = {"calendar": "support", "ack": ack, **(channel or {})}
     with Stack(tmp_path, helpdesk=helpdesk, start_worker=False, platforms=platforms, channel_options=options,
                calendars=CALENDARS, rules=rules) as stack:  # fmt: skip
         clock = WallClock()
@@ -264,3 +265,16 @@ def test_the_customers_answer_to_an_agent_gets_no_ack_even_after_a_quiet_day(tmp
         assert [m["text"] for m in stack.meta.sent_messages] == ["Sorry for the wait: yes, until 18:00! Did that help?"]
         latest = stack.store.latest_ack(stack.store.rows("threads")[0]["key"])
         assert latest is not None and latest["reason"] == "an agent is already answering"
+
+
+def test_outside_the_window_a_whatsapp_channel_with_a_template_sends_the_template(tmp_path: Path) -> None:
+    template = {"reengagement_template": "hello_world", "template_language": "en_US"}
+    with acking(tmp_path, "zendesk", platforms=("whatsapp",), channel=template) as (stack, rt, clock):
+        written = datetime.now(UTC) - timedelta(hours=23, minutes=59, seconds=30)
+        stack.meta.whatsapp_message(WA_PHONE_ID, wa_id="447700900125", text="Is my parcel lost?", timestamp=written)
+        work(stack, rt)
+        clock.advance(61)
+        assert work(stack, rt) == 1
+        assert [(m["type"], m["to"]) for m in stack.meta.wa_sent_messages] == [("template", "447700900125")]
+        note = notes(stack, one_ticket(stack)["id"])[-1]
+        assert note.startswith("Sent automatically: the template 'hello_world' (outside the 24-hour window), instead")
