@@ -23,7 +23,7 @@ from typing import Any
 from bridge import outbound, schedules, triage
 from bridge.calendars import Unknown
 from bridge.errors import BridgeError
-from bridge.events import Delivery, SocialEvent
+from bridge.events import AuthorKind, Delivery, SocialEvent
 from bridge.ports import KeyedReplies, SocialChannel
 from bridge.registry import Runtime
 from bridge.replies import AckConfig, AckFacts, AutoAck, NoAck, decide, first_name, is_public, send_blocker
@@ -169,7 +169,7 @@ def _blocker(rt: Runtime, row: dict[str, Any], thread: dict[str, Any] | None, no
 def _deliver(rt: Runtime, row: dict[str, Any], thread: dict[str, Any], channel: SocialChannel, now: float) -> int:
     hd, comment_id, text = rt.helpdesk.name, f"{ACK_COMMENT_PREFIX}{row['id']}", str(row["text"])
     rt.store.start_delivery(helpdesk=hd, comment_id=comment_id, ticket_id=str(row["ticket_id"]),
-                            thread_key=thread["key"], at=now)  # fmt: skip
+                            thread_key=thread["key"], at=now, author_kind=AuthorKind.AUTO_ACK)  # fmt: skip
     try:
         key = outbound.reply_key(hd, comment_id)
         delivery = rt.policy.call(channel.name, lambda: _sender(channel, thread, text, now, key))

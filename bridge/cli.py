@@ -95,9 +95,12 @@ def serve(config_path: str | None, host: str, port: int, workers: int, threads: 
     run = load_object("webhooks.serve:run", "serve")
     load_object("webhooks.serve:preflight", "serve")(host, port, threads)
     _prepare_store(cfg)  # create the SQLite schema once, before the web workers fork; check it at scale
+    from bridge import metrics
+
+    series = metrics.prepare_multiprocess(host, port)  # before the fork: every web process writes there
     mode = f"{threads} thread(s)" if threads else "gevent"
-    log.info("serve ready: store %s, %s, %d worker(s), %s", logs.masked_url(cfg.database_url), _channels(cfg),
-             workers, mode)  # fmt: skip
+    log.info("serve ready: store %s, %s, %d worker(s), %s, metrics in %s", logs.masked_url(cfg.database_url),
+             _channels(cfg), workers, mode, series)  # fmt: skip
     run(cfg, host=host, port=port, workers=workers, threads=threads)
 
 
@@ -130,7 +133,9 @@ def _channels(cfg: config_module.Config) -> str:
 @main.command()
 @config_option
 @click.option("--concurrency", default=4, show_default=True, type=int, help="worker threads")
-def worker(config_path: str | None, concurrency: int) -> None:
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None, help="serve this worker's /metrics here")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="address of --metrics-port")
+def worker(config_path: str | None, concurrency: int, metrics_port: int | None, metrics_host: str) -> None:
     """Process stored events and deliver agent replies (Huey consumer plus dispatcher)."""
     from bridge.queue import Queue, Worker, make_huey, waiting
 
@@ -141,6 +146,11 @@ def worker(config_path: str | None, concurrency: int) -> None:
     _prepare_rules(runtime)
     queue = Queue(make_huey(cfg.queue_url), lambda: runtime)
     waiting(queue.huey)
+    if metrics_port is not None:
+        from bridge import metrics
+
+        metrics.serve_worker(runtime.store, host=metrics_host, port=metrics_port)
+        log.info("worker metrics: http://%s:%d/metrics", metrics_host, metrics_port)
     log.info("worker ready: queue %s, store %s, %s, concurrency %d", logs.masked_url(cfg.queue_url),
              logs.masked_url(cfg.database_url), _channels(cfg), concurrency)  # fmt: skip
     Worker(runtime, queue, concurrency=concurrency).run()

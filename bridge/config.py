@@ -60,7 +60,7 @@ SECRET_KEYS = frozenset(
     {
         "api_token", "oauth_token", "webhook_secret", "api_key", "access_token", "password", "security_token",
         "app_secret", "verify_token", "consumer_secret", "access_token_secret", "bearer_token", "bot_token",
-        "secret_token", "secret",
+        "secret_token", "secret", "token",
     }
 )  # fmt: skip
 #: Keys whose values are never shown in a message either (a store URL may hold a password).
@@ -127,6 +127,20 @@ class ChannelConfig(Section):
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """``[metrics]``: ``token``, when set, is the bearer token ``GET /metrics`` asks for (401 without it);
+    ``episode_quiet_hours``: the quiet period after which a customer's message opens an episode (bridge.figures)."""
+
+    token: Secret | None = None
+    episode_quiet_hours: float = DEFAULT_QUIET_HOURS
+
+    @property
+    def quiet(self) -> float:
+        """The quiet period in seconds."""
+        return self.episode_quiet_hours * 3600.0
+
+
+@dataclass(frozen=True)
 class Config:
     database_url: str = field(repr=False)  # may hold a password (postgresql://user:pw@..., redis://:pw@...)
     queue_url: str = field(repr=False)
@@ -146,6 +160,7 @@ class Config:
     log_format: str = "text"  # [bridge] log_format: "text" or "json" (one object per line)
     lease_seconds: float = 120.0  # [bridge] lease_seconds: how soon a dead worker's threads are free again
     redispatch_after: float = 60.0  # [bridge] redispatch_after: an unfinished inbox row is re-enqueued after that
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)  # [metrics]: GET /metrics, episodes
 
     def channel(self, name: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.name == name), None)
@@ -449,6 +464,13 @@ CHANNEL_MODELS: dict[str, type[_Channel]] = {
 }  # fmt: skip
 
 
+class MetricsTable(_Table):
+    """``[metrics]``: see :class:`MetricsSettings`."""
+
+    token: Text | None = None
+    episode_quiet_hours: Seconds = DEFAULT_QUIET_HOURS  # hours, any positive number
+
+
 class ConfigFile(_Table):
     """The whole ``socialdesk.toml``."""
 
@@ -457,6 +479,7 @@ class ConfigFile(_Table):
     freshdesk: FreshdeskSettings | None = None
     salesforce: SalesforceSettings | None = None
     classifier: ClassifierTable = ClassifierTable()
+    metrics: MetricsTable = MetricsTable()
     channels: list[AnyChannel] = []
     rules: list[dict[str, Any]] = []  # each rule is checked by bridge.rulebook, which names the rule and the key
     calendars: dict[str, Any] | None = None  # each calendar is checked by bridge.calendarbook
@@ -475,7 +498,7 @@ class ConfigFile(_Table):
 
 SECTIONS: dict[str, type[_Table]] = {
     "bridge": BridgeSettings, "zendesk": ZendeskSettings, "freshdesk": FreshdeskSettings,
-    "salesforce": SalesforceSettings, "classifier": ClassifierTable,
+    "salesforce": SalesforceSettings, "classifier": ClassifierTable, "metrics": MetricsTable,
 }  # fmt: skip
 
 
@@ -536,6 +559,7 @@ def _config(checked: ConfigFile, source: str) -> Config:
         log_format=bridge.log_format,
         lease_seconds=bridge.lease_seconds,
         redispatch_after=bridge.redispatch_after,
+        metrics=_metrics(checked.metrics),
     )
 
 
@@ -543,6 +567,11 @@ def _channels(checked: ConfigFile) -> tuple[ChannelConfig, ...]:
     channels = tuple(_channel(c) for c in checked.channels)
     check_reply_from(channels)
     return channels
+
+
+def _metrics(table: MetricsTable) -> MetricsSettings:
+    token = Secret(table.token) if table.token else None
+    return MetricsSettings(token=token, episode_quiet_hours=table.episode_quiet_hours)
 
 
 def _calendars(checked: ConfigFile) -> dict[str, CalendarConfig]:

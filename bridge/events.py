@@ -163,6 +163,17 @@ class AgentReply:
     attachments: tuple[str, ...] = ()  # the names of files attached to it: the channels send its text only
 
 
+class AuthorKind(StrEnum):
+    """Who wrote a reply delivered to a platform. Only a person's reply is a response in the service figures
+    (:mod:`bridge.figures`); the automatic kinds are the first-response issue's (auto-acknowledgements, a
+    bot's answers, system messages) and have their own figures."""
+
+    HUMAN = "human"
+    AUTO_ACK = "auto_ack"
+    BOT = "bot"
+    SYSTEM = "system"
+
+
 class Priority(StrEnum):
     """A ticket's priority in Zendesk's words; Freshdesk's 1-4 (low, medium, high, urgent) map onto them."""
 

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bridge import acks, enrich, messages, triage, writeback
+from bridge import acks, enrich, figures, messages, metrics, triage, writeback
 from bridge.errors import BridgeError, RefusedFields, TicketClosed, Unavailable, UnknownOutcome, describe
 from bridge.events import EventKind, NewTicket, SocialEvent, TicketRef
 from bridge.messages import REFUSED_PREFIX
@@ -35,7 +35,7 @@ from bridge.ports import Profiles
 from bridge.registry import Runtime
 from bridge.retry import backoff_for
 from bridge.rules import NO_RULES, Decision
-from bridge.store import PendingEvent
+from bridge.store import PendingEvent, Written
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,10 @@ def _apply(rt: Runtime, pending: PendingEvent) -> bool:
     new_ticket = (rt.helpdesk.name, changes["ticket_id"]) if "ticket_id" in changes else None
     if outcome.ignored:
         log.info("inbox %d (%s) ignored: %s", row_id, event.thread_key, outcome.ignored)
-    rt.store.finish_event(row_id, event.thread_key, ignored=outcome.ignored, new_ticket=new_ticket, **changes)
+    rt.store.finish_event(
+        row_id, event.thread_key, ignored=outcome.ignored, new_ticket=new_ticket, written=outcome.written, **changes
+    )
+    metrics.event_finished(event.platform, outcome.ignored)
     return True
 
 
@@ -90,6 +93,7 @@ class Outcome:
 
     ignored: str | None = None
     thread_changes: dict[str, Any] = field(default_factory=dict)
+    written: Written | None = None  # a customer message written to the helpdesk: when, and if it opened an episode
 
 
 DONE = Outcome()
@@ -132,15 +136,21 @@ def _apply_message(rt: Runtime, pending: PendingEvent) -> Outcome:
         ticket = _follow_up(rt, pending, thread, requester_id, decision)
     writeback.record_post(rt, event)
     acks.plan(rt, event, thread, ticket.id, new_ticket=ticket.id != thread["ticket_id"], rule_off=decision.no_ack)
+    at, quiet = event.created_at.timestamp(), rt.config.metrics.quiet
+    replaced = thread["ticket_id"] is not None and ticket.id != thread["ticket_id"]  # the old one was closed
+    opens = figures.opens_episode(thread["last_inbound_at"], at, quiet=quiet, ticket_replaced=replaced)
+    episode = {"episode_started_at": at, "episode_answered_at": None} if opens else {}
     return Outcome(
+        written=Written(ticket_at=time.time(), opens_episode=opens),
         thread_changes={
+            **episode,
             **({"ticket_id": ticket.id} if ticket.id != thread["ticket_id"] else {}),
             "requester_id": requester_id,
             "last_inbound_at": max(thread["last_inbound_at"] or 0.0, event.created_at.timestamp()),
             "last_inbound_message_id": event.extra.get("original_id") or event.message_id,
             "customer_id": event.author.id,
             "first_inbound_at": thread["first_inbound_at"] or event.created_at.timestamp(),
-        }
+        },
     )
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge import inbound, messages, writeback
+from bridge import inbound, messages, metrics, writeback
 from bridge.config import DEFAULT_PRIVATE_MARKER, DEFAULT_PRIVATE_NOTICE, DEFAULT_PRIVATE_TAG
 from bridge.errors import BridgeError, PartiallyDelivered, UnknownOutcome
 from bridge.events import AgentReply, Delivery, ThreadState
@@ -119,9 +119,10 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
     # delivered, but the agent should know how (a re-engagement template, files left out): the note is kept
     # as owed, so that should writing it fail below, the retry writes it
     note = _with_attachments(_sent_from(delivery, thread, name), reply)
-    rt.store.finish_delivery(
+    first_response = rt.store.finish_delivery(
         hd, reply.comment_id, status="sent", platform=channel.platform, message_ids=delivery.message_ids, error=note
     )
+    metrics.reply_finished(thread["channel"], "sent", first_response)
     writeback.record_reply(rt, state, reply, delivery)
     if note:
         _tell_agent(rt, reply, note)
@@ -148,6 +149,7 @@ def _settle(
     rt.store.finish_delivery(
         rt.helpdesk.name, reply.comment_id, status=status, platform=thread["platform"], message_ids=sent, error=note
     )
+    metrics.reply_finished(thread["channel"], status, None)
     _tell_agent(rt, reply, note)
 
 

@@ -23,6 +23,7 @@ from typing import Protocol, TypeVar, cast
 
 import tenacity
 
+from bridge import metrics
 from bridge.errors import BridgeError, RateLimited
 
 T = TypeVar("T")
@@ -104,12 +105,20 @@ class RetryPolicy:
             raise RateLimited(f"{connector} is paused by its rate limit", platform=connector, retry_after=remaining)
         if remaining > 0:
             self.sleep(remaining)
+        started = time.perf_counter()
         try:
-            return fn()
+            result = fn()
         except RateLimited as e:
+            metrics.call_made(connector, "rate_limited", time.perf_counter() - started)
             pause = e.retry_after if e.retry_after is not None else DEFAULT_RATE_LIMIT_PAUSE
             self.pauses.pause(connector, self.clock() + pause, str(e))
+            metrics.PAUSES.labels(connector).inc()
             raise
+        except BridgeError as e:
+            metrics.call_made(connector, "retryable" if e.retryable else "failed", time.perf_counter() - started)
+            raise
+        metrics.call_made(connector, "ok", time.perf_counter() - started)
+        return result
 
     def _worth_retrying(self, e: BaseException) -> bool:
         if not isinstance(e, BridgeError) or not e.retryable:
@@ -128,6 +137,7 @@ class RetryPolicy:
             error = state.outcome.exception() if state.outcome else None
             wait = state.next_action.sleep if state.next_action else 0.0
             log.warning("%s: attempt %d failed (%s); retrying in %.1fs", connector, state.attempt_number, error, wait)
+            metrics.RETRIES.labels(connector).inc()
 
         return before_sleep
 

@@ -39,9 +39,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from bridge import drivers
+from bridge import drivers, metrics
 from bridge.errors import BridgeError, ConfigError, Unavailable
-from bridge.events import Ignored, SocialEvent
+from bridge.events import AuthorKind, Ignored, SocialEvent
+from bridge.figures import MessageRow, ReplyRow
 from bridge.groupcommit import GroupCommit
 from bridge.ingest import InboxWriter, IngestRow
 
@@ -71,6 +72,8 @@ inbox = sa.Table(
     sa.Column("dispatched_at", sa.Float),
     sa.Column("attempted_at", sa.Float),  # set just before the helpdesk write: after a crash, look first
     sa.Column("last_error", sa.Text),
+    sa.Column("ticket_at", sa.Float),  # when the worker's helpdesk write of it succeeded (ticket made or updated)
+    sa.Column("opens_episode", sa.Boolean),  # a customer message written to the helpdesk: starts an episode?
     sa.UniqueConstraint("platform", "account_id", "message_id", name="uq_inbox_message"),
     sa.Index("ix_inbox_pending", "status", "next_attempt_at"),
     sa.Index("ix_inbox_thread", "thread_key", "status"),
@@ -116,6 +119,8 @@ threads = sa.Table(
     sa.Column("enrichment_due_at", sa.Float),
     sa.Column("crm_persona_id", sa.String(64)),
     sa.Column("crm_last_post_id", sa.String(64)),
+    sa.Column("episode_started_at", sa.Float),  # platform time of the current episode's first customer message
+    sa.Column("episode_answered_at", sa.Float),  # when its first human reply was delivered (None: not yet)
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
@@ -129,6 +134,11 @@ ticket_links = sa.Table(
     sa.Column("ticket_id", sa.String(64), primary_key=True),
     sa.Column("thread_key", sa.String(320), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+#: Who wrote a reply; a string column checked in Python (no PostgreSQL type to migrate when kinds are added)
+AUTHOR_KIND = sa.Enum(
+    AuthorKind, name="author_kind", native_enum=False, length=16, values_callable=lambda kinds: [k.value for k in kinds]
 )
 
 deliveries = sa.Table(
@@ -145,6 +155,8 @@ deliveries = sa.Table(
     sa.Column("receipt", sa.String(16)),  # the platform's last word on it: delivered, read, failed...
     sa.Column("noted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("comment_created_at", sa.Float),
+    sa.Column("delivered_at", sa.Float),  # when the platform took it (status sent)
+    sa.Column("author_kind", AUTHOR_KIND, nullable=False, server_default=AuthorKind.HUMAN.value),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.UniqueConstraint("helpdesk", "comment_id", name="uq_delivery_comment"),
@@ -436,9 +448,12 @@ class Store:
         its rows is done, with its own count. A database failure raises :class:`bridge.errors.Unavailable`
         for every call of the batch (the webhook answers 503): nothing is acknowledged unless committed.
         """
-        now = time.time()
+        now, events = time.time(), list(events)
         rows = [ingest_row(e, now) for e in events]
-        return self._ingests.submit(rows) if rows else 0
+        stored = self._ingests.submit(rows) if rows else 0
+        for e in events:
+            metrics.ingested(e.platform, e.created_at.timestamp(), isinstance(e, Ignored), now)
+        return stored
 
     def ingest_batch(self, batches: Sequence[Sequence[IngestRow]]) -> list[int]:
         """Write the rows of several webhooks in one transaction; see :meth:`InboxWriter.write`."""
@@ -535,14 +550,17 @@ class Store:
 
     def finish_event(
         self, row_id: int, thread_key: str, *, ignored: str | None = None, new_ticket: tuple[str, str] | None = None,
-        **thread_changes: Any,
+        written: Written | None = None, **thread_changes: Any,
     ) -> None:  # fmt: skip
         """An inbox event's outcome (done, or ignored with the reason) and what it changed on its thread, in
         one transaction (one commit); ``new_ticket`` (helpdesk, ticket id): a ticket the thread did not
-        have, linked to it for good."""
+        have, linked to it for good; ``written``: a customer message's write to the helpdesk, for the figures."""
         status = "done" if ignored is None else "ignored"
+        values: dict[str, Any] = {"status": status, "last_error": ignored}
+        if written is not None:
+            values.update(ticket_at=written.ticket_at, opens_episode=written.opens_episode)
         with self.begin() as conn:
-            conn.execute(sa.update(inbox).where(inbox.c.id == row_id).values(status=status, last_error=ignored))
+            conn.execute(sa.update(inbox).where(inbox.c.id == row_id).values(**values))
             if thread_changes:
                 _update_thread(conn, thread_key, thread_changes)
             if new_ticket is not None:
@@ -560,6 +578,7 @@ class Store:
             conn.execute(sa.update(table).where(table.c.id.in_(ids)).values(status="dead", last_error=error))
             if rows:
                 conn.execute(sa.insert(dead_letters), rows)
+        metrics.DEAD_LETTERS.labels(table_name).inc(len(rows))
 
     def open_dead_letters(self) -> list[dict[str, Any]]:
         stmt = sa.select(dead_letters).where(dead_letters.c.replayed_at.is_(None)).order_by(dead_letters.c.id)
@@ -597,6 +616,7 @@ class Store:
                     last_error=error,
                 )
             )
+        metrics.POSTPONED.labels(table_name).inc(len(ids))
 
     def max_attempts(self, table_name: str, ids: Sequence[int]) -> int:
         table = metadata.tables[table_name]
@@ -757,10 +777,14 @@ class Store:
             ).first()
         return dict(row._mapping) if row else None
 
-    def start_delivery(self, *, helpdesk: str, comment_id: str, ticket_id: str, thread_key: str, at: float) -> bool:
+    def start_delivery(
+        self, *, helpdesk: str, comment_id: str, ticket_id: str, thread_key: str, at: float,
+        author_kind: AuthorKind = AuthorKind.HUMAN,
+    ) -> bool:  # fmt: skip
         """Record "sending" before the platform is called. False when the comment already has a row."""
         now = time.time()
         row = {
+            "author_kind": author_kind,
             "helpdesk": helpdesk,
             "comment_id": comment_id,
             "ticket_id": ticket_id,
@@ -776,19 +800,46 @@ class Store:
     def finish_delivery(
         self, helpdesk: str, comment_id: str, *, status: str, platform: str, message_ids: Sequence[str] = (),
         error: str | None = None,
-    ) -> None:  # fmt: skip
+    ) -> float | None:  # fmt: skip
+        """A delivery's outcome (``sent`` stamps ``delivered_at``; ``error``: the reason, or how it went out).
+        Returns the first-response time (seconds, from the platform time of the thread's current episode's first
+        message) when this is the episode's first human reply delivered, recorded on the thread in the same
+        transaction; None otherwise."""
         now = time.time()
+        delivered = {"delivered_at": now} if status == "sent" else {}
         with self.begin() as conn:
-            delivery_id = conn.execute(
+            row = conn.execute(
                 sa.update(deliveries)
                 .where(deliveries.c.helpdesk == helpdesk, deliveries.c.comment_id == comment_id)
-                .values(status=status, message_ids=json.dumps(list(message_ids)), error=error, updated_at=now)
-                .returning(deliveries.c.id)
-            ).scalar()
+                .values(status=status, message_ids=json.dumps(list(message_ids)), error=error, updated_at=now,
+                        **delivered)
+                .returning(deliveries.c.id, deliveries.c.thread_key, deliveries.c.comment_created_at,
+                           deliveries.c.author_kind)
+            ).first()  # fmt: skip
+            delivery_id = row.id if row is not None else None
+            first_response = _answer_episode(conn, row, now) if delivered and row is not None else None
             sent = [
                 {"platform": platform, "message_id": m, "delivery_id": delivery_id, "sent_at": now} for m in message_ids
             ]
             insert_ignoring_duplicates(conn, sent_messages, sent)
+        return first_response
+
+    def figure_rows(self, since: float, until: float) -> tuple[list[MessageRow], list[ReplyRow]]:
+        """The rows :mod:`bridge.figures` needs for the customer messages sent in [since, until) (platform
+        time) and the replies written since ``since``: two queries, loaded once."""
+        messages = (
+            sa.select(inbox.c.thread_key, threads.c.channel, threads.c.platform, inbox.c.platform_ts,
+                      inbox.c.opens_episode)
+            .join(threads, threads.c.key == inbox.c.thread_key)
+            .where(inbox.c.opens_episode.isnot(None), inbox.c.platform_ts >= since, inbox.c.platform_ts < until)
+        )  # fmt: skip
+        replies = sa.select(
+            deliveries.c.thread_key, deliveries.c.comment_created_at, deliveries.c.delivered_at, deliveries.c.status,
+            deliveries.c.author_kind,
+        ).where(deliveries.c.comment_created_at >= since)  # fmt: skip
+        with self.begin() as conn:
+            return ([MessageRow(*r) for r in conn.execute(messages)],
+                    [ReplyRow(*r) for r in conn.execute(replies)])  # fmt: skip
 
     def mark_noted(self, helpdesk: str, comment_id: str) -> None:
         with self.begin() as conn:
@@ -1028,6 +1079,30 @@ def ingest_row(e: SocialEvent | Ignored, now: float) -> IngestRow:
         return (e.platform, e.account_id, e.message_id, e.channel, "", Ignored.kind, "{}", at, now, "ignored", e.reason)
     return (e.platform, e.account_id, e.message_id, e.channel, e.thread_key, e.kind, e.to_json(),
             e.created_at.timestamp(), now, "pending", None)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Written:
+    """A customer message the worker wrote to the helpdesk: when that succeeded, and whether it opened an
+    episode (:func:`bridge.figures.opens_episode`)."""
+
+    ticket_at: float
+    opens_episode: bool
+
+
+def _answer_episode(conn: Connection, delivery: Any, now: float) -> float | None:
+    """Mark the thread's current episode answered by this delivered reply when it is its first human one;
+    return the first-response time, or None (answered before, automatic, or written before the episode)."""
+    if delivery.author_kind != AuthorKind.HUMAN:
+        return None
+    started = conn.execute(
+        sa.update(threads)
+        .where(threads.c.key == delivery.thread_key, threads.c.episode_answered_at.is_(None),
+               threads.c.episode_started_at <= sa.func.coalesce(delivery.comment_created_at, now))
+        .values(episode_answered_at=now)
+        .returning(threads.c.episode_started_at)
+    ).scalar()  # fmt: skip
+    return None if started is None else max(0.0, now - float(started))
 
 
 def _link_ticket(conn: Connection, helpdesk: str, ticket_id: str, thread_key: str) -> None:

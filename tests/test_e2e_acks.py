@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge import acks, inbound, outbound
+from bridge import acks, figures, inbound, outbound
+from bridge.events import AuthorKind
 from bridge.registry import Runtime
 from sandbox.stack import HELPDESKS, PAGE_ID, WA_PHONE_ID, Stack
 from tests.support import WallClock, notes, one_ticket, step_runtime
@@ -95,6 +96,10 @@ def test_an_away_reply_at_23_00_on_a_friday_before_a_holiday_promises_tuesday_on
         assert notes(stack, ticket)[-1] == f"Sent automatically: {text}"
         [delivery] = stack.store.rows("deliveries")
         assert (delivery["comment_id"], delivery["status"]) == (f"auto_ack:{the_ack(stack)['id']}", "sent")
+        assert delivery["author_kind"] == AuthorKind.AUTO_ACK
+        [episode] = figures.episodes(*stack.store.figure_rows(0, 2e9))
+        assert episode.first_response_at is None  # an acknowledgement is no person's answer
+        assert stack.store.rows("threads")[0]["episode_answered_at"] is None
 
         clock.advance(600)  # the customer again, ten minutes later: the same episode
         stack.meta.customer_message(PAGE_ID, psid="701", text="Hello? Anyone?")

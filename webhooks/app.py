@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from bridge import config as config_module
 from bridge.config import Config
 from bridge.store import Store
-from webhooks import freshdesk, generic, meta, openapi, telegram, x, zendesk
+from webhooks import freshdesk, generic, meta, metrics, openapi, telegram, x, zendesk
 from webhooks.common import WebState, error_body, error_headers, state, storage
 from webhooks.direct import DirectPost
 
@@ -31,7 +31,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     store = store or Store.from_url(config.database_url)
     app.extensions["socialdesk"] = WebState(config=config, store=store)
-    for blueprint in (meta.bp, zendesk.bp, freshdesk.bp, x.bp, telegram.bp, generic.bp, openapi.bp):
+    for blueprint in (meta.bp, zendesk.bp, freshdesk.bp, x.bp, telegram.bp, generic.bp, openapi.bp, metrics.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
@@ -40,6 +40,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     # POST /webhooks/meta, most of the traffic, is answered below Flask (webhooks.direct)
     receiver = meta.Receiver(config, store)
     app.wsgi_app = DirectPost(app.wsgi_app, meta.PATH, receiver.handle, max_body=MAX_BODY)  # type: ignore[method-assign]
+    app.wsgi_app = metrics.CountWebhooks(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -127,8 +127,8 @@ def ack_body(stored: int, received: int) -> dict[str, Any]:
 
 
 def error_headers(e: HTTPException) -> list[tuple[str, str]]:
-    """The headers an error answer carries besides its JSON: ``Retry-After`` where one was set."""
-    return [(k, v) for k, v in e.get_headers() if k.lower() == "retry-after"]
+    """The headers an error answer carries besides its JSON: ``Retry-After`` or ``WWW-Authenticate`` where set."""
+    return [(k, v) for k, v in e.get_headers() if k.lower() in ("retry-after", "www-authenticate")]
 
 
 def error_body(e: HTTPException) -> dict[str, Any]:

@@ -73,6 +73,16 @@ PATHS: dict[str, dict[str, Any]] = {
             "responses": _answers({"type": "object", "properties": {"ready": {"const": True}}}, 503),
         }
     },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus series (text format); a bearer token when [metrics] token is set",
+            "parameters": [_header("Authorization", "Bearer <[metrics] token>", required=False)],
+            "responses": {
+                "200": {"description": "the series", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                **{k: v for k, v in _answers({}, 401, 503).items() if k != "200"},
+            },
+        }
+    },
     "/webhooks/meta": {
         "get": {
             "summary": "Meta's subscription handshake: echoes hub.challenge when hub.verify_token matches",

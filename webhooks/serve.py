@@ -19,6 +19,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
+from bridge import metrics
 from bridge.config import Config
 from bridge.errors import BridgeError
 from webhooks.app import create_app
@@ -96,11 +97,17 @@ class _Server(BaseApplication):  # type: ignore[misc]
         self.cfg.set("loglevel", logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower())
         self.cfg.set("accesslog", "-")  # enables the access log; BridgeLogger sends it to the shared handler
         self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
+        self.cfg.set("child_exit", _child_exit)
         if "control_socket" in self.cfg.settings:  # gunicorn 25.1 and later
             self.cfg.set("control_socket", str(control_socket(self.host, self.port)))
 
     def load(self) -> Any:
         return create_app(self.config)
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    """A web process ended: its series files stay counted, its live gauges go (prometheus_client's rule)."""
+    metrics.process_exited(worker.pid)
 
 
 def run(config: Config, *, host: str, port: int, workers: int, threads: int | None) -> None:
