@@ -97,11 +97,13 @@ def serve(config_path: str | None, host: str, port: int, workers: int, threads: 
     _prepare_store(cfg)  # create the SQLite schema once, before the web workers fork; check it at scale
     from bridge import metrics
 
+    own = not os.environ.get(metrics.MULTIPROC_ENV)
     series = metrics.prepare_multiprocess(host, port)  # before the fork: every web process writes there
     mode = f"{threads} thread(s)" if threads else "gevent"
     log.info("serve ready: store %s, %s, %d worker(s), %s, metrics in %s", logs.masked_url(cfg.database_url),
              _channels(cfg), workers, mode, series)  # fmt: skip
-    run(cfg, host=host, port=port, workers=workers, threads=threads)
+    with metrics.removed_at_exit(series if own else None):
+        run(cfg, host=host, port=port, workers=workers, threads=threads)
 
 
 def _cooperative() -> None:

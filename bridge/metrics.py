@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -206,6 +207,18 @@ def prepare_multiprocess(host: str, port: int) -> Path:
     # prometheus_client picks its value store when first imported: this process imported it already
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
     return folder
+
+
+@contextmanager
+def removed_at_exit(folder: Path | None) -> Iterator[None]:
+    """The series folder ``serve`` made for itself goes when the server stops (an operator's stays). Only in
+    the process that entered: gunicorn's forked web processes leave through this frame too."""
+    pid = os.getpid()
+    try:
+        yield
+    finally:
+        if folder is not None and os.getpid() == pid:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def process_exited(pid: int) -> None:
