@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
-    REGISTRY,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -55,40 +57,69 @@ LAG_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 86400)
 #: The sources ``/webhooks/<source>`` may name: any other path is not counted (no label from a URL).
 SOURCES = frozenset({"meta", "x", "telegram", "generic", "zendesk", "freshdesk"})
 
+#: This process's own series: a registry of the module's own rather than prometheus_client's global one, so that
+#: importing the module again (a test that forgets the project's modules) makes new series instead of failing.
+SERIES = CollectorRegistry()
+for _default in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):  # what the global registry would report
+    SERIES.register(_default)
+
 WEBHOOKS = Counter(
-    "socialdesk_webhooks_received_total", "Webhook requests answered, by source and outcome", ["platform", "outcome"]
+    "socialdesk_webhooks_received_total",
+    "Webhook requests answered, by source and outcome",
+    ["platform", "outcome"],
+    registry=SERIES,
 )
 WEBHOOK_SECONDS = Histogram(
-    "socialdesk_webhook_seconds", "Time to verify, store and answer a webhook", ["platform"], buckets=CALL_BUCKETS
+    "socialdesk_webhook_seconds",
+    "Time to verify, store and answer a webhook",
+    ["platform"],
+    buckets=CALL_BUCKETS,
+    registry=SERIES,
 )
 INGEST_LAG = Histogram(
     "socialdesk_ingest_lag_seconds", "Platform timestamp of a message to its storing", ["platform"],
     buckets=LAG_BUCKETS,
+    registry=SERIES,
 )  # fmt: skip
-EVENTS_IGNORED = Counter("socialdesk_events_ignored_total", "Events recorded as ignored", ["platform"])
-EVENTS_DONE = Counter("socialdesk_events_done_total", "Customer events written to the helpdesk", ["platform"])
-REPLIES_DELIVERED = Counter("socialdesk_replies_delivered_total", "Agent replies delivered", ["channel"])
+EVENTS_IGNORED = Counter("socialdesk_events_ignored_total", "Events recorded as ignored", ["platform"], registry=SERIES)
+EVENTS_DONE = Counter(
+    "socialdesk_events_done_total", "Customer events written to the helpdesk", ["platform"], registry=SERIES
+)
+REPLIES_DELIVERED = Counter(
+    "socialdesk_replies_delivered_total", "Agent replies delivered", ["channel"], registry=SERIES
+)
 REPLIES_FAILED = Counter(
     "socialdesk_replies_failed_total", "Agent replies not (certainly) delivered: failed, unknown, partial",
     ["channel", "status"],
+    registry=SERIES,
 )  # fmt: skip
 FIRST_RESPONSE = Histogram(
     "socialdesk_first_response_seconds",
     "First human reply delivered in an episode, from the platform time of its first customer message",
     ["channel"],
     buckets=RESPONSE_BUCKETS,
+    registry=SERIES,
 )
 CALLS = Counter(
     "socialdesk_connector_calls_total", "Calls to a helpdesk, CRM or platform (by connector name), by outcome",
     ["connector", "outcome"],
+    registry=SERIES,
 )  # fmt: skip
 CALL_SECONDS = Histogram(
-    "socialdesk_connector_call_seconds", "Duration of one call to a connector", ["connector"], buckets=CALL_BUCKETS
+    "socialdesk_connector_call_seconds",
+    "Duration of one call to a connector",
+    ["connector"],
+    buckets=CALL_BUCKETS,
+    registry=SERIES,
 )
-RETRIES = Counter("socialdesk_retries_total", "Calls retried within a unit of work", ["connector"])
-POSTPONED = Counter("socialdesk_work_postponed_total", "Units of work postponed for a later attempt", ["queue"])
-DEAD_LETTERS = Counter("socialdesk_dead_letters_total", "Units of work given up (dead-lettered)", ["queue"])
-PAUSES = Counter("socialdesk_pauses_total", "Connector pauses after a rate limit", ["connector"])
+RETRIES = Counter("socialdesk_retries_total", "Calls retried within a unit of work", ["connector"], registry=SERIES)
+POSTPONED = Counter(
+    "socialdesk_work_postponed_total", "Units of work postponed for a later attempt", ["queue"], registry=SERIES
+)
+DEAD_LETTERS = Counter(
+    "socialdesk_dead_letters_total", "Units of work given up (dead-lettered)", ["queue"], registry=SERIES
+)
+PAUSES = Counter("socialdesk_pauses_total", "Connector pauses after a rate limit", ["connector"], registry=SERIES)
 
 
 def webhook_answered(path: str, status: int, seconds: float) -> None:
@@ -174,13 +205,13 @@ class StoreCollector(Collector):
 
 
 class _Recorded(Collector):
-    """This process's own series (the default registry), for a registry of one scrape."""
+    """This process's own series (:data:`SERIES`), for a registry of one scrape."""
 
     def describe(self) -> Iterable[Metric]:
         return []
 
     def collect(self) -> Iterable[Metric]:
-        return REGISTRY.collect()
+        return SERIES.collect()
 
 
 def registry(store: Store) -> CollectorRegistry:
