@@ -10,7 +10,8 @@ When the delay is over the dispatcher claims the row and :func:`send` delivers i
 reply would go, unless an agent answered first or the platform's window closed meanwhile. The ack is a
 delivery like an agent's (comment id ``auto_ack:<id>``, so its echo is dropped and figures can tell it
 apart) and an internal note on the ticket tells the agent what the customer was told. A send whose outcome
-is unknown is never repeated: "sending" is set before the call and only a "due" row is ever sent.
+is unknown is never repeated: "sending" is set before the call and only a "due" row is ever sent; one cut
+off mid-call (the worker died) becomes "unknown" after ``ACK_SEND_TIMEOUT`` and a note tells the agent.
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ from bridge.store import ACK_COMMENT_PREFIX
 log = logging.getLogger(__name__)
 
 NOTE_PREFIX = "Sent automatically:"
-LIVE = ("due", "sending", "sent")  # an episode with one of these has its acknowledgement
+UNKNOWN_PREFIX = (
+    "An automatic acknowledgement may not have reached the customer: the bridge stopped while sending it, and"
+    " does not send it twice. It said:"
+)
+LIVE = ("due", "sending", "sent", "unknown", "unknown_noted")  # an episode with one of these has its acknowledgement
 
 
 def plan(
@@ -130,6 +135,8 @@ def _hours(rt: Runtime, event: SocialEvent, language: str | None) -> tuple[bool 
 def send(rt: Runtime, ack_id: int, owner: str) -> int:
     """Send one due acknowledgement (1), or cancel it saying why (0)."""
     row = rt.store.ack(ack_id)
+    if row is not None and row["status"] == "unknown":
+        return _tell_unknown(rt, row)
     if row is None or row["status"] != "due":
         return 0
     with rt.leases.hold(str(row["thread_key"]), owner):
@@ -147,6 +154,20 @@ def _send(rt: Runtime, row: dict[str, Any]) -> int:
     if thread is None or not rt.store.set_ack(int(row["id"]), status="sending"):
         return 0  # another worker took it
     return _deliver(rt, row, thread, rt.channels[_replying(rt, thread)], now)
+
+
+def _tell_unknown(rt: Runtime, row: dict[str, Any]) -> int:
+    """An ack cut off mid-send: never sent again (it may have arrived), but the agent must know. A note the
+    helpdesk refuses now leaves the row ``unknown``, claimed again later."""
+    note = f"{UNKNOWN_PREFIX} {row['text']}"
+    try:
+        rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(str(row["ticket_id"]), note))
+    except BridgeError as e:
+        log.warning("the note on auto-ack %d, cut off mid-send, is owed: %s", row["id"], e)
+        return 0
+    rt.store.set_ack(int(row["id"]), status="unknown_noted", when="unknown")
+    log.warning("auto-ack %d for %s was cut off mid-send; its ticket is told", row["id"], row["thread_key"])
+    return 0
 
 
 def _replying(rt: Runtime, thread: dict[str, Any]) -> str:

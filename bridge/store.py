@@ -240,7 +240,8 @@ auto_acks = sa.Table(
     sa.Column("episode_at", sa.Float, nullable=False),  # the platform's time of the episode's first message
     sa.Column("ticket_id", sa.String(64), nullable=False),
     sa.Column("public", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("status", sa.String(16), nullable=False),  # due | sending | sent | none | cancelled | failed
+    # due | sending | sent | none | cancelled | failed | unknown (cut off mid-send) | unknown_noted (ticket told)
+    sa.Column("status", sa.String(16), nullable=False),
     sa.Column("text", sa.Text),
     sa.Column("reason", sa.Text),  # why none, cancelled or failed
     sa.Column("due_at", sa.Float),
@@ -251,6 +252,10 @@ auto_acks = sa.Table(
 )
 
 ACK_COMMENT_PREFIX = "auto_ack:"  # the delivery row of an ack: comment_id auto_ack:<auto_acks.id>
+#: An ack still ``sending`` after this long was cut off mid-call (the retry policy's own waits are far shorter):
+#: whether the customer got it is unknown, and the agent is told.
+ACK_SEND_TIMEOUT = 3 * 3600.0
+ACK_UNFINISHED = ("due", "sending", "unknown")  # kept by retention: still to send, or to tell the ticket about
 
 
 PRUNE_CHUNK = 2000  # rows changed per transaction by :meth:`Store.prune`
@@ -491,8 +496,12 @@ class Store:
 
     @staticmethod
     def _claim_acks(conn: Connection, *, now: float, grace: float, limit: int) -> list[WorkItem]:
-        """Acknowledgements whose delay is over (claimed by pushing their due time out, as enrichments)."""
-        due = sa.and_(auto_acks.c.status == "due", auto_acks.c.due_at <= now)
+        """Acknowledgements whose delay is over (claimed by pushing their due time out, as enrichments), and
+        those whose send outlived :data:`ACK_SEND_TIMEOUT` (the worker died in the call): never sent again,
+        they are ``unknown``, and claimed like a due one so that the ticket is told."""
+        stuck = sa.and_(auto_acks.c.status == "sending", auto_acks.c.updated_at < now - ACK_SEND_TIMEOUT)
+        conn.execute(sa.update(auto_acks).where(stuck).values(status="unknown", due_at=now, updated_at=now))
+        due = sa.and_(auto_acks.c.status.in_(("due", "unknown")), auto_acks.c.due_at <= now)
         rows = conn.execute(sa.select(auto_acks.c.id, auto_acks.c.thread_key).where(due).limit(limit)).all()
         claimed = []
         for row_id, key in rows:
@@ -680,7 +689,7 @@ class Store:
             (ticket_events, sa.and_(ticket_events.c.status.in_(done), ticket_events.c.received_at < before),
              lambda these: sa.delete(ticket_events).where(these)),
             (dead_letters, dead_letters.c.replayed_at < before, lambda these: sa.delete(dead_letters).where(these)),
-            (auto_acks, sa.and_(auto_acks.c.status.notin_(("due", "sending")), auto_acks.c.updated_at < before),
+            (auto_acks, sa.and_(auto_acks.c.status.notin_(ACK_UNFINISHED), auto_acks.c.updated_at < before),
              lambda these: sa.delete(auto_acks).where(these)),
         ]  # fmt: skip
         counts: dict[str, int] = {}

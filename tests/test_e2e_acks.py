@@ -283,3 +283,25 @@ def test_outside_the_window_a_whatsapp_channel_with_a_template_sends_the_templat
         assert [(m["type"], m["to"]) for m in stack.meta.wa_sent_messages] == [("template", "447700900125")]
         note = notes(stack, one_ticket(stack)["id"])[-1]
         assert note.startswith("Sent automatically: the template 'hello_world' (outside the 24-hour window), instead")
+
+
+def test_an_ack_cut_off_mid_send_is_never_sent_again_and_the_agent_is_told(tmp_path: Path) -> None:
+    with acking(tmp_path, "zendesk") as (stack, rt, clock):
+        stack.meta.customer_message(PAGE_ID, psid="706", text="Do you sell gift cards?")
+        work(stack, rt)
+        clock.advance(61)
+        [claimed] = [i for i in stack.store.claim_due(now=clock(), grace=60) if i.table == "auto_acks"]
+        assert stack.store.set_ack(claimed.id, status="sending")  # ... and the worker dies in the platform call
+        clock.advance(3600)
+        assert stack.store.claim_due(now=clock(), grace=60) == []  # a slow send is not taken from its worker
+        clock.advance(3 * 3600)
+        [cut_off] = stack.store.claim_due(now=clock(), grace=60)
+        assert (cut_off.table, cut_off.id, the_ack(stack)["status"]) == ("auto_acks", claimed.id, "unknown")
+        assert acks.send(step_runtime(stack, clock=clock), cut_off.id, "w2") == 0
+        assert stack.meta.sent_messages == []
+        ticket = one_ticket(stack)
+        told = [n for n in notes(stack, ticket["id"]) if n.startswith(acks.UNKNOWN_PREFIX)]
+        assert told == [f"{acks.UNKNOWN_PREFIX} {the_ack(stack)['text']}"] and the_ack(stack)["text"]
+        assert the_ack(stack)["status"] == "unknown_noted"
+        clock.advance(3600)
+        assert stack.store.claim_due(now=clock(), grace=60) == []  # told once
