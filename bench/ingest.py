@@ -45,6 +45,7 @@ class Target:
     backend: str | None
     via_cli: bool = False
     note: str = ""
+    gevent: bool = False  # with via_cli: serve's own default (gevent workers) instead of --threads
 
 
 TARGETS = {
@@ -53,7 +54,15 @@ TARGETS = {
         Target("bare", "bench.bare_app:create_app()", None, note="bare Flask: read body, answer 200"),
         Target("sqlite", SOCIALDESK_APP, "sqlite", note="embedded default: SQLite store + queue in a temp dir"),
         Target("postgres", SOCIALDESK_APP, "postgres", note="scale: PostgreSQL store + Redis queue"),
-        Target("sqlite-serve", SOCIALDESK_APP, "sqlite", via_cli=True, note="`socialdesk serve` (adds its access log)"),
+        Target("sqlite-serve", SOCIALDESK_APP, "sqlite", via_cli=True, note="`socialdesk serve --threads` (gthread)"),
+        Target(
+            "sqlite-serve-gevent",
+            SOCIALDESK_APP,
+            "sqlite",
+            via_cli=True,
+            gevent=True,
+            note="`socialdesk serve` as shipped (gevent workers)",
+        ),  # fmt: skip
         Target(
             "postgres-nopreping",
             "bench.variants:no_pre_ping_app()",
@@ -94,11 +103,12 @@ def config_file(directory: Path, database_url: str, queue_url: str) -> Path:
 
 
 def server_command(target: Target, port: int, config: Path | None, workers: int, threads: int) -> list[str]:
-    """The same gunicorn settings for every target: ``-w workers``, gthread with ``threads`` threads
-    (what ``socialdesk serve`` runs), or sync workers when ``threads`` is 0."""
+    """The same gunicorn settings for every target: ``-w workers``, gthread with ``threads`` threads, or sync
+    workers when ``threads`` is 0; ``socialdesk serve`` with its gevent workers for a ``gevent`` target."""
     if target.via_cli:
+        kind = [] if target.gevent else ["--threads", str(max(threads, 1))]
         return [common.PYTHON, "-m", "bridge.cli", "serve", "--config", str(config), "--port", str(port),
-                "--workers", str(workers), "--threads", str(max(threads, 1))]  # fmt: skip
+                "--workers", str(workers), *kind]  # fmt: skip
     kind = ["-k", "gthread", "--threads", str(threads)] if threads else ["-k", "sync"]
     return [common.PYTHON, "-m", "gunicorn", "-w", str(workers), *kind, "-b", f"127.0.0.1:{port}", target.app]
 
