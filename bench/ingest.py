@@ -62,7 +62,7 @@ TARGETS = {
             via_cli=True,
             gevent=True,
             note="`socialdesk serve` as shipped (gevent workers)",
-        ),  # fmt: skip
+        ),
         Target(
             "postgres-nopreping",
             "bench.variants:no_pre_ping_app()",
