@@ -29,8 +29,8 @@ import requests
 
 from bridge import errors
 from bridge.events import Delivery, ThreadState
+from bridge.signing import sign_generic
 from connectors.base import call, raise_for_response
-from webhooks.signatures import sign_generic
 
 PLATFORM = "generic"
 
