@@ -334,9 +334,11 @@ def _parameters_without_nul(
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # first: switching to WAL waits for the lock too (a process still migrating a fresh store holds it for
+    # seconds), and with only the driver's 5 s default that wait ended in 'database is locked'
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the webhook's writer
     cursor.execute("PRAGMA synchronous=FULL")  # acknowledged means on disk
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -390,7 +392,7 @@ class Store:
         find nothing left to do."""
         from alembic import command
 
-        if revision == "head" and self.revision() == head_revision():
+        if revision == "head" and self._revision_unlocked() == head_revision():
             return  # the usual start: nothing to lock
         cfg = _alembic_config()
         with _migration_lock(self.engine), self._translated(), self.engine.begin() as conn:
@@ -411,6 +413,14 @@ class Store:
         """Close the ingest writer's connection and the pool's."""
         self._inbox_writer.close()
         self.engine.dispose()
+
+    def _revision_unlocked(self) -> str | None:
+        """The revision, read before taking the migration lock: another process migrating a fresh SQLite store
+        can make that read fail ('database is locked'), and then the lock is taken and it is read again."""
+        try:
+            return self.revision()
+        except Unavailable:
+            return None
 
     def revision(self) -> str | None:
         """The schema's current Alembic revision (None: never migrated)."""
