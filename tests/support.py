@@ -4,6 +4,7 @@ that serve the bridge's web app on a real socket."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypedDict
 
 from werkzeug.serving import make_server
@@ -129,3 +131,16 @@ def socialdesk(*args: str, env: dict[str, str] | None = None, timeout: float = 9
     """Run ``socialdesk ARGS`` as an operator would: its own process, its output captured."""
     return subprocess.run([sys.executable, "-m", "bridge.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})  # fmt: skip
+
+
+def start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``socialdesk ARGS`` running in its own session, its output in ``log`` (stopped by :func:`stop`)."""
+    with log.open("w") as out:
+        return subprocess.Popen([sys.executable, "-m", "bridge.cli", *args], stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, **env}, start_new_session=True)  # fmt: skip
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)

@@ -19,7 +19,7 @@ import requests
 from bridge.store import Store
 from sandbox.stack import to_toml
 from tests.conftest import APP_SECRET, PAGE_ID, VERIFY_TOKEN, ZD_TOKEN, fixture_bytes, raw_config
-from tests.support import closed_port, socialdesk
+from tests.support import closed_port, socialdesk, start, stop
 from webhooks.signatures import sign_meta
 
 
@@ -187,18 +187,6 @@ def test_version() -> None:
 
 
 # -- what an operator sees at start -------------------------------------------------------------------------
-
-
-def start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    with log.open("w") as out:
-        return subprocess.Popen([sys.executable, "-m", "bridge.cli", *args], stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, **env}, start_new_session=True)  # fmt: skip
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
 
 
 def json_lines_until(log: Path, process: subprocess.Popen[bytes], wanted: str) -> list[dict[str, str]]:

@@ -4,11 +4,8 @@ the worker's own endpoint."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +19,7 @@ from bridge.errors import ConfigError
 from bridge.store import Store
 from sandbox.stack import PAGE_ID, PLATFORMS, Stack, channel_name, to_toml
 from tests.conftest import VERIFY_TOKEN, raw_config
-from tests.support import one_ticket, reply_and_notify, settle
+from tests.support import one_ticket, reply_and_notify, settle, start, stop
 from webhooks.app import create_app
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -140,18 +137,6 @@ def test_a_configured_token_is_required(tmp_path: Path) -> None:
         assert b"m-s3cret" not in refused.data
     allowed = client.get("/metrics", headers={"Authorization": "Bearer m-s3cret"})
     assert allowed.status_code == 200 and b"socialdesk_queue_depth" in allowed.data
-
-
-def start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    with log.open("w") as out:
-        return subprocess.Popen([sys.executable, "-m", "bridge.cli", *args], stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, **env}, start_new_session=True)  # fmt: skip
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
