@@ -27,11 +27,9 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bridge import acks, enrich, figures, messages, metrics, triage, writeback
-from bridge.errors import BridgeError, RefusedFields, TicketClosed, Unavailable, UnknownOutcome, describe
+from bridge import acks, enrich, figures, messages, metrics, requesters, triage, writeback
+from bridge.errors import BridgeError, TicketClosed, Unavailable, UnknownOutcome, describe
 from bridge.events import EventKind, NewTicket, SocialEvent, TicketRef
-from bridge.messages import REFUSED_PREFIX
-from bridge.ports import Profiles
 from bridge.registry import Runtime
 from bridge.retry import backoff_for
 from bridge.rules import NO_RULES, Decision
@@ -127,7 +125,7 @@ def _apply_message(rt: Runtime, pending: PendingEvent) -> Outcome:
     decision = triage.decide_for(rt, event, first=thread["ticket_id"] is None, customer=customer)
     if decision.ignored:  # before any helpdesk call: an ignored author gets no helpdesk user either
         return Outcome(ignored=decision.ignored)
-    requester_id, event = _requester(rt, event, enrich.known_name(customer))
+    requester_id, event = requesters.requester(rt, event, enrich.known_name(customer))
     if not pending.attempted:  # from here on the helpdesk may hold this message: after a crash, look first
         rt.store.mark_attempted(pending.id)
     if thread["ticket_id"] is None:
@@ -152,63 +150,6 @@ def _apply_message(rt: Runtime, pending: PendingEvent) -> Outcome:
             "first_inbound_at": thread["first_inbound_at"] or event.created_at.timestamp(),
         },
     )
-
-
-def _requester(rt: Runtime, event: SocialEvent, crm_name: str | None = None) -> tuple[str, SocialEvent]:
-    """The helpdesk user of this identity (cached), and the event with the customer's name where it had
-    none: the CRM's, else the platform profile's. The CRM's email is not sent, since a helpdesk may merge
-    users by email (it goes in the CRM note instead)."""
-    key = f"{rt.helpdesk.name}:{event.platform}:{event.author.id}"
-    cached = rt.store.identity(key)
-    if cached:
-        return cached, event
-    name = event.author.name or crm_name or _platform_name(rt, event)
-    if name != event.author.name:
-        event = replace(event, author=replace(event.author, name=name))
-    try:
-        user_id = _ensure_requester(rt, event)
-    except RefusedFields as e:  # a malformed email must not cost the message: without it, kept on the ticket
-        degraded = _without_refused(event, e.fields)
-        if degraded is None:
-            raise
-        log.warning("%s: %s; the requester is made without it", event.thread_key, e.message)
-        event = degraded
-        user_id = _ensure_requester(rt, event)
-    rt.store.remember_identity(key, user_id)
-    return user_id, event
-
-
-OPTIONAL_DETAILS = ("email", "phone", "handle")  # what a requester can be made without
-
-
-def _without_refused(event: SocialEvent, fields: tuple[str, ...]) -> SocialEvent | None:
-    """The event with the author's refused details taken off and kept in ``extra`` for the ticket's body
-    (see :func:`bridge.messages.refused_details`); None when none of them can be left out."""
-    author = event.author
-    refused = {f: str(getattr(author, f)) for f in fields if f in OPTIONAL_DETAILS and getattr(author, f)}
-    if not refused:
-        return None
-    kept = {f"{REFUSED_PREFIX}{f}": value for f, value in refused.items()}
-    author = replace(author, **{f: None for f in refused})  # type: ignore[arg-type]
-    return replace(event, author=author, extra={**event.extra, **kept})
-
-
-def _ensure_requester(rt: Runtime, event: SocialEvent) -> str:
-    platform, author = event.platform, event.author
-    return rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.ensure_requester(platform=platform, author=author))
-
-
-def _platform_name(rt: Runtime, event: SocialEvent) -> str | None:
-    """Ask the channel for a nameless customer's name, once per customer (the requester is cached after).
-    Worth one try, not a wait: a ticket under "user <id>" is better than a late ticket."""
-    channel = rt.channels.get(event.channel)
-    if not isinstance(channel, Profiles):
-        return None
-    try:
-        return channel.display_name(event.author.id)
-    except BridgeError as e:
-        log.info("no profile name for %s on %s: %s", event.author.id, event.channel, e)
-        return None
 
 
 def _open_ticket(

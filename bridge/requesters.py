@@ -1,0 +1,74 @@
+"""Who the ticket is from: the helpdesk user of a social identity, found or made once and then cached.
+
+The identity's user is kept in the store (``identities``), so a chatty customer costs one helpdesk lookup.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from bridge.errors import BridgeError, RefusedFields
+from bridge.events import SocialEvent
+from bridge.messages import REFUSED_PREFIX
+from bridge.ports import Profiles
+from bridge.registry import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def requester(rt: Runtime, event: SocialEvent, crm_name: str | None = None) -> tuple[str, SocialEvent]:
+    """The helpdesk user of this identity (cached), and the event with the customer's name where it had
+    none: the CRM's, else the platform profile's. The CRM's email is not sent, since a helpdesk may merge
+    users by email (it goes in the CRM note instead)."""
+    key = f"{rt.helpdesk.name}:{event.platform}:{event.author.id}"
+    cached = rt.store.identity(key)
+    if cached:
+        return cached, event
+    name = event.author.name or crm_name or _platform_name(rt, event)
+    if name != event.author.name:
+        event = replace(event, author=replace(event.author, name=name))
+    try:
+        user_id = _ensure_requester(rt, event)
+    except RefusedFields as e:  # a malformed email must not cost the message: without it, kept on the ticket
+        degraded = _without_refused(event, e.fields)
+        if degraded is None:
+            raise
+        log.warning("%s: %s; the requester is made without it", event.thread_key, e.message)
+        event = degraded
+        user_id = _ensure_requester(rt, event)
+    rt.store.remember_identity(key, user_id)
+    return user_id, event
+
+
+OPTIONAL_DETAILS = ("email", "phone", "handle")  # what a requester can be made without
+
+
+def _without_refused(event: SocialEvent, fields: tuple[str, ...]) -> SocialEvent | None:
+    """The event with the author's refused details taken off and kept in ``extra`` for the ticket's body
+    (see :func:`bridge.messages.refused_details`); None when none of them can be left out."""
+    author = event.author
+    refused = {f: str(getattr(author, f)) for f in fields if f in OPTIONAL_DETAILS and getattr(author, f)}
+    if not refused:
+        return None
+    kept = {f"{REFUSED_PREFIX}{f}": value for f, value in refused.items()}
+    author = replace(author, **{f: None for f in refused})  # type: ignore[arg-type]
+    return replace(event, author=author, extra={**event.extra, **kept})
+
+
+def _ensure_requester(rt: Runtime, event: SocialEvent) -> str:
+    platform, author = event.platform, event.author
+    return rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.ensure_requester(platform=platform, author=author))
+
+
+def _platform_name(rt: Runtime, event: SocialEvent) -> str | None:
+    """Ask the channel for a nameless customer's name, once per customer (the requester is cached after).
+    Worth one try, not a wait: a ticket under "user <id>" is better than a late ticket."""
+    channel = rt.channels.get(event.channel)
+    if not isinstance(channel, Profiles):
+        return None
+    try:
+        return channel.display_name(event.author.id)
+    except BridgeError as e:
+        log.info("no profile name for %s on %s: %s", event.author.id, event.channel, e)
+        return None
