@@ -74,9 +74,13 @@ inbox = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("ticket_at", sa.Float),  # when the worker's helpdesk write of it succeeded (ticket made or updated)
     sa.Column("opens_episode", sa.Boolean),  # a customer message written to the helpdesk: starts an episode?
+    sa.Column("sentiment", sa.String(16)),  # the classifier's label, when one classified it (the figures' mix)
+    sa.Column("no_answer", sa.Boolean),  # a rule or tag said it needs no answer ([metrics] no_answer_*)
+    sa.Column("solved_at", sa.Float),  # on an episode's first message: when the worker saw its ticket solved
     sa.UniqueConstraint("platform", "account_id", "message_id", name="uq_inbox_message"),
     sa.Index("ix_inbox_pending", "status", "next_attempt_at"),
     sa.Index("ix_inbox_thread", "thread_key", "status"),
+    sa.Index("ix_inbox_platform_ts", "platform_ts"),
 )
 
 ticket_events = sa.Table(
@@ -160,6 +164,7 @@ deliveries = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.UniqueConstraint("helpdesk", "comment_id", name="uq_delivery_comment"),
+    sa.Index("ix_deliveries_thread", "thread_key", "comment_created_at"),
 )
 
 sent_messages = sa.Table(

@@ -1,0 +1,55 @@
+"""The service figures read from the store (bridge.figquery) on SQLite and PostgreSQL: the same numbers as
+computed from the rows themselves, a period's edges in its time zone, a channel chosen."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from bridge.events import AuthorKind
+from bridge.figbuild import build
+from bridge.figmodel import month
+from bridge.figquery import compute
+from bridge.store import Store, inbox
+from tests.figfacts import any_store, store_facts
+from tests.test_figbuild import BERLIN, HOUR, MIN, at, msg, reply
+
+__all__ = ["any_store"]
+NOVEMBER_BERLIN = month("2026-11", BERLIN)
+MESSAGES = [
+    msg(at(2026, 10, 31, 22, 30), opens=True, thread="october"),  # 23:30 CET: October in Berlin
+    msg(at(2026, 10, 31, 23, 30), opens=True, sentiment="negative", solved=at(2026, 11, 1, 3, 0)),  # 1 Nov 00:30
+    msg(at(2026, 11, 1, 0, 0), lag=120),
+    msg(at(2026, 11, 10, 9, 0), opens=True, thread="x1", channel="acme-x", no_answer=True),
+    msg(at(2026, 11, 30, 22, 0), opens=True, thread="late"),  # answered only in its next episode, in December
+    msg(at(2026, 12, 2, 9, 0), opens=True, thread="late"),
+]
+REPLIES = [
+    reply(at(2026, 11, 1, 0, 10), None, status="failed", error="token expired"),
+    reply(at(2026, 11, 1, 0, 20), at(2026, 11, 1, 0, 21), kind=AuthorKind.AUTO_ACK),
+    reply(at(2026, 11, 1, 1, 0), at(2026, 11, 1, 1, 1)),
+    reply(at(2026, 12, 2, 9, 30), at(2026, 12, 2, 9, 31), thread="late"),
+]
+
+
+def test_the_store_gives_the_figures_the_rows_give(any_store: Store) -> None:
+    store_facts(any_store, MESSAGES, REPLIES)
+    in_period = [m for m in MESSAGES if NOVEMBER_BERLIN.since <= m.platform_ts < NOVEMBER_BERLIN.until]
+    expected = build(in_period, REPLIES, NOVEMBER_BERLIN, fences={"late": at(2026, 12, 2, 9, 0)})
+    figures = compute(any_store, NOVEMBER_BERLIN)
+    assert figures == expected and figures.episodes == expected.episodes
+    total = figures.total
+    assert (total.messages, total.episodes, total.needing_answer, total.answered) == (4, 3, 2, 1)
+    assert total.first_response.median == HOUR + 31 * MIN and total.resolution.median == 3.5 * HOUR
+    assert total.failures == {"token expired": 1} and total.acknowledged == 1
+    assert total.sentiment == {"negative": 1, "unclassified": 3} and total.ingest_lag.p90 == 120
+
+
+def test_a_channel_and_rows_not_yet_written_to_the_helpdesk(any_store: Store) -> None:
+    store_facts(any_store, MESSAGES, REPLIES)
+    with any_store.begin() as conn:  # a message still waiting for the worker: not a figure yet
+        conn.execute(sa.update(inbox).where(inbox.c.message_id == "m2").values(opens_episode=None, status="pending"))
+    assert compute(any_store, NOVEMBER_BERLIN).total.messages == 3
+    only_x = compute(any_store, NOVEMBER_BERLIN, channel="acme-x")
+    assert (only_x.total.messages, only_x.total.episodes, only_x.total.response_rate) == (1, 1, None)
+    assert compute(any_store, month("2027-01", BERLIN)).total.episodes == 0
+    assert len(compute(any_store, month("2026-12", BERLIN)).days) == 31
