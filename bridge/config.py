@@ -37,6 +37,8 @@ from bridge.calendarbook import CalendarConfig, check_references, parse_calendar
 from bridge.classify.plugins import ClassifierSettings
 from bridge.classify.plugins import settings as classifier_settings
 from bridge.errors import ConfigError
+from bridge.quick import QuickConfig
+from bridge.quickbook import parse_quick
 from bridge.replies import (
     DEFAULT_DELAY,
     DEFAULT_DISCLOSURE,
@@ -157,6 +159,7 @@ class Config:
     rules: tuple[Rule, ...] = ()  # [[rules]]: triage, in order (bridge.rules)
     calendars: Mapping[str, CalendarConfig] = field(default_factory=dict)  # [calendars.<name>] (bridge.calendarbook)
     acks: Mapping[str, AckConfig] = field(default_factory=dict)  # channel name → its [channels.ack] (bridge.replies)
+    quick: Mapping[str, QuickConfig] = field(default_factory=dict)  # channel name → its [channels.quick] (bridge.quick)
     log_format: str = "text"  # [bridge] log_format: "text" or "json" (one object per line)
     lease_seconds: float = 120.0  # [bridge] lease_seconds: how soon a dead worker's threads are free again
     redispatch_after: float = 60.0  # [bridge] redispatch_after: an unfinished inbox row is re-enqueued after that
@@ -395,6 +398,7 @@ class _Channel(_Table):
     name: ChannelName
     calendar: str | None = None  # a [calendars.<name>]: its business hours and promise for this channel
     ack: AckTable | None = None  # automatic acknowledgements (bridge.replies)
+    quick: dict[str, Any] | None = None  # quick answers, checked by bridge.quickbook (which names the key)
     reply_from: str | None = None  # the channel whose account posts the public replies (bridge.replyfrom)
     timeout: Seconds | None = None
     private_marker: str = DEFAULT_PRIVATE_MARKER
@@ -556,6 +560,7 @@ def _config(checked: ConfigFile, source: str) -> Config:
         rules=parse_rules(checked.rules, helpdesk=bridge.helpdesk),
         calendars=_calendars(checked),
         acks={c.name: c.ack.settings() for c in checked.channels if c.ack is not None},
+        quick=_quick(checked),
         log_format=bridge.log_format,
         lease_seconds=bridge.lease_seconds,
         redispatch_after=bridge.redispatch_after,
@@ -567,6 +572,15 @@ def _channels(checked: ConfigFile) -> tuple[ChannelConfig, ...]:
     channels = tuple(_channel(c) for c in checked.channels)
     check_reply_from(channels)
     return channels
+
+
+def _quick(checked: ConfigFile) -> dict[str, QuickConfig]:
+    helpdesk = checked.bridge.helpdesk
+    return {
+        c.name: parse_quick(c.quick, channel=c.name, platform=c.platform, helpdesk=helpdesk)
+        for c in checked.channels
+        if c.quick is not None
+    }
 
 
 def _metrics(table: MetricsTable) -> MetricsSettings:

@@ -1,0 +1,223 @@
+"""Reading a channel's ``[channels.quick]`` into a :class:`bridge.quick.QuickConfig`, refusing what cannot work.
+
+::
+
+    [channels.quick]
+    person = { default = "Talk to a person", fr = "Parler à quelqu'un" }   # the way-out button
+    handoff = "Thanks! A person will answer you here."                     # said once, then the bot is quiet
+    menu = "Hi! Pick a topic, or just write your question."                # optional
+
+    [[channels.quick.answers]]
+    name = "order"
+    keywords = { default = ["where is my order"], fr = ["ma commande"] }  # or a list; regex = ... too
+    text = "Your order number, please?"
+    button = "Where is my order?"
+    ask = { field = "360001234", pattern = '\\d{5,8}', thanks = "Thanks, order {answer} is noted." }
+
+Refused at start, with one line naming the key: quick answers on a channel whose conversations are public
+(X), an unknown key or placeholder, an invalid regular expression, a template set without ``default``, more
+buttons than the platform shows in one message (the answers' buttons and the way out), a button title longer
+than the platform allows, a field the helpdesk cannot name (a Zendesk field id, a Freshdesk ``cf_`` name).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import string
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bridge.errors import ConfigError
+from bridge.quick import BUTTON_LIMITS, PRIVATE_PLATFORMS, Ask, QuickAnswer, QuickConfig, Templates
+from bridge.rules import Keywords, Pattern, fold, strip_marks
+
+_KEYS = ("answers", "person", "person_words", "person_hint", "handoff", "menu", "buttons")
+_ANSWER_KEYS = ("name", "keywords", "regex", "text", "button", "ask")
+_ASK_KEYS = ("field", "pattern", "thanks")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,23}")
+_FIELDS = {"zendesk": (re.compile(r"\d+"), "a Zendesk field id (a number)"),
+           "freshdesk": (re.compile(r"cf_[a-z0-9_]+"), "a Freshdesk field name (cf_...)")}  # fmt: skip
+DEFAULTS: Mapping[str, Any] = {
+    "person": "Talk to a person",
+    "person_words": ["person", "human", "agent", "someone"],
+    "person_hint": "To talk to a person, write “person”.",
+    "handoff": "Thanks! A person will answer you here as soon as possible.",
+}
+
+
+class _Error(Exception):
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key, self.message = key, message
+
+
+def parse_quick(raw: object, *, channel: str, platform: str, helpdesk: str) -> QuickConfig:
+    """One channel's table as a :class:`QuickConfig`; a :class:`ConfigError` naming the key otherwise."""
+    where = f"channels[{channel}].quick"
+    try:
+        if platform not in PRIVATE_PLATFORMS:
+            raise _Error("", f"quick answers are for private conversations (DMs, WhatsApp, Telegram, own channels), "
+                             f"not {platform}")  # fmt: skip
+        return _config(_table(raw, ""), platform, helpdesk)
+    except _Error as e:
+        raise ConfigError(f"{where}{'.' + e.key if e.key else ''}: {e.message}") from None
+
+
+def _config(table: Mapping[str, Any], platform: str, helpdesk: str) -> QuickConfig:
+    _known(table, _KEYS, "")
+    values = {**DEFAULTS, **table}
+    answers = tuple(_answer(a, i, helpdesk) for i, a in enumerate(_tables(table.get("answers"), "answers")))
+    if not answers:
+        raise _Error("answers", "at least one [[channels.quick.answers]] is required")
+    _unique([a.name for a in answers])
+    buttons = _bool(values.get("buttons", True), "buttons")
+    config = QuickConfig(
+        answers=answers,
+        person=_templates(values["person"], "person"),
+        person_words=_keywords(values["person_words"], "person_words"),
+        person_hint=_templates(values["person_hint"], "person_hint"),
+        handoff=_templates(values["handoff"], "handoff"),
+        menu=_templates(values["menu"], "menu") if "menu" in values else None,
+        buttons=buttons,
+    )
+    _fits(config, platform)
+    return config
+
+
+def _answer(table: Mapping[str, Any], index: int, helpdesk: str) -> QuickAnswer:
+    name = table.get("name")
+    where = f"answers[{name}]" if isinstance(name, str) and name else f"answers[{index}]"
+    try:
+        _known(table, _ANSWER_KEYS, "")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise _Error("name", "required: 1-24 of a-z, 0-9, '-', '_', starting with a letter or digit")
+        keywords = _per_language(table.get("keywords"), "keywords", _keywords)
+        patterns = _per_language(table.get("regex"), "regex", _regex)
+        if not keywords and not patterns and "button" not in table:
+            raise _Error("keywords", "required (or regex, or a button): what triggers the answer")
+        button = _templates(table["button"], "button") if "button" in table else None
+        ask = _ask(table["ask"], helpdesk) if "ask" in table else None
+        return QuickAnswer(name, keywords, patterns, _templates(table.get("text"), "text"), button, ask)
+    except _Error as e:
+        raise _Error(f"{where}.{e.key}", e.message) from None
+
+
+def _ask(raw: object, helpdesk: str) -> Ask:
+    table = _table(raw, "ask")
+    _known(table, _ASK_KEYS, "ask")
+    field = table.get("field")
+    pattern, wanted = _FIELDS.get(helpdesk, (re.compile(r".+"), "a field"))
+    if not isinstance(field, str | int) or isinstance(field, bool) or not pattern.fullmatch(str(field)):
+        raise _Error("ask.field", f"required: {wanted}")
+    [compiled] = _regex(table.get("pattern"), "ask.pattern").patterns[:1]
+    return Ask(str(field), compiled, _templates(table.get("thanks"), "ask.thanks", allowed=("answer",)))
+
+
+def _fits(config: QuickConfig, platform: str) -> None:
+    """The menu's buttons (every answer's and the way out) fit in one message, each title in a button."""
+    limit, longest = BUTTON_LIMITS.get(platform, (0, None))
+    if limit == 0 or not config.buttons:
+        return
+    offered = [a for a in config.answers if a.button is not None]
+    if len(offered) + 1 > limit:
+        raise _Error("answers", f"{len(offered)} buttons and the way to a person are more than the {limit} "
+                                f"{platform} shows in one message")  # fmt: skip
+    titles = [(f"answers[{a.name}].button", a.button) for a in offered if a.button] + [("person", config.person)]
+    for key, templates in titles:
+        for language, title in templates.items():
+            if longest is not None and len(title) > longest:
+                raise _Error(f"{key}.{language}", f"{len(title)} characters: a {platform} button title has at "
+                                                  f"most {longest}")  # fmt: skip
+
+
+# -- values ------------------------------------------------------------------------------------------------------
+
+
+def _templates(value: object, key: str, *, allowed: Sequence[str] = ()) -> Templates:
+    """One text, or one per language with a ``default``; placeholders only from ``allowed``."""
+    table = {"default": value} if isinstance(value, str) else value
+    if not isinstance(table, dict) or not all(isinstance(v, str) and v.strip() for v in table.values()):
+        raise _Error(key, "required: a text, or a table of texts by language with a 'default'")
+    if "default" not in table:
+        raise _Error(key, "a 'default' text is required (the others are per language)")
+    for language, text in table.items():
+        _placeholders(text, f"{key}.{language}", allowed)
+    return dict(table)
+
+
+def _placeholders(text: str, key: str, allowed: Sequence[str]) -> None:
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as e:
+        raise _Error(key, f"{e} (write {{{{ and }}}} for a brace)") from None
+    for name in names:
+        if name not in allowed:
+            use = f" (use {', '.join(f'{{{a}}}' for a in allowed)})" if allowed else " (none is known here)"
+            raise _Error(key, f"unknown placeholder {{{name}}}{use}")
+
+
+def _per_language(value: object, key: str, make: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    table = value if isinstance(value, dict) else {"default": value}
+    return {str(language): make(v, f"{key}.{language}" if isinstance(value, dict) else key)
+            for language, v in table.items()}  # fmt: skip
+
+
+def _strings(value: object, key: str) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(v, str) and v.strip() for v in items):
+        raise _Error(key, "must be a non-empty string or list of strings")
+    return tuple(items)
+
+
+def _keywords(value: object, key: str) -> Keywords:
+    shown = _strings(value, key)
+    return Keywords(tuple(fold(w) for w in shown), shown)
+
+
+def _regex(value: object, key: str) -> Pattern:
+    compiled = []
+    for pattern in _strings(value, key):
+        try:
+            compiled.append(re.compile(strip_marks(pattern), re.IGNORECASE))
+        except re.error as e:
+            raise _Error(key, f"invalid regular expression {pattern!r}: {e}") from None
+    return Pattern(tuple(compiled))
+
+
+def _bool(value: object, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise _Error(key, "must be true or false")
+    return value
+
+
+def _table(value: object, key: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise _Error(key, "must be a table")
+    return value
+
+
+def _tables(value: object, key: str) -> list[Mapping[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise _Error(key, "must be an array of tables")
+    return value
+
+
+def _known(table: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(allowed)})"
+            raise _Error(f"{where}.{key}" if where else key, f"unknown key{hint}")
+
+
+def _unique(names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise _Error(f"answers[{name}].name", "another answer has this name")
+        seen.add(name)
