@@ -235,6 +235,27 @@ def prune(config_path: str | None, days: float | None, dry_run: bool) -> None:
     click.echo(("would forget, " if dry_run else "forgot, ") + retention.summary(counts, chosen))
 
 
+@main.command()
+@config_option
+@click.option("--month", "month_text", required=True, help="YYYY-MM, e.g. 2026-11")
+@click.option("--channel", default=None, help="one configured channel (default: all)")
+@click.option("--tz", "tz_name", default="UTC", show_default=True, help="the time zone of the month's dates (IANA)")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="folder for report.html and episodes.csv")
+def report(config_path: str | None, month_text: str, channel: str | None, tz_name: str, out: str) -> None:
+    """One month's service figures: report.html (offline, one file) and episodes.csv (one row per episode)."""
+    from bridge import report as report_module
+    from bridge.store import Store
+
+    cfg = _config(config_path)
+    try:
+        written = report_module.monthly(cfg, Store.from_url(cfg.database_url), month_text=month_text, channel=channel,
+                                        tz_name=tz_name, out=Path(out), now=datetime.now(UTC))  # fmt: skip
+    except report_module.OptionError as e:
+        raise click.ClickException(str(e)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
 @main.group()
 def db() -> None:
     """Database schema (Alembic migrations)."""

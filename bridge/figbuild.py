@@ -167,7 +167,7 @@ def failure_reason(r: ReplyFact) -> str:
     """A failed reply's reason: the first line of what the agent was told (short), or that it is unknown."""
     if r.status == "unknown":
         return UNKNOWN_OUTCOME
-    return ((r.error or "").strip().splitlines() or ["no reason recorded"])[0][:80]
+    return ((r.error or "").strip().splitlines() or ["no reason recorded"])[0][:80].replace("|", "/")  # CSV joins on |
 
 
 def local_day(ts: float, tz: ZoneInfo) -> date:

@@ -1,0 +1,138 @@
+"""``socialdesk report``: report.html (one offline file with inline SVG charts) and episodes.csv whose rows
+recompute the figures; a bad option is one line naming it. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge import config as config_module
+from bridge import report
+from bridge.events import AuthorKind
+from bridge.figbuild import stats
+from bridge.figmodel import Figures, Slice, month
+from bridge.figquery import compute
+from bridge.store import Store
+from sandbox.stack import to_toml
+from tests.conftest import raw_config
+from tests.figfacts import any_store, store_facts
+from tests.support import socialdesk
+from tests.test_figbuild import BERLIN, DAY, HOUR, MIN, T0, at, msg, reply
+
+__all__ = ["any_store"]
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def facts() -> tuple[list[Any], list[Any]]:
+    """Thirty days of a Facebook page and an X account: answered fast or slow, by bots, failing, continuing."""
+    messages, replies = [], []
+    for i in range(30):
+        key, start = f"fb{i}", T0 + i * DAY - DAY
+        channel = "acme-facebook" if i % 3 else "acme-x"
+        mood = ("negative", "positive", None)[i % 3]
+        messages += [msg(start, thread=key, channel=channel, opens=True, sentiment=mood,
+                         no_answer=i % 7 == 0, solved=start + (i + 1) * HOUR, lag=i),
+                     msg(start + (i + 1) * MIN, thread=key, channel=channel, lag=2 * i)]  # fmt: skip
+        kind = AuthorKind.BOT if i % 5 == 0 else AuthorKind.HUMAN
+        if i % 4:
+            replies.append(reply(start + i * 7 * MIN, start + i * 7 * MIN + 30, thread=key, kind=kind))
+        if i % 5 == 0 and i % 10:
+            replies.append(reply(start + 3 * HOUR, start + 3 * HOUR + 5, thread=key))  # handed off
+        if i % 6 == 0:
+            replies.append(reply(start + MIN, None, thread=key, status="failed", error=f"refused {i % 2}"))
+    messages.append(msg(at(2026, 10, 31, 23, 50), thread="oct", opens=True))  # 00:50 in Berlin: November
+    messages.append(msg(at(2026, 11, 1, 0, 5), thread="oct"))
+    return messages, replies
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def recomputed(rows: list[dict[str, str]]) -> dict[str, Any]:
+    """The episode and volume figures, from the CSV alone."""
+    eps = [r for r in rows if r["continued"] == "no"]
+    needing = [r for r in eps if r["needs_answer"] == "yes"]
+
+    def seconds(column: str) -> Any:
+        return stats(float(r[column]) for r in eps if r[column])
+
+    return {
+        "messages": sum(int(r["messages"]) for r in rows), "episodes": len(eps), "needing_answer": len(needing),
+        "answered": sum(r["answered_by"] == "person" for r in needing),
+        "first_response": seconds("first_response_s"), "first_response_business": seconds("first_response_business_s"),
+        "resolution": seconds("resolution_s"), "acknowledged": sum(r["acknowledged"] == "yes" for r in eps),
+        "bot_only": sum(r["answered_by"] == "bot" for r in eps),
+        "handed_off": sum(r["handed_off"] == "yes" for r in eps),
+        "sentiment": {k.removeprefix("sentiment_"): n for k in rows[0] if k.startswith("sentiment_")
+                      if (n := sum(int(r[k]) for r in rows))},
+        "failures": dict(Counter(f for r in rows if r["failure_reasons"] for f in r["failure_reasons"].split(" | "))),
+        "responses": sum(int(r["responses"]) for r in rows),
+        "response_mean": sum(float(r["response_sum_s"]) for r in rows) / sum(int(r["responses"]) for r in rows),
+    }  # fmt: skip
+
+
+def shown(s: Slice) -> dict[str, Any]:
+    """The same figures as the report computed them."""
+    return {
+        "messages": s.messages, "episodes": s.episodes, "needing_answer": s.needing_answer, "answered": s.answered,
+        "first_response": s.first_response, "first_response_business": s.first_response_business,
+        "resolution": s.resolution, "acknowledged": s.acknowledged, "bot_only": s.bot_only,
+        "handed_off": s.handed_off, "sentiment": s.sentiment, "failures": s.failures, "responses": s.response.count,
+        "response_mean": pytest.approx(s.response.mean),
+    }  # fmt: skip
+
+
+def test_the_csv_adds_up_to_the_reports_figures(any_store: Store, tmp_path: Path) -> None:
+    messages, replies = facts()
+    store_facts(any_store, messages, replies)
+    cfg = config_module.parse(raw_config(), env={})
+    html_path, csv_path = report.monthly(cfg, any_store, month_text="2026-11", channel=None, tz_name="Europe/Berlin",
+                                         out=tmp_path / "out", now=NOW)  # fmt: skip
+    figures: Figures = compute(any_store, month("2026-11", BERLIN))
+    rows = read_csv(csv_path)
+    assert recomputed(rows) == shown(figures.total)
+    for name, part in figures.channels.items():
+        assert recomputed([r for r in rows if r["channel"] == name]) == shown(part)
+    total = figures.total
+    assert (total.episodes, total.bot_only, total.handed_off) == (31, 1, 3) and total.failures
+    assert [r["date"] for r in rows][:2] == ["2026-11-01", "2026-11-01"]  # the October-UTC thread is Berlin's 1st
+    page = html_path.read_text(encoding="utf-8")
+    assert (
+        page.count("<svg") == 2
+        and "<script" not in page
+        and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )
+    assert "Europe/Berlin" in page and "date of the customer" in page and f"<td>{total.episodes}</td>" in page
+    assert report.percent(total.response_rate) in page and report.duration(total.first_response.median) in page
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "named"),
+    [("--month", "2026-13", "--month: '2026-13' is not a month"), ("--tz", "Mars/Base", "--tz: 'Mars/Base'"),
+     ("--channel", "nope", "--channel: 'nope' is not a configured channel")],
+)  # fmt: skip
+def test_a_bad_option_is_one_line_naming_it(tmp_path: Path, option: str, value: str, named: str) -> None:
+    path = tmp_path / "socialdesk.toml"
+    path.write_text(to_toml(raw_config(database_url=f"sqlite:///{tmp_path}/store.db")), encoding="utf-8")
+    args = {"--month": "2026-11", "--tz": "UTC", "--channel": "acme-facebook", option: value}
+    done = socialdesk("report", "--config", str(path), "--out", str(tmp_path / "out"),
+                      *(x for pair in args.items() for x in pair))  # fmt: skip
+    assert done.returncode == 1 and named in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    good = {**args, option: {"--month": "2026-11", "--tz": "Europe/Berlin", "--channel": "acme-facebook"}[option]}
+    ok = socialdesk("report", "--config", str(path), "--out", str(tmp_path / "out"),
+                    *(x for pair in good.items() for x in pair))  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "episodes.csv").exists()
+
+
+def test_durations_read_as_people_say_them() -> None:
+    assert [report.duration(s) for s in (None, 45, 750, 3 * HOUR + 300, 2 * DAY + 4 * HOUR)] == [
+        "–", "45s", "12m 30s", "3h 05m", "2d 04h"
+    ]  # fmt: skip
