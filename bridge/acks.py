@@ -3,8 +3,10 @@
 After a customer's message is on its ticket, :func:`plan` loads the facts once (episode, calendar verdict
 and promise, classification, whether an agent is already answering), asks :func:`bridge.replies.decide`
 and records its answer in ``auto_acks``: an ack due after the channel's ``delay``, or the reason for none
-(logged too). An episode starts with a thread's first message, a follow-up ticket, or a message after
-``quiet_hours`` of silence; the row's unique (thread, episode) key makes "at most once" a database fact.
+(logged too). An episode is the service figures' (:func:`bridge.figures.opens_episode`, one setting:
+``[metrics] episode_quiet_hours``): it starts with a thread's first message, a message after that much
+silence, or one that found the ticket solved (closed, or reopened by it); the row's unique (thread,
+episode) key makes "at most once" a database fact.
 
 When the delay is over the dispatcher claims the row and :func:`send` delivers it through the channel as a
 reply would go, unless an agent answered first or the platform's window closed meanwhile. The ack is a
@@ -21,15 +23,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge import outbound, schedules, triage
+from bridge import figures, outbound, schedules, triage
 from bridge.calendars import Unknown
 from bridge.errors import BridgeError
-from bridge.events import AuthorKind, Delivery, SocialEvent
+from bridge.events import AuthorKind, Delivery, SocialEvent, TicketRef
 from bridge.ports import KeyedReplies, SocialChannel
 from bridge.registry import Runtime
-from bridge.replies import AckConfig, AckFacts, AutoAck, NoAck, decide, first_name, is_public, send_blocker
+from bridge.replies import AckFacts, AutoAck, NoAck, decide, first_name, is_public, send_blocker
 from bridge.replyfrom import replying_channel
-from bridge.rules import Classified
+from bridge.rules import NO_RULES, Classified, Decision
 from bridge.store import ACK_COMMENT_PREFIX
 
 log = logging.getLogger(__name__)
@@ -43,31 +45,23 @@ LIVE = ("due", "sending", "sent", "unknown", "unknown_noted")  # an episode with
 
 
 def plan(
-    rt: Runtime, event: SocialEvent, thread: dict[str, Any], ticket_id: str, *, new_ticket: bool,
-    rule_off: str | None = None,
+    rt: Runtime, event: SocialEvent, thread: dict[str, Any], ticket: TicketRef, *, opens_episode: bool,
+    rules: Decision = NO_RULES,
 ) -> None:  # fmt: skip
     """Decide the acknowledgement of one customer message (``thread``: its row before this message;
-    ``rule_off``: the triage rule that said no acknowledgement, if one did)."""
+    ``opens_episode``: the message starts an episode, :func:`bridge.figures.opens_episode`; ``rules``: the
+    triage rules' decision, which may turn the acknowledgement off)."""
     config = rt.config.acks.get(event.channel)
     if config is None:
         return
     latest = rt.store.latest_ack(event.thread_key)
-    if not _new_episode(event, thread, config, latest, new_ticket=new_ticket):
-        assert latest is not None
+    if not (opens_episode or latest is None or str(latest["ticket_id"]) != str(thread["ticket_id"])):
         why = "already acknowledged in this episode" if latest["status"] in LIVE else "decided at the episode's start"
         log.info("no auto-ack for %s: %s", event.thread_key, why)
         return
-    verdict = decide(replace(_facts(rt, event, ticket_id, config), rule_off=rule_off), config)
-    _record(rt, event, ticket_id, verdict)
-
-
-def _new_episode(
-    event: SocialEvent, thread: dict[str, Any], config: AckConfig, latest: dict[str, Any] | None, *, new_ticket: bool
-) -> bool:
-    last = thread["last_inbound_at"]
-    if new_ticket or last is None or latest is None or str(latest["ticket_id"]) != str(thread["ticket_id"]):
-        return True
-    return event.created_at.timestamp() - float(last) > config.quiet_hours * 3600
+    restarted = figures.ticket_restarted(thread["ticket_id"], ticket)
+    facts = replace(_facts(rt, event, ticket.id, restarted=restarted), rule_off=rules.no_ack)
+    _record(rt, event, ticket.id, decide(facts, config))
 
 
 def _record(rt: Runtime, event: SocialEvent, ticket_id: str, verdict: AutoAck | NoAck) -> None:
@@ -82,7 +76,7 @@ def _record(rt: Runtime, event: SocialEvent, ticket_id: str, verdict: AutoAck | 
                       status=status, text=text, reason=reason, due_at=due_at)  # fmt: skip
 
 
-def _facts(rt: Runtime, event: SocialEvent, ticket_id: str, config: AckConfig) -> AckFacts:
+def _facts(rt: Runtime, event: SocialEvent, ticket_id: str, *, restarted: bool) -> AckFacts:
     channel = rt.config.channel(event.channel)
     classified = triage.classified(rt, event)
     language = classified.language if classified else None
@@ -99,14 +93,15 @@ def _facts(rt: Runtime, event: SocialEvent, ticket_id: str, config: AckConfig) -
         open=open_,
         unknown_reason=unknown,
         promise=promised,
-        agent_answering=_answering(rt, event, config),
+        agent_answering=not restarted and _answering(rt, event),
     )
 
 
-def _answering(rt: Runtime, event: SocialEvent, config: AckConfig) -> bool:
+def _answering(rt: Runtime, event: SocialEvent) -> bool:
     """An agent replied on the thread within the quiet period before this message (or after it): they are in
-    the conversation, and the customer's answer to them ("yes, thanks!") wants no "we will answer by ..."."""
-    since = event.created_at.timestamp() - config.quiet_hours * 3600
+    the conversation, and the customer's answer to them ("yes, thanks!") wants no "we will answer by ...".
+    Not when the message found the ticket solved: the agents had closed that conversation."""
+    since = event.created_at.timestamp() - rt.config.metrics.quiet
     return rt.store.agent_replied_since(event.thread_key, since)
 
 

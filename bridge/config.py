@@ -37,12 +37,12 @@ from bridge.calendarbook import CalendarConfig, check_references, parse_calendar
 from bridge.classify.plugins import ClassifierSettings
 from bridge.classify.plugins import settings as classifier_settings
 from bridge.errors import ConfigError
+from bridge.figures import DEFAULT_QUIET_HOURS
 from bridge.quick import QuickConfig
 from bridge.quickbook import parse_quick
 from bridge.replies import (
     DEFAULT_DELAY,
     DEFAULT_DISCLOSURE,
-    DEFAULT_QUIET_HOURS,
     AckConfig,
     TemplateError,
     check_templates,
@@ -371,7 +371,6 @@ class AckTable(_Table):
     delay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = DEFAULT_DELAY
     public: bool = False
     disclosure: str = DEFAULT_DISCLOSURE
-    quiet_hours: Annotated[float, Field(gt=0, allow_inf_nan=False)] = DEFAULT_QUIET_HOURS
 
     @model_validator(mode="after")
     def _templates(self) -> AckTable:
@@ -386,7 +385,7 @@ class AckTable(_Table):
         """The checked table as :class:`bridge.replies.AckConfig`."""
         return AckConfig(
             instant=_templates(self.instant), away=_templates(self.away), apology=_templates(self.apology),
-            delay=self.delay, public=self.public, disclosure=self.disclosure, quiet_hours=self.quiet_hours,
+            delay=self.delay, public=self.public, disclosure=self.disclosure,
         )  # fmt: skip
 
 
@@ -712,10 +711,20 @@ def _unknown(loc: Loc, raw: Mapping[str, Any]) -> str:
     name = str(loc[-1])
     if len(loc) == 1:
         return _unknown_section(name, raw.get(name))
+    moved = _MOVED.get((str(loc[-2]), name))
+    if moved:
+        return f"{_key(loc, raw)}: unknown key ({moved})"
     known = _known_keys(loc, raw)
     guess = difflib.get_close_matches(name, known, n=1)
     where = f" for platform {_platform(loc, raw)}" if loc[0] == "channels" and not guess else ""
     return f"{_key(loc, raw)}: unknown key{where}" + (f" (did you mean `{guess[0]}`?)" if guess else "")
+
+
+#: Keys that were once elsewhere: (table, key) → where the setting is now.
+_MOVED = {
+    ("ack", "quiet_hours"): "the quiet period that starts a new episode is `episode_quiet_hours` under [metrics], "
+    "one for the acknowledgements and the figures",
+}
 
 
 def _unknown_section(name: str, value: object) -> str:

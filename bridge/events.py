@@ -244,6 +244,9 @@ class HelpdeskNames:
 class TicketRef:
     id: str
     status: str
+    #: the customer's message reopened a ticket the agents had solved (Zendesk ``solved``, Freshdesk
+    #: ``resolved``): a new conversation episode, as a follow-up of a closed one is
+    reopened: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
 """Conversation episodes and their first-response times, computed from rows loaded once from the store.
 
 An *episode* of a social thread starts with the customer's first message after a quiet period
-(:data:`DEFAULT_QUIET_HOURS`, ``[metrics] episode_quiet_hours``) or after the thread's ticket was closed. The
-worker decides it when the message reaches the helpdesk and records it on the inbox row (``opens_episode``,
-:func:`opens_episode`): what the bridge learns of a ticket's state is a follow-up refused because the ticket
-is closed (``TicketClosed``), so that is what "after the ticket was solved" means here.
+(:data:`DEFAULT_QUIET_HOURS`, ``[metrics] episode_quiet_hours``) or after the agents solved the thread's
+ticket. The worker decides it when the message reaches the helpdesk and records it on the inbox row
+(``opens_episode``, :func:`opens_episode`); the automatic acknowledgement (:mod:`bridge.acks`) goes by the
+same rule and the same setting, once per episode. The bridge learns that the ticket was solved from the
+very call that writes the message: a closed ticket refuses it (``TicketClosed``, a follow-up ticket is
+opened), a solved (Zendesk) or resolved (Freshdesk) one is reopened by it (``TicketRef.reopened``).
 
 The first-response time of an episode is the delivery time of its first reply written by a person and
 delivered to the platform, minus the platform's own timestamp of the episode's first customer message: the
@@ -23,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from bridge.events import AuthorKind
+from bridge.events import AuthorKind, TicketRef
 
 DEFAULT_QUIET_HOURS = 24.0  # Facebook's rule for its responsiveness badge: the first message after 24 h
 #: Upper bounds (seconds) of the response-time buckets, with their names; above the last: "more".
@@ -84,8 +86,15 @@ class ChannelFigures:
 
 def opens_episode(last_message_at: float | None, at: float, *, quiet: float, ticket_replaced: bool) -> bool:
     """Whether a customer message at ``at`` (platform time) starts an episode: the thread's first, the first
-    after ``quiet`` seconds without a customer message, or one that needed a new ticket (the old was closed)."""
+    after ``quiet`` seconds without a customer message, or one that found the ticket solved
+    (:func:`ticket_restarted`)."""
     return last_message_at is None or ticket_replaced or at - last_message_at > quiet
+
+
+def ticket_restarted(thread_ticket: str | None, ticket: TicketRef) -> bool:
+    """Whether the customer's message found the thread's ticket solved: closed (``ticket`` is the follow-up
+    that replaced it) or reopened by the message. Either way, the conversation starts again."""
+    return thread_ticket is not None and (ticket.id != thread_ticket or ticket.reopened)
 
 
 def episodes(messages: Iterable[MessageRow], replies: Iterable[ReplyRow]) -> list[Episode]:

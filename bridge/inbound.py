@@ -133,10 +133,10 @@ def _apply_message(rt: Runtime, pending: PendingEvent) -> Outcome:
     else:
         ticket = _follow_up(rt, pending, thread, requester_id, decision)
     writeback.record_post(rt, event)
-    acks.plan(rt, event, thread, ticket.id, new_ticket=ticket.id != thread["ticket_id"], rule_off=decision.no_ack)
     at, quiet = event.created_at.timestamp(), rt.config.metrics.quiet
-    replaced = thread["ticket_id"] is not None and ticket.id != thread["ticket_id"]  # the old one was closed
+    replaced = figures.ticket_restarted(thread["ticket_id"], ticket)  # closed or solved: a new episode
     opens = figures.opens_episode(thread["last_inbound_at"], at, quiet=quiet, ticket_replaced=replaced)
+    acks.plan(rt, event, thread, ticket, opens_episode=opens, rules=decision)
     episode = {"episode_started_at": at, "episode_answered_at": None} if opens else {}
     return Outcome(
         written=Written(ticket_at=time.time(), opens_episode=opens),

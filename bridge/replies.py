@@ -18,7 +18,6 @@ from datetime import timedelta
 
 PLACEHOLDERS = ("first_name", "promise", "ticket")
 DEFAULT_DELAY = 60.0
-DEFAULT_QUIET_HOURS = 24.0
 DEFAULT_DISCLOSURE = "(This is an automated message.)"
 X_LIMIT = 280  # characters of one post; an ack is never split into a chain
 #: Platforms whose private messages may be answered freely only within 24 hours of the customer's last one
@@ -46,7 +45,6 @@ class AckConfig:
     delay: float = DEFAULT_DELAY  # seconds: an agent who answers sooner cancels it
     public: bool = False  # acknowledge public comments too (never with the customer's name)
     disclosure: str = DEFAULT_DISCLOSURE  # a line saying the message is automated; "" for none
-    quiet_hours: float = DEFAULT_QUIET_HOURS  # a message after that much silence starts a new episode
 
 
 @dataclass(frozen=True)

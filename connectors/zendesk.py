@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -184,14 +185,17 @@ class ZendeskHelpdesk:
         self, ticket_id: str, *, requester_id: str, body: str, tags: Sequence[str] = (), routing: Routing | None = None
     ) -> TicketRef:
         """One update: the comment, status open (or the rules'), the rules' tags added (``additional_tags``
-        keeps the agents' own) and their priority, group... set."""
+        keeps the agents' own) and their priority, group... set. The update's audit says whether the ticket
+        was solved (``reopened``: the message starts a new conversation episode)."""
         comment = Comment(body=body, author_id=_number(requester_id), public=True)
         update = Ticket(id=_number(ticket_id), comment=comment, status="open")
         if tags:
             update.additional_tags = list(tags)
         if routing:
             _route(update, routing, routing.fields)
-        return self._update(update)
+        with _translated(idempotent=False):
+            result = self._zenpy.tickets.update(update)
+        return replace(_ref(result.ticket), reopened=_was_solved(result))
 
     def add_internal_note(self, ticket_id: str, body: str) -> None:
         self._update(Ticket(id=_number(ticket_id), comment=Comment(body=body, public=False)))
@@ -545,6 +549,15 @@ def _route(ticket: Any, routing: Routing, fields: Mapping[str, str]) -> None:
 
 def _ref(ticket: Any) -> TicketRef:
     return TicketRef(id=str(ticket.id), status=str(ticket.status))
+
+
+def _was_solved(result: Any) -> bool:
+    """Whether an update's audit changed the status from ``solved`` (Update Ticket answers with the audit:
+    ``{"type": "Change", "field_name": "status", "previous_value": "solved", ...}``)."""
+    events = getattr(getattr(result, "audit", None), "events", None) or []
+    return any(
+        isinstance(e, dict) and e.get("field_name") == "status" and e.get("previous_value") == "solved" for e in events
+    )
 
 
 def _reply(ticket_id: str, comment: dict[str, Any], author: dict[str, Any], tags: tuple[str, ...]) -> AgentReply:

@@ -305,3 +305,32 @@ def test_an_ack_cut_off_mid_send_is_never_sent_again_and_the_agent_is_told(tmp_p
         assert the_ack(stack)["status"] == "unknown_noted"
         clock.advance(3600)
         assert stack.store.claim_due(now=clock(), grace=60) == []  # told once
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+@pytest.mark.parametrize("solved", [True, False])
+def test_a_message_that_finds_the_ticket_solved_opens_a_new_episode_and_gets_its_ack(
+    tmp_path: Path, helpdesk: str, solved: bool
+) -> None:
+    with acking(tmp_path, helpdesk) as (stack, rt, clock):
+        stack.meta.customer_message(PAGE_ID, psid="711", text="Where is my order?")
+        work(stack, rt)
+        clock.advance(61)
+        assert work(stack, rt) == 1
+        ticket = one_ticket(stack)["id"]
+        stack.helpdesk.agent_comment(ticket, "It left our warehouse today!", public=True)
+        stack.helpdesk.fire_webhook(ticket)
+        work(stack, rt)
+        if solved:
+            stack.helpdesk.set_status(ticket, "solved")  # Freshdesk's "resolved"
+        clock.advance(600)  # ten minutes later: well within the quiet period
+        stack.meta.customer_message(PAGE_ID, psid="711", text="Thanks! And do you sell gift cards?")
+        work(stack, rt)
+        clock.advance(61)
+        assert work(stack, rt) == (1 if solved else 0)
+        assert one_ticket(stack)["id"] == ticket  # reopened, not a follow-up
+        assert [r["opens_episode"] for r in stack.store.rows("inbox")] == [True, solved]  # the figures' episodes too
+        acked = [d["author_kind"] for d in stack.store.rows("deliveries")].count(AuthorKind.AUTO_ACK)
+        assert acked == (2 if solved else 1)
+        latest = stack.store.latest_ack(stack.store.rows("threads")[0]["key"])
+        assert latest is not None and latest["status"] == "sent"

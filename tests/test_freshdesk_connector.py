@@ -449,6 +449,7 @@ def test_customer_comment_reopens_first(sim: FreshdeskSimulator, helpdesk: Fresh
     ref = helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="hello again")
 
     assert ref.status == "open" and ticket(sim, ticket_id)["status"] == 2
+    assert ref.reopened == (status == "resolved")  # a new episode after the agents solved it, not after pending
     [put] = sim.calls_to("PUT", f"/api/v2/tickets/{ticket_id}")
     note = sim.calls_to("POST", f"/api/v2/tickets/{ticket_id}/notes")[-1]
     assert put.json == {"status": 2} and put.at <= note.at

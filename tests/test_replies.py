@@ -137,6 +137,8 @@ def test_the_ack_table_becomes_the_channels_settings() -> None:
         ({"away": "Ticket {ticket!x}"}, "channels[acme-facebook].ack.away.default: Unknown conversion specifier x"),
         ({"away": "By {promise:d}"}, "channels[acme-facebook].ack.away.default: Unknown format code 'd'"),
         ({"delay": -1}, "channels[acme-facebook].ack.delay: -1 must be greater than or equal to 0"),
+        ({"quiet_hours": 12}, "channels[acme-facebook].ack.quiet_hours: unknown key (the quiet period that starts a"
+         " new episode is `episode_quiet_hours` under [metrics], one for the acknowledgements and the figures)"),
     ],
 )  # fmt: skip
 def test_a_bad_ack_table_is_one_line_naming_the_key(ack: dict[str, Any], message: str) -> None:

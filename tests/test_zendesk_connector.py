@@ -178,13 +178,16 @@ def test_follow_up_ticket_links_to_the_closed_one(sim: ZendeskSimulator, helpdes
     assert tickets[follow_up.id]["via"]["source"]["rel"] == "follow_up"
 
 
-def test_customer_comment_reopens_a_solved_ticket(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+@pytest.mark.parametrize(("status", "reopened"), [("solved", True), ("pending", False), ("open", False)])
+def test_customer_comment_reopens_a_solved_ticket(
+    sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk, status: str, reopened: bool
+) -> None:
     requester, ticket_id = open_ticket(helpdesk)
-    sim.set_status(ticket_id, "solved")
+    sim.set_status(ticket_id, status)
 
     ref = helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="still nothing")
 
-    assert (ref.id, ref.status) == (ticket_id, "open")
+    assert (ref.id, ref.status, ref.reopened) == (ticket_id, "open", reopened)  # read from the update's audit
     last = sim.comments(ticket_id)[-1]
     assert (str(last["author_id"]), last["public"], last["body"]) == (requester, True, "still nothing")
 

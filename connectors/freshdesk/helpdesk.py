@@ -168,11 +168,12 @@ class FreshdeskHelpdesk:
         A pending or resolved ticket is reopened first (a status change is safe to repeat, a note is
         not); a closed or deleted one raises :class:`TicketClosed` so that a follow-up is opened. The
         rules' ``tags`` (added to the ticket's: a PUT replaces the list) and ``routing`` go in that same
-        PUT; on an open ticket they cost one PUT, since Freshdesk's notes cannot change the ticket.
+        PUT; on an open ticket they cost one PUT, since Freshdesk's notes cannot change the ticket. A
+        resolved ticket's ref says so (``reopened``: the message starts a new conversation episode).
         """
         path = _ticket_path(ticket_id)
         ticket = self._ticket_or_closed(ticket_id)
-        status = int(ticket.get("status") or OPEN)
+        status = before = int(ticket.get("status") or OPEN)
         changes = {**_routed(routing or Routing()), **_more_tags(ticket, tags)}
         if routing is not None and routing.fields:
             changes["custom_fields"] = dict(routing.fields)
@@ -183,7 +184,7 @@ class FreshdeskHelpdesk:
             status = int(changes.get("status", status))
         note = {"body": to_html(body), "incoming": True, "private": False, "user_id": _number(requester_id)}
         self._api.json("POST", f"{path}/notes", "could not add the customer's message", json=note)
-        return TicketRef(id=str(ticket_id), status=STATUS_NAMES.get(status, str(status)))
+        return TicketRef(id=str(ticket_id), status=STATUS_NAMES.get(status, str(status)), reopened=before == RESOLVED)
 
     def add_internal_note(self, ticket_id: str, body: str) -> None:
         """A private note by the API key's agent (Freshdesk accepts notes on closed tickets too)."""
