@@ -36,7 +36,7 @@ from connectors.base import DEFAULT_MAX_REPLY_PARTS, call, send_parts
 PLATFORM = "telegram"
 TEXT_LIMIT = 4096
 DEFAULT_API_URL = "https://api.telegram.org"
-ALLOWED_UPDATES = ("message", "edited_message")
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _THREAD = re.compile(r"chat:(-?[0-9]+)(?::topic:([0-9]+))?")
 

@@ -272,7 +272,7 @@ def test_bots_the_linked_channel_and_anonymous_admins_are_not_customers(
     [
         ({"update_id": 1, "channel_post": {"message_id": 1, "date": 1, "chat": {"id": -1, "type": "channel"}}},
          "telegram update: channel post"),
-        ({"update_id": 2, "callback_query": {"id": "x"}}, "telegram update: callback query"),
+        ({"update_id": 2, "callback_query": {"id": "x"}}, "telegram callback query without its message"),
         ({"update_id": 4, "some_future_update": {}}, "telegram update of another type"),
         ({"update_id": 3, "message": {"message_id": 1, "date": 1, "chat": {"id": -5}, "from": BOT_SENDER}},
          "telegram message from a bot"),
@@ -515,7 +515,7 @@ def test_set_webhook_and_ping(sim: TelegramSimulator, channel: TelegramChannel) 
     assert channel.set_webhook("https://bridge.example.com/webhooks/telegram/acme-telegram", SECRET_TOKEN)
     assert sim.webhook == {
         "url": "https://bridge.example.com/webhooks/telegram/acme-telegram", "secret_token": SECRET_TOKEN,
-        "allowed_updates": ["message", "edited_message"],
+        "allowed_updates": ["message", "edited_message", "callback_query"],
     }  # fmt: skip
     with pytest.raises(errors.PermanentError) as exc_info:
         channel.set_webhook("http://insecure.example.com/hook", SECRET_TOKEN)

@@ -7,6 +7,10 @@ the URL (the path names the channel instead).
 One update, one inbox row: the customer's event, or a record of what was ignored and why:
 
 * ``message`` → kind ``message``; ``edited_message`` → kind ``edit`` (a note on the ticket);
+* ``callback_query`` (a button of the bot's inline keyboard pressed) → kind ``message`` in the chat of the
+  bot's message, ``[button tapped] <title> (payload: <data>)``, with ``extra["pressed"]`` (the data: the bot's
+  own buttons, :mod:`bridge.quick`) and ``extra["callback_query_id"]``, which the worker answers
+  (``answerCallbackQuery``: Telegram shows a spinner on the button until then);
 * the thread is the chat (``chat:<chat id>``), the answer goes to the chat; in a forum supergroup a
   message sent to a topic (``is_topic_message``) belongs to that topic's thread,
   ``chat:<chat id>:topic:<message_thread_id>``, so that each topic is its own ticket and the answer
@@ -41,6 +45,7 @@ from bridge.config import ChannelConfig
 from bridge.events import Author, Ignored, SocialEvent, platform_time
 from webhooks import signatures, telegram_content
 from webhooks.common import ack, json_body, state, store_events
+from webhooks.content import postback_line
 
 log = logging.getLogger(__name__)
 bp = Blueprint("telegram", __name__)
@@ -59,7 +64,6 @@ OTHER_UPDATES = frozenset(
         "message_reaction_count",
         "inline_query",
         "chosen_inline_result",
-        "callback_query",
         "shipping_query",
         "pre_checkout_query",
         "purchased_paid_media",
@@ -98,6 +102,8 @@ def parse(update: Any, channel: ChannelConfig) -> SocialEvent | Ignored:
     """The customer event in one update, or what it is recorded as ignored for (module docstring)."""
     if not isinstance(update, dict) or type(update.get("update_id")) is not int:
         abort(400, "expected an update with an integer update_id")
+    if isinstance(update.get("callback_query"), dict):
+        return _pressed(update["update_id"], update["callback_query"], channel)
     kind = next((key for key in HANDLED if key in update), None)
     if kind is None:
         other = next((key for key in update if key in OTHER_UPDATES), None)
@@ -132,6 +138,32 @@ def parse(update: Any, channel: ChannelConfig) -> SocialEvent | Ignored:
         context=f"the group {str(chat.get('title') or chat_id)[:80]}" if public else "a private chat",
         extra={"attachments": ",".join(media)} if media else {},
     )
+
+
+def _pressed(update_id: int, query: dict[str, Any], channel: ChannelConfig) -> SocialEvent | Ignored:
+    """A button of the bot's inline keyboard pressed: the customer speaking, in the chat of the bot's message."""
+    message, sender = _dict(query, "message"), _dict(query, "from")
+    chat_id, message_id = _dict(message, "chat").get("id"), message.get("message_id")
+    if not isinstance(chat_id, int) or isinstance(chat_id, bool) or not isinstance(message_id, int):
+        return _ignored(channel, f"{update_id}:callback", "telegram callback query without its message", None)
+    if sender.get("is_bot") is True:
+        return _ignored(channel, f"{update_id}:callback", "telegram message from a bot", None)
+    data = str(query.get("data") or "")[:64]  # callback data is 1-64 bytes
+    return SocialEvent(
+        platform="telegram", channel=channel.name, account_id=account_of(channel),
+        message_id=f"{update_id}:{message_id}", thread_id=_thread_id(chat_id, message), kind="message",
+        author=_author(sender, {}), text=postback_line(_button_title(message, data), data),
+        created_at=platform_time(None), reply_to=str(chat_id),
+        context="a private chat" if _dict(message, "chat").get("type") == "private" else f"the group {chat_id}",
+        extra={"pressed": data, "callback_query_id": str(query.get("id") or "")[:64]},
+    )  # fmt: skip
+
+
+def _button_title(message: dict[str, Any], data: str) -> str | None:
+    """The title of the pressed button, read from the keyboard of the message it was under."""
+    rows = _dict(message, "reply_markup").get("inline_keyboard")
+    buttons = [b for row in rows if isinstance(row, list) for b in row] if isinstance(rows, list) else []
+    return next((str(b.get("text")) for b in buttons if isinstance(b, dict) and b.get("callback_data") == data), None)
 
 
 def _not_a_customer(message: dict[str, Any], sender: dict[str, Any], chat_id: int) -> str | None:

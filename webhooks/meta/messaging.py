@@ -10,12 +10,16 @@ event                                                becomes
 ``message_edit``                                     an ``edit`` (a note; the message itself in a thread with no
                                                      ticket yet)
 ``postback`` (a tapped button)                       a ``message``: ``[button tapped] <title> (payload: ...)``
+``message.quick_reply`` (a tapped quick reply)       a ``message``: its title, as the customer reads it
 ``reaction``                                         a ``notice``: a note on the thread's ticket
 ``pass/take/request_thread_control``                 a ``notice``: a note on the thread's ticket
 ``message.is_echo``, ``read``, ``delivery``,         :class:`~bridge.events.Ignored`, each with its reason
 ``optin``, ``referral``, ``account_linking``,        (``policy_enforcement`` is about the whole page, not a
 ``app_roles``, ``policy_enforcement``, others        conversation: it is logged as a warning too)
 ===================================================  =============================================================
+
+A tapped button's payload (a postback's, a quick reply's) is kept in ``extra["pressed"]``: the bot's own
+buttons (:mod:`bridge.quick`) are known by it.
 
 A customer is ``sender.id`` (PSID or IGSID): thread ``<prefix>:<id>``. A Customer Chat Plugin guest has
 no PSID, only ``sender.user_ref``: thread ``messenger-guest:<user_ref>``, answered with the Send API's
@@ -113,7 +117,7 @@ def _message(ctx: _Context) -> Parsed:
     if message.get("is_deleted"):  # the customer unsent it: a removal, for a note
         return ctx.event("remove", f"{mid}#deleted", "")
     body, files = message_content(message)
-    return ctx.event("message", mid, body, attachments=files)
+    return ctx.event("message", mid, body, attachments=files, extra=_pressed(obj(message, "quick_reply")))
 
 
 def _edit(ctx: _Context) -> Parsed:
@@ -129,7 +133,13 @@ def _postback(ctx: _Context) -> Parsed:
     """A tapped button (Get Started, a menu item, a template's button) is the customer speaking."""
     postback = obj(ctx.messaging, "postback")
     mid = text(postback.get("mid")) or f"postback:{ctx.sender}:{digest(ctx.messaging)}"
-    return ctx.event("message", mid, postback_line(postback.get("title"), postback.get("payload")))
+    line = postback_line(postback.get("title"), postback.get("payload"))
+    return ctx.event("message", mid, line, extra=_pressed(postback))
+
+
+def _pressed(button: dict[str, Any]) -> dict[str, str]:
+    payload = text(button.get("payload"))
+    return {"pressed": payload[:1000]} if payload else {}  # Messenger's payloads are at most 1,000 characters
 
 
 def _reaction(ctx: _Context) -> Parsed:

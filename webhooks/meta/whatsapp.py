@@ -8,7 +8,8 @@ webhook carries no phone number), and replies go to that same id.
 Every message type becomes an event: text as is; media (image, video, audio, document, sticker) as
 its caption, or ``[image]`` and so on without one, with an
 ``Attachment(url="whatsapp-media:<media id>", kind=<type>)`` the agent can fetch through the Graph API;
-location, contacts, buttons, lists and orders as a readable line; anything else as
+location, contacts, buttons, lists and orders as a readable line (a tapped reply button's or list row's
+``id`` kept in ``extra["pressed"]``: the bot's own buttons, :mod:`bridge.quick`); anything else as
 ``[unsupported message type: <type>]``, never a silent drop. A ``system`` message (the customer's
 number or user id changed) and a reaction are ``notice`` events: a note on the thread's ticket. Other
 fields, numbers without a channel and anything unusable (a message without a sender) are recorded
@@ -194,6 +195,10 @@ def _message_extra(message: dict[str, Any]) -> dict[str, str]:
     referral = text(obj(message, "referral").get("source_url"))
     if referral:
         extra["referral_url"] = referral  # they came from a click-to-WhatsApp ad or post
+    interactive = obj(message, "interactive")
+    pressed = text(obj(interactive, str(interactive.get("type"))).get("id"))
+    if pressed and interactive.get("type") in ("button_reply", "list_reply"):
+        extra["pressed"] = pressed[:256]  # WhatsApp's button and row ids are at most 256 characters
     return extra
 
 
