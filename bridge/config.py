@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeGuard
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -33,6 +34,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from bridge.access import DEFAULT_TIMEZONE, Credential, DashboardSettings
 from bridge.calendarbook import CalendarConfig, check_references, parse_calendars
 from bridge.classify.plugins import ClassifierSettings
 from bridge.classify.plugins import settings as classifier_settings
@@ -164,6 +166,7 @@ class Config:
     lease_seconds: float = 120.0  # [bridge] lease_seconds: how soon a dead worker's threads are free again
     redispatch_after: float = 60.0  # [bridge] redispatch_after: an unfinished inbox row is re-enqueued after that
     metrics: MetricsSettings = field(default_factory=MetricsSettings)  # [metrics]: GET /metrics, episodes
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)  # [dashboard]: GET /dashboard (access)
 
     def channel(self, name: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.name == name), None)
@@ -258,6 +261,14 @@ def retention_days(value: object, where: str) -> float:
     return float(value)
 
 
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail("is not a time zone name (like Europe/Lisbon)") from None
+    return value
+
+
 Url = Annotated[str, AfterValidator(_http_url)]
 Text = Annotated[str, BeforeValidator(_text_of_number), AfterValidator(_not_blank)]  # required, not blank
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -267,6 +278,7 @@ Days = Annotated[float, PlainValidator(_days)]
 Count = Annotated[int, PlainValidator(_count)]
 MinuteStep = Annotated[int, PlainValidator(_minute_step)]
 ChannelName = Annotated[str, AfterValidator(_not_blank), AfterValidator(_channel_name)]
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
 Share = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 
 
@@ -474,6 +486,23 @@ class MetricsTable(_Table):
     episode_quiet_hours: Seconds = DEFAULT_QUIET_HOURS  # hours, any positive number
 
 
+class DashboardTable(_Table):
+    """``[dashboard]``: see :class:`bridge.access.DashboardSettings`; ``user`` and ``password`` go together."""
+
+    token: Text | None = None
+    user: Text | None = None
+    password: Text | None = None
+    show_text: bool = False
+    timezone: TimeZone = DEFAULT_TIMEZONE
+
+    @model_validator(mode="after")
+    def _pair(self) -> DashboardTable:
+        if (self.user is None) != (self.password is None):
+            missing = "password" if self.password is None else "user"
+            raise _fail(f"required with dashboard.{'user' if missing == 'password' else 'password'}", key=missing)
+        return self
+
+
 class ConfigFile(_Table):
     """The whole ``socialdesk.toml``."""
 
@@ -483,6 +512,7 @@ class ConfigFile(_Table):
     salesforce: SalesforceSettings | None = None
     classifier: ClassifierTable = ClassifierTable()
     metrics: MetricsTable = MetricsTable()
+    dashboard: DashboardTable = DashboardTable()
     channels: list[AnyChannel] = []
     rules: list[dict[str, Any]] = []  # each rule is checked by bridge.rulebook, which names the rule and the key
     calendars: dict[str, Any] | None = None  # each calendar is checked by bridge.calendarbook
@@ -502,6 +532,7 @@ class ConfigFile(_Table):
 SECTIONS: dict[str, type[_Table]] = {
     "bridge": BridgeSettings, "zendesk": ZendeskSettings, "freshdesk": FreshdeskSettings,
     "salesforce": SalesforceSettings, "classifier": ClassifierTable, "metrics": MetricsTable,
+    "dashboard": DashboardTable,
 }  # fmt: skip
 
 
@@ -564,6 +595,7 @@ def _config(checked: ConfigFile, source: str) -> Config:
         lease_seconds=bridge.lease_seconds,
         redispatch_after=bridge.redispatch_after,
         metrics=_metrics(checked.metrics),
+        dashboard=_dashboard(checked.dashboard),
     )
 
 
@@ -585,6 +617,12 @@ def _quick(checked: ConfigFile) -> dict[str, QuickConfig]:
 def _metrics(table: MetricsTable) -> MetricsSettings:
     token = Secret(table.token) if table.token else None
     return MetricsSettings(token=token, episode_quiet_hours=table.episode_quiet_hours)
+
+
+def _dashboard(table: DashboardTable) -> DashboardSettings:
+    secret = {k: Secret(v) if v else None for k, v in (("token", table.token), ("password", table.password))}
+    credential = Credential(token=secret["token"], user=table.user, password=secret["password"])
+    return DashboardSettings(credential=credential, show_text=table.show_text, timezone=table.timezone)
 
 
 def _calendars(checked: ConfigFile) -> dict[str, CalendarConfig]:

@@ -45,6 +45,7 @@ from bridge.events import AuthorKind, Ignored, SocialEvent
 from bridge.figures import MessageRow, ReplyRow
 from bridge.groupcommit import GroupCommit
 from bridge.ingest import InboxWriter, IngestRow
+from bridge.waiting import WaitingRow
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -864,6 +865,23 @@ class Store:
         with self.begin() as conn:
             return ([MessageRow(*r) for r in conn.execute(messages)],
                     [ReplyRow(*r) for r in conn.execute(replies)])  # fmt: skip
+
+    def waiting_episodes(self, channel: str | None, *, limit: int, with_text: bool) -> list[WaitingRow]:
+        """Threads (of ``channel``, or all) whose current episode waits for its first human reply, longest
+        first; with ``with_text``, the payload of the thread's last customer message too (else never read)."""
+        payload = inbox.c.payload if with_text else sa.null()
+        stmt = (
+            sa.select(threads.c.channel, threads.c.platform, threads.c.episode_started_at, payload)
+            .where(threads.c.episode_started_at.isnot(None), threads.c.episode_answered_at.is_(None),
+                   *([threads.c.channel == channel] if channel else []))
+            .order_by(threads.c.episode_started_at).limit(limit)
+        )  # fmt: skip
+        if with_text:
+            stmt = stmt.outerjoin(inbox, sa.and_(inbox.c.platform == threads.c.platform,
+                                                 inbox.c.account_id == threads.c.account_id,
+                                                 inbox.c.message_id == threads.c.last_inbound_message_id))  # fmt: skip
+        with self.begin() as conn:
+            return [WaitingRow(*r) for r in conn.execute(stmt)]
 
     def mark_noted(self, helpdesk: str, comment_id: str) -> None:
         with self.begin() as conn:

@@ -10,12 +10,13 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from bridge import config as config_module
 from bridge.config import Config
 from bridge.store import Store
-from webhooks import freshdesk, generic, meta, metrics, openapi, telegram, x, zendesk
+from webhooks import dashboard, freshdesk, generic, meta, metrics, openapi, telegram, x, zendesk
 from webhooks.common import WebState, error_body, error_headers, state, storage
 from webhooks.direct import DirectPost
 
@@ -33,6 +34,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     app.extensions["socialdesk"] = WebState(config=config, store=store)
     for blueprint in (meta.bp, zendesk.bp, freshdesk.bp, x.bp, telegram.bp, generic.bp, openapi.bp, metrics.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(dashboard.bp)  # off (404) unless [dashboard] names a credential
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     app.add_url_rule("/healthz", "healthz", lambda: jsonify(ok=True))  # liveness: the process answers, no I/O
@@ -53,8 +55,9 @@ def _ready() -> Response:
     return jsonify(ready=True)
 
 
-def _http_error(e: HTTPException) -> tuple[Response, int, list[tuple[str, str]]]:
-    return jsonify(error_body(e)), e.code or 500, error_headers(e)
+def _http_error(e: HTTPException) -> tuple[Response, int, Headers]:
+    # Headers, not a list: Flask keeps only the last of a repeated name from a list (two WWW-Authenticate challenges)
+    return jsonify(error_body(e)), e.code or 500, Headers(error_headers(e))
 
 
 def _unexpected(e: Exception) -> Any:

@@ -8,17 +8,16 @@ to a private network or set the token.
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import Unauthorized
 
 from bridge import metrics
+from bridge.access import Credential
+from webhooks.access import authorize
 from webhooks.common import state, storage
 
 if TYPE_CHECKING:
@@ -36,12 +35,7 @@ def scrape() -> Response:
 
 
 def _authorize() -> None:
-    token = state().config.metrics.token
-    if token is None:
-        return
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.reveal().encode()):
-        raise Unauthorized("a bearer token is required", www_authenticate=WWWAuthenticate("bearer"))
+    authorize(Credential(token=state().config.metrics.token), off=None)
 
 
 class CountWebhooks:

@@ -54,6 +54,24 @@ def _json_body(description: str, schema: dict[str, Any] | None = None) -> dict[s
     }
 
 
+def _dashboard(summary: str, content: str) -> dict[str, Any]:
+    """A path of the dashboard: 404 while [dashboard] names no credential, 401 without it."""
+    error = {"content": {"application/json": {"schema": ERROR}}}
+    return {
+        "summary": summary,
+        "parameters": [
+            _header("Authorization", "Basic (user, password) or Bearer <[dashboard] token>", required=False)
+        ],
+        "responses": {
+            "200": {"description": "the answer", "content": {content: {"schema": {"type": "string"}}}},
+            "400": {"description": "a malformed period, channel or tz (named)", **error},
+            "401": {"description": "credentials required", **error},
+            "404": {"description": "the dashboard is off, or no such file", **error},
+            "503": _answers({}, 503)["503"],
+        },
+    }
+
+
 CHANNEL = {
     "name": "name",
     "in": "path",
@@ -81,6 +99,34 @@ PATHS: dict[str, dict[str, Any]] = {
                 "200": {"description": "the series", "content": {"text/plain": {"schema": {"type": "string"}}}},
                 **{k: v for k, v in _answers({}, 401, 503).items() if k != "200"},
             },
+        }
+    },
+    "/dashboard": {"get": _dashboard("The dashboard page (HTML)", "text/html")},
+    "/dashboard/static/{name}": {
+        "get": {
+            **_dashboard("The page's script, style and icon", "text/plain"),
+            "parameters": [
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                *_dashboard("", "")["parameters"],
+            ],
+        }
+    },
+    "/dashboard/api/figures": {
+        "get": {
+            **_dashboard(
+                "The figures, charts' series and status the page shows (bridge.dashboard)", "application/json"
+            ),
+            "parameters": [
+                *(
+                    {"name": n, "in": "query", "required": False, "description": d, "schema": {"type": "string"}}
+                    for n, d in (
+                        ("period", "7d, 2026-11 or 2026-11-01..2026-11-15"),
+                        ("channel", "a channel or all"),
+                        ("tz", "a time zone name"),
+                    )
+                ),
+                *_dashboard("", "")["parameters"],
+            ],
         }
     },
     "/webhooks/meta": {

@@ -1,0 +1,196 @@
+"""GET /dashboard and its JSON (Flask's test client over conversations played through the real bridge): off
+unless configured, 401 without the credential (compared in constant time), 400 naming a malformed parameter,
+customers' text only when configured, filters that change the figures."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask.testing import FlaskClient
+
+from bridge import config as config_module
+from bridge.errors import ConfigError
+from bridge.figures import Episode
+from bridge.timeline import series
+from sandbox.stack import Stack
+from tests.conftest import raw_config
+from tests.dashboard_data import PASSWORD, SECRET_TEXT, TOKEN, USER, dashboard_config, seeded
+from webhooks.app import create_app
+
+API = "/dashboard/api/figures"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from seeded(tmp_path_factory.mktemp("dashboard"))
+
+
+def client(stack: Stack, **dashboard: Any) -> FlaskClient:
+    return create_app(dashboard_config(stack, **dashboard), store=stack.store).test_client()
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def figures(c: FlaskClient, **params: str) -> dict[str, Any]:
+    answer = c.get(API, query_string=params, headers=BEARER)
+    assert answer.status_code == 200, answer.get_json()
+    body: dict[str, Any] = answer.get_json()
+    return body
+
+
+@pytest.mark.parametrize("path", ["/dashboard", API, "/dashboard/static/dashboard.js"])
+def test_off_unless_a_credential_is_configured(stack: Stack, path: str) -> None:
+    answer = client(stack).get(path, headers=BEARER)
+    assert answer.status_code == 404
+    assert answer.get_json() == {"error": "the dashboard is off: set [dashboard] token, or user and password, "
+                                          "in socialdesk.toml"}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ["/dashboard", API, "/dashboard/static/dashboard.js"])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {TOKEN}x"}, basic(USER, "wrong"),
+     basic("someone", PASSWORD), {"Authorization": "Basic %%%"}, {"Authorization": TOKEN}],
+)  # fmt: skip
+def test_without_the_credential_401_offering_both_schemes(stack: Stack, path: str, headers: dict[str, str]) -> None:
+    answer = client(stack, token=TOKEN, user=USER, password=PASSWORD).get(path, headers=headers)
+    assert answer.status_code == 401
+    assert answer.headers.getlist("WWW-Authenticate") == ["Basic realm=socialdesk", "Bearer"]
+    assert "error" in answer.get_json() and TOKEN not in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("headers", [BEARER, basic(USER, PASSWORD)])
+def test_the_token_or_the_user_and_password_open_it(stack: Stack, headers: dict[str, str]) -> None:
+    c = client(stack, token=TOKEN, user=USER, password=PASSWORD)
+    page = c.get("/dashboard", headers=headers)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert c.get("/dashboard/static/dashboard.js", headers=headers).mimetype == "text/javascript"
+    assert c.get(API, headers=headers).status_code == 200
+    assert c.get("/dashboard/static/..%2Fdashboard.py", headers=headers).status_code == 404
+
+
+def test_only_a_basic_auth_is_asked_when_no_token_is_set(stack: Stack) -> None:
+    c = client(stack, user=USER, password=PASSWORD)
+    assert c.get(API, headers=BEARER).headers.getlist("WWW-Authenticate") == ["Basic realm=socialdesk"]
+
+
+def test_the_credential_is_compared_in_constant_time(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    c = client(stack, token=TOKEN, user=USER, password=PASSWORD)
+    assert c.get(API, headers={"Authorization": "Bearer x"}).status_code == 401  # a shorter one too: no early exit
+    assert compared == [(b"x", TOKEN.encode())]
+    compared.clear()
+    assert c.get(API, headers=basic("intruder", PASSWORD)).status_code == 401
+    assert compared == [(b"intruder", USER.encode()), (PASSWORD.encode(), PASSWORD.encode())]  # both, always
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [({"period": "7x"}, "period"), ({"period": "2026-13"}, "period"), ({"period": "400d"}, "period"),
+     ({"period": "0d"}, "period"), ({"period": "2026-02-30..2026-03-02"}, "period"),
+     ({"period": "2026-11-10..2026-11-01"}, "period"), ({"period": "2026-01-01..2027-06-01"}, "period"),
+     ({"channel": "nope"}, "channel"), ({"channel": "acme-facebook'--"}, "channel"),
+     ({"tz": "Mars/Olympus"}, "tz"), ({"tz": "Europe/../UTC"}, "tz"), ({"tz": "\x00"}, "tz")],
+)  # fmt: skip
+def test_a_malformed_parameter_is_a_400_naming_it(stack: Stack, params: dict[str, str], named: str) -> None:
+    answer = client(stack, token=TOKEN).get(API, query_string=params, headers=BEARER)
+    assert answer.status_code == 400
+    assert answer.get_json()["error"].startswith(f"{named}: ")
+
+
+def test_no_message_text_unless_configured(stack: Stack) -> None:
+    hidden = client(stack, token=TOKEN)
+    body = hidden.get(API, query_string={"period": "90d"}, headers=BEARER).get_data(as_text=True)
+    assert SECRET_TEXT not in body and '"text"' not in body
+    assert SECRET_TEXT not in hidden.get("/dashboard", headers=BEARER).get_data(as_text=True)
+    shown = figures(client(stack, token=TOKEN, show_text=True), period="90d")
+    assert shown["text_shown"] is True
+    assert [w["text"] for w in shown["waiting"] if w["channel"] == "acme-instagram"] == [SECRET_TEXT]
+
+
+def test_the_filters_change_the_figures(stack: Stack) -> None:
+    c = client(stack, token=TOKEN)
+    week, quarter = figures(c), figures(c, period="90d")
+    assert (week["totals"]["episodes"], quarter["totals"]["episodes"]) == (5, 6)
+    facebook, instagram = figures(c, channel="acme-facebook"), figures(c, channel="acme-instagram")
+    assert (facebook["totals"]["episodes"], facebook["totals"]["answered"]) == (3, 2)
+    assert (instagram["totals"]["episodes"], instagram["totals"]["answered"]) == (2, 1)
+    assert [w["channel"] for w in instagram["waiting"]] == ["acme-instagram"]
+    assert 600 <= instagram["totals"]["median"] < 660  # written 10 minutes before the reply was delivered
+    assert instagram["totals"]["buckets"]["<=15m"] == 1
+
+
+def test_the_charts_add_up_to_the_figures_and_the_rule_and_zone_are_stated(stack: Stack) -> None:
+    body = figures(client(stack, token=TOKEN), period="30d", tz="America/Sao_Paulo")
+    points = body["series"]["points"]
+    assert body["series"]["step"] == "day" and len(points) in (30, 31)
+    assert sum(p["episodes"] for p in points) == body["totals"]["episodes"] == 5
+    assert sum(p["answered"] for p in points) == body["totals"]["answered"] == sum(body["totals"]["buckets"].values())
+    assert body["query"]["tz"] == "America/Sao_Paulo" and body["query"]["start"].endswith("-03:00")
+    assert "date of its customer's first message" in body["attribution"] and "America/Sao_Paulo" in body["attribution"]
+
+
+def test_the_operational_state_is_socialdesk_status(stack: Stack) -> None:
+    state = figures(client(stack, token=TOKEN))["status"]
+    assert state["inbox"]["counts"] == {"done": 6} and state["dead_letters"] == 0 and state["paused"] == {}
+
+
+def test_a_month_and_a_span_of_days_in_the_view_s_time_zone(stack: Stack) -> None:
+    c = client(stack, token=TOKEN, timezone="Europe/Lisbon")
+    month = figures(c, period="2026-03")["query"]
+    assert (month["start"], month["end"], month["tz"]) == ("2026-03-01T00:00+00:00", "2026-04-01T00:00+01:00",
+                                                            "Europe/Lisbon")  # fmt: skip
+    span = figures(c, period="2026-10-24..2026-10-25", tz="UTC")["query"]
+    assert (span["start"], span["end"]) == ("2026-10-24T00:00+00:00", "2026-10-26T00:00+00:00")
+
+
+def at(text: str, zone: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).timestamp()
+
+
+def test_days_follow_the_local_calendar_across_a_dst_change() -> None:
+    zone = "Europe/Lisbon"  # 2026-10-25: clocks go back at 02:00 local, a day of 25 hours
+    eps = [Episode("t1", "c", "facebook", at("2026-10-24T23:30", zone), 1, at("2026-10-25T00:10", zone)),
+           Episode("t2", "c", "facebook", at("2026-10-25T23:50", zone), 2)]  # fmt: skip
+    drawn = series(eps, at("2026-10-24T00:00", zone), at("2026-10-27T00:00", zone), ZoneInfo(zone))
+    assert [(p["label"], p["episodes"], p["messages"], p["median"]) for p in drawn["points"]] == [
+        ("2026-10-24", 1, 1, 2400.0), ("2026-10-25", 1, 2, None), ("2026-10-26", 0, 0, None)]  # fmt: skip
+    hours = series(eps, at("2026-10-25T00:00", zone), at("2026-10-26T00:00", zone), ZoneInfo(zone))["points"]
+    assert hours[0]["label"] == "10-25 00:00" and len(hours) == 25  # 01:00 twice
+    assert [p["start"] for p in hours[1:3]] == ["2026-10-25T01:00+01:00", "2026-10-25T01:00+00:00"]
+    assert datetime.fromisoformat(hours[-1]["start"]).astimezone(UTC).hour == 23
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [({"user": "lead"}, "dashboard.password"), ({"password": "x"}, "dashboard.user"),
+     ({"timezone": "Lisbon"}, "dashboard.timezone"), ({"token": ""}, "dashboard.token"),
+     ({"show_text": "yes"}, "dashboard.show_text"), ({"tokn": "x"}, "dashboard.tokn")],
+)  # fmt: skip
+def test_a_bad_dashboard_table_is_refused_naming_the_key(table: dict[str, Any], named: str) -> None:
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        config_module.parse({**raw_config(), "dashboard": table}, env={})
+
+
+def test_the_secrets_stay_secret(tmp_path: Path) -> None:
+    settings = config_module.parse({**raw_config(), "dashboard": {"token": TOKEN, "user": USER, "password": PASSWORD}},
+                                   env={}).dashboard  # fmt: skip
+    assert TOKEN not in repr(settings) and PASSWORD not in repr(settings)
