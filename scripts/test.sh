@@ -15,6 +15,10 @@ fi
 # they are installed but down; elsewhere those tests skip with a message saying what to start.
 bash scripts/services.sh || { [ "${CI:-}" != "true" ] || exit 1; }
 
+# The dashboard's browser test (tests/test_dashboard_browser.py) drives Debian's Chromium: installed here when
+# missing (as root, as CI runs); in CI that test fails without it, elsewhere it skips saying so.
+bash scripts/browser.sh || { [ "${CI:-}" != "true" ] || exit 1; }
+
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -71,8 +71,14 @@ PG_ADMIN_URL = os.environ.get("SOCIALDESK_TEST_PG", "postgresql+psycopg://postgr
 REDIS_URL = os.environ.get("SOCIALDESK_TEST_REDIS", "redis://127.0.0.1:6379/15")
 
 
-def unavailable(what: str, error: Exception) -> None:
-    message = f"{what} is needed for the scale-mode tests ({error}); start it (see scripts/services.sh)"
+def unavailable(
+    what: str,
+    error: Exception,
+    *,
+    needed_for: str = "the scale-mode tests",
+    how: str = "start it (see scripts/services.sh)",
+) -> None:
+    message = f"{what} is needed for {needed_for} ({error}); {how}"
     if os.environ.get("CI") == "true":
         pytest.fail(message)  # CI must run them, never skip them
     pytest.skip(message)

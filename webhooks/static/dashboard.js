@@ -3,6 +3,7 @@
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
+const BUCKETS = ["<=15m", "<=1h", "<=4h", "<=24h", "more"];
 const $ = (id) => document.getElementById(id);
 
 function el(tag, attrs, text) {
@@ -67,17 +68,23 @@ function draw(data) {
   const q = data.query;
   document.body.dataset.period = q.period;
   document.body.dataset.channel = q.channel;
-  $("rule").textContent = `${q.start} to ${q.end} (${q.tz}), ${q.channel === "all" ? "all channels" : q.channel}. ` +
-    data.attribution;
+  $("rule").textContent = `${q.label}, ${q.channel === "all" ? "all channels" : q.channel}. ${data.attribution} ` +
+    `Business time by calendar: ${Object.entries(data.calendars).map(([c, cal]) => `${c} ${cal}`).join(", ") || "24/7"}.`;
   if (!$("tz").value) $("tz").placeholder = q.tz;
   channels(data.channels, q.channel);
-  totals(data.totals);
-  volumeChart($("chart-volume"), data.series.points);
-  responseChart($("chart-response"), data.series.points);
-  rows($("buckets"), ["first response", "episodes"], Object.entries(data.totals.buckets));
-  rows($("by-channel"), ["channel", "episodes", "answered", "median", "p90"],
-    data.by_channel.map((c) => [c.channel, c.episodes, c.answered, duration(c.median), duration(c.p90)]));
-  badge(data.badge);
+  totals(data.total);
+  const points = data.days.map((d) => ({ label: d.day, messages: d.messages, episodes: d.episodes,
+    median: d.median_first_response, p90: d.p90_first_response }));
+  volumeChart($("chart-volume"), points);
+  responseChart($("chart-response"), points);
+  const buckets = data.total.first_response.buckets;  // the JSON's keys come sorted by name: shown by time
+  rows($("buckets"), ["first response", "episodes"], BUCKETS.map((name) => [name, buckets[name]]));
+  rows($("by-channel"), ["channel", "episodes", "answered", "response rate", "median", "p90"],
+    data.by_channel.map((c) => [c.name, c.episodes, c.answered, percent(c.response_rate),
+      duration(c.first_response.median), duration(c.first_response.p90)]));
+  rows($("sentiment"), ["sentiment", "messages"], Object.entries(data.total.sentiment));
+  rows($("failures"), ["reason", "replies"], Object.entries(data.total.failures));
+  badge(data.badges);
   const header = ["channel", "since", "waiting"].concat(data.text_shown ? ["last message"] : []);
   rows($("waiting"), header, data.waiting.map((w) =>
     [w.channel, w.since, duration(w.waiting_s)].concat(data.text_shown ? [w.text ?? "(removed)"] : [])));
@@ -95,9 +102,13 @@ function channels(list, chosen) {
 
 function totals(t) {
   const cards = [
-    ["episodes", t.episodes], ["messages", t.messages], ["answered by a person", t.answered],
-    ["response rate", percent(t.response_rate)], ["median first response", duration(t.median)],
-    ["p90 first response", duration(t.p90)],
+    ["messages", t.messages], ["episodes", t.episodes], ["needing an answer", t.needing_answer],
+    ["answered by a person", t.answered], ["response rate", percent(t.response_rate)],
+    ["median first response", duration(t.first_response.median)], ["p90 first response", duration(t.first_response.p90)],
+    ["median, business time", duration(t.first_response_business.median)],
+    ["median response (per message)", duration(t.response.median)], ["median resolution", duration(t.resolution.median)],
+    ["answered by a bot only", t.bot_only], ["handed off by a bot", t.handed_off],
+    ["acknowledged", t.acknowledged], ["median ingest lag", duration(t.ingest_lag.median)],
   ];
   $("totals").replaceChildren(...cards.map(([name, value]) => {
     const card = el("div", { class: "card", "data-figure": name });
@@ -128,7 +139,7 @@ function xLabels(svg, points, x) {
 
 function volumeChart(svg, points) {
   const max = Math.max(1, ...points.map((p) => p.messages));
-  const y = frame(svg, max, (v) => Math.round(v));
+  const y = frame(svg, max, (v) => (Number.isInteger(v) ? v : v.toFixed(1)));
   const slot = (W - PAD.left - PAD.right) / Math.max(1, points.length);
   const x = (i) => PAD.left + i * slot;
   points.forEach((p, i) => {
@@ -162,16 +173,21 @@ function responseChart(svg, points) {
   xLabels(svg, points, x);
 }
 
-function badge(b) {
+function badge(list) {
   const box = $("badge");
   box.replaceChildren();
-  if (!b) {
-    box.append(el("p", { class: "note" }, "Not computed by this version of the bridge yet."));
+  if (!list.length) {
+    box.append(el("p", { class: "note" }, "No Facebook page among the channels shown."));
     return;
   }
-  rows(box.appendChild(el("table")), ["page", "response rate", "median first response", "badge"],
-    b.pages.map((p) => [p.channel, percent(p.response_rate), duration(p.median), p.eligible ? "likely" : "not now"]));
-  box.append(el("p", { class: "note warn" }, b.warning));
+  const table = el("table");
+  box.append(table);
+  rows(table, ["page", "messages counted", "response rate", "median response", "with automated replies", "very responsive"],
+    list.map((b) => [b.channel, b.counted, percent(b.response_rate), duration(b.median_response),
+      `${percent(b.response_rate_with_automated)}, ${duration(b.median_response_with_automated)}`,
+      b.very_responsive ? "likely" : "not by people's replies"]));
+  box.append(el("p", { class: "note warn" }, `Last 7 days, by Facebook's rule (a message counts after 24 hours ` +
+    `of silence). ${list[0].warning}`));
 }
 
 function operations(s) {
