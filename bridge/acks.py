@@ -60,8 +60,8 @@ def plan(
         log.info("no auto-ack for %s: %s", event.thread_key, why)
         return
     restarted = figures.ticket_restarted(thread["ticket_id"], ticket)
-    facts = replace(_facts(rt, event, ticket.id, restarted=restarted), rule_off=rules.no_ack)
-    _record(rt, event, ticket.id, decide(facts, config))
+    facts = replace(_facts(rt, event, ticket.id, restarted=restarted, calendar=rules.calendar), rule_off=rules.no_ack)
+    _record(rt, event, ticket.id, decide(facts, config.with_templates(rules.ack_templates)))
 
 
 def _record(rt: Runtime, event: SocialEvent, ticket_id: str, verdict: AutoAck | NoAck) -> None:
@@ -76,11 +76,11 @@ def _record(rt: Runtime, event: SocialEvent, ticket_id: str, verdict: AutoAck | 
                       status=status, text=text, reason=reason, due_at=due_at)  # fmt: skip
 
 
-def _facts(rt: Runtime, event: SocialEvent, ticket_id: str, *, restarted: bool) -> AckFacts:
+def _facts(rt: Runtime, event: SocialEvent, ticket_id: str, *, restarted: bool, calendar: str | None) -> AckFacts:
     channel = rt.config.channel(event.channel)
     classified = triage.classified(rt, event)
     language = classified.language if classified else None
-    open_, unknown, promised = _hours(rt, event, language)
+    open_, unknown, promised = _hours(rt, event, language, calendar)
     return AckFacts(
         platform=event.platform,
         public=is_public(event.platform, event.kind, event.reply_to),
@@ -112,15 +112,19 @@ def _sentiment(rt: Runtime, event: SocialEvent, classified: Classified | None) -
     return "unknown" if rt.classify is not None and event.text else None
 
 
-def _hours(rt: Runtime, event: SocialEvent, language: str | None) -> tuple[bool | None, str, str | None]:
+def _hours(
+    rt: Runtime, event: SocialEvent, language: str | None, rule_calendar: str | None
+) -> tuple[bool | None, str, str | None]:
     """Open or not at the time of the post (None: unknown, with why), and the promise in the customer's
-    language (None without a calendar target). A channel without a calendar is open around the clock."""
-    calendar = schedules.for_channel(rt.config, rt.store, event.channel)
+    language (None without a calendar target), by the channel's calendar or the one a triage rule named. A
+    channel without a calendar is open around the clock."""
+    calendar = schedules.for_channel(rt.config, rt.store, event.channel, rule_calendar)
     if calendar is None:
         return True, "", None
     if isinstance(calendar, Unknown):
         return None, calendar.reason, None
-    promised = schedules.promise_for(rt.config, rt.store, event.channel, event.created_at, language or "en")
+    at, lang = event.created_at, language or "en"
+    promised = schedules.promise_for(rt.config, rt.store, event.channel, at, lang, calendar=rule_calendar)
     return calendar.is_open(event.created_at), "", None if isinstance(promised, Unknown) else promised.text
 
 

@@ -26,7 +26,7 @@ calendar stops every command at start with one line naming the key.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -124,9 +124,10 @@ def parse_target(value: object, where: str) -> timedelta | None:
     return timedelta(seconds=float(m[1]) * unit)
 
 
-def check_references(channels: list[tuple[str, object]], calendars: Mapping[str, CalendarConfig]) -> None:
-    """Each channel's ``calendar`` must name a ``[calendars.<name>]``."""
-    for channel, name in channels:
+def check_references(references: Sequence[tuple[str, object]], calendars: Mapping[str, CalendarConfig]) -> None:
+    """Each ``calendar`` a channel or a rule names (key, name: ``channels[acme-facebook].calendar``,
+    ``rules[vip].then.calendar``) must be a ``[calendars.<name>]``."""
+    for key, name in references:
         if name is not None and name not in calendars:
             known = ", ".join(sorted(calendars)) or "none is configured"
-            raise ConfigError(f"channels[{channel}].calendar: no calendar {name!r} ([calendars.<name>]: {known})")
+            raise ConfigError(f"{key}: no calendar {name!r} ([calendars.<name>]: {known})")

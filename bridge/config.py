@@ -574,6 +574,7 @@ def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str = "<mem
 def _config(checked: ConfigFile, source: str) -> Config:
     bridge = checked.bridge
     helpdesk = getattr(checked, bridge.helpdesk)
+    rules = parse_rules(checked.rules, helpdesk=bridge.helpdesk)  # before the calendars, which rules may name
     return Config(
         database_url=bridge.database_url,
         queue_url=bridge.queue_url,
@@ -587,8 +588,8 @@ def _config(checked: ConfigFile, source: str) -> Config:
         retention_days=bridge.retention_days,
         classifier=classifier_settings(checked.classifier.model_dump(exclude_none=True)),
         source=source,
-        rules=parse_rules(checked.rules, helpdesk=bridge.helpdesk),
-        calendars=_calendars(checked),
+        rules=rules,
+        calendars=_calendars(checked, rules),
         acks={c.name: c.ack.settings() for c in checked.channels if c.ack is not None},
         quick=_quick(checked),
         log_format=bridge.log_format,
@@ -625,9 +626,10 @@ def _dashboard(table: DashboardTable) -> DashboardSettings:
     return DashboardSettings(credential=credential, show_text=table.show_text, timezone=table.timezone)
 
 
-def _calendars(checked: ConfigFile) -> dict[str, CalendarConfig]:
+def _calendars(checked: ConfigFile, rules: tuple[Rule, ...]) -> dict[str, CalendarConfig]:
     calendars = parse_calendars(checked.calendars)
-    check_references([(c.name, c.calendar) for c in checked.channels], calendars)
+    named = [(f"channels[{c.name}].calendar", c.calendar) for c in checked.channels]
+    check_references(named + [(f"rules[{r.name}].then.calendar", r.then.calendar) for r in rules], calendars)
     return calendars
 
 

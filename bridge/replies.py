@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 PLACEHOLDERS = ("first_name", "promise", "ticket")
+KINDS = ("instant", "away", "apology")  # the template sets: open hours, closed hours, a negative or urgent message
 DEFAULT_DELAY = 60.0
 DEFAULT_DISCLOSURE = "(This is an automated message.)"
 X_LIMIT = 280  # characters of one post; an ack is never split into a chain
@@ -45,6 +46,13 @@ class AckConfig:
     delay: float = DEFAULT_DELAY  # seconds: an agent who answers sooner cancels it
     public: bool = False  # acknowledge public comments too (never with the customer's name)
     disclosure: str = DEFAULT_DISCLOSURE  # a line saying the message is automated; "" for none
+
+    def with_templates(self, templates: Mapping[str, Templates]) -> AckConfig:
+        """These settings with a triage rule's own templates (:data:`KINDS` → templates) instead of the
+        channel's, kind by kind."""
+        get = templates.get
+        return replace(self, instant=get("instant", self.instant), away=get("away", self.away),
+                       apology=get("apology", self.apology))  # fmt: skip
 
 
 @dataclass(frozen=True)

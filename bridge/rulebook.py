@@ -18,6 +18,8 @@ from typing import Any
 
 from bridge.errors import ConfigError
 from bridge.events import Priority, TicketStatus
+from bridge.replies import KINDS as ACK_KINDS
+from bridge.replies import TemplateError, check_templates
 from bridge.rules import (
     COMPARISONS,
     ESCALATED_TAG,
@@ -232,7 +234,10 @@ _CONDITIONS: dict[str, Callable[[object, str], Condition]] = {
 
 # actions -----------------------------------------------------------------------------------------------------------
 
-_ACTIONS = ("tags", "priority", "type", "group", "assignee", "brand", "status", "fields", "ignore", "escalate", "ack")
+_ACTIONS = (
+    "tags", "priority", "type", "group", "assignee", "brand", "status", "fields", "ignore", "escalate", "ack",
+    "calendar",
+)  # fmt: skip
 
 
 def _then(value: object, helpdesk: str) -> Actions:
@@ -255,8 +260,29 @@ def _then(value: object, helpdesk: str) -> Actions:
         status=_status(value.get("status"), helpdesk),
         fields=_fields(value.get("fields"), helpdesk),
         ignore=_bool(value.get("ignore", False), "then.ignore"),
-        ack=_bool(value.get("ack", True), "then.ack"),
+        ack=value.get("ack", True) is not False,
+        ack_templates=_ack_templates(value.get("ack", True)),
+        calendar=_text(value.get("calendar"), "then.calendar"),  # its existence is checked with the calendars
     )
+
+
+def _ack_templates(value: object) -> dict[str, dict[str, str]]:
+    """``then.ack``: true (the channel's templates), false (none), or a table of the rule's own ``instant``,
+    ``away`` and ``apology`` templates (each one string, or one per language with a ``default``)."""
+    if isinstance(value, bool):
+        return {}
+    if not isinstance(value, dict) or not value:
+        raise _Error("then.ack", "must be true, false or a table of templates (instant, away, apology)")
+    _known(value, ACK_KINDS, "then.ack")
+    templates = {kind: {"default": t} if isinstance(t, str) else t for kind, t in value.items()}
+    for kind, table in templates.items():
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise _Error(f"then.ack.{kind}", "must be a template, or a table of one per language")
+        try:
+            check_templates(table, f"then.ack.{kind}")
+        except TemplateError as e:
+            raise _Error(e.key, e.problem) from None
+    return templates
 
 
 def _text(value: object, where: str) -> str | None:

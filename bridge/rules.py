@@ -454,10 +454,14 @@ class Actions:
     fields: Mapping[str, str] = field(default_factory=dict)
     ignore: bool = False
     ack: bool = True  # false: the channel's automatic acknowledgement is not sent (bridge.acks)
+    #: the rule's own acknowledgement templates ("instant", "away", "apology" → language → text), replacing the
+    #: channel's kind by kind; and the calendar its acknowledgement goes by (open or away, the promise)
+    ack_templates: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    calendar: str | None = None
     scalars: tuple[tuple[str, Any], ...] = field(init=False, default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:  # worked out once: applying a fired rule is on every message's path
-        names = ("priority", "type", "group", "assignee", "brand", "status")
+        names = ("priority", "type", "group", "assignee", "brand", "status", "calendar")
         scalars = tuple((n, v) for n in names if (v := getattr(self, n)) is not None)
         object.__setattr__(self, "scalars", scalars)
 
@@ -498,6 +502,8 @@ class Decision:
     fields: Mapping[str, str] = field(default_factory=dict)
     ignored: str | None = None  # "rule <name>": recorded as ignored, never ticketed
     no_ack: str | None = None  # "rule <name>": no automatic acknowledgement for this message
+    ack_templates: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # the fired rules', later ones win
+    calendar: str | None = None  # the calendar the acknowledgement goes by, instead of the channel's
     fired: tuple[Fired, ...] = ()
 
     def explanation(self) -> str:
@@ -576,6 +582,7 @@ class _Plan:
         self.fired: list[Fired] = []
         self.ignored: str | None = None
         self.no_ack: str | None = None
+        self.ack_templates: dict[str, Mapping[str, str]] = {}
 
     def apply(self, rule: Rule, reasons: tuple[str, ...]) -> None:
         then = rule.then
@@ -588,6 +595,7 @@ class _Plan:
             self.ignored = f"rule {rule.name}"
         if not then.ack:
             self.no_ack = f"rule {rule.name}"
+        self.ack_templates.update(then.ack_templates)
 
     def decision(self) -> Decision:
         return Decision(
@@ -595,6 +603,7 @@ class _Plan:
             fields=dict(self.fields),
             ignored=self.ignored,
             no_ack=self.no_ack,
+            ack_templates=dict(self.ack_templates),
             fired=tuple(self.fired),
             **self.values,
         )

@@ -135,16 +135,20 @@ def calendars(configs: Mapping[str, CalendarConfig], store: Store) -> dict[str, 
     return {name: resolve(c, copy) for name, c in configs.items()}
 
 
-def for_channel(config: Config, store: Store, channel: str) -> Calendar | Unknown | None:
-    """The calendar a channel keeps (None: it names none, open 24/7); Unknown when it cannot be known."""
-    name = _calendar_of(config, channel)
+def for_channel(config: Config, store: Store, channel: str, calendar: str | None = None) -> Calendar | Unknown | None:
+    """The calendar a channel keeps (None: it names none, open 24/7); Unknown when it cannot be known.
+    ``calendar``: the one a triage rule named for this message (``then.calendar``), instead."""
+    name = calendar or _calendar_of(config, channel)
     return None if name is None else _resolved(config.calendars[name], store)
 
 
-def promise_for(config: Config, store: Store, channel: str, now: datetime, language: str = "en") -> Promise | Unknown:
+def promise_for(
+    config: Config, store: Store, channel: str, now: datetime, language: str = "en", *, calendar: str | None = None
+) -> Promise | Unknown:
     """ "When will someone answer" on ``channel``: its calendar's ``target`` from ``now``, in ``language``.
-    Unknown when the channel has no calendar or target, or its calendar cannot be known: promise nothing."""
-    name = _calendar_of(config, channel)
+    Unknown when the channel has no calendar or target, or its calendar cannot be known: promise nothing.
+    ``calendar``: a triage rule's, instead of the channel's."""
+    name = calendar or _calendar_of(config, channel)
     if name is None:
         return Unknown(f"channel {channel} has no calendar")
     target = config.calendars[name].target

@@ -124,7 +124,9 @@ def describe(decision: Decision) -> str:
     parts = [f"{name} {value}" for name in _SHOWN if (value := getattr(decision, name)) is not None]
     parts += [f"field {k} = {v}" for k, v in decision.fields.items()]
     parts += [f"tags {', '.join(decision.tags)}"] if decision.tags else []
+    parts += ["no acknowledgement"] if decision.no_ack else []
+    parts += [f"acknowledgement templates {', '.join(decision.ack_templates)}"] if decision.ack_templates else []
     return ", ".join(parts) or "no rule fired: the ticket as without rules"
 
 
-_SHOWN = ("priority", "type", "group", "assignee", "brand", "status")
+_SHOWN = ("priority", "type", "group", "assignee", "brand", "status", "calendar")

@@ -295,6 +295,15 @@ CONFIG_REFUSALS = [
 ]  # fmt: skip
 
 
+def test_a_rule_naming_a_calendar_that_does_not_exist_is_refused() -> None:
+    raw = {**with_calendars(support()), "rules": [{"name": "vip", "then": {"calendar": "vip-hours"}}]}
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse(raw, env={})
+    assert str(refused.value) == "rules[vip].then.calendar: no calendar 'vip-hours' ([calendars.<name>]: support)"
+    raw["calendars"]["vip-hours"] = {"timezone": "UTC", "hours": ["mon-sun 00:00-24:00"]}
+    assert config_module.parse(raw, env={}).rules[0].then.calendar == "vip-hours"
+
+
 @pytest.mark.parametrize(("calendars", "channel", "message"), CONFIG_REFUSALS)
 def test_a_bad_calendar_is_refused_naming_the_key(calendars: dict[str, Any], channel: str, message: str) -> None:
     with pytest.raises(ConfigError) as refused:

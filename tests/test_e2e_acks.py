@@ -45,11 +45,12 @@ def acking(
     platforms: tuple[str, ...] = ("facebook",),
     rules: list[dict[str, Any]] | None = None,
     channel: dict[str, Any] | None = None,
+    calendars: dict[str, Any] | None = None,
 ) -> Iterator[tuple[Stack, Runtime, WallClock]]:
     """A stack whose channel acknowledges, a worker's runtime and the clock both it and Meta read."""
     options = {"calendar": "support", "ack": ack, **(channel or {})}
     with Stack(tmp_path, helpdesk=helpdesk, start_worker=False, platforms=platforms, channel_options=options,
-               calendars=CALENDARS, rules=rules) as stack:  # fmt: skip
+               calendars={**CALENDARS, **(calendars or {})}, rules=rules) as stack:  # fmt: skip
         clock = WallClock()
         stack.meta.clock = clock
         yield stack, step_runtime(stack, clock=clock), clock
@@ -334,3 +335,21 @@ def test_a_message_that_finds_the_ticket_solved_opens_a_new_episode_and_gets_its
         assert acked == (2 if solved else 1)
         latest = stack.store.latest_ack(stack.store.rows("threads")[0]["key"])
         assert latest is not None and latest["status"] == "sent"
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_a_triage_rule_gives_its_own_templates_and_calendar(tmp_path: Path, helpdesk: str) -> None:
+    vip = {"timezone": "Europe/Berlin", "hours": ["mon-sun 00:00-24:00"], "target": "30 business minutes"}
+    then = {"ack": {"instant": "Hello {first_name}, your account manager answers {promise}."}, "calendar": "vip"}
+    rules = [{"name": "vip", "when": {"keywords": ["platinum"]}, "then": then}]
+    with acking(tmp_path, helpdesk, rules=rules, calendars={"vip": vip}) as (stack, rt, clock):
+        at(clock, FRIDAY_NIGHT)  # the channel's calendar is closed; the rule's is open around the clock
+        stack.meta.set_profile(PAGE_ID, "712", "Ann", "Lee")
+        stack.meta.customer_message(PAGE_ID, psid="712", text="Platinum member here: where is my order?")
+        stack.meta.customer_message(PAGE_ID, psid="713", text="Where is my order?")
+        work(stack, rt)
+        clock.advance(61)
+        assert work(stack, rt) == 2
+        sent = {m["recipient"]: m["text"].split("\n")[0] for m in stack.meta.sent_messages}
+        assert sent["712"] == "Hello Ann, your account manager answers within the hour."  # open: the instant one
+        assert sent["713"].startswith("Hi, we are closed; we will answer by Tuesday 11:00 (ticket #")

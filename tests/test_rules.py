@@ -10,7 +10,7 @@ import pytest
 from bridge.errors import ConfigError
 from bridge.events import Attachment, Author, Priority, SocialEvent, TicketStatus, platform_time
 from bridge.rulebook import names_used, parse_rules
-from bridge.rules import CrmFacts, EventFacts, Subject, ThreadFacts, decide, explain, fold, needs_classifier
+from bridge.rules import Actions, CrmFacts, EventFacts, Subject, ThreadFacts, decide, explain, fold, needs_classifier
 
 
 @dataclass(frozen=True)
@@ -351,7 +351,18 @@ BAD: list[tuple[str, Any, str]] = [
         {"name": "a", "when": {"business_hours": "night"}, "then": {"tags": ["x"]}},
         "rules[a].when.business_hours: must be inside or outside",
     ),
-]
+    ("ack neither", {"name": "a", "then": {"ack": "yes"}},
+     "rules[a].then.ack: must be true, false or a table of templates (instant, away, apology)"),
+    ("ack kind", {"name": "a", "then": {"ack": {"awya": "Hi"}}},
+     "rules[a].then.ack.awya: unknown key (did you mean away?)"),
+    ("ack placeholder", {"name": "a", "then": {"ack": {"away": {"default": "Hi", "fr": "Salut {nom}"}}}},
+     "rules[a].then.ack.away.fr: unknown placeholder {nom} (use {first_name}, {promise}, {ticket})"),
+    ("ack default", {"name": "a", "then": {"ack": {"apology": {"fr": "Pardon"}}}},
+     "rules[a].then.ack.apology: a 'default' template is required (the others are per language)"),
+    ("ack type", {"name": "a", "then": {"ack": {"instant": 3}}},
+     "rules[a].then.ack.instant: must be a template, or a table of one per language"),
+    ("calendar", {"name": "a", "then": {"calendar": ""}}, "rules[a].then.calendar: must be a name"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("rule", "message"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
@@ -370,6 +381,22 @@ def test_freshdesk_grammar() -> None:
         parse_rules([{"name": "a", "then": {"fields": {"360": "x"}}}], helpdesk="freshdesk")
     with pytest.raises(ConfigError, match=r"rules\[a\]\.then\.status: hold is not a Freshdesk status"):
         parse_rules([{"name": "a", "then": {"status": "hold"}}], helpdesk="freshdesk")
+
+
+def test_a_rule_may_give_its_own_ack_templates_and_calendar_and_later_rules_win_kind_by_kind() -> None:
+    rules = parse_rules([
+        {"name": "vip", "when": {"keywords": ["refund"]}, "then": {"ack": {"away": "VIP {promise}",
+         "instant": {"default": "Hi VIP", "fr": "Bonjour"}}, "calendar": "vip-hours"}},
+        {"name": "legal", "when": {"keywords": ["money"]}, "then": {"ack": {"away": "Legal {ticket}"}}},
+        {"name": "quiet", "when": {"keywords": ["nothing"]}, "then": {"ack": False}},
+    ])  # fmt: skip
+    decision = decide(EVENT, ThreadFacts(), None, None, rules)
+    assert decision.ack_templates == {
+        "away": {"default": "Legal {ticket}"},
+        "instant": {"default": "Hi VIP", "fr": "Bonjour"},
+    }
+    assert (decision.calendar, decision.no_ack) == ("vip-hours", None)
+    assert rules[2].then == Actions(ack=False) and rules[0].then.ack
 
 
 def test_duplicate_names_refused() -> None:
