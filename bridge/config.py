@@ -133,10 +133,14 @@ class ChannelConfig(Section):
 @dataclass(frozen=True)
 class MetricsSettings:
     """``[metrics]``: ``token``, when set, is the bearer token ``GET /metrics`` asks for (401 without it);
-    ``episode_quiet_hours``: the quiet period after which a customer's message opens an episode (bridge.figures)."""
+    ``episode_quiet_hours``: the quiet period after which a customer's message opens an episode (bridge.figures);
+    ``no_answer_rules`` / ``no_answer_tags``: a message one of these rules fired on, or that got one of these tags,
+    needs no answer (its episode is left out of the response rate when all its messages are such)."""
 
     token: Secret | None = None
     episode_quiet_hours: float = DEFAULT_QUIET_HOURS
+    no_answer_rules: frozenset[str] = frozenset()
+    no_answer_tags: frozenset[str] = frozenset()
 
     @property
     def quiet(self) -> float:
@@ -484,6 +488,8 @@ class MetricsTable(_Table):
 
     token: Text | None = None
     episode_quiet_hours: Seconds = DEFAULT_QUIET_HOURS  # hours, any positive number
+    no_answer_rules: list[Text] = []  # names of [[rules]]: checked against them
+    no_answer_tags: list[Text] = []
 
 
 class DashboardTable(_Table):
@@ -595,7 +601,7 @@ def _config(checked: ConfigFile, source: str) -> Config:
         log_format=bridge.log_format,
         lease_seconds=bridge.lease_seconds,
         redispatch_after=bridge.redispatch_after,
-        metrics=_metrics(checked.metrics),
+        metrics=_metrics(checked.metrics, checked.rules),
         dashboard=_dashboard(checked.dashboard),
     )
 
@@ -615,9 +621,15 @@ def _quick(checked: ConfigFile) -> dict[str, QuickConfig]:
     }
 
 
-def _metrics(table: MetricsTable) -> MetricsSettings:
+def _metrics(table: MetricsTable, rules: list[dict[str, Any]]) -> MetricsSettings:
     token = Secret(table.token) if table.token else None
-    return MetricsSettings(token=token, episode_quiet_hours=table.episode_quiet_hours)
+    named = {str(r.get("name")) for r in rules}
+    unknown = sorted(set(table.no_answer_rules) - named)
+    if unknown:
+        raise ConfigError(f"metrics.no_answer_rules: no rule is named {unknown[0]!r}")
+    return MetricsSettings(token=token, episode_quiet_hours=table.episode_quiet_hours,
+                           no_answer_rules=frozenset(table.no_answer_rules),
+                           no_answer_tags=frozenset(table.no_answer_tags))  # fmt: skip
 
 
 def _dashboard(table: DashboardTable) -> DashboardSettings:

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bridge import acks, enrich, figures, messages, metrics, requesters, triage, writeback
+from bridge import acks, enrich, figures, figures_facts, messages, metrics, requesters, triage, writeback
 from bridge.errors import BridgeError, TicketClosed, Unavailable, UnknownOutcome, describe
 from bridge.events import EventKind, NewTicket, SocialEvent, TicketRef
 from bridge.registry import Runtime
@@ -138,8 +138,9 @@ def _apply_message(rt: Runtime, pending: PendingEvent) -> Outcome:
     opens = figures.opens_episode(thread["last_inbound_at"], at, quiet=quiet, ticket_replaced=replaced)
     acks.plan(rt, event, thread, ticket, opens_episode=opens, rules=decision)
     episode = {"episode_started_at": at, "episode_answered_at": None} if opens else {}
+    sentiment, no_answer = figures_facts.of_message(rt, event, decision)
     return Outcome(
-        written=Written(ticket_at=time.time(), opens_episode=opens),
+        written=Written(ticket_at=time.time(), opens_episode=opens, sentiment=sentiment, no_answer=no_answer),
         thread_changes={
             **episode,
             **({"ticket_id": ticket.id} if ticket.id != thread["ticket_id"] else {}),

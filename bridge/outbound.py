@@ -19,6 +19,7 @@ the text) is kept in the row with ``noted`` false until it is written: a retry w
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from bridge import inbound, messages, metrics, writeback
 from bridge.config import DEFAULT_PRIVATE_MARKER, DEFAULT_PRIVATE_NOTICE, DEFAULT_PRIVATE_TAG
 from bridge.errors import BridgeError, PartiallyDelivered, UnknownOutcome
 from bridge.events import AgentReply, Delivery, ThreadState
-from bridge.ports import KeyedReplies, PrivateReplies, SocialChannel
+from bridge.ports import KeyedReplies, PrivateReplies, SocialChannel, SolvedTickets
 from bridge.registry import Runtime
 from bridge.replyfrom import replying_channel
 from bridge.retry import backoff_for
@@ -47,13 +48,22 @@ def sync_ticket(rt: Runtime, helpdesk: str, ticket_id: str, owner: str) -> int:
     with rt.leases.hold(thread["key"], owner):
         replies: list[AgentReply] = []  # unknown until the helpdesk answers
         try:
-            replies = rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.agent_replies(ticket_id))
+            replies, solved = rt.policy.call(rt.helpdesk.name, lambda: _read(rt, ticket_id))
             posted = _deliver_all(rt, thread, replies)
         except BridgeError as e:
             _postpone(rt, ticket_id, events, e, replies)
             return 0
+    if solved and thread["episode_started_at"] is not None:  # the figures' resolution time: once per episode
+        rt.store.record_solved(thread["key"], thread["episode_started_at"], time.time())
     rt.store.finish("ticket_events", events, "done")
     return posted
+
+
+def _read(rt: Runtime, ticket_id: str) -> tuple[list[AgentReply], bool]:
+    """The ticket's agent replies, and whether it is solved (False from a helpdesk that cannot tell)."""
+    if isinstance(rt.helpdesk, SolvedTickets):
+        return rt.helpdesk.ticket_replies(ticket_id)
+    return rt.helpdesk.agent_replies(ticket_id), False
 
 
 def _postpone(rt: Runtime, ticket_id: str, event_ids: list[int], error: BridgeError, replies: list[AgentReply]) -> None:

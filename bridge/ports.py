@@ -110,6 +110,15 @@ class KeyedReplies(Protocol):
 
 
 @runtime_checkable
+class SolvedTickets(Protocol):
+    """A helpdesk connector that tells, from the reads :meth:`Helpdesk.agent_replies` makes anyway, whether
+    the ticket is solved (or closed): the service figures' resolution time, at no extra call."""
+
+    def ticket_replies(self, ticket_id: str) -> tuple[list[AgentReply], bool]:
+        """:meth:`Helpdesk.agent_replies`, and whether the ticket is solved or closed."""
+
+
+@runtime_checkable
 class SetupCheck(Protocol):
     """A helpdesk connector that can tell whether the helpdesk is set up for the bridge (``doctor``)."""
 

@@ -88,6 +88,7 @@ class Runtime:
     triage: Triage = field(default_factory=Triage)  # the [[rules]], their names resolved once
     classify: Callable[[str], Classified] | None = None  # sentiment, urgency, language for the rules
     leases: Leases = field(init=False)
+    last_classified: tuple[str, Classified] | None = field(default=None, repr=False)  # bridge.triage.classified
 
     def __post_init__(self) -> None:
         self.leases = Leases(self.store, self.lease_ttl)

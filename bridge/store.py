@@ -583,7 +583,8 @@ class Store:
         status = "done" if ignored is None else "ignored"
         values: dict[str, Any] = {"status": status, "last_error": ignored}
         if written is not None:
-            values.update(ticket_at=written.ticket_at, opens_episode=written.opens_episode)
+            values.update(ticket_at=written.ticket_at, opens_episode=written.opens_episode,
+                          sentiment=written.sentiment, no_answer=written.no_answer)  # fmt: skip
         with self.begin() as conn:
             conn.execute(sa.update(inbox).where(inbox.c.id == row_id).values(**values))
             if thread_changes:
@@ -883,6 +884,17 @@ class Store:
         with self.begin() as conn:
             return [WaitingRow(*r) for r in conn.execute(stmt)]
 
+    def record_solved(self, thread_key: str, episode_at: float, at: float) -> None:
+        """The helpdesk showed the thread's ticket solved: stamp its current episode (the first message's row),
+        the first time only."""
+        with self.begin() as conn:
+            conn.execute(
+                sa.update(inbox)
+                .where(inbox.c.thread_key == thread_key, inbox.c.platform_ts == episode_at,
+                       inbox.c.opens_episode.is_(True), inbox.c.solved_at.is_(None))
+                .values(solved_at=at)
+            )  # fmt: skip
+
     def mark_noted(self, helpdesk: str, comment_id: str) -> None:
         with self.begin() as conn:
             conn.execute(
@@ -1130,6 +1142,8 @@ class Written:
 
     ticket_at: float
     opens_episode: bool
+    sentiment: str | None = None  # the classifier's label, when it ran
+    no_answer: bool = False  # a rule or tag of [metrics] no_answer_rules / no_answer_tags applied
 
 
 def _answer_episode(conn: Connection, delivery: Any, now: float) -> float | None:

@@ -64,14 +64,20 @@ def _crm_facts(rt: Runtime, lookup: enrich.Lookup | None) -> CrmFacts | None:
 
 def classified(rt: Runtime, event: SocialEvent) -> Classified | None:
     """The classifier's verdict; None without one, or when it fails (rules on sentiment then do not fire,
-    and the message is not held back)."""
+    and the message is not held back). The last verdict is kept: the rules, the acknowledgement and the
+    figures' sentiment ask about the same message in turn, and the classifier answers once."""
     if rt.classify is None or not event.text:
         return None
+    last = rt.last_classified
+    if last is not None and last[0] == event.text:
+        return last[1]
     try:
-        return rt.classify(event.text)
+        verdict = rt.classify(event.text)
     except BridgeError as e:
         log.warning("classifier failed for %s: %s", event.thread_key, e)
         return None
+    rt.last_classified = (event.text, verdict)
+    return verdict
 
 
 def note(decision: Decision) -> str:

@@ -80,6 +80,9 @@ UNAVAILABLE = (errors.Unavailable, "Zendesk is unavailable")
 REJECTED = (errors.PermanentError, "Zendesk rejected the request")
 
 
+SOLVED_STATUSES = ("solved", "closed")
+
+
 class ZendeskHelpdesk:
     """The helpdesk port on Zendesk Support. Thread-safe: each thread has its own zenpy client."""
 
@@ -204,7 +207,11 @@ class ZendeskHelpdesk:
         return any(marker in str(comment.get("body") or "") for comment, _ in self._comments_with_authors(ticket_id))
 
     def agent_replies(self, ticket_id: str) -> list[AgentReply]:
-        """Public comments by agents and admins, oldest first; never the requester's.
+        return self.ticket_replies(ticket_id)[0]
+
+    def ticket_replies(self, ticket_id: str) -> tuple[list[AgentReply], bool]:
+        """Public comments by agents and admins, oldest first, never the requester's; and whether the ticket
+        is solved or closed (implements ``SolvedTickets``).
 
         The bridge's own API user is not excluded: the bridge writes only private notes and comments
         authored by the requester, and an admin whose token runs the bridge still answers customers
@@ -219,7 +226,7 @@ class ZendeskHelpdesk:
         for comment, author in self._comments_with_authors(ticket_id):
             if comment.get("public") and author.get("role") in STAFF_ROLES and author.get("id") != requester:
                 replies.append(_reply(ticket_id, comment, author, tags))
-        return replies
+        return replies, ticket.status in SOLVED_STATUSES
 
     def names(self) -> HelpdeskNames:
         """Groups (not deleted), agents and admins (by name and by email), brands: for rules naming them."""

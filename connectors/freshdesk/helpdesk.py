@@ -200,7 +200,11 @@ class FreshdeskHelpdesk:
         return any(marker in _plain(c) for c in self._conversations(ticket_id))
 
     def agent_replies(self, ticket_id: str) -> list[AgentReply]:
-        """Public, outgoing replies and notes by agents, oldest first; never the customer's.
+        return self.ticket_replies(ticket_id)[0]
+
+    def ticket_replies(self, ticket_id: str) -> tuple[list[AgentReply], bool]:
+        """Public, outgoing replies and notes by agents, oldest first, never the customer's; and whether the
+        ticket is resolved or closed (implements ``SolvedTickets``).
 
         The API key's own agent is not excluded: the bridge writes only private notes and incoming notes
         by the contact, and Freshdesk API keys belong to real agents, who also answer from the agent UI.
@@ -216,7 +220,8 @@ class FreshdeskHelpdesk:
             and c.get("source", 0) in DELIVERABLE_SOURCES
             and c.get("user_id") != requester
         ]
-        return sorted(replies, key=lambda r: (r.created_at, int(r.comment_id)))
+        solved = ticket.get("status") in (STATUSES[TicketStatus.SOLVED], STATUSES[TicketStatus.CLOSED])
+        return sorted(replies, key=lambda r: (r.created_at, int(r.comment_id))), solved
 
     def check_setup(self) -> str:
         """For ``socialdesk doctor`` (implements ``SetupCheck``): the custom ticket fields this connector
