@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from click.testing import CliRunner
 
+from bridge import cli, doctor, schedules, status, triage
 from bridge import config as config_module
-from bridge import doctor, schedules, status, triage
 from bridge.calendarbook import CalendarConfig
 from bridge.calendars import Calendar, Holiday, Interval, Unknown, parse_holidays
 from bridge.errors import ConfigError
@@ -367,6 +368,35 @@ def test_rules_explain_answers_for_the_time_given(tmp_path: Path) -> None:
         run = socialdesk("rules", "explain", "--config", str(config), "--channel", "acme-facebook", "--at", at, "hi")
         assert run.returncode == 0, run.stderr
         assert f"✓ {fired}: rule {fired}:" in run.stdout and f"decision: tags {fired.replace('-', '_')}" in run.stdout
+
+
+GOOD_CALENDAR = {"timezone": "Europe/Berlin", "hours": ["mon-fri 09:00-18:00"]}
+BAD_SETTINGS = [  # (calendars, the channel's options, rules) → the one line doctor prints
+    ({"support": GOOD_CALENDAR}, {"calendar": "support", "ack": {"away": "Hi {nom}"}}, [],
+     "channels[acme-facebook].ack.away.default: unknown placeholder {nom} (use {first_name}, {promise}, {ticket})"),
+    ({"support": {**GOOD_CALENDAR, "hours": ["mon-fri 9-18"]}}, {}, [],
+     "calendars.support.hours: 'mon-fri 9-18' is not an interval like 'mon-fri 09:00-18:00'"),
+    ({"support": {**GOOD_CALENDAR, "timezone": "Europe/Atlantis"}}, {}, [],
+     "calendars.support.timezone: 'Europe/Atlantis' is not a known time zone (use an IANA name such as Europe/Berlin)"),
+    ({"support": GOOD_CALENDAR}, {"calendar": "suport"}, [],
+     "channels[acme-facebook].calendar: no calendar 'suport' ([calendars.<name>]: support)"),
+    ({"support": GOOD_CALENDAR}, {}, [{"name": "vip", "then": {"calendar": "vip"}}],
+     "rules[vip].then.calendar: no calendar 'vip' ([calendars.<name>]: support)"),
+    ({}, {}, [{"name": "vip", "then": {"ack": {"instant": "Hi {first_name!z}"}}}],
+     "rules[vip].then.ack.instant.default: Unknown conversion specifier z"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("calendars", "options", "rules", "line"), BAD_SETTINGS)
+def test_a_bad_calendar_template_or_reference_fails_doctor_with_one_line_naming_the_key(
+    tmp_path: Path, calendars: dict[str, Any], options: dict[str, Any], rules: list[dict[str, Any]], line: str
+) -> None:
+    raw = raw_config(database_url=f"sqlite:///{tmp_path}/s.db")
+    raw["channels"][0].update(options)
+    raw.update({"calendars": calendars, "rules": rules})
+    (tmp_path / "socialdesk.toml").write_text(to_toml(raw))
+    run = CliRunner().invoke(cli.main, ["doctor", "--config", str(tmp_path / "socialdesk.toml")])  # in-process: fast
+    assert (run.exit_code, run.stdout, run.stderr) == (1, "", f"Error: configuration: {line}\n")
 
 
 def test_a_bad_calendar_stops_doctor_and_the_worker_with_one_line(tmp_path: Path) -> None:
