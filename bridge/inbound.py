@@ -14,7 +14,8 @@ rows oldest first (by the platform's timestamp). For each event:
    ticket known → add the customer's words as a public comment by the requester (reopening it, the
    rules' tags and priority in the same update),
    or open a follow-up ticket when the old one is closed;
-6. plan the channel's automatic acknowledgement, if it has one (:mod:`bridge.acks`).
+6. plan the channel's automatic acknowledgement, if it has one (:mod:`bridge.acks`), and send its quick
+   answer, if it has quick answers (:mod:`bridge.bot`).
 
 A retryable failure postpones the rest of the thread (order is kept); a permanent one dead-letters
 the event with its reason, visible and replayable.
@@ -27,7 +28,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bridge import acks, enrich, figures, figures_facts, messages, metrics, requesters, triage, writeback
+from bridge import acks, bot, enrich, figures, figures_facts, messages, metrics, requesters, triage, writeback
 from bridge.errors import BridgeError, TicketClosed, Unavailable, UnknownOutcome, describe
 from bridge.events import EventKind, NewTicket, SocialEvent, TicketRef
 from bridge.registry import Runtime
@@ -137,6 +138,7 @@ def _apply_message(rt: Runtime, pending: PendingEvent) -> Outcome:
     replaced = figures.ticket_restarted(thread["ticket_id"], ticket)  # closed or solved: a new episode
     opens = figures.opens_episode(thread["last_inbound_at"], at, quiet=quiet, ticket_replaced=replaced)
     acks.plan(rt, event, thread, ticket, opens_episode=opens, rules=decision)
+    bot.answer(rt, event, thread, ticket.id, opens_episode=opens)
     episode = {"episode_started_at": at, "episode_answered_at": None} if opens else {}
     sentiment, no_answer = figures_facts.of_message(rt, event, decision)
     return Outcome(

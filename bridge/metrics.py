@@ -122,6 +122,12 @@ DEAD_LETTERS = Counter(
 PAUSES = Counter("socialdesk_pauses_total", "Connector pauses after a rate limit", ["connector"], registry=SERIES)
 
 
+BOT_MESSAGES = Counter(
+    "socialdesk_bot_messages_total", "Quick answers the bot sent (never counted as people's replies), by step",
+    ["channel", "step", "outcome"], registry=SERIES,
+)  # fmt: skip
+
+
 def webhook_answered(path: str, status: int, seconds: float) -> None:
     """Count one answered request to ``/webhooks/<source>...`` (other paths are not webhooks)."""
     parts = path.split("/")
@@ -165,6 +171,12 @@ def reply_finished(channel: str, status: str, first_response: float | None) -> N
         REPLIES_FAILED.labels(channel, status).inc()
     if first_response is not None:
         FIRST_RESPONSE.labels(channel).observe(first_response)
+
+
+def bot_message(channel: str, step: str, outcome: str) -> None:
+    """One bot message (:mod:`bridge.bot`): ``step`` answer, ask, thanks, menu or handoff; ``outcome`` sent or
+    failed. Apart from ``socialdesk_replies_delivered_total``, which counts people's replies only."""
+    BOT_MESSAGES.labels(channel, step, outcome).inc()
 
 
 class StoreCollector(Collector):

@@ -6,7 +6,7 @@ table), and never sleeps or retries by itself: :mod:`bridge.retry` decides.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -101,12 +101,41 @@ class PrivateReplies(Protocol):
 
 
 @runtime_checkable
+class Buttons(Protocol):
+    """A channel that can offer buttons under a message (Messenger and Instagram quick replies, WhatsApp reply
+    buttons, Telegram inline keyboards): the bot's quick answers (:mod:`bridge.bot`)."""
+
+    def send_buttons(
+        self, thread: ThreadState, text: str, buttons: Sequence[tuple[str, str]], *, now: datetime
+    ) -> Delivery:
+        """Post ``text`` into a private thread with ``buttons`` (payload, title) the customer can press: a
+        press comes back as a message whose ``extra["pressed"]`` is the payload. Raises as ``send_reply``."""
+
+
+@runtime_checkable
+class Presses(Protocol):
+    """A platform that waits for the bot to acknowledge a pressed button (Telegram's callback queries)."""
+
+    def answer_press(self, press_id: str) -> None:
+        """Tell the platform the press was received (the button stops spinning). Raises :class:`BridgeError`."""
+
+
+@runtime_checkable
 class KeyedReplies(Protocol):
     """A channel whose receiver deduplicates replies on a key the bridge gives each one (own channels)."""
 
     def send_keyed_reply(self, thread: ThreadState, text: str, *, now: datetime, key: str) -> Delivery:
         """As :meth:`SocialChannel.send_reply`, carrying ``key``: the same on every attempt at one agent reply,
         so a receiver that stored it but whose answer was lost takes the retry for what it is, not a new reply."""
+
+
+@runtime_checkable
+class TicketFields(Protocol):
+    """A helpdesk that can set a ticket's custom fields with a note saying why (the bot's questions)."""
+
+    def set_fields(self, ticket_id: str, fields: Mapping[str, str], *, note: str) -> None:
+        """Set ``fields`` (Zendesk: field id → value; Freshdesk: ``cf_`` name → value) and add ``note`` as an
+        internal note, in one update where the helpdesk allows it."""
 
 
 @runtime_checkable

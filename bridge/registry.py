@@ -112,5 +112,6 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
 
 
 def _needs_classifier(config: Config) -> bool:
-    """The rules look at sentiment, urgency or language, or a channel acknowledges (never cheerfully to anger)."""
-    return needs_classifier(config.rules) or bool(config.acks)
+    """The rules look at sentiment, urgency or language, or a channel acknowledges (never cheerfully to anger) or
+    has quick answers (never to anger either, and in the customer's language)."""
+    return needs_classifier(config.rules) or bool(config.acks) or bool(config.quick)

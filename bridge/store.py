@@ -986,15 +986,27 @@ class Store:
             return bool(conn.execute(sa.update(auto_acks).where(where).values(**values)).rowcount)
 
     def agent_replied_since(self, thread_key: str, since: float) -> bool:
-        """Whether an agent's reply (not an ack) on this thread was written in the helpdesk at or after ``since``
-        (to the second: helpdesks date comments in whole seconds, the platforms in milliseconds)."""
+        """Whether an agent's reply (not an ack, not the bot's) on this thread was written in the helpdesk at or
+        after ``since`` (to the second: helpdesks date comments in whole seconds, the platforms in milliseconds)."""
         query = sa.select(deliveries.c.id).where(
             deliveries.c.thread_key == thread_key,
             deliveries.c.comment_created_at >= math.floor(since),
-            deliveries.c.comment_id.notlike(f"{ACK_COMMENT_PREFIX}%"),
+            deliveries.c.author_kind == AuthorKind.HUMAN,  # neither an ack nor the bot's quick answers
         )
         with self.begin() as conn:
             return conn.execute(query.limit(1)).first() is not None
+
+    def bot_steps(self, thread_key: str, since: float) -> list[str]:
+        """The comment ids of the bot's messages on this thread written at or after ``since``, oldest first
+        (:mod:`bridge.bot` reads its state in the episode from them: a hand-off, a question asked)."""
+        query = (
+            sa.select(deliveries.c.comment_id)
+            .where(deliveries.c.thread_key == thread_key, deliveries.c.author_kind == AuthorKind.BOT,
+                   deliveries.c.comment_created_at >= math.floor(since))
+            .order_by(deliveries.c.id)
+        )  # fmt: skip
+        with self.begin() as conn:
+            return [str(row[0]) for row in conn.execute(query)]
 
     def crm_cached(self, key: str, *, max_age: float) -> dict[str, str] | None:
         """The cached record (``{}`` when the CRM knew nobody), or None when absent or older than ``max_age``."""

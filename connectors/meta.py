@@ -29,7 +29,7 @@ can carry it. Graph's errors are mapped in one table per platform, keyed by (cod
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -180,18 +180,22 @@ class GraphClient:
         return _id(self._request("POST", path, action, **kwargs), key, self.platform)
 
     def _send_message(
-        self, recipient: str, parts: list[str], last_inbound_at: datetime | None, now: datetime, *, key: str = "id"
-    ) -> Delivery:
+        self, recipient: str, parts: list[str], last_inbound_at: datetime | None, now: datetime, *, key: str = "id",
+        buttons: Sequence[tuple[str, str]] = (),
+    ) -> Delivery:  # fmt: skip
         """Messenger's and Instagram's send API: ``POST /{account}/messages`` within the windows, to
-        ``recipient.<key>`` (``id``, or ``user_ref`` for a Chat Plugin guest)."""
+        ``recipient.<key>`` (``id``, or ``user_ref`` for a Chat Plugin guest); ``buttons`` (payload, title) as
+        the last part's quick replies."""
         messaging_type, tag = messenger_policy(last_inbound_at, now, platform=self.platform)
         path = f"/{quote(self._messages_node(), safe='')}/messages"
         action = f"could not send the {_product(self.platform)} message"
+        quick = [{"content_type": "text", "payload": payload, "title": title} for payload, title in buttons]
 
         def send(part: str) -> str:
-            body: dict[str, Any] = {
-                "recipient": {key: recipient}, "messaging_type": messaging_type, "message": {"text": part}
-            }  # fmt: skip
+            message: dict[str, Any] = {"text": part}
+            if quick and part is parts[-1]:
+                message["quick_replies"] = quick
+            body: dict[str, Any] = {"recipient": {key: recipient}, "messaging_type": messaging_type, "message": message}
             if tag is not None:
                 body["tag"] = tag
             return self._post_id(path, action, "message_id", json=body)
@@ -246,6 +250,18 @@ class FacebookChannel(GraphClient):
             key = "user_ref" if kind == "messenger-guest" else "id"
             return self._send_message(target, split_text(text, MESSENGER_LIMIT), thread.last_inbound_at, now, key=key)
         raise errors.PermanentError(f"a Facebook channel cannot reply in a {kind!r} thread", platform=PLATFORM)
+
+    def send_buttons(
+        self, thread: ThreadState, text: str, buttons: Sequence[tuple[str, str]], *, now: datetime
+    ) -> Delivery:
+        """A Messenger message with quick replies (``buttons``: payload, title); comments have none."""
+        kind, _, ref = thread.thread_id.partition(":")
+        if kind not in ("messenger", "messenger-guest"):
+            raise errors.PermanentError(f"Facebook offers quick replies in Messenger only, not in a {kind!r} thread",
+                                        platform=PLATFORM)  # fmt: skip
+        key = "user_ref" if kind == "messenger-guest" else "id"
+        parts = split_text(text, MESSENGER_LIMIT)
+        return self._send_message(thread.reply_to or ref, parts, thread.last_inbound_at, now, key=key, buttons=buttons)
 
     def send_private_reply(self, thread: ThreadState, text: str, *, now: datetime, notice: str) -> Delivery:
         """A private reply to the customer's latest comment (one message, within 7 days of it), then
@@ -302,6 +318,17 @@ class InstagramChannel(GraphClient):
             parts = split_text(text, INSTAGRAM_DM_LIMIT, measure=utf8_len)
             return self._send_message(target, parts, thread.last_inbound_at, now)
         raise errors.PermanentError(f"an Instagram channel cannot reply in a {kind!r} thread", platform=self.platform)
+
+    def send_buttons(
+        self, thread: ThreadState, text: str, buttons: Sequence[tuple[str, str]], *, now: datetime
+    ) -> Delivery:
+        """A Direct message with quick replies (``buttons``: payload, title); comments and mentions have none."""
+        kind, _, ref = thread.thread_id.partition(":")
+        if kind != "dm":
+            raise errors.PermanentError(f"Instagram offers quick replies in Direct only, not in a {kind!r} thread",
+                                        platform=self.platform)  # fmt: skip
+        parts = split_text(text, INSTAGRAM_DM_LIMIT, measure=utf8_len)
+        return self._send_message(thread.reply_to or ref, parts, thread.last_inbound_at, now, buttons=buttons)
 
     def send_private_reply(self, thread: ThreadState, text: str, *, now: datetime, notice: str) -> Delivery:
         """Instagram's private reply to a comment (a Direct message to its author, then ``notice`` under the

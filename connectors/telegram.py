@@ -21,7 +21,7 @@ that became a supergroup (Telegram refuses the old chat id, naming the new one i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -88,6 +88,13 @@ class TelegramChannel:
 
     def send_reply(self, thread: ThreadState, text: str, *, now: datetime) -> Delivery:
         """Send ``text`` to the thread's chat, the first part quoting the customer's latest message."""
+        return self.send_buttons(thread, text, (), now=now)
+
+    def send_buttons(
+        self, thread: ThreadState, text: str, buttons: Sequence[tuple[str, str]], *, now: datetime
+    ) -> Delivery:
+        """As :meth:`send_reply`, the last part with an inline keyboard: one button (payload as its
+        ``callback_data``, title) a row."""
         match = _THREAD.fullmatch(thread.thread_id)
         if match is None:
             raise errors.PermanentError(
@@ -104,11 +111,18 @@ class TelegramChannel:
                 body["message_thread_id"] = int(topic)
             if quote is not None and not sent:
                 body["reply_parameters"] = {"message_id": quote, "allow_sending_without_reply": True}
+            if buttons and part is parts[-1]:
+                body["reply_markup"] = {"inline_keyboard": [[{"text": t, "callback_data": p}] for p, t in buttons]}
             result = self._call("sendMessage", "could not send the Telegram message", body)
             sent.append(f"{_chat_of(result, chat)}/{_result_field(result, 'message_id')}")
             return sent[-1]
 
         return send_parts(PLATFORM, parts, send, max_parts=self.max_reply_parts)
+
+    def answer_press(self, press_id: str) -> None:
+        """``answerCallbackQuery``: the pressed button stops spinning (Telegram asks it of every press)."""
+        self._call("answerCallbackQuery", "could not answer the button press", {"callback_query_id": press_id},
+                   idempotent=True)  # fmt: skip
 
     def ping(self) -> str:
         """``getMe``: the bot's ``@username``, proving the token works."""

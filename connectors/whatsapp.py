@@ -16,7 +16,7 @@ errors are mapped in one table, :data:`WHATSAPP_ERRORS`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +31,7 @@ from connectors.meta import DEFAULT_API_URL, ErrorClass, GraphClient
 
 PLATFORM = "whatsapp"
 TEXT_LIMIT = 4096  # characters of a text message body
+BUTTON_BODY_LIMIT = 1024  # characters of an interactive message's body
 SERVICE_WINDOW = timedelta(hours=24)
 
 _PERMISSION = (errors.AuthError, "the access token lacks a permission this action needs")
@@ -149,6 +150,33 @@ class WhatsAppChannel(GraphClient):
             return send_parts(PLATFORM, parts, send, max_parts=self.max_reply_parts)
         except errors.WindowClosed as refused:  # only ever for the first part: later ones are partial
             return self._reengage(to, thread.last_inbound_at, refused)
+
+    def send_buttons(
+        self, thread: ThreadState, text: str, buttons: Sequence[tuple[str, str]], *, now: datetime
+    ) -> Delivery:
+        """Interactive reply buttons (``buttons``: payload as the id, title): free-form, so inside the 24-hour
+        window only (no template stands in for them). A text past the body's 1,024 characters goes first as text."""
+        kind, _, ref = thread.thread_id.partition(":")
+        if kind != "chat":
+            raise errors.PermanentError(f"a WhatsApp channel cannot reply in a {kind!r} thread", platform=PLATFORM)
+        if window_closed(thread.last_inbound_at, now):
+            last = thread.last_inbound_at.astimezone(UTC) if thread.last_inbound_at else None
+            reason = messages.window_closed("WhatsApp", last, "24 hours")
+            raise errors.WindowClosed(f"{reason}: buttons are sent inside it only", platform=PLATFORM, code="window")
+        to, parts = thread.reply_to or ref, split_text(text, BUTTON_BODY_LIMIT)
+        if not parts:
+            raise errors.PermanentError("the reply is empty: there is nothing to send", platform=PLATFORM)
+        action = {"buttons": [{"type": "reply", "reply": {"id": p, "title": t}} for p, t in buttons]}
+        send_text = self._text_sender(to, None)
+
+        def send(part: str) -> str:
+            if part is not parts[-1]:
+                return send_text(part)
+            interactive = {"type": "button", "body": {"text": part}, "action": action}
+            return self._send({**_base(to), "type": "interactive", "interactive": interactive},
+                              "could not send the WhatsApp buttons")  # fmt: skip
+
+        return send_parts(PLATFORM, parts, send, max_parts=self.max_reply_parts)
 
     def ping(self) -> str:
         """``GET /{phone-number-id}``: the verified name and number, proving the token works."""

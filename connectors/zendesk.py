@@ -203,6 +203,12 @@ class ZendeskHelpdesk:
     def add_internal_note(self, ticket_id: str, body: str) -> None:
         self._update(Ticket(id=_number(ticket_id), comment=Comment(body=body, public=False)))
 
+    def set_fields(self, ticket_id: str, fields: Mapping[str, str], *, note: str) -> None:
+        """One update: the custom fields (by id) and a private comment saying why."""
+        update = Ticket(id=_number(ticket_id), comment=Comment(body=note, public=False))
+        update.custom_fields = [{"id": _number(k), "value": v} for k, v in fields.items()]
+        self._update(update)
+
     def has_comment_containing(self, ticket_id: str, marker: str) -> bool:
         return any(marker in str(comment.get("body") or "") for comment, _ in self._comments_with_authors(ticket_id))
 

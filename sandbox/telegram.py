@@ -10,7 +10,11 @@ Telegram reads them):
   in; a topic nobody wrote in is ``message thread not found``, and without it a forum's message goes
   to its General topic); only chats whose customer wrote first exist; a group that became a supergroup
   (:meth:`~TelegramSimulator.migrate_group`) is refused with ``group chat was upgraded to a supergroup
-  chat`` and ``parameters.migrate_to_chat_id``.
+  chat`` and ``parameters.migrate_to_chat_id``; ``reply_markup`` with an ``inline_keyboard`` (rows of buttons,
+  each with a non-empty ``text`` and ``callback_data`` of 1-64 bytes, else ``BUTTON_DATA_INVALID``), kept on
+  the message as Telegram keeps it;
+* ``answerCallbackQuery`` with the id of a callback query this simulator sent (else ``query is too old and
+  response timeout expired or query ID is invalid``) and an optional ``text`` of at most 200 characters.
 
 Answers are ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code", "description"}`` with
 Telegram's wording; flood control (:meth:`TelegramSimulator.flood`) answers 429 with
@@ -19,7 +23,8 @@ Telegram's wording; flood control (:meth:`TelegramSimulator.flood`) answers 429 
 
 Customer side: :meth:`~TelegramSimulator.customer_message` (any content: ``customer_photo``, or a
 service message such as :meth:`~TelegramSimulator.pin`) and :meth:`~TelegramSimulator.customer_edit`
-build ``message`` / ``edited_message`` updates (the shape of ``tests/fixtures/telegram``) with
+build ``message`` / ``edited_message`` updates, :meth:`~TelegramSimulator.customer_press` a ``callback_query``
+(a button of the bot's inline keyboard pressed), (the shape of ``tests/fixtures/telegram``) with
 increasing ``update_id`` and POST them to :attr:`~TelegramSimulator.webhook_target` (or the URL set with
 ``setWebhook``) with ``X-Telegram-Bot-Api-Secret-Token``. Telegram never sends a bot its own messages,
 so there are no echoes.
@@ -42,6 +47,8 @@ from sandbox.base import Fault, Simulator, json_response
 
 Payload = dict[str, Any]
 TEXT_LIMIT = 4096
+CALLBACK_DATA_LIMIT = 64  # bytes of an inline keyboard button's callback_data
+CALLBACK_ANSWER_LIMIT = 200  # characters of answerCallbackQuery's text
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
@@ -103,6 +110,7 @@ class TelegramSimulator(Simulator):
         self.blocked: set[int] = set()
         self.topics: set[tuple[int, int]] = set()
         self.migrated: dict[int, int] = {}  # a group's chat id → its supergroup's
+        self.queries: dict[str, bool] = {}  # callback query id → answered
         self._messages: dict[tuple[int, int], Payload] = {}
         self._message_ids = itertools.count(1365)
         self._update_ids = itertools.count(10000)
@@ -117,6 +125,7 @@ class TelegramSimulator(Simulator):
             self.blocked.clear()
             self.topics.clear()
             self.migrated.clear()
+            self.queries.clear()
             self._messages.clear()
         self.reset_calls()
         self.clear_faults()
@@ -208,6 +217,26 @@ class TelegramSimulator(Simulator):
         message.update(text=text, edit_date=int(self.clock()))
         return self._update("edited_message", message, send)
 
+    def customer_press(self, chat_id: int, title: str, *, user_id: int, first_name: str = "Test Firstname",
+                       send: bool = True) -> Update:  # fmt: skip
+        """The customer presses the button titled ``title`` under the bot's latest message in the chat that has one:
+        a ``callback_query`` update (Telegram shows a spinner on it until the bot answers the query)."""
+        with self._lock:
+            message = next(m for (chat, _), m in reversed(self._messages.items())
+                           if chat == chat_id and m.get("reply_markup"))  # fmt: skip
+        buttons = [b for row in message["reply_markup"]["inline_keyboard"] for b in row]
+        button = next(b for b in buttons if b["text"] == title)
+        query_id = f"{self.bot_id}{next(self._update_ids)}"
+        sender = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "en"}
+        query = {"id": query_id, "from": sender, "message": message, "chat_instance": f"-{chat_id}77",
+                 "data": button["callback_data"]}  # fmt: skip
+        with self._lock:
+            self.queries[query_id] = False
+        update_id = next(self._update_ids)
+        payload: Payload = {"update_id": update_id, "callback_query": query}
+        response = self.deliver(payload) if send else None
+        return Update(update_id, int(message["message_id"]), chat_id, payload, response)
+
     def deliver(self, payload: Payload, *, secret_token: str | None = None) -> requests.Response:
         """POST an update to the bridge with the secret header, as Telegram does."""
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -243,6 +272,7 @@ class TelegramSimulator(Simulator):
         handler = {
             "getMe": self._get_me,
             "sendMessage": self._send_message,
+            "answerCallbackQuery": self._answer_query,
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._webhook_info,
@@ -270,9 +300,22 @@ class TelegramSimulator(Simulator):
                 upgraded = "Bad Request: group chat was upgraded to a supergroup chat"
                 raise BotApiError(400, upgraded, {"migrate_to_chat_id": self.migrated[chat_id]})
             topic = self._topic(chat, params.get("message_thread_id"))
+            markup = _keyboard(_json_param(params, "reply_markup"))
             message = self._bot_message(chat, text, _json_param(params, "reply_parameters"), topic)
+            if markup:
+                message["reply_markup"] = markup
             self.sent.append({"chat_id": chat_id, "text": text, "message_id": message["message_id"], **params})
         return message
+
+    def _answer_query(self, params: Payload) -> bool:
+        query_id, text = str(params.get("callback_query_id") or ""), params.get("text")
+        if text is not None and len(str(text)) > CALLBACK_ANSWER_LIMIT:
+            raise bad_request("MESSAGE_TOO_LONG")
+        with self._lock:
+            if self.queries.get(query_id) is not False:  # unknown, or answered already
+                raise bad_request("query is too old and response timeout expired or query ID is invalid")
+            self.queries[query_id] = True
+        return True
 
     def _topic(self, chat: Payload, thread: Any) -> int | None:
         """The forum topic a message goes to (None: the chat itself, or a forum's General topic)."""
@@ -322,6 +365,21 @@ class TelegramSimulator(Simulator):
         if self.webhook.get("allowed_updates"):
             info["allowed_updates"] = self.webhook["allowed_updates"]
         return info
+
+
+def _keyboard(markup: Any) -> Payload | None:
+    """An ``InlineKeyboardMarkup``, checked: rows of buttons with a text and callback data of 1-64 bytes."""
+    if markup is None:
+        return None
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise bad_request("can't parse inline keyboard button: InlineKeyboardMarkup must be an Array of Arrays")
+    for button in (b for row in rows for b in row):
+        if not isinstance(button, dict) or not str(button.get("text") or "").strip():
+            raise bad_request("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
+        if not 1 <= len(str(button.get("callback_data") or "").encode("utf-8")) <= CALLBACK_DATA_LIMIT:
+            raise bad_request("BUTTON_DATA_INVALID")
+    return {"inline_keyboard": rows}
 
 
 def _params() -> Payload:

@@ -191,6 +191,13 @@ class FreshdeskHelpdesk:
         note = {"body": to_html(body), "private": True}
         self._api.json("POST", f"{_ticket_path(ticket_id)}/notes", "could not add the note", json=note)
 
+    def set_fields(self, ticket_id: str, fields: Mapping[str, str], *, note: str) -> None:
+        """The custom fields (by ``cf_`` name) in a PUT (Freshdesk's notes cannot change the ticket), then the
+        private note saying why."""
+        self._api.json("PUT", _ticket_path(ticket_id), "could not set the ticket's fields",
+                       json={"custom_fields": dict(fields)})  # fmt: skip
+        self.add_internal_note(ticket_id, note)
+
     def has_comment_containing(self, ticket_id: str, marker: str) -> bool:
         """Whether the description or a conversation's plain text contains ``marker`` (crash recovery)."""
         if marker in str(

@@ -3,7 +3,8 @@
 * ``POST /{page-id}/messages``, ``POST /me/messages``: the Send API, to a PSID (``recipient.id``) or as
   a private reply to a comment (``recipient.comment_id``). It enforces the windows, measured from the
   last customer message this simulator delivered: ``RESPONSE``/``UPDATE`` within 24 h, ``MESSAGE_TAG``
-  with ``HUMAN_AGENT`` within 7 days. It also enforces the 2,000-character text limit.
+  with ``HUMAN_AGENT`` within 7 days. It also enforces the 2,000-character text limit, and the documented
+  limits of ``message.quick_replies`` (:func:`~sandbox.meta.graph.quick_replies`: 13, titles of 20 characters).
 * ``POST /{post-or-comment-id}/comments``: the page comments. A reply to a reply is attached to the
   top-level comment, because Facebook keeps two levels.
 * ``GET /{object-id}`` and ``GET /me`` (``fields=``) for pages, posts and comments.
@@ -47,6 +48,7 @@ from sandbox.meta.graph import (
     params,
     permissions_error,
     person_unavailable,
+    quick_replies,
     select,
     window,
 )
@@ -378,7 +380,7 @@ class FacebookMixin(MetaCore):
         self._check_node(object_id, page)
         recipient, message = json_param(merged, "recipient"), json_param(merged, "message")
         kind, tag = messaging_type(merged)
-        text = message_text(message, MESSENGER_TEXT_LIMIT)
+        text, buttons = message_text(message, MESSENGER_TEXT_LIMIT), quick_replies(message)
         if "comment_id" in recipient:
             psid = self._private_reply(page, str(recipient["comment_id"]))
         elif "id" in recipient:
@@ -393,7 +395,7 @@ class FacebookMixin(MetaCore):
         with self._lock:
             self.sent_messages.append(
                 {"page": page.id, "recipient": psid, "text": text, "messaging_type": kind, "tag": tag,
-                 "message_id": mid}
+                 "message_id": mid, **({"quick_replies": buttons} if buttons else {})}
             )  # fmt: skip
         response = json_response({"recipient_id": psid, "message_id": mid})
         self._post_later(response, self._echo(page, psid, mid, text))

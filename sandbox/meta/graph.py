@@ -279,6 +279,38 @@ def message_text(message: Payload, limit: int, measure: Callable[[str], int] = l
     return None if text is None else str(text)
 
 
+QUICK_REPLIES_MAX, QUICK_REPLY_TITLE, QUICK_REPLY_PAYLOAD = 13, 20, 1000
+
+
+def quick_replies(message: Payload, *, truncate: bool = False) -> list[Payload]:
+    """The ``message.quick_replies`` of a Send API request, checked as documented: at most 13, a ``text`` one
+    with a non-empty title of at most 20 characters (Instagram truncates a longer one: ``truncate``) and a
+    payload of at most 1,000 characters."""
+    replies = message.get("quick_replies")
+    if replies is None:
+        return []
+    if not isinstance(replies, list) or not replies or not all(isinstance(r, dict) for r in replies):
+        raise bad_param("param message[quick_replies] must be a non-empty array")
+    if len(replies) > QUICK_REPLIES_MAX:
+        raise bad_param(f"param message[quick_replies] must have at most {QUICK_REPLIES_MAX} elements")
+    return [_quick_reply(r, truncate) for r in replies]
+
+
+def _quick_reply(reply: Payload, truncate: bool) -> Payload:
+    if reply.get("content_type") not in ("text", "user_phone_number", "user_email"):
+        raise bad_param("param message[quick_replies][content_type] must be one of {text, user_phone_number, ...}")
+    if reply["content_type"] != "text":
+        return dict(reply)
+    title, payload = str(reply.get("title") or ""), str(reply.get("payload") or "")
+    if not title or not payload:
+        raise bad_param("param message[quick_replies][title] and [payload] are required for content_type text")
+    if len(title) > QUICK_REPLY_TITLE and not truncate:
+        raise bad_param(f"param message[quick_replies][title] must be at most {QUICK_REPLY_TITLE} characters")
+    if len(payload) > QUICK_REPLY_PAYLOAD:
+        raise bad_param(f"param message[quick_replies][payload] must be at most {QUICK_REPLY_PAYLOAD} characters")
+    return {"content_type": "text", "title": title[:QUICK_REPLY_TITLE], "payload": payload}
+
+
 def window(kind: str, tag: str | None) -> float | None:
     """How long after the customer's last message a send is allowed; None: no window (other tags)."""
     if kind in ("RESPONSE", "UPDATE"):

@@ -45,6 +45,7 @@ from sandbox.meta.graph import (
     outside_window,
     params,
     permissions_error,
+    quick_replies,
     select,
     window,
 )
@@ -283,6 +284,7 @@ class InstagramMixin(MetaCore):
         recipient, message = json_param(merged, "recipient"), json_param(merged, "message")
         kind, tag = messaging_type(merged)
         text = message_text(message, DM_TEXT_LIMIT, lambda s: len(s.encode("utf-8")))
+        buttons = quick_replies(message, truncate=True)  # Instagram truncates a title past 20 characters
         if "comment_id" in recipient:  # a private reply: one message to the commenter, within 7 days
             igsid = self._ig_private_reply(account, str(recipient["comment_id"]))
         else:
@@ -292,7 +294,7 @@ class InstagramMixin(MetaCore):
         with self._lock:
             self.ig_sent_messages.append(
                 {"account": account.id, "recipient": igsid, "text": text, "messaging_type": kind, "tag": tag,
-                 "message_id": mid}
+                 "message_id": mid, **({"quick_replies": buttons} if buttons else {})}
             )  # fmt: skip
         response = json_response({"recipient_id": igsid, "message_id": mid})
         self._post_later(response, self._ig_echo(account, igsid, mid, text))

@@ -2,7 +2,9 @@
 
 * ``POST /{phone-number-id}/messages``: ``messaging_product: "whatsapp"``, ``to`` (or ``recipient``, a
   business-scoped user id), ``type`` ``text`` (4,096 characters), ``template`` (approved ones only, see
-  :meth:`WhatsAppMixin.add_template`) or a media type; ``context.message_id`` quotes a message. Text
+  :meth:`WhatsAppMixin.add_template`), ``interactive`` reply buttons (:func:`reply_buttons`: a body of at most
+  1,024 characters, 1-3 buttons, unique titles of 1-20 characters, ids of 1-256) or a media type;
+  ``context.message_id`` quotes a message. Text, buttons
   and media are refused outside the 24-hour customer-service window with error 131047, exactly as
   the Cloud API does; templates are not. The answer is ``{"messaging_product", "contacts",
   "messages": [{"id": "wamid..."}]}``.
@@ -272,6 +274,8 @@ class WhatsAppMixin(MetaCore):
             if len(text) > TEXT_LIMIT:
                 raise bad_param(f"Param text['body'] must be at most {TEXT_LIMIT} characters long.")
             return {"text": text}
+        if kind == "interactive":
+            return {"interactive": reply_buttons(body)}
         if kind == "template":
             name, language = str(body.get("name") or ""), str((body.get("language") or {}).get("code") or "")
             if (name, language) not in self.wa_templates:
@@ -291,6 +295,37 @@ class WhatsAppMixin(MetaCore):
             return [self._wa_payload(phone_id, {"statuses": [status_object(wamid, to, "failed", now, 131026)]})]
         return [self._wa_payload(phone_id, {"statuses": [status_object(wamid, to, s, now, None)]})
                 for s in ("sent", "delivered")]  # fmt: skip
+
+
+BUTTON_BODY, BUTTONS_MAX, BUTTON_TITLE, BUTTON_ID = 1024, 3, 20, 256
+
+
+def reply_buttons(interactive: Payload) -> Payload:
+    """An ``interactive`` message of ``type: "button"``, checked against the documented limits."""
+    if interactive.get("type") != "button":
+        raise bad_param("The parameter interactive['type'] must be one of {button, list, cta_url, ...}.")
+    body = (interactive.get("body") or {}).get("text") if isinstance(interactive.get("body"), dict) else None
+    if not isinstance(body, str) or not body or len(body) > BUTTON_BODY:
+        raise bad_param(f"Param interactive['body']['text'] is required, at most {BUTTON_BODY} characters long.")
+    buttons = (interactive.get("action") or {}).get("buttons") if isinstance(interactive.get("action"), dict) else None
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= BUTTONS_MAX:
+        raise bad_param(f"Param interactive['action']['buttons'] must have 1 to {BUTTONS_MAX} buttons.")
+    replies = [_reply_button(b) for b in buttons]
+    if len({r["title"] for r in replies}) < len(replies) or len({r["id"] for r in replies}) < len(replies):
+        raise bad_param("Param interactive['action']['buttons'] must have unique titles and ids.")
+    return {"body": body, "buttons": replies}
+
+
+def _reply_button(button: Any) -> Payload:
+    reply = button.get("reply") if isinstance(button, dict) and button.get("type") == "reply" else None
+    if not isinstance(reply, dict):
+        raise bad_param("Param interactive['action']['buttons'][]['type'] must be reply, with a reply object.")
+    title, id_ = str(reply.get("title") or ""), str(reply.get("id") or "")
+    if not 1 <= len(title) <= BUTTON_TITLE:
+        raise bad_param(f"Param interactive['action']['buttons'][]['reply']['title'] must be 1-{BUTTON_TITLE} chars.")
+    if not 1 <= len(id_) <= BUTTON_ID or id_ != id_.strip():
+        raise bad_param(f"Param interactive['action']['buttons'][]['reply']['id'] must be 1-{BUTTON_ID} characters.")
+    return {"id": id_, "title": title}
 
 
 def status_object(message_id: str, recipient: str, status: str, when: int, error_code: int | None) -> Payload:

@@ -446,6 +446,19 @@ class ZendeskSimulator(UsersMixin, AutomationMixin, RoutingMixin, SchedulesMixin
         ]
         ticket.update(changes)
         ticket["raw_subject"], ticket["custom_status_id"] = ticket["subject"], CUSTOM_STATUS_IDS[ticket["status"]]
+        return events + self._change_fields(ticket, data.get("custom_fields"))
+
+    def _change_fields(self, ticket: dict[str, Any], given: Any) -> list[dict[str, Any]]:
+        """An update's ``custom_fields``: the values of the account's fields it names change, the others stay
+        (unknown ids are ignored, as on create); each change is an audit event named by the field's id."""
+        values = {as_id(f.get("id")): f.get("value") for f in given or [] if isinstance(f, dict)}
+        events = []
+        for field in ticket["custom_fields"]:
+            if field["id"] in values and values[field["id"]] != field["value"]:
+                events.append({"id": next(self._ids), "type": "Change", "value": values[field["id"]],
+                               "field_name": str(field["id"]), "previous_value": field["value"]})  # fmt: skip
+                field["value"] = values[field["id"]]
+        ticket["fields"] = [dict(f) for f in ticket["custom_fields"]]
         return events
 
     def _list_comments(self, ticket_id: int) -> Response:

@@ -1,0 +1,172 @@
+"""Quick answers in the worker: after a customer's message is on its ticket, what the bot says, sent at once.
+
+:func:`answer` loads the facts once (the classifier's verdict, a pressed button, the bot's earlier messages in the
+episode: a hand-off, a question asked; whether a person replied), asks :func:`bridge.quick.decide`, and carries
+out its answer: the ticket field first when the customer gave what was asked (so the agent has it even if the
+platform then fails), then the message, through the channel as a reply goes, with buttons where the platform
+has them. Each bot message is a delivery with ``author_kind = bot`` and comment id
+``bot:<step>:<answer>:<digest of the customer's message>``: unique per message and step, so an event applied
+again after a crash never sends twice; its platform ids go in ``sent_messages`` (the echo is dropped); the
+service figures leave it out (:mod:`bridge.figures` counts people only) and ``socialdesk_bot_messages_total``
+counts it. An internal note tells the agent what the customer was told. A bot message is worth one try: a
+failure is logged and noted, never retried (late, it would answer a conversation that moved on).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from bridge import metrics, outbound, triage
+from bridge.errors import BridgeError
+from bridge.events import AuthorKind, Delivery, SocialEvent, ThreadState, utc_from_epoch
+from bridge.ports import Buttons, KeyedReplies, Presses, SocialChannel, TicketFields
+from bridge.quick import BotReply, NoReply, QuickConfig, QuickFacts, Step, decide
+from bridge.registry import Runtime
+from bridge.replies import is_public
+
+log = logging.getLogger(__name__)
+
+PREFIX = "bot:"
+NOTE_PREFIX = "The bot answered:"
+FAILED_PREFIX = "The bot's answer could not be sent"
+
+
+def answer(rt: Runtime, event: SocialEvent, thread: dict[str, Any], ticket_id: str, *, opens_episode: bool) -> None:
+    """Answer one customer message of a channel with quick answers (``thread``: its row before this message)."""
+    config = rt.config.quick.get(event.channel)
+    if config is None:
+        return
+    _acknowledge_press(rt, event)
+    started = event.created_at.timestamp() if opens_episode else float(thread["episode_started_at"] or 0.0)
+    verdict = decide(_facts(rt, event, config, started, opens_episode), config)
+    if isinstance(verdict, NoReply):
+        log.info("no bot answer for %s: %s", event.thread_key, verdict.reason)
+        return
+    _send(rt, event, thread, ticket_id, verdict)
+
+
+def _facts(rt: Runtime, event: SocialEvent, config: QuickConfig, started: float, opens: bool) -> QuickFacts:
+    classified = triage.classified(rt, event)
+    steps = [_step(comment_id) for comment_id in rt.store.bot_steps(event.thread_key, started)]
+    last_step, last_name = steps[-1] if steps else ("", "")
+    return QuickFacts(
+        platform=event.platform,
+        channel=event.channel,
+        text=event.text,
+        pressed=event.extra.get("pressed"),
+        public=is_public(event.platform, event.kind, event.reply_to),
+        language=classified.language if classified else None,
+        sentiment=str(classified.sentiment) if classified else ("unknown" if rt.classify and event.text else None),
+        urgency=str(classified.urgency) if classified else None,
+        handed_off=any(step == Step.HANDOFF for step, _ in steps),
+        person_answering=rt.store.agent_replied_since(event.thread_key, started),
+        asking=last_name if last_step == Step.ASK else None,
+        first_in_episode=opens,
+    )
+
+
+def comment_id(step: Step, name: str, event: SocialEvent) -> str:
+    """The delivery's comment id (at most 64 characters: the answer's name is at most 24)."""
+    digest = hashlib.sha256(f"{event.thread_key}\n{event.message_id}".encode()).hexdigest()[:16]
+    return f"{PREFIX}{step}:{name}:{digest}"
+
+
+def _step(comment: str) -> tuple[str, str]:
+    step, _, rest = comment.removeprefix(PREFIX).partition(":")
+    return step, rest.rpartition(":")[0]
+
+
+def _acknowledge_press(rt: Runtime, event: SocialEvent) -> None:
+    """Telegram shows a spinner on a pressed button until the bot answers the query: once, best effort."""
+    press = event.extra.get("callback_query_id")
+    channel = rt.channels.get(event.channel)
+    if not press or not isinstance(channel, Presses):
+        return
+    try:
+        rt.policy.call(event.channel, lambda: channel.answer_press(press))
+    except BridgeError as e:  # the press itself is on the ticket; a spinner that times out is all that is lost
+        log.info("the button press on %s was not acknowledged: %s", event.thread_key, e)
+
+
+# -- carrying it out ----------------------------------------------------------------------------------------------
+
+
+def _send(rt: Runtime, event: SocialEvent, thread: dict[str, Any], ticket_id: str, reply: BotReply) -> None:
+    hd, comment = rt.helpdesk.name, comment_id(reply.step, reply.name, event)
+    channel = rt.channels.get(event.channel)
+    if channel is None:
+        log.warning("no bot answer for %s: the channel is not configured", event.thread_key)
+        return
+    if reply.fields and not _fields_set(rt, ticket_id, reply, event):
+        return
+    now = rt.policy.clock()
+    if not rt.store.start_delivery(helpdesk=hd, comment_id=comment, ticket_id=ticket_id, thread_key=event.thread_key,
+                                   at=now, author_kind=AuthorKind.BOT):  # fmt: skip
+        log.info("bot %s for %s was sent before (the event is applied again)", reply.step, event.thread_key)
+        return
+    state = _state(thread, event, ticket_id)
+    try:
+        key, at = outbound.reply_key(hd, comment), utc_from_epoch(now)
+        delivery = rt.policy.call(channel.name, lambda: _deliver(channel, state, reply, at, key))
+    except BridgeError as e:
+        _failed(rt, event, ticket_id, comment, reply, e)
+        return
+    rt.store.finish_delivery(hd, comment, status="sent", platform=event.platform, message_ids=delivery.message_ids)
+    metrics.bot_message(event.channel, str(reply.step), "sent")
+    log.info("bot %s (%s) sent for %s", reply.step, reply.name or "-", event.thread_key)
+    _note(rt, ticket_id, f"{NOTE_PREFIX} {_shown(reply)}")
+
+
+def _fields_set(rt: Runtime, ticket_id: str, reply: BotReply, event: SocialEvent) -> bool:
+    """The customer's answer into the ticket field, with a note, before the thanks: a helpdesk that refuses it
+    raises, and the event is tried again (its comment is found, not written twice); False (no thanks) on a
+    helpdesk without custom fields."""
+    hd = rt.helpdesk
+    if not isinstance(hd, TicketFields):
+        log.warning("bot for %s: the helpdesk %s cannot set fields", event.thread_key, hd.name)
+        return False
+    fields = dict(reply.fields)
+    note = "The customer answered the bot's question: " + ", ".join(f"{v} (field {k})" for k, v in fields.items())
+    rt.policy.call(hd.name, lambda: hd.set_fields(ticket_id, fields, note=note))
+    return True
+
+
+def _deliver(channel: SocialChannel, state: ThreadState, reply: BotReply, at: datetime, key: str) -> Delivery:
+    buttons = [(b.payload, b.title) for b in reply.buttons]
+    if buttons and isinstance(channel, Buttons):
+        return channel.send_buttons(state, reply.text, buttons, now=at)
+    if isinstance(channel, KeyedReplies):
+        return channel.send_keyed_reply(state, reply.text, now=at, key=key)
+    return channel.send_reply(state, reply.text, now=at)
+
+
+def _state(thread: dict[str, Any], event: SocialEvent, ticket_id: str) -> ThreadState:
+    """The thread as it is with this message: the window runs from it, and a quote quotes it."""
+    state = outbound.thread_state({**thread, "ticket_id": ticket_id})
+    original = event.extra.get("original_id") or event.message_id
+    return replace(state, last_inbound_at=event.created_at, last_inbound_message_id=original,
+                   reply_to=state.reply_to or event.reply_to, customer_id=event.author.id)  # fmt: skip
+
+
+def _failed(rt: Runtime, event: SocialEvent, ticket_id: str, comment: str, reply: BotReply, e: BridgeError) -> None:
+    log.warning("bot %s for %s not sent: %s", reply.step, event.thread_key, e)
+    rt.store.finish_delivery(rt.helpdesk.name, comment, status="failed", platform=event.platform, error=e.message)
+    metrics.bot_message(event.channel, str(reply.step), "failed")
+    _note(rt, ticket_id, f"{FAILED_PREFIX} ({e.message}). It said: {_shown(reply)}")
+
+
+def _shown(reply: BotReply) -> str:
+    buttons = f" [buttons: {' | '.join(b.title for b in reply.buttons)}]" if reply.buttons else ""
+    return f"{reply.text}{buttons}"
+
+
+def _note(rt: Runtime, ticket_id: str, note: str) -> None:
+    """Best effort: the message is sent and its delivery recorded; the agent sees the customer's side anyway."""
+    try:
+        rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
+    except BridgeError as e:
+        log.warning("the bot's note for ticket %s could not be written: %s", ticket_id, e)

@@ -1,0 +1,158 @@
+"""Quick answers end to end: a customer on Messenger, WhatsApp or Telegram → bridge → helpdesk, the bot's answer
+with buttons back through the platform's simulator (which checks the buttons against the vendor's limits), the
+press of "Talk to a person", the hand-off, and the ticket field filled from the customer's answer; the worker's
+steps run by the test (as in test_e2e_acks)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge import figures
+from bridge.events import AuthorKind
+from bridge.registry import Runtime
+from sandbox.stack import HELPDESKS, PAGE_ID, WA_PHONE_ID, Stack
+from tests.support import WallClock, notes, one_ticket, step_runtime
+from tests.test_e2e_acks import work
+
+FIELD = {"zendesk": "360000000777", "freshdesk": "cf_social_channel"}
+
+
+def quick(helpdesk: str) -> dict[str, Any]:
+    return {
+        "person": "Talk to a person",
+        "handoff": "Thanks! A person will answer you here.",
+        "answers": [
+            {"name": "hours", "keywords": ["opening hours"], "text": "We are open Monday to Friday, 9:00-18:00.",
+             "button": "Opening hours"},
+            {"name": "order", "regex": r"where\s+is\s+my\s+order", "text": "Your order number, please?",
+             "button": "Where is my order?", "ask": {"field": FIELD[helpdesk], "pattern": r"\b\d{5,8}\b",
+                                                     "thanks": "Thanks, order {answer} is noted."}},
+        ],
+    }  # fmt: skip
+
+
+@contextmanager
+def bot(tmp_path: Path, helpdesk: str, platform: str) -> Iterator[tuple[Stack, Runtime]]:
+    options = {"quick": quick(helpdesk)}
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False, platforms=(platform,),
+               channel_options=options) as stack:  # fmt: skip
+        clock = WallClock()
+        stack.meta.clock = clock
+        yield stack, step_runtime(stack, clock=clock)
+
+
+class Customer:
+    """One customer on one platform: writes, presses a button the bot offered, reads what the bot sent."""
+
+    def __init__(self, stack: Stack, platform: str) -> None:
+        self.stack, self.platform = stack, platform
+
+    def writes(self, text: str) -> None:
+        if self.platform == "facebook":
+            self.stack.meta.customer_message(PAGE_ID, psid="801", text=text)
+        elif self.platform == "whatsapp":
+            self.stack.meta.whatsapp_message(WA_PHONE_ID, wa_id="15551230001", name="Ann Lee", text=text)
+        else:
+            self.stack.telegram.customer_message(text, user_id=5001, first_name="Ann")
+
+    def presses(self, title: str) -> None:
+        payload = dict((t, p) for p, t in self.received()[-1][1])[title]
+        if self.platform == "facebook":
+            self.stack.meta.customer_message(PAGE_ID, psid="801", text=title, quick_reply=payload)
+        elif self.platform == "whatsapp":
+            content = {"type": "button_reply", "button_reply": {"id": payload, "title": title}}
+            self.stack.meta.whatsapp_message(WA_PHONE_ID, wa_id="15551230001", kind="interactive", content=content)
+        else:
+            self.stack.telegram.customer_press(5001, title, user_id=5001)
+
+    def received(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """What the bot sent: each message's text and its buttons (payload, title)."""
+        if self.platform == "facebook":
+            return [(m["text"], [(q["payload"], q["title"]) for q in m.get("quick_replies", [])])
+                    for m in self.stack.meta.sent_messages]  # fmt: skip
+        if self.platform == "whatsapp":
+            return [_whatsapp(m) for m in self.stack.meta.wa_sent_messages]
+        return [(m["text"], [(b["callback_data"], b["text"]) for row in m.get("reply_markup", {}).get(
+            "inline_keyboard", []) for b in row]) for m in self.stack.telegram.sent]  # fmt: skip
+
+
+def _whatsapp(message: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
+    if message["type"] == "interactive":
+        body = message["interactive"]
+        return body["body"], [(b["id"], b["title"]) for b in body["buttons"]]
+    return message["text"], []
+
+
+PLATFORMS = ("facebook", "whatsapp", "telegram")
+HOURS = "We are open Monday to Friday, 9:00-18:00."
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_quick_answer_with_buttons_then_the_hand_off_to_a_person(tmp_path: Path, platform: str) -> None:
+    with bot(tmp_path, "zendesk", platform) as (stack, rt):
+        customer = Customer(stack, platform)
+        customer.writes("Hi, what are your opening hours?")
+        work(stack, rt)
+        ticket = one_ticket(stack)["id"]
+        assert customer.received() == [(HOURS, [("quick:order", "Where is my order?"),
+                                                ("quick:person", "Talk to a person")])]  # fmt: skip
+        assert notes(stack, ticket)[-1] == (f"The bot answered: {HOURS} [buttons: Where is my order? | "
+                                            "Talk to a person]")  # fmt: skip
+        [delivery] = stack.store.rows("deliveries")
+        assert (delivery["author_kind"], delivery["status"]) == (AuthorKind.BOT, "sent")
+        assert stack.store.is_our_message(platform, json_ids(delivery)[0])  # its echo would be dropped
+
+        customer.presses("Talk to a person")
+        work(stack, rt)
+        assert customer.received()[-1] == ("Thanks! A person will answer you here.", [])
+        assert any("Talk to a person" in c["body"] for c in stack.helpdesk.comments(ticket) if c["public"])
+        if platform == "telegram":
+            assert list(stack.telegram.queries.values()) == [True]  # answerCallbackQuery: the spinner stops
+
+        customer.writes("and your opening hours on Sunday?")  # handed off: a person answers from here
+        work(stack, rt)
+        assert len(customer.received()) == 2
+        [episode] = figures.episodes(*stack.store.figure_rows(0, 2e9))
+        assert episode.first_response_at is None  # the bot is no person: the episode waits for one
+
+
+def json_ids(delivery: dict[str, Any]) -> list[str]:
+    ids: list[str] = json.loads(delivery["message_ids"])
+    return ids
+
+
+def test_a_negative_message_gets_no_bot_answer_but_its_ticket(tmp_path: Path) -> None:
+    with bot(tmp_path, "zendesk", "facebook") as (stack, rt):
+        customer = Customer(stack, "facebook")
+        customer.writes("Your opening hours are a joke, terrible service, I am furious")
+        work(stack, rt)
+        assert one_ticket(stack)["id"] and customer.received() == []
+        assert stack.store.rows("deliveries") == []
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_the_order_number_the_bot_asked_for_reaches_the_ticket_field(tmp_path: Path, helpdesk: str) -> None:
+    with bot(tmp_path, helpdesk, "facebook") as (stack, rt):
+        customer = Customer(stack, "facebook")
+        customer.writes("Where is my order?")
+        work(stack, rt)
+        assert customer.received() == [("Your order number, please?", [("quick:person", "Talk to a person")])]
+        customer.writes("It is 4471203, thanks")
+        work(stack, rt)
+        assert customer.received()[-1] == ("Thanks, order 4471203 is noted.", [("quick:person", "Talk to a person")])
+        ticket = one_ticket(stack)
+        fields = ticket["custom_fields"]
+        value = fields.get(FIELD[helpdesk]) if isinstance(fields, dict) else _zendesk_field(fields, FIELD[helpdesk])
+        assert value == "4471203"
+        assert "The customer answered the bot's question: 4471203" in "\n".join(notes(stack, ticket["id"]))
+        assert [d["author_kind"] for d in stack.store.rows("deliveries")] == [AuthorKind.BOT, AuthorKind.BOT]
+
+
+def _zendesk_field(fields: list[dict[str, Any]], field_id: str) -> Any:
+    return next(f["value"] for f in fields if str(f["id"]) == field_id)
