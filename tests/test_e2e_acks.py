@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge import acks, figures, inbound, outbound
+from bridge import acks, figures, inbound, outbound, schedules, status
 from bridge.events import AuthorKind
 from bridge.registry import Runtime
+from sandbox.base import Fault
 from sandbox.stack import HELPDESKS, PAGE_ID, WA_PHONE_ID, Stack
 from tests.support import WallClock, notes, one_ticket, step_runtime
 
@@ -273,9 +274,12 @@ def test_the_customers_answer_to_an_agent_gets_no_ack_even_after_a_quiet_day(tmp
         assert latest is not None and latest["reason"] == "an agent is already answering"
 
 
-def test_outside_the_window_a_whatsapp_channel_with_a_template_sends_the_template(tmp_path: Path) -> None:
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_outside_the_window_a_whatsapp_channel_with_a_template_sends_the_template(
+    tmp_path: Path, helpdesk: str
+) -> None:
     template = {"reengagement_template": "hello_world", "template_language": "en_US"}
-    with acking(tmp_path, "zendesk", platforms=("whatsapp",), channel=template) as (stack, rt, clock):
+    with acking(tmp_path, helpdesk, platforms=("whatsapp",), channel=template) as (stack, rt, clock):
         written = datetime.now(UTC) - timedelta(hours=23, minutes=59, seconds=30)
         stack.meta.whatsapp_message(WA_PHONE_ID, wa_id="447700900125", text="Is my parcel lost?", timestamp=written)
         work(stack, rt)
@@ -353,3 +357,33 @@ def test_a_triage_rule_gives_its_own_templates_and_calendar(tmp_path: Path, help
         sent = {m["recipient"]: m["text"].split("\n")[0] for m in stack.meta.sent_messages}
         assert sent["712"] == "Hello Ann, your account manager answers within the hour."  # open: the instant one
         assert sent["713"].startswith("Hi, we are closed; we will answer by Tuesday 11:00 (ticket #")
+
+
+def eu_schedule(stack: Stack) -> None:
+    """Monday to Friday 09:00-18:00 in Berlin, named "EU", as each helpdesk keeps it."""
+    if stack.helpdesk_name == "zendesk":
+        stack.helpdesk.add_schedule("EU", "Berlin", [(day * 1440 + 540, day * 1440 + 1080) for day in range(1, 6)])
+    else:
+        days = ("monday", "tuesday", "wednesday", "thursday", "friday")
+        stack.helpdesk.add_business_hours("EU", "Berlin", dict.fromkeys(days, ("09:00:00 am", "06:00:00 pm")))
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_a_helpdesk_schedule_that_cannot_be_read_now_goes_by_its_last_good_copy(tmp_path: Path, helpdesk: str) -> None:
+    calendar = {"schedule": "helpdesk", "schedule_name": "EU", "holidays": ["2026-12-07"], "target": "2 business hours"}
+    with acking(tmp_path, helpdesk, calendars={"support": calendar}) as (stack, rt, clock):
+        eu_schedule(stack)
+        assert schedules.refresh(rt.helpdesk, stack.store, schedules.utcnow())
+        stack.helpdesk.inject(Fault(503, times=5, method="GET", path_prefix="/api/v2/business_hours"))
+        assert not schedules.refresh(rt.helpdesk, stack.store, schedules.utcnow())  # the helpdesk is down now
+        line = status.report(rt.config, stack.store)["calendars"]["support"]
+        assert not line["ok"] and "the last read failed" in line["detail"] and "using the copy read " in line["detail"]
+
+        at(clock, FRIDAY_NIGHT)
+        stack.meta.set_profile(PAGE_ID, "714", "Ann", "Lee")
+        stack.meta.customer_message(PAGE_ID, psid="714", text="Where is my order?")
+        work(stack, rt)
+        clock.advance(61)
+        assert work(stack, rt) == 1
+        [sent] = [m["text"] for m in stack.meta.sent_messages]
+        assert sent.startswith("Hi Ann, we are closed; we will answer by Tuesday 11:00 (ticket #")  # by the copy
