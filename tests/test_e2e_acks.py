@@ -18,6 +18,7 @@ from bridge.events import AuthorKind
 from bridge.registry import Runtime
 from sandbox.base import Fault
 from sandbox.stack import HELPDESKS, PAGE_ID, WA_PHONE_ID, Stack
+from sandbox.zendesk import ZendeskSimulator
 from tests.support import WallClock, notes, one_ticket, step_runtime
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -361,7 +362,7 @@ def test_a_triage_rule_gives_its_own_templates_and_calendar(tmp_path: Path, help
 
 def eu_schedule(stack: Stack) -> None:
     """Monday to Friday 09:00-18:00 in Berlin, named "EU", as each helpdesk keeps it."""
-    if stack.helpdesk_name == "zendesk":
+    if isinstance(stack.helpdesk, ZendeskSimulator):
         stack.helpdesk.add_schedule("EU", "Berlin", [(day * 1440 + 540, day * 1440 + 1080) for day in range(1, 6)])
     else:
         days = ("monday", "tuesday", "wednesday", "thursday", "friday")
