@@ -35,6 +35,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bridge.access import DEFAULT_TIMEZONE, Credential, DashboardSettings
+from bridge.approvals import APPROVE_TAG, REJECT_TAG, ApprovalSettings
 from bridge.calendarbook import CalendarConfig, check_references, parse_calendars
 from bridge.classify.plugins import ClassifierSettings
 from bridge.classify.plugins import settings as classifier_settings
@@ -171,6 +172,7 @@ class Config:
     redispatch_after: float = 60.0  # [bridge] redispatch_after: an unfinished inbox row is re-enqueued after that
     metrics: MetricsSettings = field(default_factory=MetricsSettings)  # [metrics]: GET /metrics, episodes
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)  # [dashboard]: GET /dashboard (access)
+    approvals: ApprovalSettings = field(default_factory=ApprovalSettings)  # [approvals]: bridge.approvals
 
     def channel(self, name: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.name == name), None)
@@ -509,6 +511,26 @@ class DashboardTable(_Table):
         return self
 
 
+_TAG = r"^[a-z0-9_:-]{1,32}$"  # a tag as both helpdesks keep it: no spaces, lower case (Zendesk lowers it)
+
+
+class ApprovalsTable(_Table):
+    """``[approvals]``: :class:`bridge.approvals.ApprovalSettings`; agents by helpdesk id, email or name."""
+
+    agents: list[Text] = []
+    approve_tag: Annotated[str, Field(pattern=_TAG)] = APPROVE_TAG
+    reject_tag: Annotated[str, Field(pattern=_TAG)] = REJECT_TAG
+
+    @model_validator(mode="after")
+    def _two_tags(self) -> ApprovalsTable:
+        if self.approve_tag == self.reject_tag:
+            raise _fail("must differ from approve_tag", key="reject_tag")
+        return self
+
+    def settings(self) -> ApprovalSettings:
+        return ApprovalSettings(tuple(self.agents), self.approve_tag, self.reject_tag)
+
+
 class ConfigFile(_Table):
     """The whole ``socialdesk.toml``."""
 
@@ -519,6 +541,7 @@ class ConfigFile(_Table):
     classifier: ClassifierTable = ClassifierTable()
     metrics: MetricsTable = MetricsTable()
     dashboard: DashboardTable = DashboardTable()
+    approvals: ApprovalsTable = ApprovalsTable()
     channels: list[AnyChannel] = []
     rules: list[dict[str, Any]] = []  # each rule is checked by bridge.rulebook, which names the rule and the key
     calendars: dict[str, Any] | None = None  # each calendar is checked by bridge.calendarbook
@@ -539,6 +562,7 @@ SECTIONS: dict[str, type[_Table]] = {
     "bridge": BridgeSettings, "zendesk": ZendeskSettings, "freshdesk": FreshdeskSettings,
     "salesforce": SalesforceSettings, "classifier": ClassifierTable, "metrics": MetricsTable,
     "dashboard": DashboardTable,
+    "approvals": ApprovalsTable,
 }  # fmt: skip
 
 
@@ -603,6 +627,7 @@ def _config(checked: ConfigFile, source: str) -> Config:
         redispatch_after=bridge.redispatch_after,
         metrics=_metrics(checked.metrics, checked.rules),
         dashboard=_dashboard(checked.dashboard),
+        approvals=checked.approvals.settings(),
     )
 
 

@@ -16,6 +16,7 @@ import requests
 from bridge import revocations, schedules, transport
 from bridge.config import ChannelConfig, Config
 from bridge.errors import BridgeError
+from bridge.holding import Approvers
 from bridge.ports import Helpdesk, SetupCheck
 from bridge.queue import make_huey, waiting
 from bridge.registry import build_channel, build_crm, build_helpdesk
@@ -90,6 +91,8 @@ def _helpdesk(config: Config) -> Iterator[Check]:
         yield _check(f"{config.helpdesk} setup", helpdesk.check_setup)
     if config.rules:  # their groups, assignees and brands exist in the helpdesk
         yield _check("rules", lambda: Triage(config.rules).prepare(helpdesk))
+    if config.approvals.agents:  # the agents whose replies need approval exist in the helpdesk
+        yield _check("approvals", lambda: Approvers(config.approvals).prepare(helpdesk))
 
 
 def _calendars(config: Config, store: Store | None) -> Iterator[Check]:

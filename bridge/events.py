@@ -174,6 +174,21 @@ class AuthorKind(StrEnum):
     SYSTEM = "system"
 
 
+class DeliveryStatus(StrEnum):
+    """Where one agent reply's delivery stands (``deliveries.status``). ``held`` waits for an approver
+    (:mod:`bridge.approvals`), ``approved`` is released and waits for its turn to be sent, ``rejected`` is
+    never sent; the others are the send's own outcome (:mod:`bridge.outbound`)."""
+
+    HELD = "held"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    PARTIAL = "partial"
+
+
 class Priority(StrEnum):
     """A ticket's priority in Zendesk's words; Freshdesk's 1-4 (low, medium, high, urgent) map onto them."""
 

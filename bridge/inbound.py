@@ -146,6 +146,7 @@ def _apply_message(rt: Runtime, pending: PendingEvent) -> Outcome:
         thread_changes={
             **episode,
             **({"ticket_id": ticket.id} if ticket.id != thread["ticket_id"] else {}),
+            **({"approval": decision.approval} if decision.approval and not thread["approval"] else {}),
             "requester_id": requester_id,
             "last_inbound_at": max(thread["last_inbound_at"] or 0.0, event.created_at.timestamp()),
             "last_inbound_message_id": event.extra.get("original_id") or event.message_id,

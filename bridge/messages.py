@@ -164,3 +164,30 @@ def partial_delivery_note(reason: str) -> str:
 def window_closed(platform: str, last_inbound: datetime | None, limit: str) -> str:
     last = last_inbound.strftime("%Y-%m-%d %H:%M UTC") if last_inbound else "never"
     return f"{platform}'s reply window has closed ({limit} after the customer's last message, which was {last})"
+
+
+def approval_waiting_note(reply: AgentReply, reason: str, approve_tag: str, reject_tag: str) -> str:
+    """An agent's reply held for approval (:mod:`bridge.approvals`): what waits, why, and how to answer."""
+    return (
+        f'socialdesk is holding the reply "{first_words(reply.body)}": waiting for approval ({reason}).\n'
+        "The customer has not seen it. An approver sends it with the macro “Approve social reply” "
+        f"(tag {approve_tag}) or stops it with “Reject social reply” (tag {reject_tag})."
+    )
+
+
+def approval_rejected_note(reply: AgentReply) -> str:
+    return f'The reply "{first_words(reply.body)}" was rejected by an approver: socialdesk will never send it.'
+
+
+def approvals_line(count: int, oldest_age: float | None) -> str:
+    """``socialdesk status``: the replies waiting for an approver."""
+    if not count:
+        return "none waiting"
+    return f"{count} repl{'y' if count == 1 else 'ies'} waiting, the oldest for {_age(oldest_age or 0.0)}"
+
+
+def _age(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min" if minutes else f"{int(seconds)} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min"

@@ -8,6 +8,8 @@ called ("sending") and updated after ("sent" with the platform's ids, "failed", 
 * a row still "sending" found by the lease holder → a previous worker died mid-call: the outcome is
   unknown, so the reply is *not* sent again; the ticket gets an internal note saying so;
 * a refused request (429, 5xx answered) → the row is dropped and the work retried later;
+* a reply that needs approval (:mod:`bridge.approvals`) → a ``held`` row and a note, nothing sent; once an
+  approver tags the ticket, ``approved`` (then sent as above, in its turn) or ``rejected`` (never sent);
 * a permanent failure (window closed, token expired, post deleted) → an internal note on the ticket;
 * work given up (retries used up, or failing for good) → one note naming the replies never posted, then
   a dead letter.
@@ -25,7 +27,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge import inbound, messages, metrics, writeback
+from bridge import holding, inbound, messages, metrics, writeback
+from bridge.approvals import Planned, Step
 from bridge.config import DEFAULT_PRIVATE_MARKER, DEFAULT_PRIVATE_NOTICE, DEFAULT_PRIVATE_TAG
 from bridge.errors import BridgeError, PartiallyDelivered, UnknownOutcome
 from bridge.events import AgentReply, Delivery, ThreadState
@@ -49,7 +52,7 @@ def sync_ticket(rt: Runtime, helpdesk: str, ticket_id: str, owner: str) -> int:
         replies: list[AgentReply] = []  # unknown until the helpdesk answers
         try:
             replies, solved = rt.policy.call(rt.helpdesk.name, lambda: _read(rt, ticket_id))
-            posted = _deliver_all(rt, thread, replies)
+            posted = _deliver_all(rt, thread, ticket_id, replies)
         except BridgeError as e:
             _postpone(rt, ticket_id, events, e, replies)
             return 0
@@ -76,11 +79,27 @@ def _postpone(rt: Runtime, ticket_id: str, event_ids: list[int], error: BridgeEr
         rt.store.dead_letter("ticket_events", event_ids, key=key, error=str(error))
 
 
-def _deliver_all(rt: Runtime, thread: dict[str, Any], replies: list[AgentReply]) -> int:
+def _deliver_all(rt: Runtime, thread: dict[str, Any], ticket_id: str, replies: list[AgentReply]) -> int:
     posted = 0
-    for reply in replies:
-        posted += _deliver_one(rt, thread, reply)
+    for planned in holding.plan_for(rt, thread, ticket_id, replies).steps:
+        posted += _carry_out(rt, thread, planned)
     return posted
+
+
+def _carry_out(rt: Runtime, thread: dict[str, Any], planned: Planned) -> int:
+    """One reply's step (:mod:`bridge.approvals`); a held or rejected reply's row holds the note it owes."""
+    if planned.step is Step.RELEASE:
+        return _release(rt, thread, planned.reply)
+    if planned.step is Step.HOLD:
+        holding.hold(rt, thread, planned)
+    return _deliver_one(rt, thread, planned.reply)
+
+
+def _release(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
+    """An approved reply, sent now; its row goes back to ``approved`` should the platform refuse it."""
+    if not holding.claim_approved(rt.store, rt.helpdesk.name, reply.comment_id):
+        return _deliver_one(rt, thread, reply)  # no longer approved: another pass has sent it
+    return _send(rt, thread, reply, approved=True)
 
 
 def _deliver_one(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
@@ -100,7 +119,7 @@ def _deliver_one(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
     return _send(rt, thread, reply)
 
 
-def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
+def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply, *, approved: bool = False) -> int:
     hd = rt.helpdesk.name
     name = replying_channel(rt.config.channels, thread["channel"], thread["thread_id"])
     channel = rt.channels.get(name)
@@ -121,7 +140,7 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
         return 0
     except BridgeError as e:
         if e.retryable:
-            rt.store.forget_delivery(hd, reply.comment_id)  # refused: nothing was posted
+            rt.store.forget_delivery(hd, reply.comment_id, approved=approved)  # refused: nothing was posted
             raise
         reason = e.message if name == thread["channel"] else f"{e.message} (sent from the {name} account: reply_from)"
         _settle(rt, thread, reply, "failed", messages.delivery_failed_note(reason))

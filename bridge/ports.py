@@ -164,6 +164,14 @@ class Directory(Protocol):
 
 
 @runtime_checkable
+class TicketTags(Protocol):
+    """A helpdesk that can take tags off a ticket (an approver's answer, once the bridge has acted on it)."""
+
+    def remove_tags(self, ticket_id: str, tags: Sequence[str]) -> None:
+        """Take ``tags`` off the ticket, the others kept."""
+
+
+@runtime_checkable
 class Profiles(Protocol):
     """A channel that can name a customer its webhooks leave nameless (Messenger's User Profile API)."""
 

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge import drivers
+from bridge.approvals import ApprovalSettings
 from bridge.classify.plugins import build_classifier
 from bridge.config import ChannelConfig, Config, Section
 from bridge.errors import ConfigError
+from bridge.holding import Approvers
 from bridge.leases import Leases
 from bridge.pauses import pause_board
 from bridge.ports import Crm, Helpdesk, SocialChannel
@@ -87,6 +89,7 @@ class Runtime:
     lease_ttl: float = 120.0  # how soon a dead worker's threads are free again
     triage: Triage = field(default_factory=Triage)  # the [[rules]], their names resolved once
     classify: Callable[[str], Classified] | None = None  # sentiment, urgency, language for the rules
+    approvers: Approvers = field(default_factory=lambda: Approvers(ApprovalSettings()))  # [approvals]
     leases: Leases = field(init=False)
     last_classified: tuple[str, Classified] | None = field(default=None, repr=False)  # bridge.triage.classified
 
@@ -106,6 +109,7 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
         crm=build_crm(config),
         lease_ttl=config.lease_seconds,
         triage=Triage(config.rules),
+        approvers=Approvers(config.approvals),
         # the rules' sentiment, urgency and language: the classifier runs only when a rule asks for one of them
         classify=build_classifier(config.classifier).classify if _needs_classifier(config) else None,
     )

@@ -226,6 +226,7 @@ _CONDITIONS: dict[str, Callable[[object, str], Condition]] = {
     "known_customer": _flag("known customer", "known_customer", "known customer", "unknown customer"),
     "attachments": _flag("attachments", "has_attachments", "has attachments", "no attachments"),
     "business_hours": _hours,
+    "post": _one_of("post", "post"),
     "all": _group_of(All),
     "any": _group_of(Any_),
     "not": lambda v, where: Not(_when(v, where)),
@@ -236,7 +237,7 @@ _CONDITIONS: dict[str, Callable[[object, str], Condition]] = {
 
 _ACTIONS = (
     "tags", "priority", "type", "group", "assignee", "brand", "status", "fields", "ignore", "escalate", "ack",
-    "calendar",
+    "calendar", "approval",
 )  # fmt: skip
 
 
@@ -263,6 +264,7 @@ def _then(value: object, helpdesk: str) -> Actions:
         ack=value.get("ack", True) is not False,
         ack_templates=_ack_templates(value.get("ack", True)),
         calendar=_text(value.get("calendar"), "then.calendar"),  # its existence is checked with the calendars
+        approval=_bool(value.get("approval", False), "then.approval"),
     )
 
 

@@ -52,6 +52,7 @@ class EventFacts:
     text: str
     public: bool = False
     attachments: int = 0
+    post: str | None = None  # the post (or media) a comment is under, when the platform says
 
     @classmethod
     def of(cls, event: SocialEvent) -> EventFacts:
@@ -59,7 +60,14 @@ class EventFacts:
         group = event.platform == "telegram" and event.thread_id.startswith("chat:-")
         files = len(event.attachments) or len([a for a in event.extra.get("attachments", "").split(",") if a])
         public = event.kind == "comment" or group
-        return cls(event.channel, event.platform, event.text, public=public, attachments=files)
+        return cls(event.channel, event.platform, event.text, public=public, attachments=files, post=post_of(event))
+
+
+def post_of(event: SocialEvent) -> str | None:
+    """The id of the post a comment is under, from the event's context ("post 123_456", "reel 789", "a reply
+    to post 1460…"), or None where it names none (a direct message, a post mentioning the account)."""
+    last = (event.context or "").rsplit(" ", 1)[-1]
+    return last if any(c.isdigit() for c in last) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +121,7 @@ class Subject:
     vip: bool
     has_attachments: bool
     inside_hours: bool | None = True  # None: the calendar is unknown (neither inside nor outside holds)
+    post: str | None = None
 
     @classmethod
     def of(
@@ -129,6 +138,7 @@ class Subject:
             channel=event.channel.casefold(), platform=event.platform.casefold(), language=language,
             public=event.public, first_message=thread.first_message, known_customer=crm is not None and crm.found,
             vip=crm is not None and crm.vip, has_attachments=event.attachments > 0, inside_hours=inside_hours,
+            post=event.post.casefold() if event.post else None,
         )  # fmt: skip
 
 
@@ -458,6 +468,7 @@ class Actions:
     #: channel's kind by kind; and the calendar its acknowledgement goes by (open or away, the promise)
     ack_templates: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     calendar: str | None = None
+    approval: bool = False  # true: agents' replies on the thread wait for an approver (bridge.approvals)
     scalars: tuple[tuple[str, Any], ...] = field(init=False, default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:  # worked out once: applying a fired rule is on every message's path
@@ -504,6 +515,7 @@ class Decision:
     no_ack: str | None = None  # "rule <name>": no automatic acknowledgement for this message
     ack_templates: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # the fired rules', later ones win
     calendar: str | None = None  # the calendar the acknowledgement goes by, instead of the channel's
+    approval: str | None = None  # "rule <name>": agents' replies on this thread need approval from now on
     fired: tuple[Fired, ...] = ()
 
     def explanation(self) -> str:
@@ -583,6 +595,7 @@ class _Plan:
         self.ignored: str | None = None
         self.no_ack: str | None = None
         self.ack_templates: dict[str, Mapping[str, str]] = {}
+        self.approval: str | None = None
 
     def apply(self, rule: Rule, reasons: tuple[str, ...]) -> None:
         then = rule.then
@@ -596,6 +609,8 @@ class _Plan:
         if not then.ack:
             self.no_ack = f"rule {rule.name}"
         self.ack_templates.update(then.ack_templates)
+        if then.approval and self.approval is None:
+            self.approval = f"rule {rule.name}"
 
     def decision(self) -> Decision:
         return Decision(
@@ -604,6 +619,7 @@ class _Plan:
             ignored=self.ignored,
             no_ack=self.no_ack,
             ack_templates=dict(self.ack_templates),
+            approval=self.approval,
             fired=tuple(self.fired),
             **self.values,
         )

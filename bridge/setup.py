@@ -37,7 +37,8 @@ def _require_helpdesk(config: Config, helpdesk: str) -> None:
 def setup_zendesk(config: Config, store: Store, *, echo: Echo, dry_run: bool, public_url: str | None) -> None:
     _require_helpdesk(config, "zendesk")
     run = load_object("connectors.zendesk_setup:setup", "setup zendesk")
-    report = run(build_helpdesk(config), endpoint(config, "/webhooks/zendesk", public_url), dry_run=dry_run)
+    url = endpoint(config, "/webhooks/zendesk", public_url)
+    report = run(build_helpdesk(config), url, dry_run=dry_run, approvals=config.approvals)
     for line in report.actions:
         echo(line)
     if report.signing_secret and not dry_run:
@@ -48,7 +49,9 @@ def setup_zendesk(config: Config, store: Store, *, echo: Echo, dry_run: bool, pu
 def zendesk_setup_state(config: Config) -> str:
     """For ``socialdesk doctor``: whether the webhook and trigger are in place, from setup's own dry run."""
     run = load_object("connectors.zendesk_setup:setup", "setup zendesk")
-    report = run(build_helpdesk(config), endpoint(config, "/webhooks/zendesk"), dry_run=True)
+    report = run(
+        build_helpdesk(config), endpoint(config, "/webhooks/zendesk"), dry_run=True, approvals=config.approvals
+    )
     missing = [line.removeprefix("would ") for line in report.actions if line.startswith("would ")]
     if missing:
         raise BridgeError(f"not set up ({'; '.join(missing)}): run `socialdesk setup zendesk`")
@@ -75,7 +78,21 @@ def setup_freshdesk(config: Config, *, echo: Echo, public_url: str | None) -> No
     echo(f"    Request type: POST    URL: {url}")
     echo(f"    Custom header: {FRESHDESK_SECRET_HEADER}: <the value of freshdesk.webhook_secret>")
     echo('    Content: JSON, advanced:  {"ticket_id": "{{ticket.id}}"}')
+    _freshdesk_approvals(config, url, echo)
     echo("Then run `socialdesk doctor` to check that the API key works and the webhook reaches the bridge.")
+
+
+def _freshdesk_approvals(config: Config, url: str, echo: Echo) -> None:
+    """Approvals (bridge.approvals): two scenario automations for approvers, and the rule that calls the bridge."""
+    approve, reject = config.approvals.approve_tag, config.approvals.reject_tag
+    echo("3. For replies held for approval: Admin → Workflows → Scenario Automations → New scenario, twice")
+    echo(f'  "Approve social reply":  Add tag {approve};  Add note (private): Approved for social')
+    echo(f'  "Reject social reply":   Add tag {reject};  Add note (private): Rejected for social')
+    echo("  and this rule: Admin → Workflows → Automations → Ticket updates → New rule")
+    echo("  Name:        socialdesk: approve or reject held social replies")
+    echo("  When:        Note is added (type: Private)  (performed by: Agent)")
+    echo(f"  Conditions:  Ticket → Tags → contains any of → {approve}, {reject}")
+    echo(f"  Action:      Trigger webhook, as in 2 (POST {url}, the same header and content)")
 
 
 def setup_telegram(config: Config, *, echo: Echo, dry_run: bool, public_url: str | None) -> None:

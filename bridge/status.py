@@ -5,7 +5,8 @@ state, how many wait, how long the oldest has waited, how many are being retried
 delivery states; which connectors are paused by a rate limit and for how long (from the pause board
 the workers share: Redis at scale, the store otherwise); how many dead letters are open; what was
 recorded as ignored (read receipts, likes, messages of no channel...), counted by reason; with automatic
-acknowledgements configured, those of the last 24 hours by state and why none was sent.
+acknowledgements configured, those of the last 24 hours by state and why none was sent; how many agent
+replies wait for an approver (:mod:`bridge.approvals`) and for how long the oldest has.
 ``--max-lag`` turns it into a probe for monitoring: exit status 1 when the oldest waiting row of
 either queue has waited longer.
 """
@@ -16,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge import schedules
+from bridge import holding, messages, schedules
 from bridge.config import Config
 from bridge.errors import BridgeError, Unavailable
 from bridge.pauses import pause_board
@@ -40,6 +41,8 @@ def report(config: Config, store: Store, *, now: float | None = None) -> dict[st
         out[table] = {"counts": store.counts(table), **backlog,
                       "oldest_pending_age_s": None if oldest is None else round(max(0.0, now - oldest), 1)}  # fmt: skip
     out["deliveries"] = {"counts": store.counts("deliveries")}
+    waiting, since = holding.waiting(store)
+    out["approvals"] = {"waiting": waiting, "oldest_wait_s": None if since is None else round(max(0.0, now - since), 1)}
     out["ignored"] = {reason: {"last_24h": n, "total": total}
                       for reason, (n, total) in sorted(store.ignored_reasons(now - DAY).items())}  # fmt: skip
     board = pause_board(config.queue_url, store)
@@ -97,6 +100,8 @@ def render(status: dict[str, Any]) -> list[str]:
             if s["retrying"]:
                 line += f"; {s['retrying']} being retried, the oldest of them after: {s['last_error']}"
             lines.append(line)
+    approvals = status["approvals"]
+    lines.append(f"{'approvals':14} " + messages.approvals_line(approvals["waiting"], approvals["oldest_wait_s"]))
     ignored = status["ignored"]
     lines.append(f"{'ignored':14} " + ("nothing" if not ignored else "by reason, last 24 h (all time):"))
     lines += [f"{'':14} {n['last_24h']:>6} ({n['total']})  {reason}" for reason, n in ignored.items()]

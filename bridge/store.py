@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bridge import drivers, metrics
 from bridge.errors import BridgeError, ConfigError, Unavailable
-from bridge.events import AuthorKind, Ignored, SocialEvent
+from bridge.events import AuthorKind, DeliveryStatus, Ignored, SocialEvent
 from bridge.figures import MessageRow, ReplyRow
 from bridge.groupcommit import GroupCommit
 from bridge.ingest import InboxWriter, IngestRow
@@ -126,6 +126,7 @@ threads = sa.Table(
     sa.Column("crm_last_post_id", sa.String(64)),
     sa.Column("episode_started_at", sa.Float),  # platform time of the current episode's first customer message
     sa.Column("episode_answered_at", sa.Float),  # when its first human reply was delivered (None: not yet)
+    sa.Column("approval", sa.String(64)),  # why agents' replies here need approval ("rule legal"): bridge.approvals
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
@@ -154,7 +155,7 @@ deliveries = sa.Table(
     sa.Column("comment_id", sa.String(64), nullable=False),
     sa.Column("ticket_id", sa.String(64), nullable=False),
     sa.Column("thread_key", sa.String(320), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # sending | sent | failed | unknown
+    sa.Column("status", sa.String(16), nullable=False),  # a bridge.events.DeliveryStatus (held: bridge.approvals)
     sa.Column("message_ids", sa.Text),
     sa.Column("error", sa.Text),  # the note for the agent: why it failed, or how it went out (a template)
     sa.Column("receipt", sa.String(16)),  # the platform's last word on it: delivered, read, failed...
@@ -903,16 +904,15 @@ class Store:
                 .values(noted=True)
             )
 
-    def forget_delivery(self, helpdesk: str, comment_id: str) -> None:
-        """Drop a "sending" row whose request was certainly refused (nothing posted), so it is retried."""
+    def forget_delivery(self, helpdesk: str, comment_id: str, *, approved: bool = False) -> None:
+        """Drop a "sending" row whose request was certainly refused (nothing posted), so it is retried; an
+        ``approved`` reply's row goes back to ``approved`` instead, so that its approval is kept."""
+        where = sa.and_(
+            deliveries.c.helpdesk == helpdesk, deliveries.c.comment_id == comment_id, deliveries.c.status == "sending"
+        )
+        back = sa.update(deliveries).where(where).values(status=DeliveryStatus.APPROVED, updated_at=time.time())
         with self.begin() as conn:
-            conn.execute(
-                sa.delete(deliveries).where(
-                    deliveries.c.helpdesk == helpdesk,
-                    deliveries.c.comment_id == comment_id,
-                    deliveries.c.status == "sending",
-                )
-            )
+            conn.execute(back if approved else sa.delete(deliveries).where(where))
 
     def delivery_for_message(self, platform: str, message_id: str) -> dict[str, Any] | None:
         """The delivery that posted this platform message, if we sent it."""

@@ -132,6 +132,7 @@ def describe(decision: Decision) -> str:
     parts += [f"tags {', '.join(decision.tags)}"] if decision.tags else []
     parts += ["no acknowledgement"] if decision.no_ack else []
     parts += [f"acknowledgement templates {', '.join(decision.ack_templates)}"] if decision.ack_templates else []
+    parts += [f"replies need approval ({decision.approval})"] if decision.approval else []
     return ", ".join(parts) or "no rule fired: the ticket as without rules"
 
 

@@ -209,6 +209,13 @@ class ZendeskHelpdesk:
         update.custom_fields = [{"id": _number(k), "value": v} for k, v in fields.items()]
         self._update(update)
 
+    def remove_tags(self, ticket_id: str, tags: Sequence[str]) -> None:
+        """``remove_tags`` in one update (the others kept; Zendesk replaces the list given as ``tags``)."""
+        update = Ticket(id=_number(ticket_id))
+        update.remove_tags = list(tags)
+        with _translated(idempotent=True):  # taking a tag off twice leaves the ticket as once
+            self._zenpy.tickets.update(update)
+
     def has_comment_containing(self, ticket_id: str, marker: str) -> bool:
         return any(marker in str(comment.get("body") or "") for comment, _ in self._comments_with_authors(ticket_id))
 

@@ -1,6 +1,9 @@
-"""``socialdesk setup zendesk``: the webhook and the trigger that call the bridge, created idempotently.
+"""``socialdesk setup zendesk``: the webhook, the triggers that call it and the approval macros, idempotently.
 
-The trigger fires on a public comment added to a ticket tagged ``socialdesk`` by anything but the API.
+The first trigger fires on a public comment added to a ticket tagged ``socialdesk`` by anything but the API;
+the second when an approver's tag (``[approvals]``, set by the macros "Approve social reply" and "Reject
+social reply") is on such a ticket: the bridge then sends or rejects the replies held for approval, and
+takes the tag off (through the API, so that neither trigger fires on it).
 The bridge only ever writes through the API (web service, via id 5), so its own updates can never
 trigger it: no loop. Even if they did, the bridge fetches the comments itself and never delivers its
 own or the requester's.
@@ -12,12 +15,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.approvals import ApprovalSettings
 from connectors.zendesk import ZendeskHelpdesk
 
 WEBHOOK_NAME = "socialdesk"
 TRIGGER_TITLE = "socialdesk: deliver public agent replies to the social thread"
 VIA_API = "5"  # Zendesk's via id for "Web service (API)"
 TRIGGER_BODY = json.dumps({"ticket_id": "{{ticket.id}}"})
+APPROVAL_TRIGGER_TITLE = "socialdesk: approve or reject held social replies"
+APPROVE_MACRO = "Approve social reply"
+REJECT_MACRO = "Reject social reply"
 
 
 @dataclass
@@ -41,15 +48,40 @@ def trigger_conditions() -> dict[str, list[dict[str, str]]]:
     }
 
 
-def setup(helpdesk: ZendeskHelpdesk, endpoint: str, *, dry_run: bool = False) -> SetupReport:
-    """Make Zendesk call ``endpoint`` on every public agent comment of a socialdesk ticket."""
-    report = SetupReport()
+def approval_conditions(approvals: ApprovalSettings) -> dict[str, list[dict[str, str]]]:
+    """As :func:`trigger_conditions`, on an approver's tag instead of a public comment (``includes``: any of)."""
+    wanted = f"{approvals.approve_tag} {approvals.reject_tag}"
+    kept = [c for c in trigger_conditions()["all"] if c["field"] != "comment_is_public"]
+    return {"all": [*kept, {"field": "current_tags", "operator": "includes", "value": wanted}], "any": []}
+
+
+def setup(
+    helpdesk: ZendeskHelpdesk, endpoint: str, *, dry_run: bool = False, approvals: ApprovalSettings | None = None
+) -> SetupReport:
+    """Make Zendesk call ``endpoint`` on every public agent comment of a socialdesk ticket, and on an
+    approver's answer; give approvers their two macros."""
+    report, approvals = SetupReport(), approvals or ApprovalSettings()
     webhook_id = _ensure_webhook(helpdesk, endpoint, report, dry_run=dry_run)
     if webhook_id and not dry_run:
         secret = helpdesk.api("GET", f"/api/v2/webhooks/{webhook_id}/signing_secret").get("signing_secret", {})
         report.signing_secret = secret.get("secret")
-    _ensure_trigger(helpdesk, webhook_id or "<new webhook id>", report, dry_run=dry_run)
+    hook = webhook_id or "<new webhook id>"
+    _ensure_trigger(helpdesk, _trigger(TRIGGER_TITLE, trigger_conditions(), hook), report, dry_run=dry_run,
+                    what="public comment, tag socialdesk, not via API")  # fmt: skip
+    _ensure_trigger(helpdesk, _trigger(APPROVAL_TRIGGER_TITLE, approval_conditions(approvals), hook), report,
+                    dry_run=dry_run, what=f"tag {approvals.approve_tag} or {approvals.reject_tag}")  # fmt: skip
+    for title, tag in ((APPROVE_MACRO, approvals.approve_tag), (REJECT_MACRO, approvals.reject_tag)):
+        _ensure_macro(helpdesk, title, tag, report, dry_run=dry_run)
     return report
+
+
+def _trigger(title: str, conditions: dict[str, list[dict[str, str]]], webhook_id: str) -> dict[str, Any]:
+    return {
+        "title": title,
+        "active": True,
+        "conditions": conditions,
+        "actions": [{"field": "notification_webhook", "value": [webhook_id, TRIGGER_BODY]}],
+    }
 
 
 def _webhook_body(endpoint: str) -> dict[str, Any]:
@@ -79,25 +111,37 @@ def _ensure_webhook(hd: ZendeskHelpdesk, endpoint: str, report: SetupReport, *, 
     return str(hd.api("POST", "/api/v2/webhooks", {"webhook": wanted})["webhook"]["id"])
 
 
-def _ensure_trigger(hd: ZendeskHelpdesk, webhook_id: str, report: SetupReport, *, dry_run: bool) -> None:
-    wanted = {
-        "title": TRIGGER_TITLE,
-        "active": True,
-        "conditions": trigger_conditions(),
-        "actions": [{"field": "notification_webhook", "value": [webhook_id, TRIGGER_BODY]}],
-    }
+def _ensure_trigger(
+    hd: ZendeskHelpdesk, wanted: dict[str, Any], report: SetupReport, *, dry_run: bool, what: str
+) -> None:
+    title = wanted["title"]
     triggers = hd.api_list("/api/v2/triggers.json", "triggers")
-    existing = next((t for t in triggers if t.get("title") == TRIGGER_TITLE), None)
+    existing = next((t for t in triggers if t.get("title") == title), None)
     if existing and all(existing.get(k) == v for k, v in wanted.items()):
         report.say(f"trigger {existing['id']} already in place: unchanged")
         return
     verb = "update" if existing else "create"
-    report.say(
-        f"{'would ' if dry_run else ''}{verb} trigger {TRIGGER_TITLE!r} (public comment, tag socialdesk, not via API)"
-    )
+    report.say(f"{'would ' if dry_run else ''}{verb} trigger {title!r} ({what})")
     if dry_run:
         return
     if existing:
         hd.api("PUT", f"/api/v2/triggers/{existing['id']}.json", {"trigger": wanted})
     else:
         hd.api("POST", "/api/v2/triggers.json", {"trigger": wanted})
+
+
+def _ensure_macro(hd: ZendeskHelpdesk, title: str, tag: str, report: SetupReport, *, dry_run: bool) -> None:
+    """A macro an approver applies: it adds ``tag`` (``current_tags`` adds, never replaces)."""
+    wanted = {"title": title, "active": True, "actions": [{"field": "current_tags", "value": tag}]}
+    existing = next((m for m in hd.api_list("/api/v2/macros.json", "macros") if m.get("title") == title), None)
+    if existing and all(existing.get(k) == v for k, v in wanted.items()):
+        report.say(f"macro {existing['id']} {title!r} already in place: unchanged")
+        return
+    verb = "update" if existing else "create"
+    report.say(f"{'would ' if dry_run else ''}{verb} macro {title!r} (adds the tag {tag})")
+    if dry_run:
+        return
+    if existing:
+        hd.api("PUT", f"/api/v2/macros/{existing['id']}.json", {"macro": wanted})
+    else:
+        hd.api("POST", "/api/v2/macros.json", {"macro": wanted})

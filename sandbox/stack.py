@@ -71,6 +71,7 @@ class Stack:
         rules: list[dict[str, Any]] | None = None,
         calendars: dict[str, Any] | None = None,
         platform_options: dict[str, dict[str, Any]] | None = None,
+        approvals: dict[str, Any] | None = None,
     ) -> None:
         """``zendesk={...}``: options of the Zendesk simulator (``rate_limit_per_minute``, ``data_imports``...);
         ``rules``: the ``[[rules]]`` tables; ``calendars``: the ``[calendars.<name>]`` tables;
@@ -88,6 +89,7 @@ class Stack:
         self.rules = rules or []
         self.calendars = calendars or {}
         self.platform_options = platform_options or {}
+        self.approvals = approvals  # the [approvals] table
         self.salesforce = SalesforceSimulator() if salesforce is not None else None
         self.helpdesk_name = helpdesk
         self.zendesk = ZendeskSimulator(
@@ -127,6 +129,7 @@ class Stack:
             ],
             **({"rules": self.rules} if self.rules else {}),
             **({"calendars": self.calendars} if self.calendars else {}),
+            **({"approvals": self.approvals} if self.approvals is not None else {}),
         }
 
     def _channel(self, platform: str) -> dict[str, Any]:

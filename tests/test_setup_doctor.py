@@ -12,7 +12,7 @@ from bridge import config as config_module
 from bridge.registry import build_helpdesk
 from bridge.store import head_revision
 from connectors.zendesk import ZendeskHelpdesk
-from connectors.zendesk_setup import TRIGGER_TITLE, VIA_API
+from connectors.zendesk_setup import APPROVAL_TRIGGER_TITLE, APPROVE_MACRO, REJECT_MACRO, TRIGGER_TITLE, VIA_API
 from sandbox.stack import ZENDESK_TOKEN, Stack, to_toml
 from tests.conftest import raw_config
 from tests.support import closed_port, socialdesk
@@ -45,16 +45,24 @@ def test_setup_zendesk_is_idempotent_and_stores_the_signing_secret(stack: Stack,
     first = socialdesk("setup", "zendesk", "--config", config)
     assert first.returncode == 0, first.stderr
     [webhook] = stack.zendesk.webhooks
-    [trigger] = stack.zendesk.triggers
+    trigger, approval = stack.zendesk.triggers
     assert webhook["endpoint"] == f"{stack.url}/webhooks/zendesk" and webhook["status"] == "active"
     assert trigger["title"] == TRIGGER_TITLE
     assert {"field": "current_via_id", "operator": "is_not", "value": VIA_API} in trigger["conditions"]["all"]
     assert trigger["actions"][0]["value"][0] == webhook["id"]
+    # approvals: a trigger on the approver's tags, and the two macros that set them
+    assert approval["title"] == APPROVAL_TRIGGER_TITLE and approval["actions"] == trigger["actions"]
+    tags = {"field": "current_tags", "operator": "includes", "value": "socialdesk_approve socialdesk_reject"}
+    assert tags in approval["conditions"]["all"]
+    assert {(m["title"], m["actions"][0]["field"], m["actions"][0]["value"]) for m in stack.zendesk.macros} == {
+        (APPROVE_MACRO, "current_tags", "socialdesk_approve"),
+        (REJECT_MACRO, "current_tags", "socialdesk_reject"),
+    }
     assert stack.zendesk.webhook_secret not in first.stdout + first.stderr
 
     again = socialdesk("setup", "zendesk", "--config", config)
     assert "unchanged" in again.stdout and "create" not in again.stdout and "update" not in again.stdout
-    assert len(stack.zendesk.webhooks) == 1 and len(stack.zendesk.triggers) == 1
+    assert len(stack.zendesk.webhooks) == 1 and len(stack.zendesk.triggers) == 2 and len(stack.zendesk.macros) == 2
 
     # the config has no webhook_secret: the stored one verifies Zendesk's signature
     app = create_app(config_module.load(config), store=stack.store).test_client()
@@ -94,6 +102,10 @@ def test_setup_freshdesk_prints_the_rule(stack: Stack, tmp_path: Path) -> None:
     assert "X-Socialdesk-Secret" in result.stdout and '{"ticket_id": "{{ticket.id}}"}' in result.stdout
     assert "Reply is sent, OR Note is added (type: Public)" in result.stdout  # public notes reach customers too
     assert "freshdesk.thread_key_field" in result.stdout  # not configured: the field is recommended
+    assert (
+        "Add tag socialdesk_approve" in result.stdout
+        and "contains any of → socialdesk_approve, socialdesk_reject" in result.stdout
+    )
     assert "fd-hook-456" not in result.stdout and "fd-key-123" not in result.stdout
 
 

@@ -198,6 +198,15 @@ class FreshdeskHelpdesk:
                        json={"custom_fields": dict(fields)})  # fmt: skip
         self.add_internal_note(ticket_id, note)
 
+    def remove_tags(self, ticket_id: str, tags: Sequence[str]) -> None:
+        """The ticket's tags without ``tags`` (case aside), in one PUT: Freshdesk replaces the whole list."""
+        path = _ticket_path(ticket_id)
+        had = [str(t) for t in self._api.json("GET", path, "could not read the ticket").get("tags") or []]
+        gone = {t.casefold() for t in tags}
+        kept = [t for t in had if t.casefold() not in gone]
+        if len(kept) < len(had):
+            self._api.json("PUT", path, "could not update the ticket's tags", json={"tags": kept})
+
     def has_comment_containing(self, ticket_id: str, marker: str) -> bool:
         """Whether the description or a conversation's plain text contains ``marker`` (crash recovery)."""
         if marker in str(

@@ -509,6 +509,11 @@ class FreshdeskSimulator(Simulator):
 
     # -- helpers for tests ----------------------------------------------------------------------------------------
 
+    def add_agent(self, name: str, email: str) -> int:
+        """Another agent joins the helpdesk (a new hire, whose replies may need approval)."""
+        with self._lock:
+            return self._new_agent(name, email)
+
     def add_tags(self, ticket_id: int | str, *tags: str) -> None:
         """An agent tags the ticket in the agent interface."""
         with self._lock:

@@ -19,6 +19,7 @@ from flask import Response, has_request_context, request
 
 from sandbox.base import json_response
 from sandbox.zendesk.automation import AutomationMixin
+from sandbox.zendesk.macros import MacrosMixin
 from sandbox.zendesk.records import (
     BRAND_ID,
     COMMENT_EVENT_KEYS,
@@ -59,7 +60,7 @@ TICKET_UPDATES, TICKET_UPDATE_WINDOW = 30, 600.0
 TICKET_UPDATES_EXCEEDED = "Rate limit for ticket updates exceeded, please wait before updating this ticket again"
 
 
-class ZendeskSimulator(UsersMixin, AutomationMixin, RoutingMixin, SchedulesMixin):
+class ZendeskSimulator(UsersMixin, AutomationMixin, MacrosMixin, RoutingMixin, SchedulesMixin):
     """Zendesk Support on ``127.0.0.1``: see :mod:`sandbox.zendesk`. State lives in memory behind a lock."""
 
     name = "zendesk"
@@ -105,6 +106,7 @@ class ZendeskSimulator(UsersMixin, AutomationMixin, RoutingMixin, SchedulesMixin
         self._jobs: dict[str, dict[str, Any]] = {}
         self._webhooks: dict[str, dict[str, Any]] = {}
         self._triggers: dict[int, dict[str, Any]] = {}
+        self._macros: dict[int, dict[str, Any]] = {}
         agent = {"name": "Alex Agent", "email": "alex.agent@socialdesk.test", "role": "agent"}
         bridge = {"name": "Socialdesk Bridge", "email": email, "role": api_user_role}
         self.api_user_id: int = self._new_user(bridge)["id"]
@@ -143,6 +145,10 @@ class ZendeskSimulator(UsersMixin, AutomationMixin, RoutingMixin, SchedulesMixin
         r("/api/v2/triggers", self._create_trigger, "POST")
         r("/api/v2/triggers/<int:trigger_id>", self._show_trigger, "GET")
         r("/api/v2/triggers/<int:trigger_id>", self._update_trigger, "PUT")
+        r("/api/v2/macros", self._list_macros, "GET")
+        r("/api/v2/macros", self._create_macro, "POST")
+        r("/api/v2/macros/<int:macro_id>", self._show_macro, "GET")
+        r("/api/v2/macros/<int:macro_id>", self._update_macro, "PUT")
         r("/api/v2/webhooks", self._list_webhooks, "GET", suffix=False)
         r("/api/v2/webhooks", self._create_webhook, "POST", suffix=False)
         r("/api/v2/webhooks/<webhook_id>", self._show_webhook, "GET", suffix=False)
@@ -605,6 +611,11 @@ class ZendeskSimulator(UsersMixin, AutomationMixin, RoutingMixin, SchedulesMixin
         }
 
     # -- helpers for tests ----------------------------------------------------------------------------------------
+
+    def add_agent(self, name: str, email: str) -> int:
+        """Another agent joins the account (a new hire, whose replies may need approval)."""
+        with self._lock:
+            return int(self._new_user({"name": name, "email": email, "role": "agent"})["id"])
 
     def add_tags(self, ticket_id: int | str, *tags: str) -> None:
         """An agent tags the ticket in the agent interface."""

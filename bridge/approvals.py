@@ -1,0 +1,124 @@
+"""Approvals, the pure part: which agent replies wait for an approver, and what an approver's tag does.
+
+A reply needs approval when its thread does (a triage rule fired with ``then.approval = true`` on one of
+the customer's messages: a VIP, a legal word, a comment on a crisis post; the thread keeps it) or when its
+author is one of ``[approvals] agents`` (new agents). Such a reply is *held*: not delivered, a ``held``
+delivery row and an internal note for the agent. An approver answers on the ticket with a tag (by hand or
+with the macro ``socialdesk setup zendesk`` creates): ``socialdesk_approve`` releases every reply held on
+the ticket, oldest first; ``socialdesk_reject`` rejects them (never sent, a note says so). Both at once
+reject: no reply goes public on a contradiction. The bridge takes the tag off once it has acted, so that
+it approves what the approver saw and never a reply written after it.
+
+Order is kept: a reply written after a held one on the same ticket waits behind it (held too, and
+released or rejected with it), so a thread never reads out of order. :func:`plan` takes the replies and
+what the store and the ticket say about them (:class:`Facts`, loaded once) and returns a :class:`Plan`.
+No clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bridge.events import AgentReply, DeliveryStatus
+
+APPROVE_TAG = "socialdesk_approve"
+REJECT_TAG = "socialdesk_reject"
+BEHIND = "it follows a reply that waits for approval"
+
+
+@dataclass(frozen=True)
+class ApprovalSettings:
+    """``[approvals]``: the agents whose replies always need approval (helpdesk ids, emails or names,
+    resolved to ids at start) and the approver's two tags."""
+
+    agents: tuple[str, ...] = ()
+    approve_tag: str = APPROVE_TAG
+    reject_tag: str = REJECT_TAG
+
+
+class Step(StrEnum):
+    """What becomes of one reply in this pass."""
+
+    DELIVER = "deliver"  # the usual path: sent now, or already handled (its row says how)
+    HOLD = "hold"  # held now: a row, a note, not sent
+    WAIT = "wait"  # held before and still waiting
+    RELEASE = "release"  # approved: sent now, in its turn
+    REJECT = "reject"  # rejected: never sent, a note says so
+
+
+@dataclass(frozen=True)
+class Planned:
+    reply: AgentReply
+    step: Step
+    reason: str = ""  # why it is held ("rule legal", "agent 123 needs approval", BEHIND)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What :func:`plan` needs, loaded once per pass: the ticket's delivery rows (comment id → status),
+    the ticket's tags, why the thread needs approval (None: it does not) and the agents that do."""
+
+    statuses: Mapping[str, str]
+    tags: frozenset[str]
+    thread_reason: str | None = None
+    agents: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Planned, ...]
+    clear_tags: tuple[str, ...] = ()  # the approver's tags to take off the ticket once the plan is carried out
+
+    @property
+    def waiting(self) -> bool:
+        """Whether any reply still waits for an approver after this pass."""
+        return any(p.step in (Step.HOLD, Step.WAIT) for p in self.steps)
+
+
+def plan(replies: Sequence[AgentReply], facts: Facts, settings: ApprovalSettings) -> Plan:
+    """Each reply's step, in the replies' order (oldest first)."""
+    verdict = answer(facts.tags, settings)
+    steps: list[Planned] = []
+    behind = False  # a reply before this one still waits: this one waits behind it
+    for reply in replies:
+        step = _step(reply, facts, verdict, behind)
+        behind = behind or step.step in (Step.HOLD, Step.WAIT)
+        steps.append(step)
+    used = tuple(t for t in (settings.approve_tag, settings.reject_tag) if t in facts.tags)
+    return Plan(tuple(steps), clear_tags=used)
+
+
+def answer(tags: frozenset[str], settings: ApprovalSettings) -> Step | None:
+    """The approver's answer on the ticket: REJECT (wins over an approval), RELEASE, or None."""
+    if settings.reject_tag in tags:
+        return Step.REJECT
+    return Step.RELEASE if settings.approve_tag in tags else None
+
+
+def _step(reply: AgentReply, facts: Facts, verdict: Step | None, behind: bool) -> Planned:
+    status = facts.statuses.get(reply.comment_id)
+    if status == DeliveryStatus.APPROVED:  # released earlier, its send refused: it goes on, in its turn
+        return Planned(reply, Step.RELEASE)
+    if status == DeliveryStatus.HELD:
+        return Planned(reply, verdict or Step.WAIT)
+    if status is not None:
+        return Planned(reply, Step.DELIVER)
+    reason = needs_approval(reply, facts) or (BEHIND if behind else None)
+    # a reply new in this pass waits for the next answer: the approver has not seen it
+    return Planned(reply, Step.HOLD, reason) if reason else Planned(reply, Step.DELIVER)
+
+
+def needs_approval(reply: AgentReply, facts: Facts) -> str | None:
+    """Why this reply needs approval, or None: the thread's rule first, then its author."""
+    if facts.thread_reason:
+        return facts.thread_reason
+    if reply.author_id in facts.agents:
+        return f"replies by {reply.author_name or 'agent ' + reply.author_id} need approval"
+    return None
+
+
+def folded_tags(tags: Sequence[str]) -> frozenset[str]:
+    """A ticket's tags as :class:`Facts` compares them (Freshdesk keeps a tag's case; Zendesk lowers it)."""
+    return frozenset(t.casefold() for t in tags)

@@ -1,0 +1,145 @@
+"""Approvals, the worker's side: the facts loaded once per ticket, the approver's answer recorded, held rows.
+
+:func:`plan_for` loads what :func:`bridge.approvals.plan` needs (the ticket's delivery rows, the thread's
+reason, the agents needing approval, resolved to ids once) and, when the ticket carries an approver's tag,
+records the answer before anything is sent: the held rows become ``approved`` or ``rejected`` in one
+transaction, then the tag comes off the ticket. Should the worker stop after that, the rows still say
+what the approver decided (an approved reply is sent by the next pass, tag or not; a rejection's note is
+owed until written). :mod:`bridge.outbound` then carries out the steps in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from bridge import messages
+from bridge.approvals import ApprovalSettings, Facts, Plan, Planned, Step, folded_tags, plan
+from bridge.errors import ConfigError
+from bridge.events import AgentReply, DeliveryStatus
+from bridge.ports import Directory, Helpdesk, TicketTags
+from bridge.store import Store, deliveries, insert_ignoring_duplicates
+
+if TYPE_CHECKING:
+    from bridge.registry import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class Approvers:
+    """``[approvals] agents`` as helpdesk user ids: ids as written, emails and names looked up once."""
+
+    def __init__(self, settings: ApprovalSettings) -> None:
+        self.settings = settings
+        self._ids: frozenset[str] | None = None
+        self._lock = threading.Lock()
+
+    def prepare(self, helpdesk: Helpdesk) -> str:
+        """Resolve the agents now (``socialdesk worker`` at start, ``doctor``): an unknown one is refused."""
+        return f"{len(self.agent_ids(helpdesk))} agent(s) whose replies need approval"
+
+    def agent_ids(self, helpdesk: Helpdesk) -> frozenset[str]:
+        with self._lock:
+            if self._ids is None:
+                self._ids = self._resolve(helpdesk)
+            return self._ids
+
+    def _resolve(self, helpdesk: Helpdesk) -> frozenset[str]:
+        wanted = self.settings.agents
+        named = [a for a in wanted if not a.isdigit()]
+        if not named:
+            return frozenset(wanted)
+        if not isinstance(helpdesk, Directory):
+            raise ConfigError(f"approvals.agents: {helpdesk.name} cannot list its agents; give their ids")
+        agents = {k.casefold(): v for k, v in helpdesk.names().agents.items()}
+        unknown = next((a for a in named if a.casefold() not in agents), None)
+        if unknown is not None:
+            raise ConfigError(f"approvals.agents: no agent {unknown!r} in {helpdesk.name}")
+        return frozenset(a if a.isdigit() else agents[a.casefold()] for a in wanted)
+
+
+def plan_for(rt: Runtime, thread: dict[str, Any], ticket_id: str, replies: Sequence[AgentReply]) -> Plan:
+    """The pass's plan, with the approver's answer (if any) recorded and its tag taken off."""
+    settings = rt.approvers.settings
+    statuses = _statuses(rt.store, rt.helpdesk.name, ticket_id)
+    tags = folded_tags(replies[0].ticket_tags) if replies else frozenset()
+    agents = rt.approvers.agent_ids(rt.helpdesk) if settings.agents else frozenset()
+    decided = plan(replies, Facts(statuses, tags, thread.get("approval"), agents), settings)
+    _record_answer(rt.store, rt.helpdesk.name, decided.steps)
+    if decided.clear_tags:
+        _untag(rt, ticket_id, decided.clear_tags)
+    return decided
+
+
+def _statuses(store: Store, helpdesk: str, ticket_id: str) -> dict[str, str]:
+    rows = sa.select(deliveries.c.comment_id, deliveries.c.status).where(
+        deliveries.c.helpdesk == helpdesk, deliveries.c.ticket_id == ticket_id
+    )
+    with store.begin() as conn:
+        return {str(comment): str(status) for comment, status in conn.execute(rows)}
+
+
+def _record_answer(store: Store, helpdesk: str, steps: Iterable[Planned]) -> None:
+    """Held rows → approved or rejected (with the rejection's note owed), in one transaction."""
+    held = deliveries.c.status == DeliveryStatus.HELD
+    now = time.time()
+    with store.begin() as conn:
+        for p in steps:
+            if p.step not in (Step.RELEASE, Step.REJECT):
+                continue
+            where = sa.and_(deliveries.c.helpdesk == helpdesk, deliveries.c.comment_id == p.reply.comment_id, held)
+            values: dict[str, Any] = {"status": DeliveryStatus.APPROVED, "updated_at": now}
+            if p.step is Step.REJECT:
+                note = messages.approval_rejected_note(p.reply)
+                values.update(status=DeliveryStatus.REJECTED, error=note, noted=False)
+            conn.execute(sa.update(deliveries).where(where).values(**values))
+
+
+def _untag(rt: Runtime, ticket_id: str, tags: Sequence[str]) -> None:
+    hd = rt.helpdesk
+    if not isinstance(hd, TicketTags):
+        log.warning("%s cannot take tags off a ticket: %s stays on ticket %s", hd.name, ", ".join(tags), ticket_id)
+        return
+    rt.policy.call(hd.name, lambda: hd.remove_tags(ticket_id, tags))
+
+
+def hold(rt: Runtime, thread: dict[str, Any], planned: Planned) -> None:
+    """Record a reply as held, its note owed (a row already there is left as it is)."""
+    reply, now, settings = planned.reply, time.time(), rt.approvers.settings
+    note = messages.approval_waiting_note(reply, planned.reason, settings.approve_tag, settings.reject_tag)
+    row = {
+        "helpdesk": rt.helpdesk.name, "comment_id": reply.comment_id, "ticket_id": reply.ticket_id,
+        "thread_key": thread["key"], "status": DeliveryStatus.HELD, "comment_created_at": reply.created_at.timestamp(),
+        "error": note, "created_at": now,
+        "updated_at": now,
+    }  # fmt: skip
+    log.info("comment %s of ticket %s held for approval: %s", reply.comment_id, reply.ticket_id, planned.reason)
+    with rt.store.begin() as conn:
+        insert_ignoring_duplicates(conn, deliveries, [row])
+
+
+def claim_approved(store: Store, helpdesk: str, comment_id: str) -> bool:
+    """An approved reply's row → ``sending`` before the platform is called; False when it is not approved."""
+    where = sa.and_(
+        deliveries.c.helpdesk == helpdesk,
+        deliveries.c.comment_id == comment_id,
+        deliveries.c.status == DeliveryStatus.APPROVED,
+    )
+    with store.begin() as conn:
+        values = {"status": DeliveryStatus.SENDING, "error": None, "noted": False, "updated_at": time.time()}
+        return bool(conn.execute(sa.update(deliveries).where(where).values(**values)).rowcount)
+
+
+def waiting(store: Store) -> tuple[int, float | None]:
+    """How many replies wait for an approver, and since when the oldest has (``socialdesk status``)."""
+    held = sa.select(sa.func.count(), sa.func.min(deliveries.c.created_at)).where(
+        deliveries.c.status == DeliveryStatus.HELD
+    )
+    with store.begin() as conn:
+        count, oldest = conn.execute(held).one()
+    return int(count), None if oldest is None else float(oldest)

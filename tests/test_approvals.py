@@ -1,0 +1,149 @@
+"""Approvals, the pure part (bridge.approvals.plan), the rule grammar and the config that feed it, and the
+Zendesk simulator's macros that approvers use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+
+from bridge import config as config_module
+from bridge.approvals import BEHIND, ApprovalSettings, Facts, plan
+from bridge.errors import ConfigError
+from bridge.events import AgentReply, Author, SocialEvent
+from bridge.rulebook import parse_rules
+from bridge.rules import EventFacts, ThreadFacts, decide
+from bridge.triage import describe
+from sandbox.zendesk import ZendeskSimulator
+from tests.conftest import raw_config
+
+SETTINGS = ApprovalSettings(agents=("77",))
+
+
+def reply(comment_id: str, author: str = "1") -> AgentReply:
+    at = datetime(2026, 12, 6, 12, int(comment_id), tzinfo=UTC)
+    return AgentReply("9", comment_id, f"reply {comment_id}", author, None, at)
+
+
+def steps(statuses: dict[str, str], tags: set[str], thread: str | None, *replies: AgentReply) -> list[str]:
+    facts = Facts(statuses, frozenset(tags), thread, frozenset(SETTINGS.agents))
+    return [f"{p.step}:{p.reason}" if p.reason else str(p.step) for p in plan(replies, facts, SETTINGS).steps]
+
+
+@pytest.mark.parametrize(
+    ("statuses", "tags", "thread", "authors", "expected"),
+    [
+        ({}, set(), None, ("1", "1"), ["deliver", "deliver"]),  # nothing to approve
+        ({}, set(), "rule legal", ("1",), ["hold:rule legal"]),
+        ({}, set(), None, ("77", "1"), ["hold:replies by agent 77 need approval", f"hold:{BEHIND}"]),
+        ({"1": "held"}, set(), "rule legal", ("1",), ["wait"]),
+        ({"1": "held", "2": "held"}, {"socialdesk_approve"}, "rule legal", ("1", "1"), ["release", "release"]),
+        ({"1": "held"}, {"socialdesk_reject"}, "rule legal", ("1",), ["reject"]),
+        ({"1": "held"}, {"socialdesk_approve", "socialdesk_reject"}, "rule legal", ("1",), ["reject"]),  # no wins
+        # a reply new in this pass was not seen by the approver: it waits for the next answer
+        ({"1": "held"}, {"socialdesk_approve"}, "rule legal", ("1", "1"), ["release", "hold:rule legal"]),
+        ({"1": "approved"}, set(), "rule legal", ("1",), ["release"]),  # its send refused before: it goes on
+        ({"1": "sent", "2": "rejected"}, {"socialdesk_approve"}, "rule legal", ("1", "1"), ["deliver", "deliver"]),
+        ({"1": "held"}, set(), None, ("1", "1"), ["wait", f"hold:{BEHIND}"]),  # order: the next waits behind
+    ],
+)
+def test_plan(statuses: dict[str, str], tags: set[str], thread: str | None, authors: tuple[str, ...],
+              expected: list[str]) -> None:  # fmt: skip
+    replies = [reply(str(i + 1), author) for i, author in enumerate(authors)]
+    assert steps(statuses, tags, thread, *replies) == expected
+
+
+def test_the_tags_it_acted_on_come_off() -> None:
+    facts = Facts({"1": "held"}, frozenset({"socialdesk_approve", "vip"}), "rule legal")
+    assert plan([reply("1")], facts, SETTINGS).clear_tags == ("socialdesk_approve",)
+    assert plan([reply("1")], Facts({}, frozenset({"vip"})), SETTINGS).clear_tags == ()
+
+
+# -- the rules ---------------------------------------------------------------------------------------------------
+
+
+def event(text: str, *, context: str | None = None, kind: str = "comment") -> SocialEvent:
+    return SocialEvent("facebook", "acme", "1", "m1", "comment:1", kind, Author("5"), text,  # type: ignore[arg-type]
+                       datetime.now(UTC), "1", context=context)  # fmt: skip
+
+
+def test_a_rule_on_a_crisis_post_asks_for_approval() -> None:
+    rules = parse_rules([{"name": "crisis", "when": {"post": "111_222", "public": True}, "then": {"approval": True}}])
+    on_it = decide(EventFacts.of(event("down again", context="post 111_222")), ThreadFacts(), None, None, rules)
+    elsewhere = decide(EventFacts.of(event("hi", context="post 111_333")), ThreadFacts(), None, None, rules)
+    assert on_it.approval == "rule crisis" and elsewhere.approval is None
+    assert describe(on_it) == "tags rule_crisis, replies need approval (rule crisis)"
+
+
+def test_the_first_rule_asking_for_approval_is_the_reason() -> None:
+    rules = parse_rules([{"name": "legal", "when": {"keywords": "lawyer"}, "then": {"approval": True}},
+                         {"name": "all", "then": {"approval": True}}])  # fmt: skip
+    assert decide(EventFacts.of(event("my lawyer")), ThreadFacts(), None, None, rules).approval == "rule legal"
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "message"),
+    [
+        ("rules", [{"name": "legal", "then": {"approval": "yes"}}], "rules[legal].then.approval: must be true or"),
+        ("rules", [{"name": "legal", "then": {"aproval": True}}], "rules[legal].then.aproval: unknown key"),
+        ("rules", [{"name": "c", "when": {"post": []}, "then": {"approval": True}}], "rules[c].when.post: must be"),
+        ("approvals", {"agentz": ["x"]}, "approvals.agentz: unknown key"),
+        ("approvals", {"reject_tag": "socialdesk_approve"}, "approvals.reject_tag: must differ from approve_tag"),
+        ("approvals", {"approve_tag": "Approve Me"}, "approvals.approve_tag:"),
+        ("approvals", {"agents": [""]}, "approvals.agents"),
+    ],
+)
+def test_bad_approval_config_is_refused_naming_the_key(section: str, value: Any, message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse({**raw_config(), section: value}, env={})
+    assert str(refused.value).startswith(message), str(refused.value)
+
+
+def test_approvals_default_to_the_documented_tags() -> None:
+    settings = config_module.parse(raw_config(), env={}).approvals
+    assert settings == ApprovalSettings((), "socialdesk_approve", "socialdesk_reject")
+
+
+# -- the Zendesk simulator's macros --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sim() -> Iterator[ZendeskSimulator]:
+    simulator = ZendeskSimulator()
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+def macro_call(sim: ZendeskSimulator, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
+    auth = (f"{sim.email}/token", "sim-api-token")
+    return requests.request(method, f"{sim.url}{path}", json=body, auth=auth, timeout=10)
+
+
+def test_macros_are_created_listed_and_applied_as_zendesk_documents(sim: ZendeskSimulator) -> None:
+    wanted = {"title": "Approve social reply", "actions": [{"field": "current_tags", "value": "socialdesk_approve"}]}
+    created = macro_call(sim, "POST", "/api/v2/macros.json", {"macro": wanted})
+    assert created.status_code == 201
+    macro = created.json()["macro"]
+    assert macro["active"] is True and macro["url"].endswith(f"/api/v2/macros/{macro['id']}.json")
+    assert [m["title"] for m in macro_call(sim, "GET", "/api/v2/macros.json").json()["macros"]] == [wanted["title"]]
+    renamed = macro_call(sim, "PUT", f"/api/v2/macros/{macro['id']}.json", {"macro": {"title": "Approve"}})
+    assert renamed.json()["macro"]["title"] == "Approve" and renamed.json()["macro"]["actions"] == wanted["actions"]
+    assert macro_call(sim, "GET", "/api/v2/macros/1.json").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"actions": [{"field": "current_tags", "value": "x"}]}, "title"),
+        ({"title": "No actions", "actions": []}, "actions"),
+        ({"title": "Close", "actions": [{"field": "status", "value": "closed"}]}, "actions"),  # not in a macro
+    ],
+)
+def test_a_macro_zendesk_refuses_is_a_422(sim: ZendeskSimulator, body: dict[str, Any], field: str) -> None:
+    refused = macro_call(sim, "POST", "/api/v2/macros.json", {"macro": body})
+    assert refused.status_code == 422
+    assert refused.json()["error"] == "RecordInvalid" and field in refused.json()["details"]
