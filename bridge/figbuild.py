@@ -11,6 +11,7 @@ Only a human reply delivered to the platform is a response; a failed one counts 
 from __future__ import annotations
 
 import bisect
+import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -117,8 +118,11 @@ def _parts(thread: Sequence[MessageFact], fence: float | None) -> list[tuple[lis
 
 
 def _written_in(replies: Sequence[ReplyFact], start: float, end: float) -> list[ReplyFact]:
+    """The replies written from ``start`` to before ``end``, compared in whole seconds: a helpdesk stamps a
+    comment to the second, so a reply in the same second as the customer's message is after it."""
     keys = [r.comment_created_at for r in replies]
-    return list(replies[bisect.bisect_left(keys, start) : bisect.bisect_left(keys, end)])
+    last = end if math.isinf(end) else math.floor(end)
+    return list(replies[bisect.bisect_left(keys, math.floor(start)) : bisect.bisect_left(keys, last)])
 
 
 def _delivered(replies: Iterable[ReplyFact], *kinds: AuthorKind) -> list[ReplyFact]:
@@ -156,7 +160,8 @@ def _episode(
 
 def _message_times(m: MessageFact, humans: Sequence[ReplyFact], between: Between, tz: ZoneInfo) -> MessageTimes:
     """A message's response: the earliest delivery of a human reply written at or after it."""
-    at = min((r.delivered_at for r in humans if r.comment_created_at >= m.platform_ts and r.delivered_at), default=None)
+    since = math.floor(m.platform_ts)  # whole seconds, as the helpdesk stamps (see _written_in)
+    at = min((r.delivered_at for r in humans if r.comment_created_at >= since and r.delivered_at), default=None)
     response = None if at is None else max(0.0, at - m.platform_ts)
     business = None if at is None else between(m.platform_ts, at)
     lag = max(0.0, m.received_at - m.platform_ts)

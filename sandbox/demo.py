@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sandbox import demo_figures
 from sandbox.stack import IG_ID, PAGE_ID, PLATFORMS, WA_PHONE_ID, Stack
 
 Echo = Callable[[str], None]
@@ -62,6 +63,7 @@ def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = prin
         groups = {name: stack.helpdesk.add_group(name) for name in ("Escalations", "Billing")}
         checks = _play(stack, echo) + _other_channels(stack, echo) + [_routed(stack, groups, echo)]
         checks.append(_away(stack, echo))
+        checks.append(demo_figures.show(stack, echo))
     echo("")
     for ok, what in checks:
         echo(f"  {'✓' if ok else '✗'} {what}")

@@ -58,6 +58,15 @@ def test_first_response_is_the_first_human_reply_delivered_from_the_customers_pl
     assert total.ingest_lag.median == 20 and total.first_response.buckets["<=15m"] == 1
 
 
+def test_a_reply_stamped_in_the_same_second_as_the_message_answers_it() -> None:
+    # the helpdesk stamps comments to the second: 09:00:00 for a reply to a message sent at 09:00:00.4
+    messages = [msg(T0 + 0.4, opens=True), msg(T0 + 3 * DAY + 0.7, opens=True)]
+    replies = [reply(T0, T0 + 1.5), reply(T0 + 3 * DAY, T0 + 3 * DAY + 2.0)]
+    first, second = build(messages, replies, NOVEMBER).episodes
+    assert first.first_response == pytest.approx(1.1) and first.responses == 1
+    assert second.first_response == pytest.approx(1.3) and second.responses == 1
+
+
 def test_bot_answers_are_no_response_by_a_person_but_have_their_own_figures() -> None:
     messages = [msg(T0, thread=t, opens=True) for t in ("bot", "handed", "x")]
     replies = [
