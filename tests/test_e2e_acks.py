@@ -17,7 +17,7 @@ from bridge import acks, figures, inbound, outbound, schedules, status
 from bridge.events import AuthorKind
 from bridge.registry import Runtime
 from sandbox.base import Fault
-from sandbox.stack import HELPDESKS, PAGE_ID, WA_PHONE_ID, Stack
+from sandbox.stack import HELPDESKS, IG_ID, PAGE_ID, WA_PHONE_ID, Stack
 from sandbox.zendesk import ZendeskSimulator
 from tests.support import WallClock, notes, one_ticket, step_runtime
 
@@ -388,3 +388,24 @@ def test_a_helpdesk_schedule_that_cannot_be_read_now_goes_by_its_last_good_copy(
         assert work(stack, rt) == 1
         [sent] = [m["text"] for m in stack.meta.sent_messages]
         assert sent.startswith("Hi Ann, we are closed; we will answer by Tuesday 11:00 (ticket #")  # by the copy
+
+
+@pytest.mark.parametrize("platform", ["facebook", "instagram"])
+def test_the_platforms_echo_of_an_ack_is_dropped_and_acknowledged_by_nobody(tmp_path: Path, platform: str) -> None:
+    with acking(tmp_path, "zendesk", platforms=(platform,)) as (stack, rt, clock):
+        stack.meta.echoes = True  # Meta sends the page's own messages back as webhooks
+        if platform == "facebook":
+            stack.meta.customer_message(PAGE_ID, psid="715", text="Hello, anyone there?")
+        else:
+            stack.meta.instagram_message(IG_ID, igsid="ig-715", text="Hello, anyone there?")
+        work(stack, rt)
+        clock.advance(61)
+        assert work(stack, rt) == 1
+        assert stack.meta.wait_for_webhooks(10)
+        clock.advance(24 * 3600 + 61)  # even a day later, when the echo would otherwise open an episode
+        work(stack, rt)
+        rows, kind = stack.store.rows("inbox"), "messenger" if platform == "facebook" else "instagram"
+        assert [(r["status"], r["last_error"]) for r in rows[1:]] == [
+            ("ignored", f"{kind} echo of the account's own message")
+        ]
+        assert len(stack.store.rows("auto_acks")) == 1 and len(stack.helpdesk.tickets) == 1

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bridge import triage
 from bridge.errors import ConfigError
 from bridge.events import Attachment, Author, Priority, SocialEvent, TicketStatus, platform_time
 from bridge.rulebook import names_used, parse_rules
@@ -397,6 +398,17 @@ def test_a_rule_may_give_its_own_ack_templates_and_calendar_and_later_rules_win_
     }
     assert (decision.calendar, decision.no_ack) == ("vip-hours", None)
     assert rules[2].then == Actions(ack=False) and rules[0].then.ack
+
+
+def test_rules_explain_says_what_a_rule_does_to_the_acknowledgement() -> None:
+    rules = parse_rules([
+        {"name": "vip", "when": {"keywords": ["refund"]}, "then": {"ack": {"away": "VIP"}, "calendar": "vip-hours"}},
+        {"name": "press", "when": {"keywords": ["money"]}, "then": {"ack": False}},
+    ])  # fmt: skip
+    described = triage.describe(decide(EVENT, ThreadFacts(), None, None, rules))
+    assert (
+        described == "calendar vip-hours, tags rule_vip, rule_press, no acknowledgement, acknowledgement templates away"
+    )
 
 
 def test_duplicate_names_refused() -> None:
