@@ -7,6 +7,7 @@ platform's echoes of our own replies are recognised and dropped. Then one conver
 channel: Instagram, WhatsApp, X, Telegram and an own website chat. Last, an angry message routed by the
 triage rules (:data:`RULES`): an urgent ticket in the escalation group, whose first note says why. And an
 Instagram message on a day the support calendar is closed gets the away reply (:data:`ACK`), with its promise.
+And an agent's reply under a crisis post waits for an approver, then goes out once (:mod:`sandbox.demo_approvals`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox import demo_figures
+from sandbox import demo_approvals, demo_figures
 from sandbox.stack import IG_ID, PAGE_ID, PLATFORMS, WA_PHONE_ID, Stack
 
 Echo = Callable[[str], None]
@@ -36,6 +37,7 @@ RULES: list[dict[str, Any]] = [
     {"name": "escalate-angry", "when": {"public": False, "sentiment": "negative", "urgency": "high"},
      "then": {"escalate": "Escalations"}, "stop": True},
     {"name": "billing", "when": {"keywords": ["refund", "invoice"]}, "then": {"group": "Billing"}},
+    demo_approvals.RULE,
 ]  # fmt: skip
 #: The Instagram channel's acknowledgements and calendar, as in socialdesk.toml (today is made a holiday by
 #: :func:`_calendars`, so that the away reply shows whenever the demo runs).
@@ -63,6 +65,7 @@ def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = prin
         groups = {name: stack.helpdesk.add_group(name) for name in ("Escalations", "Billing")}
         checks = _play(stack, echo) + _other_channels(stack, echo) + [_routed(stack, groups, echo)]
         checks.append(_away(stack, echo))
+        checks.append(demo_approvals.approval(stack, echo))
         checks.append(demo_figures.show(stack, echo))
     echo("")
     for ok, what in checks:

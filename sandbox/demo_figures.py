@@ -22,7 +22,7 @@ def show(stack: Stack, echo: Echo, *, dashboard_port: int = 8000) -> tuple[bool,
     now = datetime.now(UTC)
     figures = compute(stack.store, period("7d", ZoneInfo("UTC"), now.date()), calendars=calendars_for(
         stack.config, stack.store))  # fmt: skip
-    echo("\n8. Service figures of these conversations (the last 7 days, UTC; from the store)")
+    echo("\n9. Service figures of these conversations (the last 7 days, UTC; from the store)")
     echo(f"   attribution {figures.attribution}; business time: {', '.join(sorted(set(figures.calendars.values())))}")
     for line in _table(figures):
         echo(f"   {line}")

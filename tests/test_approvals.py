@@ -14,9 +14,11 @@ from bridge import config as config_module
 from bridge.approvals import BEHIND, ApprovalSettings, Facts, plan
 from bridge.errors import ConfigError
 from bridge.events import AgentReply, Author, SocialEvent
+from bridge.holding import Approvers
 from bridge.rulebook import parse_rules
 from bridge.rules import EventFacts, ThreadFacts, decide
 from bridge.triage import describe
+from connectors.zendesk import ZendeskHelpdesk
 from sandbox.zendesk import ZendeskSimulator
 from tests.conftest import raw_config
 
@@ -147,3 +149,11 @@ def test_a_macro_zendesk_refuses_is_a_422(sim: ZendeskSimulator, body: dict[str,
     refused = macro_call(sim, "POST", "/api/v2/macros.json", {"macro": body})
     assert refused.status_code == 422
     assert refused.json()["error"] == "RecordInvalid" and field in refused.json()["details"]
+
+
+def test_agents_are_resolved_by_email_and_an_unknown_one_is_refused(sim: ZendeskSimulator) -> None:
+    helpdesk = ZendeskHelpdesk(url=sim.url, email=sim.email, api_token="sim-api-token")
+    known = Approvers(ApprovalSettings(agents=("alex.agent@socialdesk.test", "12")))
+    assert known.agent_ids(helpdesk) == frozenset({str(sim.agent_id), "12"})
+    with pytest.raises(ConfigError, match=r"^approvals.agents: no agent 'ghost@socialdesk.test' in zendesk$"):
+        Approvers(ApprovalSettings(agents=("ghost@socialdesk.test",))).prepare(helpdesk)
