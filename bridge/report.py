@@ -1,5 +1,5 @@
 """``socialdesk report``: one month's service figures as ``report.html`` (one file, inline SVG charts, readable
-offline) and ``episodes.csv`` (one row per episode, :mod:`bridge.figcsv`) in a folder.
+offline), ``episodes.csv`` (one row per episode, :mod:`bridge.figcsv`) and ``figures.json`` in a folder.
 
 Every view states the period, its time zone and the attribution rule (by the date of the customer's message);
 no customer's words appear, only counts and times.
@@ -7,18 +7,19 @@ no customer's words appear, only counts and times.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
-from bridge import badge, figcsv, svgchart
+from bridge import badge, figcsv, figjson, svgchart
 from bridge.config import Config
 from bridge.figmodel import Badge, Figures, PeriodError, Slice, Stats, month, timezone
 from bridge.figquery import calendars_for, compute
 from bridge.store import Store
 
-HTML_NAME, CSV_NAME = "report.html", "episodes.csv"
+HTML_NAME, CSV_NAME, JSON_NAME = "report.html", "episodes.csv", "figures.json"
 STYLE = ("body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
          "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th:first-child,td:first-child{text-align:left}"
          ".note{color:#555;font-size:90%}.warn{color:#8a4b00}")  # fmt: skip
@@ -55,11 +56,13 @@ def monthly(
 
 
 def write(figures: Figures, out: Path, badges: Sequence[Badge] = (), *, now: datetime | None = None) -> list[Path]:
-    """Write both files into ``out`` (made if missing); return their paths."""
+    """Write the page, the CSV and the figures as JSON into ``out`` (made if missing); return their paths."""
     out.mkdir(parents=True, exist_ok=True)
-    page = out / HTML_NAME
+    page, data = out / HTML_NAME, out / JSON_NAME
     page.write_text(html(figures, badges, now or datetime.now(UTC)), encoding="utf-8")
-    return [page, figcsv.write(figures, out / CSV_NAME)]
+    figures_json = {**figjson.as_dict(figures), "badges": figjson.badges(list(badges))}
+    data.write_text(json.dumps(figures_json, indent=1), encoding="utf-8")
+    return [page, figcsv.write(figures, out / CSV_NAME), data]
 
 
 def duration(seconds: float | None) -> str:
@@ -125,7 +128,10 @@ def _summary(slices: Sequence[Slice]) -> str:
 
 
 def _ms(seconds: float | None) -> str:
-    return "–" if seconds is None else f"{seconds * 1000:.0f} ms"
+    """Ingest lag: milliseconds while it is short, then as a duration."""
+    if seconds is None or seconds >= 10:
+        return duration(seconds)
+    return f"{seconds * 1000:.0f} ms"
 
 
 def _buckets(slices: Sequence[Slice]) -> str:

@@ -161,3 +161,16 @@ def test_periods_and_zones() -> None:
     assert month("2026-02", UTC_ZONE).days[-1] == date(2026, 2, 28)
     with pytest.raises(PeriodError, match="time zone"):
         timezone("Mars/Olympus")
+
+
+def test_the_figures_as_json() -> None:
+    import json
+
+    from bridge.figjson import as_dict
+
+    figures = build([msg(T0, opens=True)], [reply(T0 + MIN, T0 + 2 * MIN)], month("2026-11", BERLIN))
+    data = json.loads(json.dumps(as_dict(figures, episodes=True)))
+    assert data["period"] == {"start": "2026-11-01", "end": "2026-12-01", "tz": "Europe/Berlin",
+                              "label": "2026-11-01 to 2026-11-30 (Europe/Berlin)"}  # fmt: skip
+    assert data["total"]["first_response"]["median"] == 2 * MIN and data["days"][1]["day"] == "2026-11-02"
+    assert data["episodes"][0]["day"] == "2026-11-02" and "episodes" not in as_dict(figures)

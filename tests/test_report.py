@@ -4,7 +4,9 @@ recompute the figures; a bad option is one line naming it. On SQLite and Postgre
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,11 +95,14 @@ def test_the_csv_adds_up_to_the_reports_figures(any_store: Store, tmp_path: Path
     messages, replies = facts()
     store_facts(any_store, messages, replies)
     cfg = config_module.parse(raw_config(), env={})
-    html_path, csv_path = report.monthly(cfg, any_store, month_text="2026-11", channel=None, tz_name="Europe/Berlin",
-                                         out=tmp_path / "out", now=NOW)  # fmt: skip
+    html_path, csv_path, json_path = report.monthly(
+        cfg, any_store, month_text="2026-11", channel=None, tz_name="Europe/Berlin", out=tmp_path / "out", now=NOW
+    )
     figures: Figures = compute(any_store, month("2026-11", BERLIN))
     rows = read_csv(csv_path)
     assert recomputed(rows) == shown(figures.total)
+    data = json.loads(json_path.read_text(encoding="utf-8"))
+    assert data["total"] == json.loads(json.dumps(asdict(figures.total))) and data["badges"][0]["channel"]
     for name, part in figures.channels.items():
         assert recomputed([r for r in rows if r["channel"] == name]) == shown(part)
     total = figures.total
@@ -129,7 +134,7 @@ def test_a_bad_option_is_one_line_naming_it(tmp_path: Path, option: str, value: 
     ok = socialdesk("report", "--config", str(path), "--out", str(tmp_path / "out"),
                     *(x for pair in good.items() for x in pair))  # fmt: skip
     assert ok.returncode == 0, ok.stderr
-    assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "episodes.csv").exists()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["episodes.csv", "figures.json", "report.html"]
 
 
 def test_durations_read_as_people_say_them() -> None:
