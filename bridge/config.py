@@ -308,6 +308,7 @@ class BridgeSettings(_Table):
     lease_seconds: Seconds = 120.0
     redispatch_after: Seconds = 60.0
     schedule_refresh_minutes: MinuteStep = 15  # how often the worker re-reads the helpdesk's schedules
+    rules_field: str | None = None  # the ticket field (id or name) the triage rules' explanation is written to
 
 
 class ZendeskSettings(_Table):
@@ -357,7 +358,10 @@ class SalesforceSettings(_Table):
     timeout: Seconds | None = None
     vip_field: str = "account_type"
     vip_values: list[str] = []
-    ticket_fields: dict[str, str] = {}
+    ticket_fields: dict[str, str] = {}  # CRM attribute → ticket field id (Zendesk) or name (Freshdesk)
+    user_fields: dict[str, str] = {}  # CRM attribute → user field key (Zendesk) or contact field name (Freshdesk)
+    user_notes: bool = True  # the CRM's summary in the user's notes (Zendesk) / contact's description (Freshdesk)
+    crm_note: bool = False  # the CRM's summary as an internal note on each new ticket too: one more call
     cache_ttl: Annotated[float, Field(ge=0, allow_inf_nan=False)] = DEFAULT_CACHE_TTL
     retry_seconds: Seconds = 60.0
     write_back: bool = False

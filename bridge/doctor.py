@@ -13,11 +13,11 @@ from typing import cast
 
 import requests
 
-from bridge import revocations, schedules, transport
+from bridge import enrich_fields, revocations, schedules, transport
 from bridge.config import ChannelConfig, Config
 from bridge.errors import BridgeError
 from bridge.holding import Approvers
-from bridge.ports import Helpdesk, SetupCheck
+from bridge.ports import CustomFields, Helpdesk, SetupCheck
 from bridge.queue import make_huey, waiting
 from bridge.registry import build_channel, build_crm, build_helpdesk
 from bridge.routing import Triage
@@ -89,6 +89,8 @@ def _helpdesk(config: Config) -> Iterator[Check]:
     yield _check(f"{config.helpdesk} credentials", lambda: f"authenticated as {helpdesk.ping()}")
     if isinstance(helpdesk, SetupCheck):
         yield _check(f"{config.helpdesk} setup", helpdesk.check_setup)
+    if isinstance(helpdesk, CustomFields) and enrich_fields.wanted(config):  # the CRM's and rules' fields exist
+        yield _check("mapped fields", lambda: enrich_fields.check_mapping(config, *helpdesk.field_names()))
     if config.rules:  # their groups, assignees and brands exist in the helpdesk
         yield _check("rules", lambda: Triage(config.rules).prepare(helpdesk))
     if config.approvals.agents:  # the agents whose replies need approval exist in the helpdesk

@@ -66,15 +66,6 @@ def tags(rt: Runtime, lookup: Lookup | None) -> tuple[str, ...]:
     return ("vip",) if values and lookup.fields.get(field, "").lower() in values else ()
 
 
-def ticket_fields(rt: Runtime, lookup: Lookup | None) -> dict[str, str]:
-    """``[salesforce] ticket_fields = {account_name = "<helpdesk field id or name>"}``: CRM values on the ticket."""
-    section = rt.config.salesforce
-    if lookup is None or section is None or lookup.outcome != "found":
-        return {}
-    mapping = section.get("ticket_fields")
-    return {str(target): lookup.fields[source] for source, target in mapping.items() if lookup.fields.get(source)}
-
-
 def known_name(lookup: Lookup | None) -> str | None:
     """The CRM's name for the customer, for a requester the platform only knows by an id."""
     return lookup.fields.get("name") if lookup is not None and lookup.outcome == "found" else None
@@ -105,11 +96,20 @@ def retry_base(rt: Runtime) -> float:
     return float(rt.config.salesforce.get("retry_seconds")) if rt.config.salesforce else 60.0
 
 
+def notes_tickets(rt: Runtime, lookup: Lookup | None) -> bool:
+    """Whether the new ticket gets the CRM's note: with ``[salesforce] crm_note = true`` once the CRM answered
+    (otherwise its answer is in the create call's fields and the user's, :mod:`bridge.enrich_fields`)."""
+    section = rt.config.salesforce
+    answered = lookup is not None and lookup.outcome != "unavailable"
+    return answered and section is not None and bool(section.get("crm_note"))
+
+
 def owed(rt: Runtime, event: SocialEvent, lookup: Lookup | None) -> dict[str, Any]:
-    """The thread's columns saying that the ticket about to be created is owed its CRM note (none without
-    a CRM). Recorded before the create and settled by :func:`write_note`, so that neither the CRM down, nor
-    the helpdesk refusing the note, nor a crash between the ticket and its note loses it."""
-    if lookup is None:
+    """The thread's columns saying that the ticket about to be created is owed its CRM note: with
+    ``crm_note = true``, or when the CRM could not answer in time (none without a CRM). Recorded before the
+    create and settled by :func:`write_note`, so that neither the CRM down, nor the helpdesk refusing the
+    note, nor a crash between the ticket and its note loses it."""
+    if lookup is None or (lookup.outcome != "unavailable" and not notes_tickets(rt, lookup)):
         return {}
     return {
         "enrichment": "pending",

@@ -228,6 +228,16 @@ class Routing:
 
 
 @dataclass(frozen=True)
+class UserProfile:
+    """What the CRM says about a customer, written in the call that makes or updates their helpdesk user:
+    ``notes`` (Zendesk's user notes, Freshdesk's contact description) and ``fields`` (user field key or
+    contact field name → value). See :mod:`bridge.enrich_fields`."""
+
+    notes: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class NewTicket:
     """What the core asks a helpdesk to open for a new social thread."""
 

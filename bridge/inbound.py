@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bridge import acks, bot, enrich, figures, figures_facts, messages, metrics, requesters, triage, writeback
+from bridge.enrich_fields import crm_profile, crm_ticket_fields, rules_note
 from bridge.errors import BridgeError, TicketClosed, Unavailable, UnknownOutcome, describe
 from bridge.events import EventKind, NewTicket, SocialEvent, TicketRef
 from bridge.registry import Runtime
@@ -126,7 +127,8 @@ def _apply_message(rt: Runtime, pending: PendingEvent) -> Outcome:
     decision = triage.decide_for(rt, event, first=thread["ticket_id"] is None, customer=customer)
     if decision.ignored:  # before any helpdesk call: an ignored author gets no helpdesk user either
         return Outcome(ignored=decision.ignored)
-    requester_id, event = requesters.requester(rt, event, enrich.known_name(customer))
+    profile = crm_profile(rt, customer)  # the CRM's answer, in the user call
+    requester_id, event = requesters.requester(rt, event, enrich.known_name(customer), profile)
     if not pending.attempted:  # from here on the helpdesk may hold this message: after a crash, look first
         rt.store.mark_attempted(pending.id)
     if thread["ticket_id"] is None:
@@ -185,7 +187,7 @@ def _open_ticket(
         tags=tuple(dict.fromkeys(_tags(event) + enrich.tags(rt, customer) + decision.tags)),
         created_at=event.created_at,
         followup_of=followup_of,
-        fields=enrich.ticket_fields(rt, customer),
+        fields=crm_ticket_fields(rt, customer, decision),
         routing=rt.triage.routing(decision, hd),
     )
     try:
@@ -202,12 +204,13 @@ def _open_ticket(
 def _introduce_customer(
     rt: Runtime, thread_key: str, ticket: TicketRef, customer: enrich.Lookup | None, decision: Decision
 ) -> None:
-    """The CRM's summary as an internal note on the new ticket, with the rules that fired and why. The CRM
-    down, or the helpdesk refusing the note, leaves it owed (``enrich.owed``, recorded before the create):
-    the customer's message is not held back for it, and ``enrich.retry_thread`` writes it later. Without a
-    CRM note to carry them, the rules' reasons are a note of their own."""
-    explanation = triage.note(decision)
-    if customer is None or customer.outcome == "unavailable":
+    """With ``crm_note = true``, the CRM's summary as an internal note on the new ticket, with the rules that
+    fired and why. The CRM down, or the helpdesk refusing the note, leaves it owed (``enrich.owed``, recorded
+    before the create): the customer's message is not held back for it, and ``enrich.retry_thread`` writes
+    it later. Without a CRM note to carry them, the rules' reasons are a note of their own, unless
+    ``[bridge] rules_field`` took them into the create call."""
+    explanation = rules_note(rt, decision)
+    if not enrich.notes_tickets(rt, customer) or customer is None:
         if explanation:
             triage.write_note(rt, ticket.id, explanation)
         return

@@ -22,6 +22,7 @@ from bridge.events import (
     SocialEvent,
     ThreadState,
     TicketRef,
+    UserProfile,
 )
 
 
@@ -36,8 +37,9 @@ class Helpdesk(Protocol):
         thread-key field). Then a create whose answer was lost is tried again, looking first; otherwise it
         is dead-lettered for a person to check, since trying again could open a second ticket."""
 
-    def ensure_requester(self, *, platform: str, author: Author) -> str:
-        """Find or create the end user for this social identity; return the helpdesk user id."""
+    def ensure_requester(self, *, platform: str, author: Author, profile: UserProfile | None = None) -> str:
+        """Find or create the end user for this social identity; return the helpdesk user id. ``profile``:
+        the CRM's notes and fields for the user, sent in the same call."""
 
     def find_ticket(self, external_id: str) -> TicketRef | None:
         """The ticket carrying this thread key, if any (crash recovery: never create a second one)."""
@@ -169,6 +171,15 @@ class TicketTags(Protocol):
 
     def remove_tags(self, ticket_id: str, tags: Sequence[str]) -> None:
         """Take ``tags`` off the ticket, the others kept."""
+
+
+@runtime_checkable
+class CustomFields(Protocol):
+    """A helpdesk that can list its custom fields (``doctor`` checks the configured mappings against them)."""
+
+    def field_names(self) -> tuple[set[str], set[str]]:
+        """The custom ticket fields (Zendesk ids, Freshdesk names) and user fields (Zendesk keys, Freshdesk
+        contact field names)."""
 
 
 @runtime_checkable

@@ -9,7 +9,7 @@ import logging
 from dataclasses import replace
 
 from bridge.errors import BridgeError, RefusedFields
-from bridge.events import SocialEvent
+from bridge.events import SocialEvent, UserProfile
 from bridge.messages import REFUSED_PREFIX
 from bridge.ports import Profiles
 from bridge.registry import Runtime
@@ -17,10 +17,13 @@ from bridge.registry import Runtime
 log = logging.getLogger(__name__)
 
 
-def requester(rt: Runtime, event: SocialEvent, crm_name: str | None = None) -> tuple[str, SocialEvent]:
+def requester(
+    rt: Runtime, event: SocialEvent, crm_name: str | None = None, profile: UserProfile | None = None
+) -> tuple[str, SocialEvent]:
     """The helpdesk user of this identity (cached), and the event with the customer's name where it had
-    none: the CRM's, else the platform profile's. The CRM's email is not sent, since a helpdesk may merge
-    users by email (it goes in the CRM note instead)."""
+    none: the CRM's, else the platform profile's; ``profile``: the CRM's notes and fields, in the same call
+    (:mod:`bridge.enrich_fields`). The CRM's email is not sent, since a helpdesk may merge users by email
+    (it is in the notes instead)."""
     key = f"{rt.helpdesk.name}:{event.platform}:{event.author.id}"
     cached = rt.store.identity(key)
     if cached:
@@ -29,14 +32,14 @@ def requester(rt: Runtime, event: SocialEvent, crm_name: str | None = None) -> t
     if name != event.author.name:
         event = replace(event, author=replace(event.author, name=name))
     try:
-        user_id = _ensure_requester(rt, event)
+        user_id = _ensure_requester(rt, event, profile)
     except RefusedFields as e:  # a malformed email must not cost the message: without it, kept on the ticket
         degraded = _without_refused(event, e.fields)
         if degraded is None:
             raise
         log.warning("%s: %s; the requester is made without it", event.thread_key, e.message)
         event = degraded
-        user_id = _ensure_requester(rt, event)
+        user_id = _ensure_requester(rt, event, profile)
     rt.store.remember_identity(key, user_id)
     return user_id, event
 
@@ -56,9 +59,9 @@ def _without_refused(event: SocialEvent, fields: tuple[str, ...]) -> SocialEvent
     return replace(event, author=author, extra={**event.extra, **kept})
 
 
-def _ensure_requester(rt: Runtime, event: SocialEvent) -> str:
-    platform, author = event.platform, event.author
-    return rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.ensure_requester(platform=platform, author=author))
+def _ensure_requester(rt: Runtime, event: SocialEvent, profile: UserProfile | None) -> str:
+    platform, author, hd = event.platform, event.author, rt.helpdesk
+    return rt.policy.call(hd.name, lambda: hd.ensure_requester(platform=platform, author=author, profile=profile))
 
 
 def _platform_name(rt: Runtime, event: SocialEvent) -> str | None:

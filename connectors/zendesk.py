@@ -41,6 +41,7 @@ from bridge.events import (
     NewTicket,
     Routing,
     TicketRef,
+    UserProfile,
 )
 from bridge.schedules import HelpdeskSchedule
 from connectors.base import RebasedSession, attachment_names, call, rate_limit_hook, retry_after_seconds
@@ -136,8 +137,10 @@ class ZendeskHelpdesk:
 
     # -- the port ----------------------------------------------------------------------------------------
 
-    def ensure_requester(self, *, platform: str, author: Author) -> str:
-        """Create or update the end user whose external id is ``<platform>:<author id>``.
+    def ensure_requester(self, *, platform: str, author: Author, profile: UserProfile | None = None) -> str:
+        """Create or update the end user whose external id is ``<platform>:<author id>``, with the CRM's
+        ``profile`` as the user's ``notes`` and ``user_fields`` (Zendesk ignores keys it has no field for:
+        ``socialdesk doctor`` checks them).
 
         No ``role`` is sent: Zendesk makes new users end users, and an existing user matched by email
         keeps their role (sending ``end-user`` would demote an agent who wrote in as a customer). An email
@@ -148,6 +151,10 @@ class ZendeskHelpdesk:
             user.email = author.email
         if author.phone:
             user.phone = author.phone
+        if profile is not None and profile.notes is not None:
+            user.notes = profile.notes
+        if profile is not None and profile.fields:
+            user.user_fields = dict(profile.fields)
         with _translated(idempotent=True):  # create_or_update is safe to repeat
             try:
                 return str(self._zenpy.users.create_or_update(user).id)
@@ -351,6 +358,11 @@ class ZendeskHelpdesk:
         """PUT a comment (and status): not idempotent, a timeout is an :class:`UnknownOutcome`."""
         with _translated(idempotent=False):
             return _ref(self._zenpy.tickets.update(ticket).ticket)
+
+    def field_names(self) -> tuple[set[str], set[str]]:
+        """For ``socialdesk doctor`` (implements ``CustomFields``): ticket field ids and user field keys."""
+        ticket = {str(f.get("id")) for f in self.api_list("/api/v2/ticket_fields", "ticket_fields")}
+        return ticket, {str(f.get("key")) for f in self.api_list("/api/v2/user_fields", "user_fields")}
 
     def api_list(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a list endpoint (``path`` like ``/api/v2/triggers.json``), page after page: an

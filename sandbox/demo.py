@@ -8,6 +8,8 @@ channel: Instagram, WhatsApp, X, Telegram and an own website chat. Last, an angr
 triage rules (:data:`RULES`): an urgent ticket in the escalation group, whose first note says why. And an
 Instagram message on a day the support calendar is closed gets the away reply (:data:`ACK`), with its promise.
 And an agent's reply under a crisis post waits for an approver, then goes out once (:mod:`sandbox.demo_approvals`).
+Last, with the Salesforce simulator (:mod:`sandbox.demo_crm`): a known customer's ticket has the CRM's fields
+filled in the calls the bridge makes anyway, a stranger gets a social user.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox import demo_approvals, demo_figures
+from sandbox import demo_approvals, demo_crm, demo_figures
 from sandbox.stack import IG_ID, PAGE_ID, PLATFORMS, WA_PHONE_ID, Stack
 
 Echo = Callable[[str], None]
@@ -56,17 +58,19 @@ def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = prin
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="  · %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.ERROR)
     started = time.monotonic()
-    with (
-        tempfile.TemporaryDirectory(prefix="socialdesk-demo-") as tmp,
-        Stack(workdir or Path(tmp), helpdesk=helpdesk, platforms=PLATFORMS, rules=RULES, calendars=_calendars(),
-              platform_options={"instagram": {"calendar": "support", "ack": ACK}}) as stack,
-    ):  # fmt: skip
-        stack.meta.echoes = True
-        groups = {name: stack.helpdesk.add_group(name) for name in ("Escalations", "Billing")}
-        checks = _play(stack, echo) + _other_channels(stack, echo) + [_routed(stack, groups, echo)]
-        checks.append(_away(stack, echo))
-        checks.append(demo_approvals.approval(stack, echo))
-        checks.append(demo_figures.show(stack, echo))
+    with tempfile.TemporaryDirectory(prefix="socialdesk-demo-") as tmp:
+        stack = Stack(workdir or Path(tmp), helpdesk=helpdesk, platforms=PLATFORMS, rules=RULES,
+                      calendars=_calendars(), platform_options={"instagram": {"calendar": "support", "ack": ACK}},
+                      salesforce={})  # fmt: skip
+        stack.salesforce_options = demo_crm.prepare(stack)  # the helpdesk fields the [salesforce] table maps
+        with stack:
+            stack.meta.echoes = True
+            groups = {name: stack.helpdesk.add_group(name) for name in ("Escalations", "Billing")}
+            checks = _play(stack, echo) + _other_channels(stack, echo) + [_routed(stack, groups, echo)]
+            checks.append(_away(stack, echo))
+            checks.append(demo_approvals.approval(stack, echo))
+            checks.append(demo_figures.show(stack, echo))
+            checks += demo_crm.play(stack, echo, step=10)  # after the figures, which count the conversations above
     echo("")
     for ok, what in checks:
         echo(f"  {'✓' if ok else '✗'} {what}")

@@ -38,7 +38,8 @@ HIGH = {"zendesk": "high", "freshdesk": 3}
 
 @pytest.fixture(params=HELPDESKS)
 def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    with Stack(tmp_path, helpdesk=request.param, salesforce=VIP, rules=RULES) as running:
+    # crm_note: the rules' reasons ride on the CRM's note (test_e2e_crm_fields: in a ticket field instead)
+    with Stack(tmp_path, helpdesk=request.param, salesforce={**VIP, "crm_note": True}, rules=RULES) as running:
         running.helpdesk.add_group("Escalations")
         running.helpdesk.add_group("Billing")
         yield running

@@ -21,7 +21,8 @@ ACCOUNT_FIELD = {"zendesk": "360000000777", "freshdesk": "cf_social_channel"}  #
 
 @pytest.fixture(params=HELPDESKS)
 def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    options = {**VIP, "ticket_fields": {"account_name": ACCOUNT_FIELD[request.param]}}
+    # crm_note: the CRM's answer as a note too, as before there were fields (test_e2e_crm_fields: without)
+    options = {**VIP, "crm_note": True, "ticket_fields": {"account_name": ACCOUNT_FIELD[request.param]}}
     with Stack(tmp_path, helpdesk=request.param, salesforce=options, bridge_options={"redispatch_after": 2}) as running:
         yield running
 

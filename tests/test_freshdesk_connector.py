@@ -177,11 +177,14 @@ def test_the_registry_builds_it_from_the_freshdesk_section(sim: FreshdeskSimulat
 def test_ensure_requester_creates_once_with_the_platform_identity(
     sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk, platform: str, who: Author, expected: dict[str, Any]
 ) -> None:
+    mark = len(sim.calls)
     first = helpdesk.ensure_requester(platform=platform, author=who)
-    posts = len(sim.calls_to("POST", "/api/v2/contacts"))
-    again = helpdesk.ensure_requester(platform=platform, author=who)
+    assert [(c.method, c.path) for c in sim.calls[mark:]] == [("POST", "/api/v2/contacts")]  # a new customer: 1 call
+    again = helpdesk.ensure_requester(platform=platform, author=who)  # refused as a duplicate, then looked up
 
-    assert first == again and len(sim.calls_to("POST", "/api/v2/contacts")) == posts
+    assert first == again and [u["id"] for u in sim.users if u["unique_external_id"] == f"{platform}:{who.id}"] == [
+        int(first)
+    ]
     contact = sim.user(first)
     assert contact["unique_external_id"] == f"{platform}:{who.id}"
     assert {k: contact[k] for k in expected} == expected

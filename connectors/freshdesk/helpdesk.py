@@ -25,6 +25,7 @@ from bridge.events import (
     Routing,
     TicketRef,
     TicketStatus,
+    UserProfile,
 )
 from bridge.schedules import HelpdeskSchedule
 from connectors.base import attachment_names
@@ -93,7 +94,7 @@ class FreshdeskHelpdesk:
 
     # -- the port ----------------------------------------------------------------------------------------
 
-    def ensure_requester(self, *, platform: str, author: Author) -> str:
+    def ensure_requester(self, *, platform: str, author: Author, profile: UserProfile | None = None) -> str:
         """The contact whose ``unique_external_id`` is ``<platform>:<author id>``, created when missing.
 
         Two workers may create the same contact at once: the loser gets 409 ``duplicate_value`` and
@@ -104,11 +105,8 @@ class FreshdeskHelpdesk:
         optional field is dropped here.
         """
         external_id = f"{platform}:{author.id}"
-        found = self._contact_by_external_id(external_id)
-        if found is not None:
-            return found
-        fields = _contact_fields(platform, author, external_id)
-        try:
+        fields = _contact_fields(platform, author, external_id) | _profile_fields(profile)
+        try:  # created first: one call for a new customer; a known one's 409 names the field, then looked up
             return self._create_contact(fields)
         except errors.PermanentError as e:
             return self._recover_contact(e, external_id, fields)
@@ -239,6 +237,14 @@ class FreshdeskHelpdesk:
         solved = ticket.get("status") in (STATUSES[TicketStatus.SOLVED], STATUSES[TicketStatus.CLOSED])
         return sorted(replies, key=lambda r: (r.created_at, int(r.comment_id))), solved
 
+    def field_names(self) -> tuple[set[str], set[str]]:
+        """For ``socialdesk doctor`` (implements ``CustomFields``): custom ticket and contact field names."""
+        names = []
+        for path in ("/api/v2/ticket_fields", "/api/v2/contact_fields"):
+            fields = self._api.items(path, "could not list the custom fields", {}, max_pages=1)
+            names.append({str(f.get("name")) for f in fields if not f.get("default")})
+        return names[0], names[1]
+
     def check_setup(self) -> str:
         """For ``socialdesk doctor`` (implements ``SetupCheck``): the custom ticket fields this connector
         writes exist; a missing one makes every ticket create fail with a 400."""
@@ -342,7 +348,9 @@ class FreshdeskHelpdesk:
                 "freshdesk: contact %s already has this %s; using it for %s", duplicate[1], duplicate[0], external_id
             )
             return str(duplicate[1])
-        refused = {str(item.get("field")) for item in (api.items if api else [])}
+        custom = set(fields.get("custom_fields") or {})  # a refused custom field: the CRM's, left out as a whole
+        named = {str(item.get("field")) for item in (api.items if api else [])}
+        refused = {"custom_fields" if f in custom else f for f in named}
         if not refused or not refused <= set(fields) - REQUIRED_CONTACT_FIELDS:
             raise error
         if not duplicate and refused <= set(AUTHOR_FIELDS):  # the customer's details, malformed: kept by the bridge
@@ -451,6 +459,16 @@ def thread_key_value(key: str) -> str:
 
 #: Contact fields made from the author's optional details (see :func:`_contact_fields`), by Author attribute.
 AUTHOR_FIELDS = {"email": "email", "phone": "phone", "twitter_id": "handle"}
+
+
+def _profile_fields(profile: UserProfile | None) -> dict[str, Any]:
+    """The CRM's summary as the contact's description, its mapped values as the contact's custom fields."""
+    fields: dict[str, Any] = {}
+    if profile is not None and profile.notes is not None:
+        fields["description"] = profile.notes
+    if profile is not None and profile.fields:
+        fields["custom_fields"] = dict(profile.fields)
+    return fields
 
 
 def _contact_fields(platform: str, author: Author, external_id: str) -> dict[str, Any]:

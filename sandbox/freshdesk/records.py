@@ -101,7 +101,7 @@ def new_group(group_id: int, name: str, agent_ids: list[int]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def new_contact(contact_id: int, data: dict[str, Any]) -> dict[str, Any]:
+def new_contact(contact_id: int, data: dict[str, Any], custom_fields: Sequence[str] = ()) -> dict[str, Any]:
     now = now_iso()
     contact: dict[str, Any] = {
         "active": False, "address": None, "company_id": None, "view_all_tickets": False, "deleted": False,
@@ -111,7 +111,23 @@ def new_contact(contact_id: int, data: dict[str, Any]) -> dict[str, Any]:
         "other_companies": [], "custom_fields": {}, "created_at": now, "updated_at": now, "tags": [], "avatar": None,
     }  # fmt: skip
     contact.update({k: v for k, v in data.items() if k in CONTACT_FIELDS})
+    contact["custom_fields"] = {**dict.fromkeys(custom_fields), **(data.get("custom_fields") or {})}
     return contact
+
+
+#: ``GET /api/v2/contact_fields``' default fields the bridge writes, as in Freshdesk's solution article 216553
+#: (support.freshdesk.com, "Create and update contacts with custom fields using APIs"): ``default_<name>``.
+DEFAULT_CONTACT_FIELDS = ("name", "email", "phone", "twitter_id", "unique_external_id", "description")
+
+
+def contact_fields(custom: Sequence[str]) -> list[dict[str, Any]]:
+    fields = [(name, f"default_{name}", True) for name in DEFAULT_CONTACT_FIELDS]
+    fields += [(name, "custom_text", False) for name in custom]
+    return [
+        {"id": i, "name": name, "label": name.replace("_", " ").capitalize(), "position": i, "type": kind,
+         "default": default, "customers_can_edit": False, "required_for_agents": name == "name"}
+        for i, (name, kind, default) in enumerate(fields, 1)
+    ]  # fmt: skip
 
 
 def contact_errors(data: dict[str, Any]) -> list[dict[str, Any]]:

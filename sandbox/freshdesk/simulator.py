@@ -63,6 +63,7 @@ class FreshdeskSimulator(Simulator):
         )
         self._agents: dict[int, dict[str, Any]] = {}
         self._contacts: dict[int, dict[str, Any]] = {}
+        self._contact_fields: list[str] = []  # custom contact fields' names (no ``cf_`` prefix, unlike tickets')
         self._tickets: dict[int, dict[str, Any]] = {}
         self._conversations: dict[int, list[dict[str, Any]]] = {}
         self._indexed_at: dict[tuple[str, int], float] = {}
@@ -106,6 +107,7 @@ class FreshdeskSimulator(Simulator):
         r("/api/v2/search/tickets", self._search_tickets, "GET")
         r("/api/v2/search/contacts", self._search_contacts, "GET")
         r("/api/v2/ticket_fields", self._list_ticket_fields, "GET")
+        r("/api/v2/contact_fields", self._list_contact_fields, "GET")
 
     def _route(self, rule: str, view: Callable[..., Response], method: str) -> None:
         def locked(**kwargs: Any) -> Response:
@@ -166,6 +168,17 @@ class FreshdeskSimulator(Simulator):
         agent = rec.new_agent(next(self._user_ids), name, email)
         self._agents[agent["id"]] = agent
         return int(agent["id"])
+
+    def add_ticket_field(self, label: str) -> str:
+        """A custom single-line text ticket field; its name (``cf_<label>``, what the bridge's config names)."""
+        name = "cf_" + label.lower().replace(" ", "_")
+        self._ticket_fields = (*self._ticket_fields, name)
+        return name
+
+    def add_user_field(self, name: str) -> str:
+        """A custom single-line text contact field; its name."""
+        self._contact_fields.append(name)
+        return name
 
     def add_group(self, name: str, *, agents: tuple[int, ...] | None = None) -> int:
         """A group of agents (default: the simulator's agent and the API key's); its id."""
@@ -251,6 +264,7 @@ class FreshdeskSimulator(Simulator):
             raise not_found()
         data = json_body()
         errors = unexpected(data, rec.CONTACT_FIELDS)
+        errors += rec.custom_field_errors(data.get("custom_fields", {}), self._contact_fields)
         if errors:
             raise invalid(errors)
         taken = [
@@ -258,7 +272,9 @@ class FreshdeskSimulator(Simulator):
         ]
         if taken:
             raise invalid([rec.duplicate(k, owner) for k, owner in taken], 409)
-        self._contacts[contact_id].update(data, updated_at=now_iso())
+        contact = self._contacts[contact_id]
+        custom = {**contact["custom_fields"], **data.pop("custom_fields", {})}
+        contact.update(data, custom_fields=custom, updated_at=now_iso())
         return json_response(self._contacts[contact_id])
 
     def _create_contact(self) -> Response:
@@ -269,13 +285,13 @@ class FreshdeskSimulator(Simulator):
         return json_response(self._new_contact(data), 201)
 
     def _new_contact(self, data: dict[str, Any]) -> dict[str, Any]:
-        errors = rec.contact_errors(data)
+        errors = rec.contact_errors(data) + rec.custom_field_errors(data.get("custom_fields", {}), self._contact_fields)
         if errors:
             raise invalid(errors)
         duplicates = [rec.duplicate(k, owner) for k in rec.UNIQUE_CONTACT_FIELDS if (owner := self._owner(k, data))]
         if duplicates:
             raise invalid(duplicates, 409)
-        contact = rec.new_contact(next(self._user_ids), data)
+        contact = rec.new_contact(next(self._user_ids), data, self._contact_fields)
         self._contacts[contact["id"]] = contact
         self._indexed_at[("contacts", contact["id"])] = self._clock() + self.search_lag
         return contact
@@ -311,6 +327,10 @@ class FreshdeskSimulator(Simulator):
             label = name.removeprefix("cf_").replace("_", " ").capitalize()
             fields.append({"id": i, "name": name, "label": label, "type": "custom_text", "default": False})
         return json_response(fields)
+
+    def _list_contact_fields(self) -> Response:
+        """A plain array like ``ticket_fields``: the default fields the bridge writes, then the custom ones."""
+        return json_response(rec.contact_fields(self._contact_fields))
 
     def _list_tickets(self) -> Response:
         wire.check_query_args(("requester_id", "updated_since", "order_by", "order_type", "include"))

@@ -19,6 +19,7 @@ from flask import Response, has_request_context, request
 
 from sandbox.base import json_response
 from sandbox.zendesk.automation import AutomationMixin
+from sandbox.zendesk.fields import FieldsMixin
 from sandbox.zendesk.macros import MacrosMixin
 from sandbox.zendesk.records import (
     BRAND_ID,
@@ -60,7 +61,7 @@ TICKET_UPDATES, TICKET_UPDATE_WINDOW = 30, 600.0
 TICKET_UPDATES_EXCEEDED = "Rate limit for ticket updates exceeded, please wait before updating this ticket again"
 
 
-class ZendeskSimulator(UsersMixin, AutomationMixin, MacrosMixin, RoutingMixin, SchedulesMixin):
+class ZendeskSimulator(UsersMixin, AutomationMixin, MacrosMixin, RoutingMixin, SchedulesMixin, FieldsMixin):
     """Zendesk Support on ``127.0.0.1``: see :mod:`sandbox.zendesk`. State lives in memory behind a lock."""
 
     name = "zendesk"
@@ -109,6 +110,7 @@ class ZendeskSimulator(UsersMixin, AutomationMixin, MacrosMixin, RoutingMixin, S
         self._macros: dict[int, dict[str, Any]] = {}
         agent = {"name": "Alex Agent", "email": "alex.agent@socialdesk.test", "role": "agent"}
         bridge = {"name": "Socialdesk Bridge", "email": email, "role": api_user_role}
+        self._init_fields()  # before the first user: users keep their user fields
         self.api_user_id: int = self._new_user(bridge)["id"]
         self.agent_id: int = self._new_user(agent)["id"]
         self._init_routing()
@@ -128,6 +130,8 @@ class ZendeskSimulator(UsersMixin, AutomationMixin, MacrosMixin, RoutingMixin, S
         r("/api/v2/users/me", self._me, "GET")
         r("/api/v2/groups", self._list_groups, "GET")
         r("/api/v2/brands", self._list_brands, "GET")
+        r("/api/v2/ticket_fields", self._list_ticket_fields, "GET")
+        r("/api/v2/user_fields", self._list_user_fields, "GET")
         r("/api/v2/business_hours/schedules", self._list_schedules, "GET")
         r("/api/v2/business_hours/schedules/<int:schedule_id>", self._show_schedule, "GET")
         r("/api/v2/business_hours/schedules/<int:schedule_id>/holidays", self._list_holidays, "GET")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Response, request
@@ -37,6 +37,7 @@ class UsersMixin(Paging):
     _user_ids: Iterator[int]
     _users: dict[int, dict[str, Any]]
     _jobs: dict[str, dict[str, Any]]
+    _user_fields: Callable[[dict[str, Any], Any], dict[str, Any]]  # FieldsMixin's
 
     # -- users -----------------------------------------------------------------------------------------------
 
@@ -88,7 +89,9 @@ class UsersMixin(Paging):
 
     def _apply_user(self, user: dict[str, Any], fields: dict[str, Any]) -> None:
         for key in USER_WRITABLE:
-            if key in fields:
+            if key == "user_fields":
+                user[key] = self._user_fields(user.get(key) or {}, fields.get(key))
+            elif key in fields:
                 user[key] = normalise_tags(fields[key]) if key == "tags" else fields[key]
         user["updated_at"] = now_iso()
 

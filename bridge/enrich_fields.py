@@ -1,0 +1,97 @@
+"""The CRM's answer where the helpdesk shows it, in the calls the bridge makes anyway (no note of its own).
+
+A new thread costs two helpdesk calls, the user's and the ticket's, and the CRM's answer rides on both:
+
+* ``[salesforce] ticket_fields``: CRM attribute → ticket field (Zendesk id, Freshdesk ``cf_`` name), in the
+  create call: the account, its owner, its tier, the open cases, the record's URL;
+* ``[salesforce] user_fields``: CRM attribute → user field (Zendesk key, Freshdesk contact field name), and
+  ``user_notes`` (default on): the CRM's summary in the user's notes (Zendesk) or the contact's description
+  (Freshdesk), in the call that makes or updates the requester;
+* ``[bridge] rules_field``: the triage rules' explanation in a ticket field of the create call, instead of
+  a note.
+
+``[salesforce] crm_note = true`` adds today's internal note with the summary (one more call per new
+thread). A CRM that could not answer in time leaves the ticket owed a note, written when it answers
+(:func:`bridge.enrich.retry_thread`): the ticket exists already then, and its fields are not rewritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bridge import enrich, triage
+from bridge.config import Config
+from bridge.errors import BridgeError
+from bridge.events import UserProfile
+from bridge.registry import Runtime
+from bridge.rules import Decision
+
+FIELD_MAX = 255  # a single-line text field's length (Freshdesk refuses a longer value; Zendesk's is alike)
+
+
+def crm_profile(rt: Runtime, lookup: enrich.Lookup | None) -> UserProfile | None:
+    """The CRM's notes and fields for the requester's user call; None when there is nothing to write."""
+    section = rt.config.salesforce
+    if lookup is None or section is None or lookup.outcome == "unavailable":
+        return None
+    notes = enrich.note(lookup) if section.get("user_notes") else None
+    fields = _from_crm(rt, lookup, "user_fields")
+    return UserProfile(notes=notes, fields=fields) if notes or fields else None
+
+
+def crm_ticket_fields(rt: Runtime, lookup: enrich.Lookup | None, decision: Decision) -> dict[str, str]:
+    """The create call's custom fields: the CRM's (``[salesforce] ticket_fields``) and the rules' reasons."""
+    fields = _from_crm(rt, lookup, "ticket_fields")
+    explanation, target = triage.note(decision), rules_field(rt.config)
+    if explanation and target:
+        fields[target] = _clip(explanation)
+    return fields
+
+
+def rules_field(config: Config) -> str | None:
+    """``[bridge] rules_field``: where the rules' explanation goes (None: in a note, as before)."""
+    value = config.bridge.get("rules_field")
+    return str(value) if value else None
+
+
+def rules_note(rt: Runtime, decision: Decision) -> str:
+    """The rules' explanation for a note: "" when none fired or when it went in the ticket's field."""
+    return "" if rules_field(rt.config) else triage.note(decision)
+
+
+def _from_crm(rt: Runtime, lookup: enrich.Lookup | None, table: str) -> dict[str, str]:
+    """``[salesforce] <table>`` (CRM attribute → helpdesk field) filled from a found record; empty ones left out."""
+    section = rt.config.salesforce
+    if lookup is None or section is None or lookup.outcome != "found":
+        return {}
+    mapping: Mapping[str, str] = section.get(table) or {}
+    values = lookup.fields
+    return {str(target): _clip(values[source]) for source, target in mapping.items() if values.get(source)}
+
+
+def _clip(value: str) -> str:
+    return value if len(value) <= FIELD_MAX else value[: FIELD_MAX - 1] + "…"
+
+
+# -- socialdesk doctor ---------------------------------------------------------------------------------------------
+
+
+def check_mapping(config: Config, ticket: set[str] | None, user: set[str] | None) -> str:
+    """``doctor``: every mapped field exists in the helpdesk (``ticket``/``user``: its custom fields' ids or
+    names; None where it cannot tell). Raises naming the first config key whose field is missing."""
+    fields = wanted(config)
+    for key, target, kind in fields:
+        known = ticket if kind == "ticket" else user
+        if known is not None and target not in known:
+            raise BridgeError(f"{key}: the helpdesk has no {kind} field {target!r}")
+    return f"{len(fields)} mapped field(s) present: {', '.join(target for _, target, _ in fields)}"
+
+
+def wanted(config: Config) -> list[tuple[str, str, str]]:
+    """(config key, helpdesk field, "ticket" or "user") for every mapped field."""
+    section = config.salesforce
+    wanted = [("bridge.rules_field", field, "ticket") for field in [rules_field(config)] if field]
+    for table, kind in (("ticket_fields", "ticket"), ("user_fields", "user")):
+        mapping = section.get(table) if section is not None else {}
+        wanted += [(f"salesforce.{table}.{source}", str(target), kind) for source, target in mapping.items()]
+    return wanted
