@@ -66,7 +66,7 @@ class Approvers:
 def plan_for(rt: Runtime, thread: dict[str, Any], ticket_id: str, replies: Sequence[AgentReply]) -> Plan:
     """The pass's plan, with the approver's answer (if any) recorded and its tag taken off."""
     settings = rt.approvers.settings
-    statuses = _statuses(rt.store, rt.helpdesk.name, ticket_id)
+    statuses = _statuses(rt.store, rt.helpdesk.name, [r.comment_id for r in replies])
     tags = folded_tags(replies[0].ticket_tags) if replies else frozenset()
     agents = rt.approvers.agent_ids(rt.helpdesk) if settings.agents else frozenset()
     decided = plan(replies, Facts(statuses, tags, thread.get("approval"), agents), settings)
@@ -76,12 +76,16 @@ def plan_for(rt: Runtime, thread: dict[str, Any], ticket_id: str, replies: Seque
     return decided
 
 
-def _statuses(store: Store, helpdesk: str, ticket_id: str) -> dict[str, str]:
-    rows = sa.select(deliveries.c.comment_id, deliveries.c.status).where(
-        deliveries.c.helpdesk == helpdesk, deliveries.c.ticket_id == ticket_id
-    )
+def _statuses(store: Store, helpdesk: str, comment_ids: Sequence[str]) -> dict[str, str]:
+    """The replies' delivery rows by comment id (the unique key's index: one look-up, however many rows)."""
+    found: dict[str, str] = {}
     with store.begin() as conn:
-        return {str(comment): str(status) for comment, status in conn.execute(rows)}
+        for at in range(0, len(comment_ids), 500):  # bound the statement's parameters on a long ticket
+            rows = sa.select(deliveries.c.comment_id, deliveries.c.status).where(
+                deliveries.c.helpdesk == helpdesk, deliveries.c.comment_id.in_(comment_ids[at : at + 500])
+            )
+            found.update({str(comment): str(status) for comment, status in conn.execute(rows)})
+    return found
 
 
 def _record_answer(store: Store, helpdesk: str, steps: Iterable[Planned]) -> None:
