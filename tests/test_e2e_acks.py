@@ -374,6 +374,9 @@ def test_a_helpdesk_schedule_that_cannot_be_read_now_goes_by_its_last_good_copy(
     calendar = {"schedule": "helpdesk", "schedule_name": "EU", "holidays": ["2026-12-07"], "target": "2 business hours"}
     with acking(tmp_path, helpdesk, calendars={"support": calendar}) as (stack, rt, clock):
         eu_schedule(stack)
+        never = status.report(rt.config, stack.store)["calendars"]["support"]
+        assert never == {"ok": False, "detail": "business hours unknown (the helpdesk's schedule has never been read):"
+                         " nothing is promised"}  # fmt: skip
         assert schedules.refresh(rt.helpdesk, stack.store, schedules.utcnow())
         stack.helpdesk.inject(Fault(503, times=5, method="GET", path_prefix="/api/v2/business_hours"))
         assert not schedules.refresh(rt.helpdesk, stack.store, schedules.utcnow())  # the helpdesk is down now
