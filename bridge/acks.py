@@ -50,7 +50,7 @@ def plan(
 ) -> None:  # fmt: skip
     """Decide the acknowledgement of one customer message (``thread``: its row before this message;
     ``opens_episode``: the message starts an episode, :func:`bridge.figures.opens_episode`; ``rules``: the
-    triage rules' decision, which may turn the acknowledgement off)."""
+    triage rules' decision, which may turn the acknowledgement off, give its own templates or its calendar)."""
     config = rt.config.acks.get(event.channel)
     if config is None:
         return

@@ -50,9 +50,9 @@ class Helpdesk(Protocol):
     def add_customer_comment(
         self, ticket_id: str, *, requester_id: str, body: str, tags: Sequence[str] = (), routing: Routing | None = None
     ) -> TicketRef:
-        """Add the customer's follow-up as a public comment by the requester; reopen a solved ticket. The
-        rules' ``tags`` are added to the ticket's and ``routing`` applied, in the same update where the
-        helpdesk allows it.
+        """Add the customer's follow-up as a public comment by the requester; reopen a solved ticket (and say
+        so: ``TicketRef.reopened``, a new conversation episode). The rules' ``tags`` are added to the ticket's
+        and ``routing`` applied, in the same update where the helpdesk allows it.
 
         Raises :class:`bridge.errors.TicketClosed` when the ticket can no longer be updated.
         """
