@@ -232,6 +232,9 @@ class Not:
         return "it held: " + (", ".join(held or ()) or "(no detail)")
 
 
+_NONE = {"language": "unknown (no classifier)", "post": "none (not a comment under a post)"}
+
+
 @dataclass(frozen=True, slots=True)
 class OneOf:
     """channel, platform, language: the value is one of those listed."""
@@ -248,7 +251,7 @@ class OneOf:
 
     def why_not(self, s: Subject) -> str:
         value = getattr(s, self.attr)
-        shown = "unknown (no classifier)" if value is None else value
+        shown = _NONE.get(self.attr, "unknown") if value is None else value
         return f"{self.what} is {shown}, not {' or '.join(sorted(self.values))}"
 
 

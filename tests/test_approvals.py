@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from click.testing import CliRunner
 
+from bridge import cli
 from bridge import config as config_module
 from bridge.approvals import BEHIND, ApprovalSettings, Facts, plan
 from bridge.errors import ConfigError
@@ -19,6 +22,7 @@ from bridge.rulebook import parse_rules
 from bridge.rules import EventFacts, ThreadFacts, decide
 from bridge.triage import describe
 from connectors.zendesk import ZendeskHelpdesk
+from sandbox.stack import to_toml
 from sandbox.zendesk import ZendeskSimulator
 from tests.conftest import raw_config
 
@@ -157,3 +161,18 @@ def test_agents_are_resolved_by_email_and_an_unknown_one_is_refused(sim: Zendesk
     assert known.agent_ids(helpdesk) == frozenset({str(sim.agent_id), "12"})
     with pytest.raises(ConfigError, match=r"^approvals.agents: no agent 'ghost@socialdesk.test' in zendesk$"):
         Approvers(ApprovalSettings(agents=("ghost@socialdesk.test",))).prepare(helpdesk)
+
+
+def test_rules_explain_takes_the_post_a_comment_is_under(tmp_path: Path) -> None:
+    rules = [{"name": "crisis", "when": {"post": "111_222", "public": True}, "then": {"approval": True}}]
+    path = tmp_path / "socialdesk.toml"
+    path.write_text(to_toml({**raw_config(), "rules": rules}), encoding="utf-8")
+    explain = ["rules", "explain", "--config", str(path), "--channel", "acme-facebook"]
+    under = CliRunner().invoke(cli.main, [*explain, "--post", "111_222", "Is it fixed?"])  # in-process: fast
+    assert under.exit_code == 0, under.output
+    assert under.output.splitlines()[1:] == [
+        "✓ crisis: rule crisis: post 111_222, in public",
+        "decision: tags rule_crisis, replies need approval (rule crisis)",
+    ]
+    elsewhere = CliRunner().invoke(cli.main, [*explain, "Is it fixed?"])
+    assert "✗ crisis: no match: post is none (not a comment under a post), not 111_222" in elsewhere.output
