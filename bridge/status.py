@@ -57,6 +57,8 @@ def report(config: Config, store: Store, *, now: float | None = None) -> dict[st
     if config.acks:
         statuses, reasons = store.ack_summary(now - DAY)
         out["acks"] = {"last_24h": statuses, "reasons": dict(sorted(reasons.items(), key=lambda r: -r[1]))}
+    if config.quick:
+        out["bot"] = {"last_24h": store.bot_summary(now - DAY)}  # quick answers: apart from people's replies
     return out
 
 
@@ -113,6 +115,9 @@ def render(status: dict[str, Any]) -> list[str]:
     for name, c in status["calendars"].items():
         lines.append(f"{'calendar':14} {name}: {'' if c['ok'] else '✗ '}{c['detail']}")
     lines += _acks(status.get("acks"))
+    if "bot" in status:
+        sent = "  ".join(f"{k}={v}" for k, v in sorted(status["bot"]["last_24h"].items())) or "none sent"
+        lines.append(f"{'bot (24 h)':14} {sent}")
     letters = status["dead_letters"]
     lines.append(f"{'dead letters':14} " + (f"{letters} open: `socialdesk dead-letters`" if letters else "none"))
     return lines

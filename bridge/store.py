@@ -996,6 +996,16 @@ class Store:
         with self.begin() as conn:
             return conn.execute(query.limit(1)).first() is not None
 
+    def bot_summary(self, since: float) -> dict[str, int]:
+        """The bot's messages since ``since`` by delivery status (sent, failed...): ``socialdesk status``."""
+        query = (
+            sa.select(deliveries.c.status, sa.func.count())
+            .where(deliveries.c.author_kind == AuthorKind.BOT, deliveries.c.created_at >= since)
+            .group_by(deliveries.c.status)
+        )
+        with self.begin() as conn:
+            return {str(status): int(n) for status, n in conn.execute(query)}
+
     def bot_steps(self, thread_key: str, since: float) -> list[str]:
         """The comment ids of the bot's messages on this thread written at or after ``since``, oldest first
         (:mod:`bridge.bot` reads its state in the episode from them: a hand-off, a question asked)."""

@@ -10,6 +10,7 @@ Instagram message on a day the support calendar is closed gets the away reply (:
 And an agent's reply under a crisis post waits for an approver, then goes out once (:mod:`sandbox.demo_approvals`).
 Last, with the Salesforce simulator (:mod:`sandbox.demo_crm`): a known customer's ticket has the CRM's fields
 filled in the calls the bridge makes anyway, a stranger gets a social user.
+A Telegram customer gets a quick answer with buttons and is handed off to a person (:mod:`sandbox.demo_quick`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import demo_approvals, demo_crm, demo_figures
+from sandbox.demo_quick import quick_answer, quick_options
 from sandbox.stack import IG_ID, PAGE_ID, PLATFORMS, WA_PHONE_ID, Stack
 
 Echo = Callable[[str], None]
@@ -60,7 +62,8 @@ def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = prin
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="socialdesk-demo-") as tmp:
         stack = Stack(workdir or Path(tmp), helpdesk=helpdesk, platforms=PLATFORMS, rules=RULES,
-                      calendars=_calendars(), platform_options={"instagram": {"calendar": "support", "ack": ACK}},
+                      calendars=_calendars(), platform_options={"instagram": {"calendar": "support", "ack": ACK},
+                                                                     "telegram": quick_options(helpdesk)},
                       salesforce={})  # fmt: skip
         stack.salesforce_options = demo_crm.prepare(stack)  # the helpdesk fields the [salesforce] table maps
         with stack:
@@ -71,6 +74,7 @@ def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = prin
             checks.append(demo_approvals.approval(stack, echo))
             checks.append(demo_figures.show(stack, echo))
             checks += demo_crm.play(stack, echo, step=10)  # after the figures, which count the conversations above
+            checks.append(quick_answer(stack, echo, step=11))
     echo("")
     for ok, what in checks:
         echo(f"  {'✓' if ok else '✗'} {what}")

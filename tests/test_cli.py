@@ -32,13 +32,14 @@ def free_port() -> int:
 def test_demo_runs_the_whole_loop_and_says_so() -> None:
     result = socialdesk("demo")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "All good: 17/17 checks" in result.stdout
+    assert "All good: 18/18 checks" in result.stdout
     assert "✗" not in result.stdout
     assert "✓ the away reply went once, with the promise and the ticket number" in result.stdout
     assert "✓ service figures: 10 episodes, 8 answered by a person" in result.stdout
     assert "/dashboard" in result.stdout and "Facebook badge estimate, acme-facebook" in result.stdout
     assert "✓ the reply under the crisis post waited for approval, then went out once" in result.stdout
     assert "✓ Salesforce: the known customer's ticket has the CRM fields filled, in 2 helpdesk calls" in result.stdout
+    assert "✓ a quick answer with buttons, the hand-off to a person, both noted on the ticket" in result.stdout
 
 
 def test_bad_config_stops_at_start_naming_the_key_without_the_secret(tmp_path: Path) -> None:

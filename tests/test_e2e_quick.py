@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bridge import figures
+from bridge import figures, status
 from bridge.events import AuthorKind
 from bridge.registry import Runtime
 from sandbox.stack import HELPDESKS, PAGE_ID, WA_PHONE_ID, Stack
@@ -152,6 +152,7 @@ def test_the_order_number_the_bot_asked_for_reaches_the_ticket_field(tmp_path: P
         assert value == "4471203"
         assert "The customer answered the bot's question: 4471203" in "\n".join(notes(stack, ticket["id"]))
         assert [d["author_kind"] for d in stack.store.rows("deliveries")] == [AuthorKind.BOT, AuthorKind.BOT]
+        assert f"{'bot (24 h)':14} sent=2" in status.render(status.report(rt.config, stack.store))
 
 
 def _zendesk_field(fields: list[dict[str, Any]], field_id: str) -> Any:
