@@ -56,6 +56,8 @@ class Customer:
     def writes(self, text: str) -> None:
         if self.platform == "facebook":
             self.stack.meta.customer_message(PAGE_ID, psid="801", text=text)
+        elif self.platform == "generic":
+            self.stack.web.customer_message(text, thread_id="chat-7", author_id="u-7", author_name="Ann Lee")
         elif self.platform == "whatsapp":
             self.stack.meta.whatsapp_message(WA_PHONE_ID, wa_id="15551230001", name="Ann Lee", text=text)
         else:
@@ -78,6 +80,8 @@ class Customer:
                     for m in self.stack.meta.sent_messages]  # fmt: skip
         if self.platform == "whatsapp":
             return [_whatsapp(m) for m in self.stack.meta.wa_sent_messages]
+        if self.platform == "generic":
+            return [(m["text"], []) for m in self.stack.web.received]
         return [(m["text"], [(b["callback_data"], b["text"]) for row in m.get("reply_markup", {}).get(
             "inline_keyboard", []) for b in row]) for m in self.stack.telegram.sent]  # fmt: skip
 
@@ -127,13 +131,32 @@ def json_ids(delivery: dict[str, Any]) -> list[str]:
     return ids
 
 
-def test_a_negative_message_gets_no_bot_answer_but_its_ticket(tmp_path: Path) -> None:
+def test_a_negative_message_or_a_public_comment_gets_no_bot_answer_but_its_ticket(tmp_path: Path) -> None:
     with bot(tmp_path, "zendesk", "facebook") as (stack, rt):
         customer = Customer(stack, "facebook")
         customer.writes("Your opening hours are a joke, terrible service, I am furious")
         work(stack, rt)
         assert one_ticket(stack)["id"] and customer.received() == []
+        post = stack.meta.add_post(PAGE_ID, "Our new shop is open!")
+        stack.meta.customer_comment(PAGE_ID, post_id=post, text="What are your opening hours?", user_id="77",
+                                    user_name="Bo")  # fmt: skip
+        work(stack, rt)
+        assert len(stack.helpdesk.tickets) == 2 and stack.meta.comment_replies == []
         assert stack.store.rows("deliveries") == []
+
+
+def test_a_channel_without_buttons_says_the_way_out_in_words_and_hears_it(tmp_path: Path) -> None:
+    with bot(tmp_path, "zendesk", "generic") as (stack, rt):
+        customer = Customer(stack, "generic")
+        customer.writes("opening hours?")
+        work(stack, rt)
+        assert customer.received() == [(f"{HOURS}\nTo talk to a person, write “person”.", [])]
+        customer.writes("I would rather talk to a person")
+        work(stack, rt)
+        assert customer.received()[-1] == ("Thanks! A person will answer you here.", [])
+        customer.writes("opening hours?")
+        work(stack, rt)
+        assert len(customer.received()) == 2 and len(one_ticket(stack)) > 0
 
 
 @pytest.mark.parametrize("helpdesk", HELPDESKS)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from bridge import cli
 from bridge.errors import ConfigError
 from bridge.quick import BotReply, Button, NoReply, QuickConfig, QuickFacts, Step, decide
 from bridge.quickbook import parse_quick
+from sandbox.stack import to_toml
+from tests.conftest import raw_config
 
 QUICK: dict[str, Any] = {
     "person": {"default": "Talk to a person", "fr": "Parler à un humain"},
@@ -151,3 +156,23 @@ def test_the_config_file_carries_it_per_channel() -> None:
     with pytest.raises(ConfigError, match=r"channels\[acme-tg\]\.quick\.answers\[hours\]\.regex"):
         parse(raw, env={})
     assert replace(facts("x"), text="y").text == "y"
+
+
+@pytest.mark.parametrize(
+    ("quick", "line"),
+    [
+        (_with(regex="(["), "channels[acme-facebook].quick.answers[hours].regex: invalid regular expression '(['"),
+        (_with(button="Our opening hours today"),
+         "channels[acme-facebook].quick.answers[hours].button.default: 23 characters: a facebook button title has "
+         "at most 20"),
+    ],
+)  # fmt: skip
+def test_a_bad_quick_answer_fails_doctor_with_one_line_naming_the_key(
+    tmp_path: Path, quick: dict[str, Any], line: str
+) -> None:
+    raw = raw_config(database_url=f"sqlite:///{tmp_path}/s.db")
+    raw["channels"][0]["quick"] = quick
+    (tmp_path / "socialdesk.toml").write_text(to_toml(raw))
+    run = CliRunner().invoke(cli.main, ["doctor", "--config", str(tmp_path / "socialdesk.toml")])
+    assert run.exit_code == 1 and run.stdout == ""
+    assert run.stderr.startswith(f"Error: configuration: {line}") and run.stderr.count("\n") == 1
