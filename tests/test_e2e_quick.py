@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from bridge import bot as bot_module
 from bridge import figures, status
-from bridge.events import AuthorKind
+from bridge.events import AuthorKind, SocialEvent
 from bridge.registry import Runtime
 from sandbox.stack import HELPDESKS, PAGE_ID, WA_PHONE_ID, Stack
 from tests.support import WallClock, notes, one_ticket, step_runtime
@@ -180,3 +181,19 @@ def test_the_order_number_the_bot_asked_for_reaches_the_ticket_field(tmp_path: P
 
 def _zendesk_field(fields: list[dict[str, Any]], field_id: str) -> Any:
     return next(f["value"] for f in fields if str(f["id"]) == field_id)
+
+
+def test_an_event_applied_again_after_a_crash_sends_nothing_twice(tmp_path: Path) -> None:
+    with bot(tmp_path, "freshdesk", "facebook") as (stack, rt):
+        customer = Customer(stack, "facebook")
+        customer.writes("Where is my order?")
+        work(stack, rt)
+        customer.writes("4471203")
+        work(stack, rt)
+        ticket = one_ticket(stack)["id"]
+        before = (len(customer.received()), len(notes(stack, ticket)), len(stack.helpdesk.comments(ticket)))
+        first = next(r for r in stack.store.rows("inbox") if "Where is my order?" in r["payload"])
+        event = SocialEvent.from_json(first["payload"])
+        thread = {**stack.store.thread(event.thread_key), "episode_started_at": 0.0}  # type: ignore[dict-item]
+        bot_module.answer(rt, event, thread, str(ticket), opens_episode=False)  # as a retry after a crash would
+        assert (len(customer.received()), len(notes(stack, ticket)), len(stack.helpdesk.comments(ticket))) == before
