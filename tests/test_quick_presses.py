@@ -55,3 +55,9 @@ def test_a_telegram_callback_query_without_its_message_is_recorded_as_ignored(tm
     update = fixture_json("telegram/telegram_callback_query.COMPOSED.json")
     del update["callback_query"]["message"]
     assert ignored(tmp_path, update).reason == "telegram callback query without its message"
+
+
+def test_a_telegram_callback_query_without_a_sender_is_recorded_as_ignored(tmp_path: Path) -> None:
+    update = fixture_json("telegram/telegram_callback_query.COMPOSED.json")
+    del update["callback_query"]["from"]
+    assert ignored(tmp_path, update).reason == "telegram callback query without a sender"

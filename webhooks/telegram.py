@@ -146,8 +146,13 @@ def _pressed(update_id: int, query: dict[str, Any], channel: ChannelConfig) -> S
     chat_id, message_id = _dict(message, "chat").get("id"), message.get("message_id")
     if not isinstance(chat_id, int) or isinstance(chat_id, bool) or not isinstance(message_id, int):
         return _ignored(channel, f"{update_id}:callback", "telegram callback query without its message", None)
-    if sender.get("is_bot") is True:
-        return _ignored(channel, f"{update_id}:callback", "telegram message from a bot", None)
+    if not isinstance(sender.get("id"), int) or sender.get("is_bot") is True:
+        reason = (
+            "telegram message from a bot"
+            if sender.get("is_bot") is True
+            else "telegram callback query without a sender"
+        )
+        return _ignored(channel, f"{update_id}:callback", reason, None)
     data = str(query.get("data") or "")[:64]  # callback data is 1-64 bytes
     return SocialEvent(
         platform="telegram", channel=channel.name, account_id=account_of(channel),
