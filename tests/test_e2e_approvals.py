@@ -72,6 +72,7 @@ def test_a_held_reply_waits_with_a_note_then_goes_out_once_when_approved(stack: 
     assert any(WAITING in n and "We are sorry" in n for n in notes(stack, ticket))
     report = status.report(stack.config, stack.store)
     assert report["approvals"]["waiting"] == 1 and report["approvals"]["oldest_wait_s"] is not None
+    assert any(line.startswith("approvals      1 reply waiting, the oldest for ") for line in status.render(report))
 
     answer(stack, ticket, "socialdesk_approve")
     assert sent(stack) == ["We are sorry, let us fix it."] and deliveries(stack) == ["sent"]
