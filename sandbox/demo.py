@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox import demo_approvals, demo_crm, demo_figures
+from sandbox import demo_approvals, demo_crm, demo_dashboard, demo_figures
 from sandbox.demo_quick import quick_answer, quick_options
 from sandbox.stack import IG_ID, PAGE_ID, PLATFORMS, WA_PHONE_ID, Stack
 
@@ -64,7 +64,7 @@ def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = prin
         stack = Stack(workdir or Path(tmp), helpdesk=helpdesk, platforms=PLATFORMS, rules=RULES,
                       calendars=_calendars(), platform_options={"instagram": {"calendar": "support", "ack": ACK},
                                                                      "telegram": quick_options(helpdesk)},
-                      salesforce={})  # fmt: skip
+                      salesforce={}, dashboard=demo_dashboard.DASHBOARD)  # fmt: skip
         stack.salesforce_options = demo_crm.prepare(stack)  # the helpdesk fields the [salesforce] table maps
         with stack:
             stack.meta.echoes = True
@@ -75,12 +75,14 @@ def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = prin
             checks.append(demo_figures.show(stack, echo))
             checks += demo_crm.play(stack, echo, step=10)  # after the figures, which count the conversations above
             checks.append(quick_answer(stack, echo, step=11))
+            checks.append(demo_dashboard.check(stack, workdir, echo, step=12))
     echo("")
     for ok, what in checks:
         echo(f"  {'✓' if ok else '✗'} {what}")
     passed = all(ok for ok, _ in checks)
     echo(f"\n{'All good' if passed else 'Something went wrong'}: {sum(ok for ok, _ in checks)}/{len(checks)} checks "
          f"in {time.monotonic() - started:.1f}s (SQLite store and queue, simulators on 127.0.0.1).")  # fmt: skip
+    echo(demo_dashboard.how_to_open(workdir))
     return passed
 
 

@@ -1,5 +1,5 @@
 """The demo's last step: the service figures of its own conversations, from the store (bridge.figquery), the
-Facebook badge estimate (bridge.badge), and where the dashboard and the monthly report are."""
+Facebook badge estimate (bridge.badge), and how to have the monthly report (the dashboard: demo_dashboard)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ Echo = Callable[[str], None]
 HEAD = ("channel", "messages", "episodes", "answered", "rate", "first response", "business", "auto-acked")
 
 
-def show(stack: Stack, echo: Echo, *, dashboard_port: int = 8000) -> tuple[bool, str]:
+def show(stack: Stack, echo: Echo) -> tuple[bool, str]:
     """Print the last 7 days' figures per channel; the check: every conversation the demo answered counts."""
     now = datetime.now(UTC)
     figures = compute(stack.store, period("7d", ZoneInfo("UTC"), now.date()), calendars=calendars_for(
@@ -31,8 +31,7 @@ def show(stack: Stack, echo: Echo, *, dashboard_port: int = 8000) -> tuple[bool,
         echo(f"   Facebook badge estimate, {estimate.channel}: {percent(estimate.response_rate)} answered, median "
              f"{duration(estimate.median_response)} by people ({percent(estimate.response_rate_with_automated)} "
              "with automatic replies, as Facebook counts them)")  # fmt: skip
-    echo(f"   dashboard: http://127.0.0.1:{dashboard_port}/dashboard with `socialdesk serve` once [dashboard] "
-         "token is set; a month on paper: socialdesk report --month YYYY-MM --out DIR")  # fmt: skip
+    echo("   a month on paper: socialdesk report --month YYYY-MM --out DIR; on screen: the dashboard (step 12)")
     total = figures.total
     answered = total.answered >= 2 and total.first_response.median is not None
     return answered, (f"service figures: {total.episodes} episodes, {total.answered} answered by a person, "

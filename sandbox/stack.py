@@ -72,10 +72,12 @@ class Stack:
         calendars: dict[str, Any] | None = None,
         platform_options: dict[str, dict[str, Any]] | None = None,
         approvals: dict[str, Any] | None = None,
+        dashboard: dict[str, Any] | None = None,
     ) -> None:
         """``zendesk={...}``: options of the Zendesk simulator (``rate_limit_per_minute``, ``data_imports``...);
         ``rules``: the ``[[rules]]`` tables; ``calendars``: the ``[calendars.<name>]`` tables;
-        ``platform_options``: more keys for one platform's channel only (after ``channel_options``)."""
+        ``platform_options``: more keys for one platform's channel only (after ``channel_options``);
+        ``dashboard``: the ``[dashboard]`` table (its credential turns ``/dashboard`` on)."""
         self.workdir = workdir
         self.database_url = database_url or f"sqlite:///{workdir}/socialdesk.db"
         self.queue_url = queue_url or f"sqlite:///{workdir}/socialdesk-queue.db"
@@ -90,6 +92,7 @@ class Stack:
         self.calendars = calendars or {}
         self.platform_options = platform_options or {}
         self.approvals = approvals  # the [approvals] table
+        self.dashboard = dashboard
         self.salesforce = SalesforceSimulator() if salesforce is not None else None
         self.helpdesk_name = helpdesk
         self.zendesk = ZendeskSimulator(
@@ -130,6 +133,7 @@ class Stack:
             **({"rules": self.rules} if self.rules else {}),
             **({"calendars": self.calendars} if self.calendars else {}),
             **({"approvals": self.approvals} if self.approvals is not None else {}),
+            **({"dashboard": self.dashboard} if self.dashboard else {}),
         }
 
     def _channel(self, platform: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def free_port() -> int:
 def test_demo_runs_the_whole_loop_and_says_so() -> None:
     result = socialdesk("demo")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "All good: 18/18 checks" in result.stdout
+    assert "All good: 19/19 checks" in result.stdout
     assert "✗" not in result.stdout
     assert "✓ the away reply went once, with the promise and the ticket number" in result.stdout
     assert "✓ service figures: 10 episodes, 8 answered by a person" in result.stdout

@@ -7,18 +7,22 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 
 from bridge import config as config_module
 from bridge.errors import ConfigError
+from sandbox.demo_dashboard import DASHBOARD
 from sandbox.stack import Stack
 from tests.conftest import raw_config
 from tests.dashboard_data import PASSWORD, SECRET_TEXT, TOKEN, USER, dashboard_config, seeded
+from tests.support import closed_port, socialdesk, start, stop, wait_until_up
 from webhooks.app import create_app
 
 API = "/dashboard/api/figures"
@@ -177,3 +181,28 @@ def test_the_secrets_stay_secret(tmp_path: Path) -> None:
     settings = config_module.parse({**raw_config(), "dashboard": {"token": TOKEN, "user": USER, "password": PASSWORD}},
                                    env={}).dashboard  # fmt: skip
     assert TOKEN not in repr(settings) and PASSWORD not in repr(settings)
+
+
+def test_the_demo_ends_with_the_dashboard_and_serve_opens_it_as_printed(tmp_path: Path) -> None:
+    kept = tmp_path / "demo"
+    result = socialdesk("demo", "--workdir", str(kept))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "✓ the dashboard shows the week's figures behind its password (401 without it)" in result.stdout
+    login = (DASHBOARD["user"], DASHBOARD["password"])
+    assert result.stdout.splitlines()[-1] == (
+        f"Dashboard: `socialdesk serve --config {kept / 'socialdesk.toml'}`, then open http://127.0.0.1:8000/dashboard "
+        f"(user {login[0]}, password {login[1]})."
+    )
+    port, log = closed_port(), tmp_path / "serve.log"
+    server = start(["serve", "--config", str(kept / "socialdesk.toml"), "--port", str(port), "--workers", "1"], log,
+                   {"TMPDIR": str(tmp_path)})  # fmt: skip
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", server, log)
+        page = requests.get(f"http://127.0.0.1:{port}/dashboard", auth=login, timeout=10)
+        shown = requests.get(f"http://127.0.0.1:{port}/dashboard/api/figures", auth=login, timeout=10).json()
+    finally:
+        stop(server)
+    assert page.status_code == 200 and 'src="dashboard/static/dashboard.js"' in page.text
+    said = re.search(r"this week (\d+) episodes, (\d+) answered by a person", result.stdout)
+    assert said is not None and int(said[1]) >= 8  # the demo's conversations, the same once it has stopped
+    assert (shown["total"]["episodes"], shown["total"]["answered"]) == (int(said[1]), int(said[2]))

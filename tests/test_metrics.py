@@ -5,7 +5,6 @@ the worker's own endpoint."""
 from __future__ import annotations
 
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from bridge.errors import ConfigError
 from bridge.store import Store
 from sandbox.stack import PAGE_ID, PLATFORMS, Stack, channel_name, to_toml
 from tests.conftest import VERIFY_TOKEN, raw_config
-from tests.support import one_ticket, reply_and_notify, settle, start, stop
+from tests.support import one_ticket, reply_and_notify, settle, start, stop, wait_until_up
 from webhooks.app import create_app
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -137,18 +136,6 @@ def test_a_configured_token_is_required(tmp_path: Path) -> None:
         assert b"m-s3cret" not in refused.data
     allowed = client.get("/metrics", headers={"Authorization": "Bearer m-s3cret"})
     assert allowed.status_code == 200 and b"socialdesk_queue_depth" in allowed.data
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise AssertionError(log.read_text())
 
 
 def write_config(tmp_path: Path) -> str:
