@@ -108,6 +108,20 @@ def test_bad_approval_config_is_refused_naming_the_key(section: str, value: Any,
     assert str(refused.value).startswith(message), str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("section", "value", "line"),
+    [
+        ("approvals", {"agentz": ["x"]}, "approvals.agentz: unknown key (did you mean `agents`?)"),
+        ("rules", [{"name": "legal", "then": {"approval": 1}}], "rules[legal].then.approval: must be true or false"),
+    ],
+)
+def test_bad_approval_config_fails_doctor_with_one_line(tmp_path: Path, section: str, value: Any, line: str) -> None:
+    raw = {**raw_config(database_url=f"sqlite:///{tmp_path}/s.db"), section: value}
+    (tmp_path / "socialdesk.toml").write_text(to_toml(raw))
+    run = CliRunner().invoke(cli.main, ["doctor", "--config", str(tmp_path / "socialdesk.toml")])  # in-process: fast
+    assert (run.exit_code, run.stdout, run.stderr) == (1, "", f"Error: configuration: {line}\n")
+
+
 def test_approvals_default_to_the_documented_tags() -> None:
     settings = config_module.parse(raw_config(), env={}).approvals
     assert settings == ApprovalSettings((), "socialdesk_approve", "socialdesk_reject")
