@@ -17,7 +17,7 @@ from bridge import bot as bot_module
 from bridge import figures, status
 from bridge.events import AuthorKind, SocialEvent
 from bridge.registry import Runtime
-from sandbox.stack import HELPDESKS, PAGE_ID, WA_PHONE_ID, Stack
+from sandbox.stack import HELPDESKS, IG_ID, PAGE_ID, WA_PHONE_ID, Stack
 from tests.support import WallClock, notes, one_ticket, step_runtime
 from tests.test_e2e_acks import work
 
@@ -57,6 +57,8 @@ class Customer:
     def writes(self, text: str) -> None:
         if self.platform == "facebook":
             self.stack.meta.customer_message(PAGE_ID, psid="801", text=text)
+        elif self.platform == "instagram":
+            self.stack.meta.instagram_message(IG_ID, igsid="ig-801", text=text)
         elif self.platform == "generic":
             self.stack.web.customer_message(text, thread_id="chat-7", author_id="u-7", author_name="Ann Lee")
         elif self.platform == "whatsapp":
@@ -68,6 +70,8 @@ class Customer:
         payload = dict((t, p) for p, t in self.received()[-1][1])[title]
         if self.platform == "facebook":
             self.stack.meta.customer_message(PAGE_ID, psid="801", text=title, quick_reply=payload)
+        elif self.platform == "instagram":
+            self.stack.meta.instagram_message(IG_ID, igsid="ig-801", text=title, quick_reply=payload)
         elif self.platform == "whatsapp":
             content = {"type": "button_reply", "button_reply": {"id": payload, "title": title}}
             self.stack.meta.whatsapp_message(WA_PHONE_ID, wa_id="15551230001", kind="interactive", content=content)
@@ -79,6 +83,9 @@ class Customer:
         if self.platform == "facebook":
             return [(m["text"], [(q["payload"], q["title"]) for q in m.get("quick_replies", [])])
                     for m in self.stack.meta.sent_messages]  # fmt: skip
+        if self.platform == "instagram":
+            return [(m["text"], [(q["payload"], q["title"]) for q in m.get("quick_replies", [])])
+                    for m in self.stack.meta.ig_sent_messages]  # fmt: skip
         if self.platform == "whatsapp":
             return [_whatsapp(m) for m in self.stack.meta.wa_sent_messages]
         if self.platform == "generic":
@@ -94,7 +101,7 @@ def _whatsapp(message: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
     return message["text"], []
 
 
-PLATFORMS = ("facebook", "whatsapp", "telegram")
+PLATFORMS = ("facebook", "instagram", "whatsapp", "telegram")
 HOURS = "We are open Monday to Friday, 9:00-18:00."
 
 

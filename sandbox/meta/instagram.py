@@ -200,15 +200,19 @@ class InstagramMixin(MetaCore):
         text: str | None,
         timestamp: datetime | float | None = None,
         attachments: list[Payload] | None = None,
+        quick_reply: str | None = None,
         send: bool = True,
     ) -> InstagramMessageEvent:
-        """A customer writes to the account in Direct, which opens the reply windows from ``timestamp``."""
+        """A customer writes to the account in Direct, which opens the reply windows from ``timestamp``;
+        ``quick_reply``: the payload of the quick reply they tapped (``text`` is then its title)."""
         when = epoch(timestamp, self.clock)
         message: Payload = {"mid": new_ig_mid()}
         if text is not None:
             message["text"] = text
         if attachments:
             message["attachments"] = attachments
+        if quick_reply is not None:
+            message["quick_reply"] = {"payload": quick_reply}
         with self._lock:
             key = (ig_id, igsid)
             self._ig_last_inbound[key] = max(when, self._ig_last_inbound.get(key, when))
