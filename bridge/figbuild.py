@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 from bridge.calendars import Calendar, Unknown
 from bridge.events import AuthorKind
@@ -34,7 +33,7 @@ from bridge.figmodel import (
     Slice,
     Stats,
 )
-from bridge.figures import DELIVERED, buckets, percentile
+from bridge.figures import BUCKETS, DELIVERED, MORE, buckets, percentile
 
 UNCLASSIFIED = "unclassified"
 UNKNOWN_OUTCOME = "outcome unknown (cut off mid-send)"
@@ -62,7 +61,17 @@ def stats(values: Iterable[float]) -> Stats:
     if not ordered:
         return Stats(0, None, None, None, buckets(()))
     mean = sum(ordered) / len(ordered)
-    return Stats(len(ordered), statistics.median(ordered), percentile(ordered, 0.9), mean, buckets(ordered))
+    return Stats(len(ordered), statistics.median(ordered), percentile(ordered, 0.9), mean, sorted_buckets(ordered))
+
+
+def sorted_buckets(ordered: Sequence[float]) -> dict[str, int]:
+    """:func:`bridge.figures.buckets` of sorted values, by bisection (bounds inclusive, as there)."""
+    counts, below = {}, 0
+    for bound, name in BUCKETS:
+        upto = bisect.bisect_right(ordered, bound)
+        counts[name], below = upto - below, upto
+    counts[MORE] = len(ordered) - below
+    return counts
 
 
 def business_time(calendar: Calendar | Unknown | None) -> Between:
@@ -136,12 +145,12 @@ def _episode(
     first, humans = part[0], _delivered(replies, AuthorKind.HUMAN)
     human_at = min((r.delivered_at for r in humans if r.delivered_at is not None), default=None)
     bot_at = min((r.delivered_at for r in _delivered(replies, AuthorKind.BOT) if r.delivered_at), default=None)
-    times = [_message_times(m, humans, between, period.tz) for m in part]
+    times = [_message_times(m, humans, between, period) for m in part]
     answered = [t for t in times if t.response is not None]
     solved = first.solved_at if first.opens_episode else None
     row = EpisodeRow(
         thread_key=first.thread_key, channel=first.channel, platform=first.platform, started_at=first.platform_ts,
-        day=local_day(first.platform_ts, period.tz), messages=len(part), continued=not first.opens_episode,
+        day=period.day_of(first.platform_ts), messages=len(part), continued=not first.opens_episode,
         needs_answer=first.opens_episode and not all(m.no_answer for m in part),
         first_response=None if human_at is None else max(0.0, human_at - first.platform_ts),
         first_response_business=None if human_at is None else between(first.platform_ts, human_at),
@@ -151,21 +160,29 @@ def _episode(
         responses=len(answered), response_sum=sum(t.response or 0.0 for t in answered),
         response_business_sum=sum(t.response_business or 0.0 for t in answered),
         resolution=None if solved is None else max(0.0, solved - first.platform_ts),
-        sentiment=dict(Counter(m.sentiment or UNCLASSIFIED for m in part)),
+        sentiment=_labels(part),
         failures=tuple(failure_reason(r) for r in replies if r.status in ("failed", "unknown")),
         ingest_lag_sum=sum(t.ingest_lag for t in times),
     )  # fmt: skip
     return row, times
 
 
-def _message_times(m: MessageFact, humans: Sequence[ReplyFact], between: Between, tz: ZoneInfo) -> MessageTimes:
+def _labels(part: Sequence[MessageFact]) -> dict[str, int]:
+    labels: dict[str, int] = {}
+    for m in part:
+        label = m.sentiment or UNCLASSIFIED
+        labels[label] = labels.get(label, 0) + 1
+    return labels
+
+
+def _message_times(m: MessageFact, humans: Sequence[ReplyFact], between: Between, period: Period) -> MessageTimes:
     """A message's response: the earliest delivery of a human reply written at or after it."""
     since = math.floor(m.platform_ts)  # whole seconds, as the helpdesk stamps (see _written_in)
     at = min((r.delivered_at for r in humans if r.comment_created_at >= since and r.delivered_at), default=None)
     response = None if at is None else max(0.0, at - m.platform_ts)
     business = None if at is None else between(m.platform_ts, at)
     lag = max(0.0, m.received_at - m.platform_ts)
-    return MessageTimes(m.channel, m.platform, local_day(m.platform_ts, tz), response, business, lag)
+    return MessageTimes(m.channel, m.platform, period.day_of(m.platform_ts), response, business, lag)
 
 
 def failure_reason(r: ReplyFact) -> str:
@@ -173,10 +190,6 @@ def failure_reason(r: ReplyFact) -> str:
     if r.status == "unknown":
         return UNKNOWN_OUTCOME
     return ((r.error or "").strip().splitlines() or ["no reason recorded"])[0][:80].replace("|", "/")  # CSV joins on |
-
-
-def local_day(ts: float, tz: ZoneInfo) -> date:
-    return datetime.fromtimestamp(ts, tz).date()
 
 
 def _utc(ts: float) -> datetime:
@@ -218,10 +231,17 @@ def slice_of(name: str, rows: Sequence[EpisodeRow], times: Sequence[MessageTimes
         resolution=stats(r.resolution for r in eps if r.resolution is not None),
         acknowledged=sum(r.acknowledged for r in eps), bot_answered=len(bots),
         bot_only=sum(r.answered_by == BOT for r in eps), handed_off=sum(r.handed_off for r in eps),
-        sentiment=dict(sum((Counter(r.sentiment) for r in rows), Counter())),
+        sentiment=_sentiments(rows),
         failures=dict(Counter(f for r in rows for f in r.failures).most_common()),
         ingest_lag=stats(t.ingest_lag for t in times),
     )  # fmt: skip
+
+
+def _sentiments(rows: Sequence[EpisodeRow]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for r in rows:
+        total.update(r.sentiment)
+    return dict(total)
 
 
 def day_points(period: Period, rows: Sequence[EpisodeRow], times: Sequence[MessageTimes]) -> list[DayPoint]:

@@ -7,10 +7,12 @@ message: an episode to the date of its first message, volume and per-message res
 
 from __future__ import annotations
 
+import bisect
 import calendar as calendar_module
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from bridge.calendars import CalendarError, zone_named
@@ -67,17 +69,28 @@ class Period:
     end: date
     tz: ZoneInfo
 
-    @property
+    @cached_property
     def since(self) -> float:
         return datetime.combine(self.start, time(), self.tz).timestamp()
 
-    @property
+    @cached_property
     def until(self) -> float:
         return datetime.combine(self.end, time(), self.tz).timestamp()
 
     @property
     def days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days)]
+
+    @cached_property
+    def _midnights(self) -> list[float]:
+        return [datetime.combine(d, time(), self.tz).timestamp() for d in self.days]
+
+    def day_of(self, ts: float) -> date:
+        """The local date of an instant: by the period's own midnights when inside it (a bisection, far
+        cheaper than a time-zone conversion per message), else converted."""
+        if not self.since <= ts < self.until:
+            return datetime.fromtimestamp(ts, self.tz).date()
+        return self.start + timedelta(days=bisect.bisect_right(self._midnights, ts) - 1)
 
     def label(self) -> str:
         last = self.end - timedelta(days=1)

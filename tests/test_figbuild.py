@@ -174,3 +174,21 @@ def test_the_figures_as_json() -> None:
                               "label": "2026-11-01 to 2026-11-30 (Europe/Berlin)"}  # fmt: skip
     assert data["total"]["first_response"]["median"] == 2 * MIN and data["days"][1]["day"] == "2026-11-02"
     assert data["episodes"][0]["day"] == "2026-11-02" and "episodes" not in as_dict(figures)
+
+
+def test_buckets_by_bisection_are_the_bucket_rule() -> None:
+    from bridge.figbuild import sorted_buckets
+    from bridge.figures import buckets
+
+    values = sorted([0.0, 900.0, 900.5, 3600.0, 3601.0, 14400.0, 86400.0, 86401.0, 1e9])
+    assert sorted_buckets(values) == buckets(values) == {"<=15m": 2, "<=1h": 2, "<=4h": 2, "<=24h": 1, "more": 2}
+
+
+def test_the_day_of_an_instant_is_the_zones_across_the_dst_change() -> None:
+    ny = month("2026-11", NEW_YORK)
+    assert ny.day_of(at(2026, 11, 1, 4, 0)) == date(2026, 11, 1)  # 00:00 EDT
+    assert ny.day_of(at(2026, 11, 2, 4, 59)) == date(2026, 11, 1)  # 23:59 EST: the 1st had 25 hours
+    assert ny.day_of(at(2026, 11, 2, 5, 0)) == date(2026, 11, 2)
+    assert ny.day_of(at(2026, 12, 1, 5, 0)) == date(2026, 12, 1) and ny.day_of(at(2026, 11, 1, 3, 59)) == date(
+        2026, 10, 31
+    )
