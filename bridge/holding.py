@@ -90,12 +90,12 @@ def _statuses(store: Store, helpdesk: str, comment_ids: Sequence[str]) -> dict[s
 
 def _record_answer(store: Store, helpdesk: str, steps: Iterable[Planned]) -> None:
     """Held rows → approved or rejected (with the rejection's note owed), in one transaction."""
-    held = deliveries.c.status == DeliveryStatus.HELD
-    now = time.time()
+    answered = [p for p in steps if p.step in (Step.RELEASE, Step.REJECT)]
+    if not answered:
+        return
+    held, now = deliveries.c.status == DeliveryStatus.HELD, time.time()
     with store.begin() as conn:
-        for p in steps:
-            if p.step not in (Step.RELEASE, Step.REJECT):
-                continue
+        for p in answered:
             where = sa.and_(deliveries.c.helpdesk == helpdesk, deliveries.c.comment_id == p.reply.comment_id, held)
             values: dict[str, Any] = {"status": DeliveryStatus.APPROVED, "updated_at": now}
             if p.step is Step.REJECT:
