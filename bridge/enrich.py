@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bridge.config import DEFAULT_CACHE_TTL
 from bridge.errors import BridgeError
 from bridge.events import SocialEvent
+from bridge.ports import TicketFields
 from bridge.registry import Runtime
 
 log = logging.getLogger(__name__)
@@ -119,11 +121,37 @@ def owed(rt: Runtime, event: SocialEvent, lookup: Lookup | None) -> dict[str, An
     }
 
 
-def write_note(rt: Runtime, thread_key: str, ticket_id: str, lookup: Lookup, *, also: str = "") -> None:
-    """The CRM's note on the ticket (followed by ``also``: the rules that fired); the thread owes nothing more."""
-    body = note(lookup) + (f"\n\n{also}" if also else "")
-    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, body))
+def write_note(
+    rt: Runtime, thread_key: str, ticket_id: str, lookup: Lookup, *, also: str = "", late: bool = False
+) -> None:
+    """The CRM's note on the ticket (followed by ``also``: the rules that fired); the thread owes nothing more.
+    ``late``: the ticket was created before the CRM answered, so its mapped fields are set with the note
+    (one Zendesk update; a Freshdesk PUT, then the note)."""
+    body, hd = note(lookup) + (f"\n\n{also}" if also else ""), rt.helpdesk
+    fields = mapped(rt, lookup, "ticket_fields") if late else {}
+    if fields and isinstance(hd, TicketFields):
+        rt.policy.call(hd.name, lambda: hd.set_fields(ticket_id, fields, note=body))
+    else:
+        rt.policy.call(hd.name, lambda: hd.add_internal_note(ticket_id, body))
     rt.store.update_thread(thread_key, enrichment="done", enrichment_event=None)
+
+
+FIELD_MAX = 255  # a single-line text field's length (Freshdesk refuses a longer value; Zendesk's is alike)
+
+
+def mapped(rt: Runtime, lookup: Lookup | None, table: str) -> dict[str, str]:
+    """``[salesforce] <table>`` (CRM attribute → helpdesk field) filled from a found record; empty ones left out."""
+    section = rt.config.salesforce
+    if lookup is None or section is None or lookup.outcome != "found":
+        return {}
+    mapping: Mapping[str, str] = section.get(table) or {}
+    values = lookup.fields
+    return {str(target): clip(values[source]) for source, target in mapping.items() if values.get(source)}
+
+
+def clip(value: str) -> str:
+    """A value cut to a single-line text field's length."""
+    return value if len(value) <= FIELD_MAX else value[: FIELD_MAX - 1] + "…"
 
 
 def retry_thread(rt: Runtime, thread_key: str) -> bool:
@@ -143,7 +171,7 @@ def retry_thread(rt: Runtime, thread_key: str) -> bool:
         if rt.policy.call(hd.name, lambda: hd.has_comment_containing(ticket_id, first_line)):
             rt.store.update_thread(thread_key, enrichment="done", enrichment_event=None)  # a worker died after it
         else:
-            write_note(rt, thread_key, ticket_id, lookup)
+            write_note(rt, thread_key, ticket_id, lookup, late=True)
     except BridgeError as e:
         if e.retryable:
             return _later(rt, thread, str(e))

@@ -12,12 +12,11 @@ A new thread costs two helpdesk calls, the user's and the ticket's, and the CRM'
 
 ``[salesforce] crm_note = true`` adds today's internal note with the summary (one more call per new
 thread). A CRM that could not answer in time leaves the ticket owed a note, written when it answers
-(:func:`bridge.enrich.retry_thread`): the ticket exists already then, and its fields are not rewritten.
+(:func:`bridge.enrich.retry_thread`), with the mapped ticket fields set in the same update where the
+helpdesk allows it; the user's notes and fields are not rewritten then.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from bridge import enrich, triage
 from bridge.config import Config
@@ -26,8 +25,6 @@ from bridge.events import UserProfile
 from bridge.registry import Runtime
 from bridge.rules import Decision
 
-FIELD_MAX = 255  # a single-line text field's length (Freshdesk refuses a longer value; Zendesk's is alike)
-
 
 def crm_profile(rt: Runtime, lookup: enrich.Lookup | None) -> UserProfile | None:
     """The CRM's notes and fields for the requester's user call; None when there is nothing to write."""
@@ -35,16 +32,16 @@ def crm_profile(rt: Runtime, lookup: enrich.Lookup | None) -> UserProfile | None
     if lookup is None or section is None or lookup.outcome == "unavailable":
         return None
     notes = enrich.note(lookup) if section.get("user_notes") else None
-    fields = _from_crm(rt, lookup, "user_fields")
+    fields = enrich.mapped(rt, lookup, "user_fields")
     return UserProfile(notes=notes, fields=fields) if notes or fields else None
 
 
 def crm_ticket_fields(rt: Runtime, lookup: enrich.Lookup | None, decision: Decision) -> dict[str, str]:
     """The create call's custom fields: the CRM's (``[salesforce] ticket_fields``) and the rules' reasons."""
-    fields = _from_crm(rt, lookup, "ticket_fields")
+    fields = enrich.mapped(rt, lookup, "ticket_fields")
     explanation, target = triage.note(decision), rules_field(rt.config)
     if explanation and target:
-        fields[target] = _clip(explanation)
+        fields[target] = enrich.clip(explanation)
     return fields
 
 
@@ -57,20 +54,6 @@ def rules_field(config: Config) -> str | None:
 def rules_note(rt: Runtime, decision: Decision) -> str:
     """The rules' explanation for a note: "" when none fired or when it went in the ticket's field."""
     return "" if rules_field(rt.config) else triage.note(decision)
-
-
-def _from_crm(rt: Runtime, lookup: enrich.Lookup | None, table: str) -> dict[str, str]:
-    """``[salesforce] <table>`` (CRM attribute → helpdesk field) filled from a found record; empty ones left out."""
-    section = rt.config.salesforce
-    if lookup is None or section is None or lookup.outcome != "found":
-        return {}
-    mapping: Mapping[str, str] = section.get(table) or {}
-    values = lookup.fields
-    return {str(target): _clip(values[source]) for source, target in mapping.items() if values.get(source)}
-
-
-def _clip(value: str) -> str:
-    return value if len(value) <= FIELD_MAX else value[: FIELD_MAX - 1] + "…"
 
 
 # -- socialdesk doctor ---------------------------------------------------------------------------------------------

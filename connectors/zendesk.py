@@ -140,7 +140,8 @@ class ZendeskHelpdesk:
     def ensure_requester(self, *, platform: str, author: Author, profile: UserProfile | None = None) -> str:
         """Create or update the end user whose external id is ``<platform>:<author id>``, with the CRM's
         ``profile`` as the user's ``notes`` and ``user_fields`` (Zendesk ignores keys it has no field for:
-        ``socialdesk doctor`` checks them).
+        ``socialdesk doctor`` checks them). The notes only for an author without an email: the user is then
+        the one of this external id, made by the bridge, never one Zendesk matched by email.
 
         No ``role`` is sent: Zendesk makes new users end users, and an existing user matched by email
         keeps their role (sending ``end-user`` would demote an agent who wrote in as a customer). An email
@@ -151,7 +152,8 @@ class ZendeskHelpdesk:
             user.email = author.email
         if author.phone:
             user.phone = author.phone
-        if profile is not None and profile.notes is not None:
+        if profile is not None and profile.notes is not None and not author.email:
+            # with an email Zendesk may match a user it already has, whose notes an agent wrote: kept
             user.notes = profile.notes
         if profile is not None and profile.fields:
             user.user_fields = dict(profile.fields)

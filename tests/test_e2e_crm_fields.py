@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.base import Fault
 from sandbox.stack import HELPDESKS, PAGE_ID, Stack, to_toml
 from tests.support import notes, settle, socialdesk, tickets
 
@@ -156,3 +157,20 @@ def test_doctor_refuses_a_mapping_to_a_field_the_helpdesk_lacks(tmp_path: Path, 
         assert bad.returncode == 1
         wanted = "✗ mapped fields: salesforce.user_fields.account_name: the helpdesk has no user field 'no_such_field'"
         assert wanted in bad.stdout, bad.stdout
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_a_crm_that_answers_late_fills_the_fields_with_its_note(tmp_path: Path, helpdesk: str) -> None:
+    with crm_stack(tmp_path, helpdesk, retry_seconds=1) as stack:
+        assert stack.salesforce is not None
+        known_customer(stack, "8205")
+        stack.salesforce.inject(Fault(503, times=1000, path_prefix="/services/"))
+        stack.meta.customer_message(PAGE_ID, psid="8205", text="urgent!")
+        ticket = stack.wait_for(lambda: tickets(stack) and tickets(stack)[0])
+        settle(stack)
+        assert notes(stack, ticket["id"]) == [] and field(stack, ticket, mapped(stack)["account_name"]) is None
+        stack.salesforce.clear_faults()  # the enrichment owed to the ticket arrives: its fields, and a note
+        stack.wait_for(lambda: notes(stack, ticket["id"]), timeout=30)
+        ticket = tickets(stack)[0]
+        assert field(stack, ticket, mapped(stack)["account_name"]) == "Globex"
+        assert notes(stack, ticket["id"])[0].startswith("Salesforce Contact: Hank Scorpio")

@@ -14,7 +14,7 @@ import requests
 
 from bridge import config as config_module
 from bridge import errors
-from bridge.events import Author, NewTicket
+from bridge.events import Author, NewTicket, UserProfile
 from bridge.ports import Helpdesk
 from bridge.registry import build_helpdesk
 from bridge.retry import RetryPolicy
@@ -188,6 +188,30 @@ def test_ensure_requester_creates_once_with_the_platform_identity(
     contact = sim.user(first)
     assert contact["unique_external_id"] == f"{platform}:{who.id}"
     assert {k: contact[k] for k in expected} == expected
+
+
+def test_the_crm_profile_rides_on_the_contact_create(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    """Description and custom fields in the one POST; a custom field Freshdesk refuses (400 invalid_field) costs
+    the contact its CRM fields, never the contact."""
+    sim.add_user_field("crm_account")
+    profile = UserProfile(notes="Salesforce Contact: Dana", fields={"crm_account": "Globex"})
+    mark = len(sim.calls)
+    contact = sim.user(
+        helpdesk.ensure_requester(platform="facebook", author=Author(id="crm-77", name="Dana"), profile=profile)
+    )
+    assert [(c.method, c.path) for c in sim.calls[mark:]] == [("POST", "/api/v2/contacts")]
+    assert contact["description"] == "Salesforce Contact: Dana" and contact["custom_fields"] == {
+        "crm_account": "Globex"
+    }
+    assert helpdesk.field_names()[1] == {"crm_account"}
+
+    refused = UserProfile(notes="Salesforce Contact: Lee", fields={"crm_tier": "Gold"})
+    lee = sim.user(
+        helpdesk.ensure_requester(platform="facebook", author=Author(id="crm-78", name="Lee"), profile=refused)
+    )
+    assert lee["description"] == "Salesforce Contact: Lee" and lee["custom_fields"] == {"crm_account": None}
+    first, again = sim.calls_to("POST", "/api/v2/contacts")[-2:]  # refused naming the field, then without them
+    assert "custom_fields" in first.json and "custom_fields" not in again.json
 
 
 def test_a_lost_race_resolves_to_the_winners_contact(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:

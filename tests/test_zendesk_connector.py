@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from bridge import errors
-from bridge.events import Author, ContactResult, ContactUpsert, NewTicket
+from bridge.events import Author, ContactResult, ContactUpsert, NewTicket, UserProfile
 from connectors.base import RebasedSession
 from connectors.zendesk import ZendeskHelpdesk
 from sandbox.base import Fault
@@ -121,6 +121,28 @@ def test_ensure_requester_never_demotes_an_agent(sim: ZendeskSimulator, helpdesk
     user_id = helpdesk.ensure_requester(platform="facebook", author=agent_writing_in)
 
     assert user_id == str(sim.agent_id) and sim.user(user_id)["role"] == "agent"
+
+
+def test_the_crm_profile_rides_on_the_user_call(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    """Notes and the known user fields in the one create_or_update; an unknown key is dropped, as Zendesk does."""
+    sim.add_user_field("crm_account")
+    profile = UserProfile(notes="Salesforce Contact: Jane", fields={"crm_account": "Globex", "no_such_key": "x"})
+    mark = len(sim.calls)
+    user = sim.user(
+        helpdesk.ensure_requester(platform="facebook", author=Author(id="4201", name="Jane"), profile=profile)
+    )
+    assert [(c.method, c.path) for c in sim.calls[mark:]] == [("POST", "/api/v2/users/create_or_update.json")]
+    assert user["notes"] == "Salesforce Contact: Jane" and user["user_fields"] == {"crm_account": "Globex"}
+    assert helpdesk.field_names()[1] == {"crm_account"}
+
+
+def test_the_crm_notes_never_overwrite_a_user_matched_by_email(
+    sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk
+) -> None:
+    sim.agent_edits_user(sim.agent_id, notes="Written by a person")
+    agent = Author(id="8", name="Alex on Facebook", email="alex.agent@socialdesk.test")
+    user_id = helpdesk.ensure_requester(platform="facebook", author=agent, profile=UserProfile(notes="CRM"))
+    assert user_id == str(sim.agent_id) and sim.user(user_id)["notes"] == "Written by a person"
 
 
 # -- tickets -------------------------------------------------------------------------------------------------------
