@@ -18,6 +18,8 @@ helpdesk allows it; the user's notes and fields are not rewritten then.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from bridge import enrich, triage
 from bridge.config import Config
 from bridge.errors import BridgeError
@@ -70,11 +72,15 @@ def check_mapping(config: Config, ticket: set[str] | None, user: set[str] | None
     return f"{len(fields)} mapped field(s) present: {', '.join(target for _, target, _ in fields)}"
 
 
-def wanted(config: Config) -> list[tuple[str, str, str]]:
-    """(config key, helpdesk field, "ticket" or "user") for every mapped field."""
+FieldKind = Literal["ticket", "user"]
+
+
+def wanted(config: Config) -> list[tuple[str, str, FieldKind]]:
+    """(config key, helpdesk field, its kind) for every mapped field."""
     section = config.salesforce
-    wanted = [("bridge.rules_field", field, "ticket") for field in [rules_field(config)] if field]
-    for table, kind in (("ticket_fields", "ticket"), ("user_fields", "user")):
+    wanted: list[tuple[str, str, FieldKind]] = [("bridge.rules_field", f, "ticket") for f in [rules_field(config)] if f]
+    tables: tuple[tuple[str, FieldKind], ...] = (("ticket_fields", "ticket"), ("user_fields", "user"))
+    for table, kind in tables:
         mapping = section.get(table) if section is not None else {}
         wanted += [(f"salesforce.{table}.{source}", str(target), kind) for source, target in mapping.items()]
     return wanted
