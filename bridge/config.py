@@ -133,12 +133,14 @@ class ChannelConfig(Section):
 
 @dataclass(frozen=True)
 class MetricsSettings:
-    """``[metrics]``: ``token``, when set, is the bearer token ``GET /metrics`` asks for (401 without it);
+    """``[metrics]``: ``token``, when set, is the bearer token ``GET /metrics`` asks for (401 without it), and/or
+    ``user`` and ``password`` (basic auth, as Prometheus's ``basic_auth`` sends);
     ``episode_quiet_hours``: the quiet period after which a customer's message opens an episode (bridge.figures);
     ``no_answer_rules`` / ``no_answer_tags``: a message one of these rules fired on, or that got one of these tags,
     needs no answer (its episode is left out of the response rate when all its messages are such)."""
 
     token: Secret | None = None
+    credential: Credential = field(default_factory=Credential)  # the token and/or a user and password (basic)
     episode_quiet_hours: float = DEFAULT_QUIET_HOURS
     no_answer_rules: frozenset[str] = frozenset()
     no_answer_tags: frozenset[str] = frozenset()
@@ -489,30 +491,39 @@ CHANNEL_MODELS: dict[str, type[_Channel]] = {
 }  # fmt: skip
 
 
-class MetricsTable(_Table):
-    """``[metrics]``: see :class:`MetricsSettings`."""
+class _Login(_Table):
+    """A page's credential (``[metrics]``, ``[dashboard]``): a bearer ``token`` and/or a ``user`` with a
+    ``password`` (basic auth), which go together."""
 
     token: Text | None = None
+    user: Text | None = None
+    password: Text | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> _Login:
+        if (self.user is None) != (self.password is None):
+            missing, given = ("password", "user") if self.password is None else ("user", "password")
+            raise _fail(f"required with {given}", key=missing)
+        return self
+
+    def credential(self) -> Credential:
+        wrap = {k: Secret(v) if v else None for k, v in (("token", self.token), ("password", self.password))}
+        return Credential(token=wrap["token"], user=self.user, password=wrap["password"])
+
+
+class MetricsTable(_Login):
+    """``[metrics]``: see :class:`MetricsSettings`."""
+
     episode_quiet_hours: Seconds = DEFAULT_QUIET_HOURS  # hours, any positive number
     no_answer_rules: list[Text] = []  # names of [[rules]]: checked against them
     no_answer_tags: list[Text] = []
 
 
-class DashboardTable(_Table):
-    """``[dashboard]``: see :class:`bridge.access.DashboardSettings`; ``user`` and ``password`` go together."""
+class DashboardTable(_Login):
+    """``[dashboard]``: see :class:`bridge.access.DashboardSettings`."""
 
-    token: Text | None = None
-    user: Text | None = None
-    password: Text | None = None
     show_text: bool = False
     timezone: TimeZone = DEFAULT_TIMEZONE
-
-    @model_validator(mode="after")
-    def _pair(self) -> DashboardTable:
-        if (self.user is None) != (self.password is None):
-            missing = "password" if self.password is None else "user"
-            raise _fail(f"required with dashboard.{'user' if missing == 'password' else 'password'}", key=missing)
-        return self
 
 
 _TAG = r"^[a-z0-9_:-]{1,32}$"  # a tag as both helpdesks keep it: no spaces, lower case (Zendesk lowers it)
@@ -656,15 +667,13 @@ def _metrics(table: MetricsTable, rules: list[dict[str, Any]]) -> MetricsSetting
     unknown = sorted(set(table.no_answer_rules) - named)
     if unknown:
         raise ConfigError(f"metrics.no_answer_rules: no rule is named {unknown[0]!r}")
-    return MetricsSettings(token=token, episode_quiet_hours=table.episode_quiet_hours,
+    return MetricsSettings(token=token, credential=table.credential(), episode_quiet_hours=table.episode_quiet_hours,
                            no_answer_rules=frozenset(table.no_answer_rules),
                            no_answer_tags=frozenset(table.no_answer_tags))  # fmt: skip
 
 
 def _dashboard(table: DashboardTable) -> DashboardSettings:
-    secret = {k: Secret(v) if v else None for k, v in (("token", table.token), ("password", table.password))}
-    credential = Credential(token=secret["token"], user=table.user, password=secret["password"])
-    return DashboardSettings(credential=credential, show_text=table.show_text, timezone=table.timezone)
+    return DashboardSettings(credential=table.credential(), show_text=table.show_text, timezone=table.timezone)
 
 
 def _calendars(checked: ConfigFile, rules: tuple[Rule, ...]) -> dict[str, CalendarConfig]:

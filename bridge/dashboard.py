@@ -11,13 +11,13 @@ text only with ``[dashboard] show_text``.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Mapping
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from bridge import badge, status, waiting
+from bridge import badge, figjson, status, waiting
 from bridge.config import Config
 from bridge.figmodel import Period, PeriodError, period, timezone
 from bridge.figquery import calendars_for, compute
@@ -37,7 +37,7 @@ class BadParameter(ValueError):
         self.name, self.reason = name, reason
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True)
 class Query:
     """A view: whole local days (``period``, as asked: ``text``), a channel name or :data:`ALL`."""
 
@@ -73,32 +73,22 @@ def view(store: Store, config: Config, query: Query, *, now: float | None = None
     channel = None if query.channel == ALL else query.channel
     found = compute(store, query.period, channel, calendars_for(config, store))
     pages = [(c.name, c.platform) for c in config.channels if channel in (None, c.name)]
-    shown: dict[str, Any] = _plain({
-        "query": {"period": query.text, "first_day": query.period.start, "last_day": query.period.days[-1],
-                  "label": query.period.label(), "channel": query.channel, "tz": query.period.tz.key},
+    figures = figjson.as_dict(found)
+    return {
+        "query": {"period": query.text, "first_day": query.period.start.isoformat(),
+                  "last_day": query.period.days[-1].isoformat(), "label": figures["period"]["label"],
+                  "channel": query.channel, "tz": figures["period"]["tz"]},
         "attribution": f"Figures count {found.attribution}; {FIRST_RESPONSE}.",
         "channels": [{"name": c.name, "platform": c.platform} for c in config.channels],
-        "calendars": found.calendars,
-        "total": found.total,
-        "by_channel": list(found.channels.values()),
-        "days": found.days,
-        "badges": badge.badges(store, pages, now),
+        "calendars": figures["calendars"],
+        "total": figures["total"],
+        "by_channel": list(figures["channels"].values()),
+        "days": figures["days"],
+        "badges": figjson.badges(badge.badges(store, pages, now)),
         "waiting": _waiting(store, config, query, now),
         "status": status.report(config, store, now=now),
         "text_shown": config.dashboard.show_text,
-    })  # fmt: skip
-    return shown
-
-
-def _plain(value: Any) -> Any:
-    """Dataclasses as dicts and dates as ISO text, so that the answer is plain JSON."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _plain(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value.isoformat() if isinstance(value, date) else value
+    }  # fmt: skip
 
 
 def _waiting(store: Store, config: Config, query: Query, now: float) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ the worker's own endpoint."""
 
 from __future__ import annotations
 
+import base64
 import socket
 import time
 from collections.abc import Iterator
@@ -138,6 +139,20 @@ def test_a_configured_token_is_required(tmp_path: Path) -> None:
     assert allowed.status_code == 200 and b"socialdesk_queue_depth" in allowed.data
 
 
+def test_a_user_and_password_can_be_asked_instead(tmp_path: Path) -> None:
+    """As Prometheus's basic_auth sends them; the same check as the dashboard's (bridge.access)."""
+    raw = {**raw_config(), "metrics": {"user": "prometheus", "password": "m-s3cret"}}
+    client = create_app(
+        config_module.parse(raw, env={}), store=Store.from_url(f"sqlite:///{tmp_path}/s.db")
+    ).test_client()
+    login = "Basic " + base64.b64encode(b"prometheus:m-s3cret").decode()
+    for headers in ({}, {"Authorization": "Bearer m-s3cret"}, {"Authorization": login.replace("cHJv", "cHJw")}):
+        refused = client.get("/metrics", headers=headers)
+        assert refused.status_code == 401 and refused.get_json() == {"error": "a user and password is required"}
+        assert refused.headers.getlist("WWW-Authenticate") == ["Basic realm=socialdesk"]
+    assert client.get("/metrics", headers={"Authorization": login}).status_code == 200
+
+
 def write_config(tmp_path: Path) -> str:
     raw = raw_config(database_url=f"sqlite:///{tmp_path}/store.db", queue_url=f"sqlite:///{tmp_path}/queue.db")
     path = tmp_path / "socialdesk.toml"
@@ -186,7 +201,8 @@ def test_the_worker_serves_its_own_series_on_its_metrics_port(tmp_path: Path) ->
     ("table", "wanted"),
     [({"episode_quiet_hours": 0}, "metrics.episode_quiet_hours"),
      ({"episode_quiet_hours": "24"}, "metrics.episode_quiet_hours"),
-     ({"token": ""}, "metrics.token"), ({"tokn": "m-s3cret"}, "metrics.tokn")],
+     ({"token": ""}, "metrics.token"), ({"tokn": "m-s3cret"}, "metrics.tokn"),
+     ({"user": "prometheus"}, "metrics.password"), ({"password": "m-s3cret"}, "metrics.user")],
 )  # fmt: skip
 def test_the_metrics_table_is_checked_naming_the_key(table: dict[str, object], wanted: str) -> None:
     with pytest.raises(ConfigError) as refused:

@@ -1,8 +1,9 @@
 """``GET /metrics``: the bridge's series in Prometheus's text format (:mod:`bridge.metrics`), and the WSGI
 middleware that counts and times every webhook request, those answered below Flask included.
 
-With ``[metrics] token`` set, a scrape must carry ``Authorization: Bearer <token>`` (compared in constant
-time); otherwise it gets a 401. Without it the endpoint is open, as exporters usually are: bind the bridge
+With ``[metrics] token`` set, a scrape must carry ``Authorization: Bearer <token>``, with ``user`` and
+``password`` basic auth (either, when both are set; compared in constant time, :mod:`bridge.access`); otherwise
+it gets a 401. Without it the endpoint is open, as exporters usually are: bind the bridge
 to a private network or set the token.
 """
 
@@ -16,7 +17,6 @@ from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge import metrics
-from bridge.access import Credential
 from webhooks.access import authorize
 from webhooks.common import state, storage
 
@@ -35,7 +35,7 @@ def scrape() -> Response:
 
 
 def _authorize() -> None:
-    authorize(Credential(token=state().config.metrics.token), off=None)
+    authorize(state().config.metrics.credential, off=None)
 
 
 class CountWebhooks:
