@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from bridge import bot as bot_module
-from bridge import figures, status
+from bridge import figures, metrics, status
 from bridge.events import AuthorKind, SocialEvent
 from bridge.registry import Runtime
-from sandbox.stack import HELPDESKS, IG_ID, PAGE_ID, WA_PHONE_ID, Stack
+from sandbox.stack import HELPDESKS, IG_ID, PAGE_ID, WA_PHONE_ID, Stack, channel_name
 from tests.support import WallClock, notes, one_ticket, step_runtime
 from tests.test_e2e_acks import work
 
@@ -109,6 +109,7 @@ HOURS = "We are open Monday to Friday, 9:00-18:00."
 def test_a_quick_answer_with_buttons_then_the_hand_off_to_a_person(tmp_path: Path, platform: str) -> None:
     with bot(tmp_path, "zendesk", platform) as (stack, rt):
         customer = Customer(stack, platform)
+        counted = bot_count(platform, "answer"), bot_count(platform, "handoff")
         customer.writes("Hi, what are your opening hours?")
         work(stack, rt)
         ticket = one_ticket(stack)["id"]
@@ -130,8 +131,15 @@ def test_a_quick_answer_with_buttons_then_the_hand_off_to_a_person(tmp_path: Pat
         customer.writes("and your opening hours on Sunday?")  # handed off: a person answers from here
         work(stack, rt)
         assert len(customer.received()) == 2
+        assert (bot_count(platform, "answer"), bot_count(platform, "handoff")) == (counted[0] + 1, counted[1] + 1)
         [episode] = figures.episodes(*stack.store.figure_rows(0, 2e9))
         assert episode.first_response_at is None  # the bot is no person: the episode waits for one
+
+
+def bot_count(platform: str, step: str) -> float:
+    """``socialdesk_bot_messages_total`` of the platform's sandbox channel (this process's series)."""
+    labels = {"channel": channel_name(platform), "step": step, "outcome": "sent"}
+    return metrics.SERIES.get_sample_value("socialdesk_bot_messages_total", labels) or 0.0
 
 
 def json_ids(delivery: dict[str, Any]) -> list[str]:
