@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "bot:"
 NOTE_PREFIX = "The bot answered:"
+HANDOFF_NOTE = "The customer asked for a person: the bot answers no more in this episode. "
 FAILED_PREFIX = "The bot's answer could not be sent"
 
 
@@ -118,7 +119,7 @@ def _send(rt: Runtime, event: SocialEvent, thread: dict[str, Any], ticket_id: st
     rt.store.finish_delivery(hd, comment, status="sent", platform=event.platform, message_ids=delivery.message_ids)
     metrics.bot_message(event.channel, str(reply.step), "sent")
     log.info("bot %s (%s) sent for %s", reply.step, reply.name or "-", event.thread_key)
-    _note(rt, ticket_id, f"{NOTE_PREFIX} {_shown(reply)}")
+    _note(rt, ticket_id, f"{HANDOFF_NOTE if reply.step == Step.HANDOFF else ''}{NOTE_PREFIX} {_shown(reply)}")
 
 
 def _fields_set(rt: Runtime, ticket_id: str, reply: BotReply, event: SocialEvent) -> bool:

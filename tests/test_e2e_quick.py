@@ -125,6 +125,10 @@ def test_a_quick_answer_with_buttons_then_the_hand_off_to_a_person(tmp_path: Pat
         work(stack, rt)
         assert customer.received()[-1] == ("Thanks! A person will answer you here.", [])
         assert any("Talk to a person" in c["body"] for c in stack.helpdesk.comments(ticket) if c["public"])
+        assert notes(stack, ticket)[-1] == (
+            "The customer asked for a person: the bot answers no more in this "
+            "episode. The bot answered: Thanks! A person will answer you here."
+        )
         if platform == "telegram":
             assert list(stack.telegram.queries.values()) == [True]  # answerCallbackQuery: the spinner stops
 
