@@ -1,11 +1,15 @@
 """Where a worker's time goes: stored threads applied one by one in this process, under cProfile.
 
-    .venv/bin/python -m bench.profile_worker [--threads 200] [--backend sqlite] [--top 30]
+    .venv/bin/python -m bench.profile_worker [--threads 200] [--backend sqlite] [--top 30] [--crm enrich]
+
+``--crm enrich`` adds the Salesforce simulator (a lookup per new customer, cached); ``--crm write-back`` also
+records each post in it (``[salesforce] write_back = true``).
 
 The simulators run in this process too, but on their own threads, which cProfile does not see: the
 profile is the bridge's side only (store, retry policy, zenpy, requests). Not a benchmark of speed.
 It also counts the store's transactions per event, and of those the ones that wrote (each a durable
-commit: an fsync on SQLite, a WAL flush on PostgreSQL).
+commit: an fsync on SQLite, a WAL flush on PostgreSQL): for the threads' first messages (applied first,
+each thread's alone) and for their follow-ups (applied after, the rest of each thread together).
 """
 
 from __future__ import annotations
@@ -17,15 +21,19 @@ import pstats
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
-import sqlalchemy as sa
 
 from bench import common
 from bench.payloads import Plan, Signer, post
 from bridge import inbound
-from bridge.registry import build_runtime
+from bridge.registry import Runtime, build_runtime
+from bridge.transactions import Counted, TransactionCount
 from sandbox.stack import Stack
+
+#: ``--crm``: the ``[salesforce]`` options of the Stack (None: no CRM)
+CRM: dict[str, dict[str, Any] | None] = {"none": None, "enrich": {}, "write-back": {"write_back": True}}
 
 
 def main() -> None:
@@ -34,51 +42,52 @@ def main() -> None:
     parser.add_argument("--backend", choices=common.BACKENDS, default="sqlite")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--sort", default="cumulative")
+    parser.add_argument("--crm", choices=tuple(CRM), default="none", help="Salesforce: none, lookups, write-back")
     args = parser.parse_args()
     plan = Plan(threads=args.threads, per_thread=5, known=0)
+    profiler, phases = cProfile.Profile(), []
     with common.backend(args.backend) as b, tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(Path(tmp), database_url=b.database_url, queue_url=b.queue_url, start_worker=False).start()
+        stack = Stack(Path(tmp), database_url=b.database_url, queue_url=b.queue_url, start_worker=False,
+                      salesforce=CRM[args.crm]).start()  # fmt: skip
         try:
-            signer = Signer(stack.meta)
-            with requests.Session() as session:
-                for thread, index in plan.order():
-                    post(session, stack.url, signer.message(plan.psid(thread), index, text=f"m {index}"))
             runtime = build_runtime(stack.config, store=stack.store)
-            keys = sorted({str(r["thread_key"]) for r in stack.store.rows("inbox")})
-            transactions = TransactionCount(stack.store.engine)
-            profiler, start = cProfile.Profile(), time.perf_counter()
-            profiler.enable()
-            done = sum(inbound.process_thread(runtime, key, "profiler") for key in keys)
-            profiler.disable()
-            elapsed = time.perf_counter() - start
+            signer, order = Signer(stack.meta), plan.order()
+            for name, first in (("first messages", True), ("follow-ups", False)):
+                posted = [(thread, index) for thread, index in order if (index == 0) == first]
+                phases.append((name, *_phase(stack, runtime, signer, plan, posted, profiler)))
         finally:
             stack.stop()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
     print(out.getvalue())
-    print(f"{done} events in {elapsed:.2f} s on one thread: {elapsed / max(1, done) * 1000:.2f} ms per event")
-    print(f"store transactions per event: {transactions.total / max(1, done):.2f}, "
-          f"of which wrote: {transactions.writes / max(1, done):.2f}")  # fmt: skip
+    for name, done, elapsed, counted in phases:
+        per_event = elapsed / max(1, done) * 1000
+        print(f"{name}: {done} events in {elapsed:.2f} s on one thread: {per_event:.2f} ms per event;"
+              f" store transactions per event: {counted.total / max(1, done):.2f},"
+              f" of which wrote: {counted.writes / max(1, done):.2f}")  # fmt: skip
 
 
-class TransactionCount:
-    """Transactions committed on ``engine``, and how many of them executed an INSERT, UPDATE or DELETE."""
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.total = self.writes = 0
-        self._wrote: set[int] = set()
-        sa.event.listen(engine, "before_cursor_execute", self._statement)
-        sa.event.listen(engine, "commit", self._commit)
-
-    def _statement(self, conn: sa.Connection, _cursor: object, statement: str, *_: object) -> None:
-        if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
-            self._wrote.add(id(conn))
-
-    def _commit(self, conn: sa.Connection) -> None:
-        self.total += 1
-        if id(conn) in self._wrote:
-            self._wrote.discard(id(conn))
-            self.writes += 1
+def _phase(
+    stack: Stack,
+    runtime: Runtime,
+    signer: Signer,
+    plan: Plan,
+    posted: list[tuple[int, int]],
+    profiler: cProfile.Profile,
+) -> tuple[int, float, Counted]:
+    """Post these messages, then apply every thread's pending ones under the profiler, counting transactions."""
+    with requests.Session() as session:
+        for thread, index in posted:
+            post(session, stack.url, signer.message(plan.psid(thread), index, text=f"m {index}"))
+    keys = sorted({str(r["thread_key"]) for r in stack.store.rows("inbox", status="pending")})
+    transactions = TransactionCount(stack.store.engine)
+    start = time.perf_counter()
+    profiler.enable()
+    done = sum(inbound.process_thread(runtime, key, "profiler") for key in keys)
+    profiler.disable()
+    elapsed = time.perf_counter() - start
+    transactions.close()
+    return done, elapsed, transactions.now()
 
 
 if __name__ == "__main__":

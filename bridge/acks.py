@@ -31,6 +31,7 @@ from bridge.ports import KeyedReplies, SocialChannel
 from bridge.registry import Runtime
 from bridge.replies import AckFacts, AutoAck, NoAck, decide, first_name, is_public, send_blocker
 from bridge.replyfrom import replying_channel
+from bridge.rows import ThreadRow
 from bridge.rules import NO_RULES, Classified, Decision
 from bridge.store import ACK_COMMENT_PREFIX
 
@@ -45,7 +46,7 @@ LIVE = ("due", "sending", "sent", "unknown", "unknown_noted")  # an episode with
 
 
 def plan(
-    rt: Runtime, event: SocialEvent, thread: dict[str, Any], ticket: TicketRef, *, opens_episode: bool,
+    rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket: TicketRef, *, opens_episode: bool,
     rules: Decision = NO_RULES,
 ) -> None:  # fmt: skip
     """Decide the acknowledgement of one customer message (``thread``: its row before this message;
@@ -55,11 +56,11 @@ def plan(
     if config is None:
         return
     latest = rt.store.latest_ack(event.thread_key)
-    if not (opens_episode or latest is None or str(latest["ticket_id"]) != str(thread["ticket_id"])):
+    if not (opens_episode or latest is None or str(latest["ticket_id"]) != str(thread.ticket_id)):
         why = "already acknowledged in this episode" if latest["status"] in LIVE else "decided at the episode's start"
         log.info("no auto-ack for %s: %s", event.thread_key, why)
         return
-    restarted = figures.ticket_restarted(thread["ticket_id"], ticket)
+    restarted = figures.ticket_restarted(thread.ticket_id, ticket)
     facts = replace(_facts(rt, event, ticket.id, restarted=restarted, calendar=rules.calendar), rule_off=rules.no_ack)
     _record(rt, event, ticket.id, decide(facts, config.with_templates(rules.ack_templates)))
 
@@ -169,52 +170,52 @@ def _tell_unknown(rt: Runtime, row: dict[str, Any]) -> int:
     return 0
 
 
-def _replying(rt: Runtime, thread: dict[str, Any]) -> str:
+def _replying(rt: Runtime, thread: ThreadRow) -> str:
     """The channel that answers the thread: its own, or the one its public replies come from (reply_from)."""
-    return replying_channel(rt.config.channels, thread["channel"], thread["thread_id"])
+    return replying_channel(rt.config.channels, thread.channel, thread.thread_id)
 
 
-def _blocker(rt: Runtime, row: dict[str, Any], thread: dict[str, Any] | None, now: float) -> str | None:
+def _blocker(rt: Runtime, row: dict[str, Any], thread: ThreadRow | None, now: float) -> str | None:
     if thread is None or _replying(rt, thread) not in rt.channels:
         return "the thread's channel is not configured"
     if rt.store.agent_replied_since(str(row["thread_key"]), float(row["episode_at"])):
         return "an agent answered first"
-    last = thread["last_inbound_at"]
+    last = thread.last_inbound_at
     since = datetime.fromtimestamp(now, UTC) - datetime.fromtimestamp(last, UTC) if last else None
-    channel = rt.config.channel(thread["channel"])
+    channel = rt.config.channel(thread.channel)
     template = channel is not None and channel.get("reengagement_template") is not None
-    return send_blocker(thread["platform"], bool(row["public"]), since, template=template)
+    return send_blocker(thread.platform, bool(row["public"]), since, template=template)
 
 
-def _deliver(rt: Runtime, row: dict[str, Any], thread: dict[str, Any], channel: SocialChannel, now: float) -> int:
+def _deliver(rt: Runtime, row: dict[str, Any], thread: ThreadRow, channel: SocialChannel, now: float) -> int:
     hd, comment_id, text = rt.helpdesk.name, f"{ACK_COMMENT_PREFIX}{row['id']}", str(row["text"])
     rt.store.start_delivery(helpdesk=hd, comment_id=comment_id, ticket_id=str(row["ticket_id"]),
-                            thread_key=thread["key"], at=now, author_kind=AuthorKind.AUTO_ACK)  # fmt: skip
+                            thread_key=thread.key, at=now, author_kind=AuthorKind.AUTO_ACK)  # fmt: skip
     try:
         key = outbound.reply_key(hd, comment_id)
         delivery = rt.policy.call(channel.name, lambda: _sender(channel, thread, text, now, key))
     except BridgeError as e:  # an ack is worth one try: late, it would promise what is no longer true
-        log.warning("auto-ack %d for %s not sent: %s", row["id"], thread["key"], e)
-        rt.store.finish_delivery(hd, comment_id, status="failed", platform=thread["platform"], error=e.message)
+        log.warning("auto-ack %d for %s not sent: %s", row["id"], thread.key, e)
+        rt.store.finish_delivery(hd, comment_id, status="failed", platform=thread.platform, error=e.message)
         rt.store.set_ack(int(row["id"]), status="failed", reason=e.message, when="sending")
         return 0
     sent = delivery.message_ids
-    rt.store.finish_delivery(hd, comment_id, status="sent", platform=thread["platform"], message_ids=sent)
+    rt.store.finish_delivery(hd, comment_id, status="sent", platform=thread.platform, message_ids=sent)
     rt.store.set_ack(int(row["id"]), status="sent", when="sending")
     _note(rt, str(row["ticket_id"]), text, _template(rt, thread) if delivery.note else None)
-    log.info("auto-ack %d sent for %s", row["id"], thread["key"])
+    log.info("auto-ack %d sent for %s", row["id"], thread.key)
     return 1
 
 
-def _sender(channel: SocialChannel, thread: dict[str, Any], text: str, now: float, key: str) -> Delivery:
+def _sender(channel: SocialChannel, thread: ThreadRow, text: str, now: float, key: str) -> Delivery:
     state, at = outbound.thread_state(thread), datetime.fromtimestamp(now, UTC)
     if isinstance(channel, KeyedReplies):
         return channel.send_keyed_reply(state, text, now=at, key=key)
     return channel.send_reply(state, text, now=at)
 
 
-def _template(rt: Runtime, thread: dict[str, Any]) -> str:
-    channel = rt.config.channel(thread["channel"])
+def _template(rt: Runtime, thread: ThreadRow) -> str:
+    channel = rt.config.channel(thread.channel)
     return str(channel.get("reengagement_template") if channel is not None else "?")
 
 

@@ -18,7 +18,6 @@ import hashlib
 import logging
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from bridge import metrics, outbound, triage
 from bridge.errors import BridgeError
@@ -27,6 +26,7 @@ from bridge.ports import Buttons, KeyedReplies, Presses, SocialChannel, TicketFi
 from bridge.quick import BotReply, NoReply, QuickConfig, QuickFacts, Step, decide
 from bridge.registry import Runtime
 from bridge.replies import is_public
+from bridge.rows import ThreadRow
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +36,13 @@ HANDOFF_NOTE = "The customer asked for a person: the bot answers no more in this
 FAILED_PREFIX = "The bot's answer could not be sent"
 
 
-def answer(rt: Runtime, event: SocialEvent, thread: dict[str, Any], ticket_id: str, *, opens_episode: bool) -> None:
+def answer(rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, *, opens_episode: bool) -> None:
     """Answer one customer message of a channel with quick answers (``thread``: its row before this message)."""
     config = rt.config.quick.get(event.channel)
     if config is None:
         return
     _acknowledge_press(rt, event)
-    started = event.created_at.timestamp() if opens_episode else float(thread["episode_started_at"] or 0.0)
+    started = event.created_at.timestamp() if opens_episode else float(thread.episode_started_at or 0.0)
     verdict = decide(_facts(rt, event, config, started, opens_episode), config)
     if isinstance(verdict, NoReply):
         log.info("no bot answer for %s: %s", event.thread_key, verdict.reason)
@@ -96,7 +96,7 @@ def _acknowledge_press(rt: Runtime, event: SocialEvent) -> None:
 # -- carrying it out ----------------------------------------------------------------------------------------------
 
 
-def _send(rt: Runtime, event: SocialEvent, thread: dict[str, Any], ticket_id: str, reply: BotReply) -> None:
+def _send(rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, reply: BotReply) -> None:
     hd, comment = rt.helpdesk.name, comment_id(reply.step, reply.name, event)
     channel = rt.channels.get(event.channel)
     if channel is None:
@@ -145,9 +145,9 @@ def _deliver(channel: SocialChannel, state: ThreadState, reply: BotReply, at: da
     return channel.send_reply(state, reply.text, now=at)
 
 
-def _state(thread: dict[str, Any], event: SocialEvent, ticket_id: str) -> ThreadState:
+def _state(thread: ThreadRow, event: SocialEvent, ticket_id: str) -> ThreadState:
     """The thread as it is with this message: the window runs from it, and a quote quotes it."""
-    state = outbound.thread_state({**thread, "ticket_id": ticket_id})
+    state = outbound.thread_state(replace(thread, ticket_id=ticket_id))
     original = event.extra.get("original_id") or event.message_id
     return replace(state, last_inbound_at=event.created_at, last_inbound_message_id=original,
                    reply_to=state.reply_to or event.reply_to, customer_id=event.author.id)  # fmt: skip

@@ -21,6 +21,7 @@ from bridge.errors import BridgeError
 from bridge.events import SocialEvent
 from bridge.ports import TicketFields
 from bridge.registry import Runtime
+from bridge.rows import CrmCached, Enrichment, ThreadRow
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,15 @@ def look_up(rt: Runtime, event: SocialEvent) -> Lookup | None:
     """The customer's CRM record for a new thread; None when no CRM is configured."""
     if rt.crm is None:
         return None
-    crm = rt.crm
     key = f"{event.platform}:{event.author.id}"
-    ttl = float(rt.config.salesforce.get("cache_ttl")) if rt.config.salesforce else DEFAULT_CACHE_TTL
-    cached = rt.store.crm_cached(key, max_age=ttl)
+    return look_up_from(rt, event, rt.store.crm_cached(key, max_age=_ttl(rt)))
+
+
+def look_up_from(rt: Runtime, event: SocialEvent, cached: dict[str, str] | None) -> Lookup | None:
+    """:func:`look_up`, the store's fresh record (``cached``: ``{}`` when the CRM knew nobody) read already."""
+    if rt.crm is None:
+        return None
+    crm, key = rt.crm, f"{event.platform}:{event.author.id}"
     if cached is not None:
         return Lookup("found", cached) if cached else Lookup("none", {})
     if crm.over_budget():
@@ -56,6 +62,24 @@ def look_up(rt: Runtime, event: SocialEvent) -> Lookup | None:
     fields = record.as_fields() if record is not None else {}
     rt.store.cache_crm(key, fields if record is not None else None)
     return Lookup("found", fields) if record is not None else Lookup("none", {})
+
+
+def fresh(rt: Runtime, cached: CrmCached | None) -> dict[str, str] | None:
+    """The cached record if younger than ``[salesforce] cache_ttl`` (default 1 h), else None."""
+    if cached is None or cached.fetched_at < time.time() - _ttl(rt):
+        return None
+    return cached.record
+
+
+def cached_lookup(rt: Runtime, cached: CrmCached | None) -> Lookup | None:
+    """The cached record as a lookup, however old (what rules on a follow-up read: no CRM call)."""
+    if rt.crm is None or cached is None:
+        return None
+    return Lookup("found", cached.record) if cached.record else Lookup("none", {})
+
+
+def _ttl(rt: Runtime) -> float:
+    return float(rt.config.salesforce.get("cache_ttl")) if rt.config.salesforce else DEFAULT_CACHE_TTL
 
 
 def tags(rt: Runtime, lookup: Lookup | None) -> tuple[str, ...]:
@@ -114,7 +138,7 @@ def owed(rt: Runtime, event: SocialEvent, lookup: Lookup | None) -> dict[str, An
     if lookup is None or (lookup.outcome != "unavailable" and not notes_tickets(rt, lookup)):
         return {}
     return {
-        "enrichment": "pending",
+        "enrichment": Enrichment.PENDING,
         "enrichment_event": event.to_json(),
         "enrichment_attempts": 0,
         "enrichment_due_at": time.time() + retry_base(rt),
@@ -133,7 +157,7 @@ def write_note(
         rt.policy.call(hd.name, lambda: hd.set_fields(ticket_id, fields, note=body))
     else:
         rt.policy.call(hd.name, lambda: hd.add_internal_note(ticket_id, body))
-    rt.store.update_thread(thread_key, enrichment="done", enrichment_event=None)
+    rt.store.update_thread(thread_key, enrichment=Enrichment.DONE, enrichment_event=None)
 
 
 FIELD_MAX = 255  # a single-line text field's length (Freshdesk refuses a longer value; Zendesk's is alike)
@@ -157,10 +181,12 @@ def clip(value: str) -> str:
 def retry_thread(rt: Runtime, thread_key: str) -> bool:
     """A later enrichment for a thread whose ticket was created without its note; True when settled."""
     thread = rt.store.thread(thread_key)
-    if thread is None or thread["ticket_id"] is None or thread["enrichment"] != "pending":
+    if thread is None or thread.ticket_id is None or thread.enrichment != Enrichment.PENDING:
         return True
-    ticket_id = str(thread["ticket_id"])
-    lookup = look_up(rt, SocialEvent.from_json(thread["enrichment_event"]))
+    if thread.enrichment_event is None:  # never so: the event is recorded with "pending"
+        return True
+    ticket_id = str(thread.ticket_id)
+    lookup = look_up(rt, SocialEvent.from_json(thread.enrichment_event))
     if lookup is None:  # the CRM was taken out of the configuration since
         rt.store.update_thread(thread_key, enrichment=None, enrichment_event=None)
         return True
@@ -169,20 +195,22 @@ def retry_thread(rt: Runtime, thread_key: str) -> bool:
     hd, first_line = rt.helpdesk, note(lookup).splitlines()[0]
     try:
         if rt.policy.call(hd.name, lambda: hd.has_comment_containing(ticket_id, first_line)):
-            rt.store.update_thread(thread_key, enrichment="done", enrichment_event=None)  # a worker died after it
+            rt.store.update_thread(
+                thread_key, enrichment=Enrichment.DONE, enrichment_event=None
+            )  # a worker died after it
         else:
             write_note(rt, thread_key, ticket_id, lookup, late=True)
     except BridgeError as e:
         if e.retryable:
             return _later(rt, thread, str(e))
         log.error("the CRM note for ticket %s cannot be written: %s", ticket_id, e)
-        rt.store.update_thread(thread_key, enrichment="failed", enrichment_event=None)
+        rt.store.update_thread(thread_key, enrichment=Enrichment.FAILED, enrichment_event=None)
     return True
 
 
-def _later(rt: Runtime, thread: dict[str, Any], reason: str) -> bool:
-    attempts = int(thread["enrichment_attempts"] or 0) + 1
+def _later(rt: Runtime, thread: ThreadRow, reason: str) -> bool:
+    attempts = thread.enrichment_attempts + 1
     delay = min(3600.0, retry_base(rt) * 2 ** min(attempts, 6))
-    log.info("the CRM note for ticket %s is still owed (next try in %.0fs): %s", thread["ticket_id"], delay, reason)
-    rt.store.update_thread(thread["key"], enrichment_attempts=attempts, enrichment_due_at=time.time() + delay)
+    log.info("the CRM note for ticket %s is still owed (next try in %.0fs): %s", thread.ticket_id, delay, reason)
+    rt.store.update_thread(thread.key, enrichment_attempts=attempts, enrichment_due_at=time.time() + delay)
     return False

@@ -23,6 +23,7 @@ from bridge.approvals import ApprovalSettings, Facts, Plan, Planned, Step, folde
 from bridge.errors import ConfigError
 from bridge.events import AgentReply, DeliveryStatus
 from bridge.ports import Directory, Helpdesk, TicketTags
+from bridge.rows import ThreadRow
 from bridge.store import Store, deliveries, insert_ignoring_duplicates
 
 if TYPE_CHECKING:
@@ -63,13 +64,13 @@ class Approvers:
         return frozenset(a if a.isdigit() else agents[a.casefold()] for a in wanted)
 
 
-def plan_for(rt: Runtime, thread: dict[str, Any], ticket_id: str, replies: Sequence[AgentReply]) -> Plan:
+def plan_for(rt: Runtime, thread: ThreadRow, ticket_id: str, replies: Sequence[AgentReply]) -> Plan:
     """The pass's plan, with the approver's answer (if any) recorded and its tag taken off."""
     settings = rt.approvers.settings
     statuses = _statuses(rt.store, rt.helpdesk.name, [r.comment_id for r in replies])
     tags = folded_tags(replies[0].ticket_tags) if replies else frozenset()
     agents = rt.approvers.agent_ids(rt.helpdesk) if settings.agents else frozenset()
-    decided = plan(replies, Facts(statuses, tags, thread.get("approval"), agents), settings)
+    decided = plan(replies, Facts(statuses, tags, thread.approval, agents), settings)
     _record_answer(rt.store, rt.helpdesk.name, decided.steps)
     if decided.clear_tags:
         _untag(rt, ticket_id, decided.clear_tags)
@@ -112,13 +113,13 @@ def _untag(rt: Runtime, ticket_id: str, tags: Sequence[str]) -> None:
     rt.policy.call(hd.name, lambda: hd.remove_tags(ticket_id, tags))
 
 
-def hold(rt: Runtime, thread: dict[str, Any], planned: Planned) -> None:
+def hold(rt: Runtime, thread: ThreadRow, planned: Planned) -> None:
     """Record a reply as held, its note owed (a row already there is left as it is)."""
     reply, now, settings = planned.reply, time.time(), rt.approvers.settings
     note = messages.approval_waiting_note(reply, planned.reason, settings.approve_tag, settings.reject_tag)
     row = {
         "helpdesk": rt.helpdesk.name, "comment_id": reply.comment_id, "ticket_id": reply.ticket_id,
-        "thread_key": thread["key"], "status": DeliveryStatus.HELD, "comment_created_at": reply.created_at.timestamp(),
+        "thread_key": thread.key, "status": DeliveryStatus.HELD, "comment_created_at": reply.created_at.timestamp(),
         "error": note, "created_at": now,
         "updated_at": now,
     }  # fmt: skip

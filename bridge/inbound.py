@@ -34,6 +34,7 @@ from bridge.errors import BridgeError, TicketClosed, Unavailable, UnknownOutcome
 from bridge.events import EventKind, NewTicket, SocialEvent, TicketRef
 from bridge.registry import Runtime
 from bridge.retry import backoff_for
+from bridge.rows import ThreadContext, ThreadRow
 from bridge.rules import NO_RULES, Decision
 from bridge.store import PendingEvent, Written
 
@@ -104,41 +105,60 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> Outcome:
     transaction: a crash before it leaves both as they were, and the event is applied again, looking
     first (module docstring)."""
     event = pending.event
-    if rt.store.is_our_message(event.platform, event.message_id):
+    context = rt.store.load_thread_context(event, rt.helpdesk.name, pauses=_pauses_read(rt))
+    with rt.policy.known_pauses(context.paused_until):
+        return _handle(rt, pending, context)
+
+
+def _pauses_read(rt: Runtime) -> list[str] | None:
+    """The connectors whose pauses are read with the thread's context: when the pause board is the store."""
+    if rt.policy.pauses is not rt.store:
+        return None
+    return [rt.helpdesk.name, *([rt.crm.name] if rt.crm is not None else [])]
+
+
+def _handle(rt: Runtime, pending: PendingEvent, context: ThreadContext) -> Outcome:
+    event = pending.event
+    if context.echo:
         log.info("dropping the echo of our own message %s on %s", event.message_id, event.channel)
         return Outcome(ignored="echo of our own message")
     if event.kind == "status":
         return _record_status(rt, event)
     if event.kind in ("edit", "remove", "notice"):
-        recorded = _record_change(rt, event)
+        recorded = _record_change(rt, event, context.thread)
         if recorded is not None:
             return recorded
         pending = replace(pending, event=_edit_as_message(event))
     elif event.kind not in ("message", "comment"):
         return Outcome(ignored=f"unknown event kind {event.kind[:16]!r}")
-    return _apply_message(rt, pending)
+    return _apply_message(rt, pending, context)
 
 
-def _apply_message(rt: Runtime, pending: PendingEvent) -> Outcome:
+def _apply_message(rt: Runtime, pending: PendingEvent, context: ThreadContext) -> Outcome:
     """The customer's words: a new ticket for the thread, or a comment on its ticket."""
     event = pending.event
-    thread = rt.store.claim_thread(event, rt.helpdesk.name)
-    customer = enrich.look_up(rt, event) if thread["ticket_id"] is None else None
-    decision = triage.decide_for(rt, event, first=thread["ticket_id"] is None, customer=customer)
+    thread = context.thread or rt.store.claim_thread(event, rt.helpdesk.name)
+    if thread.ticket_id is None:
+        customer = enrich.look_up_from(rt, event, enrich.fresh(rt, context.crm))
+    else:
+        customer = enrich.cached_lookup(rt, context.crm)
+    decision = triage.decide_for(rt, event, first=thread.ticket_id is None, customer=customer, cached=True)
     if decision.ignored:  # before any helpdesk call: an ignored author gets no helpdesk user either
         return Outcome(ignored=decision.ignored)
+    if thread.ticket_id is not None:
+        customer = None  # a follow-up's ticket had its CRM note
     profile = crm_profile(rt, customer)  # the CRM's answer, in the user call
-    requester_id, event = requesters.requester(rt, event, enrich.known_name(customer), profile)
+    requester_id, event = requesters.requester_for(rt, event, context.identity, enrich.known_name(customer), profile)
     if not pending.attempted:  # from here on the helpdesk may hold this message: after a crash, look first
         rt.store.mark_attempted(pending.id)
-    if thread["ticket_id"] is None:
+    if thread.ticket_id is None:
         ticket = _open_ticket(rt, event, thread, requester_id, followup_of=None, customer=customer, decision=decision)
     else:
         ticket = _follow_up(rt, pending, thread, requester_id, decision)
     writeback.record_post(rt, event)
     at, quiet = event.created_at.timestamp(), rt.config.metrics.quiet
-    replaced = figures.ticket_restarted(thread["ticket_id"], ticket)  # closed or solved: a new episode
-    opens = figures.opens_episode(thread["last_inbound_at"], at, quiet=quiet, ticket_replaced=replaced)
+    replaced = figures.ticket_restarted(thread.ticket_id, ticket)  # closed or solved: a new episode
+    opens = figures.opens_episode(thread.last_inbound_at, at, quiet=quiet, ticket_replaced=replaced)
     acks.plan(rt, event, thread, ticket, opens_episode=opens, rules=decision)
     bot.answer(rt, event, thread, ticket.id, opens_episode=opens)
     episode = {"episode_started_at": at, "episode_answered_at": None} if opens else {}
@@ -147,13 +167,13 @@ def _apply_message(rt: Runtime, pending: PendingEvent) -> Outcome:
         written=Written(ticket_at=time.time(), opens_episode=opens, sentiment=sentiment, no_answer=no_answer),
         thread_changes={
             **episode,
-            **({"ticket_id": ticket.id} if ticket.id != thread["ticket_id"] else {}),
-            **({"approval": decision.approval} if decision.approval and not thread["approval"] else {}),
+            **({"ticket_id": ticket.id} if ticket.id != thread.ticket_id else {}),
+            **({"approval": decision.approval} if decision.approval and not thread.approval else {}),
             "requester_id": requester_id,
-            "last_inbound_at": max(thread["last_inbound_at"] or 0.0, event.created_at.timestamp()),
+            "last_inbound_at": max(thread.last_inbound_at or 0.0, event.created_at.timestamp()),
             "last_inbound_message_id": event.extra.get("original_id") or event.message_id,
             "customer_id": event.author.id,
-            "first_inbound_at": thread["first_inbound_at"] or event.created_at.timestamp(),
+            "first_inbound_at": thread.first_inbound_at or event.created_at.timestamp(),
         },
     )
 
@@ -161,7 +181,7 @@ def _apply_message(rt: Runtime, pending: PendingEvent) -> Outcome:
 def _open_ticket(
     rt: Runtime,
     event: SocialEvent,
-    thread: dict[str, Any],
+    thread: ThreadRow,
     requester_id: str,
     *,
     followup_of: str | None,
@@ -169,7 +189,7 @@ def _open_ticket(
     decision: Decision = NO_RULES,
 ) -> TicketRef:
     hd = rt.helpdesk
-    if thread["create_started_at"] is not None:  # an earlier attempt may have created it: look first
+    if thread.create_started_at is not None:  # an earlier attempt may have created it: look first
         found = rt.policy.call(hd.name, lambda: hd.find_ticket(event.thread_key))
         if found is not None and found.id != followup_of:
             log.info("recovered ticket %s for %s by external_id", found.id, event.thread_key)
@@ -221,10 +241,10 @@ def _introduce_customer(
 
 
 def _follow_up(
-    rt: Runtime, pending: PendingEvent, thread: dict[str, Any], requester_id: str, decision: Decision
+    rt: Runtime, pending: PendingEvent, thread: ThreadRow, requester_id: str, decision: Decision
 ) -> TicketRef:
     hd, event = rt.helpdesk, pending.event
-    ticket_id = str(thread["ticket_id"])
+    ticket_id = str(thread.ticket_id)
     body = messages.customer_body(event)
     if pending.attempted and rt.policy.call(
         hd.name, lambda: hd.has_comment_containing(ticket_id, messages.reference(event))
@@ -252,17 +272,16 @@ def _look_first_next_time(e: UnknownOutcome) -> Unavailable:
     return Unavailable(f"{e.message}; the next attempt looks for it first", platform=e.platform)
 
 
-def _record_change(rt: Runtime, event: SocialEvent) -> Outcome | None:
+def _record_change(rt: Runtime, event: SocialEvent, thread: ThreadRow | None) -> Outcome | None:
     """An edit, a removal or a notice: a note on the thread's ticket, never a new ticket. In a thread with no
     ticket, an edit with text is the customer's message (its original never reached us): None, to apply it
     as one; anything else is ignored with the reason."""
-    thread = rt.store.thread(event.thread_key)
-    if thread is None or thread["ticket_id"] is None:
+    if thread is None or thread.ticket_id is None:
         if event.kind == "edit" and event.text:
             return None
         what = event.extra.get("notice") if event.kind == "notice" else f"{event.kind} of a message"
         return Outcome(ignored=f"{what or 'notice'} in a thread without a ticket")
-    ticket_id = str(thread["ticket_id"])
+    ticket_id = str(thread.ticket_id)
     note = event.text if event.kind == "notice" else messages.edited_note(event)
     rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
     return DONE

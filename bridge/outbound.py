@@ -25,7 +25,6 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from bridge import holding, inbound, messages, metrics, writeback
 from bridge.approvals import Planned, Step
@@ -36,6 +35,7 @@ from bridge.ports import KeyedReplies, PrivateReplies, SocialChannel, SolvedTick
 from bridge.registry import Runtime
 from bridge.replyfrom import replying_channel
 from bridge.retry import backoff_for
+from bridge.rows import ThreadRow
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def sync_ticket(rt: Runtime, helpdesk: str, ticket_id: str, owner: str) -> int:
         log.info("ticket %s is not a socialdesk thread; ignoring its webhook", ticket_id)
         rt.store.finish("ticket_events", events, "ignored", error="the ticket is not a socialdesk thread")
         return 0
-    with rt.leases.hold(thread["key"], owner):
+    with rt.leases.hold(thread.key, owner):
         replies: list[AgentReply] = []  # unknown until the helpdesk answers
         try:
             replies, solved = rt.policy.call(rt.helpdesk.name, lambda: _read(rt, ticket_id))
@@ -56,8 +56,8 @@ def sync_ticket(rt: Runtime, helpdesk: str, ticket_id: str, owner: str) -> int:
         except BridgeError as e:
             _postpone(rt, ticket_id, events, e, replies)
             return 0
-    if solved and thread["episode_started_at"] is not None:  # the figures' resolution time: once per episode
-        rt.store.record_solved(thread["key"], thread["episode_started_at"], time.time())
+    if solved and thread.episode_started_at is not None:  # the figures' resolution time: once per episode
+        rt.store.record_solved(thread.key, thread.episode_started_at, time.time())
     rt.store.finish("ticket_events", events, "done")
     return posted
 
@@ -79,14 +79,14 @@ def _postpone(rt: Runtime, ticket_id: str, event_ids: list[int], error: BridgeEr
         rt.store.dead_letter("ticket_events", event_ids, key=key, error=str(error))
 
 
-def _deliver_all(rt: Runtime, thread: dict[str, Any], ticket_id: str, replies: list[AgentReply]) -> int:
+def _deliver_all(rt: Runtime, thread: ThreadRow, ticket_id: str, replies: list[AgentReply]) -> int:
     posted = 0
     for planned in holding.plan_for(rt, thread, ticket_id, replies).steps:
         posted += _carry_out(rt, thread, planned)
     return posted
 
 
-def _carry_out(rt: Runtime, thread: dict[str, Any], planned: Planned) -> int:
+def _carry_out(rt: Runtime, thread: ThreadRow, planned: Planned) -> int:
     """One reply's step (:mod:`bridge.approvals`); a held or rejected reply's row holds the note it owes."""
     if planned.step is Step.RELEASE:
         return _release(rt, thread, planned.reply)
@@ -95,14 +95,14 @@ def _carry_out(rt: Runtime, thread: dict[str, Any], planned: Planned) -> int:
     return _deliver_one(rt, thread, planned.reply)
 
 
-def _release(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
+def _release(rt: Runtime, thread: ThreadRow, reply: AgentReply) -> int:
     """An approved reply, sent now; its row goes back to ``approved`` should the platform refuse it."""
     if not holding.claim_approved(rt.store, rt.helpdesk.name, reply.comment_id):
         return _deliver_one(rt, thread, reply)  # no longer approved: another pass has sent it
     return _send(rt, thread, reply, approved=True)
 
 
-def _deliver_one(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
+def _deliver_one(rt: Runtime, thread: ThreadRow, reply: AgentReply) -> int:
     hd = rt.helpdesk.name
     existing = rt.store.delivery(hd, reply.comment_id)
     if existing is not None:
@@ -112,23 +112,23 @@ def _deliver_one(rt: Runtime, thread: dict[str, Any], reply: AgentReply) -> int:
             _tell_agent(rt, reply, str(existing["error"]))  # the note itself failed last time
         return 0
     if not rt.store.start_delivery(
-        helpdesk=hd, comment_id=reply.comment_id, ticket_id=reply.ticket_id, thread_key=thread["key"],
+        helpdesk=hd, comment_id=reply.comment_id, ticket_id=reply.ticket_id, thread_key=thread.key,
         at=reply.created_at.timestamp(),
     ):  # fmt: skip
         return 0
     return _send(rt, thread, reply)
 
 
-def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply, *, approved: bool = False) -> int:
+def _send(rt: Runtime, thread: ThreadRow, reply: AgentReply, *, approved: bool = False) -> int:
     hd = rt.helpdesk.name
-    name = replying_channel(rt.config.channels, thread["channel"], thread["thread_id"])
+    name = replying_channel(rt.config.channels, thread.channel, thread.thread_id)
     channel = rt.channels.get(name)
     if channel is None:
         _settle(rt, thread, reply, "failed", messages.delivery_failed_note(f"channel {name} is not configured"))
         return 0
     state = thread_state(thread)
-    text, private = private_intent(rt, thread["channel"], reply)
-    notice = _notice(rt, thread["channel"])
+    text, private = private_intent(rt, thread.channel, reply)
+    notice = _notice(rt, thread.channel)
     send = _sender(channel, state, text, private=private, notice=notice, key=reply_key(hd, reply.comment_id))
     try:
         delivery = rt.policy.call(channel.name, send)
@@ -142,7 +142,7 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply, *, approved: b
         if e.retryable:
             rt.store.forget_delivery(hd, reply.comment_id, approved=approved)  # refused: nothing was posted
             raise
-        reason = e.message if name == thread["channel"] else f"{e.message} (sent from the {name} account: reply_from)"
+        reason = e.message if name == thread.channel else f"{e.message} (sent from the {name} account: reply_from)"
         _settle(rt, thread, reply, "failed", messages.delivery_failed_note(reason))
         return 0
     # delivered, but the agent should know how (a re-engagement template, files left out): the note is kept
@@ -151,7 +151,7 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply, *, approved: b
     first_response = rt.store.finish_delivery(
         hd, reply.comment_id, status="sent", platform=channel.platform, message_ids=delivery.message_ids, error=note
     )
-    metrics.reply_finished(thread["channel"], "sent", first_response)
+    metrics.reply_finished(thread.channel, "sent", first_response)
     writeback.record_reply(rt, state, reply, delivery)
     if note:
         _tell_agent(rt, reply, note)
@@ -161,24 +161,24 @@ def _send(rt: Runtime, thread: dict[str, Any], reply: AgentReply, *, approved: b
     return 1
 
 
-def _sent_from(delivery: Delivery, thread: dict[str, Any], name: str) -> str | None:
+def _sent_from(delivery: Delivery, thread: ThreadRow, name: str) -> str | None:
     """The delivery's own note, and which account posted it when that is another channel's (reply_from)."""
-    if name == thread["channel"]:
+    if name == thread.channel:
         return delivery.note
-    sent = messages.sent_from_note(name, thread["platform"], delivery.message_ids)
+    sent = messages.sent_from_note(name, thread.platform, delivery.message_ids)
     return "\n\n".join(n for n in (delivery.note, sent) if n)
 
 
 def _settle(
-    rt: Runtime, thread: dict[str, Any], reply: AgentReply, status: str, note: str, sent: tuple[str, ...] = ()
+    rt: Runtime, thread: ThreadRow, reply: AgentReply, status: str, note: str, sent: tuple[str, ...] = ()
 ) -> None:
     """Finish a delivery that did not (fully, certainly) happen, then tell the agent on the ticket."""
     log.warning("comment %s of ticket %s: %s", reply.comment_id, reply.ticket_id, status)
     note = _with_attachments(note, reply) or note
     rt.store.finish_delivery(
-        rt.helpdesk.name, reply.comment_id, status=status, platform=thread["platform"], message_ids=sent, error=note
+        rt.helpdesk.name, reply.comment_id, status=status, platform=thread.platform, message_ids=sent, error=note
     )
-    metrics.reply_finished(thread["channel"], status, None)
+    metrics.reply_finished(thread.channel, status, None)
     _tell_agent(rt, reply, note)
 
 
@@ -246,17 +246,17 @@ def reply_key(helpdesk: str, comment_id: str) -> str:
     return uuid.uuid5(REPLY_KEYS, f"{helpdesk}:{comment_id}").hex
 
 
-def thread_state(thread: dict[str, Any]) -> ThreadState:
-    last = thread["last_inbound_at"]
+def thread_state(thread: ThreadRow) -> ThreadState:
+    last = thread.last_inbound_at
     return ThreadState(
-        key=thread["key"],
-        platform=thread["platform"],
-        channel=thread["channel"],
-        account_id=thread["account_id"],
-        thread_id=thread["thread_id"],
-        reply_to=thread["reply_to"],
+        key=thread.key,
+        platform=thread.platform,
+        channel=thread.channel,
+        account_id=thread.account_id,
+        thread_id=thread.thread_id,
+        reply_to=thread.reply_to,
         last_inbound_at=datetime.fromtimestamp(last, tz=UTC) if last else None,
-        last_inbound_message_id=thread["last_inbound_message_id"],
-        ticket_id=thread["ticket_id"],
-        customer_id=thread["customer_id"],
+        last_inbound_message_id=thread.last_inbound_message_id,
+        ticket_id=thread.ticket_id,
+        customer_id=thread.customer_id,
     )

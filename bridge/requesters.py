@@ -24,10 +24,22 @@ def requester(
     none: the CRM's, else the platform profile's; ``profile``: the CRM's notes and fields, in the same call
     (:mod:`bridge.enrich_fields`). The CRM's email is not sent, since a helpdesk may merge users by email
     (it is in the notes instead)."""
-    key = f"{rt.helpdesk.name}:{event.platform}:{event.author.id}"
-    cached = rt.store.identity(key)
+    return requester_for(rt, event, rt.store.identity(identity_key(rt, event)), crm_name, profile)
+
+
+def identity_key(rt: Runtime, event: SocialEvent) -> str:
+    """The ``identities`` key of the event's author: helpdesk, platform, author id."""
+    return f"{rt.helpdesk.name}:{event.platform}:{event.author.id}"
+
+
+def requester_for(
+    rt: Runtime, event: SocialEvent, cached: str | None, crm_name: str | None = None,
+    profile: UserProfile | None = None,
+) -> tuple[str, SocialEvent]:  # fmt: skip
+    """:func:`requester`, the identity's cached user (``cached``) read already (with the thread's context)."""
     if cached:
         return cached, event
+    key = identity_key(rt, event)
     name = event.author.name or crm_name or _platform_name(rt, event)
     if name != event.author.name:
         event = replace(event, author=replace(event.author, name=name))

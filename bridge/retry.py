@@ -16,8 +16,10 @@ import email.utils
 import logging
 import math
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC
 from typing import Protocol, TypeVar, cast
 
@@ -86,6 +88,33 @@ class RetryPolicy:
         self.initial_wait = initial_wait
         self.sleep = sleep
         self.clock = clock
+        self._known = threading.local()  # per worker thread: the pauses read with the event's thread context
+
+    @contextmanager
+    def known_pauses(self, pauses: Mapping[str, float] | None) -> Iterator[None]:
+        """Within this block, on this thread, answer "is X paused?" from ``pauses`` (read with everything else
+        about an event, :meth:`bridge.store.Store.load_thread_context`) instead of asking the board before
+        each call; a pause raised meanwhile, by this thread or from a 429, is added. A pause another worker
+        raises during the block is seen from the next event on: at worst one call more meets the 429 itself.
+        None: ask the board each time (a board in Redis costs no store transaction)."""
+        previous = getattr(self._known, "pauses", None)
+        self._known.pauses = dict(pauses) if pauses is not None else None
+        try:
+            yield
+        finally:
+            self._known.pauses = previous
+
+    def _paused_until(self, connector: str) -> float:
+        known: dict[str, float] | None = getattr(self._known, "pauses", None)
+        if known is not None and connector in known:
+            return known[connector]
+        return self.pauses.paused_until(connector)
+
+    def _pause(self, connector: str, until: float, reason: str) -> None:
+        self.pauses.pause(connector, until, reason)
+        known: dict[str, float] | None = getattr(self._known, "pauses", None)
+        if known is not None:
+            known[connector] = max(until, known.get(connector, 0.0))
 
     def call(self, connector: str, fn: Callable[[], T], *, attempts: int | None = None) -> T:
         """Run ``fn``; ``attempts=1`` where a later retry exists and waiting would hold something back."""
@@ -100,7 +129,7 @@ class RetryPolicy:
         return cast(T, retrying(self._attempt, connector, fn))
 
     def _attempt(self, connector: str, fn: Callable[[], T]) -> T:
-        remaining = self.pauses.paused_until(connector) - self.clock()
+        remaining = self._paused_until(connector) - self.clock()
         if remaining > self.max_wait:
             raise RateLimited(f"{connector} is paused by its rate limit", platform=connector, retry_after=remaining)
         if remaining > 0:
@@ -111,7 +140,7 @@ class RetryPolicy:
         except RateLimited as e:
             metrics.call_made(connector, "rate_limited", time.perf_counter() - started)
             pause = e.retry_after if e.retry_after is not None else DEFAULT_RATE_LIMIT_PAUSE
-            self.pauses.pause(connector, self.clock() + pause, str(e))
+            self._pause(connector, self.clock() + pause, str(e))
             metrics.PAUSES.labels(connector).inc()
             raise
         except BridgeError as e:

@@ -45,6 +45,7 @@ from bridge.events import AuthorKind, DeliveryStatus, Ignored, SocialEvent
 from bridge.figures import MessageRow, ReplyRow
 from bridge.groupcommit import GroupCommit
 from bridge.ingest import InboxWriter, IngestRow
+from bridge.rows import CrmCached, InboxStatus, ThreadContext, ThreadRow
 from bridge.waiting import WaitingRow
 
 if TYPE_CHECKING:
@@ -581,7 +582,7 @@ class Store:
         """An inbox event's outcome (done, or ignored with the reason) and what it changed on its thread, in
         one transaction (one commit); ``new_ticket`` (helpdesk, ticket id): a ticket the thread did not
         have, linked to it for good; ``written``: a customer message's write to the helpdesk, for the figures."""
-        status = "done" if ignored is None else "ignored"
+        status = InboxStatus.DONE if ignored is None else InboxStatus.IGNORED
         values: dict[str, Any] = {"status": status, "last_error": ignored}
         if written is not None:
             values.update(ticket_at=written.ticket_at, opens_episode=written.opens_episode,
@@ -736,25 +737,55 @@ class Store:
 
     # -- threads ---------------------------------------------------------------------------------------
 
-    def thread(self, key: str) -> dict[str, Any] | None:
+    def thread(self, key: str) -> ThreadRow | None:
         with self.begin() as conn:
-            row = conn.execute(sa.select(threads).where(threads.c.key == key)).first()
-        return dict(row._mapping) if row else None
+            row = conn.execute(sa.select(threads).where(threads.c.key == key)).mappings().first()
+        return ThreadRow.of(row) if row else None
 
-    def thread_for_ticket(self, helpdesk: str, ticket_id: str) -> dict[str, Any] | None:
+    def thread_for_ticket(self, helpdesk: str, ticket_id: str) -> ThreadRow | None:
         """The thread this ticket was opened for, whether or not it is still the thread's current ticket."""
         link = sa.and_(ticket_links.c.helpdesk == helpdesk, ticket_links.c.ticket_id == ticket_id)
         with self.begin() as conn:
-            row = conn.execute(
-                sa.select(threads).join(ticket_links, ticket_links.c.thread_key == threads.c.key).where(link)
-            ).first()
-        return dict(row._mapping) if row else None
+            row = (
+                conn.execute(
+                    sa.select(threads).join(ticket_links, ticket_links.c.thread_key == threads.c.key).where(link)
+                )
+                .mappings()
+                .first()
+            )
+        return ThreadRow.of(row) if row else None
 
-    def claim_thread(self, event: SocialEvent, helpdesk: str) -> dict[str, Any]:
+    def load_thread_context(
+        self, event: SocialEvent, helpdesk: str, *, pauses: Sequence[str] | None = None
+    ) -> ThreadContext:
+        """What the worker needs about ``event``'s thread, in one read: whether it is the echo of our own
+        message, the thread row, the author's helpdesk user, the CRM's cached record of the author, and (when
+        the pause board is this store) the pauses of the connectors named in ``pauses``."""
+        author = event.author.id
+        with self.begin() as conn:
+            echo = conn.execute(
+                sa.select(sa.literal(1)).where(
+                    sent_messages.c.platform == event.platform, sent_messages.c.message_id == event.message_id
+                )
+            ).first()
+            row = conn.execute(sa.select(threads).where(threads.c.key == event.thread_key)).mappings().first()
+            identity = conn.execute(
+                sa.select(identities.c.helpdesk_user_id).where(
+                    identities.c.key == f"{helpdesk}:{event.platform}:{author}"
+                )
+            ).scalar()
+            crm = conn.execute(sa.select(crm_cache).where(crm_cache.c.key == f"{event.platform}:{author}")).first()
+            paused = None if pauses is None else _pauses(conn, pauses)
+        return ThreadContext(
+            echo=echo is not None,
+            thread=ThreadRow.of(row) if row else None,
+            identity=identity,
+            crm=CrmCached(json.loads(crm.record) if crm.record else {}, float(crm.fetched_at)) if crm else None,
+            paused_until=paused,
+        )
+
+    def claim_thread(self, event: SocialEvent, helpdesk: str) -> ThreadRow:
         """The thread row, inserted first if it does not exist (unique key: two claims make one row)."""
-        existing = self.thread(event.thread_key)
-        if existing is not None:
-            return existing
         now = time.time()
         row = {
             "key": event.thread_key,
@@ -769,9 +800,8 @@ class Store:
         }
         with self.begin() as conn:
             insert_ignoring_duplicates(conn, threads, [row])
-        found = self.thread(event.thread_key)
-        assert found is not None
-        return found
+            found = conn.execute(sa.select(threads).where(threads.c.key == event.thread_key)).mappings().one()
+        return ThreadRow.of(found)
 
     def update_thread(self, key: str, **values: Any) -> None:
         with self.begin() as conn:
@@ -1190,6 +1220,12 @@ def _link_ticket(conn: Connection, helpdesk: str, ticket_id: str, thread_key: st
 
 def _update_thread(conn: Connection, key: str, values: dict[str, Any]) -> None:
     conn.execute(sa.update(threads).where(threads.c.key == key).values(updated_at=time.time(), **values))
+
+
+def _pauses(conn: Connection, connectors: Sequence[str]) -> dict[str, float]:
+    """The pause board's entries for these connectors (0.0: not paused)."""
+    rows = conn.execute(sa.select(pauses.c.connector, pauses.c.until).where(pauses.c.connector.in_(connectors)))
+    return {**dict.fromkeys(connectors, 0.0), **{str(c): float(until) for c, until in rows}}
 
 
 def _ticket_key_expr() -> sa.ColumnElement[str]:

@@ -23,13 +23,16 @@ log = logging.getLogger(__name__)
 NOTE_TITLE = "Triage rules that fired:"
 
 
-def decide_for(rt: Runtime, event: SocialEvent, *, first: bool, customer: enrich.Lookup | None) -> Decision:
+def decide_for(
+    rt: Runtime, event: SocialEvent, *, first: bool, customer: enrich.Lookup | None, cached: bool = False
+) -> Decision:
     """The rules' decision for one message. ``customer``: the CRM lookup made for a new ticket; a follow-up
-    uses the record cached for the author, however old (the rules cost no CRM call)."""
+    uses the record cached for the author, however old (the rules cost no CRM call): read here, or given as
+    ``customer`` with ``cached`` when the caller read it already."""
     rules = rt.triage.rules
     if not rules:
         return NO_RULES
-    lookup = customer if first else _cached(rt, event)
+    lookup = customer if first or cached else _cached(rt, event)
     facts = EventFacts.of(event), ThreadFacts(first), _crm_facts(rt, lookup), classified(rt, event)
     return decide(*facts, rules, inside_hours=inside_hours(rt, event))
 

@@ -30,7 +30,7 @@ def record_post(rt: Runtime, event: SocialEvent) -> None:
     crm, thread = rt.crm, rt.store.thread(event.thread_key)
     who = _who(rt, event)
     try:
-        persona = (thread or {}).get("crm_persona_id") or crm.ensure_persona(
+        persona = (thread.crm_persona_id if thread else None) or crm.ensure_persona(
             platform=event.platform, author=event.author, parent_id=who
         )
         post_id = rt.policy.call(crm.name, lambda: crm.record_post(event, persona_id=persona, who_id=who), attempts=1)
@@ -43,7 +43,7 @@ def record_post(rt: Runtime, event: SocialEvent) -> None:
 def record_reply(rt: Runtime, thread: ThreadState, reply: AgentReply, delivery: Delivery) -> None:
     if not enabled(rt) or rt.crm is None or not delivery.message_ids:
         return
-    crm, row = rt.crm, rt.store.thread(thread.key) or {}
+    crm, row = rt.crm, rt.store.thread(thread.key)
     try:
         rt.policy.call(
             crm.name,
@@ -51,8 +51,8 @@ def record_reply(rt: Runtime, thread: ThreadState, reply: AgentReply, delivery: 
                 reply,
                 thread=thread,
                 message_id=delivery.message_ids[0],
-                reply_to_id=row.get("crm_last_post_id"),
-                persona_id=row.get("crm_persona_id"),
+                reply_to_id=row.crm_last_post_id if row else None,
+                persona_id=row.crm_persona_id if row else None,
             ),
             attempts=1,
         )

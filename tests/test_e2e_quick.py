@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +214,8 @@ def test_an_event_applied_again_after_a_crash_sends_nothing_twice(tmp_path: Path
         before = (len(customer.received()), len(notes(stack, ticket)), len(stack.helpdesk.comments(ticket)))
         first = next(r for r in stack.store.rows("inbox") if "Where is my order?" in r["payload"])
         event = SocialEvent.from_json(first["payload"])
-        thread = {**stack.store.thread(event.thread_key), "episode_started_at": 0.0}  # type: ignore[dict-item]
+        row = stack.store.thread(event.thread_key)
+        assert row is not None
+        thread = replace(row, episode_started_at=0.0)
         bot_module.answer(rt, event, thread, str(ticket), opens_episode=False)  # as a retry after a crash would
         assert (len(customer.received()), len(notes(stack, ticket)), len(stack.helpdesk.comments(ticket))) == before

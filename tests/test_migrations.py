@@ -44,7 +44,8 @@ def test_0002_links_the_threads_current_tickets(url: str) -> None:
         conn.execute(sa.insert(threads), rows)
     store.upgrade()
     assert [(r["helpdesk"], r["ticket_id"]) for r in store.rows("ticket_links")] == [("zendesk", "42")]
-    assert store.thread_for_ticket("zendesk", "42")["key"] == "with-ticket"  # type: ignore[index]
+    linked = store.thread_for_ticket("zendesk", "42")
+    assert linked is not None and linked.key == "with-ticket"
 
 
 def test_at_scale_an_outdated_schema_stops_the_worker_and_doctor_says_so(pg_url: str, tmp_path: Path) -> None:

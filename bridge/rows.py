@@ -1,0 +1,90 @@
+"""Typed rows of the store, and what the worker loads about a thread before it decides.
+
+Plain frozen dataclasses, no SQL: :mod:`bridge.store` builds them, the pipeline and the pure decisions read
+them (``thread.ticket_id``, not ``thread["ticket_id"]``), and mypy checks every use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Any
+
+
+class InboxStatus(StrEnum):
+    """Where an inbox row stands: waiting for the worker, applied, recorded as ignored (with the reason), parked."""
+
+    PENDING = "pending"
+    DONE = "done"
+    IGNORED = "ignored"
+    DEAD = "dead"
+
+
+class Enrichment(StrEnum):
+    """The CRM note a thread's ticket is owed: recorded before the create, settled when written (or given up)."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ThreadRow:
+    """One row of ``threads``: a social thread and the ticket it has (see :mod:`bridge.store` for the contract)."""
+
+    key: str
+    platform: str
+    channel: str
+    account_id: str
+    thread_id: str
+    reply_to: str
+    helpdesk: str
+    ticket_id: str | None
+    requester_id: str | None
+    create_started_at: float | None  # a create call was (maybe) made: after a crash, look the ticket up first
+    first_inbound_at: float | None
+    last_inbound_at: float | None
+    last_inbound_message_id: str | None
+    customer_id: str | None
+    enrichment: Enrichment | None
+    enrichment_event: str | None
+    enrichment_attempts: int
+    enrichment_due_at: float | None
+    crm_persona_id: str | None
+    crm_last_post_id: str | None
+    episode_started_at: float | None  # platform time of the current episode's first customer message
+    episode_answered_at: float | None  # when its first human reply was delivered (None: not yet)
+    approval: str | None  # why agents' replies here need approval ("rule legal"): bridge.approvals
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def of(cls, row: Mapping[Any, Any]) -> ThreadRow:
+        """The typed row of a ``threads`` row (columns it does not know are left out)."""
+        values = {f.name: row[f.name] for f in fields(cls)}
+        values["enrichment"] = Enrichment(values["enrichment"]) if values["enrichment"] else None
+        values["enrichment_attempts"] = int(values["enrichment_attempts"] or 0)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class CrmCached:
+    """The CRM's record of a social identity as the store holds it (``{}``: the CRM knew nobody)."""
+
+    record: dict[str, str]
+    fetched_at: float
+
+
+@dataclass(frozen=True)
+class ThreadContext:
+    """What the worker needs about one event's thread, read in one transaction before anything is decided.
+
+    ``paused_until``: the pause board's entries for the connectors the event may call, when the board is the
+    store (None when it lives elsewhere, Redis, and is asked per call as before)."""
+
+    echo: bool  # the event's id is one we posted: its echo, dropped
+    thread: ThreadRow | None
+    identity: str | None  # the helpdesk user of the author, when known
+    crm: CrmCached | None  # the CRM's cached record of the author, however old
+    paused_until: dict[str, float] | None = None
