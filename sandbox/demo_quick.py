@@ -69,4 +69,4 @@ def _sent(stack: Stack) -> list[dict[str, Any]]:
 
 def _bot_notes(stack: Stack, ticket_id: int) -> list[str]:
     notes = (str(c["body"]) for c in stack.helpdesk.comments(ticket_id) if not c["public"])
-    return [n for n in notes if n.startswith("The bot answered:")]
+    return [n for n in notes if "The bot answered:" in n]
