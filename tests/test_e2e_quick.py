@@ -106,9 +106,14 @@ PLATFORMS = ("facebook", "instagram", "whatsapp", "telegram")
 HOURS = "We are open Monday to Friday, 9:00-18:00."
 
 
-@pytest.mark.parametrize("platform", PLATFORMS)
-def test_a_quick_answer_with_buttons_then_the_hand_off_to_a_person(tmp_path: Path, platform: str) -> None:
-    with bot(tmp_path, "zendesk", platform) as (stack, rt):
+@pytest.mark.parametrize(
+    ("helpdesk", "platform"),
+    [*(("zendesk", p) for p in PLATFORMS), ("freshdesk", "facebook"), ("freshdesk", "telegram")],
+)
+def test_a_quick_answer_with_buttons_then_the_hand_off_to_a_person(
+    tmp_path: Path, helpdesk: str, platform: str
+) -> None:
+    with bot(tmp_path, helpdesk, platform) as (stack, rt):
         customer = Customer(stack, platform)
         counted = bot_count(platform, "answer"), bot_count(platform, "handoff")
         customer.writes("Hi, what are your opening hours?")
