@@ -23,7 +23,7 @@ from bridge import metrics, outbound, triage
 from bridge.errors import BridgeError
 from bridge.events import AuthorKind, Delivery, SocialEvent, ThreadState, utc_from_epoch
 from bridge.ports import Buttons, KeyedReplies, Presses, SocialChannel, TicketFields
-from bridge.quick import BotReply, NoReply, QuickConfig, QuickFacts, Step, decide
+from bridge.quick import BotReply, NoReply, QuickFacts, Step, decide
 from bridge.registry import Runtime
 from bridge.replies import is_public
 from bridge.rows import ThreadRow
@@ -43,14 +43,14 @@ def answer(rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, *
         return
     _acknowledge_press(rt, event)
     started = event.created_at.timestamp() if opens_episode else float(thread.episode_started_at or 0.0)
-    verdict = decide(_facts(rt, event, config, started, opens_episode), config)
+    verdict = decide(_facts(rt, event, started, opens_episode), config)
     if isinstance(verdict, NoReply):
         log.info("no bot answer for %s: %s", event.thread_key, verdict.reason)
         return
     _send(rt, event, thread, ticket_id, verdict)
 
 
-def _facts(rt: Runtime, event: SocialEvent, config: QuickConfig, started: float, opens: bool) -> QuickFacts:
+def _facts(rt: Runtime, event: SocialEvent, started: float, opens: bool) -> QuickFacts:
     classified = triage.classified(rt, event)
     steps = [_step(comment_id) for comment_id in rt.store.bot_steps(event.thread_key, started)]
     last_step, last_name = steps[-1] if steps else ("", "")
