@@ -1,6 +1,6 @@
-"""What ``GET /dashboard/api/figures`` answers: the service figures of a period and channel, their course per
-local day, the Facebook badge estimate, the episodes waiting now and the operational state of ``socialdesk
-status``, shaped for the page (``webhooks/static/dashboard.js``).
+"""What the dashboard's JSON answers, shaped for the page (``webhooks/static/dashboard.js``):
+``/dashboard/api/figures`` the service figures of a period and channel, their course per local day, the
+Facebook badge estimate and the episodes waiting now; ``/dashboard/api/status`` what ``socialdesk status`` says.
 
 The request's parameters are read here (:func:`parse_query`), with the grammar of ``socialdesk report``
 (:mod:`bridge.figmodel`): a malformed one is a :class:`BadParameter` naming it, which the web layer answers
@@ -86,9 +86,14 @@ def view(store: Store, config: Config, query: Query, *, now: float | None = None
         "days": figures["days"],
         "badges": figjson.badges(badge.badges(store, pages, now)),
         "waiting": _waiting(store, config, query, now),
-        "status": status.report(config, store, now=now),
         "text_shown": config.dashboard.show_text,
     }  # fmt: skip
+
+
+def operations(store: Store, config: Config, *, now: float | None = None) -> dict[str, Any]:
+    """The state ``socialdesk status`` prints (queues, deliveries, pauses, dead letters, ignored by reason): the
+    page asks for it beside the figures, in parallel (neither waits for the other) and without the filters."""
+    return status.report(config, store, now=now)
 
 
 def _waiting(store: Store, config: Config, query: Query, now: float) -> list[dict[str, Any]]:

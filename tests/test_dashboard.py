@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 
 from bridge import config as config_module
 from bridge.errors import ConfigError
+from bridge.store import Store
 from sandbox.demo_dashboard import DASHBOARD
 from sandbox.stack import Stack
 from tests.conftest import raw_config
@@ -49,7 +50,7 @@ def figures(c: FlaskClient, **params: str) -> dict[str, Any]:
     return body
 
 
-@pytest.mark.parametrize("path", ["/dashboard", API, "/dashboard/static/dashboard.js"])
+@pytest.mark.parametrize("path", ["/dashboard", API, "/dashboard/api/status", "/dashboard/static/dashboard.js"])
 def test_off_unless_a_credential_is_configured(stack: Stack, path: str) -> None:
     answer = client(stack).get(path, headers=BEARER)
     assert answer.status_code == 404
@@ -152,8 +153,12 @@ def test_the_charts_add_up_to_the_figures_and_the_rule_and_zone_are_stated(stack
 
 
 def test_the_operational_state_is_socialdesk_status(stack: Stack) -> None:
-    state = figures(client(stack, token=TOKEN))["status"]
+    c = client(stack, token=TOKEN)
+    answer = c.get("/dashboard/api/status", headers=BEARER)
+    assert answer.status_code == 200 and c.get("/dashboard/api/status").status_code == 401
+    state = answer.get_json()
     assert state["inbox"]["counts"] == {"done": 6} and state["dead_letters"] == 0 and state["paused"] == {}
+    assert state["deliveries"]["counts"] == {"sent": 3} and "status" not in figures(c)
 
 
 def test_a_month_and_a_span_of_days_in_the_view_s_time_zone(stack: Stack) -> None:
@@ -206,3 +211,14 @@ def test_the_demo_ends_with_the_dashboard_and_serve_opens_it_as_printed(tmp_path
     said = re.search(r"this week (\d+) episodes, (\d+) answered by a person", result.stdout)
     assert said is not None and int(said[1]) >= 8  # the demo's conversations, the same once it has stopped
     assert (shown["total"]["episodes"], shown["total"]["answered"]) == (int(said[1]), int(said[2]))
+
+
+def test_a_store_that_is_down_is_a_503_with_retry_after_and_the_page_still_loads() -> None:
+    url = f"postgresql+psycopg://socialdesk@127.0.0.1:{closed_port()}/socialdesk"
+    raw = {**raw_config(database_url=url), "dashboard": {"token": TOKEN}}
+    c = create_app(config_module.parse(raw, env={}), store=Store.from_url(url)).test_client()
+    for path in (API, "/dashboard/api/status"):
+        answer = c.get(path, headers=BEARER)
+        assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
+        assert answer.get_json() == {"error": "storage unavailable, retry later"}
+    assert c.get("/dashboard", headers=BEARER).status_code == 200  # static: the page says what failed itself

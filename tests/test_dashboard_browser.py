@@ -78,6 +78,7 @@ def test_the_page_draws_the_figures_and_its_filters_change_them(bridge: str, bro
     )
     assert "Europe/Lisbon" in page.inner_text("#rule") and "date of the customer's message" in page.inner_text("#rule")
     assert page.locator("#badge table tr").count() == 2  # acme-facebook's estimate
+    assert "6 messages" not in page.inner_text("#status") and "0 waiting" in page.inner_text("#status")
     shown = [row.split("\t") for row in page.inner_text("#buckets").splitlines()[1:]]
     assert shown == [[name, str(n)] for name, n in buckets_in_order(week)]
     shot = ARTIFACTS / "dashboard.png"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from importlib import resources
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import BadRequest, NotFound
@@ -62,6 +63,16 @@ def api_figures() -> Response:
         raise BadRequest(str(e)) from None
     with storage("read the figures"):
         body = dashboard.view(s.store, s.config, query, now=now)
+    return _fresh(body)
+
+
+@bp.get("/dashboard/api/status")
+def api_status() -> Response:
+    with storage("read the status"):
+        return _fresh(dashboard.operations(state().store, state().config))
+
+
+def _fresh(body: dict[str, Any]) -> Response:
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response

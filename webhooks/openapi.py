@@ -111,6 +111,7 @@ PATHS: dict[str, dict[str, Any]] = {
             ],
         }
     },
+    "/dashboard/api/status": {"get": _dashboard("What socialdesk status says (bridge.status)", "application/json")},
     "/dashboard/api/figures": {
         "get": {
             **_dashboard(

@@ -52,16 +52,23 @@ function query() {
   return params;
 }
 
-async function load() {
-  const answer = await fetch(`dashboard/api/figures?${query()}`, { headers: { Accept: "application/json" } });
+async function ask(path) {
+  const answer = await fetch(path, { headers: { Accept: "application/json" } });
   const body = await answer.json();
   if (!answer.ok) {
     $("error").textContent = `${answer.status}: ${body.error}`;
     $("error").hidden = false;
-    return;
+    return null;
   }
+  return body;
+}
+
+// The figures and the operational state are asked for in parallel: neither waits for the other.
+async function load() {
   $("error").hidden = true;
-  draw(body);
+  const [figures, state] = await Promise.all([ask(`dashboard/api/figures?${query()}`), ask("dashboard/api/status")]);
+  if (state) operations(state);
+  if (figures) draw(figures);
 }
 
 function draw(data) {
@@ -88,7 +95,6 @@ function draw(data) {
   const header = ["channel", "since", "waiting"].concat(data.text_shown ? ["last message"] : []);
   rows($("waiting"), header, data.waiting.map((w) =>
     [w.channel, w.since, duration(w.waiting_s)].concat(data.text_shown ? [w.text ?? "(removed)"] : [])));
-  operations(data.status);
   document.body.dataset.loaded = String(Date.now());
 }
 
@@ -191,6 +197,7 @@ function badge(list) {
 }
 
 function operations(s) {
+  document.body.dataset.status = String(Date.now());
   const lines = [];
   for (const table of ["inbox", "ticket_events"]) {
     const age = s[table].oldest_pending_age_s;
