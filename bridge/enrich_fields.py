@@ -41,9 +41,9 @@ def crm_profile(rt: Runtime, lookup: enrich.Lookup | None) -> UserProfile | None
 def crm_ticket_fields(rt: Runtime, lookup: enrich.Lookup | None, decision: Decision) -> dict[str, str]:
     """The create call's custom fields: the CRM's (``[salesforce] ticket_fields``) and the rules' reasons."""
     fields = enrich.mapped(rt, lookup, "ticket_fields")
-    explanation, target = triage.note(decision), rules_field(rt.config)
-    if explanation and target:
-        fields[target] = enrich.clip(explanation)
+    target = rules_field(rt.config)
+    if decision.fired and target:
+        fields[target] = triage.field_text(decision, enrich.FIELD_MAX)
     return fields
 
 

@@ -88,6 +88,21 @@ def note(decision: Decision) -> str:
     return f"{NOTE_TITLE}\n{decision.explanation()}" if decision.fired else ""
 
 
+def field_text(decision: Decision, limit: int) -> str:
+    """The rules' explanation for a ticket field of ``limit`` characters: whole lines from the first rule on,
+    and, when they do not all fit, the names of the rules left out (each ticket still carries their
+    ``rule_<name>`` tags). Cut mid-line, an explanation loses its later rules' reasons without saying so."""
+    lines = [NOTE_TITLE, *(f.line() for f in decision.fired)] if decision.fired else []
+    if len("\n".join(lines)) <= limit:
+        return "\n".join(lines)
+    for kept in range(len(lines) - 1, 0, -1):
+        left_out = [f.rule for f in decision.fired[kept - 1 :]]
+        text = "\n".join([*lines[:kept], f"(and {len(left_out)} more: {', '.join(left_out)})"])
+        if len(text) <= limit:
+            return text
+    return f"{NOTE_TITLE} {', '.join(f.rule for f in decision.fired)}"[: limit - 1] + "…"
+
+
 def write_note(rt: Runtime, ticket_id: str, text: str) -> None:
     """The rules' note on a ticket that gets no CRM note. Best effort: the ticket exists and carries each
     fired rule's tag (``rule_<name>``) already, so a refused note is logged, not retried."""
