@@ -85,5 +85,5 @@ def badges(store: Store, channels: Iterable[tuple[str, str]], now: float) -> lis
     pages = sorted(name for name, platform in channels if platform == PLATFORM)
     if not pages:
         return []
-    messages, replies, _ = load(store, now - WINDOW - SILENCE, now, platform=PLATFORM)
+    messages, replies, _ = load(store, now - WINDOW - SILENCE, now, channels=pages)
     return [estimate(page, [m for m in messages if m.channel == page], replies, now) for page in pages]

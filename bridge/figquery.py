@@ -6,6 +6,7 @@ each channel's business-hours calendar from the configuration (a helpdesk schedu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,16 +31,17 @@ def compute(store: Store, period: Period, channel: str | None = None, calendars:
 
 
 def load(
-    store: Store, since: float, until: float, channel: str | None = None, *, platform: str | None = None
+    store: Store, since: float, until: float, channel: str | None = None, *, channels: Sequence[str] = ()
 ) -> tuple[list[MessageFact], list[ReplyFact], dict[str, float]]:
-    """The customer messages written to the helpdesk in [since, until) (platform time; of one channel or
-    platform, or all), every reply to their threads written since ``since``, and each thread's next episode
-    start after ``until`` (its fence)."""
+    """The customer messages written to the helpdesk in [since, until) (platform time; of one channel, or
+    of ``channels``, or all), every reply to their threads written since ``since``, and each thread's next
+    episode start after ``until`` (its fence). Channels, not platforms: SQLite would read a platform's every
+    message by the unique key's index rather than the period's by ``ix_inbox_platform_ts``."""
     where = [inbox.c.opens_episode.isnot(None), inbox.c.platform_ts >= since, inbox.c.platform_ts < until]
     if channel is not None:
         where.append(inbox.c.channel == channel)
-    if platform is not None:
-        where.append(inbox.c.platform == platform)
+    if channels:
+        where.append(inbox.c.channel.in_(channels))
     keys = sa.select(inbox.c.thread_key).where(*where).distinct().scalar_subquery()
     replies = sa.select(*_REPLY_COLUMNS).where(
         deliveries.c.thread_key.in_(keys), deliveries.c.comment_created_at >= since
