@@ -159,6 +159,76 @@ def test_urgency_names_the_category_and_the_words(text: str, reason: str) -> Non
     assert reason in result.reasons
 
 
+#: One message per language and urgency category, as a customer writes it, and the reason it must give
+#: (the first word of the category's list found, as the classifier reports it: lower case).
+URGENT_BY_LANGUAGE = [
+    ("ar", "سأتصل بمحامي وأرفع دعوى ضد الشركة", "legal: دعوى"),
+    ("ar", "الشاحن سبب حريق في البيت", "safety: حريق"),
+    ("ar", "أريد إلغاء الاشتراك فورا", "cancellation: إلغاء الاشتراك"),
+    ("ar", "حتى الآن لم يصل الطلب", "waiting: حتى الآن"),
+    ("ar", "الانترنت مقطوع من أمس", "outage: مقطوع"),
+    ("de", "Ich schalte jetzt meinen Anwalt ein", "legal: anwalt"),
+    ("de", "Das Ladegerät hat Feuer gefangen und es gab Rauch", "safety: feuer"),
+    ("de", "Ich will meinen Vertrag sofort kündigen", "cancellation: kündigen"),
+    ("de", "Ich warte seit zwei Wochen auf meine Bestellung", "waiting: warte seit"),
+    ("de", "Die App funktioniert nicht mehr seit gestern", "outage: funktioniert nicht"),
+    ("en", "I will take you to court over this", "legal: take you to court"),
+    ("en", "The battery started to overheat and smoke", "safety: overheat"),
+    ("en", "Please close my account today", "cancellation: close my account"),
+    ("en", "I have been waiting for two weeks", "waiting: been waiting"),
+    ("en", "Your website is down again", "outage: is down"),
+    ("es", "Voy a hablar con mi abogado mañana", "legal: abogado"),
+    ("es", "El cargador salió ardiendo, había humo por toda la casa", "safety: humo"),
+    ("es", "Quiero darme de baja del servicio ya", "cancellation: darme de baja"),
+    ("es", "Sigo esperando mi pedido desde hace un mes", "waiting: sigo esperando"),
+    ("es", "Estamos sin internet desde esta mañana", "outage: sin internet"),
+    ("fa", "من از شما به دادگاه شکایت میکنم", "legal: دادگاه"),
+    ("fa", "شارژر آتش گرفت و همه جا دود بود", "safety: آتش"),
+    ("fa", "لطفا اشتراک من را لغو کنید", "cancellation: لغو"),
+    ("fa", "یک هفته است که منتظرم و هیچ خبری نیست", "waiting: منتظرم"),
+    ("fa", "اینترنت از دیروز قطع است", "outage: قطع"),
+    ("fr", "Je vais porter plainte contre vous", "legal: porter plainte"),
+    ("fr", "Le chargeur a pris feu cette nuit", "safety: pris feu"),
+    ("fr", "Je veux fermer mon compte aujourd'hui", "cancellation: fermer mon compte"),
+    ("fr", "Toujours pas de nouvelles de ma commande", "waiting: toujours pas"),
+    ("fr", "Internet est en panne depuis hier soir", "outage: en panne"),
+    ("hi", "मैं उपभोक्ता अदालत में शिकायत करूंगा", "legal: उपभोक्ता अदालत"),
+    ("hi", "चार्जर में आग लग गई", "safety: आग"),
+    ("hi", "मेरा ऑर्डर रद्द कर दो", "cancellation: रद्द"),
+    ("hi", "मेरा पैसा अभी तक नहीं आया", "waiting: अभी तक"),
+    ("hi", "मेरा इंटरनेट नहीं चल रहा", "outage: इंटरनेट नहीं"),
+    ("it", "Mi rivolgerò al mio avvocato", "legal: avvocato"),
+    ("it", "Il caricatore ha preso fuoco stanotte", "safety: preso fuoco"),
+    ("it", "Voglio disdire il mio contratto, non ne posso più", "cancellation: disdire"),
+    ("it", "Sto ancora aspettando il rimborso", "waiting: sto ancora aspettando"),
+    ("it", "La linea non funziona da ieri", "outage: non funziona"),
+    ("pt", "Vou processar vocês no Procon", "legal: vou processar"),
+    ("pt", "O carregador pegou fogo em casa", "safety: pegou fogo"),
+    ("pt", "Quero encerrar minha conta hoje", "cancellation: encerrar minha conta"),
+    ("pt", "Até agora ninguém me respondeu", "waiting: até agora"),
+    ("pt", "O aplicativo está fora do ar de novo", "outage: fora do ar"),
+    ("ru", "Я подам в суд на вашу компанию", "legal: подам в суд"),
+    ("ru", "Зарядка загорелась ночью", "safety: загорелась"),
+    ("ru", "Прошу расторгнуть договор", "cancellation: расторгнуть"),
+    ("ru", "Я до сих пор не получил заказ", "waiting: до сих пор"),
+    ("ru", "У меня не работает интернет", "outage: не работает"),
+    ("sl", "Poklical bom svojega odvetnika", "legal: odvetnika"),
+    ("sl", "Polnilec je zagorel ponoči", "safety: zagorel"),
+    ("sl", "Želim odpovedati naročnino", "cancellation: odpovedati"),
+    ("sl", "Še vedno čakam na paket", "waiting: še vedno čakam"),
+    ("sl", "Internet spet ne deluje", "outage: ne deluje"),
+]
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "reason"), URGENT_BY_LANGUAGE, ids=[f"{r[0]}-{r[2].split(':')[0]}" for r in URGENT_BY_LANGUAGE]
+)
+def test_each_urgency_category_in_each_language(language: str, text: str, reason: str) -> None:
+    result = classify(text)
+    assert (result.language, result.urgency) == (language, Urgency.HIGH)
+    assert reason in result.reasons
+
+
 def test_reasons_name_the_words_as_written() -> None:
     result = classify("C'est NUL, je vais RÉSILIER   mon abonnement")
     assert result.reasons == ("negative: nul", "cancellation: résilier")
@@ -339,7 +409,7 @@ def test_cli_writes_one_json_object_per_line(tmp_path: Path, monkeypatch: pytest
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert [line["sentiment"] for line in lines] == ["positive", "neutral", "neutral"]
     assert lines[2]["urgency"] == "high" and lines[2]["reasons"] == ["legal: lawyer"]
-    assert set(lines[0]) == {"language", "sentiment", "score", "urgency", "reasons"}
+    assert [list(line) for line in lines] == [["language", "sentiment", "score", "urgency", "reasons"]] * 3
 
 
 def test_cli_reads_a_file_and_uses_the_configured_classifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
