@@ -169,6 +169,30 @@ def test_triage_resolves_names_once_and_refuses_unknown_ones(pair: tuple[Sim, De
     )
 
 
+@pytest.mark.parametrize(
+    ("then", "error"),
+    [
+        (
+            {"assignee": "Alex Agnt"},
+            "rules[r].then.assignee: no assignee 'Alex Agnt' in {} (did you mean 'Alex Agent'?)",
+        ),
+        ({"brand": "Nobody Inc"}, "rules[r].then.brand: no brand 'Nobody Inc' in {}"),
+    ],
+)
+def test_an_unknown_assignee_or_brand_is_refused_at_start(
+    pair: tuple[Sim, Desk], then: dict[str, str], error: str
+) -> None:
+    sim, desk = pair
+    if "brand" in then and isinstance(sim, FreshdeskSimulator):
+        with pytest.raises(ConfigError, match=r"^rules\[r\]\.then\.brand: "):  # Freshdesk has no brands to name
+            parse_rules([{"name": "r", "then": then}], helpdesk="freshdesk")
+        return
+    triage = Triage(parse_rules([{"name": "r", "then": then}], helpdesk=sim.name))
+    with pytest.raises(ConfigError) as e:
+        triage.prepare(desk)
+    assert e.value.message == error.format(sim.name)
+
+
 def test_a_freshdesk_type_or_field_not_among_the_accounts_is_refused_at_start() -> None:
     with FreshdeskSimulator() as sim:
         desk = FreshdeskHelpdesk(url=sim.url, api_key="sim-freshdesk-api-key", timeout=5)
