@@ -7,7 +7,7 @@ each channel's business-hours calendar from the configuration (a helpdesk schedu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -18,8 +18,9 @@ from bridge.figmodel import Figures, MessageFact, Period, ReplyFact
 from bridge.store import Store, deliveries, inbox
 
 _MESSAGE_COLUMNS = (inbox.c.thread_key, inbox.c.channel, inbox.c.platform, inbox.c.kind, inbox.c.platform_ts,
-                    inbox.c.received_at, inbox.c.opens_episode, inbox.c.sentiment, inbox.c.no_answer,
-                    inbox.c.solved_at)  # fmt: skip
+                    inbox.c.received_at, inbox.c.opens_episode, inbox.c.sentiment,
+                    sa.func.coalesce(inbox.c.no_answer, sa.false()).label("no_answer"),
+                    inbox.c.solved_at)  # in MessageFact's order: rows become facts positionally  # fmt: skip
 _REPLY_COLUMNS = (deliveries.c.thread_key, deliveries.c.comment_created_at, deliveries.c.delivered_at,
                   deliveries.c.status, deliveries.c.author_kind, deliveries.c.error)  # fmt: skip
 
@@ -52,15 +53,12 @@ def load(
         .group_by(inbox.c.thread_key)
     )
     with store.begin() as conn:
-        found = [_message(r) for r in conn.execute(sa.select(*_MESSAGE_COLUMNS).where(*where))]
+        found = [
+            MessageFact(*cast(tuple[Any, ...], r)) for r in conn.execute(sa.select(*_MESSAGE_COLUMNS).where(*where))
+        ]
         answers = [ReplyFact(*r) for r in conn.execute(replies)]
         later = {str(k): float(at) for k, at in conn.execute(fences)}
     return found, answers, later
-
-
-def _message(r: Any) -> MessageFact:
-    return MessageFact(r.thread_key, r.channel, r.platform, r.kind, r.platform_ts, r.received_at, bool(r.opens_episode),
-                       r.sentiment, bool(r.no_answer), r.solved_at)  # fmt: skip
 
 
 def calendars_for(config: Config, store: Store) -> Calendars:
