@@ -16,8 +16,13 @@ account the customer wrote to: a conversation cannot move to another account.
 Only X supports it. X's self-serve API lets an account reply programmatically only to a post whose
 author "summoned" it (mentioned it, replied to or quoted one of its posts): when the customer mentioned
 ``@Brand`` alone, X refuses ``@BrandSupport``'s reply and the agent is told why (see connectors.x).
-Instagram cannot: a comment is answered by the account that owns the media, a mention by the account
-mentioned (``POST /{ig-user-id}/mentions``), and a direct message only after the customer wrote first.
+Instagram cannot, and a channel asking for it is refused at start rather than promised: the Graph API
+lets an account reply to comments only "on IG Media owned by your app users" (comment moderation guide,
+developers.facebook.com/docs/instagram-api/guides/comment-moderation), and to a mention only as the
+account that "has been @mentioned" (``POST /{ig-user-id}/mentions``, reference ig-user/mentions). A
+support account that was not mentioned owns neither the customer's media nor the brand's, so it has no
+call to answer with; its direct messages reach only people who wrote to it first (the 24-hour window).
+The private hand-off on Instagram stays with the main account (a private reply to the comment).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """``reply_from``: mentions of the brand's main X account are ticketed, the agent's reply goes out from the
 support account, threaded under the customer's post, said on the ticket; its echo is dropped on both channels.
 
-End to end through a running bridge, the Zendesk simulator and the X simulator playing both accounts of one
-app; every request the bridge makes to X is validated against the X API v2 OpenAPI spec.
+End to end through a running bridge, the Zendesk simulator (and Freshdesk's for the reply and the hand-off)
+and the X simulator playing both accounts of one app; every request the bridge makes to X is validated
+against the X API v2 OpenAPI spec.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import requests
 from bridge import config as config_module
 from bridge.errors import ConfigError
 from connectors.x import oauth1_header
-from sandbox.stack import X_USER, Stack, to_toml
+from sandbox.stack import HELPDESKS, X_USER, Stack, to_toml
 from sandbox.x import Post, XSimulator
 from tests.conftest import raw_config
 from tests.support import notes, one_ticket, reply_and_notify, settle, socialdesk, tickets
@@ -58,6 +59,14 @@ def stack(tmp_path: Path) -> Iterator[SupportStack]:
         yield running
 
 
+@pytest.fixture(params=HELPDESKS)
+def on_both(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SupportStack]:
+    """The same, on Zendesk and on Freshdesk."""
+    running = SupportStack(tmp_path, helpdesk=request.param, bridge_options={"redispatch_after": 2})
+    with running:
+        yield running
+
+
 def posts_by(sim: XSimulator, author: str) -> list[Post]:
     return [p for p in sim.posts.values() if p.author_id == author]
 
@@ -77,8 +86,9 @@ def answer(stack: Stack, body: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("shape", ["aaa", "xaa"])
 def test_a_mention_of_the_brand_is_answered_by_the_support_account_and_its_echo_dropped(
-    stack: SupportStack, shape: str
+    on_both: SupportStack, shape: str
 ) -> None:
+    stack = on_both
     stack.x.shape, stack.x.self_serve = shape, False  # an Enterprise app: X lets it reply to any public post
     mention = stack.x.customer_post(f"@{BRAND} my flight was cancelled", user_id="42", username="sam")
     ticket = answer(stack, "Sorry Sam, rebooking you now.")
@@ -155,7 +165,8 @@ def test_on_a_self_serve_app_the_support_account_answers_a_customer_who_mentione
     assert len(tickets(stack)) == 1
 
 
-def test_the_private_hand_off_goes_from_the_support_account(stack: SupportStack) -> None:
+def test_the_private_hand_off_goes_from_the_support_account(on_both: SupportStack) -> None:
+    stack = on_both
     stack.x.self_serve = False
     mention = stack.x.customer_post(f"@{BRAND} my booking ref is wrong", user_id="42", username="sam")
     answer(stack, "#private Please send us your booking reference here.")
