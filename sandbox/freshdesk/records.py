@@ -32,6 +32,8 @@ CONTACT_FIELDS = (
 )  # fmt: skip
 CONTACT_IDENTIFIERS = ("email", "phone", "mobile", "twitter_id", "unique_external_id", "facebook_id")
 UNIQUE_CONTACT_FIELDS = ("email", "twitter_id", "facebook_id", "unique_external_id")
+MAX_OTHER_EMAILS = 9  # "a maximum of 10 emails ... saved to a contact" (Freshdesk's "Merging contacts" article)
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 REQUESTER_FIELDS = ("requester_id", "email", "phone", "twitter_id", "facebook_id", "unique_external_id")
 TICKET_CREATE_FIELDS = (
     *REQUESTER_FIELDS, "name", "subject", "type", "status", "priority", "description", "responder_id", "cc_emails",
@@ -137,10 +139,35 @@ def contact_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
     if not any(data.get(k) for k in CONTACT_IDENTIFIERS):
         message = "Please fill at least 1 of email, mobile, phone, twitter_id, unique_external_id fields"
         errors.append(error("email", message, "missing_field"))  # best effort wording
+    errors += other_emails_errors(data)
     email = data.get("email")
-    if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", str(email)):
+    if email is not None and not EMAIL.fullmatch(str(email)):
         errors.append(error("email", "It should be in the 'valid email address' format", "invalid_value"))
     return errors
+
+
+def contact_update_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A contact's fields on ``PUT``: known, identifiers strings (or null to clear them), emails well formed."""
+    errors = unexpected(data, CONTACT_FIELDS)
+    errors += [
+        e for f in (*CONTACT_IDENTIFIERS, "description") if data.get(f) is not None for e in of_type(data, f, str)
+    ]
+    return errors + other_emails_errors(data)
+
+
+def other_emails_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """``other_emails``: an array of email addresses (a contact has up to 10 emails in all, its own among them)."""
+    given = data.get("other_emails")
+    if "other_emails" not in data:
+        return []
+    if not isinstance(given, list) or not all(isinstance(e, str) for e in given):
+        return [mismatch("other_emails", given, list)]
+    if len(given) > MAX_OTHER_EMAILS:
+        return [error("other_emails", f"It should contain at most {MAX_OTHER_EMAILS} elements", "invalid_value")]
+    bad = [e for e in given if not EMAIL.fullmatch(e)]
+    return [
+        error("other_emails", "It should contain elements in the 'valid email address' format", "invalid_value")
+    ] * bool(bad)
 
 
 def duplicate(field: str, owner_id: int) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from sandbox.base import Simulator, json_response
 from sandbox.freshdesk import records as rec
 from sandbox.freshdesk import wire
 from sandbox.freshdesk.business_hours import WEEKDAYS, new_business_hours
-from sandbox.freshdesk.wire import ApiError, error, invalid, json_body, not_found, now_iso, unexpected
+from sandbox.freshdesk.wire import ApiError, error, invalid, json_body, not_found, now_iso
 
 DEFAULT_RATE_LIMIT = 700  # X-Ratelimit-Total in fixtures/freshdesk/rate_limit_headers_200.txt
 SECRET_HEADER = "X-Socialdesk-Secret"
@@ -263,7 +263,7 @@ class FreshdeskSimulator(Simulator):
         if contact_id not in self._contacts:
             raise not_found()
         data = json_body()
-        errors = unexpected(data, rec.CONTACT_FIELDS)
+        errors = rec.contact_update_errors(data)
         errors += rec.custom_field_errors(data.get("custom_fields", {}), self._contact_fields)
         if errors:
             raise invalid(errors)
@@ -297,10 +297,12 @@ class FreshdeskSimulator(Simulator):
         return contact
 
     def _owner(self, field: str, data: dict[str, Any]) -> int | None:
-        """The contact that already holds ``data[field]`` (unique fields compare case-insensitively)."""
-        value = str(data.get(field) or "").lower()
-        found = (c["id"] for c in self._contacts.values() if value and str(c.get(field) or "").lower() == value)
-        return next(found, None)
+        """The contact that already holds ``data[field]`` (unique fields compare case-insensitively; an email is
+        one contact's, as its address or among its ``other_emails``)."""
+        wanted = {str(data[field]).lower()} if data.get(field) else set()
+        if field == "email":
+            wanted |= {str(e).lower() for e in data.get("other_emails") or [] if isinstance(e, str)}
+        return next((c["id"] for c in self._contacts.values() if wanted & _held(c, field)), None)
 
     # -- tickets -----------------------------------------------------------------------------------------------
 
@@ -607,3 +609,8 @@ def _view(c: dict[str, Any]) -> dict[str, Any]:
         "public": not c["private"],
         "author_id": c["user_id"],
     }
+
+
+def _held(contact: dict[str, Any], field: str) -> set[str]:
+    extra = contact.get("other_emails") or [] if field == "email" else []
+    return {str(v).lower() for v in [contact.get(field), *extra] if v}

@@ -20,6 +20,7 @@ from flask import Response, has_request_context, request
 from sandbox.base import json_response
 from sandbox.zendesk.automation import AutomationMixin
 from sandbox.zendesk.fields import FieldsMixin
+from sandbox.zendesk.identities import IdentitiesMixin
 from sandbox.zendesk.macros import MacrosMixin
 from sandbox.zendesk.records import (
     BRAND_ID,
@@ -61,7 +62,9 @@ TICKET_UPDATES, TICKET_UPDATE_WINDOW = 30, 600.0
 TICKET_UPDATES_EXCEEDED = "Rate limit for ticket updates exceeded, please wait before updating this ticket again"
 
 
-class ZendeskSimulator(UsersMixin, AutomationMixin, MacrosMixin, RoutingMixin, SchedulesMixin, FieldsMixin):
+class ZendeskSimulator(
+    UsersMixin, IdentitiesMixin, AutomationMixin, MacrosMixin, RoutingMixin, SchedulesMixin, FieldsMixin
+):
     """Zendesk Support on ``127.0.0.1``: see :mod:`sandbox.zendesk`. State lives in memory behind a lock."""
 
     name = "zendesk"
@@ -114,6 +117,7 @@ class ZendeskSimulator(UsersMixin, AutomationMixin, MacrosMixin, RoutingMixin, S
         self.api_user_id: int = self._new_user(bridge)["id"]
         self.agent_id: int = self._new_user(agent)["id"]
         self._init_routing()
+        self._init_identities(self._route)
         self._init_schedules()
         self.app.before_request(self._edge)
         self.app.after_request(self._after)

@@ -38,6 +38,7 @@ class UsersMixin(Paging):
     _users: dict[int, dict[str, Any]]
     _jobs: dict[str, dict[str, Any]]
     _user_fields: Callable[[dict[str, Any], Any], dict[str, Any]]  # FieldsMixin's
+    email_owner: Callable[[str], dict[str, Any] | None]  # IdentitiesMixin's
 
     # -- users -----------------------------------------------------------------------------------------------
 
@@ -104,13 +105,10 @@ class UsersMixin(Paging):
         return self._users[user_id]
 
     def _match_user(self, fields: dict[str, Any]) -> dict[str, Any] | None:
-        """Zendesk matches on external id (case-insensitively), then on email."""
-        ext, email = str(fields.get("external_id") or "").lower(), str(fields.get("email") or "").lower()
-        for key, wanted in (("external_id", ext), ("email", email)):
-            found = next((u for u in self._users.values() if wanted and str(u[key] or "").lower() == wanted), None)
-            if found is not None:
-                return found
-        return None
+        """Zendesk matches on external id (case-insensitively), then on email (an email identity too)."""
+        ext, email = str(fields.get("external_id") or "").lower(), str(fields.get("email") or "")
+        found = next((u for u in self._users.values() if ext and str(u["external_id"] or "").lower() == ext), None)
+        return found or (self.email_owner(email) if email else None)
 
     def _validate_user(self, fields: dict[str, Any], existing: dict[str, Any] | None) -> None:
         if existing is None and not str(fields.get("name") or "").strip():

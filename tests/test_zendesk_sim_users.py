@@ -1,0 +1,112 @@
+"""The Zendesk simulator's user identities, user updates and merges answer as the users reference says
+(tests/fixtures/specs/zendesk_oas_split/users-openapi-original.yml; sandbox/zendesk/identities.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from sandbox.zendesk import ZendeskSimulator
+
+EMAIL, TOKEN = "bridge@acme.test", "zd-token-for-tests"
+
+
+@pytest.fixture
+def sim() -> Iterator[ZendeskSimulator]:
+    simulator = ZendeskSimulator(email=EMAIL, api_token=TOKEN)
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def api() -> requests.Session:
+    session = requests.Session()
+    session.auth = (f"{EMAIL}/token", TOKEN)
+    return session
+
+
+def user(sim: ZendeskSimulator, api: requests.Session, **fields: Any) -> int:
+    response = api.post(f"{sim.url}/api/v2/users/create_or_update.json", json={"user": fields})
+    assert response.status_code in (200, 201), response.text
+    return int(response.json()["user"]["id"])
+
+
+def identity(sim: ZendeskSimulator, api: requests.Session, user_id: int, kind: str, value: str) -> requests.Response:
+    return api.post(
+        f"{sim.url}/api/v2/users/{user_id}/identities.json", json={"identity": {"type": kind, "value": value}}
+    )
+
+
+def test_an_identity_is_created_listed_and_deleted(sim: ZendeskSimulator, api: requests.Session) -> None:
+    jane = user(sim, api, name="Jane", external_id="salesforce:003A")
+    created = identity(sim, api, jane, "facebook", "855769377321")
+    assert created.status_code == 201 and created.headers["Location"].endswith(".json")
+    body = created.json()["identity"]
+    assert {k: body[k] for k in ("user_id", "type", "value", "primary")} == {
+        "user_id": jane,
+        "type": "facebook",
+        "value": "855769377321",
+        "primary": False,
+    }
+    listed = api.get(f"{sim.url}/api/v2/users/{jane}/identities.json").json()["identities"]
+    assert [i["id"] for i in listed] == [body["id"]]
+    assert api.delete(f"{sim.url}/api/v2/users/{jane}/identities/{body['id']}.json").status_code == 204
+    assert api.get(f"{sim.url}/api/v2/users/{jane}/identities.json").json()["identities"] == []
+
+
+@pytest.mark.parametrize("kind", ["any_channel", "foreign", "messaging", "sdk", "instagram"])
+def test_types_the_create_endpoint_does_not_list_are_refused(
+    sim: ZendeskSimulator, api: requests.Session, kind: str
+) -> None:
+    response = identity(sim, api, user(sim, api, name="Jane"), kind, "17841400000000042")
+    assert response.status_code == 422 and response.json()["error"] == "RecordInvalid"
+
+
+def test_a_value_is_one_users_and_an_email_identity_matches_the_user(
+    sim: ZendeskSimulator, api: requests.Session
+) -> None:
+    jane, joe = user(sim, api, name="Jane"), user(sim, api, name="Joe", email="joe@example.com")
+    assert identity(sim, api, jane, "twitter", "jane").status_code == 201
+    taken = identity(sim, api, joe, "twitter", "JANE")
+    assert taken.status_code == 422 and taken.json()["details"]["value"][0]["error"] == "DuplicateValue"
+    assert identity(sim, api, jane, "email", "joe@example.com").status_code == 422  # Joe's address
+    assert identity(sim, api, jane, "email", "jane@example.com").status_code == 201
+    assert user(sim, api, name="Jane again", email="jane@example.com") == jane  # create_or_update matches it
+
+
+def test_merge_moves_tickets_and_email_identities_and_loses_the_rest(
+    sim: ZendeskSimulator, api: requests.Session
+) -> None:
+    social = user(sim, api, name="J", external_id="facebook:42", email="j@example.com")
+    contact = user(sim, api, name="Jane", external_id="salesforce:003A")
+    assert identity(sim, api, social, "facebook", "42").status_code == 201
+    ticket = api.post(
+        f"{sim.url}/api/v2/tickets.json", json={"ticket": {"requester_id": social, "comment": {"body": "hi"}}}
+    ).json()["ticket"]
+    merged = api.put(f"{sim.url}/api/v2/users/{social}/merge.json", json={"user": {"id": contact}})
+    assert merged.status_code == 200 and merged.json()["user"]["id"] == contact
+    assert sim.tickets[0]["id"] == ticket["id"] and sim.tickets[0]["requester_id"] == contact
+    assert [(i["type"], i["value"]) for i in sim.identities_of(contact)] == [("email", "j@example.com")]
+    assert sim.user(social)["active"] is False and sim.user(social)["external_id"] is None
+    assert identity(sim, api, contact, "facebook", "42").status_code == 201  # the lost identity is free again
+
+
+def test_agents_cannot_be_merged(sim: ZendeskSimulator, api: requests.Session) -> None:
+    contact = user(sim, api, name="Jane", external_id="salesforce:003A")
+    refused = api.put(f"{sim.url}/api/v2/users/{sim.agent_id}/merge.json", json={"user": {"id": contact}})
+    assert refused.status_code == 422 and refused.json()["error"] == "RecordInvalid"
+    into_agent = api.put(f"{sim.url}/api/v2/users/{contact}/merge.json", json={"user": {"id": sim.agent_id}})
+    assert into_agent.status_code == 422
+    assert api.put(f"{sim.url}/api/v2/users/{contact}/merge.json", json={"user": {"id": 1}}).status_code == 404
+
+
+def test_update_user_sets_notes(sim: ZendeskSimulator, api: requests.Session) -> None:
+    jane = user(sim, api, name="Jane")
+    updated = api.put(f"{sim.url}/api/v2/users/{jane}.json", json={"user": {"notes": "VIP"}})
+    assert updated.status_code == 200 and sim.user(jane)["notes"] == "VIP"
+    bad = api.put(f"{sim.url}/api/v2/users/{jane}.json", json={"user": {"email": "jane@nowhere"}})
+    assert bad.status_code == 422
