@@ -369,6 +369,7 @@ class SalesforceSettings(_Table):
     write_back: bool = False
     on_delete: Literal["ignore", "tag", "suspend"] = "ignore"
     sync_every_minutes: Annotated[int, Field(ge=0)] = 0
+    join_users: bool = True  # a customer the CRM knows is their Contact's helpdesk user (bridge.joins)
 
 
 class ClassifierTable(_Table):

@@ -148,7 +148,9 @@ def _apply_message(rt: Runtime, pending: PendingEvent, context: ThreadContext) -
     if thread.ticket_id is not None:
         customer = None  # a follow-up's ticket had its CRM note
     profile = crm_profile(rt, customer)  # the CRM's answer, in the user call
-    requester_id, event = requesters.requester_for(rt, event, context.identity, enrich.known_name(customer), profile)
+    requester_id, event = requesters.requester_for(
+        rt, event, context.identity, enrich.known_name(customer), profile, customer=customer
+    )
     if not pending.attempted:  # from here on the helpdesk may hold this message: after a crash, look first
         rt.store.mark_attempted(pending.id)
     if thread.ticket_id is None:

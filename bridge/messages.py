@@ -191,3 +191,18 @@ def _age(seconds: float) -> str:
     if minutes < 60:
         return f"{minutes} min" if minutes else f"{int(seconds)} s"
     return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def join_linked_notes(platform: str, author_id: str, contact_id: str, social: str, joined: str) -> tuple[str, str]:
+    """The lines on two users of one customer that the helpdesk could not merge: the identity's, the Contact's."""
+    who = f"{PLATFORM_NAMES.get(platform) or platform} {author_id}"
+    return (
+        f"socialdesk: {who} is Salesforce Contact {contact_id}; new conversations go to user {joined}.",
+        f"socialdesk: also user {social} ({who}), kept apart with its tickets.",
+    )
+
+
+def join_undone_note(platform: str, author_id: str, contact_id: str, now: str) -> str:
+    """The line on a user whose join the CRM contradicted."""
+    who = f"{PLATFORM_NAMES.get(platform) or platform} {author_id}"
+    return f"socialdesk: {who} is no longer Salesforce Contact {contact_id} (now: {now}); not joined to this user."

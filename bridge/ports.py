@@ -191,6 +191,33 @@ class Profiles(Protocol):
         (no permission, or the person restricts it). Raises only :class:`bridge.errors.BridgeError`."""
 
 
+@runtime_checkable
+class UserJoins(Protocol):
+    """A helpdesk that can give a CRM Contact's user a social identity, and merge or link a second user of the
+    same customer (:mod:`bridge.joins`)."""
+
+    #: whether :meth:`merge_user` merges (Zendesk); where it cannot, the two users are linked and noted instead
+    merges_users: bool
+
+    def social_user(self, *, platform: str, author: Author) -> str | None:
+        """The user :meth:`Helpdesk.ensure_requester` made for this identity, if there is one; never creates."""
+
+    def attach_identity(self, user_id: str, *, platform: str, author: Author) -> str | None:
+        """Give the user this social identity where the helpdesk has a place for it; say what was attached (for
+        the record), or return None when it has none. Raises :class:`bridge.errors.PermanentError` when
+        another user holds it."""
+
+    def detach_identity(self, user_id: str, *, platform: str, author: Author) -> bool:
+        """Take back what :meth:`attach_identity` gave the user (a join undone); False when it has nothing."""
+
+    def merge_user(self, source_id: str, target_id: str) -> None:
+        """Merge ``source_id`` into ``target_id`` (its tickets go along). Raises :class:`bridge.errors.PermanentError`
+        where the helpdesk refuses (an agent, say): then the users are linked instead."""
+
+    def note_user(self, user_id: str, text: str) -> None:
+        """Add a line to the user's notes, visible to agents on the profile (kept with what was there)."""
+
+
 class CustomerRecord(Protocol):
     """What a CRM knows about a customer, flattened to strings for the ticket and the cache."""
 

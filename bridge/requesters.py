@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from bridge import joins
+from bridge.enrich import Lookup
 from bridge.errors import BridgeError, RefusedFields
 from bridge.events import SocialEvent, UserProfile
 from bridge.messages import REFUSED_PREFIX
@@ -27,22 +29,25 @@ def requester(
     return requester_for(rt, event, rt.store.identity(identity_key(rt, event)), crm_name, profile)
 
 
-def identity_key(rt: Runtime, event: SocialEvent) -> str:
-    """The ``identities`` key of the event's author: helpdesk, platform, author id."""
-    return f"{rt.helpdesk.name}:{event.platform}:{event.author.id}"
+identity_key = joins.identity_key  # the ``identities`` key of the event's author: helpdesk, platform, author id
 
 
 def requester_for(
     rt: Runtime, event: SocialEvent, cached: str | None, crm_name: str | None = None,
-    profile: UserProfile | None = None,
+    profile: UserProfile | None = None, *, customer: Lookup | None = None,
 ) -> tuple[str, SocialEvent]:  # fmt: skip
-    """:func:`requester`, the identity's cached user (``cached``) read already (with the thread's context)."""
+    """:func:`requester`, the identity's cached user (``cached``) read already (with the thread's context).
+    ``customer``: a new thread's CRM look-up; a customer it identifies is their Contact's user
+    (:mod:`bridge.joins`), and a join it contradicts no longer stands (``cached`` is then forgotten)."""
+    joined = joins.joined_user(rt, event, customer, profile)
+    if joined.user_id is not None:
+        return joined.user_id, _named(event, event.author.name or crm_name)
+    if joined.undone:
+        cached = None
     if cached:
         return cached, event
-    key = identity_key(rt, event)
     name = event.author.name or crm_name or _platform_name(rt, event)
-    if name != event.author.name:
-        event = replace(event, author=replace(event.author, name=name))
+    event = _named(event, name)
     try:
         user_id = _ensure_requester(rt, event, profile)
     except RefusedFields as e:  # a malformed email must not cost the message: without it, kept on the ticket
@@ -52,8 +57,12 @@ def requester_for(
         log.warning("%s: %s; the requester is made without it", event.thread_key, e.message)
         event = degraded
         user_id = _ensure_requester(rt, event, profile)
-    rt.store.remember_identity(key, user_id)
+    rt.store.remember_identity(identity_key(rt, event), user_id)
     return user_id, event
+
+
+def _named(event: SocialEvent, name: str | None) -> SocialEvent:
+    return event if name == event.author.name else replace(event, author=replace(event.author, name=name))
 
 
 OPTIONAL_DETAILS = ("email", "phone", "handle")  # what a requester can be made without

@@ -6,7 +6,8 @@ delivery states; which connectors are paused by a rate limit and for how long (f
 the workers share: Redis at scale, the store otherwise); how many dead letters are open; what was
 recorded as ignored (read receipts, likes, messages of no channel...), counted by reason; with automatic
 acknowledgements configured, those of the last 24 hours by state and why none was sent; how many agent
-replies wait for an approver (:mod:`bridge.approvals`) and for how long the oldest has.
+replies wait for an approver (:mod:`bridge.approvals`) and for how long the oldest has; with Salesforce,
+the social identities joined to Contacts' users (merged, linked, undone) in the last 24 hours.
 ``--max-lag`` turns it into a probe for monitoring: exit status 1 when the oldest waiting row of
 either queue has waited longer.
 """
@@ -54,6 +55,8 @@ def report(config: Config, store: Store, *, now: float | None = None) -> dict[st
         out["paused"], out["paused_unknown"] = None, e.message
     out["dead_letters"] = len(store.open_dead_letters())
     out["calendars"] = _calendars(config, store, now)
+    if config.salesforce:
+        out["joins"] = _joins(store.recent_joins(now - DAY))
     if config.acks:
         statuses, reasons = store.ack_summary(now - DAY)
         out["acks"] = {"last_24h": statuses, "reasons": dict(sorted(reasons.items(), key=lambda r: -r[1]))}
@@ -73,6 +76,25 @@ def _calendars(config: Config, store: Store, now: float) -> dict[str, dict[str, 
         except BridgeError as e:
             out[name] = {"ok": False, "detail": str(e)}
     return out
+
+
+JOINS_SHOWN = 5
+
+
+def _joins(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last 24 hours' joins of social identities to Contacts' users (bridge.joins), by action; the latest."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["action"]] = counts.get(row["action"], 0) + 1
+    latest = [f"{r['identity_key']} {r['action']}: {r['reason']}" for r in rows[:JOINS_SHOWN]]
+    return {"last_24h": counts, "latest": latest}
+
+
+def _joins_lines(joins: dict[str, Any] | None) -> list[str]:
+    if joins is None:
+        return []
+    counts = "  ".join(f"{k}={v}" for k, v in sorted(joins["last_24h"].items())) or "none"
+    return [f"{'joins (24 h)':14} {counts}", *(f"{'':14} {line}" for line in joins["latest"])]
 
 
 def _acks(acks: dict[str, Any] | None) -> list[str]:
@@ -114,6 +136,7 @@ def render(status: dict[str, Any]) -> list[str]:
         lines.append(f"{'paused':14} " + ("  ".join(f"{k} for {v:g} s more" for k, v in paused.items()) or "nothing"))
     for name, c in status["calendars"].items():
         lines.append(f"{'calendar':14} {name}: {'' if c['ok'] else '✗ '}{c['detail']}")
+    lines += _joins_lines(status.get("joins"))
     lines += _acks(status.get("acks"))
     if "bot" in status:
         sent = "  ".join(f"{k}={v}" for k, v in sorted(status["bot"]["last_24h"].items())) or "none sent"

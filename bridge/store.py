@@ -16,6 +16,8 @@ Tables and the contract each one enforces:
 * ``crm_cache``     the CRM's record per social identity, with the time it was fetched (TTL).
 * ``sync_cursors``  where an incremental sync stopped (saved after each committed batch).
 * ``settings``      what ``socialdesk setup`` learned (the Zendesk webhook's signing secret).
+* ``user_joins``    each join of a social identity to the helpdesk user of a CRM Contact, each merge or link of
+                    the user it had before, each join undone: who into whom, why, when (:mod:`bridge.joins`).
 * ``auto_acks``     one row per conversation episode of a channel with acknowledgements, unique (thread,
                     episode start): the ack planned with its due time, or why none; at most one is sent.
 """
@@ -257,6 +259,20 @@ auto_acks = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.UniqueConstraint("thread_key", "episode_at", name="uq_auto_ack_episode"),
     sa.Index("ix_auto_acks_due", "status", "due_at"),
+)
+
+user_joins = sa.Table(
+    "user_joins",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("identity_key", sa.String(320), nullable=False),  # helpdesk:platform:author id, as in identities
+    sa.Column("contact_id", sa.String(64)),  # the CRM Contact; NULL when a join is undone for nobody
+    sa.Column("user_id", sa.String(64)),  # the helpdesk user the identity's messages go to from now on
+    sa.Column("other_user_id", sa.String(64)),  # merged: the user merged into user_id; linked, undone: the other
+    sa.Column("action", sa.String(16), nullable=False),  # joined | merged | linked | undone (bridge.joins.Action)
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_user_joins_identity", "identity_key", "id"),
 )
 
 ACK_COMMENT_PREFIX = "auto_ack:"  # the delivery row of an ack: comment_id auto_ack:<auto_acks.id>
@@ -824,6 +840,28 @@ class Store:
                 insert_ignoring_duplicates(
                     conn, identities, [{"key": key, "helpdesk_user_id": user_id, "updated_at": time.time()}]
                 )
+
+    def record_join(self, row: dict[str, Any], *, user_id: str | None) -> None:
+        """One ``user_joins`` row and the identity's user (None: forgotten) in one transaction."""
+        key = str(row["identity_key"])
+        with self.begin() as conn:
+            conn.execute(sa.insert(user_joins).values(**row, at=time.time()))
+            conn.execute(sa.delete(identities).where(identities.c.key == key))
+            if user_id is not None:
+                conn.execute(sa.insert(identities).values(key=key, helpdesk_user_id=user_id, updated_at=time.time()))
+
+    def last_join(self, identity_key: str) -> dict[str, Any] | None:
+        """The identity's latest ``user_joins`` row, if it ever had one."""
+        query = sa.select(user_joins).where(user_joins.c.identity_key == identity_key)
+        with self.begin() as conn:
+            row = conn.execute(query.order_by(user_joins.c.id.desc()).limit(1)).first()
+        return dict(row._mapping) if row else None
+
+    def recent_joins(self, since: float) -> list[dict[str, Any]]:
+        """``user_joins`` rows written since ``since``, newest first (``socialdesk status``)."""
+        query = sa.select(user_joins).where(user_joins.c.at >= since).order_by(user_joins.c.id.desc())
+        with self.begin() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
 
     # -- deliveries ----------------------------------------------------------------------------------
 

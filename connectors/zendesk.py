@@ -167,6 +167,45 @@ class ZendeskHelpdesk:
                 message = f"Zendesk refused the requester's {' and '.join(refused)}"
                 raise errors.RefusedFields(message, fields=refused, platform=PLATFORM, http_status=422) from e
 
+    # -- one customer, one user (bridge.joins) ----------------------------------------------------------------
+
+    merges_users = True  # PUT /users/{id}/merge: end users only; tickets and email identities go along
+
+    def social_user(self, *, platform: str, author: Author) -> str | None:
+        external_id = f"{platform}:{author.id}"
+        found = self._users_by_external_id([external_id]).get(external_id.lower())
+        return str(found["id"]) if found is not None else None
+
+    def attach_identity(self, user_id: str, *, platform: str, author: Author) -> str | None:
+        """A ``facebook`` (the page-scoped id), ``twitter`` (the handle) or ``phone_number`` (WhatsApp) identity.
+        Other platforms have none the API creates (``any_channel``, ``foreign``, ``messaging`` are Zendesk's own
+        channels'): None."""
+        identity = zendesk_identity(platform, author)
+        if identity is None:
+            return None
+        self.api("POST", f"/api/v2/users/{_number(user_id)}/identities.json", {"identity": identity})
+        return f"{identity['type']} identity {identity['value']}"
+
+    def detach_identity(self, user_id: str, *, platform: str, author: Author) -> bool:
+        """Delete the identity :meth:`attach_identity` gave the user, if it has it."""
+        identity = zendesk_identity(platform, author)
+        path = f"/api/v2/users/{_number(user_id)}/identities.json"
+        wanted = (identity or {}).get("type"), str((identity or {}).get("value", "")).lower()
+        for found in self.api_list(path, "identities") if identity else ():
+            if (found.get("type"), str(found.get("value", "")).lower()) == wanted:
+                self.api("DELETE", f"/api/v2/users/{_number(user_id)}/identities/{int(found['id'])}.json")
+                return True
+        return False
+
+    def merge_user(self, source_id: str, target_id: str) -> None:
+        self.api("PUT", f"/api/v2/users/{_number(source_id)}/merge.json", {"user": {"id": _number(target_id)}})
+
+    def note_user(self, user_id: str, text: str) -> None:
+        """Appended to the user's ``notes`` (what agents see on the profile)."""
+        user = self._get_json(f"{self._nominal}/api/v2/users/{_number(user_id)}.json", None).get("user") or {}
+        notes = "\n".join(n for n in (str(user.get("notes") or "").strip(), text) if n)
+        self.api("PUT", f"/api/v2/users/{_number(user_id)}.json", {"user": {"notes": notes}})
+
     finds_tickets = True  # by external_id
 
     def find_ticket(self, external_id: str) -> TicketRef | None:
@@ -489,6 +528,17 @@ def _user_fields(contact: ContactUpsert) -> dict[str, Any]:
     if tags:
         fields["tags"] = tags
     return fields
+
+
+def zendesk_identity(platform: str, author: Author) -> dict[str, str] | None:
+    """The user identity Zendesk has for this social identity (Create Identity's types), if any."""
+    if platform == "facebook":
+        return {"type": "facebook", "value": author.id}
+    if platform == "x" and author.handle:
+        return {"type": "twitter", "value": author.handle.lstrip("@")}
+    if platform == "whatsapp":
+        return {"type": "phone_number", "value": author.phone or f"+{author.id.lstrip('+')}"}
+    return None
 
 
 def _tag_changes(contact: ContactUpsert, user: Mapping[str, Any] | None) -> dict[str, Any]:

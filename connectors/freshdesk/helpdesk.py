@@ -111,6 +111,46 @@ class FreshdeskHelpdesk:
         except errors.PermanentError as e:
             return self._recover_contact(e, external_id, fields)
 
+    # -- one customer, one contact (bridge.joins) ------------------------------------------------------------
+
+    #: ``POST /api/v2/contacts/merge`` exists, but deletes the secondary contacts for good and asks which of
+    #: the conflicting unique values to keep: a join the CRM later contradicts could not be undone. Linked instead.
+    merges_users = False
+
+    def social_user(self, *, platform: str, author: Author) -> str | None:
+        return self._contact_by_external_id(f"{platform}:{author.id}")
+
+    def attach_identity(self, user_id: str, *, platform: str, author: Author) -> str | None:
+        """``facebook_id`` (Facebook), ``twitter_id`` (X) or ``mobile`` (WhatsApp), where the contact has none:
+        each holds one value (``unique_external_id`` is the Contact's own). Other platforms: None."""
+        field, value = freshdesk_identity(platform, author) or ("", "")
+        contact = self._api.json("GET", f"/api/v2/contacts/{_number(user_id)}", "could not read the contact")
+        if not field or str(contact.get(field) or "").lower() not in ("", value.lower()):
+            return None
+        self._update_contact_fields(user_id, {field: value})
+        return f"{field} {value}"
+
+    def detach_identity(self, user_id: str, *, platform: str, author: Author) -> bool:
+        field, value = freshdesk_identity(platform, author) or ("", "")
+        contact = self._api.json("GET", f"/api/v2/contacts/{_number(user_id)}", "could not read the contact")
+        if not field or str(contact.get(field) or "").lower() != value.lower():
+            return False
+        self._update_contact_fields(user_id, {field: None})
+        return True
+
+    def _update_contact_fields(self, user_id: str, fields: dict[str, Any]) -> None:
+        self._api.json("PUT", f"/api/v2/contacts/{_number(user_id)}", "could not update the contact", json=fields)
+
+    def merge_user(self, source_id: str, target_id: str) -> None:
+        raise errors.PermanentError("Freshdesk contacts are linked by socialdesk, not merged", platform=PLATFORM)
+
+    def note_user(self, user_id: str, text: str) -> None:
+        """Appended to the contact's ``description`` (shown on the contact's page)."""
+        path = f"/api/v2/contacts/{_number(user_id)}"
+        contact = self._api.json("GET", path, "could not read the contact")
+        description = "\n".join(d for d in (str(contact.get("description") or "").strip(), text) if d)
+        self._update_contact_fields(user_id, {"description": description})
+
     @property
     def finds_tickets(self) -> bool:
         return self.thread_key_field is not None
@@ -482,6 +522,17 @@ def _contact_fields(platform: str, author: Author, external_id: str) -> dict[str
     if platform == "facebook":
         fields["facebook_id"] = author.id
     return fields
+
+
+def freshdesk_identity(platform: str, author: Author) -> tuple[str, str] | None:
+    """The contact field that holds this social identity, and its value, if Freshdesk has one."""
+    if platform == "facebook":
+        return "facebook_id", author.id
+    if platform == "x" and author.handle:
+        return "twitter_id", author.handle.lstrip("@")
+    if platform == "whatsapp":
+        return "mobile", author.phone or f"+{author.id.lstrip('+')}"
+    return None
 
 
 def _plain(conversation: dict[str, Any]) -> str:

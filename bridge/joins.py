@@ -1,0 +1,219 @@
+"""One customer, one helpdesk user: a social identity joined to the user of the CRM Contact behind it.
+
+When the CRM identifies the author of a new thread by something the customer owns (a SocialPersona, their
+email, phone or handle field), the ticket's requester is the helpdesk user of that Contact: the one
+``sync-contacts`` keys ``salesforce:<ContactId>`` (made here with that key, as the sync would, where it has not
+run yet). The social identity is attached to that user where the helpdesk has a place for it (Zendesk user
+identities, Freshdesk's contact fields) and remembered in ``identities``: the identity's later messages go
+straight to that user, with no CRM call. A name alone never joins: the CRM has to say which Contact.
+
+A user the helpdesk already had for the identity (made by socialdesk before the CRM knew the customer) is
+merged into the Contact's user where the helpdesk can do it safely (Zendesk keeps its tickets), else kept and
+linked, a line on each user's profile saying so (Freshdesk; or a Zendesk agent, who cannot be merged). A join
+the CRM later contradicts — the next look-up, once the CRM cache is stale, finds the persona on another
+Contact, on a Lead or on nobody — is undone for future tickets: the identity taken back from the user, a line
+on its profile, and the new Contact's user joined instead (or the identity's own user, as without joins).
+
+Each step is a ``user_joins`` row (who into whom, why, when), logged and counted by ``socialdesk status``.
+``[salesforce] join_users = false`` keeps the identity's own user, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from typing import Any
+
+from bridge import messages
+from bridge.enrich import Lookup
+from bridge.errors import BridgeError, NotFound, PermanentError, RefusedFields
+from bridge.events import Author, SocialEvent, UserProfile
+from bridge.ports import UserJoins
+from bridge.registry import Runtime
+
+log = logging.getLogger(__name__)
+
+#: What the CRM matched on, for a join: something the customer owns. A name is not among them.
+STRONG_MATCHES = frozenset({"persona", "email", "phone", "handle"})
+
+
+class Action(StrEnum):
+    """A ``user_joins`` row's ``action``."""
+
+    JOINED = "joined"  # the identity's messages go to the Contact's user
+    MERGED = "merged"  # ... and the user it had before was merged into that one
+    LINKED = "linked"  # ... and the user it had before is kept (the helpdesk cannot merge it), both noted
+    UNDONE = "undone"  # the CRM no longer says so: future tickets go elsewhere, the user noted
+
+
+class Step(Enum):
+    """What a new thread's CRM look-up means for the identity's user (:func:`decide`)."""
+
+    AS_BEFORE = "as before"  # nothing new: the identity's user as remembered (or made as without joins)
+    JOIN = "join"
+    MOVE = "move"  # joined to one Contact, the CRM now names another: undone, then joined to that one
+    UNDO = "undo"
+
+
+@dataclass(frozen=True)
+class Contact:
+    """The CRM Contact a look-up identified by something the customer owns."""
+
+    id: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    matched_by: str
+
+
+def contact_of(lookup: Lookup | None) -> Contact | None:
+    """The Contact behind a look-up that may join: a Contact (sync-contacts makes users of Contacts only),
+    matched by persona, email, phone or handle. A Lead, an Account, or a match by anything else: None."""
+    if lookup is None or lookup.outcome != "found":
+        return None
+    f = lookup.fields
+    if f.get("object_type") != "Contact" or f.get("matched_by") not in STRONG_MATCHES or not f.get("id"):
+        return None
+    return Contact(f["id"], f.get("name"), f.get("email"), f.get("phone"), f["matched_by"])
+
+
+def decide(joined_to: str | None, lookup: Lookup | None) -> Step:
+    """``joined_to``: the Contact the identity is joined to now, if any; ``lookup``: a new thread's CRM answer
+    (None for a follow-up, which asks the CRM nothing). The CRM down or over budget changes nothing."""
+    if lookup is None or lookup.outcome == "unavailable":
+        return Step.AS_BEFORE
+    contact = contact_of(lookup)
+    if contact is None:
+        return Step.UNDO if joined_to else Step.AS_BEFORE
+    if joined_to is None:
+        return Step.JOIN
+    return Step.AS_BEFORE if contact.id == joined_to else Step.MOVE
+
+
+def identity_key(rt: Runtime, event: SocialEvent) -> str:
+    """The key of ``identities`` (and ``user_joins``): helpdesk:platform:author id."""
+    return f"{rt.helpdesk.name}:{event.platform}:{event.author.id}"
+
+
+def enabled(rt: Runtime) -> bool:
+    """A CRM, ``[salesforce] join_users`` on (the default), and a helpdesk that can attach identities."""
+    section = rt.config.salesforce
+    return (
+        rt.crm is not None
+        and section is not None
+        and bool(section.get("join_users", True))
+        and (isinstance(rt.helpdesk, UserJoins))
+    )
+
+
+@dataclass(frozen=True)
+class Joined:
+    """What :func:`joined_user` did: the Contact's user the event goes to (None: the identity's own, as
+    remembered); ``undone``: a join no longer stands, so the remembered user is not the identity's any more."""
+
+    user_id: str | None = None
+    undone: bool = False
+
+
+NOTHING = Joined()
+
+
+def joined_user(rt: Runtime, event: SocialEvent, lookup: Lookup | None, profile: UserProfile | None = None) -> Joined:
+    """Join (or move, or undo) the identity as a new thread's CRM look-up says, the Contact's user written with
+    the CRM's ``profile`` (:mod:`bridge.enrich_fields`) in the same call. A follow-up, or the CRM down, asks
+    nothing of the store or the helpdesk."""
+    if lookup is None or lookup.outcome == "unavailable" or not enabled(rt):
+        return NOTHING
+    last = rt.store.last_join(identity_key(rt, event))
+    joined_to = str(last["contact_id"]) if last and last["action"] != Action.UNDONE and last["contact_id"] else None
+    step = decide(joined_to, lookup)
+    contact = contact_of(lookup)
+    if step in (Step.MOVE, Step.UNDO) and last is not None:
+        _undo(rt, event, last, contact)
+    if step in (Step.JOIN, Step.MOVE) and contact is not None:
+        return Joined(_join(rt, event, contact, profile), undone=step is Step.MOVE)
+    return Joined(undone=step is Step.UNDO)
+
+
+def _desk(rt: Runtime) -> UserJoins:
+    hd = rt.helpdesk
+    assert isinstance(hd, UserJoins)  # enabled() checked it
+    return hd
+
+
+def _call(rt: Runtime, work: Any) -> Any:
+    return rt.policy.call(rt.helpdesk.name, work)
+
+
+def _join(rt: Runtime, event: SocialEvent, contact: Contact, profile: UserProfile | None) -> str:
+    desk, author, platform = _desk(rt), event.author, event.platform
+    key = identity_key(rt, event)
+    target = _contact_user(rt, contact, profile)
+    before = rt.store.identity(key) or _call(rt, lambda: desk.social_user(platform=platform, author=author))
+    action, reason = Action.JOINED, f"Salesforce Contact {contact.id} matched by {contact.matched_by}"
+    if before is not None and before != target:
+        action, why = _merge_or_link(rt, event, str(before), target, contact)
+        reason += f"; {why}"
+    if action is not Action.LINKED:  # a linked user keeps the identity: its fields hold one value each
+        reason += f"; {_attach(rt, event, target)}"
+    row = {"identity_key": key, "contact_id": contact.id, "user_id": target, "action": action.value, "reason": reason}
+    rt.store.record_join({**row, "other_user_id": before if before != target else None}, user_id=target)
+    log.info("%s %s: user %s (%s)", key, action.value, target, reason)
+    return target
+
+
+def _contact_user(rt: Runtime, contact: Contact, profile: UserProfile | None) -> str:
+    """The Contact's user, found (or made) by the external id ``sync-contacts`` gives it, as the sync does."""
+    hd = rt.helpdesk
+    who = Author(id=contact.id, name=contact.name, email=contact.email, phone=contact.phone)
+    try:
+        return str(_call(rt, lambda: hd.ensure_requester(platform="salesforce", author=who, profile=profile)))
+    except RefusedFields:  # a malformed email in the CRM must not cost the message: the user without it
+        bare = Author(id=contact.id, name=contact.name)
+        return str(_call(rt, lambda: hd.ensure_requester(platform="salesforce", author=bare, profile=profile)))
+
+
+def _merge_or_link(rt: Runtime, event: SocialEvent, before: str, target: str, contact: Contact) -> tuple[Action, str]:
+    desk = _desk(rt)
+    if desk.merges_users:
+        try:
+            _call(rt, lambda: desk.merge_user(before, target))
+            return Action.MERGED, f"user {before} merged into it"
+        except NotFound:
+            return Action.MERGED, f"user {before} merged into it before"  # an earlier attempt did, then failed
+        except PermanentError as e:
+            why = f"user {before} kept apart: the helpdesk refused to merge it ({e.message})"
+    else:
+        why = f"user {before} kept apart: {rt.helpdesk.name} contacts are linked, not merged"
+    link = messages.join_linked_notes(event.platform, event.author.id, contact.id, before, target)
+    _call(rt, lambda: desk.note_user(before, link[0]))
+    _call(rt, lambda: desk.note_user(target, link[1]))
+    return Action.LINKED, why
+
+
+def _attach(rt: Runtime, event: SocialEvent, user_id: str) -> str:
+    desk, author, platform = _desk(rt), event.author, event.platform
+    try:
+        attached = _call(rt, lambda: desk.attach_identity(user_id, platform=platform, author=author))
+    except PermanentError as e:  # held by another user (an agent's, say): the store's link carries the join
+        log.warning("%s: the identity stays off user %s: %s", identity_key(rt, event), user_id, e.message)
+        return f"identity not attached ({e.message})"
+    return f"{attached} attached" if attached else "no identity field for it in the helpdesk: remembered by socialdesk"
+
+
+def _undo(rt: Runtime, event: SocialEvent, last: dict[str, Any], contact: Contact | None) -> None:
+    desk, author, platform = _desk(rt), event.author, event.platform
+    user, old = str(last["user_id"]), str(last["contact_id"])
+    now = f"Salesforce Contact {contact.id}" if contact else "no Salesforce Contact"
+    try:
+        _call(rt, lambda: desk.detach_identity(user, platform=platform, author=author))
+        _call(rt, lambda: desk.note_user(user, messages.join_undone_note(platform, author.id, old, now)))
+    except BridgeError as e:
+        if e.retryable:
+            raise
+        log.warning("%s: user %s not told of the undone join: %s", identity_key(rt, event), user, e.message)
+    reason = f"the CRM now says {now}, not Salesforce Contact {old}"
+    row = {"identity_key": identity_key(rt, event), "contact_id": contact.id if contact else None, "user_id": None}
+    rt.store.record_join({**row, "other_user_id": user, "action": Action.UNDONE.value, "reason": reason}, user_id=None)
+    log.info("%s undone: %s (user %s keeps its tickets)", identity_key(rt, event), reason, user)

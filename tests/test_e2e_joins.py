@@ -1,0 +1,182 @@
+"""One customer, one helpdesk user (bridge.joins), end to end on both helpdesks: Salesforce simulator →
+``sync-contacts`` → a social message → the ticket on the synced user, with the real clients over sockets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge import status, sync
+from sandbox.stack import HELPDESKS, PAGE_ID, Stack
+from tests.support import settle, step_runtime, tickets
+
+
+@pytest.fixture(params=HELPDESKS)
+def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """``cache_ttl = 0``: every new thread asks the CRM again (how a contradiction is seen)."""
+    options = {"cache_ttl": 0, **getattr(request, "param_options", {})}
+    with Stack(tmp_path, helpdesk=request.param, salesforce=options) as running:
+        yield running
+
+
+@pytest.fixture(params=HELPDESKS)
+def unjoined(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    with Stack(tmp_path, helpdesk=request.param, salesforce={"join_users": False}) as running:
+        yield running
+
+
+def contact(stack: Stack, name: str = "Hank Scorpio", email: str = "hank@globex.example") -> str:
+    assert stack.salesforce is not None
+    return stack.salesforce.add_contact(name, Email=email)
+
+
+def persona(stack: Stack, user_id: str, contact_id: str) -> str:
+    assert stack.salesforce is not None
+    return stack.salesforce.add_persona(provider="Facebook", external_id=user_id, parent_id=contact_id, name="hank")
+
+
+def synced(stack: Stack) -> dict[str, dict[str, Any]]:
+    """Run sync-contacts; the helpdesk's users by external id."""
+    summary = sync.sync_contacts(step_runtime(stack))
+    assert not summary.failed
+    return users(stack)
+
+
+def users(stack: Stack) -> dict[str, dict[str, Any]]:
+    return {str(u["external_id"]): u for u in stack.helpdesk.users if u.get("external_id")}
+
+
+def crm_calls(stack: Stack) -> int:
+    assert stack.salesforce is not None
+    return len([c for c in stack.salesforce.calls if "/services/data/" in c.path])
+
+
+def comment(stack: Stack, user_id: str, text: str, name: str = "Hank S.") -> dict[str, Any]:
+    """A comment on a new post: a new thread (a new ticket) from the same Facebook user."""
+    before = len(tickets(stack))
+    stack.meta.customer_comment(PAGE_ID, text=text, user_id=user_id, user_name=name)
+    return stack.wait_for(lambda: len(tickets(stack)) > before and tickets(stack)[-1])  # type: ignore[no-any-return]
+
+
+def identity_of(stack: Stack, user_id: Any) -> list[str]:
+    """The social identities the helpdesk shows on the user: Zendesk identities, Freshdesk's facebook_id."""
+    if stack.helpdesk_name == "zendesk":
+        return [f"{i['type']}:{i['value']}" for i in stack.zendesk.identities_of(user_id)]
+    found = stack.freshdesk.user(user_id).get("facebook_id")
+    return [f"facebook:{found}"] if found else []
+
+
+def profile_notes(stack: Stack, user_id: Any) -> str:
+    user = stack.helpdesk.user(user_id)
+    return str(user.get("notes") or user.get("description") or "")
+
+
+def joins(stack: Stack) -> list[dict[str, Any]]:
+    return sorted(stack.store.rows("user_joins"), key=lambda r: int(r["id"]))
+
+
+def test_a_contacts_message_lands_on_the_synced_user_with_the_identity_and_no_later_crm_call(stack: Stack) -> None:
+    hank = contact(stack)
+    persona(stack, "8101", hank)
+    synced_user = synced(stack)[f"salesforce:{hank}"]
+    count = len(stack.helpdesk.users)
+
+    stack.meta.customer_message(PAGE_ID, psid="8101", text="Where is my doomsday device?")
+    ticket = stack.wait_for(lambda: tickets(stack) and tickets(stack)[0])
+    assert ticket["requester_id"] == synced_user["id"]
+    settle(stack)
+    assert len(stack.helpdesk.users) == count  # no social user made
+    assert identity_of(stack, synced_user["id"]) == ["facebook:8101"]
+    [row] = joins(stack)
+    assert row["action"] == "joined" and row["contact_id"] == hank and "matched by persona" in row["reason"]
+
+    calls = crm_calls(stack)
+    stack.meta.customer_message(PAGE_ID, psid="8101", text="Hello??")
+    stack.wait_for(lambda: len(stack.helpdesk.comments(ticket["id"])) >= 2 + (stack.helpdesk_name == "zendesk"))
+    settle(stack)
+    assert crm_calls(stack) == calls  # the identity goes straight to the user
+    assert len(tickets(stack)) == 1 and len(joins(stack)) == 1
+
+
+def test_a_social_user_made_before_the_crm_knew_is_merged_on_zendesk_and_linked_on_freshdesk(stack: Stack) -> None:
+    hank = contact(stack)
+    synced_user = synced(stack)[f"salesforce:{hank}"]
+    first = comment(stack, "8102", "I am nobody yet")  # no persona: a social user, as without joins
+    social = users(stack)["facebook:8102"]
+    assert first["requester_id"] == social["id"]
+
+    persona(stack, "8102", hank)  # Salesforce learns who it is
+    second = comment(stack, "8102", "Now you know me")
+    settle(stack)
+    assert second["requester_id"] == synced_user["id"]
+    [row] = joins(stack)
+    assert (row["user_id"], row["other_user_id"], row["contact_id"]) == (
+        str(synced_user["id"]),
+        str(social["id"]),
+        hank,
+    )
+    if stack.helpdesk_name == "zendesk":  # merged: the earlier ticket is the Contact's user's too
+        assert row["action"] == "merged"
+        assert stack.zendesk.user(social["id"])["active"] is False
+        assert {t["requester_id"] for t in tickets(stack)} == {synced_user["id"]}
+        assert identity_of(stack, synced_user["id"]) == ["facebook:8102"]
+    else:  # linked: both contacts kept and noted, the earlier ticket where it was
+        assert row["action"] == "linked"
+        assert next(t for t in tickets(stack) if t["id"] == first["id"])["requester_id"] == social["id"]
+        assert f"new conversations go to user {synced_user['id']}" in profile_notes(stack, social["id"])
+        assert f"also user {social['id']}" in profile_notes(stack, synced_user["id"])
+    shown = status.report(stack.config, stack.store)
+    assert shown["joins"]["last_24h"] == {row["action"]: 1}
+    assert any(f"user {social['id']}" in line for line in status.render(shown))  # socialdesk status says it
+    third = comment(stack, "8102", "and again")
+    assert third["requester_id"] == synced_user["id"] and len(joins(stack)) == 1
+
+
+def test_join_users_false_keeps_the_social_user(unjoined: Stack) -> None:
+    stack = unjoined
+    hank = contact(stack)
+    persona(stack, "8103", hank)
+    synced(stack)
+    stack.meta.customer_message(PAGE_ID, psid="8103", text="hi")
+    ticket = stack.wait_for(lambda: tickets(stack) and tickets(stack)[0])
+    settle(stack)
+    assert ticket["requester_id"] == users(stack)["facebook:8103"]["id"]
+    assert identity_of(stack, users(stack)[f"salesforce:{hank}"]["id"]) == []
+    assert joins(stack) == []
+
+
+def test_a_name_alone_never_joins(stack: Stack) -> None:
+    """A Contact and a synced user named as the commenter, but nothing the customer owns matches: no join."""
+    hank = contact(stack)
+    synced(stack)
+    ticket = comment(stack, "8104", "It's me, Hank", name="Hank Scorpio")
+    settle(stack)
+    assert ticket["requester_id"] == users(stack)["facebook:8104"]["id"]
+    assert identity_of(stack, users(stack)[f"salesforce:{hank}"]["id"]) == []
+    assert joins(stack) == []
+
+
+def test_a_join_the_crm_contradicts_is_undone_for_the_next_tickets_and_noted(stack: Stack) -> None:
+    assert stack.salesforce is not None
+    hank, frank = contact(stack), contact(stack, "Frank Grimes", "frank@globex.example")
+    link = persona(stack, "8105", hank)
+    hank_user, frank_user = (synced(stack)[f"salesforce:{c}"] for c in (hank, frank))
+    assert comment(stack, "8105", "first")["requester_id"] == hank_user["id"]
+
+    stack.salesforce.update("SocialPersona", link, {"ParentId": frank})  # the persona was Frank's all along
+    moved = comment(stack, "8105", "second")
+    settle(stack)
+    assert moved["requester_id"] == frank_user["id"]
+    assert identity_of(stack, hank_user["id"]) == [] and identity_of(stack, frank_user["id"]) == ["facebook:8105"]
+    assert f"is no longer Salesforce Contact {hank}" in profile_notes(stack, hank_user["id"])
+    assert [r["action"] for r in joins(stack)] == ["joined", "undone", "joined"]
+
+    stack.salesforce.delete("SocialPersona", link)  # and then nobody's: the identity's own user again
+    alone = comment(stack, "8105", "third")
+    settle(stack)
+    assert alone["requester_id"] not in (hank_user["id"], frank_user["id"])
+    assert identity_of(stack, frank_user["id"]) == []
+    assert [r["action"] for r in joins(stack)][-1] == "undone"
