@@ -147,10 +147,9 @@ def _call(rt: Runtime, work: Any) -> Any:
 
 
 def _join(rt: Runtime, event: SocialEvent, contact: Contact, profile: UserProfile | None) -> str:
-    desk, author, platform = _desk(rt), event.author, event.platform
     key = identity_key(rt, event)
     target = _contact_user(rt, contact, profile)
-    before = rt.store.identity(key) or _call(rt, lambda: desk.social_user(platform=platform, author=author))
+    before = rt.store.identity(key)  # socialdesk's own users are all there: identities are never pruned
     action, reason = Action.JOINED, f"Salesforce Contact {contact.id} matched by {contact.matched_by}"
     if before is not None and before != target:
         action, why = _merge_or_link(rt, event, str(before), target, contact)

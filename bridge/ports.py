@@ -199,9 +199,6 @@ class UserJoins(Protocol):
     #: whether :meth:`merge_user` merges (Zendesk); where it cannot, the two users are linked and noted instead
     merges_users: bool
 
-    def social_user(self, *, platform: str, author: Author) -> str | None:
-        """The user :meth:`Helpdesk.ensure_requester` made for this identity, if there is one; never creates."""
-
     def attach_identity(self, user_id: str, *, platform: str, author: Author) -> str | None:
         """Give the user this social identity where the helpdesk has a place for it; say what was attached (for
         the record), or return None when it has none. Raises :class:`bridge.errors.PermanentError` when

@@ -171,11 +171,6 @@ class ZendeskHelpdesk:
 
     merges_users = True  # PUT /users/{id}/merge: end users only; tickets and email identities go along
 
-    def social_user(self, *, platform: str, author: Author) -> str | None:
-        external_id = f"{platform}:{author.id}"
-        found = self._users_by_external_id([external_id]).get(external_id.lower())
-        return str(found["id"]) if found is not None else None
-
     def attach_identity(self, user_id: str, *, platform: str, author: Author) -> str | None:
         """A ``facebook`` (the page-scoped id), ``twitter`` (the handle) or ``phone_number`` (WhatsApp) identity.
         Other platforms have none the API creates (``any_channel``, ``foreign``, ``messaging`` are Zendesk's own

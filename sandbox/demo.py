@@ -8,8 +8,8 @@ channel: Instagram, WhatsApp, X, Telegram and an own website chat. Last, an angr
 triage rules (:data:`RULES`): an urgent ticket in the escalation group, whose first note says why. And an
 Instagram message on a day the support calendar is closed gets the away reply (:data:`ACK`), with its promise.
 And an agent's reply under a crisis post waits for an approver, then goes out once (:mod:`sandbox.demo_approvals`).
-Last, with the Salesforce simulator (:mod:`sandbox.demo_crm`): a known customer's ticket has the CRM's fields
-filled in the calls the bridge makes anyway, a stranger gets a social user.
+Last, with the Salesforce simulator (:mod:`sandbox.demo_crm`): after ``sync-contacts``, a known customer's
+message lands on their synced user with the CRM's fields filled, a stranger gets a social user.
 A Telegram customer gets a quick answer with buttons and is handed off to a person (:mod:`sandbox.demo_quick`).
 """
 

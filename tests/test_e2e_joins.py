@@ -16,9 +16,11 @@ from tests.support import settle, step_runtime, tickets
 
 @pytest.fixture(params=HELPDESKS)
 def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    """``cache_ttl = 0``: every new thread asks the CRM again (how a contradiction is seen)."""
-    options = {"cache_ttl": 0, **getattr(request, "param_options", {})}
-    with Stack(tmp_path, helpdesk=request.param, salesforce=options) as running:
+    """``cache_ttl = 0``: every new thread asks the CRM again (how a contradiction is seen); the Contact's name
+    mapped to a user field (the CRM's profile, written in the user call)."""
+    stack = Stack(tmp_path, helpdesk=request.param, salesforce={})
+    stack.salesforce_options = {"cache_ttl": 0, "user_fields": {"name": stack.helpdesk.add_user_field("crm_name")}}
+    with stack as running:
         yield running
 
 
@@ -69,9 +71,20 @@ def identity_of(stack: Stack, user_id: Any) -> list[str]:
     return [f"facebook:{found}"] if found else []
 
 
+def crm_name(stack: Stack, user_id: Any) -> object:
+    """The user field the CRM's profile fills (Zendesk: user_fields by key; Freshdesk: custom_fields by name)."""
+    user = stack.helpdesk.user(user_id)
+    fields = user.get("user_fields") if stack.helpdesk_name == "zendesk" else user.get("custom_fields")
+    return (fields or {}).get(stack.salesforce_options["user_fields"]["name"])  # type: ignore[index]
+
+
 def profile_notes(stack: Stack, user_id: Any) -> str:
     user = stack.helpdesk.user(user_id)
     return str(user.get("notes") or user.get("description") or "")
+
+
+def helpdesk_calls(stack: Stack, since: int) -> list[str]:
+    return [f"{c.method} {c.path}" for c in stack.helpdesk.calls[since:] if c.path.startswith("/api/v2/")]
 
 
 def joins(stack: Stack) -> list[dict[str, Any]]:
@@ -84,18 +97,23 @@ def test_a_contacts_message_lands_on_the_synced_user_with_the_identity_and_no_la
     synced_user = synced(stack)[f"salesforce:{hank}"]
     count = len(stack.helpdesk.users)
 
+    mark = len(stack.helpdesk.calls)
     stack.meta.customer_message(PAGE_ID, psid="8101", text="Where is my doomsday device?")
     ticket = stack.wait_for(lambda: tickets(stack) and tickets(stack)[0])
     assert ticket["requester_id"] == synced_user["id"]
     settle(stack)
+    # once per identity: the Contact's user with the CRM's profile (Freshdesk: a create refused as a duplicate,
+    # then the profile), the identity (Freshdesk reads the contact first: its fields hold one value each), the ticket
+    assert len(helpdesk_calls(stack, mark)) == {"zendesk": 3, "freshdesk": 5}[stack.helpdesk_name]
     assert len(stack.helpdesk.users) == count  # no social user made
     assert identity_of(stack, synced_user["id"]) == ["facebook:8101"]
+    assert crm_name(stack, synced_user["id"]) == "Hank Scorpio"  # the CRM's profile on it, in the user call
     [row] = joins(stack)
     assert row["action"] == "joined" and row["contact_id"] == hank and "matched by persona" in row["reason"]
 
     calls = crm_calls(stack)
     stack.meta.customer_message(PAGE_ID, psid="8101", text="Hello??")
-    stack.wait_for(lambda: len(stack.helpdesk.comments(ticket["id"])) >= 2 + (stack.helpdesk_name == "zendesk"))
+    stack.wait_for(lambda: len(stack.helpdesk.comments(ticket["id"])) >= 2)
     settle(stack)
     assert crm_calls(stack) == calls  # the identity goes straight to the user
     assert len(tickets(stack)) == 1 and len(joins(stack)) == 1
@@ -131,8 +149,11 @@ def test_a_social_user_made_before_the_crm_knew_is_merged_on_zendesk_and_linked_
     shown = status.report(stack.config, stack.store)
     assert shown["joins"]["last_24h"] == {row["action"]: 1}
     assert any(f"user {social['id']}" in line for line in status.render(shown))  # socialdesk status says it
+    mark = len(stack.helpdesk.calls)
     third = comment(stack, "8102", "and again")
+    settle(stack)
     assert third["requester_id"] == synced_user["id"] and len(joins(stack)) == 1
+    assert len(helpdesk_calls(stack, mark)) == 1  # a joined identity's new thread: the ticket alone
 
 
 def test_join_users_false_keeps_the_social_user(unjoined: Stack) -> None:

@@ -109,16 +109,18 @@ class FreshdeskHelpdesk:
         try:  # created first: one call for a new customer; a known one's 409 names the field, then looked up
             return self._create_contact(fields)
         except errors.PermanentError as e:
-            return self._recover_contact(e, external_id, fields)
+            found = self._recover_contact(e, external_id, fields)
+            if _was_duplicate(e) and profile is not None and profile.fields:  # as Zendesk's create_or_update does;
+                self._update_contact_fields(
+                    found, {"custom_fields": dict(profile.fields)}
+                )  # an agent's description stays
+            return found
 
     # -- one customer, one contact (bridge.joins) ------------------------------------------------------------
 
     #: ``POST /api/v2/contacts/merge`` exists, but deletes the secondary contacts for good and asks which of
     #: the conflicting unique values to keep: a join the CRM later contradicts could not be undone. Linked instead.
     merges_users = False
-
-    def social_user(self, *, platform: str, author: Author) -> str | None:
-        return self._contact_by_external_id(f"{platform}:{author.id}")
 
     def attach_identity(self, user_id: str, *, platform: str, author: Author) -> str | None:
         """``facebook_id`` (Facebook), ``twitter_id`` (X) or ``mobile`` (WhatsApp), where the contact has none:
@@ -499,6 +501,12 @@ def thread_key_value(key: str) -> str:
 
 #: Contact fields made from the author's optional details (see :func:`_contact_fields`), by Author attribute.
 AUTHOR_FIELDS = {"email": "email", "phone": "phone", "twitter_id": "handle"}
+
+
+def _was_duplicate(error: errors.PermanentError) -> bool:
+    """Whether a refused create named a contact that already holds one of its unique values."""
+    api = error.__cause__
+    return isinstance(api, FreshdeskApiError) and api.duplicate() is not None
 
 
 def _profile_fields(profile: UserProfile | None) -> dict[str, Any]:
