@@ -22,7 +22,7 @@ from datetime import datetime
 from bridge import metrics, outbound, triage
 from bridge.errors import BridgeError
 from bridge.events import AuthorKind, Delivery, SocialEvent, ThreadState, utc_from_epoch
-from bridge.ports import Buttons, KeyedReplies, Presses, SocialChannel, TicketFields
+from bridge.ports import Buttons, KeyedReplies, SocialChannel, TicketFields
 from bridge.quick import BotReply, NoReply, QuickFacts, Step, decide
 from bridge.registry import Runtime
 from bridge.replies import is_public
@@ -41,7 +41,6 @@ def answer(rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, *
     config = rt.config.quick.get(event.channel)
     if config is None:
         return
-    _acknowledge_press(rt, event)
     started = event.created_at.timestamp() if opens_episode else float(thread.episode_started_at or 0.0)
     verdict = decide(_facts(rt, event, started, opens_episode), config)
     if isinstance(verdict, NoReply):
@@ -79,18 +78,6 @@ def comment_id(step: Step, name: str, event: SocialEvent) -> str:
 def _step(comment: str) -> tuple[str, str]:
     step, _, rest = comment.removeprefix(PREFIX).partition(":")
     return step, rest.rpartition(":")[0]
-
-
-def _acknowledge_press(rt: Runtime, event: SocialEvent) -> None:
-    """Telegram shows a spinner on a pressed button until the bot answers the query: once, best effort."""
-    press = event.extra.get("callback_query_id")
-    channel = rt.channels.get(event.channel)
-    if not press or not isinstance(channel, Presses):
-        return
-    try:
-        rt.policy.call(event.channel, lambda: channel.answer_press(press))
-    except BridgeError as e:  # the press itself is on the ticket; a spinner that times out is all that is lost
-        log.info("the button press on %s was not acknowledged: %s", event.thread_key, e)
 
 
 # -- carrying it out ----------------------------------------------------------------------------------------------

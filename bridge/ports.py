@@ -115,14 +115,6 @@ class Buttons(Protocol):
 
 
 @runtime_checkable
-class Presses(Protocol):
-    """A platform that waits for the bot to acknowledge a pressed button (Telegram's callback queries)."""
-
-    def answer_press(self, press_id: str) -> None:
-        """Tell the platform the press was received (the button stops spinning). Raises :class:`BridgeError`."""
-
-
-@runtime_checkable
 class KeyedReplies(Protocol):
     """A channel whose receiver deduplicates replies on a key the bridge gives each one (own channels)."""
 

@@ -119,11 +119,6 @@ class TelegramChannel:
 
         return send_parts(PLATFORM, parts, send, max_parts=self.max_reply_parts)
 
-    def answer_press(self, press_id: str) -> None:
-        """``answerCallbackQuery``: the pressed button stops spinning (Telegram asks it of every press)."""
-        self._call("answerCallbackQuery", "could not answer the button press", {"callback_query_id": press_id},
-                   idempotent=True)  # fmt: skip
-
     def ping(self) -> str:
         """``getMe``: the bot's ``@username``, proving the token works."""
         me = self._call("getMe", "could not reach the Telegram bot", None, idempotent=True)

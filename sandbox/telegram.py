@@ -16,6 +16,9 @@ Telegram reads them):
 * ``answerCallbackQuery`` with the id of a callback query this simulator sent (else ``query is too old and
   response timeout expired or query ID is invalid``) and an optional ``text`` of at most 200 characters.
 
+A method named in the 2xx answer to a webhook (``{"method": "answerCallbackQuery", "callback_query_id": ...}``)
+is run as if called, its outcome told to no one, as Telegram does ("making requests when getting updates").
+
 Answers are ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code", "description"}`` with
 Telegram's wording; flood control (:meth:`TelegramSimulator.flood`) answers 429 with
 ``"parameters": {"retry_after": N}``. A wrong token is ``401 Unauthorized``, an unknown method
@@ -111,6 +114,7 @@ class TelegramSimulator(Simulator):
         self.topics: set[tuple[int, int]] = set()
         self.migrated: dict[int, int] = {}  # a group's chat id → its supergroup's
         self.queries: dict[str, bool] = {}  # callback query id → answered
+        self.webhook_reply_errors: list[str] = []  # a method in an answer to the webhook that Telegram refused
         self._messages: dict[tuple[int, int], Payload] = {}
         self._message_ids = itertools.count(1365)
         self._update_ids = itertools.count(10000)
@@ -126,6 +130,7 @@ class TelegramSimulator(Simulator):
             self.topics.clear()
             self.migrated.clear()
             self.queries.clear()
+            self.webhook_reply_errors.clear()
             self._messages.clear()
         self.reset_calls()
         self.clear_faults()
@@ -250,7 +255,26 @@ class TelegramSimulator(Simulator):
             self.deliveries.append((body, None))
             raise
         self.deliveries.append((body, response.status_code))
+        self._webhook_reply(response)
         return response
+
+    def _webhook_reply(self, response: requests.Response) -> None:
+        """Run the Bot API method a 2xx answer to the webhook names (``method`` and its parameters), as Telegram
+        does; Telegram tells the bot nothing of how it went, so a refusal is only kept in
+        :attr:`webhook_reply_errors`."""
+        try:
+            reply = response.json() if response.ok else None
+        except ValueError:
+            return
+        if not isinstance(reply, dict) or not isinstance(reply.get("method"), str):
+            return
+        handler = self._handlers().get(reply["method"])
+        try:
+            if handler is None:
+                raise BotApiError(404, "Not Found")
+            handler({k: v for k, v in reply.items() if k != "method"})
+        except BotApiError as e:
+            self.webhook_reply_errors.append(e.description)
 
     def _update(self, kind: str, message: Payload, send: bool) -> Update:
         update_id = next(self._update_ids)
@@ -269,17 +293,20 @@ class TelegramSimulator(Simulator):
     def _method(self, token: str, method: str) -> Response:
         if token != self.bot_token:
             raise BotApiError(401, "Unauthorized")
-        handler = {
+        handler = self._handlers().get(method)
+        if handler is None:
+            raise BotApiError(404, "Not Found")
+        return json_response({"ok": True, "result": handler(_params())})
+
+    def _handlers(self) -> dict[str, Callable[[Payload], Any]]:
+        return {
             "getMe": self._get_me,
             "sendMessage": self._send_message,
             "answerCallbackQuery": self._answer_query,
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._webhook_info,
-        }.get(method)
-        if handler is None:
-            raise BotApiError(404, "Not Found")
-        return json_response({"ok": True, "result": handler(_params())})
+        }
 
     def _get_me(self, params: Payload) -> Payload:
         return {"id": self.bot_id, "is_bot": True, "first_name": self.first_name, "username": self.username}

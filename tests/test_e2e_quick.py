@@ -40,10 +40,12 @@ def quick(helpdesk: str) -> dict[str, Any]:
 
 
 @contextmanager
-def bot(tmp_path: Path, helpdesk: str, platform: str) -> Iterator[tuple[Stack, Runtime]]:
+def bot(
+    tmp_path: Path, helpdesk: str, platform: str, rules: list[dict[str, Any]] | None = None
+) -> Iterator[tuple[Stack, Runtime]]:
     options = {"quick": quick(helpdesk)}
     with Stack(tmp_path, helpdesk=helpdesk, start_worker=False, platforms=(platform,),
-               channel_options=options) as stack:  # fmt: skip
+               channel_options=options, rules=rules) as stack:  # fmt: skip
         clock = WallClock()
         stack.meta.clock = clock
         yield stack, step_runtime(stack, clock=clock)
@@ -144,6 +146,21 @@ def test_a_quick_answer_with_buttons_then_the_hand_off_to_a_person(
         assert (bot_count(platform, "answer"), bot_count(platform, "handoff")) == (counted[0] + 1, counted[1] + 1)
         [episode] = figures.episodes(*stack.store.figure_rows(0, 2e9))
         assert episode.first_response_at is None  # the bot is no person: the episode waits for one
+
+
+def test_a_telegram_press_a_rule_ignores_is_answered_too(tmp_path: Path) -> None:
+    """Telegram spins the pressed button until answerCallbackQuery: the bridge answers every press it stored, in
+    its answer to the webhook, whatever the worker then makes of it (here a rule ignores it)."""
+    rules = [{"name": "orders-elsewhere", "when": {"keywords": ["order"]}, "then": {"ignore": True}}]
+    with bot(tmp_path, "zendesk", "telegram", rules=rules) as (stack, rt):
+        customer = Customer(stack, "telegram")
+        customer.writes("Hi, what are your opening hours?")
+        work(stack, rt)
+        customer.presses("Where is my order?")
+        work(stack, rt)
+        assert dict(stack.store.ignored_reasons(0)) == {"rule orders-elsewhere": (1, 1)}
+        assert list(stack.telegram.queries.values()) == [True]
+        assert len(customer.received()) == 1  # the bot said nothing more
 
 
 def bot_count(platform: str, step: str) -> float:

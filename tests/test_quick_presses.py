@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bridge.config import Config
 from tests.conftest import PAGE_ID, fixture_bytes, fixture_json
-from tests.test_telegram import ignored
+from tests.test_telegram import ignored, webhook_client
 from tests.test_telegram import parse as telegram_parse
+from tests.test_telegram import post as telegram_post
 from tests.test_webhooks_meta import PSID, events_of, only_events, parsed
 from tests.test_whatsapp import parsed as whatsapp_parsed
 from tests.test_whatsapp import wa_config
@@ -46,7 +49,7 @@ def test_a_telegram_callback_query_is_the_customer_pressing_the_bots_button(tmp_
     event = telegram_parse(tmp_path, fixture_json("telegram/telegram_callback_query.COMPOSED.json"))
     assert (event.kind, event.thread_id, event.reply_to) == ("message", "chat:1111111", "1111111")
     assert event.text == "[button tapped] Talk to a person (payload: quick:person)"
-    assert event.extra == {"pressed": "quick:person", "callback_query_id": "4382bfdwdsb323b2d9"}
+    assert event.extra == {"pressed": "quick:person"}
     assert (event.author.id, event.author.name, event.message_id) == ("1111111", "Test Firstname Test Lastname",
                                                                       "10001:1366")  # fmt: skip
 
@@ -61,3 +64,16 @@ def test_a_telegram_callback_query_without_a_sender_is_recorded_as_ignored(tmp_p
     update = fixture_json("telegram/telegram_callback_query.COMPOSED.json")
     del update["callback_query"]["from"]
     assert ignored(tmp_path, update).reason == "telegram callback query without a sender"
+
+
+@pytest.mark.parametrize("drop", [None, "message", "from"], ids=["pressed", "without-message", "without-sender"])
+def test_every_telegram_press_is_answered_in_the_reply_to_the_webhook(tmp_path: Path, drop: str | None) -> None:
+    """Telegram spins the button until answerCallbackQuery; the webhook's 200 names it (Telegram runs it), for a
+    press that reaches the worker and for one recorded as ignored alike, once stored."""
+    test_client, store = webhook_client(tmp_path)
+    update = fixture_json("telegram/telegram_callback_query.COMPOSED.json")
+    if drop:
+        del update["callback_query"][drop]
+    answer = telegram_post(test_client, json.dumps(update).encode()).get_json()
+    assert answer == {"method": "answerCallbackQuery", "callback_query_id": "4382bfdwdsb323b2d9"}
+    assert sum(store.counts("inbox").values()) == 1

@@ -69,6 +69,11 @@ def channel(sim: TelegramSimulator) -> TelegramChannel:
 
 @pytest.fixture
 def client(tmp_path: Path) -> tuple[FlaskClient, Store]:
+    return webhook_client(tmp_path)
+
+
+def webhook_client(tmp_path: Path) -> tuple[FlaskClient, Store]:
+    """The bridge's web app on a Telegram channel's config, over an in-memory store."""
     store = Store.from_url("sqlite://")
     return create_app(telegram_config(tmp_path), store=store).test_client(), store
 

@@ -9,8 +9,9 @@ One update, one inbox row: the customer's event, or a record of what was ignored
 * ``message`` → kind ``message``; ``edited_message`` → kind ``edit`` (a note on the ticket);
 * ``callback_query`` (a button of the bot's inline keyboard pressed) → kind ``message`` in the chat of the
   bot's message, ``[button tapped] <title> (payload: <data>)``, with ``extra["pressed"]`` (the data: the bot's
-  own buttons, :mod:`bridge.quick`) and ``extra["callback_query_id"]``, which the worker answers
-  (``answerCallbackQuery``: Telegram shows a spinner on the button until then);
+  own buttons, :mod:`bridge.quick`); every callback query stored, one recorded as ignored too, is answered in
+  the 200 to the webhook (``{"method": "answerCallbackQuery", ...}``: Telegram shows a spinner on the button
+  until then);
 * the thread is the chat (``chat:<chat id>``), the answer goes to the chat; in a forum supergroup a
   message sent to a topic (``is_topic_message``) belongs to that topic's thread,
   ``chat:<chat id>:topic:<message_thread_id>``, so that each topic is its own ticket and the answer
@@ -30,7 +31,7 @@ One update, one inbox row: the customer's event, or a record of what was ignored
   messages (a pin, a forum topic created or closed, members joining, a group migrated to a supergroup:
   its later messages arrive under the new chat id and open a new ticket; replies on the old one reach
   the supergroup, :mod:`connectors.telegram`) and empty messages, channel posts
-  and every other update type (``telegram update: callback query``...).
+  and every other update type (``telegram update: channel post``...).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, jsonify, request
 
 from bridge.config import ChannelConfig
 from bridge.events import Author, Ignored, SocialEvent, platform_time
@@ -88,8 +89,20 @@ def receive(name: str) -> tuple[Response, int]:
     if not signatures.verify_telegram(header, channel.secret("secret_token") or ""):
         log.warning("telegram webhook %s: secret token check failed", name)
         abort(401, "invalid signature")
-    event = parse(json_body(raw), channel)
-    return ack(store_events([event]), 1)
+    update = json_body(raw)
+    stored = store_events([parse(update, channel)])
+    press = _press_id(update)
+    if press is None:
+        return ack(stored, 1)
+    # Telegram spins the pressed button until the bot answers the query; stored, the press is answered here, in
+    # the answer to the webhook (Telegram runs the method it names), whatever the worker then makes of it
+    return jsonify({"method": "answerCallbackQuery", "callback_query_id": press}), 200
+
+
+def _press_id(update: dict[str, Any]) -> str | None:
+    query = update.get("callback_query")
+    press = query.get("id") if isinstance(query, dict) else None
+    return press if isinstance(press, str) and press else None
 
 
 def account_of(channel: ChannelConfig) -> str:
@@ -160,7 +173,7 @@ def _pressed(update_id: int, query: dict[str, Any], channel: ChannelConfig) -> S
         author=_author(sender, {}), text=postback_line(_button_title(message, data), data),
         created_at=platform_time(None), reply_to=str(chat_id),
         context="a private chat" if _dict(message, "chat").get("type") == "private" else f"the group {chat_id}",
-        extra={"pressed": data, "callback_query_id": str(query.get("id") or "")[:64]},
+        extra={"pressed": data},
     )  # fmt: skip
 
 
