@@ -362,7 +362,7 @@ dry_run_option = click.option("--dry-run", is_flag=True, help="print what would 
 @public_url_option
 @dry_run_option
 def setup_zendesk(config_path: str | None, public_url: str | None, dry_run: bool) -> None:
-    """Create or update the webhook and trigger (idempotent: re-running changes nothing)."""
+    """Create or update the webhook, two triggers and the approval macros (idempotent: re-running changes nothing)."""
     from bridge import setup as setup_module
     from bridge.store import Store
 

@@ -47,7 +47,8 @@ def setup_zendesk(config: Config, store: Store, *, echo: Echo, dry_run: bool, pu
 
 
 def zendesk_setup_state(config: Config) -> str:
-    """For ``socialdesk doctor``: whether the webhook and trigger are in place, from setup's own dry run."""
+    """For ``socialdesk doctor``: whether what setup makes (the webhook, the triggers, the approvers' macros) is in
+    place, from setup's own dry run; the line names each thing checked."""
     run = load_object("connectors.zendesk_setup:setup", "setup zendesk")
     report = run(
         build_helpdesk(config), endpoint(config, "/webhooks/zendesk"), dry_run=True, approvals=config.approvals
@@ -55,7 +56,7 @@ def zendesk_setup_state(config: Config) -> str:
     missing = [line.removeprefix("would ") for line in report.actions if line.startswith("would ")]
     if missing:
         raise BridgeError(f"not set up ({'; '.join(missing)}): run `socialdesk setup zendesk`")
-    return "webhook and trigger in place"
+    return "in place: " + ", ".join(report.checked)
 
 
 def setup_freshdesk(config: Config, *, echo: Echo, public_url: str | None) -> None:

@@ -31,6 +31,7 @@ REJECT_MACRO = "Reject social reply"
 class SetupReport:
     actions: list[str] = field(default_factory=list)
     signing_secret: str | None = None
+    checked: list[str] = field(default_factory=list)  # what setup looked at, for doctor's line
 
     def say(self, line: str) -> None:
         self.actions.append(line)
@@ -97,6 +98,7 @@ def _webhook_body(endpoint: str) -> dict[str, Any]:
 
 def _ensure_webhook(hd: ZendeskHelpdesk, endpoint: str, report: SetupReport, *, dry_run: bool) -> str | None:
     wanted = _webhook_body(endpoint)
+    report.checked.append("webhook")
     existing = next((w for w in hd.api_list("/api/v2/webhooks", "webhooks") if w.get("name") == WEBHOOK_NAME), None)
     if existing and all(existing.get(k) == v for k, v in wanted.items()):
         report.say(f"webhook {existing['id']} already calls {endpoint}: unchanged")
@@ -115,6 +117,7 @@ def _ensure_trigger(
     hd: ZendeskHelpdesk, wanted: dict[str, Any], report: SetupReport, *, dry_run: bool, what: str
 ) -> None:
     title = wanted["title"]
+    report.checked.append(f"trigger ({what})")
     triggers = hd.api_list("/api/v2/triggers.json", "triggers")
     existing = next((t for t in triggers if t.get("title") == title), None)
     if existing and all(existing.get(k) == v for k, v in wanted.items()):
@@ -133,6 +136,7 @@ def _ensure_trigger(
 def _ensure_macro(hd: ZendeskHelpdesk, title: str, tag: str, report: SetupReport, *, dry_run: bool) -> None:
     """A macro an approver applies: it adds ``tag`` (``current_tags`` adds, never replaces)."""
     wanted = {"title": title, "active": True, "actions": [{"field": "current_tags", "value": tag}]}
+    report.checked.append(f"macro {title!r}")
     existing = next((m for m in hd.api_list("/api/v2/macros.json", "macros") if m.get("title") == title), None)
     if existing and all(existing.get(k) == v for k, v in wanted.items()):
         report.say(f"macro {existing['id']} {title!r} already in place: unchanged")

@@ -125,9 +125,19 @@ def test_doctor_passes_on_a_healthy_bridge_and_names_what_is_broken(stack: Stack
     good = socialdesk("doctor", "--config", config)
     assert good.returncode == 0, good.stdout + good.stderr
     assert "✗" not in good.stdout
-    for line in ("✓ database", "✓ zendesk credentials", "✓ zendesk setup: webhook and trigger in place",
-                 "✓ channel acme-facebook (facebook)", "✓ webhooks reachable"):  # fmt: skip
+    for line in ("✓ database", "✓ zendesk credentials", "✓ channel acme-facebook (facebook)",
+                 "✓ webhooks reachable"):  # fmt: skip
         assert line in good.stdout
+    assert ("✓ zendesk setup: in place: webhook, trigger (public comment, tag socialdesk, not via API), trigger "
+            "(tag socialdesk_approve or socialdesk_reject), macro 'Approve social reply', macro 'Reject social "
+            "reply'\n") in good.stdout  # fmt: skip
+
+    helpdesk = build_helpdesk(stack.config)
+    assert isinstance(helpdesk, ZendeskHelpdesk)
+    [approve] = [m for m in stack.zendesk.macros if m["title"] == APPROVE_MACRO]
+    helpdesk.api("PUT", f"/api/v2/macros/{approve['id']}.json", {"macro": {"active": False}})  # an admin's doing
+    off = socialdesk("doctor", "--config", config)
+    assert off.returncode == 1 and f"✗ zendesk setup: not set up (update macro {APPROVE_MACRO!r}" in off.stdout
 
 
 def test_setup_telegram_registers_the_webhook_with_its_secret(tmp_path: Path) -> None:
