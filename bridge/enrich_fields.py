@@ -7,8 +7,8 @@ A new thread costs two helpdesk calls, the user's and the ticket's, and the CRM'
 * ``[salesforce] user_fields``: CRM attribute → user field (Zendesk key, Freshdesk contact field name), and
   ``user_notes`` (default on): the CRM's summary in the user's notes (Zendesk) or the contact's description
   (Freshdesk), in the call that makes or updates the requester;
-* ``[bridge] rules_field``: the triage rules' explanation in a ticket field of the create call, instead of
-  a note.
+* ``[bridge] rules_field``: the triage rules' explanation in a ticket field instead of a note, carried by
+  the ticket's routing (:class:`bridge.routing.Triage`) in the create call and in each update a rule fired on.
 
 ``[salesforce] crm_note = true`` adds today's internal note with the summary (one more call per new
 thread). A CRM that could not answer in time leaves the ticket owed a note, written when it answers
@@ -38,13 +38,10 @@ def crm_profile(rt: Runtime, lookup: enrich.Lookup | None) -> UserProfile | None
     return UserProfile(notes=notes, fields=fields) if notes or fields else None
 
 
-def crm_ticket_fields(rt: Runtime, lookup: enrich.Lookup | None, decision: Decision) -> dict[str, str]:
-    """The create call's custom fields: the CRM's (``[salesforce] ticket_fields``) and the rules' reasons."""
-    fields = enrich.mapped(rt, lookup, "ticket_fields")
-    target = rules_field(rt.config)
-    if decision.fired and target:
-        fields[target] = triage.field_text(decision, enrich.FIELD_MAX)
-    return fields
+def crm_ticket_fields(rt: Runtime, lookup: enrich.Lookup | None) -> dict[str, str]:
+    """The create call's CRM fields (``[salesforce] ticket_fields``); the rules' reasons ride on the ticket's
+    routing (:class:`bridge.routing.Triage`), in the create and in every update a rule fired on."""
+    return enrich.mapped(rt, lookup, "ticket_fields")
 
 
 def rules_field(config: Config) -> str | None:

@@ -209,7 +209,7 @@ def _open_ticket(
         tags=tuple(dict.fromkeys(_tags(event) + enrich.tags(rt, customer) + decision.tags)),
         created_at=event.created_at,
         followup_of=followup_of,
-        fields=crm_ticket_fields(rt, customer, decision),
+        fields=crm_ticket_fields(rt, customer),
         routing=rt.triage.routing(decision, hd),
     )
     try:

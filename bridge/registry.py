@@ -108,7 +108,7 @@ def build_runtime(config: Config, *, store: Store | None = None) -> Runtime:
         policy=RetryPolicy(pause_board(config.queue_url, store)),
         crm=build_crm(config),
         lease_ttl=config.lease_seconds,
-        triage=Triage(config.rules),
+        triage=Triage(config.rules, explain_in=str(config.bridge.get("rules_field") or "") or None),
         approvers=Approvers(config.approvals),
         # the rules' sentiment, urgency and language: the classifier runs only when a rule asks for one of them
         classify=build_classifier(config.classifier).classify if _needs_classifier(config) else None,

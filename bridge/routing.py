@@ -20,13 +20,19 @@ from bridge.rulebook import names_used
 from bridge.rules import Decision, Rule
 
 _KINDS = (("group", "groups"), ("assignee", "agents"), ("brand", "brands"))
+NOTE_TITLE = "Triage rules that fired:"
+#: a single-line text field's length (Freshdesk refuses a longer value; Zendesk's is alike)
+FIELD_MAX = 255
 
 
 class Triage:
     """The configured rules, and the helpdesk's ids for the names they use (resolved once)."""
 
-    def __init__(self, rules: Sequence[Rule] = ()) -> None:
+    def __init__(self, rules: Sequence[Rule] = (), *, explain_in: str | None = None) -> None:
+        """``explain_in``: the ticket field (``[bridge] rules_field``) each create or update call writes the
+        fired rules' reasons to, so the field says why the ticket is where it is now."""
         self.rules = tuple(rules)
+        self.explain_in = explain_in
         self._names: HelpdeskNames | None = None
         self._lock = threading.Lock()
 
@@ -46,16 +52,34 @@ class Triage:
 
     def routing(self, decision: Decision, helpdesk: Helpdesk) -> Routing:
         """The decision with ids for names (looked up now if :meth:`prepare` was not called)."""
+        fields = dict(decision.fields)
+        if self.explain_in and decision.fired:
+            fields[self.explain_in] = field_text(decision, FIELD_MAX)
         if decision.group is None and decision.assignee is None and decision.brand is None:
-            return _routing(decision, HelpdeskNames())
+            return _routing(decision, HelpdeskNames(), fields)
         with self._lock:
             if self._names is None:
                 self.prepare(helpdesk)
         assert self._names is not None
-        return _routing(decision, self._names)
+        return _routing(decision, self._names, fields)
 
 
-def _routing(decision: Decision, names: HelpdeskNames) -> Routing:
+def field_text(decision: Decision, limit: int) -> str:
+    """The rules' explanation for a ticket field of ``limit`` characters: whole lines from the first rule on,
+    and, when they do not all fit, the names of the rules left out (each ticket still carries their
+    ``rule_<name>`` tags). Cut mid-line, an explanation loses its later rules' reasons without saying so."""
+    lines = [NOTE_TITLE, *(f.line() for f in decision.fired)] if decision.fired else []
+    if len("\n".join(lines)) <= limit:
+        return "\n".join(lines)
+    for kept in range(len(lines) - 1, 0, -1):
+        left_out = [f.rule for f in decision.fired[kept - 1 :]]
+        text = "\n".join([*lines[:kept], f"(and {len(left_out)} more: {', '.join(left_out)})"])
+        if len(text) <= limit:
+            return text
+    return f"{NOTE_TITLE} {', '.join(f.rule for f in decision.fired)}"[: limit - 1] + "…"
+
+
+def _routing(decision: Decision, names: HelpdeskNames, fields: dict[str, str]) -> Routing:
     return Routing(
         priority=decision.priority,
         type=decision.type,
@@ -63,7 +87,7 @@ def _routing(decision: Decision, names: HelpdeskNames) -> Routing:
         assignee_id=names.agents.get(decision.assignee) if decision.assignee else None,
         brand_id=names.brands.get(decision.brand) if decision.brand else None,
         status=decision.status,
-        fields=dict(decision.fields),
+        fields=fields,
     )
 
 

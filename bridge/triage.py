@@ -16,11 +16,10 @@ from bridge.calendars import Unknown
 from bridge.errors import BridgeError
 from bridge.events import SocialEvent
 from bridge.registry import Runtime
+from bridge.routing import NOTE_TITLE
 from bridge.rules import NO_RULES, Classified, CrmFacts, Decision, EventFacts, Rule, ThreadFacts, decide, explain
 
 log = logging.getLogger(__name__)
-
-NOTE_TITLE = "Triage rules that fired:"
 
 
 def decide_for(
@@ -86,21 +85,6 @@ def classified(rt: Runtime, event: SocialEvent) -> Classified | None:
 def note(decision: Decision) -> str:
     """What the ticket's first internal note says about the rules ("" when none fired)."""
     return f"{NOTE_TITLE}\n{decision.explanation()}" if decision.fired else ""
-
-
-def field_text(decision: Decision, limit: int) -> str:
-    """The rules' explanation for a ticket field of ``limit`` characters: whole lines from the first rule on,
-    and, when they do not all fit, the names of the rules left out (each ticket still carries their
-    ``rule_<name>`` tags). Cut mid-line, an explanation loses its later rules' reasons without saying so."""
-    lines = [NOTE_TITLE, *(f.line() for f in decision.fired)] if decision.fired else []
-    if len("\n".join(lines)) <= limit:
-        return "\n".join(lines)
-    for kept in range(len(lines) - 1, 0, -1):
-        left_out = [f.rule for f in decision.fired[kept - 1 :]]
-        text = "\n".join([*lines[:kept], f"(and {len(left_out)} more: {', '.join(left_out)})"])
-        if len(text) <= limit:
-            return text
-    return f"{NOTE_TITLE} {', '.join(f.rule for f in decision.fired)}"[: limit - 1] + "…"
 
 
 def write_note(rt: Runtime, ticket_id: str, text: str) -> None:

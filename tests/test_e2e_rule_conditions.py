@@ -22,7 +22,8 @@ from tests.support import settle, status_of, tickets
 FRIDAY_10 = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)  # inside the calendar below
 SATURDAY_10 = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)  # outside
 CALENDARS = {"office": {"timezone": "UTC", "hours": ["mon-fri 09:00-17:00"], "target": "2 business hours"}}
-VIP = {"vip_field": "account_type", "vip_values": ["Enterprise"], "retry_seconds": 1}
+#: join_users off: joining a persona to its Contact's user costs calls of its own (tests/test_e2e_joins.py)
+VIP = {"vip_field": "account_type", "vip_values": ["Enterprise"], "retry_seconds": 1, "join_users": False}
 
 
 def rule(name: str, when: dict[str, Any]) -> dict[str, Any]:
@@ -122,6 +123,15 @@ def reasons(stack: Stack, call: Call) -> str:
     return str(sent_fields(stack, call)[str(stack.bridge_options["rules_field"])])
 
 
+def named(explanation: str) -> set[str]:
+    """The rules an explanation names: its lines', then those it left out for want of room."""
+    *lines, last = explanation.split("\n")[1:]
+    shown = {line.split(":")[0].removeprefix("rule ") for line in lines}
+    if last.startswith("(and "):
+        return shown | set(last.partition(": ")[2].rstrip(")").split(", "))
+    return shown | {last.split(":")[0].removeprefix("rule ")}
+
+
 def test_each_condition_fires_in_the_create_call_with_its_reasons(stack: Stack) -> None:
     vip_customer(stack, "9101")
     image = [{"type": "image", "payload": {"url": "https://cdn.example/receipt.jpg"}}]
@@ -161,6 +171,9 @@ def test_a_follow_up_fires_its_conditions_in_the_update_call(stack: Stack) -> No
     assert fired(set(tickets(stack)[0]["tags"])) == fired(sent_tags(first[1])) | fired(sent_tags(put))
     assert fired(sent_tags(put)) - fired(sent_tags(first[1])) >= {"follow-up", "all", "any", "not"}
     assert "keyword" not in fired(set(tickets(stack)[0]["tags"]))
+    # the field says why the ticket is where it is now: the rules of the latest message that fired any
+    assert named(reasons(stack, put)) == fired(sent_tags(put)) - fired(sent_tags(first[1])) | ALWAYS | {
+        "private", "inside", "stranger"}  # fmt: skip
 
 
 # -- every action, in the create call and in the update call ------------------------------------------------------
@@ -207,6 +220,8 @@ def test_every_action_rides_on_the_create_and_the_update_call(tmp_path: Path, he
         assert after["priority"] == {"zendesk": "urgent", "freshdesk": 4}[helpdesk]
         assert after["group_id"] == escalations
         assert {"escalated", "chased", "rule_chase", "routed"} <= set(after["tags"])
+        put = next(c for c in update if c.method == "PUT")  # why it went to Escalations, in that same call
+        assert reasons(stack, put) == "Triage rules that fired:\nrule chase: follow-up"
 
 
 @pytest.mark.parametrize("helpdesk", HELPDESKS)
