@@ -232,3 +232,17 @@ def test_an_ignored_message_costs_no_helpdesk_call_and_names_the_rule(tmp_path: 
         assert calls == []
         [row] = stack.store.rows("inbox")
         assert (row["status"], row["last_error"]) == ("ignored", "rule staff")
+
+
+def test_the_rules_run_in_the_worker_never_in_the_webhook(tmp_path: Path) -> None:
+    """The webhook stores the message and answers; only the worker decides (an ignore rule shows when)."""
+    rules = [{"name": "noise", "when": {"keywords": ["giveaway"]}, "then": {"ignore": True}}]
+    with Stack(tmp_path, rules=rules, start_worker=False) as stack:
+        sent = stack.meta.customer_message(PAGE_ID, psid="9107", text="Giveaway!! click here")
+        assert sent.response is not None and sent.response.status_code == 200
+        [row] = stack.store.rows("inbox")
+        assert (row["status"], row["last_error"]) == ("pending", None)  # stored as is, nothing decided yet
+        stack.start_worker_now()
+        settle(stack)
+        [row] = stack.store.rows("inbox")
+        assert (row["status"], row["last_error"]) == ("ignored", "rule noise")
