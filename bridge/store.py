@@ -44,7 +44,6 @@ from sqlalchemy.engine import Connection, Engine
 from bridge import drivers, metrics
 from bridge.errors import BridgeError, ConfigError, Unavailable
 from bridge.events import AuthorKind, DeliveryStatus, Ignored, SocialEvent
-from bridge.figures import MessageRow, ReplyRow
 from bridge.groupcommit import GroupCommit
 from bridge.ingest import InboxWriter, IngestRow
 from bridge.rows import CrmCached, InboxStatus, ThreadContext, ThreadRow
@@ -918,23 +917,6 @@ class Store:
             ]
             insert_ignoring_duplicates(conn, sent_messages, sent)
         return first_response
-
-    def figure_rows(self, since: float, until: float) -> tuple[list[MessageRow], list[ReplyRow]]:
-        """The rows :mod:`bridge.figures` needs for the customer messages sent in [since, until) (platform
-        time) and the replies written since ``since``: two queries, loaded once."""
-        messages = (
-            sa.select(inbox.c.thread_key, threads.c.channel, threads.c.platform, inbox.c.platform_ts,
-                      inbox.c.opens_episode)
-            .join(threads, threads.c.key == inbox.c.thread_key)
-            .where(inbox.c.opens_episode.isnot(None), inbox.c.platform_ts >= since, inbox.c.platform_ts < until)
-        )  # fmt: skip
-        replies = sa.select(
-            deliveries.c.thread_key, deliveries.c.comment_created_at, deliveries.c.delivered_at, deliveries.c.status,
-            deliveries.c.author_kind,
-        ).where(deliveries.c.comment_created_at >= since)  # fmt: skip
-        with self.begin() as conn:
-            return ([MessageRow(*r) for r in conn.execute(messages)],
-                    [ReplyRow(*r) for r in conn.execute(replies)])  # fmt: skip
 
     def waiting_episodes(self, channel: str | None, *, limit: int, with_text: bool) -> list[WaitingRow]:
         """Threads (of ``channel``, or all) whose current episode waits for its first human reply, longest

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
-from bridge.figmodel import MessageFact, ReplyFact
+from bridge.figmodel import EpisodeRow, MessageFact, Period, ReplyFact
+from bridge.figquery import compute
 from bridge.store import Store, deliveries, inbox
 
 
@@ -41,3 +44,10 @@ def store_facts(store: Store, messages: Sequence[MessageFact], replies: Sequence
             conn.execute(sa.insert(inbox), rows)
         if answers:
             conn.execute(sa.insert(deliveries), answers)
+
+
+def stored_episodes(store: Store) -> list[EpisodeRow]:
+    """The episodes of the store's messages (two months either side of today, UTC), as the figures see them."""
+    today = datetime.now(UTC).date()
+    period = Period(today - timedelta(days=60), today + timedelta(days=60), ZoneInfo("UTC"))
+    return [e for e in compute(store, period).episodes if not e.continued]

@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge import acks, figures, inbound, outbound, schedules, status
+from bridge import acks, inbound, outbound, schedules, status
 from bridge.events import AuthorKind
 from bridge.registry import Runtime
 from sandbox.base import Fault
 from sandbox.stack import HELPDESKS, IG_ID, PAGE_ID, WA_PHONE_ID, Stack
 from sandbox.zendesk import ZendeskSimulator
+from tests.figfacts import stored_episodes
 from tests.support import WallClock, notes, one_ticket, step_runtime
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -100,8 +101,8 @@ def test_an_away_reply_at_23_00_on_a_friday_before_a_holiday_promises_tuesday_on
         [delivery] = stack.store.rows("deliveries")
         assert (delivery["comment_id"], delivery["status"]) == (f"auto_ack:{the_ack(stack)['id']}", "sent")
         assert delivery["author_kind"] == AuthorKind.AUTO_ACK
-        [episode] = figures.episodes(*stack.store.figure_rows(0, 2e9))
-        assert episode.first_response_at is None  # an acknowledgement is no person's answer
+        [episode] = stored_episodes(stack.store)
+        assert episode.first_response is None and episode.acknowledged  # an acknowledgement is no person's answer
         assert stack.store.rows("threads")[0]["episode_answered_at"] is None
 
         clock.advance(600)  # the customer again, ten minutes later: the same episode

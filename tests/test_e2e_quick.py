@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from bridge import bot as bot_module
-from bridge import figures, metrics, status
+from bridge import metrics, status
 from bridge.events import AuthorKind, SocialEvent
 from bridge.registry import Runtime
 from sandbox.stack import HELPDESKS, IG_ID, PAGE_ID, WA_PHONE_ID, Stack, channel_name
+from tests.figfacts import stored_episodes
 from tests.support import WallClock, notes, one_ticket, step_runtime
 from tests.test_e2e_acks import work
 
@@ -144,8 +145,8 @@ def test_a_quick_answer_with_buttons_then_the_hand_off_to_a_person(
         work(stack, rt)
         assert len(customer.received()) == 2
         assert (bot_count(platform, "answer"), bot_count(platform, "handoff")) == (counted[0] + 1, counted[1] + 1)
-        [episode] = figures.episodes(*stack.store.figure_rows(0, 2e9))
-        assert episode.first_response_at is None  # the bot is no person: the episode waits for one
+        [episode] = stored_episodes(stack.store)
+        assert episode.first_response is None and episode.answered_by == "bot"  # the bot is no person: it waits
 
 
 def test_a_telegram_press_a_rule_ignores_is_answered_too(tmp_path: Path) -> None:

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from bridge import config as config_module
-from bridge import figures, inbound, outbound
+from bridge import inbound, outbound
 from bridge.events import AuthorKind
 from bridge.registry import Runtime
 from sandbox.stack import HELPDESKS, PAGE_ID, Stack
+from tests.figfacts import stored_episodes
 from tests.support import step_runtime, tickets
 
 PSID = "4242"
@@ -61,9 +62,9 @@ def test_each_message_and_reply_is_stamped_and_the_first_response_is_from_the_cu
     assert thread["episode_started_at"] == asked.timestamp()
     assert thread["episode_answered_at"] == delivery["delivered_at"]
 
-    [episode] = figures.episodes(*stack.store.figure_rows(0, 2e9))
-    assert episode.messages == 2 and episode.first_response_seconds == delivery["delivered_at"] - asked.timestamp()
-    assert 20 * 60 <= episode.first_response_seconds < 21 * 60  # type: ignore[operator]
+    [episode] = stored_episodes(stack.store)
+    assert episode.messages == 2 and episode.first_response == delivery["delivered_at"] - asked.timestamp()
+    assert 20 * 60 <= episode.first_response < 21 * 60  # type: ignore[operator]
 
 
 def test_a_failed_reply_keeps_its_reason_and_answers_nothing(stack: Stack) -> None:
@@ -73,8 +74,8 @@ def test_a_failed_reply_keeps_its_reason_and_answers_nothing(stack: Stack) -> No
     [delivery] = stack.store.rows("deliveries")
     assert delivery["status"] == "failed" and delivery["delivered_at"] is None
     assert "reply window has closed" in str(delivery["error"])
-    [episode] = figures.episodes(*stack.store.figure_rows(0, 2e9))
-    assert episode.first_response_at is None
+    [episode] = stored_episodes(stack.store)
+    assert episode.first_response is None and episode.failures
     assert stack.store.rows("threads")[0]["episode_answered_at"] is None
 
 
@@ -87,7 +88,7 @@ def test_a_quiet_period_or_a_closed_ticket_opens_an_episode(stack: Stack) -> Non
     customer_says(stack, rt, "three, a minute later, on a closed ticket", now - timedelta(days=1, minutes=-1))
     assert len(tickets(stack)) == 2  # a follow-up ticket
     assert [r["opens_episode"] for r in inbox(stack)] == [True, True, True]
-    found = figures.episodes(*stack.store.figure_rows(0, 2e9))
+    found = stored_episodes(stack.store)
     assert [e.started_at for e in found] == [r["platform_ts"] for r in inbox(stack)]
 
 
