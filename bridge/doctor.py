@@ -14,6 +14,7 @@ from typing import cast
 import requests
 
 from bridge import enrich_fields, revocations, schedules, transport
+from bridge.calendarbook import CalendarConfig
 from bridge.config import ChannelConfig, Config
 from bridge.errors import BridgeError
 from bridge.holding import Approvers
@@ -114,8 +115,22 @@ def _schedules_now(config: Config) -> str:
     helpdesk = build_helpdesk(config)
     if not isinstance(helpdesk, schedules.BusinessSchedules):
         raise BridgeError(f"{config.helpdesk} has no business-hours schedules")
-    found = helpdesk.business_schedules()
-    return f"readable now: {', '.join(repr(s.name) for s in found) or 'no schedule'}"
+    found = [s.name for s in helpdesk.business_schedules()]
+    for name, calendar in config.calendars.items():
+        missing = _missing_schedule(calendar, found, config.helpdesk) if calendar.from_helpdesk else None
+        if missing:
+            raise BridgeError(f"calendars.{name}{missing}")
+    return f"readable now: {', '.join(map(repr, found))}"
+
+
+def _missing_schedule(calendar: CalendarConfig, found: list[str], helpdesk: str) -> str | None:
+    """Why the worker's read would find no schedule for ``calendar``: said now, not only after that read."""
+    if not found:
+        return f": {helpdesk} keeps no business-hours schedule"
+    if calendar.schedule_name is not None and calendar.schedule_name not in found:
+        has = ", ".join(map(repr, found))
+        return f".schedule_name: {helpdesk} has no schedule named {calendar.schedule_name!r} (it has {has})"
+    return None
 
 
 def _channel_probe(channel: ChannelConfig, store: Store | None) -> Callable[[], str]:

@@ -327,6 +327,34 @@ def test_doctor_and_status_report_calendars_and_the_schedules_freshness(
     assert any(line.startswith("calendar       eu: ✗ helpdesk schedule: the last read failed") for line in lines)
 
 
+@pytest.mark.parametrize(
+    ("schedule_name", "detail"),
+    [
+        ("Support US", "calendars.eu.schedule_name: zendesk has no schedule named 'Support US' (it has 'Support EU')"),
+        ("Support EU", "readable now: 'Support EU'"),
+        (None, "readable now: 'Support EU'"),
+    ],
+)
+def test_doctor_fails_a_calendar_naming_a_schedule_the_helpdesk_does_not_have(
+    tmp_path: Path, zendesk: ZendeskSimulator, schedule_name: str | None, detail: str
+) -> None:
+    """Before, doctor said the schedule was 'readable now' and the calendar only 'never read' until the worker's
+    first read: a misspelt schedule_name (or a helpdesk without schedules) was not named until then."""
+    zendesk.add_schedule("Support EU", "Berlin", WEEKDAYS)
+    raw = raw_config(zendesk_url=zendesk.url, database_url=f"sqlite:///{tmp_path}/s.db")
+    raw["calendars"] = {"eu": {"schedule": "helpdesk", **({"schedule_name": schedule_name} if schedule_name else {})}}
+    assert checks_of(config_module.parse(raw, env={}))["helpdesk schedule"] == (detail.startswith("readable"), detail)
+
+
+def test_doctor_fails_helpdesk_calendars_when_the_helpdesk_keeps_no_schedule(
+    tmp_path: Path, zendesk: ZendeskSimulator
+) -> None:
+    raw = raw_config(zendesk_url=zendesk.url, database_url=f"sqlite:///{tmp_path}/s.db")
+    raw["calendars"] = {"eu": {"schedule": "helpdesk"}}
+    checked = checks_of(config_module.parse(raw, env={}))["helpdesk schedule"]
+    assert checked == (False, "calendars.eu: zendesk keeps no business-hours schedule")
+
+
 def test_the_promise_for_a_channel(tmp_path: Path, zendesk: ZendeskSimulator) -> None:
     zendesk.add_schedule("Support EU", "Berlin", WEEKDAYS, [("Christmas", "2026-12-14", "2026-12-14")])
     raw = raw_config(zendesk_url=zendesk.url, database_url=f"sqlite:///{tmp_path}/s.db")
