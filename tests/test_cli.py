@@ -38,7 +38,10 @@ def test_demo_runs_the_whole_loop_and_says_so() -> None:
     assert "✓ service figures: 10 episodes, 8 answered by a person" in result.stdout
     assert "/dashboard" in result.stdout and "Facebook badge estimate, acme-facebook" in result.stdout
     assert "✓ the reply under the crisis post waited for approval, then went out once" in result.stdout
-    assert "✓ Salesforce: the known customer's ticket has the CRM fields filled, in 2 helpdesk calls" in result.stdout
+    assert "✓ Salesforce: the known customer's message lands on their synced user, the CRM fields" in result.stdout
+    # the routed conversation and its explanation (issue 15)
+    assert "✓ the angry message became an urgent ticket in Escalations, and its note says" in result.stdout
+    assert "\n      rule escalate-angry: " in result.stdout
     assert "✓ a quick answer with buttons, the hand-off to a person, both noted on the ticket" in result.stdout
 
 
