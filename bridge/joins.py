@@ -119,11 +119,16 @@ class Joined:
 NOTHING = Joined()
 
 
-def joined_user(rt: Runtime, event: SocialEvent, lookup: Lookup | None, profile: UserProfile | None = None) -> Joined:
+def joined_user(
+    rt: Runtime, event: SocialEvent, lookup: Lookup | None, profile: UserProfile | None = None, *, remembered: bool
+) -> Joined:
     """Join (or move, or undo) the identity as a new thread's CRM look-up says, the Contact's user written with
-    the CRM's ``profile`` (:mod:`bridge.enrich_fields`) in the same call. A follow-up, or the CRM down, asks
-    nothing of the store or the helpdesk."""
+    the CRM's ``profile`` (:mod:`bridge.enrich_fields`) in the same call. ``remembered``: whether the identity
+    has a user in ``identities``. A follow-up, the CRM down, or a stranger asks nothing of the store or the
+    helpdesk."""
     if lookup is None or lookup.outcome == "unavailable" or not enabled(rt):
+        return NOTHING
+    if not remembered and contact_of(lookup) is None:  # a join always remembers its user: nothing to undo
         return NOTHING
     last = rt.store.last_join(identity_key(rt, event))
     joined_to = str(last["contact_id"]) if last and last["action"] != Action.UNDONE and last["contact_id"] else None

@@ -39,7 +39,7 @@ def requester_for(
     """:func:`requester`, the identity's cached user (``cached``) read already (with the thread's context).
     ``customer``: a new thread's CRM look-up; a customer it identifies is their Contact's user
     (:mod:`bridge.joins`), and a join it contradicts no longer stands (``cached`` is then forgotten)."""
-    joined = joins.joined_user(rt, event, customer, profile)
+    joined = joins.joined_user(rt, event, customer, profile, remembered=cached is not None)
     if joined.user_id is not None:
         return joined.user_id, _named(event, event.author.name or crm_name)
     if joined.undone:

@@ -201,3 +201,20 @@ def test_a_join_the_crm_contradicts_is_undone_for_the_next_tickets_and_noted(sta
     assert alone["requester_id"] not in (hank_user["id"], frank_user["id"])
     assert identity_of(stack, frank_user["id"]) == []
     assert [r["action"] for r in joins(stack)][-1] == "undone"
+
+
+@pytest.mark.parametrize("stack", ["zendesk"], indirect=True)
+def test_a_user_zendesk_refuses_to_merge_is_linked_and_noted(stack: Stack) -> None:
+    """The identity's user is an agent (who once wrote in as a customer): Zendesk merges end users only."""
+    hank = contact(stack)
+    synced_user = synced(stack)[f"salesforce:{hank}"]
+    agent = stack.zendesk.agent_id
+    stack.store.remember_identity("zendesk:facebook:8106", str(agent))
+    persona(stack, "8106", hank)
+    ticket = comment(stack, "8106", "it's me")
+    settle(stack)
+    assert ticket["requester_id"] == synced_user["id"]
+    [row] = joins(stack)
+    assert row["action"] == "linked" and "refused to merge" in row["reason"]
+    assert stack.zendesk.user(agent)["active"] is True and stack.zendesk.user(agent)["role"] == "agent"
+    assert f"new conversations go to user {synced_user['id']}" in profile_notes(stack, agent)
