@@ -4,7 +4,8 @@ Off unless ``[dashboard]`` names a credential (a ``token``, and/or a ``user`` an
 path below ``/dashboard`` answers 404 with a line saying how to turn it on. On, a request without the
 credential gets a 401 with ``WWW-Authenticate`` (basic first, so that a browser asks for the user and
 password). The page is static (HTML, a small script drawing inline SVG, CSS: nothing from another host, the
-bridge often runs without internet) and reads ``/dashboard/api/figures`` (:mod:`bridge.dashboard`).
+bridge often runs without internet) and reads ``/dashboard/api/figures`` and ``/dashboard/api/status`` in
+parallel (:mod:`bridge.dashboard`).
 """
 
 from __future__ import annotations
