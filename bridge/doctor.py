@@ -90,7 +90,7 @@ def _helpdesk(config: Config) -> Iterator[Check]:
     yield _check(f"{config.helpdesk} credentials", lambda: f"authenticated as {helpdesk.ping()}")
     if isinstance(helpdesk, SetupCheck):
         yield _check(f"{config.helpdesk} setup", helpdesk.check_setup)
-    if isinstance(helpdesk, CustomFields) and enrich_fields.wanted(config):  # the CRM's and rules' fields exist
+    if isinstance(helpdesk, CustomFields) and enrich_fields.wanted(config):  # the CRM's, rules', quick answers' fields
         yield _check("mapped fields", lambda: enrich_fields.check_mapping(config, *helpdesk.field_names()))
     if config.rules:  # their groups, assignees and brands exist in the helpdesk
         yield _check("rules", lambda: Triage(config.rules).prepare(helpdesk))

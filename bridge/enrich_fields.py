@@ -73,11 +73,14 @@ FieldKind = Literal["ticket", "user"]
 
 
 def wanted(config: Config) -> list[tuple[str, str, FieldKind]]:
-    """(config key, helpdesk field, its kind) for every mapped field."""
+    """(config key, helpdesk field, its kind) for every mapped field: the CRM's, the rules', the quick answers'."""
     section = config.salesforce
     wanted: list[tuple[str, str, FieldKind]] = [("bridge.rules_field", f, "ticket") for f in [rules_field(config)] if f]
     tables: tuple[tuple[str, FieldKind], ...] = (("ticket_fields", "ticket"), ("user_fields", "user"))
     for table, kind in tables:
         mapping = section.get(table) if section is not None else {}
         wanted += [(f"salesforce.{table}.{source}", str(target), kind) for source, target in mapping.items()]
+    for channel, quick in config.quick.items():  # what a quick answer asks for goes in a ticket field
+        asks = [(a.name, a.ask.field) for a in quick.answers if a.ask is not None]
+        wanted += [(f"channels[{channel}].quick.answers[{name}].ask.field", f, "ticket") for name, f in asks]
     return wanted

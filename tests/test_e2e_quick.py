@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from bridge import bot as bot_module
-from bridge import metrics, status
+from bridge import cli, metrics, status
 from bridge.events import AuthorKind, SocialEvent
 from bridge.registry import Runtime
-from sandbox.stack import HELPDESKS, IG_ID, PAGE_ID, WA_PHONE_ID, Stack, channel_name
+from sandbox.stack import HELPDESKS, IG_ID, PAGE_ID, WA_PHONE_ID, Stack, channel_name, to_toml
 from tests.figfacts import stored_episodes
 from tests.support import WallClock, notes, one_ticket, step_runtime
 from tests.test_e2e_acks import work
@@ -162,6 +163,23 @@ def test_a_telegram_press_a_rule_ignores_is_answered_too(tmp_path: Path) -> None
         assert dict(stack.store.ignored_reasons(0)) == {"rule orders-elsewhere": (1, 1)}
         assert list(stack.telegram.queries.values()) == [True]
         assert len(customer.received()) == 1  # the bot said nothing more
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_doctor_checks_the_ticket_field_a_quick_answer_fills(tmp_path: Path, helpdesk: str) -> None:
+    """Zendesk ignores an unknown field id, Freshdesk refuses the update: either way the customer's order number
+    would be lost, and doctor did not look at the quick answers' fields."""
+    with bot(tmp_path, helpdesk, "telegram") as (stack, _):
+        raw, path = stack.raw_config(), tmp_path / "socialdesk.toml"
+        path.write_text(to_toml(raw))
+        good = CliRunner().invoke(cli.main, ["doctor", "--config", str(path)])  # in-process: fast
+        assert f"✓ mapped fields: 1 mapped field(s) present: {FIELD[helpdesk]}" in good.output, good.output
+        missing = "999" if helpdesk == "zendesk" else "cf_no_such_field"
+        raw["channels"][0]["quick"]["answers"][1]["ask"]["field"] = missing
+        path.write_text(to_toml(raw))
+        bad = CliRunner().invoke(cli.main, ["doctor", "--config", str(path)])
+    key = "channels[acme-telegram].quick.answers[order].ask.field"
+    assert bad.exit_code == 1 and f"✗ mapped fields: {key}: the helpdesk has no ticket field {missing!r}" in bad.output
 
 
 def bot_count(platform: str, step: str) -> float:
