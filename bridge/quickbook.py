@@ -30,7 +30,7 @@ from typing import Any
 
 from bridge.errors import ConfigError
 from bridge.quick import BUTTON_LIMITS, PRIVATE_PLATFORMS, Ask, QuickAnswer, QuickConfig, Templates
-from bridge.rules import Keywords, Pattern, fold, strip_marks
+from bridge.tablekeys import BadKey, read_bool, read_keywords, read_regex
 
 _KEYS = ("answers", "person", "person_words", "person_hint", "handoff", "menu", "buttons")
 _ANSWER_KEYS = ("name", "keywords", "regex", "text", "button", "ask")
@@ -46,21 +46,15 @@ DEFAULTS: Mapping[str, Any] = {
 }
 
 
-class _Error(Exception):
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
-        self.key, self.message = key, message
-
-
 def parse_quick(raw: object, *, channel: str, platform: str, helpdesk: str) -> QuickConfig:
     """One channel's table as a :class:`QuickConfig`; a :class:`ConfigError` naming the key otherwise."""
     where = f"channels[{channel}].quick"
     try:
         if platform not in PRIVATE_PLATFORMS:
-            raise _Error("", f"quick answers are for private conversations (DMs, WhatsApp, Telegram, own channels), "
+            raise BadKey("", f"quick answers are for private conversations (DMs, WhatsApp, Telegram, own channels), "
                              f"not {platform}")  # fmt: skip
         return _config(_table(raw, ""), platform, helpdesk)
-    except _Error as e:
+    except BadKey as e:
         raise ConfigError(f"{where}{'.' + e.key if e.key else ''}: {e.message}") from None
 
 
@@ -69,13 +63,13 @@ def _config(table: Mapping[str, Any], platform: str, helpdesk: str) -> QuickConf
     values = {**DEFAULTS, **table}
     answers = tuple(_answer(a, i, helpdesk) for i, a in enumerate(_tables(table.get("answers"), "answers")))
     if not answers:
-        raise _Error("answers", "at least one [[channels.quick.answers]] is required")
+        raise BadKey("answers", "at least one [[channels.quick.answers]] is required")
     _unique([a.name for a in answers])
-    buttons = _bool(values.get("buttons", True), "buttons")
+    buttons = read_bool(values.get("buttons", True), "buttons")
     config = QuickConfig(
         answers=answers,
         person=_templates(values["person"], "person"),
-        person_words=_keywords(values["person_words"], "person_words"),
+        person_words=read_keywords(values["person_words"], "person_words"),
         person_hint=_templates(values["person_hint"], "person_hint"),
         handoff=_templates(values["handoff"], "handoff"),
         menu=_templates(values["menu"], "menu") if "menu" in values else None,
@@ -91,16 +85,16 @@ def _answer(table: Mapping[str, Any], index: int, helpdesk: str) -> QuickAnswer:
     try:
         _known(table, _ANSWER_KEYS, "")
         if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise _Error("name", "required: 1-24 of a-z, 0-9, '-', '_', starting with a letter or digit")
-        keywords = _per_language(table.get("keywords"), "keywords", _keywords)
-        patterns = _per_language(table.get("regex"), "regex", _regex)
+            raise BadKey("name", "required: 1-24 of a-z, 0-9, '-', '_', starting with a letter or digit")
+        keywords = _per_language(table.get("keywords"), "keywords", read_keywords)
+        patterns = _per_language(table.get("regex"), "regex", read_regex)
         if not keywords and not patterns and "button" not in table:
-            raise _Error("keywords", "required (or regex, or a button): what triggers the answer")
+            raise BadKey("keywords", "required (or regex, or a button): what triggers the answer")
         button = _templates(table["button"], "button") if "button" in table else None
         ask = _ask(table["ask"], helpdesk) if "ask" in table else None
         return QuickAnswer(name, keywords, patterns, _templates(table.get("text"), "text"), button, ask)
-    except _Error as e:
-        raise _Error(f"{where}.{e.key}", e.message) from None
+    except BadKey as e:
+        raise BadKey(f"{where}.{e.key}", e.message) from None
 
 
 def _ask(raw: object, helpdesk: str) -> Ask:
@@ -109,8 +103,8 @@ def _ask(raw: object, helpdesk: str) -> Ask:
     field = table.get("field")
     pattern, wanted = _FIELDS.get(helpdesk, (re.compile(r".+"), "a field"))
     if not isinstance(field, str | int) or isinstance(field, bool) or not pattern.fullmatch(str(field)):
-        raise _Error("ask.field", f"required: {wanted}")
-    [compiled] = _regex(table.get("pattern"), "ask.pattern").patterns[:1]
+        raise BadKey("ask.field", f"required: {wanted}")
+    [compiled] = read_regex(table.get("pattern"), "ask.pattern").patterns[:1]
     return Ask(str(field), compiled, _templates(table.get("thanks"), "ask.thanks", allowed=("answer",)))
 
 
@@ -121,13 +115,13 @@ def _fits(config: QuickConfig, platform: str) -> None:
         return
     offered = [a for a in config.answers if a.button is not None]
     if len(offered) + 1 > limit:
-        raise _Error("answers", f"{len(offered)} buttons and the way to a person are more than the {limit} "
+        raise BadKey("answers", f"{len(offered)} buttons and the way to a person are more than the {limit} "
                                 f"{platform} shows in one message")  # fmt: skip
     titles = [(f"answers[{a.name}].button", a.button) for a in offered if a.button] + [("person", config.person)]
     for key, templates in titles:
         for language, title in templates.items():
             if longest is not None and len(title) > longest:
-                raise _Error(f"{key}.{language}", f"{len(title)} characters: a {platform} button title has at "
+                raise BadKey(f"{key}.{language}", f"{len(title)} characters: a {platform} button title has at "
                                                   f"most {longest}")  # fmt: skip
 
 
@@ -138,9 +132,9 @@ def _templates(value: object, key: str, *, allowed: Sequence[str] = ()) -> Templ
     """One text, or one per language with a ``default``; placeholders only from ``allowed``."""
     table = {"default": value} if isinstance(value, str) else value
     if not isinstance(table, dict) or not all(isinstance(v, str) and v.strip() for v in table.values()):
-        raise _Error(key, "required: a text, or a table of texts by language with a 'default'")
+        raise BadKey(key, "required: a text, or a table of texts by language with a 'default'")
     if "default" not in table:
-        raise _Error(key, "a 'default' text is required (the others are per language)")
+        raise BadKey(key, "a 'default' text is required (the others are per language)")
     for language, text in table.items():
         _placeholders(text, f"{key}.{language}", allowed)
     return dict(table)
@@ -150,11 +144,11 @@ def _placeholders(text: str, key: str, allowed: Sequence[str]) -> None:
     try:
         names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
     except ValueError as e:
-        raise _Error(key, f"{e} (write {{{{ and }}}} for a brace)") from None
+        raise BadKey(key, f"{e} (write {{{{ and }}}} for a brace)") from None
     for name in names:
         if name not in allowed:
             use = f" (use {', '.join(f'{{{a}}}' for a in allowed)})" if allowed else " (none is known here)"
-            raise _Error(key, f"unknown placeholder {{{name}}}{use}")
+            raise BadKey(key, f"unknown placeholder {{{name}}}{use}")
 
 
 def _per_language(value: object, key: str, make: Any) -> dict[str, Any]:
@@ -165,37 +159,9 @@ def _per_language(value: object, key: str, make: Any) -> dict[str, Any]:
             for language, v in table.items()}  # fmt: skip
 
 
-def _strings(value: object, key: str) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or not all(isinstance(v, str) and v.strip() for v in items):
-        raise _Error(key, "must be a non-empty string or list of strings")
-    return tuple(items)
-
-
-def _keywords(value: object, key: str) -> Keywords:
-    shown = _strings(value, key)
-    return Keywords(tuple(fold(w) for w in shown), shown)
-
-
-def _regex(value: object, key: str) -> Pattern:
-    compiled = []
-    for pattern in _strings(value, key):
-        try:
-            compiled.append(re.compile(strip_marks(pattern), re.IGNORECASE))
-        except re.error as e:
-            raise _Error(key, f"invalid regular expression {pattern!r}: {e}") from None
-    return Pattern(tuple(compiled))
-
-
-def _bool(value: object, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise _Error(key, "must be true or false")
-    return value
-
-
 def _table(value: object, key: str) -> Mapping[str, Any]:
     if not isinstance(value, dict):
-        raise _Error(key, "must be a table")
+        raise BadKey(key, "must be a table")
     return value
 
 
@@ -203,7 +169,7 @@ def _tables(value: object, key: str) -> list[Mapping[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
-        raise _Error(key, "must be an array of tables")
+        raise BadKey(key, "must be an array of tables")
     return value
 
 
@@ -212,12 +178,12 @@ def _known(table: Mapping[str, Any], allowed: Sequence[str], where: str) -> None
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(allowed)})"
-            raise _Error(f"{where}.{key}" if where else key, f"unknown key{hint}")
+            raise BadKey(f"{where}.{key}" if where else key, f"unknown key{hint}")
 
 
 def _unique(names: list[str]) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise _Error(f"answers[{name}].name", "another answer has this name")
+            raise BadKey(f"answers[{name}].name", "another answer has this name")
         seen.add(name)

@@ -30,16 +30,13 @@ from bridge.rules import (
     Condition,
     CrmField,
     Flag,
-    Keywords,
     Not,
     OneOf,
-    Pattern,
     Rule,
     SentimentIs,
     UrgencyIs,
-    fold,
-    strip_marks,
 )
+from bridge.tablekeys import BadKey, read_bool, read_keywords, read_regex, read_strings
 
 # -- reading [[rules]] -----------------------------------------------------------------------------------------------
 
@@ -47,14 +44,6 @@ _RULE_KEYS = ("name", "when", "then", "stop")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,23}")
 _PRIORITY_ALIASES = {"medium": "normal"}
 _STATUS_ALIASES = {"resolved": "solved"}
-
-
-class _Error(Exception):
-    """A problem at a key path inside one rule (turned into a :class:`ConfigError` naming the rule)."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
-        self.key, self.message = key, message
 
 
 def parse_rules(raw: object, *, helpdesk: str = "zendesk") -> tuple[Rule, ...]:
@@ -78,12 +67,12 @@ def _rule(table: dict[str, Any], index: int, helpdesk: str) -> Rule:
     try:
         _known(table, _RULE_KEYS, "")
         if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise _Error("name", "required: 1-24 of a-z, 0-9, '-', '_', starting with a letter or digit")
+            raise BadKey("name", "required: 1-24 of a-z, 0-9, '-', '_', starting with a letter or digit")
         stop = table.get("stop", False)
         if not isinstance(stop, bool):
-            raise _Error("stop", "must be true or false")
+            raise BadKey("stop", "must be true or false")
         return Rule(name, _when(table.get("when", {}), "when"), _then(table.get("then"), helpdesk), stop)
-    except _Error as e:
+    except BadKey as e:
         raise ConfigError(f"{where}.{e.key}: {e.message}") from None
 
 
@@ -92,7 +81,7 @@ def _known(table: Mapping[str, Any], allowed: Sequence[str], where: str) -> None
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(allowed)})"
-            raise _Error(_join(where, key), "unknown " + ("condition" if where.startswith("when") else "key") + hint)
+            raise BadKey(_join(where, key), "unknown " + ("condition" if where.startswith("when") else "key") + hint)
 
 
 def _join(where: str, key: str) -> str:
@@ -104,7 +93,7 @@ def _join(where: str, key: str) -> str:
 
 def _when(value: object, where: str) -> Condition:
     if not isinstance(value, dict):
-        raise _Error(where, "must be a table of conditions")
+        raise BadKey(where, "must be a table of conditions")
     _known(value, tuple(_CONDITIONS), where)
     return _all(_CONDITIONS[key](v, _join(where, key)) for key, v in value.items())
 
@@ -117,64 +106,36 @@ def _all(conditions: Iterable[Condition]) -> Condition:
     return parts[0] if len(parts) == 1 else All(tuple(parts))
 
 
-def _strings(value: object, where: str) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or not all(isinstance(v, str) and v.strip() for v in items):
-        raise _Error(where, "must be a non-empty string or list of strings")
-    return tuple(items)
-
-
-def _bool(value: object, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise _Error(where, "must be true or false")
-    return value
-
-
 def _one_of(what: str, attr: str) -> Callable[[object, str], Condition]:
-    return lambda v, where: OneOf(what, frozenset(s.casefold() for s in _strings(v, where)), attr)
+    return lambda v, where: OneOf(what, frozenset(s.casefold() for s in read_strings(v, where)), attr)
 
 
 def _flag(what: str, attr: str, yes: str, no: str) -> Callable[[object, str], Condition]:
-    return lambda v, where: Flag(what, _bool(v, where), attr, yes, no)
-
-
-def _keywords(value: object, where: str) -> Condition:
-    shown = _strings(value, where)
-    return Keywords(tuple(fold(w) for w in shown), shown)
-
-
-def _regex(value: object, where: str) -> Condition:
-    compiled = []
-    for pattern in _strings(value, where):
-        try:
-            compiled.append(re.compile(strip_marks(pattern), re.IGNORECASE))
-        except re.error as e:
-            raise _Error(where, f"invalid regular expression {pattern!r}: {e}") from None
-    return Pattern(tuple(compiled))
+    return lambda v, where: Flag(what, read_bool(v, where), attr, yes, no)
 
 
 def _sentiment(value: object, where: str) -> Condition:
     table = value if isinstance(value, dict) else {"is": value}
     _known(table, ("is", "min_score"), where)
-    labels = frozenset(s.casefold() for s in _strings(table.get("is"), f"{where}.is"))
+    labels = frozenset(s.casefold() for s in read_strings(table.get("is"), f"{where}.is"))
     unknown = labels - {"negative", "neutral", "positive"}
     if unknown:
-        raise _Error(f"{where}.is", f"{sorted(unknown)[0]!r} is not negative, neutral or positive")
+        raise BadKey(f"{where}.is", f"{sorted(unknown)[0]!r} is not negative, neutral or positive")
     min_score = table.get("min_score", 0.0)
     if isinstance(min_score, bool) or not isinstance(min_score, int | float) or not 0 <= min_score <= 1:
-        raise _Error(f"{where}.min_score", "must be a number from 0 to 1")
+        raise BadKey(f"{where}.min_score", "must be a number from 0 to 1")
     return SentimentIs(labels, float(min_score))
 
 
 def _urgency(value: object, where: str) -> Condition:
     if value not in ("high", "normal"):
-        raise _Error(where, "must be high or normal")
+        raise BadKey(where, "must be high or normal")
     return UrgencyIs(str(value))
 
 
 def _crm(value: object, where: str) -> Condition:
     if not isinstance(value, dict) or not value:
-        raise _Error(where, 'must be a table of CRM fields, e.g. { account_type = "Enterprise" }')
+        raise BadKey(where, 'must be a table of CRM fields, e.g. { account_type = "Enterprise" }')
     return _all(_crm_field(str(k), v, _join(where, str(k))) for k, v in value.items())
 
 
@@ -184,28 +145,28 @@ def _crm_field(name: str, value: object, where: str) -> Condition:
     if isinstance(value, int | float):
         return CrmField(name, compare=(("gte", float(value)), ("lte", float(value))))
     if not isinstance(value, dict):
-        return CrmField(name, values=frozenset(s.casefold() for s in _strings(value, where)))
+        return CrmField(name, values=frozenset(s.casefold() for s in read_strings(value, where)))
     _known(value, (*COMPARISONS, "exists"), where)
     if "exists" in value:
-        return CrmField(name, exists=_bool(value["exists"], f"{where}.exists"))
+        return CrmField(name, exists=read_bool(value["exists"], f"{where}.exists"))
     bounds = []
     for op, bound in value.items():
         if isinstance(bound, bool) or not isinstance(bound, int | float):
-            raise _Error(f"{where}.{op}", "must be a number")
+            raise BadKey(f"{where}.{op}", "must be a number")
         bounds.append((str(op), float(bound)))
     return CrmField(name, compare=tuple(bounds))
 
 
 def _hours(value: object, where: str) -> Condition:
     if value not in ("inside", "outside"):
-        raise _Error(where, "must be inside or outside")
+        raise BadKey(where, "must be inside or outside")
     return Flag("business hours", value == "inside", "inside_hours", "inside business hours", "outside")
 
 
 def _group_of(kind: Callable[[tuple[Condition, ...]], Condition]) -> Callable[[object, str], Condition]:
     def build(value: object, where: str) -> Condition:
         if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
-            raise _Error(where, "must be a non-empty list of condition tables")
+            raise BadKey(where, "must be a non-empty list of condition tables")
         return kind(tuple(_when(v, f"{where}[{i}]") for i, v in enumerate(value)))
 
     return build
@@ -217,8 +178,8 @@ _CONDITIONS: dict[str, Callable[[object, str], Condition]] = {
     "language": _one_of("language", "language"),
     "public": _flag("public", "public", "in public", "in private"),
     "first_message": _flag("first message", "first_message", "first message", "follow-up"),
-    "keywords": _keywords,
-    "regex": _regex,
+    "keywords": read_keywords,
+    "regex": read_regex,
     "sentiment": _sentiment,
     "urgency": _urgency,
     "crm": _crm,
@@ -243,7 +204,7 @@ _ACTIONS = (
 
 def _then(value: object, helpdesk: str) -> Actions:
     if not isinstance(value, dict) or not value:
-        raise _Error("then", "required: a table of actions")
+        raise BadKey("then", "required: a table of actions")
     _known(value, _ACTIONS, "then")
     priority = _priority(value.get("priority"))
     group = _text(value.get("group"), "then.group")
@@ -260,11 +221,11 @@ def _then(value: object, helpdesk: str) -> Actions:
         brand=_brand(value.get("brand"), helpdesk),
         status=_status(value.get("status"), helpdesk),
         fields=_fields(value.get("fields"), helpdesk),
-        ignore=_bool(value.get("ignore", False), "then.ignore"),
+        ignore=read_bool(value.get("ignore", False), "then.ignore"),
         ack=value.get("ack", True) is not False,
         ack_templates=_ack_templates(value.get("ack", True)),
         calendar=_text(value.get("calendar"), "then.calendar"),  # its existence is checked with the calendars
-        approval=_bool(value.get("approval", False), "then.approval"),
+        approval=read_bool(value.get("approval", False), "then.approval"),
     )
 
 
@@ -274,16 +235,16 @@ def _ack_templates(value: object) -> dict[str, dict[str, str]]:
     if isinstance(value, bool):
         return {}
     if not isinstance(value, dict) or not value:
-        raise _Error("then.ack", "must be true, false or a table of templates (instant, away, apology)")
+        raise BadKey("then.ack", "must be true, false or a table of templates (instant, away, apology)")
     _known(value, ACK_KINDS, "then.ack")
     templates = {kind: {"default": t} if isinstance(t, str) else t for kind, t in value.items()}
     for kind, table in templates.items():
         if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
-            raise _Error(f"then.ack.{kind}", "must be a template, or a table of one per language")
+            raise BadKey(f"then.ack.{kind}", "must be a template, or a table of one per language")
         try:
             check_templates(table, f"then.ack.{kind}")
         except TemplateError as e:
-            raise _Error(e.key, e.problem) from None
+            raise BadKey(e.key, e.problem) from None
     return templates
 
 
@@ -291,17 +252,17 @@ def _text(value: object, where: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise _Error(where, "must be a name")
+        raise BadKey(where, "must be a name")
     return value.strip()
 
 
 def _tags(value: object) -> tuple[str, ...]:
     if value is None:
         return ()
-    tags = _strings(value, "then.tags")
+    tags = read_strings(value, "then.tags")
     bad = next((t for t in tags if not re.fullmatch(r"[\w:-]{1,32}", t)), None)
     if bad is not None:
-        raise _Error("then.tags", f"{bad!r}: a tag is 1-32 letters, digits, '_', '-' or ':' (no spaces)")
+        raise BadKey("then.tags", f"{bad!r}: a tag is 1-32 letters, digits, '_', '-' or ':' (no spaces)")
     return tuple(t.lower() for t in tags)
 
 
@@ -311,7 +272,7 @@ def _priority(value: object) -> Priority | None:
     try:
         return Priority(_PRIORITY_ALIASES.get(str(value), str(value)))
     except ValueError:
-        raise _Error("then.priority", "must be low, normal, high or urgent") from None
+        raise BadKey("then.priority", "must be low, normal, high or urgent") from None
 
 
 def _status(value: object, helpdesk: str) -> TicketStatus | None:
@@ -320,25 +281,25 @@ def _status(value: object, helpdesk: str) -> TicketStatus | None:
     try:
         status = TicketStatus(_STATUS_ALIASES.get(str(value), str(value)))
     except ValueError:
-        raise _Error("then.status", "must be open, pending, hold, solved or closed") from None
+        raise BadKey("then.status", "must be open, pending, hold, solved or closed") from None
     if status in (TicketStatus.NEW, TicketStatus.CLOSED) and helpdesk == "zendesk":
-        raise _Error("then.status", f"{status} cannot be set on Zendesk (it sets new and closed itself)")
+        raise BadKey("then.status", f"{status} cannot be set on Zendesk (it sets new and closed itself)")
     if status in (TicketStatus.NEW, TicketStatus.HOLD) and helpdesk == "freshdesk":
-        raise _Error("then.status", f"{status} is not a Freshdesk status")
+        raise BadKey("then.status", f"{status} is not a Freshdesk status")
     return status
 
 
 def _type(value: object, helpdesk: str) -> str | None:
     name = _text(value, "then.type")
     if name is not None and helpdesk == "zendesk" and name.lower() not in ZENDESK_TYPES:
-        raise _Error("then.type", f"{name!r}: Zendesk's types are {', '.join(sorted(ZENDESK_TYPES))}")
+        raise BadKey("then.type", f"{name!r}: Zendesk's types are {', '.join(sorted(ZENDESK_TYPES))}")
     return name.lower() if name is not None and helpdesk == "zendesk" else name
 
 
 def _brand(value: object, helpdesk: str) -> str | None:
     name = _text(value, "then.brand")
     if name is not None and helpdesk != "zendesk":
-        raise _Error("then.brand", "brands are Zendesk's only")
+        raise BadKey("then.brand", "brands are Zendesk's only")
     return name
 
 
@@ -351,11 +312,11 @@ def _fields(value: object, helpdesk: str) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(isinstance(v, str | int | float | bool) for v in value.values()):
-        raise _Error("then.fields", "must be a table of field id or name = value")
+        raise BadKey("then.fields", "must be a table of field id or name = value")
     pattern, wanted = _FIELD_KEYS.get(helpdesk, (re.compile(r".+"), ""))
     bad = next((str(k) for k in value if not pattern.fullmatch(str(k))), None)
     if bad is not None:
-        raise _Error(f"then.fields.{bad}", f"not {wanted}")
+        raise BadKey(f"then.fields.{bad}", f"not {wanted}")
     return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
 
 

@@ -1,0 +1,47 @@
+"""Reading the values of a configuration table that names its keys in errors: ``[[rules]]`` (bridge.rulebook)
+and ``[channels.quick]`` (bridge.quickbook) share these, so a list of words or a regex is read alike in both."""
+
+from __future__ import annotations
+
+import re
+
+from bridge.rules import Keywords, Pattern, fold, strip_marks
+
+
+class BadKey(Exception):
+    """A problem at a key path inside one table (the caller turns it into a ConfigError naming the table)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key, self.message = key, message
+
+
+def read_strings(value: object, key: str) -> tuple[str, ...]:
+    """One non-empty string or a non-empty list of them."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(v, str) and v.strip() for v in items):
+        raise BadKey(key, "must be a non-empty string or list of strings")
+    return tuple(items)
+
+
+def read_bool(value: object, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise BadKey(key, "must be true or false")
+    return value
+
+
+def read_keywords(value: object, key: str) -> Keywords:
+    """Whole words, case and accents aside (as written, for explanations)."""
+    shown = read_strings(value, key)
+    return Keywords(tuple(fold(w) for w in shown), shown)
+
+
+def read_regex(value: object, key: str) -> Pattern:
+    """One regular expression or a list, compiled case-insensitively on the text with its accents stripped."""
+    compiled = []
+    for pattern in read_strings(value, key):
+        try:
+            compiled.append(re.compile(strip_marks(pattern), re.IGNORECASE))
+        except re.error as e:
+            raise BadKey(key, f"invalid regular expression {pattern!r}: {e}") from None
+    return Pattern(tuple(compiled))
