@@ -76,7 +76,8 @@ def field_text(decision: Decision, limit: int) -> str:
         text = "\n".join([*lines[:kept], f"(and {len(left_out)} more: {', '.join(left_out)})"])
         if len(text) <= limit:
             return text
-    return f"{NOTE_TITLE} {', '.join(f.rule for f in decision.fired)}"[: limit - 1] + "…"
+    names = f"{NOTE_TITLE} {', '.join(f.rule for f in decision.fired)}"
+    return names if len(names) <= limit else names[: limit - 1] + "…"
 
 
 def _routing(decision: Decision, names: HelpdeskNames, fields: dict[str, str]) -> Routing:

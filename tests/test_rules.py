@@ -10,6 +10,7 @@ import pytest
 from bridge import triage
 from bridge.errors import ConfigError
 from bridge.events import Attachment, Author, Priority, SocialEvent, TicketStatus, platform_time
+from bridge.routing import field_text
 from bridge.rulebook import names_used, parse_rules
 from bridge.rules import Actions, CrmFacts, EventFacts, Subject, ThreadFacts, decide, explain, fold, needs_classifier
 
@@ -221,6 +222,25 @@ def test_order_later_rules_win_tags_add_up_stop_ends() -> None:
     verdicts = explain(EVENT, ThreadFacts(), VIP, ANGRY, rules)
     assert [(v.rule, v.fired) for v in verdicts] == [("billing", True), ("vip-negative", True), ("never", False)]
     assert verdicts[2].detail == "not evaluated: rule vip-negative stopped the evaluation"
+
+
+def test_the_explanation_in_a_field_keeps_whole_lines_and_names_the_rules_left_out() -> None:
+    words = [f"word{n:02d}" for n in range(12)]
+    rules = parse_rules([{"name": f"r{n}", "when": {"keywords": words}, "then": {"tags": ["t"]}} for n in range(6)])
+    decision = decide(EventFacts("c", "facebook", " ".join(words)), ThreadFacts(), None, None, rules)
+    line = "rule r0: matched words: " + ", ".join(words)
+    assert field_text(decision, 1000) == "Triage rules that fired:\n" + decision.explanation()
+    assert field_text(decision, 300).split("\n") == ["Triage rules that fired:", line, line.replace("r0", "r1"),
+                                                      "(and 4 more: r2, r3, r4, r5)"]  # fmt: skip
+    assert field_text(decision, 255).split("\n") == [
+        "Triage rules that fired:",
+        line,
+        "(and 5 more: r1, r2, r3, r4, r5)",
+    ]
+    assert field_text(decision, 61) == "Triage rules that fired:\n(and 6 more: r0, r1, r2, r3, r4, r5)"
+    assert field_text(decision, 60) == "Triage rules that fired: r0, r1, r2, r3, r4, r5"
+    assert field_text(decision, 40) == "Triage rules that fired: r0, r1, r2, r3…"  # 40 characters
+    assert field_text(decide(EVENT, ThreadFacts(), None, None, ()), 255) == ""
 
 
 def test_a_rule_that_does_not_fire_does_not_stop() -> None:
