@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from bridge.approvals import ApprovalSettings
 from connectors.zendesk import ZendeskHelpdesk
@@ -116,36 +116,32 @@ def _ensure_webhook(hd: ZendeskHelpdesk, endpoint: str, report: SetupReport, *, 
 def _ensure_trigger(
     hd: ZendeskHelpdesk, wanted: dict[str, Any], report: SetupReport, *, dry_run: bool, what: str
 ) -> None:
-    title = wanted["title"]
     report.checked.append(f"trigger ({what})")
-    triggers = hd.api_list("/api/v2/triggers.json", "triggers")
-    existing = next((t for t in triggers if t.get("title") == title), None)
-    if existing and all(existing.get(k) == v for k, v in wanted.items()):
-        report.say(f"trigger {existing['id']} already in place: unchanged")
-        return
-    verb = "update" if existing else "create"
-    report.say(f"{'would ' if dry_run else ''}{verb} trigger {title!r} ({what})")
-    if dry_run:
-        return
-    if existing:
-        hd.api("PUT", f"/api/v2/triggers/{existing['id']}.json", {"trigger": wanted})
-    else:
-        hd.api("POST", "/api/v2/triggers.json", {"trigger": wanted})
+    _ensure(hd, "trigger", wanted, report, dry_run=dry_run, what=what)
 
 
 def _ensure_macro(hd: ZendeskHelpdesk, title: str, tag: str, report: SetupReport, *, dry_run: bool) -> None:
     """A macro an approver applies: it adds ``tag`` (``current_tags`` adds, never replaces)."""
     wanted = {"title": title, "active": True, "actions": [{"field": "current_tags", "value": tag}]}
     report.checked.append(f"macro {title!r}")
-    existing = next((m for m in hd.api_list("/api/v2/macros.json", "macros") if m.get("title") == title), None)
+    _ensure(hd, "macro", wanted, report, dry_run=dry_run, what=f"adds the tag {tag}")
+
+
+def _ensure(
+    hd: ZendeskHelpdesk, kind: Literal["trigger", "macro"], wanted: dict[str, Any], report: SetupReport, *,
+    dry_run: bool, what: str,
+) -> None:  # fmt: skip
+    """The trigger or macro titled as ``wanted`` is ``wanted``: found by title (every page), else created."""
+    title = wanted["title"]
+    existing = next((t for t in hd.api_list(f"/api/v2/{kind}s.json", f"{kind}s") if t.get("title") == title), None)
     if existing and all(existing.get(k) == v for k, v in wanted.items()):
-        report.say(f"macro {existing['id']} {title!r} already in place: unchanged")
+        report.say(f"{kind} {existing['id']} {title!r} already in place: unchanged")
         return
     verb = "update" if existing else "create"
-    report.say(f"{'would ' if dry_run else ''}{verb} macro {title!r} (adds the tag {tag})")
+    report.say(f"{'would ' if dry_run else ''}{verb} {kind} {title!r} ({what})")
     if dry_run:
         return
     if existing:
-        hd.api("PUT", f"/api/v2/macros/{existing['id']}.json", {"macro": wanted})
+        hd.api("PUT", f"/api/v2/{kind}s/{existing['id']}.json", {kind: wanted})
     else:
-        hd.api("POST", "/api/v2/macros.json", {"macro": wanted})
+        hd.api("POST", f"/api/v2/{kind}s.json", {kind: wanted})
