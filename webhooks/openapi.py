@@ -206,7 +206,8 @@ PATHS: dict[str, dict[str, Any]] = {
             "summary": "A Telegram Bot API update",
             "parameters": [CHANNEL, _header("X-Telegram-Bot-Api-Secret-Token", "the channel's secret_token")],
             "requestBody": _json_body("a Telegram Update"),
-            "responses": _answers(ACK, *SIGNED_POST, 404),
+            # a button press: the method Telegram runs on our behalf (the button stops spinning)
+            "responses": _answers({"oneOf": [ACK, {"$ref": "#/components/schemas/AnswerPress"}]}, *SIGNED_POST, 404),
         },
     },
     "/webhooks/generic/{name}": {
@@ -237,6 +238,14 @@ def spec() -> dict[str, Any]:
         "components": {
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "AnswerPress": {
+                    "type": "object",
+                    "required": ["method", "callback_query_id"],
+                    "properties": {
+                        "method": {"type": "string", "enum": ["answerCallbackQuery"]},
+                        "callback_query_id": {"type": "string"},
+                    },
+                },
                 "Ack": {
                     "type": "object",
                     "required": ["ok"],
