@@ -455,6 +455,7 @@ def rules_check(config_path: str | None, offline: bool) -> None:
 @click.option("--crm", "crm_fields", multiple=True, metavar="FIELD=VALUE", help="the author's CRM record (repeat)")
 @click.option("--vip", is_flag=True, help="the CRM record is a VIP's")
 @click.option("--post", default=None, help="the id of the post the comment is under (rules' post condition)")
+@click.option("--author", "authors", multiple=True, metavar="ID", help="the author's platform id or handle (repeat)")
 @click.option("--at", "at", type=click.DateTime(["%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S%z"]), default=None,
               help="when it was posted, with its offset (2026-12-11T23:00+01:00; default: now)")  # fmt: skip
 @click.argument("text")
@@ -467,6 +468,7 @@ def rules_explain(
     crm_fields: tuple[str, ...],
     vip: bool,
     post: str | None,
+    authors: tuple[str, ...],
     at: datetime | None,
     text: str,
 ) -> None:
@@ -480,7 +482,9 @@ def rules_explain(
         raise click.UsageError(f"no channel named {channel!r} in the configuration")
     fields = dict(_pair(f) for f in crm_fields)
     crm = CrmFacts(True, fields, vip=vip) if fields or vip else None
-    event = EventFacts(channel, chosen.platform, text, public=not private, attachments=attachments, post=post)
+    author = tuple(a.casefold().lstrip("@") for a in authors)
+    event = EventFacts(channel, chosen.platform, text, public=not private, attachments=attachments, post=post,
+                       author=author)  # fmt: skip
     classification = build_classifier(cfg.classifier).classify(text)
     hours = _inside_hours(cfg, channel, at or datetime.now(UTC))
     lines = explain_lines(cfg.rules, event, first=not follow_up, crm=crm, classification=classification,

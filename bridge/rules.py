@@ -53,6 +53,7 @@ class EventFacts:
     public: bool = False
     attachments: int = 0
     post: str | None = None  # the post (or media) a comment is under, when the platform says
+    author: tuple[str, ...] = ()  # the author's platform id and handle, case-folded, without "@"
 
     @classmethod
     def of(cls, event: SocialEvent) -> EventFacts:
@@ -60,7 +61,9 @@ class EventFacts:
         group = event.platform == "telegram" and event.thread_id.startswith("chat:-")
         files = len(event.attachments) or len([a for a in event.extra.get("attachments", "").split(",") if a])
         public = event.kind == "comment" or group
-        return cls(event.channel, event.platform, event.text, public=public, attachments=files, post=post_of(event))
+        author = tuple(a.casefold().lstrip("@") for a in (event.author.id, event.author.handle) if a)
+        return cls(event.channel, event.platform, event.text, public=public, attachments=files, post=post_of(event),
+                   author=author)  # fmt: skip
 
 
 def post_of(event: SocialEvent) -> str | None:
@@ -397,6 +400,23 @@ class UrgencyIs:
     def why_not(self, s: Subject) -> str:
         got = "unknown (no classifier)" if s.classification is None else str(s.classification.urgency)
         return f"urgency is {got}, not {self.level}"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorIs:
+    """The author is one of these people, by platform id or handle (the brand's own staff, a known spammer)."""
+
+    ids: frozenset[str]  # case-folded, without "@"
+
+    def holds(self, s: Subject) -> bool:
+        return any(a in self.ids for a in s.event.author)
+
+    def test(self, s: Subject) -> tuple[str, ...] | None:
+        found = next((a for a in s.event.author if a in self.ids), None)
+        return None if found is None else (f"author {found}",)
+
+    def why_not(self, s: Subject) -> str:
+        return f"author is {' / '.join(s.event.author) or 'unknown'}, not {' or '.join(sorted(self.ids))}"
 
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {

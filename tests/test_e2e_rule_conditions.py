@@ -54,6 +54,7 @@ CONDITIONS: dict[str, dict[str, Any]] = {  # in the order the field lists them (
     "known": {"known_customer": True},
     "stranger": {"known_customer": False},
     "files": {"attachments": True},
+    "author": {"author": ["@9102", "acme_staff"]},  # by platform id or handle
     "all": {"all": [{"public": False}, {"keywords": ["invoice"]}]},
     "any": {"any": [{"keywords": ["invoice"]}, {"regex": r"order\s*#?\d{5}"}]},
     "not": {"not": {"keywords": ["hello", "hi"]}},
@@ -155,7 +156,7 @@ def test_each_condition_fires_in_the_create_call_with_its_reasons(stack: Stack) 
     public = calls_of(stack, lambda: meta.customer_comment(PAGE_ID, text=comment, user_id="9102", user_name="Ann",
                                                            created_time=SATURDAY_10))  # fmt: skip
     assert shape(public) == NEW_THREAD[stack.helpdesk_name]
-    assert fired(sent_tags(public[1])) == ALWAYS | {"public", "first", "regex", "outside", "stranger", "any"}
+    assert fired(sent_tags(public[1])) == ALWAYS | {"public", "first", "regex", "outside", "stranger", "any", "author"}
     assert "rule regex: matched /order\\s*#?\\d{5}/: 'ORDER #12345'" in reasons(stack, public[1])
 
 
@@ -226,12 +227,16 @@ def test_every_action_rides_on_the_create_and_the_update_call(tmp_path: Path, he
 
 @pytest.mark.parametrize("helpdesk", HELPDESKS)
 def test_an_ignored_message_costs_no_helpdesk_call_and_names_the_rule(tmp_path: Path, helpdesk: str) -> None:
-    rules = [{"name": "staff", "when": {"regex": r"^\[staff\]"}, "then": {"ignore": True}}]
+    rules = [
+        {"name": "staff", "when": {"author": ["9106"]}, "then": {"ignore": True}},  # the brand's own staff
+        {"name": "noise", "when": {"regex": r"^\[test\]"}, "then": {"ignore": True}},
+    ]
     with Stack(tmp_path, helpdesk=helpdesk, rules=rules) as stack:
-        calls = calls_of(stack, lambda: stack.meta.customer_message(PAGE_ID, psid="9106", text="[STAFF] test post"))
-        assert calls == []
-        [row] = stack.store.rows("inbox")
-        assert (row["status"], row["last_error"]) == ("ignored", "rule staff")
+        staff = calls_of(stack, lambda: stack.meta.customer_message(PAGE_ID, psid="9106", text="checking the page"))
+        noise = calls_of(stack, lambda: stack.meta.customer_message(PAGE_ID, psid="9108", text="[TEST] hello"))
+        assert staff == noise == []
+        rows = {row["thread_key"][-4:]: (row["status"], row["last_error"]) for row in stack.store.rows("inbox")}
+        assert rows == {"9106": ("ignored", "rule staff"), "9108": ("ignored", "rule noise")}
 
 
 def test_the_rules_run_in_the_worker_never_in_the_webhook(tmp_path: Path) -> None:

@@ -55,6 +55,25 @@ CONDITIONS: list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, ...] | No
     ("public", {"public": True}, {}, ("in public",)),
     ("private", {"public": False}, {}, None),
     ("private message", {"public": False}, {"event": EventFacts("c", "whatsapp", "hi")}, ("in private",)),
+    (
+        "author by handle",
+        {"author": ["@Acme_Jane", "x"]},
+        {"event": EventFacts("c", "x", "hi", author=("42", "acme_jane"))},
+        ("author acme_jane",),
+    ),
+    (
+        "author by id",
+        {"author": "42"},
+        {"event": EventFacts("c", "x", "hi", author=("42", "acme_jane"))},
+        ("author 42",),
+    ),
+    (
+        "author other",
+        {"author": ["43", "acme_john"]},
+        {"event": EventFacts("c", "x", "hi", author=("42", "jane"))},
+        None,
+    ),
+    ("author unknown", {"author": "42"}, {}, None),
     ("first message", {"first_message": True}, {}, ("first message",)),
     ("follow-up", {"first_message": False}, {"first": False}, ("follow-up",)),
     ("not a follow-up", {"first_message": False}, {}, None),
@@ -292,6 +311,7 @@ def test_event_facts_of_a_social_event() -> None:
     assert not EventFacts.of(event(platform="telegram", kind="message", thread_id="chat:42")).public
     assert EventFacts.of(event(attachments=(Attachment(url="https://x/y"),))).attachments == 1
     assert EventFacts.of(event(platform="telegram", extra={"attachments": "photo,video"})).attachments == 2
+    assert EventFacts.of(event(author=Author(id="42", handle="@Acme_Jane"))).author == ("42", "acme_jane")
 
 
 def test_fold() -> None:

@@ -117,3 +117,14 @@ def test_the_helpdesk_down_at_start_does_not_stop_the_worker(stack: Stack, tmp_p
     finally:
         worker.terminate()
         worker.wait(30)
+
+
+def test_explain_takes_the_author(stack: Stack, tmp_path: Path) -> None:
+    config = config_with(stack, tmp_path / "s.toml", [{"name": "staff", "when": {"author": "@Acme_Jane"},
+                                                       "then": {"ignore": True}}])  # fmt: skip
+    staff = socialdesk(
+        "rules", "explain", "--config", config, "--channel", "acme-facebook", "--author", "acme_jane", "hi"
+    )
+    assert staff.stdout.splitlines()[1:] == ["✓ staff: rule staff: author acme_jane", "decision: ignored (rule staff)"]
+    other = socialdesk("rules", "explain", "--config", config, "--channel", "acme-facebook", "hi")
+    assert other.stdout.splitlines()[1] == "✗ staff: no match: author is unknown, not acme_jane"
