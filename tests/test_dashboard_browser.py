@@ -54,7 +54,9 @@ def figures(url: str, **params: str) -> dict[str, Any]:
     return body
 
 
-def test_the_page_draws_the_figures_and_its_filters_change_them(bridge: str, browser: Any) -> None:
+def test_the_page_draws_the_figures_and_its_filters_change_them(
+    bridge: str, browser: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert requests.get(f"{bridge}/dashboard", timeout=10).status_code == 401
     context = browser.new_context(http_credentials={"username": USER, "password": PASSWORD},
                                   viewport={"width": 1200, "height": 1600})  # fmt: skip
@@ -84,7 +86,8 @@ def test_the_page_draws_the_figures_and_its_filters_change_them(bridge: str, bro
     shot = ARTIFACTS / "dashboard.png"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(shot), full_page=True)
-    print(f"\nscreenshot of the dashboard: {shot}")
+    with capsys.disabled():  # shown without -s too
+        print(f"\nscreenshot of the dashboard: {shot}")
 
     # the page's own CSP forbids evaluating strings, so waits are on the attributes draw() sets, in one task
     page.select_option("#channel", "acme-instagram")
