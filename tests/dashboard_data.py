@@ -77,8 +77,8 @@ def dashboard_config(stack: Stack, **dashboard: Any) -> Config:
     return config_module.parse({**stack.raw_config(), "dashboard": dashboard}, env={})
 
 
-def seeded(tmp: Any) -> Iterator[Stack]:
-    """A stopped-worker stack on facebook and instagram with :data:`CONVERSATIONS` played."""
-    with Stack(tmp, start_worker=False, platforms=("facebook", "instagram")) as stack:
+def seeded(tmp: Any, database_url: str | None = None) -> Iterator[Stack]:
+    """A stopped-worker stack on facebook and instagram with :data:`CONVERSATIONS` played (SQLite by default)."""
+    with Stack(tmp, database_url=database_url, start_worker=False, platforms=("facebook", "instagram")) as stack:
         play(stack)
         yield stack

@@ -141,6 +141,15 @@ def test_the_filters_change_the_figures(stack: Stack) -> None:
     assert [b["channel"] for b in facebook["badges"]] == ["acme-facebook"] and instagram["badges"] == []
 
 
+def test_the_same_figures_and_waiting_texts_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    for stack in seeded(tmp_path, database_url=pg_url):
+        c = client(stack, token=TOKEN, show_text=True)
+        week, quarter = figures(c), figures(c, period="90d", channel="acme-facebook")
+        assert (week["total"]["episodes"], week["total"]["answered"], quarter["total"]["episodes"]) == (5, 3, 4)
+        assert [w.get("text") for w in quarter["waiting"]] == ["Hello, a question about my order", SECRET_TEXT]
+        assert c.get("/dashboard/api/status", headers=BEARER).get_json()["inbox"]["counts"] == {"done": 6}
+
+
 def test_the_charts_add_up_to_the_figures_and_the_rule_and_zone_are_stated(stack: Stack) -> None:
     body = figures(client(stack, token=TOKEN), period="30d", tz="America/Sao_Paulo")
     points, total = body["days"], body["total"]
