@@ -66,6 +66,7 @@ def _facts(rt: Runtime, event: SocialEvent, started: float, opens: bool) -> Quic
         person_answering=rt.store.agent_replied_since(event.thread_key, started),
         asking=last_name if last_step == Step.ASK else None,
         first_in_episode=opens,
+        bot_spoke=bool(steps),
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from bridge.rules import EventFacts, Keywords, Pattern, Subject, ThreadFacts
@@ -85,6 +85,7 @@ class QuickConfig:
     handoff: Templates  # the bot's last word in an episode, once a person was asked for
     menu: Templates | None = None  # offered with the answers' buttons when a first message matches none
     buttons: bool = True  # offer the answers as buttons where the platform has them
+    disclosure: str = ""  # ends the bot's first message in an episode: it is automated ("" for none)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class QuickFacts:
     person_answering: bool = False  # an agent replied in this episode
     asking: str | None = None  # the answer whose question this message may answer
     first_in_episode: bool = True
+    bot_spoke: bool = False  # the bot sent a message earlier in this episode (it said it is automated then)
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,18 @@ class NoReply:
 
 
 def decide(facts: QuickFacts, config: QuickConfig) -> BotReply | NoReply:
-    """The bot's message for one customer message, or the reason for none (checked in this order)."""
+    """The bot's message for one customer message, or the reason for none. The bot's first message in an
+    episode ends with the disclosure: where a law asks it, Meta asks an automated chat to say so at the start
+    of a conversation and after a lapse of time (a new episode)."""
+    reply = _decide(facts, config)
+    if isinstance(reply, NoReply) or facts.bot_spoke or not config.disclosure:
+        return reply
+    return replace(reply, text=f"{reply.text}\n{config.disclosure}")
+
+
+def _decide(facts: QuickFacts, config: QuickConfig) -> BotReply | NoReply:
+    """Checked in this order: blocked, a person asked for, unhappy, an answer to the bot's question, an answer,
+    the menu."""
     blocked = _blocked(facts)
     if blocked:
         return NoReply(blocked)

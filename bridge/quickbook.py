@@ -6,6 +6,7 @@
     person = { default = "Talk to a person", fr = "Parler à quelqu'un" }   # the way-out button
     handoff = "Thanks! A person will answer you here."                     # said once, then the bot is quiet
     menu = "Hi! Pick a topic, or just write your question."                # optional
+    disclosure = "(This is an automated message.)"   # the default, ends the bot's first message; "" for none
 
     [[channels.quick.answers]]
     name = "order"
@@ -30,9 +31,10 @@ from typing import Any
 
 from bridge.errors import ConfigError
 from bridge.quick import BUTTON_LIMITS, PRIVATE_PLATFORMS, Ask, QuickAnswer, QuickConfig, Templates
+from bridge.replies import DEFAULT_DISCLOSURE
 from bridge.tablekeys import BadKey, read_bool, read_keywords, read_regex
 
-_KEYS = ("answers", "person", "person_words", "person_hint", "handoff", "menu", "buttons")
+_KEYS = ("answers", "person", "person_words", "person_hint", "handoff", "menu", "buttons", "disclosure")
 _ANSWER_KEYS = ("name", "keywords", "regex", "text", "button", "ask")
 _ASK_KEYS = ("field", "pattern", "thanks")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,23}")
@@ -74,6 +76,7 @@ def _config(table: Mapping[str, Any], platform: str, helpdesk: str) -> QuickConf
         handoff=_templates(values["handoff"], "handoff"),
         menu=_templates(values["menu"], "menu") if "menu" in values else None,
         buttons=buttons,
+        disclosure=_disclosure(values.get("disclosure", DEFAULT_DISCLOSURE)),
     )
     _fits(config, platform)
     return config
@@ -149,6 +152,13 @@ def _placeholders(text: str, key: str, allowed: Sequence[str]) -> None:
         if name not in allowed:
             use = f" (use {', '.join(f'{{{a}}}' for a in allowed)})" if allowed else " (none is known here)"
             raise BadKey(key, f"unknown placeholder {{{name}}}{use}")
+
+
+def _disclosure(value: object) -> str:
+    if not isinstance(value, str):
+        raise BadKey("disclosure", 'must be a text ("" for none)')
+    _placeholders(value, "disclosure", ())
+    return value.strip()
 
 
 def _per_language(value: object, key: str, make: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from bridge import bot as bot_module
 from bridge import cli, metrics, status
 from bridge.events import AuthorKind, SocialEvent
 from bridge.registry import Runtime
+from bridge.replies import DEFAULT_DISCLOSURE
 from sandbox.stack import HELPDESKS, IG_ID, PAGE_ID, WA_PHONE_ID, Stack, channel_name, to_toml
 from tests.figfacts import stored_episodes
 from tests.support import WallClock, notes, one_ticket, step_runtime
@@ -108,6 +109,7 @@ def _whatsapp(message: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
 
 PLATFORMS = ("facebook", "instagram", "whatsapp", "telegram")
 HOURS = "We are open Monday to Friday, 9:00-18:00."
+SAID = f"\n{DEFAULT_DISCLOSURE}"  # the bot's first message in an episode says it is automated
 
 
 @pytest.mark.parametrize(
@@ -123,9 +125,9 @@ def test_a_quick_answer_with_buttons_then_the_hand_off_to_a_person(
         customer.writes("Hi, what are your opening hours?")
         work(stack, rt)
         ticket = one_ticket(stack)["id"]
-        assert customer.received() == [(HOURS, [("quick:order", "Where is my order?"),
-                                                ("quick:person", "Talk to a person")])]  # fmt: skip
-        assert notes(stack, ticket)[-1] == (f"The bot answered: {HOURS} [buttons: Where is my order? | "
+        assert customer.received() == [(HOURS + SAID, [("quick:order", "Where is my order?"),
+                                                       ("quick:person", "Talk to a person")])]  # fmt: skip
+        assert notes(stack, ticket)[-1] == (f"The bot answered: {HOURS}{SAID} [buttons: Where is my order? | "
                                             "Talk to a person]")  # fmt: skip
         [delivery] = stack.store.rows("deliveries")
         assert (delivery["author_kind"], delivery["status"]) == (AuthorKind.BOT, "sent")
@@ -212,7 +214,7 @@ def test_a_channel_without_buttons_says_the_way_out_in_words_and_hears_it(tmp_pa
         customer = Customer(stack, "generic")
         customer.writes("opening hours?")
         work(stack, rt)
-        assert customer.received() == [(f"{HOURS}\nTo talk to a person, write “person”.", [])]
+        assert customer.received() == [(f"{HOURS}\nTo talk to a person, write “person”.{SAID}", [])]
         customer.writes("I would rather talk to a person")
         work(stack, rt)
         assert customer.received()[-1] == ("Thanks! A person will answer you here.", [])
@@ -227,7 +229,7 @@ def test_the_order_number_the_bot_asked_for_reaches_the_ticket_field(tmp_path: P
         customer = Customer(stack, "facebook")
         customer.writes("Where is my order?")
         work(stack, rt)
-        assert customer.received() == [("Your order number, please?", [("quick:person", "Talk to a person")])]
+        assert customer.received() == [("Your order number, please?" + SAID, [("quick:person", "Talk to a person")])]
         customer.writes("It is 4471203, thanks")
         work(stack, rt)
         assert customer.received()[-1] == ("Thanks, order 4471203 is noted.", [("quick:person", "Talk to a person")])

@@ -17,6 +17,7 @@ from sandbox.stack import to_toml
 from tests.conftest import raw_config
 
 QUICK: dict[str, Any] = {
+    "disclosure": "",  # none here: test_the_bots_first_message_in_an_episode_says_it_is_automated
     "person": {"default": "Talk to a person", "fr": "Parler à un humain"},
     "menu": "Hi! Pick a topic, or write your question.",
     "answers": [
@@ -81,6 +82,19 @@ def test_a_pressed_button_is_its_answer_and_the_way_out_hands_off_once() -> None
 )
 def test_no_bot_answer(more: dict[str, Any], reason: str) -> None:
     assert decide(facts("opening hours", **more), config()) == NoReply(reason)
+
+
+def test_the_bots_first_message_in_an_episode_says_it_is_automated() -> None:
+    """Meta: where a law asks it, an automated chat says so at the start of a conversation and after a lapse."""
+    default = config(quick={k: v for k, v in QUICK.items() if k != "disclosure"})
+    first = decide(facts("opening hours", language="en"), default)
+    assert isinstance(first, BotReply) and first.text == "We are open 9-18.\n(This is an automated message.)"
+    later = decide(facts("opening hours", language="en", bot_spoke=True), default)
+    assert isinstance(later, BotReply) and later.text == "We are open 9-18."
+    own = decide(facts("opening hours"), config(quick={**QUICK, "disclosure": "— Acme's bot"}))
+    assert isinstance(own, BotReply) and own.text == "We are open 9-18.\n— Acme's bot"
+    with pytest.raises(ConfigError, match=r"channels\[acme\]\.quick\.disclosure: must be a text"):
+        config(quick={**QUICK, "disclosure": False})
 
 
 def test_an_answer_asks_and_the_next_message_fills_the_field() -> None:
