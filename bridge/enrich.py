@@ -33,21 +33,36 @@ class Lookup:
     outcome: str
     fields: dict[str, str]
     reason: str = ""
+    fetched: bool = False  # the CRM answered just now: the store's cache is to be written (:func:`to_cache`)
 
 
 def look_up(rt: Runtime, event: SocialEvent) -> Lookup | None:
     """The customer's CRM record for a new thread; None when no CRM is configured."""
     if rt.crm is None:
         return None
-    key = f"{event.platform}:{event.author.id}"
-    return look_up_from(rt, event, rt.store.crm_cached(key, max_age=_ttl(rt)))
+    key = cache_key(event)
+    lookup = look_up_from(rt, event, rt.store.crm_cached(key, max_age=_ttl(rt)))
+    if lookup is not None and lookup.fetched:
+        rt.store.cache_crm(key, to_cache(lookup))
+    return lookup
+
+
+def cache_key(event: SocialEvent) -> str:
+    """The ``crm_cache`` key of the event's author: platform, author id."""
+    return f"{event.platform}:{event.author.id}"
+
+
+def to_cache(lookup: Lookup) -> dict[str, str] | None:
+    """What the store caches of a lookup the CRM answered (None: it knew nobody)."""
+    return lookup.fields if lookup.outcome == "found" else None
 
 
 def look_up_from(rt: Runtime, event: SocialEvent, cached: dict[str, str] | None) -> Lookup | None:
-    """:func:`look_up`, the store's fresh record (``cached``: ``{}`` when the CRM knew nobody) read already."""
+    """:func:`look_up`, the store's fresh record (``cached``: ``{}`` when the CRM knew nobody) read already; the
+    CRM's answer is for the caller to cache (``fetched``), with the rest of what it records."""
     if rt.crm is None:
         return None
-    crm, key = rt.crm, f"{event.platform}:{event.author.id}"
+    crm, key = rt.crm, cache_key(event)
     if cached is not None:
         return Lookup("found", cached) if cached else Lookup("none", {})
     if crm.over_budget():
@@ -59,9 +74,9 @@ def look_up_from(rt: Runtime, event: SocialEvent, cached: dict[str, str] | None)
     except BridgeError as e:
         log.warning("salesforce lookup for %s failed: %s", key, e)
         return Lookup("unavailable", {}, e.message)
-    fields = record.as_fields() if record is not None else {}
-    rt.store.cache_crm(key, fields if record is not None else None)
-    return Lookup("found", fields) if record is not None else Lookup("none", {})
+    if record is None:
+        return Lookup("none", {}, fetched=True)
+    return Lookup("found", record.as_fields(), fetched=True)
 
 
 def fresh(rt: Runtime, cached: CrmCached | None) -> dict[str, str] | None:
@@ -151,13 +166,23 @@ def write_note(
     """The CRM's note on the ticket (followed by ``also``: the rules that fired); the thread owes nothing more.
     ``late``: the ticket was created before the CRM answered, so its mapped fields are set with the note
     (one Zendesk update; a Freshdesk PUT, then the note)."""
+    rt.store.update_thread(thread_key, **send_note(rt, ticket_id, lookup, also=also, late=late))
+
+
+#: The thread's columns once its ticket has its CRM note
+NOTE_WRITTEN: dict[str, Any] = {"enrichment": Enrichment.DONE, "enrichment_event": None}
+
+
+def send_note(rt: Runtime, ticket_id: str, lookup: Lookup, *, also: str = "", late: bool = False) -> dict[str, Any]:
+    """:func:`write_note`'s helpdesk call; returns the thread's columns to record (:data:`NOTE_WRITTEN`), for the
+    caller's own transaction (a crash before it: :func:`retry_thread` finds the note and records it)."""
     body, hd = note(lookup) + (f"\n\n{also}" if also else ""), rt.helpdesk
     fields = mapped(rt, lookup, "ticket_fields") if late else {}
     if fields and isinstance(hd, TicketFields):
         rt.policy.call(hd.name, lambda: hd.set_fields(ticket_id, fields, note=body))
     else:
         rt.policy.call(hd.name, lambda: hd.add_internal_note(ticket_id, body))
-    rt.store.update_thread(thread_key, enrichment=Enrichment.DONE, enrichment_event=None)
+    return NOTE_WRITTEN
 
 
 FIELD_MAX = 255  # a single-line text field's length (Freshdesk refuses a longer value; Zendesk's is alike)

@@ -1,24 +1,33 @@
 """The inbound pipeline: a thread's stored events → one helpdesk ticket, in the platform's order.
 
 One worker at a time holds a thread (a lease in the store). It applies the thread's pending inbox
-rows oldest first (by the platform's timestamp). For each event:
+rows oldest first (by the platform's timestamp). Each event goes load → decide → act → record:
 
-1. drop it if it is the echo of something we posted (its id is in ``sent_messages``);
-2. claim the thread row (unique key) so that no other worker can ever open a ticket for it;
-3. decide with the triage rules (:mod:`bridge.triage`): a rule may ignore the message here, recorded so;
-4. find or create the requester (cached in ``identities``: a chatty customer costs one lookup);
-5. no ticket yet → mark "create started", create the ticket carrying the thread key as
-   ``external_id``; if a previous attempt had started, look the ticket up by ``external_id`` first,
-   so that a crash between "created" and "recorded" never yields a second ticket;
-   with the rules' tags, priority, group... in the create call itself;
-   ticket known → add the customer's words as a public comment by the requester (reopening it, the
-   rules' tags and priority in the same update),
-   or open a follow-up ticket when the old one is closed;
-6. plan the channel's automatic acknowledgement, if it has one (:mod:`bridge.acks`), and send its quick
-   answer, if it has quick answers (:mod:`bridge.bot`).
+1. load: one read (:meth:`Store.load_thread_context`) gives whether the event is the echo of something we
+   posted (dropped), the thread's row (typed, :class:`bridge.rows.ThreadRow`; None for a new thread), the
+   author's helpdesk user and CRM record as cached, and the helpdesk's and CRM's pauses (the retry policy
+   answers from them for this event instead of asking the store before each call);
+2. decide: the CRM is asked for a new thread's customer (unless the cache is fresh), the triage rules
+   decide (:mod:`bridge.triage`), and :func:`bridge.plan.plan`, pure, turns event + thread + facts into a
+   plan: ignored and why (recorded, no helpdesk call), or the ticket to create (tags, custom fields,
+   routing: the rules' tags, priority, group... in the create call itself) or the comment's tags and
+   routing, the rules' explanation for the first internal note, and "create started";
+3. record before acting, in one write (:meth:`Store.start_event`): the thread claimed (unique key),
+   "create started" and the CRM note owed, the inbox row marked attempted, the requester's user and the
+   CRM's answer. The ticket carries the thread key as ``external_id``: after a crash between "created" and
+   "recorded", the next attempt looks the ticket up first and never opens a second one; a follow-up
+   marked attempted looks for its comment first;
+4. act, through the retry policy: find or create the requester, create the ticket (then its CRM note,
+   or the rules' note) or add the customer's words as a public comment (reopening it; a follow-up ticket
+   when the old one is closed), the CRM write-back of the post, the channel's acknowledgement
+   (:mod:`bridge.acks`) and quick answer (:mod:`bridge.bot`);
+5. record the outcome in one write (:meth:`Store.finish_event`): the inbox row done or ignored, the
+   thread's columns (:func:`bridge.plan.thread_changes`, the note written, the CRM post), the ticket link.
 
-A retryable failure postpones the rest of the thread (order is kept); a permanent one dead-letters
-the event with its reason, visible and replayable.
+A first message costs six store transactions with or without Salesforce write-back (lease, pending
+events, context, before, after, release; ``tests/test_transactions.py``, bench/RESULTS.md §12). A
+retryable failure postpones the rest of the thread (order is kept); a permanent one dead-letters the
+event with its reason, visible and replayable.
 """
 
 from __future__ import annotations
@@ -28,15 +37,28 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bridge import acks, bot, enrich, figures, figures_facts, messages, metrics, requesters, triage, writeback
+from bridge import (
+    acks,
+    bot,
+    enrich,
+    figures,
+    figures_facts,
+    joins,
+    messages,
+    metrics,
+    plan,
+    requesters,
+    triage,
+    writeback,
+)
 from bridge.enrich_fields import crm_profile, crm_ticket_fields, rules_note
 from bridge.errors import BridgeError, TicketClosed, Unavailable, UnknownOutcome, describe
-from bridge.events import EventKind, NewTicket, SocialEvent, TicketRef
+from bridge.events import EventKind, SocialEvent, TicketRef
 from bridge.registry import Runtime
 from bridge.retry import backoff_for
 from bridge.rows import ThreadContext, ThreadRow
-from bridge.rules import NO_RULES, Decision
-from bridge.store import PendingEvent, Written
+from bridge.rules import Decision
+from bridge.store import PendingEvent, Records, Written
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +103,13 @@ def _apply(rt: Runtime, pending: PendingEvent) -> bool:
     if outcome.ignored:
         log.info("inbox %d (%s) ignored: %s", row_id, event.thread_key, outcome.ignored)
     rt.store.finish_event(
-        row_id, event.thread_key, ignored=outcome.ignored, new_ticket=new_ticket, written=outcome.written, **changes
+        row_id,
+        event.thread_key,
+        ignored=outcome.ignored,
+        new_ticket=new_ticket,
+        written=outcome.written,
+        records=outcome.records,
+        **changes,
     )
     metrics.event_finished(event.platform, outcome.ignored)
     return True
@@ -95,6 +123,7 @@ class Outcome:
     ignored: str | None = None
     thread_changes: dict[str, Any] = field(default_factory=dict)
     written: Written | None = None  # a customer message written to the helpdesk: when, and if it opened an episode
+    records: Records | None = None  # rows learned on the way and not written yet (the thread's claim, the CRM's answer)
 
 
 DONE = Outcome()
@@ -105,7 +134,7 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> Outcome:
     transaction: a crash before it leaves both as they were, and the event is applied again, looking
     first (module docstring)."""
     event = pending.event
-    context = rt.store.load_thread_context(event, rt.helpdesk.name, pauses=_pauses_read(rt))
+    context = rt.store.load_thread_context(event, rt.helpdesk.name, pauses=_pauses_read(rt), joins=joins.enabled(rt))
     with rt.policy.known_pauses(context.paused_until):
         return _handle(rt, pending, context)
 
@@ -135,61 +164,88 @@ def _handle(rt: Runtime, pending: PendingEvent, context: ThreadContext) -> Outco
 
 
 def _apply_message(rt: Runtime, pending: PendingEvent, context: ThreadContext) -> Outcome:
-    """The customer's words: a new ticket for the thread, or a comment on its ticket."""
-    event = pending.event
-    thread = context.thread or rt.store.claim_thread(event, rt.helpdesk.name)
-    if thread.ticket_id is None:
-        customer = enrich.look_up_from(rt, event, enrich.fresh(rt, context.crm))
-    else:
-        customer = enrich.cached_lookup(rt, context.crm)
+    """The customer's words: decide (:mod:`bridge.plan`), record what must be durable before the helpdesk
+    write, then a new ticket for the thread, or a comment on its ticket."""
+    event, hd = pending.event, rt.helpdesk
+    thread = context.thread or plan.new_thread(event, hd.name, time.time())
+    claim = None if context.thread else (event, hd.name)  # inserted with the first write
+    customer = _customer(rt, event, thread, context)
+    crm = (enrich.cache_key(event), enrich.to_cache(customer)) if customer and customer.fetched else None
     decision = triage.decide_for(rt, event, first=thread.ticket_id is None, customer=customer, cached=True)
-    if decision.ignored:  # before any helpdesk call: an ignored author gets no helpdesk user either
-        return Outcome(ignored=decision.ignored)
-    if thread.ticket_id is not None:
+    planned = plan.plan(_facts(rt, event, thread, customer, decision, create=thread.ticket_id is None), now=time.time())
+    if planned.ignored:  # before any helpdesk call: an ignored author gets no helpdesk user either
+        return Outcome(ignored=planned.ignored, records=Records(claim=claim, crm=crm))
+    if not planned.create:
         customer = None  # a follow-up's ticket had its CRM note
-    profile = crm_profile(rt, customer)  # the CRM's answer, in the user call
+    name, profile = enrich.known_name(customer), crm_profile(rt, customer)  # the CRM's answer, in the user call
     requester_id, event = requesters.requester_for(
-        rt, event, context.identity, enrich.known_name(customer), profile, customer=customer
+        rt, event, context.identity, name, profile, customer=customer, last_join=context.last_join
     )
-    if not pending.attempted:  # from here on the helpdesk may hold this message: after a crash, look first
-        rt.store.mark_attempted(pending.id)
-    if thread.ticket_id is None:
-        ticket = _open_ticket(rt, event, thread, requester_id, followup_of=None, customer=customer, decision=decision)
+    identity = (requesters.identity_key(rt, event), requester_id) if requester_id != context.identity else None
+    records = Records(claim=claim, identity=identity, crm=crm)
+    attempted = None if pending.attempted else pending.id  # from here on the helpdesk may hold this message
+    if attempted is not None or planned.start or records != Records():
+        rt.store.start_event(attempted, event.thread_key, records, **planned.start)
+    if planned.create:
+        ticket, changes = _open_ticket(rt, event, thread, requester_id, planned, customer, followup_of=None)
     else:
-        ticket = _follow_up(rt, pending, thread, requester_id, decision)
-    writeback.record_post(rt, event)
+        ticket, changes = _follow_up(rt, pending, thread, requester_id, planned, decision)
+    return _written(rt, event, thread, ticket, requester_id, planned, decision, {
+        **changes, **writeback.record_post(rt, event, thread, customer.fields if customer else _record(context)),
+    })  # fmt: skip
+
+
+def _customer(rt: Runtime, event: SocialEvent, thread: ThreadRow, context: ThreadContext) -> enrich.Lookup | None:
+    """The CRM's record: asked for a new ticket (unless fresh in the cache), the cached one for a follow-up."""
+    if thread.ticket_id is None:
+        return enrich.look_up_from(rt, event, enrich.fresh(rt, context.crm))
+    return enrich.cached_lookup(rt, context.crm)
+
+
+def _record(context: ThreadContext) -> dict[str, str]:
+    return context.crm.record if context.crm is not None else {}
+
+
+def _facts(
+    rt: Runtime, event: SocialEvent, thread: ThreadRow, customer: enrich.Lookup | None, decision: Decision,
+    *, create: bool,
+) -> plan.Facts:  # fmt: skip
+    """What :func:`bridge.plan.plan` needs, from the runtime's configuration and resolved names."""
+    if not create:
+        return plan.Facts(event, thread, decision, rt.triage.routing(decision, rt.helpdesk), create=False)
+    return plan.Facts(
+        event, thread, decision, rt.triage.routing(decision, rt.helpdesk), create=True,
+        crm_tags=enrich.tags(rt, customer), fields=crm_ticket_fields(rt, customer),
+        explanation=rules_note(rt, decision), owed=enrich.owed(rt, event, customer),
+    )  # fmt: skip
+
+
+def _written(
+    rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket: TicketRef, requester_id: str, planned: plan.Plan,
+    decision: Decision, changes: dict[str, Any],
+) -> Outcome:  # fmt: skip
+    """The message is on its ticket: the acknowledgement and the bot's answer, then what the event records."""
     at, quiet = event.created_at.timestamp(), rt.config.metrics.quiet
     replaced = figures.ticket_restarted(thread.ticket_id, ticket)  # closed or solved: a new episode
     opens = figures.opens_episode(thread.last_inbound_at, at, quiet=quiet, ticket_replaced=replaced)
     acks.plan(rt, event, thread, ticket, opens_episode=opens, rules=decision)
     bot.answer(rt, event, thread, ticket.id, opens_episode=opens)
-    episode = {"episode_started_at": at, "episode_answered_at": None} if opens else {}
     sentiment, no_answer = figures_facts.of_message(rt, event, decision)
+    recorded = plan.thread_changes(
+        thread, event, ticket_id=ticket.id, requester_id=requester_id, opens=opens, approval=planned.approval
+    )
     return Outcome(
         written=Written(ticket_at=time.time(), opens_episode=opens, sentiment=sentiment, no_answer=no_answer),
-        thread_changes={
-            **episode,
-            **({"ticket_id": ticket.id} if ticket.id != thread.ticket_id else {}),
-            **({"approval": decision.approval} if decision.approval and not thread.approval else {}),
-            "requester_id": requester_id,
-            "last_inbound_at": max(thread.last_inbound_at or 0.0, event.created_at.timestamp()),
-            "last_inbound_message_id": event.extra.get("original_id") or event.message_id,
-            "customer_id": event.author.id,
-            "first_inbound_at": thread.first_inbound_at or event.created_at.timestamp(),
-        },
+        thread_changes={**changes, **recorded},
     )
 
 
 def _open_ticket(
-    rt: Runtime,
-    event: SocialEvent,
-    thread: ThreadRow,
-    requester_id: str,
-    *,
-    followup_of: str | None,
-    customer: enrich.Lookup | None = None,
-    decision: Decision = NO_RULES,
-) -> TicketRef:
+    rt: Runtime, event: SocialEvent, thread: ThreadRow, requester_id: str, planned: plan.Plan,
+    customer: enrich.Lookup | None, *, followup_of: str | None,
+) -> tuple[TicketRef, dict[str, Any]]:  # fmt: skip
+    """The planned ticket ("create started" is durable already: ``planned.start``), or the one an earlier
+    attempt created, found by its ``external_id``; with the thread's columns its notes settled."""
     hd = rt.helpdesk
     if thread.create_started_at is not None:  # an earlier attempt may have created it: look first
         found = rt.policy.call(hd.name, lambda: hd.find_ticket(event.thread_key))
@@ -198,20 +254,8 @@ def _open_ticket(
             # an agent may have answered it while it was linked to nothing: its webhook found no thread
             rt.store.link_ticket(hd.name, found.id, event.thread_key)
             rt.store.record_ticket_event(hd.name, found.id, f"recovered:{found.id}")
-            return found
-    customer = customer or enrich.look_up(rt, event)
-    rt.store.update_thread(event.thread_key, create_started_at=time.time(), **enrich.owed(rt, event, customer))
-    new = NewTicket(
-        external_id=event.thread_key,
-        requester_id=requester_id,
-        subject=messages.ticket_subject(event),
-        body=messages.customer_body(event),
-        tags=tuple(dict.fromkeys(_tags(event) + enrich.tags(rt, customer) + decision.tags)),
-        created_at=event.created_at,
-        followup_of=followup_of,
-        fields=crm_ticket_fields(rt, customer),
-        routing=rt.triage.routing(decision, hd),
-    )
+            return found, {}
+    new = plan.ticket(planned, event, requester_id, followup_of=followup_of)
     try:
         ticket = rt.policy.call(hd.name, lambda: hd.create_ticket(new))
     except UnknownOutcome as e:
@@ -219,32 +263,31 @@ def _open_ticket(
             raise  # trying again could open a second ticket: a dead letter, for a person to check
         raise _look_first_next_time(e) from e
     log.info("opened ticket %s for %s", ticket.id, event.thread_key)
-    _introduce_customer(rt, event.thread_key, ticket, customer, decision)
-    return ticket
+    return ticket, _introduce_customer(rt, ticket, customer, planned.explanation)
 
 
 def _introduce_customer(
-    rt: Runtime, thread_key: str, ticket: TicketRef, customer: enrich.Lookup | None, decision: Decision
-) -> None:
+    rt: Runtime, ticket: TicketRef, customer: enrich.Lookup | None, explanation: str
+) -> dict[str, Any]:
     """With ``crm_note = true``, the CRM's summary as an internal note on the new ticket, with the rules that
-    fired and why. The CRM down, or the helpdesk refusing the note, leaves it owed (``enrich.owed``, recorded
-    before the create): the customer's message is not held back for it, and ``enrich.retry_thread`` writes
-    it later. Without a CRM note to carry them, the rules' reasons are a note of their own, unless
-    ``[bridge] rules_field`` took them into the create call."""
-    explanation = rules_note(rt, decision)
+    fired and why; returns the thread's columns saying it is written. The CRM down, or the helpdesk refusing
+    the note, leaves it owed (``enrich.owed``, recorded before the create): the customer's message is not
+    held back for it, and ``enrich.retry_thread`` writes it later. Without a CRM note to carry them, the
+    rules' reasons are a note of their own, unless ``[bridge] rules_field`` took them into the create call."""
     if not enrich.notes_tickets(rt, customer) or customer is None:
         if explanation:
             triage.write_note(rt, ticket.id, explanation)
-        return
+        return {}
     try:
-        enrich.write_note(rt, thread_key, ticket.id, customer, also=explanation)
+        return enrich.send_note(rt, ticket.id, customer, also=explanation)
     except BridgeError as e:
         log.warning("the CRM note for ticket %s is owed, to be written later: %s", ticket.id, e)
+        return {}
 
 
 def _follow_up(
-    rt: Runtime, pending: PendingEvent, thread: ThreadRow, requester_id: str, decision: Decision
-) -> TicketRef:
+    rt: Runtime, pending: PendingEvent, thread: ThreadRow, requester_id: str, planned: plan.Plan, decision: Decision
+) -> tuple[TicketRef, dict[str, Any]]:
     hd, event = rt.helpdesk, pending.event
     ticket_id = str(thread.ticket_id)
     body = messages.customer_body(event)
@@ -252,20 +295,30 @@ def _follow_up(
         hd.name, lambda: hd.has_comment_containing(ticket_id, messages.reference(event))
     ):
         log.info("inbox %d was already written to ticket %s before a crash", pending.id, ticket_id)
-        return TicketRef(id=ticket_id, status="open")
-    routing = rt.triage.routing(decision, hd)
+        return TicketRef(id=ticket_id, status="open"), {}
     try:
         return rt.policy.call(
             hd.name,
             lambda: hd.add_customer_comment(
-                ticket_id, requester_id=requester_id, body=body, tags=decision.tags, routing=routing
+                ticket_id, requester_id=requester_id, body=body, tags=planned.tags, routing=planned.routing
             ),
-        )
+        ), {}
     except UnknownOutcome as e:  # marked attempted before: the next attempt looks for the comment first
         raise _look_first_next_time(e) from e
     except TicketClosed:
         log.info("ticket %s is closed; opening a follow-up for %s", ticket_id, event.thread_key)
-        return _open_ticket(rt, event, thread, requester_id, followup_of=ticket_id, decision=decision)
+        return _reopen_as_new(rt, event, thread, requester_id, decision, followup_of=ticket_id)
+
+
+def _reopen_as_new(
+    rt: Runtime, event: SocialEvent, thread: ThreadRow, requester_id: str, decision: Decision, *, followup_of: str
+) -> tuple[TicketRef, dict[str, Any]]:
+    """A follow-up ticket for a closed one: planned as a new ticket, "create started" recorded first."""
+    customer = enrich.look_up(rt, event)
+    facts = _facts(rt, event, thread, customer, decision, create=True)
+    created = plan.plan(facts, now=time.time())
+    rt.store.update_thread(event.thread_key, **created.start)
+    return _open_ticket(rt, event, thread, requester_id, created, customer, followup_of=followup_of)
 
 
 def _look_first_next_time(e: UnknownOutcome) -> Unavailable:
@@ -309,11 +362,3 @@ def _record_status(rt: Runtime, event: SocialEvent) -> Outcome:
     note = messages.delivery_failed_note(f"{messages.PLATFORM_NAMES.get(event.platform)} reported it failed: {reason}")
     rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
     return DONE
-
-
-def _tags(event: SocialEvent) -> tuple[str, ...]:
-    channel_tag = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in event.channel.lower())
-    tags = ["socialdesk", event.platform, channel_tag]
-    if event.thread_id.startswith(("messenger:", "messenger-guest:")):
-        tags.append("messenger")
-    return tuple(dict.fromkeys(tags))

@@ -31,6 +31,7 @@ from bridge.errors import BridgeError, NotFound, PermanentError, RefusedFields
 from bridge.events import Author, SocialEvent, UserProfile
 from bridge.ports import UserJoins
 from bridge.registry import Runtime
+from bridge.rows import LastJoin
 
 log = logging.getLogger(__name__)
 
@@ -120,17 +121,18 @@ NOTHING = Joined()
 
 
 def joined_user(
-    rt: Runtime, event: SocialEvent, lookup: Lookup | None, profile: UserProfile | None = None, *, remembered: bool
-) -> Joined:
+    rt: Runtime, event: SocialEvent, lookup: Lookup | None, profile: UserProfile | None = None, *, remembered: bool,
+    last_join: LastJoin | None = None,
+) -> Joined:  # fmt: skip
     """Join (or move, or undo) the identity as a new thread's CRM look-up says, the Contact's user written with
     the CRM's ``profile`` (:mod:`bridge.enrich_fields`) in the same call. ``remembered``: whether the identity
-    has a user in ``identities``. A follow-up, the CRM down, or a stranger asks nothing of the store or the
-    helpdesk."""
+    has a user in ``identities``; ``last_join``: its latest join, when read already (with the thread's context).
+    A follow-up, the CRM down, or a stranger asks nothing of the store or the helpdesk."""
     if lookup is None or lookup.outcome == "unavailable" or not enabled(rt):
         return NOTHING
     if not remembered and contact_of(lookup) is None:  # a join always remembers its user: nothing to undo
         return NOTHING
-    last = rt.store.last_join(identity_key(rt, event))
+    last = last_join.row if last_join is not None else rt.store.last_join(identity_key(rt, event))
     joined_to = str(last["contact_id"]) if last and last["action"] != Action.UNDONE and last["contact_id"] else None
     step = decide(joined_to, lookup)
     contact = contact_of(lookup)

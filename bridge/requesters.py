@@ -15,6 +15,7 @@ from bridge.events import SocialEvent, UserProfile
 from bridge.messages import REFUSED_PREFIX
 from bridge.ports import Profiles
 from bridge.registry import Runtime
+from bridge.rows import LastJoin
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,12 @@ def requester(
     none: the CRM's, else the platform profile's; ``profile``: the CRM's notes and fields, in the same call
     (:mod:`bridge.enrich_fields`). The CRM's email is not sent, since a helpdesk may merge users by email
     (it is in the notes instead)."""
-    return requester_for(rt, event, rt.store.identity(identity_key(rt, event)), crm_name, profile)
+    key = identity_key(rt, event)
+    cached = rt.store.identity(key)
+    user_id, event = requester_for(rt, event, cached, crm_name, profile)
+    if user_id != cached:
+        rt.store.remember_identity(key, user_id)
+    return user_id, event
 
 
 identity_key = joins.identity_key  # the ``identities`` key of the event's author: helpdesk, platform, author id
@@ -34,12 +40,13 @@ identity_key = joins.identity_key  # the ``identities`` key of the event's autho
 
 def requester_for(
     rt: Runtime, event: SocialEvent, cached: str | None, crm_name: str | None = None,
-    profile: UserProfile | None = None, *, customer: Lookup | None = None,
+    profile: UserProfile | None = None, *, customer: Lookup | None = None, last_join: LastJoin | None = None,
 ) -> tuple[str, SocialEvent]:  # fmt: skip
     """:func:`requester`, the identity's cached user (``cached``) read already (with the thread's context).
     ``customer``: a new thread's CRM look-up; a customer it identifies is their Contact's user
-    (:mod:`bridge.joins`), and a join it contradicts no longer stands (``cached`` is then forgotten)."""
-    joined = joins.joined_user(rt, event, customer, profile, remembered=cached is not None)
+    (:mod:`bridge.joins`), and a join it contradicts no longer stands (``cached`` is then forgotten). A user
+    found or made here is for the caller to remember (``identities``), with the rest of what it records."""
+    joined = joins.joined_user(rt, event, customer, profile, remembered=cached is not None, last_join=last_join)
     if joined.user_id is not None:
         return joined.user_id, _named(event, event.author.name or crm_name)
     if joined.undone:
@@ -57,7 +64,6 @@ def requester_for(
         log.warning("%s: %s; the requester is made without it", event.thread_key, e.message)
         event = degraded
         user_id = _ensure_requester(rt, event, profile)
-    rt.store.remember_identity(identity_key(rt, event), user_id)
     return user_id, event
 
 

@@ -77,6 +77,13 @@ class CrmCached:
 
 
 @dataclass(frozen=True)
+class LastJoin:
+    """The identity's latest ``user_joins`` row as read with the context (``row`` None: it never had one)."""
+
+    row: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
 class ThreadContext:
     """What the worker needs about one event's thread, read in one transaction before anything is decided.
 
@@ -88,3 +95,4 @@ class ThreadContext:
     identity: str | None  # the helpdesk user of the author, when known
     crm: CrmCached | None  # the CRM's cached record of the author, however old
     paused_until: dict[str, float] | None = None
+    last_join: LastJoin | None = None  # read when joining identities to CRM contacts is on (bridge.joins)

@@ -46,7 +46,7 @@ from bridge.errors import BridgeError, ConfigError, Unavailable
 from bridge.events import AuthorKind, DeliveryStatus, Ignored, SocialEvent
 from bridge.groupcommit import GroupCommit
 from bridge.ingest import InboxWriter, IngestRow
-from bridge.rows import CrmCached, InboxStatus, ThreadContext, ThreadRow
+from bridge.rows import CrmCached, InboxStatus, LastJoin, ThreadContext, ThreadRow
 from bridge.waiting import WaitingRow
 
 if TYPE_CHECKING:
@@ -590,19 +590,35 @@ class Store:
         with self.begin() as conn:
             conn.execute(sa.update(table).where(table.c.id.in_(ids)).values(status=status, last_error=error))
 
+    def start_event(self, row_id: int | None, thread_key: str, records: Records, **thread_changes: Any) -> None:
+        """What must be durable before an inbox event's helpdesk write, in one transaction: the thread claimed
+        (``records.claim``), its columns (``create_started_at``: after a crash the ticket is looked up first;
+        the CRM note owed), the inbox row marked attempted (``row_id``; None: marked before), and the rows
+        learned on the way (the requester's user, the CRM's answer)."""
+        now = time.time()
+        with self.begin() as conn:
+            _write_records(conn, records, now)
+            if thread_changes:
+                _update_thread(conn, thread_key, thread_changes)
+            if row_id is not None:
+                conn.execute(sa.update(inbox).where(inbox.c.id == row_id).values(attempted_at=now))
+
     def finish_event(
         self, row_id: int, thread_key: str, *, ignored: str | None = None, new_ticket: tuple[str, str] | None = None,
-        written: Written | None = None, **thread_changes: Any,
+        written: Written | None = None, records: Records | None = None, **thread_changes: Any,
     ) -> None:  # fmt: skip
         """An inbox event's outcome (done, or ignored with the reason) and what it changed on its thread, in
         one transaction (one commit); ``new_ticket`` (helpdesk, ticket id): a ticket the thread did not
-        have, linked to it for good; ``written``: a customer message's write to the helpdesk, for the figures."""
+        have, linked to it for good; ``written``: a customer message's write to the helpdesk, for the figures;
+        ``records``: rows learned on the way and not written yet (:class:`Records`)."""
         status = InboxStatus.DONE if ignored is None else InboxStatus.IGNORED
         values: dict[str, Any] = {"status": status, "last_error": ignored}
         if written is not None:
             values.update(ticket_at=written.ticket_at, opens_episode=written.opens_episode,
                           sentiment=written.sentiment, no_answer=written.no_answer)  # fmt: skip
         with self.begin() as conn:
+            if records is not None:
+                _write_records(conn, records, time.time())
             conn.execute(sa.update(inbox).where(inbox.c.id == row_id).values(**values))
             if thread_changes:
                 _update_thread(conn, thread_key, thread_changes)
@@ -771,11 +787,12 @@ class Store:
         return ThreadRow.of(row) if row else None
 
     def load_thread_context(
-        self, event: SocialEvent, helpdesk: str, *, pauses: Sequence[str] | None = None
+        self, event: SocialEvent, helpdesk: str, *, pauses: Sequence[str] | None = None, joins: bool = False
     ) -> ThreadContext:
         """What the worker needs about ``event``'s thread, in one read: whether it is the echo of our own
         message, the thread row, the author's helpdesk user, the CRM's cached record of the author, and (when
-        the pause board is this store) the pauses of the connectors named in ``pauses``."""
+        the pause board is this store) the pauses of the connectors named in ``pauses``; with ``joins``, the
+        identity's latest join to a CRM contact (:mod:`bridge.joins`)."""
         author = event.author.id
         with self.begin() as conn:
             echo = conn.execute(
@@ -791,30 +808,20 @@ class Store:
             ).scalar()
             crm = conn.execute(sa.select(crm_cache).where(crm_cache.c.key == f"{event.platform}:{author}")).first()
             paused = None if pauses is None else _pauses(conn, pauses)
+            joined = _last_join(conn, f"{helpdesk}:{event.platform}:{author}") if joins else None
         return ThreadContext(
             echo=echo is not None,
             thread=ThreadRow.of(row) if row else None,
             identity=identity,
             crm=CrmCached(json.loads(crm.record) if crm.record else {}, float(crm.fetched_at)) if crm else None,
             paused_until=paused,
+            last_join=None if joined is None else LastJoin(joined or None),
         )
 
     def claim_thread(self, event: SocialEvent, helpdesk: str) -> ThreadRow:
         """The thread row, inserted first if it does not exist (unique key: two claims make one row)."""
-        now = time.time()
-        row = {
-            "key": event.thread_key,
-            "platform": event.platform,
-            "channel": event.channel,
-            "account_id": event.account_id,
-            "thread_id": event.thread_id,
-            "reply_to": event.reply_to,
-            "helpdesk": helpdesk,
-            "created_at": now,
-            "updated_at": now,
-        }
         with self.begin() as conn:
-            insert_ignoring_duplicates(conn, threads, [row])
+            insert_ignoring_duplicates(conn, threads, [_thread_row(event, helpdesk, time.time())])
             found = conn.execute(sa.select(threads).where(threads.c.key == event.thread_key)).mappings().one()
         return ThreadRow.of(found)
 
@@ -830,15 +837,7 @@ class Store:
 
     def remember_identity(self, key: str, user_id: str) -> None:
         with self.begin() as conn:
-            updated = conn.execute(
-                sa.update(identities)
-                .where(identities.c.key == key)
-                .values(helpdesk_user_id=user_id, updated_at=time.time())
-            ).rowcount
-            if not updated:
-                insert_ignoring_duplicates(
-                    conn, identities, [{"key": key, "helpdesk_user_id": user_id, "updated_at": time.time()}]
-                )
+            _remember_identity(conn, key, user_id, time.time())
 
     def record_join(self, row: dict[str, Any], *, user_id: str | None) -> None:
         """One ``user_joins`` row and the identity's user (None: forgotten) in one transaction."""
@@ -851,10 +850,8 @@ class Store:
 
     def last_join(self, identity_key: str) -> dict[str, Any] | None:
         """The identity's latest ``user_joins`` row, if it ever had one."""
-        query = sa.select(user_joins).where(user_joins.c.identity_key == identity_key)
         with self.begin() as conn:
-            row = conn.execute(query.order_by(user_joins.c.id.desc()).limit(1)).first()
-        return dict(row._mapping) if row else None
+            return _last_join(conn, identity_key) or None
 
     def recent_joins(self, since: float) -> list[dict[str, Any]]:
         """``user_joins`` rows written since ``since``, newest first (``socialdesk status``)."""
@@ -1077,10 +1074,8 @@ class Store:
         return json.loads(row.record) if row.record else {}
 
     def cache_crm(self, key: str, record: dict[str, str] | None) -> None:
-        values = {"record": json.dumps(record) if record is not None else None, "fetched_at": time.time()}
         with self.begin() as conn:
-            if not conn.execute(sa.update(crm_cache).where(crm_cache.c.key == key).values(**values)).rowcount:
-                insert_ignoring_duplicates(conn, crm_cache, [{"key": key, **values}])
+            _cache_crm(conn, key, record, time.time())
 
     # -- sync cursors ------------------------------------------------------------------------------------
 
@@ -1218,6 +1213,44 @@ class Written:
     no_answer: bool = False  # a rule or tag of [metrics] no_answer_rules / no_answer_tags applied
 
 
+@dataclass(frozen=True)
+class Records:
+    """Rows an inbox event's work learned on the way, written in the transaction that starts or finishes it
+    (:meth:`Store.start_event`, :meth:`Store.finish_event`) rather than each in one of its own."""
+
+    claim: tuple[SocialEvent, str] | None = None  # (event, helpdesk): its thread's row, inserted if absent
+    identity: tuple[str, str] | None = None  # (identities key, helpdesk user id): a requester found or made
+    crm: tuple[str, dict[str, str] | None] | None = None  # (crm_cache key, record; None: the CRM knew nobody)
+
+
+def _write_records(conn: Connection, records: Records, now: float) -> None:
+    if records.claim is not None:
+        insert_ignoring_duplicates(conn, threads, [_thread_row(*records.claim, now)])
+    if records.identity is not None:
+        _remember_identity(conn, *records.identity, now)
+    if records.crm is not None:
+        _cache_crm(conn, *records.crm, now)
+
+
+def _thread_row(event: SocialEvent, helpdesk: str, now: float) -> dict[str, Any]:
+    """A new thread's row (what claiming it inserts)."""
+    return {"key": event.thread_key, "platform": event.platform, "channel": event.channel,
+            "account_id": event.account_id, "thread_id": event.thread_id, "reply_to": event.reply_to,
+            "helpdesk": helpdesk, "created_at": now, "updated_at": now}  # fmt: skip
+
+
+def _remember_identity(conn: Connection, key: str, user_id: str, now: float) -> None:
+    values = {"helpdesk_user_id": user_id, "updated_at": now}
+    if not conn.execute(sa.update(identities).where(identities.c.key == key).values(**values)).rowcount:
+        insert_ignoring_duplicates(conn, identities, [{"key": key, **values}])
+
+
+def _cache_crm(conn: Connection, key: str, record: dict[str, str] | None, now: float) -> None:
+    values = {"record": json.dumps(record) if record is not None else None, "fetched_at": now}
+    if not conn.execute(sa.update(crm_cache).where(crm_cache.c.key == key).values(**values)).rowcount:
+        insert_ignoring_duplicates(conn, crm_cache, [{"key": key, **values}])
+
+
 def _answer_episode(conn: Connection, delivery: Any, now: float) -> float | None:
     """Mark the thread's current episode answered by this delivered reply when it is its first human one;
     return the first-response time, or None (answered before, automatic, or written before the episode)."""
@@ -1240,6 +1273,13 @@ def _link_ticket(conn: Connection, helpdesk: str, ticket_id: str, thread_key: st
 
 def _update_thread(conn: Connection, key: str, values: dict[str, Any]) -> None:
     conn.execute(sa.update(threads).where(threads.c.key == key).values(updated_at=time.time(), **values))
+
+
+def _last_join(conn: Connection, identity_key: str) -> dict[str, Any]:
+    """The identity's latest ``user_joins`` row (``{}``: none)."""
+    query = sa.select(user_joins).where(user_joins.c.identity_key == identity_key)
+    row = conn.execute(query.order_by(user_joins.c.id.desc()).limit(1)).first()
+    return dict(row._mapping) if row else {}
 
 
 def _pauses(conn: Connection, connectors: Sequence[str]) -> dict[str, float]:

@@ -11,10 +11,12 @@ the social objects (no Social Customer Service) is reported once and the feature
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from bridge.errors import BridgeError
 from bridge.events import AgentReply, Delivery, SocialEvent, ThreadState
 from bridge.registry import Runtime
+from bridge.rows import ThreadRow
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +25,13 @@ def enabled(rt: Runtime) -> bool:
     return rt.crm is not None and rt.config.salesforce is not None and bool(rt.config.salesforce.get("write_back"))
 
 
-def record_post(rt: Runtime, event: SocialEvent) -> None:
-    """Persona (cached on the thread) and the inbound post; the post's CRM id is kept for the reply."""
+def record_post(rt: Runtime, event: SocialEvent, thread: ThreadRow | None, record: dict[str, str]) -> dict[str, Any]:
+    """Persona (cached on the thread) and the inbound post; returns the thread's columns to record (the persona,
+    and the post's CRM id, kept for the reply), for the caller's transaction. ``thread``: the row before this
+    event; ``record``: the CRM's record of the author as the bridge holds it (no extra read, no extra call)."""
     if not enabled(rt) or rt.crm is None:
-        return
-    crm, thread = rt.crm, rt.store.thread(event.thread_key)
-    who = _who(rt, event)
+        return {}
+    crm, who = rt.crm, _who(record)
     try:
         persona = (thread.crm_persona_id if thread else None) or crm.ensure_persona(
             platform=event.platform, author=event.author, parent_id=who
@@ -36,8 +39,8 @@ def record_post(rt: Runtime, event: SocialEvent) -> None:
         post_id = rt.policy.call(crm.name, lambda: crm.record_post(event, persona_id=persona, who_id=who), attempts=1)
     except BridgeError as e:
         log.warning("salesforce write-back of %s skipped: %s", event.message_id, e)
-        return
-    rt.store.update_thread(event.thread_key, crm_persona_id=persona, crm_last_post_id=post_id)
+        return {}
+    return {"crm_persona_id": persona, "crm_last_post_id": post_id}
 
 
 def record_reply(rt: Runtime, thread: ThreadState, reply: AgentReply, delivery: Delivery) -> None:
@@ -60,7 +63,6 @@ def record_reply(rt: Runtime, thread: ThreadState, reply: AgentReply, delivery: 
         log.warning("salesforce write-back of the reply to %s skipped: %s", thread.key, e)
 
 
-def _who(rt: Runtime, event: SocialEvent) -> str | None:
-    """The matched Contact or Lead, from the enrichment cache (no extra call)."""
-    cached = rt.store.crm_cached(f"{event.platform}:{event.author.id}", max_age=float("inf")) or {}
-    return cached.get("id") if cached.get("object_type") in ("Contact", "Lead") else None
+def _who(record: dict[str, str]) -> str | None:
+    """The matched Contact or Lead, from the enrichment's record (no extra call)."""
+    return record.get("id") if record.get("object_type") in ("Contact", "Lead") else None

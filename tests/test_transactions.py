@@ -1,0 +1,63 @@
+"""The worker's store transactions per customer message, held to issue #15's budget: the thread's context read
+once, "create started" and what was learned recorded in one write before the helpdesk call, the outcome in one
+after (bridge.plan, bridge.inbound). Counted on the engine by bridge.transactions, as bench.profile_worker does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge import inbound
+from bridge.registry import Runtime
+from bridge.transactions import Counted, TransactionCount
+from sandbox.stack import PAGE_ID, Stack
+from tests.support import notes, step_runtime, tickets
+
+FIRST_MESSAGE = 6  # the lease and its release, the pending events, the thread's context, before, after
+WITH_WRITE_BACK = 8
+FOLLOW_UP = 6
+CRM = {"vip_field": "account_type", "vip_values": ["Enterprise"], "crm_note": True, "write_back": True}
+RULES = [{"name": "refund", "when": {"keywords": ["refund"]}, "then": {"tags": ["billing"], "priority": "high"}}]
+
+
+@pytest.fixture(params=["no CRM", "write-back"])
+def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    crm = CRM if request.param == "write-back" else None
+    with Stack(tmp_path, start_worker=False, salesforce=crm, rules=RULES) as running:
+        yield running
+
+
+def applied(stack: Stack, rt: Runtime, psid: str, text: str) -> Counted:
+    """Post one customer message, apply its thread in this process; the store transactions that took."""
+    stack.meta.customer_message(PAGE_ID, psid=psid, text=text)
+    [key] = {str(r["thread_key"]) for r in stack.store.rows("inbox", status="pending")}
+    transactions = TransactionCount(stack.store.engine)
+    try:
+        assert inbound.process_thread(rt, key, "test") == 1
+    finally:
+        transactions.close()
+    return transactions.now()
+
+
+def test_a_first_message_and_a_follow_up_stay_within_the_budget(stack: Stack) -> None:
+    sf, rt = stack.salesforce, step_runtime(stack)
+    if sf is not None:  # a known customer: the lookup, the note, the VIP tag, the persona and the post all happen
+        account = sf.add_account("Globex", Type="Enterprise")
+        sf.add_persona(provider="Facebook", external_id="8001", name="hank",
+                       parent_id=sf.add_contact("Hank Scorpio", AccountId=account))  # fmt: skip
+    first = applied(stack, rt, "8001", "I want a refund")
+    [ticket] = tickets(stack)
+    assert {"billing", "rule_refund"} <= set(ticket["tags"]) and ticket["priority"] == "high"
+    if sf is not None:
+        assert "vip" in ticket["tags"] and "Hank Scorpio" in notes(stack, ticket["id"])[0]
+        assert len(sf.records("SocialPost")) == 1
+    assert first.total <= (WITH_WRITE_BACK if sf is not None else FIRST_MESSAGE), first
+    follow_up = applied(stack, rt, "8001", "any news?")
+    assert len(stack.helpdesk.comments(ticket["id"])) >= 2 and len(tickets(stack)) == 1
+    assert follow_up.total <= FOLLOW_UP, follow_up
+    [thread] = stack.store.rows("threads")
+    assert thread["ticket_id"] == str(ticket["id"]) and thread["requester_id"] and thread["create_started_at"]
+    assert thread["enrichment"] == ("done" if sf is not None else None)
+    assert (thread["crm_last_post_id"] is not None) == (sf is not None)
