@@ -144,6 +144,7 @@ def decide(facts: QuickFacts, config: QuickConfig) -> BotReply | NoReply:
 def _decide(facts: QuickFacts, config: QuickConfig) -> BotReply | NoReply:
     """Checked in this order: blocked, a person asked for, unhappy, an answer to the bot's question, an answer,
     the menu."""
+    facts = replace(facts, language=_language(facts, config))
     blocked = _blocked(facts)
     if blocked:
         return NoReply(blocked)
@@ -161,6 +162,17 @@ def _decide(facts: QuickFacts, config: QuickConfig) -> BotReply | NoReply:
     if config.menu is not None and facts.first_in_episode:
         return _with_way_out(BotReply(Step.MENU, "", _fill(_pick(config.menu, facts.language))), facts, config)
     return NoReply("no quick answer matches")
+
+
+def _language(facts: QuickFacts, config: QuickConfig) -> str | None:
+    """A pressed button speaks the language of its title: the classifier reads "[button tapped] Horaires (payload:
+    quick:hours)" as English or unknown, and a French customer would get the default text."""
+    if facts.pressed is None or not facts.pressed.startswith(PAYLOAD_PREFIX):
+        return facts.language
+    name = facts.pressed.removeprefix(PAYLOAD_PREFIX)
+    titles = config.person if name == PERSON else next((a.button for a in config.answers if a.name == name), None)
+    found = [lang for lang, title in (titles or {}).items() if lang != "default" and title in facts.text]
+    return found[0] if found else facts.language
 
 
 def _blocked(facts: QuickFacts) -> str | None:

@@ -84,6 +84,23 @@ def test_no_bot_answer(more: dict[str, Any], reason: str) -> None:
     assert decide(facts("opening hours", **more), config()) == NoReply(reason)
 
 
+def test_a_pressed_button_speaks_the_language_of_its_title() -> None:
+    """The classifier reads the press's line, "[button tapped] Horaires (payload: quick:hours)", as English or
+    unknown: the French customer got the English answer to the French button."""
+    quick = {**QUICK, "handoff": {"default": "A person will answer.", "fr": "Quelqu'un vous répond."}}
+    quick["answers"] = [{**QUICK["answers"][0], "button": {"default": "Opening hours", "fr": "Horaires"}},
+                        *QUICK["answers"][1:]]  # fmt: skip
+    hours = decide(facts("[button tapped] Horaires (payload: quick:hours)", pressed="quick:hours", language="und"),
+                   config(quick=quick))  # fmt: skip
+    assert isinstance(hours, BotReply) and hours.text == "Ouvert de 9h à 18h."
+    assert hours.buttons[-1] == Button("quick:person", "Parler à un humain")
+    line = "[button tapped] Parler à un humain (payload: quick:person)"
+    person = decide(facts(line, pressed="quick:person", language="en"), config(quick=quick))
+    assert isinstance(person, BotReply) and person.text == "Quelqu'un vous répond."
+    english = decide(facts("Opening hours", pressed="quick:hours", language="en"), config(quick=quick))
+    assert isinstance(english, BotReply) and english.text == "We are open 9-18."
+
+
 def test_the_bots_first_message_in_an_episode_says_it_is_automated() -> None:
     """Meta: where a law asks it, an automated chat says so at the start of a conversation and after a lapse."""
     default = config(quick={k: v for k, v in QUICK.items() if k != "disclosure"})
