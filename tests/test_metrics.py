@@ -23,7 +23,7 @@ from tests.support import one_ticket, reply_and_notify, settle, start, stop, wai
 from webhooks.app import create_app
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-LABELS = {"platform", "outcome", "channel", "status", "connector", "queue", "le"}
+LABELS = {"platform", "outcome", "channel", "status", "connector", "queue", "step", "le"}  # step: the bot's five kinds
 CHANNELS = {channel_name(p) for p in PLATFORMS}
 
 
