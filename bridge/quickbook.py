@@ -32,12 +32,11 @@ from typing import Any
 from bridge.errors import ConfigError
 from bridge.quick import BUTTON_LIMITS, PRIVATE_PLATFORMS, Ask, QuickAnswer, QuickConfig, Templates
 from bridge.replies import DEFAULT_DISCLOSURE
-from bridge.tablekeys import BadKey, read_bool, read_keywords, read_regex
+from bridge.tablekeys import BadKey, check_name, read_bool, read_keywords, read_regex
 
 _KEYS = ("answers", "person", "person_words", "person_hint", "handoff", "menu", "buttons", "disclosure")
 _ANSWER_KEYS = ("name", "keywords", "regex", "text", "button", "ask")
 _ASK_KEYS = ("field", "pattern", "thanks")
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,23}")
 _FIELDS = {"zendesk": (re.compile(r"\d+"), "a Zendesk field id (a number)"),
            "freshdesk": (re.compile(r"cf_[a-z0-9_]+"), "a Freshdesk field name (cf_...)")}  # fmt: skip
 DEFAULTS: Mapping[str, Any] = {
@@ -87,8 +86,7 @@ def _answer(table: Mapping[str, Any], index: int, helpdesk: str) -> QuickAnswer:
     where = f"answers[{name}]" if isinstance(name, str) and name else f"answers[{index}]"
     try:
         _known(table, _ANSWER_KEYS, "")
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise BadKey("name", "required: 1-24 of a-z, 0-9, '-', '_', starting with a letter or digit")
+        name = check_name(name)
         keywords = _per_language(table.get("keywords"), "keywords", read_keywords)
         patterns = _per_language(table.get("regex"), "regex", read_regex)
         if not keywords and not patterns and "button" not in table:

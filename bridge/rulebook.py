@@ -37,12 +37,11 @@ from bridge.rules import (
     SentimentIs,
     UrgencyIs,
 )
-from bridge.tablekeys import BadKey, read_bool, read_keywords, read_regex, read_strings
+from bridge.tablekeys import BadKey, check_name, read_bool, read_keywords, read_regex, read_strings
 
 # -- reading [[rules]] -----------------------------------------------------------------------------------------------
 
 _RULE_KEYS = ("name", "when", "then", "stop")
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,23}")
 _PRIORITY_ALIASES = {"medium": "normal"}
 _STATUS_ALIASES = {"resolved": "solved"}
 
@@ -67,8 +66,7 @@ def _rule(table: dict[str, Any], index: int, helpdesk: str) -> Rule:
     where = f"rules[{name}]" if isinstance(name, str) and name else f"rules[{index}]"
     try:
         _known(table, _RULE_KEYS, "")
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise BadKey("name", "required: 1-24 of a-z, 0-9, '-', '_', starting with a letter or digit")
+        name = check_name(name)
         stop = table.get("stop", False)
         if not isinstance(stop, bool):
             raise BadKey("stop", "must be true or false")

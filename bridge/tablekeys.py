@@ -7,6 +7,8 @@ import re
 
 from bridge.rules import Keywords, Pattern, fold, strip_marks
 
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,23}")
+
 
 class BadKey(Exception):
     """A problem at a key path inside one table (the caller turns it into a ConfigError naming the table)."""
@@ -14,6 +16,13 @@ class BadKey(Exception):
     def __init__(self, key: str, message: str) -> None:
         super().__init__(message)
         self.key, self.message = key, message
+
+
+def check_name(name: object) -> str:
+    """A rule's or an answer's ``name``: it appears in tags (``rule_<name>``) and payloads (``quick:<name>``)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise BadKey("name", "required: 1-24 of a-z, 0-9, '-', '_', starting with a letter or digit")
+    return name
 
 
 def read_strings(value: object, key: str) -> tuple[str, ...]:
