@@ -564,7 +564,7 @@ class Store:
         with self.begin() as conn:
             rows = conn.execute(
                 sa.select(inbox.c.id, inbox.c.payload, inbox.c.attempts, inbox.c.attempted_at, inbox.c.next_attempt_at)
-                .where(inbox.c.thread_key == thread_key, inbox.c.status == "pending")
+                .where(inbox.c.thread_key == thread_key, inbox.c.status == InboxStatus.PENDING)
                 .order_by(inbox.c.platform_ts, inbox.c.id)
             ).all()
         return [PendingEvent(int(r.id), _event(r.payload), int(r.attempts), r.attempted_at is not None,
