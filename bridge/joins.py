@@ -121,20 +121,22 @@ NOTHING = Joined()
 
 
 def joined_user(
-    rt: Runtime, event: SocialEvent, lookup: Lookup | None, profile: UserProfile | None = None, *, remembered: bool,
-    last_join: LastJoin | None = None,
+    rt: Runtime, event: SocialEvent, lookup: Lookup | None, profile: UserProfile | None = None, *,
+    remembered: str | None, last_join: LastJoin | None = None,
 ) -> Joined:  # fmt: skip
     """Join (or move, or undo) the identity as a new thread's CRM look-up says, the Contact's user written with
-    the CRM's ``profile`` (:mod:`bridge.enrich_fields`) in the same call. ``remembered``: whether the identity
-    has a user in ``identities``; ``last_join``: its latest join, when read already (with the thread's context).
+    the CRM's ``profile`` (:mod:`bridge.enrich_fields`) in the same call. ``remembered``: the identity's user in
+    ``identities``, if any; ``last_join``: its latest join, when read already (with the thread's context).
     A follow-up, the CRM down, or a stranger asks nothing of the store or the helpdesk."""
     if lookup is None or lookup.outcome == "unavailable" or not enabled(rt):
         return NOTHING
-    if not remembered and contact_of(lookup) is None:  # a join always remembers its user: nothing to undo
+    if remembered is None and contact_of(lookup) is None:  # a join always remembers its user: nothing to undo
         return NOTHING
     last = last_join.row if last_join is not None else rt.store.last_join(identity_key(rt, event))
     joined_to = str(last["contact_id"]) if last and last["action"] != Action.UNDONE and last["contact_id"] else None
     step = decide(joined_to, lookup)
+    if step is Step.AS_BEFORE and joined_to and last and remembered != str(last["user_id"]):
+        step = Step.JOIN  # a worker without the CRM's answer remembered its own user over the join: joined again
     contact = contact_of(lookup)
     if step in (Step.MOVE, Step.UNDO) and last is not None:
         _undo(rt, event, last, contact)

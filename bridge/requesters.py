@@ -46,7 +46,7 @@ def requester_for(
     ``customer``: a new thread's CRM look-up; a customer it identifies is their Contact's user
     (:mod:`bridge.joins`), and a join it contradicts no longer stands (``cached`` is then forgotten). A user
     found or made here is for the caller to remember (``identities``), with the rest of what it records."""
-    joined = joins.joined_user(rt, event, customer, profile, remembered=cached is not None, last_join=last_join)
+    joined = joins.joined_user(rt, event, customer, profile, remembered=cached, last_join=last_join)
     if joined.user_id is not None:
         return joined.user_id, _named(event, event.author.name or crm_name)
     if joined.undone:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bridge import status, sync
+from bridge.events import Author
 from sandbox.stack import HELPDESKS, PAGE_ID, Stack
 from tests.support import settle, step_runtime, tickets
 
@@ -218,3 +219,25 @@ def test_a_user_zendesk_refuses_to_merge_is_linked_and_noted(stack: Stack) -> No
     assert row["action"] == "linked" and "refused to merge" in row["reason"]
     assert stack.zendesk.user(agent)["active"] is True and stack.zendesk.user(agent)["role"] == "agent"
     assert f"new conversations go to user {synced_user['id']}" in profile_notes(stack, agent)
+
+
+@pytest.mark.parametrize("stack", ["zendesk"], indirect=True)
+def test_a_social_user_remembered_over_a_join_is_joined_again(stack: Stack) -> None:
+    """Two workers on two new threads of one customer: one joins the identity; the other, without the CRM's
+    answer (down or over budget), makes the social user and remembers it after the join was recorded. The next
+    thread the CRM identifies goes to the Contact's user again, that social user merged. (Freshdesk's requester
+    look-up finds the joined contact by its facebook_id once attached: no second contact to remember.)"""
+    hank = contact(stack)
+    persona(stack, "8107", hank)
+    synced_user = synced(stack)[f"salesforce:{hank}"]
+    assert comment(stack, "8107", "first")["requester_id"] == synced_user["id"]
+    desk = step_runtime(stack).helpdesk  # the other worker's user and its late write, as it left them
+    stray = desk.ensure_requester(platform="facebook", author=Author(id="8107", name="Hank S."))
+    stack.store.remember_identity(f"{stack.helpdesk_name}:facebook:8107", stray)
+
+    later = comment(stack, "8107", "second")
+    settle(stack)
+    assert later["requester_id"] == synced_user["id"]
+    row = joins(stack)[-1]
+    assert (row["action"], row["user_id"], row["other_user_id"]) == ("merged", str(synced_user["id"]), stray)
+    assert stack.zendesk.user(stray)["active"] is False
