@@ -78,7 +78,7 @@ def _known(stack: Stack, ticket: dict[str, Any] | None, calls: list[str], echo: 
         return False, "Salesforce: the known customer's ticket did not arrive within 30 s"
     values = {source: field_value(ticket, stack, target) for source, target in _mapped(stack, "ticket_fields").items()}
     user = stack.helpdesk.user(ticket["requester_id"])
-    summary = str(user.get("notes") if stack.helpdesk_name == "zendesk" else user.get("description") or "")
+    summary = str(user.get("notes" if stack.helpdesk_name == "zendesk" else "description") or "")
     echo(f"   ticket #{ticket['id']} ({len(calls)} helpdesk calls: {', '.join(calls)})")
     echo("      fields: " + ", ".join(f"{k} = {v}" for k, v in values.items() if v))
     echo(f"      requester {user.get('name')}, notes: {summary.splitlines()[0] if summary else '-'}")
