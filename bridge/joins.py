@@ -29,7 +29,7 @@ from bridge import messages
 from bridge.enrich import Lookup
 from bridge.errors import BridgeError, NotFound, PermanentError, RefusedFields
 from bridge.events import Author, SocialEvent, UserProfile
-from bridge.ports import UserJoins
+from bridge.ports import JoinedUser, JoinsInPlace, UserJoins
 from bridge.registry import Runtime
 from bridge.rows import LastJoin
 
@@ -157,13 +157,18 @@ def _call(rt: Runtime, work: Any) -> Any:
 
 def _join(rt: Runtime, event: SocialEvent, contact: Contact, profile: UserProfile | None) -> str:
     key = identity_key(rt, event)
-    target = _contact_user(rt, contact, profile)
     before = rt.store.identity(key)  # socialdesk's own users are all there: identities are never pruned
     action, reason = Action.JOINED, f"Salesforce Contact {contact.id} matched by {contact.matched_by}"
+    in_place = _join_in_place(rt, event, contact, profile) if before is None else None
+    if in_place is not None:  # no user of its own to merge: the Contact's user and the identity in one write
+        target, attached = in_place
+        reason += f"; {attached}"
+    else:
+        target = _contact_user(rt, contact, profile)
     if before is not None and before != target:
         action, why = _merge_or_link(rt, event, str(before), target, contact)
         reason += f"; {why}"
-    if action is not Action.LINKED:  # a linked user keeps the identity: its fields hold one value each
+    if in_place is None and action is not Action.LINKED:  # a linked user keeps the identity: one value per field
         reason += f"; {_attach(rt, event, target)}"
     row = {"identity_key": key, "contact_id": contact.id, "user_id": target, "action": action.value, "reason": reason}
     rt.store.record_join({**row, "other_user_id": before if before != target else None}, user_id=target)
@@ -180,6 +185,29 @@ def _contact_user(rt: Runtime, contact: Contact, profile: UserProfile | None) ->
     except RefusedFields:  # a malformed email in the CRM must not cost the message: the user without it
         bare = Author(id=contact.id, name=contact.name)
         return str(_call(rt, lambda: hd.ensure_requester(platform="salesforce", author=bare, profile=profile)))
+
+
+def _join_in_place(
+    rt: Runtime, event: SocialEvent, contact: Contact, profile: UserProfile | None
+) -> tuple[str, str] | None:
+    """The Contact's user written with the identity in the same call (:class:`JoinsInPlace`), and what the
+    record says of the identity; None where the helpdesk has no such call or no such user yet."""
+    hd, author, platform = rt.helpdesk, event.author, event.platform
+    if not isinstance(hd, JoinsInPlace):
+        return None
+    who = Author(id=contact.id, name=contact.name, email=contact.email, phone=contact.phone)
+    joined = _call(rt, lambda: hd.join_contact_user(who, profile, platform=platform, author=author))
+    if joined is None:
+        return None
+    return str(joined.user_id), _attached_text(joined)
+
+
+def _attached_text(joined: JoinedUser) -> str:
+    if joined.refused is not None:
+        return f"identity not attached ({joined.refused})"
+    if joined.attached is None:
+        return "no identity field for it in the helpdesk: remembered by socialdesk"
+    return f"{joined.attached} attached"
 
 
 def _merge_or_link(rt: Runtime, event: SocialEvent, before: str, target: str, contact: Contact) -> tuple[Action, str]:
@@ -207,7 +235,7 @@ def _attach(rt: Runtime, event: SocialEvent, user_id: str) -> str:
     except PermanentError as e:  # held by another user (an agent's, say): the store's link carries the join
         log.warning("%s: the identity stays off user %s: %s", identity_key(rt, event), user_id, e.message)
         return f"identity not attached ({e.message})"
-    return f"{attached} attached" if attached else "no identity field for it in the helpdesk: remembered by socialdesk"
+    return _attached_text(JoinedUser(user_id, attached))
 
 
 def _undo(rt: Runtime, event: SocialEvent, last: dict[str, Any], contact: Contact | None) -> None:

@@ -7,6 +7,7 @@ table), and never sleeps or retries by itself: :mod:`bridge.retry` decides.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -205,6 +206,30 @@ class UserJoins(Protocol):
 
     def note_user(self, user_id: str, text: str) -> None:
         """Add a line to the user's notes, visible to agents on the profile (kept with what was there)."""
+
+
+@dataclass(frozen=True)
+class JoinedUser:
+    """What :meth:`JoinsInPlace.join_contact_user` did: the Contact's user, the identity attached to it (as
+    :meth:`UserJoins.attach_identity` says it, None without a place for it), or why the helpdesk refused it."""
+
+    user_id: str
+    attached: str | None = None
+    refused: str | None = None
+
+
+@runtime_checkable
+class JoinsInPlace(Protocol):
+    """A helpdesk that writes a synced Contact's user and its new social identity in the same call (Freshdesk:
+    one ``PUT /contacts/{id}`` carries the custom fields and ``facebook_id``), rather than a user call and an
+    identity call."""
+
+    def join_contact_user(
+        self, contact: Author, profile: UserProfile | None, *, platform: str, author: Author
+    ) -> JoinedUser | None:
+        """The user keyed ``salesforce:<contact.id>`` with the CRM's ``profile`` fields and the social identity
+        where it has none; None when the helpdesk has no such user yet (then made as :meth:`Helpdesk.ensure_requester`
+        would, and the identity attached on its own)."""
 
 
 class CustomerRecord(Protocol):

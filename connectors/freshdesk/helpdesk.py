@@ -27,10 +27,12 @@ from bridge.events import (
     TicketStatus,
     UserProfile,
 )
+from bridge.ports import JoinedUser
 from bridge.schedules import HelpdeskSchedule
 from connectors.base import attachment_names
 from connectors.business_hours import freshdesk_schedule
 from connectors.freshdesk.client import PLATFORM, FreshdeskApiError, FreshdeskClient
+from connectors.freshdesk.joins import join_contact_user as _join_in_place
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,13 @@ class FreshdeskHelpdesk:
             return None
         self._update_contact_fields(user_id, {field: value})
         return f"{field} {value}"
+
+    def join_contact_user(
+        self, contact: Author, profile: UserProfile | None, *, platform: str, author: Author
+    ) -> JoinedUser | None:
+        """The synced Contact's contact, its CRM fields and the identity in one PUT (see :mod:`.joins`)."""
+        found = self._contact_record(f"salesforce:{contact.id}")
+        return _join_in_place(self._api, found, profile, freshdesk_identity(platform, author))
 
     def detach_identity(self, user_id: str, *, platform: str, author: Author) -> bool:
         field, value = freshdesk_identity(platform, author) or ("", "")
