@@ -5,7 +5,8 @@ decided by the worker, :func:`bridge.figures.opens_episode`); messages before th
 the period continue an episode that started earlier, and count in the volume only. A reply belongs to the
 episode it was written in; the episode after the last one in the period starts at the thread's ``fence``
 (its next opening message, if any), so a reply written then is not counted for an older episode.
-Only a human reply delivered to the platform is a response; a failed one counts as a failure, by reason.
+Only a human reply delivered to the platform is a response; a failed, partly delivered or unknown one counts as a
+failure, by reason.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
+from bridge import messages
 from bridge.calendars import Calendar, Unknown
-from bridge.events import AuthorKind
+from bridge.events import AuthorKind, DeliveryStatus
 from bridge.figmodel import (
     ATTRIBUTION,
     NO_CALENDAR,
@@ -38,6 +40,9 @@ from bridge.figures import BUCKETS, DELIVERED, MORE, buckets, percentile
 UNCLASSIFIED = "unclassified"
 UNKNOWN_OUTCOME = "outcome unknown (cut off mid-send)"
 PERSON, BOT, NONE = "person", "bot", "none"
+#: Replies the platform did not (certainly, wholly) take: each is a failure by reason, never a response. A
+#: partial one is counted by /metrics' socialdesk_replies_failed_total too.
+NOT_DELIVERED = frozenset({DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN, DeliveryStatus.PARTIAL})
 Fact = TypeVar("Fact", MessageFact, ReplyFact)
 Between = Callable[[float, float], float | None]  # seconds between two instants in business time (None: unknown)
 Calendars = Mapping[str, Calendar | Unknown | None]  # channel → its calendar (None: 24/7; Unknown: no business time)
@@ -161,7 +166,7 @@ def _episode(
         response_business_sum=sum(t.response_business or 0.0 for t in answered),
         resolution=None if solved is None else max(0.0, solved - first.platform_ts),
         sentiment=_labels(part),
-        failures=tuple(failure_reason(r) for r in replies if r.status in ("failed", "unknown")),
+        failures=tuple(failure_reason(r) for r in replies if r.status in NOT_DELIVERED),
         ingest_lag_sum=sum(t.ingest_lag for t in times),
     )  # fmt: skip
     return row, times
@@ -186,10 +191,10 @@ def _message_times(m: MessageFact, humans: Sequence[ReplyFact], between: Between
 
 
 def failure_reason(r: ReplyFact) -> str:
-    """A failed reply's reason: the first line of what the agent was told (short), or that it is unknown."""
+    """A failed reply's reason: the reason in what the agent was told (short), or that it is unknown."""
     if r.status == "unknown":
         return UNKNOWN_OUTCOME
-    return ((r.error or "").strip().splitlines() or ["no reason recorded"])[0][:80].replace("|", "/")  # CSV joins on |
+    return (messages.note_reason(r.error or "") or "no reason recorded")[:80].replace("|", "/")  # CSV joins on |
 
 
 def _utc(ts: float) -> datetime:

@@ -166,7 +166,7 @@ class Slice:
     bot_only: int  # ... and no person did: unanswered by a person
     handed_off: int  # ... and then a person answered too
     sentiment: dict[str, int]  # customer messages by the classifier's label ("unclassified": none)
-    failures: dict[str, int]  # replies that failed or whose outcome is unknown, by reason
+    failures: dict[str, int]  # replies that failed, went out in part or whose outcome is unknown, by reason
     ingest_lag: Stats  # platform time → stored (received), per message
 
 

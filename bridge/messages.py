@@ -109,10 +109,15 @@ def identity_change_note(body: str | None) -> str:
     return f"WhatsApp: {said}. Their next messages come from the new identity and open a new ticket."
 
 
+_REASON = "Reason: "
+_PARTIAL = "socialdesk delivered only part of the reply above: "
+_PARTIAL_END = ". Check the conversation on the platform."
+
+
 def delivery_failed_note(reason: str) -> str:
     return (
         "socialdesk could not deliver the reply above to the customer.\n"
-        f"Reason: {reason}\n"
+        f"{_REASON}{reason}\n"
         "The customer has not seen it. Reply again once the cause is fixed, or reach them another way."
     )
 
@@ -158,7 +163,20 @@ def delivery_unknown_note(reason: str) -> str:
 
 
 def partial_delivery_note(reason: str) -> str:
-    return f"socialdesk delivered only part of the reply above: {reason}. Check the conversation on the platform."
+    return f"{_PARTIAL}{reason}{_PARTIAL_END}"
+
+
+def note_reason(note: str) -> str:
+    """The reason inside a failed or partial delivery's note (:func:`delivery_failed_note`,
+    :func:`partial_delivery_note`: what the agent was told, kept as the delivery's error), for the figures'
+    failures by reason; any other text: its first line."""
+    lines = note.strip().splitlines() or [""]
+    reason = next((line.removeprefix(_REASON) for line in lines if line.startswith(_REASON)), None)
+    if reason is not None:
+        return reason
+    if lines[0].startswith(_PARTIAL):
+        return "partly delivered: " + lines[0].removeprefix(_PARTIAL).removesuffix(_PARTIAL_END)
+    return lines[0]
 
 
 def window_closed(platform: str, last_inbound: datetime | None, limit: str) -> str:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bridge import messages
 from bridge.calendars import Unknown, calendar
 from bridge.events import AuthorKind
 from bridge.figbuild import UNKNOWN_OUTCOME, build
@@ -56,6 +57,26 @@ def test_first_response_is_the_first_human_reply_delivered_from_the_customers_pl
     assert total.response.count == 2 and total.response.mean == (10 * MIN + 5 * MIN) / 2  # each message's own wait
     assert total.failures == {"window closed": 1, UNKNOWN_OUTCOME: 1}
     assert total.ingest_lag.median == 20 and total.first_response.buckets["<=15m"] == 1
+
+
+def test_a_partly_delivered_reply_is_no_response_and_is_listed_with_the_failures() -> None:
+    # the platform took part of it (a comment's private reply) and refused the rest: /metrics counts it in
+    # socialdesk_replies_failed_total, and the agent was told; the figures must not lose it either
+    note = messages.partial_delivery_note("the comment was deleted")
+    figures = build([msg(T0, opens=True)], [reply(T0 + MIN, None, status="partial", error=note)], NOVEMBER)
+    assert figures.total.answered == 0 and figures.episodes[0].answered_by == "none"
+    assert figures.total.failures == {"partly delivered: the comment was deleted": 1}
+
+
+def test_failures_are_counted_by_the_reason_in_the_agents_note_not_its_first_line() -> None:
+    # every failed reply's note starts with the same sentence: that is no reason
+    messages_ = [msg(T0, thread=t, opens=True) for t in ("a", "b", "c")]
+    replies = [
+        reply(T0 + MIN, None, thread="a", status="failed", error=messages.delivery_failed_note("window closed")),
+        reply(T0 + MIN, None, thread="b", status="failed", error=messages.delivery_failed_note("window closed")),
+        reply(T0 + MIN, None, thread="c", status="failed", error=messages.delivery_failed_note("user blocked us")),
+    ]
+    assert build(messages_, replies, NOVEMBER).total.failures == {"window closed": 2, "user blocked us": 1}
 
 
 def test_a_reply_stamped_in_the_same_second_as_the_message_answers_it() -> None:

@@ -75,7 +75,8 @@ def test_a_failed_reply_keeps_its_reason_and_answers_nothing(stack: Stack) -> No
     assert delivery["status"] == "failed" and delivery["delivered_at"] is None
     assert "reply window has closed" in str(delivery["error"])
     [episode] = stored_episodes(stack.store)
-    assert episode.first_response is None and episode.failures
+    assert episode.first_response is None and len(episode.failures) == 1
+    assert episode.failures[0].startswith("Messenger's reply window has closed")  # the reason, not the note's opening
     assert stack.store.rows("threads")[0]["episode_answered_at"] is None
 
 
