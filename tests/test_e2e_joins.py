@@ -12,6 +12,7 @@ import pytest
 
 from bridge import status, sync
 from bridge.events import Author
+from connectors.zendesk import ZendeskHelpdesk
 from sandbox.stack import HELPDESKS, PAGE_ID, Stack
 from tests.support import settle, step_runtime, tickets
 
@@ -275,3 +276,24 @@ def test_an_identity_another_contact_holds_leaves_the_join_and_the_crm_fields_in
     assert crm_name(stack, hank_user) == "Hank Scorpio" and identity_of(stack, hank_user) == []
     [row] = joins(stack)
     assert row["action"] == "joined" and "identity not attached" in row["reason"]
+
+
+@pytest.mark.parametrize("stack", ["zendesk"], indirect=True)
+def test_a_merge_whose_record_was_lost_is_recorded_on_the_retry(stack: Stack) -> None:
+    """The worker merged the social user, then died (or the merge's answer was lost) before the join's row: the
+    store still names the social user. The next attempt merges again without harm and records it once."""
+    hank = contact(stack)
+    synced_user = synced(stack)[f"salesforce:{hank}"]
+    social = comment(stack, "8108", "I am nobody yet")["requester_id"]
+    persona(stack, "8108", hank)
+    desk = step_runtime(stack).helpdesk
+    assert isinstance(desk, ZendeskHelpdesk)
+    desk.merge_user(str(social), str(synced_user["id"]))  # the lost attempt's call
+
+    later = comment(stack, "8108", "Now you know me")
+    settle(stack)
+    assert later["requester_id"] == synced_user["id"]
+    [row] = joins(stack)
+    assert (row["action"], row["other_user_id"]) == ("merged", str(social))
+    assert {t["requester_id"] for t in tickets(stack)} == {synced_user["id"]}
+    assert identity_of(stack, synced_user["id"]) == ["facebook:8108"]
