@@ -43,6 +43,9 @@ PERSON, BOT, NONE = "person", "bot", "none"
 #: Replies the platform did not (certainly, wholly) take: each is a failure by reason, never a response. A
 #: partial one is counted by /metrics' socialdesk_replies_failed_total too.
 NOT_DELIVERED = frozenset({DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN, DeliveryStatus.PARTIAL})
+#: A reply the platform accepted, then reported undelivered (a WhatsApp status "failed": the agent got a note).
+FAILED_RECEIPT = "failed"
+RECEIPT_FAILED = "sent, then the platform reported it failed (its reason is in the ticket's note)"
 Fact = TypeVar("Fact", MessageFact, ReplyFact)
 Between = Callable[[float, float], float | None]  # seconds between two instants in business time (None: unknown)
 Calendars = Mapping[str, Calendar | Unknown | None]  # channel → its calendar (None: 24/7; Unknown: no business time)
@@ -140,7 +143,8 @@ def _written_in(replies: Sequence[ReplyFact], start: float, end: float) -> list[
 
 
 def _delivered(replies: Iterable[ReplyFact], *kinds: AuthorKind) -> list[ReplyFact]:
-    return [r for r in replies if r.author_kind in kinds and r.status == DELIVERED and r.delivered_at is not None]
+    return [r for r in replies if r.author_kind in kinds and r.status == DELIVERED and r.delivered_at is not None
+            and r.receipt != FAILED_RECEIPT]  # fmt: skip
 
 
 def _episode(
@@ -166,7 +170,7 @@ def _episode(
         response_business_sum=sum(t.response_business or 0.0 for t in answered),
         resolution=None if solved is None else max(0.0, solved - first.platform_ts),
         sentiment=_labels(part),
-        failures=tuple(failure_reason(r) for r in replies if r.status in NOT_DELIVERED),
+        failures=tuple(failure_reason(r) for r in replies if r.status in NOT_DELIVERED or r.receipt == FAILED_RECEIPT),
         ingest_lag_sum=sum(t.ingest_lag for t in times),
     )  # fmt: skip
     return row, times
@@ -194,6 +198,8 @@ def failure_reason(r: ReplyFact) -> str:
     """A failed reply's reason: the reason in what the agent was told (short), or that it is unknown."""
     if r.status == "unknown":
         return UNKNOWN_OUTCOME
+    if r.receipt == FAILED_RECEIPT:
+        return RECEIPT_FAILED
     return (messages.note_reason(r.error or "") or "no reason recorded")[:80].replace("|", "/")  # CSV joins on |
 
 

@@ -59,6 +59,7 @@ class ReplyFact:
     status: str  # sending | sent | failed | unknown
     author_kind: AuthorKind
     error: str | None = None
+    receipt: str | None = None  # the platform's later word on a sent reply (WhatsApp's statuses): "failed" undoes it
 
 
 @dataclass(frozen=True)

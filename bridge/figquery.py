@@ -22,7 +22,8 @@ _MESSAGE_COLUMNS = (inbox.c.thread_key, inbox.c.channel, inbox.c.platform, inbox
                     sa.func.coalesce(inbox.c.no_answer, sa.false()).label("no_answer"),
                     inbox.c.solved_at)  # in MessageFact's order: rows become facts positionally  # fmt: skip
 _REPLY_COLUMNS = (deliveries.c.thread_key, deliveries.c.comment_created_at, deliveries.c.delivered_at,
-                  deliveries.c.status, deliveries.c.author_kind, deliveries.c.error)  # fmt: skip
+                  deliveries.c.status, deliveries.c.author_kind, deliveries.c.error,
+                  deliveries.c.receipt)  # in ReplyFact's order  # fmt: skip
 
 
 def compute(store: Store, period: Period, channel: str | None = None, calendars: Calendars | None = None) -> Figures:

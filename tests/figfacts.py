@@ -35,7 +35,7 @@ def store_facts(store: Store, messages: Sequence[MessageFact], replies: Sequence
     answers = [
         {"helpdesk": "zendesk", "comment_id": f"c{i}", "ticket_id": "1", "thread_key": r.thread_key,
          "status": r.status, "comment_created_at": r.comment_created_at, "delivered_at": r.delivered_at,
-         "author_kind": r.author_kind, "error": r.error, "created_at": r.comment_created_at,
+         "author_kind": r.author_kind, "error": r.error, "receipt": r.receipt, "created_at": r.comment_created_at,
          "updated_at": r.comment_created_at}
         for i, r in enumerate(replies)
     ]  # fmt: skip

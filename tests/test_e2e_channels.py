@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from bridge.figbuild import RECEIPT_FAILED
 from sandbox.stack import IG_ID, PAGE_ID, PLATFORMS, WA_PHONE_ID, X_USER, Stack
+from tests.figfacts import stored_episodes
 from tests.support import notes, one_ticket, reply_and_notify, settle, tickets
 
 
@@ -66,6 +68,8 @@ def test_whatsapp_message_reply_quotes_the_customer_and_a_failed_status_is_told(
     stack.wait_for(lambda: notes(stack, ticket["id"]))
     assert "131026" in notes(stack, ticket["id"])[0]
     assert stack.store.rows("deliveries")[0]["receipt"] == "failed"
+    [episode] = stored_episodes(stack.store)  # the customer never saw it: no response, a failure
+    assert (episode.answered_by, episode.first_response, episode.failures) == ("none", None, (RECEIPT_FAILED,))
 
 
 def test_x_mention_is_answered_in_thread_and_our_echo_dropped(stack: Stack) -> None:

@@ -35,9 +35,9 @@ def msg(
 
 def reply(
     written: float, delivered: float | None, *, thread: str = "t1", status: str = "sent",
-    kind: AuthorKind = AuthorKind.HUMAN, error: str | None = None,
+    kind: AuthorKind = AuthorKind.HUMAN, error: str | None = None, receipt: str | None = None,
 ) -> ReplyFact:  # fmt: skip
-    return ReplyFact(thread, written, delivered, status, kind, error)
+    return ReplyFact(thread, written, delivered, status, kind, error, receipt)
 
 
 def test_first_response_is_the_first_human_reply_delivered_from_the_customers_platform_time() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from bridge.events import AuthorKind
-from bridge.figbuild import build
+from bridge.figbuild import RECEIPT_FAILED, build
 from bridge.figmodel import month
 from bridge.figquery import compute
 from bridge.store import Store, inbox
@@ -42,6 +42,16 @@ def test_the_store_gives_the_figures_the_rows_give(any_store: Store) -> None:
     assert total.first_response.median == HOUR + 31 * MIN and total.resolution.median == 3.5 * HOUR
     assert total.failures == {"token expired": 1} and total.acknowledged == 1
     assert total.sentiment == {"negative": 1, "unclassified": 3} and total.ingest_lag.p90 == 120
+
+
+def test_a_reply_the_platform_reported_failed_after_sending_is_no_response(any_store: Store) -> None:
+    # WhatsApp accepts a message, then sends a status "failed" (a blocked user, an expired window): the
+    # customer never saw it
+    store_facts(any_store, [msg(at(2026, 11, 3, 9, 0), opens=True)],
+                [reply(at(2026, 11, 3, 9, 5), at(2026, 11, 3, 9, 6), receipt="failed")])  # fmt: skip
+    total = compute(any_store, NOVEMBER_BERLIN).total
+    assert (total.episodes, total.answered, total.first_response.count) == (1, 0, 0)
+    assert total.failures == {RECEIPT_FAILED: 1}
 
 
 def test_a_channel_and_rows_not_yet_written_to_the_helpdesk(any_store: Store) -> None:
