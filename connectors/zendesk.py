@@ -178,19 +178,31 @@ class ZendeskHelpdesk:
         identity = zendesk_identity(platform, author)
         if identity is None:
             return None
-        self.api("POST", f"/api/v2/users/{_number(user_id)}/identities.json", {"identity": identity})
-        return f"{identity['type']} identity {identity['value']}"
+        said = f"{identity['type']} identity {identity['value']}"
+        try:
+            self.api("POST", f"/api/v2/users/{_number(user_id)}/identities.json", {"identity": identity})
+        except errors.PermanentError:  # taken: by this user already (an earlier attempt's, or another worker's)?
+            if self._identity_id(user_id, identity) is None:
+                raise
+            return said
+        return said
 
     def detach_identity(self, user_id: str, *, platform: str, author: Author) -> bool:
         """Delete the identity :meth:`attach_identity` gave the user, if it has it."""
         identity = zendesk_identity(platform, author)
-        path = f"/api/v2/users/{_number(user_id)}/identities.json"
-        wanted = (identity or {}).get("type"), str((identity or {}).get("value", "")).lower()
-        for found in self.api_list(path, "identities") if identity else ():
+        found = self._identity_id(user_id, identity) if identity else None
+        if found is None:
+            return False
+        self.api("DELETE", f"/api/v2/users/{_number(user_id)}/identities/{found}.json")
+        return True
+
+    def _identity_id(self, user_id: str, identity: dict[str, str]) -> int | None:
+        """The id of the user's identity of this type and value (case aside), if it has one."""
+        wanted = identity.get("type"), str(identity.get("value", "")).lower()
+        for found in self.api_list(f"/api/v2/users/{_number(user_id)}/identities.json", "identities"):
             if (found.get("type"), str(found.get("value", "")).lower()) == wanted:
-                self.api("DELETE", f"/api/v2/users/{_number(user_id)}/identities/{int(found['id'])}.json")
-                return True
-        return False
+                return int(found["id"])
+        return None
 
     def merge_user(self, source_id: str, target_id: str) -> None:
         self.api("PUT", f"/api/v2/users/{_number(source_id)}/merge.json", {"user": {"id": _number(target_id)}})

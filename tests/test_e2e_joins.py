@@ -259,6 +259,7 @@ def test_a_social_user_remembered_over_a_join_is_joined_again(stack: Stack) -> N
     row = joins(stack)[-1]
     assert (row["action"], row["user_id"], row["other_user_id"]) == ("merged", str(synced_user["id"]), stray)
     assert stack.zendesk.user(stray)["active"] is False
+    assert row["reason"].endswith("; facebook identity 8107 attached")  # refused as taken: by this user
 
 
 @pytest.mark.parametrize("stack", ["freshdesk"], indirect=True)
