@@ -21,7 +21,6 @@ the text) is kept in the row with ``noted`` false until it is written: a retry w
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -56,9 +55,9 @@ def sync_ticket(rt: Runtime, helpdesk: str, ticket_id: str, owner: str) -> int:
         except BridgeError as e:
             _postpone(rt, ticket_id, events, e, replies)
             return 0
-    if solved and thread.episode_started_at is not None:  # the figures' resolution time: once per episode
-        rt.store.record_solved(thread.key, thread.episode_started_at, time.time())
-    rt.store.finish("ticket_events", events, "done")
+    # the figures' resolution time, once per episode, in the same write that finishes the events
+    episode = thread.episode_started_at
+    rt.store.finish_ticket_events(events, solved=(thread.key, episode) if solved and episode is not None else None)
     return posted
 
 

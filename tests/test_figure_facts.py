@@ -4,7 +4,7 @@ helpdesk showed the ticket solved (read with the replies, no extra call); the fi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from bridge.figmodel import Period
 from bridge.figquery import compute
 from bridge.registry import Runtime
 from bridge.rules import Classified
+from bridge.transactions import Counted, TransactionCount
 from sandbox.stack import HELPDESKS, Stack
 from tests.support import step_runtime, tickets
 from tests.test_figbuild import UTC_ZONE
@@ -68,6 +69,28 @@ def test_sentiment_no_answer_and_solved_are_recorded_and_shown(stack: Stack) -> 
     figures = compute(stack.store, today()).total
     assert figures.resolution.count == 1 and figures.resolution.median == solved - asked
     assert figures.sentiment.get("negative") == 1
+
+
+def written(stack: Stack, step: Callable[[], None]) -> Counted:
+    """The store transactions ``step`` took."""
+    transactions = TransactionCount(stack.store.engine)
+    try:
+        step()
+    finally:
+        transactions.close()
+    return transactions.now()
+
+
+def test_the_solved_stamp_rides_on_the_write_that_finishes_the_tickets_events(stack: Stack) -> None:
+    # #17: recording the figures' times adds at most one write per reply in the worker; a reply on a solved
+    # ticket takes no more writes than one on an open ticket, and the episode is stamped solved all the same
+    rt = runtime(stack, {})
+    customer_says(stack, rt, "Where is my parcel?", datetime.now(UTC) - timedelta(hours=2))
+    on_open = written(stack, lambda: agent_answers(stack, rt, "On its way."))
+    stack.helpdesk.set_status(tickets(stack)[-1]["id"], "solved")
+    on_solved = written(stack, lambda: agent_answers(stack, rt, "Delivered today, closing this."))
+    assert inbox(stack)[0]["solved_at"] is not None
+    assert on_solved.writes == on_open.writes, (on_open, on_solved)
 
 
 def test_a_thanks_needs_no_answer_by_rule_or_by_tag(stack: Stack) -> None:
