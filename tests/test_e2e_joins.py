@@ -298,3 +298,25 @@ def test_a_merge_whose_record_was_lost_is_recorded_on_the_retry(stack: Stack) ->
     assert (row["action"], row["other_user_id"]) == ("merged", str(social))
     assert {t["requester_id"] for t in tickets(stack)} == {synced_user["id"]}
     assert identity_of(stack, synced_user["id"]) == ["facebook:8108"]
+
+
+#: A Contact sync-contacts has not run for yet: its user is made by the join.
+UNSYNCED_JOIN_CALLS = {
+    "zendesk": JOIN_CALLS["zendesk"],
+    "freshdesk": ["GET /api/v2/contacts", "POST /api/v2/contacts", "POST /api/v2/tickets"],
+}
+
+
+def test_a_contact_not_synced_yet_gets_its_user_made_with_the_identity(stack: Stack) -> None:
+    """Freshdesk: the contact created with the CRM's fields and facebook_id in one call (the read found none)."""
+    hank = contact(stack)
+    persona(stack, "8108", hank)
+    mark = len(stack.helpdesk.calls)
+    ticket = comment(stack, "8108", "first time here")
+    settle(stack)
+    user = users(stack)[f"salesforce:{hank}"]
+    assert ticket["requester_id"] == user["id"] and len(users(stack)) == 1
+    assert identity_of(stack, user["id"]) == ["facebook:8108"] and crm_name(stack, user["id"]) == "Hank Scorpio"
+    assert helpdesk_calls(stack, mark) == UNSYNCED_JOIN_CALLS[stack.helpdesk_name]
+    [row] = joins(stack)
+    assert row["action"] == "joined" and "facebook" in row["reason"] and "not attached" not in row["reason"]

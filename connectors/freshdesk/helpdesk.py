@@ -137,9 +137,23 @@ class FreshdeskHelpdesk:
     def join_contact_user(
         self, contact: Author, profile: UserProfile | None, *, platform: str, author: Author
     ) -> JoinedUser | None:
-        """The synced Contact's contact, its CRM fields and the identity in one PUT (see :mod:`.joins`)."""
-        found = self._contact_record(f"salesforce:{contact.id}")
-        return _join_in_place(self._api, found, profile, freshdesk_identity(platform, author))
+        """The synced Contact's contact, its CRM fields and the identity in one PUT (see :mod:`.joins`); a Contact
+        not synced yet is created with them (None where that is refused: then made as :meth:`ensure_requester`)."""
+        key, identity = f"salesforce:{contact.id}", freshdesk_identity(platform, author)
+        found = self._contact_record(key)
+        if found is not None:
+            return _join_in_place(self._api, found, profile, identity)
+        fields = (
+            _contact_fields("salesforce", contact, key)
+            | _profile_fields(profile)
+            | dict([identity] if identity else [])
+        )
+        try:
+            return JoinedUser(self._create_contact(fields), " ".join(identity) if identity else None)
+        except errors.PermanentError as e:  # a race, a malformed CRM email, the identity held: the usual way
+            if e.retryable:
+                raise
+            return None
 
     def detach_identity(self, user_id: str, *, platform: str, author: Author) -> bool:
         field, value = freshdesk_identity(platform, author) or ("", "")

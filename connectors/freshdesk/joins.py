@@ -4,7 +4,8 @@
 refused (409) and Freshdesk has no upsert: the contact is looked up by that key instead, which also shows its
 ``facebook_id`` / ``twitter_id`` / ``mobile``. One ``PUT /api/v2/contacts/{id}`` then carries the CRM's custom
 fields and the identity field where it is empty (each holds one value; an agent's is never overwritten): two
-calls, where a create refused, a PUT of the fields, a read and a PUT of the identity took four.
+calls, where a create refused, a PUT of the fields, a read and a PUT of the identity took four. A Contact the sync
+has not made yet is created with the fields and the identity (the read found none): two calls as well.
 """
 
 from __future__ import annotations
