@@ -4,8 +4,8 @@ social user.
 
 The Salesforce simulator runs beside the helpdesk's; the helpdesk simulator gets the custom fields the
 ``[salesforce]`` table maps (:data:`TICKET_FIELDS`, :data:`USER_FIELDS`) before the bridge starts. A new
-thread costs two helpdesk calls (the user's, the ticket's); a join costs one more on Zendesk, three more on
-Freshdesk, once per identity (:data:`JOINED_CALLS`), counted in the simulator's log.
+thread costs two helpdesk calls (the user's, the ticket's); a join costs one more on both (Zendesk: the identity;
+Freshdesk: the read of the synced contact), once per identity (:data:`JOINED_CALLS`), counted in the simulator's log.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ TICKET_FIELDS = {"account_name": "crm account", "owner_name": "crm owner", "acco
 USER_FIELDS = {"account_name": "crm_account"}
 #: a joined customer's first message: the user, the identity once, the ticket (Freshdesk: the known contact
 #: refuses the create, then takes the profile; the identity is read, then set)
-JOINED_CALLS = {"zendesk": 3, "freshdesk": 5}
+JOINED_CALLS = {"zendesk": 3, "freshdesk": 3}
 KNOWN_PSID, KNOWN_TEXT = "7700456", "My espresso machine order is late again."
 STRANGER_PSID, STRANGER_TEXT = "7700789", "Hello, do you sell gift cards?"
 
