@@ -1262,10 +1262,13 @@ def _answer_episode(conn: Connection, delivery: Any, now: float) -> float | None
     return the first-response time, or None (answered before, automatic, or written before the episode)."""
     if delivery.author_kind != AuthorKind.HUMAN:
         return None
+    # written in the episode, compared in whole seconds as a helpdesk stamps comments and as the figures do
+    # (bridge.figbuild._written_in): floor(started) <= written, i.e. started < floor(written) + 1
+    written = math.floor(delivery.comment_created_at if delivery.comment_created_at is not None else now) + 1
     started = conn.execute(
         sa.update(threads)
         .where(threads.c.key == delivery.thread_key, threads.c.episode_answered_at.is_(None),
-               threads.c.episode_started_at <= sa.func.coalesce(delivery.comment_created_at, now))
+               threads.c.episode_started_at < written)
         .values(episode_answered_at=now)
         .returning(threads.c.episode_started_at)
     ).scalar()  # fmt: skip

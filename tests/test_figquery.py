@@ -9,7 +9,7 @@ from bridge.events import AuthorKind
 from bridge.figbuild import RECEIPT_FAILED, build
 from bridge.figmodel import month
 from bridge.figquery import compute
-from bridge.store import Store, inbox
+from bridge.store import Store, inbox, threads
 from tests.figfacts import any_store, store_facts
 from tests.test_figbuild import BERLIN, HOUR, MIN, at, msg, reply
 
@@ -52,6 +52,30 @@ def test_a_reply_the_platform_reported_failed_after_sending_is_no_response(any_s
     total = compute(any_store, NOVEMBER_BERLIN).total
     assert (total.episodes, total.answered, total.first_response.count) == (1, 0, 0)
     assert total.failures == {RECEIPT_FAILED: 1}
+
+
+def test_the_thread_counts_a_reply_stamped_in_the_messages_second_as_the_figures_do(any_store: Store) -> None:
+    # the helpdesk stamps the comment 09:00:00 for a message sent at 09:00:00.7: the figures count it as the
+    # answer (test_figbuild), so must the thread's episode (the waiting list, the first-response histogram)
+    asked = at(2026, 11, 3, 9, 0) + 0.7
+    with any_store.begin() as conn:
+        conn.execute(
+            sa.insert(threads).values(
+                key="t1",
+                platform="facebook",
+                channel="acme-facebook",
+                account_id="page",
+                thread_id="messenger:1",
+                reply_to="1",
+                helpdesk="zendesk",
+                episode_started_at=asked,
+                created_at=asked,
+                updated_at=asked,
+            )
+        )
+    any_store.start_delivery(helpdesk="zendesk", comment_id="c1", ticket_id="1", thread_key="t1", at=asked - 0.7)
+    answered = any_store.finish_delivery("zendesk", "c1", status="sent", platform="facebook", message_ids=["m"])
+    assert answered is not None and any_store.rows("threads")[0]["episode_answered_at"] is not None
 
 
 def test_a_channel_and_rows_not_yet_written_to_the_helpdesk(any_store: Store) -> None:
