@@ -1,9 +1,10 @@
 """Automatic acknowledgements in the worker: planned once per conversation episode, sent after a delay.
 
-After a customer's message is on its ticket, :func:`plan` loads the facts once (episode, calendar verdict
-and promise, classification, whether an agent is already answering), asks :func:`bridge.replies.decide`
-and records its answer in ``auto_acks``: an ack due after the channel's ``delay``, or the reason for none
-(logged too). An episode is the service figures' (:func:`bridge.figures.opens_episode`, one setting:
+After a customer's message is on its ticket, :func:`plan` takes the facts (the episode and whether an agent
+is already answering, read with the thread's context; calendar verdict and promise, classification), asks
+:func:`bridge.replies.decide` and returns its answer as an ``auto_acks`` row, which the worker records with
+the event's outcome: an ack due after the channel's ``delay``, or the reason for none (logged too). An
+episode is the service figures' (:func:`bridge.figures.opens_episode`, one setting:
 ``[metrics] episode_quiet_hours``): it starts with a thread's first message, a message after that much
 silence, or one that found the ticket solved (closed, or reopened by it); the row's unique (thread,
 episode) key makes "at most once" a database fact.
@@ -31,9 +32,9 @@ from bridge.ports import KeyedReplies, SocialChannel
 from bridge.registry import Runtime
 from bridge.replies import AckFacts, AutoAck, NoAck, decide, first_name, is_public, send_blocker
 from bridge.replyfrom import replying_channel
-from bridge.rows import ThreadRow
+from bridge.rows import AckState, ThreadRow
 from bridge.rules import NO_RULES, Classified, Decision
-from bridge.store import ACK_COMMENT_PREFIX
+from bridge.store import ACK_COMMENT_PREFIX, ack_row
 
 log = logging.getLogger(__name__)
 
@@ -47,25 +48,28 @@ LIVE = ("due", "sending", "sent", "unknown", "unknown_noted")  # an episode with
 
 def plan(
     rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket: TicketRef, *, opens_episode: bool,
-    rules: Decision = NO_RULES,
-) -> None:  # fmt: skip
+    rules: Decision = NO_RULES, state: AckState | None = None,
+) -> dict[str, Any] | None:  # fmt: skip
     """Decide the acknowledgement of one customer message (``thread``: its row before this message;
     ``opens_episode``: the message starts an episode, :func:`bridge.figures.opens_episode`; ``rules``: the
-    triage rules' decision, which may turn the acknowledgement off, give its own templates or its calendar)."""
+    triage rules' decision, which may turn the acknowledgement off, give its own templates or its calendar;
+    ``state``: the thread's acks read with its context, else read here). Returns the episode's ``auto_acks``
+    row for the caller to record with the event's outcome (None: the episode has its row already)."""
     config = rt.config.acks.get(event.channel)
     if config is None:
-        return
-    latest = rt.store.latest_ack(event.thread_key)
+        return None
+    latest = state.latest if state is not None else rt.store.latest_ack(event.thread_key)
     if not (opens_episode or latest is None or str(latest["ticket_id"]) != str(thread.ticket_id)):
         why = "already acknowledged in this episode" if latest["status"] in LIVE else "decided at the episode's start"
         log.info("no auto-ack for %s: %s", event.thread_key, why)
-        return
+        return None
     restarted = figures.ticket_restarted(thread.ticket_id, ticket)
-    facts = replace(_facts(rt, event, ticket.id, restarted=restarted, calendar=rules.calendar), rule_off=rules.no_ack)
-    _record(rt, event, ticket.id, decide(facts, config.with_templates(rules.ack_templates)))
+    facts = _facts(rt, event, ticket.id, restarted=restarted, calendar=rules.calendar, state=state)
+    verdict = decide(replace(facts, rule_off=rules.no_ack), config.with_templates(rules.ack_templates))
+    return _record(rt, event, ticket.id, verdict)
 
 
-def _record(rt: Runtime, event: SocialEvent, ticket_id: str, verdict: AutoAck | NoAck) -> None:
+def _record(rt: Runtime, event: SocialEvent, ticket_id: str, verdict: AutoAck | NoAck) -> dict[str, Any]:
     at, public = event.created_at.timestamp(), is_public(event.platform, event.kind, event.reply_to)
     if isinstance(verdict, NoAck):
         log.info("no auto-ack for %s: %s", event.thread_key, verdict.reason)
@@ -73,11 +77,13 @@ def _record(rt: Runtime, event: SocialEvent, ticket_id: str, verdict: AutoAck | 
     else:
         status, text, reason, due_at = "due", verdict.text, None, rt.policy.clock() + verdict.delay
         log.info("auto-ack (%s) for %s due in %.0fs", verdict.template, event.thread_key, verdict.delay)
-    rt.store.plan_ack(thread_key=event.thread_key, episode_at=at, ticket_id=ticket_id, public=public,
-                      status=status, text=text, reason=reason, due_at=due_at)  # fmt: skip
+    return ack_row(thread_key=event.thread_key, episode_at=at, ticket_id=ticket_id, public=public,
+                   status=status, text=text, reason=reason, due_at=due_at)  # fmt: skip
 
 
-def _facts(rt: Runtime, event: SocialEvent, ticket_id: str, *, restarted: bool, calendar: str | None) -> AckFacts:
+def _facts(
+    rt: Runtime, event: SocialEvent, ticket_id: str, *, restarted: bool, calendar: str | None, state: AckState | None
+) -> AckFacts:
     channel = rt.config.channel(event.channel)
     classified = triage.classified(rt, event)
     language = classified.language if classified else None
@@ -94,16 +100,20 @@ def _facts(rt: Runtime, event: SocialEvent, ticket_id: str, *, restarted: bool, 
         open=open_,
         unknown_reason=unknown,
         promise=promised,
-        agent_answering=not restarted and _answering(rt, event),
+        agent_answering=not restarted and (state.agent_replied if state is not None else _answering(rt, event)),
     )
+
+
+def answering_since(rt: Runtime, event: SocialEvent) -> float:
+    """Since when a person's reply on the thread means they are in the conversation (the quiet period)."""
+    return event.created_at.timestamp() - rt.config.metrics.quiet
 
 
 def _answering(rt: Runtime, event: SocialEvent) -> bool:
     """An agent replied on the thread within the quiet period before this message (or after it): they are in
     the conversation, and the customer's answer to them ("yes, thanks!") wants no "we will answer by ...".
     Not when the message found the ticket solved: the agents had closed that conversation."""
-    since = event.created_at.timestamp() - rt.config.metrics.quiet
-    return rt.store.agent_replied_since(event.thread_key, since)
+    return rt.store.agent_replied_since(event.thread_key, answering_since(rt, event))
 
 
 def _sentiment(rt: Runtime, event: SocialEvent, classified: Classified | None) -> str | None:

@@ -5,8 +5,9 @@ rows oldest first (by the platform's timestamp). Each event goes load → decide
 
 1. load: one read (:meth:`Store.load_thread_context`) gives whether the event is the echo of something we
    posted (dropped), the thread's row (typed, :class:`bridge.rows.ThreadRow`; None for a new thread), the
-   author's helpdesk user and CRM record as cached, and the helpdesk's and CRM's pauses (the retry policy
-   answers from them for this event instead of asking the store before each call);
+   author's helpdesk user and CRM record as cached, the helpdesk's and CRM's pauses (the retry policy
+   answers from them for this event instead of asking the store before each call), the identity's last
+   join to a CRM contact, and the thread's latest acknowledgement and whether an agent is answering;
 2. decide: the CRM is asked for a new thread's customer (unless the cache is fresh), the triage rules
    decide (:mod:`bridge.triage`), and :func:`bridge.plan.plan`, pure, turns event + thread + facts into a
    plan: ignored and why (recorded, no helpdesk call), or the ticket to create (tags, custom fields,
@@ -22,7 +23,8 @@ rows oldest first (by the platform's timestamp). Each event goes load → decide
    when the old one is closed), the CRM write-back of the post, the channel's acknowledgement
    (:mod:`bridge.acks`) and quick answer (:mod:`bridge.bot`);
 5. record the outcome in one write (:meth:`Store.finish_event`): the inbox row done or ignored, the
-   thread's columns (:func:`bridge.plan.thread_changes`, the note written, the CRM post), the ticket link.
+   thread's columns (:func:`bridge.plan.thread_changes`, the note written, the CRM post), the ticket link,
+   the episode's acknowledgement.
 
 A first message costs six store transactions with or without Salesforce write-back (lease, pending
 events, context, before, after, release; ``tests/test_transactions.py``, bench/RESULTS.md §12). A
@@ -134,7 +136,10 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> Outcome:
     transaction: a crash before it leaves both as they were, and the event is applied again, looking
     first (module docstring)."""
     event = pending.event
-    context = rt.store.load_thread_context(event, rt.helpdesk.name, pauses=_pauses_read(rt), joins=joins.enabled(rt))
+    acks_since = acks.answering_since(rt, event) if event.channel in rt.config.acks else None
+    context = rt.store.load_thread_context(
+        event, rt.helpdesk.name, pauses=_pauses_read(rt), joins=joins.enabled(rt), acks_since=acks_since
+    )
     with rt.policy.known_pauses(context.paused_until):
         return _handle(rt, pending, context)
 
@@ -190,7 +195,7 @@ def _apply_message(rt: Runtime, pending: PendingEvent, context: ThreadContext) -
         ticket, changes = _open_ticket(rt, event, thread, requester_id, planned, customer, followup_of=None)
     else:
         ticket, changes = _follow_up(rt, pending, thread, requester_id, planned, decision)
-    return _written(rt, event, thread, ticket, requester_id, planned, decision, {
+    return _written(rt, event, context, thread, ticket, requester_id, planned, decision, {
         **changes, **writeback.record_post(rt, event, thread, customer.fields if customer else _record(context)),
     })  # fmt: skip
 
@@ -221,14 +226,14 @@ def _facts(
 
 
 def _written(
-    rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket: TicketRef, requester_id: str, planned: plan.Plan,
-    decision: Decision, changes: dict[str, Any],
+    rt: Runtime, event: SocialEvent, context: ThreadContext, thread: ThreadRow, ticket: TicketRef, requester_id: str,
+    planned: plan.Plan, decision: Decision, changes: dict[str, Any],
 ) -> Outcome:  # fmt: skip
     """The message is on its ticket: the acknowledgement and the bot's answer, then what the event records."""
     at, quiet = event.created_at.timestamp(), rt.config.metrics.quiet
     replaced = figures.ticket_restarted(thread.ticket_id, ticket)  # closed or solved: a new episode
     opens = figures.opens_episode(thread.last_inbound_at, at, quiet=quiet, ticket_replaced=replaced)
-    acks.plan(rt, event, thread, ticket, opens_episode=opens, rules=decision)
+    ack = acks.plan(rt, event, thread, ticket, opens_episode=opens, rules=decision, state=context.acks)
     bot.answer(rt, event, thread, ticket.id, opens_episode=opens)
     sentiment, no_answer = figures_facts.of_message(rt, event, decision)
     recorded = plan.thread_changes(
@@ -237,6 +242,7 @@ def _written(
     return Outcome(
         written=Written(ticket_at=time.time(), opens_episode=opens, sentiment=sentiment, no_answer=no_answer),
         thread_changes={**changes, **recorded},
+        records=Records(ack=ack) if ack is not None else None,
     )
 
 

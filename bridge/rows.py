@@ -84,6 +84,14 @@ class LastJoin:
 
 
 @dataclass(frozen=True)
+class AckState:
+    """What :func:`bridge.acks.plan` reads about the thread, loaded with the context (a channel with acks)."""
+
+    latest: dict[str, Any] | None  # the thread's latest episode row of ``auto_acks``
+    agent_replied: bool  # a person's reply was written on the thread since the quiet period before the message
+
+
+@dataclass(frozen=True)
 class ThreadContext:
     """What the worker needs about one event's thread, read in one transaction before anything is decided.
 
@@ -96,3 +104,4 @@ class ThreadContext:
     crm: CrmCached | None  # the CRM's cached record of the author, however old
     paused_until: dict[str, float] | None = None
     last_join: LastJoin | None = None  # read when joining identities to CRM contacts is on (bridge.joins)
+    acks: AckState | None = None  # read when the channel acknowledges (bridge.acks)

@@ -46,7 +46,7 @@ from bridge.errors import BridgeError, ConfigError, Unavailable
 from bridge.events import AuthorKind, DeliveryStatus, Ignored, SocialEvent
 from bridge.groupcommit import GroupCommit
 from bridge.ingest import InboxWriter, IngestRow
-from bridge.rows import CrmCached, InboxStatus, LastJoin, ThreadContext, ThreadRow
+from bridge.rows import AckState, CrmCached, InboxStatus, LastJoin, ThreadContext, ThreadRow
 from bridge.waiting import WaitingRow
 
 if TYPE_CHECKING:
@@ -787,12 +787,14 @@ class Store:
         return ThreadRow.of(row) if row else None
 
     def load_thread_context(
-        self, event: SocialEvent, helpdesk: str, *, pauses: Sequence[str] | None = None, joins: bool = False
-    ) -> ThreadContext:
+        self, event: SocialEvent, helpdesk: str, *, pauses: Sequence[str] | None = None, joins: bool = False,
+        acks_since: float | None = None,
+    ) -> ThreadContext:  # fmt: skip
         """What the worker needs about ``event``'s thread, in one read: whether it is the echo of our own
         message, the thread row, the author's helpdesk user, the CRM's cached record of the author, and (when
         the pause board is this store) the pauses of the connectors named in ``pauses``; with ``joins``, the
-        identity's latest join to a CRM contact (:mod:`bridge.joins`)."""
+        identity's latest join to a CRM contact (:mod:`bridge.joins`); with ``acks_since``, the thread's latest
+        acknowledgement and whether a person replied since then (:mod:`bridge.acks`)."""
         author = event.author.id
         with self.begin() as conn:
             echo = conn.execute(
@@ -809,6 +811,10 @@ class Store:
             crm = conn.execute(sa.select(crm_cache).where(crm_cache.c.key == f"{event.platform}:{author}")).first()
             paused = None if pauses is None else _pauses(conn, pauses)
             joined = _last_join(conn, f"{helpdesk}:{event.platform}:{author}") if joins else None
+            key = event.thread_key
+            acks = None
+            if acks_since is not None:
+                acks = AckState(_latest_ack(conn, key), _agent_replied_since(conn, key, acks_since))
         return ThreadContext(
             echo=echo is not None,
             thread=ThreadRow.of(row) if row else None,
@@ -816,6 +822,7 @@ class Store:
             crm=CrmCached(json.loads(crm.record) if crm.record else {}, float(crm.fetched_at)) if crm else None,
             paused_until=paused,
             last_join=None if joined is None else LastJoin(joined or None),
+            acks=acks,
         )
 
     def claim_thread(self, event: SocialEvent, helpdesk: str) -> ThreadRow:
@@ -1001,18 +1008,14 @@ class Store:
 
     def latest_ack(self, thread_key: str) -> dict[str, Any] | None:
         """The thread's latest episode row, if any."""
-        query = sa.select(auto_acks).where(auto_acks.c.thread_key == thread_key).order_by(auto_acks.c.episode_at.desc())
         with self.begin() as conn:
-            row = conn.execute(query.limit(1)).mappings().first()
-        return dict(row) if row else None
+            return _latest_ack(conn, thread_key)
 
     def plan_ack(self, *, thread_key: str, episode_at: float, ticket_id: str, public: bool, status: str,
                  text: str | None, reason: str | None, due_at: float | None) -> bool:  # fmt: skip
         """Record an episode's decision; False when the episode has one already (a retried event)."""
-        now = time.time()
-        row = {"thread_key": thread_key, "episode_at": episode_at, "ticket_id": ticket_id, "public": public,
-               "status": status, "text": text, "reason": reason, "due_at": due_at, "created_at": now,
-               "updated_at": now}  # fmt: skip
+        row = ack_row(thread_key=thread_key, episode_at=episode_at, ticket_id=ticket_id, public=public,
+                      status=status, text=text, reason=reason, due_at=due_at)  # fmt: skip
         with self.begin() as conn:
             return insert_ignoring_duplicates(conn, auto_acks, [row]) == 1
 
@@ -1041,13 +1044,8 @@ class Store:
     def agent_replied_since(self, thread_key: str, since: float) -> bool:
         """Whether an agent's reply (not an ack, not the bot's) on this thread was written in the helpdesk at or
         after ``since`` (to the second: helpdesks date comments in whole seconds, the platforms in milliseconds)."""
-        query = sa.select(deliveries.c.id).where(
-            deliveries.c.thread_key == thread_key,
-            deliveries.c.comment_created_at >= math.floor(since),
-            deliveries.c.author_kind == AuthorKind.HUMAN,  # neither an ack nor the bot's quick answers
-        )
         with self.begin() as conn:
-            return conn.execute(query.limit(1)).first() is not None
+            return _agent_replied_since(conn, thread_key, since)
 
     def bot_summary(self, since: float) -> dict[str, int]:
         """The bot's messages since ``since`` by delivery status (sent, failed...): ``socialdesk status``."""
@@ -1227,6 +1225,7 @@ class Records:
     claim: tuple[SocialEvent, str] | None = None  # (event, helpdesk): its thread's row, inserted if absent
     identity: tuple[str, str] | None = None  # (identities key, helpdesk user id): a requester found or made
     crm: tuple[str, dict[str, str] | None] | None = None  # (crm_cache key, record; None: the CRM knew nobody)
+    ack: dict[str, Any] | None = None  # the episode's acknowledgement decided (:func:`ack_row`; kept if it has one)
 
 
 def _write_records(conn: Connection, records: Records, now: float) -> None:
@@ -1236,6 +1235,8 @@ def _write_records(conn: Connection, records: Records, now: float) -> None:
         _remember_identity(conn, *records.identity, now)
     if records.crm is not None:
         _cache_crm(conn, *records.crm, now)
+    if records.ack is not None:
+        insert_ignoring_duplicates(conn, auto_acks, [records.ack])
 
 
 def _thread_row(event: SocialEvent, helpdesk: str, now: float) -> dict[str, Any]:
@@ -1282,6 +1283,30 @@ def _link_ticket(conn: Connection, helpdesk: str, ticket_id: str, thread_key: st
 
 def _update_thread(conn: Connection, key: str, values: dict[str, Any]) -> None:
     conn.execute(sa.update(threads).where(threads.c.key == key).values(updated_at=time.time(), **values))
+
+
+def _latest_ack(conn: Connection, thread_key: str) -> dict[str, Any] | None:
+    query = sa.select(auto_acks).where(auto_acks.c.thread_key == thread_key).order_by(auto_acks.c.episode_at.desc())
+    row = conn.execute(query.limit(1)).mappings().first()
+    return dict(row) if row else None
+
+
+def _agent_replied_since(conn: Connection, thread_key: str, since: float) -> bool:
+    query = sa.select(deliveries.c.id).where(
+        deliveries.c.thread_key == thread_key,
+        deliveries.c.comment_created_at >= math.floor(since),
+        deliveries.c.author_kind == AuthorKind.HUMAN,  # neither an ack nor the bot's quick answers
+    )
+    return conn.execute(query.limit(1)).first() is not None
+
+
+def ack_row(*, thread_key: str, episode_at: float, ticket_id: str, public: bool, status: str, text: str | None,
+            reason: str | None, due_at: float | None) -> dict[str, Any]:  # fmt: skip
+    """An ``auto_acks`` row: an episode's acknowledgement decided (due, or none with the reason)."""
+    now = time.time()
+    return {"thread_key": thread_key, "episode_at": episode_at, "ticket_id": ticket_id, "public": public,
+            "status": status, "text": text, "reason": reason, "due_at": due_at, "created_at": now,
+            "updated_at": now}  # fmt: skip
 
 
 def _last_join(conn: Connection, identity_key: str) -> dict[str, Any]:

@@ -22,10 +22,14 @@ CRM = {"vip_field": "account_type", "vip_values": ["Enterprise"], "crm_note": Tr
 RULES = [{"name": "refund", "when": {"keywords": ["refund"]}, "then": {"tags": ["billing"], "priority": "high"}}]
 
 
-@pytest.fixture(params=["no CRM", "write-back"])
+ACK = {"instant": "Thanks, we are on it.", "apology": "Sorry! A person will look at this.", "delay": 60}
+
+
+@pytest.fixture(params=["no CRM", "write-back", "acknowledgements"])
 def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
     crm = CRM if request.param == "write-back" else None
-    with Stack(tmp_path, start_worker=False, salesforce=crm, rules=RULES) as running:
+    options = {"ack": ACK} if request.param == "acknowledgements" else {}
+    with Stack(tmp_path, start_worker=False, salesforce=crm, rules=RULES, channel_options=options) as running:
         yield running
 
 
@@ -61,3 +65,5 @@ def test_a_first_message_and_a_follow_up_stay_within_the_budget(stack: Stack) ->
     assert thread["ticket_id"] == str(ticket["id"]) and thread["requester_id"] and thread["create_started_at"]
     assert thread["enrichment"] == ("done" if sf is not None else None)
     assert (thread["crm_last_post_id"] is not None) == (sf is not None)
+    acks = stack.store.rows("auto_acks")  # one per episode, due after the delay
+    assert [(a["status"], a["reason"]) for a in acks] == ([("due", None)] if stack.config.acks else [])
