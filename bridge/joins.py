@@ -70,11 +70,14 @@ class Contact:
 
 def contact_of(lookup: Lookup | None) -> Contact | None:
     """The Contact behind a look-up that may join: a Contact (sync-contacts makes users of Contacts only),
-    matched by persona, email, phone or handle. A Lead, an Account, or a match by anything else: None."""
+    matched by persona, email, phone or handle, and by that alone (no other Contact shares it). A Lead, an
+    Account, a match by anything else or one several Contacts share: None."""
     if lookup is None or lookup.outcome != "found":
         return None
     f = lookup.fields
     if f.get("object_type") != "Contact" or f.get("matched_by") not in STRONG_MATCHES or not f.get("id"):
+        return None
+    if f.get("also_matched"):  # other Contacts share that phone, email or handle: which one wrote is a guess
         return None
     return Contact(f["id"], f.get("name"), f.get("email"), f.get("phone"), f["matched_by"])
 

@@ -13,7 +13,7 @@ import pytest
 from bridge import status, sync
 from bridge.events import Author
 from connectors.zendesk import ZendeskHelpdesk
-from sandbox.stack import HELPDESKS, PAGE_ID, Stack
+from sandbox.stack import HELPDESKS, PAGE_ID, WA_PHONE_ID, Stack
 from tests.support import settle, step_runtime, tickets
 
 
@@ -320,3 +320,23 @@ def test_a_contact_not_synced_yet_gets_its_user_made_with_the_identity(stack: St
     assert helpdesk_calls(stack, mark) == UNSYNCED_JOIN_CALLS[stack.helpdesk_name]
     [row] = joins(stack)
     assert row["action"] == "joined" and "facebook" in row["reason"] and "not attached" not in row["reason"]
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["one contact", "two contacts"])
+def test_a_phone_two_contacts_share_joins_neither(tmp_path: Path, shared: bool) -> None:
+    """WhatsApp's number matched to a Contact's Phone: the customer's own (one Contact), or a line two Contacts
+    share (a switchboard, a household), where picking one would be a guess: a social user, no join."""
+    with Stack(tmp_path, helpdesk="zendesk", salesforce={}, platforms=("whatsapp",)) as stack:
+        assert stack.salesforce is not None
+        hank = stack.salesforce.add_contact("Hank Scorpio", Phone="+44 7700 900555")
+        if shared:
+            stack.salesforce.add_contact("Frank Grimes", Phone="+447700900555")
+        stack.meta.whatsapp_message(WA_PHONE_ID, wa_id="447700900555", name="Hank", text="hi")
+        ticket = stack.wait_for(lambda: tickets(stack) and tickets(stack)[0])
+        settle(stack)
+        joined = users(stack).get(f"salesforce:{hank}")
+        if shared:
+            assert ticket["requester_id"] == users(stack)["whatsapp:447700900555"]["id"] and joins(stack) == []
+        else:
+            assert joined is not None and ticket["requester_id"] == joined["id"]
+            assert [r["action"] for r in joins(stack)] == ["joined"]

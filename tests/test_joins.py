@@ -22,6 +22,7 @@ def test_something_the_customer_owns_identifies_the_contact(how: str) -> None:
     "lookup",
     [
         found(matched_by="name"),  # a name alone never joins
+        Lookup("found", {"id": "003A", "object_type": "Contact", "matched_by": "phone", "also_matched": "1"}),
         found(matched_by=""),
         found("00QA", object_type="Lead"),  # sync-contacts makes users of Contacts only
         found("001A", object_type="Account"),
@@ -29,7 +30,7 @@ def test_something_the_customer_owns_identifies_the_contact(how: str) -> None:
         Lookup("unavailable", {}, "down"),
         None,
     ],
-    ids=["name", "no match kind", "lead", "account", "nobody", "crm down", "no crm"],
+    ids=["name", "a phone two contacts share", "no match kind", "lead", "account", "nobody", "crm down", "no crm"],
 )
 def test_anything_else_identifies_no_contact(lookup: Lookup | None) -> None:
     assert contact_of(lookup) is None

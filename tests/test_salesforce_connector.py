@@ -234,6 +234,18 @@ def test_whatsapp_number_matches_however_it_was_typed(
     assert (record.id, record.matched_by, record.phone) == (contact, "phone", stored)
 
 
+def test_a_number_two_contacts_share_is_counted(sim: SalesforceSimulator, crm: SalesforceCrm) -> None:
+    """The first is shown (enrichment as before); ``also_matched`` tells bridge.joins not to join either."""
+    sim.add_contact("Sheena Nelson", Phone="+16505551234")
+    sim.add_contact("Sam Nelson", MobilePhone="(650) 555-1234")
+    sim.add_contact("Other Person", Email="other@example.com")
+    record = crm.lookup(platform="whatsapp", author=whatsapp_author())
+    assert record is not None and (record.matched_by, record.also_matched) == ("phone", 1)
+    assert record.as_fields()["also_matched"] == "1"
+    alone = crm.lookup(platform="whatsapp", author=Author(id="15550001111", email="other@example.com"))
+    assert alone is not None and alone.also_matched is None and "also_matched" not in alone.as_fields()
+
+
 def test_whatsapp_id_without_phone_is_read_as_international(sim: SalesforceSimulator, crm: SalesforceCrm) -> None:
     contact = sim.add_contact("Sheena Nelson", Phone="+16505551234")
     author = whatsapp_author()

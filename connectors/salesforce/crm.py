@@ -22,6 +22,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -161,7 +162,10 @@ class SalesforceCrm:
             return None
         records = self._client.query(soql).get("records") or []
         best = q.best_match(records, email=author.email, phone=phone, handle=handle, handle_field=self.handle_field)
-        return self._record("Contact", best[0], best[1], persona_id) if best else None
+        if best is None:
+            return None
+        record = self._record("Contact", best[0], best[1], persona_id)
+        return replace(record, also_matched=best[2]) if best[2] else record
 
     def _record(
         self, object_type: ObjectType, raw: Mapping[str, Any], how: MatchedBy, persona_id: str | None

@@ -66,7 +66,8 @@ class CustomerRecord:
     """The Contact, Lead or Account behind a social identity, with what an agent wants to see.
 
     ``fields`` holds every fetched field flattened by path (``"Account.Industry"``); ``url`` opens the
-    record in Salesforce; ``persona_id`` is set when the match came through a SocialPersona.
+    record in Salesforce; ``persona_id`` is set when the match came through a SocialPersona; ``also_matched``
+    counts the other Contacts the same email, phone or handle matched (the first is shown; none is joined).
     """
 
     id: str
@@ -85,6 +86,7 @@ class CustomerRecord:
     account_annual_revenue: float | None = None
     open_cases: int = 0
     persona_id: str | None = None
+    also_matched: int | None = None  # other Contacts matched as strongly (a shared phone or email): None for none
     fields: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -153,8 +153,9 @@ def best_match(
     phone: str | None,
     handle: str | None,
     handle_field: str | None,
-) -> tuple[Mapping[str, Any], MatchedBy] | None:
-    """The record matched by the strongest criterion: email, then phone, then handle."""
+) -> tuple[Mapping[str, Any], MatchedBy, int] | None:
+    """The record matched by the strongest criterion: email, then phone, then handle; and how many other
+    records matched by the same one (a shared line or address: which of them wrote is then a guess)."""
     ranked: list[tuple[int, int, MatchedBy, Mapping[str, Any]]] = []
     for position, record in enumerate(records):
         how = _how(record, email=email, phone=phone, handle=handle, handle_field=handle_field)
@@ -162,8 +163,8 @@ def best_match(
             ranked.append((("email", "phone", "handle").index(how), position, how, record))
     if not ranked:
         return None
-    _, _, how, record = min(ranked, key=lambda item: item[:2])
-    return record, how
+    rank, _, how, record = min(ranked, key=lambda item: item[:2])
+    return record, how, sum(1 for item in ranked if item[0] == rank) - 1
 
 
 def _how(
