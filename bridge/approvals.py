@@ -9,6 +9,10 @@ the ticket, oldest first; ``socialdesk_reject`` rejects them (never sent, a note
 reject: no reply goes public on a contradiction. The bridge takes the tag off once it has acted, so that
 it approves what the approver saw and never a reply written after it.
 
+Who answered counts where the helpdesk says who added the tag (Zendesk's ticket audits): an agent never
+approves their own reply, and with ``[approvals] approvers`` set only those users answer at all. A refused
+answer changes nothing (the replies stay held), its tag comes off and a note says why (:func:`refusal`).
+
 Order is kept: a reply written after a held one on the same ticket waits behind it (held too, and
 released or rejected with it), so a thread never reads out of order. :func:`plan` takes the replies and
 what the store and the ticket say about them (:class:`Facts`, loaded once) and returns a :class:`Plan`.
@@ -30,12 +34,13 @@ BEHIND = "it follows a reply that waits for approval"
 
 @dataclass(frozen=True)
 class ApprovalSettings:
-    """``[approvals]``: the agents whose replies always need approval (helpdesk ids, emails or names,
-    resolved to ids at start) and the approver's two tags."""
+    """``[approvals]``: the agents whose replies always need approval and the users who may answer (helpdesk
+    ids, emails or names, resolved to ids at start), and the approver's two tags."""
 
     agents: tuple[str, ...] = ()
     approve_tag: str = APPROVE_TAG
     reject_tag: str = REJECT_TAG
+    approvers: tuple[str, ...] = ()  # who may answer (ids, emails or names); empty: any agent but the author
 
 
 class Step(StrEnum):
@@ -58,18 +63,24 @@ class Planned:
 @dataclass(frozen=True)
 class Facts:
     """What :func:`plan` needs, loaded once per pass: the ticket's delivery rows (comment id → status),
-    the ticket's tags, why the thread needs approval (None: it does not) and the agents that do."""
+    the ticket's tags, why the thread needs approval (None: it does not) and the agents that do; and, where
+    the helpdesk says who added the answer's tag (``audited``), that user (None: not found) and the users
+    allowed to answer (empty: anyone but the author)."""
 
     statuses: Mapping[str, str]
     tags: frozenset[str]
     thread_reason: str | None = None
     agents: frozenset[str] = frozenset()
+    audited: bool = False
+    answered_by: str | None = None
+    approvers: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class Plan:
     steps: tuple[Planned, ...]
     clear_tags: tuple[str, ...] = ()  # the approver's tags to take off the ticket once the plan is carried out
+    refused: str = ""  # why the answer on the ticket was not taken (the replies stay held), for a note
 
     @property
     def waiting(self) -> bool:
@@ -80,6 +91,8 @@ class Plan:
 def plan(replies: Sequence[AgentReply], facts: Facts, settings: ApprovalSettings) -> Plan:
     """Each reply's step, in the replies' order (oldest first)."""
     verdict = answer(facts.tags, settings)
+    refused = refusal(verdict, replies, facts) if verdict else None
+    verdict = None if refused else verdict
     steps: list[Planned] = []
     behind = False  # a reply before this one still waits: this one waits behind it
     for reply in replies:
@@ -87,7 +100,23 @@ def plan(replies: Sequence[AgentReply], facts: Facts, settings: ApprovalSettings
         behind = behind or step.step in (Step.HOLD, Step.WAIT)
         steps.append(step)
     used = tuple(t for t in (settings.approve_tag, settings.reject_tag) if t in facts.tags)
-    return Plan(tuple(steps), clear_tags=used)
+    return Plan(tuple(steps), clear_tags=used, refused=refused or "")
+
+
+def refusal(verdict: Step, replies: Sequence[AgentReply], facts: Facts) -> str | None:
+    """Why the answer on the ticket is not taken, or None: the tag's author unknown, not an approver, or (for
+    an approval) the author of a reply it would release."""
+    if not facts.audited:  # the helpdesk cannot say who added the tag (Freshdesk): the tag is the answer
+        return None
+    who = facts.answered_by
+    if who is None:
+        return "the ticket's history does not say who added the tag"
+    if facts.approvers and who not in facts.approvers:
+        return f"user {who} is not one of the approvers ([approvals] approvers)"
+    held = {r.author_id for r in replies if facts.statuses.get(r.comment_id) == DeliveryStatus.HELD}
+    if verdict is Step.RELEASE and who in held:
+        return f"user {who} wrote a reply it would approve; another approver must answer"
+    return None
 
 
 def answer(tags: frozenset[str], settings: ApprovalSettings) -> Step | None:

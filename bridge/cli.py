@@ -163,7 +163,7 @@ def _prepare_rules(runtime: Runtime) -> None:
     moment does not: the first message that needs the names looks them up (and waits like any outage)."""
     try:
         log.info("rules: %s", runtime.triage.prepare(runtime.helpdesk))
-        if runtime.approvers.settings.agents:
+        if runtime.approvers.settings.agents or runtime.approvers.settings.approvers:
             log.info("approvals: %s", runtime.approvers.prepare(runtime.helpdesk))
     except BridgeError as e:
         if not e.retryable:

@@ -531,9 +531,11 @@ _TAG = r"^[a-z0-9_:-]{1,32}$"  # a tag as both helpdesks keep it: no spaces, low
 
 
 class ApprovalsTable(_Table):
-    """``[approvals]``: :class:`bridge.approvals.ApprovalSettings`; agents by helpdesk id, email or name."""
+    """``[approvals]``: :class:`bridge.approvals.ApprovalSettings`; agents and approvers by helpdesk id, email or
+    name."""
 
     agents: list[Text] = []
+    approvers: list[Text] = []  # who may answer (empty: any agent but the reply's author)
     approve_tag: Annotated[str, Field(pattern=_TAG)] = APPROVE_TAG
     reject_tag: Annotated[str, Field(pattern=_TAG)] = REJECT_TAG
 
@@ -544,7 +546,7 @@ class ApprovalsTable(_Table):
         return self
 
     def settings(self) -> ApprovalSettings:
-        return ApprovalSettings(tuple(self.agents), self.approve_tag, self.reject_tag)
+        return ApprovalSettings(tuple(self.agents), self.approve_tag, self.reject_tag, tuple(self.approvers))
 
 
 class ConfigFile(_Table):

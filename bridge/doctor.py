@@ -94,7 +94,7 @@ def _helpdesk(config: Config) -> Iterator[Check]:
         yield _check("mapped fields", lambda: enrich_fields.check_mapping(config, *helpdesk.field_names()))
     if config.rules:  # their groups, assignees and brands exist in the helpdesk
         yield _check("rules", lambda: Triage(config.rules).prepare(helpdesk))
-    if config.approvals.agents:  # the agents whose replies need approval exist in the helpdesk
+    if config.approvals.agents or config.approvals.approvers:  # the agents and approvers exist in the helpdesk
         yield _check("approvals", lambda: Approvers(config.approvals).prepare(helpdesk))
 
 

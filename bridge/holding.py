@@ -14,15 +14,16 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from bridge import messages
-from bridge.approvals import ApprovalSettings, Facts, Plan, Planned, Step, folded_tags, plan
+from bridge.approvals import ApprovalSettings, Facts, Plan, Planned, Step, answer, folded_tags, plan
 from bridge.errors import ConfigError
 from bridge.events import AgentReply, DeliveryStatus
-from bridge.ports import Directory, Helpdesk, TicketTags
+from bridge.ports import Directory, Helpdesk, TagAuthors, TicketTags
 from bridge.rows import ThreadRow
 from bridge.store import Store, deliveries, insert_ignoring_duplicates
 
@@ -33,35 +34,47 @@ log = logging.getLogger(__name__)
 
 
 class Approvers:
-    """``[approvals] agents`` as helpdesk user ids: ids as written, emails and names looked up once."""
+    """``[approvals] agents`` and ``approvers`` as helpdesk user ids: ids as written, emails and names looked up
+    once."""
 
     def __init__(self, settings: ApprovalSettings) -> None:
         self.settings = settings
-        self._ids: frozenset[str] | None = None
+        self._ids: tuple[frozenset[str], frozenset[str]] | None = None
         self._lock = threading.Lock()
 
     def prepare(self, helpdesk: Helpdesk) -> str:
-        """Resolve the agents now (``socialdesk worker`` at start, ``doctor``): an unknown one is refused."""
-        return f"{len(self.agent_ids(helpdesk))} agent(s) whose replies need approval"
+        """Resolve the users now (``socialdesk worker`` at start, ``doctor``): an unknown one is refused."""
+        agents, approvers = self._both(helpdesk)
+        return f"{len(agents)} agent(s) whose replies need approval, {len(approvers) or 'any'} approver(s)"
 
     def agent_ids(self, helpdesk: Helpdesk) -> frozenset[str]:
+        return self._both(helpdesk)[0]
+
+    def approver_ids(self, helpdesk: Helpdesk) -> frozenset[str]:
+        return self._both(helpdesk)[1]
+
+    def _both(self, helpdesk: Helpdesk) -> tuple[frozenset[str], frozenset[str]]:
         with self._lock:
             if self._ids is None:
-                self._ids = self._resolve(helpdesk)
+                settings = self.settings
+                self._ids = (
+                    _resolve(helpdesk, "agents", settings.agents),
+                    _resolve(helpdesk, "approvers", settings.approvers),
+                )
             return self._ids
 
-    def _resolve(self, helpdesk: Helpdesk) -> frozenset[str]:
-        wanted = self.settings.agents
-        named = [a for a in wanted if not a.isdigit()]
-        if not named:
-            return frozenset(wanted)
-        if not isinstance(helpdesk, Directory):
-            raise ConfigError(f"approvals.agents: {helpdesk.name} cannot list its agents; give their ids")
-        agents = {k.casefold(): v for k, v in helpdesk.names().agents.items()}
-        unknown = next((a for a in named if a.casefold() not in agents), None)
-        if unknown is not None:
-            raise ConfigError(f"approvals.agents: no agent {unknown!r} in {helpdesk.name}")
-        return frozenset(a if a.isdigit() else agents[a.casefold()] for a in wanted)
+
+def _resolve(helpdesk: Helpdesk, key: str, wanted: Sequence[str]) -> frozenset[str]:
+    named = [a for a in wanted if not a.isdigit()]
+    if not named:
+        return frozenset(wanted)
+    if not isinstance(helpdesk, Directory):
+        raise ConfigError(f"approvals.{key}: {helpdesk.name} cannot list its agents; give their ids")
+    agents = {k.casefold(): v for k, v in helpdesk.names().agents.items()}
+    unknown = next((a for a in named if a.casefold() not in agents), None)
+    if unknown is not None:
+        raise ConfigError(f"approvals.{key}: no agent {unknown!r} in {helpdesk.name}")
+    return frozenset(a if a.isdigit() else agents[a.casefold()] for a in wanted)
 
 
 def plan_for(rt: Runtime, thread: ThreadRow, ticket_id: str, replies: Sequence[AgentReply]) -> Plan:
@@ -70,11 +83,32 @@ def plan_for(rt: Runtime, thread: ThreadRow, ticket_id: str, replies: Sequence[A
     statuses = _statuses(rt.store, rt.helpdesk.name, [r.comment_id for r in replies])
     tags = folded_tags(replies[0].ticket_tags) if replies else frozenset()
     agents = rt.approvers.agent_ids(rt.helpdesk) if settings.agents else frozenset()
-    decided = plan(replies, Facts(statuses, tags, thread.approval, agents), settings)
+    facts = _answerer(rt, ticket_id, Facts(statuses, tags, thread.approval, agents))
+    decided = plan(replies, facts, settings)
     _record_answer(rt.store, rt.helpdesk.name, decided.steps)
     if decided.clear_tags:
         _untag(rt, ticket_id, decided.clear_tags)
+    if decided.refused:
+        _note_refusal(rt, ticket_id, decided)
     return decided
+
+
+def _answerer(rt: Runtime, ticket_id: str, facts: Facts) -> Facts:
+    """The facts with who added the answer's tag, read from the ticket's history only when a tag is there
+    and the helpdesk keeps that history."""
+    verdict, settings, hd = answer(facts.tags, rt.approvers.settings), rt.approvers.settings, rt.helpdesk
+    if verdict is None or not isinstance(hd, TagAuthors):
+        return facts
+    tag = settings.reject_tag if verdict is Step.REJECT else settings.approve_tag
+    who = rt.policy.call(hd.name, lambda: hd.tag_author(ticket_id, tag))
+    approvers = rt.approvers.approver_ids(hd) if settings.approvers else frozenset()
+    return replace(facts, audited=True, answered_by=who, approvers=approvers)
+
+
+def _note_refusal(rt: Runtime, ticket_id: str, decided: Plan) -> None:
+    note = messages.approval_refused_note(", ".join(decided.clear_tags), decided.refused)
+    log.warning("approver's answer on ticket %s ignored: %s", ticket_id, decided.refused)
+    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
 
 
 def _statuses(store: Store, helpdesk: str, comment_ids: Sequence[str]) -> dict[str, str]:

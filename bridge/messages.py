@@ -197,6 +197,11 @@ def approval_rejected_note(reply: AgentReply) -> str:
     return f'The reply "{first_words(reply.body)}" was rejected by an approver: socialdesk will never send it.'
 
 
+def approval_refused_note(tag: str, reason: str) -> str:
+    """An approver's tag the bridge did not take (:func:`bridge.approvals.refusal`): the replies stay held."""
+    return f"socialdesk ignored the tag {tag} and took it off: {reason}. The held replies still wait for approval."
+
+
 def approvals_line(count: int, oldest_age: float | None) -> str:
     """``socialdesk status``: the replies waiting for an approver."""
     if not count:

@@ -167,6 +167,14 @@ class TicketTags(Protocol):
 
 
 @runtime_checkable
+class TagAuthors(Protocol):
+    """A helpdesk whose ticket history says who added a tag (Zendesk's ticket audits; Freshdesk's API has none)."""
+
+    def tag_author(self, ticket_id: str, tag: str) -> str | None:
+        """The user who last added ``tag`` to the ticket, or None when the history does not show it."""
+
+
+@runtime_checkable
 class CustomFields(Protocol):
     """A helpdesk that can list its custom fields (``doctor`` checks the configured mappings against them)."""
 

@@ -271,6 +271,17 @@ class ZendeskHelpdesk:
         with _translated(idempotent=True):  # taking a tag off twice leaves the ticket as once
             self._zenpy.tickets.update(update)
 
+    def tag_author(self, ticket_id: str, tag: str) -> str | None:
+        """Who last added ``tag``: the ticket's audits (oldest first), read only when an approver's tag is there
+        (implements ``TagAuthors``). A tag change is a ``Change`` event on ``tags`` with the whole lists."""
+        url = f"{self._nominal}/api/v2/tickets/{_number(ticket_id)}/audits.json"
+        author = None
+        for page in self._pages(url, {"page[size]": PAGE_SIZE}):
+            for audit in page.get("audits") or []:
+                if any(_adds_tag(event, tag) for event in audit.get("events") or []):
+                    author = audit.get("author_id")
+        return None if author is None else str(author)
+
     def has_comment_containing(self, ticket_id: str, marker: str) -> bool:
         return any(marker in str(comment.get("body") or "") for comment, _ in self._comments_with_authors(ticket_id))
 
@@ -662,3 +673,11 @@ def _reply(ticket_id: str, comment: dict[str, Any], author: dict[str, Any], tags
         ticket_tags=tags,
         attachments=attachment_names(comment.get("attachments"), "file_name"),
     )
+
+
+def _adds_tag(event: dict[str, Any], tag: str) -> bool:
+    """Whether an audit event put ``tag`` on the ticket (a ``Change`` of ``tags`` or the ``Create`` that set it)."""
+    if event.get("field_name") != "tags" or event.get("type") not in ("Change", "Create"):
+        return False
+    before = event.get("previous_value") or [] if event.get("type") == "Change" else []
+    return tag in (event.get("value") or []) and tag not in before

@@ -1,8 +1,9 @@
 """The demo's approval round trip: a reply under a crisis post waits for an approver, then goes out once.
 
 The rule (:data:`RULE`, one of the demo's ``[[rules]]``) marks the comments on one post: an agent's reply
-there is held (an internal note says so, nothing is posted); the approver applies the macro "Approve social
-reply" (which adds the tag ``socialdesk_approve``), the helpdesk calls the bridge, and the reply is posted.
+there is held (an internal note says so, nothing is posted); the agent's own approval is refused (Zendesk's
+audits say who added the tag); another agent applies the macro "Approve social reply" (which adds the tag
+``socialdesk_approve``), the helpdesk calls the bridge, and the reply is posted.
 """
 
 from __future__ import annotations
@@ -36,9 +37,12 @@ def approval(stack: Stack, echo: Echo) -> tuple[bool, str]:
         held = stack.wait_for(lambda: [n for n in _notes(stack, ticket) if "waiting for approval" in n])
         posted_before = _replies(stack, comment.comment_id)
         echo(f"   the agent answers; on ticket #{ticket['id']}, an internal note: {held[0].splitlines()[0]!r}")
-        echo("   the approver applies the macro “Approve social reply” (tag socialdesk_approve)")
-        stack.helpdesk.add_tags(ticket["id"], "socialdesk_approve")
-        stack.helpdesk.fire_webhook(ticket["id"], style="trigger")
+        if stack.helpdesk is stack.zendesk:  # Freshdesk's API does not say who added a tag (README, Approvals)
+            _approve(stack, ticket, None)  # the agent who wrote it
+            refused = stack.wait_for(lambda: [n for n in _notes(stack, ticket) if n.startswith("socialdesk ignored")])
+            echo(f"   the agent approves their own reply: refused, a note says {refused[0]!r}")
+        echo("   a supervisor applies the macro “Approve social reply” (tag socialdesk_approve)")
+        _approve(stack, ticket, stack.helpdesk.add_agent("Sam Supervisor", "sam.supervisor@socialdesk.test"))
         posted = stack.wait_for(lambda: _replies(stack, comment.comment_id))
         stack.wait_for(stack.idle)
     except TimeoutError:
@@ -46,6 +50,11 @@ def approval(stack: Stack, echo: Echo) -> tuple[bool, str]:
     echo(f"   posted under Lee's comment: {posted[0]!r}")
     ok = posted_before == [] and _replies(stack, comment.comment_id) == [REPLY]
     return ok, "the reply under the crisis post waited for approval, then went out once"
+
+
+def _approve(stack: Stack, ticket: dict[str, Any], by: int | None) -> None:
+    stack.helpdesk.add_tags(ticket["id"], "socialdesk_approve", author_id=by)
+    stack.helpdesk.fire_webhook(ticket["id"], style="trigger")
 
 
 def _replies(stack: Stack, comment_id: str) -> list[str]:

@@ -177,6 +177,35 @@ def test_agents_are_resolved_by_email_and_an_unknown_one_is_refused(sim: Zendesk
         Approvers(ApprovalSettings(agents=("ghost@socialdesk.test",))).prepare(helpdesk)
 
 
+def test_approvers_are_resolved_like_agents(sim: ZendeskSimulator) -> None:
+    helpdesk = ZendeskHelpdesk(url=sim.url, email=sim.email, api_token="sim-api-token")
+    known = Approvers(ApprovalSettings(approvers=("Alex Agent", "12")))
+    assert known.approver_ids(helpdesk) == frozenset({str(sim.agent_id), "12"}) and known.agent_ids(helpdesk) == set()
+    with pytest.raises(ConfigError, match=r"^approvals.approvers: no agent 'Ghost' in zendesk$"):
+        Approvers(ApprovalSettings(approvers=("Ghost",))).prepare(helpdesk)
+
+
+def test_the_audits_say_who_added_a_tag_by_hand_or_with_a_macro(sim: ZendeskSimulator) -> None:
+    helpdesk = ZendeskHelpdesk(url=sim.url, email=sim.email, api_token="sim-api-token")
+    ticket = macro_call(sim, "POST", "/api/v2/tickets.json", {"ticket": {"comment": {"body": "hi"}}}).json()["ticket"]
+    macro = macro_call(sim, "POST", "/api/v2/macros.json", {"macro": {"title": "Approve", "actions": [
+        {"field": "current_tags", "value": "socialdesk_approve"}]}}).json()["macro"]  # fmt: skip
+    sam = sim.add_agent("Sam Supervisor", "sam@socialdesk.test")
+    assert helpdesk.tag_author(str(ticket["id"]), "socialdesk_approve") is None
+    sim.add_tags(ticket["id"], "socialdesk_approve")
+    assert helpdesk.tag_author(str(ticket["id"]), "socialdesk_approve") == str(sim.agent_id)
+    helpdesk.remove_tags(str(ticket["id"]), ["socialdesk_approve"])
+    sim.apply_macro(ticket["id"], macro["id"], author_id=sam)  # the last one to add it
+    assert helpdesk.tag_author(str(ticket["id"]), "socialdesk_approve") == str(sam)
+    audits = macro_call(sim, "GET", f"/api/v2/tickets/{ticket['id']}/audits.json", None).json()
+    last = audits["audits"][-1]
+    assert last["author_id"] == sam and audits["count"] == len(audits["audits"]) == 4  # create, tag, untag, macro
+    change, reference = last["events"]
+    assert change == {"id": change["id"], "type": "Change", "field_name": "tags", "value": ["socialdesk_approve"],
+                      "previous_value": []}  # fmt: skip
+    assert reference["type"] == "AgentMacroReference" and reference["macro_id"] == macro["id"]
+
+
 def test_rules_explain_takes_the_post_a_comment_is_under(tmp_path: Path) -> None:
     rules = [{"name": "crisis", "when": {"post": "111_222", "public": True}, "then": {"approval": True}}]
     path = tmp_path / "socialdesk.toml"
@@ -190,3 +219,29 @@ def test_rules_explain_takes_the_post_a_comment_is_under(tmp_path: Path) -> None
     ]
     elsewhere = CliRunner().invoke(cli.main, [*explain, "Is it fixed?"])
     assert "✗ crisis: no match: post is none (not a comment under a post), not 111_222" in elsewhere.output
+
+
+@pytest.mark.parametrize(
+    ("tag", "by", "approvers", "expected"),
+    [
+        ("socialdesk_approve", "5", (), ["release"]),  # another agent approves
+        ("socialdesk_approve", "1", (), ["wait"]),  # the reply's own author: refused
+        ("socialdesk_reject", "1", (), ["reject"]),  # an author may withdraw their own reply
+        ("socialdesk_approve", "5", ("6",), ["wait"]),  # not an approver
+        ("socialdesk_reject", "5", ("6",), ["wait"]),
+        ("socialdesk_approve", "6", ("6",), ["release"]),
+        ("socialdesk_approve", None, (), ["wait"]),  # the history does not say who: never guessed
+    ],
+)
+def test_who_answers(tag: str, by: str | None, approvers: tuple[str, ...], expected: list[str]) -> None:
+    facts = Facts({"1": "held"}, frozenset({tag}), "rule legal", audited=True, answered_by=by,
+                  approvers=frozenset(approvers))  # fmt: skip
+    decided = plan([reply("1")], facts, SETTINGS)
+    assert [str(p.step) for p in decided.steps] == expected
+    assert decided.clear_tags == (tag,)  # taken off either way
+    assert bool(decided.refused) == (expected == ["wait"])
+
+
+def test_a_helpdesk_without_tag_history_takes_the_tag_as_the_answer() -> None:
+    facts = Facts({"1": "held"}, frozenset({"socialdesk_approve"}), "rule legal", answered_by=None)
+    assert [str(p.step) for p in plan([reply("1")], facts, SETTINGS).steps] == ["release"]

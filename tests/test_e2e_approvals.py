@@ -24,13 +24,17 @@ RULES: list[dict[str, Any]] = [
     {"name": "crisis", "when": {"post": CRISIS_POST, "public": True}, "then": {"approval": True}},
 ]
 NEW_AGENT = "nora.new@socialdesk.test"
+APPROVER = "sam.supervisor@socialdesk.test"  # [approvals] approvers: the only one who may answer
 WAITING = "waiting for approval (rule legal)"
 
 
 @pytest.fixture(params=HELPDESKS)
 def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    stack = Stack(tmp_path, helpdesk=request.param, rules=RULES, approvals={"agents": [NEW_AGENT]})
-    stack.helpdesk.add_agent("Nora New", NEW_AGENT)  # before the worker starts: it resolves the email to an id
+    stack = Stack(
+        tmp_path, helpdesk=request.param, rules=RULES, approvals={"agents": [NEW_AGENT], "approvers": [APPROVER]}
+    )
+    stack.helpdesk.add_agent("Nora New", NEW_AGENT)  # before the worker starts: it resolves the emails to ids
+    stack.helpdesk.add_agent("Sam Supervisor", APPROVER)
     with stack as running:
         yield running
 
@@ -42,9 +46,9 @@ def ticket_for(stack: Stack, psid: str, text: str) -> int:
     return int(ticket["id"])
 
 
-def answer(stack: Stack, ticket_id: int, tag: str) -> None:
-    """An approver tags the ticket; the helpdesk's rule calls the bridge."""
-    stack.helpdesk.add_tags(ticket_id, tag)
+def answer(stack: Stack, ticket_id: int, tag: str, by: int | None = None) -> None:
+    """An approver (by default the configured one) tags the ticket; the helpdesk's rule calls the bridge."""
+    stack.helpdesk.add_tags(ticket_id, tag, author_id=by or approver_id(stack))
     stack.helpdesk.fire_webhook(ticket_id, style="trigger")
     settle(stack)
 
@@ -54,6 +58,16 @@ def new_agent_id(stack: Stack) -> int:
     assert stack.runtime is not None
     [agent] = stack.runtime.approvers.agent_ids(stack.runtime.helpdesk)
     return int(agent)
+
+
+def approver_id(stack: Stack) -> int:
+    assert stack.runtime is not None
+    [approver] = stack.runtime.approvers.approver_ids(stack.runtime.helpdesk)
+    return int(approver)
+
+
+def refusals(stack: Stack, ticket_id: int) -> list[str]:
+    return [n for n in notes(stack, ticket_id) if n.startswith("socialdesk ignored the tag")]
 
 
 def sent(stack: Stack) -> list[str]:
@@ -144,10 +158,18 @@ def test_the_approve_macro_from_setup_releases_the_reply(tmp_path: Path) -> None
         reply_and_notify(stack, ticket, "Let us talk.")
         settle(stack)
         [macro] = [m for m in stack.zendesk.macros if m["title"] == APPROVE_MACRO]
-        stack.zendesk.apply_macro(ticket, macro["id"])
+        stack.zendesk.apply_macro(ticket, macro["id"])  # by Alex, who wrote the reply: refused
         stack.zendesk.fire_webhook(ticket, style="trigger")
         settle(stack)
-        assert sent(stack) == ["Let us talk."]
+        assert sent(stack) == [] and deliveries(stack) == ["held"]
+        assert "socialdesk_approve" not in one_ticket(stack)["tags"]
+        [refusal] = refusals(stack, ticket)
+        assert f"user {stack.zendesk.agent_id} wrote a reply it would approve" in refusal
+        sam = stack.zendesk.add_agent("Sam Supervisor", APPROVER)  # any other agent may approve
+        stack.zendesk.apply_macro(ticket, macro["id"], author_id=sam)
+        stack.zendesk.fire_webhook(ticket, style="trigger")
+        settle(stack)
+        assert sent(stack) == ["Let us talk."] and len(refusals(stack, ticket)) == 1
 
 
 def test_an_approved_reply_the_platform_refuses_keeps_its_approval(tmp_path: Path) -> None:
@@ -159,7 +181,7 @@ def test_an_approved_reply_the_platform_refuses_keeps_its_approval(tmp_path: Pat
         ticket = int(one_ticket(stack)["id"])
         reply_and_notify(stack, ticket, "Sorry.")
         outbound.sync_ticket(rt, "zendesk", str(ticket), "w-1")
-        stack.zendesk.add_tags(ticket, "socialdesk_approve")
+        stack.zendesk.add_tags(ticket, "socialdesk_approve", author_id=stack.zendesk.add_agent("Sam", APPROVER))
         stack.zendesk.fire_webhook(ticket, style="trigger")
         stack.meta.inject(Fault(503, times=rt.policy.attempts, method="POST", path_prefix="/v21.0/"))
         outbound.sync_ticket(rt, "zendesk", str(ticket), "w-2")  # approved, the tag off, the send refused
@@ -167,3 +189,19 @@ def test_an_approved_reply_the_platform_refuses_keeps_its_approval(tmp_path: Pat
         assert "socialdesk_approve" not in one_ticket(stack)["tags"]
         outbound.sync_ticket(rt, "zendesk", str(ticket), "w-3")  # the retry: no tag needed any more
         assert sent(stack) == ["Sorry."] and deliveries(stack) == ["sent"]
+
+
+def test_only_the_configured_approvers_answer_on_zendesk(tmp_path: Path) -> None:
+    stack = Stack(tmp_path, rules=RULES, approvals={"agents": [NEW_AGENT], "approvers": [APPROVER]})
+    nora, _ = stack.zendesk.add_agent("Nora New", NEW_AGENT), stack.zendesk.add_agent("Sam Supervisor", APPROVER)
+    with stack:
+        ticket = ticket_for(stack, "5008", "Where is my parcel?")
+        stack.zendesk.agent_comment(ticket, "Lost, sorry!!", public=True, author_id=nora)
+        stack.zendesk.fire_webhook(ticket, style="trigger")
+        settle(stack)
+        for tag in ("socialdesk_approve", "socialdesk_reject"):  # Alex is an agent, not an approver
+            answer(stack, ticket, tag, by=stack.zendesk.agent_id)
+        assert sent(stack) == [] and deliveries(stack) == ["held"]
+        assert len(refusals(stack, ticket)) == 2 and "is not one of the approvers" in refusals(stack, ticket)[0]
+        answer(stack, ticket, "socialdesk_approve")
+        assert sent(stack) == ["Lost, sorry!!"]

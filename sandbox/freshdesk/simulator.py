@@ -536,8 +536,9 @@ class FreshdeskSimulator(Simulator):
         with self._lock:
             return self._new_agent(name, email)
 
-    def add_tags(self, ticket_id: int | str, *tags: str) -> None:
-        """An agent tags the ticket in the agent interface."""
+    def add_tags(self, ticket_id: int | str, *tags: str, author_id: int | None = None) -> None:
+        """An agent tags the ticket in the agent interface (``author_id`` is not kept: Freshdesk's API v2 has no
+        history saying who added a tag)."""
         with self._lock:
             ticket = self._tickets[int(ticket_id)]
             ticket.update(tags=list(dict.fromkeys([*ticket["tags"], *tags])), updated_at=now_iso())

@@ -9,7 +9,7 @@ only previews the changes, it saves nothing).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Response
@@ -25,6 +25,7 @@ class MacrosMixin(Paging):
     _ids: Iterator[int]
     _macros: dict[int, dict[str, Any]]
     _tickets: dict[int, dict[str, Any]]
+    _tag_audit: Callable[[dict[str, Any], list[str], int | None], dict[str, Any]]
 
     def _render_macro(self, macro: dict[str, Any]) -> dict[str, Any]:
         return {"url": f"{self._base()}/api/v2/macros/{macro['id']}.json", **macro}
@@ -72,8 +73,9 @@ class MacrosMixin(Paging):
 
     # -- helpers for tests ----------------------------------------------------------------------------------------
 
-    def apply_macro(self, ticket_id: int | str, macro_id: int) -> None:
-        """An agent applies a macro in the agent interface and submits: its tag actions change the ticket."""
+    def apply_macro(self, ticket_id: int | str, macro_id: int, *, author_id: int | None = None) -> None:
+        """An agent (by default Alex Agent) applies a macro in the agent interface and submits: its tag actions
+        change the ticket, in one audit by that agent with the macro's reference."""
         with self._lock:
             macro, ticket = self._macro_or_404(macro_id), self._tickets[int(ticket_id)]
             tags = list(ticket["tags"])
@@ -85,7 +87,10 @@ class MacrosMixin(Paging):
                     tags = list(dict.fromkeys([*tags, *value]))
                 elif action["field"] == "remove_tags":
                     tags = [t for t in tags if t not in value]
-            ticket.update(tags=tags, updated_at=now_iso())
+            audit = self._tag_audit(ticket, tags, author_id)
+            reference = {"id": next(self._ids), "type": "AgentMacroReference", "macro_id": macro["id"],
+                         "macro_title": macro["title"], "macro_deleted": False}  # fmt: skip
+            audit["events"].append(reference)
 
     @property
     def macros(self) -> list[dict[str, Any]]:

@@ -107,6 +107,7 @@ class ZendeskSimulator(
         self._users: dict[int, dict[str, Any]] = {}
         self._tickets: dict[int, dict[str, Any]] = {}
         self._comments: dict[int, list[dict[str, Any]]] = {}
+        self._audits: dict[int, list[dict[str, Any]]] = {}  # every update's audit, as List Audits for a Ticket reads
         self._jobs: dict[str, dict[str, Any]] = {}
         self._webhooks: dict[str, dict[str, Any]] = {}
         self._triggers: dict[int, dict[str, Any]] = {}
@@ -149,6 +150,7 @@ class ZendeskSimulator(
         r("/api/v2/tickets/<int:ticket_id>", self._show_ticket, "GET")
         r("/api/v2/tickets/<int:ticket_id>", self._update_ticket, "PUT")
         r("/api/v2/tickets/<int:ticket_id>/comments", self._list_comments, "GET")
+        r("/api/v2/tickets/<int:ticket_id>/audits", self._list_audits, "GET")
         r("/api/v2/triggers", self._list_triggers, "GET")
         r("/api/v2/triggers", self._create_trigger, "POST")
         r("/api/v2/triggers/<int:trigger_id>", self._show_trigger, "GET")
@@ -345,7 +347,8 @@ class ZendeskSimulator(
         return [{"id": field_id, "value": values.get(field_id)} for field_id in self.ticket_field_ids]
 
     def _new_audit(self, ticket: dict[str, Any], author_id: int, channel: str = "api") -> dict[str, Any]:
-        return {
+        """An update's audit, kept for List Audits (its events are filled in by the caller)."""
+        audit = {
             "id": next(self._ids),
             "ticket_id": ticket["id"],
             "created_at": now_iso(),
@@ -354,6 +357,26 @@ class ZendeskSimulator(
             "events": [],
             "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
         }
+        self._audits.setdefault(ticket["id"], []).append(audit)
+        return audit
+
+    def _list_audits(self, ticket_id: int) -> Response:
+        """List Audits for a Ticket: oldest first (``sort_order=desc`` reverses), cursor or offset paginated."""
+        self._ticket_or_404(ticket_id)
+        audits = list(self._audits.get(ticket_id, []))
+        if request.args.get("sort_order") == "desc":
+            audits.reverse()
+        return self._page("audits", audits)
+
+    def _tag_audit(self, ticket: dict[str, Any], tags: list[str], author_id: int | None) -> dict[str, Any]:
+        """An agent's change of the ticket's tags in the agent interface: its audit, a ``Change`` of ``tags``."""
+        audit = self._new_audit(ticket, author_id or self.agent_id, channel="web")
+        if tags != ticket["tags"]:
+            change = {"id": next(self._ids), "type": "Change", "field_name": "tags", "value": tags,
+                      "previous_value": list(ticket["tags"])}  # fmt: skip
+            audit["events"].append(change)
+        ticket.update(tags=tags, updated_at=now_iso())
+        return audit
 
     def _add_comment(
         self,
@@ -625,11 +648,11 @@ class ZendeskSimulator(
         with self._lock:
             return int(self._new_user({"name": name, "email": email, "role": "agent"})["id"])
 
-    def add_tags(self, ticket_id: int | str, *tags: str) -> None:
-        """An agent tags the ticket in the agent interface."""
+    def add_tags(self, ticket_id: int | str, *tags: str, author_id: int | None = None) -> None:
+        """An agent (by default Alex Agent) tags the ticket in the agent interface; the audit says who."""
         with self._lock:
             ticket = self._tickets[int(ticket_id)]
-            ticket.update(tags=list(dict.fromkeys([*ticket["tags"], *tags])), updated_at=now_iso())
+            self._tag_audit(ticket, list(dict.fromkeys([*ticket["tags"], *tags])), author_id)
 
     def set_status(self, ticket_id: int | str, status: str) -> None:
         """Force a status, bypassing validation (``closed`` after the 28 days, ``deleted``...)."""
