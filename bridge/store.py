@@ -986,12 +986,21 @@ class Store:
         return dict(row._mapping) if row else None
 
     def set_delivery_receipt(self, delivery_id: int, receipt: str) -> None:
+        """The platform's later word on a sent reply; "failed" (a WhatsApp status) also takes back the episode's
+        answer when this reply was it: the customer is waiting again (the figures read it as no response)."""
         with self.begin() as conn:
-            conn.execute(
+            row = conn.execute(
                 sa.update(deliveries)
                 .where(deliveries.c.id == delivery_id)
                 .values(receipt=receipt, updated_at=time.time())
-            )
+                .returning(deliveries.c.thread_key, deliveries.c.delivered_at)
+            ).first()
+            if receipt == "failed" and row is not None and row.delivered_at is not None:
+                conn.execute(
+                    sa.update(threads)
+                    .where(threads.c.key == row.thread_key, threads.c.episode_answered_at == row.delivered_at)
+                    .values(episode_answered_at=None)
+                )
 
     def is_our_message(self, platform: str, message_id: str) -> bool:
         with self.begin() as conn:

@@ -69,6 +69,7 @@ def test_whatsapp_message_reply_quotes_the_customer_and_a_failed_status_is_told(
     assert "131026" in notes(stack, ticket["id"])[0]
     assert stack.store.rows("deliveries")[0]["receipt"] == "failed"
     [episode] = stored_episodes(stack.store)  # the customer never saw it: no response, a failure
+    assert stack.store.rows("threads")[0]["episode_answered_at"] is None  # waiting again, on the dashboard too
     assert (episode.answered_by, episode.first_response, episode.failures) == ("none", None, (RECEIPT_FAILED,))
 
 
