@@ -217,7 +217,8 @@ def _merge_or_link(rt: Runtime, event: SocialEvent, before: str, target: str, co
     desk = _desk(rt)
     if desk.merges_users:
         try:
-            _call(rt, lambda: desk.merge_user(before, target))
+            made_as = f"{event.platform}:{event.author.id}"  # the external id socialdesk gives a social user
+            _call(rt, lambda: desk.merge_user(before, target, made_as=made_as))
             return Action.MERGED, f"user {before} merged into it"
         except NotFound:
             return Action.MERGED, f"user {before} merged into it before"  # an earlier attempt did, then failed

@@ -208,9 +208,11 @@ class UserJoins(Protocol):
     def detach_identity(self, user_id: str, *, platform: str, author: Author) -> bool:
         """Take back what :meth:`attach_identity` gave the user (a join undone); False when it has nothing."""
 
-    def merge_user(self, source_id: str, target_id: str) -> None:
-        """Merge ``source_id`` into ``target_id`` (its tickets go along). Raises :class:`bridge.errors.PermanentError`
-        where the helpdesk refuses (an agent, say): then the users are linked instead."""
+    def merge_user(self, source_id: str, target_id: str, *, made_as: str) -> None:
+        """Merge ``source_id`` into ``target_id`` (its tickets go along), if it is the user socialdesk made with the
+        external id ``made_as`` (``<platform>:<author id>``). Raises :class:`bridge.errors.NotFound` when it was
+        merged already, :class:`bridge.errors.PermanentError` when it is another user (one the helpdesk had,
+        matched by email) or the helpdesk refuses (an agent, say): then the users are linked instead."""
 
     def note_user(self, user_id: str, text: str) -> None:
         """Add a line to the user's notes, visible to agents on the profile (kept with what was there)."""

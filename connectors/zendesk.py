@@ -204,7 +204,13 @@ class ZendeskHelpdesk:
                 return int(found["id"])
         return None
 
-    def merge_user(self, source_id: str, target_id: str) -> None:
+    def merge_user(self, source_id: str, target_id: str, *, made_as: str) -> None:
+        """PUT /users/{id}/merge, for the user socialdesk made as ``made_as`` only: a merge cannot be undone."""
+        source = self._get_json(f"{self._nominal}/api/v2/users/{_number(source_id)}.json", None).get("user") or {}
+        if source.get("active") is False:  # deleted: merged by an earlier attempt whose answer was lost
+            raise errors.NotFound(f"user {source_id} is merged or deleted already", platform=PLATFORM)
+        if str(source.get("external_id") or "").casefold() != made_as.casefold():
+            raise errors.PermanentError(f"user {source_id} is not socialdesk's user for {made_as}", platform=PLATFORM)
         self.api("PUT", f"/api/v2/users/{_number(source_id)}/merge.json", {"user": {"id": _number(target_id)}})
 
     def note_user(self, user_id: str, text: str) -> None:

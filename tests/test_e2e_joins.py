@@ -228,13 +228,16 @@ def test_a_user_zendesk_refuses_to_merge_is_linked_and_noted(stack: Stack) -> No
     hank = contact(stack)
     synced_user = synced(stack)[f"salesforce:{hank}"]
     agent = stack.zendesk.agent_id
+    desk = step_runtime(stack).helpdesk  # made by socialdesk (matched by email): its external id the identity's
+    assert isinstance(desk, ZendeskHelpdesk)
+    desk.api("PUT", f"/api/v2/users/{agent}.json", {"user": {"external_id": "facebook:8106"}})
     stack.store.remember_identity("zendesk:facebook:8106", str(agent))
     persona(stack, "8106", hank)
     ticket = comment(stack, "8106", "it's me")
     settle(stack)
     assert ticket["requester_id"] == synced_user["id"]
     [row] = joins(stack)
-    assert row["action"] == "linked" and "refused to merge" in row["reason"]
+    assert row["action"] == "linked" and "refused to merge it (Zendesk rejected" in row["reason"]
     assert stack.zendesk.user(agent)["active"] is True and stack.zendesk.user(agent)["role"] == "agent"
     assert f"new conversations go to user {synced_user['id']}" in profile_notes(stack, agent)
 
@@ -289,7 +292,7 @@ def test_a_merge_whose_record_was_lost_is_recorded_on_the_retry(stack: Stack) ->
     persona(stack, "8108", hank)
     desk = step_runtime(stack).helpdesk
     assert isinstance(desk, ZendeskHelpdesk)
-    desk.merge_user(str(social), str(synced_user["id"]))  # the lost attempt's call
+    desk.merge_user(str(social), str(synced_user["id"]), made_as="facebook:8108")  # the lost attempt's call
 
     later = comment(stack, "8108", "Now you know me")
     settle(stack)
@@ -340,3 +343,23 @@ def test_a_phone_two_contacts_share_joins_neither(tmp_path: Path, shared: bool) 
         else:
             assert joined is not None and ticket["requester_id"] == joined["id"]
             assert [r["action"] for r in joins(stack)] == ["joined"]
+
+
+@pytest.mark.parametrize("stack", ["zendesk"], indirect=True)
+def test_a_user_socialdesk_did_not_make_is_linked_not_merged(stack: Stack) -> None:
+    """The identity's remembered user is one Zendesk had before (an own channel's author matched by email, say):
+    merging would fold someone's account into the Contact's for good. Only the identity's own user is merged."""
+    hank = contact(stack)
+    synced_user = synced(stack)[f"salesforce:{hank}"]
+    desk = step_runtime(stack).helpdesk
+    assert isinstance(desk, ZendeskHelpdesk)
+    lisa = desk.api("POST", "/api/v2/users/create_or_update.json", {"user": {"name": "Lisa", "email": "l@x.example"}})
+    lisa = lisa["user"]
+    stack.store.remember_identity("zendesk:facebook:8109", str(lisa["id"]))
+    persona(stack, "8109", hank)
+    ticket = comment(stack, "8109", "it's me")
+    settle(stack)
+    assert ticket["requester_id"] == synced_user["id"]
+    [row] = joins(stack)
+    assert row["action"] == "linked" and "not socialdesk's user for facebook:8109" in row["reason"]
+    assert stack.zendesk.user(lisa["id"])["active"] is True

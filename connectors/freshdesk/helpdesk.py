@@ -166,7 +166,7 @@ class FreshdeskHelpdesk:
     def _update_contact_fields(self, user_id: str, fields: dict[str, Any]) -> None:
         self._api.json("PUT", f"/api/v2/contacts/{_number(user_id)}", "could not update the contact", json=fields)
 
-    def merge_user(self, source_id: str, target_id: str) -> None:
+    def merge_user(self, source_id: str, target_id: str, *, made_as: str) -> None:
         raise errors.PermanentError("Freshdesk contacts are linked by socialdesk, not merged", platform=PLATFORM)
 
     def note_user(self, user_id: str, text: str) -> None:
