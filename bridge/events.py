@@ -280,6 +280,9 @@ class Delivery:
 
     message_ids: tuple[str, ...]
     note: str | None = None  # something the agent should know although it was delivered
+    # those of ``message_ids`` in the bridge's own words, not the agent's (a private hand-off's public notice, a
+    # re-engagement template sent instead of the reply): recorded with author_kind ``system``
+    system_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from bridge import holding, inbound, messages, metrics, writeback
 from bridge.approvals import Planned, Step
 from bridge.config import DEFAULT_PRIVATE_MARKER, DEFAULT_PRIVATE_NOTICE, DEFAULT_PRIVATE_TAG
 from bridge.errors import BridgeError, PartiallyDelivered, UnknownOutcome
-from bridge.events import AgentReply, Delivery, ThreadState
+from bridge.events import AgentReply, AuthorKind, Delivery, ThreadState
 from bridge.ports import KeyedReplies, PrivateReplies, SocialChannel, SolvedTickets
 from bridge.registry import Runtime
 from bridge.replyfrom import replying_channel
@@ -147,9 +147,7 @@ def _send(rt: Runtime, thread: ThreadRow, reply: AgentReply, *, approved: bool =
     # delivered, but the agent should know how (a re-engagement template, files left out): the note is kept
     # as owed, so that should writing it fail below, the retry writes it
     note = _with_attachments(_sent_from(delivery, thread, name), reply)
-    first_response = rt.store.finish_delivery(
-        hd, reply.comment_id, status="sent", platform=channel.platform, message_ids=delivery.message_ids, error=note
-    )
+    first_response = _finish_sent(rt, thread, reply, delivery, channel.platform, note)
     metrics.reply_finished(thread.channel, "sent", first_response)
     writeback.record_reply(rt, state, reply, delivery)
     if note:
@@ -158,6 +156,24 @@ def _send(rt: Runtime, thread: ThreadRow, reply: AgentReply, *, approved: bool =
         "delivered comment %s of ticket %s as %s", reply.comment_id, reply.ticket_id, ",".join(delivery.message_ids)
     )
     return 1
+
+
+def _finish_sent(
+    rt: Runtime, thread: ThreadRow, reply: AgentReply, delivery: Delivery, platform: str, note: str | None
+) -> float | None:
+    """Record what went out by who wrote it: the bridge's own words (a hand-off's public notice) in a
+    ``system`` row of their own, first, so that their echoes are known even should the worker stop here; a
+    delivery all in the bridge's words (a template instead of the reply) makes the reply's row ``system``."""
+    hd, system = rt.helpdesk.name, delivery.system_ids
+    human = tuple(m for m in delivery.message_ids if m not in system)
+    if human and system:
+        comment = f"{AuthorKind.SYSTEM}:{reply.comment_id}"
+        rt.store.start_delivery(helpdesk=hd, comment_id=comment, ticket_id=reply.ticket_id, thread_key=thread.key,
+                                at=reply.created_at.timestamp(), author_kind=AuthorKind.SYSTEM)  # fmt: skip
+        rt.store.finish_delivery(hd, comment, status="sent", platform=platform, message_ids=system)
+    kind = AuthorKind.SYSTEM if system and not human else None
+    return rt.store.finish_delivery(hd, reply.comment_id, status="sent", platform=platform,
+                                    message_ids=human or system, error=note, author_kind=kind)  # fmt: skip
 
 
 def _sent_from(delivery: Delivery, thread: ThreadRow, name: str) -> str | None:

@@ -897,14 +897,17 @@ class Store:
 
     def finish_delivery(
         self, helpdesk: str, comment_id: str, *, status: str, platform: str, message_ids: Sequence[str] = (),
-        error: str | None = None,
+        error: str | None = None, author_kind: AuthorKind | None = None,
     ) -> float | None:  # fmt: skip
-        """A delivery's outcome (``sent`` stamps ``delivered_at``; ``error``: the reason, or how it went out).
+        """A delivery's outcome (``sent`` stamps ``delivered_at``; ``error``: the reason, or how it went out;
+        ``author_kind``: who wrote what went out, when not the row's, e.g. a template sent instead of the reply).
         Returns the first-response time (seconds, from the platform time of the thread's current episode's first
         message) when this is the episode's first human reply delivered, recorded on the thread in the same
         transaction; None otherwise."""
         now = time.time()
-        delivered = {"delivered_at": now} if status == "sent" else {}
+        delivered: dict[str, Any] = {"delivered_at": now} if status == "sent" else {}
+        if author_kind is not None:
+            delivered["author_kind"] = author_kind
         with self.begin() as conn:
             row = conn.execute(
                 sa.update(deliveries)

@@ -227,7 +227,7 @@ class GraphClient:
         except errors.BridgeError as e:
             message = f"the private reply was sent, but the public notice failed: {e.message}"
             raise errors.PartiallyDelivered(message, message_ids=(private,), platform=self.platform) from e
-        return Delivery(message_ids=(private, notice_id))
+        return Delivery(message_ids=(private, notice_id), system_ids=(notice_id,))
 
     def _messages_node(self) -> str:
         return self.account_id

@@ -215,7 +215,7 @@ class WhatsAppChannel(GraphClient):
             f"{reason}, so socialdesk sent the re-engagement template {template!r} instead of this reply, "
             "which was not delivered. Send it again once the customer answers."
         )
-        return Delivery(message_ids=(message_id,), note=note)
+        return Delivery(message_ids=(message_id,), note=note, system_ids=(message_id,))  # nobody's reply went out
 
     def _send(self, body: dict[str, Any], action: str) -> str:
         data = self._request("POST", f"{self._node()}/messages", action, json=body)

@@ -142,7 +142,7 @@ class XChannel:
         except errors.BridgeError as e:
             message = f"the direct message was sent, but the public notice failed: {e.message}"
             raise errors.PartiallyDelivered(message, message_ids=private.message_ids, platform=PLATFORM) from e
-        return Delivery(message_ids=private.message_ids + public.message_ids)
+        return Delivery(message_ids=private.message_ids + public.message_ids, system_ids=public.message_ids)
 
     def ping(self) -> str:
         """``GET /2/users/me``: the account's ``@username``, proving the credentials work."""

@@ -5,6 +5,7 @@ a closed window or a failed delivery told to the agent. No change in ``bridge/``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,13 @@ def answer(stack: Stack, body: str) -> dict[str, Any]:
     ticket = one_ticket(stack)
     reply_and_notify(stack, ticket["id"], body)
     return ticket
+
+
+def written_by(stack: Stack) -> dict[str, list[str]]:
+    """The message ids delivered, by who wrote them (deliveries.author_kind), every row sent."""
+    rows = stack.store.rows("deliveries")
+    assert {r["status"] for r in rows} == {"sent"}
+    return {r["author_kind"]: json.loads(r["message_ids"]) for r in sorted(rows, key=lambda r: r["id"])}
 
 
 def test_instagram_comment_and_direct_message(stack: Stack) -> None:
@@ -161,10 +169,10 @@ def test_private_marker_answers_a_facebook_comment_privately_and_says_so_publicl
     [public] = stack.meta.comment_replies
     assert public["parent_id"] == comment.comment_id and public["message"] == "We've sent you a private message."
     assert "R-2291" not in public["message"]
-    [delivery] = stack.store.rows("deliveries")
-    assert delivery["status"] == "sent" and public["id"] in delivery["message_ids"]
-    assert private["message_id"] in delivery["message_ids"]  # both recorded: their echoes are dropped
-    assert notes(stack, ticket["id"]) == []
+    assert written_by(stack) == {"human": [private["message_id"]], "system": [public["id"]]}  # echoes: dropped
+    assert notes(stack, ticket["id"]) == [] and len(tickets(stack)) == 1
+    [episode] = stored_episodes(stack.store)  # the agent's private reply answered, the notice is no person's
+    assert (episode.answered_by, episode.responses) == ("person", 1)
 
 
 def test_private_marker_on_x_sends_a_dm_and_a_public_notice(stack: Stack) -> None:
@@ -175,6 +183,8 @@ def test_private_marker_on_x_sends_a_dm_and_a_public_notice(stack: Stack) -> Non
     assert dm["participant_id"] == "4545" and "reset?t=123" in dm["text"]
     ours = [p for p in stack.x.posts.values() if p.author_id == X_USER]
     assert [(p.in_reply_to, p.text) for p in ours] == [(mention.id, "We've sent you a private message.")]
+    settle(stack)
+    assert written_by(stack) == {"human": [dm["id"]], "system": [ours[0].id]}
 
 
 def test_private_marker_answers_an_instagram_comment_with_a_direct_message(stack: Stack) -> None:
@@ -186,9 +196,7 @@ def test_private_marker_answers_an_instagram_comment_with_a_direct_message(stack
     assert (private["recipient"], private["text"]) == ("ig-9", "Order 7781 ships Monday.")
     [public] = stack.meta.ig_comment_replies
     assert public["parent_id"] == comment.comment_id and "7781" not in public["message"]
-    [delivery] = stack.store.rows("deliveries")
-    assert delivery["status"] == "sent"
-    assert private["message_id"] in delivery["message_ids"] and public["id"] in delivery["message_ids"]
+    assert written_by(stack) == {"human": [private["message_id"]], "system": [public["id"]]}
 
 
 def test_private_marker_where_no_hand_off_exists_is_refused_not_posted(stack: Stack) -> None:
@@ -220,3 +228,18 @@ def test_x_a_reply_too_long_for_a_few_posts_is_refused_with_a_note(stack: Stack)
     assert "".join(t.removesuffix(f" ({i}/2)") for i, t in enumerate(ours, 1)).replace(" ", "") == short.replace(
         " ", ""
     )
+
+
+def test_a_template_sent_instead_of_the_reply_is_the_bridges_words_not_a_response(tmp_path: Path) -> None:
+    with Stack(tmp_path, platforms=("whatsapp",), channel_options={"reengagement_template": "hello_world"}) as stack:
+        stack.meta.whatsapp_message(WA_PHONE_ID, wa_id="447700900124", text="Order 43?",
+                                    timestamp=datetime.now(UTC) - timedelta(days=2))  # fmt: skip
+        stack.wait_for(lambda: tickets(stack))
+        settle(stack)
+        answer(stack, "It arrives tomorrow.")  # outside the 24 hours: the template goes instead, the reply does not
+        stack.wait_for(lambda: stack.meta.wa_sent_messages)
+        settle(stack)
+        [template] = stack.meta.wa_sent_messages
+        assert template["type"] == "template" and written_by(stack) == {"system": [template["message_id"]]}
+        [episode] = stored_episodes(stack.store)  # the customer got no person's answer
+        assert (episode.answered_by, episode.first_response, episode.responses) == ("none", None, 0)
