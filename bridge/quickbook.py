@@ -18,7 +18,9 @@
 Refused at start, with one line naming the key: quick answers on a channel whose conversations are public
 (X), an unknown key or placeholder, an invalid regular expression, a template set without ``default``, more
 buttons than the platform shows in one message (the answers' buttons and the way out), a button title longer
-than the platform allows, a field the helpdesk cannot name (a Zendesk field id, a Freshdesk ``cf_`` name).
+than the platform allows, a text that with the disclosure is longer than the platform's message (WhatsApp:
+1,024 characters under buttons, 4,096 in a text), a field the helpdesk cannot name (a Zendesk field id, a
+Freshdesk ``cf_`` name).
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ _ANSWER_KEYS = ("name", "keywords", "regex", "text", "button", "ask")
 _ASK_KEYS = ("field", "pattern", "thanks")
 _FIELDS = {"zendesk": (re.compile(r"\d+"), "a Zendesk field id (a number)"),
            "freshdesk": (re.compile(r"cf_[a-z0-9_]+"), "a Freshdesk field name (cf_...)")}  # fmt: skip
+# platform → (a message with buttons, a text message): the most characters, the disclosure included. WhatsApp's
+# interactive body has 1,024 and a text 4,096; its connector would otherwise split a long answer, its buttons
+# left under the last part
+BODY_LIMITS: Mapping[str, tuple[int, int]] = {"whatsapp": (1024, 4096)}
 DEFAULTS: Mapping[str, Any] = {
     "person": "Talk to a person",
     "person_words": ["person", "human", "agent", "someone"],
@@ -78,6 +84,7 @@ def _config(table: Mapping[str, Any], platform: str, helpdesk: str) -> QuickConf
         disclosure=_disclosure(values.get("disclosure", DEFAULT_DISCLOSURE)),
     )
     _fits(config, platform)
+    _short_enough(config, platform)
     return config
 
 
@@ -124,6 +131,25 @@ def _fits(config: QuickConfig, platform: str) -> None:
             if longest is not None and len(title) > longest:
                 raise BadKey(f"{key}.{language}", f"{len(title)} characters: a {platform} button title has at "
                                                   f"most {longest}")  # fmt: skip
+
+
+def _short_enough(config: QuickConfig, platform: str) -> None:
+    """Every bot text, with the disclosure that may end it, fits in one message: the texts sent with buttons
+    (answers, menu, thanks: the way to a person is always a button) and the hand-off, sent without."""
+    with_buttons, plain = BODY_LIMITS.get(platform, (0, 0))
+    if not with_buttons:
+        return
+    buttoned = [(f"answers[{a.name}].text", a.text) for a in config.answers]
+    buttoned += [(f"answers[{a.name}].ask.thanks", a.ask.thanks) for a in config.answers if a.ask is not None]
+    buttoned += [("menu", config.menu)] if config.menu is not None else []
+    checks = [(k, t, with_buttons, "message with buttons") for k, t in buttoned]
+    extra = len(config.disclosure) + 1 if config.disclosure else 0  # "\n" + the disclosure
+    for key, templates, limit, kind in [*checks, ("handoff", config.handoff, plain, "text message")]:
+        for language, text in templates.items():
+            size = len(text.format(answer="").strip()) + extra  # a thanks's {answer} counted as empty: at least
+            if size > limit:
+                raise BadKey(f"{key}.{language}", f"{size} characters with the disclosure: a {platform} {kind} has "
+                                                  f"at most {limit}")  # fmt: skip
 
 
 # -- values ------------------------------------------------------------------------------------------------------

@@ -155,6 +155,12 @@ def _with(**changes: Any) -> dict[str, Any]:
         ("facebook", QUICK, "freshdesk", "channels[acme].quick.answers[order].ask.field: required: a Freshdesk field"),
         ("facebook", {**QUICK, "greeting": "hi"}, "zendesk", "channels[acme].quick.greeting: unknown key"),
         ("facebook", _with(text={"fr": "Ouvert"}), "zendesk", "answers[hours].text: a 'default' text is required"),
+        ("whatsapp", {**_with(text={"default": "ok", "fr": "x" * 1000}), "disclosure": "(This is an automated message.)"},
+         "zendesk", "channels[acme].quick.answers[hours].text.fr: 1032 characters with the disclosure: a whatsapp "
+                    "message with buttons has at most 1024"),
+        ("whatsapp", {**QUICK, "handoff": "y" * 4097}, "zendesk",
+         "channels[acme].quick.handoff.default: 4097 characters with the disclosure: a whatsapp text message has "
+         "at most 4096"),
     ],
 )  # fmt: skip
 def test_bad_configuration_is_refused_naming_the_key(platform: str, quick: dict[str, Any], helpdesk: str,
@@ -162,6 +168,16 @@ def test_bad_configuration_is_refused_naming_the_key(platform: str, quick: dict[
     with pytest.raises(ConfigError) as refused:
         config(platform, quick, helpdesk)
     assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_whatsapp_text_fits_its_message_with_the_disclosure_and_other_platforms_are_not_held_to_it() -> None:
+    fits = {**_with(text="x" * 1000), "disclosure": "(Automated.)"}  # 1000 + 1 + 12 = 1013
+    assert config("whatsapp", fits).answers[0].text["default"] == "x" * 1000
+    over = {**fits, "disclosure": "(This message was written by our assistant.)"}  # 1000 + 1 + 44 = 1045
+    with pytest.raises(ConfigError, match=r"answers\[hours\]\.text\.default: 1045 characters"):
+        config("whatsapp", over)
+    assert config("telegram", over) and config("whatsapp", {**over, "disclosure": ""})
+    assert config("whatsapp", {**QUICK, "handoff": "y" * 4096})  # a text message: 4,096 characters
 
 
 def test_telegram_takes_long_titles_and_the_thanks_knows_answer_only() -> None:
