@@ -155,8 +155,8 @@ def _with(**changes: Any) -> dict[str, Any]:
         ("facebook", QUICK, "freshdesk", "channels[acme].quick.answers[order].ask.field: required: a Freshdesk field"),
         ("facebook", {**QUICK, "greeting": "hi"}, "zendesk", "channels[acme].quick.greeting: unknown key"),
         ("facebook", _with(text={"fr": "Ouvert"}), "zendesk", "answers[hours].text: a 'default' text is required"),
-        ("whatsapp", {**_with(text={"default": "ok", "fr": "x" * 1000}), "disclosure": "(This is an automated message.)"},
-         "zendesk", "channels[acme].quick.answers[hours].text.fr: 1032 characters with the disclosure: a whatsapp "
+        ("whatsapp", {**_with(text={"default": "ok", "fr": "x" * 1000}), "disclosure": "(An automated message!!)"},
+         "zendesk", "channels[acme].quick.answers[hours].text.fr: 1025 characters with the disclosure: a whatsapp "
                     "message with buttons has at most 1024"),
         ("whatsapp", {**QUICK, "handoff": "y" * 4097}, "zendesk",
          "channels[acme].quick.handoff.default: 4097 characters with the disclosure: a whatsapp text message has "
