@@ -57,15 +57,17 @@ def sync_ticket(rt: Runtime, helpdesk: str, ticket_id: str, owner: str) -> int:
             return 0
     # the figures' resolution time, once per episode, in the same write that finishes the events
     episode = thread.episode_started_at
-    rt.store.finish_ticket_events(events, solved=(thread.key, episode) if solved and episode is not None else None)
+    stamp = (thread.key, episode, solved) if solved is not None and episode is not None else None
+    rt.store.finish_ticket_events(events, solved=stamp)
     return posted
 
 
-def _read(rt: Runtime, ticket_id: str) -> tuple[list[AgentReply], bool]:
-    """The ticket's agent replies, and whether it is solved (False from a helpdesk that cannot tell)."""
+def _read(rt: Runtime, ticket_id: str) -> tuple[list[AgentReply], float | None]:
+    """The ticket's agent replies, and the helpdesk's time it was solved (None: not solved, or a helpdesk
+    that cannot tell)."""
     if isinstance(rt.helpdesk, SolvedTickets):
         return rt.helpdesk.ticket_replies(ticket_id)
-    return rt.helpdesk.agent_replies(ticket_id), False
+    return rt.helpdesk.agent_replies(ticket_id), None
 
 
 def _postpone(rt: Runtime, ticket_id: str, event_ids: list[int], error: BridgeError, replies: list[AgentReply]) -> None:

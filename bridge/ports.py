@@ -136,10 +136,12 @@ class TicketFields(Protocol):
 @runtime_checkable
 class SolvedTickets(Protocol):
     """A helpdesk connector that tells, from the reads :meth:`Helpdesk.agent_replies` makes anyway, whether
-    the ticket is solved (or closed): the service figures' resolution time, at no extra call."""
+    the ticket is solved (or closed), and since when: the service figures' resolution time, at no extra call."""
 
-    def ticket_replies(self, ticket_id: str) -> tuple[list[AgentReply], bool]:
-        """:meth:`Helpdesk.agent_replies`, and whether the ticket is solved or closed."""
+    def ticket_replies(self, ticket_id: str) -> tuple[list[AgentReply], float | None]:
+        """:meth:`Helpdesk.agent_replies`, and, when the ticket is solved or closed, the helpdesk's own time
+        for it (epoch seconds; the ticket's ``updated_at``, since neither helpdesk has a solved time on the
+        ticket itself), else None."""
 
 
 @runtime_checkable

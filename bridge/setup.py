@@ -73,7 +73,8 @@ def setup_freshdesk(config: Config, *, echo: Echo, public_url: str | None) -> No
              "its tickets with it after a crash.")  # fmt: skip
     echo("2. Create this rule: Admin → Workflows → Automations → Ticket updates → New rule")
     echo("  Name:        socialdesk: deliver public agent replies")
-    echo("  When:        Reply is sent, OR Note is added (type: Public)  (performed by: Agent)")
+    echo("  When:        Reply is sent, OR Note is added (type: Public), OR Status is changed to Resolved"
+         "  (performed by: Agent)")  # fmt: skip
     echo("  Conditions:  Ticket → Tags → contains any of → socialdesk")
     echo("  Action:      Trigger webhook")
     echo(f"    Request type: POST    URL: {url}")

@@ -942,21 +942,21 @@ class Store:
         with self.begin() as conn:
             return [WaitingRow(*r) for r in conn.execute(stmt)]
 
-    def finish_ticket_events(self, ids: Sequence[int], *, solved: tuple[str, float] | None = None) -> None:
-        """A ticket's events done and, with ``solved`` (the thread's key and its current episode's start: the
-        helpdesk showed the ticket solved), that episode's first message stamped solved, the first time only:
+    def finish_ticket_events(self, ids: Sequence[int], *, solved: tuple[str, float, float] | None = None) -> None:
+        """A ticket's events done and, with ``solved`` (the thread's key, its current episode's start and the
+        helpdesk's solved time), that episode's first message stamped solved, the first time only:
         one transaction, so the figures' resolution time costs the worker no write of its own."""
         with self.begin() as conn:
             conn.execute(
                 sa.update(ticket_events).where(ticket_events.c.id.in_(ids)).values(status="done", last_error=None)
             )
             if solved is not None:
-                thread_key, episode_at = solved
+                thread_key, episode_at, solved_at = solved
                 conn.execute(
                     sa.update(inbox)
                     .where(inbox.c.thread_key == thread_key, inbox.c.platform_ts == episode_at,
                            inbox.c.opens_episode.is_(True), inbox.c.solved_at.is_(None))
-                    .values(solved_at=time.time())
+                    .values(solved_at=solved_at)
                 )  # fmt: skip
 
     def mark_noted(self, helpdesk: str, comment_id: str) -> None:

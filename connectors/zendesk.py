@@ -294,9 +294,10 @@ class ZendeskHelpdesk:
     def agent_replies(self, ticket_id: str) -> list[AgentReply]:
         return self.ticket_replies(ticket_id)[0]
 
-    def ticket_replies(self, ticket_id: str) -> tuple[list[AgentReply], bool]:
-        """Public comments by agents and admins, oldest first, never the requester's; and whether the ticket
-        is solved or closed (implements ``SolvedTickets``).
+    def ticket_replies(self, ticket_id: str) -> tuple[list[AgentReply], float | None]:
+        """Public comments by agents and admins, oldest first, never the requester's; and, when the ticket
+        is solved or closed, its ``updated_at`` (implements ``SolvedTickets``: the ticket has no solved time
+        of its own; the trigger calls the bridge on the change to solved, so it is that change's time).
 
         The bridge's own API user is not excluded: the bridge writes only private notes and comments
         authored by the requester, and an admin whose token runs the bridge still answers customers
@@ -311,7 +312,8 @@ class ZendeskHelpdesk:
         for comment, author in self._comments_with_authors(ticket_id):
             if comment.get("public") and author.get("role") in STAFF_ROLES and author.get("id") != requester:
                 replies.append(_reply(ticket_id, comment, author, tags))
-        return replies, ticket.status in SOLVED_STATUSES
+        solved = ticket.status in SOLVED_STATUSES
+        return replies, datetime.fromisoformat(str(ticket.updated_at)).timestamp() if solved else None
 
     def names(self) -> HelpdeskNames:
         """Groups (not deleted), agents and admins (by name and by email), brands: for rules naming them."""

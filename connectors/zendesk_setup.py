@@ -1,6 +1,7 @@
 """``socialdesk setup zendesk``: the webhook, the triggers that call it and the approval macros, idempotently.
 
-The first trigger fires on a public comment added to a ticket tagged ``socialdesk`` by anything but the API;
+The first trigger fires on a public comment added to a ticket tagged ``socialdesk`` by anything but the API,
+or on its status changed to solved (so a ticket solved without a reply still gives the figures' resolution time);
 the second when an approver's tag (``[approvals]``, set by the macros "Approve social reply" and "Reject
 social reply") is on such a ticket: the bridge then sends or rejects the replies held for approval, and
 takes the tag off (through the API, so that neither trigger fires on it).
@@ -41,26 +42,30 @@ def trigger_conditions() -> dict[str, list[dict[str, str]]]:
     return {
         "all": [
             {"field": "update_type", "operator": "is", "value": "Change"},
-            {"field": "comment_is_public", "operator": "is", "value": "true"},
             {"field": "current_tags", "operator": "includes", "value": "socialdesk"},
             {"field": "current_via_id", "operator": "is_not", "value": VIA_API},
         ],
-        "any": [],
+        # a public comment, or the status changed to solved (Zendesk's "Changed to" is the operator ``value``;
+        # "Changed from" is ``value_previous``): the resolution time of a ticket solved without a reply
+        "any": [
+            {"field": "comment_is_public", "operator": "is", "value": "true"},
+            {"field": "status", "operator": "value", "value": "solved"},
+        ],
     }
 
 
 def approval_conditions(approvals: ApprovalSettings) -> dict[str, list[dict[str, str]]]:
     """As :func:`trigger_conditions`, on an approver's tag instead of a public comment (``includes``: any of)."""
     wanted = f"{approvals.approve_tag} {approvals.reject_tag}"
-    kept = [c for c in trigger_conditions()["all"] if c["field"] != "comment_is_public"]
+    kept = trigger_conditions()["all"]
     return {"all": [*kept, {"field": "current_tags", "operator": "includes", "value": wanted}], "any": []}
 
 
 def setup(
     helpdesk: ZendeskHelpdesk, endpoint: str, *, dry_run: bool = False, approvals: ApprovalSettings | None = None
 ) -> SetupReport:
-    """Make Zendesk call ``endpoint`` on every public agent comment of a socialdesk ticket, and on an
-    approver's answer; give approvers their two macros."""
+    """Make Zendesk call ``endpoint`` on every public agent comment of a socialdesk ticket, when it is solved,
+    and on an approver's answer; give approvers their two macros."""
     report, approvals = SetupReport(), approvals or ApprovalSettings()
     webhook_id = _ensure_webhook(helpdesk, endpoint, report, dry_run=dry_run)
     if webhook_id and not dry_run:
@@ -68,7 +73,7 @@ def setup(
         report.signing_secret = secret.get("secret")
     hook = webhook_id or "<new webhook id>"
     _ensure_trigger(helpdesk, _trigger(TRIGGER_TITLE, trigger_conditions(), hook), report, dry_run=dry_run,
-                    what="public comment, tag socialdesk, not via API")  # fmt: skip
+                    what="public comment or solved, tag socialdesk, not via API")  # fmt: skip
     _ensure_trigger(helpdesk, _trigger(APPROVAL_TRIGGER_TITLE, approval_conditions(approvals), hook), report,
                     dry_run=dry_run, what=f"tag {approvals.approve_tag} or {approvals.reject_tag}")  # fmt: skip
     for title, tag in ((APPROVE_MACRO, approvals.approve_tag), (REJECT_MACRO, approvals.reject_tag)):

@@ -101,6 +101,7 @@ def test_setup_freshdesk_prints_the_rule(stack: Stack, tmp_path: Path) -> None:
     assert "https://bridge.acme.example/webhooks/freshdesk" in result.stdout
     assert "X-Socialdesk-Secret" in result.stdout and '{"ticket_id": "{{ticket.id}}"}' in result.stdout
     assert "Reply is sent, OR Note is added (type: Public)" in result.stdout  # public notes reach customers too
+    assert "OR Status is changed to Resolved" in result.stdout  # #17: solved without a reply, resolution time
     assert "freshdesk.thread_key_field" in result.stdout  # not configured: the field is recommended
     assert (
         "Add tag socialdesk_approve" in result.stdout
@@ -128,7 +129,8 @@ def test_doctor_passes_on_a_healthy_bridge_and_names_what_is_broken(stack: Stack
     for line in ("✓ database", "✓ zendesk credentials", "✓ channel acme-facebook (facebook)",
                  "✓ webhooks reachable"):  # fmt: skip
         assert line in good.stdout
-    assert ("✓ zendesk setup: in place: webhook, trigger (public comment, tag socialdesk, not via API), trigger "
+    assert ("✓ zendesk setup: in place: webhook, trigger (public comment or solved, tag socialdesk, not via "
+            "API), trigger "
             "(tag socialdesk_approve or socialdesk_reject), macro 'Approve social reply', macro 'Reject social "
             "reply'\n") in good.stdout  # fmt: skip
 

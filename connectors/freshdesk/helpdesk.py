@@ -281,9 +281,11 @@ class FreshdeskHelpdesk:
     def agent_replies(self, ticket_id: str) -> list[AgentReply]:
         return self.ticket_replies(ticket_id)[0]
 
-    def ticket_replies(self, ticket_id: str) -> tuple[list[AgentReply], bool]:
-        """Public, outgoing replies and notes by agents, oldest first, never the customer's; and whether the
-        ticket is resolved or closed (implements ``SolvedTickets``).
+    def ticket_replies(self, ticket_id: str) -> tuple[list[AgentReply], float | None]:
+        """Public, outgoing replies and notes by agents, oldest first, never the customer's; and, when the
+        ticket is resolved or closed, its ``updated_at`` (implements ``SolvedTickets``: ``stats.resolved_at``
+        would cost ``include=stats``, an extra API credit per read; the rule calls the bridge on the change
+        to Resolved, so ``updated_at`` is that change's time).
 
         The API key's own agent is not excluded: the bridge writes only private notes and incoming notes
         by the contact, and Freshdesk API keys belong to real agents, who also answer from the agent UI.
@@ -300,7 +302,8 @@ class FreshdeskHelpdesk:
             and c.get("user_id") != requester
         ]
         solved = ticket.get("status") in (STATUSES[TicketStatus.SOLVED], STATUSES[TicketStatus.CLOSED])
-        return sorted(replies, key=lambda r: (r.created_at, int(r.comment_id))), solved
+        at = datetime.fromisoformat(str(ticket["updated_at"])).timestamp() if solved else None
+        return sorted(replies, key=lambda r: (r.created_at, int(r.comment_id))), at
 
     def field_names(self) -> tuple[set[str], set[str]]:
         """For ``socialdesk doctor`` (implements ``CustomFields``): custom ticket and contact field names."""

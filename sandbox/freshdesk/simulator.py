@@ -10,6 +10,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import requests
@@ -543,8 +544,9 @@ class FreshdeskSimulator(Simulator):
             ticket = self._tickets[int(ticket_id)]
             ticket.update(tags=list(dict.fromkeys([*ticket["tags"], *tags])), updated_at=now_iso())
 
-    def set_status(self, ticket_id: int | str, status: str) -> None:
-        """Force a status by name (open, pending, resolved, closed; new/solved as aliases) or ``deleted``."""
+    def set_status(self, ticket_id: int | str, status: str, *, at: datetime | None = None) -> None:
+        """Force a status by name (open, pending, resolved, closed; new/solved as aliases) or ``deleted``,
+        now or ``at``."""
         with self._lock:
             ticket = self._tickets[int(ticket_id)]
             if status == "deleted":
@@ -553,7 +555,7 @@ class FreshdeskSimulator(Simulator):
                 ticket["status"] = rec.STATUSES.get(status) or STATUS_ALIASES[status]
             else:
                 raise ValueError(f"unknown status {status!r}")
-            ticket["updated_at"] = now_iso()
+            ticket["updated_at"] = now_iso() if at is None else at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     @property
     def tickets(self) -> list[dict[str, Any]]:

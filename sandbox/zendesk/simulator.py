@@ -654,13 +654,14 @@ class ZendeskSimulator(
             ticket = self._tickets[int(ticket_id)]
             self._tag_audit(ticket, list(dict.fromkeys([*ticket["tags"], *tags])), author_id)
 
-    def set_status(self, ticket_id: int | str, status: str) -> None:
-        """Force a status, bypassing validation (``closed`` after the 28 days, ``deleted``...)."""
+    def set_status(self, ticket_id: int | str, status: str, *, at: datetime | None = None) -> None:
+        """Force a status, bypassing validation (``closed`` after the 28 days, ``deleted``...), now or ``at``."""
         if status not in (*STATUSES, "deleted"):
             raise ValueError(f"unknown status {status!r}")
+        when = now_iso() if at is None else at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         with self._lock:
             ticket = self._tickets[int(ticket_id)]
-            ticket.update(status=status, custom_status_id=CUSTOM_STATUS_IDS[status], updated_at=now_iso())
+            ticket.update(status=status, custom_status_id=CUSTOM_STATUS_IDS[status], updated_at=when)
 
     @property
     def tickets(self) -> list[dict[str, Any]]:
