@@ -199,9 +199,11 @@ def test_only_the_configured_approvers_answer_on_zendesk(tmp_path: Path) -> None
         stack.zendesk.agent_comment(ticket, "Lost, sorry!!", public=True, author_id=nora)
         stack.zendesk.fire_webhook(ticket, style="trigger")
         settle(stack)
+        audits = f"/api/v2/tickets/{ticket}/audits"
+        assert stack.zendesk.calls_to("GET", audits) == []  # read only when an approver's tag is on the ticket
         for tag in ("socialdesk_approve", "socialdesk_reject"):  # Alex is an agent, not an approver
             answer(stack, ticket, tag, by=stack.zendesk.agent_id)
         assert sent(stack) == [] and deliveries(stack) == ["held"]
         assert len(refusals(stack, ticket)) == 2 and "is not one of the approvers" in refusals(stack, ticket)[0]
         answer(stack, ticket, "socialdesk_approve")
-        assert sent(stack) == ["Lost, sorry!!"]
+        assert sent(stack) == ["Lost, sorry!!"] and len(stack.zendesk.calls_to("GET", audits)) == 3  # once an answer
