@@ -4,7 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
+# A venv whose creation was interrupted has a python but no pip: made again rather than failing for ever.
+if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+    rm -rf .venv
     "$PYTHON" -m venv .venv
 fi
 # The versions tested, not whatever is newest today: constraints.txt (refreshed by scripts/lock.sh).
