@@ -236,9 +236,7 @@ def _written(
     ack = acks.plan(rt, event, thread, ticket, opens_episode=opens, rules=decision, state=context.acks)
     bot.answer(rt, event, thread, ticket.id, opens_episode=opens)
     sentiment, no_answer = figures_facts.of_message(rt, event, decision)
-    recorded = plan.thread_changes(
-        thread, event, ticket_id=ticket.id, requester_id=requester_id, opens=opens, approval=planned.approval
-    )
+    recorded = plan.thread_changes(thread, event, ticket_id=ticket.id, requester_id=requester_id, opens=opens)
     return Outcome(
         written=Written(ticket_at=time.time(), opens_episode=opens, sentiment=sentiment, no_answer=no_answer),
         thread_changes={**changes, **recorded},

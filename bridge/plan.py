@@ -4,8 +4,10 @@ The worker loads what it needs about the thread once (:meth:`bridge.store.Store.
 gathers the facts (the CRM's answer, the rules' decision with names resolved), and :func:`plan` turns them
 into a :class:`Plan`: ignored and why, or the ticket to create (subject, body, tags, custom fields, routing)
 or the comment's tags and routing, the rules' explanation for the first internal note, and the thread's
-columns to record before the helpdesk write. After the write, :func:`thread_changes` says what the thread
-records with the event's outcome. :mod:`bridge.inbound` carries the plan out.
+columns to record before the helpdesk write (``create_started_at``, the CRM note owed, the rule's
+``approval``: an agent's reply written while the event is still being worked on is held then). After the
+write, :func:`thread_changes` says what the thread records with the event's outcome. :mod:`bridge.inbound`
+carries the plan out.
 """
 
 from __future__ import annotations
@@ -54,11 +56,13 @@ def plan(facts: Facts, *, now: float) -> Plan:
     if decision.ignored:
         return Plan(ignored=decision.ignored)
     approval = decision.approval if decision.approval and not facts.thread.approval else None
+    # durable before the helpdesk write: a reply to the ticket, however early, must find the thread held
+    held = {"approval": approval} if approval else {}
     if not facts.create:
-        return Plan(tags=decision.tags, routing=facts.routing, approval=approval)
+        return Plan(tags=decision.tags, routing=facts.routing, approval=approval, start=held)
     tags = tuple(dict.fromkeys(channel_tags(facts.event) + facts.crm_tags + decision.tags))
     return Plan(create=True, tags=tags, fields=facts.fields, routing=facts.routing, explanation=facts.explanation,
-                approval=approval, start={"create_started_at": now, **facts.owed})  # fmt: skip
+                approval=approval, start={"create_started_at": now, **facts.owed, **held})  # fmt: skip
 
 
 def ticket(planned: Plan, event: SocialEvent, requester_id: str, *, followup_of: str | None) -> NewTicket:
@@ -77,14 +81,13 @@ def ticket(planned: Plan, event: SocialEvent, requester_id: str, *, followup_of:
 
 
 def thread_changes(
-    thread: ThreadRow, event: SocialEvent, *, ticket_id: str, requester_id: str, opens: bool, approval: str | None
+    thread: ThreadRow, event: SocialEvent, *, ticket_id: str, requester_id: str, opens: bool
 ) -> dict[str, Any]:
     """The thread's columns once the message is on ``ticket_id`` (``opens``: it starts a new episode)."""
     at = event.created_at.timestamp()
     return {
         **({"episode_started_at": at, "episode_answered_at": None} if opens else {}),
         **({"ticket_id": ticket_id} if ticket_id != thread.ticket_id else {}),
-        **({"approval": approval} if approval else {}),
         "requester_id": requester_id,
         "last_inbound_at": max(thread.last_inbound_at or 0.0, at),
         "last_inbound_message_id": event.extra.get("original_id") or event.message_id,

@@ -29,7 +29,7 @@ def test_a_first_message_plans_the_ticket_and_makes_create_started_durable_first
     assert planned.create and planned.ignored is None
     assert planned.tags == ("socialdesk", "facebook", "acme_fb", "messenger", "vip", "billing")
     assert (planned.fields, planned.routing, planned.approval) == ({"account": "Globex"}, URGENT, "rule legal")
-    assert planned.start == {"create_started_at": 123.0, "enrichment": "pending"}
+    assert planned.start == {"create_started_at": 123.0, "enrichment": "pending", "approval": "rule legal"}
     ticket = plan.ticket(planned, EVENT, "u7", followup_of=None)
     assert (ticket.external_id, ticket.requester_id, ticket.tags) == (EVENT.thread_key, "u7", planned.tags)
     assert ticket.body and ticket.subject and ticket.routing == URGENT
@@ -42,6 +42,13 @@ def test_a_follow_up_carries_only_the_rules_and_records_nothing_before() -> None
     assert planned.approval is None  # the thread's replies need approval already
 
 
+def test_a_follow_up_that_needs_approval_records_it_before_the_helpdesk_write() -> None:
+    # saved with the outcome instead, a reply written while a later step (acks, the bot, the CRM write-back)
+    # postpones the event would find the thread without it, and go out unapproved
+    planned = plan.plan(facts(RULED, thread=replace(NEW, ticket_id="9"), create=False), now=123.0)
+    assert (planned.start, planned.approval) == ({"approval": "rule legal"}, "rule legal")
+
+
 def test_an_ignored_message_plans_nothing_else() -> None:
     planned = plan.plan(facts(Decision(ignored="rule spam", tags=("x",))), now=1.0)
     assert planned == plan.Plan(ignored="rule spam")
@@ -49,11 +56,11 @@ def test_an_ignored_message_plans_nothing_else() -> None:
 
 def test_the_thread_records_the_ticket_the_requester_and_the_episode() -> None:
     at = AT.timestamp()
-    changes = plan.thread_changes(NEW, EVENT, ticket_id="9", requester_id="u7", opens=True, approval=None)
+    changes = plan.thread_changes(NEW, EVENT, ticket_id="9", requester_id="u7", opens=True)
     assert changes == {"episode_started_at": at, "episode_answered_at": None, "ticket_id": "9",
                        "requester_id": "u7", "last_inbound_at": at, "last_inbound_message_id": "m1",
                        "customer_id": "42", "first_inbound_at": at}  # fmt: skip
     later = replace(NEW, ticket_id="9", first_inbound_at=at - 60, last_inbound_at=at + 5)  # an older message, late
-    changes = plan.thread_changes(later, EVENT, ticket_id="9", requester_id="u7", opens=False, approval="rule x")
-    assert "ticket_id" not in changes and "episode_started_at" not in changes and changes["approval"] == "rule x"
+    changes = plan.thread_changes(later, EVENT, ticket_id="9", requester_id="u7", opens=False)
+    assert "ticket_id" not in changes and "episode_started_at" not in changes and "approval" not in changes
     assert (changes["first_inbound_at"], changes["last_inbound_at"]) == (at - 60, at + 5)
