@@ -5,11 +5,12 @@ episode: a hand-off, a question asked; whether a person replied), asks :func:`br
 out its answer: the ticket field first when the customer gave what was asked (so the agent has it even if the
 platform then fails), then the message, through the channel as a reply goes, with buttons where the platform
 has them. Each bot message is a delivery with ``author_kind = bot`` and comment id
-``bot:<step>:<answer>:<digest of the customer's message>``: unique per message and step, so an event applied
-again after a crash never sends twice; its platform ids go in ``sent_messages`` (the echo is dropped); the
-service figures leave it out (:mod:`bridge.figures` counts people only) and ``socialdesk_bot_messages_total``
-counts it. An internal note tells the agent what the customer was told. A bot message is worth one try: a
-failure is logged and noted, never retried (late, it would answer a conversation that moved on).
+``bot:<step>:<answer>:<digest of the customer's message>``: an event applied again after a crash finds its
+answer by the digest, whatever it would decide now, and sends nothing twice; its platform ids go in
+``sent_messages`` (the echo is dropped); the service figures leave it out (:mod:`bridge.figures` counts people
+only) and ``socialdesk_bot_messages_total`` counts it. An internal note tells the agent what the customer was
+told. A bot message is worth one try: a failure is logged and noted, never retried (late, it would answer a
+conversation that moved on).
 """
 
 from __future__ import annotations
@@ -42,16 +43,22 @@ def answer(rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, *
     if config is None:
         return
     started = event.created_at.timestamp() if opens_episode else float(thread.episode_started_at or 0.0)
-    verdict = decide(_facts(rt, event, started, opens_episode), config)
+    comments = rt.store.bot_steps(event.thread_key, started, ending=":" + _digest(event))
+    if any(c.endswith(":" + _digest(event)) for c in comments):  # the event applied again: its answer is out
+        log.info("no bot answer for %s: this message had its answer before", event.thread_key)
+        return
+    verdict = decide(_facts(rt, event, comments, started, opens_episode), config)
     if isinstance(verdict, NoReply):
         log.info("no bot answer for %s: %s", event.thread_key, verdict.reason)
         return
     _send(rt, event, thread, ticket_id, verdict)
 
 
-def _facts(rt: Runtime, event: SocialEvent, started: float, opens: bool) -> QuickFacts:
+def _facts(rt: Runtime, event: SocialEvent, comments: list[str], started: float, opens: bool) -> QuickFacts:
+    """The facts of this message; ``comments``: the bot's earlier messages in the episode (never this one's: a
+    retry that read its own question would answer it, :func:`answer`)."""
     classified = triage.classified(rt, event)
-    steps = [_step(comment_id) for comment_id in rt.store.bot_steps(event.thread_key, started)]
+    steps = [_step(comment_id) for comment_id in comments]
     last_step, last_name = steps[-1] if steps else ("", "")
     return QuickFacts(
         platform=event.platform,
@@ -72,8 +79,12 @@ def _facts(rt: Runtime, event: SocialEvent, started: float, opens: bool) -> Quic
 
 def comment_id(step: Step, name: str, event: SocialEvent) -> str:
     """The delivery's comment id (at most 64 characters: the answer's name is at most 24)."""
-    digest = hashlib.sha256(f"{event.thread_key}\n{event.message_id}".encode()).hexdigest()[:16]
-    return f"{PREFIX}{step}:{name}:{digest}"
+    return f"{PREFIX}{step}:{name}:{_digest(event)}"
+
+
+def _digest(event: SocialEvent) -> str:
+    """The message's part of the comment id: whatever the bot decided, its answer ends with it."""
+    return hashlib.sha256(f"{event.thread_key}\n{event.message_id}".encode()).hexdigest()[:16]
 
 
 def _step(comment: str) -> tuple[str, str]:

@@ -1069,13 +1069,16 @@ class Store:
         with self.begin() as conn:
             return {str(status): int(n) for status, n in conn.execute(query)}
 
-    def bot_steps(self, thread_key: str, since: float) -> list[str]:
+    def bot_steps(self, thread_key: str, since: float, *, ending: str = "") -> list[str]:
         """The comment ids of the bot's messages on this thread written at or after ``since``, oldest first
-        (:mod:`bridge.bot` reads its state in the episode from them: a hand-off, a question asked)."""
+        (:mod:`bridge.bot` reads its state in the episode from them: a hand-off, a question asked), and any
+        whose id ends with ``ending`` (one message's answer, whenever it was written)."""
+        recent = deliveries.c.comment_created_at >= math.floor(since)
+        mine = deliveries.c.comment_id.endswith(ending, autoescape=True) if ending else sa.false()
         query = (
             sa.select(deliveries.c.comment_id)
             .where(deliveries.c.thread_key == thread_key, deliveries.c.author_kind == AuthorKind.BOT,
-                   deliveries.c.comment_created_at >= math.floor(since))
+                   sa.or_(recent, mine))
             .order_by(deliveries.c.id)
         )  # fmt: skip
         with self.begin() as conn:

@@ -262,3 +262,22 @@ def test_an_event_applied_again_after_a_crash_sends_nothing_twice(tmp_path: Path
         thread = replace(row, episode_started_at=0.0)
         bot_module.answer(rt, event, thread, str(ticket), opens_episode=False)  # as a retry after a crash would
         assert (len(customer.received()), len(notes(stack, ticket)), len(stack.helpdesk.comments(ticket))) == before
+
+
+def test_a_retry_that_finds_its_own_question_answers_nothing(tmp_path: Path) -> None:
+    """The first message asks and answers at once: the bot asked for the order number. Applied again after a
+    crash, the bot's own question is in the episode and the number matches it: it used to say thanks too."""
+    with bot(tmp_path, "zendesk", "facebook") as (stack, rt):
+        customer = Customer(stack, "facebook")
+        customer.writes("Where is my order? It is 4471203")
+        work(stack, rt)
+        assert customer.received() == [("Your order number, please?" + SAID, [("quick:person", "Talk to a person")])]
+        ticket = one_ticket(stack)["id"]
+        event = SocialEvent.from_json(stack.store.rows("inbox")[0]["payload"])
+        bot_module.answer(rt, event, replace(stack.store.thread(event.thread_key) or _no_row(), last_inbound_at=None),
+                          str(ticket), opens_episode=True)  # fmt: skip
+        assert len(customer.received()) == 1 and len(stack.store.rows("deliveries")) == 1
+
+
+def _no_row() -> Any:
+    raise AssertionError("the thread has no row")
