@@ -51,6 +51,9 @@ from sandbox.base import Fault, Simulator, json_response
 Payload = dict[str, Any]
 TEXT_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64  # bytes of an inline keyboard button's callback_data
+#: Buttons in one inline keyboard. The Bot API documents no count; this is the limit Telegram enforces per widely
+#: cited reports (tginfo/Telegram-Limits#228: 100 inline buttons; more: 400 "reply markup is too long").
+INLINE_KEYBOARD_LIMIT = 100
 CALLBACK_ANSWER_LIMIT = 200  # characters of answerCallbackQuery's text
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
@@ -401,6 +404,8 @@ def _keyboard(markup: Any) -> Payload | None:
     rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
         raise bad_request("can't parse inline keyboard button: InlineKeyboardMarkup must be an Array of Arrays")
+    if sum(len(row) for row in rows) > INLINE_KEYBOARD_LIMIT:
+        raise bad_request("reply markup is too long")
     for button in (b for row in rows for b in row):
         if not isinstance(button, dict) or not str(button.get("text") or "").strip():
             raise bad_request("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")

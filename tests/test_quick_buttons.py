@@ -12,6 +12,7 @@ import requests
 
 from bridge import errors
 from bridge.ports import Buttons
+from bridge.quick import BUTTON_LIMITS
 from connectors.telegram import TelegramChannel
 from sandbox.meta import MetaSimulator
 from sandbox.telegram import TelegramSimulator
@@ -99,3 +100,20 @@ def test_telegram_inline_keyboard_and_the_answer_to_a_press() -> None:
         assert (again.status_code, again.json()["description"]) == (400, "Bad Request: " + INVALID_QUERY)
         with pytest.raises(errors.PermanentError, match="BUTTON_DATA_INVALID"):
             channel.send_buttons(chat_thread(42, None), "Pick one", [("q" * 65, "Too much data")], now=NOW)
+
+
+def test_telegram_inline_keyboard_of_more_buttons_than_telegram_takes_is_refused() -> None:
+    """The count bridge.quick allows on Telegram is what the simulator takes; one more is Telegram's 400."""
+    with TelegramSimulator(bot_token=BOT_TOKEN) as sim:
+        channel = TelegramChannel(name="acme-telegram", bot_token=BOT_TOKEN, api_url=sim.url, timeout=5)
+        sim.customer_message("hi", user_id=42, send=False)
+        most = BUTTON_LIMITS["telegram"][0]
+        buttons = [(f"quick:a{n}", f"Answer {n}") for n in range(most)]
+        channel.send_buttons(chat_thread(42, None), "Pick one", buttons, now=NOW)
+        assert len(sim.sent[-1]["reply_markup"]["inline_keyboard"]) == most
+        keyboard = {"inline_keyboard": [[{"text": t, "callback_data": p}] for p, t in [*buttons, ("quick:x", "X")]]}
+        sent = f"{sim.url}/bot{BOT_TOKEN}/sendMessage"
+        answer = requests.post(sent, json={"chat_id": 42, "text": "Pick one", "reply_markup": keyboard}, timeout=5)
+        assert (answer.status_code, answer.json()) == (
+            400, {"ok": False, "error_code": 400, "description": "Bad Request: reply markup is too long"}
+        )  # fmt: skip
