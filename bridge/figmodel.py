@@ -27,6 +27,7 @@ NO_CALENDAR = "24/7"
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
 _LAST = re.compile(r"^(\d{1,3})d$")
+_MAX_DAYS = 366  # "at most a year", a leap year's too
 
 
 class PeriodError(ValueError):
@@ -113,7 +114,7 @@ def month(text: str, tz: ZoneInfo) -> Period:
         raise PeriodError(f"{text!r} is not a month (use YYYY-MM, e.g. 2026-11)")
     year, number = int(found[1]), int(found[2])
     last = calendar_module.monthrange(year, number)[1]
-    return Period(date(year, number, 1), date(year, number, last) + timedelta(days=1), tz)
+    return _bounded(date(year, number, 1), date(year, number, last), tz, text)
 
 
 def period(text: str, tz: ZoneInfo, today: date) -> Period:
@@ -122,18 +123,29 @@ def period(text: str, tz: ZoneInfo, today: date) -> Period:
     text = text.strip()
     if last := _LAST.match(text):
         days = int(last[1])
-        if days >= 1:
-            return Period(today - timedelta(days=days - 1), today + timedelta(days=1), tz)
+        if 1 <= days <= _MAX_DAYS:
+            return _bounded(today - timedelta(days=days - 1), today, tz, text)
     elif found := _RANGE.match(text):
         try:
             start, end = date.fromisoformat(found[1]), date.fromisoformat(found[2])
         except ValueError:
             start, end = date.max, date.min
-        if start <= end and (end - start).days <= 366:
-            return Period(start, end + timedelta(days=1), tz)
+        if start <= end and (end - start).days <= _MAX_DAYS:
+            return _bounded(start, end, tz, text)
     elif _MONTH.match(text):
         return month(text, tz)
     raise PeriodError(f"{text!r} is not a period (use 7d, 2026-11 or 2026-11-01..2026-11-30, at most a year)")
+
+
+def _bounded(first: date, last: date, tz: ZoneInfo, text: str) -> Period:
+    """The local dates ``first`` to ``last`` (both included), or :class:`PeriodError` where the calendar ends
+    (``9999-12-31`` has no next day; a date near it no instant in every zone)."""
+    try:
+        found = Period(first, last + timedelta(days=1), tz)
+        found.since, found.until  # noqa: B018 -- computed here so that an overflow is the caller's 400, not a 500
+    except (OverflowError, ValueError, OSError):
+        raise PeriodError(f"{text!r} reaches past the calendar's last day (9999-12-31)") from None
+    return found
 
 
 @dataclass(frozen=True)

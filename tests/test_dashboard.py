@@ -108,7 +108,8 @@ def test_the_credential_is_compared_in_constant_time(stack: Stack, monkeypatch: 
     ("params", "named"),
     [({"period": "7x"}, "period"), ({"period": "2026-13"}, "period"), ({"period": "0d"}, "period"),
      ({"period": "2026-02-30..2026-03-02"}, "period"), ({"period": "2026-11-10..2026-11-01"}, "period"),
-     ({"period": "2026-01-01..2027-06-01"}, "period"),
+     ({"period": "2026-01-01..2027-06-01"}, "period"), ({"period": "367d"}, "period"), ({"period": "999d"}, "period"),
+     ({"period": "9999-12-31..9999-12-31"}, "period"), ({"period": "9999-12"}, "period"),
      ({"channel": "nope"}, "channel"), ({"channel": "acme-facebook'--"}, "channel"),
      ({"tz": "Mars/Olympus"}, "tz"), ({"tz": "Europe/../UTC"}, "tz"), ({"tz": "\x00"}, "tz")],
 )  # fmt: skip

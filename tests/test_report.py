@@ -120,7 +120,8 @@ def test_the_csv_adds_up_to_the_reports_figures(any_store: Store, tmp_path: Path
 
 @pytest.mark.parametrize(
     ("option", "value", "named"),
-    [("--month", "2026-13", "--month: '2026-13' is not a month"), ("--tz", "Mars/Base", "--tz: 'Mars/Base'"),
+    [("--month", "2026-13", "--month: '2026-13' is not a month"), ("--month", "9999-12", "--month: '9999-12' reaches"),
+     ("--tz", "Mars/Base", "--tz: 'Mars/Base'"),
      ("--channel", "nope", "--channel: 'nope' is not a configured channel")],
 )  # fmt: skip
 def test_a_bad_option_is_one_line_naming_it(tmp_path: Path, option: str, value: str, named: str) -> None:
