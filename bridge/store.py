@@ -1054,8 +1054,9 @@ class Store:
             return bool(conn.execute(sa.update(auto_acks).where(where).values(**values)).rowcount)
 
     def agent_replied_since(self, thread_key: str, since: float) -> bool:
-        """Whether an agent's reply (not an ack, not the bot's) on this thread was written in the helpdesk at or
-        after ``since`` (to the second: helpdesks date comments in whole seconds, the platforms in milliseconds)."""
+        """Whether an agent's reply (not an ack, not the bot's; not held, rejected or failed) on this thread was
+        written in the helpdesk at or after ``since`` (to the second: helpdesks date comments in whole seconds,
+        the platforms in milliseconds)."""
         with self.begin() as conn:
             return _agent_replied_since(conn, thread_key, since)
 
@@ -1306,11 +1307,16 @@ def _latest_ack(conn: Connection, thread_key: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+# replies the customer has not heard (held for an approver, rejected, failed): the ack and the bot go on
+_UNHEARD = (DeliveryStatus.HELD, DeliveryStatus.REJECTED, DeliveryStatus.FAILED)
+
+
 def _agent_replied_since(conn: Connection, thread_key: str, since: float) -> bool:
     query = sa.select(deliveries.c.id).where(
         deliveries.c.thread_key == thread_key,
         deliveries.c.comment_created_at >= math.floor(since),
         deliveries.c.author_kind == AuthorKind.HUMAN,  # neither an ack nor the bot's quick answers
+        deliveries.c.status.not_in(_UNHEARD),
     )
     return conn.execute(query.limit(1)).first() is not None
 

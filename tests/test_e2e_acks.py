@@ -133,6 +133,23 @@ def test_an_agent_who_answers_within_the_delay_cancels_the_ack(tmp_path: Path, h
 
 
 @pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_a_reply_held_for_approval_does_not_cancel_the_ack(tmp_path: Path, helpdesk: str) -> None:
+    legal = [{"name": "legal", "when": {"keywords": ["lawyer"]}, "then": {"approval": True}}]
+    with acking(tmp_path, helpdesk, rules=legal) as (stack, rt, clock):
+        stack.meta.customer_message(PAGE_ID, psid="703", text="My lawyer will hear about this")
+        work(stack, rt)
+        ticket = one_ticket(stack)["id"]
+        clock.advance(20)
+        stack.helpdesk.agent_comment(ticket, "We are sorry, let us fix it.", public=True)
+        stack.helpdesk.fire_webhook(ticket)
+        work(stack, rt)
+        assert [r["status"] for r in stack.store.rows("deliveries")] == ["held"]
+        clock.advance(60)
+        assert work(stack, rt) == 1  # the customer heard nothing from the agent: the ack goes out
+        assert the_ack(stack)["status"] == "sent"
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
 @pytest.mark.parametrize("apology", [True, False])
 def test_a_complaint_gets_the_apology_or_nothing_never_the_thank_you(
     tmp_path: Path, helpdesk: str, apology: bool
