@@ -20,7 +20,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
-from bridge import metrics, outbound, triage
+from bridge import messages, metrics, outbound, triage
 from bridge.errors import BridgeError
 from bridge.events import AuthorKind, Delivery, SocialEvent, ThreadState, utc_from_epoch
 from bridge.ports import Buttons, KeyedReplies, SocialChannel, TicketFields
@@ -122,16 +122,21 @@ def _send(rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, re
 
 
 def _fields_set(rt: Runtime, ticket_id: str, reply: BotReply, event: SocialEvent) -> bool:
-    """The customer's answer into the ticket field, with a note, before the thanks: a helpdesk that refuses it
-    raises, and the event is tried again (its comment is found, not written twice); False (no thanks) on a
-    helpdesk without custom fields."""
+    """The customer's answer into the ticket field, with a note, before the thanks; False (no thanks) when it is
+    not set. The customer's message is on its ticket already, so a refusal, or a failure the policy's retries did
+    not overcome, never fails the event (a dead letter would lose the thread's changes, a new thread's ticket
+    link; a postponed one would write its ticket again): a note gives the agent the value instead."""
     hd = rt.helpdesk
     if not isinstance(hd, TicketFields):
         log.warning("bot for %s: the helpdesk %s cannot set fields", event.thread_key, hd.name)
         return False
     fields = dict(reply.fields)
-    note = "The customer answered the bot's question: " + ", ".join(f"{v} (field {k})" for k, v in fields.items())
-    rt.policy.call(hd.name, lambda: hd.set_fields(ticket_id, fields, note=note))
+    try:
+        rt.policy.call(hd.name, lambda: hd.set_fields(ticket_id, fields, note=messages.bot_field_note(fields)))
+    except BridgeError as e:
+        log.warning("bot for %s: the ticket field could not be set, no thanks sent: %s", event.thread_key, e)
+        _note(rt, ticket_id, messages.bot_field_failed_note(fields, e.message))
+        return False
     return True
 
 

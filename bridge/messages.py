@@ -229,3 +229,17 @@ def join_undone_note(platform: str, author_id: str, contact_id: str, now: str) -
     """The line on a user whose join the CRM contradicted."""
     who = f"{PLATFORM_NAMES.get(platform) or platform} {author_id}"
     return f"socialdesk: {who} is no longer Salesforce Contact {contact_id} (now: {now}); not joined to this user."
+
+
+def bot_field_note(fields: dict[str, str]) -> str:
+    """The note with the ticket field the bot filled from the customer's answer to its question."""
+    return "The customer answered the bot's question: " + ", ".join(f"{v} (field {k})" for k, v in fields.items())
+
+
+def bot_field_failed_note(fields: dict[str, str], reason: str) -> str:
+    """The note when the helpdesk would not take that field: the value for the agent, and no thanks was sent."""
+    given = ", ".join(f"{v} (field {k})" for k, v in fields.items())
+    return (
+        f"The customer answered the bot's question: {given}, but the field could not be set ({reason}). "
+        "The bot did not thank them; please set it by hand."
+    )

@@ -28,7 +28,7 @@ from tests.test_e2e_acks import work
 FIELD = {"zendesk": "360000000777", "freshdesk": "cf_social_channel"}
 
 
-def quick(helpdesk: str) -> dict[str, Any]:
+def quick(helpdesk: str, field: str | None = None) -> dict[str, Any]:
     return {
         "person": "Talk to a person",
         "handoff": "Thanks! A person will answer you here.",
@@ -36,7 +36,7 @@ def quick(helpdesk: str) -> dict[str, Any]:
             {"name": "hours", "keywords": ["opening hours"], "text": "We are open Monday to Friday, 9:00-18:00.",
              "button": "Opening hours"},
             {"name": "order", "regex": r"where\s+is\s+my\s+order", "text": "Your order number, please?",
-             "button": "Where is my order?", "ask": {"field": FIELD[helpdesk], "pattern": r"\b\d{5,8}\b",
+             "button": "Where is my order?", "ask": {"field": field or FIELD[helpdesk], "pattern": r"\b\d{5,8}\b",
                                                      "thanks": "Thanks, order {answer} is noted."}},
         ],
     }  # fmt: skip
@@ -44,9 +44,9 @@ def quick(helpdesk: str) -> dict[str, Any]:
 
 @contextmanager
 def bot(
-    tmp_path: Path, helpdesk: str, platform: str, rules: list[dict[str, Any]] | None = None
+    tmp_path: Path, helpdesk: str, platform: str, rules: list[dict[str, Any]] | None = None, field: str | None = None
 ) -> Iterator[tuple[Stack, Runtime]]:
-    options = {"quick": quick(helpdesk)}
+    options = {"quick": quick(helpdesk, field)}
     with Stack(tmp_path, helpdesk=helpdesk, start_worker=False, platforms=(platform,),
                channel_options=options, rules=rules) as stack:  # fmt: skip
         clock = WallClock()
@@ -281,3 +281,19 @@ def test_a_retry_that_finds_its_own_question_answers_nothing(tmp_path: Path) -> 
 
 def _no_row() -> Any:
     raise AssertionError("the thread has no row")
+
+
+def test_a_field_the_helpdesk_refuses_is_noted_and_the_message_kept(tmp_path: Path) -> None:
+    """Freshdesk refuses an unknown custom field (400): the customer's message is on its ticket already, so the
+    event must finish (it was dead-lettered, losing the thread's changes); the agent gets the value in a note."""
+    with bot(tmp_path, "freshdesk", "facebook", field="cf_no_such_field") as (stack, rt):
+        customer = Customer(stack, "facebook")
+        customer.writes("Where is my order?")
+        work(stack, rt)
+        customer.writes("It is 4471203, thanks")
+        work(stack, rt)
+        assert len(customer.received()) == 1  # the question; no thanks for what was not kept
+        assert stack.store.open_dead_letters() == []
+        assert [r["status"] for r in stack.store.rows("inbox")] == ["done", "done"]
+        [note] = [n for n in notes(stack, one_ticket(stack)["id"]) if "4471203" in n]
+        assert note.startswith("The customer answered the bot's question: 4471203 (field cf_no_such_field), but the")
