@@ -43,7 +43,13 @@ class Approvers:
         self._lock = threading.Lock()
 
     def prepare(self, helpdesk: Helpdesk) -> str:
-        """Resolve the users now (``socialdesk worker`` at start, ``doctor``): an unknown one is refused."""
+        """Resolve the users now (``socialdesk worker`` at start, ``doctor``): an unknown one is refused, and so
+        are approvers on a helpdesk that cannot say who added a tag (they would be ignored, silently)."""
+        if self.settings.approvers and not isinstance(helpdesk, TagAuthors):
+            raise ConfigError(
+                f"approvals.approvers: {helpdesk.name} cannot say who added a tag; leave it out "
+                "(restrict who may apply the approval tags in the helpdesk instead)"
+            )
         agents, approvers = self._both(helpdesk)
         return f"{len(agents)} agent(s) whose replies need approval, {len(approvers) or 'any'} approver(s)"
 

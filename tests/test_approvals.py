@@ -21,8 +21,9 @@ from bridge.holding import Approvers
 from bridge.rulebook import parse_rules
 from bridge.rules import EventFacts, ThreadFacts, decide
 from bridge.triage import describe
+from connectors.freshdesk.helpdesk import FreshdeskHelpdesk
 from connectors.zendesk import ZendeskHelpdesk
-from sandbox.stack import to_toml
+from sandbox.stack import Stack, to_toml
 from sandbox.zendesk import ZendeskSimulator
 from tests.conftest import raw_config
 
@@ -183,6 +184,17 @@ def test_approvers_are_resolved_like_agents(sim: ZendeskSimulator) -> None:
     assert known.approver_ids(helpdesk) == frozenset({str(sim.agent_id), "12"}) and known.agent_ids(helpdesk) == set()
     with pytest.raises(ConfigError, match=r"^approvals.approvers: no agent 'Ghost' in zendesk$"):
         Approvers(ApprovalSettings(approvers=("Ghost",))).prepare(helpdesk)
+
+
+def test_approvers_on_a_helpdesk_that_cannot_say_who_added_a_tag_are_refused(tmp_path: Path) -> None:
+    helpdesk = FreshdeskHelpdesk(url="http://127.0.0.1:9", api_key="sim-api-key")  # refused before any call
+    with pytest.raises(ConfigError, match=r"^approvals.approvers: freshdesk cannot say who added a tag; leave it out"):
+        Approvers(ApprovalSettings(approvers=("12",))).prepare(helpdesk)
+    assert Approvers(ApprovalSettings(agents=("12",))).prepare(helpdesk).startswith("1 agent(s)")
+    with Stack(tmp_path, helpdesk="freshdesk", start_worker=False) as stack:  # doctor: one line naming the key
+        (tmp_path / "socialdesk.toml").write_text(to_toml({**stack.raw_config(), "approvals": {"approvers": ["12"]}}))
+        run = CliRunner().invoke(cli.main, ["doctor", "--config", str(tmp_path / "socialdesk.toml")])
+    assert run.exit_code == 1 and "✗ approvals: approvals.approvers: freshdesk cannot say who" in run.stdout
 
 
 def test_the_audits_say_who_added_a_tag_by_hand_or_with_a_macro(sim: ZendeskSimulator) -> None:

@@ -30,9 +30,9 @@ WAITING = "waiting for approval (rule legal)"
 
 @pytest.fixture(params=HELPDESKS)
 def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    stack = Stack(
-        tmp_path, helpdesk=request.param, rules=RULES, approvals={"agents": [NEW_AGENT], "approvers": [APPROVER]}
-    )
+    # Freshdesk cannot say who added a tag: ``approvers`` is refused there, the tag is the answer
+    approvers = {"approvers": [APPROVER]} if request.param == "zendesk" else {}
+    stack = Stack(tmp_path, helpdesk=request.param, rules=RULES, approvals={"agents": [NEW_AGENT], **approvers})
     stack.helpdesk.add_agent("Nora New", NEW_AGENT)  # before the worker starts: it resolves the emails to ids
     stack.helpdesk.add_agent("Sam Supervisor", APPROVER)
     with stack as running:
@@ -48,7 +48,7 @@ def ticket_for(stack: Stack, psid: str, text: str) -> int:
 
 def answer(stack: Stack, ticket_id: int, tag: str, by: int | None = None) -> None:
     """An approver (by default the configured one) tags the ticket; the helpdesk's rule calls the bridge."""
-    stack.helpdesk.add_tags(ticket_id, tag, author_id=by or approver_id(stack))
+    stack.helpdesk.add_tags(ticket_id, tag, author_id=by or approver_id(stack) or None)
     stack.helpdesk.fire_webhook(ticket_id, style="trigger")
     settle(stack)
 
@@ -61,9 +61,10 @@ def new_agent_id(stack: Stack) -> int:
 
 
 def approver_id(stack: Stack) -> int:
+    """The configured approver's helpdesk id (0: none configured, any agent answers)."""
     assert stack.runtime is not None
-    [approver] = stack.runtime.approvers.approver_ids(stack.runtime.helpdesk)
-    return int(approver)
+    approvers = stack.runtime.approvers.approver_ids(stack.runtime.helpdesk)
+    return int(next(iter(approvers), 0))
 
 
 def refusals(stack: Stack, ticket_id: int) -> list[str]:
