@@ -111,7 +111,8 @@ def _send(rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, re
     state = _state(thread, event, ticket_id)
     try:
         key, at = outbound.reply_key(hd, comment), utc_from_epoch(now)
-        delivery = rt.policy.call(channel.name, lambda: _deliver(channel, state, reply, at, key))
+        # one attempt: a retried send whose answer was lost posts twice (buttons carry no key to deduplicate on)
+        delivery = rt.policy.call(channel.name, lambda: _deliver(channel, state, reply, at, key), attempts=1)
     except BridgeError as e:
         _failed(rt, event, ticket_id, comment, reply, e)
         return

@@ -297,3 +297,17 @@ def test_a_field_the_helpdesk_refuses_is_noted_and_the_message_kept(tmp_path: Pa
         assert [r["status"] for r in stack.store.rows("inbox")] == ["done", "done"]
         [note] = [n for n in notes(stack, one_ticket(stack)["id"]) if "4471203" in n]
         assert note.startswith("The customer answered the bot's question: 4471203 (field cf_no_such_field), but the")
+
+
+def test_a_bot_message_whose_answer_was_lost_is_not_sent_again(tmp_path: Path) -> None:
+    """Messenger posts the message, then the answer is lost (a proxy's 502): the bot's message is worth one try
+    (it was retried within the call, and posted twice), its delivery failed and noted for the agent."""
+    with bot(tmp_path, "zendesk", "facebook") as (stack, rt):
+        customer = Customer(stack, "facebook")
+        stack.meta.lose_answer(f"/{stack.meta.version}/{PAGE_ID}/messages", "POST")
+        customer.writes("Hi, what are your opening hours?")
+        work(stack, rt)
+        assert [text for text, _ in customer.received()] == [HOURS + SAID]
+        [delivery] = stack.store.rows("deliveries")
+        assert delivery["status"] == "failed"
+        assert notes(stack, one_ticket(stack)["id"])[-1].startswith("The bot's answer could not be sent")
