@@ -1,6 +1,7 @@
 """What the dashboard's JSON answers, shaped for the page (``webhooks/static/dashboard.js``):
 ``/dashboard/api/figures`` the service figures of a period and channel, their course per local day, the
-Facebook badge estimate and the episodes waiting now; ``/dashboard/api/status`` what ``socialdesk status`` says.
+Facebook badge estimate and the episodes waiting now; ``/dashboard/api/status`` the counts ``socialdesk status``
+shows.
 
 The request's parameters are read here (:func:`parse_query`), with the grammar of ``socialdesk report``
 (:mod:`bridge.figmodel`): a malformed one is a :class:`BadParameter` naming it, which the web layer answers
@@ -91,9 +92,19 @@ def view(store: Store, config: Config, query: Query, *, now: float | None = None
 
 
 def operations(store: Store, config: Config, *, now: float | None = None) -> dict[str, Any]:
-    """The state ``socialdesk status`` prints (queues, deliveries, pauses, dead letters, ignored by reason): the
-    page asks for it beside the figures, in parallel (neither waits for the other) and without the filters."""
-    return status.report(config, store, now=now)
+    """The counts of the state ``socialdesk status`` prints (queues, deliveries, pauses, dead letters, ignored by
+    reason): the page asks for it beside the figures, in parallel (neither waits for the other) and without the
+    filters. Only what the page shows: ``status`` also has the joins' identity keys and user ids and a queue's
+    last error (which may quote a vendor's answer), for the operator's terminal, not for a browser."""
+    state = status.report(config, store, now=now)
+    shown: dict[str, Any] = {key: state[key] for key in _SHOWN if key in state}
+    for table in status.QUEUES:
+        shown[table] = {key: state[table][key] for key in _QUEUE_SHOWN}
+    return shown
+
+
+_SHOWN = ("deliveries", "dead_letters", "paused", "paused_unknown", "ignored")
+_QUEUE_SHOWN = ("counts", "pending", "retrying", "oldest_pending_age_s")
 
 
 def _waiting(store: Store, config: Config, query: Query, now: float) -> list[dict[str, Any]]:

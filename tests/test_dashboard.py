@@ -8,6 +8,7 @@ import base64
 import hmac
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,24 @@ def test_the_operational_state_is_socialdesk_status(stack: Stack) -> None:
     state = answer.get_json()
     assert state["inbox"]["counts"] == {"done": 6} and state["dead_letters"] == 0 and state["paused"] == {}
     assert state["deliveries"]["counts"] == {"sent": 3} and "status" not in figures(c)
+
+
+def test_the_operational_state_names_no_customer_and_quotes_no_error(stack: Stack, tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path}/store.db")
+    store.record_join({"identity_key": "zendesk:facebook:PSID-77", "contact_id": "003CONTACT77", "user_id": "U-4242",
+                       "other_user_id": "U-9090", "action": "merged", "reason": "same e-mail as Contact Jane"},
+                      user_id="U-4242")  # fmt: skip
+    store.ingest_batch([[("facebook", "page", "m1", "acme-facebook", "facebook:page:messenger:PSID-77", "message", "{}",
+                          time.time(), time.time(), "pending", None)]])  # fmt: skip
+    store.postpone("inbox", [store.rows("inbox")[0]["id"]], delay=30, error="Zendesk said: VENDOR-ERROR-TEXT")
+    raw = {**stack.raw_config(), "salesforce": {"instance_url": "https://acme.my.salesforce.com", "access_token": "t"},
+           "dashboard": {"token": TOKEN}}  # fmt: skip
+    c = create_app(config_module.parse(raw, env={}), store=store).test_client()
+    body = c.get("/dashboard/api/status", headers=BEARER).get_data(as_text=True)
+    inbox = json.loads(body)["inbox"]
+    assert (inbox["counts"], inbox["pending"], inbox["retrying"]) == ({"pending": 1}, 1, 1)  # the counts still there
+    for secret in ("PSID-77", "003CONTACT77", "U-4242", "U-9090", "Jane", "VENDOR-ERROR-TEXT"):
+        assert secret not in body
 
 
 def test_a_month_and_a_span_of_days_in_the_view_s_time_zone(stack: Stack) -> None:
