@@ -67,3 +67,16 @@ def test_an_email_is_one_contacts_whether_its_address_or_among_its_others(
     joe = create(sim, api, name="Joe", email="joe@example.com").json()["id"]
     assert update(sim, api, joe, other_emails=["jane@example.com"]).status_code == 409
     assert update(sim, api, jane, other_emails=["jd@example.com", "jane.doe@example.com"]).status_code == 200
+
+
+def test_an_update_leaves_a_contact_as_valid_as_a_new_one(sim: FreshdeskSimulator, api: requests.Session) -> None:
+    """A malformed email, or no identifier left, is refused on update as on create; the contact is unchanged."""
+    jane = create(sim, api, name="Jane", email="jane@example.com", phone="+351 21 000 0000").json()["id"]
+    malformed = update(sim, api, jane, email="not-an-email")
+    assert malformed.status_code == 400
+    assert malformed.json()["errors"] == [create(sim, api, name="J", email="not-an-email").json()["errors"][0]]
+    assert update(sim, api, jane, email=None).status_code == 200  # the phone is left
+    bare = update(sim, api, jane, phone=None)
+    assert (bare.status_code, bare.json()["errors"][0]["code"]) == (400, "missing_field")
+    assert (sim.user(jane)["email"], sim.user(jane)["phone"]) == (None, "+351 21 000 0000")
+    assert update(sim, api, jane, phone=None, email="jane@example.org").status_code == 200

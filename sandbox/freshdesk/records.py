@@ -136,23 +136,29 @@ def contact_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
     errors = unexpected(data, CONTACT_FIELDS)
     errors += [missing("name")] if "name" not in data else of_type(data, "name", str)
     errors += [e for f in CONTACT_IDENTIFIERS if f != "email" for e in of_type(data, f, str)]
-    if not any(data.get(k) for k in CONTACT_IDENTIFIERS):
-        message = "Please fill at least 1 of email, mobile, phone, twitter_id, unique_external_id fields"
-        errors.append(error("email", message, "missing_field"))  # best effort wording
-    errors += other_emails_errors(data)
-    email = data.get("email")
-    if email is not None and not EMAIL.fullmatch(str(email)):
-        errors.append(error("email", "It should be in the 'valid email address' format", "invalid_value"))
-    return errors
+    return errors + other_emails_errors(data) + identity_errors(data)
 
 
-def contact_update_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """A contact's fields on ``PUT``: known, identifiers strings (or null to clear them), emails well formed."""
+def contact_update_errors(data: dict[str, Any], contact: dict[str, Any]) -> list[dict[str, Any]]:
+    """A contact's fields on ``PUT``: known, identifiers strings (or null to clear them); then the contact as the
+    update leaves it is checked as a new one is (an identifier left, its email well formed)."""
     errors = unexpected(data, CONTACT_FIELDS)
     errors += [
         e for f in (*CONTACT_IDENTIFIERS, "description") if data.get(f) is not None for e in of_type(data, f, str)
     ]
-    return errors + other_emails_errors(data)
+    return errors + other_emails_errors(data) + (identity_errors({**contact, **data}) if not errors else [])
+
+
+def identity_errors(contact: dict[str, Any]) -> list[dict[str, Any]]:
+    """What Freshdesk requires of a contact on create and update alike: an identifier, an email well formed."""
+    errors = []
+    if not any(contact.get(k) for k in CONTACT_IDENTIFIERS):
+        message = "Please fill at least 1 of email, mobile, phone, twitter_id, unique_external_id fields"
+        errors.append(error("email", message, "missing_field"))  # best effort wording
+    email = contact.get("email")
+    if email is not None and not EMAIL.fullmatch(str(email)):
+        errors.append(error("email", "It should be in the 'valid email address' format", "invalid_value"))
+    return errors
 
 
 def other_emails_errors(data: dict[str, Any]) -> list[dict[str, Any]]:

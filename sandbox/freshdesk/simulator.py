@@ -264,7 +264,7 @@ class FreshdeskSimulator(Simulator):
         if contact_id not in self._contacts:
             raise not_found()
         data = json_body()
-        errors = rec.contact_update_errors(data)
+        errors = rec.contact_update_errors(data, self._contacts[contact_id])
         errors += rec.custom_field_errors(data.get("custom_fields", {}), self._contact_fields)
         if errors:
             raise invalid(errors)
