@@ -26,6 +26,7 @@ COLUMNS = (
 )  # fmt: skip
 SENTIMENT_PREFIX = "sentiment_"
 REASON_SEPARATOR = " | "
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs such a cell as a formula (OWASP CSV injection)
 
 
 def sentiments(rows: Iterable[EpisodeRow]) -> list[str]:
@@ -48,12 +49,19 @@ def _cells(r: EpisodeRow, figures: Figures, labels: Sequence[str]) -> list[str]:
     started = datetime.fromtimestamp(r.started_at, figures.period.tz).isoformat()
     frt = r.first_response
     return [
-        r.thread_key, r.channel, r.platform, started, r.day.isoformat(), _flag(r.continued), str(r.messages),
-        _flag(r.needs_answer), r.answered_by, _seconds(frt), _seconds(r.first_response_business),
-        "" if frt is None else bucket(frt), _flag(r.acknowledged), _flag(r.handed_off), str(r.responses),
-        repr(r.response_sum), repr(r.response_business_sum), _seconds(r.resolution), str(len(r.failures)),
-        REASON_SEPARATOR.join(r.failures), repr(r.ingest_lag_sum), *(str(r.sentiment.get(s, 0)) for s in labels),
+        _text(r.thread_key), _text(r.channel), _text(r.platform), started, r.day.isoformat(), _flag(r.continued),
+        str(r.messages), _flag(r.needs_answer), _text(r.answered_by), _seconds(frt),
+        _seconds(r.first_response_business), "" if frt is None else bucket(frt), _flag(r.acknowledged),
+        _flag(r.handed_off), str(r.responses), repr(r.response_sum), repr(r.response_business_sum),
+        _seconds(r.resolution), str(len(r.failures)), _text(REASON_SEPARATOR.join(r.failures)),
+        repr(r.ingest_lag_sum), *(str(r.sentiment.get(s, 0)) for s in labels),
     ]  # fmt: skip
+
+
+def _text(value: str) -> str:
+    """A text cell (an own-channel thread key comes from the caller, a failure reason is a vendor's words) that
+    a spreadsheet shows as text: one starting a formula gets a leading ``'``. Number cells are never prefixed."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def _flag(value: bool) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bridge import config as config_module
-from bridge import report
+from bridge import figcsv, report
 from bridge.events import AuthorKind
 from bridge.figbuild import stats
 from bridge.figmodel import Figures, Slice, month
@@ -53,7 +53,7 @@ def facts() -> tuple[list[Any], list[Any]]:
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8") as f:
+    with path.open(newline="", encoding="utf-8") as f:  # as the csv module asks: a cell's own \r kept
         return list(csv.DictReader(f))
 
 
@@ -116,6 +116,18 @@ def test_the_csv_adds_up_to_the_reports_figures(any_store: Store, tmp_path: Path
     )
     assert "Europe/Berlin" in page and "date of the customer" in page and f"<td>{total.episodes}</td>" in page
     assert report.percent(total.response_rate) in page and report.duration(total.first_response.median) in page
+
+
+def test_a_text_cell_that_would_run_as_a_formula_is_quoted(tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path}/store.db")
+    keys = ['=HYPERLINK("http://evil")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "plain"]
+    store_facts(store, [msg(T0 + i * DAY, thread=k, opens=True) for i, k in enumerate(keys)],
+                [reply(T0 + MIN, None, thread=keys[0], status="failed", error="=cmd /C calc!A0")])  # fmt: skip
+    figures = compute(store, month("2026-11", BERLIN))
+    rows = read_csv(figcsv.write(figures, tmp_path / "episodes.csv"))
+    assert [r["thread_key"] for r in rows] == ["'" + k for k in keys[:-1]] + ["plain"]
+    assert rows[0]["failure_reasons"] == "'=cmd /C calc!A0" and rows[0]["failed_replies"] == "1"
+    assert [r["messages"] for r in rows] == ["1"] * len(keys) and figures.total.episodes == len(keys)
 
 
 @pytest.mark.parametrize(
