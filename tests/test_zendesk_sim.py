@@ -427,6 +427,9 @@ def test_an_agent_may_not_manage_users() -> None:
             f"{sim.url}/api/v2/users/create_or_update_many.json", json={"users": [{"name": "A"}]}, auth=auth
         )
         assert [u["name"] for u in sim.users] == ["Socialdesk Bridge", "Alex Agent"]  # nobody was created
+        identity = {"identity": {"type": "twitter", "value": "alex"}}
+        added = requests.post(f"{sim.url}/api/v2/users/{sim.users[1]['id']}/identities", json=identity, auth=auth)
+        assert added.status_code == 201  # Create Identity is "Allowed For: Agents", unlike the upserts and merge
 
     assert one.status_code == many.status_code == 403
     assert one.json() == many.json() and one.json()["error"]["title"] == "Forbidden"  # not about imports

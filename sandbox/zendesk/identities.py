@@ -83,6 +83,8 @@ class IdentitiesMixin(Paging):
         return self._page("identities", self.identities_of(user_id))
 
     def _create_identity(self, user_id: int) -> Response:
+        # No _check_may_manage_users here, unlike merge: Create Identity is "Allowed For: Agents" ("An agent can
+        # add an identity to any user profile"), merge is for "Admins or agents with permission to edit end users".
         user = self._user_or_404(user_id)
         given = payload("identity")
         kind, value = given.get("type"), given.get("value")
