@@ -10,8 +10,10 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -188,6 +190,15 @@ def test_the_operational_state_names_no_customer_and_quotes_no_error(stack: Stac
     assert (inbox["counts"], inbox["pending"], inbox["retrying"]) == ({"pending": 1}, 1, 1)  # the counts still there
     for secret in ("PSID-77", "003CONTACT77", "U-4242", "U-9090", "Jane", "VENDOR-ERROR-TEXT"):
         assert secret not in body
+
+
+def test_the_choice_1d_is_labelled_as_what_it_counts_today_since_local_midnight(stack: Stack) -> None:
+    c = client(stack, token=TOKEN)
+    options = dict(re.findall(r'<option value="(\w+)"[^>]*>([^<]*)</option>', c.get("/dashboard", headers=BEARER)
+                              .get_data(as_text=True)))  # fmt: skip
+    day = figures(c, period="1d", tz="Pacific/Kiritimati")["query"]
+    today = datetime.now(ZoneInfo("Pacific/Kiritimati")).date().isoformat()
+    assert (day["first_day"], day["last_day"], options["1d"]) == (today, today, "today")
 
 
 def test_a_month_and_a_span_of_days_in_the_view_s_time_zone(stack: Stack) -> None:
