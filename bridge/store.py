@@ -927,12 +927,19 @@ class Store:
 
     def waiting_episodes(self, channel: str | None, *, limit: int, with_text: bool) -> list[WaitingRow]:
         """Threads (of ``channel``, or all) whose current episode waits for its first human reply, longest
-        first; with ``with_text``, the payload of the thread's last customer message too (else never read)."""
+        first; with ``with_text``, the payload of the thread's last customer message too (else never read).
+        An episode whose ticket was solved (without a reply) or whose every message needs no answer waits for
+        nothing: left out, else it would stay at the top of the list for good."""
         payload = inbox.c.payload if with_text else sa.null()
+        row = inbox.alias("episode_row")  # apart from the outer join's inbox (the text)
+        mine = sa.select(row.c.id).where(row.c.thread_key == threads.c.key,
+                                         row.c.platform_ts >= threads.c.episode_started_at)  # fmt: skip
+        solved = mine.where(row.c.solved_at.isnot(None)).exists()
+        needing = mine.where(sa.func.coalesce(row.c.no_answer, sa.false()) == sa.false()).exists()
         stmt = (
             sa.select(threads.c.channel, threads.c.platform, threads.c.episode_started_at, payload)
-            .where(threads.c.episode_started_at.isnot(None), threads.c.episode_answered_at.is_(None),
-                   *([threads.c.channel == channel] if channel else []))
+            .where(threads.c.episode_started_at.isnot(None), threads.c.episode_answered_at.is_(None), ~solved,
+                   needing, *([threads.c.channel == channel] if channel else []))
             .order_by(threads.c.episode_started_at).limit(limit)
         )  # fmt: skip
         if with_text:

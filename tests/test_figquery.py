@@ -87,3 +87,30 @@ def test_a_channel_and_rows_not_yet_written_to_the_helpdesk(any_store: Store) ->
     assert (only_x.total.messages, only_x.total.episodes, only_x.total.response_rate) == (1, 1, None)
     assert compute(any_store, month("2027-01", BERLIN)).total.episodes == 0
     assert len(compute(any_store, month("2026-12", BERLIN)).days) == 31
+
+
+def test_the_waiting_list_leaves_out_an_episode_solved_or_needing_no_answer(any_store: Store) -> None:
+    start = {"waits": at(2026, 11, 3, 9), "solved": at(2026, 11, 3, 8), "no_answer": at(2026, 11, 3, 7),
+             "mixed": at(2026, 11, 3, 10), "solved_before": at(2026, 11, 3, 11)}  # fmt: skip
+    store_facts(any_store, [
+        msg(start["waits"], thread="waits", opens=True),
+        msg(start["solved"], thread="solved", opens=True, solved=start["solved"] + HOUR),
+        msg(start["no_answer"], thread="no_answer", opens=True, no_answer=True),
+        msg(start["no_answer"] + MIN, thread="no_answer", no_answer=True),
+        msg(start["mixed"], thread="mixed", opens=True, no_answer=True), msg(start["mixed"] + MIN, thread="mixed"),
+        msg(start["solved_before"] - 2 * HOUR, thread="solved_before", opens=True,
+            solved=start["solved_before"] - HOUR),
+        msg(start["solved_before"], thread="solved_before", opens=True),  # a new episode after the solved one
+    ])  # fmt: skip
+    with any_store.begin() as conn:
+        conn.execute(sa.insert(threads), [
+            {"key": key, "platform": "facebook", "channel": "acme-facebook", "account_id": "page",
+             "thread_id": key, "reply_to": key, "helpdesk": "zendesk", "episode_started_at": at_,
+             "created_at": at_, "updated_at": at_}
+            for key, at_ in start.items()
+        ])  # fmt: skip
+    shown = any_store.waiting_episodes(None, limit=10, with_text=True)
+    assert [r.started_at for r in shown] == [start["waits"], start["mixed"], start["solved_before"]]
+    assert [r.started_at for r in any_store.waiting_episodes("acme-facebook", limit=1, with_text=False)] == [
+        start["waits"]
+    ]
