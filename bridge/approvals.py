@@ -22,7 +22,7 @@ No clock, no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bridge.events import AgentReply, DeliveryStatus
@@ -62,10 +62,11 @@ class Planned:
 
 @dataclass(frozen=True)
 class Facts:
-    """What :func:`plan` needs, loaded once per pass: the ticket's delivery rows (comment id → status),
-    the ticket's tags, why the thread needs approval (None: it does not) and the agents that do; and, where
-    the helpdesk says who added the answer's tag (``audited``), that user (None: not found) and the users
-    allowed to answer (empty: anyone but the author)."""
+    """What :func:`plan` needs, loaded once per pass: the ticket's delivery rows (comment id → status, and
+    when each was held), the ticket's tags, why the thread needs approval (None: it does not) and the agents
+    that do; and, where the helpdesk says who added the answer's tag (``audited``), that user (None: not
+    found) and the users allowed to answer (empty: anyone but the author); and when an answer was recorded
+    whose tag may still be on the ticket (None: none; that tag answers only replies held before it)."""
 
     statuses: Mapping[str, str]
     tags: frozenset[str]
@@ -74,6 +75,8 @@ class Facts:
     audited: bool = False
     answered_by: str | None = None
     approvers: frozenset[str] = frozenset()
+    held_at: Mapping[str, float] = field(default_factory=dict)
+    answered_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -131,12 +134,18 @@ def _step(reply: AgentReply, facts: Facts, verdict: Step | None, behind: bool) -
     if status == DeliveryStatus.APPROVED:  # released earlier, its send refused: it goes on, in its turn
         return Planned(reply, Step.RELEASE)
     if status == DeliveryStatus.HELD:
-        return Planned(reply, verdict or Step.WAIT)
+        return Planned(reply, verdict if verdict and _seen(reply, facts) else Step.WAIT)
     if status is not None:
         return Planned(reply, Step.DELIVER)
     reason = needs_approval(reply, facts) or (BEHIND if behind else None)
     # a reply new in this pass waits for the next answer: the approver has not seen it
     return Planned(reply, Step.HOLD, reason) if reason else Planned(reply, Step.DELIVER)
+
+
+def _seen(reply: AgentReply, facts: Facts) -> bool:
+    """Whether the tag on the ticket can answer this held reply: no answer recorded since the tag could have
+    come off, or the reply was held before it (a tag left on after an answer releases nothing new)."""
+    return facts.answered_at is None or facts.held_at.get(reply.comment_id, facts.answered_at) < facts.answered_at
 
 
 def needs_approval(reply: AgentReply, facts: Facts) -> str | None:

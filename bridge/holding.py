@@ -3,7 +3,9 @@
 :func:`plan_for` loads what :func:`bridge.approvals.plan` needs (the ticket's delivery rows, the thread's
 reason, the agents needing approval, resolved to ids once) and, when the ticket carries an approver's tag,
 records the answer before anything is sent: the held rows become ``approved`` or ``rejected`` in one
-transaction, then the tag comes off the ticket. Should the worker stop after that, the rows still say
+transaction (with the time, on the thread), then the tag comes off the ticket. Until it is known to be off
+(the helpdesk refused, or cannot), the tag answers only rows held before that time: never a reply the approver
+has not seen. Should the worker stop after that, the rows still say
 what the approver decided (an approved reply is sent by the next pass, tag or not; a rejection's note is
 owed until written). :mod:`bridge.outbound` then carries out the steps in order.
 """
@@ -25,7 +27,7 @@ from bridge.errors import ConfigError
 from bridge.events import AgentReply, DeliveryStatus
 from bridge.ports import Directory, Helpdesk, TagAuthors, TicketTags
 from bridge.rows import ThreadRow
-from bridge.store import Store, deliveries, insert_ignoring_duplicates
+from bridge.store import Store, deliveries, insert_ignoring_duplicates, threads
 
 if TYPE_CHECKING:
     from bridge.registry import Runtime
@@ -86,14 +88,15 @@ def _resolve(helpdesk: Helpdesk, key: str, wanted: Sequence[str]) -> frozenset[s
 def plan_for(rt: Runtime, thread: ThreadRow, ticket_id: str, replies: Sequence[AgentReply]) -> Plan:
     """The pass's plan, with the approver's answer (if any) recorded and its tag taken off."""
     settings = rt.approvers.settings
-    statuses = _statuses(rt.store, rt.helpdesk.name, [r.comment_id for r in replies])
+    statuses, held_at = _statuses(rt.store, rt.helpdesk.name, [r.comment_id for r in replies])
     tags = folded_tags(replies[0].ticket_tags) if replies else frozenset()
     agents = rt.approvers.agent_ids(rt.helpdesk) if settings.agents else frozenset()
-    facts = _answerer(rt, ticket_id, Facts(statuses, tags, thread.approval, agents))
-    decided = plan(replies, facts, settings)
-    _record_answer(rt.store, rt.helpdesk.name, decided.steps)
-    if decided.clear_tags:
-        _untag(rt, ticket_id, decided.clear_tags)
+    facts = Facts(statuses, tags, thread.approval, agents, held_at=held_at, answered_at=thread.approval_answered_at)
+    decided = plan(replies, _answerer(rt, ticket_id, facts), settings)
+    answered = _record_answer(rt.store, rt.helpdesk.name, thread.key, decided.steps)
+    off = _untag(rt, ticket_id, decided.clear_tags) if decided.clear_tags else answer(tags, settings) is None
+    if off and (answered or thread.approval_answered_at is not None):
+        _tag_off(rt.store, thread.key)  # off now (or taken off by hand): the next tag is a new answer
     if decided.refused:
         _note_refusal(rt, ticket_id, decided)
     return decided
@@ -117,24 +120,28 @@ def _note_refusal(rt: Runtime, ticket_id: str, decided: Plan) -> None:
     rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
 
 
-def _statuses(store: Store, helpdesk: str, comment_ids: Sequence[str]) -> dict[str, str]:
-    """The replies' delivery rows by comment id (the unique key's index: one look-up, however many rows)."""
+def _statuses(store: Store, helpdesk: str, comment_ids: Sequence[str]) -> tuple[dict[str, str], dict[str, float]]:
+    """The replies' delivery rows by comment id: their status and when each was written (the unique key's
+    index: one look-up, however many rows)."""
     found: dict[str, str] = {}
+    written: dict[str, float] = {}
     with store.begin() as conn:
         for at in range(0, len(comment_ids), 500):  # bound the statement's parameters on a long ticket
-            rows = sa.select(deliveries.c.comment_id, deliveries.c.status).where(
+            rows = sa.select(deliveries.c.comment_id, deliveries.c.status, deliveries.c.created_at).where(
                 deliveries.c.helpdesk == helpdesk, deliveries.c.comment_id.in_(comment_ids[at : at + 500])
             )
-            found.update({str(comment): str(status) for comment, status in conn.execute(rows)})
-    return found
+            for comment, status, created in conn.execute(rows):
+                found[str(comment)], written[str(comment)] = str(status), float(created)
+    return found, written
 
 
-def _record_answer(store: Store, helpdesk: str, steps: Iterable[Planned]) -> None:
-    """Held rows → approved or rejected (with the rejection's note owed), in one transaction."""
+def _record_answer(store: Store, helpdesk: str, thread_key: str, steps: Iterable[Planned]) -> bool:
+    """Held rows → approved or rejected (with the rejection's note owed), and when, in one transaction: until
+    its tag is known to be off, the tag answers no reply held after this."""
     answered = [p for p in steps if p.step in (Step.RELEASE, Step.REJECT)]
     if not answered:
-        return
-    held, now = deliveries.c.status == DeliveryStatus.HELD, time.time()
+        return False
+    held, now, changed = deliveries.c.status == DeliveryStatus.HELD, time.time(), 0
     with store.begin() as conn:
         for p in answered:
             where = sa.and_(deliveries.c.helpdesk == helpdesk, deliveries.c.comment_id == p.reply.comment_id, held)
@@ -142,15 +149,25 @@ def _record_answer(store: Store, helpdesk: str, steps: Iterable[Planned]) -> Non
             if p.step is Step.REJECT:
                 note = messages.approval_rejected_note(p.reply)
                 values.update(status=DeliveryStatus.REJECTED, error=note, noted=False)
-            conn.execute(sa.update(deliveries).where(where).values(**values))
+            changed += conn.execute(sa.update(deliveries).where(where).values(**values)).rowcount
+        if changed:
+            conn.execute(sa.update(threads).where(threads.c.key == thread_key).values(approval_answered_at=now))
+    return bool(changed)
 
 
-def _untag(rt: Runtime, ticket_id: str, tags: Sequence[str]) -> None:
+def _tag_off(store: Store, thread_key: str) -> None:
+    with store.begin() as conn:
+        conn.execute(sa.update(threads).where(threads.c.key == thread_key).values(approval_answered_at=None))
+
+
+def _untag(rt: Runtime, ticket_id: str, tags: Sequence[str]) -> bool:
+    """Take the approver's tags off; False when the helpdesk cannot (the tag stays, answering nothing new)."""
     hd = rt.helpdesk
     if not isinstance(hd, TicketTags):
         log.warning("%s cannot take tags off a ticket: %s stays on ticket %s", hd.name, ", ".join(tags), ticket_id)
-        return
+        return False
     rt.policy.call(hd.name, lambda: hd.remove_tags(ticket_id, tags))
+    return True
 
 
 def hold(rt: Runtime, thread: ThreadRow, planned: Planned) -> None:

@@ -58,6 +58,7 @@ class ThreadRow:
     approval: str | None  # why agents' replies here need approval ("rule legal"): bridge.approvals
     created_at: float
     updated_at: float
+    approval_answered_at: float | None = None  # an approver's answer recorded, its tag not known to be off
 
     @classmethod
     def of(cls, row: Mapping[Any, Any]) -> ThreadRow:

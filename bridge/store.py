@@ -129,6 +129,7 @@ threads = sa.Table(
     sa.Column("episode_started_at", sa.Float),  # platform time of the current episode's first customer message
     sa.Column("episode_answered_at", sa.Float),  # when its first human reply was delivered (None: not yet)
     sa.Column("approval", sa.String(64)),  # why agents' replies here need approval ("rule legal"): bridge.approvals
+    sa.Column("approval_answered_at", sa.Float),  # an answer recorded, its tag not known to be off: bridge.holding
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )

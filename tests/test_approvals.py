@@ -257,3 +257,13 @@ def test_who_answers(tag: str, by: str | None, approvers: tuple[str, ...], expec
 def test_a_helpdesk_without_tag_history_takes_the_tag_as_the_answer() -> None:
     facts = Facts({"1": "held"}, frozenset({"socialdesk_approve"}), "rule legal", answered_by=None)
     assert [str(p.step) for p in plan([reply("1")], facts, SETTINGS).steps] == ["release"]
+
+
+@pytest.mark.parametrize("tag", ["socialdesk_approve", "socialdesk_reject"])
+def test_a_tag_still_on_the_ticket_after_its_answer_answers_only_replies_held_before_it(tag: str) -> None:
+    held = {"1": "held", "2": "held"}
+    facts = Facts(held, frozenset({tag}), "rule legal", held_at={"1": 90.0, "2": 110.0}, answered_at=100.0)
+    answered = "release" if tag == "socialdesk_approve" else "reject"
+    assert [str(p.step) for p in plan([reply("1"), reply("2")], facts, SETTINGS).steps] == [answered, "wait"]
+    fresh = Facts(held, frozenset({tag}), "rule legal", held_at={"1": 90.0, "2": 110.0})  # the tag came off since
+    assert [str(p.step) for p in plan([reply("1"), reply("2")], fresh, SETTINGS).steps] == [answered, answered]

@@ -5,12 +5,14 @@ tags the ticket; then it goes out once, in order, or never. Messenger → bridge
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bridge import inbound, outbound, status
+from bridge.ports import TicketTags
 from bridge.registry import build_helpdesk
 from connectors.zendesk import ZendeskHelpdesk
 from connectors.zendesk_setup import APPROVE_MACRO, setup
@@ -208,3 +210,44 @@ def test_only_the_configured_approvers_answer_on_zendesk(tmp_path: Path) -> None
         assert len(refusals(stack, ticket)) == 2 and "is not one of the approvers" in refusals(stack, ticket)[0]
         answer(stack, ticket, "socialdesk_approve")
         assert sent(stack) == ["Lost, sorry!!"] and len(stack.zendesk.calls_to("GET", audits)) == 3  # once an answer
+
+
+class KeepsTags:
+    """The real Freshdesk port with ``remove_tags`` hidden: a helpdesk that cannot take a tag off (no
+    ``TicketTags``), so an approver's tag stays on the ticket after its answer is recorded."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "remove_tags":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+def test_a_tag_left_on_the_ticket_never_releases_a_reply_held_after_its_answer(tmp_path: Path) -> None:
+    with Stack(tmp_path, helpdesk="freshdesk", rules=RULES, start_worker=False) as stack:
+        real = step_runtime(stack)
+        rt = replace(real, helpdesk=KeepsTags(real.helpdesk))
+
+        def sync() -> None:
+            outbound.sync_ticket(rt, "freshdesk", str(ticket), "w")
+
+        stack.meta.customer_message(PAGE_ID, psid="5010", text="lawyer!")
+        inbound.process_thread(rt, stack.store.rows("inbox")[0]["thread_key"], "w-in")
+        ticket = int(one_ticket(stack)["id"])
+        reply_and_notify(stack, ticket, "Sorry.")
+        sync()
+        stack.freshdesk.add_tags(ticket, "socialdesk_approve")
+        sync()  # approved and sent; the tag stays on the ticket
+        reply_and_notify(stack, ticket, "Here is what we will do.")
+        sync()  # new: held
+        sync()  # the tag left on the ticket answered "Sorry." only: the approver has not seen this one
+        assert sent(stack) == ["Sorry."] and deliveries(stack) == ["sent", "held"]
+
+        assert isinstance(real.helpdesk, TicketTags)
+        real.helpdesk.remove_tags(str(ticket), ["socialdesk_approve"])  # by hand: the next tag is a new answer
+        sync()
+        stack.freshdesk.add_tags(ticket, "socialdesk_approve")
+        sync()
+        assert sent(stack) == ["Sorry.", "Here is what we will do."] and deliveries(stack) == ["sent", "sent"]
