@@ -467,7 +467,7 @@ def test_webhook_crud_and_signing_secret(sim: ZendeskSimulator, api: requests.Se
 def test_trigger_crud(sim: ZendeskSimulator, api: requests.Session) -> None:
     trigger = {
         "title": "Notify socialdesk",
-        "conditions": {"all": [{"field": "update_type", "value": "Change"}]},
+        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "Change"}]},
         "actions": [{"field": "notification_webhook", "value": ["01ABC", "{}"]}],
     }
 
@@ -480,6 +480,26 @@ def test_trigger_crud(sim: ZendeskSimulator, api: requests.Session) -> None:
     assert created["url"].startswith(sim.url) and created["active"] is True
     assert updated.json()["trigger"]["active"] is False and listed["count"] == 1
     assert api.put(f"{sim.url}/api/v2/triggers/1.json", json={"trigger": {}}).status_code == 404
+
+
+@pytest.mark.parametrize("operator", ["changed_to", None])
+def test_a_trigger_condition_needs_an_operator_zendesk_has(
+    sim: ZendeskSimulator, api: requests.Session, operator: str | None
+) -> None:
+    """ "Changed to" is the operator ``value``: ``changed_to`` is refused, on create and on update alike."""
+    condition = {"field": "status", "operator": operator, "value": "solved"}
+    trigger = {"title": "Solved", "conditions": {"all": [condition]}, "actions": [{"field": "status", "value": "open"}]}
+    refused = api.post(f"{sim.url}/api/v2/triggers.json", json={"trigger": trigger})
+    assert refused.status_code == 422 and refused.json()["error"] == "RecordInvalid"
+    assert "base" in refused.json()["details"] and sim_triggers(api, sim) == 0
+    fine = {**trigger, "conditions": {"all": [{**condition, "operator": "value"}]}}
+    created = api.post(f"{sim.url}/api/v2/triggers.json", json={"trigger": fine}).json()["trigger"]
+    again = api.put(f"{sim.url}/api/v2/triggers/{created['id']}.json", json={"trigger": trigger})
+    assert again.status_code == 422 and sim_triggers(api, sim) == 1
+
+
+def sim_triggers(api: requests.Session, sim: ZendeskSimulator) -> int:
+    return int(api.get(f"{sim.url}/api/v2/triggers.json").json()["count"])
 
 
 # -- playing the agent: signed webhooks -------------------------------------------------------------------------

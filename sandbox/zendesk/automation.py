@@ -11,6 +11,16 @@ from flask import Response
 from sandbox.base import json_response
 from sandbox.zendesk.wire import Paging, not_found, now_iso, payload, record_invalid, webhook_error
 
+#: The operators of Zendesk's Conditions reference (triggers, automations, views). "Changed to" is ``value`` and
+#: "Changed from" ``value_previous``: there is no ``changed_to``. Each field takes some of them; the simulator
+#: checks only that the operator is one Zendesk has.
+OPERATORS = frozenset({
+    "is", "is_not", "less_than", "greater_than", "changed", "not_changed", "value", "not_value", "value_previous",
+    "not_value_previous", "includes", "not_includes", "present", "not_present", "within_previous_n_days",
+    "within_next_n_days", "less_than_business_hours", "greater_than_business_hours", "includes_words",
+    "not_includes_words", "includes_string", "not_includes_string",
+})  # fmt: skip
+
 
 class AutomationMixin(Paging):
     """Triggers (``/api/v2/triggers``) and webhooks (``/api/v2/webhooks``, which has no ``.json`` suffix)."""
@@ -72,6 +82,7 @@ class AutomationMixin(Paging):
         if not any(isinstance(v, list) and v for v in conditions.values()):  # best effort message
             raise record_invalid("conditions", "Conditions: must contain at least one condition", "BlankValue")
         merged["conditions"] = {"all": conditions.get("all") or [], "any": conditions.get("any") or []}
+        _check_conditions([*merged["conditions"]["all"], *merged["conditions"]["any"]])
         trigger.update(merged, raw_title=merged["title"], updated_at=now_iso())
 
     # -- webhooks ------------------------------------------------------------------------------------------------
@@ -149,3 +160,14 @@ class AutomationMixin(Paging):
         for field, ok in rules:
             if not ok(webhook.get(field)):
                 raise webhook_error(400, "InvalidValue", f"{field} is missing or invalid")
+
+
+def _check_conditions(conditions: list[Any]) -> None:
+    """Each condition a ``field`` with an ``operator`` Zendesk has (the 422's wording is best effort)."""
+    for condition in conditions:
+        field = condition.get("field") if isinstance(condition, dict) else None
+        operator = condition.get("operator") if isinstance(condition, dict) else None
+        if not isinstance(field, str) or not field:
+            raise record_invalid("base", "Conditions: each condition needs a field")
+        if operator not in OPERATORS:
+            raise record_invalid("base", f"Conditions: {field} {operator!r} is not a valid operator")
