@@ -14,9 +14,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from bridge.events import AuthorKind
+from bridge.figbuild import delivered
 from bridge.figmodel import Badge, MessageFact, ReplyFact
 from bridge.figquery import load
-from bridge.figures import DELIVERED
 from bridge.store import Store
 
 PLATFORM, KIND = "facebook", "message"
@@ -26,7 +26,7 @@ RATE, MEDIAN = 0.9, 15 * 60.0  # the badge's thresholds
 
 def estimate(channel: str, messages: Iterable[MessageFact], replies: Iterable[ReplyFact], now: float) -> Badge:
     """The badge's figures for one page: ``messages`` and ``replies`` of its threads since 8 days before ``now``."""
-    sent = [r for r in replies if r.status == DELIVERED and r.delivered_at is not None]
+    sent = [r for r in replies if delivered(r)]  # the figures' rule: a receipt "failed" undoes a send
     by_thread: dict[str, list[MessageFact]] = defaultdict(list)
     for m in messages:
         if m.platform == PLATFORM and m.kind == KIND and m.platform_ts < now:

@@ -142,9 +142,13 @@ def _written_in(replies: Sequence[ReplyFact], start: float, end: float) -> list[
     return list(replies[bisect.bisect_left(keys, math.floor(start)) : bisect.bisect_left(keys, last)])
 
 
+def delivered(r: ReplyFact) -> bool:
+    """A reply that reached the customer: sent, and not reported failed by the platform afterwards (a receipt)."""
+    return r.status == DELIVERED and r.delivered_at is not None and r.receipt != FAILED_RECEIPT
+
+
 def _delivered(replies: Iterable[ReplyFact], *kinds: AuthorKind) -> list[ReplyFact]:
-    return [r for r in replies if r.author_kind in kinds and r.status == DELIVERED and r.delivered_at is not None
-            and r.receipt != FAILED_RECEIPT]  # fmt: skip
+    return [r for r in replies if r.author_kind in kinds and delivered(r)]
 
 
 def _episode(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bridge.badge import badges, estimate
 from bridge.events import AuthorKind
+from bridge.figbuild import FAILED_RECEIPT
 from bridge.figmodel import FB_WARNING
 from bridge.store import Store
 from tests.figfacts import any_store, store_facts
@@ -45,6 +46,16 @@ def test_automatic_replies_count_for_facebook_but_not_for_the_people_figures() -
     assert not badge.very_responsive  # 40 % by people; Facebook would show the badge
     answered = replies + [reply(T0 + i * DAY, T0 + i * DAY + MIN, thread=f"t{i}") for i in range(2, 5)]
     assert estimate(PAGE, messages, answered, NOW).very_responsive
+
+
+def test_a_reply_the_platform_reported_failed_after_sending_answers_nothing() -> None:
+    messages = [msg(T0, opens=True), msg(T0 + DAY, thread="t2", opens=True)]
+    replies = [reply(T0 + MIN, T0 + 2 * MIN, receipt=FAILED_RECEIPT),
+               reply(T0 + DAY, T0 + DAY + 3 * MIN, thread="t2", kind=AuthorKind.AUTO_ACK, receipt=FAILED_RECEIPT),
+               reply(T0 + DAY, T0 + DAY + 5 * MIN, thread="t2")]  # fmt: skip
+    badge = estimate(PAGE, messages, replies, NOW)
+    assert (badge.counted, badge.response_rate, badge.median_response) == (2, 0.5, 5 * MIN)
+    assert badge.median_response_with_automated == 5 * MIN
 
 
 def test_badges_per_facebook_page_from_the_store(any_store: Store) -> None:
