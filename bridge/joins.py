@@ -100,6 +100,10 @@ def identity_key(rt: Runtime, event: SocialEvent) -> str:
     return f"{rt.helpdesk.name}:{event.platform}:{event.author.id}"
 
 
+def _shown(rt: Runtime, event: SocialEvent) -> str:
+    return messages.identity_shown(identity_key(rt, event))
+
+
 def enabled(rt: Runtime) -> bool:
     """A CRM, ``[salesforce] join_users`` on (the default), and a helpdesk that can attach identities."""
     section = rt.config.salesforce
@@ -175,7 +179,7 @@ def _join(rt: Runtime, event: SocialEvent, contact: Contact, profile: UserProfil
         reason += f"; {_attach(rt, event, target)}"
     row = {"identity_key": key, "contact_id": contact.id, "user_id": target, "action": action.value, "reason": reason}
     rt.store.record_join({**row, "other_user_id": before if before != target else None}, user_id=target)
-    log.info("%s %s: user %s (%s)", key, action.value, target, reason)
+    log.info("%s %s: user %s (%s)", messages.identity_shown(key), action.value, target, reason)
     return target
 
 
@@ -207,7 +211,7 @@ def _join_in_place(
 
 def _attached_text(joined: JoinedUser) -> str:
     if joined.refused is not None:
-        return f"identity not attached ({joined.refused})"
+        return "identity not attached: the helpdesk refused it"  # its words may quote the value
     if joined.attached is None:
         return "no identity field for it in the helpdesk: remembered by socialdesk"
     return f"{joined.attached} attached"
@@ -236,9 +240,9 @@ def _attach(rt: Runtime, event: SocialEvent, user_id: str) -> str:
     desk, author, platform = _desk(rt), event.author, event.platform
     try:
         attached = _call(rt, lambda: desk.attach_identity(user_id, platform=platform, author=author))
-    except PermanentError as e:  # held by another user (an agent's, say): the store's link carries the join
-        log.warning("%s: the identity stays off user %s: %s", identity_key(rt, event), user_id, e.message)
-        return f"identity not attached ({e.message})"
+    except PermanentError:  # held by another user (an agent's, say): the store's link carries the join
+        log.warning("%s: the identity stays off user %s: the helpdesk refused it", _shown(rt, event), user_id)
+        return "identity not attached: the helpdesk refused it"  # its words may quote the value
     return _attached_text(JoinedUser(user_id, attached))
 
 
@@ -252,8 +256,8 @@ def _undo(rt: Runtime, event: SocialEvent, last: dict[str, Any], contact: Contac
     except BridgeError as e:
         if e.retryable:
             raise
-        log.warning("%s: user %s not told of the undone join: %s", identity_key(rt, event), user, e.message)
+        log.warning("%s: user %s not told of the undone join: %s", _shown(rt, event), user, e.message)
     reason = f"the CRM now says {now}, not Salesforce Contact {old}"
     row = {"identity_key": identity_key(rt, event), "contact_id": contact.id if contact else None, "user_id": None}
     rt.store.record_join({**row, "other_user_id": user, "action": Action.UNDONE.value, "reason": reason}, user_id=None)
-    log.info("%s undone: %s (user %s keeps its tickets)", identity_key(rt, event), reason, user)
+    log.info("%s undone: %s (user %s keeps its tickets)", _shown(rt, event), reason, user)

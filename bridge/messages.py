@@ -243,3 +243,10 @@ def bot_field_failed_note(fields: dict[str, str], reason: str) -> str:
         f"The customer answered the bot's question: {given}, but the field could not be set ({reason}). "
         "The bot did not thank them; please set it by hand."
     )
+
+
+def identity_shown(key: str) -> str:
+    """An ``identities`` key (helpdesk:platform:author id) for logs and ``socialdesk status``: the author id is a
+    WhatsApp number, an email, a handle, and a digest of a phone number is undone by trying them all, so the
+    platform only (the user id, said next to it, tells customers apart)."""
+    return ":".join(key.split(":", 2)[:2])

@@ -178,7 +178,7 @@ class ZendeskHelpdesk:
         identity = zendesk_identity(platform, author)
         if identity is None:
             return None
-        said = f"{identity['type']} identity {identity['value']}"
+        said = f"{identity['type']} identity"  # never the value: it is a phone number, a handle (user_joins, logs)
         try:
             self.api("POST", f"/api/v2/users/{_number(user_id)}/identities.json", {"identity": identity})
         except errors.PermanentError:  # taken: by this user already (an earlier attempt's, or another worker's)?
@@ -210,7 +210,10 @@ class ZendeskHelpdesk:
         if source.get("active") is False:  # deleted: merged by an earlier attempt whose answer was lost
             raise errors.NotFound(f"user {source_id} is merged or deleted already", platform=PLATFORM)
         if str(source.get("external_id") or "").casefold() != made_as.casefold():
-            raise errors.PermanentError(f"user {source_id} is not socialdesk's user for {made_as}", platform=PLATFORM)
+            raise errors.PermanentError(
+                f"user {source_id} is not socialdesk's user for the {made_as.partition(':')[0]} identity",
+                platform=PLATFORM,
+            )
         self.api("PUT", f"/api/v2/users/{_number(source_id)}/merge.json", {"user": {"id": _number(target_id)}})
 
     def note_user(self, user_id: str, text: str) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -262,7 +263,7 @@ def test_a_social_user_remembered_over_a_join_is_joined_again(stack: Stack) -> N
     row = joins(stack)[-1]
     assert (row["action"], row["user_id"], row["other_user_id"]) == ("merged", str(synced_user["id"]), stray)
     assert stack.zendesk.user(stray)["active"] is False
-    assert row["reason"].endswith("; facebook identity 8107 attached")  # refused as taken: by this user
+    assert row["reason"].endswith("; facebook identity attached")  # refused as taken: by this user
 
 
 @pytest.mark.parametrize("stack", ["freshdesk"], indirect=True)
@@ -361,5 +362,26 @@ def test_a_user_socialdesk_did_not_make_is_linked_not_merged(stack: Stack) -> No
     settle(stack)
     assert ticket["requester_id"] == synced_user["id"]
     [row] = joins(stack)
-    assert row["action"] == "linked" and "not socialdesk's user for facebook:8109" in row["reason"]
+    assert row["action"] == "linked" and "not socialdesk's user for the facebook identity" in row["reason"]
     assert stack.zendesk.user(lisa["id"])["active"] is True
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_a_whatsapp_join_records_and_logs_no_phone_number(
+    tmp_path: Path, helpdesk: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The join's reason said the identity with its value ('phone_number identity 447700900555 attached'): stored
+    in user_joins, logged, shown by socialdesk status. Now the identity's type, and the key as a digest."""
+    caplog.set_level(logging.INFO)
+    with Stack(tmp_path, helpdesk=helpdesk, salesforce={}, platforms=("whatsapp",)) as stack:
+        assert stack.salesforce is not None
+        stack.salesforce.add_contact("Hank Scorpio", Phone="+44 7700 900555")
+        stack.meta.whatsapp_message(WA_PHONE_ID, wa_id="447700900555", name="Hank", text="hi")
+        stack.wait_for(lambda: tickets(stack))
+        settle(stack)
+        [row] = joins(stack)
+        shown = "\n".join(status.render(status.report(stack.config, stack.store)))
+    assert row["action"] == "joined" and "phone" in row["reason"] and "7700900555" not in row["reason"]
+    assert "joined: Salesforce Contact" in shown and "7700900555" not in shown
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "bridge.joins")
+    assert "joined: user" in logged and "7700900555" not in logged  # (thread keys elsewhere still hold it)

@@ -149,7 +149,7 @@ class FreshdeskHelpdesk:
             | dict([identity] if identity else [])
         )
         try:
-            return JoinedUser(self._create_contact(fields), " ".join(identity) if identity else None)
+            return JoinedUser(self._create_contact(fields), identity[0] if identity else None)
         except errors.PermanentError as e:  # a race, a malformed CRM email, the identity held: the usual way
             if e.retryable:
                 raise

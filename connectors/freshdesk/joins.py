@@ -34,7 +34,7 @@ def join_contact_user(
     held = str(found.get(field) or "") if field else ""
     if field and not held:
         fields[field] = value
-    attached = f"{field} {value}" if field and held.lower() in ("", value.lower()) else None
+    attached = field if field and held.lower() in ("", value.lower()) else None
     if not fields:
         return JoinedUser(user_id, attached)
     try:
@@ -70,7 +70,7 @@ def _one_by_one(
         if e.retryable:
             raise
         return JoinedUser(user_id, None, refused=e.message)
-    return JoinedUser(user_id, f"{field} {fields[field]}")
+    return JoinedUser(user_id, field)  # the field, never its value (user_joins, logs)
 
 
 def _put(api: FreshdeskClient, user_id: str, fields: dict[str, Any]) -> None:
