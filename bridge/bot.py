@@ -47,7 +47,7 @@ def answer(rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, *
     if any(c.endswith(":" + _digest(event)) for c in comments):  # the event applied again: its answer is out
         log.info("no bot answer for %s: this message had its answer before", event.thread_key)
         return
-    verdict = decide(_facts(rt, event, comments, started, opens_episode), config)
+    verdict = decide(replace(_facts(rt, event, comments, started, opens_episode), approval=thread.approval), config)
     if isinstance(verdict, NoReply):
         log.info("no bot answer for %s: %s", event.thread_key, verdict.reason)
         return

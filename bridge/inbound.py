@@ -234,7 +234,7 @@ def _written(
     replaced = figures.ticket_restarted(thread.ticket_id, ticket)  # closed or solved: a new episode
     opens = figures.opens_episode(thread.last_inbound_at, at, quiet=quiet, ticket_replaced=replaced)
     ack = acks.plan(rt, event, thread, ticket, opens_episode=opens, rules=decision, state=context.acks)
-    bot.answer(rt, event, thread, ticket.id, opens_episode=opens)
+    bot.answer(rt, event, replace(thread, approval=thread.approval or planned.approval), ticket.id, opens_episode=opens)
     sentiment, no_answer = figures_facts.of_message(rt, event, decision)
     recorded = plan.thread_changes(thread, event, ticket_id=ticket.id, requester_id=requester_id, opens=opens)
     return Outcome(

@@ -105,6 +105,7 @@ class QuickFacts:
     asking: str | None = None  # the answer whose question this message may answer
     first_in_episode: bool = True
     bot_spoke: bool = False  # the bot sent a message earlier in this episode (it said it is automated then)
+    approval: str | None = None  # the thread's replies need approval (a rule's reason: legal words, a VIP)
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,8 @@ def _blocked(facts: QuickFacts) -> str | None:
         return "handed off to a person in this episode"
     if facts.person_answering:
         return "a person is answering in this episode"
+    if facts.approval:  # an agent's reply here waits for an approver: the bot's would not
+        return f"replies here need approval ({facts.approval}): for a person"
     return None
 
 

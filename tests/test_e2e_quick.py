@@ -209,6 +209,18 @@ def test_a_negative_message_or_a_public_comment_gets_no_bot_answer_but_its_ticke
         assert stack.store.rows("deliveries") == []
 
 
+def test_a_thread_whose_replies_need_approval_gets_no_bot_answer(tmp_path: Path) -> None:
+    legal = [{"name": "legal", "when": {"keywords": ["contract"]}, "then": {"approval": True}}]
+    with bot(tmp_path, "zendesk", "facebook", rules=legal) as (stack, rt):
+        customer = Customer(stack, "facebook")
+        customer.writes("What are your opening hours? I want to sign the contract")  # the rule fires now
+        work(stack, rt)
+        assert one_ticket(stack)["id"] and customer.received() == []
+        customer.writes("What are your opening hours?")  # a later one: the thread needs approval
+        work(stack, rt)
+        assert customer.received() == []
+
+
 def test_a_channel_without_buttons_says_the_way_out_in_words_and_hears_it(tmp_path: Path) -> None:
     with bot(tmp_path, "zendesk", "generic") as (stack, rt):
         customer = Customer(stack, "generic")

@@ -78,6 +78,7 @@ def test_a_pressed_button_is_its_answer_and_the_way_out_hands_off_once() -> None
         ({"public": True}, "public conversation: quick answers are for private ones"),
         ({"platform": "x"}, "public conversation: quick answers are for private ones"),
         ({"person_answering": True}, "a person is answering in this episode"),
+        ({"approval": "rule legal"}, "replies here need approval (rule legal): for a person"),
     ],
 )
 def test_no_bot_answer(more: dict[str, Any], reason: str) -> None:
