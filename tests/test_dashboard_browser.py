@@ -119,3 +119,17 @@ def drawn(page: Any) -> tuple[int, int]:
 def card(page: Any, name: str) -> str:
     text: str = page.inner_text(f'.card[data-figure="{name}"] b')
     return text
+
+
+def test_an_answer_that_is_not_json_shows_its_status(bridge: str, browser: Any) -> None:
+    context = browser.new_context(http_credentials={"username": USER, "password": PASSWORD})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("**/dashboard/api/status", lambda route: route.fulfill(
+        status=502, content_type="text/html", body="<html><body>502 Bad Gateway</body></html>"))  # fmt: skip
+    page.goto(f"{bridge}/dashboard")
+    page.wait_for_selector("body[data-loaded]")  # the figures are drawn all the same
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.inner_text("#error").startswith("502: ") and errors == []
+    context.close()

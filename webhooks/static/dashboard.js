@@ -52,15 +52,26 @@ function query() {
   return params;
 }
 
+// A proxy in front of the bridge may answer with an HTML page (a 502) or not at all: the status is shown then.
 async function ask(path) {
-  const answer = await fetch(path, { headers: { Accept: "application/json" } });
-  const body = await answer.json();
-  if (!answer.ok) {
-    $("error").textContent = `${answer.status}: ${body.error}`;
-    $("error").hidden = false;
-    return null;
+  let answer;
+  try {
+    answer = await fetch(path, { headers: { Accept: "application/json" } });
+  } catch (e) {
+    return failed(`no answer from the bridge (${e.message})`);
+  }
+  const body = await answer.json().catch(() => null);
+  if (!answer.ok || body === null) {
+    const reason = body && body.error ? body.error : answer.statusText || "the answer is not JSON";
+    return failed(`${answer.status}: ${reason}`);
   }
   return body;
+}
+
+function failed(text) {
+  $("error").textContent = text;
+  $("error").hidden = false;
+  return null;
 }
 
 // The figures and the operational state are asked for in parallel: neither waits for the other.
