@@ -253,12 +253,12 @@ def _open_ticket(
     hd = rt.helpdesk
     if thread.create_started_at is not None:  # an earlier attempt may have created it: look first
         found = rt.policy.call(hd.name, lambda: hd.find_ticket(event.thread_key))
-        if found is not None and found.id != followup_of:
+        if found is not None and _made_by_this_create(rt, thread, found, thread.create_started_at, followup_of):
             log.info("recovered ticket %s for %s by external_id", found.id, event.thread_key)
             # an agent may have answered it while it was linked to nothing: its webhook found no thread
             rt.store.link_ticket(hd.name, found.id, event.thread_key)
             rt.store.record_ticket_event(hd.name, found.id, f"recovered:{found.id}")
-            return found, {}
+            return found, {"create_started_at": None}
     new = plan.ticket(planned, event, requester_id, followup_of=followup_of)
     try:
         ticket = rt.policy.call(hd.name, lambda: hd.create_ticket(new))
@@ -267,7 +267,19 @@ def _open_ticket(
             raise  # trying again could open a second ticket: a dead letter, for a person to check
         raise _look_first_next_time(e) from e
     log.info("opened ticket %s for %s", ticket.id, event.thread_key)
-    return ticket, _introduce_customer(rt, ticket, customer, planned.explanation)
+    return ticket, {**_introduce_customer(rt, ticket, customer, planned.explanation), "create_started_at": None}
+
+
+def _made_by_this_create(
+    rt: Runtime, thread: ThreadRow, found: TicketRef, started_at: float, followup_of: str | None
+) -> bool:
+    """Whether the thread's ticket ``find_ticket`` found can be the one an earlier attempt of this create made:
+    never a closed one, nor one the thread had before (they all carry its key), else the customer's message
+    would be marked done with its words written nowhere. ``started_at``: when the last attempt started
+    (each attempt records its own start; the one that made the ticket linked it after)."""
+    if found.status in ("closed", "deleted") or found.id == followup_of:
+        return False
+    return found.id not in rt.store.tickets_linked_before(rt.helpdesk.name, thread.key, started_at)
 
 
 def _introduce_customer(

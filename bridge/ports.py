@@ -43,7 +43,8 @@ class Helpdesk(Protocol):
         the CRM's notes and fields for the user, sent in the same call."""
 
     def find_ticket(self, external_id: str) -> TicketRef | None:
-        """The ticket carrying this thread key, if any (crash recovery: never create a second one)."""
+        """The newest ticket carrying this thread key, if any (crash recovery: never create a second one).
+        A closed one may be answered (Freshdesk); it is never taken for the one a lost create made."""
 
     def create_ticket(self, ticket: NewTicket) -> TicketRef:
         """Open a ticket whose first public comment is the customer's text, authored by the requester."""

@@ -774,6 +774,13 @@ class Store:
             row = conn.execute(sa.select(threads).where(threads.c.key == key)).mappings().first()
         return ThreadRow.of(row) if row else None
 
+    def tickets_linked_before(self, helpdesk: str, thread_key: str, at: float) -> set[str]:
+        """The tickets the thread had before ``at`` (a ticket create's start): none can be what the create made."""
+        link = sa.and_(ticket_links.c.helpdesk == helpdesk, ticket_links.c.thread_key == thread_key)
+        with self.begin() as conn:
+            rows = conn.execute(sa.select(ticket_links.c.ticket_id).where(link, ticket_links.c.created_at < at))
+            return {str(ticket_id) for ticket_id in rows.scalars()}
+
     def thread_for_ticket(self, helpdesk: str, ticket_id: str) -> ThreadRow | None:
         """The thread this ticket was opened for, whether or not it is still the thread's current ticket."""
         link = sa.and_(ticket_links.c.helpdesk == helpdesk, ticket_links.c.ticket_id == ticket_id)

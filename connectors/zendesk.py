@@ -225,12 +225,17 @@ class ZendeskHelpdesk:
     finds_tickets = True  # by external_id
 
     def find_ticket(self, external_id: str) -> TicketRef | None:
+        """The newest ticket carrying this key that is neither closed nor deleted: a thread's closed tickets
+        keep its key, and only a live one can be what a create whose answer was lost made."""
         # zenpy puts query values into the URL unescaped: a thread key with "&", "+" or "#" would break it.
         with _translated(idempotent=True):
-            for ticket in self._zenpy.tickets(external_id=quote(external_id, safe="")):
-                if ticket.external_id == external_id and ticket.status != "deleted":
-                    return TicketRef(id=str(ticket.id), status=str(ticket.status))
-        return None
+            live = [
+                ticket
+                for ticket in self._zenpy.tickets(external_id=quote(external_id, safe=""))
+                if ticket.external_id == external_id and ticket.status not in ("closed", "deleted")
+            ]
+        newest = max(live, key=lambda ticket: (str(ticket.created_at or ""), int(ticket.id)), default=None)
+        return None if newest is None else TicketRef(id=str(newest.id), status=str(newest.status))
 
     def create_ticket(self, ticket: NewTicket) -> TicketRef:
         """Not idempotent: a timeout raises :class:`UnknownOutcome`; recover with :meth:`find_ticket`."""

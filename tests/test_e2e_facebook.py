@@ -176,6 +176,46 @@ def test_solved_ticket_is_reopened_and_closed_ticket_gets_a_follow_up(stack: Sta
     assert stack.meta.sent_messages[0]["recipient"] == "77"
 
 
+def test_every_closed_ticket_makes_way_for_a_follow_up_with_the_customers_words(tmp_path: Path, helpdesk: str) -> None:
+    """Three messages, each after the agent closed the thread's ticket: three tickets, each opened with its
+    message. The third create must not take the first (closed) ticket, still carrying the thread key, for
+    one an earlier attempt made: that would mark the message done with its words written nowhere."""
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
+        rt, key = step_runtime(stack), f"facebook:{PAGE_ID}:messenger:718"
+        for n, text in enumerate(["Order 1 is late", "Order 2 is late", "Order 3 is late"], start=1):
+            stack.meta.customer_message(PAGE_ID, psid="718", text=text)
+            assert inbound.process_thread(rt, key, "worker-1") == 1
+            assert len(tickets(stack)) == n
+            latest = tickets(stack)[-1]
+            assert text in stack.helpdesk.comments(latest["id"])[0]["body"]
+            assert stack.store.thread(key).ticket_id == str(latest["id"])  # type: ignore[union-attr]
+            stack.helpdesk.set_status(latest["id"], "closed")
+        assert stack.store.counts("inbox") == {"done": 3}
+
+
+def test_a_follow_up_whose_create_died_before_its_call_opens_a_new_ticket(tmp_path: Path, helpdesk: str) -> None:
+    """A worker died after recording "create started" for the thread's third ticket, before its call. The
+    next attempt looks first and must not take one of the thread's earlier tickets for the lost one: not the
+    closed first one, nor (Freshdesk, where agents may reopen a closed ticket) that one reopened."""
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
+        rt, key = step_runtime(stack), f"facebook:{PAGE_ID}:messenger:719"
+        for text in ("Order 1 is late", "Order 2 is late"):
+            stack.meta.customer_message(PAGE_ID, psid="719", text=text)
+            inbound.process_thread(rt, key, "worker-1")
+            stack.helpdesk.set_status(tickets(stack)[-1]["id"], "closed")
+        first, second = (t["id"] for t in tickets(stack))
+        if helpdesk == "freshdesk":  # an agent reopens the first (closed is final on Zendesk) and deletes the second
+            stack.helpdesk.set_status(first, "open")
+            stack.helpdesk.set_status(second, "deleted")
+        stack.store.update_thread(key, create_started_at=time.time())  # the dead worker's record
+        stack.meta.customer_message(PAGE_ID, psid="719", text="Order 3 is late")
+        assert inbound.process_thread(rt, key, "worker-1") == 1
+        third = tickets(stack)[-1]
+        assert third["id"] not in (first, second)
+        assert "Order 3 is late" in stack.helpdesk.comments(third["id"])[0]["body"]
+        assert stack.store.thread(key).ticket_id == str(third["id"])  # type: ignore[union-attr]
+
+
 # -- nothing doubled -------------------------------------------------------------------------------------------
 
 

@@ -180,13 +180,20 @@ def test_find_ticket_ignores_deleted_tickets(sim: ZendeskSimulator, helpdesk: Ze
     assert helpdesk.find_ticket("facebook:1:comment:9") is None
 
 
-def test_find_ticket_reports_a_closed_ticket(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
-    _, ticket_id = open_ticket(helpdesk)
-    sim.set_status(ticket_id, "closed")
+def test_find_ticket_finds_the_newest_live_ticket_never_a_closed_one(
+    sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk
+) -> None:
+    # a thread's closed tickets keep its key: listed first, they must not pass for the one a lost create made
+    requester, first = open_ticket(helpdesk)
+    sim.set_status(first, "closed")
+    assert helpdesk.find_ticket("facebook:1:comment:9") is None
+    second = helpdesk.create_ticket(new_ticket(requester, followup_of=first)).id
+    sim.set_status(second, "closed")
+    third = helpdesk.create_ticket(new_ticket(requester, followup_of=second)).id
 
     found = helpdesk.find_ticket("facebook:1:comment:9")
 
-    assert found is not None and found.status == "closed"
+    assert found is not None and (found.id, found.status) == (third, "new")
 
 
 def test_follow_up_ticket_links_to_the_closed_one(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
