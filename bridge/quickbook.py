@@ -25,7 +25,6 @@ Freshdesk ``cf_`` name).
 
 from __future__ import annotations
 
-import difflib
 import re
 import string
 from collections.abc import Mapping, Sequence
@@ -34,7 +33,8 @@ from typing import Any
 from bridge.errors import ConfigError
 from bridge.quick import BUTTON_LIMITS, PRIVATE_PLATFORMS, Ask, QuickAnswer, QuickConfig, Templates
 from bridge.replies import DEFAULT_DISCLOSURE
-from bridge.tablekeys import BadKey, check_name, read_bool, read_keywords, read_regex
+from bridge.tablekeys import BadKey, check_name, entry_path, read_bool, read_keywords, read_regex
+from bridge.tablekeys import check_known as _known
 
 _KEYS = ("answers", "person", "person_words", "person_hint", "handoff", "menu", "buttons", "disclosure")
 _ANSWER_KEYS = ("name", "keywords", "regex", "text", "button", "ask")
@@ -89,11 +89,10 @@ def _config(table: Mapping[str, Any], platform: str, helpdesk: str) -> QuickConf
 
 
 def _answer(table: Mapping[str, Any], index: int, helpdesk: str) -> QuickAnswer:
-    name = table.get("name")
-    where = f"answers[{name}]" if isinstance(name, str) and name else f"answers[{index}]"
+    where = entry_path("answers", table, index)
     try:
         _known(table, _ANSWER_KEYS, "")
-        name = check_name(name)
+        name = check_name(table.get("name"))
         keywords = _per_language(table.get("keywords"), "keywords", read_keywords)
         patterns = _per_language(table.get("regex"), "regex", read_regex)
         if not keywords and not patterns and "button" not in table:
@@ -205,14 +204,6 @@ def _tables(value: object, key: str) -> list[Mapping[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
         raise BadKey(key, "must be an array of tables")
     return value
-
-
-def _known(table: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
-    for key in table:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(allowed)})"
-            raise BadKey(f"{where}.{key}" if where else key, f"unknown key{hint}")
 
 
 def _unique(names: list[str]) -> None:

@@ -11,9 +11,8 @@ starts (:mod:`bridge.routing`).
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from bridge.errors import ConfigError
@@ -37,7 +36,8 @@ from bridge.rules import (
     SentimentIs,
     UrgencyIs,
 )
-from bridge.tablekeys import BadKey, check_name, read_bool, read_keywords, read_regex, read_strings
+from bridge.tablekeys import BadKey, check_name, entry_path, read_bool, read_keywords, read_regex, read_strings
+from bridge.tablekeys import check_known as _known
 
 # -- reading [[rules]] -----------------------------------------------------------------------------------------------
 
@@ -62,25 +62,16 @@ def parse_rules(raw: object, *, helpdesk: str = "zendesk") -> tuple[Rule, ...]:
 
 
 def _rule(table: dict[str, Any], index: int, helpdesk: str) -> Rule:
-    name = table.get("name")
-    where = f"rules[{name}]" if isinstance(name, str) and name else f"rules[{index}]"
+    where = entry_path("rules", table, index)
     try:
         _known(table, _RULE_KEYS, "")
-        name = check_name(name)
+        name = check_name(table.get("name"))
         stop = table.get("stop", False)
         if not isinstance(stop, bool):
             raise BadKey("stop", "must be true or false")
         return Rule(name, _when(table.get("when", {}), "when"), _then(table.get("then"), helpdesk), stop)
     except BadKey as e:
         raise ConfigError(f"{where}.{e.key}: {e.message}") from None
-
-
-def _known(table: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
-    for key in table:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(allowed)})"
-            raise BadKey(_join(where, key), "unknown " + ("condition" if where.startswith("when") else "key") + hint)
 
 
 def _join(where: str, key: str) -> str:

@@ -3,7 +3,10 @@ and ``[channels.quick]`` (bridge.quickbook) share these, so a list of words or a
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bridge.rules import Keywords, Pattern, fold, strip_marks
 
@@ -23,6 +26,22 @@ def check_name(name: object) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise BadKey("name", "required: 1-24 of a-z, 0-9, '-', '_', starting with a letter or digit")
     return name
+
+
+def entry_path(kind: str, table: Mapping[str, Any], index: int) -> str:
+    """How errors name one entry of an array of tables: ``rules[vip]`` by its name, else ``rules[3]``."""
+    name = table.get("name")
+    return f"{kind}[{name}]" if isinstance(name, str) and name else f"{kind}[{index}]"
+
+
+def check_known(table: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
+    """Every key of ``table`` is one of ``allowed``; else the first unknown one, with the closest known key."""
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(allowed)})"
+            noun = "condition" if where.startswith("when") else "key"
+            raise BadKey(f"{where}.{key}" if where else key, f"unknown {noun}{hint}")
 
 
 def read_strings(value: object, key: str) -> tuple[str, ...]:
