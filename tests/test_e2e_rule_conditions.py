@@ -18,6 +18,7 @@ import pytest
 from sandbox.base import Call
 from sandbox.stack import HELPDESKS, PAGE_ID, Stack
 from tests.support import settle, status_of, tickets
+from tests.test_e2e_rules import ALL_ACTIONS as ACTIONS
 
 FRIDAY_10 = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)  # inside the calendar below
 SATURDAY_10 = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)  # outside
@@ -179,13 +180,6 @@ def test_a_follow_up_fires_its_conditions_in_the_update_call(stack: Stack) -> No
 
 # -- every action, in the create call and in the update call ------------------------------------------------------
 
-ACTIONS = {
-    "zendesk": {"tags": ["routed"], "priority": "low", "type": "incident", "group": "Billing",
-                "assignee": "alex.agent@socialdesk.test", "brand": "Acme Travel", "status": "pending",
-                "fields": {"360000000777": "from a rule"}},
-    "freshdesk": {"tags": ["routed"], "priority": "low", "type": "Incident", "group": "Billing",
-                  "assignee": "Alex Agent", "status": "pending", "fields": {"cf_social_channel": "from a rule"}},
-}  # fmt: skip
 ASSIGNEE = {"zendesk": "assignee_id", "freshdesk": "responder_id"}
 
 
