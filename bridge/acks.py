@@ -28,7 +28,7 @@ from bridge import figures, outbound, schedules, triage
 from bridge.calendars import Unknown
 from bridge.errors import BridgeError
 from bridge.events import AuthorKind, Delivery, SocialEvent, TicketRef
-from bridge.ports import KeyedReplies, SocialChannel
+from bridge.ports import SocialChannel
 from bridge.registry import Runtime
 from bridge.replies import AckFacts, AutoAck, NoAck, decide, first_name, is_public, send_blocker
 from bridge.replyfrom import replying_channel
@@ -219,9 +219,7 @@ def _deliver(rt: Runtime, row: dict[str, Any], thread: ThreadRow, channel: Socia
 
 def _sender(channel: SocialChannel, thread: ThreadRow, text: str, now: float, key: str) -> Delivery:
     state, at = outbound.thread_state(thread), datetime.fromtimestamp(now, UTC)
-    if isinstance(channel, KeyedReplies):
-        return channel.send_keyed_reply(state, text, now=at, key=key)
-    return channel.send_reply(state, text, now=at)
+    return outbound.send_text(channel, state, text, now=at, key=key)
 
 
 def _template(rt: Runtime, thread: ThreadRow) -> str:

@@ -23,7 +23,7 @@ from datetime import datetime
 from bridge import messages, metrics, outbound, triage
 from bridge.errors import BridgeError
 from bridge.events import AuthorKind, Delivery, SocialEvent, ThreadState, utc_from_epoch
-from bridge.ports import Buttons, KeyedReplies, SocialChannel, TicketFields
+from bridge.ports import Buttons, SocialChannel, TicketFields
 from bridge.quick import BotReply, NoReply, QuickFacts, Step, decide
 from bridge.registry import Runtime
 from bridge.replies import is_public
@@ -145,9 +145,7 @@ def _deliver(channel: SocialChannel, state: ThreadState, reply: BotReply, at: da
     buttons = [(b.payload, b.title) for b in reply.buttons]
     if buttons and isinstance(channel, Buttons):
         return channel.send_buttons(state, reply.text, buttons, now=at)
-    if isinstance(channel, KeyedReplies):
-        return channel.send_keyed_reply(state, reply.text, now=at, key=key)
-    return channel.send_reply(state, reply.text, now=at)
+    return outbound.send_text(channel, state, reply.text, now=at, key=key)
 
 
 def _state(thread: ThreadRow, event: SocialEvent, ticket_id: str) -> ThreadState:

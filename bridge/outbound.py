@@ -249,9 +249,15 @@ def _sender(
     reply's key where the channel's receiver deduplicates on one."""
     if private and isinstance(channel, PrivateReplies):
         return lambda: channel.send_private_reply(state, text, now=datetime.now(UTC), notice=notice)
+    return lambda: send_text(channel, state, text, now=datetime.now(UTC), key=key)
+
+
+def send_text(channel: SocialChannel, state: ThreadState, text: str, *, now: datetime, key: str) -> Delivery:
+    """One text into the thread, carrying ``key`` where the channel's receiver deduplicates on one (agents'
+    replies, acknowledgements and the bot's answers all go out this way)."""
     if isinstance(channel, KeyedReplies):
-        return lambda: channel.send_keyed_reply(state, text, now=datetime.now(UTC), key=key)
-    return lambda: channel.send_reply(state, text, now=datetime.now(UTC))  # private-only channels (DMs, chats)
+        return channel.send_keyed_reply(state, text, now=now, key=key)
+    return channel.send_reply(state, text, now=now)
 
 
 REPLY_KEYS = uuid.UUID("5d0c1a52-7f3e-4d0b-9a57-2f1c8e6b4a10")  # the namespace of reply keys: never change it
