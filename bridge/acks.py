@@ -233,7 +233,4 @@ def _note(rt: Runtime, ticket_id: str, text: str, template: str | None = None) -
     note = f"{NOTE_PREFIX} {text}"
     if template is not None:
         note = f"{NOTE_PREFIX} the template {template!r} (outside the 24-hour window), instead of: {text}"
-    try:
-        rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
-    except BridgeError as e:
-        log.warning("the auto-ack note for ticket %s could not be written: %s", ticket_id, e)
+    outbound.try_note(rt, ticket_id, note, what="the auto-ack note")

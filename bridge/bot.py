@@ -170,7 +170,4 @@ def _shown(reply: BotReply) -> str:
 
 def _note(rt: Runtime, ticket_id: str, note: str) -> None:
     """Best effort: the message is sent and its delivery recorded; the agent sees the customer's side anyway."""
-    try:
-        rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
-    except BridgeError as e:
-        log.warning("the bot's note for ticket %s could not be written: %s", ticket_id, e)
+    outbound.try_note(rt, ticket_id, note, what="the bot's note")
