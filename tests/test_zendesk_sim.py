@@ -498,6 +498,23 @@ def test_a_trigger_condition_needs_an_operator_zendesk_has(
     assert again.status_code == 422 and sim_triggers(api, sim) == 1
 
 
+def test_updating_a_triggers_conditions_or_actions_replaces_both(sim: ZendeskSimulator, api: requests.Session) -> None:
+    """Update Trigger: "Updating a condition or action updates both the conditions and actions arrays, clearing all
+    existing values of both arrays": an update with the conditions alone leaves no actions, and is refused."""
+    condition = {"field": "update_type", "operator": "is", "value": "Change"}
+    trigger = {"title": "T", "conditions": {"all": [condition]}, "actions": [{"field": "status", "value": "open"}]}
+    created = api.post(f"{sim.url}/api/v2/triggers.json", json={"trigger": trigger}).json()["trigger"]
+    url = f"{sim.url}/api/v2/triggers/{created['id']}.json"
+
+    conditions_only = api.put(url, json={"trigger": {"conditions": {"all": [condition], "any": []}}})
+    actions_only = api.put(url, json={"trigger": {"actions": trigger["actions"]}})
+    both = api.put(url, json={"trigger": {"conditions": {"any": [condition]}, "actions": trigger["actions"]}})
+
+    assert conditions_only.status_code == 422 and "actions" in conditions_only.json()["details"]
+    assert actions_only.status_code == 422 and "conditions" in actions_only.json()["details"]
+    assert both.status_code == 200 and both.json()["trigger"]["conditions"] == {"all": [], "any": [condition]}
+
+
 def sim_triggers(api: requests.Session, sim: ZendeskSimulator) -> int:
     return int(api.get(f"{sim.url}/api/v2/triggers.json").json()["count"])
 
