@@ -177,18 +177,36 @@ def test_list_tickets_by_external_id(sim: ZendeskSimulator, api: requests.Sessio
 
 
 def test_follow_up_links_to_a_closed_ticket_only(sim: ZendeskSimulator, api: requests.Session) -> None:
-    source = new_ticket(sim, api)
-    refused = api.post(
-        f"{sim.url}/api/v2/tickets.json",
-        json={"ticket": {"comment": {"body": "x"}, "via_followup_source_id": source["id"]}},
-    )
+    """Creating a follow-up ticket: "The parameter only works with closed tickets. It has no effect with other
+    tickets": a solved ticket's id creates a plain ticket, linked to nothing."""
+    source = new_ticket(sim, api, tags=["vip"])
+    sim.set_status(source["id"], "solved")
+    unlinked = new_ticket(sim, api, via_followup_source_id=source["id"])
     sim.set_status(source["id"], "closed")
 
     follow_up = new_ticket(sim, api, via_followup_source_id=source["id"])
+    unknown = {"comment": {"body": "x"}, "via_followup_source_id": 999999}
+    nowhere = api.post(f"{sim.url}/api/v2/tickets.json", json={"ticket": unknown})
 
-    assert refused.status_code == 422
+    assert unlinked["via"]["source"]["rel"] is None and unlinked["tags"] == []
     assert follow_up["via"]["source"]["rel"] == "follow_up"
     assert next(t for t in sim.tickets if t["id"] == source["id"])["followup_ids"] == [follow_up["id"]]
+    assert nowhere.status_code == 422
+
+
+def test_a_follow_up_inherits_the_closed_tickets_tags_unless_it_gives_its_own(
+    sim: ZendeskSimulator, api: requests.Session
+) -> None:
+    """Creating a follow-up ticket: "Follow-up tickets inherit the tags from the parent ticket upon creation ... If
+    you create a follow-up ticket and include tags in the request, those tags will replace the parent ticket's tags"."""
+    source = new_ticket(sim, api, tags=["vip", "socialdesk"])
+    sim.set_status(source["id"], "closed")
+
+    inherited = new_ticket(sim, api, via_followup_source_id=source["id"])
+    replaced = new_ticket(sim, api, via_followup_source_id=source["id"], tags=["facebook"])
+
+    assert inherited["tags"] == ["vip", "socialdesk"]
+    assert replaced["tags"] == ["facebook"]
 
 
 # -- comments and pagination -----------------------------------------------------------------------------------

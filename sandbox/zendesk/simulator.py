@@ -257,6 +257,7 @@ class ZendeskSimulator(
         ticket["description"], ticket["is_public"] = comment["plain_body"], comment["public"]
         if source is not None:
             source["followup_ids"].append(ticket["id"])
+            ticket["tags"] = ticket["tags"] if data.get("tags") is not None else list(source["tags"])
             ticket["via"]["source"] = {
                 "from": {"ticket_id": source["id"], "subject": source["subject"]},
                 "to": {},
@@ -292,12 +293,16 @@ class ZendeskSimulator(
         return author_id
 
     def _followup_source(self, source_id: Any) -> dict[str, Any] | None:
+        """The closed ticket a create follows up. "Creating a follow-up ticket" (developer.zendesk.com/documentation/
+        ticketing/managing-tickets/creating-and-updating-tickets): "The parameter only works with closed tickets. It
+        has no effect with other tickets", and the follow-up inherits the closed ticket's tags unless the request
+        gives its own. An id naming no ticket is refused (best effort: the page does not say)."""
         if source_id is None:
             return None
         source = self._tickets.get(as_id(source_id) or 0)
-        if source is None or source["status"] != "closed":  # best effort message
-            raise record_invalid("via_followup_source_id", "Follow-up source: must be a closed ticket")
-        return source
+        if source is None:
+            raise record_invalid("via_followup_source_id", "Follow-up source: is invalid")
+        return source if source["status"] == "closed" else None
 
     def _new_ticket(self, data: dict[str, Any], requester_id: int, submitter_id: int) -> dict[str, Any]:
         status = data.get("status") or ("open" if data.get("assignee_id") else "new")
