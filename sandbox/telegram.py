@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import requests
 from flask import Response, request
@@ -265,10 +266,7 @@ class TelegramSimulator(Simulator):
         """Run the Bot API method a 2xx answer to the webhook names (``method`` and its parameters), as Telegram
         does; Telegram tells the bot nothing of how it went, so a refusal is only kept in
         :attr:`webhook_reply_errors`."""
-        try:
-            reply = response.json() if response.ok else None
-        except ValueError:
-            return
+        reply = _webhook_answer(response) if response.ok else None
         if not isinstance(reply, dict) or not isinstance(reply.get("method"), str):
             return
         handler = self._handlers().get(reply["method"])
@@ -412,6 +410,22 @@ def _keyboard(markup: Any) -> Payload | None:
         if not 1 <= len(str(button.get("callback_data") or "").encode("utf-8")) <= CALLBACK_DATA_LIMIT:
             raise bad_request("BUTTON_DATA_INVALID")
     return {"inline_keyboard": rows}
+
+
+def _webhook_answer(response: requests.Response) -> Any:
+    """The parameters of an answer to the webhook, read by its content type: "Use either application/json or
+    application/x-www-form-urlencoded or multipart/form-data response content type for passing parameters"
+    (core.telegram.org/bots/api, "Making requests when getting updates"). JSON sent as text/plain or text/html is
+    no request. Multipart answers are not read here (the bridge answers JSON): none is run."""
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(response.text, keep_blank_values=True))
+    if kind != "application/json":
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _params() -> Payload:
