@@ -375,6 +375,18 @@ def test_graph_errors_have_grahs_shape(sim: MetaSimulator) -> None:
     assert_graph_error(graph(sim, "GET", "/me/nothing_here"), 400, 2500)
 
 
+@pytest.mark.parametrize("quick", [None, [{"content_type": "text", "title": "Yes", "payload": "YES"}]])
+def test_an_empty_text_is_refused_with_or_without_quick_replies(sim: MetaSimulator, quick: Any) -> None:
+    """Quick Replies reference: ``text`` is "Non-empty message text"; the simulator took "" and sent nothing visible."""
+    sim.customer_message(PAGE, psid="42", text="hi", send=False)
+    message = {"text": "", **({"quick_replies": quick} if quick else {})}
+    body = {"recipient": {"id": "42"}, "messaging_type": "RESPONSE", "message": message}
+
+    error = assert_graph_error(graph(sim, "POST", f"/{PAGE}/messages", json=body), 400, 100)
+
+    assert "non-empty" in error["message"] and sim.sent_messages == []
+
+
 def test_expired_token_answers_190_463(sim: MetaSimulator) -> None:
     sim.expire_token(PAGE)
     response = graph(sim, "GET", "/me")

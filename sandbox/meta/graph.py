@@ -270,10 +270,15 @@ def messaging_type(merged: Payload) -> tuple[str, str | None]:
 
 
 def message_text(message: Payload, limit: int, measure: Callable[[str], int] = len) -> str | None:
-    """The ``message.text`` of a Send API request, at most ``limit`` by ``measure``."""
+    """The ``message.text`` of a Send API request, at most ``limit`` by ``measure``, and never empty: the Quick
+    Replies reference's ``text`` is "Non-empty message text to send with the quick replies" (developers.facebook.com/
+    docs/messenger-platform/reference/buttons/quick-replies); an empty one is refused with #100 (wording best
+    effort, from the "param message must be non-empty" refusals reported against the Send API)."""
     text = message.get("text")
     if text is None and "attachment" not in message:
         raise bad_param("Message cannot be empty, must provide valid attachment or text")
+    if text is not None and not str(text):
+        raise bad_param("Param message[text] must be a non-empty UTF-8 encoded string")
     if text is not None and measure(str(text)) > limit:
         raise bad_param(f"Length of param message[text] must be less than or equal to {limit}")
     return None if text is None else str(text)
