@@ -78,6 +78,20 @@ def test_a_value_is_one_users_and_an_email_identity_matches_the_user(
     assert user(sim, api, name="Jane again", email="jane@example.com") == jane  # create_or_update matches it
 
 
+def test_a_user_has_one_facebook_identity_only(sim: ZendeskSimulator, api: requests.Session) -> None:
+    """Managing end users: "You can also add multiple phone numbers, Google accounts, and X (formerly Twitter)
+    accounts. Note that you can only add one Facebook account." A second page's PSID is refused; a second number not."""
+    jane = user(sim, api, name="Jane")
+    assert identity(sim, api, jane, "facebook", "855769377321").status_code == 201
+
+    second = identity(sim, api, jane, "facebook", "1254477777772919")
+
+    assert second.status_code == 422 and second.json()["error"] == "RecordInvalid"
+    assert identity(sim, api, jane, "phone_number", "+447700900555").status_code == 201
+    assert identity(sim, api, jane, "phone_number", "+447700900556").status_code == 201
+    assert [i["type"] for i in sim.identities_of(jane)] == ["facebook", "phone_number", "phone_number"]
+
+
 def test_merge_moves_tickets_and_email_identities_and_loses_the_rest(
     sim: ZendeskSimulator, api: requests.Session
 ) -> None:

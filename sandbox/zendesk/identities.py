@@ -6,6 +6,8 @@ users-openapi-original.yml``: CreateUserIdentity, ListUserIdentities, DeleteUser
   ``messaging`` identities exist, but are made by Zendesk's own channels, not by this endpoint: refused (422).
 * A value is one user's: another identity with the same type and value, or an email another user has as
   their address, is refused as Zendesk refuses a taken email (``DuplicateValue``).
+* A user has at most one ``facebook`` identity ("you can only add one Facebook account", Managing end users);
+  a second is refused (422, wording best effort).
 * A merge takes end users only ("Agents, admins, and users with more than 10,000 requested tickets cannot be
   merged"). The merged user's requested tickets and email identities move to the other user; its other
   identities, its external id and the rest of its data are lost ("Merging a user's duplicate account": "the
@@ -26,6 +28,10 @@ from sandbox.base import json_response
 from sandbox.zendesk.wire import Paging, as_id, not_found, now_iso, payload, record_invalid
 
 CREATABLE = ("email", "twitter", "facebook", "google", "agent_forwarding", "phone_number")
+#: "You can also add multiple phone numbers, Google accounts, and X (formerly Twitter) accounts. Note that you can
+#: only add one Facebook account." (Zendesk help, "Managing end users", support.zendesk.com/hc/en-us/articles/
+#: 4408822763546)
+ONE_PER_USER = ("facebook",)
 MAX_MERGED_TICKETS = 10_000
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -97,6 +103,8 @@ class IdentitiesMixin(Paging):
         held = self._identity_owner(kind, value) or (self.email_owner(value) if kind == "email" else None)
         if held is not None:
             raise record_invalid("value", f"Value: {value} is already being used by another user", "DuplicateValue")
+        if kind in ONE_PER_USER and any(i["type"] == kind for i in self.identities_of(user_id)):
+            raise record_invalid("type", f"Type: a user can have only one {kind} identity")  # wording best effort
         identity = self._new_identity(user["id"], kind, value, verified=bool(given.get("verified")))
         location = f"{self._base()}/api/v2/users/{user_id}/identities/{identity['id']}.json"
         return json_response({"identity": self._render_identity(identity)}, 201, {"Location": location})
