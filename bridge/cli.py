@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from bridge import config as config_module
-from bridge import logs
+from bridge import logs, messages
 from bridge.classify.plugins import ClassifierSettings, build_classifier
 from bridge.errors import BridgeError, LeaseBusy
 from bridge.registry import Runtime, build_helpdesk, build_runtime, load_object
@@ -409,15 +409,31 @@ def doctor(config_path: str | None) -> None:
 
 @main.command()
 @config_option
-@click.option("--file", "source", type=click.File("r", encoding="utf-8"), default="-", help="read the texts from FILE")
+@click.option("--file", "source", type=click.File("rb"), default="-", help="read the texts from FILE (UTF-8)")
 def classify(config_path: str | None, source: Any) -> None:
     """Classify texts, one per line from stdin (or --file): one JSON object per line on stdout.
 
-    Uses the [classifier] of the configuration when there is one, else the default classifier."""
+    Uses the [classifier] of the configuration when there is one, else the default classifier. A line that is
+    not UTF-8 is still answered (its stray bytes read as U+FFFD), so line N of the output is line N of the
+    input; one line on stderr then names the first such line and the exit status is 1."""
     classifier = build_classifier(_classifier_settings(config_path))
-    for line in source:
-        result = classifier.classify(line.rstrip("\r\n"))
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+    not_utf8: list[int] = []
+    for number, raw in enumerate(source, start=1):
+        text = _decoded(raw.rstrip(b"\r\n"), number, not_utf8)
+        click.echo(json.dumps(classifier.classify(text).to_json(), ensure_ascii=False))
+    if not_utf8:
+        raise click.ClickException(messages.not_utf8_lines(len(not_utf8), not_utf8[0]))
+
+
+def _decoded(raw: bytes, number: int, not_utf8: list[int]) -> str:
+    """One input line as text (a byte-order mark on the first one dropped); ``number`` noted if it is not UTF-8.
+    Decoding line by line: a file read as text fails on its first bad byte, losing the lines before it."""
+    codec = "utf-8-sig" if number == 1 else "utf-8"
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError:
+        not_utf8.append(number)
+        return raw.decode(codec, errors="replace")
 
 
 def _classifier_settings(path: str | None) -> ClassifierSettings:

@@ -34,6 +34,12 @@ def first_words(text: str, limit: int = 60) -> str:
     return " ".join(text.split())[:limit]
 
 
+def not_utf8_lines(count: int, first: int) -> str:
+    """``socialdesk classify``: input lines that were not UTF-8 (answered with their stray bytes replaced)."""
+    lines = "line" if count == 1 else f"{count} lines, the first"
+    return f"{lines} {first}: not UTF-8 text; classified with the undecodable bytes read as U+FFFD"
+
+
 def ticket_subject(event: SocialEvent) -> str:
     first_line = first_words(event.text)
     subject = f"{where(event)} from {event.author.display_name()}"

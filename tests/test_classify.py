@@ -412,6 +412,26 @@ def test_cli_writes_one_json_object_per_line(tmp_path: Path, monkeypatch: pytest
     assert [list(line) for line in lines] == [["language", "sentiment", "score", "urgency", "reasons"]] * 3
 
 
+def test_cli_answers_every_line_and_names_the_first_that_is_not_utf8(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Latin-1 line among UTF-8 ones (an export from an old tool): every line still gets its answer, in order,
+    and one line on stderr says which was not UTF-8, exit 1. It was a traceback's last line
+    (``UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9``) and no output even for the lines before it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SOCIALDESK_CONFIG", raising=False)
+    texts = tmp_path / "texts.txt"
+    texts.write_bytes("\ufeffI love it\n".encode() + b"caf\xe9 awful\r\nmy lawyer will call\n")
+    result = CliRunner().invoke(main, ["classify", "--file", str(texts)])
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["sentiment"] for line in lines] == ["positive", "negative", "neutral"]
+    assert lines[2]["reasons"] == ["legal: lawyer"]
+    assert result.stderr.splitlines() == [
+        "Error: line 2: not UTF-8 text; classified with the undecodable bytes read as U+FFFD"
+    ]
+
+
 def test_cli_reads_a_file_and_uses_the_configured_classifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZENDESK_API_TOKEN", "t")
     config = tmp_path / "socialdesk.toml"
