@@ -147,6 +147,25 @@ def test_closed_ticket_refuses_updates(sim: ZendeskSimulator, api: requests.Sess
     assert len(sim.comments(ticket["id"])) == 1
 
 
+def test_a_deleted_ticket_is_found_by_no_call_and_not_listed(sim: ZendeskSimulator, api: requests.Session) -> None:
+    """Delete Ticket answers 204 with no body (tickets-openapi DeleteTicket); the ticket then sits in Zendesk's
+    "Deleted tickets" for 30 days, but every Tickets API call about it is the 404 RecordNotFound an unknown
+    ticket gets (zenpy#259: a deleted ticket's comments; stitchdata/docs#153: a deleted ticket's metrics)."""
+    ticket = new_ticket(sim, api, external_id="x:1:gone")
+    url = f"{sim.url}/api/v2/tickets/{ticket['id']}.json"
+
+    deleted = api.delete(url)
+
+    assert (deleted.status_code, deleted.content) == (204, b"")
+    for method, path in [("GET", url), ("PUT", url), ("DELETE", url),
+                         ("GET", f"{sim.url}/api/v2/tickets/{ticket['id']}/comments.json"),
+                         ("GET", f"{sim.url}/api/v2/tickets/{ticket['id']}/audits.json")]:  # fmt: skip
+        response = api.request(method, path, json={"ticket": {"comment": {"body": "x"}}})
+        assert (response.status_code, response.json()) == (404, fixture("error_404_RecordNotFound.response.json"))
+    listed = api.get(f"{sim.url}/api/v2/tickets.json", params={"external_id": "x:1:gone"}).json()
+    assert listed["tickets"] == [] and len(sim.comments(ticket["id"])) == 1  # kept, for a restore
+
+
 def test_update_adds_comment_changes_status_and_tags(sim: ZendeskSimulator, api: requests.Session) -> None:
     ticket = new_ticket(sim, api, tags=["a", "b"])
     change = {

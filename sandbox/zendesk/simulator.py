@@ -149,6 +149,7 @@ class ZendeskSimulator(
         r("/api/v2/tickets", self._create_ticket, "POST")
         r("/api/v2/tickets/<int:ticket_id>", self._show_ticket, "GET")
         r("/api/v2/tickets/<int:ticket_id>", self._update_ticket, "PUT")
+        r("/api/v2/tickets/<int:ticket_id>", self._delete_ticket, "DELETE")
         r("/api/v2/tickets/<int:ticket_id>/comments", self._list_comments, "GET")
         r("/api/v2/tickets/<int:ticket_id>/audits", self._list_audits, "GET")
         r("/api/v2/triggers", self._list_triggers, "GET")
@@ -228,9 +229,12 @@ class ZendeskSimulator(
         return {**ticket, "url": f"{self._base()}/api/v2/tickets/{ticket['id']}.json"}
 
     def _ticket_or_404(self, ticket_id: int) -> dict[str, Any]:
-        if ticket_id not in self._tickets:
+        """The ticket, or Zendesk's 404 ``RecordNotFound``: also for a deleted one, which sits in the agents'
+        "Deleted tickets" view for 30 days but is not found by the Tickets API (reads, updates, comments)."""
+        ticket = self._tickets.get(ticket_id)
+        if ticket is None or ticket["status"] == "deleted":
             raise not_found()
-        return self._tickets[ticket_id]
+        return ticket
 
     def _list_tickets(self) -> Response:
         wanted = request.args.get("external_id")
@@ -437,8 +441,6 @@ class ZendeskSimulator(
 
     def _update_ticket(self, ticket_id: int) -> Response:
         ticket = self._ticket_or_404(ticket_id)
-        if ticket["status"] == "deleted":
-            raise not_found()
         refused = self._ticket_update_limit(ticket_id)
         if refused is not None:
             return refused
@@ -451,6 +453,15 @@ class ZendeskSimulator(
         audit["events"] += self._apply_changes(ticket, data)
         ticket["updated_at"] = now_iso()
         return json_response({"ticket": self._render_ticket(ticket), "audit": audit})
+
+    def _delete_ticket(self, ticket_id: int) -> Response:
+        """Delete Ticket (``DELETE /api/v2/tickets/{ticket_id}``): 204 No Content, for a ticket in any status
+        (tickets-openapi DeleteTicket: "Admins, Agents with permission to delete tickets"; the simulated API user
+        has that permission whatever its role). A soft delete: the ticket is kept as ``deleted`` (restorable for
+        30 days), found by no Tickets API call afterwards, a second delete included (404)."""
+        ticket = self._ticket_or_404(ticket_id)
+        ticket.update(status="deleted", custom_status_id=CUSTOM_STATUS_IDS["deleted"], updated_at=now_iso())
+        return Response(status=204)
 
     def _ticket_update_limit(self, ticket_id: int) -> Response | None:
         """Update Ticket's per-ticket limit: a sliding window of ``600 s × time_scale`` per (user, ticket), the
