@@ -13,6 +13,8 @@
     │   ├── AuthError                 expired or revoked token, wrong credentials
     │   ├── NotFound                  the post, comment, ticket or user is gone
     │   ├── TicketClosed              a closed ticket cannot be updated: open a follow-up
+    │   │   └── TicketDeleted         an agent deleted it (Zendesk: 404 on every call about it): open a
+    │   │                             new ticket, never a follow-up (Zendesk links closed tickets only)
     │   ├── WindowClosed              the platform's reply window has passed
     │   ├── RefusedFields             the helpdesk refused some of a requester's details (a malformed email)
     │   └── PartiallyDelivered        some parts of a split reply went out, then one failed
@@ -83,6 +85,12 @@ class NotFound(PermanentError):
 
 class TicketClosed(PermanentError):
     pass
+
+
+class TicketDeleted(TicketClosed):
+    """The thread's ticket was deleted: the customer's next message opens a new ticket, with a note naming
+    the deleted one. A kind of :class:`TicketClosed` (it can no longer be updated either), told apart
+    because a follow-up link to it is refused."""
 
 
 class WindowClosed(PermanentError):

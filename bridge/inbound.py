@@ -54,7 +54,7 @@ from bridge import (
     writeback,
 )
 from bridge.enrich_fields import crm_profile, crm_ticket_fields, rules_note
-from bridge.errors import BridgeError, TicketClosed, Unavailable, UnknownOutcome, describe
+from bridge.errors import BridgeError, TicketClosed, TicketDeleted, Unavailable, UnknownOutcome, describe
 from bridge.events import EventKind, SocialEvent, TicketRef
 from bridge.registry import Runtime
 from bridge.retry import backoff_for
@@ -304,34 +304,48 @@ def _introduce_customer(
 def _follow_up(
     rt: Runtime, pending: PendingEvent, thread: ThreadRow, requester_id: str, planned: plan.Plan, decision: Decision
 ) -> tuple[TicketRef, dict[str, Any]]:
+    """The customer's words on the thread's ticket; a new ticket when it is closed (a follow-up of it) or was
+    deleted (its first note names the deleted one): the message is never dropped for want of a ticket."""
+    event, ticket_id = pending.event, str(thread.ticket_id)
+    try:
+        return _comment(rt, pending, ticket_id, requester_id, planned), {}
+    except TicketDeleted:
+        log.info("ticket %s was deleted; opening a new ticket for %s", ticket_id, event.thread_key)
+        return _reopen_as_new(rt, event, thread, requester_id, decision, deleted=ticket_id)
+    except TicketClosed:
+        log.info("ticket %s is closed; opening a follow-up for %s", ticket_id, event.thread_key)
+        return _reopen_as_new(rt, event, thread, requester_id, decision, followup_of=ticket_id)
+
+
+def _comment(rt: Runtime, pending: PendingEvent, ticket_id: str, requester_id: str, planned: plan.Plan) -> TicketRef:
+    """The customer's words as a public comment, unless an attempt that crashed wrote them already (looked up
+    first once marked attempted: a deleted ticket raises :class:`TicketDeleted` there too)."""
     hd, event = rt.helpdesk, pending.event
-    ticket_id = str(thread.ticket_id)
-    body = messages.customer_body(event)
     if pending.attempted and rt.policy.call(
         hd.name, lambda: hd.has_comment_containing(ticket_id, messages.reference(event))
     ):
         log.info("inbox %d was already written to ticket %s before a crash", pending.id, ticket_id)
-        return TicketRef(id=ticket_id, status="open"), {}
+        return TicketRef(id=ticket_id, status="open")
+    body = messages.customer_body(event)
     try:
         return rt.policy.call(
             hd.name,
             lambda: hd.add_customer_comment(
                 ticket_id, requester_id=requester_id, body=body, tags=planned.tags, routing=planned.routing
             ),
-        ), {}
+        )
     except UnknownOutcome as e:  # marked attempted before: the next attempt looks for the comment first
         raise _look_first_next_time(e) from e
-    except TicketClosed:
-        log.info("ticket %s is closed; opening a follow-up for %s", ticket_id, event.thread_key)
-        return _reopen_as_new(rt, event, thread, requester_id, decision, followup_of=ticket_id)
 
 
 def _reopen_as_new(
-    rt: Runtime, event: SocialEvent, thread: ThreadRow, requester_id: str, decision: Decision, *, followup_of: str
-) -> tuple[TicketRef, dict[str, Any]]:
-    """A follow-up ticket for a closed one: planned as a new ticket, "create started" recorded first."""
+    rt: Runtime, event: SocialEvent, thread: ThreadRow, requester_id: str, decision: Decision,
+    *, followup_of: str | None = None, deleted: str | None = None,
+) -> tuple[TicketRef, dict[str, Any]]:  # fmt: skip
+    """A new ticket for a thread whose ticket is closed (``followup_of``) or was deleted (``deleted``): planned
+    as a new thread's (tags, routing, CRM fields), "create started" recorded first."""
     customer = enrich.look_up(rt, event)
-    facts = _facts(rt, event, thread, customer, decision, create=True)
+    facts = replace(_facts(rt, event, thread, customer, decision, create=True), deleted_ticket=deleted)
     created = plan.plan(facts, now=time.time())
     rt.store.update_thread(event.thread_key, **created.start)
     return _open_ticket(rt, event, thread, requester_id, created, customer, followup_of=followup_of)

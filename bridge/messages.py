@@ -77,6 +77,12 @@ def reference(event: SocialEvent) -> str:
     return f"ref: {event.platform}/{event.message_id}"
 
 
+def deleted_ticket_note(ticket_id: str) -> str:
+    """The first note on the ticket a customer's message opened because an agent deleted the thread's ticket
+    (no follow-up link can name a deleted ticket): where the conversation's history went."""
+    return f"This social thread's previous ticket #{ticket_id} was deleted; the customer wrote again, in this ticket."
+
+
 def edited_note(event: SocialEvent) -> str:
     if event.kind == "remove":
         return f"The customer removed their {where(event)} ({event.message_id}) on {event.channel}."

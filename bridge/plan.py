@@ -34,6 +34,7 @@ class Facts:
     fields: dict[str, str] = field(default_factory=dict)  # the create call's custom fields (CRM's, rules' reasons)
     explanation: str = ""  # the rules that fired and why, for a note ("" when none, or in a field)
     owed: dict[str, Any] = field(default_factory=dict)  # the thread's columns saying a CRM note is owed
+    deleted_ticket: str | None = None  # the thread's ticket an agent deleted, which the new one replaces
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,15 @@ def plan(facts: Facts, *, now: float) -> Plan:
     if not facts.create:
         return Plan(tags=decision.tags, routing=facts.routing, approval=approval, start=held)
     tags = tuple(dict.fromkeys(channel_tags(facts.event) + facts.crm_tags + decision.tags))
-    return Plan(create=True, tags=tags, fields=facts.fields, routing=facts.routing, explanation=facts.explanation,
+    return Plan(create=True, tags=tags, fields=facts.fields, routing=facts.routing, explanation=_explanation(facts),
                 approval=approval, start={"create_started_at": now, **facts.owed, **held})  # fmt: skip
+
+
+def _explanation(facts: Facts) -> str:
+    """The new ticket's first note: the rules' reasons, after a line naming the deleted ticket it replaces (the
+    agents' only way from it to the thread's history: a follow-up link can name a closed ticket only)."""
+    deleted = messages.deleted_ticket_note(facts.deleted_ticket) if facts.deleted_ticket else ""
+    return "\n\n".join(part for part in (deleted, facts.explanation) if part)
 
 
 def ticket(planned: Plan, event: SocialEvent, requester_id: str, *, followup_of: str | None) -> NewTicket:

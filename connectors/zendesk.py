@@ -67,6 +67,7 @@ STATUS_ERRORS: dict[int, tuple[type[errors.BridgeError], str]] = {
     429: (errors.RateLimited, "Zendesk rate limit reached"),
 }
 CLOSED = (errors.TicketClosed, "the ticket is closed and can no longer be updated")
+DELETED = "the ticket was deleted in Zendesk"
 #: Update Ticket's "30 updates per 10 minutes per user per ticket" (developer.zendesk.com/api-reference/
 #: introduction/rate-limits, "Endpoint rate limits"): a 429 told apart by :func:`_one_ticket_limited`. It
 #: holds back this ticket only, so it is retryable after ``Retry-After`` but not RateLimited: no pause.
@@ -258,14 +259,15 @@ class ZendeskHelpdesk:
     ) -> TicketRef:
         """One update: the comment, status open (or the rules'), the rules' tags added (``additional_tags``
         keeps the agents' own) and their priority, group... set. The update's audit says whether the ticket
-        was solved (``reopened``: the message starts a new conversation episode)."""
+        was solved (``reopened``: the message starts a new conversation episode). A closed ticket raises
+        :class:`TicketClosed`, a deleted one :class:`TicketDeleted` (Zendesk's 404)."""
         comment = Comment(body=body, author_id=_number(requester_id), public=True)
         update = Ticket(id=_number(ticket_id), comment=comment, status="open")
         if tags:
             update.additional_tags = list(tags)
         if routing:
             _route(update, routing, routing.fields)
-        with _translated(idempotent=False):
+        with _deleted_if_not_found(), _translated(idempotent=False):
             result = self._zenpy.tickets.update(update)
         return replace(_ref(result.ticket), reopened=_was_solved(result))
 
@@ -297,7 +299,9 @@ class ZendeskHelpdesk:
         return None if author is None else str(author)
 
     def has_comment_containing(self, ticket_id: str, marker: str) -> bool:
-        return any(marker in str(comment.get("body") or "") for comment, _ in self._comments_with_authors(ticket_id))
+        """Raises :class:`TicketDeleted` for a deleted ticket: what was written there is gone with it."""
+        with _deleted_if_not_found():
+            return any(marker in str(c.get("body") or "") for c, _ in self._comments_with_authors(ticket_id))
 
     def agent_replies(self, ticket_id: str) -> list[AgentReply]:
         return self.ticket_replies(ticket_id)[0]
@@ -508,6 +512,20 @@ def _error_for(response: requests.Response) -> errors.BridgeError:
     code = body.get("error") if isinstance(body.get("error"), str) else None
     retry_after = retry_after_seconds(response.headers) if kind.retryable else None
     return kind(message, platform=PLATFORM, http_status=status, retry_after=retry_after, code=code)
+
+
+@contextmanager
+def _deleted_if_not_found() -> Iterator[None]:
+    """Zendesk's 404 ``RecordNotFound`` for a ticket the bridge made is a ticket an agent deleted: Delete Ticket
+    keeps it 30 days in "Deleted tickets" (restorable: ``GET /api/v2/deleted_tickets``), and the Tickets API
+    finds it no more (zenpy#259: a deleted ticket's comments raise ``RecordNotFoundException``). Any other
+    404 (an unknown endpoint, ``InvalidEndpoint``) stays :class:`NotFound`."""
+    try:
+        yield
+    except errors.NotFound as e:
+        if e.code != "RecordNotFound":
+            raise
+        raise errors.TicketDeleted(DELETED, platform=PLATFORM, http_status=e.http_status, code=e.code) from e
 
 
 def _refused_user_fields(response: requests.Response | None) -> tuple[str, ...]:

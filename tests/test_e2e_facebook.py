@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from bridge import inbound, outbound
 from bridge.store import pauses
 from sandbox.base import Fault
-from sandbox.stack import HELPDESKS, PAGE_ID, Stack
+from sandbox.stack import HELPDESKS, PAGE_ID, ZENDESK_EMAIL, ZENDESK_TOKEN, Stack
 from tests.support import (
     REQUESTER_PATHS,
     WallClock,
@@ -214,6 +215,62 @@ def test_a_follow_up_whose_create_died_before_its_call_opens_a_new_ticket(tmp_pa
         assert third["id"] not in (first, second)
         assert "Order 3 is late" in stack.helpdesk.comments(third["id"])[0]["body"]
         assert stack.store.thread(key).ticket_id == str(third["id"])  # type: ignore[union-attr]
+
+
+def delete_ticket(stack: Stack, ticket_id: int) -> None:
+    """An agent deletes the ticket: on Zendesk through Delete Ticket (204; then 404 on every call about it),
+    on Freshdesk as its simulator plays a soft delete (``deleted: true``, refused for notes)."""
+    if stack.helpdesk_name == "freshdesk":
+        stack.helpdesk.set_status(ticket_id, "deleted")
+        return
+    url = f"{stack.zendesk.url}/api/v2/tickets/{ticket_id}.json"
+    assert requests.delete(url, auth=(f"{ZENDESK_EMAIL}/token", ZENDESK_TOKEN), timeout=10).status_code == 204
+
+
+def test_a_deleted_ticket_makes_way_for_a_new_ticket_with_the_customers_words(stack: Stack) -> None:
+    """An agent deleted the thread's ticket, then the customer wrote again: on Zendesk, which answers 404 for a
+    deleted ticket, the message was dead-lettered. It opens a new ticket (tagged as a new thread's, no follow-up
+    link: Zendesk links closed tickets only) with a note naming the deleted one, and the answer reaches them."""
+    stack.meta.customer_message(PAGE_ID, psid="79", text="Where is order 5?")
+    first = one_ticket(stack)
+    settle(stack)
+    delete_ticket(stack, first["id"])
+    stack.meta.customer_message(PAGE_ID, psid="79", text="Hello?? Order 5!")
+    new = stack.wait_for(lambda: len(tickets(stack)) == 2 and tickets(stack)[1])
+    settle(stack)
+    assert stack.store.rows("dead_letters") == [] and stack.store.counts("inbox") == {"done": 2}
+    assert "Hello?? Order 5!" in stack.helpdesk.comments(new["id"])[0]["body"]
+    assert sorted(new["tags"]) == sorted(first["tags"]) and "messenger" in new["tags"]
+    assert [n for n in notes(stack, new["id"]) if f"#{first['id']}" in n and "deleted" in n]
+    if stack.helpdesk_name == "zendesk":
+        assert new["via"]["source"]["rel"] is None
+    assert stack.store.rows("threads")[0]["ticket_id"] == str(new["id"])
+    reply_and_notify(stack, new["id"], "Order 5 ships today.")
+    stack.wait_for(lambda: stack.meta.sent_messages)
+    assert [(m["recipient"], m["text"]) for m in stack.meta.sent_messages] == [("79", "Order 5 ships today.")]
+
+
+def test_a_new_ticket_for_a_deleted_one_is_made_once_when_its_answer_is_lost(tmp_path: Path, helpdesk: str) -> None:
+    """The create that replaces a deleted ticket times out after the helpdesk made it: the retry looks first
+    (the thread's row still names the deleted ticket, which Zendesk no longer finds) and makes no second one."""
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
+        section = stack.config.helpdesk_section
+        impatient = replace(stack.config, helpdesk_section=replace(section, values={**section.values, "timeout": 0.5}))
+        later = WallClock()
+        rt, key = step_runtime(stack, clock=later, config=impatient), f"facebook:{PAGE_ID}:messenger:63"
+        stack.meta.customer_message(PAGE_ID, psid="63", text="first words")
+        inbound.process_thread(rt, key, "worker-1")
+        delete_ticket(stack, tickets(stack)[0]["id"])
+        stack.helpdesk.slow_after_commit("/api/v2/tickets", "POST", seconds=2)
+        stack.meta.customer_message(PAGE_ID, psid="63", text="second words")
+        inbound.process_thread(rt, key, "worker-1")
+        assert len(tickets(stack)) == 2 and stack.store.counts("inbox") == {"done": 1, "pending": 1}
+        later.advance(3600)
+        inbound.process_thread(rt, key, "worker-1")  # the retry, once it is due
+        assert stack.store.counts("inbox") == {"done": 2} and stack.store.rows("dead_letters") == []
+        new = tickets(stack)[-1]
+        assert len(tickets(stack)) == 2 and "second words" in stack.helpdesk.comments(new["id"])[0]["body"]
+        assert stack.store.rows("threads")[0]["ticket_id"] == str(new["id"])
 
 
 # -- nothing doubled -------------------------------------------------------------------------------------------

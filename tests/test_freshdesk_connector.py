@@ -482,22 +482,23 @@ def test_customer_comment_reopens_first(sim: FreshdeskSimulator, helpdesk: Fresh
     assert put.json == {"status": 2} and put.at <= note.at
 
 
-@pytest.mark.parametrize("status", ["closed", "deleted"])
+@pytest.mark.parametrize(("status", "raised"), [("closed", errors.TicketClosed), ("deleted", errors.TicketDeleted)])
 def test_closed_or_deleted_ticket_raises_ticket_closed(
-    sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk, status: str
+    sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk, status: str, raised: type[errors.TicketClosed]
 ) -> None:
+    """A closed ticket gets a follow-up; a deleted one (in the trash) a new ticket, as on Zendesk."""
     requester, ticket_id = open_ticket(helpdesk)
     sim.set_status(ticket_id, status)
 
     with pytest.raises(errors.TicketClosed) as caught:
         helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="hello?")
 
-    assert status in caught.value.message and not caught.value.retryable
+    assert type(caught.value) is raised and status in caught.value.message and not caught.value.retryable
     assert len(sim.comments(ticket_id)) == 1
 
 
-def test_a_vanished_ticket_also_needs_a_follow_up(helpdesk: FreshdeskHelpdesk) -> None:
-    with pytest.raises(errors.TicketClosed) as caught:
+def test_a_vanished_ticket_is_a_deleted_one(helpdesk: FreshdeskHelpdesk) -> None:
+    with pytest.raises(errors.TicketDeleted) as caught:
         helpdesk.add_customer_comment("987654", requester_id="1", body="hello?")
     assert caught.value.http_status == 404
 

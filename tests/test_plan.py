@@ -35,6 +35,16 @@ def test_a_first_message_plans_the_ticket_and_makes_create_started_durable_first
     assert ticket.body and ticket.subject and ticket.routing == URGENT
 
 
+def test_a_ticket_replacing_a_deleted_one_is_a_new_threads_whose_first_note_names_it() -> None:
+    thread = replace(NEW, ticket_id="9")
+    planned = plan.plan(replace(facts(RULED, thread=thread), deleted_ticket="9"), now=123.0)
+    assert planned == replace(plan.plan(facts(RULED, thread=thread), now=123.0), explanation=planned.explanation)
+    assert planned.explanation.startswith("This social thread's previous ticket #9 was deleted")
+    assert planned.explanation.endswith("\n\nTriage rules that fired: ...")
+    alone = plan.plan(replace(facts(thread=thread), explanation="", deleted_ticket="9"), now=1.0).explanation
+    assert alone.startswith("This social thread's previous ticket #9 was deleted") and "\n" not in alone
+
+
 def test_a_follow_up_carries_only_the_rules_and_records_nothing_before() -> None:
     thread = replace(NEW, ticket_id="9", approval="rule legal")
     planned = plan.plan(facts(RULED, thread=thread, create=False), now=123.0)

@@ -235,6 +235,22 @@ def test_closed_ticket_raises_ticket_closed(sim: ZendeskSimulator, helpdesk: Zen
     assert len(sim.comments(ticket_id)) == 1
 
 
+def test_a_deleted_ticket_raises_ticket_deleted(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
+    """Zendesk answers 404 RecordNotFound about a deleted ticket: the customer's next message needs a new ticket,
+    whether it is written or looked for after a crash; not a follow-up (only a closed ticket can be followed up)."""
+    requester, ticket_id = open_ticket(helpdesk)
+    helpdesk.api("DELETE", f"/api/v2/tickets/{ticket_id}.json")
+
+    with pytest.raises(errors.TicketDeleted) as caught:
+        helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="hello?")
+    with pytest.raises(errors.TicketDeleted):
+        helpdesk.has_comment_containing(ticket_id, "hello?")
+
+    assert (caught.value.http_status, caught.value.code, caught.value.retryable) == (404, "RecordNotFound", False)
+    assert isinstance(caught.value.__cause__, errors.NotFound)  # the one table's 404, made precise
+    assert helpdesk.find_ticket("facebook:1:comment:9") is None
+
+
 def test_internal_note_is_private_and_by_the_bridge(sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk) -> None:
     _, ticket_id = open_ticket(helpdesk)
 

@@ -229,10 +229,11 @@ class FreshdeskHelpdesk:
         nobody, and ``incoming`` tells it apart from agents' replies.
 
         A pending or resolved ticket is reopened first (a status change is safe to repeat, a note is
-        not); a closed or deleted one raises :class:`TicketClosed` so that a follow-up is opened. The
-        rules' ``tags`` (added to the ticket's: a PUT replaces the list) and ``routing`` go in that same
-        PUT; on an open ticket they cost one PUT, since Freshdesk's notes cannot change the ticket. A
-        resolved ticket's ref says so (``reopened``: the message starts a new conversation episode).
+        not); a closed one raises :class:`TicketClosed` so that a follow-up is opened, a deleted one
+        :class:`TicketDeleted` so that a new ticket is. The rules' ``tags`` (added to the ticket's: a PUT
+        replaces the list) and ``routing`` go in that same PUT; on an open ticket they cost one PUT, since
+        Freshdesk's notes cannot change the ticket. A resolved ticket's ref says so (``reopened``: the
+        message starts a new conversation episode).
         """
         path = _ticket_path(ticket_id)
         ticket = self._ticket_or_closed(ticket_id)
@@ -452,13 +453,16 @@ class FreshdeskHelpdesk:
             log.warning("freshdesk: could not link closed ticket %s to its follow-up %s: %s", old_id, new_id, e)
 
     def _ticket_or_closed(self, ticket_id: str) -> dict[str, Any]:
+        """The ticket, unless it can take no more: closed (a follow-up is opened), deleted (in the trash,
+        ``deleted: true``) or gone for good (404): a new ticket is opened, as for Zendesk's deleted tickets."""
         try:
             ticket = self._api.json("GET", _ticket_path(ticket_id), "could not read the ticket")
         except errors.NotFound as e:
-            raise errors.TicketClosed("the ticket no longer exists", platform=PLATFORM, http_status=404) from e
-        if ticket.get("deleted") or ticket.get("status") == CLOSED:
-            why = "deleted" if ticket.get("deleted") else "closed"
-            raise errors.TicketClosed(f"the ticket is {why}: a follow-up ticket is needed", platform=PLATFORM)
+            raise errors.TicketDeleted("the ticket no longer exists", platform=PLATFORM, http_status=404) from e
+        if ticket.get("deleted"):
+            raise errors.TicketDeleted("the ticket is deleted: a new ticket is needed", platform=PLATFORM)
+        if ticket.get("status") == CLOSED:
+            raise errors.TicketClosed("the ticket is closed: a follow-up ticket is needed", platform=PLATFORM)
         return ticket
 
     def _carries(self, ticket: dict[str, Any], value: str) -> bool:
