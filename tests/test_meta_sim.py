@@ -387,6 +387,30 @@ def test_an_empty_text_is_refused_with_or_without_quick_replies(sim: MetaSimulat
     assert "non-empty" in error["message"] and sim.sent_messages == []
 
 
+@pytest.mark.parametrize(
+    "template",
+    [{"name": "hello_world", "language": "en_US"}, {"language": {"code": "en_US"}}, {"name": "hello_world"},
+     {"name": "hello_world", "language": {"policy": "deterministic"}}],
+    ids=["language-as-text", "no-name", "no-language", "no-code"],
+)  # fmt: skip
+def test_a_whatsapp_template_needs_its_name_and_language_code(template: dict[str, Any]) -> None:
+    """The template object's ``name`` and ``language`` (with ``code``) are required: each missing is Graph's #100,
+    never the simulator breaking; with both, the approved ``hello_world`` is sent."""
+    phone, token, customer = "106540352242922", "EAAJB-wa-token", "16505551234"
+    with MetaSimulator(SECRET, whatsapp={phone: token}, whatsapp_numbers={phone: "15550783881"}) as wa:
+        wa.whatsapp_message(phone, wa_id=customer, text="hi", send=False)
+        url, headers = f"{wa.url}/v21.0/{phone}/messages", {"Authorization": f"Bearer {token}"}
+        body = {"messaging_product": "whatsapp", "to": customer, "type": "template"}
+
+        refused = requests.post(url, json={**body, "template": template}, headers=headers, timeout=5)
+        good = {"name": "hello_world", "language": {"code": "en_US"}}
+        sent = requests.post(url, json={**body, "template": good}, headers=headers, timeout=5)
+
+    assert_graph_error(refused, 400, 100)
+    assert "template['" in refused.json()["error"]["message"]
+    assert sent.status_code == 200 and sent.json()["messages"][0]["message_status"] == "accepted"
+
+
 def test_expired_token_answers_190_463(sim: MetaSimulator) -> None:
     sim.expire_token(PAGE)
     response = graph(sim, "GET", "/me")

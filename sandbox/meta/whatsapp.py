@@ -277,7 +277,7 @@ class WhatsAppMixin(MetaCore):
         if kind == "interactive":
             return {"interactive": reply_buttons(body)}
         if kind == "template":
-            name, language = str(body.get("name") or ""), str((body.get("language") or {}).get("code") or "")
+            name, language = _template_name(body)
             if (name, language) not in self.wa_templates:
                 raise wa_error(132001, f"template name ({name}) does not exist in {language or 'any language'}")
             return {"template": name, "language": language}
@@ -295,6 +295,21 @@ class WhatsAppMixin(MetaCore):
             return [self._wa_payload(phone_id, {"statuses": [status_object(wamid, to, "failed", now, 131026)]})]
         return [self._wa_payload(phone_id, {"statuses": [status_object(wamid, to, s, now, None)]})
                 for s in ("sent", "delivered")]  # fmt: skip
+
+
+def _template_name(template: Payload) -> tuple[str, str]:
+    """A template message's ``name`` and ``language.code``: the template object is a ``name`` and a ``language``
+    object with its ``code`` (WhatsApp's own Node.js SDK reference, Template Object and Language Object:
+    whatsapp.github.io/WhatsApp-Nodejs-SDK/api-reference/types/TemplateObject). Either missing, or not of its
+    type, is refused as a missing parameter (#100, wording best effort); a string ``language`` broke the simulator
+    (answered as an unknown path, 2500)."""
+    name, language = template.get("name"), template.get("language")
+    if not isinstance(name, str) or not name:
+        raise bad_param("The parameter template['name'] is required.")
+    code = language.get("code") if isinstance(language, dict) else None
+    if not isinstance(code, str) or not code:
+        raise bad_param("The parameter template['language']['code'] is required.")
+    return name, code
 
 
 BUTTON_BODY, BUTTONS_MAX, BUTTON_TITLE, BUTTON_ID = 1024, 3, 20, 256
