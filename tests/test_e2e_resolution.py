@@ -60,7 +60,9 @@ def test_doctor_flags_a_trigger_set_up_before_it_fired_on_solved(tmp_path: Path)
         setup(helpdesk, "https://bridge.acme.example/webhooks/zendesk")
         [trigger] = [t for t in stack.zendesk.triggers if t["title"] == TRIGGER_TITLE]
         old = {"all": [*trigger_conditions()["all"], *trigger_conditions()["any"][:1]], "any": []}
-        helpdesk.api("PUT", f"/api/v2/triggers/{trigger['id']}.json", {"trigger": {"conditions": old}})
+        # Zendesk clears the actions of an update that sends the conditions alone: both go, as an old setup left them
+        again = {"conditions": old, "actions": trigger["actions"]}
+        helpdesk.api("PUT", f"/api/v2/triggers/{trigger['id']}.json", {"trigger": again})
         report = setup(helpdesk, "https://bridge.acme.example/webhooks/zendesk", dry_run=True)
         assert f"would update trigger {TRIGGER_TITLE!r} (public comment or solved, tag socialdesk, not via API)" in (
             report.actions
