@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge import figures, outbound, schedules, triage
+from bridge import figures, messages, outbound, schedules, triage
 from bridge.calendars import Unknown
 from bridge.errors import BridgeError
 from bridge.events import AuthorKind, Delivery, SocialEvent, TicketRef
@@ -61,7 +61,7 @@ def plan(
     latest = state.latest if state is not None else rt.store.latest_ack(event.thread_key)
     if not (opens_episode or latest is None or str(latest["ticket_id"]) != str(thread.ticket_id)):
         why = "already acknowledged in this episode" if latest["status"] in LIVE else "decided at the episode's start"
-        log.info("no auto-ack for %s: %s", event.thread_key, why)
+        log.info("no auto-ack for %s: %s", messages.key_shown(event.thread_key), why)
         return None
     restarted = figures.ticket_restarted(thread.ticket_id, ticket)
     facts = _facts(rt, event, ticket.id, restarted=restarted, calendar=rules.calendar, state=state)
@@ -72,11 +72,13 @@ def plan(
 def _record(rt: Runtime, event: SocialEvent, ticket_id: str, verdict: AutoAck | NoAck) -> dict[str, Any]:
     at, public = event.created_at.timestamp(), is_public(event.platform, event.kind, event.reply_to)
     if isinstance(verdict, NoAck):
-        log.info("no auto-ack for %s: %s", event.thread_key, verdict.reason)
+        log.info("no auto-ack for %s: %s", messages.key_shown(event.thread_key), verdict.reason)
         status, text, reason, due_at = "none", None, verdict.reason, None
     else:
         status, text, reason, due_at = "due", verdict.text, None, rt.policy.clock() + verdict.delay
-        log.info("auto-ack (%s) for %s due in %.0fs", verdict.template, event.thread_key, verdict.delay)
+        log.info(
+            "auto-ack (%s) for %s due in %.0fs", verdict.template, messages.key_shown(event.thread_key), verdict.delay
+        )
     return ack_row(thread_key=event.thread_key, episode_at=at, ticket_id=ticket_id, public=public,
                    status=status, text=text, reason=reason, due_at=due_at)  # fmt: skip
 
@@ -158,7 +160,7 @@ def _send(rt: Runtime, row: dict[str, Any]) -> int:
     now = rt.policy.clock()
     blocker = _blocker(rt, row, thread, now)
     if blocker:
-        log.info("auto-ack %d for %s cancelled: %s", row["id"], row["thread_key"], blocker)
+        log.info("auto-ack %d for %s cancelled: %s", row["id"], messages.key_shown(row["thread_key"]), blocker)
         rt.store.set_ack(int(row["id"]), status="cancelled", reason=blocker)
         return 0
     if thread is None or not rt.store.set_ack(int(row["id"]), status="sending"):
@@ -176,7 +178,9 @@ def _tell_unknown(rt: Runtime, row: dict[str, Any]) -> int:
         log.warning("the note on auto-ack %d, cut off mid-send, is owed: %s", row["id"], e)
         return 0
     rt.store.set_ack(int(row["id"]), status="unknown_noted", when="unknown")
-    log.warning("auto-ack %d for %s was cut off mid-send; its ticket is told", row["id"], row["thread_key"])
+    log.warning(
+        "auto-ack %d for %s was cut off mid-send; its ticket is told", row["id"], messages.key_shown(row["thread_key"])
+    )
     return 0
 
 
@@ -205,7 +209,7 @@ def _deliver(rt: Runtime, row: dict[str, Any], thread: ThreadRow, channel: Socia
         key = outbound.reply_key(hd, comment_id)
         delivery = rt.policy.call(channel.name, lambda: _sender(channel, thread, text, now, key))
     except BridgeError as e:  # an ack is worth one try: late, it would promise what is no longer true
-        log.warning("auto-ack %d for %s not sent: %s", row["id"], thread.key, e)
+        log.warning("auto-ack %d for %s not sent: %s", row["id"], messages.key_shown(thread.key), e)
         rt.store.finish_delivery(hd, comment_id, status="failed", platform=thread.platform, error=e.message)
         rt.store.set_ack(int(row["id"]), status="failed", reason=e.message, when="sending")
         return 0
@@ -213,7 +217,7 @@ def _deliver(rt: Runtime, row: dict[str, Any], thread: ThreadRow, channel: Socia
     rt.store.finish_delivery(hd, comment_id, status="sent", platform=thread.platform, message_ids=sent)
     rt.store.set_ack(int(row["id"]), status="sent", when="sending")
     _note(rt, str(row["ticket_id"]), text, _template(rt, thread) if delivery.note else None)
-    log.info("auto-ack %d sent for %s", row["id"], thread.key)
+    log.info("auto-ack %d sent for %s", row["id"], messages.key_shown(thread.key))
     return 1
 
 

@@ -45,11 +45,11 @@ def answer(rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, *
     started = event.created_at.timestamp() if opens_episode else float(thread.episode_started_at or 0.0)
     comments = rt.store.bot_steps(event.thread_key, started, ending=":" + _digest(event))
     if any(c.endswith(":" + _digest(event)) for c in comments):  # the event applied again: its answer is out
-        log.info("no bot answer for %s: this message had its answer before", event.thread_key)
+        log.info("no bot answer for %s: this message had its answer before", messages.key_shown(event.thread_key))
         return
     verdict = decide(replace(_facts(rt, event, comments, started, opens_episode), approval=thread.approval), config)
     if isinstance(verdict, NoReply):
-        log.info("no bot answer for %s: %s", event.thread_key, verdict.reason)
+        log.info("no bot answer for %s: %s", messages.key_shown(event.thread_key), verdict.reason)
         return
     _send(rt, event, thread, ticket_id, verdict)
 
@@ -99,14 +99,18 @@ def _send(rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, re
     hd, comment = rt.helpdesk.name, comment_id(reply.step, reply.name, event)
     channel = rt.channels.get(event.channel)
     if channel is None:
-        log.warning("no bot answer for %s: the channel is not configured", event.thread_key)
+        log.warning("no bot answer for %s: the channel is not configured", messages.key_shown(event.thread_key))
         return
     if reply.fields and not _fields_set(rt, ticket_id, reply, event):
         return
     now = rt.policy.clock()
     if not rt.store.start_delivery(helpdesk=hd, comment_id=comment, ticket_id=ticket_id, thread_key=event.thread_key,
                                    at=now, author_kind=AuthorKind.BOT):  # fmt: skip
-        log.info("bot %s for %s was sent before (the event is applied again)", reply.step, event.thread_key)
+        log.info(
+            "bot %s for %s was sent before (the event is applied again)",
+            reply.step,
+            messages.key_shown(event.thread_key),
+        )
         return
     state = _state(thread, event, ticket_id)
     try:
@@ -118,7 +122,7 @@ def _send(rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, re
         return
     rt.store.finish_delivery(hd, comment, status="sent", platform=event.platform, message_ids=delivery.message_ids)
     metrics.bot_message(event.channel, str(reply.step), "sent")
-    log.info("bot %s (%s) sent for %s", reply.step, reply.name or "-", event.thread_key)
+    log.info("bot %s (%s) sent for %s", reply.step, reply.name or "-", messages.key_shown(event.thread_key))
     _note(rt, ticket_id, f"{HANDOFF_NOTE if reply.step == Step.HANDOFF else ''}{NOTE_PREFIX} {_shown(reply)}")
 
 
@@ -129,13 +133,15 @@ def _fields_set(rt: Runtime, ticket_id: str, reply: BotReply, event: SocialEvent
     link; a postponed one would write its ticket again): a note gives the agent the value instead."""
     hd = rt.helpdesk
     if not isinstance(hd, TicketFields):
-        log.warning("bot for %s: the helpdesk %s cannot set fields", event.thread_key, hd.name)
+        log.warning("bot for %s: the helpdesk %s cannot set fields", messages.key_shown(event.thread_key), hd.name)
         return False
     fields = dict(reply.fields)
     try:
         rt.policy.call(hd.name, lambda: hd.set_fields(ticket_id, fields, note=messages.bot_field_note(fields)))
     except BridgeError as e:
-        log.warning("bot for %s: the ticket field could not be set, no thanks sent: %s", event.thread_key, e)
+        log.warning(
+            "bot for %s: the ticket field could not be set, no thanks sent: %s", messages.key_shown(event.thread_key), e
+        )
         _note(rt, ticket_id, messages.bot_field_failed_note(fields, e.message))
         return False
     return True
@@ -157,7 +163,7 @@ def _state(thread: ThreadRow, event: SocialEvent, ticket_id: str) -> ThreadState
 
 
 def _failed(rt: Runtime, event: SocialEvent, ticket_id: str, comment: str, reply: BotReply, e: BridgeError) -> None:
-    log.warning("bot %s for %s not sent: %s", reply.step, event.thread_key, e)
+    log.warning("bot %s for %s not sent: %s", reply.step, messages.key_shown(event.thread_key), e)
     rt.store.finish_delivery(rt.helpdesk.name, comment, status="failed", platform=event.platform, error=e.message)
     metrics.bot_message(event.channel, str(reply.step), "failed")
     _note(rt, ticket_id, f"{FAILED_PREFIX} ({e.message}). It said: {_shown(reply)}")

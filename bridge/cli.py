@@ -27,9 +27,11 @@ log = logging.getLogger("socialdesk")
 
 def _config(path: str | None) -> config_module.Config:
     try:
-        return config_module.load(path)
+        loaded = config_module.load(path)
     except BridgeError as e:
         raise click.ClickException(f"configuration: {e.message}") from None
+    logs.use_pseudonyms(loaded)  # status and dead-letters name customers as serve's and worker's logs do
+    return loaded
 
 
 dry_run_option = click.option("--dry-run", is_flag=True, help="print what would change, change nothing")
@@ -277,16 +279,22 @@ def db_upgrade(config_path: str | None, revision: str) -> None:
 
 @main.command("dead-letters")
 @config_option
-def dead_letters(config_path: str | None) -> None:
-    """List work that failed for good, with the reason."""
+@click.option("--reveal", is_flag=True, help="show each thread key as stored (a WhatsApp key holds a phone number)")
+def dead_letters(config_path: str | None, reveal: bool) -> None:
+    """List work that failed for good, with the reason.
+
+    A thread is named as the logs name it (a WhatsApp customer by pseudonym), so the listing can be pasted where
+    the logs go and matched with their lines; ``--reveal`` gives the stored key, to find the conversation."""
     import datetime as dt
 
+    from bridge import messages
     from bridge.store import Store
 
     letters = Store.from_url(_config(config_path).database_url).open_dead_letters()
     for letter in letters:
         when = dt.datetime.fromtimestamp(letter["created_at"], dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-        click.echo(f"{letter['id']:>6}  {when}  {letter['source']}#{letter['source_id']}  {letter['key']}")
+        key = letter["key"] if reveal else messages.key_shown(letter["key"])
+        click.echo(f"{letter['id']:>6}  {when}  {letter['source']}#{letter['source_id']}  {key}")
         click.echo(f"        {letter['error']}")
     click.echo(
         f"{len(letters)} dead letter(s)" + ("; `socialdesk replay ID...` or `--all` re-runs them" if letters else "")

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bridge import messages
 from bridge.config import DEFAULT_CACHE_TTL
 from bridge.errors import BridgeError
 from bridge.events import SocialEvent
@@ -72,7 +73,7 @@ def look_up_from(rt: Runtime, event: SocialEvent, cached: dict[str, str] | None)
         # one attempt: the ticket must not wait for the CRM, and a later enrichment is owed anyway
         record = rt.policy.call(crm.name, lambda: crm.lookup(platform=event.platform, author=event.author), attempts=1)
     except BridgeError as e:
-        log.warning("salesforce lookup for %s failed: %s", key, e)
+        log.warning("salesforce lookup for %s failed: %s", messages.key_shown(key), e)
         return Lookup("unavailable", {}, e.message)
     if record is None:
         return Lookup("none", {}, fetched=True)

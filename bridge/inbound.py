@@ -88,22 +88,28 @@ def _apply(rt: Runtime, pending: PendingEvent) -> bool:
     except BridgeError as e:
         if e.retryable and attempts + 1 < MAX_ATTEMPTS:
             delay = backoff_for(attempts + 1, e)
-            log.warning("inbox %d (%s) postponed %.0fs: %s", row_id, event.thread_key, delay, e)
+            log.warning("inbox %d (%s) postponed %.0fs: %s", row_id, messages.key_shown(event.thread_key), delay, e)
             rt.store.postpone("inbox", [row_id], delay=delay, error=str(e))
             return False
-        log.error("inbox %d (%s) dead-lettered: %s", row_id, event.thread_key, e)
+        log.error("inbox %d (%s) dead-lettered: %s", row_id, messages.key_shown(event.thread_key), e)
         rt.store.dead_letter("inbox", [row_id], key=event.thread_key, error=str(e))
         return True
     except Exception as e:  # a bug must not wedge the thread: park the event, visibly
         error = f"unexpected error: {describe(e)}"
         # the traceback for a bug; a database error's own text would quote the row (customer data)
-        log.error("inbox %d (%s) failed: %s", row_id, event.thread_key, error, exc_info=not hasattr(e, "orig"))
+        log.error(
+            "inbox %d (%s) failed: %s",
+            row_id,
+            messages.key_shown(event.thread_key),
+            error,
+            exc_info=not hasattr(e, "orig"),
+        )
         rt.store.dead_letter("inbox", [row_id], key=event.thread_key, error=error)
         return True
     changes = outcome.thread_changes
     new_ticket = (rt.helpdesk.name, changes["ticket_id"]) if "ticket_id" in changes else None
     if outcome.ignored:
-        log.info("inbox %d (%s) ignored: %s", row_id, event.thread_key, outcome.ignored)
+        log.info("inbox %d (%s) ignored: %s", row_id, messages.key_shown(event.thread_key), outcome.ignored)
     rt.store.finish_event(
         row_id,
         event.thread_key,
@@ -154,7 +160,7 @@ def _pauses_read(rt: Runtime) -> list[str] | None:
 def _handle(rt: Runtime, pending: PendingEvent, context: ThreadContext) -> Outcome:
     event = pending.event
     if context.echo:
-        log.info("dropping the echo of our own message %s on %s", event.message_id, event.channel)
+        log.info("dropping the echo of our own message %s on %s", messages.key_shown(event.message_id), event.channel)
         return Outcome(ignored="echo of our own message")
     if event.kind == "status":
         return _record_status(rt, event)
@@ -254,7 +260,7 @@ def _open_ticket(
     if thread.create_started_at is not None:  # an earlier attempt may have created it: look first
         found = rt.policy.call(hd.name, lambda: hd.find_ticket(event.thread_key))
         if found is not None and _made_by_this_create(rt, thread, found, thread.create_started_at, followup_of):
-            log.info("recovered ticket %s for %s by external_id", found.id, event.thread_key)
+            log.info("recovered ticket %s for %s by external_id", found.id, messages.key_shown(event.thread_key))
             # an agent may have answered it while it was linked to nothing: its webhook found no thread
             rt.store.link_ticket(hd.name, found.id, event.thread_key)
             rt.store.record_ticket_event(hd.name, found.id, f"recovered:{found.id}")
@@ -266,7 +272,7 @@ def _open_ticket(
         if not hd.finds_tickets:
             raise  # trying again could open a second ticket: a dead letter, for a person to check
         raise _look_first_next_time(e) from e
-    log.info("opened ticket %s for %s", ticket.id, event.thread_key)
+    log.info("opened ticket %s for %s", ticket.id, messages.key_shown(event.thread_key))
     return ticket, {**_introduce_customer(rt, ticket, customer, planned.explanation), "create_started_at": None}
 
 
@@ -310,10 +316,10 @@ def _follow_up(
     try:
         return _comment(rt, pending, ticket_id, requester_id, planned), {}
     except TicketDeleted:
-        log.info("ticket %s was deleted; opening a new ticket for %s", ticket_id, event.thread_key)
+        log.info("ticket %s was deleted; opening a new ticket for %s", ticket_id, messages.key_shown(event.thread_key))
         return _reopen_as_new(rt, event, thread, requester_id, decision, deleted=ticket_id)
     except TicketClosed:
-        log.info("ticket %s is closed; opening a follow-up for %s", ticket_id, event.thread_key)
+        log.info("ticket %s is closed; opening a follow-up for %s", ticket_id, messages.key_shown(event.thread_key))
         return _reopen_as_new(rt, event, thread, requester_id, decision, followup_of=ticket_id)
 
 

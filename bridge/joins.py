@@ -101,7 +101,7 @@ def identity_key(rt: Runtime, event: SocialEvent) -> str:
 
 
 def _shown(rt: Runtime, event: SocialEvent) -> str:
-    return messages.identity_shown(identity_key(rt, event))
+    return messages.key_shown(identity_key(rt, event))
 
 
 def enabled(rt: Runtime) -> bool:
@@ -179,7 +179,7 @@ def _join(rt: Runtime, event: SocialEvent, contact: Contact, profile: UserProfil
         reason += f"; {_attach(rt, event, target)}"
     row = {"identity_key": key, "contact_id": contact.id, "user_id": target, "action": action.value, "reason": reason}
     rt.store.record_join({**row, "other_user_id": before if before != target else None}, user_id=target)
-    log.info("%s %s: user %s (%s)", messages.identity_shown(key), action.value, target, reason)
+    log.info("%s %s: user %s (%s)", messages.key_shown(key), action.value, target, reason)
     return target
 
 

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from bridge import messages
 from bridge.errors import LeaseBusy
 from bridge.store import Store
 
@@ -42,7 +43,7 @@ class Leases:
         """Take the lease on ``key`` (or raise :class:`LeaseBusy`), keep it alive, release it on exit."""
         ttl = ttl or self.ttl
         if not self.store.acquire_lease(key, owner, ttl=ttl):
-            raise LeaseBusy(f"{key} is being worked on")
+            raise LeaseBusy(f"{messages.key_shown(key)} is being worked on")  # logged with the inbox row
         with self._lock:
             self._held[(key, owner)] = ttl
             if self._keeper is None or not self._keeper.is_alive():
@@ -67,9 +68,9 @@ class Leases:
         try:
             renewed = self.store.renew_lease(key, owner, ttl=ttl)  # a lease released meanwhile stays released
         except Exception:  # the store is briefly unreachable: try again next round, before the TTL ends
-            log.warning("could not renew the lease on %s; retrying", key, exc_info=True)
+            log.warning("could not renew the lease on %s; retrying", messages.key_shown(key), exc_info=True)
             return
         with self._lock:
             still_held = (key, owner) in self._held
         if not renewed and still_held:
-            log.error("the lease on %s was lost (this worker stalled past lease_seconds)", key)
+            log.error("the lease on %s was lost (this worker stalled past lease_seconds)", messages.key_shown(key))

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bridge import messages
 from bridge.config import Config
 from bridge.errors import ConfigError
 
@@ -25,6 +26,7 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORMATS = ("text", "json")
 FORMAT_ENV = "SOCIALDESK_LOG_FORMAT"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+HELPDESK_CREDENTIALS = ("api_token", "oauth_token", "api_key")  # [zendesk] one of two, [freshdesk] api_key
 CHATTY = ("alembic", "huey")  # INFO lines at every start that an operator does not act on
 
 
@@ -55,6 +57,17 @@ def setup(config: Config) -> None:
     root.setLevel(level)
     for name in CHATTY:
         logging.getLogger(name).setLevel(level if level == logging.DEBUG else max(level, logging.WARNING))
+
+
+def use_pseudonyms(config: Config) -> None:
+    """Key the pseudonyms log lines and ``socialdesk status`` show for customers (:func:`bridge.messages.key_shown`)
+    with the helpdesk's credential, which every process of the installation holds: serve, worker and the CLI then
+    show one customer alike, and no one without that credential can tell which phone number a pseudonym is. A new
+    credential gives new pseudonyms."""
+    section = config.helpdesk_section
+    secret = next((value for key in HELPDESK_CREDENTIALS if (value := section.secret(key))), None)
+    if secret:
+        messages.use_pseudonym_key(f"{config.helpdesk}:{secret}")
 
 
 def log_level(config: Config) -> int:

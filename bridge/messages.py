@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
+import re
+import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -257,8 +260,42 @@ def bot_field_failed_note(fields: dict[str, str], reason: str) -> str:
     )
 
 
-def identity_shown(key: str) -> str:
-    """An ``identities`` key (helpdesk:platform:author id) for logs and ``socialdesk status``: the author id is a
-    WhatsApp number, an email, a handle, and a digest of a phone number is undone by trying them all, so the
-    platform only (the user id, said next to it, tells customers apart)."""
-    return ":".join(key.split(":", 2)[:2])
+#: The helpdesks an identity key (helpdesk:platform:author id) starts with.
+HELPDESK_NAMES = frozenset({"zendesk", "freshdesk"})
+#: An email address, or a number of 7 digits or more that may be a phone (own channels' ids are the caller's).
+_PERSONAL = re.compile(r"[^\s:@]+@[^\s:@]+|\+?\d(?:[ ().-]?\d){6,}")
+_pseudonym_key = secrets.token_bytes(32)  # until use_pseudonym_key: unguessable, the same in this process only
+
+
+def use_pseudonym_key(secret: str) -> None:
+    """Derive :func:`pseudonym`'s key from a secret every process of the installation holds
+    (:func:`bridge.logs.setup`), so that serve and worker show one customer alike in their logs."""
+    global _pseudonym_key
+    _pseudonym_key = hmac.digest(secret.encode(), b"socialdesk log pseudonyms", "sha256")
+
+
+def pseudonym(value: str) -> str:
+    """``~`` and 10 hex digits of a keyed hash of ``value``: stable, so the lines of one customer can be followed;
+    keyed, because a plain digest of a phone number is undone by hashing every number."""
+    return "~" + hmac.new(_pseudonym_key, value.encode(), "sha256").hexdigest()[:10]
+
+
+def key_shown(key: str) -> str:
+    """A key as a log line or ``socialdesk status`` shows it: a thread key (platform:account:thread id), an
+    identity key (helpdesk:platform:author id), an author's key (platform:author id: a requester's external id,
+    the CRM cache's) or a message id. The database keeps the real keys; here a WhatsApp customer (the wa_id is
+    the phone number, and a wamid message id encodes it), any identity's author and an own channel's email or
+    phone-like ids become their :func:`pseudonym`; other platforms' ids are no contact detail and stay. (A wamid is
+    base64 of the number and more: Meta's own example, tests/fixtures/meta/whatsapp_text_message.json from the
+    Cloud API webhooks overview, decodes to b'\\x1c\\x18\\x0b16503879439...'.)"""
+    head, _, rest = key.partition(":")
+    if head in HELPDESK_NAMES:  # the author id of any platform: a number, an email, a handle
+        platform, _, author = rest.partition(":")
+        return f"{head}:{platform}:{pseudonym(author)}"
+    if head == "whatsapp":  # the customer is the last part of a thread key and of an author's key
+        before, _, customer = key.rpartition(":")
+        return f"{before}:{pseudonym(customer)}"
+    if key.startswith("wamid."):
+        body, hash_sign, step = key.partition("#")  # a receipt's id is <wamid>#<status>
+        return "wamid." + pseudonym(body) + hash_sign + step
+    return _PERSONAL.sub(lambda m: pseudonym(m.group()), key) if head == "generic" else key

@@ -155,7 +155,10 @@ def _send(rt: Runtime, thread: ThreadRow, reply: AgentReply, *, approved: bool =
     if note:
         _tell_agent(rt, reply, note)
     log.info(
-        "delivered comment %s of ticket %s as %s", reply.comment_id, reply.ticket_id, ",".join(delivery.message_ids)
+        "delivered comment %s of ticket %s as %s",
+        reply.comment_id,
+        reply.ticket_id,
+        ",".join(map(messages.key_shown, delivery.message_ids)),
     )
     return 1
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from bridge import joins
+from bridge import joins, messages
 from bridge.enrich import Lookup
 from bridge.errors import BridgeError, RefusedFields
 from bridge.events import SocialEvent, UserProfile
@@ -61,7 +61,7 @@ def requester_for(
         degraded = _without_refused(event, e.fields)
         if degraded is None:
             raise
-        log.warning("%s: %s; the requester is made without it", event.thread_key, e.message)
+        log.warning("%s: %s; the requester is made without it", messages.key_shown(event.thread_key), e.message)
         event = degraded
         user_id = _ensure_requester(rt, event, profile)
     return user_id, event
@@ -100,5 +100,5 @@ def _platform_name(rt: Runtime, event: SocialEvent) -> str | None:
     try:
         return channel.display_name(event.author.id)
     except BridgeError as e:
-        log.info("no profile name for %s on %s: %s", event.author.id, event.channel, e)
+        log.info("no profile name for %s: %s", messages.key_shown(f"{event.platform}:{event.author.id}"), e)
         return None

@@ -86,7 +86,7 @@ def _joins(rows: list[dict[str, Any]]) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["action"]] = counts.get(row["action"], 0) + 1
-    latest = [f"{messages.identity_shown(r['identity_key'])} {r['action']}: {r['reason']}" for r in rows[:JOINS_SHOWN]]
+    latest = [f"{messages.key_shown(r['identity_key'])} {r['action']}: {r['reason']}" for r in rows[:JOINS_SHOWN]]
     return {"last_24h": counts, "latest": latest}
 
 

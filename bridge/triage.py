@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Sequence
 
-from bridge import enrich, schedules
+from bridge import enrich, messages, schedules
 from bridge.calendars import Unknown
 from bridge.errors import BridgeError
 from bridge.events import SocialEvent
@@ -43,7 +43,7 @@ def inside_hours(rt: Runtime, event: SocialEvent) -> bool | None:
     if calendar is None:
         return True
     if isinstance(calendar, Unknown):
-        log.info("business hours unknown for %s: %s", event.thread_key, calendar.reason)
+        log.info("business hours unknown for %s: %s", messages.key_shown(event.thread_key), calendar.reason)
         return None
     return calendar.is_open(event.created_at)
 
@@ -76,7 +76,7 @@ def classified(rt: Runtime, event: SocialEvent) -> Classified | None:
     try:
         verdict = rt.classify(event.text)
     except BridgeError as e:
-        log.warning("classifier failed for %s: %s", event.thread_key, e)
+        log.warning("classifier failed for %s: %s", messages.key_shown(event.thread_key), e)
         return None
     rt.last_classified = (event.text, verdict)
     return verdict

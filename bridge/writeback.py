@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bridge import messages
 from bridge.errors import BridgeError
 from bridge.events import AgentReply, Delivery, SocialEvent, ThreadState
 from bridge.registry import Runtime
@@ -38,7 +39,7 @@ def record_post(rt: Runtime, event: SocialEvent, thread: ThreadRow | None, recor
         )
         post_id = rt.policy.call(crm.name, lambda: crm.record_post(event, persona_id=persona, who_id=who), attempts=1)
     except BridgeError as e:
-        log.warning("salesforce write-back of %s skipped: %s", event.message_id, e)
+        log.warning("salesforce write-back of %s skipped: %s", messages.key_shown(event.message_id), e)
         return {}
     return {"crm_persona_id": persona, "crm_last_post_id": post_id}
 
@@ -60,7 +61,7 @@ def record_reply(rt: Runtime, thread: ThreadState, reply: AgentReply, delivery: 
             attempts=1,
         )
     except BridgeError as e:
-        log.warning("salesforce write-back of the reply to %s skipped: %s", thread.key, e)
+        log.warning("salesforce write-back of the reply to %s skipped: %s", messages.key_shown(thread.key), e)
 
 
 def _who(record: dict[str, str]) -> str | None:

@@ -7,8 +7,11 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from bridge import logs, messages
 from sandbox.base import Fault
-from sandbox.stack import PAGE_ID, Stack
+from sandbox.stack import PAGE_ID, WA_PHONE_ID, Stack
 from tests.support import settle, socialdesk, tickets
 
 
@@ -39,6 +42,26 @@ def test_a_permanent_failure_is_dead_lettered_listed_and_replayed(tmp_path: Path
         settle(stack)
         assert len(tickets(stack)) == 1 and stack.store.open_dead_letters() == []
         assert stack.store.counts("inbox") == {"done": 1}
+
+
+def test_a_whatsapp_dead_letter_is_listed_by_the_pseudonym_its_log_lines_show_and_revealed_on_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing is pasted where the logs go: a WhatsApp thread key holds the customer's number, so it names the
+    thread as the worker's log lines do (the pseudonym keyed by the config's helpdesk credential, the same in every
+    process); ``--reveal`` gives the stored key to the operator who must find the conversation."""
+    monkeypatch.setattr(messages, "_pseudonym_key", messages._pseudonym_key)  # put back after the test
+    with Stack(tmp_path, platforms=("whatsapp",)) as stack:
+        config = stack.write_config(tmp_path / "socialdesk.toml")
+        refusal = {"error": "RecordInvalid", "description": "Record validation errors"}
+        stack.helpdesk.inject(Fault(422, times=1, method="POST", path_prefix="/api/v2/tickets", body=refusal))
+        stack.meta.whatsapp_message(WA_PHONE_ID, wa_id="15551234567", text="Please help")
+        [letter] = stack.wait_for(lambda: stack.store.open_dead_letters())
+        listed, revealed = cli(config, "dead-letters"), cli(config, "dead-letters", "--reveal")
+    logs.use_pseudonyms(stack.config)  # as the worker and serve key it
+    assert letter["key"] == f"whatsapp:{WA_PHONE_ID}:chat:15551234567"
+    assert messages.key_shown(letter["key"]) in listed.stdout and "15551234567" not in listed.stdout
+    assert letter["key"] in revealed.stdout
 
 
 def test_a_store_failure_in_the_worker_is_retried_not_dead_lettered(tmp_path: Path) -> None:

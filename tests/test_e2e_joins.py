@@ -371,7 +371,7 @@ def test_a_whatsapp_join_records_and_logs_no_phone_number(
     tmp_path: Path, helpdesk: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The join's reason said the identity with its value ('phone_number identity 447700900555 attached'): stored
-    in user_joins, logged, shown by socialdesk status. Now the identity's type, and the key as a digest."""
+    in user_joins, logged, shown by socialdesk status. Now the identity's type, and the key with its pseudonym."""
     caplog.set_level(logging.INFO)
     with Stack(tmp_path, helpdesk=helpdesk, salesforce={}, platforms=("whatsapp",)) as stack:
         assert stack.salesforce is not None
@@ -384,4 +384,4 @@ def test_a_whatsapp_join_records_and_logs_no_phone_number(
     assert row["action"] == "joined" and "phone" in row["reason"] and "7700900555" not in row["reason"]
     assert "joined: Salesforce Contact" in shown and "7700900555" not in shown
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "bridge.joins")
-    assert "joined: user" in logged and "7700900555" not in logged  # (thread keys elsewhere still hold it)
+    assert "joined: user" in logged and "7700900555" not in logged  # every line: test_e2e_log_privacy

@@ -14,6 +14,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from bridge import config as config_module
+from bridge import logs
 from bridge.config import Config
 from bridge.store import Store
 from webhooks import dashboard, freshdesk, generic, meta, metrics, openapi, telegram, x, zendesk
@@ -28,6 +29,7 @@ MAX_BODY = 1024 * 1024  # 1 MiB: the largest Meta batch is far below it
 def create_app(config: Config | None = None, *, store: Store | None = None) -> Flask:
     """Build the app from a loaded config (or ``$SOCIALDESK_CONFIG`` / ``./socialdesk.toml``)."""
     config = config or config_module.load()
+    logs.use_pseudonyms(config)  # also when gunicorn runs this factory itself, without `socialdesk serve`
     app = Flask("socialdesk")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     store = store or Store.from_url(config.database_url)

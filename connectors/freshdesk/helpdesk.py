@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from bridge import errors
+from bridge import errors, messages
 from bridge.events import (
     AgentReply,
     Author,
@@ -414,7 +414,10 @@ class FreshdeskHelpdesk:
             raise error
         if duplicate and duplicate[1] is not None:
             log.info(
-                "freshdesk: contact %s already has this %s; using it for %s", duplicate[1], duplicate[0], external_id
+                "freshdesk: contact %s already has this %s; using it for %s",
+                duplicate[1],
+                duplicate[0],
+                messages.key_shown(external_id),
             )
             return str(duplicate[1])
         custom = set(fields.get("custom_fields") or {})  # a refused custom field: the CRM's, left out as a whole
@@ -428,7 +431,9 @@ class FreshdeskHelpdesk:
             raise errors.RefusedFields(
                 message, fields=names, platform=PLATFORM, http_status=error.http_status
             ) from error
-        log.warning("freshdesk: creating contact %s without %s", external_id, ", ".join(sorted(refused)))
+        log.warning(
+            "freshdesk: creating contact %s without %s", messages.key_shown(external_id), ", ".join(sorted(refused))
+        )
         return self._create_contact({k: v for k, v in fields.items() if k not in refused})
 
     # -- tickets ----------------------------------------------------------------------------------------------
