@@ -16,8 +16,9 @@ Telegram reads them):
 * ``answerCallbackQuery`` with the id of a callback query this simulator sent (else ``query is too old and
   response timeout expired or query ID is invalid``) and an optional ``text`` of at most 200 characters.
 
-A method named in the 2xx answer to a webhook (``{"method": "answerCallbackQuery", "callback_query_id": ...}``)
-is run as if called, its outcome told to no one, as Telegram does ("making requests when getting updates").
+A method named in the 2xx answer to a webhook (``{"method": "answerCallbackQuery", "callback_query_id": ...}``,
+sent as ``application/json`` or a form; any other content type runs nothing) is run as if called, its outcome told
+to no one, as Telegram does ("making requests when getting updates").
 
 Answers are ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code", "description"}`` with
 Telegram's wording; flood control (:meth:`TelegramSimulator.flood`) answers 429 with
