@@ -37,6 +37,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from bridge.access import DEFAULT_TIMEZONE, Credential, DashboardSettings
 from bridge.approvals import APPROVE_TAG, REJECT_TAG, ApprovalSettings
 from bridge.calendarbook import CalendarConfig, check_references, parse_calendars
+from bridge.classify.model import LANGUAGES, UNDETERMINED
 from bridge.classify.plugins import ClassifierSettings
 from bridge.classify.plugins import settings as classifier_settings
 from bridge.errors import ConfigError
@@ -51,8 +52,9 @@ from bridge.replies import (
     check_templates,
 )
 from bridge.replyfrom import check as check_reply_from
-from bridge.rulebook import parse_rules
+from bridge.rulebook import check_names, parse_rules
 from bridge.rules import Rule
+from bridge.tablekeys import BadKey, check_crm_field
 
 PLATFORMS = ("facebook", "instagram", "whatsapp", "x", "telegram", "generic")
 HELPDESKS = ("zendesk", "freshdesk")
@@ -623,6 +625,9 @@ def _config(checked: ConfigFile, source: str) -> Config:
     bridge = checked.bridge
     helpdesk = getattr(checked, bridge.helpdesk)
     rules = parse_rules(checked.rules, helpdesk=bridge.helpdesk)  # before the calendars, which rules may name
+    classifier = classifier_settings(checked.classifier.model_dump(exclude_none=True))
+    check_names(checked.rules, _condition_values(checked, classifier))
+    _check_crm_names(checked.salesforce)
     return Config(
         database_url=bridge.database_url,
         queue_url=bridge.queue_url,
@@ -634,7 +639,7 @@ def _config(checked: ConfigFile, source: str) -> Config:
         salesforce=_section("salesforce", checked.salesforce) if checked.salesforce else None,
         bridge=bridge.model_dump(),
         retention_days=bridge.retention_days,
-        classifier=classifier_settings(checked.classifier.model_dump(exclude_none=True)),
+        classifier=classifier,
         source=source,
         rules=rules,
         calendars=_calendars(checked, rules),
@@ -647,6 +652,27 @@ def _config(checked: ConfigFile, source: str) -> Config:
         dashboard=_dashboard(checked.dashboard),
         approvals=checked.approvals.settings(),
     )
+
+
+def _condition_values(checked: ConfigFile, classifier: ClassifierSettings) -> dict[str, tuple[str, ...]]:
+    """What a rule's ``channel``, ``platform`` and ``language`` may name; languages only for the default
+    classifier (an operator's own gives codes of its own)."""
+    known = {"channel": tuple(c.name for c in checked.channels), "platform": PLATFORMS}
+    return known | ({"language": (*LANGUAGES, UNDETERMINED)} if classifier.kind == "default" else {})
+
+
+def _check_crm_names(salesforce: SalesforceSettings | None) -> None:
+    """``vip_field`` and the keys of ``ticket_fields`` / ``user_fields`` are fields of the CRM's record."""
+    if salesforce is None:
+        return
+    names = [("vip_field", salesforce.vip_field)]
+    names += [(f"{table}.{name}", name) for table in ("ticket_fields", "user_fields")
+              for name in getattr(salesforce, table)]  # fmt: skip
+    try:
+        for key, name in names:
+            check_crm_field(name, key)
+    except BadKey as e:
+        raise ConfigError(f"salesforce.{e.key}: {e.message}") from None
 
 
 def _channels(checked: ConfigFile) -> tuple[ChannelConfig, ...]:

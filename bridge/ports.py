@@ -245,6 +245,17 @@ class JoinsInPlace(Protocol):
         would, and the identity attached on its own)."""
 
 
+#: The names :meth:`CustomerRecord.as_fields` may carry, which ``[salesforce] vip_field``, ``ticket_fields`` and
+#: ``user_fields`` and a rule's ``crm`` condition name; any other field the CRM fetched is ``field:<path>``
+#: (``field:Account.Industry``). Checked at start: a name outside them (``acount_type``) never matched, silently.
+CRM_FIELDS = (
+    "id", "object_type", "url", "matched_by", "name", "email", "phone", "title", "owner_name", "account_id",
+    "account_name", "account_type", "account_industry", "account_annual_revenue", "open_cases", "persona_id",
+    "also_matched",
+)  # fmt: skip
+CRM_EXTRA_PREFIX = "field:"
+
+
 class CustomerRecord(Protocol):
     """What a CRM knows about a customer, flattened to strings for the ticket and the cache."""
 

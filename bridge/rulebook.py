@@ -12,7 +12,7 @@ starts (:mod:`bridge.routing`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from bridge.errors import ConfigError
@@ -36,7 +36,17 @@ from bridge.rules import (
     SentimentIs,
     UrgencyIs,
 )
-from bridge.tablekeys import BadKey, check_name, entry_path, read_bool, read_keywords, read_regex, read_strings
+from bridge.tablekeys import (
+    BadKey,
+    check_crm_field,
+    check_name,
+    check_one_of,
+    entry_path,
+    read_bool,
+    read_keywords,
+    read_regex,
+    read_strings,
+)
 from bridge.tablekeys import check_known as _known
 
 # -- reading [[rules]] -----------------------------------------------------------------------------------------------
@@ -59,6 +69,34 @@ def parse_rules(raw: object, *, helpdesk: str = "zendesk") -> tuple[Rule, ...]:
             raise ConfigError(f"rules[{rule.name}].name: another rule has this name")
         seen.add(rule.name)
     return rules
+
+
+def check_names(raw: object, known: Mapping[str, Sequence[str]]) -> None:
+    """What a parsed rule's conditions name exists: ``known`` maps ``channel``, ``platform``, ``language`` to the
+    values there are (a condition left out of it is not checked: an operator's classifier has its own languages),
+    and ``crm`` names a field of the CRM's record. A typo there (``channel = "acme-fb"``) was accepted, and the
+    rule silently never fired."""
+    for index, table in enumerate(raw if isinstance(raw, list) else []):
+        try:
+            _check_when(table.get("when", {}), "when", known)
+        except BadKey as e:
+            raise ConfigError(f"{entry_path('rules', table, index)}.{e.key}: {e.message}") from None
+
+
+def _check_when(when: dict[str, Any], where: str, known: Mapping[str, Sequence[str]]) -> None:
+    for key, value in when.items():
+        path = _join(where, key)
+        if key in ("all", "any"):
+            for i, table in enumerate(value):
+                _check_when(table, f"{path}[{i}]", known)
+        elif key == "not":
+            _check_when(value, path, known)
+        elif key == "crm":
+            for name in value:
+                check_crm_field(str(name), _join(path, str(name)))
+        elif key in known:
+            for name in read_strings(value, path):
+                check_one_of(name, known[key], path, key)
 
 
 def _rule(table: dict[str, Any], index: int, helpdesk: str) -> Rule:

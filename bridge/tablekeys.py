@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bridge.ports import CRM_EXTRA_PREFIX, CRM_FIELDS
 from bridge.rules import Keywords, Pattern, fold, strip_marks
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,23}")
@@ -73,3 +74,20 @@ def read_regex(value: object, key: str) -> Pattern:
         except re.error as e:
             raise BadKey(key, f"invalid regular expression {pattern!r}: {e}") from None
     return Pattern(tuple(compiled))
+
+
+def check_one_of(value: str, known: Sequence[str], key: str, what: str) -> None:
+    """``value`` is one of ``known`` (case aside); else ``no <what> 'x'`` with the closest, or all of them."""
+    if value.casefold() not in {k.casefold() for k in known}:
+        raise BadKey(key, f"no {what} {value!r} ({_closest(value, known)})")
+
+
+def check_crm_field(name: str, key: str) -> None:
+    """A field of the CRM's record (:data:`bridge.ports.CRM_FIELDS`), or ``field:<path>`` for one it fetched."""
+    if name not in CRM_FIELDS and not (name.startswith(CRM_EXTRA_PREFIX) and len(name) > len(CRM_EXTRA_PREFIX)):
+        raise BadKey(key, f"unknown CRM field ({_closest(name, CRM_FIELDS)}; another Salesforce field: field:<path>)")
+
+
+def _closest(value: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(value, known, n=1)
+    return f"did you mean {close[0]}?" if close else f"known: {', '.join(known) or 'none'}"

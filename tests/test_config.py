@@ -379,3 +379,72 @@ def test_every_connector_option_is_declared_in_the_schema(kind: str) -> None:
     options = set(inspect.signature(load_object(path, kind)).parameters) - {"session", "clock"}
     model = {**config_module.SECTIONS, **config_module.CHANNEL_MODELS}[kind]
     assert options <= set(model.model_fields)
+
+
+# -- names a rule or the CRM mapping gives must exist: a typo there was accepted and never matched, silently ----------
+
+
+def rule(when: dict[str, Any]) -> Mutate:
+    return lambda r: r.update(rules=[{"name": "r", "when": when, "then": {"tags": ["x"]}}])
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (rule({"channel": "acme-fb"}), "rules[r].when.channel: no channel 'acme-fb' (did you mean acme-facebook?)"),
+        (rule({"platform": "facebok"}), "rules[r].when.platform: no platform 'facebok' (did you mean facebook?)"),
+        (
+            rule({"any": [{"language": ["fr", "french"]}]}),
+            "rules[r].when.any[0].language: no language 'french' "
+            "(known: ar, de, en, es, fa, fr, hi, it, pt, ru, sl, und)",
+        ),
+        (
+            rule({"not": {"crm": {"acount_type": "Enterprise"}}}),
+            "rules[r].when.not.crm.acount_type: unknown CRM field (did you mean account_type?; another Salesforce "
+            "field: field:<path>)",
+        ),
+        (
+            with_salesforce(vip_field="acount_type"),
+            "salesforce.vip_field: unknown CRM field (did you mean account_type?; "
+            "another Salesforce field: field:<path>)",
+        ),
+        (
+            with_salesforce(ticket_fields={"account_name": "1", "owner_nam": "2"}),
+            "salesforce.ticket_fields.owner_nam: unknown CRM field (did you mean owner_name?; another Salesforce "
+            "field: field:<path>)",
+        ),
+        (
+            with_salesforce(user_fields={"Account.Tier__c": "crm_tier"}),  # a Salesforce field, without field:
+            "salesforce.user_fields.Account.Tier__c: unknown CRM field (known: id, object_type, url, matched_by, "
+            "name, email, phone, title, owner_name, account_id, account_name, account_type, account_industry, "
+            "account_annual_revenue, open_cases, persona_id, also_matched; another Salesforce field: field:<path>)",
+        ),
+    ],
+)
+def test_a_name_that_could_never_match_is_refused_naming_the_key(mutate: Mutate, message: str) -> None:
+    raw = raw_config()
+    mutate(raw)
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse(raw, env={})
+    assert str(refused.value) == message
+
+
+def test_names_that_exist_are_accepted_case_aside_and_any_language_for_an_operators_classifier() -> None:
+    raw = raw_config()
+    when = {"channel": "ACME-Facebook", "platform": "X", "language": "und", "crm": {"field:Account.Industry": "Banks"}}
+    rule(when)(raw)
+    with_salesforce(vip_field="field:Account.Tier__c", ticket_fields={"open_cases": "1"})(raw)
+    assert config_module.parse(raw, env={}).rules[0].name == "r"
+    rule({"language": "fr-CA"})(raw)
+    raw["classifier"] = {"kind": "http", "url": "https://classifier.acme.example/classify"}
+    assert config_module.parse(raw, env={}).classifier.kind == "http"
+
+
+def test_the_crm_fields_rules_may_name_are_the_fields_of_the_salesforce_record() -> None:
+    """bridge.ports.CRM_FIELDS (what the checks accept) and the connector's record (what a lookup carries) agree."""
+    from dataclasses import fields
+
+    from bridge.ports import CRM_FIELDS
+    from connectors.salesforce import CustomerRecord
+
+    assert {f.name for f in fields(CustomerRecord)} - {"fields"} == set(CRM_FIELDS)
