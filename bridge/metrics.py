@@ -1,7 +1,7 @@
 """The bridge's Prometheus series, on the standard ``prometheus_client``.
 
-Labels are the channel, platform, connector, queue or an outcome from a fixed set: never a ticket, user or
-message id (a label per id would be a series per customer). Counters and histograms are recorded where the
+Labels are the channel, platform, webhook route, connector, queue or an outcome from a fixed set: never a ticket,
+user or message id (a label per id would be a series per customer). Counters and histograms are recorded where the
 work happens; the store's state (queue depth and age, open dead letters, pauses) is read at scrape time by
 :class:`StoreCollector`, so every process reports the same truth.
 
@@ -54,8 +54,11 @@ RESPONSE_BUCKETS = (60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 86400, 2 * 864
 CALL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 #: The platform's timestamp of a message to its storing: seconds, or hours when a platform redelivers late.
 LAG_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 86400)
-#: The sources ``/webhooks/<source>`` may name: any other path is not counted (no label from a URL).
-SOURCES = frozenset({"meta", "x", "telegram", "generic", "zendesk", "freshdesk"})
+#: The routes ``/webhooks/<route>`` may name: any other path is not counted (no label from a URL). A route is no
+#: platform: ``meta`` carries Facebook, Instagram and WhatsApp alike, ``zendesk`` and ``freshdesk`` are helpdesks,
+#: and a request is counted before its body is verified or parsed (a refused one has no platform to tell). The
+#: stored events are counted by platform: ``socialdesk_ingest_lag_seconds_count``, ``socialdesk_events_*``.
+ROUTES = frozenset({"meta", "x", "telegram", "generic", "zendesk", "freshdesk"})
 
 #: This process's own series: a registry of the module's own rather than prometheus_client's global one, so that
 #: importing the module again (a test that forgets the project's modules) makes new series instead of failing.
@@ -65,14 +68,14 @@ for _default in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):  # what t
 
 WEBHOOKS = Counter(
     "socialdesk_webhooks_received_total",
-    "Webhook requests answered, by source and outcome",
-    ["platform", "outcome"],
+    "Webhook requests answered, by route (/webhooks/<route>) and outcome",
+    ["route", "outcome"],
     registry=SERIES,
 )
 WEBHOOK_SECONDS = Histogram(
     "socialdesk_webhook_seconds",
-    "Time to verify, store and answer a webhook",
-    ["platform"],
+    "Time to verify, store and answer a webhook, by route (/webhooks/<route>)",
+    ["route"],
     buckets=CALL_BUCKETS,
     registry=SERIES,
 )
@@ -129,9 +132,9 @@ BOT_MESSAGES = Counter(
 
 
 def webhook_answered(path: str, status: int, seconds: float) -> None:
-    """Count one answered request to ``/webhooks/<source>...`` (other paths are not webhooks)."""
+    """Count one answered request to ``/webhooks/<route>...`` (other paths are not webhooks)."""
     parts = path.split("/")
-    if len(parts) < 3 or parts[1] != "webhooks" or parts[2] not in SOURCES:
+    if len(parts) < 3 or parts[1] != "webhooks" or parts[2] not in ROUTES:
         return
     WEBHOOKS.labels(parts[2], _outcome(status)).inc()
     WEBHOOK_SECONDS.labels(parts[2]).observe(seconds)

@@ -15,6 +15,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridge import config as config_module
+from bridge import metrics
 from bridge.errors import ConfigError
 from bridge.store import Store
 from sandbox.stack import PAGE_ID, PLATFORMS, Stack, channel_name, to_toml
@@ -23,7 +24,8 @@ from tests.support import one_ticket, reply_and_notify, settle, start, stop, wai
 from webhooks.app import create_app
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-LABELS = {"platform", "outcome", "channel", "status", "connector", "queue", "step", "le"}  # step: the bot's five kinds
+# step: the bot's five kinds; route: /webhooks/<route>
+LABELS = {"platform", "route", "outcome", "channel", "status", "connector", "queue", "step", "le"}
 CHANNELS = {channel_name(p) for p in PLATFORMS}
 
 
@@ -72,10 +74,10 @@ def test_a_conversation_shows_in_the_series_and_no_label_carries_an_id(stack: St
     def grew(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
-    assert grew("socialdesk_webhooks_received_total", platform="meta", outcome="accepted") >= 1
-    assert grew("socialdesk_webhooks_received_total", platform="zendesk", outcome="accepted") >= 1
+    assert grew("socialdesk_webhooks_received_total", route="meta", outcome="accepted") >= 1
+    assert grew("socialdesk_webhooks_received_total", route="zendesk", outcome="accepted") >= 1
     assert grew("socialdesk_ingest_lag_seconds_count", platform="facebook") >= 1
-    assert grew("socialdesk_webhook_seconds_count", platform="meta") >= 1
+    assert grew("socialdesk_webhook_seconds_count", route="meta") >= 1
     assert grew("socialdesk_events_done_total", platform="facebook") == 1
     assert grew("socialdesk_replies_delivered_total", channel="acme-facebook") == 1
     assert grew("socialdesk_first_response_seconds_count", channel="acme-facebook") == 1
@@ -91,6 +93,9 @@ def test_a_conversation_shows_in_the_series_and_no_label_carries_an_id(stack: St
     assert len(ours) > 50
     for name, labels in ours:  # python_gc_..., process_...: prometheus_client's own, labelled by generation
         assert {k for k, _ in labels} <= LABELS, name
+        # a platform label names a platform (the webhook counters said platform="meta", "zendesk": their route)
+        assert dict(labels).get("platform", "facebook") in PLATFORMS, (name, labels)
+        assert dict(labels).get("route", "meta") in metrics.ROUTES, (name, labels)
         values = [v for k, v in labels if k != "le"]  # a bucket's bound is a number, not an id
         assert not any(v == i or (len(i) > 3 and i in v) for v in values for i in ids), (name, labels)
         assert dict(labels).get("channel", "acme-web") in CHANNELS, (name, labels)  # this process's stacks
@@ -104,8 +109,8 @@ def test_refused_webhooks_are_counted_as_such(stack: Stack) -> None:
     handshake = {"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"}
     assert requests.get(f"{stack.url}/webhooks/meta", params=handshake, timeout=10).status_code == 403
     after = scrape(stack.url)
-    grown = value(after, "socialdesk_webhooks_received_total", platform="meta", outcome="refused") - value(
-        before, "socialdesk_webhooks_received_total", platform="meta", outcome="refused"
+    grown = value(after, "socialdesk_webhooks_received_total", route="meta", outcome="refused") - value(
+        before, "socialdesk_webhooks_received_total", route="meta", outcome="refused"
     )
     assert grown == 2
 
@@ -180,8 +185,8 @@ def test_gunicorns_processes_are_added_up_and_a_previous_runs_series_are_gone(tm
     finally:
         stop(server)
     for samples in scrapes:  # whichever process answers, it reports them all
-        assert value(samples, "socialdesk_webhooks_received_total", platform="meta", outcome="accepted") == 20
-        assert value(samples, "socialdesk_webhooks_received_total", platform="meta", outcome="refused") == 10
+        assert value(samples, "socialdesk_webhooks_received_total", route="meta", outcome="accepted") == 20
+        assert value(samples, "socialdesk_webhooks_received_total", route="meta", outcome="refused") == 10
     assert list(series.glob("counter_*.db")) if given else not series.exists()  # serve's own: removed at exit
 
 

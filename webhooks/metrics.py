@@ -39,7 +39,7 @@ def _authorize() -> None:
 
 
 class CountWebhooks:
-    """WSGI middleware: every answered request to ``/webhooks/<source>`` counted by outcome and timed."""
+    """WSGI middleware: every answered request to ``/webhooks/<route>`` counted by route and outcome, and timed."""
 
     def __init__(self, app: WSGIApplication) -> None:
         self.app = app
