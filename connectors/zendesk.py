@@ -509,6 +509,8 @@ def _error_for(response: requests.Response) -> errors.BridgeError:
         kind, message = CLOSED
     if status == 429 and _one_ticket_limited(response):
         kind, message = ONE_TICKET
+    if kind is REJECTED[0] and _invalid_fields(body):
+        message = f"{message}: invalid {', '.join(_invalid_fields(body))}"
     code = body.get("error") if isinstance(body.get("error"), str) else None
     retry_after = retry_after_seconds(response.headers) if kind.retryable else None
     return kind(message, platform=PLATFORM, http_status=status, retry_after=retry_after, code=code)
@@ -536,6 +538,14 @@ def _refused_user_fields(response: requests.Response | None) -> tuple[str, ...]:
     if not isinstance(details, dict) or not details or not set(details) <= {"email", "phone"}:
         return ()
     return tuple(sorted(details))
+
+
+def _invalid_fields(body: dict[str, Any]) -> tuple[str, ...]:
+    """The fields a 422 ``RecordInvalid`` names (``"details": {"assignee": [{"description": "Assignee is not a
+    member of the group"}]}``: a rule's assignee outside its group), so a dead letter says what to fix. The
+    names only: a description can quote a customer's value ("Email: lee@gmail is not properly formatted")."""
+    details = body.get("details") if body.get("error") == "RecordInvalid" else None
+    return tuple(sorted(str(k) for k in details)[:5]) if isinstance(details, dict) else ()
 
 
 def _is_closed(body: dict[str, Any]) -> bool:

@@ -150,6 +150,8 @@ def test_zendesk_assignee_must_be_in_the_group() -> None:
         with pytest.raises(errors.PermanentError) as e:
             desk.create_ticket(ticket(desk, routing))
         assert e.value.http_status == 422
+        # the dead letter an admin reads says what to fix (it said "Zendesk rejected the request" alone)
+        assert e.value.message == "Zendesk rejected the request: invalid assignee"
 
 
 def test_triage_resolves_names_once_and_refuses_unknown_ones(pair: tuple[Sim, Desk]) -> None:
