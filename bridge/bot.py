@@ -1,7 +1,8 @@
 """Quick answers in the worker: after a customer's message is on its ticket, what the bot says, sent at once.
 
-:func:`answer` loads the facts once (the classifier's verdict, a pressed button, the bot's earlier messages in the
-episode: a hand-off, a question asked; whether a person replied), asks :func:`bridge.quick.decide`, and carries
+:func:`answer` takes what the worker read with the thread's context (:class:`bridge.rows.BotState`: the bot's
+earlier messages, whose episode's give a hand-off or a question asked; when a person last replied), adds the
+classifier's verdict and a pressed button, asks :func:`bridge.quick.decide`, and carries
 out its answer: the ticket field first when the customer gave what was asked (so the agent has it even if the
 platform then fails), then the message, through the channel as a reply goes, with buttons where the platform
 has them. Each bot message is a delivery with ``author_kind = bot`` and comment id
@@ -27,7 +28,7 @@ from bridge.ports import Buttons, SocialChannel, TicketFields
 from bridge.quick import BotReply, NoReply, QuickFacts, Step, decide
 from bridge.registry import Runtime
 from bridge.replies import is_public
-from bridge.rows import ThreadRow
+from bridge.rows import BotState, ThreadRow
 
 log = logging.getLogger(__name__)
 
@@ -37,28 +38,38 @@ HANDOFF_NOTE = "The customer asked for a person: the bot answers no more in this
 FAILED_PREFIX = "The bot's answer could not be sent"
 
 
-def answer(rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, *, opens_episode: bool) -> None:
-    """Answer one customer message of a channel with quick answers (``thread``: its row before this message)."""
+def answer(
+    rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, *, opens_episode: bool, state: BotState
+) -> None:
+    """Answer one customer message of a channel with quick answers (``thread``: its row before this message;
+    ``state``: the bot's messages and the latest person's reply, read with the thread's context for this event,
+    :func:`reads`)."""
     config = rt.config.quick.get(event.channel)
     if config is None:
         return
-    started = event.created_at.timestamp() if opens_episode else float(thread.episode_started_at or 0.0)
-    comments = rt.store.bot_steps(event.thread_key, started, ending=":" + _digest(event))
-    if any(c.endswith(":" + _digest(event)) for c in comments):  # the event applied again: its answer is out
+    if state.answered():  # the event applied again: its answer is out, whatever it would decide now
         log.info("no bot answer for %s: this message had its answer before", messages.key_shown(event.thread_key))
         return
-    verdict = decide(replace(_facts(rt, event, comments, started, opens_episode), approval=thread.approval), config)
+    started = thread.episode_start(event.created_at.timestamp(), opens=opens_episode)
+    facts = replace(_facts(rt, event, state, started, opens_episode), approval=thread.approval)
+    verdict = decide(facts, config)
     if isinstance(verdict, NoReply):
         log.info("no bot answer for %s: %s", messages.key_shown(event.thread_key), verdict.reason)
         return
     _send(rt, event, thread, ticket_id, verdict)
 
 
-def _facts(rt: Runtime, event: SocialEvent, comments: list[str], started: float, opens: bool) -> QuickFacts:
-    """The facts of this message; ``comments``: the bot's earlier messages in the episode (never this one's: a
-    retry that read its own question would answer it, :func:`answer`)."""
+def reads(rt: Runtime, event: SocialEvent) -> str | None:
+    """What :meth:`bridge.store.Store.load_thread_context` is asked for the bot (its ``bot``): the ending of this
+    message's answer's comment id, on a channel with quick answers; None elsewhere (nothing read)."""
+    return ":" + _digest(event) if event.channel in rt.config.quick else None
+
+
+def _facts(rt: Runtime, event: SocialEvent, state: BotState, started: float, opens: bool) -> QuickFacts:
+    """The facts of this message; the bot's earlier messages are the episode's (never this one's: a retry that
+    read its own question would answer it, :func:`answer`)."""
     classified = triage.classified(rt, event)
-    steps = [_step(comment_id) for comment_id in comments]
+    steps = [_step(comment_id) for comment_id in state.in_episode(started)]
     last_step, last_name = steps[-1] if steps else ("", "")
     return QuickFacts(
         platform=event.platform,
@@ -70,7 +81,7 @@ def _facts(rt: Runtime, event: SocialEvent, comments: list[str], started: float,
         sentiment=str(classified.sentiment) if classified else ("unknown" if rt.classify and event.text else None),
         urgency=str(classified.urgency) if classified else None,
         handed_off=any(step == Step.HANDOFF for step, _ in steps),
-        person_answering=rt.store.agent_replied_since(event.thread_key, started),
+        person_answering=state.person_answering(started),
         asking=last_name if last_step == Step.ASK else None,
         first_in_episode=opens,
         bot_spoke=bool(steps),

@@ -7,7 +7,8 @@ rows oldest first (by the platform's timestamp). Each event goes load → decide
    posted (dropped), the thread's row (typed, :class:`bridge.rows.ThreadRow`; None for a new thread), the
    author's helpdesk user and CRM record as cached, the helpdesk's and CRM's pauses (the retry policy
    answers from them for this event instead of asking the store before each call), the identity's last
-   join to a CRM contact, and the thread's latest acknowledgement and whether an agent is answering;
+   join to a CRM contact, the thread's latest acknowledgement and whether an agent is answering, and the bot's
+   messages and the latest person's reply (:class:`bridge.rows.BotState`);
 2. decide: the CRM is asked for a new thread's customer (unless the cache is fresh), the triage rules
    decide (:mod:`bridge.triage`), and :func:`bridge.plan.plan`, pure, turns event + thread + facts into a
    plan: ignored and why (recorded, no helpdesk call), or the ticket to create (tags, custom fields,
@@ -144,17 +145,20 @@ def handle_event(rt: Runtime, pending: PendingEvent) -> Outcome:
     event = pending.event
     acks_since = acks.answering_since(rt, event) if event.channel in rt.config.acks else None
     context = rt.store.load_thread_context(
-        event, rt.helpdesk.name, pauses=_pauses_read(rt), joins=joins.enabled(rt), acks_since=acks_since
-    )
+        event, rt.helpdesk.name, pauses=_pauses_read(rt, event), joins=joins.enabled(rt), acks_since=acks_since,
+        bot=bot.reads(rt, event),
+    )  # fmt: skip
     with rt.policy.known_pauses(context.paused_until):
         return _handle(rt, pending, context)
 
 
-def _pauses_read(rt: Runtime) -> list[str] | None:
-    """The connectors whose pauses are read with the thread's context: when the pause board is the store."""
+def _pauses_read(rt: Runtime, event: SocialEvent) -> list[str] | None:
+    """The connectors whose pauses are read with the thread's context, when the pause board is the store: the
+    helpdesk's, the CRM's, and the channel's where the bot answers in it."""
     if rt.policy.pauses is not rt.store:
         return None
-    return [rt.helpdesk.name, *([rt.crm.name] if rt.crm is not None else [])]
+    crm = [rt.crm.name] if rt.crm is not None else []
+    return [rt.helpdesk.name, *crm, *([event.channel] if event.channel in rt.config.quick else [])]
 
 
 def _handle(rt: Runtime, pending: PendingEvent, context: ThreadContext) -> Outcome:
@@ -240,7 +244,9 @@ def _written(
     replaced = figures.ticket_restarted(thread.ticket_id, ticket)  # closed or solved: a new episode
     opens = figures.opens_episode(thread.last_inbound_at, at, quiet=quiet, ticket_replaced=replaced)
     ack = acks.plan(rt, event, thread, ticket, opens_episode=opens, rules=decision, state=context.acks)
-    bot.answer(rt, event, replace(thread, approval=thread.approval or planned.approval), ticket.id, opens_episode=opens)
+    if context.bot is not None:
+        answering = replace(thread, approval=thread.approval or planned.approval)
+        bot.answer(rt, event, answering, ticket.id, opens_episode=opens, state=context.bot)
     sentiment, no_answer = figures_facts.of_message(rt, event, decision)
     recorded = plan.thread_changes(thread, event, ticket_id=ticket.id, requester_id=requester_id, opens=opens)
     return Outcome(

@@ -6,6 +6,7 @@ them (``thread.ticket_id``, not ``thread["ticket_id"]``), and mypy checks every 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from enum import StrEnum
@@ -60,6 +61,16 @@ class ThreadRow:
     updated_at: float
     approval_answered_at: float | None = None  # an approver's answer recorded, its tag not known to be off
 
+    def episode_start(self, at: float, *, opens: bool) -> float:
+        """When the episode of a customer message written at ``at`` (platform time) started: the message itself
+        when it opens one, else the thread's current episode (0: not known, every earlier message counts)."""
+        return at if opens else float(self.episode_started_at or 0.0)
+
+    def earliest_episode_start(self, at: float) -> float:
+        """The earlier of the two :meth:`episode_start` answers: what is read before the worker knows whether the
+        message opens an episode (that waits for the helpdesk's answer) covers either."""
+        return min(self.episode_start(at, opens=True), self.episode_start(at, opens=False))
+
     @classmethod
     def of(cls, row: Mapping[Any, Any]) -> ThreadRow:
         """The typed row of a ``threads`` row (columns it does not know are left out)."""
@@ -93,6 +104,40 @@ class AckState:
 
 
 @dataclass(frozen=True)
+class BotStep:
+    """One of the bot's messages on the thread: its delivery's comment id (``bot:<step>:<answer>:<digest>``,
+    :mod:`bridge.bot`) and when the bot wrote it (the worker's clock, stored as the comment's time)."""
+
+    comment_id: str
+    at: float
+
+
+@dataclass(frozen=True)
+class BotState:
+    """What :func:`bridge.bot.answer` reads about the thread, loaded with the context (a channel with quick answers).
+
+    Read before the helpdesk call, it is what the bot would have read after it: the thread's deliveries are
+    written under its lease, which the worker holds from before the read until the event is recorded."""
+
+    steps: tuple[BotStep, ...]  # oldest first: since the earliest episode start, and any ending with ``mine``
+    mine: str  # the comment id ending of this message's answer (":<digest>"), whenever it was written
+    human_reply_at: float | None  # the latest person's reply the customer heard (None: none yet)
+
+    def answered(self) -> bool:
+        """This message had its answer before: the event is applied again (after a crash)."""
+        return any(s.comment_id.endswith(self.mine) for s in self.steps)
+
+    def in_episode(self, started: float) -> list[str]:
+        """The comment ids of the bot's messages in the episode that started at ``started``, oldest first
+        (compared in whole seconds, as the helpdesks date comments)."""
+        return [s.comment_id for s in self.steps if s.at >= math.floor(started)]
+
+    def person_answering(self, started: float) -> bool:
+        """A person's reply was written in the episode (to the second, :meth:`in_episode`)."""
+        return self.human_reply_at is not None and self.human_reply_at >= math.floor(started)
+
+
+@dataclass(frozen=True)
 class ThreadContext:
     """What the worker needs about one event's thread, read in one transaction before anything is decided.
 
@@ -106,3 +151,4 @@ class ThreadContext:
     paused_until: dict[str, float] | None = None
     last_join: LastJoin | None = None  # read when joining identities to CRM contacts is on (bridge.joins)
     acks: AckState | None = None  # read when the channel acknowledges (bridge.acks)
+    bot: BotState | None = None  # read when the channel has quick answers (bridge.bot)

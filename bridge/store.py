@@ -46,7 +46,7 @@ from bridge.errors import BridgeError, ConfigError, Unavailable
 from bridge.events import AuthorKind, DeliveryStatus, Ignored, SocialEvent
 from bridge.groupcommit import GroupCommit
 from bridge.ingest import InboxWriter, IngestRow
-from bridge.rows import AckState, CrmCached, InboxStatus, LastJoin, ThreadContext, ThreadRow
+from bridge.rows import AckState, BotState, BotStep, CrmCached, InboxStatus, LastJoin, ThreadContext, ThreadRow
 from bridge.waiting import WaitingRow
 
 if TYPE_CHECKING:
@@ -796,13 +796,15 @@ class Store:
 
     def load_thread_context(
         self, event: SocialEvent, helpdesk: str, *, pauses: Sequence[str] | None = None, joins: bool = False,
-        acks_since: float | None = None,
+        acks_since: float | None = None, bot: str | None = None,
     ) -> ThreadContext:  # fmt: skip
         """What the worker needs about ``event``'s thread, in one read: whether it is the echo of our own
         message, the thread row, the author's helpdesk user, the CRM's cached record of the author, and (when
         the pause board is this store) the pauses of the connectors named in ``pauses``; with ``joins``, the
         identity's latest join to a CRM contact (:mod:`bridge.joins`); with ``acks_since``, the thread's latest
-        acknowledgement and whether a person replied since then (:mod:`bridge.acks`)."""
+        acknowledgement and whether a person replied since then (:mod:`bridge.acks`); with ``bot`` (the
+        comment id ending of this message's answer), the bot's messages and the latest person's reply
+        (:class:`BotState`, :mod:`bridge.bot`)."""
         author = event.author.id
         with self.begin() as conn:
             echo = conn.execute(
@@ -823,14 +825,18 @@ class Store:
             acks = None
             if acks_since is not None:
                 acks = AckState(_latest_ack(conn, key), _agent_replied_since(conn, key, acks_since))
+            thread = ThreadRow.of(row) if row else None
+            since = thread.earliest_episode_start(event.created_at.timestamp()) if thread else 0.0
+            bot_state = None if bot is None else _bot_state(conn, key, since, bot)
         return ThreadContext(
             echo=echo is not None,
-            thread=ThreadRow.of(row) if row else None,
+            thread=thread,
             identity=identity,
             crm=CrmCached(json.loads(crm.record) if crm.record else {}, float(crm.fetched_at)) if crm else None,
             paused_until=paused,
             last_join=None if joined is None else LastJoin(joined or None),
             acks=acks,
+            bot=bot_state,
         )
 
     def claim_thread(self, event: SocialEvent, helpdesk: str) -> ThreadRow:
@@ -1085,21 +1091,6 @@ class Store:
         with self.begin() as conn:
             return {str(status): int(n) for status, n in conn.execute(query)}
 
-    def bot_steps(self, thread_key: str, since: float, *, ending: str = "") -> list[str]:
-        """The comment ids of the bot's messages on this thread written at or after ``since``, oldest first
-        (:mod:`bridge.bot` reads its state in the episode from them: a hand-off, a question asked), and any
-        whose id ends with ``ending`` (one message's answer, whenever it was written)."""
-        recent = deliveries.c.comment_created_at >= math.floor(since)
-        mine = deliveries.c.comment_id.endswith(ending, autoescape=True) if ending else sa.false()
-        query = (
-            sa.select(deliveries.c.comment_id)
-            .where(deliveries.c.thread_key == thread_key, deliveries.c.author_kind == AuthorKind.BOT,
-                   sa.or_(recent, mine))
-            .order_by(deliveries.c.id)
-        )  # fmt: skip
-        with self.begin() as conn:
-            return [str(row[0]) for row in conn.execute(query)]
-
     def crm_cached(self, key: str, *, max_age: float) -> dict[str, str] | None:
         """The cached record (``{}`` when the CRM knew nobody), or None when absent or older than ``max_age``."""
         with self.begin() as conn:
@@ -1334,6 +1325,31 @@ def _agent_replied_since(conn: Connection, thread_key: str, since: float) -> boo
         deliveries.c.status.not_in(_UNHEARD),
     )
     return conn.execute(query.limit(1)).first() is not None
+
+
+def _bot_state(conn: Connection, thread_key: str, since: float, mine: str) -> BotState:
+    """The bot's messages on the thread written at or after ``since`` (to the second) and any whose comment id ends
+    with ``mine`` (one message's answer, whenever it was written), oldest first; the latest person's reply."""
+    recent = deliveries.c.comment_created_at >= math.floor(since)
+    query = (
+        sa.select(deliveries.c.comment_id, deliveries.c.comment_created_at)
+        .where(deliveries.c.thread_key == thread_key, deliveries.c.author_kind == AuthorKind.BOT,
+               sa.or_(recent, deliveries.c.comment_id.endswith(mine, autoescape=True)))
+        .order_by(deliveries.c.id)
+    )  # fmt: skip
+    steps = tuple(BotStep(str(r.comment_id), float(r.comment_created_at or 0.0)) for r in conn.execute(query))
+    return BotState(steps, mine, _human_reply_at(conn, thread_key))
+
+
+def _human_reply_at(conn: Connection, thread_key: str) -> float | None:
+    """When the thread's latest person's reply the customer heard was written (as :func:`_agent_replied_since`)."""
+    query = sa.select(sa.func.max(deliveries.c.comment_created_at)).where(
+        deliveries.c.thread_key == thread_key,
+        deliveries.c.author_kind == AuthorKind.HUMAN,
+        deliveries.c.status.not_in(_UNHEARD),
+    )
+    latest = conn.execute(query).scalar()
+    return None if latest is None else float(latest)
 
 
 def ack_row(*, thread_key: str, episode_at: float, ticket_id: str, public: bool, status: str, text: str | None,

@@ -20,6 +20,7 @@ from bridge import cli, metrics, status
 from bridge.events import AuthorKind, SocialEvent
 from bridge.registry import Runtime
 from bridge.replies import DEFAULT_DISCLOSURE
+from bridge.rows import BotState
 from sandbox.stack import HELPDESKS, IG_ID, PAGE_ID, WA_PHONE_ID, Stack, channel_name, to_toml
 from tests.figfacts import stored_episodes
 from tests.support import WallClock, notes, one_ticket, step_runtime
@@ -272,7 +273,8 @@ def test_an_event_applied_again_after_a_crash_sends_nothing_twice(tmp_path: Path
         row = stack.store.thread(event.thread_key)
         assert row is not None
         thread = replace(row, episode_started_at=0.0)
-        bot_module.answer(rt, event, thread, str(ticket), opens_episode=False)  # as a retry after a crash would
+        state = _bot_state(stack, rt, event)  # as a retry after a crash would read it with the thread's context
+        bot_module.answer(rt, event, thread, str(ticket), opens_episode=False, state=state)
         assert (len(customer.received()), len(notes(stack, ticket)), len(stack.helpdesk.comments(ticket))) == before
 
 
@@ -287,8 +289,15 @@ def test_a_retry_that_finds_its_own_question_answers_nothing(tmp_path: Path) -> 
         ticket = one_ticket(stack)["id"]
         event = SocialEvent.from_json(stack.store.rows("inbox")[0]["payload"])
         bot_module.answer(rt, event, replace(stack.store.thread(event.thread_key) or _no_row(), last_inbound_at=None),
-                          str(ticket), opens_episode=True)  # fmt: skip
+                          str(ticket), opens_episode=True, state=_bot_state(stack, rt, event))  # fmt: skip
         assert len(customer.received()) == 1 and len(stack.store.rows("deliveries")) == 1
+
+
+def _bot_state(stack: Stack, rt: Runtime, event: SocialEvent) -> BotState:
+    """What the worker reads for the bot with the event's thread context."""
+    state = stack.store.load_thread_context(event, rt.helpdesk.name, bot=bot_module.reads(rt, event)).bot
+    assert state is not None
+    return state
 
 
 def _no_row() -> Any:
