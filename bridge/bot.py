@@ -2,33 +2,35 @@
 
 :func:`answer` takes what the worker read with the thread's context (:class:`bridge.rows.BotState`: the bot's
 earlier messages, whose episode's give a hand-off or a question asked; when a person last replied), adds the
-classifier's verdict and a pressed button, asks :func:`bridge.quick.decide`, and carries
-out its answer: the ticket field first when the customer gave what was asked (so the agent has it even if the
-platform then fails), then the message, through the channel as a reply goes, with buttons where the platform
-has them. Each bot message is a delivery with ``author_kind = bot`` and comment id
-``bot:<step>:<answer>:<digest of the customer's message>``: an event applied again after a crash finds its
-answer by the digest, whatever it would decide now, and sends nothing twice; its platform ids go in
-``sent_messages`` (the echo is dropped); the service figures leave it out (:mod:`bridge.figures` counts people
-only) and ``socialdesk_bot_messages_total`` counts it. An internal note tells the agent what the customer was
-told. A bot message is worth one try: a failure is logged and noted, never retried (late, it would answer a
-conversation that moved on).
+classifier's verdict and a pressed button, asks :func:`bridge.quick.decide`, and carries out its answer: the
+ticket field first when the customer gave what was asked (so the agent has it even if the platform then fails),
+then the message, through the channel as a reply goes, with buttons where the platform has them. Each bot
+message is a delivery with ``author_kind = bot`` and comment id ``bot:<step>:<answer>:<digest of the customer's
+message>``, recorded "sending" before the call; its outcome (sent with its platform ids, which go in
+``sent_messages`` so the echo is dropped, or failed) is returned for the event's last write. An event applied
+again after a crash finds its answer by the digest, whatever it would decide now, and sends nothing twice. The
+service figures leave it out (:mod:`bridge.figures` counts people only) and ``socialdesk_bot_messages_total``
+counts it. An internal note tells the agent what the customer was told. A bot message is worth one try: a
+failure is logged and noted, never retried (late, it would answer a conversation that moved on).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
 from bridge import messages, metrics, outbound, triage
 from bridge.errors import BridgeError
-from bridge.events import AuthorKind, Delivery, SocialEvent, ThreadState, utc_from_epoch
+from bridge.events import AuthorKind, Delivery, DeliveryStatus, SocialEvent, ThreadState, utc_from_epoch
 from bridge.ports import Buttons, SocialChannel, TicketFields
 from bridge.quick import BotReply, NoReply, QuickFacts, Step, decide
 from bridge.registry import Runtime
 from bridge.replies import is_public
 from bridge.rows import BotState, ThreadRow
+from bridge.store import DeliveryOutcome
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +42,24 @@ FAILED_PREFIX = "The bot's answer could not be sent"
 
 def answer(
     rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, *, opens_episode: bool, state: BotState
-) -> None:
+) -> DeliveryOutcome | None:
     """Answer one customer message of a channel with quick answers (``thread``: its row before this message;
     ``state``: the bot's messages and the latest person's reply, read with the thread's context for this event,
-    :func:`reads`)."""
+    :func:`reads`). Returns the outcome of the message sent, for the worker to record with the event's
+    (:class:`bridge.store.Records`); None when nothing was sent."""
     config = rt.config.quick.get(event.channel)
     if config is None:
-        return
+        return None
     if state.answered():  # the event applied again: its answer is out, whatever it would decide now
         log.info("no bot answer for %s: this message had its answer before", messages.key_shown(event.thread_key))
-        return
+        return None
     started = thread.episode_start(event.created_at.timestamp(), opens=opens_episode)
     facts = replace(_facts(rt, event, state, started, opens_episode), approval=thread.approval)
     verdict = decide(facts, config)
     if isinstance(verdict, NoReply):
         log.info("no bot answer for %s: %s", messages.key_shown(event.thread_key), verdict.reason)
-        return
-    _send(rt, event, thread, ticket_id, verdict)
+        return None
+    return _send(rt, event, thread, ticket_id, verdict)
 
 
 def reads(rt: Runtime, event: SocialEvent) -> str | None:
@@ -106,15 +109,18 @@ def _step(comment: str) -> tuple[str, str]:
 # -- carrying it out ----------------------------------------------------------------------------------------------
 
 
-def _send(rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, reply: BotReply) -> None:
-    hd, comment = rt.helpdesk.name, comment_id(reply.step, reply.name, event)
+def _send(
+    rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, reply: BotReply
+) -> DeliveryOutcome | None:
+    """The field first (if the answer fills one), then "sending" recorded, then the one try; returns the send's
+    outcome for the worker to record (None: nothing was sent)."""
     channel = rt.channels.get(event.channel)
     if channel is None:
         log.warning("no bot answer for %s: the channel is not configured", messages.key_shown(event.thread_key))
-        return
+        return None
     if reply.fields and not _fields_set(rt, ticket_id, reply, event):
-        return
-    now = rt.policy.clock()
+        return None
+    hd, comment, now = rt.helpdesk.name, comment_id(reply.step, reply.name, event), rt.policy.clock()
     if not rt.store.start_delivery(helpdesk=hd, comment_id=comment, ticket_id=ticket_id, thread_key=event.thread_key,
                                    at=now, author_kind=AuthorKind.BOT):  # fmt: skip
         log.info(
@@ -122,19 +128,28 @@ def _send(rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, re
             reply.step,
             messages.key_shown(event.thread_key),
         )
-        return
-    state = _state(thread, event, ticket_id)
+        return None
+    state, key, at = _state(thread, event, ticket_id), outbound.reply_key(hd, comment), utc_from_epoch(now)
+    return _sent(rt, event, ticket_id, reply, lambda: _deliver(channel, state, reply, at, key))
+
+
+def _sent(
+    rt: Runtime, event: SocialEvent, ticket_id: str, reply: BotReply, deliver: Callable[[], Delivery]
+) -> DeliveryOutcome:
+    """Send once (a retried send whose answer was lost posts twice: buttons carry no key to deduplicate on) and
+    return the outcome, which the worker records in the event's own last write (:meth:`Store.finish_event`)
+    rather than one of its own. What a crash before that write leaves is what a crash right after the send
+    always left: the row "sending" (never resent: the event applied again finds it by its digest)."""
+    comment = comment_id(reply.step, reply.name, event)
     try:
-        key, at = outbound.reply_key(hd, comment), utc_from_epoch(now)
-        # one attempt: a retried send whose answer was lost posts twice (buttons carry no key to deduplicate on)
-        delivery = rt.policy.call(channel.name, lambda: _deliver(channel, state, reply, at, key), attempts=1)
+        delivery = rt.policy.call(event.channel, deliver, attempts=1)
     except BridgeError as e:
-        _failed(rt, event, ticket_id, comment, reply, e)
-        return
-    rt.store.finish_delivery(hd, comment, status="sent", platform=event.platform, message_ids=delivery.message_ids)
+        return _failed(rt, event, ticket_id, comment, reply, e)
     metrics.bot_message(event.channel, str(reply.step), "sent")
     log.info("bot %s (%s) sent for %s", reply.step, reply.name or "-", messages.key_shown(event.thread_key))
     _note(rt, ticket_id, f"{HANDOFF_NOTE if reply.step == Step.HANDOFF else ''}{NOTE_PREFIX} {_shown(reply)}")
+    sent = DeliveryStatus.SENT
+    return DeliveryOutcome(rt.helpdesk.name, comment, sent, event.platform, tuple(delivery.message_ids))
 
 
 def _fields_set(rt: Runtime, ticket_id: str, reply: BotReply, event: SocialEvent) -> bool:
@@ -173,11 +188,13 @@ def _state(thread: ThreadRow, event: SocialEvent, ticket_id: str) -> ThreadState
                    reply_to=state.reply_to or event.reply_to, customer_id=event.author.id)  # fmt: skip
 
 
-def _failed(rt: Runtime, event: SocialEvent, ticket_id: str, comment: str, reply: BotReply, e: BridgeError) -> None:
+def _failed(
+    rt: Runtime, event: SocialEvent, ticket_id: str, comment: str, reply: BotReply, e: BridgeError
+) -> DeliveryOutcome:
     log.warning("bot %s for %s not sent: %s", reply.step, messages.key_shown(event.thread_key), e)
-    rt.store.finish_delivery(rt.helpdesk.name, comment, status="failed", platform=event.platform, error=e.message)
     metrics.bot_message(event.channel, str(reply.step), "failed")
     _note(rt, ticket_id, f"{FAILED_PREFIX} ({e.message}). It said: {_shown(reply)}")
+    return DeliveryOutcome(rt.helpdesk.name, comment, DeliveryStatus.FAILED, event.platform, error=e.message)
 
 
 def _shown(reply: BotReply) -> str:

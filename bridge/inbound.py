@@ -25,10 +25,12 @@ rows oldest first (by the platform's timestamp). Each event goes load → decide
    (:mod:`bridge.acks`) and quick answer (:mod:`bridge.bot`);
 5. record the outcome in one write (:meth:`Store.finish_event`): the inbox row done or ignored, the
    thread's columns (:func:`bridge.plan.thread_changes`, the note written, the CRM post), the ticket link,
-   the episode's acknowledgement.
+   the episode's acknowledgement, the bot's message sent or failed (its "sending" row is a write of its
+   own, before the call).
 
 A first message costs six store transactions with or without Salesforce write-back (lease, pending
-events, context, before, after, release; ``tests/test_transactions.py``, bench/RESULTS.md §12). A
+events, context, before, after, release; ``tests/test_transactions.py``, bench/RESULTS.md §12); one the bot
+answers, seven (its "sending" row, before the send). A
 retryable failure postpones the rest of the thread (order is kept); a permanent one dead-letters the
 event with its reason, visible and replayable.
 """
@@ -61,7 +63,7 @@ from bridge.registry import Runtime
 from bridge.retry import backoff_for
 from bridge.rows import ThreadContext, ThreadRow
 from bridge.rules import Decision
-from bridge.store import PendingEvent, Records, Written
+from bridge.store import DeliveryOutcome, PendingEvent, Records, Written
 
 log = logging.getLogger(__name__)
 
@@ -244,16 +246,25 @@ def _written(
     replaced = figures.ticket_restarted(thread.ticket_id, ticket)  # closed or solved: a new episode
     opens = figures.opens_episode(thread.last_inbound_at, at, quiet=quiet, ticket_replaced=replaced)
     ack = acks.plan(rt, event, thread, ticket, opens_episode=opens, rules=decision, state=context.acks)
-    if context.bot is not None:
-        answering = replace(thread, approval=thread.approval or planned.approval)
-        bot.answer(rt, event, answering, ticket.id, opens_episode=opens, state=context.bot)
     sentiment, no_answer = figures_facts.of_message(rt, event, decision)
     recorded = plan.thread_changes(thread, event, ticket_id=ticket.id, requester_id=requester_id, opens=opens)
+    written = Written(ticket_at=time.time(), opens_episode=opens, sentiment=sentiment, no_answer=no_answer)
+    sent = _bot_answer(rt, event, context, replace(thread, approval=thread.approval or planned.approval), ticket, opens)
     return Outcome(
-        written=Written(ticket_at=time.time(), opens_episode=opens, sentiment=sentiment, no_answer=no_answer),
+        written=written,
         thread_changes={**changes, **recorded},
-        records=Records(ack=ack) if ack is not None else None,
+        records=Records(ack=ack, delivery=sent) if ack is not None or sent is not None else None,
     )
+
+
+def _bot_answer(
+    rt: Runtime, event: SocialEvent, context: ThreadContext, thread: ThreadRow, ticket: TicketRef, opens: bool
+) -> DeliveryOutcome | None:
+    """The bot's answer, last: once it is sent, nothing but the record of the event's outcome, which records the
+    send's too (:mod:`bridge.bot`), stands between it and the record."""
+    if context.bot is None:
+        return None
+    return bot.answer(rt, event, thread, ticket.id, opens_episode=opens, state=context.bot)
 
 
 def _open_ticket(

@@ -918,26 +918,9 @@ class Store:
         Returns the first-response time (seconds, from the platform time of the thread's current episode's first
         message) when this is the episode's first human reply delivered, recorded on the thread in the same
         transaction; None otherwise."""
-        now = time.time()
-        delivered: dict[str, Any] = {"delivered_at": now} if status == "sent" else {}
-        if author_kind is not None:
-            delivered["author_kind"] = author_kind
+        outcome = DeliveryOutcome(helpdesk, comment_id, DeliveryStatus(status), platform, tuple(message_ids), error)
         with self.begin() as conn:
-            row = conn.execute(
-                sa.update(deliveries)
-                .where(deliveries.c.helpdesk == helpdesk, deliveries.c.comment_id == comment_id)
-                .values(status=status, message_ids=json.dumps(list(message_ids)), error=error, updated_at=now,
-                        **delivered)
-                .returning(deliveries.c.id, deliveries.c.thread_key, deliveries.c.comment_created_at,
-                           deliveries.c.author_kind)
-            ).first()  # fmt: skip
-            delivery_id = row.id if row is not None else None
-            first_response = _answer_episode(conn, row, now) if delivered and row is not None else None
-            sent = [
-                {"platform": platform, "message_id": m, "delivery_id": delivery_id, "sent_at": now} for m in message_ids
-            ]
-            insert_ignoring_duplicates(conn, sent_messages, sent)
-        return first_response
+            return _finish_delivery(conn, outcome, time.time(), author_kind=author_kind)
 
     def waiting_episodes(self, channel: str | None, *, limit: int, with_text: bool) -> list[WaitingRow]:
         """Threads (of ``channel``, or all) whose current episode waits for its first human reply, longest
@@ -1240,6 +1223,19 @@ class Written:
 
 
 @dataclass(frozen=True)
+class DeliveryOutcome:
+    """What :meth:`Store.finish_delivery` records about one send: its status (sent, failed...), the platform's
+    message ids (their echoes are dropped), the error or how it went out."""
+
+    helpdesk: str
+    comment_id: str
+    status: DeliveryStatus
+    platform: str
+    message_ids: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Records:
     """Rows an inbox event's work learned on the way, written in the transaction that starts or finishes it
     (:meth:`Store.start_event`, :meth:`Store.finish_event`) rather than each in one of its own."""
@@ -1248,6 +1244,7 @@ class Records:
     identity: tuple[str, str] | None = None  # (identities key, helpdesk user id): a requester found or made
     crm: tuple[str, dict[str, str] | None] | None = None  # (crm_cache key, record; None: the CRM knew nobody)
     ack: dict[str, Any] | None = None  # the episode's acknowledgement decided (:func:`ack_row`; kept if it has one)
+    delivery: DeliveryOutcome | None = None  # the outcome of a send the event made (the bot's answer, bridge.bot)
 
 
 def _write_records(conn: Connection, records: Records, now: float) -> None:
@@ -1259,6 +1256,31 @@ def _write_records(conn: Connection, records: Records, now: float) -> None:
         _cache_crm(conn, *records.crm, now)
     if records.ack is not None:
         insert_ignoring_duplicates(conn, auto_acks, [records.ack])
+    if records.delivery is not None:
+        _finish_delivery(conn, records.delivery, now)
+
+
+def _finish_delivery(
+    conn: Connection, outcome: DeliveryOutcome, now: float, *, author_kind: AuthorKind | None = None
+) -> float | None:
+    """:meth:`Store.finish_delivery` in ``conn``'s transaction."""
+    delivered: dict[str, Any] = {"delivered_at": now} if outcome.status == DeliveryStatus.SENT else {}
+    if author_kind is not None:
+        delivered["author_kind"] = author_kind
+    row = conn.execute(
+        sa.update(deliveries)
+        .where(deliveries.c.helpdesk == outcome.helpdesk, deliveries.c.comment_id == outcome.comment_id)
+        .values(status=outcome.status, message_ids=json.dumps(list(outcome.message_ids)), error=outcome.error,
+                updated_at=now, **delivered)
+        .returning(deliveries.c.id, deliveries.c.thread_key, deliveries.c.comment_created_at,
+                   deliveries.c.author_kind)
+    ).first()  # fmt: skip
+    delivery_id = row.id if row is not None else None
+    first_response = _answer_episode(conn, row, now) if delivered and row is not None else None
+    sent = [{"platform": outcome.platform, "message_id": m, "delivery_id": delivery_id, "sent_at": now}
+            for m in outcome.message_ids]  # fmt: skip
+    insert_ignoring_duplicates(conn, sent_messages, sent)
+    return first_response
 
 
 def _thread_row(event: SocialEvent, helpdesk: str, now: float) -> dict[str, Any]:

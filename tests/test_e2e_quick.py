@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from bridge import bot as bot_module
-from bridge import cli, metrics, status
+from bridge import cli, inbound, metrics, status
 from bridge.events import AuthorKind, SocialEvent
 from bridge.registry import Runtime
 from bridge.replies import DEFAULT_DISCLOSURE
@@ -291,6 +292,33 @@ def test_a_retry_that_finds_its_own_question_answers_nothing(tmp_path: Path) -> 
         bot_module.answer(rt, event, replace(stack.store.thread(event.thread_key) or _no_row(), last_inbound_at=None),
                           str(ticket), opens_episode=True, state=_bot_state(stack, rt, event))  # fmt: skip
         assert len(customer.received()) == 1 and len(stack.store.rows("deliveries")) == 1
+
+
+def test_a_worker_whose_last_write_fails_after_the_bots_send_sends_nothing_twice(tmp_path: Path) -> None:
+    """The bot's message is recorded "sending" in a write of its own before the send; its outcome goes in the
+    event's last write (bridge.bot._sent). Here that write fails, as in a worker that dies right then (a
+    trigger refuses it): the event stays pending with the row "sending", and applied again it finds its ticket
+    and the bot its answer by the digest; nothing is sent, opened or noted twice."""
+    with bot(tmp_path, "zendesk", "facebook") as (stack, rt):
+        Customer(stack, "facebook").writes("Hi, what are your opening hours?")
+        [key] = {str(r["thread_key"]) for r in stack.store.rows("inbox", status="pending")}
+        _execute(stack, "CREATE TRIGGER dies BEFORE UPDATE OF status ON inbox WHEN NEW.status = 'done' "
+                        "BEGIN SELECT RAISE(ABORT, 'the worker died'); END")  # fmt: skip
+        with pytest.raises(sa.exc.DatabaseError, match="the worker died"):
+            inbound.process_thread(rt, key, "w")
+        ticket = one_ticket(stack)["id"]
+        before = (len(stack.meta.sent_messages), notes(stack, ticket))
+        assert before[0] == 1 and [d["status"] for d in stack.store.rows("deliveries")] == ["sending"]
+        _execute(stack, "DROP TRIGGER dies")
+        assert inbound.process_thread(rt, key, "w") == 1
+        assert (len(stack.meta.sent_messages), notes(stack, ticket)) == before and len(stack.helpdesk.tickets) == 1
+        assert [r["status"] for r in stack.store.rows("inbox")] == ["done"]
+        assert [d["status"] for d in stack.store.rows("deliveries")] == ["sending"]  # as a crash mid-send leaves it
+
+
+def _execute(stack: Stack, sql: str) -> None:
+    with stack.store.engine.begin() as conn:
+        conn.exec_driver_sql(sql)
 
 
 def _bot_state(stack: Stack, rt: Runtime, event: SocialEvent) -> BotState:

@@ -14,10 +14,12 @@ from bridge.registry import Runtime
 from bridge.transactions import Counted, TransactionCount
 from sandbox.stack import PAGE_ID, Stack
 from tests.support import notes, step_runtime, tickets
+from tests.test_e2e_quick import bot
 
 FIRST_MESSAGE = 6  # the lease and its release, the pending events, the thread's context, before, after
 WITH_WRITE_BACK = 8
 FOLLOW_UP = 6
+BOT_ANSWERS = 7  # and the bot's "sending" row, written before its one send (test below)
 CRM = {"vip_field": "account_type", "vip_values": ["Enterprise"], "crm_note": True, "write_back": True}
 RULES = [{"name": "refund", "when": {"keywords": ["refund"]}, "then": {"tags": ["billing"], "priority": "high"}}]
 
@@ -67,3 +69,21 @@ def test_a_first_message_and_a_follow_up_stay_within_the_budget(stack: Stack) ->
     assert (thread["crm_last_post_id"] is not None) == (sf is not None)
     acks = stack.store.rows("auto_acks")  # one per episode, due after the delay
     assert [(a["status"], a["reason"]) for a in acks] == ([("due", None)] if stack.config.acks else [])
+
+
+def test_a_message_the_bot_answers_stays_within_the_budget(tmp_path: Path) -> None:
+    """A channel with quick answers (bridge.bot). Each message the bot answers takes seven transactions: the
+    lease, the pending events, the thread's context (with the bot's messages in the episode, the latest person's
+    reply and the channel's pause), before (the thread claimed or the event marked attempted), the bot's
+    "sending" row (durable before the public send, so it is never sent twice), after (the event's outcome and
+    the send's: sent, its message ids), the release. One the bot does not answer costs what any follow-up does."""
+    with bot(tmp_path, "zendesk", "facebook") as (stack, rt):
+        first = applied(stack, rt, "801", "what are your opening hours?")
+        asked = applied(stack, rt, "801", "where is my order")
+        thanked = applied(stack, rt, "801", "It is 4471203")  # the ticket field set first: a helpdesk call only
+        unanswered = applied(stack, rt, "801", "ok")
+        steps = [d["comment_id"].split(":")[1] for d in stack.store.rows("deliveries") if d["status"] == "sent"]
+        assert steps == ["answer", "ask", "thanks"] and len(stack.meta.sent_messages) == 3
+        assert all(stack.store.is_our_message("facebook", m["message_id"]) for m in stack.meta.sent_messages)
+        assert max(first.total, asked.total, thanked.total) <= BOT_ANSWERS, (first, asked, thanked)
+        assert unanswered.total <= FOLLOW_UP, unanswered
