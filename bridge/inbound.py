@@ -382,8 +382,8 @@ def _look_first_next_time(e: UnknownOutcome) -> Unavailable:
 
 def _record_change(rt: Runtime, event: SocialEvent, thread: ThreadRow | None) -> Outcome | None:
     """An edit, a removal or a notice: a note on the thread's ticket, never a new ticket. In a thread with no
-    ticket, an edit with text is the customer's message (its original never reached us): None, to apply it
-    as one; anything else is ignored with the reason."""
+    ticket, or whose ticket was deleted, an edit with text is the customer's message (its original never
+    reached us, or went with the ticket): None, to apply it as one; anything else is ignored with the reason."""
     if thread is None or thread.ticket_id is None:
         if event.kind == "edit" and event.text:
             return None
@@ -391,7 +391,10 @@ def _record_change(rt: Runtime, event: SocialEvent, thread: ThreadRow | None) ->
         return Outcome(ignored=f"{what or 'notice'} in a thread without a ticket")
     ticket_id = str(thread.ticket_id)
     note = event.text if event.kind == "notice" else messages.edited_note(event)
-    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
+    try:
+        rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
+    except TicketDeleted:  # an edit's new text is the customer's words: a message, which opens a new ticket
+        return None if event.kind == "edit" and event.text else Outcome(ignored=f"{event.kind} on a deleted ticket")
     return DONE
 
 

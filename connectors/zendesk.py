@@ -434,8 +434,9 @@ class ZendeskHelpdesk:
     # -- helpers -------------------------------------------------------------------------------------------
 
     def _update(self, ticket: Any) -> TicketRef:
-        """PUT a comment (and status): not idempotent, a timeout is an :class:`UnknownOutcome`."""
-        with _translated(idempotent=False):
+        """PUT a comment (and status): not idempotent, a timeout is an :class:`UnknownOutcome`; a deleted ticket
+        is :class:`TicketDeleted`."""
+        with _deleted_if_not_found(), _translated(idempotent=False):
             return _ref(self._zenpy.tickets.update(ticket).ticket)
 
     def field_names(self) -> tuple[set[str], set[str]]:

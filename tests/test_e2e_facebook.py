@@ -250,6 +250,28 @@ def test_a_deleted_ticket_makes_way_for_a_new_ticket_with_the_customers_words(st
     assert [(m["recipient"], m["text"]) for m in stack.meta.sent_messages] == [("79", "Order 5 ships today.")]
 
 
+def test_an_edit_after_the_ticket_was_deleted_opens_a_new_ticket_and_an_unsend_is_ignored(stack: Stack) -> None:
+    """An edit's new text on a deleted ticket was dead-lettered (Zendesk's 404 to its note): it is the customer's
+    message, in a new ticket. An unsend there has nothing left to note: ignored, with the reason."""
+    post_id = stack.meta.add_post(PAGE_ID, "Spring menu")
+    comment = stack.meta.customer_comment(PAGE_ID, post_id=post_id, text="Soup vegan?", user_id="4501", user_name="Bea")
+    first = one_ticket(stack)
+    settle(stack)
+    delete_ticket(stack, first["id"])
+    stack.meta.customer_edit_comment(comment.comment_id, "Is the soup vegan? I am allergic to milk.")
+    new = stack.wait_for(lambda: len(tickets(stack)) == 2 and tickets(stack)[1])
+    message = stack.meta.customer_message(PAGE_ID, psid="4502", text="my card number is 4111...")
+    unsent = stack.wait_for(lambda: len(tickets(stack)) == 3 and tickets(stack)[2])
+    settle(stack)
+    assert stack.helpdesk.comments(new["id"])[0]["body"].startswith("[edited] Is the soup vegan? I am allergic")
+    assert [n for n in notes(stack, new["id"]) if f"#{first['id']}" in n]
+    delete_ticket(stack, unsent["id"])
+    stack.meta.customer_unsend(PAGE_ID, psid="4502", mid=message.mid)
+    stack.wait_for(lambda: "remove on a deleted ticket" in [r["last_error"] for r in stack.store.rows("inbox")])
+    settle(stack)
+    assert stack.store.rows("dead_letters") == [] and len(tickets(stack)) == 3
+
+
 def test_a_new_ticket_for_a_deleted_one_is_made_once_when_its_answer_is_lost(tmp_path: Path, helpdesk: str) -> None:
     """The create that replaces a deleted ticket times out after the helpdesk made it: the retry looks first
     (the thread's row still names the deleted ticket, which Zendesk no longer finds) and makes no second one."""

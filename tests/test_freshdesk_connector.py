@@ -497,10 +497,14 @@ def test_closed_or_deleted_ticket_raises_ticket_closed(
     assert len(sim.comments(ticket_id)) == 1
 
 
-def test_a_vanished_ticket_is_a_deleted_one(helpdesk: FreshdeskHelpdesk) -> None:
+def test_a_vanished_ticket_is_a_deleted_one(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
     with pytest.raises(errors.TicketDeleted) as caught:
         helpdesk.add_customer_comment("987654", requester_id="1", body="hello?")
     assert caught.value.http_status == 404
+    _, ticket_id = open_ticket(helpdesk)
+    sim.set_status(ticket_id, "deleted")
+    with pytest.raises(errors.TicketDeleted):  # a note on a ticket in the trash: refused (404)
+        helpdesk.add_internal_note(ticket_id, "The customer edited their comment")
 
 
 def test_internal_note_is_private_and_works_on_closed_tickets(

@@ -245,6 +245,8 @@ def test_a_deleted_ticket_raises_ticket_deleted(sim: ZendeskSimulator, helpdesk:
         helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="hello?")
     with pytest.raises(errors.TicketDeleted):
         helpdesk.has_comment_containing(ticket_id, "hello?")
+    with pytest.raises(errors.TicketDeleted):  # an edit's note: the edit becomes the message
+        helpdesk.add_internal_note(ticket_id, "The customer edited their comment")
 
     assert (caught.value.http_status, caught.value.code, caught.value.retryable) == (404, "RecordNotFound", False)
     assert isinstance(caught.value.__cause__, errors.NotFound)  # the one table's 404, made precise
@@ -261,7 +263,9 @@ def test_internal_note_is_private_and_by_the_bridge(sim: ZendeskSimulator, helpd
 
 
 def test_unknown_ticket_is_not_found(helpdesk: ZendeskHelpdesk) -> None:
-    with pytest.raises(errors.NotFound):
+    # Zendesk answers a write to a ticket it has not, or no longer has, with the same 404 RecordNotFound: the
+    # bridge only writes to tickets it made, so it is one an agent deleted (the customer's words: a new ticket)
+    with pytest.raises(errors.TicketDeleted):
         helpdesk.add_internal_note("9999", "x")
     with pytest.raises(errors.NotFound):
         helpdesk.agent_replies("9999")

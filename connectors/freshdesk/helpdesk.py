@@ -251,9 +251,13 @@ class FreshdeskHelpdesk:
         return TicketRef(id=str(ticket_id), status=STATUS_NAMES.get(status, str(status)), reopened=before == RESOLVED)
 
     def add_internal_note(self, ticket_id: str, body: str) -> None:
-        """A private note by the API key's agent (Freshdesk accepts notes on closed tickets too)."""
-        note = {"body": to_html(body), "private": True}
-        self._api.json("POST", f"{_ticket_path(ticket_id)}/notes", "could not add the note", json=note)
+        """A private note by the API key's agent (Freshdesk accepts notes on closed tickets too, not on deleted
+        ones: :class:`TicketDeleted`)."""
+        note, path = {"body": to_html(body), "private": True}, f"{_ticket_path(ticket_id)}/notes"
+        try:
+            self._api.json("POST", path, "could not add the note", json=note)
+        except errors.NotFound as e:
+            raise errors.TicketDeleted("the ticket is deleted or gone", platform=PLATFORM, http_status=404) from e
 
     def set_fields(self, ticket_id: str, fields: Mapping[str, str], *, note: str) -> None:
         """The custom fields (by ``cf_`` name) in a PUT (Freshdesk's notes cannot change the ticket), then the
