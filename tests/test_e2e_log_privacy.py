@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from bridge import logs, messages
+from sandbox.base import Fault
 from sandbox.stack import HELPDESKS, WA_PHONE_ID, Stack
 from tests.support import notes, one_ticket, reply_and_notify, settle
 
 WA_ID = "15551234567"
+ACKS = {"whatsapp": {"ack": {"instant": "Thanks {first_name}!", "delay": 0}}}
 OURS = ("bridge", "connectors", "webhooks", "socialdesk")  # urllib3 at DEBUG prints URLs: the operator's choice
 
 
@@ -26,18 +28,26 @@ def logged(caplog: pytest.LogCaptureFixture, form: str) -> str:
 
 
 def whatsapp_conversation(stack: Stack) -> list[str]:
-    """A first message, joined to a Salesforce Contact by its phone; the agent's answer, reported failed; a second
-    message. The WhatsApp message ids involved (a wamid encodes the customer's number)."""
+    """A first message, its ticket created after a 429, joined to a Salesforce Contact by its phone and acknowledged;
+    the agent's answer, reported failed; a second message the helpdesk refuses (dead-lettered). The WhatsApp
+    message ids involved (a wamid encodes the customer's number)."""
     assert stack.salesforce is not None
     stack.salesforce.add_contact("Hank Scorpio", Phone="+1 555 123 4567")
+    limited = Fault(429, method="POST", path_prefix="/api/v2/tickets", headers={"Retry-After": "1"})
+    stack.helpdesk.inject(limited)
     first = stack.meta.whatsapp_message(WA_PHONE_ID, wa_id=WA_ID, name="Hank", text="Where is order 42?")
     ticket = one_ticket(stack)
+    stack.wait_for(lambda: stack.meta.wa_sent_messages)  # the acknowledgement
+    settle(stack)
     reply_and_notify(stack, ticket["id"], "It arrives tomorrow.")
-    [sent] = stack.wait_for(lambda: stack.meta.wa_sent_messages)
+    [_, sent] = stack.wait_for(lambda: len(stack.meta.wa_sent_messages) == 2 and stack.meta.wa_sent_messages)
     stack.meta.whatsapp_status(WA_PHONE_ID, message_id=sent["message_id"], recipient=WA_ID, status="failed",
                                error_code=131026)  # fmt: skip
     stack.wait_for(lambda: notes(stack, ticket["id"]))
+    settle(stack)
+    stack.helpdesk.inject(Fault(422, path_prefix="/api/v2/tickets"))
     second = stack.meta.whatsapp_message(WA_PHONE_ID, wa_id=WA_ID, name="Hank", text="Hello?")
+    stack.wait_for(lambda: stack.store.open_dead_letters())
     settle(stack)
     return [first.message_id, sent["message_id"], second.message_id]
 
@@ -50,15 +60,17 @@ def test_a_whatsapp_conversation_logs_no_phone_number(
     ("inbox 12 (whatsapp:106540352242922:chat:15551234567) ...", "delivered comment ... as wamid.HBgL..."). They
     still name it, by the customer's pseudonym."""
     caplog.set_level(logging.DEBUG)
-    with Stack(tmp_path, helpdesk=helpdesk, salesforce={}, platforms=("whatsapp",)) as stack:
+    with Stack(tmp_path, helpdesk=helpdesk, salesforce={}, platforms=("whatsapp",), platform_options=ACKS) as stack:
         wamids = whatsapp_conversation(stack)
         thread_key = stack.store.rows("threads")[0]["key"]
     assert WA_ID in thread_key  # the store keeps the real key: replies go back to it
-    for form in logs.FORMATS:
-        text = logged(caplog, form)
-        assert messages.key_shown(thread_key) in text and "delivered comment" in text  # the lines are there
-        assert "5551234567" not in text, form
-        assert not [m for m in wamids if m.removeprefix("wamid.")[:20] in text], form
+    texts = {form: logged(caplog, form) for form in logs.FORMATS}
+    assert [form for form, text in texts.items() if "5551234567" in text] == []
+    assert [(form, m) for form, text in texts.items() for m in wamids if m.removeprefix("wamid.")[:20] in text] == []
+    for form, text in texts.items():  # the lines are there, naming the thread
+        assert messages.key_shown(thread_key) in text, form
+        for line in ("opened ticket", "auto-ack 1 sent for", "delivered comment", "dead-lettered"):
+            assert line in text, (form, line)
 
 
 def test_a_key_is_shown_with_its_customer_as_a_pseudonym_the_same_everywhere() -> None:
