@@ -269,7 +269,7 @@ _pseudonym_key = secrets.token_bytes(32)  # until use_pseudonym_key: unguessable
 
 def use_pseudonym_key(secret: str) -> None:
     """Derive :func:`pseudonym`'s key from a secret every process of the installation holds
-    (:func:`bridge.logs.setup`), so that serve and worker show one customer alike in their logs."""
+    (:func:`bridge.logs.use_pseudonyms`), so that serve, worker and the CLI show one customer alike."""
     global _pseudonym_key
     _pseudonym_key = hmac.digest(secret.encode(), b"socialdesk log pseudonyms", "sha256")
 
