@@ -263,6 +263,24 @@ class HelpdeskNames:
     brands: dict[str, str] = field(default_factory=dict)
     types: tuple[str, ...] | None = None
     fields: tuple[str, ...] | None = None
+    #: names (casefolded) that several agents carry: left out of ``agents``, refused where configured (use the email)
+    ambiguous: frozenset[str] = frozenset()
+
+
+def staff_names(staff: list[tuple[str, str | None, str | None]]) -> tuple[dict[str, str], frozenset[str]]:
+    """(id, name, email) of each agent → ``agents`` by name and by email, and the names two agents share.
+
+    Helpdesks do not keep agents' names unique (two "Alex Agent"s): such a name would resolve to whichever
+    came last, so a rule's assignee or an approver would silently be someone else. Emails are unique."""
+    counts: dict[str, int] = {}
+    for _, name, _ in staff:
+        if name:
+            counts[name.casefold()] = counts.get(name.casefold(), 0) + 1
+    shared = frozenset(n for n, c in counts.items() if c > 1)
+    agents: dict[str, str] = {}
+    for agent_id, name, email in staff:
+        agents |= {k: agent_id for k in (name, email) if k and k.casefold() not in shared}
+    return agents, shared
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,11 @@ def _resolve(helpdesk: Helpdesk, key: str, wanted: Sequence[str]) -> frozenset[s
         return frozenset(wanted)
     if not isinstance(helpdesk, Directory):
         raise ConfigError(f"approvals.{key}: {helpdesk.name} cannot list its agents; give their ids")
-    agents = {k.casefold(): v for k, v in helpdesk.names().agents.items()}
+    names = helpdesk.names()
+    agents = {k.casefold(): v for k, v in names.agents.items()}
+    shared = next((a for a in named if a.casefold() in names.ambiguous), None)
+    if shared is not None:
+        raise ConfigError(f"approvals.{key}: {messages.ambiguous_agent(shared, helpdesk.name)}")
     unknown = next((a for a in named if a.casefold() not in agents), None)
     if unknown is not None:
         raise ConfigError(f"approvals.{key}: no agent {unknown!r} in {helpdesk.name}")

@@ -43,6 +43,11 @@ def not_utf8_lines(count: int, first: int) -> str:
     return f"{lines} {first}: not UTF-8 text; classified with the undecodable bytes read as U+FFFD"
 
 
+def ambiguous_agent(name: str, helpdesk: str) -> str:
+    """A configured agent name that several agents of the helpdesk carry (it would pick one of them at random)."""
+    return f"{name!r} is the name of several agents in {helpdesk}: give the email (or the id) of the one meant"
+
+
 def ticket_subject(event: SocialEvent) -> str:
     first_line = first_words(event.text)
     subject = f"{where(event)} from {event.author.display_name()}"

@@ -13,6 +13,7 @@ import difflib
 import threading
 from collections.abc import Sequence
 
+from bridge import messages
 from bridge.errors import ConfigError
 from bridge.events import HelpdeskNames, Routing
 from bridge.ports import Directory, Helpdesk
@@ -96,6 +97,8 @@ def _check(rules: Sequence[Rule], used: dict[str, dict[str, str]], names: Helpde
     for kind, attr in _KINDS:
         known: dict[str, str] = getattr(names, attr)
         for name, rule_name in used[kind].items():
+            if kind == "assignee" and name.casefold() in names.ambiguous:
+                raise ConfigError(f"rules[{rule_name}].then.assignee: {messages.ambiguous_agent(name, helpdesk)}")
             if name not in known:
                 hint = _hint(name, known)
                 raise ConfigError(f"rules[{rule_name}].then.{kind}: no {kind} {name!r} in {helpdesk}{hint}")

@@ -42,6 +42,7 @@ from bridge.events import (
     Routing,
     TicketRef,
     UserProfile,
+    staff_names,
 )
 from bridge.schedules import HelpdeskSchedule
 from connectors.base import RebasedSession, attachment_names, call, rate_limit_hook, retry_after_seconds
@@ -330,11 +331,10 @@ class ZendeskHelpdesk:
     def names(self) -> HelpdeskNames:
         """Groups (not deleted), agents and admins (by name and by email), brands: for rules naming them."""
         groups = {str(g["name"]): str(g["id"]) for g in self.api_list("/api/v2/groups.json", "groups")}
-        staff: dict[str, str] = {}
-        for user in self.api_list("/api/v2/users.json", "users", {"role[]": list(STAFF_ROLES)}):
-            staff.update({str(user[k]): str(user["id"]) for k in ("name", "email") if user.get(k)})
+        users = self.api_list("/api/v2/users.json", "users", {"role[]": list(STAFF_ROLES)})
+        staff, ambiguous = staff_names([(str(u["id"]), u.get("name"), u.get("email")) for u in users])
         brands = {str(b["name"]): str(b["id"]) for b in self.api_list("/api/v2/brands.json", "brands")}
-        return HelpdeskNames(groups=groups, agents=staff, brands=brands)
+        return HelpdeskNames(groups=groups, agents=staff, brands=brands, ambiguous=ambiguous)
 
     def ping(self) -> str:
         with _translated(idempotent=True):

@@ -186,6 +186,21 @@ def test_approvers_are_resolved_like_agents(sim: ZendeskSimulator) -> None:
         Approvers(ApprovalSettings(approvers=("Ghost",))).prepare(helpdesk)
 
 
+def test_a_name_two_agents_share_is_refused_and_their_emails_resolve(sim: ZendeskSimulator) -> None:
+    """Two agents called "Alex Agent": the name resolved to whichever Zendesk listed last, so the real approver's
+    tag was refused ("not one of the approvers") or another Alex could approve."""
+    other = sim.add_agent("alex agent", "alex.other@socialdesk.test")  # names are compared case aside
+    helpdesk = ZendeskHelpdesk(url=sim.url, email=sim.email, api_token="sim-api-token")
+    with pytest.raises(ConfigError) as e:
+        Approvers(ApprovalSettings(approvers=("Alex Agent",))).prepare(helpdesk)
+    assert e.value.message == (
+        "approvals.approvers: 'Alex Agent' is the name of several agents in zendesk: give the email (or the id) "
+        "of the one meant"
+    )
+    both = Approvers(ApprovalSettings(approvers=("alex.agent@socialdesk.test", "alex.other@socialdesk.test")))
+    assert both.approver_ids(helpdesk) == frozenset({str(sim.agent_id), str(other)})
+
+
 def test_approvers_on_a_helpdesk_that_cannot_say_who_added_a_tag_are_refused(tmp_path: Path) -> None:
     helpdesk = FreshdeskHelpdesk(url="http://127.0.0.1:9", api_key="sim-api-key")  # refused before any call
     with pytest.raises(ConfigError, match=r"^approvals.approvers: freshdesk cannot say who added a tag; leave it out"):

@@ -171,6 +171,22 @@ def test_triage_resolves_names_once_and_refuses_unknown_ones(pair: tuple[Sim, De
     )
 
 
+def test_an_assignee_name_two_agents_share_is_refused_at_start_and_the_email_resolves(pair: tuple[Sim, Desk]) -> None:
+    """It resolved to whichever agent the helpdesk listed last: tickets silently went to the other Alex."""
+    sim, desk = pair
+    other = sim.add_agent("Alex Agent", "alex.other@socialdesk.test")
+    triage = Triage(parse_rules([{"name": "r", "then": {"assignee": "Alex Agent"}}], helpdesk=sim.name))
+    with pytest.raises(ConfigError) as e:
+        triage.prepare(desk)
+    assert e.value.message == (
+        f"rules[r].then.assignee: 'Alex Agent' is the name of several agents in {sim.name}: give the email (or the "
+        "id) of the one meant"
+    )
+    by_email = Triage(parse_rules([{"name": "r", "then": {"assignee": "alex.other@socialdesk.test"}}]))
+    by_email.prepare(desk)
+    assert by_email.routing(Decision(assignee="alex.other@socialdesk.test"), desk).assignee_id == str(other)
+
+
 @pytest.mark.parametrize(
     ("then", "error"),
     [

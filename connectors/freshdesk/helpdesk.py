@@ -26,6 +26,7 @@ from bridge.events import (
     TicketRef,
     TicketStatus,
     UserProfile,
+    staff_names,
 )
 from bridge.ports import JoinedUser
 from bridge.schedules import HelpdeskSchedule
@@ -342,15 +343,14 @@ class FreshdeskHelpdesk:
         """Groups, agents (by name and by email) and the ticket types of the ``ticket_type`` field's choices."""
         groups = {str(g["name"]): str(g["id"]) for g in self._api.items("/api/v2/groups", "could not list the groups",
                                                                          {"per_page": PAGE_SIZE})}  # fmt: skip
-        agents: dict[str, str] = {}
-        for agent in self._api.items("/api/v2/agents", "could not list the agents", {"per_page": PAGE_SIZE}):
-            contact = _dict(agent.get("contact"))
-            agents.update({str(contact[k]): str(agent["id"]) for k in ("name", "email") if contact.get(k)})
+        listed = self._api.items("/api/v2/agents", "could not list the agents", {"per_page": PAGE_SIZE})
+        contacts = [(str(a["id"]), _dict(a.get("contact"))) for a in listed]
+        agents, ambiguous = staff_names([(i, c.get("name"), c.get("email")) for i, c in contacts])
         fields = list(self._api.items("/api/v2/ticket_fields", "could not list the ticket fields", {}, max_pages=1))
         kinds = next((f.get("choices") for f in fields if f.get("name") == "ticket_type"), None)
         types = tuple(str(t) for t in kinds) if isinstance(kinds, list) else None
         custom = tuple(str(f.get("name")) for f in fields if not f.get("default"))
-        return HelpdeskNames(groups=groups, agents=agents, types=types, fields=custom)
+        return HelpdeskNames(groups=groups, agents=agents, types=types, fields=custom, ambiguous=ambiguous)
 
     def business_schedules(self) -> list[HelpdeskSchedule]:
         """``GET /api/v2/business_hours``: every business calendar (hours and time zone; the API has no holidays)."""
