@@ -342,8 +342,12 @@ def sync_contacts(config_path: str | None, dry_run: bool, full: bool) -> None:
             click.echo(f"sync-contacts: {done[0]} contacts read")
 
         summary = run_sync(runtime, dry_run=dry_run, full=full, progress=line)
+    if dry_run:
+        on_delete = str(cfg.salesforce.get("on_delete")) if cfg.salesforce else "ignore"
+        click.echo(messages.sync_dry_run(summary.would_send, summary.would_delete, runtime.helpdesk.name, on_delete))
+        return
     click.echo(
-        f"{'dry run: ' if dry_run else ''}created {summary.created}, updated {summary.updated}, "
+        f"created {summary.created}, updated {summary.updated}, "
         f"skipped {summary.skipped} (already handled, or deleted with no helpdesk user), "
         f"deleted handled {summary.deleted}, failed {len(summary.failed)}"
     )

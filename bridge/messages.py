@@ -48,6 +48,15 @@ def ambiguous_agent(name: str, helpdesk: str) -> str:
     return f"{name!r} is the name of several agents in {helpdesk}: give the email (or the id) of the one meant"
 
 
+def sync_dry_run(send: int, deleted: int, helpdesk: str, on_delete: str) -> str:
+    """``sync-contacts --dry-run``: what a run would do (it printed "created 0, updated 0", which said nothing)."""
+    line = f"dry run: {send} contact(s) would be sent to {helpdesk} (each created or updated there)"
+    if on_delete != "ignore":
+        verb = "tagged" if on_delete == "tag" else "suspended and tagged"
+        line += f"; {deleted} deleted in Salesforce would be {verb} where {helpdesk} has their user"
+    return line + "; nothing was changed"
+
+
 def ticket_subject(event: SocialEvent) -> str:
     first_line = first_words(event.text)
     subject = f"{where(event)} from {event.author.display_name()}"

@@ -39,6 +39,9 @@ class SyncSummary:
     skipped: int = 0
     deleted: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    #: a dry run's counts: contacts it would send, and deleted ones it would look for in the helpdesk
+    would_send: int = 0
+    would_delete: int = 0
 
     def add(self, results: Sequence[ContactResult]) -> None:
         for result in results:
@@ -88,6 +91,8 @@ def _run(
         fresh = [c for c in batch if c.id not in seen]
         summary.skipped += len(batch) - len(fresh)
         seen.update(c.id for c in fresh)
+        if dry_run:
+            _count_dry(summary, cursor_name, len(fresh))
         if fresh and not dry_run:
             results = _push(rt, [to_upsert(c) for c in fresh])
             summary.add(results)
@@ -96,6 +101,14 @@ def _run(
         if batch and not dry_run:
             rt.store.save_sync_cursor(cursor_name, max(c.modstamp for c in batch))
         progress(len(batch))
+
+
+def _count_dry(summary: SyncSummary, cursor_name: str, count: int) -> None:
+    """A dry run asks the helpdesk nothing, so it cannot tell created from updated: it counts what it would send."""
+    if cursor_name == DELETED_CURSOR:
+        summary.would_delete += count
+    else:
+        summary.would_send += count
 
 
 def _push(rt: Runtime, contacts: list[ContactUpsert]) -> list[ContactResult]:

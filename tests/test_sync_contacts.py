@@ -171,13 +171,18 @@ def test_a_default_zendesk_account_gets_every_contact_one_request_each(stack: St
 def test_freshdesk_contacts_one_by_one_and_dry_run(stack: Stack, tmp_path: Path) -> None:
     ids = seed(stack, 120, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
     config = stack.write_config(tmp_path / "socialdesk.toml")
+    stack.salesforce.delete("Contact", ids[0])  # type: ignore[union-attr]
     dry = sync(config, "--dry-run")
-    assert dry.returncode == 0 and dry.stdout.strip().endswith("failed 0")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.strip().splitlines()[-1] == (  # it said "created 0, updated 0": nothing of what it would do
+        "dry run: 119 contact(s) would be sent to freshdesk (each created or updated there); 1 deleted in Salesforce "
+        "would be tagged where freshdesk has their user; nothing was changed"
+    )
     assert synced(stack) == Counter()  # a dry run writes nothing...
     first = sync(config)
     assert first.returncode == 0, first.stderr
-    assert "created 120" in first.stdout  # ...and saved no cursor
-    assert set(synced(stack)) == {f"salesforce:{i}" for i in ids}
+    assert "created 119" in first.stdout  # ...and saved no cursor
+    assert set(synced(stack)) == {f"salesforce:{i}" for i in ids[1:]}
     again = sync(config)
     assert "created 0" in again.stdout and set(synced(stack).values()) == {1}
 
