@@ -54,7 +54,7 @@ from bridge.replies import (
 from bridge.replyfrom import check as check_reply_from
 from bridge.rulebook import check_names, parse_rules
 from bridge.rules import Rule
-from bridge.tablekeys import BadKey, check_crm_field
+from bridge.tablekeys import BadKey, check_crm_field, check_languages, entry_path
 
 PLATFORMS = ("facebook", "instagram", "whatsapp", "x", "telegram", "generic")
 HELPDESKS = ("zendesk", "freshdesk")
@@ -627,6 +627,8 @@ def _config(checked: ConfigFile, source: str) -> Config:
     rules = parse_rules(checked.rules, helpdesk=bridge.helpdesk)  # before the calendars, which rules may name
     classifier = classifier_settings(checked.classifier.model_dump(exclude_none=True))
     check_names(checked.rules, _condition_values(checked, classifier))
+    if classifier.kind == "default":
+        _check_template_languages(checked)
     _check_crm_names(checked.salesforce)
     return Config(
         database_url=bridge.database_url,
@@ -659,6 +661,22 @@ def _condition_values(checked: ConfigFile, classifier: ClassifierSettings) -> di
     classifier (an operator's own gives codes of its own)."""
     known = {"channel": tuple(c.name for c in checked.channels), "platform": PLATFORMS}
     return known | ({"language": (*LANGUAGES, UNDETERMINED)} if classifier.kind == "default" else {})
+
+
+def _check_template_languages(checked: ConfigFile) -> None:
+    """The per-language texts of acknowledgements, quick answers and rules' ``then.ack`` name languages the
+    default classifier gives (an operator's own classifier has codes of its own: not checked)."""
+    tables: list[tuple[str, object]] = []
+    for channel in checked.channels:
+        tables += [(f"channels[{channel.name}].ack", channel.ack.model_dump() if channel.ack else None),
+                   (f"channels[{channel.name}].quick", channel.quick)]  # fmt: skip
+    for index, rule in enumerate(checked.rules):
+        tables.append((f"{entry_path('rules', rule, index)}.then", rule.get("then")))
+    try:
+        for where, table in tables:
+            check_languages(table, where, LANGUAGES)
+    except BadKey as e:
+        raise ConfigError(f"{e.key}: {e.message}") from None
 
 
 def _check_crm_names(salesforce: SalesforceSettings | None) -> None:

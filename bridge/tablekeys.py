@@ -89,5 +89,20 @@ def check_crm_field(name: str, key: str) -> None:
 
 
 def _closest(value: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(value, known, n=1)
+    """The likely one: the closest spelling, or the part before a region ("fr-FR", "pt_BR": fr, pt)."""
+    base = re.split(r"[-_]", value, maxsplit=1)[0].casefold()
+    close = [base] if base in known else difflib.get_close_matches(value, known, n=1)
     return f"did you mean {close[0]}?" if close else f"known: {', '.join(known) or 'none'}"
+
+
+def check_languages(value: object, where: str, languages: Sequence[str]) -> None:
+    """Every table of texts by language inside ``value`` (one with a ``default``) is keyed by ``languages``: the
+    classifier gives no other, so a text under ``french`` or ``fr-FR`` was never sent, silently."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "default" in value and key != "default":
+                check_one_of(str(key), languages, f"{where}.{key}", "language")
+            check_languages(item, f"{where}.{key}", languages)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_languages(item, entry_path(where, item, index) if isinstance(item, dict) else where, languages)

@@ -448,3 +448,33 @@ def test_the_crm_fields_rules_may_name_are_the_fields_of_the_salesforce_record()
     from connectors.salesforce import CustomerRecord
 
     assert {f.name for f in fields(CustomerRecord)} - {"fields"} == set(CRM_FIELDS)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            channel(ack={"instant": "Hi", "away": {"default": "Closed", "fr-FR": "Fermé"}}),
+            "channels[acme-facebook].ack.away.fr-FR: no language 'fr-FR' (did you mean fr?)",
+        ),
+        (
+            channel(quick={"handoff": "Ok", "answers": [
+                {"name": "hours", "keywords": {"default": ["hours"], "french": ["horaires"]}, "text": "9-18"}]}),
+            "channels[acme-facebook].quick.answers[hours].keywords.french: no language 'french' "
+            "(known: ar, de, en, es, fa, fr, hi, it, pt, ru, sl)",
+        ),
+        (
+            lambda r: r.update(rules=[{"name": "r", "then": {"ack": {"away": {"default": "x", "dee": "y"}}}}]),
+            "rules[r].then.ack.away.dee: no language 'dee' (did you mean de?)",
+        ),
+    ],
+)  # fmt: skip
+def test_a_text_for_a_language_the_classifier_never_gives_is_refused(mutate: Mutate, message: str) -> None:
+    """It was accepted and never sent: the default classifier says fr, never fr-FR or french."""
+    raw = raw_config()
+    mutate(raw)
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse(raw, env={})
+    assert str(refused.value) == message
+    raw["classifier"] = {"kind": "http", "url": "https://classifier.acme.example/classify"}  # its own codes
+    assert config_module.parse(raw, env={}).classifier.kind == "http"
