@@ -72,7 +72,10 @@ def read_regex(value: object, key: str) -> Pattern:
         try:
             compiled.append(re.compile(strip_marks(pattern), re.IGNORECASE))
         except re.error as e:
-            raise BadKey(key, f"invalid regular expression {pattern!r}: {e}") from None
+            # as written: repr() showed 'order \\d' as if the file had two backslashes (a control character
+            # is still escaped, so that the error stays one line)
+            shown = pattern if pattern.isprintable() else repr(pattern)[1:-1]
+            raise BadKey(key, f"invalid regular expression '{shown}': {e}") from None
     return Pattern(tuple(compiled))
 
 

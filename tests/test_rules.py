@@ -340,6 +340,12 @@ BAD: list[tuple[str, Any, str]] = [
         {"name": "a", "when": {"regex": "(refund"}, "then": {"tags": ["x"]}},
         "rules[a].when.regex: invalid regular expression '(refund': missing ), unterminated subpattern at position 0",
     ),
+    (
+        "invalid regex shown as written",  # it was repr(): 'order (#?\\d{5}', two backslashes the file never had
+        {"name": "a", "when": {"regex": r"order (#?\d{5}"}, "then": {"tags": ["x"]}},
+        r"rules[a].when.regex: invalid regular expression 'order (#?\d{5}': missing ), unterminated subpattern at "
+        "position 6",
+    ),
     ("unknown action", {"name": "a", "then": {"gruop": "x"}}, "rules[a].then.gruop: unknown key (did you mean group?)"),
     ("no actions", {"name": "a"}, "rules[a].then: required: a table of actions"),
     (
