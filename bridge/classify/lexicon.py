@@ -1,5 +1,5 @@
-"""The word lists of one language, loaded once from ``data/<lang>.toml`` (and a VADER-format lexicon
-where one with a redistributable licence exists; see ``data/SOURCES.md``).
+"""The word lists of one language, loaded once from ``data/<lang>.toml`` (and the published valence
+lexicons it names, where one with a redistributable licence exists; see ``data/SOURCES.md``).
 
 An entry ending in ``*`` matches any word that starts with it (``terribl*``); an entry with spaces
 is a phrase of whole words. Everything is folded with :func:`bridge.classify.text.fold`.
@@ -18,6 +18,9 @@ from bridge.classify.text import fold
 
 #: Valence of the hand-written lists, on VADER's scale (-4..4).
 WEAK, STRONG = 2.0, 3.0
+#: A shipped lexicon's scale onto VADER's, by the kind its file is named after (``<lang>.<kind>.tsv``):
+#: VADER rates -4..4, AFINN -5..5.
+SCALES = {"vader": 1.0, "afinn": 0.5}
 URGENCY_CATEGORIES = ("legal", "safety", "cancellation", "waiting", "outage")
 
 
@@ -79,14 +82,18 @@ def _read_toml(name: str) -> dict[str, Any]:
     return tomllib.loads(resources.files("bridge.classify").joinpath("data", name).read_text(encoding="utf-8"))
 
 
-def _read_vader(name: str) -> dict[str, float]:
+def _read_lexicon(name: str) -> dict[str, float]:
+    """A ``word<TAB>valence`` file, its values put on VADER's scale (``SCALES``, by the file's kind)."""
+    scale = SCALES[name.split(".")[-2]]
     text = resources.files("bridge.classify").joinpath("data", name).read_text(encoding="utf-8")
     pairs = (line.split("\t") for line in text.splitlines() if "\t" in line)
-    return {word: float(value) for word, value in pairs}
+    return {word: scale * float(value) for word, value in pairs}
 
 
 def _valence(data: dict[str, Any]) -> WordSet:
-    entries = _read_vader(data["vader"]) if "vader" in data else {}
+    entries: dict[str, float] = {}
+    for name in data.get("lexicons", []):  # the first file that rates a word wins
+        entries = _read_lexicon(name) | entries
     for key, value in (
         ("positive", WEAK),
         ("strong_positive", STRONG),
