@@ -128,6 +128,15 @@ def test_sentiment_in_each_script(text: str, sentiment: Sentiment) -> None:
     assert classify(text).sentiment is sentiment
 
 
+@pytest.mark.parametrize(
+    "text", ["Die Pizza kommt heute", "Das war mein Paket", "Marco ha chiamato ieri", "La mia amica arriva"]
+)
+def test_english_ratings_do_not_apply_to_the_languages_own_function_words(text: str) -> None:
+    """German "die"/"war" and Italian "ha"/"mia" are English words the fallback lists rate."""
+    result = classify(text)
+    assert (result.sentiment, result.reasons) == (Sentiment.NEUTRAL, ())
+
+
 def test_score_is_bounded() -> None:
     result = classify("awful terrible horrible worst disgusting scam 😡😡😡!!!!")
     assert -1.0 <= result.score < -0.9

@@ -65,7 +65,10 @@ def _contrast_index(words: list[Token], language: Profile) -> int:
 
 
 def _lookup(words: list[Token], i: int, lexicons: list[WordSet], language: Profile) -> tuple[int, float | None]:
-    """The longest phrase (up to three words) starting at ``i`` that a lexicon knows, and its valence."""
+    """The longest phrase (up to three words) starting at ``i`` that a lexicon knows, and its valence.
+
+    A function word of the language is looked up in its own lists only: the fallback's ratings are for
+    other words that happen to be spelt the same (German "die", Italian "ha" are English words)."""
     if words[i].kind == "mark":
         return 1, None
     for lexicon in lexicons:
@@ -74,7 +77,8 @@ def _lookup(words: list[Token], i: int, lexicons: list[WordSet], language: Profi
                 phrase = " ".join(w.norm for w in words[i : i + span])
                 if phrase in lexicon.exact:
                     return span, lexicon.exact[phrase]
-    for lexicon in lexicons:
+    own_only = words[i].norm in language.stopwords
+    for lexicon in lexicons[: 1 if own_only else None]:
         for form in _forms(words[i].norm, language):
             found = lexicon.get(form)
             if found is not None:
