@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import bridge.classify
 from bridge import config as config_module
 from bridge.classify import Classification, Sentiment, Urgency
 from bridge.classify.default import LexiconClassifier
+from bridge.classify.lexicon import profile
 from bridge.classify.plugins import ClassifierSettings, HttpClassifier, build_classifier, settings
 from bridge.cli import main
 from bridge.errors import ConfigError, PermanentError, Unavailable
@@ -129,12 +131,45 @@ def test_sentiment_in_each_script(text: str, sentiment: Sentiment) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Der Kundendienst war frustrierend", "negative: frustrierend"),
+        ("Il servizio è stato frustrante", "negative: frustrante"),
+        ("Esto es inaceptable", "negative: inaceptable"),
+        ("هذا مثير للاشمئزاز", "negative: مثير للاشمئزاز"),
+        ("यह निराशाजनक है", "negative: निराशाजनक"),
+        ("Это неприемлемо", "negative: неприемлемо"),
+        ("این وحشتناک است", "negative: وحشتناک"),
+        ("To je nesprejemljivo", "negative: nesprejemljivo"),
+    ],
+)
+def test_a_published_lexicon_knows_words_the_hand_lists_lack(text: str, reason: str) -> None:
+    """Each ``<lang>.afinn.tsv`` (machine-translated AFINN, data/SOURCES.md) rates words no hand list has."""
+    result = classify(text)
+    assert result.sentiment is Sentiment.NEGATIVE
+    assert reason in result.reasons
+
+
+def test_a_lexicon_file_is_put_on_vaders_scale() -> None:
+    """AFINN rates -5..5, VADER -4..4: an AFINN file counts half, below the hand lists' weak words (2.0)."""
+    assert profile("de").valence.get("ausgezeichnet") == ("ausgezeichnet", 1.5)  # AFINN 3
+    assert profile("en").valence.get("horrible") == ("horrible", -2.5)  # VADER's own rating
+
+
+@pytest.mark.parametrize(
     "text", ["Die Pizza kommt heute", "Das war mein Paket", "Marco ha chiamato ieri", "La mia amica arriva"]
 )
 def test_english_ratings_do_not_apply_to_the_languages_own_function_words(text: str) -> None:
     """German "die"/"war" and Italian "ha"/"mia" are English words the fallback lists rate."""
     result = classify(text)
     assert (result.sentiment, result.reasons) == (Sentiment.NEUTRAL, ())
+
+
+def test_every_shipped_data_file_has_its_source_written_down() -> None:
+    data = Path(bridge.classify.__file__).parent / "data"
+    sources = (data / "SOURCES.md").read_text(encoding="utf-8")
+    shipped = {p.name for p in data.iterdir() if p.name != "SOURCES.md" and not p.name.startswith("LICENSE")}
+    assert {name for name in shipped if f"`{name}`" not in sources and not name.endswith(".toml")} == set()
 
 
 def test_score_is_bounded() -> None:
