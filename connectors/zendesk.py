@@ -549,6 +549,14 @@ def _invalid_fields(body: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(str(k) for k in details)[:5]) if isinstance(details, dict) else ()
 
 
+def _invalid_details(details: dict[str, Any]) -> str:
+    """``{"email": [{"description": "Email: lee@@x is not properly formatted", "error": "InvalidFormat"}]}`` as
+    ``invalid email (InvalidFormat)``: what ``sync-contacts`` prints was this dict's repr, quoting the address."""
+    codes = {str(k): sorted({str(e.get("error")) for e in v if isinstance(e, dict) and e.get("error")})
+             for k, v in details.items() if isinstance(v, list)}  # fmt: skip
+    return "; ".join(f"invalid {k}" + (f" ({', '.join(c)})" if c else "") for k, c in sorted(codes.items()))
+
+
 def _is_closed(body: dict[str, Any]) -> bool:
     """Zendesk: ``{"error": "RecordInvalid", "details": {"status": [{"description": "Status: closed prevents
     ticket update"}]}}``."""
@@ -624,8 +632,10 @@ def _tag_changes(contact: ContactUpsert, user: Mapping[str, Any] | None) -> dict
 
 def _contact_result(contact: ContactUpsert, result: dict[str, Any] | None) -> ContactResult:
     if result is None or result.get("error"):
-        reason = str((result or {}).get("details") or (result or {}).get("error") or "no result in the job")
-        return ContactResult(contact.external_id, "failed", reason[:300])
+        details = (result or {}).get("details")
+        reason = _invalid_details(details) if isinstance(details, dict) else details
+        return ContactResult(contact.external_id, "failed", str(reason or (result or {}).get("error") or
+                                                                "no result in the job")[:300])  # fmt: skip
     status = str(result.get("status") or result.get("action") or "").lower()
     return ContactResult(contact.external_id, "created" if status.startswith("create") else "updated")
 
