@@ -21,6 +21,7 @@ from bridge import logs, messages
 from bridge.classify.plugins import ClassifierSettings, build_classifier
 from bridge.errors import BridgeError, LeaseBusy
 from bridge.registry import Runtime, build_helpdesk, build_runtime, load_object
+from bridge.tablekeys import BadKey, check_crm_field
 
 log = logging.getLogger("socialdesk")
 
@@ -541,6 +542,10 @@ def _pair(value: str) -> tuple[str, str]:
     key, sep, found = value.partition("=")
     if not sep or not key.strip():
         raise click.UsageError(f"--crm {value!r}: write FIELD=VALUE")
+    try:  # a field the CRM's record never has would explain a decision no message can get
+        check_crm_field(key.strip(), f"--crm {key.strip()}")
+    except BadKey as e:
+        raise click.UsageError(f"{e.key}: {e.message}") from None
     return key.strip(), found.strip()
 
 

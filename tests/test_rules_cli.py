@@ -98,6 +98,13 @@ def test_explain_prints_each_verdict_and_the_decision(stack: Stack, tmp_path: Pa
     assert lines[4] == "decision: priority urgent, group Escalations, tags escalated, rule_vip-negative"
     unknown = socialdesk("rules", "explain", "--config", config, "--channel", "nope", text)
     assert unknown.returncode == 2 and "no channel named 'nope'" in unknown.stderr
+    typo = socialdesk("rules", "explain", "--config", config, "--channel", "acme-facebook", "--vip",
+                      "--crm", "acount_type=Enterprise", text)  # fmt: skip
+    assert typo.returncode == 2  # it explained a decision for a field no CRM record has
+    assert typo.stderr.strip().splitlines()[-1] == (
+        "Error: --crm acount_type: unknown CRM field (did you mean account_type?; another Salesforce field: "
+        "field:<path>)"
+    )
 
 
 def test_the_helpdesk_down_at_start_does_not_stop_the_worker(stack: Stack, tmp_path: Path) -> None:
