@@ -35,7 +35,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bridge.errors import Unavailable
+from bridge.errors import Unavailable, describe
 
 INGEST_COLUMNS = (
     "platform", "account_id", "message_id", "channel", "thread_key", "kind", "payload", "platform_ts", "received_at",
@@ -147,7 +147,8 @@ class InboxWriter:
                 self._drop_connection()
                 raise _Disconnected() from e
             self._roll_back(connection)
-            raise Unavailable("the database refused the write", platform="store") from e
+            # the refusal named (a CheckViolation, an UndefinedTable...), never its DETAIL: that quotes the row
+            raise Unavailable(f"the database refused the write ({describe(e)})", platform="store") from e
         except BaseException:
             self._roll_back(connection)  # never leave the kept connection inside a transaction
             raise

@@ -1,9 +1,12 @@
 """A store that is down or failing: every webhook route answers 503 with ``Retry-After``, never a 500, and
-nothing is read from the store before a signature is verified."""
+nothing is read from the store before a signature is verified; the line logged names the failure, never the
+row's keys."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -15,6 +18,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from bridge import config as config_module
+from bridge import logs
 from bridge.setup import ZENDESK_SECRET_SETTING
 from bridge.store import Store
 from tests.conftest import APP_SECRET, PAGE_ID, ZD_SECRET, fixture_bytes, raw_config
@@ -24,6 +28,9 @@ from webhooks.app import create_app
 from webhooks.signatures import sign_generic, sign_meta, sign_zendesk
 
 GENERIC_SECRET, TELEGRAM_SECRET, STORED_SECRET = "own-secret", "tg-secret-token", "stored-by-setup"
+WA_PHONE_ID, WA_ID = "106540352242922", "16505551234"  # as in meta/whatsapp_text_message.json (Meta's example)
+WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
+ZENDESK_BODY = b'{"ticket_id": "4014"}'
 
 
 def app_for(database_url: str, store: Store, **zendesk: Any) -> FlaskClient:
@@ -32,7 +39,9 @@ def app_for(database_url: str, store: Store, **zendesk: Any) -> FlaskClient:
     raw["channels"] += [
         {"name": "own", "platform": "generic", "secret": GENERIC_SECRET, "callback_url": "http://127.0.0.1:9/cb"},
         {"name": "tg", "platform": "telegram", "bot_token": "7000000001:AAH-token", "secret_token": TELEGRAM_SECRET},
-    ]
+        {"name": "wa", "platform": "whatsapp", "account_id": WA_PHONE_ID, "access_token": "t", "app_secret": APP_SECRET,
+         "verify_token": "v"},
+    ]  # fmt: skip
     return create_app(config_module.parse(raw, env={}), store=store).test_client()
 
 
@@ -57,8 +66,14 @@ def telegram(client: FlaskClient) -> TestResponse:
     return client.post("/webhooks/telegram/tg", data=body, headers=headers, content_type="application/json")
 
 
+def whatsapp(client: FlaskClient) -> TestResponse:
+    body = fixture_bytes("meta/whatsapp_text_message.json")
+    headers = {"X-Hub-Signature-256": sign_meta(body, APP_SECRET)}
+    return client.post("/webhooks/meta", data=body, headers=headers, content_type="application/json")
+
+
 def zendesk(client: FlaskClient, secret: str | None = ZD_SECRET) -> TestResponse:
-    body, stamp = b'{"ticket_id": "4014"}', datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body, stamp = ZENDESK_BODY, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     headers = {}
     if secret is not None:
         headers["X-Zendesk-Webhook-Signature-Timestamp"] = stamp
@@ -146,3 +161,31 @@ def test_a_failing_postgresql_store_is_a_503_on_every_route(pg_url: str) -> None
         assert_retry_later(route(client))
     assert_retry_later(zendesk(client, secret=STORED_SECRET))
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("route", "table", "quoted"),
+    [(whatsapp, "inbox", [WA_ID, WAMID.removeprefix("wamid.")[:20]]),
+     (zendesk, "ticket_events", [hashlib.sha256(ZENDESK_BODY).hexdigest()])],
+    ids=["whatsapp", "zendesk"],
+)  # fmt: skip
+def test_a_refused_row_is_logged_by_its_kind_never_its_keys(
+    pg_url: str, caplog: pytest.LogCaptureFixture, route: Callable[..., Any], table: str, quoted: list[str]
+) -> None:
+    """PostgreSQL refuses the webhook's row (a constraint the schema should not have: a restore from another
+    release). Its error's DETAIL, 'Failing row contains (...)', quotes the row: the thread key
+    whatsapp:<number id>:chat:<wa_id> (the customer's phone number) and the wamid (which encodes it), or a
+    Zendesk webhook's invocation id; SQLAlchemy's text adds the statement's parameters. The sender is asked to
+    retry; the log line says which refusal it was (the operator's lead), not the row."""
+    caplog.set_level(logging.DEBUG)
+    store = Store.from_url(pg_url, migrate=True)
+    client = app_for(pg_url, store)
+    with store.engine.begin() as conn:
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD CONSTRAINT from_another_release CHECK (id < 0)"))
+    assert_retry_later(route(client))
+    store.close()
+    texts = ["\n".join(logs.formatter(form).format(r) for r in caplog.records) for form in logs.FORMATS]
+    assert [value for text in texts for value in quoted if value in text] == []
+    assert all("Failing row" not in text and "[parameters" not in text for text in texts)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "webhooks.common"]
+    assert "CheckViolation" in line and "from_another_release" in line, line

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from bridge import drivers
 from bridge.config import ChannelConfig, Config
-from bridge.errors import Unavailable
+from bridge.errors import Unavailable, describe
 from bridge.events import Ignored, SocialEvent
 from bridge.store import Store
 
@@ -85,11 +85,14 @@ STORAGE_ERRORS: tuple[type[Exception], ...] = (Unavailable, SQLAlchemyError, sql
 @contextmanager
 def storage(what: str) -> Iterator[None]:
     """A storage failure in the request path answers 503 with ``Retry-After``, so the sender delivers
-    again later (never a 500: a platform may stop sending to an endpoint that fails)."""
+    again later (never a 500: a platform may stop sending to an endpoint that fails). The line logged names
+    the failure by its kind and first line (:func:`bridge.errors.describe`, as the worker does): a database
+    error's whole text holds its SQL, its parameters and PostgreSQL's DETAIL, which quote keys (a WhatsApp
+    thread key is the customer's phone number) and customers' values."""
     try:
         yield
     except STORAGE_ERRORS as e:
-        log.error("could not %s: %s", what, e)
+        log.error("could not %s: %s", what, describe(e))
         raise ServiceUnavailable("storage unavailable, retry later", retry_after=STORAGE_RETRY_AFTER) from e
 
 
