@@ -31,7 +31,7 @@ def _config(path: str | None) -> config_module.Config:
         loaded = config_module.load(path)
     except BridgeError as e:
         raise click.ClickException(f"configuration: {e.message}") from None
-    logs.use_pseudonyms(loaded)  # status and dead-letters name customers as serve's and worker's logs do
+    logs.use_pseudonyms(loaded)  # status, dead-letters and report name customers as the logs of serve and worker do
     return loaded
 
 

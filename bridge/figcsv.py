@@ -4,6 +4,12 @@ columns add up to the report's episode and volume figures (``tests/test_report.p
 Durations are seconds, written exactly (``repr``); times are ISO 8601 in the period's time zone. Per-message
 figures that are not sums (the median response, ingest lag's p90) cannot be recomputed from episode rows;
 their sums are there, so their means can.
+
+``thread_key`` is the thread as the log lines name it (:func:`bridge.messages.key_shown`), not as stored: a
+report is made to be passed on, and a WhatsApp thread key ends in the customer's phone number (an own channel's
+id can be an email or a phone). Those are the customer's pseudonym instead, the same in every row of the thread
+and in ``serve``'s and ``worker``'s logs (keyed with the helpdesk credential), so rows still group by thread and
+an operator can follow a row to the log lines that name its ticket. Other platforms' keys are written as stored.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from bridge import messages
 from bridge.classify.model import Sentiment
 from bridge.figbuild import UNCLASSIFIED
 from bridge.figmodel import EpisodeRow, Figures
@@ -47,9 +54,9 @@ def write(figures: Figures, path: Path) -> Path:
 
 def _cells(r: EpisodeRow, figures: Figures, labels: Sequence[str]) -> list[str]:
     started = datetime.fromtimestamp(r.started_at, figures.period.tz).isoformat()
-    frt = r.first_response
+    frt, thread = r.first_response, messages.key_shown(r.thread_key)  # the customer by pseudonym, as logged
     return [
-        _text(r.thread_key), _text(r.channel), _text(r.platform), started, r.day.isoformat(), _flag(r.continued),
+        _text(thread), _text(r.channel), _text(r.platform), started, r.day.isoformat(), _flag(r.continued),
         str(r.messages), _flag(r.needs_answer), _text(r.answered_by), _seconds(frt),
         _seconds(r.first_response_business), "" if frt is None else bucket(frt), _flag(r.acknowledged),
         _flag(r.handed_off), str(r.responses), repr(r.response_sum), repr(r.response_business_sum),

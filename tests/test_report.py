@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bridge import config as config_module
-from bridge import figcsv, report
+from bridge import figcsv, logs, messages, report
 from bridge.events import AuthorKind
 from bridge.figbuild import stats
 from bridge.figmodel import Figures, Slice, month
@@ -116,6 +116,36 @@ def test_the_csv_adds_up_to_the_reports_figures(any_store: Store, tmp_path: Path
     )
     assert "Europe/Berlin" in page and "date of the customer" in page and f"<td>{total.episodes}</td>" in page
     assert report.percent(total.response_rate) in page and report.duration(total.first_response.median) in page
+
+
+def test_a_whatsapp_customers_number_is_in_no_file_of_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report is passed on (a team lead mails it); a WhatsApp thread key, whatsapp:<number id>:chat:<wa_id>,
+    ends in the customer's phone number. episodes.csv names the thread as the log lines do, by the customer's
+    pseudonym keyed with the helpdesk credential (the CLI keys it as serve and worker do): one per customer, the
+    same in every row of the thread. report.html and figures.json name no thread at all."""
+    monkeypatch.setattr(messages, "_pseudonym_key", messages._pseudonym_key)  # put back after the test
+    raw = raw_config(database_url=f"sqlite:///{tmp_path}/store.db")
+    raw["channels"].append({"name": "acme-whatsapp", "platform": "whatsapp", "account_id": "106540352242922",
+                            "access_token": "t", "app_secret": "s", "verify_token": "v"})  # fmt: skip
+    (tmp_path / "socialdesk.toml").write_text(to_toml(raw), encoding="utf-8")
+    hank, sheena = (f"whatsapp:106540352242922:chat:{wa_id}" for wa_id in ("15551234567", "16505551234"))
+    store_facts(Store.from_url(f"sqlite:///{tmp_path}/store.db"),
+                [msg(T0, thread=hank, channel="acme-whatsapp", opens=True),
+                 msg(T0 + DAY, thread=hank, channel="acme-whatsapp", opens=True),
+                 msg(T0 + HOUR, thread=sheena, channel="acme-whatsapp", opens=True)],
+                [reply(T0 + MIN, None, thread=hank, status="failed", error="window closed")])  # fmt: skip
+    done = socialdesk("report", "--config", str(tmp_path / "socialdesk.toml"), "--month", "2026-11",
+                      "--out", str(tmp_path / "out"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    texts = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "out").iterdir()}
+    assert sorted(texts) == ["episodes.csv", "figures.json", "report.html"]
+    assert [(name, n) for name, text in texts.items() for n in ("5551234567", "6505551234") if n in text] == []
+    logs.use_pseudonyms(config_module.parse(raw, env={}))  # as the worker's and serve's log lines show them
+    rows = read_csv(tmp_path / "out" / "episodes.csv")
+    assert Counter(r["thread_key"] for r in rows) == {messages.key_shown(hank): 2, messages.key_shown(sheena): 1}
+    assert [r["failed_replies"] for r in rows if r["thread_key"] == messages.key_shown(hank)] == ["1", "0"]
 
 
 def test_a_text_cell_that_would_run_as_a_formula_is_quoted(tmp_path: Path) -> None:
