@@ -29,13 +29,14 @@ import functools
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -1180,9 +1181,21 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield  # in memory: this process's alone
         return
-    with open(f"{database}.migrate.lock", "a") as lock:
+    with _lock_file(database) as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, or the process dies
         yield
+
+
+def _lock_file(database: str) -> IO[str]:
+    """The lock file next to the SQLite database; a folder that is missing or not writable is the setting's
+    fault, said as such (it was ``FileNotFoundError: ... x.db.migrate.lock``, naming neither key nor folder)."""
+    try:
+        return open(f"{database}.migrate.lock", "a")
+    except OSError as e:
+        folder = os.path.dirname(os.path.abspath(database))
+        raise ConfigError(
+            f"bridge.database_url: cannot create the SQLite database in {folder} ({e.strerror})"
+        ) from None
 
 
 def _lock_transaction(conn: Connection) -> None:

@@ -293,3 +293,14 @@ def test_a_reader_that_leaves_early_gets_no_error_line(tmp_path: Path) -> None:
                                 stderr=subprocess.PIPE, text=True, timeout=90)  # fmt: skip
     assert result.stderr == ""
     assert result.returncode == 1
+
+
+def test_a_sqlite_file_in_a_missing_folder_is_one_line_naming_the_key_from_every_command(tmp_path: Path) -> None:
+    """Before: 'Error: FileNotFoundError: [Errno 2] No such file or directory: '.../x.db.migrate.lock'', the
+    store's lock file, naming neither the setting nor the folder."""
+    config = write_config(tmp_path, "nodir.toml", database_url=f"sqlite:///{tmp_path}/missing/x.db")
+    for result in run_all(COMMANDS, config):
+        assert one_line_failure(result) == (
+            f"Error: bridge.database_url: cannot create the SQLite database in {tmp_path}/missing "
+            "(No such file or directory)"
+        ), result.args
