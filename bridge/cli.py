@@ -257,6 +257,8 @@ def report(config_path: str | None, month_text: str, channel: str | None, tz_nam
                                         tz_name=tz_name, out=Path(out), now=datetime.now(UTC))  # fmt: skip
     except report_module.OptionError as e:
         raise click.ClickException(str(e)) from None
+    except OSError as e:  # it was 'FileNotFoundError: [Errno 2] ...': the option the user gave, and why
+        raise click.ClickException(f"--out {out}: cannot write the report there ({e.strerror})") from None
     for path in written:
         click.echo(f"wrote {path}")
 

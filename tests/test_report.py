@@ -184,3 +184,15 @@ def test_durations_read_as_people_say_them() -> None:
     assert [report.duration(s) for s in (None, 45, 750, 3 * HOUR + 300, 2 * DAY + 4 * HOUR)] == [
         "–", "45s", "12m 30s", "3h 05m", "2d 04h"
     ]  # fmt: skip
+
+
+def test_an_out_folder_that_cannot_be_made_is_one_line_naming_the_option(tmp_path: Path) -> None:
+    """Before: 'Error: NotADirectoryError: [Errno 20] Not a directory: ...'."""
+    path = tmp_path / "socialdesk.toml"
+    path.write_text(to_toml(raw_config(database_url=f"sqlite:///{tmp_path}/store.db")), encoding="utf-8")
+    (tmp_path / "a-file").write_text("")
+    out = tmp_path / "a-file" / "report"
+    done = socialdesk("report", "--config", str(path), "--month", "2026-11", "--out", str(out))
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == f"Error: --out {out}: cannot write the report there (Not a directory)"
