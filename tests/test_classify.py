@@ -377,6 +377,17 @@ def test_a_factory_that_cannot_be_loaded_is_a_config_error(path: str) -> None:
         build_classifier(settings({"kind": "python", "path": path}))
 
 
+def test_a_factory_that_fails_is_a_config_error_naming_the_key() -> None:
+    """A function that wants other arguments (or a model file that is missing): it was the TypeError's own
+    line, 'TypeError: dumps() missing 1 required positional argument', naming nothing of the configuration."""
+    with pytest.raises(ConfigError) as e:
+        build_classifier(settings({"kind": "python", "path": "json:dumps"}))
+    assert e.value.message == (
+        "classifier.path: json:dumps(**options) failed: TypeError: dumps() missing 1 required positional argument: "
+        "'obj'"
+    )
+
+
 def test_without_settings_the_default_classifier() -> None:
     assert isinstance(build_classifier(), LexiconClassifier)
     assert isinstance(build_classifier(ClassifierSettings()), LexiconClassifier)

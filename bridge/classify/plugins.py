@@ -89,7 +89,7 @@ def build_classifier(config: ClassifierSettings | None = None) -> Classifier:
     """The classifier that ``config`` names (the default one without configuration)."""
     config = config or ClassifierSettings()
     if config.kind == "python":
-        return PythonClassifier(load_factory(config.path or "")(**config.options), source=config.path or "")
+        return PythonClassifier(_made(config.path or "", config.options), source=config.path or "")
     if config.kind == "http":
         return HttpClassifier(config.url or "", api_key=config.api_key, timeout=config.timeout)
     from bridge.classify.default import LexiconClassifier
@@ -109,6 +109,18 @@ def load_factory(path: str) -> Callable[..., Any]:
     if not callable(target):
         raise ConfigError(f"classifier.path: {path} is not a callable factory")
     return target  # type: ignore[no-any-return]
+
+
+def _made(path: str, options: Mapping[str, Any]) -> Any:
+    """The operator's factory called with ``[classifier] options``; its failure (a function that wants other
+    arguments, a model file missing) names the key, as a bad path does: it was ``TypeError: dumps() missing 1
+    required positional argument``, with no word of the configuration."""
+    factory = load_factory(path)
+    try:
+        return factory(**options)
+    except Exception as e:  # the operator's code: anything it raises stops the start
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise ConfigError(f"classifier.path: {path}(**options) failed: {type(e).__name__}: {first}") from None
 
 
 class PythonClassifier:
