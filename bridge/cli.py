@@ -366,9 +366,16 @@ def setup() -> None:
 
 
 PUBLIC_URL_HELP = "https address of this bridge (default: bridge.public_url)"
-public_url_option = click.option(
-    "--public-url", default=None, help="https address of this bridge (default: bridge.public_url)"
-)
+
+
+def _public_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Checked as ``bridge.public_url`` is: 'ftp://x' was accepted and set as the helpdesk's webhook address."""
+    if value is not None and not config_module.is_http_url(value):
+        raise click.BadParameter(f"{value!r} is not an http(s) URL")
+    return value
+
+
+public_url_option = click.option("--public-url", default=None, callback=_public_url, help=PUBLIC_URL_HELP)
 dry_run_option = click.option("--dry-run", is_flag=True, help="print what would change, change nothing")
 
 

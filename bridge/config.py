@@ -202,6 +202,15 @@ def _http_url(value: str) -> str:
     return value
 
 
+def is_http_url(value: str) -> bool:
+    """What ``bridge.public_url`` accepts, for the options that stand in for it (``setup --public-url``)."""
+    try:
+        _HTTP_URL.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise PydanticCustomError("blank", "required")

@@ -73,6 +73,18 @@ def test_setup_zendesk_is_idempotent_and_stores_the_signing_secret(stack: Stack,
     assert app.post("/webhooks/zendesk", data=body, headers=headers, content_type="application/json").status_code == 200
 
 
+def test_a_public_url_option_that_is_no_http_url_is_refused_before_any_call(stack: Stack, tmp_path: Path) -> None:
+    """--public-url ftp://x was accepted: the webhook would have been set to POST ftp://x/webhooks/zendesk."""
+    config = str(config_file(stack, tmp_path / "socialdesk.toml"))
+    for command in ("zendesk", "freshdesk", "telegram"):
+        refused = socialdesk("setup", command, "--config", config, "--public-url", "ftp://bridge.acme.example")
+        assert refused.returncode == 2
+        assert refused.stderr.strip().splitlines()[-1] == (
+            "Error: Invalid value for '--public-url': 'ftp://bridge.acme.example' is not an http(s) URL"
+        )
+    assert stack.zendesk.calls == []
+
+
 def test_setup_zendesk_finds_its_own_trigger_among_hundreds(stack: Stack, tmp_path: Path) -> None:
     """A large account's triggers span pages: setup read only the first and added a trigger every run."""
     helpdesk = build_helpdesk(stack.config)
