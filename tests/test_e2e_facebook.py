@@ -295,6 +295,32 @@ def test_a_new_ticket_for_a_deleted_one_is_made_once_when_its_answer_is_lost(tmp
         assert stack.store.rows("threads")[0]["ticket_id"] == str(new["id"])
 
 
+def test_words_written_before_the_ticket_was_deleted_go_to_a_new_ticket(tmp_path: Path, helpdesk: str) -> None:
+    """The customer's follow-up reached the ticket, but its answer was lost (timeout); before the retry an agent
+    deleted the ticket. The retry's look-first must not call the message written: its words are on a deleted
+    ticket no agent works. Zendesk's 404 there already gave a new ticket; Freshdesk found the words in the
+    trash and marked the message done."""
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
+        section = stack.config.helpdesk_section
+        impatient = replace(stack.config, helpdesk_section=replace(section, values={**section.values, "timeout": 0.5}))
+        later = WallClock()
+        rt, key = step_runtime(stack, clock=later, config=impatient), f"facebook:{PAGE_ID}:messenger:64"
+        stack.meta.customer_message(PAGE_ID, psid="64", text="first words")
+        inbound.process_thread(rt, key, "worker-1")
+        first = tickets(stack)[0]["id"]
+        stack.helpdesk.slow_after_commit("/api/v2/tickets", "PUT" if helpdesk == "zendesk" else "POST", seconds=2)
+        stack.meta.customer_message(PAGE_ID, psid="64", text="second words")
+        inbound.process_thread(rt, key, "worker-1")  # written, its answer lost: postponed, marked attempted
+        assert stack.store.counts("inbox") == {"done": 1, "pending": 1}
+        delete_ticket(stack, first)
+        later.advance(3600)
+        inbound.process_thread(rt, key, "worker-1")
+        assert stack.store.counts("inbox") == {"done": 2} and stack.store.rows("dead_letters") == []
+        new = tickets(stack)[-1]
+        assert new["id"] != first and "second words" in stack.helpdesk.comments(new["id"])[0]["body"]
+        assert stack.store.thread(key).ticket_id == str(new["id"])  # type: ignore[union-attr]
+
+
 # -- nothing doubled -------------------------------------------------------------------------------------------
 
 

@@ -533,6 +533,22 @@ def test_has_comment_containing_looks_at_the_plain_text(sim: FreshdeskSimulator,
     assert not helpdesk.has_comment_containing(ticket_id, "ref: facebook/m_<a&c>")
 
 
+def test_looking_for_a_comment_on_a_deleted_or_vanished_ticket_raises_ticket_deleted(
+    sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk
+) -> None:
+    """As Zendesk's 404 does: a retry's look-first must neither call words in the trash written (they were
+    marked done) nor dead-letter the message when the ticket is gone for good (a NotFound did)."""
+    with pytest.raises(errors.TicketDeleted):
+        helpdesk.has_comment_containing("987654", "ref: facebook/m_1")
+    _, ticket_id = open_ticket(helpdesk)
+    sim.set_status(ticket_id, "deleted")
+    with pytest.raises(errors.TicketDeleted):
+        helpdesk.has_comment_containing(ticket_id, "my order")  # the description is there, in the trash
+    with pytest.raises(errors.NotFound) as malformed:
+        helpdesk.has_comment_containing("not-a-number", "x")
+    assert not isinstance(malformed.value, errors.TicketDeleted)
+
+
 # -- agent replies ----------------------------------------------------------------------------------------------------
 
 

@@ -277,10 +277,11 @@ class FreshdeskHelpdesk:
             self._api.json("PUT", path, "could not update the ticket's tags", json={"tags": kept})
 
     def has_comment_containing(self, ticket_id: str, marker: str) -> bool:
-        """Whether the description or a conversation's plain text contains ``marker`` (crash recovery)."""
-        if marker in str(
-            self._api.json("GET", _ticket_path(ticket_id), "could not read the ticket").get("description_text")
-        ):
+        """Whether the description or a conversation's plain text contains ``marker`` (crash recovery). A ticket
+        in the trash or gone raises :class:`TicketDeleted`, as Zendesk's 404 does: words written there before
+        an agent deleted it are out of every agent's sight, so they go to a new ticket, never marked written."""
+        ticket = self._live_ticket(ticket_id)
+        if marker in str(ticket.get("description_text")):
             return True
         return any(marker in _plain(c) for c in self._conversations(ticket_id))
 
@@ -461,15 +462,22 @@ class FreshdeskHelpdesk:
         except errors.BridgeError as e:
             log.warning("freshdesk: could not link closed ticket %s to its follow-up %s: %s", old_id, new_id, e)
 
-    def _ticket_or_closed(self, ticket_id: str) -> dict[str, Any]:
-        """The ticket, unless it can take no more: closed (a follow-up is opened), deleted (in the trash,
-        ``deleted: true``) or gone for good (404): a new ticket is opened, as for Zendesk's deleted tickets."""
+    def _live_ticket(self, ticket_id: str) -> dict[str, Any]:
+        """The ticket, unless deleted (in the trash, ``deleted: true``) or gone for good (404, the trash emptied):
+        :class:`TicketDeleted`, a new ticket is opened, as for Zendesk's deleted tickets (a malformed id stays
+        :class:`NotFound`)."""
+        path = _ticket_path(ticket_id)
         try:
-            ticket = self._api.json("GET", _ticket_path(ticket_id), "could not read the ticket")
+            ticket = self._api.json("GET", path, "could not read the ticket")
         except errors.NotFound as e:
             raise errors.TicketDeleted("the ticket no longer exists", platform=PLATFORM, http_status=404) from e
         if ticket.get("deleted"):
             raise errors.TicketDeleted("the ticket is deleted: a new ticket is needed", platform=PLATFORM)
+        return ticket
+
+    def _ticket_or_closed(self, ticket_id: str) -> dict[str, Any]:
+        """The live ticket (:meth:`_live_ticket`), unless closed: :class:`TicketClosed`, a follow-up is opened."""
+        ticket = self._live_ticket(ticket_id)
         if ticket.get("status") == CLOSED:
             raise errors.TicketClosed("the ticket is closed: a follow-up ticket is needed", platform=PLATFORM)
         return ticket
