@@ -24,6 +24,7 @@ import requests
 import sqlalchemy as sa
 
 from bridge import inbound, outbound
+from bridge.registry import Runtime
 from bridge.store import pauses
 from sandbox.base import Fault
 from sandbox.stack import HELPDESKS, PAGE_ID, ZENDESK_EMAIL, ZENDESK_TOKEN, Stack
@@ -272,14 +273,20 @@ def test_an_edit_after_the_ticket_was_deleted_opens_a_new_ticket_and_an_unsend_i
     assert stack.store.rows("dead_letters") == [] and len(tickets(stack)) == 3
 
 
+def impatient_runtime(stack: Stack) -> tuple[Runtime, WallClock]:
+    """A step-by-step worker whose helpdesk calls time out after 0.5 s, and the clock its retries wait by."""
+    section = stack.config.helpdesk_section
+    impatient = replace(stack.config, helpdesk_section=replace(section, values={**section.values, "timeout": 0.5}))
+    later = WallClock()
+    return step_runtime(stack, clock=later, config=impatient), later
+
+
 def test_a_new_ticket_for_a_deleted_one_is_made_once_when_its_answer_is_lost(tmp_path: Path, helpdesk: str) -> None:
     """The create that replaces a deleted ticket times out after the helpdesk made it: the retry looks first
     (the thread's row still names the deleted ticket, which Zendesk no longer finds) and makes no second one."""
     with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
-        section = stack.config.helpdesk_section
-        impatient = replace(stack.config, helpdesk_section=replace(section, values={**section.values, "timeout": 0.5}))
-        later = WallClock()
-        rt, key = step_runtime(stack, clock=later, config=impatient), f"facebook:{PAGE_ID}:messenger:63"
+        rt, later = impatient_runtime(stack)
+        key = f"facebook:{PAGE_ID}:messenger:63"
         stack.meta.customer_message(PAGE_ID, psid="63", text="first words")
         inbound.process_thread(rt, key, "worker-1")
         delete_ticket(stack, tickets(stack)[0]["id"])
@@ -301,10 +308,8 @@ def test_words_written_before_the_ticket_was_deleted_go_to_a_new_ticket(tmp_path
     ticket no agent works. Zendesk's 404 there already gave a new ticket; Freshdesk found the words in the
     trash and marked the message done."""
     with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
-        section = stack.config.helpdesk_section
-        impatient = replace(stack.config, helpdesk_section=replace(section, values={**section.values, "timeout": 0.5}))
-        later = WallClock()
-        rt, key = step_runtime(stack, clock=later, config=impatient), f"facebook:{PAGE_ID}:messenger:64"
+        rt, later = impatient_runtime(stack)
+        key = f"facebook:{PAGE_ID}:messenger:64"
         stack.meta.customer_message(PAGE_ID, psid="64", text="first words")
         inbound.process_thread(rt, key, "worker-1")
         first = tickets(stack)[0]["id"]
