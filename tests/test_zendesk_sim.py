@@ -8,7 +8,7 @@ import hmac
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +183,29 @@ def test_update_adds_comment_changes_status_and_tags(sim: ZendeskSimulator, api:
     assert [e["type"] for e in body["audit"]["events"]] == ["Comment", "Change", "Change"]
     note = sim.comments(ticket["id"])[-1]
     assert (note["body"], note["public"], note["author_id"]) == ("note", False, sim.api_user_id)
+
+
+@pytest.mark.parametrize(
+    "invalid",
+    [
+        lambda sim: {"group_id": sim.add_group("Lonely", agents=()), "assignee_id": sim.agent_id},
+        lambda sim: {"status": "archived"},
+        lambda sim: {"requester_id": 42},
+    ],
+    ids=["assignee outside the group", "status", "requester"],
+)
+def test_an_update_refused_as_invalid_writes_nothing_not_even_its_comment(
+    sim: ZendeskSimulator, api: requests.Session, invalid: Callable[[ZendeskSimulator], dict[str, Any]]
+) -> None:
+    """Zendesk validates the ticket before it saves it with its new comment: a 422 RecordInvalid leaves both as
+    they were. The simulator added the comment, then refused: a bridge retrying without the refused routing
+    wrote the customer's message twice."""
+    ticket = new_ticket(sim, api)
+    change = invalid(sim)
+    response = api.put(f"{sim.url}/api/v2/tickets/{ticket['id']}.json",
+                       json={"ticket": {"comment": {"body": "me again"}, **change}})  # fmt: skip
+    assert response.status_code == 422 and response.json()["error"] == "RecordInvalid"
+    assert [c["body"] for c in sim.comments(ticket["id"])] == [sim.comments(ticket["id"])[0]["body"]]
 
 
 def test_list_tickets_by_external_id(sim: ZendeskSimulator, api: requests.Session) -> None:

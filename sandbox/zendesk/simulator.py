@@ -447,6 +447,7 @@ class ZendeskSimulator(
         if ticket["status"] == "closed":
             raise record_invalid("status", "Status: closed prevents ticket update")
         data = payload("ticket")
+        self._check_changes(ticket, data)  # all or nothing: a refused change (422) saves no comment either
         audit = self._new_audit(ticket, self.api_user_id)
         if "comment" in data:
             audit["events"].append(_comment_event(self._update_comment(ticket, data["comment"], audit["id"])))
@@ -481,12 +482,17 @@ class ZendeskSimulator(
         author_id = self._author_of(given, default=self.api_user_id)
         return self._add_comment(ticket, given, author_id, audit_id, public=given.get("public", True))
 
-    def _apply_changes(self, ticket: dict[str, Any], data: dict[str, Any]) -> list[dict[str, Any]]:
+    def _check_changes(self, ticket: dict[str, Any], data: dict[str, Any]) -> None:
+        """An update's values Zendesk validates before it saves anything: a 422 ``RecordInvalid`` leaves the ticket
+        as it was, the update's comment unwritten (the ticket and its new comment are saved as one record)."""
         if "status" in data and data["status"] not in STATUSES:
             raise record_invalid("status", f"Status: {data['status']} is not valid")
         if "requester_id" in data and as_id(data["requester_id"]) not in self._users:
             raise record_invalid("requester", "Requester: is invalid")
         self._check_routing(data, ticket)
+
+    def _apply_changes(self, ticket: dict[str, Any], data: dict[str, Any]) -> list[dict[str, Any]]:
+        self._check_changes(ticket, data)
         tags = normalise_tags(data["tags"]) if "tags" in data else list(ticket["tags"])
         removed = set(normalise_tags(data.get("remove_tags")))
         tags = [t for t in dict.fromkeys(tags + normalise_tags(data.get("additional_tags"))) if t not in removed]
