@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -57,8 +58,16 @@ from bridge import (
     writeback,
 )
 from bridge.enrich_fields import crm_profile, crm_ticket_fields, rules_note
-from bridge.errors import BridgeError, TicketClosed, TicketDeleted, Unavailable, UnknownOutcome, describe
-from bridge.events import EventKind, SocialEvent, TicketRef
+from bridge.errors import (
+    BridgeError,
+    PermanentError,
+    TicketClosed,
+    TicketDeleted,
+    Unavailable,
+    UnknownOutcome,
+    describe,
+)
+from bridge.events import EventKind, Routing, SocialEvent, TicketRef
 from bridge.registry import Runtime
 from bridge.retry import backoff_for
 from bridge.rows import ThreadContext, ThreadRow
@@ -284,7 +293,7 @@ def _open_ticket(
             return found, {"create_started_at": None}
     new = plan.ticket(planned, event, requester_id, followup_of=followup_of)
     try:
-        ticket = rt.policy.call(hd.name, lambda: hd.create_ticket(new))
+        ticket = _routed_to_people(rt, lambda routing: hd.create_ticket(replace(new, routing=routing)), new.routing)
     except UnknownOutcome as e:
         if not hd.finds_tickets:
             raise  # trying again could open a second ticket: a dead letter, for a person to check
@@ -351,14 +360,34 @@ def _comment(rt: Runtime, pending: PendingEvent, ticket_id: str, requester_id: s
         return TicketRef(id=ticket_id, status="open")
     body = messages.customer_body(event)
     try:
-        return rt.policy.call(
-            hd.name,
-            lambda: hd.add_customer_comment(
-                ticket_id, requester_id=requester_id, body=body, tags=planned.tags, routing=planned.routing
+        return _routed_to_people(
+            rt,
+            lambda routing: hd.add_customer_comment(
+                ticket_id, requester_id=requester_id, body=body, tags=planned.tags, routing=routing
             ),
+            planned.routing,
         )
     except UnknownOutcome as e:  # marked attempted before: the next attempt looks for the comment first
         raise _look_first_next_time(e) from e
+
+
+def _routed_to_people(rt: Runtime, write: Callable[[Routing], TicketRef], routing: Routing) -> TicketRef:
+    """``write`` with the rules' routing; refused as invalid (a plain :class:`PermanentError`: Zendesk's 422
+    for an assignee outside the group, an agent or group removed since the worker started), written again
+    without the group, assignee and brand, and a note on the ticket says why. The refusal wrote nothing, so
+    the second write cannot double it; without this the customer's message was a dead letter until someone
+    fixed the rule and replayed it."""
+    hd = rt.helpdesk
+    try:
+        return rt.policy.call(hd.name, lambda: write(routing))
+    except PermanentError as e:
+        if type(e) is not PermanentError or not (routing.group_id or routing.assignee_id or routing.brand_id):
+            raise
+        log.warning("%s refused the rules' routing (%s): written without group, assignee and brand", hd.name, e)
+        unrouted = replace(routing, group_id=None, assignee_id=None, brand_id=None)
+        ticket = rt.policy.call(hd.name, lambda: write(unrouted))
+        triage.write_note(rt, ticket.id, messages.routing_refused_note(e.message))
+        return ticket
 
 
 def _reopen_as_new(

@@ -57,6 +57,14 @@ def sync_dry_run(send: int, deleted: int, helpdesk: str, on_delete: str) -> str:
     return line + "; nothing was changed"
 
 
+def routing_refused_note(reason: str) -> str:
+    """An internal note: the helpdesk refused the group, assignee or brand the triage rules chose."""
+    return (
+        f"socialdesk could not route this ticket as the triage rules decided ({reason}): it was written without "
+        "their group, assignee and brand. Check the rules' names (`socialdesk rules check`)."
+    )
+
+
 def ticket_subject(event: SocialEvent) -> str:
     first_line = first_words(event.text)
     subject = f"{where(event)} from {event.author.display_name()}"

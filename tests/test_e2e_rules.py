@@ -143,3 +143,31 @@ def test_an_unknown_group_is_a_dead_letter_naming_the_rule(tmp_path: Path) -> No
             "rules[lost].then.group: no group 'Escalation' in zendesk (did you mean 'Escalations'?)" in letter["error"]
         )
         assert tickets(stack) == []
+
+
+def test_a_routing_zendesk_refuses_still_tickets_the_message_without_it_and_says_why(tmp_path: Path) -> None:
+    """A rule's assignee outside its group (or one who left it after the worker started): Zendesk answers 422 to
+    the create, and to a follow-up's update. The message was a dead letter until someone fixed the rule and
+    replayed it; now it is written without the group, assignee and brand, and a note says why."""
+    rules = [
+        {"name": "billing", "when": {"keywords": ["refund"]}, "then": {"group": "Billing", "assignee": "Alex Agent",
+                                                                       "tags": ["billing"]}},
+    ]  # fmt: skip
+    with Stack(tmp_path, rules=rules) as stack:
+        stack.zendesk.add_group("Billing", agents=())  # Alex Agent is no member
+        stack.meta.customer_message(PAGE_ID, psid="9101", text="I want a refund")
+        settle(stack)
+        [ticket] = tickets(stack)
+        assert (ticket["group_id"], ticket["assignee_id"]) == (None, None)
+        assert {"billing", "rule_billing"} <= set(ticket["tags"])  # the rest of the decision stands
+        assert stack.store.open_dead_letters() == []
+        refused = "socialdesk could not route this ticket as the triage rules decided (Zendesk rejected the " \
+                  "request: invalid assignee)"  # fmt: skip
+        assert any(n.startswith(refused) for n in notes(stack, ticket["id"]))
+        stack.meta.customer_message(PAGE_ID, psid="9101", text="about that refund, still nothing")
+        settle(stack)
+        assert [c["body"].split("\n")[0] for c in stack.zendesk.comments(ticket["id"]) if c["public"]] == [
+            "I want a refund", "about that refund, still nothing"
+        ]  # fmt: skip
+        assert stack.store.open_dead_letters() == []
+        assert sum(n.startswith(refused) for n in notes(stack, ticket["id"])) == 2
