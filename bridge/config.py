@@ -528,7 +528,8 @@ class MetricsTable(_Login):
 
     episode_quiet_hours: Seconds = DEFAULT_QUIET_HOURS  # hours, any positive number
     no_answer_rules: list[Text] = []  # names of [[rules]]: checked against them
-    no_answer_tags: list[Text] = []
+    # a tag as rules write them: "no reply" would be two tags in the helpdesk, and never match (it was accepted)
+    no_answer_tags: list[Annotated[str, Field(pattern=r"^[\w:-]{1,32}$")]] = []
 
 
 class DashboardTable(_Login):

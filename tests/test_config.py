@@ -216,6 +216,10 @@ def test_unknown_and_misspelt_keys_are_refused_with_the_likely_key(mutate: Mutat
             "salesforce.fields.contacts: 'contacts' is not one of contact, account, lead",
         ),
         (channel(timeout="soon"), "channels[acme-facebook].timeout: 'soon' must be a number"),
+        (  # two tags in the helpdesk: it never matched, silently
+            lambda r: r.update(metrics={"no_answer_tags": ["thanks", "no reply"]}),
+            "metrics.no_answer_tags[1]: 'no reply' must match pattern",
+        ),
         (channel(private_marker=1), "channels[acme-facebook].private_marker: 1 must be text"),
         (
             channel(api_url="graph.facebook.com"),
