@@ -11,7 +11,8 @@ message>``, recorded "sending" before the call; its outcome (sent with its platf
 again after a crash finds its answer by the digest, whatever it would decide now, and sends nothing twice. The
 service figures leave it out (:mod:`bridge.figures` counts people only) and ``socialdesk_bot_messages_total``
 counts it. An internal note tells the agent what the customer was told. A bot message is worth one try: a
-failure is logged and noted, never retried (late, it would answer a conversation that moved on).
+failure is logged and noted, never retried (late, it would answer a conversation that moved on); a send whose
+answer was lost is "unknown", and the note asks the agent to check before repeating it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bridge import messages, metrics, outbound, triage
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, UnknownOutcome
 from bridge.events import AuthorKind, Delivery, DeliveryStatus, SocialEvent, ThreadState, utc_from_epoch
 from bridge.ports import Buttons, SocialChannel, TicketFields
 from bridge.quick import BotReply, NoReply, QuickFacts, Step, decide
@@ -143,6 +144,8 @@ def _sent(
     comment = comment_id(reply.step, reply.name, event)
     try:
         delivery = rt.policy.call(event.channel, deliver, attempts=1)
+    except UnknownOutcome as e:
+        return _unknown(rt, event, ticket_id, comment, reply, e)
     except BridgeError as e:
         return _failed(rt, event, ticket_id, comment, reply, e)
     metrics.bot_message(event.channel, str(reply.step), "sent")
@@ -195,6 +198,17 @@ def _failed(
     metrics.bot_message(event.channel, str(reply.step), "failed")
     _note(rt, ticket_id, f"{FAILED_PREFIX} ({e.message}). It said: {_shown(reply)}")
     return DeliveryOutcome(rt.helpdesk.name, comment, DeliveryStatus.FAILED, event.platform, error=e.message)
+
+
+def _unknown(
+    rt: Runtime, event: SocialEvent, ticket_id: str, comment: str, reply: BotReply, e: UnknownOutcome
+) -> DeliveryOutcome:
+    """The platform may have the message (its answer was lost): "unknown", as an agent's reply is then
+    (:mod:`bridge.outbound`), and the agent told to check before sending it again by hand, never "not sent"."""
+    log.warning("bot %s for %s: not known whether it was sent: %s", reply.step, messages.key_shown(event.thread_key), e)
+    metrics.bot_message(event.channel, str(reply.step), "unknown")
+    _note(rt, ticket_id, messages.bot_unknown_note(e.message, _shown(reply)))
+    return DeliveryOutcome(rt.helpdesk.name, comment, DeliveryStatus.UNKNOWN, event.platform, error=e.message)
 
 
 def _shown(reply: BotReply) -> str:

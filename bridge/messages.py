@@ -273,6 +273,14 @@ def bot_field_note(fields: dict[str, str]) -> str:
     return "The customer answered the bot's question: " + ", ".join(f"{v} (field {k})" for k, v in fields.items())
 
 
+def bot_unknown_note(reason: str, said: str) -> str:
+    """The note when the platform may have the bot's message but never answered (:func:`bridge.bot._unknown`)."""
+    return (
+        f"socialdesk does not know whether the bot's answer reached the customer ({reason}). It was not sent "
+        f"again, to avoid sending it twice; check the conversation on the platform before repeating it. It said: {said}"
+    )
+
+
 def bot_field_failed_note(fields: dict[str, str], reason: str) -> str:
     """The note when the helpdesk would not take that field: the value for the agent, and no thanks was sent."""
     given = ", ".join(f"{v} (field {k})" for k, v in fields.items())

@@ -177,8 +177,9 @@ def reply_finished(channel: str, status: str, first_response: float | None) -> N
 
 
 def bot_message(channel: str, step: str, outcome: str) -> None:
-    """One bot message (:mod:`bridge.bot`): ``step`` answer, ask, thanks, menu or handoff; ``outcome`` sent or
-    failed. Apart from ``socialdesk_replies_delivered_total``, which counts people's replies only."""
+    """One bot message (:mod:`bridge.bot`): ``step`` answer, ask, thanks, menu or handoff; ``outcome`` sent,
+    failed or unknown (the platform's answer lost). Apart from ``socialdesk_replies_delivered_total``, which
+    counts people's replies only."""
     BOT_MESSAGES.labels(channel, step, outcome).inc()
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from bridge import bot as bot_module
-from bridge import cli, inbound, metrics, status
+from bridge import cli, inbound, messages, metrics, status
 from bridge.events import AuthorKind, SocialEvent
 from bridge.registry import Runtime
 from bridge.replies import DEFAULT_DISCLOSURE
@@ -46,9 +46,10 @@ def quick(helpdesk: str, field: str | None = None) -> dict[str, Any]:
 
 @contextmanager
 def bot(
-    tmp_path: Path, helpdesk: str, platform: str, rules: list[dict[str, Any]] | None = None, field: str | None = None
-) -> Iterator[tuple[Stack, Runtime]]:
-    options = {"quick": quick(helpdesk, field)}
+    tmp_path: Path, helpdesk: str, platform: str, rules: list[dict[str, Any]] | None = None, field: str | None = None,
+    timeout: float | None = None,
+) -> Iterator[tuple[Stack, Runtime]]:  # fmt: skip
+    options: dict[str, Any] = {"quick": quick(helpdesk, field), **({"timeout": timeout} if timeout else {})}
     with Stack(tmp_path, helpdesk=helpdesk, start_worker=False, platforms=(platform,),
                channel_options=options, rules=rules) as stack:  # fmt: skip
         clock = WallClock()
@@ -314,6 +315,22 @@ def test_a_worker_whose_last_write_fails_after_the_bots_send_sends_nothing_twice
         assert (len(stack.meta.sent_messages), notes(stack, ticket)) == before and len(stack.helpdesk.tickets) == 1
         assert [r["status"] for r in stack.store.rows("inbox")] == ["done"]
         assert [d["status"] for d in stack.store.rows("deliveries")] == ["sending"]  # as a crash mid-send leaves it
+
+
+def test_a_bot_message_whose_answer_was_lost_is_unknown_and_the_agent_is_told_to_check(tmp_path: Path) -> None:
+    """Messenger took the bot's message but its answer never came (a timeout): the customer may well have it. It
+    was recorded failed and the agent's note said it "could not be sent", inviting them to send it again by hand;
+    it is unknown, as an agent's reply is then (bridge.outbound), never resent, and the note says to check."""
+    with bot(tmp_path, "zendesk", "facebook", timeout=1) as (stack, rt):
+        stack.meta.slow_after_commit("/", "POST", seconds=2)  # the Send API: the message goes out, too late to hear
+        Customer(stack, "facebook").writes("Hi, what are your opening hours?")
+        [key] = {str(r["thread_key"]) for r in stack.store.rows("inbox", status="pending")}
+        assert inbound.process_thread(rt, key, "w") == 1
+        ticket = one_ticket(stack)["id"]
+        assert len(stack.meta.sent_messages) == 1
+        assert [d["status"] for d in stack.store.rows("deliveries")] == ["unknown"]
+        [note] = [n for n in notes(stack, ticket) if "We are open" in n]
+        assert note.startswith(messages.bot_unknown_note("x", "y")[:40]) and bot_module.FAILED_PREFIX not in note
 
 
 def _execute(stack: Stack, sql: str) -> None:
