@@ -202,6 +202,15 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _telegram_secret(value: str) -> str:
+    """setWebhook's ``secret_token``: "1-256 characters. Only characters A-Z, a-z, 0-9, _ and - are allowed"
+    (core.telegram.org/bots/api#setwebhook). Another was accepted, and refused by Telegram at ``setup telegram``.
+    The message never shows the value: it is a secret."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+        raise _fail("must be 1-256 of A-Z, a-z, 0-9, '_' and '-' (Telegram's rule for a webhook's secret token)")
+    return value
+
+
 def is_http_url(value: str) -> bool:
     """What ``bridge.public_url`` accepts, for the options that stand in for it (``setup --public-url``)."""
     try:
@@ -482,7 +491,7 @@ class TelegramChannel(_SplitChannel):
     platform: Literal["telegram"]
     account_id: Text | None = None  # read from the token when absent
     bot_token: Text
-    secret_token: Text
+    secret_token: Annotated[str, AfterValidator(_telegram_secret)]
     api_url: Url = DEFAULT_API_URLS["telegram"]
 
 
@@ -706,7 +715,20 @@ def _check_crm_names(salesforce: SalesforceSettings | None) -> None:
 def _channels(checked: ConfigFile) -> tuple[ChannelConfig, ...]:
     channels = tuple(_channel(c) for c in checked.channels)
     check_reply_from(channels)
+    _check_one_channel_per_account(channels)
     return channels
+
+
+def _check_one_channel_per_account(channels: tuple[ChannelConfig, ...]) -> None:
+    """Two channels for one account (a copied [[channels]] table) were accepted: the account's webhooks went to
+    one of them, and the other's settings were never used."""
+    seen: dict[tuple[str, str], str] = {}
+    for channel in channels:
+        key = (channel.platform, channel.account_id)
+        if channel.account_id and key in seen:
+            raise ConfigError(f"channels[{channel.name}].account_id: channels[{seen[key]}] already serves this "
+                              f"{channel.platform} account (one channel per account)")  # fmt: skip
+        seen.setdefault(key, channel.name)
 
 
 def _quick(checked: ConfigFile) -> dict[str, QuickConfig]:

@@ -482,3 +482,30 @@ def test_a_text_for_a_language_the_classifier_never_gives_is_refused(mutate: Mut
     assert str(refused.value) == message
     raw["classifier"] = {"kind": "http", "url": "https://classifier.acme.example/classify"}  # its own codes
     assert config_module.parse(raw, env={}).classifier.kind == "http"
+
+
+def test_a_telegram_secret_token_telegram_would_refuse_is_refused_without_showing_it() -> None:
+    """setWebhook takes 1-256 of A-Z, a-z, 0-9, _ and - (core.telegram.org/bots/api#setwebhook): another was
+    accepted at start and refused by Telegram at `setup telegram`."""
+    raw = raw_config()
+    raw["channels"].append({"name": "acme-tg", "platform": "telegram", "bot_token": "1:x",
+                            "secret_token": "${TG_SECRET}"})  # fmt: skip
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse(raw, env={"TG_SECRET": "our bot's s3cret!"})
+    assert str(refused.value) == (
+        "channels[acme-tg].secret_token: must be 1-256 of A-Z, a-z, 0-9, '_' and '-' (Telegram's rule for a "
+        "webhook's secret token)"
+    )
+    assert config_module.parse(raw, env={"TG_SECRET": "Our_bot-s3cret"}).channels[1].name == "acme-tg"
+
+
+def test_two_channels_for_one_account_are_refused() -> None:
+    """A copied [[channels]] table: the account's webhooks went to one of them, the other's settings unused."""
+    raw = raw_config()
+    raw["channels"].append({**raw["channels"][0], "name": "acme-fb-copy"})
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse(raw, env={})
+    assert str(refused.value) == (
+        "channels[acme-fb-copy].account_id: channels[acme-facebook] already serves this facebook account (one "
+        "channel per account)"
+    )
