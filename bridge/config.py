@@ -211,6 +211,15 @@ def _telegram_secret(value: str) -> str:
     return value
 
 
+def _template_code(value: str) -> str:
+    """A WhatsApp template's language code as Meta lists them: ``en``, ``en_US``, ``fil``, ``prs_AF`` (developers.
+    facebook.com/documentation/business-messaging/whatsapp/templates/supported-languages; case-sensitive, an
+    underscore). ``en-US`` or ``english`` was accepted and every re-engagement template then refused by Meta."""
+    if not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", value):
+        raise _fail("is not a WhatsApp template language code like en, en_US or pt_BR")
+    return value
+
+
 def is_http_url(value: str) -> bool:
     """What ``bridge.public_url`` accepts, for the options that stand in for it (``setup --public-url``)."""
     try:
@@ -473,7 +482,7 @@ class InstagramChannel(_MetaChannel):
 class WhatsAppChannel(_MetaChannel):
     platform: Literal["whatsapp"]
     reengagement_template: str | None = None
-    template_language: str | None = None
+    template_language: Annotated[str, AfterValidator(_template_code)] | None = None
 
 
 class XChannel(_SplitChannel):

@@ -509,3 +509,20 @@ def test_two_channels_for_one_account_are_refused() -> None:
         "channels[acme-fb-copy].account_id: channels[acme-facebook] already serves this facebook account (one "
         "channel per account)"
     )
+
+
+@pytest.mark.parametrize("code", ["en-US", "english", "EN_us"])
+def test_a_whatsapp_template_language_meta_does_not_list_is_refused(code: str) -> None:
+    """Meta's codes: en, en_US, fil, prs_AF (case-sensitive, an underscore); another failed every re-engagement."""
+    raw = raw_config()
+    raw["channels"].append({"name": "acme-wa", "platform": "whatsapp", "account_id": "106540352242922",
+                            "access_token": "t", "app_secret": "s", "verify_token": "v",
+                            "reengagement_template": "hello_world", "template_language": code})  # fmt: skip
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse(raw, env={})
+    assert str(refused.value) == (
+        f"channels[acme-wa].template_language: {code!r} is not a WhatsApp template language code like en, en_US "
+        "or pt_BR"
+    )
+    raw["channels"][-1]["template_language"] = "pt_BR"
+    assert config_module.parse(raw, env={}).channels[-1].name == "acme-wa"
