@@ -431,14 +431,25 @@ def doctor(config_path: str | None) -> None:
 
 @main.command()
 @config_option
-@click.option("--file", "source", type=click.File("rb"), default="-", help="read the texts from FILE (UTF-8)")
-def classify(config_path: str | None, source: Any) -> None:
-    """Classify texts, one per line from stdin (or --file): one JSON object per line on stdout.
+@click.option("--file", "source", type=click.File("rb"), default=None, help="read the texts from FILE (UTF-8)")
+@click.argument("texts", nargs=-1)
+def classify(config_path: str | None, source: Any, texts: tuple[str, ...]) -> None:
+    """Classify texts given as arguments, else one per line from stdin (or --file): one JSON object per text.
 
     Uses the [classifier] of the configuration when there is one, else the default classifier. A line that is
     not UTF-8 is still answered (its stray bytes read as U+FFFD), so line N of the output is line N of the
     input; one line on stderr then names the first such line and the exit status is 1."""
+    if texts and source is not None:
+        raise click.UsageError("give texts as arguments or --file, not both")
     classifier = build_classifier(_classifier_settings(config_path))
+    if texts:  # `socialdesk classify "text"`, as `rules explain` takes it: it was "unexpected extra argument"
+        for text in texts:
+            click.echo(json.dumps(classifier.classify(text).to_json(), ensure_ascii=False))
+        return
+    if source is None:
+        source = sys.stdin.buffer
+        if sys.stdin.isatty():  # else a new user waits for an answer that needs their input
+            click.echo("reading texts from stdin, one per line (end with Ctrl-D)", err=True)
     not_utf8: list[int] = []
     for number, raw in enumerate(source, start=1):
         text = _decoded(raw.rstrip(b"\r\n"), number, not_utf8)

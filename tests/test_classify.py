@@ -487,6 +487,17 @@ def test_cli_answers_every_line_and_names_the_first_that_is_not_utf8(
     ]
 
 
+def test_cli_classifies_texts_given_as_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`socialdesk classify "text"`, as `rules explain "text"` takes it: it was 'Got unexpected extra argument'."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SOCIALDESK_CONFIG", raising=False)
+    result = CliRunner().invoke(main, ["classify", "I love it", "my lawyer will call"])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["sentiment"] for line in result.stdout.splitlines()] == ["positive", "neutral"]
+    both = CliRunner().invoke(main, ["classify", "--file", __file__, "I love it"])
+    assert both.exit_code == 2 and "give texts as arguments or --file, not both" in both.stderr
+
+
 def test_cli_reads_a_file_and_uses_the_configured_classifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZENDESK_API_TOKEN", "t")
     config = tmp_path / "socialdesk.toml"
