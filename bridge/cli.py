@@ -96,6 +96,7 @@ def serve(config_path: str | None, host: str, port: int, workers: int, threads: 
         _cooperative()  # first: the app's modules import psycopg
     logs.setup(cfg)
     run = load_object("webhooks.serve:run", "serve")
+    _require_drivers(cfg)  # first: a missing driver is the cause to fix, whatever holds the port
     load_object("webhooks.serve:preflight", "serve")(host, port, threads)
     _prepare_store(cfg)  # create the SQLite schema once, before the web workers fork; check it at scale
     from bridge import metrics
@@ -122,11 +123,16 @@ def _cooperative() -> None:
     monkey.patch_all()
 
 
-def _prepare_store(cfg: config_module.Config) -> None:
+def _require_drivers(cfg: config_module.Config) -> None:
     from bridge import drivers
+
+    drivers.require(cfg.database_url, "database_url")
+    drivers.require(cfg.queue_url, "queue_url")  # serve does not use the queue, but a scale install must have it
+
+
+def _prepare_store(cfg: config_module.Config) -> None:
     from bridge.store import Store
 
-    drivers.require(cfg.queue_url, "queue_url")  # serve does not use the queue, but a scale install must have it
     Store.from_url(cfg.database_url).require_current()  # SQLite migrates itself; at scale: `db upgrade` first
 
 

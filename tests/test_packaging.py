@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -80,6 +81,20 @@ def test_a_redis_url_without_redis_names_the_extra_in_one_line(
         f"Error: bridge.queue_url: redis:// needs the redis driver, which is not installed: {SCALE_HINT}"
     ]
     assert "RedisPassw0rd" not in result.stderr + result.stdout
+
+
+def test_serve_names_the_missing_driver_before_a_busy_port(tmp_path: Path, without_drivers: dict[str, str]) -> None:
+    """The configuration is the cause to fix first: a port another process holds (a second ``serve``, a demo)
+    must not hide it, nor make the tests above depend on which ports this machine has free."""
+    path = config_file(tmp_path, database_url="postgresql+psycopg://sd@127.0.0.1:1/sd")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        result = socialdesk("serve", "--config", path, "--port", port, env=without_drivers, timeout=30)
+    assert result.returncode == 1, result.stderr
+    needs = "postgresql+psycopg:// needs the psycopg driver, which is not installed"
+    assert result.stderr.strip().splitlines() == [f"Error: bridge.database_url: {needs}: {SCALE_HINT}"]
 
 
 def test_a_plain_postgresql_url_uses_psycopg_the_driver_the_extra_installs(pg_url: str) -> None:
