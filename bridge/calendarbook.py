@@ -113,6 +113,11 @@ def _strings(table: Mapping[str, Any], key: str, where: str) -> list[str]:
     return value
 
 
+#: The longest promise: "9999999 business hours" was accepted, each acknowledgement then spent 15 s walking the
+#: calendar to year 6285 and promised "by 23 November 18:00" (a date that far is said without its year).
+MAX_TARGET = timedelta(hours=1000)
+
+
 def parse_target(value: object, where: str) -> timedelta | None:
     """``"2 business hours"`` or ``"30 business minutes"`` → the business time promised."""
     if value is None:
@@ -121,6 +126,9 @@ def parse_target(value: object, where: str) -> timedelta | None:
     if m is None or float(m[1]) <= 0:
         raise ConfigError(f"{where}: {value!r} is not a promise like '2 business hours' or '30 business minutes'")
     unit = 3600 if m[2].startswith("hour") else 60
+    if float(m[1]) * unit > MAX_TARGET.total_seconds():
+        raise ConfigError(f"{where}: {value!r} is more than 1000 business hours: a promise that far names a date "
+                          "without its year")  # fmt: skip
     return timedelta(seconds=float(m[1]) * unit)
 
 

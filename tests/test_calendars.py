@@ -284,6 +284,8 @@ CONFIG_REFUSALS = [
     (support(timezone="Mars/X"), "support", "calendars.support.timezone: 'Mars/X' is not a known time zone"),
     (support(holidays=["christmas"]), "support", "calendars.support.holidays: 'christmas' is not a holiday"),
     (support(target="soon"), "support", "calendars.support.target: 'soon' is not a promise"),
+    (support(target="9999999 business hours"), "support",  # 15 s per acknowledgement, a date in the year 6285
+     "calendars.support.target: '9999999 business hours' is more than 1000 business hours"),
     (support(hours="mon-fri 09:00-18:00"), "support", "calendars.support.hours: must be a list of strings"),
     ({"support": {"hours": ["mon 09:00-10:00"]}}, "support", "calendars.support.timezone: required"),
     (support(opening=[]), "support", "calendars.support.opening: unknown key"),
