@@ -317,10 +317,24 @@ def create_engine(url: str) -> Engine:
     """An engine with the settings each backend needs to be durable and concurrent."""
     drivers.require(url, "database_url")
     try:
+        _sqlite_folder(sa.engine.make_url(url))
         return _create_engine(url)
     except sa.exc.ArgumentError as e:  # the message names the scheme, never the URL (it may hold a password)
         hint = "; PostgreSQL is postgresql://" if url.startswith("postgres:") else ""
         raise ConfigError(f"bridge.database_url: {str(e).splitlines()[0]}{hint}") from None
+
+
+def _sqlite_folder(url: sa.engine.URL) -> None:
+    """The folder of an SQLite file must exist (SQLite creates the file, not its folder): said as the setting's
+    fault by every command, ``doctor`` included (it said "the database is unavailable (unable to open database
+    file)", the others the migration lock's FileNotFoundError)."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = os.path.dirname(os.path.abspath(database))
+    if not os.path.isdir(folder):
+        raise ConfigError(f"bridge.database_url: cannot create the SQLite database in {folder} (No such file or "
+                          "directory)")  # fmt: skip
 
 
 def _create_engine(url: str) -> Engine:

@@ -304,3 +304,8 @@ def test_a_sqlite_file_in_a_missing_folder_is_one_line_naming_the_key_from_every
             f"Error: bridge.database_url: cannot create the SQLite database in {tmp_path}/missing "
             "(No such file or directory)"
         ), result.args
+    doctor = socialdesk("doctor", "--config", config)  # it said "the database is unavailable (unable to open ...)"
+    assert doctor.stdout.splitlines()[1] == (
+        f"✗ database: bridge.database_url: cannot create the SQLite database in {tmp_path}/missing "
+        "(No such file or directory)"
+    )
