@@ -10,9 +10,13 @@ message>``, recorded "sending" before the call; its outcome (sent with its platf
 ``sent_messages`` so the echo is dropped, or failed) is returned for the event's last write. An event applied
 again after a crash finds its answer by the digest, whatever it would decide now, and sends nothing twice. The
 service figures leave it out (:mod:`bridge.figures` counts people only) and ``socialdesk_bot_messages_total``
-counts it. An internal note tells the agent what the customer was told. A bot message is worth one try: a
-failure is logged and noted, never retried (late, it would answer a conversation that moved on); a send whose
-answer was lost is "unknown", and the note asks the agent to check before repeating it.
+counts it. An internal note tells the agent what the customer was told (:func:`tell`), written after the
+event's last write: nothing but that write stands between the send and its record (a crash in the note's
+helpdesk call, with its retries, would leave the delivery "sending" and its platform ids unknown: a receipt or
+an echo of it not recognised as ours). A crash after the record and before the note loses the note only. A bot
+message is worth one try: a failure is logged and noted, never retried (late, it would answer a conversation
+that moved on); a send whose answer was lost is "unknown", and the note asks the agent to check before
+repeating it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bridge import messages, metrics, outbound, triage
@@ -41,13 +45,23 @@ HANDOFF_NOTE = "The customer asked for a person: the bot answers no more in this
 FAILED_PREFIX = "The bot's answer could not be sent"
 
 
+@dataclass(frozen=True)
+class Answered:
+    """A bot message tried: its outcome, for the event's last write, and the note that then tells the agent what
+    the customer was told (:func:`tell`, after that write)."""
+
+    delivery: DeliveryOutcome
+    ticket_id: str
+    note: str
+
+
 def answer(
     rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, *, opens_episode: bool, state: BotState
-) -> DeliveryOutcome | None:
+) -> Answered | None:
     """Answer one customer message of a channel with quick answers (``thread``: its row before this message;
     ``state``: the bot's messages and the latest person's reply, read with the thread's context for this event,
-    :func:`reads`). Returns the outcome of the message sent, for the worker to record with the event's
-    (:class:`bridge.store.Records`); None when nothing was sent."""
+    :func:`reads`). Returns the message tried, for the worker to record with the event's
+    (:class:`bridge.store.Records`) and then to note (:func:`tell`); None when nothing was sent."""
     config = rt.config.quick.get(event.channel)
     if config is None:
         return None
@@ -61,6 +75,12 @@ def answer(
         log.info("no bot answer for %s: %s", messages.key_shown(event.thread_key), verdict.reason)
         return None
     return _send(rt, event, thread, ticket_id, verdict)
+
+
+def tell(rt: Runtime, answered: Answered) -> None:
+    """The agent's note, once the send's outcome is recorded. Best effort: the message is sent and recorded, and
+    the agent sees the customer's side anyway; a crash before it loses this note only."""
+    _note(rt, answered.ticket_id, answered.note)
 
 
 def reads(rt: Runtime, event: SocialEvent) -> str | None:
@@ -110,9 +130,7 @@ def _step(comment: str) -> tuple[str, str]:
 # -- carrying it out ----------------------------------------------------------------------------------------------
 
 
-def _send(
-    rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, reply: BotReply
-) -> DeliveryOutcome | None:
+def _send(rt: Runtime, event: SocialEvent, thread: ThreadRow, ticket_id: str, reply: BotReply) -> Answered | None:
     """The field first (if the answer fills one), then "sending" recorded, then the one try; returns the send's
     outcome for the worker to record (None: nothing was sent)."""
     channel = rt.channels.get(event.channel)
@@ -136,11 +154,12 @@ def _send(
 
 def _sent(
     rt: Runtime, event: SocialEvent, ticket_id: str, reply: BotReply, deliver: Callable[[], Delivery]
-) -> DeliveryOutcome:
+) -> Answered:
     """Send once (a retried send whose answer was lost posts twice: buttons carry no key to deduplicate on) and
     return the outcome, which the worker records in the event's own last write (:meth:`Store.finish_event`)
-    rather than one of its own. What a crash before that write leaves is what a crash right after the send
-    always left: the row "sending" (never resent: the event applied again finds it by its digest)."""
+    rather than one of its own, and the agent's note, written after that write (:func:`tell`). What a crash
+    before that write leaves is what a crash right after the send always left: the row "sending" (never resent:
+    the event applied again finds it by its digest)."""
     comment = comment_id(reply.step, reply.name, event)
     try:
         delivery = rt.policy.call(event.channel, deliver, attempts=1)
@@ -150,9 +169,9 @@ def _sent(
         return _failed(rt, event, ticket_id, comment, reply, e)
     metrics.bot_message(event.channel, str(reply.step), "sent")
     log.info("bot %s (%s) sent for %s", reply.step, reply.name or "-", messages.key_shown(event.thread_key))
-    _note(rt, ticket_id, f"{HANDOFF_NOTE if reply.step == Step.HANDOFF else ''}{NOTE_PREFIX} {_shown(reply)}")
-    sent = DeliveryStatus.SENT
-    return DeliveryOutcome(rt.helpdesk.name, comment, sent, event.platform, tuple(delivery.message_ids))
+    note = f"{HANDOFF_NOTE if reply.step == Step.HANDOFF else ''}{NOTE_PREFIX} {_shown(reply)}"
+    sent = DeliveryOutcome(rt.helpdesk.name, comment, DeliveryStatus.SENT, event.platform, tuple(delivery.message_ids))
+    return Answered(sent, ticket_id, note)
 
 
 def _fields_set(rt: Runtime, ticket_id: str, reply: BotReply, event: SocialEvent) -> bool:
@@ -191,24 +210,22 @@ def _state(thread: ThreadRow, event: SocialEvent, ticket_id: str) -> ThreadState
                    reply_to=state.reply_to or event.reply_to, customer_id=event.author.id)  # fmt: skip
 
 
-def _failed(
-    rt: Runtime, event: SocialEvent, ticket_id: str, comment: str, reply: BotReply, e: BridgeError
-) -> DeliveryOutcome:
+def _failed(rt: Runtime, event: SocialEvent, ticket_id: str, comment: str, reply: BotReply, e: BridgeError) -> Answered:
     log.warning("bot %s for %s not sent: %s", reply.step, messages.key_shown(event.thread_key), e)
     metrics.bot_message(event.channel, str(reply.step), "failed")
-    _note(rt, ticket_id, f"{FAILED_PREFIX} ({e.message}). It said: {_shown(reply)}")
-    return DeliveryOutcome(rt.helpdesk.name, comment, DeliveryStatus.FAILED, event.platform, error=e.message)
+    failed = DeliveryOutcome(rt.helpdesk.name, comment, DeliveryStatus.FAILED, event.platform, error=e.message)
+    return Answered(failed, ticket_id, f"{FAILED_PREFIX} ({e.message}). It said: {_shown(reply)}")
 
 
 def _unknown(
     rt: Runtime, event: SocialEvent, ticket_id: str, comment: str, reply: BotReply, e: UnknownOutcome
-) -> DeliveryOutcome:
+) -> Answered:
     """The platform may have the message (its answer was lost): "unknown", as an agent's reply is then
     (:mod:`bridge.outbound`), and the agent told to check before sending it again by hand, never "not sent"."""
     log.warning("bot %s for %s: not known whether it was sent: %s", reply.step, messages.key_shown(event.thread_key), e)
     metrics.bot_message(event.channel, str(reply.step), "unknown")
-    _note(rt, ticket_id, messages.bot_unknown_note(e.message, _shown(reply)))
-    return DeliveryOutcome(rt.helpdesk.name, comment, DeliveryStatus.UNKNOWN, event.platform, error=e.message)
+    unknown = DeliveryOutcome(rt.helpdesk.name, comment, DeliveryStatus.UNKNOWN, event.platform, error=e.message)
+    return Answered(unknown, ticket_id, messages.bot_unknown_note(e.message, _shown(reply)))
 
 
 def _shown(reply: BotReply) -> str:
@@ -217,5 +234,5 @@ def _shown(reply: BotReply) -> str:
 
 
 def _note(rt: Runtime, ticket_id: str, note: str) -> None:
-    """Best effort: the message is sent and its delivery recorded; the agent sees the customer's side anyway."""
+    """Best effort: worth the policy's tries, never the event (a refusal is logged)."""
     outbound.try_note(rt, ticket_id, note, what="the bot's note")

@@ -26,7 +26,9 @@ rows oldest first (by the platform's timestamp). Each event goes load → decide
 5. record the outcome in one write (:meth:`Store.finish_event`): the inbox row done or ignored, the
    thread's columns (:func:`bridge.plan.thread_changes`, the note written, the CRM post), the ticket link,
    the episode's acknowledgement, the bot's message sent or failed (its "sending" row is a write of its
-   own, before the call).
+   own, before the call);
+6. then, best effort, the bot's internal note telling the agent what it said (:func:`bridge.bot.tell`): after
+   the record, so that no helpdesk call stands between the bot's send and the record of it.
 
 A first message costs six store transactions with or without Salesforce write-back (lease, pending
 events, context, before, after, release; ``tests/test_transactions.py``, bench/RESULTS.md §12); one the bot
@@ -39,7 +41,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -72,7 +74,7 @@ from bridge.registry import Runtime
 from bridge.retry import backoff_for
 from bridge.rows import ThreadContext, ThreadRow
 from bridge.rules import Decision
-from bridge.store import DeliveryOutcome, PendingEvent, Records, Written
+from bridge.store import PendingEvent, Records, Written
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +134,16 @@ def _apply(rt: Runtime, pending: PendingEvent) -> bool:
         **changes,
     )
     metrics.event_finished(event.platform, outcome.ignored)
+    _after_record(rt, outcome)
     return True
+
+
+def _after_record(rt: Runtime, outcome: Outcome) -> None:
+    """What waits for the event's record: the bot's note to the agent, under the pauses read with the thread's
+    context (no store read per call). A crash here loses the note only: the send's outcome is recorded."""
+    if outcome.said is not None:
+        with rt.policy.known_pauses(outcome.pauses):
+            bot.tell(rt, outcome.said)
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,8 @@ class Outcome:
     thread_changes: dict[str, Any] = field(default_factory=dict)
     written: Written | None = None  # a customer message written to the helpdesk: when, and if it opened an episode
     records: Records | None = None  # rows learned on the way and not written yet (the thread's claim, the CRM's answer)
+    said: bot.Answered | None = None  # the bot's message tried (recorded in ``records``): its note, after the record
+    pauses: Mapping[str, float] | None = None  # read with the context: for the calls after the record
 
 
 DONE = Outcome()
@@ -259,18 +272,22 @@ def _written(
     recorded = plan.thread_changes(thread, event, ticket_id=ticket.id, requester_id=requester_id, opens=opens)
     written = Written(ticket_at=time.time(), opens_episode=opens, sentiment=sentiment, no_answer=no_answer)
     sent = _bot_answer(rt, event, context, replace(thread, approval=thread.approval or planned.approval), ticket, opens)
+    delivery = sent.delivery if sent is not None else None
     return Outcome(
         written=written,
         thread_changes={**changes, **recorded},
-        records=Records(ack=ack, delivery=sent) if ack is not None or sent is not None else None,
+        records=Records(ack=ack, delivery=delivery) if ack is not None or delivery is not None else None,
+        said=sent,
+        pauses=context.paused_until,
     )
 
 
 def _bot_answer(
     rt: Runtime, event: SocialEvent, context: ThreadContext, thread: ThreadRow, ticket: TicketRef, opens: bool
-) -> DeliveryOutcome | None:
+) -> bot.Answered | None:
     """The bot's answer, last: once it is sent, nothing but the record of the event's outcome, which records the
-    send's too (:mod:`bridge.bot`), stands between it and the record."""
+    send's too (:mod:`bridge.bot`), stands between it and the record; its note to the agent waits for the record
+    (:func:`_after_record`)."""
     if context.bot is None:
         return None
     return bot.answer(rt, event, thread, ticket.id, opens_episode=opens, state=context.bot)

@@ -22,6 +22,7 @@ from bridge.events import AuthorKind, SocialEvent
 from bridge.registry import Runtime
 from bridge.replies import DEFAULT_DISCLOSURE
 from bridge.rows import BotState
+from sandbox.base import Fault
 from sandbox.stack import HELPDESKS, IG_ID, PAGE_ID, WA_PHONE_ID, Stack, channel_name, to_toml
 from tests.figfacts import stored_episodes
 from tests.support import WallClock, notes, one_ticket, step_runtime
@@ -331,6 +332,37 @@ def test_a_bot_message_whose_answer_was_lost_is_unknown_and_the_agent_is_told_to
         assert [d["status"] for d in stack.store.rows("deliveries")] == ["unknown"]
         [note] = [n for n in notes(stack, ticket) if "We are open" in n]
         assert note.startswith(messages.bot_unknown_note("x", "y")[:40]) and bot_module.FAILED_PREFIX not in note
+
+
+class Killed(BaseException):
+    """The worker's process ends (a deploy, the OOM killer): nothing after this line of the worker runs."""
+
+
+def _killed(_seconds: float) -> None:
+    raise Killed
+
+
+def test_a_worker_killed_in_the_bots_note_has_recorded_the_send_first(tmp_path: Path) -> None:
+    """The bot's internal note is a helpdesk call with the policy's retries. It sat between the send and the
+    event's last write: a worker killed while it waited to retry left the delivery "sending" for ever, its
+    WhatsApp id unknown, and WhatsApp's receipt for it (here "failed") ignored as "a message the bridge did not
+    send". The note now comes after the record: a crash in it loses only the note."""
+    with bot(tmp_path, "zendesk", "whatsapp") as (stack, rt):
+        Customer(stack, "whatsapp").writes("Hi, what are your opening hours?")
+        [key] = {str(r["thread_key"]) for r in stack.store.rows("inbox", status="pending")}
+        stack.helpdesk.inject(Fault(503, method="PUT", path_prefix="/api/v2/tickets/"))  # the note: retried...
+        rt.policy.sleep = _killed  # ...after a wait, in which the worker is killed
+        with pytest.raises(Killed):
+            inbound.process_thread(rt, key, "w")
+        [sent] = stack.meta.wa_sent_messages
+        sent_ids = json.dumps([sent["message_id"]])
+        assert [(d["status"], d["message_ids"]) for d in stack.store.rows("deliveries")] == [("sent", sent_ids)]
+        assert [r["status"] for r in stack.store.rows("inbox")] == ["done"]
+        stack.meta.whatsapp_status(WA_PHONE_ID, message_id=sent["message_id"], recipient=sent["to"], status="failed",
+                                   error_code=131026)  # fmt: skip
+        rt.policy.sleep = lambda _seconds: None
+        work(stack, rt)
+        assert dict(stack.store.ignored_reasons(0)) == {} and stack.store.rows("deliveries")[0]["receipt"] == "failed"
 
 
 def _execute(stack: Stack, sql: str) -> None:
