@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import bridge.classify
 from bridge import config as config_module
 from bridge.classify import Classification, Sentiment, Urgency
-from bridge.classify.default import LexiconClassifier
+from bridge.classify.default import MAX_CHARS, LexiconClassifier
 from bridge.classify.lexicon import profile
 from bridge.classify.plugins import ClassifierSettings, HttpClassifier, build_classifier, settings
 from bridge.cli import main
@@ -110,6 +110,14 @@ def test_emoji_carry_sentiment(text: str, sentiment: Sentiment) -> None:
 def test_a_plain_statement_is_neutral_with_no_reasons() -> None:
     result = classify("The store opens at nine on Monday")
     assert (result.sentiment, result.urgency, result.reasons) == (Sentiment.NEUTRAL, Urgency.NORMAL, ())
+
+
+def test_only_the_first_part_of_a_long_text_is_read() -> None:
+    """An own channel's message may be megabytes (a 12 MB line took 54 s and 1.35 GB): the verdict reads the first
+    MAX_CHARS characters, so a word past them counts for nothing."""
+    filler = "The store opens at nine on Monday. " * (MAX_CHARS // 35 + 1)
+    assert classify(filler[: MAX_CHARS - 20] + " this is terrible").sentiment is Sentiment.NEGATIVE
+    assert classify(filler[:MAX_CHARS] + " this is terrible").sentiment is Sentiment.NEUTRAL
 
 
 @pytest.mark.parametrize(
