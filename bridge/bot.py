@@ -8,7 +8,9 @@ then the message, through the channel as a reply goes, with buttons where the pl
 message is a delivery with ``author_kind = bot`` and comment id ``bot:<step>:<answer>:<digest of the customer's
 message>``, recorded "sending" before the call; its outcome (sent with its platform ids, which go in
 ``sent_messages`` so the echo is dropped, or failed) is returned for the event's last write. An event applied
-again after a crash finds its answer by the digest, whatever it would decide now, and sends nothing twice. The
+again after a crash finds its answer by the digest, whatever it would decide now, and sends nothing twice; an
+answer it finds still "sending" (cut off before its outcome was recorded) is then "unknown", and the agent is
+told to check (:func:`_again`). The
 service figures leave it out (:mod:`bridge.figures` counts people only) and ``socialdesk_bot_messages_total``
 counts it. An internal note tells the agent what the customer was told (:func:`tell`), written after the
 event's last write: nothing but that write stands between the send and its record (a crash in the note's
@@ -34,7 +36,7 @@ from bridge.ports import Buttons, SocialChannel, TicketFields
 from bridge.quick import BotReply, NoReply, QuickFacts, Step, decide
 from bridge.registry import Runtime
 from bridge.replies import is_public
-from bridge.rows import BotState, ThreadRow
+from bridge.rows import BotState, BotStep, ThreadRow
 from bridge.store import DeliveryOutcome
 
 log = logging.getLogger(__name__)
@@ -65,9 +67,9 @@ def answer(
     config = rt.config.quick.get(event.channel)
     if config is None:
         return None
-    if state.answered():  # the event applied again: its answer is out, whatever it would decide now
-        log.info("no bot answer for %s: this message had its answer before", messages.key_shown(event.thread_key))
-        return None
+    own = state.own()
+    if own is not None:  # the event applied again: its answer is out, whatever it would decide now
+        return _again(rt, event, ticket_id, own)
     started = thread.episode_start(event.created_at.timestamp(), opens=opens_episode)
     facts = replace(_facts(rt, event, state, started, opens_episode), approval=thread.approval)
     verdict = decide(facts, config)
@@ -93,7 +95,7 @@ def _facts(rt: Runtime, event: SocialEvent, state: BotState, started: float, ope
     """The facts of this message; the bot's earlier messages are the episode's (never this one's: a retry that
     read its own question would answer it, :func:`answer`)."""
     classified = triage.classified(rt, event)
-    steps = [_step(comment_id) for comment_id in state.in_episode(started)]
+    steps = [_step(s.comment_id) for s in state.in_episode(started)]
     last_step, last_name = steps[-1] if steps else ("", "")
     return QuickFacts(
         platform=event.platform,
@@ -110,6 +112,23 @@ def _facts(rt: Runtime, event: SocialEvent, state: BotState, started: float, ope
         first_in_episode=opens,
         bot_spoke=bool(steps),
     )
+
+
+def _again(rt: Runtime, event: SocialEvent, ticket_id: str, own: BotStep) -> Answered | None:
+    """This message had its answer before (the event is applied again after a crash): nothing is sent. One still
+    "sending" was cut off between its "sending" row and the record of its outcome (the worker held the thread's
+    lease, as this one does now): the customer may or may not have it, so it is "unknown" and the agent is told
+    to check, as an agent's reply found so is (:mod:`bridge.outbound`); it stayed "sending" for ever."""
+    if own.status != DeliveryStatus.SENDING:
+        log.info("no bot answer for %s: this message had its answer before", messages.key_shown(event.thread_key))
+        return None
+    step, name = _step(own.comment_id)
+    log.warning("bot %s for %s: cut off while sending, not known whether it was sent", step,
+                messages.key_shown(event.thread_key))  # fmt: skip
+    metrics.bot_message(event.channel, step, "unknown")
+    reason = "the bridge stopped while sending it"
+    unknown = DeliveryOutcome(rt.helpdesk.name, own.comment_id, DeliveryStatus.UNKNOWN, event.platform, error=reason)
+    return Answered(unknown, ticket_id, messages.bot_stopped_note(step, name))
 
 
 def comment_id(step: Step, name: str, event: SocialEvent) -> str:
@@ -159,7 +178,7 @@ def _sent(
     return the outcome, which the worker records in the event's own last write (:meth:`Store.finish_event`)
     rather than one of its own, and the agent's note, written after that write (:func:`tell`). What a crash
     before that write leaves is what a crash right after the send always left: the row "sending" (never resent:
-    the event applied again finds it by its digest)."""
+    the event applied again finds it by its digest, :func:`_again`)."""
     comment = comment_id(reply.step, reply.name, event)
     try:
         delivery = rt.policy.call(event.channel, deliver, attempts=1)

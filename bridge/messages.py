@@ -281,6 +281,17 @@ def bot_unknown_note(reason: str, said: str) -> str:
     )
 
 
+def bot_stopped_note(step: str, name: str) -> str:
+    """The note when the bot's message was cut off mid-send (the worker stopped before its outcome was recorded):
+    what it was (its text is not kept), never sent again (:func:`bridge.bot._again`)."""
+    what = f"{step} {name}" if name else step
+    return (
+        f"socialdesk does not know whether the bot's message ({what}) reached the customer: the bridge stopped "
+        "while sending it. It was not sent again, to avoid sending it twice; check the conversation on the "
+        "platform before repeating it."
+    )
+
+
 def bot_field_failed_note(fields: dict[str, str], reason: str) -> str:
     """The note when the helpdesk would not take that field: the value for the agent, and no thanks was sent."""
     given = ", ".join(f"{v} (field {k})" for k, v in fields.items())

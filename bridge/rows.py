@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
+from bridge.events import DeliveryStatus
+
 
 class InboxStatus(StrEnum):
     """Where an inbox row stands: waiting for the worker, applied, recorded as ignored (with the reason), parked."""
@@ -106,10 +108,12 @@ class AckState:
 @dataclass(frozen=True)
 class BotStep:
     """One of the bot's messages on the thread: its delivery's comment id (``bot:<step>:<answer>:<digest>``,
-    :mod:`bridge.bot`) and when the bot wrote it (the worker's clock, stored as the comment's time)."""
+    :mod:`bridge.bot`), when the bot wrote it (the worker's clock, stored as the comment's time) and where its
+    send stands (sending, sent, failed, unknown)."""
 
     comment_id: str
     at: float
+    status: DeliveryStatus
 
 
 @dataclass(frozen=True)
@@ -123,14 +127,14 @@ class BotState:
     mine: str  # the comment id ending of this message's answer (":<digest>"), whenever it was written
     human_reply_at: float | None  # the latest person's reply the customer heard (None: none yet)
 
-    def answered(self) -> bool:
-        """This message had its answer before: the event is applied again (after a crash)."""
-        return any(s.comment_id.endswith(self.mine) for s in self.steps)
+    def own(self) -> BotStep | None:
+        """This message's answer, when it had one before: the event is applied again (after a crash)."""
+        return next((s for s in self.steps if s.comment_id.endswith(self.mine)), None)
 
-    def in_episode(self, started: float) -> list[str]:
-        """The comment ids of the bot's messages in the episode that started at ``started``, oldest first
-        (compared in whole seconds, as the helpdesks date comments)."""
-        return [s.comment_id for s in self.steps if s.at >= math.floor(started)]
+    def in_episode(self, started: float) -> list[BotStep]:
+        """The bot's messages in the episode that started at ``started``, oldest first (compared in whole
+        seconds, as the helpdesks date comments)."""
+        return [s for s in self.steps if s.at >= math.floor(started)]
 
     def person_answering(self, started: float) -> bool:
         """A person's reply was written in the episode (to the second, :meth:`in_episode`)."""

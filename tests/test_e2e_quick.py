@@ -300,7 +300,8 @@ def test_a_worker_whose_last_write_fails_after_the_bots_send_sends_nothing_twice
     """The bot's message is recorded "sending" in a write of its own before the send; its outcome goes in the
     event's last write (bridge.bot._sent). Here that write fails, as in a worker that dies right then (a
     trigger refuses it): the event stays pending with the row "sending", and applied again it finds its ticket
-    and the bot its answer by the digest; nothing is sent, opened or noted twice."""
+    and the bot its answer by the digest; nothing is sent or opened twice. The answer it finds "sending" was cut
+    off: it stayed so for ever, no agent told; it is "unknown", and one note tells the agent to check."""
     with bot(tmp_path, "zendesk", "facebook") as (stack, rt):
         Customer(stack, "facebook").writes("Hi, what are your opening hours?")
         [key] = {str(r["thread_key"]) for r in stack.store.rows("inbox", status="pending")}
@@ -313,9 +314,11 @@ def test_a_worker_whose_last_write_fails_after_the_bots_send_sends_nothing_twice
         assert before[0] == 1 and [d["status"] for d in stack.store.rows("deliveries")] == ["sending"]
         _execute(stack, "DROP TRIGGER dies")
         assert inbound.process_thread(rt, key, "w") == 1
-        assert (len(stack.meta.sent_messages), notes(stack, ticket)) == before and len(stack.helpdesk.tickets) == 1
-        assert [r["status"] for r in stack.store.rows("inbox")] == ["done"]
-        assert [d["status"] for d in stack.store.rows("deliveries")] == ["sending"]  # as a crash mid-send leaves it
+        told = messages.bot_stopped_note("answer", "hours")
+        assert (len(stack.meta.sent_messages), notes(stack, ticket)) == (before[0], [*before[1], told])
+        assert len(stack.helpdesk.tickets) == 1 and [r["status"] for r in stack.store.rows("inbox")] == ["done"]
+        assert [d["status"] for d in stack.store.rows("deliveries")] == ["unknown"]
+        assert f"{'bot (24 h)':14} unknown=1" in status.render(status.report(rt.config, stack.store))
 
 
 def test_a_bot_message_whose_answer_was_lost_is_unknown_and_the_agent_is_told_to_check(tmp_path: Path) -> None:
