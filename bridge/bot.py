@@ -93,10 +93,14 @@ def reads(rt: Runtime, event: SocialEvent) -> str | None:
 
 def _facts(rt: Runtime, event: SocialEvent, state: BotState, started: float, opens: bool) -> QuickFacts:
     """The facts of this message; the bot's earlier messages are the episode's (never this one's: a retry that
-    read its own question would answer it, :func:`answer`)."""
+    read its own question would answer it, :func:`answer`). What the customer was told counts only if they may
+    have it: a question whose send failed was never asked (a number in the next message is no answer to it, and
+    gets no thanks), a failed first message never said the bot is automated (the next one says it). A hand-off
+    counts failed or not: the customer asked for a person, and the agent was told (:func:`_failed`)."""
     classified = triage.classified(rt, event)
-    steps = [_step(s.comment_id) for s in state.in_episode(started)]
-    last_step, last_name = steps[-1] if steps else ("", "")
+    episode = state.in_episode(started)
+    steps, seen = [_step(s.comment_id) for s in episode], [_step(s.comment_id) for s in episode if s.maybe_seen()]
+    last_step, last_name = seen[-1] if seen else ("", "")
     return QuickFacts(
         platform=event.platform,
         channel=event.channel,
@@ -110,7 +114,7 @@ def _facts(rt: Runtime, event: SocialEvent, state: BotState, started: float, ope
         person_answering=state.person_answering(started),
         asking=last_name if last_step == Step.ASK else None,
         first_in_episode=opens,
-        bot_spoke=bool(steps),
+        bot_spoke=bool(seen),
     )
 
 

@@ -115,6 +115,10 @@ class BotStep:
     at: float
     status: DeliveryStatus
 
+    def maybe_seen(self) -> bool:
+        """The customer may have it: every outcome but a refused send (sending and unknown: perhaps)."""
+        return self.status != DeliveryStatus.FAILED
+
 
 @dataclass(frozen=True)
 class BotState:

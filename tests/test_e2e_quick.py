@@ -400,6 +400,26 @@ def test_a_field_the_helpdesk_refuses_is_noted_and_the_message_kept(tmp_path: Pa
         assert note.startswith("The customer answered the bot's question: 4471203 (field cf_no_such_field), but the")
 
 
+def test_a_question_whose_send_failed_was_never_asked(tmp_path: Path) -> None:
+    """Messenger refuses the bot's question (a 500): the customer never saw it, nor that the bot is automated. A
+    number they write next is no answer to it (it filled the ticket field and got "Thanks, order ... is noted."
+    for a question never asked), and the bot's next message says it is automated."""
+    with bot(tmp_path, "zendesk", "facebook") as (stack, rt):
+        customer = Customer(stack, "facebook")
+        stack.meta.inject(Fault(500, method="POST", path_prefix=f"/{stack.meta.version}/{PAGE_ID}/messages"))
+        customer.writes("Where is my order?")
+        work(stack, rt)
+        assert customer.received() == [] and [d["status"] for d in stack.store.rows("deliveries")] == ["failed"]
+        customer.writes("It is 4471203")
+        work(stack, rt)
+        ticket = one_ticket(stack)
+        assert customer.received() == [] and _zendesk_field(ticket["custom_fields"], FIELD["zendesk"]) is None
+        assert not any("answered the bot's question" in n for n in notes(stack, ticket["id"]))
+        customer.writes("what are your opening hours?")
+        work(stack, rt)
+        assert [text for text, _ in customer.received()] == [HOURS + SAID]
+
+
 def test_a_bot_message_whose_answer_was_lost_is_not_sent_again(tmp_path: Path) -> None:
     """Messenger posts the message, then the answer is lost (a proxy's 502): the bot's message is worth one try
     (it was retried within the call, and posted twice), its delivery failed and noted for the agent."""
