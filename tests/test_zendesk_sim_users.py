@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import requests
@@ -124,3 +124,31 @@ def test_update_user_sets_notes(sim: ZendeskSimulator, api: requests.Session) ->
     assert updated.status_code == 200 and sim.user(jane)["notes"] == "VIP"
     bad = api.put(f"{sim.url}/api/v2/users/{jane}.json", json={"user": {"email": "jane@nowhere"}})
     assert bad.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("role", "restriction", "restricted"),
+    [("admin", None, False), ("agent", None, False), ("agent", "groups", True), ("agent", "assigned", True),
+     ("agent", "organization", True)],
+)  # fmt: skip
+def test_users_me_says_which_tickets_the_api_user_sees(
+    role: Literal["admin", "agent"], restriction: Literal["groups", "assigned", "organization"] | None, restricted: bool
+) -> None:
+    """The Users API: ``restricted_agent`` is "false for admins and unrestricted agents, true for other agents";
+    ``ticket_restriction`` is one of "organization", "groups", "assigned", "requested" or null."""
+    with ZendeskSimulator(
+        email=EMAIL, api_token=TOKEN, api_user_role=role, api_user_ticket_restriction=restriction
+    ) as sim:
+        me = requests.get(f"{sim.url}/api/v2/users/me.json", auth=(f"{EMAIL}/token", TOKEN)).json()["user"]
+        jane = sim.user(sim.agent_id)
+
+    assert (me["id"], me["role"], me["ticket_restriction"], me["restricted_agent"]) == (
+        sim.api_user_id, role, restriction, restricted,
+    )  # fmt: skip
+    assert (jane["ticket_restriction"], jane["restricted_agent"]) == (None, False)  # another agent's own
+
+
+@pytest.mark.parametrize(("role", "restriction"), [("admin", "groups"), ("agent", "requested"), ("agent", "all")])
+def test_only_an_agent_can_be_restricted_and_only_as_zendesk_restricts_agents(role: str, restriction: str) -> None:
+    with pytest.raises(ValueError, match="ticket restriction"):
+        ZendeskSimulator(email=EMAIL, api_token=TOKEN, api_user_role=role, api_user_ticket_restriction=restriction)  # type: ignore[arg-type]

@@ -9,7 +9,8 @@ Besides answering like Zendesk (auth, ``RecordInvalid`` / ``RecordNotFound`` bod
 pagination with absolute links on its own host, ``X-Rate-Limit`` headers, an optional per-minute
 budget answering 429 with ``Retry-After``, and Update Ticket's limit of 30 updates per 10 minutes per
 ticket answering Zendesk's own 429 for it; bulk user imports off, as on a default account, unless
-``data_imports=True``; no user management for an ``api_user_role="agent"``), it can play the agent's side:
+``data_imports=True``; no user management for an ``api_user_role="agent"``, who may also see only some tickets
+as ``users/me`` tells: ``api_user_ticket_restriction``), it can play the agent's side:
 :meth:`~ZendeskSimulator.agent_comment` writes a reply or an internal note and
 :meth:`~ZendeskSimulator.fire_webhook` delivers the signed webhook Zendesk would send.
 :meth:`~ZendeskSimulator.slow_after_commit` makes a request succeed and then lose its answer (crash-recovery tests).

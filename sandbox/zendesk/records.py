@@ -7,6 +7,8 @@ from __future__ import annotations
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 ROLES = ("end-user", "agent", "admin")
+#: An agent's ``ticket_restriction`` besides null (all tickets); an end user's is "requested" (Users API, JSON format).
+AGENT_RESTRICTIONS = ("groups", "assigned", "organization")
 BRAND_ID, FORM_ID = 360000000001, 360000000020
 CUSTOM_STATUS_IDS = {s: 360000000100 + i for i, s in enumerate((*STATUSES, "deleted"))}
 TICKET_KEYS = (

@@ -79,6 +79,7 @@ class ZendeskSimulator(
         account_id: int = 12345678,
         data_imports: bool = False,
         api_user_role: Literal["admin", "agent"] = "admin",
+        api_user_ticket_restriction: Literal["groups", "assigned", "organization"] | None = None,
         rate_limit_per_minute: int | None = None,
         ticket_updates_per_window: int | None = TICKET_UPDATES,
         time_scale: float = 1.0,
@@ -87,6 +88,7 @@ class ZendeskSimulator(
     ) -> None:
         """``data_imports``: bulk user imports enabled (Zendesk Support turns them on on request only).
         ``api_user_role``: the role of the user the credentials belong to; an ``agent`` may not manage users.
+        ``api_user_ticket_restriction``: that agent sees only these tickets (:meth:`restrict_api_user`).
         Rate limits: ``rate_limit_per_minute`` requests per ``60 s × time_scale`` for the account (None:
         unlimited), ``ticket_updates_per_window`` updates of one ticket per ``600 s × time_scale`` (None:
         unlimited). ``clock`` (seconds) drives both windows, so tests can move time."""
@@ -116,6 +118,7 @@ class ZendeskSimulator(
         bridge = {"name": "Socialdesk Bridge", "email": email, "role": api_user_role}
         self._init_fields()  # before the first user: users keep their user fields
         self.api_user_id: int = self._new_user(bridge)["id"]
+        self.restrict_api_user(api_user_ticket_restriction)
         self.agent_id: int = self._new_user(agent)["id"]
         self._init_routing()
         self._init_identities(self._route)

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response, request
 
 from sandbox.base import json_response
-from sandbox.zendesk.records import ROLES, USER_WRITABLE
+from sandbox.zendesk.records import AGENT_RESTRICTIONS, ROLES, USER_WRITABLE
 from sandbox.zendesk.wire import (
     MAX_MANY,
     ApiError,
@@ -129,6 +129,19 @@ class UsersMixin(Paging):
             return self._new_user(fields), True
         self._apply_user(existing, fields)
         return existing, False
+
+    def restrict_api_user(self, restriction: str | None) -> None:
+        """What an admin sets on the API user's role (or, below Enterprise, its profile): which tickets it sees,
+        as ``users/me`` then tells in ``ticket_restriction`` and ``restricted_agent`` ("false for admins and
+        unrestricted agents, true for other agents": Users API, JSON format; the reference's own example user is
+        ``role: agent, restricted_agent: true, ticket_restriction: assigned``). Admins see every ticket.
+        Which status Zendesk answers about a ticket outside that view is not documented: the simulator does not
+        guess, and serves the API user every ticket still."""
+        user = self._users[self.api_user_id]
+        if restriction is not None and (restriction not in AGENT_RESTRICTIONS or user["role"] != "agent"):
+            raise ValueError(f"an agent's ticket restriction is one of {AGENT_RESTRICTIONS}; an admin has none")
+        with self._lock:
+            user.update(ticket_restriction=restriction, restricted_agent=restriction is not None)
 
     def _me(self) -> Response:
         return json_response({"user": self._render_user(self._users[self.api_user_id])})
