@@ -108,6 +108,21 @@ def deleted_ticket_note(ticket_id: str) -> str:
     return f"This social thread's previous ticket #{ticket_id} was deleted; the customer wrote again, in this ticket."
 
 
+def api_user_sees_too_little(who: str, scope: str, fix: str) -> str:
+    """doctor's line (and setup's refusal) for a helpdesk API user that cannot see every ticket: the helpdesk
+    answers "not found" about a ticket hidden from it as about a deleted one, and the bridge opens a new ticket
+    for a deleted one: a duplicate of a live ticket."""
+    return (f"{who} {scope}: socialdesk needs an API user that sees every ticket, or it could take a ticket "
+            f"hidden from it for a deleted one and open a duplicate; {fix}")  # fmt: skip
+
+
+def hidden_or_deleted(ticket_id: str, who: str, scope: str) -> str:
+    """A dead letter's reason: "not found" from an API user that cannot see every ticket is not taken for
+    "deleted" (a new ticket could duplicate a live one); once the user sees every ticket, a replay settles it."""
+    return (f"ticket {ticket_id} was not found, and the API user {who} {scope}: deleted, or hidden from it? "
+            "Give the API user access to all tickets, then replay")  # fmt: skip
+
+
 def edited_note(event: SocialEvent) -> str:
     if event.kind == "remove":
         return f"The customer removed their {where(event)} ({event.message_id}) on {event.channel}."

@@ -38,7 +38,9 @@ def setup_zendesk(config: Config, store: Store, *, echo: Echo, dry_run: bool, pu
     _require_helpdesk(config, "zendesk")
     run = load_object("connectors.zendesk_setup:setup", "setup zendesk")
     url = endpoint(config, "/webhooks/zendesk", public_url)
-    report = run(build_helpdesk(config), url, dry_run=dry_run, approvals=config.approvals)
+    helpdesk = build_helpdesk(config)
+    helpdesk.ping()  # before any change: an API user that cannot see every ticket is refused, as doctor refuses it
+    report = run(helpdesk, url, dry_run=dry_run, approvals=config.approvals)
     for line in report.actions:
         echo(line)
     if report.signing_secret and not dry_run:

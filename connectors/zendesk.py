@@ -31,7 +31,7 @@ from zenpy import Zenpy
 from zenpy.lib.api_objects import Comment, Ticket, User
 from zenpy.lib.exception import APIException, ZenpyException
 
-from bridge import errors
+from bridge import errors, messages
 from bridge.events import (
     AgentReply,
     Author,
@@ -69,6 +69,20 @@ STATUS_ERRORS: dict[int, tuple[type[errors.BridgeError], str]] = {
 }
 CLOSED = (errors.TicketClosed, "the ticket is closed and can no longer be updated")
 DELETED = "the ticket was deleted in Zendesk"
+#: How an API user's view of tickets is narrower than every ticket, by its ``ticket_restriction`` (Users API, JSON
+#: format, developer.zendesk.com/api-reference/ticketing/users/users: "Specifies which tickets the user has access
+#: to. Possible values are: "organization", "groups", "assigned", "requested", null").
+NARROWER_VIEWS = {
+    "groups": "is an agent restricted to the tickets of its groups",
+    "assigned": "is an agent restricted to the tickets assigned to it",
+    "organization": "is an agent restricted to the tickets of its organization",
+}
+#: Where an admin widens it: on the role on Enterprise plans, on the agent's profile on the others (Zendesk,
+#: "Why are some of my agents restricted?", support.zendesk.com/hc/en-us/articles/4803993367706).
+WIDER_VIEW = (
+    "make it an admin, or give it access to all tickets (Admin Center > People > Team > Roles on Enterprise "
+    "plans, else the agent's profile: Access)"
+)
 #: Update Ticket's "30 updates per 10 minutes per user per ticket" (developer.zendesk.com/api-reference/
 #: introduction/rate-limits, "Endpoint rate limits"): a 429 told apart by :func:`_one_ticket_limited`. It
 #: holds back this ticket only, so it is retryable after ``Retry-After`` but not RateLimited: no pause.
@@ -268,7 +282,7 @@ class ZendeskHelpdesk:
             update.additional_tags = list(tags)
         if routing:
             _route(update, routing, routing.fields)
-        with _deleted_if_not_found(), _translated(idempotent=False):
+        with self._deleted_if_not_found(ticket_id), _translated(idempotent=False):
             result = self._zenpy.tickets.update(update)
         return replace(_ref(result.ticket), reopened=_was_solved(result))
 
@@ -301,7 +315,7 @@ class ZendeskHelpdesk:
 
     def has_comment_containing(self, ticket_id: str, marker: str) -> bool:
         """Raises :class:`TicketDeleted` for a deleted ticket: what was written there is gone with it."""
-        with _deleted_if_not_found():
+        with self._deleted_if_not_found(ticket_id):
             return any(marker in str(c.get("body") or "") for c, _ in self._comments_with_authors(ticket_id))
 
     def agent_replies(self, ticket_id: str) -> list[AgentReply]:
@@ -337,9 +351,18 @@ class ZendeskHelpdesk:
         return HelpdeskNames(groups=groups, agents=staff, brands=brands, ambiguous=ambiguous)
 
     def ping(self) -> str:
-        with _translated(idempotent=True):
-            me = self._zenpy.users.me()
-        return str(me.email or me.name)
+        """The API user's email. Raises :class:`AuthError` for one that cannot see every ticket (see
+        :func:`_narrower_view`): ``doctor`` says so, and ``setup zendesk`` refuses to go on."""
+        me = self._me()
+        scope = _narrower_view(me)
+        if scope is not None:
+            raise errors.AuthError(messages.api_user_sees_too_little(_who(me), scope, WIDER_VIEW), platform=PLATFORM)
+        return _who(me)
+
+    def _me(self) -> dict[str, Any]:
+        """``GET /api/v2/users/me``: the API user, with its ``role``, ``restricted_agent``, ``ticket_restriction``."""
+        user = self._get_json(f"{self._nominal}/api/v2/users/me.json", None).get("user")
+        return user if isinstance(user, dict) else {}
 
     def upsert_contacts(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
         """One bulk job (``users/create_or_update_many``, 100 at most), or one ``users/create_or_update``
@@ -436,8 +459,32 @@ class ZendeskHelpdesk:
     def _update(self, ticket: Any) -> TicketRef:
         """PUT a comment (and status): not idempotent, a timeout is an :class:`UnknownOutcome`; a deleted ticket
         is :class:`TicketDeleted`."""
-        with _deleted_if_not_found(), _translated(idempotent=False):
+        with self._deleted_if_not_found(str(ticket.id)), _translated(idempotent=False):
             return _ref(self._zenpy.tickets.update(ticket).ticket)
+
+    @contextmanager
+    def _deleted_if_not_found(self, ticket_id: str) -> Iterator[None]:
+        """Zendesk's 404 ``RecordNotFound`` for a ticket the bridge made is a ticket an agent deleted: Delete Ticket
+        keeps it 30 days in "Deleted tickets" (restorable: ``GET /api/v2/deleted_tickets``), and the Tickets API
+        finds it no more (zenpy#259: a deleted ticket's comments raise ``RecordNotFoundException``). Any other
+        404 (an unknown endpoint, ``InvalidEndpoint``) stays :class:`NotFound`.
+
+        Unless the API user cannot see every ticket (``doctor`` refuses such a user, but a worker may run with
+        one, or an admin may narrow the role later): Zendesk documents no status for a ticket outside a
+        restricted agent's view, so its 404 may mean "hidden", and a new ticket would duplicate a live one. Then
+        :class:`NotFound` (a dead letter, replayable) naming why; the users/me call is made on such a 404 only.
+        A 403 is never read as deleted: it stays the table's :class:`AuthError`."""
+        try:
+            yield
+        except errors.NotFound as e:
+            if e.code != "RecordNotFound":
+                raise
+            me = self._me()
+            scope = _narrower_view(me)
+            if scope is not None:
+                hidden = messages.hidden_or_deleted(ticket_id, _who(me), scope)
+                raise errors.NotFound(hidden, platform=PLATFORM, http_status=e.http_status, code=e.code) from e
+            raise errors.TicketDeleted(DELETED, platform=PLATFORM, http_status=e.http_status, code=e.code) from e
 
     def field_names(self) -> tuple[set[str], set[str]]:
         """For ``socialdesk doctor`` (implements ``CustomFields``): ticket field ids and user field keys."""
@@ -517,20 +564,6 @@ def _error_for(response: requests.Response) -> errors.BridgeError:
     return kind(message, platform=PLATFORM, http_status=status, retry_after=retry_after, code=code)
 
 
-@contextmanager
-def _deleted_if_not_found() -> Iterator[None]:
-    """Zendesk's 404 ``RecordNotFound`` for a ticket the bridge made is a ticket an agent deleted: Delete Ticket
-    keeps it 30 days in "Deleted tickets" (restorable: ``GET /api/v2/deleted_tickets``), and the Tickets API
-    finds it no more (zenpy#259: a deleted ticket's comments raise ``RecordNotFoundException``). Any other
-    404 (an unknown endpoint, ``InvalidEndpoint``) stays :class:`NotFound`."""
-    try:
-        yield
-    except errors.NotFound as e:
-        if e.code != "RecordNotFound":
-            raise
-        raise errors.TicketDeleted(DELETED, platform=PLATFORM, http_status=e.http_status, code=e.code) from e
-
-
 def _refused_user_fields(response: requests.Response | None) -> tuple[str, ...]:
     """The optional user fields a 422 ``RecordInvalid`` names (``details: {"email": [...]}``), when it
     names only those; else ``()``."""
@@ -581,6 +614,23 @@ def _json_or_empty(response: requests.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _narrower_view(me: Mapping[str, Any]) -> str | None:
+    """How ``users/me``'s user sees fewer than every ticket, or None for an admin or an unrestricted agent.
+    ``restricted_agent`` is "false for admins and unrestricted agents, true for other agents" (Users API)."""
+    role, restriction = me.get("role"), me.get("ticket_restriction")
+    if role == "admin":
+        return None
+    if role != "agent":
+        return f"is no agent (role {role!r})" if role != "end-user" else "is an end user"
+    if restriction:
+        return NARROWER_VIEWS.get(str(restriction), f"is an agent with ticket access {str(restriction)!r}")
+    return "is a restricted agent" if me.get("restricted_agent") else None
+
+
+def _who(me: Mapping[str, Any]) -> str:
+    return str(me.get("email") or me.get("name") or me.get("id") or "the API user")
 
 
 def _raiser(e: Exception) -> Callable[[], requests.Response]:

@@ -13,7 +13,7 @@ from bridge.registry import build_helpdesk
 from bridge.store import head_revision
 from connectors.zendesk import ZendeskHelpdesk
 from connectors.zendesk_setup import APPROVAL_TRIGGER_TITLE, APPROVE_MACRO, REJECT_MACRO, TRIGGER_TITLE, VIA_API
-from sandbox.stack import ZENDESK_TOKEN, Stack, to_toml
+from sandbox.stack import ZENDESK_EMAIL, ZENDESK_TOKEN, Stack, to_toml
 from tests.conftest import raw_config
 from tests.support import closed_port, socialdesk
 from webhooks.app import create_app
@@ -152,6 +152,27 @@ def test_doctor_passes_on_a_healthy_bridge_and_names_what_is_broken(stack: Stack
     helpdesk.api("PUT", f"/api/v2/macros/{approve['id']}.json", {"macro": {"active": False}})  # an admin's doing
     off = socialdesk("doctor", "--config", config)
     assert off.returncode == 1 and f"✗ zendesk setup: not set up (update macro {APPROVE_MACRO!r}" in off.stdout
+
+
+def test_an_api_user_that_cannot_see_every_ticket_fails_doctor_and_setup(tmp_path: Path) -> None:
+    """Zendesk answers "not found" about a ticket hidden from a restricted agent as about a deleted one, and the
+    bridge opens a new ticket for a deleted one: doctor names the user, why, and what to change; setup stops
+    before any change."""
+    restricted = {"api_user_role": "agent", "api_user_ticket_restriction": "groups"}
+    with Stack(tmp_path, start_worker=False, zendesk=restricted) as stack:
+        config = str(config_file(stack, tmp_path / "socialdesk.toml", webhook_secret="s3cret"))
+        doctor = socialdesk("doctor", "--config", config)
+        setup = socialdesk("setup", "zendesk", "--config", config)
+
+        assert stack.zendesk.webhooks == [] and stack.zendesk.triggers == []
+    said = (f"✗ zendesk credentials: zendesk: {ZENDESK_EMAIL} is an agent restricted to the tickets of its groups: "
+            "socialdesk needs an API user that sees every ticket, or it could take a ticket hidden from it for a "
+            "deleted one and open a duplicate; make it an admin, or give it access to all tickets (Admin Center > "
+            "People > Team > Roles on Enterprise plans, else the agent's profile: Access)")  # fmt: skip
+    assert doctor.returncode == 1 and said in doctor.stdout.splitlines()
+    assert setup.returncode != 0 and "Traceback" not in setup.stderr
+    assert "restricted to the tickets of its groups" in setup.stdout + setup.stderr
+    assert ZENDESK_TOKEN not in doctor.stdout + setup.stdout + setup.stderr
 
 
 def test_setup_telegram_registers_the_webhook_with_its_secret(tmp_path: Path) -> None:

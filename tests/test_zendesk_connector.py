@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from connectors.base import RebasedSession
 from connectors.zendesk import ZendeskHelpdesk
 from sandbox.base import Fault
 from sandbox.zendesk import ZendeskSimulator
+from sandbox.zendesk.wire import forbidden
 from tests.support import Clock
 
 EMAIL, TOKEN, OAUTH = "bridge@acme.test", "zd-token-not-a-real-one", "zd-oauth-not-a-real-one"
@@ -271,6 +273,85 @@ def test_unknown_ticket_is_not_found(helpdesk: ZendeskHelpdesk) -> None:
         helpdesk.agent_replies("9999")
     with pytest.raises(errors.NotFound):
         helpdesk.agent_replies("not-a-number")
+
+
+@pytest.mark.parametrize("call", ["comment", "note", "look"])
+def test_a_403_about_a_ticket_is_never_taken_for_a_deleted_ticket(
+    sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk, call: str
+) -> None:
+    """A 403 (the user may not see or write this ticket) stays the table's AuthError: read as deleted, it would
+    open a second ticket for a live thread."""
+    requester, ticket_id = open_ticket(helpdesk)
+    body = json.loads(forbidden().response.get_data())  # Zendesk's 403 body, as the simulator gives it
+    sim.inject(Fault(403, path_prefix=f"/api/v2/tickets/{ticket_id}", body=body))
+    writes: dict[str, Callable[[], object]] = {
+        "comment": lambda: helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="hello?"),
+        "note": lambda: helpdesk.add_internal_note(ticket_id, "The customer edited their comment"),
+        "look": lambda: helpdesk.has_comment_containing(ticket_id, "hello?"),
+    }
+
+    with pytest.raises(errors.AuthError) as caught:
+        writes[call]()
+
+    assert not isinstance(caught.value, errors.TicketClosed)  # TicketDeleted is a TicketClosed
+    assert (caught.value.http_status, caught.value.retryable) == (403, False)
+    assert len(sim.comments(ticket_id)) == 1 and sim.calls_to("GET", "/api/v2/users/me") == []
+
+
+@pytest.mark.parametrize("restriction", ["groups", "assigned", "organization"])
+def test_a_404_is_a_deleted_ticket_only_for_an_api_user_that_sees_every_ticket(restriction: Any) -> None:
+    """Zendesk documents no status for a ticket outside a restricted agent's view: its 404 may mean hidden, and
+    a new ticket would duplicate a live one. NotFound then (a dead letter, saying why), TicketDeleted once the
+    user sees every ticket."""
+    with ZendeskSimulator(
+        email=EMAIL, api_token=TOKEN, api_user_role="agent", api_user_ticket_restriction=restriction
+    ) as sim:
+        helpdesk = ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN, timeout=5)
+        requester = str(sim.agent_id)  # a restricted agent may not create end users
+        ticket_id = helpdesk.create_ticket(new_ticket(requester)).id
+        helpdesk.api("DELETE", f"/api/v2/tickets/{ticket_id}.json")
+
+        for write in (
+            lambda: helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="hello?"),
+            lambda: helpdesk.add_internal_note(ticket_id, "The customer edited their comment"),
+            lambda: helpdesk.has_comment_containing(ticket_id, "hello?"),
+        ):
+            with pytest.raises(errors.NotFound) as caught:
+                write()
+            assert not isinstance(caught.value, errors.TicketDeleted)
+            assert f"ticket {ticket_id} was not found" in str(caught.value) and "hidden" in str(caught.value)
+            assert "access to all tickets" in str(caught.value) and TOKEN not in str(caught.value)
+
+        sim.restrict_api_user(None)  # an admin gave it access to all tickets
+        with pytest.raises(errors.TicketDeleted):
+            helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="hello?")
+
+
+# -- the API user ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "restriction", "said"),
+    [("agent", "groups", "restricted to the tickets of its groups"),
+     ("agent", "assigned", "restricted to the tickets assigned to it"),
+     ("agent", "organization", "restricted to the tickets of its organization")],
+)  # fmt: skip
+def test_ping_refuses_an_api_user_that_cannot_see_every_ticket(role: Any, restriction: Any, said: str) -> None:
+    """``doctor``'s credentials line: one that sees fewer tickets could take a hidden ticket for a deleted one."""
+    with ZendeskSimulator(
+        email=EMAIL, api_token=TOKEN, api_user_role=role, api_user_ticket_restriction=restriction
+    ) as sim:
+        helpdesk = ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN)
+
+        with pytest.raises(errors.AuthError) as caught:
+            helpdesk.ping()
+
+        line = str(caught.value)
+        assert line.startswith(f"zendesk: {EMAIL} is an agent {said}: socialdesk needs an API user that sees every")
+        assert "make it an admin, or give it access to all tickets" in line and "\n" not in line
+        assert TOKEN not in line
+        sim.restrict_api_user(None)
+        assert helpdesk.ping() == EMAIL  # an unrestricted agent sees every ticket
 
 
 # -- agent replies ---------------------------------------------------------------------------------------------------
