@@ -109,15 +109,20 @@ class AckState:
 class BotStep:
     """One of the bot's messages on the thread: its delivery's comment id (``bot:<step>:<answer>:<digest>``,
     :mod:`bridge.bot`), when the bot wrote it (the worker's clock, stored as the comment's time) and where its
-    send stands (sending, sent, failed, unknown)."""
+    send stands (sending, sent, failed, unknown), with the platform's later word on it (WhatsApp's statuses)."""
 
     comment_id: str
     at: float
     status: DeliveryStatus
+    receipt: str | None = None  # delivered, read, failed...: the latest status the platform reported
 
     def maybe_seen(self) -> bool:
-        """The customer may have it: every outcome but a refused send (sending and unknown: perhaps)."""
-        return self.status != DeliveryStatus.FAILED
+        """The customer may have it: every outcome but a refused send (sending and unknown: perhaps), or a send
+        WhatsApp took and then reported "failed" (not delivered: no WhatsApp on the number, the 24-hour window,
+        Meta's engagement limit; docs.chatsyncs.com/meta-api/webhooks/status-webhooks). A "delivered" from
+        another of the customer's devices may come after it (docs.ycloud.com, WhatsApp Message Updated Webhook
+        Examples): the receipt kept is the latest."""
+        return self.status != DeliveryStatus.FAILED and self.receipt != "failed"
 
 
 @dataclass(frozen=True)

@@ -1381,12 +1381,12 @@ def _bot_state(conn: Connection, thread_key: str, since: float, mine: str) -> Bo
     with ``mine`` (one message's answer, whenever it was written), oldest first; the latest person's reply."""
     recent = deliveries.c.comment_created_at >= math.floor(since)
     query = (
-        sa.select(deliveries.c.comment_id, deliveries.c.comment_created_at, deliveries.c.status)
+        sa.select(deliveries.c.comment_id, deliveries.c.comment_created_at, deliveries.c.status, deliveries.c.receipt)
         .where(deliveries.c.thread_key == thread_key, deliveries.c.author_kind == AuthorKind.BOT,
                sa.or_(recent, deliveries.c.comment_id.endswith(mine, autoescape=True)))
         .order_by(deliveries.c.id)
     )  # fmt: skip
-    steps = tuple(BotStep(str(r.comment_id), float(r.comment_created_at or 0.0), DeliveryStatus(r.status))
+    steps = tuple(BotStep(str(r.comment_id), float(r.comment_created_at or 0.0), DeliveryStatus(r.status), r.receipt)
                   for r in conn.execute(query))  # fmt: skip
     return BotState(steps, mine, _human_reply_at(conn, thread_key))
 

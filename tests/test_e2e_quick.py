@@ -420,6 +420,24 @@ def test_a_question_whose_send_failed_was_never_asked(tmp_path: Path) -> None:
         assert [text for text, _ in customer.received()] == [HOURS + SAID]
 
 
+def test_a_question_whatsapp_reports_failed_was_never_asked(tmp_path: Path) -> None:
+    """WhatsApp took the bot's question, then reported it "failed" (131026, undeliverable): the customer never
+    saw it, and a number they write next is no answer to it."""
+    with bot(tmp_path, "zendesk", "whatsapp") as (stack, rt):
+        customer = Customer(stack, "whatsapp")
+        customer.writes("Where is my order?")
+        work(stack, rt)
+        [asked] = stack.meta.wa_sent_messages
+        stack.meta.whatsapp_status(WA_PHONE_ID, message_id=asked["message_id"], recipient=asked["to"],
+                                   status="failed", error_code=131026)  # fmt: skip
+        work(stack, rt)
+        assert [d["receipt"] for d in stack.store.rows("deliveries")] == ["failed"]
+        customer.writes("It is 4471203")
+        work(stack, rt)
+        ticket = one_ticket(stack)
+        assert len(customer.received()) == 1 and _zendesk_field(ticket["custom_fields"], FIELD["zendesk"]) is None
+
+
 def test_a_bot_message_whose_answer_was_lost_is_not_sent_again(tmp_path: Path) -> None:
     """Messenger posts the message, then the answer is lost (a proxy's 502): the bot's message is worth one try
     (it was retried within the call, and posted twice), its delivery failed and noted for the agent."""
