@@ -126,13 +126,19 @@ def _again(rt: Runtime, event: SocialEvent, ticket_id: str, own: BotStep) -> Ans
     if own.status != DeliveryStatus.SENDING:
         log.info("no bot answer for %s: this message had its answer before", messages.key_shown(event.thread_key))
         return None
-    step, name = _step(own.comment_id)
+    step, _ = _step(own.comment_id)
     log.warning("bot %s for %s: cut off while sending, not known whether it was sent", step,
                 messages.key_shown(event.thread_key))  # fmt: skip
     metrics.bot_message(event.channel, step, "unknown")
     reason = "the bridge stopped while sending it"
     unknown = DeliveryOutcome(rt.helpdesk.name, own.comment_id, DeliveryStatus.UNKNOWN, event.platform, error=reason)
-    return Answered(unknown, ticket_id, messages.bot_stopped_note(step, name))
+    return Answered(unknown, ticket_id, messages.bot_stopped_note(what(own.comment_id)))
+
+
+def what(comment: str) -> str:
+    """A bot message named for the agent by its delivery's comment id, its text not kept: "ask order", "menu"."""
+    step, name = _step(comment)
+    return f"{step} {name}" if name else step
 
 
 def comment_id(step: Step, name: str, event: SocialEvent) -> str:

@@ -69,7 +69,7 @@ from bridge.errors import (
     UnknownOutcome,
     describe,
 )
-from bridge.events import EventKind, Routing, SocialEvent, TicketRef
+from bridge.events import AuthorKind, EventKind, Routing, SocialEvent, TicketRef
 from bridge.registry import Runtime
 from bridge.retry import backoff_for
 from bridge.rows import ThreadContext, ThreadRow
@@ -461,6 +461,13 @@ def _record_status(rt: Runtime, event: SocialEvent) -> Outcome:
         return DONE
     reason = f"{event.extra.get('error_title') or 'no reason given'} (code {event.extra.get('error_code') or '?'})"
     ticket_id = str(delivery["ticket_id"])
-    note = messages.delivery_failed_note(f"{messages.PLATFORM_NAMES.get(event.platform)} reported it failed: {reason}")
+    note = _receipt_failed_note(delivery, f"{messages.PLATFORM_NAMES.get(event.platform)} reported it failed: {reason}")
     rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
     return DONE
+
+
+def _receipt_failed_note(delivery: Mapping[str, Any], reason: str) -> str:
+    """An agent's reply is the public comment above the note; the bot's message is no comment: it is named."""
+    if delivery["author_kind"] == AuthorKind.BOT:
+        return messages.bot_receipt_failed_note(bot.what(str(delivery["comment_id"])), reason)
+    return messages.delivery_failed_note(reason)

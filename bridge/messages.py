@@ -296,14 +296,22 @@ def bot_unknown_note(reason: str, said: str) -> str:
     )
 
 
-def bot_stopped_note(step: str, name: str) -> str:
+def bot_stopped_note(what: str) -> str:
     """The note when the bot's message was cut off mid-send (the worker stopped before its outcome was recorded):
-    what it was (its text is not kept), never sent again (:func:`bridge.bot._again`)."""
-    what = f"{step} {name}" if name else step
+    what it was (:func:`bridge.bot.what`: its text is not kept), never sent again (:func:`bridge.bot._again`)."""
     return (
         f"socialdesk does not know whether the bot's message ({what}) reached the customer: the bridge stopped "
         "while sending it. It was not sent again, to avoid sending it twice; check the conversation on the "
         "platform before repeating it."
+    )
+
+
+def bot_receipt_failed_note(what: str, reason: str) -> str:
+    """The note when the platform took the bot's message, then reported it failed (a WhatsApp status): the bot's
+    message is an internal note, not a reply above, so it is named (:func:`bridge.bot.what`)."""
+    return (
+        f"The bot's message ({what}) did not reach the customer.\n{_REASON}{reason}\n"
+        "The customer has not seen it; answer them another way if it matters."
     )
 
 

@@ -314,7 +314,7 @@ def test_a_worker_whose_last_write_fails_after_the_bots_send_sends_nothing_twice
         assert before[0] == 1 and [d["status"] for d in stack.store.rows("deliveries")] == ["sending"]
         _execute(stack, "DROP TRIGGER dies")
         assert inbound.process_thread(rt, key, "w") == 1
-        told = messages.bot_stopped_note("answer", "hours")
+        told = messages.bot_stopped_note("answer hours")
         assert (len(stack.meta.sent_messages), notes(stack, ticket)) == (before[0], [*before[1], told])
         assert len(stack.helpdesk.tickets) == 1 and [r["status"] for r in stack.store.rows("inbox")] == ["done"]
         assert [d["status"] for d in stack.store.rows("deliveries")] == ["unknown"]
@@ -432,6 +432,8 @@ def test_a_question_whatsapp_reports_failed_was_never_asked(tmp_path: Path) -> N
                                    status="failed", error_code=131026)  # fmt: skip
         work(stack, rt)
         assert [d["receipt"] for d in stack.store.rows("deliveries")] == ["failed"]
+        [note] = [n for n in notes(stack, one_ticket(stack)["id"]) if "131026" in n]  # not "the reply above"
+        assert note.startswith("The bot's message (ask order) did not reach the customer.\nReason: WhatsApp reported")
         customer.writes("It is 4471203")
         work(stack, rt)
         ticket = one_ticket(stack)
