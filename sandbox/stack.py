@@ -68,6 +68,7 @@ class Stack:
         salesforce: dict[str, Any] | None = None,
         platforms: tuple[str, ...] = ("facebook",),
         zendesk: dict[str, Any] | None = None,
+        freshdesk: dict[str, Any] | None = None,
         rules: list[dict[str, Any]] | None = None,
         calendars: dict[str, Any] | None = None,
         platform_options: dict[str, dict[str, Any]] | None = None,
@@ -75,6 +76,7 @@ class Stack:
         dashboard: dict[str, Any] | None = None,
     ) -> None:
         """``zendesk={...}``: options of the Zendesk simulator (``rate_limit_per_minute``, ``data_imports``...);
+        ``freshdesk={...}``: the Freshdesk simulator's (``api_agent_ticket_scope``...);
         ``rules``: the ``[[rules]]`` tables; ``calendars``: the ``[calendars.<name>]`` tables;
         ``platform_options``: more keys for one platform's channel only (after ``channel_options``);
         ``dashboard``: the ``[dashboard]`` table (its credential turns ``/dashboard`` on)."""
@@ -98,7 +100,7 @@ class Stack:
         self.zendesk = ZendeskSimulator(
             email=ZENDESK_EMAIL, api_token=ZENDESK_TOKEN, webhook_secret=ZENDESK_SECRET, **(zendesk or {})
         )
-        self.freshdesk = FreshdeskSimulator(api_key=FRESHDESK_KEY, webhook_secret=FRESHDESK_SECRET)
+        self.freshdesk = FreshdeskSimulator(api_key=FRESHDESK_KEY, webhook_secret=FRESHDESK_SECRET, **(freshdesk or {}))
         #: the simulator of the helpdesk in use: both play the agent with the same methods
         self.helpdesk: ZendeskSimulator | FreshdeskSimulator = self.zendesk if helpdesk == "zendesk" else self.freshdesk
         self.platforms = platforms

@@ -103,6 +103,26 @@ def test_the_password_is_ignored_and_me_is_the_api_agent(sim: FreshdeskSimulator
     assert me["id"] == sim.api_user_id and me["contact"]["email"] == "bridge@socialdesk.test"
 
 
+@pytest.mark.parametrize("scope", [1, 2, 3])
+def test_agents_me_says_which_tickets_the_api_agent_sees(scope: Any) -> None:
+    """Freshdesk API v2, Agents: ``ticket_scope`` is "Ticket permission of the agent (1 -> Global Access,
+    2 -> Group Access, 3 -> Restricted Access)"; an admin changes it later (Admin > Agents > Edit > Scope)."""
+    with FreshdeskSimulator(api_key=KEY, api_agent_ticket_scope=scope) as scoped:
+        me = requests.get(f"{scoped.url}/api/v2/agents/me", auth=(KEY, "X"), timeout=5).json()
+        other = requests.get(f"{scoped.url}/api/v2/agents/{scoped.agent_id}", auth=(KEY, "X"), timeout=5).json()
+        scoped.scope_api_agent(1)
+        widened = requests.get(f"{scoped.url}/api/v2/agents/me", auth=(KEY, "X"), timeout=5).json()
+
+    assert (me["id"], me["ticket_scope"], other["ticket_scope"]) == (scoped.api_user_id, scope, 1)
+    assert widened["ticket_scope"] == 1
+
+
+@pytest.mark.parametrize("scope", [0, 4, True, "global"])
+def test_only_freshdesks_ticket_scopes_can_be_set(scope: Any) -> None:
+    with pytest.raises(ValueError, match="ticket_scope is one of"):
+        FreshdeskSimulator(api_key=KEY, api_agent_ticket_scope=scope)
+
+
 def test_rate_limit_headers_are_those_of_the_fixture(sim: FreshdeskSimulator, api: requests.Session) -> None:
     response = api.get(f"{sim.url}/api/v2/agents/me")
     for name in header_names("rate_limit_headers_200.txt"):

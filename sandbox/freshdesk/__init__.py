@@ -8,7 +8,8 @@ bodies, and which query fields the search API accepts.
 Besides answering like Freshdesk (basic auth with the API key and ``X``; ``{"description", "errors":
 [{"field", "message", "code"}]}`` validation errors; 409 ``duplicate_value`` naming the existing
 contact; ``Link: <...>; rel="next"`` pagination; ``X-Ratelimit-*`` headers and an optional per-minute
-budget answering 429 with ``Retry-After``; a search index that lags ``search_lag`` seconds behind),
+budget answering 429 with ``Retry-After``; a search index that lags ``search_lag`` seconds behind; an API key
+whose agent may see only some tickets, as ``agents/me``'s ``ticket_scope`` tells: ``api_agent_ticket_scope``),
 it plays the agent's side with the same API as :class:`sandbox.zendesk.ZendeskSimulator`:
 :meth:`~FreshdeskSimulator.agent_comment` writes a reply or a private note and
 :meth:`~FreshdeskSimulator.fire_webhook` calls the bridge as an automation rule's "Trigger webhook"

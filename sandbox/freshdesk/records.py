@@ -24,6 +24,11 @@ CREATE_SOURCES = (1, 2, 3, 7, 9, 10)  # documented as accepted on create; 5 (Twi
 REPLY, NOTE = 0, 2  # conversation sources (fixtures/freshdesk/conversation_source_values.excerpt.txt)
 TEXT_MAX = 255
 TIME_ZONE = "Eastern Time (US & Canada)"
+#: An agent's ``ticket_scope``: "Ticket permission of the agent (1 -> Global Access, 2 -> Group Access, 3 -> Restricted
+#: Access)" (Freshdesk API v2, Agents, developers.freshdesk.com/api/#agents; the agent UI's Scope: Global sees every
+#: ticket, Groups the tickets of its groups and those assigned to it, Restricted only those assigned to it:
+#: support.freshdesk.com/support/solutions/articles/196886).
+TICKET_SCOPES = {1: "global", 2: "group", 3: "restricted"}
 
 CONTACT_FIELDS = (
     "name", "email", "phone", "mobile", "twitter_id", "facebook_id", "unique_external_id", "other_emails",

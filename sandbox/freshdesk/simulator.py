@@ -46,9 +46,11 @@ class FreshdeskSimulator(Simulator):
         thread_key_field: str = "cf_socialdesk_thread",
         ticket_fields: Sequence[str] = ("cf_socialdesk_thread", "cf_social_channel"),
         search_lag: float = 0.0,
+        api_agent_ticket_scope: Literal[1, 2, 3] = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``clock`` (seconds) drives the rate-limit window and the search index's lag, so tests can move time."""
+        """``api_agent_ticket_scope``: the API key's agent sees every ticket (1), or fewer (:meth:`scope_api_agent`).
+        ``clock`` (seconds) drives the rate-limit window and the search index's lag, so tests can move time."""
         super().__init__()
         self._clock = clock
         self.webhook_secret, self.thread_key_field, self.search_lag = webhook_secret, thread_key_field, search_lag
@@ -69,6 +71,7 @@ class FreshdeskSimulator(Simulator):
         self._conversations: dict[int, list[dict[str, Any]]] = {}
         self._indexed_at: dict[tuple[str, int], float] = {}
         self.api_user_id: int = self._new_agent("Socialdesk Bridge", "bridge@socialdesk.test")
+        self.scope_api_agent(api_agent_ticket_scope)
         self.agent_id: int = self._new_agent("Alex Agent", "alex.agent@socialdesk.test")
         self._group_ids = itertools.count(43000000001)
         self._groups: dict[int, dict[str, Any]] = {}
@@ -238,6 +241,17 @@ class FreshdeskSimulator(Simulator):
         if data.get("responder_id") is not None and data["responder_id"] not in self._agents:
             errors.append(error("responder_id", "There is no agent matching the given responder_id", "invalid_value"))
         return errors
+
+    def scope_api_agent(self, scope: int) -> None:
+        """What an admin sets on the API key's agent (Admin > Agents > Edit > Scope), as ``agents/me`` then tells in
+        ``ticket_scope`` (:data:`~sandbox.freshdesk.records.TICKET_SCOPES`). Which status Freshdesk answers that agent
+        about a ticket outside its scope is not documented (its agent UI says "The ticket is either not there or you
+        don't have permission": "Understanding ticket scope and agent role", support.freshdesk.com/en/support/
+        solutions/articles/97079): the simulator does not guess, and serves it every ticket still."""
+        if scope not in rec.TICKET_SCOPES or isinstance(scope, bool):
+            raise ValueError(f"an agent's ticket_scope is one of {tuple(rec.TICKET_SCOPES)}, not {scope!r}")
+        with self._lock:
+            self._agents[self.api_user_id]["ticket_scope"] = scope
 
     def _me(self) -> Response:
         return json_response(self._agents[self.api_user_id])
