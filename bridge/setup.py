@@ -63,9 +63,10 @@ def zendesk_setup_state(config: Config) -> str:
 
 def setup_freshdesk(config: Config, *, echo: Echo, public_url: str | None) -> None:
     """Freshdesk has no automation API: print the rule, exactly, with the secret masked, and the ticket
-    field the bridge keeps its thread key in."""
+    field the bridge keeps its thread key in. The API key is checked first (one ``agents/me`` call)."""
     _require_helpdesk(config, "freshdesk")
     url = endpoint(config, "/webhooks/freshdesk", public_url)
+    build_helpdesk(config).ping()  # before the rule: an agent that cannot see every ticket is refused, as by doctor
     field = config.helpdesk_section.get("thread_key_field")
     if field:
         echo(f"1. Check that the ticket field {field} exists (Admin → Ticket Fields, single-line text).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -547,6 +547,88 @@ def test_looking_for_a_comment_on_a_deleted_or_vanished_ticket_raises_ticket_del
     with pytest.raises(errors.NotFound) as malformed:
         helpdesk.has_comment_containing("not-a-number", "x")
     assert not isinstance(malformed.value, errors.TicketDeleted)
+
+
+@pytest.mark.parametrize("call", ["comment", "note", "look"])
+def test_a_403_about_a_ticket_is_never_taken_for_a_deleted_ticket(
+    sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk, call: str
+) -> None:
+    """A 403 ("access_denied": the agent "was not authorized to perform this API call", Freshdesk's status codes,
+    support.freshdesk.com/support/solutions/articles/225440) stays the table's AuthError: read as deleted, it would
+    open a second ticket for a live thread."""
+    requester, ticket_id = open_ticket(helpdesk)
+    body = {"code": "access_denied", "message": "You are not authorized to perform this action."}
+    sim.inject(Fault(403, path_prefix=f"/api/v2/tickets/{ticket_id}", body=body))
+    sim.reset_calls()
+    writes: dict[str, Callable[[], object]] = {
+        "comment": lambda: helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="hello?"),
+        "note": lambda: helpdesk.add_internal_note(ticket_id, "The customer edited their comment"),
+        "look": lambda: helpdesk.has_comment_containing(ticket_id, "hello?"),
+    }
+
+    with pytest.raises(errors.AuthError) as caught:
+        writes[call]()
+
+    assert not isinstance(caught.value, errors.TicketClosed)  # TicketDeleted is a TicketClosed
+    assert (caught.value.http_status, caught.value.code, caught.value.retryable) == (403, "access_denied", False)
+    assert len(sim.comments(ticket_id)) == 1 and sim.calls_to("GET", "/api/v2/agents/me") == []
+
+
+@pytest.mark.parametrize("scope", [2, 3])
+def test_a_404_is_a_deleted_ticket_only_for_an_agent_that_sees_every_ticket(scope: Any) -> None:
+    """Freshdesk documents no status for a ticket outside a group or restricted agent's scope: its 404 may mean
+    hidden, and a new ticket would duplicate a live one. NotFound then (a dead letter, saying why), TicketDeleted
+    once the agent has global access. A ticket seen in the trash (``deleted: true``) is deleted whatever the scope."""
+    with FreshdeskSimulator(api_key=KEY, api_agent_ticket_scope=scope) as scoped:
+        helpdesk = make(scoped)
+        requester, ticket_id = open_ticket(helpdesk)
+        gone = "987654"  # deleted for good: the trash emptied
+
+        for write in (
+            lambda: helpdesk.add_customer_comment(gone, requester_id=requester, body="hello?"),
+            lambda: helpdesk.add_internal_note(gone, "The customer edited their comment"),
+            lambda: helpdesk.has_comment_containing(gone, "hello?"),
+        ):
+            with pytest.raises(errors.NotFound) as caught:
+                write()
+            assert not isinstance(caught.value, errors.TicketDeleted) and caught.value.http_status == 404
+            assert f"ticket {gone} was not found" in str(caught.value) and "hidden" in str(caught.value)
+            assert "access to all tickets" in str(caught.value)
+            assert_no_key(caught.value)
+        scoped.set_status(ticket_id, "deleted")
+        with pytest.raises(errors.TicketDeleted):
+            helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="hello?")
+
+        scoped.scope_api_agent(1)  # an admin gave it global access
+        with pytest.raises(errors.TicketDeleted):
+            helpdesk.add_customer_comment(gone, requester_id=requester, body="hello?")
+
+
+# -- the API key's agent ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scope", "said"),
+    [(2, "has group access (the tickets of its groups and those assigned to it)"),
+     (3, "has restricted access (only the tickets assigned to it)")],
+)  # fmt: skip
+def test_ping_refuses_an_agent_that_cannot_see_every_ticket(scope: Any, said: str) -> None:
+    """``doctor``'s credentials line: an agent that sees fewer tickets could take a hidden ticket for a deleted one."""
+    with FreshdeskSimulator(api_key=KEY, api_agent_ticket_scope=scope) as scoped:
+        helpdesk = make(scoped)
+
+        with pytest.raises(errors.AuthError) as caught:
+            helpdesk.ping()
+
+        line = str(caught.value)
+        assert line.startswith(
+            f"freshdesk: bridge@socialdesk.test {said}: socialdesk needs an API user that sees every"
+        )
+        assert line.endswith("an admin can give it global access (Admin > Agents > the agent > Edit > Scope: Global "
+                             "access, or All tickets)") and "\n" not in line  # fmt: skip
+        assert_no_key(caught.value)
+        scoped.scope_api_agent(1)
+        assert helpdesk.ping() == "bridge@socialdesk.test"
 
 
 # -- agent replies ----------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from bridge.registry import build_helpdesk
 from bridge.store import head_revision
 from connectors.zendesk import ZendeskHelpdesk
 from connectors.zendesk_setup import APPROVAL_TRIGGER_TITLE, APPROVE_MACRO, REJECT_MACRO, TRIGGER_TITLE, VIA_API
-from sandbox.stack import ZENDESK_EMAIL, ZENDESK_TOKEN, Stack, to_toml
+from sandbox.stack import FRESHDESK_KEY, ZENDESK_EMAIL, ZENDESK_TOKEN, Stack, to_toml
 from tests.conftest import raw_config
 from tests.support import closed_port, socialdesk
 from webhooks.app import create_app
@@ -101,14 +101,16 @@ def test_setup_zendesk_finds_its_own_trigger_among_hundreds(stack: Stack, tmp_pa
     assert [t["title"] for t in stack.zendesk.triggers].count(TRIGGER_TITLE) == 1
 
 
-def test_setup_freshdesk_prints_the_rule(stack: Stack, tmp_path: Path) -> None:
-    raw = stack.raw_config()
-    raw["bridge"]["helpdesk"] = "freshdesk"
-    raw["bridge"]["public_url"] = "https://bridge.acme.example"
-    raw["freshdesk"] = {"url": "https://acme.freshdesk.com", "api_key": "fd-key-123", "webhook_secret": "fd-hook-456"}
-    path = tmp_path / "fd.toml"
-    path.write_text(to_toml(raw))
-    result = socialdesk("setup", "freshdesk", "--config", str(path))
+def test_setup_freshdesk_prints_the_rule(tmp_path: Path) -> None:
+    with Stack(tmp_path, helpdesk="freshdesk", start_worker=False) as stack:
+        raw = stack.raw_config()
+        raw["bridge"]["public_url"] = "https://bridge.acme.example"
+        raw["freshdesk"] |= {"webhook_secret": "fd-hook-456"}
+        del raw["freshdesk"]["thread_key_field"]
+        path = tmp_path / "fd.toml"
+        path.write_text(to_toml(raw))
+        result = socialdesk("setup", "freshdesk", "--config", str(path))
+        assert stack.freshdesk.calls_to("GET", "/api/v2/agents/me")  # the key is checked first
     assert result.returncode == 0, result.stderr
     assert "https://bridge.acme.example/webhooks/freshdesk" in result.stdout
     assert "X-Socialdesk-Secret" in result.stdout and '{"ticket_id": "{{ticket.id}}"}' in result.stdout
@@ -119,7 +121,7 @@ def test_setup_freshdesk_prints_the_rule(stack: Stack, tmp_path: Path) -> None:
         "Add tag socialdesk_approve" in result.stdout
         and "contains any of → socialdesk_approve, socialdesk_reject" in result.stdout
     )
-    assert "fd-hook-456" not in result.stdout and "fd-key-123" not in result.stdout
+    assert "fd-hook-456" not in result.stdout and FRESHDESK_KEY not in result.stdout
 
 
 def test_doctor_passes_on_a_healthy_bridge_and_names_what_is_broken(stack: Stack, tmp_path: Path) -> None:
@@ -173,6 +175,32 @@ def test_an_api_user_that_cannot_see_every_ticket_fails_doctor_and_setup(tmp_pat
     assert setup.returncode != 0 and "Traceback" not in setup.stderr
     assert "restricted to the tickets of its groups" in setup.stdout + setup.stderr
     assert ZENDESK_TOKEN not in doctor.stdout + setup.stdout + setup.stderr
+
+
+@pytest.mark.parametrize("scope", [2, 3])
+def test_a_freshdesk_agent_that_cannot_see_every_ticket_fails_doctor_and_setup(tmp_path: Path, scope: int) -> None:
+    """As for Zendesk: a group or restricted agent may get "not found" about a ticket outside its scope, which the
+    bridge would take for a deleted ticket and open a duplicate: doctor names the agent, why, and what to change;
+    setup prints no rule."""
+    with Stack(
+        tmp_path, helpdesk="freshdesk", start_worker=False, freshdesk={"api_agent_ticket_scope": scope}
+    ) as stack:
+        raw = stack.raw_config()
+        raw["bridge"]["public_url"] = stack.url
+        path = tmp_path / "socialdesk.toml"
+        path.write_text(to_toml(raw))
+        doctor = socialdesk("doctor", "--config", str(path))
+        setup = socialdesk("setup", "freshdesk", "--config", str(path))
+    scoped = {2: "has group access (the tickets of its groups and those assigned to it)",
+              3: "has restricted access (only the tickets assigned to it)"}[scope]  # fmt: skip
+    said = (f"✗ freshdesk credentials: freshdesk: bridge@socialdesk.test {scoped}: socialdesk needs an API user that "
+            "sees every ticket, or it could take a ticket hidden from it for a deleted one and open a duplicate; an "
+            "admin can give it global access (Admin > Agents > the agent > Edit > Scope: Global access, or All "
+            "tickets)")  # fmt: skip
+    assert doctor.returncode == 1 and said in doctor.stdout.splitlines()
+    assert setup.returncode != 0 and "Traceback" not in setup.stderr
+    assert scoped in setup.stdout + setup.stderr and "Trigger webhook" not in setup.stdout
+    assert FRESHDESK_KEY not in doctor.stdout + setup.stdout + setup.stderr
 
 
 def test_setup_telegram_registers_the_webhook_with_its_secret(tmp_path: Path) -> None:

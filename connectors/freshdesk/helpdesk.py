@@ -8,6 +8,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,6 +60,21 @@ TAG_MAX = 32  # best effort: a longer tag is cut rather than risk a refused tick
 REQUIRED_CONTACT_FIELDS = frozenset({"name", "unique_external_id"})
 _SEARCHABLE = re.compile(r"[A-Za-z0-9:_.@+/=#-]{1,255}")  # nothing the search syntax could misread
 _FIELD_NAME = re.compile(r"cf_[a-z0-9_]+")
+#: ``agents/me``'s ``ticket_scope``: "Ticket permission of the agent (1 -> Global Access, 2 -> Group Access,
+#: 3 -> Restricted Access)" (Freshdesk API v2, Agents: developers.freshdesk.com/api/#agents). Only Global sees every
+#: ticket; Groups sees its groups' tickets and those assigned to it, Restricted those assigned to it only
+#: (support.freshdesk.com/support/solutions/articles/196886).
+GLOBAL_SCOPE = 1
+NARROWER_SCOPES = {
+    2: "has group access (the tickets of its groups and those assigned to it)",
+    3: "has restricted access (only the tickets assigned to it)",
+}
+#: Where an admin widens it ("The scope settings can be viewed for an agent under the Admin > Agents > Edit > Scope
+#: section. These settings can only be edited by the admins": support.freshdesk.com/support/solutions/articles/
+#: 50000002804); newer accounts call Global access "All tickets" (support.freshdesk.com/.../articles/97079).
+WIDER_SCOPE = (
+    "an admin can give it global access (Admin > Agents > the agent > Edit > Scope: Global access, or All tickets)"
+)
 
 
 class FreshdeskHelpdesk:
@@ -255,10 +271,8 @@ class FreshdeskHelpdesk:
         """A private note by the API key's agent (Freshdesk accepts notes on closed tickets too, not on deleted
         ones: :class:`TicketDeleted`)."""
         note, path = {"body": to_html(body), "private": True}, f"{_ticket_path(ticket_id)}/notes"
-        try:
+        with self._deleted_if_not_found(ticket_id, "the ticket is deleted or gone"):
             self._api.json("POST", path, "could not add the note", json=note)
-        except errors.NotFound as e:
-            raise errors.TicketDeleted("the ticket is deleted or gone", platform=PLATFORM, http_status=404) from e
 
     def set_fields(self, ticket_id: str, fields: Mapping[str, str], *, note: str) -> None:
         """The custom fields (by ``cf_`` name) in a PUT (Freshdesk's notes cannot change the ticket), then the
@@ -359,10 +373,17 @@ class FreshdeskHelpdesk:
         return [freshdesk_schedule(c) for c in calendars]
 
     def ping(self) -> str:
-        """``GET /api/v2/agents/me``: the email (or name) of the agent the API key belongs to."""
-        me = self._api.json("GET", "/api/v2/agents/me", "could not reach Freshdesk")
-        contact = _dict(me.get("contact"))
-        return str(contact.get("email") or contact.get("name") or me.get("id"))
+        """The email (or name) of the agent the API key belongs to. Raises :class:`AuthError` for one whose ticket
+        scope is not global (:func:`_narrower_scope`): ``doctor`` says so, and ``setup freshdesk`` refuses to go on."""
+        me = self._me()
+        scope = _narrower_scope(me)
+        if scope is not None:
+            raise errors.AuthError(messages.api_user_sees_too_little(_who(me), scope, WIDER_SCOPE), platform=PLATFORM)
+        return _who(me)
+
+    def _me(self) -> dict[str, Any]:
+        """``GET /api/v2/agents/me``: the API key's agent, with its ``ticket_scope`` and ``contact``."""
+        return self._api.json("GET", "/api/v2/agents/me", "could not reach Freshdesk")
 
     def upsert_contacts(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
         """One by one (Freshdesk has no bulk contact API), each within the rate-limit budget."""
@@ -467,13 +488,32 @@ class FreshdeskHelpdesk:
         :class:`TicketDeleted`, a new ticket is opened, as for Zendesk's deleted tickets (a malformed id stays
         :class:`NotFound`)."""
         path = _ticket_path(ticket_id)
-        try:
+        with self._deleted_if_not_found(ticket_id, "the ticket no longer exists"):
             ticket = self._api.json("GET", path, "could not read the ticket")
-        except errors.NotFound as e:
-            raise errors.TicketDeleted("the ticket no longer exists", platform=PLATFORM, http_status=404) from e
-        if ticket.get("deleted"):
+        if ticket.get("deleted"):  # seen in the trash: deleted, whatever the agent's scope
             raise errors.TicketDeleted("the ticket is deleted: a new ticket is needed", platform=PLATFORM)
         return ticket
+
+    @contextmanager
+    def _deleted_if_not_found(self, ticket_id: str, deleted: str) -> Iterator[None]:
+        """A 404 about a ticket the bridge made is a ticket deleted for good (the trash emptied):
+        :class:`TicketDeleted` (``deleted`` says so), and the bridge opens a new ticket.
+
+        Unless the API key's agent does not see every ticket (``doctor`` refuses such a key, but a worker may run
+        with one, or an admin may narrow the scope later): Freshdesk documents no status for a ticket outside its
+        scope (its agent UI says "either not there or you don't have permission"), so a 404 may mean "hidden",
+        and a new ticket would duplicate a live one. Then :class:`NotFound` (a dead letter, replayable) saying
+        why; the ``agents/me`` call is made on such a 404 only. A 403 is never read as deleted: it stays the
+        table's :class:`AuthError`."""
+        try:
+            yield
+        except errors.NotFound as e:
+            me = self._me()
+            scope = _narrower_scope(me)
+            if scope is not None:
+                hidden = messages.hidden_or_deleted(ticket_id, _who(me), scope)
+                raise errors.NotFound(hidden, platform=PLATFORM, http_status=e.http_status, code=e.code) from e
+            raise errors.TicketDeleted(deleted, platform=PLATFORM, http_status=e.http_status, code=e.code) from e
 
     def _ticket_or_closed(self, ticket_id: str) -> dict[str, Any]:
         """The live ticket (:meth:`_live_ticket`), unless closed: :class:`TicketClosed`, a follow-up is opened."""
@@ -611,6 +651,22 @@ def _reply(ticket_id: str, conversation: dict[str, Any], tags: tuple[str, ...]) 
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _narrower_scope(me: Mapping[str, Any]) -> str | None:
+    """How ``agents/me``'s agent sees fewer than every ticket, or None for global access (``ticket_scope`` 1).
+    The scope is the agent's own, whatever its role ("A user can be given access only to assigned tickets, while
+    still having administrative permissions through their role": support.freshdesk.com/.../articles/97079)."""
+    scope = me.get("ticket_scope")
+    if scope == GLOBAL_SCOPE and not isinstance(scope, bool):
+        return None
+    known = NARROWER_SCOPES.get(scope) if isinstance(scope, int) else None
+    return known or f"has ticket scope {scope!r}, not global access"
+
+
+def _who(me: Mapping[str, Any]) -> str:
+    contact = _dict(me.get("contact"))
+    return str(contact.get("email") or contact.get("name") or me.get("id") or "the API key's agent")
 
 
 def _text_of(markup: str) -> str:
