@@ -273,6 +273,24 @@ def test_an_edit_after_the_ticket_was_deleted_opens_a_new_ticket_and_an_unsend_i
     assert stack.store.rows("dead_letters") == [] and len(tickets(stack)) == 3
 
 
+def test_a_not_found_for_a_freshdesk_agent_without_global_scope_is_a_dead_letter_not_a_second_ticket(
+    tmp_path: Path,
+) -> None:
+    """An agent with group scope may get "not found" about a live ticket outside its scope (Freshdesk documents no
+    status for it): the worker must not take it for a deleted ticket and open a duplicate. The message is a dead
+    letter saying why (replayable once the agent has global access), and the thread keeps its ticket."""
+    with Stack(tmp_path, helpdesk="freshdesk", freshdesk={"api_agent_ticket_scope": 2}) as stack:
+        stack.meta.customer_message(PAGE_ID, psid="81", text="Where is order 8?")
+        first = one_ticket(stack)
+        settle(stack)
+        stack.freshdesk.inject(Fault(404, method="GET", path_prefix=f"/api/v2/tickets/{first['id']}"))
+        stack.meta.customer_message(PAGE_ID, psid="81", text="Hello?? Order 8!")
+        [dead] = stack.wait_for(lambda: stack.store.rows("dead_letters"))
+        settle(stack)
+        assert len(tickets(stack)) == 1 and stack.store.rows("threads")[0]["ticket_id"] == str(first["id"])
+        assert f"ticket {first['id']} was not found" in dead["error"] and "deleted, or hidden from it?" in dead["error"]
+
+
 def impatient_runtime(stack: Stack) -> tuple[Runtime, WallClock]:
     """A step-by-step worker whose helpdesk calls time out after 0.5 s, and the clock its retries wait by."""
     section = stack.config.helpdesk_section
