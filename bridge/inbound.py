@@ -398,13 +398,20 @@ def _routed_to_people(rt: Runtime, write: Callable[[Routing], TicketRef], routin
     try:
         return rt.policy.call(hd.name, lambda: write(routing))
     except PermanentError as e:
-        if type(e) is not PermanentError or not (routing.group_id or routing.assignee_id or routing.brand_id):
+        if not _refused_as_invalid(e) or not (routing.group_id or routing.assignee_id or routing.brand_id):
             raise
         log.warning("%s refused the rules' routing (%s): written without group, assignee and brand", hd.name, e)
         unrouted = replace(routing, group_id=None, assignee_id=None, brand_id=None)
         ticket = rt.policy.call(hd.name, lambda: write(unrouted))
         triage.write_note(rt, ticket.id, messages.routing_refused_note(e.message))
         return ticket
+
+
+def _refused_as_invalid(e: PermanentError) -> bool:
+    """The helpdesk answered a 4xx refusing the write (nothing was written), as opposed to a plain error without
+    an answer: Zendesk's "unexpected answer" is one it made but whose answer could not be read (a 201 with no JSON),
+    and writing again would open a second ticket."""
+    return type(e) is PermanentError and e.http_status is not None and 400 <= e.http_status < 500
 
 
 def _reopen_as_new(

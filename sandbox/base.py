@@ -62,6 +62,7 @@ class Slow:
     seconds: float
     times: int
     status: int | None = None
+    body: str | None = None  # with ``status``: this text instead of the JSON error (a 201 no client can read)
 
 
 @dataclass
@@ -150,11 +151,14 @@ class Simulator:
         with self._lock:
             self._slow.append(Slow(method.upper(), path_prefix, seconds, times))
 
-    def lose_answer(self, path_prefix: str, method: str, status: int = 502, times: int = 1) -> None:
-        """Apply the next ``times`` matching requests, then answer ``status`` (a proxy's 502, say): the work is
-        done, but the client is told it failed, and a retry must not do it twice."""
+    def lose_answer(
+        self, path_prefix: str, method: str, status: int = 502, times: int = 1, *, body: str | None = None
+    ) -> None:
+        """Apply the next ``times`` matching requests, then answer ``status`` (a proxy's 502, say), or ``status``
+        with ``body`` (a 201 whose text is no JSON): the work is done, but the client is told it failed (or cannot
+        read what it made), and a retry must not do it twice."""
         with self._lock:
-            self._slow.append(Slow(method.upper(), path_prefix, 0.0, times, status))
+            self._slow.append(Slow(method.upper(), path_prefix, 0.0, times, status, body))
 
     def _late_answer(self, response: Response) -> Response:
         if response.status_code >= 400:
@@ -166,6 +170,8 @@ class Simulator:
                 slow.times -= 1
                 if slow.times <= 0:
                     self._slow.remove(slow)
+        if slow is not None and slow.status is not None and slow.body is not None:
+            return Response(slow.body, status=slow.status, content_type="text/html")
         if slow is not None and slow.status is not None:
             return json_response({"error": "the answer was lost on its way back"}, slow.status)
         if slow is not None:

@@ -171,3 +171,26 @@ def test_a_routing_zendesk_refuses_still_tickets_the_message_without_it_and_says
         ]  # fmt: skip
         assert stack.store.open_dead_letters() == []
         assert sum(n.startswith(refused) for n in notes(stack, ticket["id"])) == 2
+
+
+def test_a_create_whose_answer_zendesk_garbled_is_not_made_again_without_its_routing(tmp_path: Path) -> None:
+    """Zendesk made the routed ticket, but its answer could not be read (a 201 whose body is no JSON, from a proxy
+    on the way back): zenpy fails reading it, a plain PermanentError with no HTTP status, not a refusal. Taken for
+    a refused routing, the ticket was created a second time without it (two tickets for one thread, the second
+    with a note saying the routing was refused). A refusal is an answer (4xx); this stays a dead letter, and its
+    replay finds the ticket by its external_id instead of opening another."""
+    rules = [{"name": "billing", "when": {"keywords": ["refund"]}, "then": {"group": "Billing"}}]
+    with Stack(tmp_path, rules=rules) as stack:
+        billing = stack.zendesk.add_group("Billing")
+        stack.zendesk.lose_answer("/api/v2/tickets.json", "POST", status=201, body="<html>Created</html>")
+        stack.meta.customer_message(PAGE_ID, psid="9102", text="I want a refund")
+        settle(stack)
+        [ticket] = tickets(stack)
+        assert ticket["group_id"] == billing
+        assert not any(n.startswith("socialdesk could not route") for n in notes(stack, ticket["id"]))
+        [letter] = stack.store.open_dead_letters()
+        assert "unexpected answer from Zendesk" in letter["error"]
+        stack.store.replay()
+        settle(stack)
+        assert [t["id"] for t in tickets(stack)] == [ticket["id"]]
+        assert stack.store.open_dead_letters() == []
