@@ -315,14 +315,18 @@ def dead_letters(config_path: str | None, reveal: bool) -> None:
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all", "replay_all", is_flag=True, help="replay every open dead letter")
 def replay(config_path: str | None, ids: tuple[int, ...], replay_all: bool) -> None:
-    """Re-run dead-lettered work (the worker picks it up within a second)."""
+    """Re-run dead-lettered work (the worker picks it up within a second).
+
+    Known and unknown ids together: the known ones are queued and said, the unknown named, exit status 1 (as
+    ``rm`` removes what it can): a typo must not look like success, nor hold back the letters named right."""
     from bridge.store import Store
 
     if not ids and not replay_all:
         raise click.UsageError("name dead-letter IDs, or pass --all")
     replayed = Store.from_url(_config(config_path).database_url).replay(None if replay_all else list(ids))
-    click.echo(f"{len(replayed)} dead letter(s) queued again")
     missing = [] if replay_all else sorted(set(ids) - set(replayed))
+    if replayed or not missing:  # the ids that did replay are said even when others are unknown (exit 1)
+        click.echo(f"{len(replayed)} dead letter(s) queued again")
     if missing:
         raise click.ClickException(
             f"no open dead letter {', '.join(map(str, missing))} (`socialdesk dead-letters` lists them)"

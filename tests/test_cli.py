@@ -175,11 +175,17 @@ def test_setup_zendesk_says_which_host_failed_and_why(tmp_path: Path) -> None:
 
 
 def test_replaying_an_id_that_is_no_dead_letter_names_it(tmp_path: Path) -> None:
-    """Before: '0 dead letter(s) queued again' and exit status 0: a typo in an id looked like success."""
+    """Before: '0 dead letter(s) queued again' and exit status 0: a typo in an id looked like success; then
+    the error after that line. Now the error only; with a known id too, the known one is queued and said."""
     config = write_config(tmp_path, "socialdesk.toml")
-    result = socialdesk("replay", "5", "7", "--config", config)
-    assert "0 dead letter(s) queued again" in result.stdout
-    assert one_line_failure(result) == "Error: no open dead letter 5, 7 (`socialdesk dead-letters` lists them)"
+    Store.from_url(f"sqlite:///{tmp_path}/store.db").dead_letter("inbox", [1], key="k", error="gone")
+    unknown = socialdesk("replay", "5", "7", "--config", config)
+    assert one_line_failure(unknown) == "Error: no open dead letter 5, 7 (`socialdesk dead-letters` lists them)"
+    assert unknown.stdout == ""
+    mixed = socialdesk("replay", "1", "7", "--config", config)
+    assert one_line_failure(mixed) == "Error: no open dead letter 7 (`socialdesk dead-letters` lists them)"
+    assert mixed.stdout == "1 dead letter(s) queued again\n"
+    assert Store.from_url(f"sqlite:///{tmp_path}/store.db").open_dead_letters() == []
 
 
 def test_setup_telegram_without_a_telegram_channel_says_so(tmp_path: Path) -> None:
