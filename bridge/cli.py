@@ -505,6 +505,26 @@ def rules_check(config_path: str | None, offline: bool) -> None:
     click.echo(Triage(cfg.rules).prepare(build_helpdesk(cfg)))
 
 
+class _Moment(click.ParamType[datetime, str]):
+    """A date and time with its UTC offset: without one, 23:00 is another moment on each machine and the
+    calendar's answer would depend on where the command runs. Its error says what to write, not strptime's
+    formats."""
+
+    name = "datetime"
+    formats = ("%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S%z")
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        for fmt in self.formats:
+            try:
+                return datetime.strptime(value, fmt)
+            except ValueError:
+                continue
+        self.fail(messages.moment_expected(value), param, ctx)
+
+
+_MOMENT = _Moment()
+
+
 @rules.command("explain")
 @config_option
 @click.option("--channel", required=True, help="the [[channels]] name the text arrives on")
@@ -515,7 +535,7 @@ def rules_check(config_path: str | None, offline: bool) -> None:
 @click.option("--vip", is_flag=True, help="the CRM record is a VIP's")
 @click.option("--post", default=None, help="the id of the post the comment is under (rules' post condition)")
 @click.option("--author", "authors", multiple=True, metavar="ID", help="the author's platform id or handle (repeat)")
-@click.option("--at", "at", type=click.DateTime(["%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S%z"]), default=None,
+@click.option("--at", "at", type=_MOMENT, default=None,
               help="when it was posted, with its offset (2026-12-11T23:00+01:00; default: now)")  # fmt: skip
 @click.argument("text")
 def rules_explain(

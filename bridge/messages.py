@@ -37,6 +37,11 @@ def first_words(text: str, limit: int = 60) -> str:
     return " ".join(text.split())[:limit]
 
 
+def moment_expected(value: str) -> str:
+    """``rules explain --at``: what to write instead of ``value`` (the offset is what is usually missing)."""
+    return f"{value!r}: write a date and time with its UTC offset, e.g. 2026-12-24T23:00+01:00 (Z for UTC)"
+
+
 def not_utf8_lines(count: int, first: int) -> str:
     """``socialdesk classify``: input lines that were not UTF-8 (answered with their stray bytes replaced)."""
     lines = "line" if count == 1 else f"{count} lines, the first"

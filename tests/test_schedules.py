@@ -398,6 +398,19 @@ def test_rules_explain_answers_for_the_time_given(tmp_path: Path) -> None:
         assert f"✓ {fired}: rule {fired}:" in run.stdout and f"decision: tags {fired.replace('-', '_')}" in run.stdout
 
 
+def test_rules_explain_at_without_an_offset_says_what_to_write(tmp_path: Path) -> None:
+    """Before: "does not match the formats '%Y-%m-%dT%H:%M%z', '%Y-%m-%dT%H:%M:%S%z'" (strptime's words)."""
+    config = tmp_path / "socialdesk.toml"
+    config.write_text(to_toml(raw_config(database_url=f"sqlite:///{tmp_path}/s.db")))
+    run = socialdesk("rules", "explain", "--config", str(config), "--channel", "acme-facebook",
+                     "--at", "2026-12-24T23:00", "hi")  # fmt: skip
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1] == (
+        "Error: Invalid value for '--at': '2026-12-24T23:00': write a date and time with its UTC offset, "
+        "e.g. 2026-12-24T23:00+01:00 (Z for UTC)"
+    )
+
+
 GOOD_CALENDAR = {"timezone": "Europe/Berlin", "hours": ["mon-fri 09:00-18:00"]}
 BAD_SETTINGS = [  # (calendars, the channel's options, rules) → the one line doctor prints
     ({"support": GOOD_CALENDAR}, {"calendar": "support", "ack": {"away": "Hi {nom}"}}, [],
