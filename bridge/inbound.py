@@ -140,10 +140,17 @@ def _apply(rt: Runtime, pending: PendingEvent) -> bool:
 
 def _after_record(rt: Runtime, outcome: Outcome) -> None:
     """What waits for the event's record: the bot's note to the agent, under the pauses read with the thread's
-    context (no store read per call). A crash here loses the note only: the send's outcome is recorded."""
-    if outcome.said is not None:
+    context (no store read per call). A crash here loses the note only: the send's outcome is recorded. A bug
+    here (a helpdesk answer the connector cannot read) is logged, never raised: the event is recorded already,
+    and raising would leave the thread's next messages waiting for the dispatcher's sweep."""
+    if outcome.said is None:
+        return
+    try:
         with rt.policy.known_pauses(outcome.pauses):
             bot.tell(rt, outcome.said)
+    except Exception as e:  # the traceback for a bug; a database error's own text would quote the row
+        log.error("the bot's note for ticket %s failed: %s", outcome.said.ticket_id, describe(e),
+                  exc_info=not hasattr(e, "orig"))  # fmt: skip
 
 
 @dataclass(frozen=True)

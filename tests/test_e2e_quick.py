@@ -452,3 +452,20 @@ def test_a_bot_message_whose_answer_was_lost_is_not_sent_again(tmp_path: Path) -
         [delivery] = stack.store.rows("deliveries")
         assert delivery["status"] == "failed"
         assert notes(stack, one_ticket(stack)["id"])[-1].startswith("The bot's answer could not be sent")
+
+
+def test_a_bug_in_the_bots_note_does_not_stop_the_threads_next_message(tmp_path: Path) -> None:
+    """The bot's note runs after the event's record (8393383), outside the guard that parks an event whose
+    handling hit a bug: an answer zenpy cannot read (a 200 without the ticket: AttributeError inside the connector)
+    escaped process_thread, and the customer's next message waited for the dispatcher's sweep. The event is
+    recorded already; the failure is logged and the thread goes on."""
+    with bot(tmp_path, "zendesk", "facebook") as (stack, rt):
+        customer = Customer(stack, "facebook")
+        customer.writes("Hi, what are your opening hours?")
+        customer.writes("and is there parking?")
+        [key] = {str(r["thread_key"]) for r in stack.store.rows("inbox", status="pending")}
+        stack.helpdesk.inject(Fault(200, method="PUT", path_prefix="/api/v2/tickets/", body={}))  # the note
+        assert inbound.process_thread(rt, key, "w") == 2
+        assert [r["status"] for r in stack.store.rows("inbox")] == ["done", "done"]
+        public = [c["body"] for c in stack.zendesk.comments(one_ticket(stack)["id"]) if c["public"]]
+        assert any("is there parking" in body for body in public)
