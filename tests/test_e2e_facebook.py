@@ -644,3 +644,26 @@ def test_worker_killed_between_create_and_record_makes_no_second_ticket(tmp_path
         assert stack.store.rows("threads")[0]["ticket_id"] == str(tickets(stack)[0]["id"])
         lookups = [c for c in stack.helpdesk.calls if c.method == "GET" and "tickets" in c.path]
         assert lookups  # recovered by looking the ticket up by its thread key
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_a_gateways_502_after_the_helpdesk_wrote_the_message_does_not_write_it_twice(
+    tmp_path: Path, helpdesk: str
+) -> None:
+    """A proxy's 502 (or a 504 after its timeout) may come after the helpdesk applied the write. The retry policy
+    took it for an outage and wrote again in the same call: two tickets for one thread, the customer's follow-up
+    twice on its ticket. Now such an answer is an unknown outcome: the event waits, and its next attempt looks for
+    the ticket (external_id, the thread-key field) or the comment first."""
+    with Stack(tmp_path, helpdesk=helpdesk) as stack:
+        stack.helpdesk.lose_answer("/api/v2/tickets", "POST", status=502)  # the create: made, then a 502
+        stack.meta.customer_message(PAGE_ID, psid="9103", text="hello there")
+        settle(stack)
+        [ticket] = tickets(stack)
+        comment = "PUT" if helpdesk == "zendesk" else "POST"  # Zendesk: an update; Freshdesk: a note
+        stack.helpdesk.lose_answer(f"/api/v2/tickets/{ticket['id']}", comment, status=504)
+        stack.meta.customer_message(PAGE_ID, psid="9103", text="second words")
+        settle(stack)
+        assert [t["id"] for t in tickets(stack)] == [ticket["id"]]
+        said = [c["body"] for c in stack.helpdesk.comments(ticket["id"]) if "second words" in c["body"]]
+        assert len(said) == 1
+        assert stack.store.counts("inbox") == {"done": 2} and stack.store.open_dead_letters() == []
