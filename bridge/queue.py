@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from huey import RedisHuey, SqliteHuey, crontab
@@ -25,7 +24,7 @@ from bridge import acks, drivers, enrich, inbound, outbound, retention, schedule
 from bridge.errors import ConfigError, LeaseBusy, Unavailable
 from bridge.leases import new_owner
 from bridge.registry import Runtime
-from bridge.store import WorkItem
+from bridge.store import WorkItem, require_sqlite_folder
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ def make_huey(queue_url: str, *, name: str = "socialdesk") -> Huey:
         return RedisHuey(name, url=queue_url, blocking=True, read_timeout=1, results=False)
     if queue_url.startswith("sqlite:///"):
         path = queue_url.removeprefix("sqlite:///")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        require_sqlite_folder(path, "queue_url", "queue")
         return SqliteHuey(name, filename=path, results=False)
     raise ConfigError(f"bridge.queue_url: unsupported {queue_url.split(':', 1)[0]!r} (use sqlite:/// or redis://)")
 

@@ -331,10 +331,16 @@ def _sqlite_folder(url: sa.engine.URL) -> None:
     database = url.database
     if url.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
         return
-    folder = os.path.dirname(os.path.abspath(database))
+    require_sqlite_folder(database, "database_url", "database")
+
+
+def require_sqlite_folder(path: str, key: str, what: str) -> None:
+    """Refuse an SQLite file whose folder is missing, naming the setting and the folder: the store and the
+    queue say it alike (the queue created the folder while the store refused it: a typo in one setting was an
+    error, in the other a new folder)."""
+    folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise ConfigError(f"bridge.database_url: cannot create the SQLite database in {folder} (No such file or "
-                          "directory)")  # fmt: skip
+        raise ConfigError(f"bridge.{key}: cannot create the SQLite {what} in {folder} (No such file or directory)")
 
 
 def _create_engine(url: str) -> Engine:

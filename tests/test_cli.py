@@ -315,3 +315,13 @@ def test_a_sqlite_file_in_a_missing_folder_is_one_line_naming_the_key_from_every
         f"✗ database: bridge.database_url: cannot create the SQLite database in {tmp_path}/missing "
         "(No such file or directory)"
     )
+
+
+def test_a_sqlite_queue_in_a_missing_folder_is_refused_as_the_store_is(tmp_path: Path) -> None:
+    """Before: the queue made the missing folder (and doctor said ✓) while the store refused its own."""
+    config = write_config(tmp_path, "nodir.toml", queue_url=f"sqlite:///{tmp_path}/missing/q.db")
+    line = f"bridge.queue_url: cannot create the SQLite queue in {tmp_path}/missing (No such file or directory)"
+    doctor = socialdesk("doctor", "--config", config)
+    assert f"✗ queue: {line}" in doctor.stdout.splitlines()
+    assert not (tmp_path / "missing").exists()
+    assert one_line_failure(socialdesk("worker", "--config", config, timeout=60)) == f"Error: {line}"
