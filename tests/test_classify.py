@@ -173,6 +173,14 @@ def test_english_ratings_do_not_apply_to_the_languages_own_function_words(text: 
     assert (result.sentiment, result.reasons) == (Sentiment.NEUTRAL, ())
 
 
+@pytest.mark.parametrize("text", ["Ich würde gern wissen, wo meine Bestellung ist", "Das wurde gestern geliefert"])
+def test_german_would_and_was_are_function_words_not_dignity(text: str) -> None:
+    """The machine translation rated "würde" (*would*; it folds to "wurde", *was*) +2, as *Würde*, dignity: every
+    such German post leaned positive and its explanation said "positive: würde"."""
+    result = classify(text)
+    assert (result.sentiment, result.score, result.reasons) == (Sentiment.NEUTRAL, 0.0, ())
+
+
 def test_every_shipped_data_file_has_its_source_written_down() -> None:
     data = Path(bridge.classify.__file__).parent / "data"
     sources = (data / "SOURCES.md").read_text(encoding="utf-8")
