@@ -220,6 +220,20 @@ def _template_code(value: str) -> str:
     return value
 
 
+_FRESHDESK_FIELD = re.compile(r"cf_[a-z0-9_]+")
+
+
+def _freshdesk_field(value: str) -> str:
+    """Freshdesk's API names a custom ticket field ``cf_<name>`` (the connector's own rule, and what
+    ``custom_fields`` in a ticket's JSON is keyed by: github.com/sjkingo/python-freshdesk/issues/78). Refused at
+    load with the likely name: it was said only when the connector was built (worker, doctor), not by serve."""
+    if _FRESHDESK_FIELD.fullmatch(value):
+        return value
+    guess = "cf_" + re.sub(r"[^a-z0-9_]+", "_", value.lower().removeprefix("cf_")).strip("_")
+    hint = f"did you mean {guess}?" if len(guess) > 3 else "cf_ and lowercase letters, digits or '_'"
+    raise _fail(f"is not a Freshdesk custom field name ({hint})")
+
+
 def is_http_url(value: str) -> bool:
     """What ``bridge.public_url`` accepts, for the options that stand in for it (``setup --public-url``)."""
     try:
@@ -361,7 +375,7 @@ class FreshdeskSettings(_Table):
     url: Url
     api_key: Text
     webhook_secret: Text
-    thread_key_field: str | None = None
+    thread_key_field: Annotated[str, AfterValidator(_freshdesk_field)] | None = None
     custom_fields: dict[str, str | int | float | bool] | None = None
     rate_limit_reserve: Annotated[int, Field(ge=0)] | None = None
     timeout: Seconds | None = None

@@ -154,6 +154,12 @@ def with_salesforce(**values: Any) -> Mutate:
     return lambda r: r.update(salesforce={**SALESFORCE, **values})
 
 
+def freshdesk(**values: Any) -> Mutate:
+    """The helpdesk Freshdesk, with ``values`` in its section."""
+    section = {"url": "https://acme.freshdesk.com", "api_key": "fd-key", "webhook_secret": "fd-secret"}
+    return lambda r: r.update(bridge={**r["bridge"], "helpdesk": "freshdesk"}, freshdesk={**section, **values})
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
@@ -221,6 +227,16 @@ def test_unknown_and_misspelt_keys_are_refused_with_the_likely_key(mutate: Mutat
             "metrics.no_answer_tags[1]: 'no reply' must match pattern",
         ),
         (channel(private_marker=1), "channels[acme-facebook].private_marker: 1 must be text"),
+        (  # it was said only where the connector is built (worker, doctor, setup): serve started with it
+            freshdesk(thread_key_field="socialdesk_thread"),
+            "freshdesk.thread_key_field: 'socialdesk_thread' is not a Freshdesk custom field name "
+            "(did you mean cf_socialdesk_thread?)",
+        ),
+        (
+            freshdesk(thread_key_field="Socialdesk Thread"),
+            "freshdesk.thread_key_field: 'Socialdesk Thread' is not a Freshdesk custom field name "
+            "(did you mean cf_socialdesk_thread?)",
+        ),
         (
             channel(api_url="graph.facebook.com"),
             "channels[acme-facebook].api_url: 'graph.facebook.com' is not an http(s) URL",
