@@ -1296,13 +1296,18 @@ def _write_records(conn: Connection, records: Records, now: float) -> None:
 def _finish_delivery(
     conn: Connection, outcome: DeliveryOutcome, now: float, *, author_kind: AuthorKind | None = None
 ) -> float | None:
-    """:meth:`Store.finish_delivery` in ``conn``'s transaction."""
+    """:meth:`Store.finish_delivery` in ``conn``'s transaction. "Unknown" replaces "sending" only: a worker that
+    found the row "sending" and took it for cut off (its lease expired under a stalled holder) must not overwrite
+    the outcome and platform ids the holder recorded meanwhile."""
     delivered: dict[str, Any] = {"delivered_at": now} if outcome.status == DeliveryStatus.SENT else {}
     if author_kind is not None:
         delivered["author_kind"] = author_kind
+    this = sa.and_(deliveries.c.helpdesk == outcome.helpdesk, deliveries.c.comment_id == outcome.comment_id)
+    if outcome.status == DeliveryStatus.UNKNOWN:
+        this = sa.and_(this, deliveries.c.status == DeliveryStatus.SENDING)
     row = conn.execute(
         sa.update(deliveries)
-        .where(deliveries.c.helpdesk == outcome.helpdesk, deliveries.c.comment_id == outcome.comment_id)
+        .where(this)
         .values(status=outcome.status, message_ids=json.dumps(list(outcome.message_ids)), error=outcome.error,
                 updated_at=now, **delivered)
         .returning(deliveries.c.id, deliveries.c.thread_key, deliveries.c.comment_created_at,

@@ -469,3 +469,17 @@ def test_a_bug_in_the_bots_note_does_not_stop_the_threads_next_message(tmp_path:
         assert [r["status"] for r in stack.store.rows("inbox")] == ["done", "done"]
         public = [c["body"] for c in stack.zendesk.comments(one_ticket(stack)["id"]) if c["public"]]
         assert any("is there parking" in body for body in public)
+
+
+def test_a_send_recorded_meanwhile_is_not_overwritten_as_unknown(tmp_path: Path) -> None:
+    """A worker that finds the bot's row "sending" records it "unknown" (20348bc), as outbound does an agent's
+    reply's. Should the holder have stalled past its lease and then recorded "sent" with the platform's ids, that
+    later "unknown" overwrote them (message_ids "[]"): an answer the customer has, said not to be known."""
+    with bot(tmp_path, "zendesk", "facebook") as (stack, _rt):
+        comment, key = "bot:answer:hours:0123456789abcdef", f"facebook:{PAGE_ID}:messenger:801"
+        stack.store.start_delivery(helpdesk="zendesk", comment_id=comment, ticket_id="1", thread_key=key, at=1.0,
+                                   author_kind=AuthorKind.BOT)  # fmt: skip
+        stack.store.finish_delivery("zendesk", comment, status="sent", platform="facebook", message_ids=["m.1"])
+        stack.store.finish_delivery("zendesk", comment, status="unknown", platform="facebook", error="stopped")
+        [row] = stack.store.rows("deliveries")
+        assert (row["status"], row["message_ids"]) == ("sent", '["m.1"]')
