@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from bridge import messages
 from bridge.calendars import Calendar, CalendarError, Holiday, calendar, parse_holidays
 from bridge.errors import ConfigError
 
@@ -95,6 +96,8 @@ def _built(name: str, table: Mapping[str, Any], holidays: list[str]) -> Calendar
     zone = table["timezone"]
     _checked(lambda: calendar(name, str(zone), []), f"{where}.timezone")
     hours = _strings(table, "hours", where)
+    if not hours:  # never open: every acknowledgement an away reply, for ever, and doctor said ✓ "never open"
+        raise ConfigError(f"{where}.hours: {messages.NO_OPENING}")
     _checked(lambda: calendar(name, str(zone), hours), f"{where}.hours")
     return _checked(lambda: calendar(name, str(zone), hours, holidays), f"{where}.holidays")
 

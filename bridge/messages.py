@@ -37,6 +37,13 @@ def first_words(text: str, limit: int = 60) -> str:
     return " ".join(text.split())[:limit]
 
 
+#: ``[calendars.<name>] hours = []``: a calendar must open; around the clock is an interval or no calendar at all.
+NO_OPENING = (
+    'at least one opening; for a channel answered around the clock use ["mon-sun 00:00-24:00"], or give the '
+    "channel no calendar"
+)
+
+
 def moment_expected(value: str) -> str:
     """``rules explain --at``: what to write instead of ``value`` (the offset is what is usually missing)."""
     return f"{value!r}: write a date and time with its UTC offset, e.g. 2026-12-24T23:00+01:00 (Z for UTC)"

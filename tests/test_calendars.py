@@ -287,6 +287,9 @@ CONFIG_REFUSALS = [
     (support(target="9999999 business hours"), "support",  # 15 s per acknowledgement, a date in the year 6285
      "calendars.support.target: '9999999 business hours' is more than 1000 business hours"),
     (support(hours="mon-fri 09:00-18:00"), "support", "calendars.support.hours: must be a list of strings"),
+    (support(hours=[]), "support",  # never open: every acknowledgement an away reply; doctor said ✓ "never open"
+     'calendars.support.hours: at least one opening; for a channel answered around the clock use '
+     '["mon-sun 00:00-24:00"], or give the channel no calendar'),
     ({"support": {"hours": ["mon 09:00-10:00"]}}, "support", "calendars.support.timezone: required"),
     (support(opening=[]), "support", "calendars.support.opening: unknown key"),
     ({"support": {"schedule": "zendesk"}}, "support", "calendars.support.schedule: 'zendesk' is not 'helpdesk'"),
