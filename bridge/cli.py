@@ -407,7 +407,8 @@ def setup_zendesk(config_path: str | None, public_url: str | None, dry_run: bool
 @config_option
 @public_url_option
 def setup_freshdesk(config_path: str | None, public_url: str | None) -> None:
-    """Print the automation rule to create (Freshdesk has no API for it)."""
+    """Check the API key (one call to Freshdesk: its agent must see every ticket), then print the automation rule
+    to create (Freshdesk has no API for it)."""
     from bridge import setup as setup_module
 
     cfg = _config(config_path)
