@@ -211,6 +211,18 @@ def _telegram_secret(value: str) -> str:
     return value
 
 
+LOGIN_MIN = 16  # characters of a [dashboard] / [metrics] token or password
+_MAKE_ONE = 'python3 -c "import secrets; print(secrets.token_urlsafe(24))"'
+
+
+def _long_login(value: str) -> str:
+    """These pages show customers' figures (the dashboard, with ``show_text``, their words): a token or password
+    of any length was accepted ("short" worked). The message never shows the value: it is a secret."""
+    if len(value) < LOGIN_MIN:
+        raise _fail(f"must be at least {LOGIN_MIN} characters (make one: {_MAKE_ONE})")
+    return value
+
+
 def _template_code(value: str) -> str:
     """A WhatsApp template's language code as Meta lists them: ``en``, ``en_US``, ``fil``, ``prs_AF`` (developers.
     facebook.com/documentation/business-messaging/whatsapp/templates/supported-languages; case-sensitive, an
@@ -331,6 +343,7 @@ MinuteStep = Annotated[int, PlainValidator(_minute_step)]
 ChannelName = Annotated[str, AfterValidator(_not_blank), AfterValidator(_channel_name)]
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
 Share = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+LoginSecret = Annotated[Text, AfterValidator(_long_login)]
 
 
 # -- the schema --------------------------------------------------------------------------------------------------
@@ -539,9 +552,9 @@ class _Login(_Table):
     """A page's credential (``[metrics]``, ``[dashboard]``): a bearer ``token`` and/or a ``user`` with a
     ``password`` (basic auth), which go together."""
 
-    token: Text | None = None
+    token: LoginSecret | None = None
     user: Text | None = None
-    password: Text | None = None
+    password: LoginSecret | None = None
 
     @model_validator(mode="after")
     def _pair(self) -> _Login:

@@ -213,9 +213,11 @@ def test_a_month_and_a_span_of_days_in_the_view_s_time_zone(stack: Stack) -> Non
 
 @pytest.mark.parametrize(
     ("table", "named"),
-    [({"user": "lead"}, "dashboard.password"), ({"password": "x"}, "dashboard.user"),
+    [({"user": "lead"}, "dashboard.password"), ({"password": PASSWORD}, "dashboard.user"),
      ({"timezone": "Lisbon"}, "dashboard.timezone"), ({"token": ""}, "dashboard.token"),
-     ({"show_text": "yes"}, "dashboard.show_text"), ({"tokn": "x"}, "dashboard.tokn")],
+     ({"show_text": "yes"}, "dashboard.show_text"), ({"tokn": "x"}, "dashboard.tokn"),
+     ({"token": "short"}, "dashboard.token: must be at least 16 characters"),
+     ({"user": USER, "password": "fifteen-chars-x"}, "dashboard.password: must be at least 16 characters")],
 )  # fmt: skip
 def test_a_bad_dashboard_table_is_refused_naming_the_key(table: dict[str, Any], named: str) -> None:
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):

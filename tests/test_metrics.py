@@ -27,6 +27,7 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 # step: the bot's five kinds; route: /webhooks/<route>
 LABELS = {"platform", "route", "outcome", "channel", "status", "connector", "queue", "step", "le"}
 CHANNELS = {channel_name(p) for p in PLATFORMS}
+SECRET = "m-s3cret-for-scrapes"  # [metrics] asks for 16 characters or more
 
 
 def parse(text: str) -> Samples:
@@ -132,26 +133,26 @@ def test_the_stores_state_is_read_at_scrape_time(tmp_path: Path) -> None:
 
 
 def test_a_configured_token_is_required(tmp_path: Path) -> None:
-    raw = {**raw_config(), "metrics": {"token": "m-s3cret"}}
+    raw = {**raw_config(), "metrics": {"token": SECRET}}
     app = create_app(config_module.parse(raw, env={}), store=Store.from_url(f"sqlite:///{tmp_path}/s.db"))
     client = app.test_client()
-    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic m-s3cret"}):
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {SECRET}"}):
         refused = client.get("/metrics", headers=headers)
         assert refused.status_code == 401 and refused.get_json() == {"error": "a bearer token is required"}
         assert refused.headers["WWW-Authenticate"].lower().startswith("bearer")
-        assert b"m-s3cret" not in refused.data
-    allowed = client.get("/metrics", headers={"Authorization": "Bearer m-s3cret"})
+        assert SECRET.encode() not in refused.data
+    allowed = client.get("/metrics", headers={"Authorization": f"Bearer {SECRET}"})
     assert allowed.status_code == 200 and b"socialdesk_queue_depth" in allowed.data
 
 
 def test_a_user_and_password_can_be_asked_instead(tmp_path: Path) -> None:
     """As Prometheus's basic_auth sends them; the same check as the dashboard's (bridge.access)."""
-    raw = {**raw_config(), "metrics": {"user": "prometheus", "password": "m-s3cret"}}
+    raw = {**raw_config(), "metrics": {"user": "prometheus", "password": SECRET}}
     client = create_app(
         config_module.parse(raw, env={}), store=Store.from_url(f"sqlite:///{tmp_path}/s.db")
     ).test_client()
-    login = "Basic " + base64.b64encode(b"prometheus:m-s3cret").decode()
-    for headers in ({}, {"Authorization": "Bearer m-s3cret"}, {"Authorization": login.replace("cHJv", "cHJw")}):
+    login = "Basic " + base64.b64encode(f"prometheus:{SECRET}".encode()).decode()
+    for headers in ({}, {"Authorization": f"Bearer {SECRET}"}, {"Authorization": login.replace("cHJv", "cHJw")}):
         refused = client.get("/metrics", headers=headers)
         assert refused.status_code == 401 and refused.get_json() == {"error": "a user and password is required"}
         assert refused.headers.getlist("WWW-Authenticate") == ["Basic realm=socialdesk"]
@@ -206,16 +207,26 @@ def test_the_worker_serves_its_own_series_on_its_metrics_port(tmp_path: Path) ->
     ("table", "wanted"),
     [({"episode_quiet_hours": 0}, "metrics.episode_quiet_hours"),
      ({"episode_quiet_hours": "24"}, "metrics.episode_quiet_hours"),
-     ({"token": ""}, "metrics.token"), ({"tokn": "m-s3cret"}, "metrics.tokn"),
-     ({"user": "prometheus"}, "metrics.password"), ({"password": "m-s3cret"}, "metrics.user")],
+     ({"token": ""}, "metrics.token"), ({"tokn": SECRET}, "metrics.tokn"),
+     ({"user": "prometheus"}, "metrics.password"), ({"password": SECRET}, "metrics.user")],
 )  # fmt: skip
 def test_the_metrics_table_is_checked_naming_the_key(table: dict[str, object], wanted: str) -> None:
     with pytest.raises(ConfigError) as refused:
         config_module.parse({**raw_config(), "metrics": table}, env={})
-    assert wanted in str(refused.value) and "m-s3cret" not in str(refused.value)
+    assert wanted in str(refused.value) and SECRET not in str(refused.value)
+
+
+@pytest.mark.parametrize("table", [{"token": "short"}, {"user": "prometheus", "password": "fifteen-chars-x"}])
+def test_a_short_credential_is_refused_naming_the_key_never_the_value(table: dict[str, str]) -> None:
+    """/metrics shows customers' figures: a guessable token was accepted ("short" worked)."""
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse({**raw_config(), "metrics": table}, env={})
+    key, value = next((k, v) for k, v in table.items() if k != "user")
+    assert str(refused.value).startswith(f"metrics.{key}: must be at least 16 characters")
+    assert "secrets.token_urlsafe(24)" in str(refused.value) and value not in str(refused.value)
 
 
 def test_the_token_is_a_secret_and_the_quiet_period_has_a_default() -> None:
-    settings = config_module.parse({**raw_config(), "metrics": {"token": "m-s3cret"}}, env={}).metrics
-    assert "m-s3cret" not in repr(settings) and settings.token is not None and settings.token.reveal() == "m-s3cret"
+    settings = config_module.parse({**raw_config(), "metrics": {"token": SECRET}}, env={}).metrics
+    assert SECRET not in repr(settings) and settings.token is not None and settings.token.reveal() == SECRET
     assert config_module.parse(raw_config(), env={}).metrics.quiet == 24 * 3600
