@@ -7,18 +7,21 @@
 * :func:`raise_for_response` maps an HTTP answer onto :mod:`bridge.errors` in one table.
 * :func:`call` wraps a request so that transport failures become bridge errors too, telling a
   refused connection (nothing was sent: retryable) from a timeout after sending (unknown outcome).
+* :func:`sees_every_ticket` and :func:`ticket_not_found` judge a helpdesk's API user (:class:`ApiUser`) the
+  same way for every helpdesk; each connector only reads its vendor's user into one.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from bridge import errors, transport
+from bridge import errors, messages, transport
 from bridge.events import Delivery
 from bridge.retry import capped_wait, parse_retry_after
 
@@ -182,3 +185,35 @@ def attachment_names(items: Any, key: str) -> tuple[str, ...]:
     """The names of the files a helpdesk lists on a comment (Zendesk's ``file_name``, Freshdesk's ``name``)."""
     listed = items if isinstance(items, list) else []
     return tuple(str(item.get(key) or "a file") for item in listed if isinstance(item, dict))
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    """A helpdesk's API user as the bridge judges it: ``who`` names it in messages, ``narrower`` says how it
+    sees fewer than every ticket (None: it sees every one). How to read it is the vendor's part (Zendesk's role
+    and ticket restriction, Freshdesk's ticket scope); what follows from it is the same for every helpdesk."""
+
+    who: str
+    narrower: str | None
+
+
+def sees_every_ticket(user: ApiUser, fix: str, *, platform: str) -> str:
+    """``ping``'s answer: the user's name, or :class:`~bridge.errors.AuthError` (``fix`` says how to widen it)
+    for one that does not see every ticket, whose "not found" could be taken for "deleted" (see
+    :func:`ticket_not_found`): ``doctor`` says so, and ``setup`` refuses to go on."""
+    if user.narrower is not None:
+        raise errors.AuthError(messages.api_user_sees_too_little(user.who, user.narrower, fix), platform=platform)
+    return user.who
+
+
+def ticket_not_found(
+    e: errors.NotFound, ticket_id: str, user: ApiUser, deleted: str, *, platform: str
+) -> errors.PermanentError:
+    """What a 404 about a ticket the bridge made means: deleted (:class:`~bridge.errors.TicketDeleted`, saying
+    ``deleted``; a new ticket is opened) only when the API user sees every ticket. Neither helpdesk documents a
+    status for a ticket hidden from its user, so for a narrower user it may mean "hidden", and a new ticket
+    would duplicate a live one: then :class:`~bridge.errors.NotFound` (a dead letter, replayable) saying why."""
+    if user.narrower is not None:
+        hidden = messages.hidden_or_deleted(ticket_id, user.who, user.narrower)
+        return errors.NotFound(hidden, platform=platform, http_status=e.http_status, code=e.code)
+    return errors.TicketDeleted(deleted, platform=platform, http_status=e.http_status, code=e.code)

@@ -31,7 +31,7 @@ from zenpy import Zenpy
 from zenpy.lib.api_objects import Comment, Ticket, User
 from zenpy.lib.exception import APIException, ZenpyException
 
-from bridge import errors, messages
+from bridge import errors
 from bridge.events import (
     AgentReply,
     Author,
@@ -45,7 +45,16 @@ from bridge.events import (
     staff_names,
 )
 from bridge.schedules import HelpdeskSchedule
-from connectors.base import RebasedSession, attachment_names, call, rate_limit_hook, retry_after_seconds
+from connectors.base import (
+    ApiUser,
+    RebasedSession,
+    attachment_names,
+    call,
+    rate_limit_hook,
+    retry_after_seconds,
+    sees_every_ticket,
+    ticket_not_found,
+)
 from connectors.business_hours import zendesk_schedule
 
 log = logging.getLogger(__name__)
@@ -353,16 +362,13 @@ class ZendeskHelpdesk:
     def ping(self) -> str:
         """The API user's email. Raises :class:`AuthError` for one that cannot see every ticket (see
         :func:`_narrower_view`): ``doctor`` says so, and ``setup zendesk`` refuses to go on."""
-        me = self._me()
-        scope = _narrower_view(me)
-        if scope is not None:
-            raise errors.AuthError(messages.api_user_sees_too_little(_who(me), scope, WIDER_VIEW), platform=PLATFORM)
-        return _who(me)
+        return sees_every_ticket(self._api_user(), WIDER_VIEW, platform=PLATFORM)
 
-    def _me(self) -> dict[str, Any]:
-        """``GET /api/v2/users/me``: the API user, with its ``role``, ``restricted_agent``, ``ticket_restriction``."""
+    def _api_user(self) -> ApiUser:
+        """``GET /api/v2/users/me``: the API user, judged by ``role``, ``restricted_agent``, ``ticket_restriction``."""
         user = self._get_json(f"{self._nominal}/api/v2/users/me.json", None).get("user")
-        return user if isinstance(user, dict) else {}
+        me = user if isinstance(user, dict) else {}
+        return ApiUser(_who(me), _narrower_view(me))
 
     def upsert_contacts(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
         """One bulk job (``users/create_or_update_many``, 100 at most), or one ``users/create_or_update``
@@ -471,20 +477,14 @@ class ZendeskHelpdesk:
 
         Unless the API user cannot see every ticket (``doctor`` refuses such a user, but a worker may run with
         one, or an admin may narrow the role later): Zendesk documents no status for a ticket outside a
-        restricted agent's view, so its 404 may mean "hidden", and a new ticket would duplicate a live one. Then
-        :class:`NotFound` (a dead letter, replayable) naming why; the users/me call is made on such a 404 only.
-        A 403 is never read as deleted: it stays the table's :class:`AuthError`."""
+        restricted agent's view, so :func:`ticket_not_found` makes it a dead letter; the users/me call is made
+        on such a 404 only. A 403 is never read as deleted: it stays the table's :class:`AuthError`."""
         try:
             yield
         except errors.NotFound as e:
             if e.code != "RecordNotFound":
                 raise
-            me = self._me()
-            scope = _narrower_view(me)
-            if scope is not None:
-                hidden = messages.hidden_or_deleted(ticket_id, _who(me), scope)
-                raise errors.NotFound(hidden, platform=PLATFORM, http_status=e.http_status, code=e.code) from e
-            raise errors.TicketDeleted(DELETED, platform=PLATFORM, http_status=e.http_status, code=e.code) from e
+            raise ticket_not_found(e, ticket_id, self._api_user(), DELETED, platform=PLATFORM) from e
 
     def field_names(self) -> tuple[set[str], set[str]]:
         """For ``socialdesk doctor`` (implements ``CustomFields``): ticket field ids and user field keys."""

@@ -31,7 +31,7 @@ from bridge.events import (
 )
 from bridge.ports import JoinedUser
 from bridge.schedules import HelpdeskSchedule
-from connectors.base import attachment_names
+from connectors.base import ApiUser, attachment_names, sees_every_ticket, ticket_not_found
 from connectors.business_hours import freshdesk_schedule
 from connectors.freshdesk.client import PLATFORM, FreshdeskApiError, FreshdeskClient
 from connectors.freshdesk.joins import join_contact_user as _join_in_place
@@ -375,15 +375,12 @@ class FreshdeskHelpdesk:
     def ping(self) -> str:
         """The email (or name) of the agent the API key belongs to. Raises :class:`AuthError` for one whose ticket
         scope is not global (:func:`_narrower_scope`): ``doctor`` says so, and ``setup freshdesk`` refuses to go on."""
-        me = self._me()
-        scope = _narrower_scope(me)
-        if scope is not None:
-            raise errors.AuthError(messages.api_user_sees_too_little(_who(me), scope, WIDER_SCOPE), platform=PLATFORM)
-        return _who(me)
+        return sees_every_ticket(self._api_user(), WIDER_SCOPE, platform=PLATFORM)
 
-    def _me(self) -> dict[str, Any]:
-        """``GET /api/v2/agents/me``: the API key's agent, with its ``ticket_scope`` and ``contact``."""
-        return self._api.json("GET", "/api/v2/agents/me", "could not reach Freshdesk")
+    def _api_user(self) -> ApiUser:
+        """``GET /api/v2/agents/me``: the API key's agent, named by its ``contact``, judged by its ``ticket_scope``."""
+        me = self._api.json("GET", "/api/v2/agents/me", "could not reach Freshdesk")
+        return ApiUser(_who(me), _narrower_scope(me))
 
     def upsert_contacts(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
         """One by one (Freshdesk has no bulk contact API), each within the rate-limit budget."""
@@ -501,19 +498,13 @@ class FreshdeskHelpdesk:
 
         Unless the API key's agent does not see every ticket (``doctor`` refuses such a key, but a worker may run
         with one, or an admin may narrow the scope later): Freshdesk documents no status for a ticket outside its
-        scope (its agent UI says "either not there or you don't have permission"), so a 404 may mean "hidden",
-        and a new ticket would duplicate a live one. Then :class:`NotFound` (a dead letter, replayable) saying
-        why; the ``agents/me`` call is made on such a 404 only. A 403 is never read as deleted: it stays the
-        table's :class:`AuthError`."""
+        scope (its agent UI says "either not there or you don't have permission"), so :func:`ticket_not_found`
+        makes it a dead letter; the ``agents/me`` call is made on such a 404 only. A 403 is never read as
+        deleted: it stays the table's :class:`AuthError`."""
         try:
             yield
         except errors.NotFound as e:
-            me = self._me()
-            scope = _narrower_scope(me)
-            if scope is not None:
-                hidden = messages.hidden_or_deleted(ticket_id, _who(me), scope)
-                raise errors.NotFound(hidden, platform=PLATFORM, http_status=e.http_status, code=e.code) from e
-            raise errors.TicketDeleted(deleted, platform=PLATFORM, http_status=e.http_status, code=e.code) from e
+            raise ticket_not_found(e, ticket_id, self._api_user(), deleted, platform=PLATFORM) from e
 
     def _ticket_or_closed(self, ticket_id: str) -> dict[str, Any]:
         """The live ticket (:meth:`_live_ticket`), unless closed: :class:`TicketClosed`, a follow-up is opened."""
