@@ -239,11 +239,19 @@ def _freshdesk_field(value: str) -> str:
     """Freshdesk's API names a custom ticket field ``cf_<name>`` (the connector's own rule, and what
     ``custom_fields`` in a ticket's JSON is keyed by: github.com/sjkingo/python-freshdesk/issues/78). Refused at
     load with the likely name: it was said only when the connector was built (worker, doctor), not by serve."""
+    problem = _freshdesk_field_problem(value)
+    if problem:
+        raise _fail(problem)
+    return value
+
+
+def _freshdesk_field_problem(value: str) -> str | None:
+    """What is wrong with a Freshdesk custom ticket field's name, with the likely name; None if nothing."""
     if _FRESHDESK_FIELD.fullmatch(value):
-        return value
+        return None
     guess = "cf_" + re.sub(r"[^a-z0-9_]+", "_", value.lower().removeprefix("cf_")).strip("_")
     hint = f"did you mean {guess}?" if len(guess) > 3 else "cf_ and lowercase letters, digits or '_'"
-    raise _fail(f"is not a Freshdesk custom field name ({hint})")
+    return f"is not a Freshdesk custom field name ({hint})"
 
 
 def is_http_url(value: str) -> bool:
@@ -389,7 +397,7 @@ class FreshdeskSettings(_Table):
     api_key: Text
     webhook_secret: Text
     thread_key_field: Annotated[str, AfterValidator(_freshdesk_field)] | None = None
-    custom_fields: dict[str, str | int | float | bool] | None = None
+    custom_fields: dict[Annotated[str, AfterValidator(_freshdesk_field)], str | int | float | bool] | None = None
     rate_limit_reserve: Annotated[int, Field(ge=0)] | None = None
     timeout: Seconds | None = None
 
@@ -685,6 +693,8 @@ def _config(checked: ConfigFile, source: str) -> Config:
     if classifier.kind == "default":
         _check_template_languages(checked)
     _check_crm_names(checked.salesforce)
+    if bridge.helpdesk == "freshdesk":
+        _check_freshdesk_ticket_fields(checked)
     return Config(
         database_url=bridge.database_url,
         queue_url=bridge.queue_url,
@@ -746,6 +756,19 @@ def _check_crm_names(salesforce: SalesforceSettings | None) -> None:
             check_crm_field(name, key)
     except BadKey as e:
         raise ConfigError(f"salesforce.{e.key}: {e.message}") from None
+
+
+def _check_freshdesk_ticket_fields(checked: ConfigFile) -> None:
+    """On Freshdesk, ``[salesforce] ticket_fields``' values and ``[bridge] rules_field`` are keys of the ticket's
+    ``custom_fields`` (the create and update calls), so ``cf_`` names as ``[freshdesk] custom_fields``' keys are;
+    another was refused only by Freshdesk, on each new ticket (the CRM's or the rules' fields lost)."""
+    named = [("bridge.rules_field", checked.bridge.rules_field)]
+    if checked.salesforce is not None:
+        named += [(f"salesforce.ticket_fields.{k}", v) for k, v in checked.salesforce.ticket_fields.items()]
+    for key, value in named:
+        problem = _freshdesk_field_problem(value) if value is not None else None
+        if problem:
+            raise ConfigError(f"{key}: {value!r} {problem}")
 
 
 def _channels(checked: ConfigFile) -> tuple[ChannelConfig, ...]:

@@ -237,6 +237,20 @@ def test_unknown_and_misspelt_keys_are_refused_with_the_likely_key(mutate: Mutat
             "freshdesk.thread_key_field: 'Socialdesk Thread' is not a Freshdesk custom field name "
             "(did you mean cf_socialdesk_thread?)",
         ),
+        (  # as thread_key_field: the connector refused it only when built, and serve started with it
+            freshdesk(custom_fields={"cf_team": "social", "Social Channel": "acme"}),
+            "freshdesk.custom_fields.Social Channel: 'Social Channel' is not a Freshdesk custom field name "
+            "(did you mean cf_social_channel?)",
+        ),
+        (  # the keys of the ticket's custom_fields too: Freshdesk refused every new ticket's CRM fields
+            lambda r: (freshdesk()(r), with_salesforce(ticket_fields={"account_name": "account"})(r)),
+            "salesforce.ticket_fields.account_name: 'account' is not a Freshdesk custom field name "
+            "(did you mean cf_account?)",
+        ),
+        (
+            lambda r: (freshdesk()(r), r["bridge"].update(rules_field="Triage")),
+            "bridge.rules_field: 'Triage' is not a Freshdesk custom field name (did you mean cf_triage?)",
+        ),
         (
             channel(api_url="graph.facebook.com"),
             "channels[acme-facebook].api_url: 'graph.facebook.com' is not an http(s) URL",
