@@ -124,10 +124,15 @@ def _cooperative() -> None:
 
 
 def _require_drivers(cfg: config_module.Config) -> None:
+    """Serve does not use the queue, but a scale install must have its driver, and an SQLite queue its folder
+    (the worker refuses it: serve started with it, and the webhooks' events waited for a worker that could not)."""
     from bridge import drivers
+    from bridge.store import require_sqlite_folder
 
     drivers.require(cfg.database_url, "database_url")
-    drivers.require(cfg.queue_url, "queue_url")  # serve does not use the queue, but a scale install must have it
+    drivers.require(cfg.queue_url, "queue_url")
+    if cfg.queue_url.startswith("sqlite:///"):
+        require_sqlite_folder(cfg.queue_url.removeprefix("sqlite:///"), "queue_url", "queue")
 
 
 def _prepare_store(cfg: config_module.Config) -> None:

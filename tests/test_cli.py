@@ -318,10 +318,14 @@ def test_a_sqlite_file_in_a_missing_folder_is_one_line_naming_the_key_from_every
 
 
 def test_a_sqlite_queue_in_a_missing_folder_is_refused_as_the_store_is(tmp_path: Path) -> None:
-    """Before: the queue made the missing folder (and doctor said ✓) while the store refused its own."""
+    """Before: the queue made the missing folder (and doctor said ✓) while the store refused its own; serve
+    started with it."""
     config = write_config(tmp_path, "nodir.toml", queue_url=f"sqlite:///{tmp_path}/missing/q.db")
     line = f"bridge.queue_url: cannot create the SQLite queue in {tmp_path}/missing (No such file or directory)"
     doctor = socialdesk("doctor", "--config", config)
     assert f"✗ queue: {line}" in doctor.stdout.splitlines()
     assert not (tmp_path / "missing").exists()
     assert one_line_failure(socialdesk("worker", "--config", config, timeout=60)) == f"Error: {line}"
+    # serve checked the queue's driver only, and started: said before the port (1, which it could not bind)
+    assert one_line_failure(socialdesk("serve", "--config", config, "--port", "1", timeout=60)) == f"Error: {line}"
+    assert not (tmp_path / "missing").exists()
