@@ -55,6 +55,7 @@ class Answered:
     delivery: DeliveryOutcome
     ticket_id: str
     note: str
+    again_on: str | None = None  # the channel of an "unknown" found re-applying (:func:`_again`): counted by tell
 
 
 def answer(
@@ -79,9 +80,17 @@ def answer(
     return _send(rt, event, thread, ticket_id, verdict)
 
 
-def tell(rt: Runtime, answered: Answered) -> None:
+def tell(rt: Runtime, answered: Answered, *, took: bool) -> None:
     """The agent's note, once the send's outcome is recorded. Best effort: the message is sent and recorded, and
-    the agent sees the customer's side anyway; a crash before it loses this note only."""
+    the agent sees the customer's side anyway; a crash before it loses this note only. An outcome the record did
+    not take (``took`` False: a re-applied event's "unknown", :func:`_again`, for a row the stalled worker that
+    sent it recorded meanwhile) is neither noted nor counted: the row, that worker's note and metric stand."""
+    if not took:
+        log.info("bot %s on ticket %s: recorded meanwhile by the worker that sent it, no note",
+                 what(answered.delivery.comment_id), answered.ticket_id)  # fmt: skip
+        return
+    if answered.again_on is not None:
+        metrics.bot_message(answered.again_on, _step(answered.delivery.comment_id)[0], "unknown")
     _note(rt, answered.ticket_id, answered.note)
 
 
@@ -122,17 +131,17 @@ def _again(rt: Runtime, event: SocialEvent, ticket_id: str, own: BotStep) -> Ans
     """This message had its answer before (the event is applied again after a crash): nothing is sent. One still
     "sending" was cut off between its "sending" row and the record of its outcome (the worker held the thread's
     lease, as this one does now): the customer may or may not have it, so it is "unknown" and the agent is told
-    to check, as an agent's reply found so is (:mod:`bridge.outbound`); it stayed "sending" for ever."""
+    to check, as an agent's reply found so is (:mod:`bridge.outbound`); it stayed "sending" for ever. The note
+    and the metric wait for the record (:func:`tell`): a stalled holder may have recorded it meanwhile."""
     if own.status != DeliveryStatus.SENDING:
         log.info("no bot answer for %s: this message had its answer before", messages.key_shown(event.thread_key))
         return None
     step, _ = _step(own.comment_id)
     log.warning("bot %s for %s: cut off while sending, not known whether it was sent", step,
                 messages.key_shown(event.thread_key))  # fmt: skip
-    metrics.bot_message(event.channel, step, "unknown")
     reason = "the bridge stopped while sending it"
     unknown = DeliveryOutcome(rt.helpdesk.name, own.comment_id, DeliveryStatus.UNKNOWN, event.platform, error=reason)
-    return Answered(unknown, ticket_id, messages.bot_stopped_note(what(own.comment_id)))
+    return Answered(unknown, ticket_id, messages.bot_stopped_note(what(own.comment_id)), again_on=event.channel)
 
 
 def what(comment: str) -> str:

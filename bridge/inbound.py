@@ -124,7 +124,7 @@ def _apply(rt: Runtime, pending: PendingEvent) -> bool:
     new_ticket = (rt.helpdesk.name, changes["ticket_id"]) if "ticket_id" in changes else None
     if outcome.ignored:
         log.info("inbox %d (%s) ignored: %s", row_id, messages.key_shown(event.thread_key), outcome.ignored)
-    rt.store.finish_event(
+    took = rt.store.finish_event(
         row_id,
         event.thread_key,
         ignored=outcome.ignored,
@@ -134,11 +134,11 @@ def _apply(rt: Runtime, pending: PendingEvent) -> bool:
         **changes,
     )
     metrics.event_finished(event.platform, outcome.ignored)
-    _after_record(rt, outcome)
+    _after_record(rt, outcome, took)
     return True
 
 
-def _after_record(rt: Runtime, outcome: Outcome) -> None:
+def _after_record(rt: Runtime, outcome: Outcome, took: bool) -> None:
     """What waits for the event's record: the bot's note to the agent, under the pauses read with the thread's
     context (no store read per call). A crash here loses the note only: the send's outcome is recorded. A bug
     here (a helpdesk answer the connector cannot read) is logged, never raised: the event is recorded already,
@@ -147,7 +147,7 @@ def _after_record(rt: Runtime, outcome: Outcome) -> None:
         return
     try:
         with rt.policy.known_pauses(outcome.pauses):
-            bot.tell(rt, outcome.said)
+            bot.tell(rt, outcome.said, took=took)
     except Exception as e:  # the traceback for a bug; a database error's own text would quote the row
         log.error("the bot's note for ticket %s failed: %s", outcome.said.ticket_id, describe(e),
                   exc_info=not hasattr(e, "orig"))  # fmt: skip

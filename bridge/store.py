@@ -628,24 +628,26 @@ class Store:
     def finish_event(
         self, row_id: int, thread_key: str, *, ignored: str | None = None, new_ticket: tuple[str, str] | None = None,
         written: Written | None = None, records: Records | None = None, **thread_changes: Any,
-    ) -> None:  # fmt: skip
+    ) -> bool:  # fmt: skip
         """An inbox event's outcome (done, or ignored with the reason) and what it changed on its thread, in
         one transaction (one commit); ``new_ticket`` (helpdesk, ticket id): a ticket the thread did not
         have, linked to it for good; ``written``: a customer message's write to the helpdesk, for the figures;
-        ``records``: rows learned on the way and not written yet (:class:`Records`)."""
+        ``records``: rows learned on the way and not written yet (:class:`Records`). False when the send's
+        outcome in ``records`` did not take (an "unknown" for a row another worker recorded meanwhile,
+        :func:`_finish_delivery`): the caller's note and metric about it would contradict the row."""
         status = InboxStatus.DONE if ignored is None else InboxStatus.IGNORED
         values: dict[str, Any] = {"status": status, "last_error": ignored}
         if written is not None:
             values.update(ticket_at=written.ticket_at, opens_episode=written.opens_episode,
                           sentiment=written.sentiment, no_answer=written.no_answer)  # fmt: skip
         with self.begin() as conn:
-            if records is not None:
-                _write_records(conn, records, time.time())
+            took = _write_records(conn, records, time.time()) if records is not None else True
             conn.execute(sa.update(inbox).where(inbox.c.id == row_id).values(**values))
             if thread_changes:
                 _update_thread(conn, thread_key, thread_changes)
             if new_ticket is not None:
                 _link_ticket(conn, *new_ticket, thread_key)
+        return took
 
     def link_ticket(self, helpdesk: str, ticket_id: str, thread_key: str) -> None:
         with self.begin() as conn:
@@ -941,7 +943,7 @@ class Store:
         transaction; None otherwise."""
         outcome = DeliveryOutcome(helpdesk, comment_id, DeliveryStatus(status), platform, tuple(message_ids), error)
         with self.begin() as conn:
-            return _finish_delivery(conn, outcome, time.time(), author_kind=author_kind)
+            return _finish_delivery(conn, outcome, time.time(), author_kind=author_kind).first_response
 
     def waiting_episodes(self, channel: str | None, *, limit: int, with_text: bool) -> list[WaitingRow]:
         """Threads (of ``channel``, or all) whose current episode waits for its first human reply, longest
@@ -1280,7 +1282,8 @@ class Records:
     delivery: DeliveryOutcome | None = None  # the outcome of a send the event made (the bot's answer, bridge.bot)
 
 
-def _write_records(conn: Connection, records: Records, now: float) -> None:
+def _write_records(conn: Connection, records: Records, now: float) -> bool:
+    """Writes ``records``; False when its send's outcome did not take (:func:`_finish_delivery`)."""
     if records.claim is not None:
         insert_ignoring_duplicates(conn, threads, [_thread_row(*records.claim, now)])
     if records.identity is not None:
@@ -1289,16 +1292,24 @@ def _write_records(conn: Connection, records: Records, now: float) -> None:
         _cache_crm(conn, *records.crm, now)
     if records.ack is not None:
         insert_ignoring_duplicates(conn, auto_acks, [records.ack])
-    if records.delivery is not None:
-        _finish_delivery(conn, records.delivery, now)
+    return records.delivery is None or _finish_delivery(conn, records.delivery, now).took
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What recording a delivery's outcome did: whether the row took it, and the first-response time (seconds)
+    when it was the episode's first human reply delivered (:meth:`Store.finish_delivery`)."""
+
+    took: bool
+    first_response: float | None = None
 
 
 def _finish_delivery(
     conn: Connection, outcome: DeliveryOutcome, now: float, *, author_kind: AuthorKind | None = None
-) -> float | None:
+) -> Finished:
     """:meth:`Store.finish_delivery` in ``conn``'s transaction. "Unknown" replaces "sending" only: a worker that
     found the row "sending" and took it for cut off (its lease expired under a stalled holder) must not overwrite
-    the outcome and platform ids the holder recorded meanwhile."""
+    the outcome and platform ids the holder recorded meanwhile (``took`` False then)."""
     delivered: dict[str, Any] = {"delivered_at": now} if outcome.status == DeliveryStatus.SENT else {}
     if author_kind is not None:
         delivered["author_kind"] = author_kind
@@ -1318,7 +1329,7 @@ def _finish_delivery(
     sent = [{"platform": outcome.platform, "message_id": m, "delivery_id": delivery_id, "sent_at": now}
             for m in outcome.message_ids]  # fmt: skip
     insert_ignoring_duplicates(conn, sent_messages, sent)
-    return first_response
+    return Finished(row is not None, first_response)
 
 
 def _thread_row(event: SocialEvent, helpdesk: str, now: float) -> dict[str, Any]:
