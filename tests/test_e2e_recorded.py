@@ -18,6 +18,7 @@ from tests.support import settle
 
 PSID = "987654321432"  # the customer of restfb's recorded Messenger deliveries: one thread for all
 META_PAGES = (b"12345654332", b"682498302938465", b"1234567890321", b"<PAGE_ID>", b"PAGE_ID")
+VISITOR = {"id": "8423678347823", "name": "John Doe"}  # the visitor of restfb's feed-post-add-25.json
 TELEGRAM_COMPOSED = "telegram/telegram_messages.COMPOSED.json"
 TELEGRAM_CASES = [case for case in json.loads(fixture_bytes(TELEGRAM_COMPOSED)) if case != "_comment"]
 
@@ -31,7 +32,18 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 def meta_payload(name: str) -> Any:
     """A recorded Meta payload addressed to the stack's page / Instagram account (ids and placeholders
-    replaced); an event recorded without its envelope is wrapped in Messenger's."""
+    replaced); an event recorded without its envelope is wrapped in Messenger's. ``file.json@visitor``: the
+    page's own feed change of that capture made by a visitor instead (restfb recorded the page's only)."""
+    name, _, visitor = name.partition("@")
+    payload = _meta_payload(name)
+    if visitor:
+        value = payload["entry"][0]["changes"][0]["value"]
+        value.pop("sender_name", None)
+        value.update(sender_id=int(VISITOR["id"]), **({"from": VISITOR} if "from" in value else {}))
+    return payload
+
+
+def _meta_payload(name: str) -> Any:
     raw = fixture_bytes(f"meta/{name}")
     for page in META_PAGES:
         raw = raw.replace(page, PAGE_ID.encode())
@@ -115,7 +127,11 @@ FIRST: dict[str, tuple[str, ...]] = {
 def every_inbound_fixture() -> set[str]:
     """The payloads a platform posts to the bridge, as kept in tests/fixtures (a new file must be added below)."""
     files = {f"{p.parent.name}/{p.name}" for d in ("meta", "x", "telegram") for p in (FIXTURES / d).glob("*.json")}
-    return (files - {TELEGRAM_COMPOSED}) | {f"{TELEGRAM_COMPOSED}#{case}" for case in TELEGRAM_CASES}
+    visitors = {f"meta/{name}@visitor" for name in VISITOR_VARIANTS}
+    return (files - {TELEGRAM_COMPOSED}) | {f"{TELEGRAM_COMPOSED}#{case}" for case in TELEGRAM_CASES} | visitors
+
+
+VISITOR_VARIANTS = ("feed_comment_photo.json", "feed_comment_video.json", "feed_status_photos.json")
 
 
 def public(words: str) -> str:
@@ -131,6 +147,13 @@ NO_TICKET = "in a thread without a ticket"
 #: then (after a "…") what follows somewhere after
 EXPECTED: dict[str, list[str]] = {
     "meta/feed_comment_edited.json": [ignored("facebook feed change by the page")],  # sender_id is the page
+    "meta/feed_comment_photo.json": [ignored("facebook feed change by the page")],
+    "meta/feed_comment_photo.json@visitor": [public("and the next one\n[image] https://scontent-fra3-1.xx.fbcdn.net/")],
+    "meta/feed_comment_video.json": [ignored("facebook feed change by the page")],
+    "meta/feed_comment_video.json@visitor": [public("and the next one\n[video] https://example.fbcdn.net/video.mp4")],
+    "meta/feed_status_photos.json": [ignored("facebook feed change by the page")],
+    "meta/feed_status_photos.json@visitor": [public("This is just a short test message\n[image] https://scontent-frt3"
+                                                    "-1.xx.fbcdn.net/exampleimage1.png\n[image] …exampleimage3.png")],
     "meta/feed_comment_hide.json": [ignored(f"facebook comment hidden by the page {NO_TICKET}")],
     "meta/feed_comment_unhide.json": [ignored(f"facebook comment shown again by the page {NO_TICKET}")],
     "meta/feed_post_edit.json": [f"note: The customer edited their Facebook message ({PAGE_ID}_7293787835232#edit:"
@@ -144,6 +167,9 @@ EXPECTED: dict[str, list[str]] = {
     "meta/messenger_delivery.json": [ignored("messenger delivery receipt")],
     "meta/messenger_location.json": [public("[location] https://maps.google.com/?q=12.34,43.21")],
     "meta/messenger_message_isdeleted.json": ["note: The customer removed their Messenger message (message_id#"],
+    "meta/messenger_message_edit.json": [public("[edited] hello, world!")],  # its original never arrived
+    "meta/messenger_quick_reply.json": [public("quick reply text")],
+    "meta/messenger_sticker.json": [public("(no text)\n[image] https://scontent.xx.fbcdn.net/sticker.png")],
     "meta/messenger_message_isunsupported.json": [public("[unsupported message type]")],
     "meta/messenger_optin.json": [ignored("messenger opt-in")],
     "meta/messenger_pass_thread_control.json": ["note: Messenger handover: control of this conversation was passed"],

@@ -125,10 +125,13 @@ _DONE = {"hide": "hidden", "unhide": "shown again", "remove": "removed"}
 
 
 def _media(value: dict[str, Any], item: str) -> tuple[Attachment, ...]:
-    """What a feed change links to: a comment's or a status's ``photo`` or ``photos``; the ``link`` of a photo,
-    video or shared-link post (restfb's recorded ``feed-photo-add-message.json``, ``feed-video-add.json``)."""
+    """What a feed change links to: a comment's or a status's ``photo``, ``photos`` or ``video`` (a comment
+    with a video carries its URL in ``video``, restfb's recorded ``feed-comment-add-with-video.json``: it was
+    left out, and the agent saw the comment's words without the video); the ``link`` of a photo, video or
+    shared-link post (restfb's recorded ``feed-photo-add-message.json``, ``feed-video-add.json``)."""
     photos = value.get("photos")
     found = [(url, "image") for url in [value.get("photo"), *(photos if isinstance(photos, list) else [])]]
+    found.append((value.get("video"), "video"))
     if item in _LINKED:
         found.append((value.get("link"), _LINKED[item]))
     return tuple(
