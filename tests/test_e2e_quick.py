@@ -303,16 +303,10 @@ def test_a_worker_whose_last_write_fails_after_the_bots_send_sends_nothing_twice
     and the bot its answer by the digest; nothing is sent or opened twice. The answer it finds "sending" was cut
     off: it stayed so for ever, no agent told; it is "unknown", and one note tells the agent to check."""
     with bot(tmp_path, "zendesk", "facebook") as (stack, rt):
-        Customer(stack, "facebook").writes("Hi, what are your opening hours?")
-        [key] = {str(r["thread_key"]) for r in stack.store.rows("inbox", status="pending")}
-        _execute(stack, "CREATE TRIGGER dies BEFORE UPDATE OF status ON inbox WHEN NEW.status = 'done' "
-                        "BEGIN SELECT RAISE(ABORT, 'the worker died'); END")  # fmt: skip
-        with pytest.raises(sa.exc.DatabaseError, match="the worker died"):
-            inbound.process_thread(rt, key, "w")
+        key = _dies_after_the_bots_send(stack, rt)
         ticket = one_ticket(stack)["id"]
         before = (len(stack.meta.sent_messages), notes(stack, ticket))
         assert before[0] == 1 and [d["status"] for d in stack.store.rows("deliveries")] == ["sending"]
-        _execute(stack, "DROP TRIGGER dies")
         unknown = _bot_unknown("answer")
         assert inbound.process_thread(rt, key, "w") == 1
         told = messages.bot_stopped_note("answer hours")
@@ -494,13 +488,7 @@ def test_a_send_recorded_meanwhile_gets_no_unknown_note_or_metric(tmp_path: Path
     to check an answer the customer has. The holder's record is made on the worker's own connection just before
     its delivery update (an engine event on the real store, as a commit in between would land)."""
     with bot(tmp_path, "zendesk", "facebook") as (stack, rt):
-        Customer(stack, "facebook").writes("Hi, what are your opening hours?")
-        [key] = {str(r["thread_key"]) for r in stack.store.rows("inbox", status="pending")}
-        _execute(stack, "CREATE TRIGGER dies BEFORE UPDATE OF status ON inbox WHEN NEW.status = 'done' "
-                        "BEGIN SELECT RAISE(ABORT, 'the worker died'); END")  # fmt: skip
-        with pytest.raises(sa.exc.DatabaseError, match="the worker died"):
-            inbound.process_thread(rt, key, "w")
-        _execute(stack, "DROP TRIGGER dies")
+        key = _dies_after_the_bots_send(stack, rt)
         ticket, unknown = one_ticket(stack)["id"], _bot_unknown("answer")
         before = notes(stack, ticket)
         with _recorded_first(stack, "UPDATE deliveries SET status = 'sent', message_ids = '[\"m.1\"]'"):
@@ -508,6 +496,19 @@ def test_a_send_recorded_meanwhile_gets_no_unknown_note_or_metric(tmp_path: Path
         assert [(d["status"], d["message_ids"]) for d in stack.store.rows("deliveries")] == [("sent", '["m.1"]')]
         assert (notes(stack, ticket), _bot_unknown("answer")) == (before, unknown)
         assert [r["status"] for r in stack.store.rows("inbox")] == ["done"]
+
+
+def _dies_after_the_bots_send(stack: Stack, rt: Runtime) -> str:
+    """A customer's message whose worker dies at its last write, after the bot's send (a trigger refuses it): the
+    event stays pending, the bot's row "sending". Returns the thread's key."""
+    Customer(stack, "facebook").writes("Hi, what are your opening hours?")
+    [key] = {str(r["thread_key"]) for r in stack.store.rows("inbox", status="pending")}
+    _execute(stack, "CREATE TRIGGER dies BEFORE UPDATE OF status ON inbox WHEN NEW.status = 'done' "
+                    "BEGIN SELECT RAISE(ABORT, 'the worker died'); END")  # fmt: skip
+    with pytest.raises(sa.exc.DatabaseError, match="the worker died"):
+        inbound.process_thread(rt, key, "w")
+    _execute(stack, "DROP TRIGGER dies")
+    return key
 
 
 def _bot_unknown(step: str) -> float:
