@@ -169,7 +169,7 @@ EXPECTED: dict[str, list[str]] = {
     "meta/messenger_message_isdeleted.json": ["note: The customer removed their Messenger message (message_id#"],
     "meta/messenger_message_edit.json": [public("[edited] hello, world!")],  # its original never arrived
     "meta/messenger_quick_reply.json": [public("quick reply text")],
-    "meta/messenger_sticker.json": [public("(no text)\n[image] https://scontent.xx.fbcdn.net/sticker.png")],
+    "meta/messenger_sticker.json": [public("(no text)\n[sticker] https://scontent.xx.fbcdn.net/sticker.png")],
     "meta/messenger_message_isunsupported.json": [public("[unsupported message type]")],
     "meta/messenger_optin.json": [ignored("messenger opt-in")],
     "meta/messenger_pass_thread_control.json": ["note: Messenger handover: control of this conversation was passed"],

@@ -104,5 +104,14 @@ def attachments(items: Any) -> tuple[Attachment, ...]:
         url = url or (item.get("url") if isinstance(item, dict) else None)
         if isinstance(url, str) and url.startswith(("http://", "https://")):
             title = payload.get("title") if isinstance(payload, dict) else None
-            found.append(Attachment(url=url, kind=str(item.get("type", "file")), name=text(title)))
+            found.append(Attachment(url=url, kind=_kind(item, payload), name=text(title)))
     return tuple(found)
+
+
+def _kind(item: dict[str, Any], payload: Any) -> str:
+    """The attachment's type; a sticker sent as an ``image`` with a ``sticker_id`` (restfb's recorded
+    messaging-message-sticker.json; Meta's messages webhook reference: the older shape, sent until
+    Aug 30, 2026 beside the newer ``sticker`` type) is a sticker, not a picture the customer took."""
+    if isinstance(payload, dict) and payload.get("sticker_id") is not None:
+        return "sticker"
+    return str(item.get("type", "file"))
