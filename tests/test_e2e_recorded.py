@@ -1,7 +1,8 @@
 """Every recorded inbound payload of ``tests/fixtures`` (see fixtures/SOURCES.md), signed as its platform signs
-it, posted to a running bridge's webhook and taken through the worker to the Zendesk simulator: what a customer
-wrote reaches a ticket, and anything else is recorded ignored with its reason. The other tests parse these
-files or stop at the inbox; only this one follows each to its end, where a word can still be lost."""
+it, posted to a running bridge's webhook and taken through the worker to the Zendesk and the Freshdesk
+simulators: what a customer wrote reaches a ticket, and anything else is recorded ignored with its reason. The
+other tests parse these files or stop at the inbox; only this one follows each to its end, where a word can
+still be lost."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.stack import IG_ID, PAGE_ID, X_USER, Stack
+from sandbox.stack import HELPDESKS, IG_ID, PAGE_ID, X_USER, Stack
 from tests.conftest import FIXTURES, fixture_bytes
 from tests.support import settle
 
@@ -23,10 +24,11 @@ TELEGRAM_COMPOSED = "telegram/telegram_messages.COMPOSED.json"
 TELEGRAM_CASES = [case for case in json.loads(fixture_bytes(TELEGRAM_COMPOSED)) if case != "_comment"]
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
+@pytest.fixture(params=HELPDESKS)
+def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """A bridge with every platform of these payloads, writing to Zendesk, then to Freshdesk."""
     platforms = ("facebook", "instagram", "whatsapp", "x", "telegram")
-    with Stack(tmp_path, platforms=platforms) as running:
+    with Stack(tmp_path, platforms=platforms, helpdesk=request.param) as running:
         yield running
 
 
