@@ -1389,13 +1389,9 @@ _UNHEARD = (DeliveryStatus.HELD, DeliveryStatus.REJECTED, DeliveryStatus.FAILED)
 
 
 def _agent_replied_since(conn: Connection, thread_key: str, since: float) -> bool:
-    query = sa.select(deliveries.c.id).where(
-        deliveries.c.thread_key == thread_key,
-        deliveries.c.comment_created_at >= math.floor(since),
-        deliveries.c.author_kind == AuthorKind.HUMAN,  # neither an ack nor the bot's quick answers
-        deliveries.c.status.not_in(_UNHEARD),
-    )
-    return conn.execute(query.limit(1)).first() is not None
+    """A person's reply the customer heard was written at or after ``since`` (to the second)."""
+    latest = _human_reply_at(conn, thread_key)
+    return latest is not None and latest >= math.floor(since)
 
 
 def _bot_state(conn: Connection, thread_key: str, since: float, mine: str) -> BotState:
@@ -1414,10 +1410,10 @@ def _bot_state(conn: Connection, thread_key: str, since: float, mine: str) -> Bo
 
 
 def _human_reply_at(conn: Connection, thread_key: str) -> float | None:
-    """When the thread's latest person's reply the customer heard was written (as :func:`_agent_replied_since`)."""
+    """When the thread's latest person's reply the customer heard was written (None: none yet)."""
     query = sa.select(sa.func.max(deliveries.c.comment_created_at)).where(
         deliveries.c.thread_key == thread_key,
-        deliveries.c.author_kind == AuthorKind.HUMAN,
+        deliveries.c.author_kind == AuthorKind.HUMAN,  # neither an ack nor the bot's quick answers
         deliveries.c.status.not_in(_UNHEARD),
     )
     latest = conn.execute(query).scalar()
