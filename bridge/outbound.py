@@ -6,7 +6,8 @@ called ("sending") and updated after ("sent" with the platform's ids, "failed", 
 
 * a row already there and finished → nothing to do (a repeated webhook never posts twice);
 * a row still "sending" found by the lease holder → a previous worker died mid-call: the outcome is
-  unknown, so the reply is *not* sent again; the ticket gets an internal note saying so;
+  unknown, so the reply is *not* sent again; the ticket gets an internal note saying so (unless that worker,
+  stalled rather than dead, recorded the outcome before the "unknown" was written: the row is then left as is);
 * a refused request (429, 5xx answered) → the row is dropped and the work retried later;
 * a reply that needs approval (:mod:`bridge.approvals`) → a ``held`` row and a note, nothing sent; once an
   approver tags the ticket, ``approved`` (then sent as above, in its turn) or ``rejected`` (never sent);
@@ -177,8 +178,9 @@ def _finish_sent(
                                 at=reply.created_at.timestamp(), author_kind=AuthorKind.SYSTEM)  # fmt: skip
         rt.store.finish_delivery(hd, comment, status="sent", platform=platform, message_ids=system)
     kind = AuthorKind.SYSTEM if system and not human else None
-    return rt.store.finish_delivery(hd, reply.comment_id, status="sent", platform=platform,
-                                    message_ids=human or system, error=note, author_kind=kind)  # fmt: skip
+    finished = rt.store.finish_delivery(hd, reply.comment_id, status="sent", platform=platform,
+                                        message_ids=human or system, error=note, author_kind=kind)  # fmt: skip
+    return finished.first_response
 
 
 def _sent_from(delivery: Delivery, thread: ThreadRow, name: str) -> str | None:
@@ -192,12 +194,18 @@ def _sent_from(delivery: Delivery, thread: ThreadRow, name: str) -> str | None:
 def _settle(
     rt: Runtime, thread: ThreadRow, reply: AgentReply, status: str, note: str, sent: tuple[str, ...] = ()
 ) -> None:
-    """Finish a delivery that did not (fully, certainly) happen, then tell the agent on the ticket."""
-    log.warning("comment %s of ticket %s: %s", reply.comment_id, reply.ticket_id, status)
+    """Finish a delivery that did not (fully, certainly) happen, then tell the agent on the ticket. An "unknown"
+    for a row found "sending" that the worker which sent it (stalled past its lease) recorded meanwhile does not
+    take (:meth:`bridge.store.Store.finish_delivery`): that worker's record, note and metric stand, none here."""
     note = _with_attachments(note, reply) or note
-    rt.store.finish_delivery(
+    finished = rt.store.finish_delivery(
         rt.helpdesk.name, reply.comment_id, status=status, platform=thread.platform, message_ids=sent, error=note
     )
+    if not finished.took:
+        log.info("comment %s of ticket %s: recorded meanwhile by the worker that sent it, no note",
+                 reply.comment_id, reply.ticket_id)  # fmt: skip
+        return
+    log.warning("comment %s of ticket %s: %s", reply.comment_id, reply.ticket_id, status)
     metrics.reply_finished(thread.channel, status, None)
     _tell_agent(rt, reply, note)
 

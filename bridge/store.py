@@ -935,15 +935,15 @@ class Store:
     def finish_delivery(
         self, helpdesk: str, comment_id: str, *, status: str, platform: str, message_ids: Sequence[str] = (),
         error: str | None = None, author_kind: AuthorKind | None = None,
-    ) -> float | None:  # fmt: skip
+    ) -> Finished:  # fmt: skip
         """A delivery's outcome (``sent`` stamps ``delivered_at``; ``error``: the reason, or how it went out;
         ``author_kind``: who wrote what went out, when not the row's, e.g. a template sent instead of the reply).
-        Returns the first-response time (seconds, from the platform time of the thread's current episode's first
-        message) when this is the episode's first human reply delivered, recorded on the thread in the same
-        transaction; None otherwise."""
+        Returns whether the row took it ("unknown" replaces "sending" only, :func:`_finish_delivery`) and the
+        first-response time (seconds, from the platform time of the thread's current episode's first message) when
+        this is the episode's first human reply delivered, recorded on the thread in the same transaction."""
         outcome = DeliveryOutcome(helpdesk, comment_id, DeliveryStatus(status), platform, tuple(message_ids), error)
         with self.begin() as conn:
-            return _finish_delivery(conn, outcome, time.time(), author_kind=author_kind).first_response
+            return _finish_delivery(conn, outcome, time.time(), author_kind=author_kind)
 
     def waiting_episodes(self, channel: str | None, *, limit: int, with_text: bool) -> list[WaitingRow]:
         """Threads (of ``channel``, or all) whose current episode waits for its first human reply, longest

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 import requests
+import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 from bridge.config import Config
@@ -78,6 +79,25 @@ def step_runtime(stack: Stack, *, clock: WallClock | None = None, config: Config
     runtime = build_runtime(config or stack.config, store=stack.store)
     runtime.policy = RetryPolicy(runtime.policy.pauses, sleep=lambda _seconds: None, clock=clock or WallClock())
     return runtime
+
+
+@contextmanager
+def recorded_first(stack: Stack, sql: str) -> Iterator[None]:
+    """``sql`` runs once on the store's connection right before the first update that records a delivery
+    "unknown": another worker's record committed between this worker's read and its write."""
+    done: list[bool] = []
+
+    def first(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if not done and statement.startswith("UPDATE deliveries") and "unknown" in (parameters or ()):
+            done.append(True)
+            cursor.execute(sql)
+
+    sa.event.listen(stack.store.engine, "before_cursor_execute", first)
+    try:
+        yield
+    finally:
+        sa.event.remove(stack.store.engine, "before_cursor_execute", first)
+    assert done, "no delivery was recorded unknown"
 
 
 def tickets(stack: Stack) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from bridge.rows import BotState
 from sandbox.base import Fault
 from sandbox.stack import HELPDESKS, IG_ID, PAGE_ID, WA_PHONE_ID, Stack, channel_name, to_toml
 from tests.figfacts import stored_episodes
-from tests.support import WallClock, notes, one_ticket, step_runtime
+from tests.support import WallClock, notes, one_ticket, recorded_first, step_runtime
 from tests.test_e2e_acks import work
 
 FIELD = {"zendesk": "360000000777", "freshdesk": "cf_social_channel"}
@@ -491,7 +491,7 @@ def test_a_send_recorded_meanwhile_gets_no_unknown_note_or_metric(tmp_path: Path
         key = _dies_after_the_bots_send(stack, rt)
         ticket, unknown = one_ticket(stack)["id"], _bot_unknown("answer")
         before = notes(stack, ticket)
-        with _recorded_first(stack, "UPDATE deliveries SET status = 'sent', message_ids = '[\"m.1\"]'"):
+        with recorded_first(stack, "UPDATE deliveries SET status = 'sent', message_ids = '[\"m.1\"]'"):
             assert inbound.process_thread(rt, key, "w") == 1
         assert [(d["status"], d["message_ids"]) for d in stack.store.rows("deliveries")] == [("sent", '["m.1"]')]
         assert (notes(stack, ticket), _bot_unknown("answer")) == (before, unknown)
@@ -514,22 +514,3 @@ def _dies_after_the_bots_send(stack: Stack, rt: Runtime) -> str:
 def _bot_unknown(step: str) -> float:
     labels = {"channel": channel_name("facebook"), "step": step, "outcome": "unknown"}
     return metrics.SERIES.get_sample_value("socialdesk_bot_messages_total", labels) or 0.0
-
-
-@contextmanager
-def _recorded_first(stack: Stack, sql: str) -> Iterator[None]:
-    """``sql`` runs once on the store's connection right before the first update that records a delivery
-    "unknown": another worker's record committed between this worker's read and its write."""
-    done: list[bool] = []
-
-    def first(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if not done and statement.startswith("UPDATE deliveries") and "unknown" in (parameters or ()):
-            done.append(True)
-            cursor.execute(sql)
-
-    sa.event.listen(stack.store.engine, "before_cursor_execute", first)
-    try:
-        yield
-    finally:
-        sa.event.remove(stack.store.engine, "before_cursor_execute", first)
-    assert done, "no delivery was recorded unknown"

@@ -75,7 +75,7 @@ def test_the_thread_counts_a_reply_stamped_in_the_messages_second_as_the_figures
         )
     any_store.start_delivery(helpdesk="zendesk", comment_id="c1", ticket_id="1", thread_key="t1", at=asked - 0.7)
     answered = any_store.finish_delivery("zendesk", "c1", status="sent", platform="facebook", message_ids=["m"])
-    assert answered is not None and any_store.rows("threads")[0]["episode_answered_at"] is not None
+    assert answered.first_response is not None and any_store.rows("threads")[0]["episode_answered_at"] is not None
 
 
 def test_a_channel_and_rows_not_yet_written_to_the_helpdesk(any_store: Store) -> None:

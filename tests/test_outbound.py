@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bridge import inbound, outbound
+from bridge import inbound, metrics, outbound
 from bridge.inbound import MAX_ATTEMPTS
 from bridge.registry import Runtime
 from sandbox.base import Fault
-from sandbox.stack import HELPDESKS, PAGE_ID, WA_PHONE_ID, Stack
-from tests.support import notes, one_ticket, reply_and_notify, step_runtime
+from sandbox.stack import HELPDESKS, PAGE_ID, WA_PHONE_ID, Stack, channel_name
+from tests.support import notes, one_ticket, recorded_first, reply_and_notify, step_runtime
 
 NOTE_PATH = "/api/v2/tickets/"  # Zendesk writes an internal note with PUT /api/v2/tickets/{id}
 
@@ -94,6 +94,32 @@ def test_an_own_channel_reply_whose_answer_was_lost_is_sent_again_under_the_same
         assert len(calls) == rt.policy.attempts + 1
         assert {c.headers["Idempotency-Key"] for c in calls} == {outbound.reply_key("zendesk", comment_id)}
         assert [r["text"] for r in stack.web.received] == ["Under Billing."]
+
+
+def test_a_reply_found_sending_but_recorded_meanwhile_gets_no_unknown_note_or_metric(tmp_path: Path) -> None:
+    """A worker that finds an agent's reply "sending" takes it for cut off and records it "unknown". Should the
+    worker that sent it have stalled past its lease and then recorded "sent" between that read and that write,
+    the row keeps "sent" (the store's update takes "sending" only), but the "does not know whether" note and the
+    "unknown" count followed all the same: the agent told to check a reply the customer has."""
+    with Stack(tmp_path, start_worker=False) as stack:
+        rt = step_runtime(stack)
+        stack.meta.customer_message(PAGE_ID, psid="618", text="Where is my parcel?")
+        ticket = opened(stack, rt)
+        reply_and_notify(stack, ticket, "It left the depot today.")
+        [comment] = [c for c in stack.zendesk.comments(ticket) if c["body"] == "It left the depot today."]
+        stack.store.start_delivery(helpdesk="zendesk", comment_id=str(comment["id"]), ticket_id=str(ticket),
+                                   thread_key=one_ticket(stack)["external_id"], at=1.0)  # fmt: skip
+        unknown = _replies_failed("unknown")
+        with recorded_first(stack, "UPDATE deliveries SET status = 'sent', message_ids = '[\"m.1\"]'"):
+            sync(rt, ticket)
+        assert [(d["status"], d["message_ids"]) for d in stack.store.rows("deliveries")] == [("sent", '["m.1"]')]
+        assert (notes(stack, ticket), _replies_failed("unknown")) == ([], unknown)
+        assert stack.meta.sent_messages == [] and stack.store.counts("ticket_events") == {"done": 1}
+
+
+def _replies_failed(status: str) -> float:
+    labels = {"channel": channel_name("facebook"), "status": status}
+    return metrics.SERIES.get_sample_value("socialdesk_replies_failed_total", labels) or 0.0
 
 
 # -- work given up ----------------------------------------------------------------------------------------------------
