@@ -229,7 +229,7 @@ EXPECTED: dict[str, list[str]] = {
     "x/x_aaa_video_tweet.COMPOSED.json": [public("@XDevelopers the blender in action https://t.co/TLSTTOvvmP\n"
                                                  "[video] https://video.twimg.com/ext_tw_video/")],
     "x/x_direct_message_events.json": [public("Hello World!")],
-    "x/x_tweet_create_events.json": [],  # the account's own post (user = for_user_id): an echo, dropped unrecorded
+    "x/x_tweet_create_events.json": [ignored("x own post")],  # the account's own post (user = for_user_id): an echo
     "x/x_xaa_dm_received.json": [public("hello!")],
     "x/x_xaa_event_envelope.json": [ignored("x own post")],
     "x/x_xaa_like_create.json": [ignored("x like")],

@@ -221,8 +221,11 @@ def test_oauth1_signature_vector() -> None:
 
 
 def test_aaa_post_fixture_by_the_account_itself_is_an_echo(tmp_path: Path) -> None:
+    """Our own post is no customer's, and is recorded as ignored (not dropped without a trace), under a key of
+    its own: the post's id stays free for the thread a customer's reply to it joins (_stored_thread)."""
     payload = fixture_json("x/x_tweet_create_events.json")
-    assert parse_fixture(config_for(tmp_path, payload["for_user_id"]), payload) == []
+    [echo] = parse_all(config_for(tmp_path, payload["for_user_id"]), payload)
+    assert isinstance(echo, Ignored) and (echo.message_id, echo.reason) == ("own:1296887316556980230", "x own post")
 
 
 def test_aaa_post_fixture_from_a_customer(tmp_path: Path) -> None:
@@ -253,7 +256,17 @@ def test_aaa_dm_fixture(tmp_path: Path) -> None:
 
 def test_aaa_dm_sent_by_the_account_is_an_echo(tmp_path: Path) -> None:
     payload = fixture_json("x/x_direct_message_events.json")
-    assert parse_fixture(config_for(tmp_path, "3001969357"), {**payload, "for_user_id": "3001969357"}) == []
+    [echo] = parse_all(config_for(tmp_path, "3001969357"), {**payload, "for_user_id": "3001969357"})
+    assert isinstance(echo, Ignored) and (echo.message_id, echo.reason) == ("own:954491830116155396",
+                                                                             "x own direct message")  # fmt: skip
+
+
+def test_xaa_mention_by_the_account_itself_is_an_echo(tmp_path: Path) -> None:
+    """A mention X delivers for a post of ours (the support account's reply that names the main one, reply_from)."""
+    payload = fixture_json("x/x_xaa_post_mention_create.json")
+    payload["data"]["payload"]["author_id"] = BRAND
+    [echo] = parse_all(config_for(tmp_path, BRAND), payload)
+    assert isinstance(echo, Ignored) and (echo.message_id, echo.reason) == ("own:2080765813578191303", "x own post")
 
 
 def test_xaa_mention_fixture(tmp_path: Path) -> None:
@@ -879,6 +892,7 @@ def test_mention_in_reply_out_echo_dropped(sim: XSimulator, store: Store, shape:
         {**raw_config(), "channels": [x_channel_config(sim.url)]}, env={}).channel("acme-x")  # fmt: skip
     assert channel_config is not None
     channel = build_channel(channel_config)
+    before = {r["id"] for r in store.rows("inbox")}
     delivery = channel.send_reply(
         claimed_thread(store, event), "So sorry! DM us your order number.", now=datetime.now(UTC)
     )
@@ -888,6 +902,8 @@ def test_mention_in_reply_out_echo_dropped(sim: XSimulator, store: Store, shape:
     echo_body, echo_status = sim.deliveries[-1]
     assert echo_status == 200 and delivery.message_ids[0] in echo_body.decode()
     assert store.rows("inbox", platform="x", message_id=delivery.message_ids[0]) == []  # the echo is not a message
+    echoes = [r["last_error"] for r in store.rows("inbox", status="ignored") if r["id"] not in before]
+    assert echoes == ["x own post"]  # the echo is recorded, though (not dropped without a trace)
     follow_up = sim.customer_post(
         "thanks", user_id=CUSTOMER, username=CUSTOMER_HANDLE, in_reply_to=delivery.message_ids[0]
     )
@@ -909,6 +925,8 @@ def test_dm_in_reply_out(sim: XSimulator, store: Store) -> None:
     assert sim.sent_dms[-1]["participant_id"] == "3333"
     assert sim.wait_for_webhooks() and sim.deliveries[-1][1] == 200
     assert store.rows("inbox", platform="x", message_id=delivery.message_ids[0]) == []
+    [echo] = store.rows("inbox", platform="x", message_id=f"own:{delivery.message_ids[0]}")  # recorded, though
+    assert (echo["status"], echo["last_error"]) == ("ignored", "x own direct message")
 
 
 def test_crc_from_the_simulator(sim: XSimulator) -> None:

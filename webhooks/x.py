@@ -17,10 +17,10 @@ it, the quoted post linked (``[quoted post] <link>``). A direct message belongs 
 ``id_str`` is read, never the numeric ``id``; long posts are read in full (``extended_tweet.full_text``,
 ``note_tweet.text``); a video or GIF is linked to its best mp4, not its thumbnail.
 
-The account's own posts and messages (the bridge's echoes) are dropped, and so are the posts of the
-account that answers for it or that it answers for (``reply_from``: a support handle's reply that mentions
-the main handle comes back on the main channel too). Everything else that holds no
-customer's words is recorded as ignored with a reason (``socialdesk status`` counts them): reposts, a
+The account's own posts and messages (the bridge's echoes) are recorded as ignored, and so are the posts of
+the account that answers for it or that it answers for (``reply_from``: a support handle's reply that
+mentions the main handle comes back on the main channel too). So is everything else that holds no
+customer's words, each with a reason (``socialdesk status`` counts them): reposts, a
 quote without words of its own, likes, follows, blocks, mutes, typing indicators, read receipts, the
 account's own activity, deletions of posts no thread holds, events of an account no channel serves, and
 a revocation of the app's access, which is also logged as a warning and kept for ``socialdesk doctor``
@@ -54,6 +54,10 @@ POST_EVENTS = ("post.mention.create", "post.reply.create", "post.quote.create")
 Resolver = Callable[[str, str], str | None]  # (account id, post id) → thread id
 Event = SocialEvent | Ignored
 REVOKED = "x app access revoked"
+#: The account's own posts and messages (the echoes of the bridge's replies), recorded as ignored under
+#: ``own:<id>``: a customer's post or message is never stored under that key, and the post's own id stays free
+#: for :func:`_stored_thread`, which finds the thread a reply to it joins among the bridge's sent posts.
+OWN_POST, OWN_MESSAGE = "x own post", "x own direct message"
 NO_CHANNEL = "x event for an account with no channel"
 
 #: Account Activity arrays that hold no customer's words: the reason each item is recorded as ignored.
@@ -76,9 +80,9 @@ XAA_IGNORED = {
     "follow.unfollow": "x unfollow",
     "dm.read": "x direct message read",
     "dm.indicate_typing": "x typing indicator",
-    "post.create": "x own post",
+    "post.create": OWN_POST,
     "post.delete": "x own post deleted",
-    "dm.sent": "x own direct message",
+    "dm.sent": OWN_MESSAGE,
     # XChat messages are end-to-end encrypted: a customer's words the bridge cannot read
     "chat.received": "x encrypted chat message (unreadable)",
     "chat.sent": "x own encrypted chat message",
@@ -136,7 +140,7 @@ def parse(
     everyone: list[ChannelConfig] | None = None,
 ) -> Iterator[Event]:  # fmt: skip
     """Every customer event in an X webhook body for the channels we know, and what is recorded as ignored
-    (likes, follows, reposts, revocations...); the account's own posts and messages (echoes) dropped, and
+    (likes, follows, reposts, revocations...), the account's own posts and messages (echoes) among them, and
     those of the accounts linked to it by ``reply_from`` among ``everyone`` (all X channels; default
     ``configured``)."""
     if not isinstance(payload, dict):
@@ -243,12 +247,12 @@ class _Parser:
 
     # -- public posts ----------------------------------------------------------------------------------
 
-    def v1_post(self, tweet: dict[str, Any], channel: ChannelConfig) -> Event | None:
+    def v1_post(self, tweet: dict[str, Any], channel: ChannelConfig) -> Event:
         post_id = _required(tweet, "id_str")
         user = _dict(tweet, "user")
         author_id = _required(user, "id_str", "user.id_str")
-        if author_id in self.ours[channel.name]:
-            return None  # our own post: an echo of a reply
+        if author_id in self.ours[channel.name]:  # our own post: an echo of a reply
+            return _ignored(channel, f"own:{post_id}", OWN_POST, _v1_time(tweet))
         if "retweeted_status" in tweet:  # a repost says nothing of its own
             quoted = _dict(tweet, "retweeted_status").get("is_quote_status") is True
             return _ignored(channel, post_id, "x repost of a quote" if quoted else "x repost", _v1_time(tweet))
@@ -273,11 +277,11 @@ class _Parser:
             quote=quote,
         )  # fmt: skip
 
-    def v2_post(self, post: dict[str, Any], includes: dict[str, Any], channel: ChannelConfig) -> Event | None:
+    def v2_post(self, post: dict[str, Any], includes: dict[str, Any], channel: ChannelConfig) -> Event:
         post_id, author_id = _required(post, "id"), _required(post, "author_id")
         refs = [r for r in post.get("referenced_tweets") or [] if isinstance(r, dict)]
         if author_id in self.ours[channel.name]:
-            return None
+            return _ignored(channel, f"own:{post_id}", OWN_POST, _iso_time(post.get("created_at")))
         if any(r.get("type") == "retweeted" for r in refs):
             return _ignored(channel, post_id, "x repost", _iso_time(post.get("created_at")))
         note = _dict(post, "note_tweet")
@@ -317,7 +321,7 @@ class _Parser:
         )  # fmt: skip
 
     def guarded(
-        self, channel: ChannelConfig | None, item: Any, parse: Callable[[Any], Iterable[Event | None]]
+        self, channel: ChannelConfig | None, item: Any, parse: Callable[[Any], Iterable[Event]]
     ) -> Iterator[Event]:
         """``parse(item)``'s events for one item of a POST; an :class:`Unusable` item is recorded as ignored
         instead, under an id made from its content (a redelivery is recognised)."""
@@ -378,22 +382,22 @@ class _Parser:
     def _channel(self, user_id: Any) -> ChannelConfig | None:
         return self.by_account.get(str(user_id))
 
-    def _keep(self, event: Event | None) -> Iterator[Event]:
+    def _keep(self, event: Event) -> Iterator[Event]:
         if isinstance(event, SocialEvent):
             self.seen[event.message_id] = event.thread_id
-        if event is not None:
-            yield event
+        yield event
 
 
-def direct_message(message: dict[str, Any], users: dict[str, Any], channel: ChannelConfig) -> Event | None:
-    """A ``message_create`` event (same shape in both APIs) from a customer; None for our own."""
+def direct_message(message: dict[str, Any], users: dict[str, Any], channel: ChannelConfig) -> Event:
+    """A ``message_create`` event (same shape in both APIs) from a customer; our own recorded as ignored."""
     if message.get("type") != "message_create":
         at = platform_time(message.get("created_timestamp"))
         return _ignored(channel, f"dm:{_fingerprint(message)}", "x direct message event of another type", at)
     create = _dict(message, "message_create")
     sender = _required(create, "sender_id", "message_create.sender_id")
-    if sender == account_of(channel):
-        return None  # a message the account sent: the echo of our reply
+    if sender == account_of(channel):  # a message the account sent: the echo of our reply
+        at = platform_time(message.get("created_timestamp"))
+        return _ignored(channel, f"own:{_required(message, 'id')}", OWN_MESSAGE, at)
     data = _dict(create, "message_data")
     user = _dict(users, sender)
     user = _dict(user, "data") or user  # X Activity wraps users
