@@ -297,6 +297,19 @@ def test_ticket_validation(sim: FreshdeskSimulator, api: requests.Session, field
     assert (field, code) in [(e["field"], e["code"]) for e in answer["errors"]]
 
 
+def test_a_ticket_by_facebook_id_needs_that_contact(sim: FreshdeskSimulator, api: requests.Session) -> None:
+    """The reference (Create a Ticket): "A contact should exist with this facebook_id in Freshdesk". Unlike an
+    unknown email, phone or X handle, an unknown facebook_id makes no contact and no ticket."""
+    owner = new_contact(api, sim, "facebook:fb-ticket-1", facebook_id="fb-ticket-1")
+    contacts, tickets = len(sim.users), len(sim.tickets)
+
+    answer = post(api, sim, "/tickets", {"subject": "Hi", "description": "x", "facebook_id": "fb-nobody"}, 400)
+
+    assert [(e["field"], e["code"]) for e in answer["errors"]] == [("facebook_id", "invalid_value")]
+    assert (len(sim.users), len(sim.tickets)) == (contacts, tickets)
+    assert new_ticket(api, sim, email=None, facebook_id="fb-ticket-1")["requester_id"] == owner["id"]
+
+
 def test_update_list_and_deleted_tickets(sim: FreshdeskSimulator, api: requests.Session) -> None:
     ticket = new_ticket(api, sim, custom_fields={"cf_socialdesk_thread": "t:upd"})
     updated = api.put(f"{sim.url}/api/v2/tickets/{ticket['id']}", json={"status": 4}).json()

@@ -204,6 +204,16 @@ def ticket_errors(data: dict[str, Any], custom_fields: Sequence[str], *, creatin
     return errors + custom_field_errors(data.get("custom_fields", {}), custom_fields)
 
 
+def requester_errors(data: dict[str, Any], given: str, found: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A requester named by a contact field (reference, Create a Ticket): "A contact should exist with this
+    facebook_id in Freshdesk" (the other fields make a contact when none has the value). Best effort: the item's
+    message, worded as the requester_id one."""
+    errors = []
+    if given == "facebook_id" and found is None:
+        errors.append(error("facebook_id", "There is no contact matching the given facebook_id", "invalid_value"))
+    return errors
+
+
 def custom_field_errors(fields: Any, known: Sequence[str]) -> list[dict[str, Any]]:
     """Custom fields are named ``cf_...``; the simulator's are single-line text fields (255 characters)."""
     if not isinstance(fields, dict):

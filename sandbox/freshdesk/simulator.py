@@ -383,7 +383,9 @@ class FreshdeskSimulator(Simulator):
         return json_response(rec.render_ticket(ticket), 201, location)
 
     def _requester_of(self, data: dict[str, Any], errors: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """``requester_id``, else the contact with the given email, phone... (created when missing)."""
+        """``requester_id``, else the contact with the given email, phone... (created when missing, except by
+        ``facebook_id``; see :func:`~sandbox.freshdesk.records.requester_errors`). With ``requester_id`` and another
+        requester field, or two of them, the first wins: what Freshdesk does then is not documented."""
         if "requester_id" in data:
             requester = data["requester_id"]
             contact = self._contacts.get(requester) if isinstance(requester, int) else None
@@ -399,6 +401,7 @@ class FreshdeskSimulator(Simulator):
             errors.append(error("requester_id", message, "missing_field"))
             return None
         found = next((c for c in self._contacts.values() if c.get(given) == data[given]), None)
+        errors += rec.requester_errors(data, given, found)
         if found is None and not errors:
             found = self._new_contact({"name": data.get("name") or str(data[given]), given: data[given]})
         return found
