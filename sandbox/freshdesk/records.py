@@ -206,11 +206,14 @@ def ticket_errors(data: dict[str, Any], custom_fields: Sequence[str], *, creatin
 
 def requester_errors(data: dict[str, Any], given: str, found: dict[str, Any] | None) -> list[dict[str, Any]]:
     """A requester named by a contact field (reference, Create a Ticket): "A contact should exist with this
-    facebook_id in Freshdesk" (the other fields make a contact when none has the value). Best effort: the item's
-    message, worded as the requester_id one."""
+    facebook_id in Freshdesk" (the other fields make a contact when none has the value); "If the phone number is set
+    and the email address is not, then the name attribute is mandatory". Best effort: the facebook_id item's message
+    (worded as the requester_id one), and a null or blank name refused as a missing one."""
     errors = []
     if given == "facebook_id" and found is None:
         errors.append(error("facebook_id", "There is no contact matching the given facebook_id", "invalid_value"))
+    if data.get("phone") and not data.get("email") and not data.get("name"):
+        errors.append(missing("name"))
     return errors
 
 
