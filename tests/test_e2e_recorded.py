@@ -193,6 +193,7 @@ EXPECTED: dict[str, list[str]] = {
     "meta/meta_page_feed_comment.json": [ignored("facebook feed change by the page")],  # from.id is the page
     "meta/meta_page_feed_comment_remove.json": [ignored(f"facebook comment removed by the page {NO_TICKET}")],
     "meta/meta_page_feed_visitor_post.json": [public("Let's check this")],
+    "meta/whatsapp_image_no_caption.json": [public("(no text)\n[image] whatsapp-media:1013859600285441\n…— WhatsApp")],
     "meta/whatsapp_interactive_button_reply.json": [public("Opening hours")],
     "meta/whatsapp_status_failed.json": [ignored("receipt for a message the bridge did not send")],
     "meta/whatsapp_status_sent.json": [ignored("receipt for a message the bridge did not send")],

@@ -183,13 +183,14 @@ def test_the_channel_is_the_phone_number_not_the_business_account(tmp_path: Path
     [
         ({"type": "image", "image": {"caption": "the crack", "mime_type": "image/jpeg", "id": "1003"}},
          "the crack", [("image", "whatsapp-media:1003", None)]),
-        ({"type": "image", "image": {"mime_type": "image/jpeg", "id": "1004"}}, "[image]",
+        ({"type": "image", "image": {"mime_type": "image/jpeg", "id": "1004"}}, "",
          [("image", "whatsapp-media:1004", None)]),
+        ({"type": "image", "image": {"mime_type": "image/jpeg"}}, "[image]", []),
         ({"type": "document", "document": {"filename": "invoice.pdf", "mime_type": "application/pdf", "id": "7"}},
-         "[document]", [("document", "whatsapp-media:7", "invoice.pdf")]),
-        ({"type": "sticker", "sticker": {"mime_type": "image/webp", "id": "55", "animated": False}}, "[sticker]",
+         "", [("document", "whatsapp-media:7", "invoice.pdf")]),
+        ({"type": "sticker", "sticker": {"mime_type": "image/webp", "id": "55", "animated": False}}, "",
          [("sticker", "whatsapp-media:55", None)]),
-        ({"type": "audio", "audio": {"mime_type": "audio/ogg", "id": "56", "voice": True}}, "[audio]",
+        ({"type": "audio", "audio": {"mime_type": "audio/ogg", "id": "56", "voice": True}}, "",
          [("audio", "whatsapp-media:56", None)]),
         ({"type": "location", "location": {"latitude": 52.52, "longitude": 13.405, "name": "Shop", "address": "Main"}},
          "[location] Shop, Main https://maps.google.com/?q=52.52,13.405", []),
@@ -206,8 +207,8 @@ def test_the_channel_is_the_phone_number_not_the_business_account(tmp_path: Path
         ({"type": "hologram", "hologram": {"id": "1"}}, "[unsupported message type: hologram]", []),
         ({"type": "location", "location": {}}, "[unsupported message type: location]", []),
     ],
-    ids=["image", "image-no-caption", "document", "sticker", "voice", "location", "contacts", "list-reply", "button",
-         "order", "unsupported", "unsupported-named", "unknown-type", "empty-location"],
+    ids=["image", "image-no-caption", "image-no-id", "document", "sticker", "voice", "location", "contacts",
+         "list-reply", "button", "order", "unsupported", "unsupported-named", "unknown-type", "empty-location"],
 )  # fmt: skip
 def test_every_message_type_becomes_an_event(
     tmp_path: Path, message: dict[str, Any], text: str, attachments: list[tuple[str, str, str | None]]
@@ -530,7 +531,8 @@ def test_messages_and_the_statuses_of_our_reply_reach_the_inbox(
     event = SocialEvent.from_json(rows[photo.message_id]["payload"])
     assert event.text == "cracked" and event.author.phone == "+33612345678" and event.author.name == "Élodie"
     assert event.attachments == (Attachment(url=event.attachments[0].url, kind="image"),)
-    assert SocialEvent.from_json(rows[sticker.message_id]["payload"]).text == "[sticker]"
+    sent_sticker = SocialEvent.from_json(rows[sticker.message_id]["payload"])
+    assert (sent_sticker.text, [a.kind for a in sent_sticker.attachments]) == ("", ["sticker"])  # shown once
     [ours] = delivery.message_ids
     statuses = [SocialEvent.from_json(rows[f"{ours}#{s}"]["payload"]) for s in ("sent", "delivered")]
     assert all(s.kind == "status" and s.extra["target_id"] == ours for s in statuses)

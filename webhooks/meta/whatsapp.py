@@ -6,8 +6,9 @@ number and one customer: ``thread_id = "chat:<wa_id>"`` (or the business-scoped 
 webhook carries no phone number), and replies go to that same id.
 
 Every message type becomes an event: text as is; media (image, video, audio, document, sticker) as
-its caption, or ``[image]`` and so on without one, with an
-``Attachment(url="whatsapp-media:<media id>", kind=<type>)`` the agent can fetch through the Graph API;
+its caption (no text without one) with an ``Attachment(url="whatsapp-media:<media id>", kind=<type>)`` the
+agent can fetch through the Graph API, shown as ``[image] whatsapp-media:<id>`` (``[image]`` alone, as the text,
+should the media carry no id);
 location, contacts, buttons, lists and orders as a readable line (a tapped reply button's or list row's
 ``id`` kept in ``extra["pressed"]``: the bot's own buttons, :mod:`bridge.quick`); anything else as
 ``[unsupported message type: <type>]``, never a silent drop. A ``system`` message (the customer's
@@ -217,10 +218,13 @@ def _content(kind: str, message: dict[str, Any]) -> Content:
 
 
 def _media(kind: str, media: dict[str, Any]) -> Content:
+    """The caption (or no text) and the file, which the ticket shows as ``[image] whatsapp-media:<id>``: a
+    ``[image]`` text as well showed the label twice. Without a media id there is no file: ``[image]`` is the text."""
     media_id = text(media.get("id"))
-    caption = text(media.get("caption"))
-    files = (Attachment(url=f"whatsapp-media:{media_id}", kind=kind, name=text(media.get("filename"))),)
-    return caption or f"[{kind}]", files if media_id else ()
+    caption = text(media.get("caption")) or ""
+    if not media_id:
+        return caption or f"[{kind}]", ()
+    return caption, (Attachment(url=f"whatsapp-media:{media_id}", kind=kind, name=text(media.get("filename"))),)
 
 
 def _unsupported(kind: str, message: dict[str, Any]) -> str:
