@@ -845,12 +845,11 @@ class Store:
             paused = None if pauses is None else _pauses(conn, pauses)
             joined = _last_join(conn, f"{helpdesk}:{event.platform}:{author}") if joins else None
             key = event.thread_key
-            acks = None
-            if acks_since is not None:
-                acks = AckState(_latest_ack(conn, key), _agent_replied_since(conn, key, acks_since))
+            heard = _human_reply_at(conn, key) if acks_since is not None or bot is not None else None  # both read it
+            acks = None if acks_since is None else AckState(_latest_ack(conn, key), _replied_since(heard, acks_since))
             thread = ThreadRow.of(row) if row else None
             since = thread.earliest_episode_start(event.created_at.timestamp()) if thread else 0.0
-            bot_state = None if bot is None else _bot_state(conn, key, since, bot)
+            bot_state = None if bot is None else _bot_state(conn, key, since, bot, heard)
         return ThreadContext(
             echo=echo is not None,
             thread=thread,
@@ -1390,13 +1389,18 @@ _UNHEARD = (DeliveryStatus.HELD, DeliveryStatus.REJECTED, DeliveryStatus.FAILED)
 
 def _agent_replied_since(conn: Connection, thread_key: str, since: float) -> bool:
     """A person's reply the customer heard was written at or after ``since`` (to the second)."""
-    latest = _human_reply_at(conn, thread_key)
-    return latest is not None and latest >= math.floor(since)
+    return _replied_since(_human_reply_at(conn, thread_key), since)
 
 
-def _bot_state(conn: Connection, thread_key: str, since: float, mine: str) -> BotState:
+def _replied_since(human_reply_at: float | None, since: float) -> bool:
+    """The latest person's reply the customer heard (:func:`_human_reply_at`) was written at or after ``since``."""
+    return human_reply_at is not None and human_reply_at >= math.floor(since)
+
+
+def _bot_state(conn: Connection, thread_key: str, since: float, mine: str, human_reply_at: float | None) -> BotState:
     """The bot's messages on the thread written at or after ``since`` (to the second) and any whose comment id ends
-    with ``mine`` (one message's answer, whenever it was written), oldest first; the latest person's reply."""
+    with ``mine`` (one message's answer, whenever it was written), oldest first; with ``human_reply_at``, the latest
+    person's reply (:func:`_human_reply_at`, read once for the bot and the acks)."""
     recent = deliveries.c.comment_created_at >= math.floor(since)
     query = (
         sa.select(deliveries.c.comment_id, deliveries.c.comment_created_at, deliveries.c.status, deliveries.c.receipt)
@@ -1406,7 +1410,7 @@ def _bot_state(conn: Connection, thread_key: str, since: float, mine: str) -> Bo
     )  # fmt: skip
     steps = tuple(BotStep(str(r.comment_id), float(r.comment_created_at or 0.0), DeliveryStatus(r.status), r.receipt)
                   for r in conn.execute(query))  # fmt: skip
-    return BotState(steps, mine, _human_reply_at(conn, thread_key))
+    return BotState(steps, mine, human_reply_at)
 
 
 def _human_reply_at(conn: Connection, thread_key: str) -> float | None:

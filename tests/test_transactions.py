@@ -4,22 +4,28 @@ after (bridge.plan, bridge.inbound). Counted on the engine by bridge.transaction
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from bridge import inbound
+from bridge.events import SocialEvent
 from bridge.registry import Runtime
 from bridge.transactions import Counted, TransactionCount
 from sandbox.stack import PAGE_ID, Stack
 from tests.support import notes, step_runtime, tickets
-from tests.test_e2e_quick import bot
+from tests.test_e2e_quick import bot, quick
 
 FIRST_MESSAGE = 6  # the lease and its release, the pending events, the thread's context, before, after
 WITH_WRITE_BACK = 8
 FOLLOW_UP = 6
 BOT_ANSWERS = 7  # and the bot's "sending" row, written before its one send (test below)
+#: the thread's context read with acknowledgements and quick answers on: the echo, the thread, the requester, the
+#: CRM record, the latest ack, the bot's messages and the latest person's reply (which both read)
+CONTEXT_READS = 7
 CRM = {"vip_field": "account_type", "vip_values": ["Enterprise"], "crm_note": True, "write_back": True}
 RULES = [{"name": "refund", "when": {"keywords": ["refund"]}, "then": {"tags": ["billing"], "priority": "high"}}]
 
@@ -87,3 +93,35 @@ def test_a_message_the_bot_answers_stays_within_the_budget(tmp_path: Path) -> No
         assert all(stack.store.is_our_message("facebook", m["message_id"]) for m in stack.meta.sent_messages)
         assert max(first.total, asked.total, thanked.total) <= BOT_ANSWERS, (first, asked, thanked)
         assert unanswered.total <= FOLLOW_UP, unanswered
+
+
+def test_the_context_read_asks_for_the_latest_persons_reply_once(tmp_path: Path) -> None:
+    """With acknowledgements and quick answers both on, the acks (did a person reply since the quiet period?) and
+    the bot (is a person answering?) read the same thing: the thread's latest person's reply the customer heard.
+    The context read asked the store for it twice (8 SELECTs); it is asked once and shared."""
+    options = {"ack": ACK, "quick": quick("zendesk")}
+    with Stack(tmp_path, start_worker=False, channel_options=options) as stack:
+        stack.meta.customer_message(PAGE_ID, psid="8002", text="what are your opening hours?")
+        [row] = stack.store.rows("inbox")
+        event = SocialEvent.from_json(row["payload"])
+        read = selects(
+            stack.store.engine,
+            lambda: stack.store.load_thread_context(event, "zendesk", acks_since=0.0, bot=":0123456789abcdef"),
+        )
+        assert len(read) == CONTEXT_READS, read
+
+
+def selects(engine: sa.Engine, read: Callable[[], Any]) -> list[str]:
+    """The SELECT statements ``read`` executed on ``engine``."""
+    seen: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.lstrip().upper().startswith("SELECT"):
+            seen.append(sql)
+
+    sa.event.listen(engine, "before_cursor_execute", statement)
+    try:
+        read()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", statement)
+    return seen
