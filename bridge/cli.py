@@ -159,6 +159,7 @@ def worker(config_path: str | None, concurrency: int, metrics_port: int | None, 
     logs.setup(cfg)
     runtime = build_runtime(cfg)
     runtime.store.require_current()
+    _check_api_user(runtime)
     _prepare_rules(runtime)
     queue = Queue(make_huey(cfg.queue_url), lambda: runtime)
     waiting(queue.huey)
@@ -170,6 +171,19 @@ def worker(config_path: str | None, concurrency: int, metrics_port: int | None, 
     log.info("worker ready: queue %s, store %s, %s, concurrency %d", logs.masked_url(cfg.queue_url),
              logs.masked_url(cfg.database_url), _channels(cfg), concurrency)  # fmt: skip
     Worker(runtime, queue, concurrency=concurrency).run()
+
+
+def _check_api_user(runtime: Runtime) -> None:
+    """The helpdesk's API user must see every ticket: the worker looks a thread's ticket up as that user (crash
+    recovery, a reopen), and one hidden from it could be taken for deleted and opened again, a duplicate. Refused
+    here in one line, as ``doctor`` and ``setup`` refuse it (the helpdesk's ``ping``). The helpdesk unreachable
+    for a moment does not stop the start: the worker's work waits for it anyway, and ``doctor`` checks the user."""
+    try:
+        runtime.helpdesk.ping()
+    except BridgeError as e:
+        if not e.retryable:
+            raise
+        log.warning("%s: the API user not checked yet (%s); `socialdesk doctor` checks it", runtime.helpdesk.name, e)
 
 
 def _prepare_rules(runtime: Runtime) -> None:

@@ -16,6 +16,7 @@ from connectors.zendesk_setup import APPROVAL_TRIGGER_TITLE, APPROVE_MACRO, REJE
 from sandbox.stack import FRESHDESK_KEY, ZENDESK_EMAIL, ZENDESK_TOKEN, Stack, to_toml
 from tests.conftest import raw_config
 from tests.support import closed_port, socialdesk
+from tests.test_cli import one_line_failure
 from webhooks.app import create_app
 from webhooks.signatures import sign_zendesk
 
@@ -156,15 +157,17 @@ def test_doctor_passes_on_a_healthy_bridge_and_names_what_is_broken(stack: Stack
     assert off.returncode == 1 and f"✗ zendesk setup: not set up (update macro {APPROVE_MACRO!r}" in off.stdout
 
 
-def test_an_api_user_that_cannot_see_every_ticket_fails_doctor_and_setup(tmp_path: Path) -> None:
+def test_an_api_user_that_cannot_see_every_ticket_fails_doctor_and_setup_and_stops_the_worker(tmp_path: Path) -> None:
     """Zendesk answers "not found" about a ticket hidden from a restricted agent as about a deleted one, and the
     bridge opens a new ticket for a deleted one: doctor names the user, why, and what to change; setup stops
-    before any change."""
+    before any change; the worker, whose crash recovery looks tickets up as that user, does not start (it
+    started, and ran until a "not found" opened a duplicate or parked a message)."""
     restricted = {"api_user_role": "agent", "api_user_ticket_restriction": "groups"}
     with Stack(tmp_path, start_worker=False, zendesk=restricted) as stack:
         config = str(config_file(stack, tmp_path / "socialdesk.toml", webhook_secret="s3cret"))
         doctor = socialdesk("doctor", "--config", config)
         setup = socialdesk("setup", "zendesk", "--config", config)
+        worker = socialdesk("worker", "--config", config, timeout=30)
 
         assert stack.zendesk.webhooks == [] and stack.zendesk.triggers == []
     said = (f"✗ zendesk credentials: zendesk: {ZENDESK_EMAIL} is an agent restricted to the tickets of its groups: "
@@ -174,14 +177,15 @@ def test_an_api_user_that_cannot_see_every_ticket_fails_doctor_and_setup(tmp_pat
     assert doctor.returncode == 1 and said in doctor.stdout.splitlines()
     assert setup.returncode != 0 and "Traceback" not in setup.stderr
     assert "restricted to the tickets of its groups" in setup.stdout + setup.stderr
-    assert ZENDESK_TOKEN not in doctor.stdout + setup.stdout + setup.stderr
+    assert one_line_failure(worker) == said.replace("✗ zendesk credentials: ", "Error: ")
+    assert ZENDESK_TOKEN not in doctor.stdout + setup.stdout + setup.stderr + worker.stderr
 
 
 @pytest.mark.parametrize("scope", [2, 3])
 def test_a_freshdesk_agent_that_cannot_see_every_ticket_fails_doctor_and_setup(tmp_path: Path, scope: int) -> None:
     """As for Zendesk: a group or restricted agent may get "not found" about a ticket outside its scope, which the
     bridge would take for a deleted ticket and open a duplicate: doctor names the agent, why, and what to change;
-    setup prints no rule."""
+    setup prints no rule; the worker does not start."""
     with Stack(
         tmp_path, helpdesk="freshdesk", start_worker=False, freshdesk={"api_agent_ticket_scope": scope}
     ) as stack:
@@ -191,6 +195,7 @@ def test_a_freshdesk_agent_that_cannot_see_every_ticket_fails_doctor_and_setup(t
         path.write_text(to_toml(raw))
         doctor = socialdesk("doctor", "--config", str(path))
         setup = socialdesk("setup", "freshdesk", "--config", str(path))
+        worker = socialdesk("worker", "--config", str(path), timeout=30)
     scoped = {2: "has group access (the tickets of its groups and those assigned to it)",
               3: "has restricted access (only the tickets assigned to it)"}[scope]  # fmt: skip
     said = (f"✗ freshdesk credentials: freshdesk: bridge@socialdesk.test {scoped}: socialdesk needs an API user that "
@@ -200,7 +205,8 @@ def test_a_freshdesk_agent_that_cannot_see_every_ticket_fails_doctor_and_setup(t
     assert doctor.returncode == 1 and said in doctor.stdout.splitlines()
     assert setup.returncode != 0 and "Traceback" not in setup.stderr
     assert scoped in setup.stdout + setup.stderr and "Trigger webhook" not in setup.stdout
-    assert FRESHDESK_KEY not in doctor.stdout + setup.stdout + setup.stderr
+    assert one_line_failure(worker) == said.replace("✗ freshdesk credentials: ", "Error: ")
+    assert FRESHDESK_KEY not in doctor.stdout + setup.stdout + setup.stderr + worker.stderr
 
 
 def test_setup_telegram_registers_the_webhook_with_its_secret(tmp_path: Path) -> None:
