@@ -194,8 +194,11 @@ def mapped(rt: Runtime, lookup: Lookup | None, table: str) -> dict[str, str]:
     section = rt.config.salesforce
     if lookup is None or section is None or lookup.outcome != "found":
         return {}
-    mapping: Mapping[str, str] = section.get(table) or {}
-    values = lookup.fields
+    return filled(section.get(table) or {}, lookup.fields)
+
+
+def filled(mapping: Mapping[str, str], values: Mapping[str, str]) -> dict[str, str]:
+    """A mapping (CRM attribute → helpdesk field) filled from a record's ``values``; empty ones left out."""
     return {str(target): clip(values[source]) for source, target in mapping.items() if values.get(source)}
 
 

@@ -317,6 +317,8 @@ class ContactUpsert:
     # a live contact: take these tags (an earlier deletion pass's) off its user, and lift a suspension made
     # for ``suspended`` (each connector marks those with its own tag, so an agent's suspension stays)
     undelete: tuple[str, ...] = ()
+    #: the CRM's ``[salesforce] user_fields`` (user field key or contact field name → value): the sync owns them
+    user_fields: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -324,3 +326,4 @@ class ContactResult:
     external_id: str
     action: str  # created | updated | skipped (``update_only`` and no such user) | failed
     error: str | None = None
+    user_id: str | None = None  # the helpdesk user made or updated, where the helpdesk says

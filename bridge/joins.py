@@ -100,6 +100,11 @@ def identity_key(rt: Runtime, event: SocialEvent) -> str:
     return f"{rt.helpdesk.name}:{event.platform}:{event.author.id}"
 
 
+def contact_user_key(rt: Runtime, external_id: str) -> str:
+    """The ``identities`` key of a CRM Contact's helpdesk user: helpdesk:salesforce:ContactId (its external id)."""
+    return f"{rt.helpdesk.name}:{external_id}"
+
+
 def _shown(rt: Runtime, event: SocialEvent) -> str:
     return messages.key_shown(identity_key(rt, event))
 

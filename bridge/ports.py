@@ -272,6 +272,8 @@ class SyncContact(Protocol):
     phone: str | None
     modstamp: datetime
     deleted: bool
+    #: what a look-up of the Contact would say (:data:`CRM_FIELDS` names): ``[salesforce] user_fields`` maps them
+    fields: Mapping[str, str]
 
     @property
     def external_id(self) -> str:

@@ -9,7 +9,8 @@ Tables and the contract each one enforces:
                     workers can never open two tickets for it.
 * ``deliveries``    one row per helpdesk comment id, written before a reply is sent and after.
 * ``sent_messages`` the platform ids of everything we posted: their echoes are dropped.
-* ``identities``    social identity → helpdesk user id, so a chatty customer costs one lookup.
+* ``identities``    social identity → helpdesk user id, so a chatty customer costs one lookup; and a CRM
+                    Contact (``<helpdesk>:salesforce:<ContactId>``) → the user sync-contacts made or matched.
 * ``leases``        short per-thread leases: one worker at a time works on a thread.
 * ``pauses``        "do not call connector X before T" after a 429, shared by every worker.
 * ``dead_letters``  work that failed for good, with the reason; ``socialdesk replay`` re-runs it.
@@ -881,6 +882,13 @@ class Store:
     def remember_identity(self, key: str, user_id: str) -> None:
         with self.begin() as conn:
             _remember_identity(conn, key, user_id, time.time())
+
+    def remember_identities(self, users: Sequence[tuple[str, str]]) -> None:
+        """(key, helpdesk user id) pairs in one transaction (a sync's batch of Contacts' users)."""
+        now = time.time()
+        with self.begin() as conn:
+            for key, user_id in users:
+                _remember_identity(conn, key, user_id, now)
 
     def record_join(self, row: dict[str, Any], *, user_id: str | None) -> None:
         """One ``user_joins`` row and the identity's user (None: forgotten) in one transaction."""

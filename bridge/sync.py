@@ -2,6 +2,8 @@
 
 * Users are keyed by a stable external id (``salesforce:<ContactId>``): running twice updates, never
   duplicates.
+* The sync owns the user's CRM fields: ``[salesforce] user_fields`` filled from the Contact as a look-up of it
+  would fill them. The user it made or matched is remembered (``identities``, :func:`bridge.joins.contact_user_key`).
 * Incremental on the CRM's modification stamp with an *inclusive* cursor and an overlap, so records
   stamped in the same second as the last cursor are not missed; ids already handled in this run are
   skipped, so the overlap is not counted twice.
@@ -16,10 +18,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from bridge import enrich, joins
 from bridge.errors import ConfigError
 from bridge.events import ContactResult, ContactUpsert
 from bridge.ports import SyncContact
@@ -64,10 +67,12 @@ def sync_contacts(
     """Run one incremental sync (``full``: from the beginning); ``progress(n)`` after each batch."""
     if rt.crm is None:
         raise ConfigError("[salesforce]: required for sync-contacts")
-    on_delete = str(rt.config.salesforce.get("on_delete")) if rt.config.salesforce else "ignore"  # checked at load
+    section = rt.config.salesforce
+    on_delete = str(section.get("on_delete")) if section else "ignore"  # checked at load
     summary = SyncSummary()
     crm, report = rt.crm, progress or (lambda n: None)
-    _run(rt, CURSOR, lambda c: crm.contacts_since(c, batch_size=BATCH), _upsert, summary, dry_run, full, report)
+    live = _live_upsert((section.get("user_fields") if section else None) or {})
+    _run(rt, CURSOR, lambda c: crm.contacts_since(c, batch_size=BATCH), live, summary, dry_run, full, report)
     if on_delete != "ignore":
         deleted = _deleted_upsert(on_delete)
         _run(rt, DELETED_CURSOR, lambda c: crm.deleted_contacts_since(c, batch_size=BATCH), deleted, summary, dry_run,
@@ -96,6 +101,7 @@ def _run(
         if fresh and not dry_run:
             results = _push(rt, [to_upsert(c) for c in fresh])
             summary.add(results)
+            _remember_users(rt, results)
             if cursor_name == DELETED_CURSOR:
                 summary.deleted += sum(1 for r in results if r.action == "updated")
         if batch and not dry_run:
@@ -113,6 +119,23 @@ def _count_dry(summary: SyncSummary, cursor_name: str, count: int) -> None:
 
 def _push(rt: Runtime, contacts: list[ContactUpsert]) -> list[ContactResult]:
     return rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.upsert_contacts(contacts))
+
+
+def _remember_users(rt: Runtime, results: Sequence[ContactResult]) -> None:
+    """Each Contact's helpdesk user, where the helpdesk said which: a join then attaches the identity to it
+    without a user call of its own (:func:`bridge.joins.contact_user_key`)."""
+    users = [(joins.contact_user_key(rt, r.external_id), r.user_id) for r in results if r.user_id]
+    if users:
+        rt.store.remember_identities(users)
+
+
+def _live_upsert(user_fields: Mapping[str, str]) -> Callable[[SyncContact], ContactUpsert]:
+    """A live Contact as its user: with ``[salesforce] user_fields`` filled from it, since the sync owns them."""
+
+    def convert(contact: SyncContact) -> ContactUpsert:
+        return replace(_upsert(contact), user_fields=enrich.filled(user_fields, contact.fields))
+
+    return convert
 
 
 def _upsert(contact: SyncContact) -> ContactUpsert:

@@ -438,7 +438,9 @@ class ZendeskHelpdesk:
             return _contact_result(contact, {"error": "RecordInvalid", **_json_or_empty(response)})
         if response.status_code >= 400:
             raise _error_for(response)
-        return _contact_result(contact, {"status": "Created" if response.status_code == 201 else "Updated"})
+        user = _json_or_empty(response).get("user") or {}
+        status = "Created" if response.status_code == 201 else "Updated"
+        return _contact_result(contact, {"status": status, "id": user.get("id") if isinstance(user, dict) else None})
 
     def business_schedules(self) -> list[HelpdeskSchedule]:
         """``GET /api/v2/business_hours/schedules`` and each schedule's holidays (Zendesk's Schedules API)."""
@@ -643,6 +645,8 @@ def _raiser(e: Exception) -> Callable[[], requests.Response]:
 def _user_fields(contact: ContactUpsert) -> dict[str, Any]:
     fields: dict[str, Any] = {"external_id": contact.external_id, "name": contact.name}
     fields |= {k: v for k, v in (("email", contact.email), ("phone", contact.phone)) if v}
+    if contact.user_fields:
+        fields["user_fields"] = dict(contact.user_fields)  # the others the user has stay: Zendesk merges them
     if contact.suspended:
         fields["suspended"] = True
     tags = [*contact.tags, *([SUSPENDED_TAG] if contact.suspended else [])]
@@ -687,7 +691,8 @@ def _contact_result(contact: ContactUpsert, result: dict[str, Any] | None) -> Co
         return ContactResult(contact.external_id, "failed", str(reason or (result or {}).get("error") or
                                                                 "no result in the job")[:300])  # fmt: skip
     status = str(result.get("status") or result.get("action") or "").lower()
-    return ContactResult(contact.external_id, "created" if status.startswith("create") else "updated")
+    user_id = str(result["id"]) if result.get("id") is not None else None  # a job's results carry the user's id
+    return ContactResult(contact.external_id, "created" if status.startswith("create") else "updated", user_id=user_id)
 
 
 # -- small pure helpers ----------------------------------------------------------------------------------------

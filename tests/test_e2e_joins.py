@@ -326,6 +326,25 @@ def test_a_contact_not_synced_yet_gets_its_user_made_with_the_identity(stack: St
     assert row["action"] == "joined" and "facebook" in row["reason"] and "not attached" not in row["reason"]
 
 
+@pytest.mark.parametrize(("helpdesk", "bulk"), [("zendesk", False), ("zendesk", True), ("freshdesk", False)])
+def test_sync_contacts_writes_the_crm_user_fields_and_remembers_each_contacts_user(
+    tmp_path: Path, helpdesk: str, bulk: bool
+) -> None:
+    """The sync owns the synced user's CRM fields (``[salesforce] user_fields``), and the store keeps which user it
+    made or matched, from Zendesk's create_or_update answer or its bulk job's results (``id``)."""
+    zendesk = {"data_imports": True} if bulk else {}
+    stack = Stack(tmp_path, helpdesk=helpdesk, salesforce={}, zendesk=zendesk)
+    stack.salesforce_options = {"user_fields": {"account_name": stack.helpdesk.add_user_field("crm_account")}}
+    with stack:
+        assert stack.salesforce is not None
+        globex = stack.salesforce.add_account("Globex")
+        hank = stack.salesforce.add_contact("Hank Scorpio", Email="hank@globex.example", AccountId=globex)
+        user = synced(stack)[f"salesforce:{hank}"]
+        fields = user.get("user_fields") if helpdesk == "zendesk" else user.get("custom_fields")
+        assert (fields or {}).get(stack.salesforce_options["user_fields"]["account_name"]) == "Globex"
+        assert stack.store.identity(f"{helpdesk}:salesforce:{hank}") == str(user["id"])
+
+
 @pytest.mark.parametrize("shared", [False, True], ids=["one contact", "two contacts"])
 def test_a_phone_two_contacts_share_joins_neither(tmp_path: Path, shared: bool) -> None:
     """WhatsApp's number matched to a Contact's Phone: the customer's own (one Contact), or a line two Contacts

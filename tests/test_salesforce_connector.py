@@ -426,6 +426,16 @@ def test_contacts_since_pages_through_next_records_url(sim: SalesforceSimulator,
     assert sim.calls_to("GET", f"{DATA}/query")[0].headers["Sforce-Query-Options"] == "batchSize=200"
 
 
+def test_a_synced_contact_carries_what_a_look_up_says_of_it(sim: SalesforceSimulator, crm: SalesforceCrm) -> None:
+    """The sync writes the mapped ``user_fields`` a join wrote: the same fields, its Account's and its open Cases
+    among them, but for how a look-up matched (the sync matched nothing)."""
+    _, jane = seed_jane(sim)
+    [[row]] = list(crm.contacts_since(None))
+    looked_up = found(crm.lookup(platform="x", author=Author(id="1", email="jane@example.com"))).as_fields()
+    assert row.id == jane and row.fields == {k: v for k, v in looked_up.items() if k != "matched_by"}
+    assert (row.fields["account_type"], row.fields["open_cases"]) == ("Customer - Direct", "2")
+
+
 def test_cursor_boundary_same_second_records_are_neither_missed_nor_doubled(
     sim: SalesforceSimulator, crm: SalesforceCrm
 ) -> None:

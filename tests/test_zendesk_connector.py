@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -431,8 +432,10 @@ def test_upsert_contacts_reports_each_contact_alike_with_or_without_bulk_imports
     first = helpdesk.upsert_contacts(CONTACTS)
     second = helpdesk.upsert_contacts(CONTACTS[:1])  # the next batch
 
-    assert first == RESULTS and second == [ContactResult("salesforce:003A", "updated")]
     users = {u["external_id"]: u for u in sim.users}
+    ids = {external_id: str(u["id"]) for external_id, u in users.items()}  # each user made or updated, by id
+    assert first == [replace(r, user_id=ids.get(r.external_id)) for r in RESULTS]
+    assert second == [ContactResult("salesforce:003A", "updated", user_id=ids["salesforce:003A"])]
     assert "salesforce:003B" not in users
     assert (users["salesforce:003C"]["name"], users["salesforce:003C"]["tags"]) == ("Cy Renamed", ["vip"])
     assert (len(sim.calls_to("POST", BULK)), len(sim.calls_to("POST", ONE))) == (bulk_calls, one_calls)

@@ -389,6 +389,8 @@ class FreshdeskHelpdesk:
     def _upsert_contact(self, contact: ContactUpsert) -> ContactResult:
         fields: dict[str, Any] = {"name": contact.name}
         fields |= {k: v for k, v in (("email", contact.email), ("phone", contact.phone)) if v}
+        if contact.user_fields:
+            fields["custom_fields"] = dict(contact.user_fields)  # the contact's other fields stay (Update Contact)
         tags = list(contact.tags) + ([SUSPENDED_TAG] if contact.suspended else [])
         if tags:
             fields["tags"] = tags
@@ -397,8 +399,8 @@ class FreshdeskHelpdesk:
             if found is None and contact.update_only:
                 return ContactResult(contact.external_id, "skipped")
             if found is None:
-                self._create_contact({**fields, "unique_external_id": contact.external_id})
-                return ContactResult(contact.external_id, "created")
+                made = self._create_contact({**fields, "unique_external_id": contact.external_id})
+                return ContactResult(contact.external_id, "created", user_id=made)
             had = [str(t) for t in found.get("tags") or []]
             marks = {*contact.undelete, SUSPENDED_TAG}  # Freshdesk has no suspension: the tag is all there is
             if tags:  # a deletion's marks join the contact's own tags (a PUT replaces the list)
@@ -407,7 +409,7 @@ class FreshdeskHelpdesk:
                 fields["tags"] = [t for t in had if t not in marks]
             path = f"/api/v2/contacts/{found['id']}"
             self._api.json("PUT", path, "could not update the contact", json=fields)
-            return ContactResult(contact.external_id, "updated")
+            return ContactResult(contact.external_id, "updated", user_id=str(found["id"]))
         except errors.PermanentError as e:  # one bad contact must not stop the sync: reported in the summary
             return ContactResult(contact.external_id, "failed", e.message)
 

@@ -54,6 +54,7 @@ SOCIAL_MISSING = (
 DOMAIN = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*", re.IGNORECASE)
 RECORD_ID = re.compile(r"[A-Za-z0-9]{15}([A-Za-z0-9]{3})?")
 ObjectType = Literal["Contact", "Lead", "Account"]
+LOOKUP_ONLY = ("matched_by", "persona_id", "also_matched")  # what a look-up says of its match, not of the Contact
 
 
 class SalesforceCrm:
@@ -295,7 +296,8 @@ class SalesforceCrm:
         lost. Within one call every Contact appears once.
         """
         since = cursor - overlap if cursor else None
-        yield from self._rows(q.sync_query(since, deleted=False), deleted=False, batch_size=batch_size)
+        soql = q.sync_query(since, deleted=False, looked_up=q.contact_fields(self.fields, self.handle_field))
+        yield from self._rows(soql, deleted=False, batch_size=batch_size)
 
     def deleted_contacts_since(
         self, cursor: datetime | None, *, batch_size: int = 200, overlap: timedelta = SYNC_OVERLAP
@@ -315,12 +317,18 @@ class SalesforceCrm:
                 if raw["Id"] in seen:
                     continue
                 seen.add(raw["Id"])
-                batch.append(q.contact_row(raw, deleted=deleted))
+                batch.append(q.contact_row(raw, deleted=deleted, fields=None if deleted else self._as_looked_up(raw)))
                 if len(batch) == batch_size:
                     yield batch
                     batch = []
         if batch:
             yield batch
+
+    def _as_looked_up(self, raw: Mapping[str, Any]) -> dict[str, str]:
+        """A synced Contact's fields as a look-up names them, but for how a look-up matched (it matched none)."""
+        read = {k: v for k, v in raw.items() if k != "SystemModstamp"}  # the sync's cursor, not a look-up's field
+        fields = self._record("Contact", read, "persona", None).as_fields()
+        return {k: v for k, v in fields.items() if k not in LOOKUP_ONLY}
 
     # -- limits and health ------------------------------------------------------------------------------------
 

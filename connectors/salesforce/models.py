@@ -120,6 +120,9 @@ class ContactRow:
     account_name: str | None
     modstamp: datetime
     deleted: bool = False
+    #: what a look-up of this Contact says (:meth:`CustomerRecord.as_fields` names, but for what only a look-up
+    #: knows: how it matched); what ``[salesforce] user_fields`` maps onto the synced user
+    fields: dict[str, str] = field(default_factory=dict)
 
     @property
     def external_id(self) -> str:

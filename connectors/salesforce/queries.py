@@ -7,7 +7,7 @@ through :func:`connectors.salesforce.models.check_field_path` at configuration t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,9 +29,14 @@ def _unique(names: Iterable[str]) -> list[str]:
     return list(seen.values())
 
 
-def contact_select(config: FieldConfig, handle_field: str | None) -> str:
+def contact_fields(config: FieldConfig, handle_field: str | None) -> list[str]:
+    """What a look-up reads of a Contact (and of its Account), besides its open Cases."""
     base = ["Id", "Name", "Email", "Phone", "MobilePhone", "AccountId", *([handle_field] if handle_field else [])]
-    fields = _unique([*base, *config.contact, *(f"Account.{f}" for f in config.account)])
+    return _unique([*base, *config.contact, *(f"Account.{f}" for f in config.account)])
+
+
+def contact_select(config: FieldConfig, handle_field: str | None) -> str:
+    fields = contact_fields(config, handle_field)
     return f"SELECT {', '.join(fields)}, {OPEN_CASES} FROM Contact"  # noqa: S608 - names checked at config
 
 
@@ -74,9 +79,12 @@ def match_query(
     return f"{select} WHERE {' OR '.join(criteria)} ORDER BY LastModifiedDate DESC LIMIT {MATCH_LIMIT}"
 
 
-def sync_query(since: datetime | None, *, deleted: bool) -> str:
-    """Contacts by (SystemModstamp, Id), from ``since`` inclusive: records of the same second come again."""
-    fields = ", ".join(SYNC_FIELDS) + (", IsDeleted" if deleted else "")
+def sync_query(since: datetime | None, *, deleted: bool, looked_up: Sequence[str] = ()) -> str:
+    """Contacts by (SystemModstamp, Id), from ``since`` inclusive: records of the same second come again.
+    ``looked_up``: the fields a look-up reads (:func:`contact_fields`), read too with the open Cases, so that the
+    sync writes the user fields a join would; a deleted Contact's key and name are enough."""
+    names = _unique([*SYNC_FIELDS, *looked_up]) + (["IsDeleted"] if deleted else [])
+    fields = ", ".join(names) + (f", {OPEN_CASES}" if looked_up and not deleted else "")
     conditions = (["IsDeleted = true"] if deleted else []) + (
         [format_soql("SystemModstamp >= {}", since)] if since else []
     )
@@ -195,7 +203,7 @@ def parse_modstamp(value: Any) -> datetime:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def contact_row(raw: Mapping[str, Any], *, deleted: bool) -> ContactRow:
+def contact_row(raw: Mapping[str, Any], *, deleted: bool, fields: Mapping[str, str] | None = None) -> ContactRow:
     account = raw.get("Account") if isinstance(raw.get("Account"), Mapping) else {}
     return ContactRow(
         id=str(raw["Id"]),
@@ -208,6 +216,7 @@ def contact_row(raw: Mapping[str, Any], *, deleted: bool) -> ContactRow:
         account_name=account.get("Name") if account else None,
         modstamp=parse_modstamp(raw["SystemModstamp"]),
         deleted=deleted,
+        fields=dict(fields or {}),
     )
 
 
