@@ -3,7 +3,9 @@
 When the CRM identifies the author of a new thread by something the customer owns (a SocialPersona, their
 email, phone or handle field), the ticket's requester is the helpdesk user of that Contact: the one
 ``sync-contacts`` keys ``salesforce:<ContactId>`` (made here with that key, as the sync would, where it has not
-run yet). The social identity is attached to that user where the helpdesk has a place for it (Zendesk user
+run yet). The sync writes that user's CRM fields and remembers it in ``identities``: a join then attaches the
+identity to it with no user call (one found gone is forgotten, and found or made by its key). The social
+identity is attached to that user where the helpdesk has a place for it (Zendesk user
 identities, Freshdesk's contact fields) and remembered in ``identities``: the identity's later messages go
 straight to that user, with no CRM call. A name alone never joins: the CRM has to say which Contact.
 
@@ -35,6 +37,7 @@ from bridge.rows import LastJoin
 
 log = logging.getLogger(__name__)
 
+CRM = "salesforce"  # the platform part of a Contact user's external id and ``identities`` key
 #: What the CRM matched on, for a join: something the customer owns. A name is not among them.
 STRONG_MATCHES = frozenset({"persona", "email", "phone", "handle"})
 
@@ -171,8 +174,10 @@ def _join(rt: Runtime, event: SocialEvent, contact: Contact, profile: UserProfil
     key = identity_key(rt, event)
     before = rt.store.identity(key)  # socialdesk's own users are all there: identities are never pruned
     action, reason = Action.JOINED, f"Salesforce Contact {contact.id} matched by {contact.matched_by}"
-    in_place = _join_in_place(rt, event, contact, profile) if before is None else None
-    if in_place is not None:  # no user of its own to merge: the Contact's user and the identity in one write
+    # with a user of its own to merge, the Contact's user is confirmed by its user call first: a merge into a
+    # remembered user deleted since would be taken for one done before (merge_user's NotFound)
+    in_place = _without_user_call(rt, event, contact, profile) if before is None else None
+    if in_place is not None:  # no user of its own to merge: the Contact's user and the identity, no user call more
         target, attached = in_place
         reason += f"; {attached}"
     else:
@@ -189,14 +194,47 @@ def _join(rt: Runtime, event: SocialEvent, contact: Contact, profile: UserProfil
 
 
 def _contact_user(rt: Runtime, contact: Contact, profile: UserProfile | None) -> str:
-    """The Contact's user, found (or made) by the external id ``sync-contacts`` gives it, as the sync does."""
+    """The Contact's user, found (or made) by the external id ``sync-contacts`` gives it, as the sync does; and
+    remembered as the sync remembers it, for the Contact's next identity."""
     hd = rt.helpdesk
     who = Author(id=contact.id, name=contact.name, email=contact.email, phone=contact.phone)
     try:
-        return str(_call(rt, lambda: hd.ensure_requester(platform="salesforce", author=who, profile=profile)))
+        user = str(_call(rt, lambda: hd.ensure_requester(platform=CRM, author=who, profile=profile)))
     except RefusedFields:  # a malformed email in the CRM must not cost the message: the user without it
         bare = Author(id=contact.id, name=contact.name)
-        return str(_call(rt, lambda: hd.ensure_requester(platform="salesforce", author=bare, profile=profile)))
+        user = str(_call(rt, lambda: hd.ensure_requester(platform=CRM, author=bare, profile=profile)))
+    rt.store.remember_identity(contact_user_key(rt, f"{CRM}:{contact.id}"), user)
+    return user
+
+
+def _without_user_call(
+    rt: Runtime, event: SocialEvent, contact: Contact, profile: UserProfile | None
+) -> tuple[str, str] | None:
+    """The Contact's user with the identity, and what the record says of it, with no user call of its own:
+    Freshdesk's one write (:func:`_join_in_place`), else the user the store knows (:func:`_synced_user`)."""
+    if isinstance(rt.helpdesk, JoinsInPlace):
+        return _join_in_place(rt, event, contact, profile)
+    return _synced_user(rt, event, contact)
+
+
+def _synced_user(rt: Runtime, event: SocialEvent, contact: Contact) -> tuple[str, str] | None:
+    """The Contact's user as the store knows it (``sync-contacts`` or an earlier join), the identity attached to
+    it: no user call, since the sync writes the user's CRM fields. None when the store knows none, or when the
+    helpdesk no longer has it (deleted or merged since): forgotten, and the user found or made by its key."""
+    key = contact_user_key(rt, f"{CRM}:{contact.id}")
+    user = rt.store.identity(key)
+    if user is None:
+        return None
+    try:
+        joined = _attach_identity(rt, event, user)
+    except NotFound:
+        rt.store.forget_identity(key, user)
+        log.info("%s: user %s of Salesforce Contact %s is gone; found again by its key", _shown(rt, event), user,
+                 contact.id)  # fmt: skip
+        return None
+    if joined.attached is None and joined.refused is None:  # no identity call said the user is still there
+        return None
+    return user, _attached_text(joined)
 
 
 def _join_in_place(
@@ -242,13 +280,27 @@ def _merge_or_link(rt: Runtime, event: SocialEvent, before: str, target: str, co
 
 
 def _attach(rt: Runtime, event: SocialEvent, user_id: str) -> str:
+    try:
+        return _attached_text(_attach_identity(rt, event, user_id))
+    except NotFound:  # refused as any other refusal: the user was found or made by its key a moment ago
+        return _attached_text(_refused(rt, event, user_id))
+
+
+def _attach_identity(rt: Runtime, event: SocialEvent, user_id: str) -> JoinedUser:
+    """The identity given to the user, or refused (held by another user, an agent's say: the store's link carries
+    the join). Raises :class:`NotFound` when the helpdesk has no such user."""
     desk, author, platform = _desk(rt), event.author, event.platform
     try:
-        attached = _call(rt, lambda: desk.attach_identity(user_id, platform=platform, author=author))
-    except PermanentError:  # held by another user (an agent's, say): the store's link carries the join
-        log.warning("%s: the identity stays off user %s: the helpdesk refused it", _shown(rt, event), user_id)
-        return "identity not attached: the helpdesk refused it"  # its words may quote the value
-    return _attached_text(JoinedUser(user_id, attached))
+        return JoinedUser(user_id, _call(rt, lambda: desk.attach_identity(user_id, platform=platform, author=author)))
+    except NotFound:
+        raise
+    except PermanentError:
+        return _refused(rt, event, user_id)
+
+
+def _refused(rt: Runtime, event: SocialEvent, user_id: str) -> JoinedUser:
+    log.warning("%s: the identity stays off user %s: the helpdesk refused it", _shown(rt, event), user_id)
+    return JoinedUser(user_id, refused="refused")  # never the helpdesk's words: they may quote the value
 
 
 def _undo(rt: Runtime, event: SocialEvent, last: dict[str, Any], contact: Contact | None) -> None:

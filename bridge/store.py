@@ -890,6 +890,11 @@ class Store:
             for key, user_id in users:
                 _remember_identity(conn, key, user_id, now)
 
+    def forget_identity(self, key: str, user_id: str) -> None:
+        """Forget the key's user if it is still this one (the helpdesk no longer has it)."""
+        with self.begin() as conn:
+            conn.execute(sa.delete(identities).where(identities.c.key == key, identities.c.helpdesk_user_id == user_id))
+
     def record_join(self, row: dict[str, Any], *, user_id: str | None) -> None:
         """One ``user_joins`` row and the identity's user (None: forgotten) in one transaction."""
         key = str(row["identity_key"])

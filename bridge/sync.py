@@ -3,7 +3,8 @@
 * Users are keyed by a stable external id (``salesforce:<ContactId>``): running twice updates, never
   duplicates.
 * The sync owns the user's CRM fields: ``[salesforce] user_fields`` filled from the Contact as a look-up of it
-  would fill them. The user it made or matched is remembered (``identities``, :func:`bridge.joins.contact_user_key`).
+  would fill them. The user it made or matched is remembered (``identities``, :func:`bridge.joins.contact_user_key`)
+  so that a join attaches a social identity to it without a user call of its own.
 * Incremental on the CRM's modification stamp with an *inclusive* cursor and an overlap, so records
   stamped in the same second as the last cursor are not missed; ids already handled in this run are
   skipped, so the overlap is not counted twice.

@@ -206,6 +206,8 @@ class ZendeskHelpdesk:
         said = f"{identity['type']} identity"  # never the value: it is a phone number, a handle (user_joins, logs)
         try:
             self.api("POST", f"/api/v2/users/{_number(user_id)}/identities.json", {"identity": identity})
+        except errors.NotFound:  # no such user (deleted or merged since it was remembered): nothing to look at
+            raise
         except errors.PermanentError:  # taken: by this user already (an earlier attempt's, or another worker's)?
             if self._identity_id(user_id, identity) is None:
                 raise

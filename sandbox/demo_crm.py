@@ -4,8 +4,10 @@ social user.
 
 The Salesforce simulator runs beside the helpdesk's; the helpdesk simulator gets the custom fields the
 ``[salesforce]`` table maps (:data:`TICKET_FIELDS`, :data:`USER_FIELDS`) before the bridge starts. A new
-thread costs two helpdesk calls (the user's, the ticket's); a join costs one more on both (Zendesk: the identity;
-Freshdesk: the read of the synced contact), once per identity (:data:`JOINED_CALLS`), counted in the simulator's log.
+thread costs two helpdesk calls (the user's, the ticket's); a join costs two on Zendesk (the identity on the user
+the sync made and remembered, with the CRM's user fields written by the sync; the ticket) and three on Freshdesk
+(the read of the synced contact, one write, the ticket), once per identity (:data:`JOINED_CALLS`), counted in the
+simulator's log.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ Check = tuple[bool, str]
 TICKET_FIELDS = {"account_name": "crm account", "owner_name": "crm owner", "account_type": "crm tier",
                  "open_cases": "crm open cases", "url": "crm record"}  # fmt: skip
 USER_FIELDS = {"account_name": "crm_account"}
-#: a joined customer's first message: the user, the identity once, the ticket (Freshdesk: the known contact
-#: refuses the create, then takes the profile; the identity is read, then set)
-JOINED_CALLS = {"zendesk": 3, "freshdesk": 3}
+#: a joined customer's first message: Zendesk, the identity on the synced user, the ticket; Freshdesk, the synced
+#: contact read by its key, one write with the CRM's fields and the identity, the ticket
+JOINED_CALLS = {"zendesk": 2, "freshdesk": 3}
 KNOWN_PSID, KNOWN_TEXT = "7700456", "My espresso machine order is late again."
 STRANGER_PSID, STRANGER_TEXT = "7700789", "Hello, do you sell gift cards?"
 

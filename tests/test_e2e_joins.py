@@ -101,11 +101,7 @@ def joins(stack: Stack) -> list[dict[str, Any]]:
 
 #: A known customer's first message, joined to the synced Contact's user: the count may only go down.
 JOIN_CALLS = {
-    "zendesk": [
-        "POST /api/v2/users/create_or_update.json",
-        "POST /api/v2/users/N/identities.json",
-        "POST /api/v2/tickets.json",
-    ],
+    "zendesk": ["POST /api/v2/users/N/identities.json", "POST /api/v2/tickets.json"],
     "freshdesk": ["GET /api/v2/contacts", "PUT /api/v2/contacts/N", "POST /api/v2/tickets"],
 }
 
@@ -121,13 +117,13 @@ def test_a_contacts_message_lands_on_the_synced_user_with_the_identity_and_no_la
     ticket = stack.wait_for(lambda: tickets(stack) and tickets(stack)[0])
     assert ticket["requester_id"] == synced_user["id"]
     settle(stack)
-    # once per identity. Zendesk: the Contact's user with the CRM's profile, the identity (create_or_update
-    # applies `identities` only when it creates: the synced user exists), the ticket. Freshdesk: the synced contact
-    # read by its key (no upsert; the read shows its facebook_id), one PUT with the profile and the identity, the ticket
+    # once per identity. Zendesk: the identity on the user sync-contacts made and remembered (it wrote the CRM's
+    # user fields: no user call), the ticket. Freshdesk: the synced contact read by its key (no upsert; the read
+    # shows its facebook_id), one PUT with the profile and the identity, the ticket
     assert helpdesk_calls(stack, mark) == JOIN_CALLS[stack.helpdesk_name]
     assert len(stack.helpdesk.users) == count  # no social user made
     assert identity_of(stack, synced_user["id"]) == ["facebook:8101"]
-    assert crm_name(stack, synced_user["id"]) == "Hank Scorpio"  # the CRM's profile on it, in the user call
+    assert crm_name(stack, synced_user["id"]) == "Hank Scorpio"  # the CRM's fields on it
     [row] = joins(stack)
     assert row["action"] == "joined" and row["contact_id"] == hank and "matched by persona" in row["reason"]
 
@@ -306,7 +302,11 @@ def test_a_merge_whose_record_was_lost_is_recorded_on_the_retry(stack: Stack) ->
 
 #: A Contact sync-contacts has not run for yet: its user is made by the join.
 UNSYNCED_JOIN_CALLS = {
-    "zendesk": JOIN_CALLS["zendesk"],
+    "zendesk": [
+        "POST /api/v2/users/create_or_update.json",  # the Contact's user with the CRM's profile
+        "POST /api/v2/users/N/identities.json",  # create_or_update adds no identity to a user it updates
+        "POST /api/v2/tickets.json",
+    ],
     "freshdesk": ["GET /api/v2/contacts", "POST /api/v2/contacts", "POST /api/v2/tickets"],
 }
 
@@ -324,6 +324,8 @@ def test_a_contact_not_synced_yet_gets_its_user_made_with_the_identity(stack: St
     assert helpdesk_calls(stack, mark) == UNSYNCED_JOIN_CALLS[stack.helpdesk_name]
     [row] = joins(stack)
     assert row["action"] == "joined" and "facebook" in row["reason"] and "not attached" not in row["reason"]
+    if stack.helpdesk_name == "zendesk":  # remembered as the sync remembers it: the Contact's next identity, 2 calls
+        assert stack.store.identity(f"zendesk:salesforce:{hank}") == str(user["id"])
 
 
 @pytest.mark.parametrize(("helpdesk", "bulk"), [("zendesk", False), ("zendesk", True), ("freshdesk", False)])
@@ -343,6 +345,30 @@ def test_sync_contacts_writes_the_crm_user_fields_and_remembers_each_contacts_us
         fields = user.get("user_fields") if helpdesk == "zendesk" else user.get("custom_fields")
         assert (fields or {}).get(stack.salesforce_options["user_fields"]["account_name"]) == "Globex"
         assert stack.store.identity(f"{helpdesk}:salesforce:{hank}") == str(user["id"])
+
+
+def test_a_synced_user_deleted_since_is_found_again_by_its_key_one_user_one_ticket(tmp_path: Path) -> None:
+    """The user the store remembers for the Contact is gone (permanently deleted in Zendesk): the identity's 404
+    makes the join forget it and find or make the user by its key, as before the sync remembered users."""
+    with Stack(tmp_path, helpdesk="zendesk", salesforce={}) as stack:
+        hank = contact(stack)
+        persona(stack, "8111", hank)
+        gone = synced(stack)[f"salesforce:{hank}"]["id"]
+        stack.zendesk.delete_user_permanently(gone)
+        mark = len(stack.helpdesk.calls)
+        ticket = comment(stack, "8111", "still there?")
+        settle(stack)
+        user = users(stack)[f"salesforce:{hank}"]
+        assert user["id"] != gone and ticket["requester_id"] == user["id"]
+        assert [u["id"] for u in stack.helpdesk.users if u["role"] == "end-user"] == [user["id"]]
+        assert len(tickets(stack)) == 1 and identity_of(stack, user["id"]) == ["facebook:8111"]
+        assert helpdesk_calls(stack, mark) == [
+            "POST /api/v2/users/N/identities.json",  # 404: no such user
+            *UNSYNCED_JOIN_CALLS["zendesk"],
+        ]
+        assert stack.store.identity(f"zendesk:salesforce:{hank}") == str(user["id"])  # remembered again
+        [row] = joins(stack)
+        assert (row["action"], row["user_id"]) == ("joined", str(user["id"]))
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["one contact", "two contacts"])

@@ -37,6 +37,7 @@ class UsersMixin(Paging):
     _user_ids: Iterator[int]
     _users: dict[int, dict[str, Any]]
     _jobs: dict[str, dict[str, Any]]
+    _identities: dict[int, dict[str, Any]]  # IdentitiesMixin's
     _user_fields: Callable[[dict[str, Any], Any], dict[str, Any]]  # FieldsMixin's
     email_owner: Callable[[str], dict[str, Any] | None]  # IdentitiesMixin's
 
@@ -129,6 +130,16 @@ class UsersMixin(Paging):
             return self._new_user(fields), True
         self._apply_user(existing, fields)
         return existing, False
+
+    def delete_user_permanently(self, user_id: int | str) -> None:
+        """What an admin does with Delete User then Permanently Delete User (Users API: "Deleted users are not
+        recoverable"; the second call is the GDPR step): the user and its identities are gone, and every call
+        naming its id is answered 404 ``RecordNotFound``. Its tickets stay (Zendesk shows a placeholder
+        requester; the simulator keeps the id)."""
+        with self._lock:
+            del self._users[int(user_id)]
+            for identity_id in [i for i, v in self._identities.items() if v["user_id"] == int(user_id)]:
+                del self._identities[identity_id]
 
     def restrict_api_user(self, restriction: str | None) -> None:
         """What an admin sets on the API user's role (or, below Enterprise, its profile): which tickets it sees,
