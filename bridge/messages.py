@@ -135,6 +135,14 @@ def hidden_or_deleted(ticket_id: str, who: str, scope: str) -> str:
             "Give the API user access to all tickets, then replay")  # fmt: skip
 
 
+def hidden_or_never_opened(who: str, scope: str) -> str:
+    """A dead letter's reason: no live ticket carries the thread's key, looked for because an earlier attempt may
+    have opened it, by an API user that cannot see every ticket: it may be hidden from that user, and a new one
+    would duplicate it; once the user sees every ticket, a replay settles it."""
+    return (f"no live ticket of this thread was found, and the API user {who} {scope}: never opened, or hidden from "
+            "it? Give the API user access to all tickets, then replay")  # fmt: skip
+
+
 def edited_note(event: SocialEvent) -> str:
     if event.kind == "remove":
         return f"The customer removed their {where(event)} ({event.message_id}) on {event.channel}."

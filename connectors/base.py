@@ -217,3 +217,32 @@ def ticket_not_found(
         hidden = messages.hidden_or_deleted(ticket_id, user.who, user.narrower)
         return errors.NotFound(hidden, platform=platform, http_status=e.http_status, code=e.code)
     return errors.TicketDeleted(deleted, platform=platform, http_status=e.http_status, code=e.code)
+
+
+#: How long an API user's view of tickets is believed before it is asked again (:class:`RecentApiUser`), seconds.
+VIEW_TTL = 300.0
+
+
+class RecentApiUser:
+    """The API user as last asked (``fetch``: ``users/me``, ``agents/me``), asked again once ``ttl`` seconds old:
+    an outage's retries, each looking its ticket up first, ask it once, and a user narrowed later is seen in time."""
+
+    def __init__(self, fetch: Callable[[], ApiUser], *, clock: Callable[[], float], ttl: float = VIEW_TTL) -> None:
+        self._fetch, self._clock, self._ttl = fetch, clock, ttl
+        self._last: tuple[ApiUser, float] | None = None
+
+    def __call__(self) -> ApiUser:
+        now, last = self._clock(), self._last
+        if last is None or now - last[1] >= self._ttl:
+            last = self._last = (self._fetch(), now)
+        return last[0]
+
+
+def no_live_ticket(user: ApiUser, *, platform: str) -> None:
+    """``find_ticket`` found no live ticket for a thread key: believed only from an API user that sees every ticket.
+    It is asked whenever an earlier attempt may have opened the thread's ticket (an answer lost, a crash), and a
+    narrower user's list and search leave out the tickets hidden from it, that one among them: a new ticket would
+    duplicate it. Then :class:`~bridge.errors.NotFound` (a dead letter, replayable) saying why. The start of a
+    worker refuses such a user, but not one narrowed later, or not checked then (the helpdesk unreachable)."""
+    if user.narrower is not None:
+        raise errors.NotFound(messages.hidden_or_never_opened(user.who, user.narrower), platform=platform)

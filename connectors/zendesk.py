@@ -48,8 +48,10 @@ from bridge.schedules import HelpdeskSchedule
 from connectors.base import (
     ApiUser,
     RebasedSession,
+    RecentApiUser,
     attachment_names,
     call,
+    no_live_ticket,
     rate_limit_hook,
     retry_after_seconds,
     sees_every_ticket,
@@ -123,6 +125,7 @@ class ZendeskHelpdesk:
         oauth_token: str | None = None,
         session: requests.Session | None = None,
         timeout: float = 30,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if bool(api_token) == bool(oauth_token):
             raise errors.ConfigError("zendesk: set exactly one of api_token or oauth_token", platform=PLATFORM)
@@ -145,6 +148,7 @@ class ZendeskHelpdesk:
         self._per_thread = threading.local()
         self._per_thread.zenpy = self._new_zenpy()  # now: zenpy puts the credentials on the shared session
         self._bulk_imports = True  # until Zendesk says the account has them off (its default)
+        self._recent_user = RecentApiUser(self._api_user, clock=clock)  # what find_ticket finding nothing means
 
     @property
     def _zenpy(self) -> Zenpy:
@@ -262,7 +266,10 @@ class ZendeskHelpdesk:
                 if ticket.external_id == external_id and ticket.status not in ("closed", "deleted")
             ]
         newest = max(live, key=lambda ticket: (str(ticket.created_at or ""), int(ticket.id)), default=None)
-        return None if newest is None else TicketRef(id=str(newest.id), status=str(newest.status))
+        if newest is None:
+            no_live_ticket(self._recent_user(), platform=PLATFORM)  # a restricted agent's list leaves some out
+            return None
+        return TicketRef(id=str(newest.id), status=str(newest.status))
 
     def create_ticket(self, ticket: NewTicket) -> TicketRef:
         """Not idempotent: a timeout raises :class:`UnknownOutcome`; recover with :meth:`find_ticket`."""

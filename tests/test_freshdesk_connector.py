@@ -19,10 +19,12 @@ from bridge.ports import Helpdesk
 from bridge.registry import build_helpdesk
 from bridge.retry import RetryPolicy
 from bridge.store import Store
+from connectors.base import VIEW_TTL
 from connectors.freshdesk import FreshdeskHelpdesk, thread_key_value, to_html
 from sandbox.base import Fault
 from sandbox.freshdesk import FreshdeskSimulator
 from tests.conftest import fixture_bytes, fixture_json, raw_config
+from tests.support import WallClock
 
 KEY = "fd-api-key-not-a-real-one"
 FIELD = "cf_socialdesk_thread"
@@ -602,6 +604,38 @@ def test_a_404_is_a_deleted_ticket_only_for_an_agent_that_sees_every_ticket(scop
         scoped.scope_api_agent(1)  # an admin gave it global access
         with pytest.raises(errors.TicketDeleted):
             helpdesk.add_customer_comment(gone, requester_id=requester, body="hello?")
+
+
+@pytest.mark.parametrize("scope", [2, 3])
+def test_no_live_ticket_is_believed_only_from_an_agent_that_sees_every_ticket(scope: Any) -> None:
+    """As on Zendesk: ``find_ticket`` runs after a create whose answer was lost, and a group or restricted agent's
+    search and list leave out the tickets outside its scope, the one that create opened among them: None would
+    open a second one. NotFound then (a dead letter, saying why), the closed ticket once the agent has global access
+    and ``VIEW_TTL`` has passed (the agent is asked once in it)."""
+    with FreshdeskSimulator(api_key=KEY, api_agent_ticket_scope=scope) as scoped:
+        clock = WallClock()
+        helpdesk = make(scoped, clock=clock)
+        key = unique_key()
+        _, ticket_id = open_ticket(helpdesk, key)
+        found = helpdesk.find_ticket(key)
+        assert found is not None and found.id == ticket_id
+        assert scoped.calls_to("GET", "/api/v2/agents/me") == []
+        scoped.set_status(ticket_id, "closed")
+
+        with pytest.raises(errors.NotFound) as caught:
+            helpdesk.find_ticket(key)
+
+        line = str(caught.value)
+        assert "no live ticket of this thread was found, and the API user bridge@socialdesk.test has " in line
+        assert "hidden" in line and "access to all tickets" in line and key not in line
+        assert_no_key(caught.value)
+        scoped.scope_api_agent(1)  # an admin gave it global access
+        with pytest.raises(errors.NotFound):
+            helpdesk.find_ticket(key)  # believed for VIEW_TTL
+        clock.advance(VIEW_TTL)
+        found = helpdesk.find_ticket(key)
+        assert found is not None and (found.id, found.status) == (ticket_id, "closed")
+        assert len(scoped.calls_to("GET", "/api/v2/agents/me")) == 2
 
 
 # -- the API key's agent ---------------------------------------------------------------------------------------------

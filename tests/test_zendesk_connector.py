@@ -17,7 +17,7 @@ import requests
 
 from bridge import errors
 from bridge.events import Author, ContactResult, ContactUpsert, NewTicket, UserProfile
-from connectors.base import RebasedSession
+from connectors.base import VIEW_TTL, RebasedSession
 from connectors.zendesk import ZendeskHelpdesk
 from sandbox.base import Fault
 from sandbox.zendesk import ZendeskSimulator
@@ -326,6 +326,38 @@ def test_a_404_is_a_deleted_ticket_only_for_an_api_user_that_sees_every_ticket(r
         sim.restrict_api_user(None)  # an admin gave it access to all tickets
         with pytest.raises(errors.TicketDeleted):
             helpdesk.add_customer_comment(ticket_id, requester_id=requester, body="hello?")
+
+
+@pytest.mark.parametrize("restriction", ["groups", "assigned", "organization"])
+def test_no_live_ticket_is_believed_only_from_an_api_user_that_sees_every_ticket(restriction: Any) -> None:
+    """``find_ticket`` runs after a create whose answer was lost; a restricted agent's list leaves out the tickets
+    hidden from it, the one that create opened among them, and None would open a second one. NotFound then (a dead
+    letter, saying why; a live ticket found is still found), None once the user sees every ticket. The user is
+    asked once in ``VIEW_TTL``: each retry of an outage looks its ticket up first."""
+    with ZendeskSimulator(
+        email=EMAIL, api_token=TOKEN, api_user_role="agent", api_user_ticket_restriction=restriction
+    ) as sim:
+        clock = Clock()
+        helpdesk = ZendeskHelpdesk(url=sim.url, email=EMAIL, api_token=TOKEN, timeout=5, clock=clock)
+        requester = str(sim.agent_id)  # a restricted agent may not create end users
+        ticket_id = helpdesk.create_ticket(new_ticket(requester)).id
+        found = helpdesk.find_ticket("facebook:1:comment:9")
+        assert found is not None and found.id == ticket_id and sim.calls_to("GET", "/api/v2/users/me") == []
+        sim.set_status(ticket_id, "closed")
+
+        with pytest.raises(errors.NotFound) as caught:
+            helpdesk.find_ticket("facebook:1:comment:9")
+
+        line = str(caught.value)
+        assert f"no live ticket of this thread was found, and the API user {EMAIL} is an agent restricted" in line
+        assert "hidden" in line and "access to all tickets" in line and TOKEN not in line and "comment:9" not in line
+        sim.restrict_api_user(None)  # an admin gave it access to all tickets
+        with pytest.raises(errors.NotFound):
+            helpdesk.find_ticket("facebook:1:comment:9")  # believed for VIEW_TTL
+        clock.now += VIEW_TTL
+        assert helpdesk.find_ticket("facebook:1:comment:9") is None
+        assert helpdesk.find_ticket("facebook:1:comment:9") is None
+        assert len(sim.calls_to("GET", "/api/v2/users/me")) == 2
 
 
 # -- the API user ------------------------------------------------------------------------------------------------

@@ -31,7 +31,14 @@ from bridge.events import (
 )
 from bridge.ports import JoinedUser
 from bridge.schedules import HelpdeskSchedule
-from connectors.base import ApiUser, attachment_names, sees_every_ticket, ticket_not_found
+from connectors.base import (
+    ApiUser,
+    RecentApiUser,
+    attachment_names,
+    no_live_ticket,
+    sees_every_ticket,
+    ticket_not_found,
+)
 from connectors.business_hours import freshdesk_schedule
 from connectors.freshdesk.client import PLATFORM, FreshdeskApiError, FreshdeskClient
 from connectors.freshdesk.joins import join_contact_user as _join_in_place
@@ -107,6 +114,7 @@ class FreshdeskHelpdesk:
             clock=clock,
         )
         self.url = self._api.url
+        self._recent_user = RecentApiUser(self._api_user, clock=clock)  # what find_ticket finding nothing means
 
     def __repr__(self) -> str:
         return f"FreshdeskHelpdesk(url={self.url!r}, api_key='***', thread_key_field={self.thread_key_field!r})"
@@ -211,7 +219,10 @@ class FreshdeskHelpdesk:
         matches = {int(t["id"]): t for t in self._search_tickets(value) if self._carries(t, value)}
         if not matches or _ref(_newest(matches.values())).status in ("closed", "deleted"):
             matches |= {int(t["id"]): t for t in self._recent_tickets() if self._carries(t, value)}
-        return _ref(_newest(matches.values())) if matches else None
+        found = _ref(_newest(matches.values())) if matches else None
+        if found is None or found.status in ("closed", "deleted"):
+            no_live_ticket(self._recent_user(), platform=PLATFORM)  # a narrower agent's search leaves some out
+        return found
 
     def create_ticket(self, ticket: NewTicket) -> TicketRef:
         """Not idempotent: a timeout raises :class:`UnknownOutcome`; recover with :meth:`find_ticket`."""
