@@ -14,7 +14,8 @@ reply would go, unless an agent answered first or the platform's window closed m
 delivery like an agent's (comment id ``auto_ack:<id>``, so its echo is dropped and figures can tell it
 apart) and an internal note on the ticket tells the agent what the customer was told. A send whose outcome
 is unknown is never repeated: "sending" is set before the call and only a "due" row is ever sent; one cut
-off mid-call (the worker died) becomes "unknown" after ``ACK_SEND_TIMEOUT`` and a note tells the agent.
+off mid-call (the worker died) becomes "unknown" after ``ACK_SEND_TIMEOUT`` and a note tells the agent; one
+whose answer was lost (a timeout, a gateway's 5xx after the platform may have posted it) at once.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge import figures, messages, outbound, schedules, triage
+from bridge import figures, messages, notes, outbound, schedules, triage
 from bridge.calendars import Unknown
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, UnknownOutcome
 from bridge.events import AuthorKind, Delivery, SocialEvent, TicketRef
 from bridge.ports import SocialChannel
 from bridge.registry import Runtime
@@ -40,8 +41,8 @@ log = logging.getLogger(__name__)
 
 NOTE_PREFIX = "Sent automatically:"
 UNKNOWN_PREFIX = (
-    "An automatic acknowledgement may not have reached the customer: the bridge stopped while sending it, and"
-    " does not send it twice. It said:"
+    "An automatic acknowledgement may not have reached the customer: the bridge stopped while sending it, or the"
+    " platform's answer was lost, and it is not sent twice. It said:"
 )
 LIVE = ("due", "sending", "sent", "unknown", "unknown_noted")  # an episode with one of these has its acknowledgement
 
@@ -169,17 +170,20 @@ def _send(rt: Runtime, row: dict[str, Any]) -> int:
 
 
 def _tell_unknown(rt: Runtime, row: dict[str, Any]) -> int:
-    """An ack cut off mid-send: never sent again (it may have arrived), but the agent must know. A note the
-    helpdesk refuses now leaves the row ``unknown``, claimed again later."""
+    """An ack cut off mid-send, or whose answer was lost: never sent again (it may have arrived), but the agent must
+    know. A note the helpdesk refuses now leaves the row ``unknown``, claimed again later; one that may have been
+    written is not written again (:mod:`bridge.notes`)."""
     note = f"{UNKNOWN_PREFIX} {row['text']}"
     try:
-        rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(str(row["ticket_id"]), note))
+        notes.write_once(rt, str(row["ticket_id"]), note, what=f"the note on auto-ack {row['id']}")
     except BridgeError as e:
-        log.warning("the note on auto-ack %d, cut off mid-send, is owed: %s", row["id"], e)
+        log.warning("the note on auto-ack %d, whose send may not have gone out, is owed: %s", row["id"], e)
         return 0
     rt.store.set_ack(int(row["id"]), status="unknown_noted", when="unknown")
     log.warning(
-        "auto-ack %d for %s was cut off mid-send; its ticket is told", row["id"], messages.key_shown(row["thread_key"])
+        "auto-ack %d for %s may not have been sent; its ticket is told",
+        row["id"],
+        messages.key_shown(row["thread_key"]),
     )
     return 0
 
@@ -208,6 +212,11 @@ def _deliver(rt: Runtime, row: dict[str, Any], thread: ThreadRow, channel: Socia
     try:
         key = outbound.reply_key(hd, comment_id)
         delivery = rt.policy.call(channel.name, lambda: _sender(channel, thread, text, now, key))
+    except UnknownOutcome as e:  # the platform may have it (its answer was lost): as one cut off mid-send
+        log.warning("auto-ack %d for %s may have been sent: %s", row["id"], messages.key_shown(thread.key), e)
+        rt.store.finish_delivery(hd, comment_id, status="unknown", platform=thread.platform, error=e.message)
+        rt.store.set_ack(int(row["id"]), status="unknown", reason=e.message, when="sending")
+        return _tell_unknown(rt, row)
     except BridgeError as e:  # an ack is worth one try: late, it would promise what is no longer true
         log.warning("auto-ack %d for %s not sent: %s", row["id"], messages.key_shown(thread.key), e)
         rt.store.finish_delivery(hd, comment_id, status="failed", platform=thread.platform, error=e.message)

@@ -18,7 +18,7 @@ from typing import Any
 
 from bridge import messages
 from bridge.config import DEFAULT_CACHE_TTL
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, UnknownOutcome
 from bridge.events import SocialEvent
 from bridge.ports import TicketFields
 from bridge.registry import Runtime
@@ -230,7 +230,7 @@ def retry_thread(rt: Runtime, thread_key: str) -> bool:
         else:
             write_note(rt, thread_key, ticket_id, lookup, late=True)
     except BridgeError as e:
-        if e.retryable:
+        if e.retryable or isinstance(e, UnknownOutcome):  # maybe written: the next try looks for it first, above
             return _later(rt, thread, str(e))
         log.error("the CRM note for ticket %s cannot be written: %s", ticket_id, e)
         rt.store.update_thread(thread_key, enrichment=Enrichment.FAILED, enrichment_event=None)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from bridge import messages
+from bridge import messages, notes
 from bridge.approvals import ApprovalSettings, Facts, Plan, Planned, Step, answer, folded_tags, plan
 from bridge.errors import ConfigError
 from bridge.events import AgentReply, DeliveryStatus
@@ -121,7 +121,7 @@ def _answerer(rt: Runtime, ticket_id: str, facts: Facts) -> Facts:
 def _note_refusal(rt: Runtime, ticket_id: str, decided: Plan) -> None:
     note = messages.approval_refused_note(", ".join(decided.clear_tags), decided.refused)
     log.warning("approver's answer on ticket %s ignored: %s", ticket_id, decided.refused)
-    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
+    notes.write_once(rt, ticket_id, note, what="the approval refusal note")
 
 
 def _statuses(store: Store, helpdesk: str, comment_ids: Sequence[str]) -> tuple[dict[str, str], dict[str, float]]:

@@ -54,6 +54,7 @@ from bridge import (
     joins,
     messages,
     metrics,
+    notes,
     plan,
     requesters,
     triage,
@@ -403,33 +404,15 @@ def _routed_to_people(rt: Runtime, write: Callable[[Routing], TicketRef], routin
     fixed the rule and replayed it."""
     hd = rt.helpdesk
     try:
-        return rt.policy.call(hd.name, lambda: _once(write, routing))
+        return rt.policy.call(hd.name, lambda: write(routing))
     except PermanentError as e:
         if not _refused_as_invalid(e) or not (routing.group_id or routing.assignee_id or routing.brand_id):
             raise
         log.warning("%s refused the rules' routing (%s): written without group, assignee and brand", hd.name, e)
         unrouted = replace(routing, group_id=None, assignee_id=None, brand_id=None)
-        ticket = rt.policy.call(hd.name, lambda: _once(write, unrouted))
+        ticket = rt.policy.call(hd.name, lambda: write(unrouted))
         triage.write_note(rt, ticket.id, messages.routing_refused_note(e.message))
         return ticket
-
-
-#: 5xx answers a gateway gives after the helpdesk may have applied the write: a proxy's 502, a 504 after its own
-#: timeout, Cloudflare's 520-527, a 500 mid-write. 503 (the helpdesk's "not now", with Retry-After) is not one.
-_MAYBE_APPLIED = frozenset({500, 502, 504, *range(520, 528)})
-
-
-def _once(write: Callable[[Routing], TicketRef], routing: Routing) -> TicketRef:
-    """``write``, whose 5xx that may have been applied is an :class:`UnknownOutcome`: the policy retried it in
-    the same call, and a proxy's 502 after Zendesk or Freshdesk made the ticket (or the comment) made it twice.
-    Unknown, the event is postponed and its next attempt looks for what it wrote first."""
-    try:
-        return write(routing)
-    except Unavailable as e:
-        if e.http_status not in _MAYBE_APPLIED:
-            raise
-        message = f"{e.message}: the helpdesk may have written it"
-        raise UnknownOutcome(message, platform=e.platform, http_status=e.http_status) from e
 
 
 def _refused_as_invalid(e: PermanentError) -> bool:
@@ -453,8 +436,9 @@ def _reopen_as_new(
 
 
 def _look_first_next_time(e: UnknownOutcome) -> Unavailable:
-    """A write whose answer was lost (a timeout): retried later like an outage, since every retry of the
-    customer's message looks for what it wrote first (module docstring)."""
+    """A write whose answer was lost (a timeout, a gateway's 5xx after the helpdesk may have applied it): retried
+    later like an outage, since every retry of the customer's message looks for what it wrote first (module
+    docstring)."""
     return Unavailable(f"{e.message}; the next attempt looks for it first", platform=e.platform)
 
 
@@ -494,7 +478,7 @@ def _record_status(rt: Runtime, event: SocialEvent) -> Outcome:
     reason = f"{event.extra.get('error_title') or 'no reason given'} (code {event.extra.get('error_code') or '?'})"
     ticket_id = str(delivery["ticket_id"])
     note = _receipt_failed_note(delivery, f"{messages.PLATFORM_NAMES.get(event.platform)} reported it failed: {reason}")
-    rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
+    notes.write_once(rt, ticket_id, note, what="the failed receipt's note")
     return DONE
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from bridge import messages
 from bridge.enrich import Lookup
-from bridge.errors import BridgeError, NotFound, PermanentError, RefusedFields
+from bridge.errors import BridgeError, NotFound, PermanentError, RefusedFields, UnknownOutcome
 from bridge.events import Author, SocialEvent, UserProfile
 from bridge.ports import JoinedUser, JoinsInPlace, UserJoins
 from bridge.registry import Runtime
@@ -170,6 +170,16 @@ def _call(rt: Runtime, work: Any) -> Any:
     return rt.policy.call(rt.helpdesk.name, work)
 
 
+def _note_user(rt: Runtime, user_id: str, text: str) -> None:
+    """A line on the user's profile; one whose write may have gone through (a timeout, a gateway's 5xx) is taken
+    as written, as a ticket's note is (:mod:`bridge.notes`): not written twice, and the customer's message goes on."""
+    desk = _desk(rt)
+    try:
+        _call(rt, lambda: desk.note_user(user_id, text))
+    except UnknownOutcome as e:
+        log.warning("the note on user %s may have been written (not written again): %s", user_id, e)
+
+
 def _join(rt: Runtime, event: SocialEvent, contact: Contact, profile: UserProfile | None) -> str:
     key = identity_key(rt, event)
     before = rt.store.identity(key)  # socialdesk's own users are all there: identities are never pruned
@@ -274,8 +284,8 @@ def _merge_or_link(rt: Runtime, event: SocialEvent, before: str, target: str, co
     else:
         why = f"user {before} kept apart: {rt.helpdesk.name} contacts are linked, not merged"
     link = messages.join_linked_notes(event.platform, event.author.id, contact.id, before, target)
-    _call(rt, lambda: desk.note_user(before, link[0]))
-    _call(rt, lambda: desk.note_user(target, link[1]))
+    _note_user(rt, before, link[0])
+    _note_user(rt, target, link[1])
     return Action.LINKED, why
 
 

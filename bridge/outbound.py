@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bridge import holding, inbound, messages, metrics, writeback
+from bridge import holding, inbound, messages, metrics, notes, writeback
 from bridge.approvals import Planned, Step
 from bridge.config import DEFAULT_PRIVATE_MARKER, DEFAULT_PRIVATE_NOTICE, DEFAULT_PRIVATE_TAG
 from bridge.errors import BridgeError, PartiallyDelivered, UnknownOutcome
@@ -216,9 +216,9 @@ def _with_attachments(note: str | None, reply: AgentReply) -> str | None:
 
 
 def _tell_agent(rt: Runtime, reply: AgentReply, note: str) -> None:
-    hd = rt.helpdesk
-    rt.policy.call(hd.name, lambda: hd.add_internal_note(reply.ticket_id, note))
-    rt.store.mark_noted(hd.name, reply.comment_id)
+    """The note the reply's row owes; a retry writes it should it fail, unless it may have been written."""
+    notes.write_once(rt, reply.ticket_id, note, what=f"the note on comment {reply.comment_id}")
+    rt.store.mark_noted(rt.helpdesk.name, reply.comment_id)
 
 
 def _tell_given_up(rt: Runtime, ticket_id: str, replies: list[AgentReply], reason: str) -> None:

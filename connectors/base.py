@@ -5,6 +5,8 @@
   ``http://127.0.0.1:8123`` for a simulator or a proxy. Nothing in the library is patched: the
   session simply sends the request somewhere else.
 * :func:`raise_for_response` maps an HTTP answer onto :mod:`bridge.errors` in one table.
+* :func:`maybe_applied` says what a 5xx means for a request that is not safe to repeat: the one home of
+  :data:`MAYBE_APPLIED`, which every connector's error table goes through.
 * :func:`call` wraps a request so that transport failures become bridge errors too, telling a
   refused connection (nothing was sent: retryable) from a timeout after sending (unknown outcome).
 * :func:`sees_every_ticket` and :func:`ticket_not_found` judge a helpdesk's API user (:class:`ApiUser`) the
@@ -14,7 +16,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -62,8 +65,44 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None)
     return None
 
 
-def raise_for_response(response: requests.Response, *, platform: str, message: str | None = None) -> None:
-    """Raise the bridge error that matches a non-2xx answer; do nothing on 2xx."""
+#: The 5xx answers that may come after the request was applied: a proxy's 502 once the vendor wrote it, a 504 after
+#: the gateway's own timeout, Cloudflare's 520-527 (its origin failed to answer, or answered what it cannot read), a
+#: 500 mid-write. Not 503 nor 429: the vendor's "not now", said before doing anything (with ``Retry-After``).
+MAYBE_APPLIED = frozenset({500, 502, 504, *range(520, 528)})
+
+
+def maybe_applied(error: errors.BridgeError, *, idempotent: bool) -> errors.BridgeError:
+    """The error a request answered with ``error`` raises. A retryable answer in :data:`MAYBE_APPLIED` to a request
+    that is not safe to repeat (a post, a message, a note) is an :class:`~bridge.errors.UnknownOutcome`, keeping
+    the vendor's words, status and code: retried, it could be written twice, as a timeout after sending could
+    (:func:`call`). Any other error is returned as it is."""
+    if idempotent or not error.retryable or error.http_status not in MAYBE_APPLIED:
+        return error
+    return errors.UnknownOutcome(
+        f"{error.message}; it may have been applied all the same",
+        platform=error.platform,
+        http_status=error.http_status,
+        code=error.code,
+    )
+
+
+@contextmanager
+def answered(*, idempotent: bool) -> Iterator[None]:
+    """Within the block, the bridge errors raised for a vendor's answer go through :func:`maybe_applied`."""
+    try:
+        yield
+    except errors.BridgeError as e:
+        unknown = maybe_applied(e, idempotent=idempotent)
+        if unknown is e:
+            raise
+        raise unknown from e
+
+
+def raise_for_response(
+    response: requests.Response, *, platform: str, idempotent: bool, message: str | None = None
+) -> None:
+    """Raise the bridge error that matches a non-2xx answer; do nothing on 2xx. ``idempotent``: whether the
+    request is safe to repeat (see :func:`maybe_applied`)."""
     status = response.status_code
     if status < 400:
         return
@@ -72,7 +111,8 @@ def raise_for_response(response: requests.Response, *, platform: str, message: s
     if status == 429:
         raise errors.RateLimited(text, retry_after=retry_after_seconds(response.headers), **kwargs)
     if status >= 500:
-        raise errors.Unavailable(text, retry_after=retry_after_seconds(response.headers), **kwargs)
+        error = errors.Unavailable(text, retry_after=retry_after_seconds(response.headers), **kwargs)
+        raise maybe_applied(error, idempotent=idempotent)
     if status in (401, 403):
         raise errors.AuthError(text, **kwargs)
     if status == 404:

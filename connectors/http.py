@@ -109,7 +109,8 @@ class GenericChannel:
             response = call(send, platform=PLATFORM, idempotent=idempotency_key is None)
         except errors.BridgeError as e:  # the cause's text holds the full URL, which may carry a token
             raise type(e)(f"{action}: {e.message}", platform=PLATFORM, http_status=e.http_status) from None
-        raise_for_response(response, platform=PLATFORM, message=action)
+        # a 5xx is retried even after the receiver stored the reply: it deduplicates on Idempotency-Key (docstring)
+        raise_for_response(response, platform=PLATFORM, message=action, idempotent=True)
         try:
             answer = response.json()
         except ValueError:

@@ -39,7 +39,14 @@ import requests
 from bridge import errors, messages
 from bridge.events import Delivery, ThreadState
 from bridge.text import split_text, utf8_len
-from connectors.base import DEFAULT_MAX_REPLY_PARTS, call, raise_for_response, retry_after_seconds, send_parts
+from connectors.base import (
+    DEFAULT_MAX_REPLY_PARTS,
+    call,
+    maybe_applied,
+    raise_for_response,
+    retry_after_seconds,
+    send_parts,
+)
 
 PLATFORM = "facebook"
 DEFAULT_API_URL = "https://graph.facebook.com/v21.0"
@@ -91,6 +98,15 @@ GRAPH_ERRORS: dict[tuple[int, int | None], tuple[ErrorClass, str]] = {
     (368, None): (errors.PermanentError, "Facebook blocked the action as abusive or against its policies"),
     (10900, None): (errors.PermanentError, "a private reply was already sent for this comment"),
 }
+
+#: Graph's errors that say the request was not carried out, so that a send answered with one is retried (any other
+#: 5xx to a send may come after Meta applied it: unknown). Meta's "Handling Errors" (developers.facebook.com/docs/
+#: graph-api/guides/error-handling): 2 "API Service: temporary issue due to downtime. Wait and retry the operation";
+#: the Messenger Send API's error codes: 1200 "Temporary send message failure. Please try again later"; the WhatsApp
+#: Cloud API's error codes: 131000 "Something went wrong: message failed to send because of an unknown error" (HTTP
+#: 500). Not 1 ("API Unknown": "possibly" downtime, "invalid request or possible server error"), nor
+#: ``is_transient`` alone: they say "retry", not that nothing was sent.
+NOT_APPLIED = frozenset({2, 1200, 131000})
 
 _IG_WINDOW = (errors.WindowClosed, "Instagram refused the reply: it is outside the allowed reply window")
 _IG_TOKEN = (errors.AuthError, "the Instagram access token expired or was revoked")
@@ -171,8 +187,10 @@ class GraphClient:
         def send() -> requests.Response:
             return self._session.request(method, url, headers=headers, timeout=self._timeout, **kwargs)
 
-        response = call(send, platform=self.platform, idempotent=method == "GET")
-        raise_for_graph(response, action, secret=self._token, platform=self.platform, table=self.error_table)
+        idempotent = method == "GET"
+        response = call(send, platform=self.platform, idempotent=idempotent)
+        raise_for_graph(response, action, secret=self._token, platform=self.platform, table=self.error_table,
+                        idempotent=idempotent)  # fmt: skip
         return _json(response, action, applied=method != "GET", platform=self.platform)
 
     def _post_id(self, path: str, action: str, key: str, **kwargs: Any) -> str:
@@ -398,20 +416,22 @@ def raise_for_graph(
     secret: str = "",
     platform: str = PLATFORM,
     table: ErrorTable = GRAPH_ERRORS,
+    idempotent: bool = True,
 ) -> None:
-    """Raise the bridge error for a Graph error answer, by ``table``; nothing on success."""
+    """Raise the bridge error for a Graph error answer, by ``table``; nothing on success. A 5xx to a request that
+    is not ``idempotent`` (a send) may come after Meta applied it (:func:`connectors.base.maybe_applied`), unless
+    Graph's own error says it did not (:data:`NOT_APPLIED`)."""
     if response.status_code < 400:
         return
     graph = graph_error(response, secret)
     if graph is None:  # not Graph's JSON (a proxy, a load balancer): judge by the status alone
-        raise_for_response(response, platform=platform, message=action)
+        raise_for_response(response, platform=platform, message=action, idempotent=idempotent)
         return
     cls, meaning = classify(graph, table)
     message = f"{action}: {meaning or graph.graph_message} [Graph error {graph.label}, fbtrace_id {graph.trace}]"
     retry_after = _retry_after(cls, response.headers)
-    raise cls(
-        message, platform=platform, http_status=graph.status, retry_after=retry_after, code=graph.label
-    ) from graph
+    error = cls(message, platform=platform, http_status=graph.status, retry_after=retry_after, code=graph.label)
+    raise maybe_applied(error, idempotent=idempotent or graph.code in NOT_APPLIED) from graph
 
 
 def rate_limit_wait(headers: Mapping[str, str]) -> float:

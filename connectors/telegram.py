@@ -31,7 +31,7 @@ from bridge import errors
 from bridge.events import Delivery, ThreadState
 from bridge.retry import capped_wait
 from bridge.text import split_text
-from connectors.base import DEFAULT_MAX_REPLY_PARTS, call, send_parts
+from connectors.base import DEFAULT_MAX_REPLY_PARTS, call, maybe_applied, send_parts
 
 PLATFORM = "telegram"
 TEXT_LIMIT = 4096
@@ -150,7 +150,7 @@ class TelegramChannel:
         moved = _moved_to(data, body)
         if moved is not None:  # refused, so not sent: the same request to the supergroup the group became
             return self._call(method, action, {**(body or {}), "chat_id": moved}, idempotent=idempotent)
-        raise_for_telegram(response.status_code, data, action)
+        raise_for_telegram(response.status_code, data, action, idempotent=idempotent)
         return data.get("result")
 
 
@@ -174,8 +174,10 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
-def raise_for_telegram(status: int, data: Mapping[str, Any], action: str) -> None:
-    """Raise the bridge error for a Bot API answer with ``ok: false``, by :data:`TELEGRAM_ERRORS`."""
+def raise_for_telegram(status: int, data: Mapping[str, Any], action: str, *, idempotent: bool = True) -> None:
+    """Raise the bridge error for a Bot API answer with ``ok: false``, by :data:`TELEGRAM_ERRORS`. The Bot API
+    documents no 5xx as "not sent": one to a ``sendMessage`` may come after the message went out
+    (:func:`connectors.base.maybe_applied`)."""
     if data.get("ok") is True and status < 400:
         return
     error_code = data.get("error_code")
@@ -187,13 +189,9 @@ def raise_for_telegram(status: int, data: Mapping[str, Any], action: str) -> Non
     if not issubclass(cls, errors.RateLimited):
         retry_after = None
     message = f"{action}: {meaning} (Telegram: {description or f'error {code}'})"
-    raise cls(
-        message,
-        platform=PLATFORM,
-        http_status=status,
-        retry_after=capped_wait(retry_after) if isinstance(retry_after, int | float) else None,
-        code=str(code),
-    )
+    wait = capped_wait(retry_after) if isinstance(retry_after, int | float) else None
+    error = cls(message, platform=PLATFORM, http_status=status, retry_after=wait, code=str(code))
+    raise maybe_applied(error, idempotent=idempotent)
 
 
 def _classify(code: int, words: str) -> tuple[ErrorClass, str]:

@@ -39,7 +39,7 @@ from bridge.events import Delivery, ThreadState
 from bridge.retry import capped_wait, parse_retry_after
 from bridge.text import number_parts, split_text
 from connectors import xtext
-from connectors.base import DEFAULT_MAX_REPLY_PARTS, call, send_parts
+from connectors.base import DEFAULT_MAX_REPLY_PARTS, call, maybe_applied, send_parts
 
 PLATFORM = "x"
 POST_LIMIT = xtext.MAX_WEIGHTED_LENGTH
@@ -184,9 +184,10 @@ class XChannel:
         def send() -> requests.Response:
             return self._session.request(method, url, headers=headers, timeout=self._timeout, **kwargs)
 
-        response = call(send, platform=PLATFORM, idempotent=method == "GET")
+        idempotent = method == "GET"
+        response = call(send, platform=PLATFORM, idempotent=idempotent)
         self._remember_windows(limits, response.headers)
-        raise_for_x(response, action, now=self._clock(), secrets=self._secrets)
+        raise_for_x(response, action, now=self._clock(), secrets=self._secrets, idempotent=idempotent)
         return _json(response, action, applied=method != "GET")
 
     def _authorization(self, method: str, url: str) -> str:
@@ -341,8 +342,13 @@ class XApiError(Exception):
         super().__init__(f"HTTP {status} {self.title}: {self.detail} ({self.type})")
 
 
-def raise_for_x(response: requests.Response, action: str, *, now: float, secrets: list[str] | None = None) -> None:
-    """Raise the bridge error for an X error answer, by :data:`X_ERRORS`; nothing on success."""
+def raise_for_x(
+    response: requests.Response, action: str, *, now: float, secrets: list[str] | None = None, idempotent: bool = True
+) -> None:
+    """Raise the bridge error for an X error answer, by :data:`X_ERRORS`; nothing on success. A 500, 502 or 504 to
+    a post or a direct message may come after X published it (:func:`connectors.base.maybe_applied`): X's response
+    codes say 503 "overloaded with requests. Try again later", but of 504 only that the request "couldn't be
+    serviced due to some failure within our stack", and of 500 and 502 nothing of the kind."""
     status = response.status_code
     if status < 400:
         return
@@ -354,9 +360,10 @@ def raise_for_x(response: requests.Response, action: str, *, now: float, secrets
     retry_after = retry_after_for(response.headers, now) if issubclass(cls, errors.RetryableError) else None
     words = f" (X: {cause.detail or cause.title})" if (cause.detail or cause.title) else ""
     code = cause.type if cause.type and cause.type != "about:blank" else cause.title or None
-    raise cls(
+    error = cls(
         f"{action}: {meaning}{words}", platform=PLATFORM, http_status=status, retry_after=retry_after, code=code
-    ) from cause
+    )
+    raise maybe_applied(error, idempotent=idempotent) from cause
 
 
 def retry_after_for(headers: Mapping[str, str], now: float) -> float | None:

@@ -49,6 +49,7 @@ from connectors.base import (
     ApiUser,
     RebasedSession,
     RecentApiUser,
+    answered,
     attachment_names,
     call,
     no_live_ticket,
@@ -209,7 +210,8 @@ class ZendeskHelpdesk:
             return None
         said = f"{identity['type']} identity"  # never the value: it is a phone number, a handle (user_joins, logs)
         try:
-            self.api("POST", f"/api/v2/users/{_number(user_id)}/identities.json", {"identity": identity})
+            identities = f"/api/v2/users/{_number(user_id)}/identities.json"  # a repeat: taken, found below
+            self.api("POST", identities, {"identity": identity}, repeatable=True)
         except errors.NotFound:  # no such user (deleted or merged since it was remembered): nothing to look at
             raise
         except errors.PermanentError:  # taken: by this user already (an earlier attempt's, or another worker's)?
@@ -224,7 +226,7 @@ class ZendeskHelpdesk:
         found = self._identity_id(user_id, identity) if identity else None
         if found is None:
             return False
-        self.api("DELETE", f"/api/v2/users/{_number(user_id)}/identities/{found}.json")
+        self.api("DELETE", f"/api/v2/users/{_number(user_id)}/identities/{found}.json", repeatable=True)
         return True
 
     def _identity_id(self, user_id: str, identity: dict[str, str]) -> int | None:
@@ -245,7 +247,8 @@ class ZendeskHelpdesk:
                 f"user {source_id} is not socialdesk's user for the {made_as.partition(':')[0]} identity",
                 platform=PLATFORM,
             )
-        self.api("PUT", f"/api/v2/users/{_number(source_id)}/merge.json", {"user": {"id": _number(target_id)}})
+        merge = {"user": {"id": _number(target_id)}}  # repeated, the source read above is merged: NotFound
+        self.api("PUT", f"/api/v2/users/{_number(source_id)}/merge.json", merge, repeatable=True)
 
     def note_user(self, user_id: str, text: str) -> None:
         """Appended to the user's ``notes`` (what agents see on the profile)."""
@@ -427,7 +430,8 @@ class ZendeskHelpdesk:
     ) -> list[ContactResult]:
         """``users/create_or_update_many``, then the job polled to its end."""
         users = [_user_fields(c) | changes.get(id(c), {}) for c in contacts]
-        job = self.api("POST", "/api/v2/users/create_or_update_many.json", {"users": users})["job_status"]
+        many = "/api/v2/users/create_or_update_many.json"  # matched on external id: safe to repeat
+        job = self.api("POST", many, {"users": users}, repeatable=True)["job_status"]
         deadline = time.monotonic() + JOB_TIMEOUT
         while job.get("status") in ("queued", "working"):
             if time.monotonic() > deadline:
@@ -461,11 +465,15 @@ class ZendeskHelpdesk:
         holidays = self._get_json(url, None).get("holidays") or []
         return zendesk_schedule(schedule, [h for h in holidays if isinstance(h, dict)])
 
-    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One JSON call to the Support API (``path`` like ``/api/v2/webhooks``), errors translated."""
+    def api(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, repeatable: bool = False
+    ) -> dict[str, Any]:
+        """One JSON call to the Support API (``path`` like ``/api/v2/webhooks``), errors translated. A write is taken
+        for one that must not be repeated blindly unless ``repeatable`` (its repeat does no harm, or its caller
+        looks first)."""
         if method == "GET":
             return self._get_json(f"{self._nominal}{path}", None)
-        with _translated(idempotent=False):
+        with _translated(idempotent=repeatable):
             response = self._session.request(method, f"{self._nominal}{path}", json=body, timeout=self.timeout)
             if response.status_code >= 400:
                 raise _error_for(response)
@@ -544,7 +552,15 @@ class ZendeskHelpdesk:
 
 @contextmanager
 def _translated(*, idempotent: bool) -> Iterator[None]:
-    """Turn whatever zenpy or requests raise inside the block into a bridge error."""
+    """Turn whatever zenpy or requests raise inside the block into a bridge error; for a write that is not
+    ``idempotent``, a timeout or a 5xx that may come after Zendesk applied it is an unknown outcome
+    (:func:`connectors.base.answered`)."""
+    with answered(idempotent=idempotent), _vendor_errors(idempotent=idempotent):
+        yield
+
+
+@contextmanager
+def _vendor_errors(*, idempotent: bool) -> Iterator[None]:
     try:
         yield
     except errors.BridgeError:

@@ -240,6 +240,26 @@ def test_a_user_zendesk_refuses_to_merge_is_linked_and_noted(stack: Stack) -> No
 
 
 @pytest.mark.parametrize("stack", ["zendesk"], indirect=True)
+def test_a_link_note_answered_with_a_gateways_502_after_it_was_written_is_written_once(stack: Stack) -> None:
+    """The user's notes are a read, then a PUT of the whole text: retried within the call after a proxy's 502 (Zendesk
+    had written it), the line was appended twice; taken as unknown without more (as a timeout was), the customer's
+    message was a dead letter. Now taken as written (bridge.notes): once, and the message reaches its ticket."""
+    hank = contact(stack)
+    synced_user = synced(stack)[f"salesforce:{hank}"]
+    agent = stack.zendesk.agent_id
+    desk = step_runtime(stack).helpdesk
+    assert isinstance(desk, ZendeskHelpdesk)
+    desk.api("PUT", f"/api/v2/users/{agent}.json", {"user": {"external_id": "facebook:8107"}})
+    stack.store.remember_identity("zendesk:facebook:8107", str(agent))
+    persona(stack, "8107", hank)
+    stack.zendesk.lose_answer(f"/api/v2/users/{agent}.json", "PUT", status=502)
+    ticket = comment(stack, "8107", "it's me again")
+    settle(stack)
+    assert ticket["requester_id"] == synced_user["id"] and stack.store.open_dead_letters() == []
+    assert profile_notes(stack, agent).count(f"new conversations go to user {synced_user['id']}") == 1
+
+
+@pytest.mark.parametrize("stack", ["zendesk"], indirect=True)
 def test_a_social_user_remembered_over_a_join_is_joined_again(stack: Stack) -> None:
     """Two workers on two new threads of one customer: one joins the identity; the other, without the CRM's
     answer (down or over budget), makes the social user and remembers it after the join was recorded. The next

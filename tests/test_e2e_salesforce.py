@@ -124,6 +124,24 @@ def test_a_note_that_fails_after_the_ticket_is_created_still_arrives(stack: Stac
     assert len(notes(stack, ticket["id"])) == 1 and len(tickets(stack)) == 1
 
 
+def test_an_owed_note_answered_with_a_gateways_502_after_it_was_written_is_found_not_given_up(stack: Stack) -> None:
+    """The owed CRM note's later write is answered 502 once the helpdesk wrote it: unknown, so the next try looks
+    for it first and finds it (it was retried within the call: two notes; and a timeout there gave the thread
+    up as "failed" with its note on the ticket)."""
+    known_customer(stack, "8009")
+    stack.helpdesk.inject(NOTE_CALL[stack.helpdesk_name])
+    stack.meta.customer_message(PAGE_ID, psid="8009", text="where is my order?")
+    ticket = stack.wait_for(lambda: tickets(stack) and tickets(stack)[0])
+    key = f"facebook:{PAGE_ID}:messenger:8009"
+    stack.wait_for(lambda: [t for t in stack.store.rows("threads", key=key) if t["ticket_id"] is not None])
+    settle(stack)
+    stack.helpdesk.clear_faults()
+    stack.helpdesk.lose_answer(f"/api/v2/tickets/{ticket['id']}", NOTE_CALL[stack.helpdesk_name].method or "")
+    stack.wait_for(lambda: enrichment(stack, key) in ("done", "failed"), timeout=60)
+    assert enrichment(stack, key) == "done"
+    assert len(notes(stack, ticket["id"])) == 1 and "Hank Scorpio" in notes(stack, ticket["id"])[0]
+
+
 def test_a_note_already_on_the_ticket_is_not_written_twice(stack: Stack) -> None:
     """A worker that died after writing the note and before recording it leaves the note owed: the later
     enrichment finds it on the ticket and settles without writing a second one."""

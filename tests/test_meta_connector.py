@@ -231,7 +231,7 @@ def graph_error(code: int, subcode: int | None = None, **extra: Any) -> dict[str
     ("status", "body", "headers", "expected", "retry_after"),
     [
         (500, graph_error(2, is_transient=True), {}, errors.Unavailable, None),
-        (500, graph_error(1), {}, errors.Unavailable, None),
+        (500, graph_error(1), {}, errors.UnknownOutcome, None),  # "API Unknown" to a send: maybe posted
         (400, graph_error(1200), {}, errors.Unavailable, None),
         (400, graph_error(9999, is_transient=True), {}, errors.Unavailable, None),
         (503, graph_error(9999), {"Retry-After": "12"}, errors.Unavailable, 12.0),
@@ -245,7 +245,9 @@ def graph_error(code: int, subcode: int | None = None, **extra: Any) -> dict[str
         (400, graph_error(80006), {}, errors.RateLimited, 60.0),
         (403, graph_error(17), {"X-Page-Usage": '{"estimated_time_to_regain_access": 2}'}, errors.RateLimited, 120.0),
         (400, graph_error(4), {"Retry-After": "30"}, errors.RateLimited, 30.0),
-        (502, "<html>Bad Gateway</html>", {}, errors.Unavailable, None),
+        (502, "<html>Bad Gateway</html>", {}, errors.UnknownOutcome, None),  # a proxy's, after Meta may have posted
+        (522, "<html>Connection timed out</html>", {}, errors.UnknownOutcome, None),
+        (503, "<html>Service Unavailable</html>", {}, errors.Unavailable, None),
         (429, "", {"Retry-After": "7"}, errors.RateLimited, 7.0),
         (404, "not json", {}, errors.NotFound, None),
     ],

@@ -777,7 +777,8 @@ def test_remaining_zero_stops_calls_before_x_refuses_them(sim: XSimulator, chann
     [
         (503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503},
          {}, errors.Unavailable, None),
-        (500, "<html>oops</html>", {"retry-after": "7"}, errors.Unavailable, 7.0),
+        (500, "<html>oops</html>", {"retry-after": "7"}, errors.UnknownOutcome, None),  # a post: maybe published
+        (503, "<html>busy</html>", {"retry-after": "7"}, errors.Unavailable, 7.0),
         (429, {"title": "UsageCapExceeded", "detail": "Usage cap exceeded: Monthly product cap",
                "type": "https://api.x.com/2/problems/usage-capped"}, {}, errors.RateLimited, None),
         (400, {"errors": [{"message": "$.text: is missing"}], "title": "Invalid Request",

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from bridge import errors
-from connectors.base import call, retry_after_seconds
+from connectors.base import call, maybe_applied, retry_after_seconds
 
 PLATFORM = "freshdesk"
 RATE_WINDOW = 60.0  # the budget is per minute and no reset time is sent: wait the whole minute
@@ -95,9 +95,10 @@ class FreshdeskClient:
     def now(self) -> float:
         return self._clock()
 
-    def json(self, method: str, path: str, action: str, **kwargs: Any) -> dict[str, Any]:
-        """One call answering a JSON object; ``action`` ("could not ...") starts any error's message."""
-        response = self._request(method, self.url + path, action, **kwargs)
+    def json(self, method: str, path: str, action: str, *, repeatable: bool = False, **kwargs: Any) -> dict[str, Any]:
+        """One call answering a JSON object; ``action`` ("could not ...") starts any error's message. ``repeatable``:
+        a POST whose repeat does no harm (a contact's create, which a unique field makes a 409 the second time)."""
+        response = self._request(method, self.url + path, action, repeatable=repeatable, **kwargs)
         return _object(response, action, applied=method != "GET")
 
     def items(
@@ -119,18 +120,22 @@ class FreshdeskClient:
             raise errors.PermanentError("Freshdesk sent a pagination link to another host", platform=PLATFORM)
         return str(link)
 
-    def _request(self, method: str, url: str, action: str, **kwargs: Any) -> requests.Response:
-        """The budget gate, the transport table, the budget reading, the error table."""
+    def _request(
+        self, method: str, url: str, action: str, *, repeatable: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        """The budget gate, the transport table, the budget reading, the error table; a timeout or a 5xx that may
+        come after a POST was applied (a ticket, a note) is an :class:`~bridge.errors.UnknownOutcome`."""
         self._check_budget()
 
         def send() -> requests.Response:
             return self._session.request(method, url, auth=self._auth, timeout=self.timeout, **kwargs)
 
-        response = call(send, platform=PLATFORM, idempotent=method in ("GET", "PUT"))
+        idempotent = repeatable or method in ("GET", "PUT")
+        response = call(send, platform=PLATFORM, idempotent=idempotent)
         self._note_budget(response)
         if response.status_code >= 400:
             api = FreshdeskApiError(response.status_code, _json_or_empty(response))
-            raise error_for(api, response, action) from api
+            raise maybe_applied(error_for(api, response, action), idempotent=idempotent) from api
         return response
 
     def _check_budget(self) -> None:

@@ -437,7 +437,10 @@ class FreshdeskHelpdesk:
         return next((c for c in found if c.get("unique_external_id") == external_id), None)
 
     def _create_contact(self, fields: dict[str, Any]) -> str:
-        return str(self._api.json("POST", "/api/v2/contacts", "could not create the contact", json=fields)["id"])
+        """Safe to repeat: every create carries ``unique_external_id``, so a repeat of one whose answer was lost is
+        Freshdesk's 409 ``duplicate_value``, which :meth:`_recover_contact` resolves to the contact it made."""
+        path, action = "/api/v2/contacts", "could not create the contact"
+        return str(self._api.json("POST", path, action, repeatable=True, json=fields)["id"])
 
     def _recover_contact(self, error: errors.PermanentError, external_id: str, fields: dict[str, Any]) -> str:
         """After a refused create: the existing contact, or one more try without the refused extras."""

@@ -1,0 +1,33 @@
+"""Internal notes the agent must get, written at most once.
+
+A note is a write the helpdesk does not deduplicate: a timeout after sending it, or a gateway's 5xx that may come
+after the helpdesk wrote it, is an :class:`~bridge.errors.UnknownOutcome` (:func:`connectors.base.maybe_applied`).
+Written again, the agent could read it twice; and such a note carries no mark of its own to look it up by. So an
+unknown outcome is taken as written ("maybe written", logged) and never repeated; any other failure is raised for
+the caller's retry, which writes it then.
+
+Where a note can be looked for, its caller looks instead: the CRM note (:func:`bridge.enrich.retry_thread`, by its
+first line). A customer's edit or removal, which is the customer's action, is not taken as written: its unknown
+outcome dead-letters the event (visible, replayable by a person who checks the ticket first).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from bridge.errors import UnknownOutcome
+
+if TYPE_CHECKING:
+    from bridge.registry import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def write_once(rt: Runtime, ticket_id: str, note: str, *, what: str) -> None:
+    """``note`` on the ticket through the retry policy; an unknown outcome is taken as written (see above)."""
+    hd = rt.helpdesk
+    try:
+        rt.policy.call(hd.name, lambda: hd.add_internal_note(ticket_id, note))
+    except UnknownOutcome as e:
+        log.warning("%s on ticket %s may have been written (not written again): %s", what, ticket_id, e)

@@ -1,0 +1,224 @@
+"""A 5xx that may come after the write (a proxy's 502 once the platform posted the reply, a 504 after the gateway's
+own timeout, Cloudflare's 52x, a 500 mid-write) is an unknown outcome for a write that is not safe to repeat: the
+reply, the bot's message, the acknowledgement, the internal note is never written twice. The platform's own "not
+now" (503) is retried in the call, as before. Over real sockets: the real clients against the simulators, whose
+``lose_answer`` applies the request and then answers the status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from bridge import acks, errors, messages, outbound
+from connectors.base import MAYBE_APPLIED, maybe_applied, raise_for_response
+from connectors.meta import raise_for_graph
+from sandbox.base import Fault
+from sandbox.stack import HELPDESKS, IG_ID, PAGE_ID, TG_TOKEN, WA_PHONE_ID, Stack
+from tests.support import notes, one_ticket, reply_and_notify, step_runtime
+from tests.test_e2e_acks import acking, work
+from tests.test_outbound import opened, sync
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One platform as the test drives it: the customer's first message, where the reply goes, what went out."""
+
+    platform: str
+    writes: Callable[[Stack], Any]
+    path: Callable[[Stack], str]
+    sent: Callable[[Stack], list[str]]
+
+
+def _x_posts(stack: Stack) -> list[str]:
+    return [p.text for p in stack.x.posts.values() if p.author_id == stack.x.user_id]
+
+
+CHANNELS = {
+    "messenger": Channel(
+        "facebook",
+        lambda s: s.meta.customer_message(PAGE_ID, psid="901", text="Where is my order?"),
+        lambda s: f"/{s.meta.version}/{PAGE_ID}/messages",
+        lambda s: [m["text"] for m in s.meta.sent_messages],
+    ),
+    "instagram": Channel(
+        "instagram",
+        lambda s: s.meta.instagram_message(IG_ID, igsid="ig-901", text="Where is my order?"),
+        lambda s: f"/{s.meta.version}/me/messages",
+        lambda s: [m["text"] for m in s.meta.ig_sent_messages],
+    ),
+    "whatsapp": Channel(
+        "whatsapp",
+        lambda s: s.meta.whatsapp_message(WA_PHONE_ID, wa_id="15551230901", text="Where is my order?"),
+        lambda s: f"/{s.meta.version}/{WA_PHONE_ID}/messages",
+        lambda s: [m["text"] for m in s.meta.wa_sent_messages],
+    ),
+    "x-dm": Channel(
+        "x",
+        lambda s: s.x.customer_dm("Where is my order?", user_id="901", username="ann"),
+        lambda s: "/2/dm_conversations/",
+        lambda s: [m["text"] for m in s.x.sent_dms],
+    ),
+    "x-post": Channel(
+        "x",
+        lambda s: s.x.customer_post(f"@{s.x.username} where is my order?", user_id="902", username="bo"),
+        lambda s: "/2/tweets",
+        _x_posts,
+    ),
+    "telegram": Channel(
+        "telegram",
+        lambda s: s.telegram.customer_message("Where is my order?", user_id=901, first_name="Ann"),
+        lambda s: f"/bot{TG_TOKEN}/sendMessage",
+        lambda s: [m["text"] for m in s.telegram.sent],
+    ),
+}
+REPLY = "It ships tomorrow."
+
+
+@pytest.mark.parametrize("name", CHANNELS)
+@pytest.mark.parametrize("status", [502, 504, 500, 522])
+def test_a_reply_answered_with_a_gateways_5xx_after_it_was_posted_is_posted_once_and_the_agent_told(
+    tmp_path: Path, name: str, status: int
+) -> None:
+    """Before: the policy retried the send within the call: posted twice (Messenger, Instagram, WhatsApp, Telegram),
+    or on X refused the second time as duplicate content and the posted reply reported "not delivered"."""
+    channel = CHANNELS[name]
+    with Stack(tmp_path, start_worker=False, platforms=(channel.platform,)) as stack:
+        rt = step_runtime(stack)
+        channel.writes(stack)
+        ticket = opened(stack, rt)
+        reply_and_notify(stack, ticket, REPLY)
+        stack_sim(stack, channel).lose_answer(channel.path(stack), "POST", status=status)
+        sync(rt, ticket)
+        stack.zendesk.fire_webhook(ticket)
+        sync(rt, ticket)  # a later change of the ticket: neither sent again nor noted again
+        assert channel.sent(stack) == [REPLY]
+        [delivery] = stack.store.rows("deliveries")
+        assert (delivery["status"], delivery["noted"]) == ("unknown", True)
+        [note] = notes(stack, ticket)
+        assert note.startswith("socialdesk does not know whether the reply above reached the customer")
+        assert "may have been applied" in note
+        assert stack.store.counts("ticket_events") == {"done": 2}
+
+
+@pytest.mark.parametrize("name", CHANNELS)
+def test_a_platforms_503_is_retried_in_the_call_and_the_reply_posted_once(tmp_path: Path, name: str) -> None:
+    """503 is the platform saying "not now" before doing anything: still retried (guards the line drawn above)."""
+    channel = CHANNELS[name]
+    with Stack(tmp_path, start_worker=False, platforms=(channel.platform,)) as stack:
+        rt = step_runtime(stack)
+        channel.writes(stack)
+        ticket = opened(stack, rt)
+        reply_and_notify(stack, ticket, REPLY)
+        stack_sim(stack, channel).inject(Fault(503, method="POST", path_prefix=channel.path(stack)))
+        sync(rt, ticket)
+        assert channel.sent(stack) == [REPLY] and notes(stack, ticket) == []
+        assert [d["status"] for d in stack.store.rows("deliveries")] == ["sent"]
+
+
+def stack_sim(stack: Stack, channel: Channel) -> Any:
+    return {"x": stack.x, "telegram": stack.telegram}.get(channel.platform, stack.meta)
+
+
+NOTE_WRITE = {"zendesk": ("/api/v2/tickets/", "PUT"), "freshdesk": ("/api/v2/tickets/", "POST")}
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_an_internal_note_answered_with_a_gateways_502_after_it_was_written_is_written_once(
+    tmp_path: Path, helpdesk: str
+) -> None:
+    """The note telling the agent a reply failed: before, retried within the call (two notes); and had the retries
+    failed, the row's owed note was written again by the next pass. Now taken as written, and marked noted."""
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
+        rt = step_runtime(stack)
+        CHANNELS["messenger"].writes(stack)
+        ticket = opened(stack, rt)
+        reply_and_notify(stack, ticket, REPLY)
+        stack.meta.inject(Fault(400, method="POST", path_prefix=CHANNELS["messenger"].path(stack), body=_BLOCKED))
+        path, method = NOTE_WRITE[helpdesk]
+        stack.helpdesk.lose_answer(f"{path}{ticket}", method, status=502)
+        outbound.sync_ticket(rt, helpdesk, str(ticket), "w-1")
+        stack.helpdesk.fire_webhook(ticket)
+        outbound.sync_ticket(rt, helpdesk, str(ticket), "w-2")
+        [note] = notes(stack, ticket)
+        assert note.startswith("socialdesk could not deliver the reply above")
+        [delivery] = stack.store.rows("deliveries")
+        assert (delivery["status"], delivery["noted"]) == ("failed", True)
+        assert stack.store.counts("ticket_events") == {"done": 2} and stack.store.open_dead_letters() == []
+
+
+_BLOCKED = {"error": {"message": "(#551) This person isn't available right now.", "type": "OAuthException",
+                      "code": 551, "fbtrace_id": "AbCdEf"}}  # fmt: skip
+
+
+# -- the rule, at the connectors' depth ----------------------------------------------------------------------------
+
+
+def _answer(status: int, body: dict[str, Any] | None = None, method: str = "POST") -> requests.Response:
+    response = requests.Response()
+    response.status_code, response.url = status, "https://graph.example/v21.0/1/messages"
+    response._content = requests.compat.json.dumps(body or {}).encode()  # type: ignore[attr-defined]
+    response.request = requests.Request(method, response.url).prepare()
+    return response
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 520, 527, 429])
+@pytest.mark.parametrize("idempotent", [True, False])
+def test_which_answers_are_unknown_outcomes(status: int, idempotent: bool) -> None:
+    with pytest.raises(errors.BridgeError) as raised:
+        raise_for_response(_answer(status), platform="p", idempotent=idempotent, message="could not post")
+    unknown = not idempotent and status in MAYBE_APPLIED
+    assert isinstance(raised.value, errors.UnknownOutcome) is unknown
+    assert raised.value.retryable is not unknown and raised.value.http_status == status
+    assert raised.value.message.startswith("could not post")
+
+
+def test_an_error_that_is_not_retryable_stays_as_it_is() -> None:
+    refused = errors.PermanentError("refused", http_status=500)
+    assert maybe_applied(refused, idempotent=False) is refused
+
+
+@pytest.mark.parametrize(
+    ("code", "unknown"),
+    [(2, False), (1200, False), (131000, False), (1, True), (9999, True)],  # meta.NOT_APPLIED
+)
+def test_graphs_own_errors_that_say_the_send_was_not_carried_out_are_retried(code: int, unknown: bool) -> None:
+    body = {"error": {"message": "An unexpected error has occurred.", "code": code, "is_transient": True,
+                      "fbtrace_id": "Xy"}}  # fmt: skip
+    with pytest.raises(errors.BridgeError) as raised:
+        raise_for_graph(_answer(500, body), "could not send", idempotent=False)
+    assert isinstance(raised.value, errors.UnknownOutcome) is unknown
+    assert f"[Graph error {code}" in raised.value.message
+    with pytest.raises(errors.Unavailable):
+        raise_for_graph(_answer(500, body, "GET"), "could not read", idempotent=True)
+
+
+def test_the_unknown_note_names_what_the_vendor_said() -> None:
+    e = maybe_applied(errors.Unavailable("could not send the Messenger message", http_status=502), idempotent=False)
+    assert messages.delivery_unknown_note(e.message).startswith(
+        "socialdesk does not know whether the reply above reached the customer: could not send the Messenger message"
+    )
+
+
+def test_an_ack_answered_with_a_gateways_502_after_it_was_posted_is_posted_once_and_the_agent_told(
+    tmp_path: Path,
+) -> None:
+    """Before: the ack was retried within the call (posted twice), and recorded "failed"."""
+    with acking(tmp_path, "zendesk") as (stack, rt, clock):
+        stack.meta.customer_message(PAGE_ID, psid="907", text="Do you sell gift cards?")
+        work(stack, rt)
+        clock.advance(61)
+        stack.meta.lose_answer(CHANNELS["messenger"].path(stack), "POST", status=502)
+        assert work(stack, rt) == 0
+        clock.advance(3 * 3600)
+        work(stack, rt)
+        [ack] = stack.store.rows("auto_acks")
+        assert [m["text"] for m in stack.meta.sent_messages] == [ack["text"]]
+        [delivery] = stack.store.rows("deliveries")
+        assert (ack["status"], delivery["status"]) == ("unknown_noted", "unknown")
+        assert "may have been applied" in delivery["error"]
+        assert notes(stack, one_ticket(stack)["id"]) == [f"{acks.UNKNOWN_PREFIX} {ack['text']}"]
