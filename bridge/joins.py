@@ -181,12 +181,13 @@ def _note_user(rt: Runtime, user_id: str, text: str) -> None:
 
 
 def _join(rt: Runtime, event: SocialEvent, contact: Contact, profile: UserProfile | None) -> str:
-    key = identity_key(rt, event)
-    before = rt.store.identity(key)  # socialdesk's own users are all there: identities are never pruned
+    key, contact_key = identity_key(rt, event), contact_user_key(rt, f"{CRM}:{contact.id}")
+    known = rt.store.identities_of((key, contact_key))  # one read: the identity's own user and the Contact's
+    before = known.get(key)  # socialdesk's own users are all there: identities are never pruned
     action, reason = Action.JOINED, f"Salesforce Contact {contact.id} matched by {contact.matched_by}"
     # with a user of its own to merge, the Contact's user is confirmed by its user call first: a merge into a
     # remembered user deleted since would be taken for one done before (merge_user's NotFound)
-    in_place = _without_user_call(rt, event, contact, profile) if before is None else None
+    in_place = _without_user_call(rt, event, contact, profile, known.get(contact_key)) if before is None else None
     if in_place is not None:  # no user of its own to merge: the Contact's user and the identity, no user call more
         target, attached = in_place
         reason += f"; {attached}"
@@ -198,43 +199,39 @@ def _join(rt: Runtime, event: SocialEvent, contact: Contact, profile: UserProfil
     if in_place is None and action is not Action.LINKED:  # a linked user keeps the identity: one value per field
         reason += f"; {_attach(rt, event, target)}"
     row = {"identity_key": key, "contact_id": contact.id, "user_id": target, "action": action.value, "reason": reason}
-    rt.store.record_join({**row, "other_user_id": before if before != target else None}, user_id=target)
+    other = before if before != target else None  # the Contact's user remembered as the sync would, in the same write
+    rt.store.record_join({**row, "other_user_id": other}, user_id=target, contact_user=(contact_key, target))
     log.info("%s %s: user %s (%s)", messages.key_shown(key), action.value, target, reason)
     return target
 
 
 def _contact_user(rt: Runtime, contact: Contact, profile: UserProfile | None) -> str:
     """The Contact's user, found (or made) by the external id ``sync-contacts`` gives it, as the sync does; and
-    remembered as the sync remembers it, for the Contact's next identity."""
+    remembered (by :func:`_join`'s record) as the sync remembers it, for the Contact's next identity."""
     hd = rt.helpdesk
     who = Author(id=contact.id, name=contact.name, email=contact.email, phone=contact.phone)
     try:
-        user = str(_call(rt, lambda: hd.ensure_requester(platform=CRM, author=who, profile=profile)))
+        return str(_call(rt, lambda: hd.ensure_requester(platform=CRM, author=who, profile=profile)))
     except RefusedFields:  # a malformed email in the CRM must not cost the message: the user without it
         bare = Author(id=contact.id, name=contact.name)
-        user = str(_call(rt, lambda: hd.ensure_requester(platform=CRM, author=bare, profile=profile)))
-    rt.store.remember_identity(contact_user_key(rt, f"{CRM}:{contact.id}"), user)
-    return user
+        return str(_call(rt, lambda: hd.ensure_requester(platform=CRM, author=bare, profile=profile)))
 
 
 def _without_user_call(
-    rt: Runtime, event: SocialEvent, contact: Contact, profile: UserProfile | None
+    rt: Runtime, event: SocialEvent, contact: Contact, profile: UserProfile | None, synced: str | None
 ) -> tuple[str, str] | None:
     """The Contact's user with the identity, and what the record says of it, with no user call of its own:
     Freshdesk's one write (:func:`_join_in_place`), else the user the store knows (:func:`_synced_user`)."""
     if isinstance(rt.helpdesk, JoinsInPlace):
         return _join_in_place(rt, event, contact, profile)
-    return _synced_user(rt, event, contact)
+    return _synced_user(rt, event, contact, synced) if synced is not None else None
 
 
-def _synced_user(rt: Runtime, event: SocialEvent, contact: Contact) -> tuple[str, str] | None:
+def _synced_user(rt: Runtime, event: SocialEvent, contact: Contact, user: str) -> tuple[str, str] | None:
     """The Contact's user as the store knows it (``sync-contacts`` or an earlier join), the identity attached to
-    it: no user call, since the sync writes the user's CRM fields. None when the store knows none, or when the
-    helpdesk no longer has it (deleted or merged since): forgotten, and the user found or made by its key."""
+    it: no user call, since the sync writes the user's CRM fields. None when the helpdesk no longer has it
+    (deleted or merged since): forgotten, and the user found or made by its key."""
     key = contact_user_key(rt, f"{CRM}:{contact.id}")
-    user = rt.store.identity(key)
-    if user is None:
-        return None
     try:
         joined = _attach_identity(rt, event, user)
     except NotFound:

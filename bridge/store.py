@@ -879,6 +879,12 @@ class Store:
         with self.begin() as conn:
             return conn.execute(sa.select(identities.c.helpdesk_user_id).where(identities.c.key == key)).scalar()
 
+    def identities_of(self, keys: Sequence[str]) -> dict[str, str]:
+        """The helpdesk users of those keys that have one, in one transaction."""
+        query = sa.select(identities.c.key, identities.c.helpdesk_user_id).where(identities.c.key.in_(list(keys)))
+        with self.begin() as conn:
+            return {str(k): str(u) for k, u in conn.execute(query)}
+
     def remember_identity(self, key: str, user_id: str) -> None:
         with self.begin() as conn:
             _remember_identity(conn, key, user_id, time.time())
@@ -895,14 +901,19 @@ class Store:
         with self.begin() as conn:
             conn.execute(sa.delete(identities).where(identities.c.key == key, identities.c.helpdesk_user_id == user_id))
 
-    def record_join(self, row: dict[str, Any], *, user_id: str | None) -> None:
-        """One ``user_joins`` row and the identity's user (None: forgotten) in one transaction."""
+    def record_join(
+        self, row: dict[str, Any], *, user_id: str | None, contact_user: tuple[str, str] | None = None
+    ) -> None:
+        """One ``user_joins`` row and the identity's user (None: forgotten) in one transaction; ``contact_user``:
+        the Contact's user (key, user id) remembered in it too, as the sync remembers it."""
         key = str(row["identity_key"])
         with self.begin() as conn:
             conn.execute(sa.insert(user_joins).values(**row, at=time.time()))
             conn.execute(sa.delete(identities).where(identities.c.key == key))
             if user_id is not None:
                 conn.execute(sa.insert(identities).values(key=key, helpdesk_user_id=user_id, updated_at=time.time()))
+            if contact_user is not None:
+                _remember_identity(conn, *contact_user, time.time())
 
     def last_join(self, identity_key: str) -> dict[str, Any] | None:
         """The identity's latest ``user_joins`` row, if it ever had one."""
