@@ -367,6 +367,25 @@ def test_sync_contacts_writes_the_crm_user_fields_and_remembers_each_contacts_us
         assert stack.store.identity(f"{helpdesk}:salesforce:{hank}") == str(user["id"])
 
 
+def test_a_contact_field_freshdesk_refuses_costs_the_sync_that_field_not_the_contact(tmp_path: Path) -> None:
+    """A mapped contact field Freshdesk refuses (gone since the mapping was written: ``invalid_field``) is left out
+    of the sync's create and update, as the join's create leaves it out: the Contact's user is still made, then
+    updated, with its other fields, and remembered; no Contact fails for it."""
+    stack = Stack(tmp_path, helpdesk="freshdesk", salesforce={})
+    kept = stack.helpdesk.add_user_field("crm_account")
+    stack.salesforce_options = {"user_fields": {"account_name": kept, "account_type": "crm_tier_deleted"}}
+    with stack:
+        assert stack.salesforce is not None
+        globex = stack.salesforce.add_account("Globex", Type="Enterprise")
+        hank = stack.salesforce.add_contact("Hank Scorpio", Email="hank@globex.example", AccountId=globex)
+        user = synced(stack)[f"salesforce:{hank}"]  # created
+        assert (user.get("custom_fields") or {}).get(kept) == "Globex"
+        assert stack.store.identity(f"freshdesk:salesforce:{hank}") == str(user["id"])
+        stack.salesforce.update("Contact", hank, {"Email": "hank@globex.test"})
+        user = synced(stack)[f"salesforce:{hank}"]  # updated
+        assert user["email"] == "hank@globex.test" and (user.get("custom_fields") or {}).get(kept) == "Globex"
+
+
 def test_a_synced_user_deleted_since_is_found_again_by_its_key_one_user_one_ticket(tmp_path: Path) -> None:
     """The user the store remembers for the Contact is gone (permanently deleted in Zendesk): the identity's 404
     makes the join forget it and find or make the user by its key, as before the sync remembered users."""

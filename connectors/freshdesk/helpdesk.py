@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -44,6 +44,8 @@ from connectors.freshdesk.client import PLATFORM, FreshdeskApiError, FreshdeskCl
 from connectors.freshdesk.joins import join_contact_user as _join_in_place
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 STATUS_NAMES = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
 OPEN, PENDING, RESOLVED, CLOSED = 2, 3, 4, 5
@@ -410,7 +412,8 @@ class FreshdeskHelpdesk:
             if found is None and contact.update_only:
                 return ContactResult(contact.external_id, "skipped")
             if found is None:
-                made = self._create_contact({**fields, "unique_external_id": contact.external_id})
+                create = {**fields, "unique_external_id": contact.external_id}
+                made = self._without_refused_fields(create, contact.external_id, self._create_contact)
                 return ContactResult(contact.external_id, "created", user_id=made)
             had = [str(t) for t in found.get("tags") or []]
             marks = {*contact.undelete, SUSPENDED_TAG}  # Freshdesk has no suspension: the tag is all there is
@@ -418,11 +421,30 @@ class FreshdeskHelpdesk:
                 fields["tags"] = list(dict.fromkeys([*had, *tags]))
             elif contact.undelete and marks & set(had):  # restored: the deletion pass's tags come off, others stay
                 fields["tags"] = [t for t in had if t not in marks]
-            path = f"/api/v2/contacts/{found['id']}"
-            self._api.json("PUT", path, "could not update the contact", json=fields)
-            return ContactResult(contact.external_id, "updated", user_id=str(found["id"]))
+            user_id = str(found["id"])
+            self._without_refused_fields(fields, contact.external_id, lambda f: self._update_contact_fields(user_id, f))
+            return ContactResult(contact.external_id, "updated", user_id=user_id)
         except errors.PermanentError as e:  # one bad contact must not stop the sync: reported in the summary
             return ContactResult(contact.external_id, "failed", e.message)
+
+    @staticmethod
+    def _without_refused_fields(fields: dict[str, Any], external_id: str, write: Callable[[dict[str, Any]], _T]) -> _T:
+        """``write(fields)``; refused for the CRM's custom fields only (a contact field deleted since it was mapped,
+        a value it does not take), written again without those, as a join's create leaves them out: a mapped field
+        must not cost the Contact its user. Logged by field name, never by value."""
+        try:
+            return write(fields)
+        except errors.PermanentError as e:
+            custom = dict(fields.get("custom_fields") or {})
+            refused = _refused_custom_fields(e, custom)
+            if not refused:
+                raise
+            log.warning("freshdesk: contact %s written without %s: refused", messages.key_shown(external_id),
+                        ", ".join(sorted(refused)))  # fmt: skip
+            kept = {k: v for k, v in custom.items() if k not in refused}
+            return write(
+                {k: v for k, v in fields.items() if k != "custom_fields"} | ({"custom_fields": kept} if kept else {})
+            )
 
     # -- contacts --------------------------------------------------------------------------------------------
 
@@ -595,6 +617,13 @@ def thread_key_value(key: str) -> str:
 
 #: Contact fields made from the author's optional details (see :func:`_contact_fields`), by Author attribute.
 AUTHOR_FIELDS = {"email": "email", "phone": "phone", "twitter_id": "handle"}
+
+
+def _refused_custom_fields(error: errors.PermanentError, custom: Mapping[str, Any]) -> set[str]:
+    """The custom fields a refused write names, when it names those only (and at least one); else empty."""
+    api = error.__cause__
+    named = {str(item.get("field")) for item in api.items} if isinstance(api, FreshdeskApiError) else set()
+    return named if named and named <= set(custom) else set()
 
 
 def _was_duplicate(error: errors.PermanentError) -> bool:
