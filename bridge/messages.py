@@ -120,6 +120,12 @@ def deleted_ticket_note(ticket_id: str) -> str:
     return f"This social thread's previous ticket #{ticket_id} was deleted; the customer wrote again, in this ticket."
 
 
+def no_helpdesk_api(key: str, base: str, path: str, example: str) -> str:
+    """doctor's line, setup's and the worker's refusal when the helpdesk's address answers its API user's read
+    with a refusal other than the credentials': whatever answers there is not that helpdesk's API."""
+    return f"{key}: no helpdesk API at {base} (it refused GET {path}); {key} is the account's address, like {example}"
+
+
 def api_user_sees_too_little(who: str, scope: str, fix: str) -> str:
     """doctor's line (and setup's refusal) for a helpdesk API user that cannot see every ticket: the helpdesk
     answers "not found" about a ticket hidden from it as about a deleted one, and the bridge opens a new ticket

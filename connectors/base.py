@@ -237,6 +237,19 @@ class ApiUser:
     narrower: str | None
 
 
+def api_user_at(read: Callable[[], ApiUser], *, key: str, base: str, path: str, example: str) -> ApiUser:
+    """``ping``'s ``read`` of the API user (``GET base + path``; ``base`` is the config's ``key``, like ``example``).
+    A refusal other than the credentials' (401, 403) means that what answers at ``base`` is not the helpdesk's API
+    (a mistyped subdomain, a proxy's path): the error names the key and what was asked, not only "not found"."""
+    try:
+        return read()
+    except errors.AuthError:
+        raise
+    except errors.PermanentError as e:
+        said = messages.no_helpdesk_api(key, base, path, example)
+        raise type(e)(said, http_status=e.http_status, code=e.code) from e
+
+
 def sees_every_ticket(user: ApiUser, fix: str, *, platform: str) -> str:
     """``ping``'s answer: the user's name, or :class:`~bridge.errors.AuthError` (``fix`` says how to widen it)
     for one that does not see every ticket, whose "not found" could be taken for "deleted" (see

@@ -50,6 +50,7 @@ from connectors.base import (
     RebasedSession,
     RecentApiUser,
     answered,
+    api_user_at,
     attachment_names,
     call,
     no_live_ticket,
@@ -106,6 +107,7 @@ ONE_TICKET = (
 #: caused by rate limiting"): "Rate limit for ticket updates exceeded, please wait before updating this ticket again".
 TICKET_UPDATES_EXCEEDED = "rate limit for ticket updates exceeded"
 UNAVAILABLE = (errors.Unavailable, "Zendesk is unavailable")
+ME, EXAMPLE_URL = "/api/v2/users/me.json", "https://acme.zendesk.com"  # the API user's read; what zendesk.url is
 REJECTED = (errors.PermanentError, "Zendesk rejected the request")
 
 
@@ -374,11 +376,12 @@ class ZendeskHelpdesk:
     def ping(self) -> str:
         """The API user's email. Raises :class:`AuthError` for one that cannot see every ticket (see
         :func:`_narrower_view`): ``doctor`` says so, and ``setup zendesk`` refuses to go on."""
-        return sees_every_ticket(self._api_user(), WIDER_VIEW, platform=PLATFORM)
+        user = api_user_at(self._api_user, key="zendesk.url", base=self.url, path=ME, example=EXAMPLE_URL)
+        return sees_every_ticket(user, WIDER_VIEW, platform=PLATFORM)
 
     def _api_user(self) -> ApiUser:
         """``GET /api/v2/users/me``: the API user, judged by ``role``, ``restricted_agent``, ``ticket_restriction``."""
-        user = self._get_json(f"{self._nominal}/api/v2/users/me.json", None).get("user")
+        user = self._get_json(f"{self._nominal}{ME}", None).get("user")
         me = user if isinstance(user, dict) else {}
         return ApiUser(_who(me), _narrower_view(me))
 

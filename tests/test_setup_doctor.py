@@ -209,6 +209,32 @@ def test_a_freshdesk_agent_that_cannot_see_every_ticket_fails_doctor_and_setup(t
     assert FRESHDESK_KEY not in doctor.stdout + setup.stdout + setup.stderr + worker.stderr
 
 
+@pytest.mark.parametrize(
+    ("helpdesk", "path"), [("zendesk", "/api/v2/users/me.json"), ("freshdesk", "/api/v2/agents/me")]
+)
+def test_a_helpdesk_url_where_no_helpdesk_answers_is_named_by_doctor_setup_and_the_worker(
+    tmp_path: Path, helpdesk: str, path: str
+) -> None:
+    """The helpdesk's url set to an address that is not its API (here the bridge's own, a mistake one step away:
+    both are URLs in the same file) answers the API user's read with a 404. The worker's start check stopped on it
+    with "Error: zendesk: not found in Zendesk (HTTP 404)", doctor said the same: neither named the key nor what
+    was asked. Now all three name the key, the address and the request."""
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
+        raw = stack.raw_config()
+        raw[helpdesk]["url"] = raw["bridge"]["public_url"] = stack.url
+        config = tmp_path / "socialdesk.toml"
+        config.write_text(to_toml(raw))
+        doctor = socialdesk("doctor", "--config", str(config))
+        setup = socialdesk("setup", helpdesk, "--config", str(config))
+        worker = socialdesk("worker", "--config", str(config), timeout=30)
+    example = f"https://acme.{helpdesk}.com"
+    said = (f"{helpdesk}.url: no helpdesk API at {stack.url} (it refused GET {path}); {helpdesk}.url is the account's "
+            f"address, like {example} (HTTP 404)")  # fmt: skip
+    assert f"✗ {helpdesk} credentials: {said}" in doctor.stdout.splitlines()
+    assert one_line_failure(worker) == f"Error: {said}"
+    assert setup.returncode == 1 and f"Error: {said}" in setup.stderr.splitlines()
+
+
 def test_setup_telegram_registers_the_webhook_with_its_secret(tmp_path: Path) -> None:
     with Stack(tmp_path, start_worker=False, platforms=("telegram",)) as stack:
         path = tmp_path / "socialdesk.toml"

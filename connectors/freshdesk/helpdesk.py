@@ -34,6 +34,7 @@ from bridge.schedules import HelpdeskSchedule
 from connectors.base import (
     ApiUser,
     RecentApiUser,
+    api_user_at,
     attachment_names,
     no_live_ticket,
     sees_every_ticket,
@@ -60,6 +61,7 @@ SOURCE_CHAT = 7
 #: notes (2) are what agents write; a forward (8) goes to a third party, never to the customer.
 DELIVERABLE_SOURCES = (0, 2)
 PAGE_SIZE = 100
+ME, EXAMPLE_URL = "/api/v2/agents/me", "https://acme.freshdesk.com"  # the API user's read; what freshdesk.url is
 SUSPENDED_TAG = "suspended_in_crm"  # ContactUpsert.suspended: Freshdesk contacts cannot be suspended
 SEARCH_PAGE_SIZE, SEARCH_MAX_PAGES = 30, 10  # fixed by Freshdesk's search API
 RECENT_SCAN = timedelta(hours=1)  # crash recovery also scans this much of the (current) ticket list
@@ -388,11 +390,12 @@ class FreshdeskHelpdesk:
     def ping(self) -> str:
         """The email (or name) of the agent the API key belongs to. Raises :class:`AuthError` for one whose ticket
         scope is not global (:func:`_narrower_scope`): ``doctor`` says so, and ``setup freshdesk`` refuses to go on."""
-        return sees_every_ticket(self._api_user(), WIDER_SCOPE, platform=PLATFORM)
+        agent = api_user_at(self._api_user, key="freshdesk.url", base=self.url, path=ME, example=EXAMPLE_URL)
+        return sees_every_ticket(agent, WIDER_SCOPE, platform=PLATFORM)
 
     def _api_user(self) -> ApiUser:
         """``GET /api/v2/agents/me``: the API key's agent, named by its ``contact``, judged by its ``ticket_scope``."""
-        me = self._api.json("GET", "/api/v2/agents/me", "could not reach Freshdesk")
+        me = self._api.json("GET", ME, "could not read the API key's agent")
         return ApiUser(_who(me), _narrower_scope(me))
 
     def upsert_contacts(self, contacts: Sequence[ContactUpsert]) -> list[ContactResult]:
