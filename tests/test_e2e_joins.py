@@ -259,6 +259,23 @@ def test_a_link_note_answered_with_a_gateways_502_after_it_was_written_is_writte
     assert profile_notes(stack, agent).count(f"new conversations go to user {synced_user['id']}") == 1
 
 
+@pytest.mark.parametrize("stack", ["freshdesk"], indirect=True)
+def test_a_freshdesk_link_note_answered_with_a_gateways_502_after_it_was_written_is_written_once(stack: Stack) -> None:
+    """Freshdesk links, and notes both contacts: a read of the description, then a PUT of the whole text. The PUT is
+    idempotent alone, so a proxy's 502 after Freshdesk wrote it was retried, and the retry read the note just
+    written and appended it again. Taken as written, as on Zendesk: once, and the message reaches its ticket."""
+    hank = contact(stack)
+    synced_user = synced(stack)[f"salesforce:{hank}"]
+    first = comment(stack, "8109", "I am nobody yet")  # no persona: a contact of its own
+    social = first["requester_id"]
+    persona(stack, "8109", hank)
+    stack.freshdesk.lose_answer(f"/api/v2/contacts/{social}", "PUT", status=502)
+    second = comment(stack, "8109", "Now you know me")
+    settle(stack)
+    assert second["requester_id"] == synced_user["id"] and stack.store.open_dead_letters() == []
+    assert profile_notes(stack, social).count(f"new conversations go to user {synced_user['id']}") == 1
+
+
 @pytest.mark.parametrize("stack", ["zendesk"], indirect=True)
 def test_a_social_user_remembered_over_a_join_is_joined_again(stack: Stack) -> None:
     """Two workers on two new threads of one customer: one joins the identity; the other, without the CRM's

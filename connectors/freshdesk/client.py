@@ -95,9 +95,13 @@ class FreshdeskClient:
     def now(self) -> float:
         return self._clock()
 
-    def json(self, method: str, path: str, action: str, *, repeatable: bool = False, **kwargs: Any) -> dict[str, Any]:
+    def json(
+        self, method: str, path: str, action: str, *, repeatable: bool | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         """One call answering a JSON object; ``action`` ("could not ...") starts any error's message. ``repeatable``:
-        a POST whose repeat does no harm (a contact's create, which a unique field makes a 409 the second time)."""
+        True for a POST whose repeat does no harm (a contact's create, which a unique field makes a 409 the second
+        time); False for a PUT whose caller's retry would not repeat it but add to it (a text read, then appended);
+        None: by the method (GET and PUT are safe to repeat)."""
         response = self._request(method, self.url + path, action, repeatable=repeatable, **kwargs)
         return _object(response, action, applied=method != "GET")
 
@@ -121,7 +125,7 @@ class FreshdeskClient:
         return str(link)
 
     def _request(
-        self, method: str, url: str, action: str, *, repeatable: bool = False, **kwargs: Any
+        self, method: str, url: str, action: str, *, repeatable: bool | None = None, **kwargs: Any
     ) -> requests.Response:
         """The budget gate, the transport table, the budget reading, the error table; a timeout or a 5xx that may
         come after a POST was applied (a ticket, a note) is an :class:`~bridge.errors.UnknownOutcome`."""
@@ -130,7 +134,7 @@ class FreshdeskClient:
         def send() -> requests.Response:
             return self._session.request(method, url, auth=self._auth, timeout=self.timeout, **kwargs)
 
-        idempotent = repeatable or method in ("GET", "PUT")
+        idempotent = method in ("GET", "PUT") if repeatable is None else repeatable
         response = call(send, platform=PLATFORM, idempotent=idempotent)
         self._note_budget(response)
         if response.status_code >= 400:

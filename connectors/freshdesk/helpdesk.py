@@ -203,7 +203,8 @@ class FreshdeskHelpdesk:
         path = f"/api/v2/contacts/{_number(user_id)}"
         contact = self._api.json("GET", path, "could not read the contact")
         description = "\n".join(d for d in (str(contact.get("description") or "").strip(), text) if d)
-        self._update_contact_fields(user_id, {"description": description})
+        # not repeatable: a retry of this method reads the line written and appends it again (UnknownOutcome instead)
+        self._api.json("PUT", path, "could not update the contact", repeatable=False, json={"description": description})
 
     @property
     def finds_tickets(self) -> bool:
