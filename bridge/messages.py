@@ -69,6 +69,13 @@ def sync_dry_run(send: int, deleted: int, helpdesk: str, on_delete: str) -> str:
     return line + "; nothing was changed"
 
 
+def sync_field_left_out(key: str, field: str, helpdesk: str) -> str:
+    """``sync-contacts``: a mapped user field the helpdesk does not have. Zendesk drops an unknown user field
+    without a word, so the sync said "updated" of values that went nowhere; Freshdesk refuses each write."""
+    return (f"{key}: {helpdesk} has no user field {field!r}: left out of every user this run (create it in "
+            f"{helpdesk}, or correct the key; `socialdesk doctor` checks every mapped field)")  # fmt: skip
+
+
 def routing_refused_note(reason: str) -> str:
     """An internal note: the helpdesk refused the group, assignee or brand the triage rules chose."""
     return (

@@ -18,15 +18,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bridge import enrich, joins
+from bridge import enrich, joins, messages
 from bridge.errors import ConfigError
 from bridge.events import ContactResult, ContactUpsert
-from bridge.ports import SyncContact
+from bridge.ports import CustomFields, SyncContact
 from bridge.registry import Runtime
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ def sync_contacts(
     on_delete = str(section.get("on_delete")) if section else "ignore"  # checked at load
     summary = SyncSummary()
     crm, report = rt.crm, progress or (lambda n: None)
-    live = _live_upsert((section.get("user_fields") if section else None) or {})
+    mapped = (section.get("user_fields") if section else None) or {}
+    live = _live_upsert(functools.cache(lambda: mapped if dry_run else _usable_user_fields(rt, mapped)))
     _run(rt, CURSOR, lambda c: crm.contacts_since(c, batch_size=BATCH), live, summary, dry_run, full, report)
     if on_delete != "ignore":
         deleted = _deleted_upsert(on_delete)
@@ -130,11 +132,26 @@ def _remember_users(rt: Runtime, results: Sequence[ContactResult]) -> None:
         rt.store.remember_identities(users)
 
 
-def _live_upsert(user_fields: Mapping[str, str]) -> Callable[[SyncContact], ContactUpsert]:
-    """A live Contact as its user: with ``[salesforce] user_fields`` filled from it, since the sync owns them."""
+def _usable_user_fields(rt: Runtime, mapped: Mapping[str, str]) -> Mapping[str, str]:
+    """The mapped user fields the helpdesk has (one look at its fields per run, as ``doctor`` looks). Zendesk drops an
+    unknown user field silently, so the sync reported users "updated" with values that went nowhere; Freshdesk
+    refuses each write that names one. Those are left out, each named once in the log (the command's stderr)."""
+    if not mapped or not isinstance(rt.helpdesk, CustomFields):
+        return mapped
+    helpdesk = rt.helpdesk
+    _, known = rt.policy.call(helpdesk.name, helpdesk.field_names)
+    missing = {source: target for source, target in mapped.items() if str(target) not in known}
+    for source, target in missing.items():
+        log.warning("%s", messages.sync_field_left_out(f"salesforce.user_fields.{source}", target, helpdesk.name))
+    return {source: target for source, target in mapped.items() if source not in missing}
+
+
+def _live_upsert(user_fields: Callable[[], Mapping[str, str]]) -> Callable[[SyncContact], ContactUpsert]:
+    """A live Contact as its user: with ``[salesforce] user_fields`` filled from it, since the sync owns them
+    (``user_fields()`` is asked at the first Contact: a run with none to send asks the helpdesk nothing)."""
 
     def convert(contact: SyncContact) -> ContactUpsert:
-        return replace(_upsert(contact), user_fields=enrich.filled(user_fields, contact.fields))
+        return replace(_upsert(contact), user_fields=enrich.filled(user_fields(), contact.fields))
 
     return convert
 

@@ -15,7 +15,7 @@ from bridge import status, sync
 from bridge.events import Author
 from connectors.zendesk import ZendeskHelpdesk
 from sandbox.stack import HELPDESKS, PAGE_ID, WA_PHONE_ID, Stack
-from tests.support import settle, step_runtime, tickets
+from tests.support import settle, socialdesk, step_runtime, tickets
 
 
 @pytest.fixture(params=HELPDESKS)
@@ -401,6 +401,33 @@ def test_a_contact_field_freshdesk_refuses_costs_the_sync_that_field_not_the_con
         stack.salesforce.update("Contact", hank, {"Email": "hank@globex.test"})
         user = synced(stack)[f"salesforce:{hank}"]  # updated
         assert user["email"] == "hank@globex.test" and (user.get("custom_fields") or {}).get(kept) == "Globex"
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_sync_contacts_names_a_mapped_user_field_the_helpdesk_does_not_have(tmp_path: Path, helpdesk: str) -> None:
+    """A user field mapped in ``[salesforce] user_fields`` that the helpdesk does not have: Zendesk drops it without a
+    word, so `socialdesk sync-contacts` said "created 1" and exit 0 of a value that went nowhere (only doctor told);
+    Freshdesk refused each write naming it, written again without it, one warning per Contact. The sync now looks
+    at the helpdesk's user fields once, leaves that one out, and says so once, naming the key; the others go."""
+    stack = Stack(tmp_path, helpdesk=helpdesk, salesforce={}, start_worker=False)
+    kept = stack.helpdesk.add_user_field("crm_account")
+    stack.salesforce_options = {"user_fields": {"account_name": kept, "account_type": "crm_tier_gone"}}
+    with stack:
+        assert stack.salesforce is not None
+        globex = stack.salesforce.add_account("Globex", Type="Enterprise")
+        hank = stack.salesforce.add_contact("Hank Scorpio", Email="hank@globex.example", AccountId=globex)
+        config = stack.write_config(tmp_path / "socialdesk.toml")
+        run = socialdesk("sync-contacts", "--config", str(config))
+        creates = [c for c in stack.helpdesk.calls if c.method == "POST" and c.path.startswith("/api/v2/contacts")]
+        user = users(stack)[f"salesforce:{hank}"]
+    assert run.returncode == 0 and "created 1," in run.stdout, run.stdout + run.stderr
+    said = (f"salesforce.user_fields.account_type: {helpdesk} has no user field 'crm_tier_gone': left out of every "
+            f"user this run (create it in {helpdesk}, or correct the key; `socialdesk doctor` checks every mapped "
+            "field)")  # fmt: skip
+    [line] = [line for line in run.stderr.splitlines() if "crm_tier_gone" in line]
+    assert line.endswith(f" WARNING bridge.sync: {said}"), run.stderr
+    assert (user.get("user_fields" if helpdesk == "zendesk" else "custom_fields") or {}).get(kept) == "Globex"
+    assert helpdesk == "zendesk" or len(creates) == 1  # Freshdesk: one create, not a refused one and another
 
 
 def test_a_synced_user_deleted_since_is_found_again_by_its_key_one_user_one_ticket(tmp_path: Path) -> None:
