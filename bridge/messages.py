@@ -130,7 +130,8 @@ def deleted_ticket_note(ticket_id: str) -> str:
 def no_helpdesk_api(key: str, base: str, path: str, example: str) -> str:
     """doctor's line, setup's and the worker's refusal when the helpdesk's address answers its API user's read
     with a refusal other than the credentials': whatever answers there is not that helpdesk's API."""
-    return f"{key}: no helpdesk API at {base} (it refused GET {path}); {key} is the account's address, like {example}"
+    return (f"{key}: no helpdesk API at {base} (GET {path} answered no API user); {key} is the account's address, "
+            f"like {example}")  # fmt: skip
 
 
 def api_user_sees_too_little(who: str, scope: str, fix: str) -> str:

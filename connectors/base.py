@@ -239,8 +239,9 @@ class ApiUser:
 
 def api_user_at(read: Callable[[], ApiUser], *, key: str, base: str, path: str, example: str) -> ApiUser:
     """``ping``'s ``read`` of the API user (``GET base + path``; ``base`` is the config's ``key``, like ``example``).
-    A refusal other than the credentials' (401, 403) means that what answers at ``base`` is not the helpdesk's API
-    (a mistyped subdomain, a proxy's path): the error names the key and what was asked, not only "not found"."""
+    A refusal other than the credentials' (401, 403), or a page that is no API's answer, means that ``base`` is not
+    the helpdesk's API (a mistyped subdomain, a proxy's path, a website): the error names the key and the request,
+    not only "not found"."""
     try:
         return read()
     except errors.AuthError:

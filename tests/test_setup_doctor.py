@@ -228,8 +228,8 @@ def test_a_helpdesk_url_where_no_helpdesk_answers_is_named_by_doctor_setup_and_t
         setup = socialdesk("setup", helpdesk, "--config", str(config))
         worker = socialdesk("worker", "--config", str(config), timeout=30)
     example = f"https://acme.{helpdesk}.com"
-    said = (f"{helpdesk}.url: no helpdesk API at {stack.url} (it refused GET {path}); {helpdesk}.url is the account's "
-            f"address, like {example} (HTTP 404)")  # fmt: skip
+    said = (f"{helpdesk}.url: no helpdesk API at {stack.url} (GET {path} answered no API user); {helpdesk}.url is "
+            f"the account's address, like {example} (HTTP 404)")  # fmt: skip
     assert f"✗ {helpdesk} credentials: {said}" in doctor.stdout.splitlines()
     assert one_line_failure(worker) == f"Error: {said}"
     assert setup.returncode == 1 and f"Error: {said}" in setup.stderr.splitlines()
