@@ -105,10 +105,16 @@ class Queue:
             self.sync_ticket(helpdesk, ticket_id)
 
 
+#: seconds an idle dispatcher waits before it looks for due rows again
+DISPATCH_INTERVAL = 0.2
+
+
 class Dispatcher(threading.Thread):
     """Claims due rows from the store and enqueues one task per thread or ticket."""
 
-    def __init__(self, runtime: Runtime, queue: Queue, *, interval: float = 0.2, grace: float = 60.0) -> None:
+    def __init__(
+        self, runtime: Runtime, queue: Queue, *, interval: float = DISPATCH_INTERVAL, grace: float = 60.0
+    ) -> None:
         super().__init__(name="socialdesk-dispatcher", daemon=True)
         self.runtime = runtime
         self.queue = queue
@@ -188,12 +194,22 @@ class EmbeddedConsumer(Consumer):  # type: ignore[misc]
 class Worker:
     """The worker process: a dispatcher thread plus a Huey consumer with ``concurrency`` threads."""
 
-    def __init__(self, runtime: Runtime, queue: Queue, *, concurrency: int = 4, grace: float | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        queue: Queue,
+        *,
+        concurrency: int = 4,
+        grace: float | None = None,
+        dispatch_interval: float = DISPATCH_INTERVAL,
+    ) -> None:
+        """``dispatch_interval``: seconds the dispatcher waits after finding nothing due (the sandbox's
+        in-process worker looks more often, so the demo and the tests do not wait out the production's)."""
         self.runtime = runtime
         self.queue = queue
         if grace is None:
             grace = runtime.config.redispatch_after
-        self.dispatcher = Dispatcher(runtime, queue, grace=grace)
+        self.dispatcher = Dispatcher(runtime, queue, interval=dispatch_interval, grace=grace)
         minutes = _sync_minutes(runtime)
         self.contact_sync = _schedule_contact_sync(runtime, queue, minutes) if minutes else None
         days = runtime.config.retention_days

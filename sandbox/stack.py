@@ -42,6 +42,7 @@ ZENDESK_SECRET = "sandbox-zendesk-signing-secret"
 FRESHDESK_KEY = "sandbox-freshdesk-key"
 FRESHDESK_SECRET = "sandbox-freshdesk-webhook-secret"
 HELPDESKS = ("zendesk", "freshdesk")
+DISPATCH_INTERVAL = 0.02  # seconds: see Stack's ``dispatch_interval``
 IG_ID, IG_TOKEN = "17841400000000042", "sandbox-instagram-token"
 WA_PHONE_ID, WA_TOKEN = "106540352242922", "sandbox-whatsapp-token"
 X_USER, X_SECRET = "1500000000000000042", "sandbox-x-consumer-secret"
@@ -74,16 +75,20 @@ class Stack:
         platform_options: dict[str, dict[str, Any]] | None = None,
         approvals: dict[str, Any] | None = None,
         dashboard: dict[str, Any] | None = None,
+        dispatch_interval: float = DISPATCH_INTERVAL,
     ) -> None:
         """``zendesk={...}``: options of the Zendesk simulator (``rate_limit_per_minute``, ``data_imports``...);
         ``freshdesk={...}``: the Freshdesk simulator's (``api_agent_ticket_scope``...);
         ``rules``: the ``[[rules]]`` tables; ``calendars``: the ``[calendars.<name>]`` tables;
         ``platform_options``: more keys for one platform's channel only (after ``channel_options``);
-        ``dashboard``: the ``[dashboard]`` table (its credential turns ``/dashboard`` on)."""
+        ``dashboard``: the ``[dashboard]`` table (its credential turns ``/dashboard`` on);
+        ``dispatch_interval``: how often the in-process worker looks for due rows (a tenth of the production's
+        0.2 s, so a test or the demo does not wait out that poll at every step)."""
         self.workdir = workdir
         self.database_url = database_url or f"sqlite:///{workdir}/socialdesk.db"
         self.queue_url = queue_url or f"sqlite:///{workdir}/socialdesk-queue.db"
         self.concurrency = concurrency
+        self.dispatch_interval = dispatch_interval
         self.start_worker = start_worker
         self.grace = grace
         self.bridge_options = bridge_options or {}
@@ -211,7 +216,9 @@ class Stack:
         self.runtime = build_runtime(self.config, store=self.store)
         runtime = self.runtime
         queue = Queue(make_huey(self.queue_url), lambda: runtime)
-        self.worker = Worker(runtime, queue, concurrency=self.concurrency, grace=self.grace)
+        self.worker = Worker(
+            runtime, queue, concurrency=self.concurrency, grace=self.grace, dispatch_interval=self.dispatch_interval
+        )
         self.worker.start()
         return self.worker
 
@@ -248,7 +255,7 @@ class Stack:
         return not any(self.store.counts(t).get("pending") for t in ("inbox", "ticket_events"))
 
     @staticmethod
-    def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+    def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.01) -> Any:
         """Poll until ``predicate()`` is truthy and return it; raise TimeoutError otherwise."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
