@@ -17,7 +17,9 @@ answering 429 or 503 before the application sees the request).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +36,18 @@ class QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+
+def shutdown(server: BaseWSGIServer) -> None:
+    """Stop ``server`` and close its socket without waiting out its poll interval: once it is asked to stop,
+    a connection wakes its loop, which then ends (one made before is served as an empty request)."""
+    stopping = threading.Thread(target=server.shutdown, daemon=True)
+    stopping.start()
+    while stopping.is_alive():
+        with contextlib.suppress(OSError), socket.create_connection((server.host, server.server_port), timeout=1):
+            pass
+        stopping.join(0.005)
+    server.server_close()
 
 
 @dataclass(frozen=True)
@@ -108,8 +122,7 @@ class Simulator:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            shutdown(self._server)
             self._server = None
 
     def __enter__(self) -> Self:

@@ -7,7 +7,11 @@ webhooks arrive over HTTP and the worker is the Huey consumer plus the dispatche
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +25,7 @@ from bridge import config as config_module
 from bridge.queue import Queue, Worker, make_huey
 from bridge.registry import Runtime, build_runtime
 from bridge.store import Store
-from sandbox.base import QuietHandler
+from sandbox.base import QuietHandler, shutdown
 from sandbox.freshdesk import FreshdeskSimulator
 from sandbox.generic import OwnChannelSimulator
 from sandbox.meta import MetaSimulator
@@ -85,7 +89,8 @@ class Stack:
         ``dispatch_interval``: how often the in-process worker looks for due rows (a tenth of the production's
         0.2 s, so a test or the demo does not wait out that poll at every step)."""
         self.workdir = workdir
-        self.database_url = database_url or f"sqlite:///{workdir}/socialdesk.db"
+        self._sqlite_file = None if database_url else workdir / "socialdesk.db"  # the default: a fresh file
+        self.database_url = database_url or f"sqlite:///{self._sqlite_file}"
         self.queue_url = queue_url or f"sqlite:///{workdir}/socialdesk-queue.db"
         self.concurrency = concurrency
         self.dispatch_interval = dispatch_interval
@@ -102,10 +107,7 @@ class Stack:
         self.dashboard = dashboard
         self.salesforce = SalesforceSimulator() if salesforce is not None else None
         self.helpdesk_name = helpdesk
-        self.zendesk = ZendeskSimulator(
-            email=ZENDESK_EMAIL, api_token=ZENDESK_TOKEN, webhook_secret=ZENDESK_SECRET, **(zendesk or {})
-        )
-        self.freshdesk = FreshdeskSimulator(api_key=FRESHDESK_KEY, webhook_secret=FRESHDESK_SECRET, **(freshdesk or {}))
+        self._zendesk_options, self._freshdesk_options = zendesk or {}, freshdesk or {}
         #: the simulator of the helpdesk in use: both play the agent with the same methods
         self.helpdesk: ZendeskSimulator | FreshdeskSimulator = self.zendesk if helpdesk == "zendesk" else self.freshdesk
         self.platforms = platforms
@@ -123,6 +125,19 @@ class Stack:
         self._server: BaseWSGIServer | None = None
         self.worker: Worker | None = None
         self.runtime: Runtime | None = None
+
+    @functools.cached_property
+    def zendesk(self) -> ZendeskSimulator:
+        """Made when first asked for (the helpdesk in use at once): building its routes takes some 50 ms, and
+        the other helpdesk's simulator is rarely looked at."""
+        return ZendeskSimulator(
+            email=ZENDESK_EMAIL, api_token=ZENDESK_TOKEN, webhook_secret=ZENDESK_SECRET, **self._zendesk_options
+        )
+
+    @functools.cached_property
+    def freshdesk(self) -> FreshdeskSimulator:
+        """Made when first asked for, as :attr:`zendesk` is."""
+        return FreshdeskSimulator(api_key=FRESHDESK_KEY, webhook_secret=FRESHDESK_SECRET, **self._freshdesk_options)
 
     def raw_config(self) -> dict[str, Any]:
         return {
@@ -199,7 +214,7 @@ class Stack:
         if self.salesforce is not None:
             self.salesforce.start()
         self.config = config_module.parse(self.raw_config(), env={}, source="sandbox")
-        self.store = Store.from_url(self.database_url, migrate=True)  # as `socialdesk db upgrade` would
+        self.store = self._open_store()
         app = create_app(self.config, store=self.store)
         self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
         threading.Thread(target=self._server.serve_forever, args=(0.05,), name="bridge-web", daemon=True).start()
@@ -211,6 +226,13 @@ class Stack:
         if self.start_worker:
             self.start_worker_now()
         return self
+
+    def _open_store(self) -> Store:
+        """The store, migrated as ``socialdesk db upgrade`` would. The default SQLite file starts as a copy of
+        one migrated once per process: the same schema, without running every migration for each stack."""
+        if self._sqlite_file is not None and not self._sqlite_file.exists():
+            shutil.copyfile(migrated_sqlite(), self._sqlite_file)
+        return Store.from_url(self.database_url, migrate=True)
 
     def start_worker_now(self) -> Worker:
         self.runtime = build_runtime(self.config, store=self.store)
@@ -230,8 +252,7 @@ class Stack:
     def stop(self) -> None:
         self.stop_worker()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            shutdown(self._server)
         for simulator in (self.meta, self.x, self.telegram, self.web):
             simulator.stop()
         self.helpdesk.stop()
@@ -264,6 +285,16 @@ class Stack:
                 return value
             time.sleep(interval)
         raise TimeoutError(f"condition not met within {timeout}s")
+
+
+@functools.cache
+def migrated_sqlite() -> Path:
+    """An SQLite store migrated to the head revision, made once per process and removed at its exit."""
+    folder = Path(tempfile.mkdtemp(prefix="socialdesk-schema-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / "socialdesk.db"
+    Store.from_url(f"sqlite:///{path}", migrate=True).close()
+    return path
 
 
 def channel_name(platform: str) -> str:

@@ -23,7 +23,7 @@ from bridge.config import Config
 from bridge.registry import Runtime, build_runtime
 from bridge.retry import RetryPolicy
 from bridge.store import Store
-from sandbox.base import QuietHandler
+from sandbox.base import QuietHandler, shutdown
 from sandbox.stack import Stack
 from webhooks.app import create_app
 
@@ -45,8 +45,7 @@ def serve_bridge(config: Config) -> Iterator[Bridge]:
     try:
         yield {"config": config, "store": store, "url": f"http://127.0.0.1:{server.server_port}"}
     finally:
-        server.shutdown()
-        server.server_close()
+        shutdown(server)
 
 
 class Clock:
