@@ -75,7 +75,10 @@ PLACEHOLDER_SUBDOMAIN, PLACEHOLDER_DOMAIN = "socialdesk", "zendesk.invalid"
 #: The one table: HTTP status → (bridge error, message fit for an agent's eyes). 422 on a closed
 #: ticket is told apart by its body in :func:`_error_for`; other 4xx are permanent; 5xx unavailable.
 STATUS_ERRORS: dict[int, tuple[type[errors.BridgeError], str]] = {
-    401: (errors.AuthError, "Zendesk refused the credentials (check email and API token)"),
+    401: (
+        errors.AuthError,
+        "Zendesk refused the credentials (check zendesk.email, zendesk.api_token or oauth_token)",
+    ),
     403: (errors.AuthError, "the Zendesk user is not allowed to do this"),
     404: (errors.NotFound, "not found in Zendesk"),
     429: (errors.RateLimited, "Zendesk rate limit reached"),

@@ -235,6 +235,23 @@ def test_a_helpdesk_url_where_no_helpdesk_answers_is_named_by_doctor_setup_and_t
     assert setup.returncode == 1 and f"Error: {said}" in setup.stderr.splitlines()
 
 
+@pytest.mark.parametrize("credential", ["api_token", "oauth_token"])
+def test_refused_zendesk_credentials_are_named_by_their_keys(tmp_path: Path, credential: str) -> None:
+    """A 401 said "check email and API token", also to an operator whose config has an oauth_token and no API
+    token: the worker's start check, doctor and setup now name the keys to check."""
+    with Stack(tmp_path, start_worker=False) as stack:
+        raw = stack.raw_config()
+        raw["zendesk"].pop("api_token")
+        raw["zendesk"][credential] = "not-the-token"
+        config = tmp_path / "socialdesk.toml"
+        config.write_text(to_toml(raw))
+        doctor = socialdesk("doctor", "--config", str(config))
+        worker = socialdesk("worker", "--config", str(config), timeout=30)
+    said = "zendesk: Zendesk refused the credentials (check zendesk.email, zendesk.api_token or oauth_token) (HTTP 401)"
+    assert f"✗ zendesk credentials: {said}" in doctor.stdout.splitlines()
+    assert one_line_failure(worker) == f"Error: {said}" and "not-the-token" not in doctor.stdout + worker.stderr
+
+
 def test_setup_telegram_registers_the_webhook_with_its_secret(tmp_path: Path) -> None:
     with Stack(tmp_path, start_worker=False, platforms=("telegram",)) as stack:
         path = tmp_path / "socialdesk.toml"
