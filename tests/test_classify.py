@@ -20,6 +20,8 @@ from bridge.classify.lexicon import profile
 from bridge.classify.plugins import ClassifierSettings, HttpClassifier, build_classifier, settings
 from bridge.cli import main
 from bridge.errors import ConfigError, PermanentError, Unavailable
+from sandbox.stack import to_toml
+from tests.conftest import raw_config
 
 CLASSIFIER = LexiconClassifier()
 
@@ -457,16 +459,30 @@ def test_http_slot_posts_the_text_and_reads_the_answer(endpoint: str) -> None:
     )
 
 
-@pytest.mark.parametrize(("text", "error"), [("boom", Unavailable), ("nope", PermanentError), ("odd", PermanentError)])
+@pytest.mark.parametrize(("text", "error"), [("boom", Unavailable), ("nope", PermanentError)])
 def test_http_slot_failures(endpoint: str, text: str, error: type[Exception]) -> None:
-    with pytest.raises(error):
+    with pytest.raises(error, match=r"^classifier: classifier\.url: the endpoint "):  # the key an operator changes
         HttpClassifier(endpoint).classify(text)
 
 
-def test_http_slot_unreachable_is_retryable(endpoint: str) -> None:
+def test_http_slot_answer_is_checked(endpoint: str) -> None:
+    with pytest.raises(PermanentError):
+        HttpClassifier(endpoint).classify("odd")
+
+
+def test_http_slot_unreachable_is_retryable_and_names_the_key(tmp_path: Path, endpoint: str) -> None:
+    """It said "classifier: classifier endpoint unreachable (ConnectionError)": which setting, it did not say."""
     closed = endpoint.replace("/classify", "").rsplit(":", 1)[0] + ":9"  # the discard port: nothing listens
     with pytest.raises(Unavailable):
         HttpClassifier(closed, timeout=0.5).classify("hello")
+    config = tmp_path / "socialdesk.toml"
+    config.write_text(to_toml({**raw_config(), "classifier": {"kind": "http", "url": closed, "timeout": 0.5}}))
+    result = CliRunner().invoke(main, ["classify", "--config", str(config), "hello"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert (
+        result.output.splitlines()[-1]
+        == "Error: classifier: classifier.url: the endpoint is unreachable (ConnectionError)"
+    )
 
 
 # -- socialdesk classify -------------------------------------------------------------------------------------

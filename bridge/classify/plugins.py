@@ -140,6 +140,10 @@ class PythonClassifier:
         return Classification.from_json(answer, source=self._source)
 
 
+#: Named by every failure of the endpoint: the one setting an operator can change about it.
+URL_KEY = "classifier.url"
+
+
 class HttpClassifier:
     """POST ``{"text": ...}`` to the operator's endpoint, which answers with the classification JSON."""
 
@@ -159,14 +163,18 @@ class HttpClassifier:
         try:
             response = self._session.post(self._url, json={"text": text}, timeout=self._timeout)
         except requests.RequestException as e:
-            raise Unavailable(f"classifier endpoint unreachable ({type(e).__name__})", platform="classifier") from e
+            raise Unavailable(
+                f"{URL_KEY}: the endpoint is unreachable ({type(e).__name__})", platform="classifier"
+            ) from e
         if response.status_code == 429 or response.status_code >= 500:
-            raise Unavailable("classifier endpoint failed", platform="classifier", http_status=response.status_code)
+            raise Unavailable(
+                f"{URL_KEY}: the endpoint failed", platform="classifier", http_status=response.status_code
+            )
         if response.status_code != 200:
-            raise PermanentError("classifier endpoint refused the text", platform="classifier",
+            raise PermanentError(f"{URL_KEY}: the endpoint refused the text", platform="classifier",
                                  http_status=response.status_code)  # fmt: skip
         try:
             data = response.json()
         except ValueError:
-            raise PermanentError("classifier endpoint answered with no JSON", platform="classifier") from None
+            raise PermanentError(f"{URL_KEY}: the endpoint answered with no JSON", platform="classifier") from None
         return Classification.from_json(data, source="classifier")
