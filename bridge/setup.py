@@ -16,6 +16,7 @@ from bridge.registry import build_channel, build_helpdesk, load_object
 from bridge.store import Store
 
 ZENDESK_SECRET_SETTING = "zendesk.webhook_secret"
+ZENDESK_USER_SECRET_SETTING = "zendesk.user_webhook_secret"  # the user-events webhook's (a secret per webhook)
 FRESHDESK_SECRET_HEADER = "X-Socialdesk-Secret"
 Echo = Callable[[str], None]
 
@@ -46,6 +47,9 @@ def setup_zendesk(config: Config, store: Store, *, echo: Echo, dry_run: bool, pu
     if report.signing_secret and not dry_run:
         store.set_setting(ZENDESK_SECRET_SETTING, report.signing_secret)
         echo("stored the webhook's signing secret in the bridge's database (not printed)")
+    if report.user_signing_secret and not dry_run:
+        store.set_setting(ZENDESK_USER_SECRET_SETTING, report.user_signing_secret)
+        echo("stored the user-events webhook's signing secret in the bridge's database (not printed)")
 
 
 def zendesk_setup_state(config: Config) -> str:

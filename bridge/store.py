@@ -901,6 +901,14 @@ class Store:
         with self.begin() as conn:
             conn.execute(sa.delete(identities).where(identities.c.key == key, identities.c.helpdesk_user_id == user_id))
 
+    def forget_helpdesk_user(self, helpdesk: str, user_id: str) -> int:
+        """Forget every identity (a social one or a Contact's) whose user is this one: the helpdesk merged it into
+        another, deleted it or made it inactive. Their next message finds or makes the user by its key. How many."""
+        gone = sa.and_(identities.c.key.startswith(f"{helpdesk}:", autoescape=True),
+                       identities.c.helpdesk_user_id == user_id)  # fmt: skip
+        with self.begin() as conn:
+            return int(conn.execute(sa.delete(identities).where(gone)).rowcount or 0)
+
     def record_join(
         self, row: dict[str, Any], *, user_id: str | None, contact_user: tuple[str, str] | None = None
     ) -> None:
@@ -1150,6 +1158,12 @@ class Store:
     def setting(self, key: str) -> str | None:
         with self.begin() as conn:
             return conn.execute(sa.select(settings.c.value).where(settings.c.key == key)).scalar()
+
+    def settings_of(self, keys: Sequence[str]) -> dict[str, str]:
+        """Those settings that are set, in one read."""
+        with self.begin() as conn:
+            rows = conn.execute(sa.select(settings.c.key, settings.c.value).where(settings.c.key.in_(list(keys))))
+            return {str(k): str(v) for k, v in rows if v}
 
     def set_setting(self, key: str, value: str) -> None:
         with self.begin() as conn:

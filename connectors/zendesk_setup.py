@@ -20,6 +20,11 @@ from bridge.approvals import ApprovalSettings
 from connectors.zendesk import ZendeskHelpdesk
 
 WEBHOOK_NAME = "socialdesk"
+USER_WEBHOOK_NAME = "socialdesk users"
+#: The user events after which a user socialdesk remembers may no longer take tickets: merged into another (the
+#: merged user is soft-deleted), deleted, or made inactive (Webhooks API, "User events"). A webhook subscribed to
+#: events cannot be connected to a trigger, hence a second webhook, with a signing secret of its own.
+USER_EVENTS = ("zen:event-type:user.merged", "zen:event-type:user.deleted", "zen:event-type:user.active_changed")
 TRIGGER_TITLE = "socialdesk: deliver public agent replies to the social thread"
 VIA_API = "5"  # Zendesk's via id for "Web service (API)"
 TRIGGER_BODY = json.dumps({"ticket_id": "{{ticket.id}}"})
@@ -32,6 +37,7 @@ REJECT_MACRO = "Reject social reply"
 class SetupReport:
     actions: list[str] = field(default_factory=list)
     signing_secret: str | None = None
+    user_signing_secret: str | None = None  # the user-events webhook's
     checked: list[str] = field(default_factory=list)  # what setup looked at, for doctor's line
 
     def say(self, line: str) -> None:
@@ -67,10 +73,11 @@ def setup(
     """Make Zendesk call ``endpoint`` on every public agent comment of a socialdesk ticket, when it is solved,
     and on an approver's answer; give approvers their two macros."""
     report, approvals = SetupReport(), approvals or ApprovalSettings()
-    webhook_id = _ensure_webhook(helpdesk, endpoint, report, dry_run=dry_run)
-    if webhook_id and not dry_run:
-        secret = helpdesk.api("GET", f"/api/v2/webhooks/{webhook_id}/signing_secret").get("signing_secret", {})
-        report.signing_secret = secret.get("secret")
+    webhook_id = _ensure_webhook(helpdesk, _webhook_body(endpoint), report, dry_run=dry_run)
+    users_id = _ensure_webhook(helpdesk, _user_webhook_body(endpoint), report, dry_run=dry_run)
+    if not dry_run:
+        report.signing_secret = _signing_secret(helpdesk, webhook_id)
+        report.user_signing_secret = _signing_secret(helpdesk, users_id)
     hook = webhook_id or "<new webhook id>"
     _ensure_trigger(helpdesk, _trigger(TRIGGER_TITLE, trigger_conditions(), hook), report, dry_run=dry_run,
                     what="public comment or solved, tag socialdesk, not via API")  # fmt: skip
@@ -90,6 +97,17 @@ def _trigger(title: str, conditions: dict[str, list[dict[str, str]]], webhook_id
     }
 
 
+def _signing_secret(hd: ZendeskHelpdesk, webhook_id: str | None) -> str | None:
+    if webhook_id is None:
+        return None
+    secret = hd.api("GET", f"/api/v2/webhooks/{webhook_id}/signing_secret").get("signing_secret", {})
+    return secret.get("secret") if isinstance(secret, dict) else None
+
+
+def _user_webhook_body(endpoint: str) -> dict[str, Any]:
+    return {**_webhook_body(endpoint), "name": USER_WEBHOOK_NAME, "subscriptions": list(USER_EVENTS)}
+
+
 def _webhook_body(endpoint: str) -> dict[str, Any]:
     return {
         "name": WEBHOOK_NAME,
@@ -101,15 +119,16 @@ def _webhook_body(endpoint: str) -> dict[str, Any]:
     }
 
 
-def _ensure_webhook(hd: ZendeskHelpdesk, endpoint: str, report: SetupReport, *, dry_run: bool) -> str | None:
-    wanted = _webhook_body(endpoint)
-    report.checked.append("webhook")
-    existing = next((w for w in hd.api_list("/api/v2/webhooks", "webhooks") if w.get("name") == WEBHOOK_NAME), None)
+def _ensure_webhook(hd: ZendeskHelpdesk, wanted: dict[str, Any], report: SetupReport, *, dry_run: bool) -> str | None:
+    """The webhook named as ``wanted`` is ``wanted``: found by name (every page), else created; its id."""
+    name, endpoint = wanted["name"], wanted["endpoint"]
+    report.checked.append("webhook" if name == WEBHOOK_NAME else "user-events webhook")
+    existing = next((w for w in hd.api_list("/api/v2/webhooks", "webhooks") if w.get("name") == name), None)
     if existing and all(existing.get(k) == v for k, v in wanted.items()):
-        report.say(f"webhook {existing['id']} already calls {endpoint}: unchanged")
+        report.say(f"webhook {existing['id']} {name!r} already calls {endpoint}: unchanged")
         return str(existing["id"])
     verb = "update" if existing else "create"
-    report.say(f"{'would ' if dry_run else ''}{verb} webhook {WEBHOOK_NAME!r} → POST {endpoint}")
+    report.say(f"{'would ' if dry_run else ''}{verb} webhook {name!r} → POST {endpoint}")
     if dry_run:
         return str(existing["id"]) if existing else None
     if existing:

@@ -12,7 +12,14 @@ from bridge import config as config_module
 from bridge.registry import build_helpdesk
 from bridge.store import head_revision
 from connectors.zendesk import ZendeskHelpdesk
-from connectors.zendesk_setup import APPROVAL_TRIGGER_TITLE, APPROVE_MACRO, REJECT_MACRO, TRIGGER_TITLE, VIA_API
+from connectors.zendesk_setup import (
+    APPROVAL_TRIGGER_TITLE,
+    APPROVE_MACRO,
+    REJECT_MACRO,
+    TRIGGER_TITLE,
+    USER_EVENTS,
+    VIA_API,
+)
 from sandbox.stack import FRESHDESK_KEY, ZENDESK_EMAIL, ZENDESK_TOKEN, Stack, to_toml
 from tests.conftest import raw_config
 from tests.support import closed_port, socialdesk
@@ -45,7 +52,8 @@ def test_setup_zendesk_is_idempotent_and_stores_the_signing_secret(stack: Stack,
 
     first = socialdesk("setup", "zendesk", "--config", config)
     assert first.returncode == 0, first.stderr
-    [webhook] = stack.zendesk.webhooks
+    webhook, users = stack.zendesk.webhooks
+    assert users["subscriptions"] == list(USER_EVENTS) and users["endpoint"] == webhook["endpoint"]
     trigger, approval = stack.zendesk.triggers
     assert webhook["endpoint"] == f"{stack.url}/webhooks/zendesk" and webhook["status"] == "active"
     assert trigger["title"] == TRIGGER_TITLE
@@ -63,7 +71,7 @@ def test_setup_zendesk_is_idempotent_and_stores_the_signing_secret(stack: Stack,
 
     again = socialdesk("setup", "zendesk", "--config", config)
     assert "unchanged" in again.stdout and "create" not in again.stdout and "update" not in again.stdout
-    assert len(stack.zendesk.webhooks) == 1 and len(stack.zendesk.triggers) == 2 and len(stack.zendesk.macros) == 2
+    assert len(stack.zendesk.webhooks) == 2 and len(stack.zendesk.triggers) == 2 and len(stack.zendesk.macros) == 2
 
     # the config has no webhook_secret: the stored one verifies Zendesk's signature
     app = create_app(config_module.load(config), store=stack.store).test_client()
@@ -144,8 +152,8 @@ def test_doctor_passes_on_a_healthy_bridge_and_names_what_is_broken(stack: Stack
     for line in ("✓ database", "✓ zendesk credentials", "✓ channel acme-facebook (facebook)",
                  "✓ webhooks reachable"):  # fmt: skip
         assert line in good.stdout
-    assert ("✓ zendesk setup: in place: webhook, trigger (public comment or solved, tag socialdesk, not via "
-            "API), trigger "
+    assert ("✓ zendesk setup: in place: webhook, user-events webhook, trigger (public comment or solved, tag "
+            "socialdesk, not via API), trigger "
             "(tag socialdesk_approve or socialdesk_reject), macro 'Approve social reply', macro 'Reject social "
             "reply'\n") in good.stdout  # fmt: skip
 

@@ -161,13 +161,13 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/webhooks/zendesk": {
         "post": {
-            "summary": "A Zendesk ticket changed (event subscription or trigger body with ticket_id)",
+            "summary": "A Zendesk ticket changed (event subscription or trigger body with ticket_id), or a user event",
             "parameters": [
                 _header("X-Zendesk-Webhook-Signature", "base64 HMAC-SHA256 of timestamp + raw body"),
                 _header("X-Zendesk-Webhook-Signature-Timestamp", "ISO 8601; refused when more than 5 minutes off"),
                 _header("X-Zendesk-Webhook-Invocation-Id", "deduplication key", required=False),
             ],
-            "requestBody": _json_body('zen:event-type:ticket.* envelope, or {"ticket_id": "123"}'),
+            "requestBody": _json_body('zen:event-type:ticket.* or user.* envelope, or {"ticket_id": "123"}'),
             "responses": _answers({"type": "object"}, *SIGNED_POST),
         }
     },

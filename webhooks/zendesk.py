@@ -17,10 +17,11 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from bridge.setup import ZENDESK_SECRET_SETTING
+from bridge.setup import ZENDESK_SECRET_SETTING, ZENDESK_USER_SECRET_SETTING
 from bridge.store import Store
 from webhooks import signatures
 from webhooks.common import json_body, state, storage
+from webhooks.zendesk_users import UserChange, is_user_event, user_change
 
 log = logging.getLogger(__name__)
 bp = Blueprint("zendesk", __name__)
@@ -29,6 +30,7 @@ TICKET_EVENT_PREFIX = "zen:event-type:ticket."
 
 
 STORED_SECRET_TTL = 60.0  # seconds the secret `socialdesk setup zendesk` stored is reused before it is read again
+STORED_SECRETS = (ZENDESK_SECRET_SETTING, ZENDESK_USER_SECRET_SETTING)  # each Zendesk webhook has a secret of its own
 STORED_SECRET_RECHECK = 5.0  # a signature no known secret matches reads it again, at most this often (rotation)
 
 
@@ -38,13 +40,31 @@ def receive() -> tuple[Response, int]:
     if not verified(raw):
         log.warning("zendesk webhook: signature or timestamp check failed")
         abort(401, "invalid signature")
-    ticket_id = ticket_id_of(json_body(raw))
+    body = json_body(raw)
+    if isinstance(body, dict) and is_user_event(body):
+        return _user_event(user_change(body))
+    ticket_id = ticket_id_of(body)
     if ticket_id is None:
         return jsonify(ok=True, ignored=True), 200
     invocation = request.headers.get("X-Zendesk-Webhook-Invocation-Id") or hashlib.sha256(raw).hexdigest()
     with storage(f"store the zendesk webhook for ticket {ticket_id}"):
         new = state().store.record_ticket_event("zendesk", ticket_id, invocation)
     return jsonify(ok=True, ticket_id=ticket_id, duplicate=not new), 200
+
+
+def _user_event(change: UserChange | None) -> tuple[Response, int]:
+    """A user merged, deleted or made inactive: the identities remembered on it forgotten, in the request (one
+    store write, no helpdesk call), before the 200; any other user event ignored with its reason."""
+    if change is None:
+        abort(400, "missing or invalid user id (expected subject zen:user:<id> or detail.id)")
+    if change.retired is None:
+        log.info("zendesk webhook: user %s: ignored: %s", change.user_id, change.ignored)
+        return jsonify(ok=True, ignored=True, reason=change.ignored), 200
+    with storage(f"forget the identities of zendesk user {change.user_id}"):
+        forgotten = state().store.forget_helpdesk_user("zendesk", change.user_id)
+    log.info("zendesk user %s %s: %d remembered identities forgotten (their next message finds or makes the user "
+             "by its key)", change.user_id, change.retired, forgotten)  # fmt: skip
+    return jsonify(ok=True, user_id=change.user_id, forgotten=forgotten), 200
 
 
 def verified(raw: bytes) -> bool:
@@ -60,25 +80,27 @@ def verified(raw: bytes) -> bool:
         return True
     stored = _stored_secret()
     with storage("read the stored zendesk webhook secret"):
-        secret = stored.get(max_age=STORED_SECRET_TTL)
-        if secret and signatures.verify_zendesk(raw, signature, timestamp, [secret]):
+        secrets = stored.get(max_age=STORED_SECRET_TTL)
+        if secrets and signatures.verify_zendesk(raw, signature, timestamp, list(secrets)):
             return True
         fresh = stored.get(max_age=STORED_SECRET_RECHECK)  # just rotated by `socialdesk setup zendesk`?
-    return bool(fresh) and fresh != secret and signatures.verify_zendesk(raw, signature, timestamp, [fresh or ""])
+    return bool(fresh) and fresh != secrets and signatures.verify_zendesk(raw, signature, timestamp, list(fresh))
 
 
 class StoredSecret:
-    """The webhook secret ``socialdesk setup zendesk`` stored, read from the store only when the copy
-    held is older than the caller allows (a store failure propagates: the caller answers 503)."""
+    """The webhooks' secrets ``socialdesk setup zendesk`` stored (the ticket webhook's, the user-events
+    webhook's: each Zendesk webhook has its own), read from the store only when the copy held is older than the
+    caller allows (a store failure propagates: the caller answers 503)."""
 
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._store, self._clock = store, clock
-        self._value: str | None = None
+        self._value: tuple[str, ...] = ()
         self._read_at = -math.inf
 
-    def get(self, *, max_age: float) -> str | None:
+    def get(self, *, max_age: float) -> tuple[str, ...]:
         if self._clock() - self._read_at >= max_age:
-            self._value = self._store.setting(ZENDESK_SECRET_SETTING)
+            read = self._store.settings_of(STORED_SECRETS)  # one read for both
+            self._value = tuple(read[key] for key in STORED_SECRETS if key in read)
             self._read_at = self._clock()
         return self._value
 

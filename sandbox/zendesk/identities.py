@@ -49,6 +49,7 @@ class IdentitiesMixin(Paging):
     _validate_user: Callable[[dict[str, Any], dict[str, Any] | None], None]
     _check_may_manage_users: Callable[[], None]
     _base: Callable[[], str]
+    _user_event: Callable[..., None]  # UserEventsMixin's
 
     def _init_identities(self, route: Callable[..., None]) -> None:
         self._identities = {}
@@ -147,6 +148,7 @@ class IdentitiesMixin(Paging):
                 ticket.update(requester_id=target["id"], updated_at=now_iso())
         self._move_emails(source, target)
         source.update(active=False, external_id=None, email=None, phone=None, updated_at=now_iso())
+        self._user_event(source, "zen:event-type:user.merged")
         return json_response({"user": self._render_user(target)})
 
     def _check_mergeable(self, source: dict[str, Any], target: dict[str, Any]) -> None:

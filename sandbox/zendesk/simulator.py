@@ -33,6 +33,7 @@ from sandbox.zendesk.records import (
 )
 from sandbox.zendesk.routing import RoutingMixin
 from sandbox.zendesk.schedules import SchedulesMixin
+from sandbox.zendesk.user_events import UserEventsMixin
 from sandbox.zendesk.users import UsersMixin
 from sandbox.zendesk.wire import (
     ApiError,
@@ -63,7 +64,14 @@ TICKET_UPDATES_EXCEEDED = "Rate limit for ticket updates exceeded, please wait b
 
 
 class ZendeskSimulator(
-    UsersMixin, IdentitiesMixin, AutomationMixin, MacrosMixin, RoutingMixin, SchedulesMixin, FieldsMixin
+    UsersMixin,
+    IdentitiesMixin,
+    AutomationMixin,
+    MacrosMixin,
+    RoutingMixin,
+    SchedulesMixin,
+    FieldsMixin,
+    UserEventsMixin,
 ):
     """Zendesk Support on ``127.0.0.1``: see :mod:`sandbox.zendesk`. State lives in memory behind a lock."""
 
@@ -122,6 +130,7 @@ class ZendeskSimulator(
         self.agent_id: int = self._new_user(agent)["id"]
         self._init_routing()
         self._init_identities(self._route)
+        self._init_user_events(self._route)
         self._init_schedules()
         self.app.before_request(self._edge)
         self.app.after_request(self._after)
@@ -583,7 +592,8 @@ class ZendeskSimulator(
             ticket = self._tickets[int(ticket_id)]
             comment = comment or self._comments[ticket["id"]][-1]
             body = self._event_body(ticket, comment) if style == "event" else self._trigger_body(ticket, comment)
-            webhook = next((w for w in self._webhooks.values() if w["status"] == "active"), None)
+            webhook = next((w for w in self._webhooks.values() if w["status"] == "active" and
+                            "conditional_ticket_events" in (w.get("subscriptions") or [])), None)  # fmt: skip
         target = self.webhook_target or (webhook["endpoint"] if webhook else None)
         if not target:
             raise ValueError("set webhook_target (or create an active webhook) first")

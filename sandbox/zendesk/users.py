@@ -39,6 +39,7 @@ class UsersMixin(Paging):
     _jobs: dict[str, dict[str, Any]]
     _identities: dict[int, dict[str, Any]]  # IdentitiesMixin's
     _user_fields: Callable[[dict[str, Any], Any], dict[str, Any]]  # FieldsMixin's
+    _user_event: Callable[..., None]  # UserEventsMixin's
     email_owner: Callable[[str], dict[str, Any] | None]  # IdentitiesMixin's
 
     # -- users -----------------------------------------------------------------------------------------------
@@ -106,9 +107,12 @@ class UsersMixin(Paging):
         return self._users[user_id]
 
     def _match_user(self, fields: dict[str, Any]) -> dict[str, Any] | None:
-        """Zendesk matches on external id (case-insensitively), then on email (an email identity too)."""
+        """Zendesk matches on external id (case-insensitively), then on email (an email identity too). A deleted
+        (inactive) user is not matched: "a soft-deleted user can still contact you ... a new profile will be created
+        for them" (Zendesk help, deleting end users); deleted users are listed apart (``/api/v2/deleted_users``)."""
         ext, email = str(fields.get("external_id") or "").lower(), str(fields.get("email") or "")
-        found = next((u for u in self._users.values() if ext and str(u["external_id"] or "").lower() == ext), None)
+        live = (u for u in self._users.values() if u["active"] is not False)
+        found = next((u for u in live if ext and str(u["external_id"] or "").lower() == ext), None)
         return found or (self.email_owner(email) if email else None)
 
     def _validate_user(self, fields: dict[str, Any], existing: dict[str, Any] | None) -> None:
@@ -137,6 +141,7 @@ class UsersMixin(Paging):
         naming its id is answered 404 ``RecordNotFound``. Its tickets stay (Zendesk shows a placeholder
         requester; the simulator keeps the id)."""
         with self._lock:
+            self._user_event(self._users[int(user_id)], "zen:event-type:user.deleted")
             del self._users[int(user_id)]
             for identity_id in [i for i, v in self._identities.items() if v["user_id"] == int(user_id)]:
                 del self._identities[identity_id]
