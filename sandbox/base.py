@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import socketserver
 import threading
 import time
 from collections.abc import Callable
@@ -38,13 +39,14 @@ class QuietHandler(WSGIRequestHandler):
         pass
 
 
-def shutdown(server: BaseWSGIServer) -> None:
+def shutdown(server: socketserver.TCPServer) -> None:
     """Stop ``server`` and close its socket without waiting out its poll interval: once it is asked to stop,
     a connection wakes its loop, which then ends (one made before is served as an empty request)."""
+    host, port = server.server_address[:2]
     stopping = threading.Thread(target=server.shutdown, daemon=True)
     stopping.start()
     while stopping.is_alive():
-        with contextlib.suppress(OSError), socket.create_connection((server.host, server.server_port), timeout=1):
+        with contextlib.suppress(OSError), socket.create_connection((str(host), int(port)), timeout=1):
             pass
         stopping.join(0.005)
     server.server_close()

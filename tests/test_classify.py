@@ -20,6 +20,7 @@ from bridge.classify.lexicon import profile
 from bridge.classify.plugins import ClassifierSettings, HttpClassifier, build_classifier, settings
 from bridge.cli import main
 from bridge.errors import ConfigError, PermanentError, Unavailable
+from sandbox.base import shutdown
 from sandbox.stack import to_toml
 from tests.conftest import raw_config
 
@@ -445,8 +446,7 @@ def endpoint() -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/classify"
     finally:
-        server.shutdown()
-        server.server_close()
+        shutdown(server)
 
 
 def test_http_slot_posts_the_text_and_reads_the_answer(endpoint: str) -> None:

@@ -29,6 +29,7 @@ from werkzeug.serving import make_server
 from bridge import config as config_module
 from bridge.groupcommit import GroupCommit
 from bridge.store import Store
+from sandbox.base import shutdown
 from tests.conftest import APP_SECRET, PAGE_ID, raw_config
 from webhooks.app import create_app
 from webhooks.meta import parse
@@ -74,8 +75,7 @@ def serve(database_url: str, tmp_path: Path) -> Iterator[Server]:
         with requests.Session() as session:
             yield Server(f"http://127.0.0.1:{server.port}", store, session)
     finally:
-        server.shutdown()
-        server.server_close()
+        shutdown(server)
         store.close()
 
 

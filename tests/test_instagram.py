@@ -25,7 +25,7 @@ from bridge.registry import build_channel
 from bridge.store import Store
 from bridge.text import split_text, utf8_len
 from connectors.meta import InstagramChannel
-from sandbox.base import QuietHandler
+from sandbox.base import QuietHandler, shutdown
 from sandbox.meta import MetaSimulator
 from tests.conftest import APP_SECRET, fixture_bytes, fixture_json, raw_config
 from webhooks.app import create_app
@@ -64,8 +64,7 @@ def bridge(shared_sim: MetaSimulator, tmp_path_factory: pytest.TempPathFactory) 
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     shared_sim.webhook_target = f"http://127.0.0.1:{server.server_port}/webhooks/meta"
     yield shared_sim.webhook_target, store
-    server.shutdown()
-    server.server_close()
+    shutdown(server)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from werkzeug.test import Client, TestResponse
 from bridge.config import Config
 from bridge.events import Ignored, SocialEvent
 from bridge.store import Store
+from sandbox.base import shutdown
 from tests.conftest import APP_SECRET, PAGE_ID, VERIFY_TOKEN, fixture_bytes
 from webhooks.app import create_app
 from webhooks.direct import DirectPost
@@ -355,8 +356,7 @@ def test_a_chunked_body_is_read_whole_through_a_real_server(config: Config, stor
         url = f"http://127.0.0.1:{server.port}/webhooks/meta"
         response = requests.post(url, data=chunks, headers=headers, timeout=10)
     finally:
-        server.shutdown()
-        server.server_close()
+        shutdown(server)
     assert response.request.headers.get("Transfer-Encoding") == "chunked"
     assert (response.status_code, response.json()) == (200, {"ok": True, "received": 1, "stored": 1})
     assert len(store.rows("inbox")) == 1
