@@ -270,9 +270,15 @@ def prune(config_path: str | None, days: float | None, dry_run: bool) -> None:
 @click.option("--month", "month_text", required=True, help="YYYY-MM, e.g. 2026-11")
 @click.option("--channel", default=None, help="one configured channel (default: all)")
 @click.option("--tz", "tz_name", default="UTC", show_default=True, help="the time zone of the month's dates (IANA)")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="folder for report.html and episodes.csv")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="folder for report.html, figures.json and episodes.csv",
+)
 def report(config_path: str | None, month_text: str, channel: str | None, tz_name: str, out: str) -> None:
-    """One month's service figures: report.html (offline, one file) and episodes.csv (one row per episode)."""
+    """One month's service figures: report.html (offline, one file), figures.json and episodes.csv (one row per
+    episode)."""
     from bridge import report as report_module
     from bridge.store import Store
 

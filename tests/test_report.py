@@ -148,6 +148,14 @@ def test_a_whatsapp_customers_number_is_in_no_file_of_the_report(
     assert [r["failed_replies"] for r in rows if r["thread_key"] == messages.key_shown(hank)] == ["1", "0"]
 
 
+def test_the_help_names_every_file_the_report_writes() -> None:
+    """`socialdesk report --help` named report.html and episodes.csv; the command writes figures.json too (the
+    test above lists the folder)."""
+    helped = " ".join(socialdesk("report", "--help").stdout.split())
+    assert [name for name in ("report.html", "figures.json", "episodes.csv") if name not in helped] == []
+    assert "folder for report.html, figures.json and episodes.csv" in helped
+
+
 def test_a_text_cell_that_would_run_as_a_formula_is_quoted(tmp_path: Path) -> None:
     store = Store.from_url(f"sqlite:///{tmp_path}/store.db")
     keys = ['=HYPERLINK("http://evil")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "plain"]
