@@ -189,6 +189,7 @@ identities = sa.Table(
     sa.Column("key", sa.String(320), primary_key=True),  # helpdesk:platform:author id
     sa.Column("helpdesk_user_id", sa.String(64), nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_identities_user", "helpdesk_user_id"),  # a user merged or deleted: its identities forgotten
 )
 
 leases = sa.Table(
