@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from bridge import config as config_module
-from bridge import logs, messages
+from bridge import enrich_fields, logs, messages
 from bridge.classify.plugins import ClassifierSettings, build_classifier
 from bridge.errors import BridgeError, LeaseBusy
 from bridge.registry import Runtime, build_helpdesk, build_runtime, load_object
@@ -159,7 +159,7 @@ def worker(config_path: str | None, concurrency: int, metrics_port: int | None, 
     logs.setup(cfg)
     runtime = build_runtime(cfg)
     runtime.store.require_current()
-    _check_api_user(runtime)
+    _check_helpdesk(runtime)
     _prepare_rules(runtime)
     queue = Queue(make_huey(cfg.queue_url), lambda: runtime)
     waiting(queue.huey)
@@ -173,17 +173,21 @@ def worker(config_path: str | None, concurrency: int, metrics_port: int | None, 
     Worker(runtime, queue, concurrency=concurrency).run()
 
 
-def _check_api_user(runtime: Runtime) -> None:
+def _check_helpdesk(runtime: Runtime) -> None:
     """The helpdesk's API user must see every ticket: the worker looks a thread's ticket up as that user (crash
     recovery, a reopen), and one hidden from it could be taken for deleted and opened again, a duplicate. Refused
     here in one line, as ``doctor`` and ``setup`` refuse it (the helpdesk's ``ping``). The helpdesk unreachable
-    for a moment does not stop the start: the worker's work waits for it anyway, and ``doctor`` checks the user."""
+    for a moment does not stop the start: the worker's work waits for it anyway, and ``doctor`` checks the user.
+    Then the ticket fields every write carries, as ``doctor`` checks them: a missing one would make every new
+    ticket a dead letter (a 400), so it stops the start too, naming the config key."""
     try:
         runtime.helpdesk.ping()
+        log.info("ticket fields: %s", enrich_fields.check_writes(runtime.config, runtime.helpdesk))
     except BridgeError as e:
         if not e.retryable:
             raise
-        log.warning("%s: the API user not checked yet (%s); `socialdesk doctor` checks it", runtime.helpdesk.name, e)
+        log.warning("%s: the API user and ticket fields not checked yet (%s); `socialdesk doctor` checks them",
+                    runtime.helpdesk.name, e)  # fmt: skip
 
 
 def _prepare_rules(runtime: Runtime) -> None:

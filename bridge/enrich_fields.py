@@ -24,6 +24,7 @@ from bridge import enrich, triage
 from bridge.config import Config
 from bridge.errors import BridgeError
 from bridge.events import UserProfile
+from bridge.ports import CustomFields, Helpdesk, SetupCheck
 from bridge.registry import Runtime
 from bridge.rules import Decision
 
@@ -67,6 +68,20 @@ def check_mapping(config: Config, ticket: set[str] | None, user: set[str] | None
         if known is not None and target not in known:
             raise BridgeError(f"{key}: the helpdesk has no {kind} field {target!r}")
     return f"{len(fields)} mapped field(s) present: {', '.join(target for _, target, _ in fields)}"
+
+
+def check_writes(config: Config, helpdesk: Helpdesk) -> str:
+    """The worker's start: the fields a ticket or user write carries exist, by the checks ``doctor`` runs (the
+    connector's own, like Freshdesk's ``thread_key_field``, and the mapped ones) in one or two GETs: a missing
+    one would make every new ticket a dead letter. Raises naming the config key of each missing field."""
+    ticket: set[str] | None = None
+    said = []
+    if isinstance(helpdesk, CustomFields) and wanted(config):
+        ticket, user = helpdesk.field_names()
+        said.append(check_mapping(config, ticket, user))
+    if isinstance(helpdesk, SetupCheck):
+        said.insert(0, helpdesk.check_fields(ticket))
+    return "; ".join(said) or "no custom field written"
 
 
 FieldKind = Literal["ticket", "user"]

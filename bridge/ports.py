@@ -152,6 +152,11 @@ class SetupCheck(Protocol):
     def check_setup(self) -> str:
         """One line on what is in place; raises :class:`bridge.errors.BridgeError` saying what is missing."""
 
+    def check_fields(self, names: set[str] | None = None) -> str:
+        """The part of :meth:`check_setup` every ticket write needs (the worker's start checks it): the custom
+        ticket fields the connector writes exist. ``names``: the custom ticket fields when already read
+        (:meth:`CustomFields.field_names`). Raises :class:`bridge.errors.PermanentError` naming each key."""
+
 
 @runtime_checkable
 class Directory(Protocol):

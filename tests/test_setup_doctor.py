@@ -292,7 +292,7 @@ def test_doctor_on_freshdesk_checks_the_ticket_fields(tmp_path: Path) -> None:
         bad.write_text(to_toml(raw))
         broken = socialdesk("doctor", "--config", str(bad))
         assert broken.returncode == 1, broken.stdout
-        assert "✗ freshdesk setup: freshdesk: ticket field(s) cf_not_created missing" in broken.stdout
+        assert f"✗ freshdesk setup: {NO_THREAD_KEY_FIELD}" in broken.stdout.splitlines()
 
         del raw["freshdesk"]["thread_key_field"]  # works, but a crash mid-create could not be recovered
         bad.write_text(to_toml(raw))
@@ -301,6 +301,34 @@ def test_doctor_on_freshdesk_checks_the_ticket_fields(tmp_path: Path) -> None:
             unset.returncode == 1
             and "✗ freshdesk setup: freshdesk: freshdesk.thread_key_field is not set" in unset.stdout
         )
+
+
+NO_THREAD_KEY_FIELD = ("freshdesk.thread_key_field: Freshdesk has no ticket field 'cf_not_created' (create it in "
+                       "Admin → Ticket Fields as single-line text, or correct the setting)")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("helpdesk", "section", "key", "said"),
+    [
+        ("freshdesk", "freshdesk", "thread_key_field", NO_THREAD_KEY_FIELD),
+        ("zendesk", "bridge", "rules_field", "bridge.rules_field: the helpdesk has no ticket field '360099999999'"),
+    ],
+)
+def test_a_worker_whose_ticket_field_is_missing_refuses_to_start(
+    tmp_path: Path, helpdesk: str, section: str, key: str, said: str
+) -> None:
+    """A ticket field the config names that the helpdesk lacks made every new ticket fail with a 400 and become a
+    dead letter, and only doctor said why: the worker started anyway. Its start now runs doctor's field checks
+    and stops in one line naming the key, as for an API user it refuses."""
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
+        raw = stack.raw_config()
+        raw[section][key] = "cf_not_created" if helpdesk == "freshdesk" else "360099999999"
+        config = tmp_path / "socialdesk.toml"
+        config.write_text(to_toml(raw))
+        worker = socialdesk("worker", "--config", str(config), timeout=30)
+        doctor = socialdesk("doctor", "--config", str(config))
+    assert one_line_failure(worker) == f"Error: {said}"
+    assert doctor.returncode == 1 and said in doctor.stdout
 
 
 def test_setup_for_the_other_helpdesk_says_which_to_run(stack: Stack, tmp_path: Path) -> None:

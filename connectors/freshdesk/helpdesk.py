@@ -344,31 +344,42 @@ class FreshdeskHelpdesk:
 
     def field_names(self) -> tuple[set[str], set[str]]:
         """For ``socialdesk doctor`` (implements ``CustomFields``): custom ticket and contact field names."""
-        names = []
-        for path in ("/api/v2/ticket_fields", "/api/v2/contact_fields"):
-            fields = self._api.items(path, "could not list the custom fields", {}, max_pages=1)
-            names.append({str(f.get("name")) for f in fields if not f.get("default")})
-        return names[0], names[1]
+        return self._custom_names("/api/v2/ticket_fields"), self._custom_names("/api/v2/contact_fields")
+
+    def _custom_names(self, path: str) -> set[str]:
+        fields = self._api.items(path, "could not list the custom fields", {}, max_pages=1)
+        return {str(f.get("name")) for f in fields if not f.get("default")}
 
     def check_setup(self) -> str:
-        """For ``socialdesk doctor`` (implements ``SetupCheck``): the custom ticket fields this connector
-        writes exist; a missing one makes every ticket create fail with a 400."""
-        fields = list(self._api.items("/api/v2/ticket_fields", "could not list the ticket fields", {}, max_pages=1))
-        names = {str(f.get("name")) for f in fields}
-        wanted = [f for f in (self.thread_key_field, *self.custom_fields) if f]
-        missing = [f for f in wanted if f not in names]
-        if missing:
-            raise errors.PermanentError(
-                f"ticket field(s) {', '.join(missing)} missing: create them in Admin → Ticket Fields "
-                "(single-line text), or correct freshdesk.thread_key_field / custom_fields",
-                platform=PLATFORM,
-            )
+        """For ``socialdesk doctor`` (implements ``SetupCheck``): :meth:`check_fields`, and ``thread_key_field``
+        set (without it a crash mid-create cannot be recovered: doctor says so, the worker still starts)."""
+        present = self.check_fields()
         if self.thread_key_field is None:
             raise errors.PermanentError(
                 "freshdesk.thread_key_field is not set: after a crash between creating a ticket and recording "
                 "it, the bridge cannot find that ticket (create a single-line text field and name it here)",
                 platform=PLATFORM)  # fmt: skip
-        return f"ticket fields present: {', '.join(wanted)}"
+        return present
+
+    def check_fields(self, names: set[str] | None = None) -> str:
+        """The custom ticket fields every create writes exist: a missing one makes every create fail with a 400.
+        ``names``: the custom ticket fields when :meth:`field_names` read them already, else one GET. Raises
+        naming each missing field's config key."""
+        written = self._written_fields()
+        if not written:
+            return "no custom ticket field written"
+        if names is None:
+            names = self._custom_names("/api/v2/ticket_fields")
+        missing = [f"{key}: Freshdesk has no ticket field {name!r}" for key, name in written if name not in names]
+        if missing:
+            fix = "create it in Admin → Ticket Fields as single-line text, or correct the setting"
+            raise errors.PermanentError(f"{'; '.join(missing)} ({fix})")
+        return f"ticket fields present: {', '.join(name for _, name in written)}"
+
+    def _written_fields(self) -> list[tuple[str, str]]:
+        """(config key, ticket field) for the custom fields each create writes."""
+        keyed = [("freshdesk.thread_key_field", self.thread_key_field)] if self.thread_key_field else []
+        return keyed + [(f"freshdesk.custom_fields.{name}", name) for name in self.custom_fields]
 
     def names(self) -> HelpdeskNames:
         """Groups, agents (by name and by email) and the ticket types of the ``ticket_type`` field's choices."""
