@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from bridge import messages
 from bridge.errors import ConfigError
@@ -94,22 +94,29 @@ def _routing(decision: Decision, names: HelpdeskNames, fields: dict[str, str]) -
 
 
 def _check(rules: Sequence[Rule], used: dict[str, dict[str, str]], names: HelpdeskNames, helpdesk: str) -> None:
+    """Raises naming every unknown name, field and type, one line each (not only the first: one run says all)."""
+    problems = [*_unknown_names(used, names, helpdesk), *(p for r in rules for p in _unknown_in(r, names, helpdesk))]
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _unknown_names(used: dict[str, dict[str, str]], names: HelpdeskNames, helpdesk: str) -> Iterator[str]:
     for kind, attr in _KINDS:
         known: dict[str, str] = getattr(names, attr)
         for name, rule_name in used[kind].items():
             if kind == "assignee" and name.casefold() in names.ambiguous:
-                raise ConfigError(f"rules[{rule_name}].then.assignee: {messages.ambiguous_agent(name, helpdesk)}")
-            if name not in known:
-                hint = _hint(name, known)
-                raise ConfigError(f"rules[{rule_name}].then.{kind}: no {kind} {name!r} in {helpdesk}{hint}")
-    for rule in rules:
-        missing = [f for f in rule.then.fields if names.fields is not None and f not in names.fields]
-        if missing:
-            raise ConfigError(f"rules[{rule.name}].then.fields.{missing[0]}: no such ticket field in {helpdesk}")
-        wanted = rule.then.type
-        if wanted is not None and names.types is not None and wanted not in names.types:
-            raise ConfigError(f"rules[{rule.name}].then.type: {wanted!r} is not a ticket type of {helpdesk}"
-                              f" ({', '.join(names.types)})")  # fmt: skip
+                yield f"rules[{rule_name}].then.assignee: {messages.ambiguous_agent(name, helpdesk)}"
+            elif name not in known:
+                yield f"rules[{rule_name}].then.{kind}: no {kind} {name!r} in {helpdesk}{_hint(name, known)}"
+
+
+def _unknown_in(rule: Rule, names: HelpdeskNames, helpdesk: str) -> Iterator[str]:
+    """The rule's ticket fields and type the helpdesk does not have."""
+    for field in (f for f in rule.then.fields if names.fields is not None and f not in names.fields):
+        yield f"rules[{rule.name}].then.fields.{field}: no such ticket field in {helpdesk}"
+    wanted = rule.then.type
+    if wanted is not None and names.types is not None and wanted not in names.types:
+        yield f"rules[{rule.name}].then.type: {wanted!r} is not a ticket type of {helpdesk} ({', '.join(names.types)})"
 
 
 def _hint(name: str, known: dict[str, str]) -> str:
