@@ -159,8 +159,7 @@ def worker(config_path: str | None, concurrency: int, metrics_port: int | None, 
     logs.setup(cfg)
     runtime = build_runtime(cfg)
     runtime.store.require_current()
-    _check_helpdesk(runtime)
-    _prepare_rules(runtime)
+    _start_checks(runtime)
     queue = Queue(make_huey(cfg.queue_url), lambda: runtime)
     waiting(queue.huey)
     if metrics_port is not None:
@@ -171,6 +170,17 @@ def worker(config_path: str | None, concurrency: int, metrics_port: int | None, 
     log.info("worker ready: queue %s, store %s, %s, concurrency %d", logs.masked_url(cfg.queue_url),
              logs.masked_url(cfg.database_url), _channels(cfg), concurrency)  # fmt: skip
     Worker(runtime, queue, concurrency=concurrency).run()
+
+
+def _start_checks(runtime: Runtime) -> None:
+    """The helpdesk's user and fields, then the rules' names: a refusal in one line, several problems joined by
+    '; ' (systemd's journal, where a worker's stderr goes, makes each line an entry of its own, the first alone
+    saying "Error:"; ``rules check`` and ``doctor`` print one line each)."""
+    try:
+        _check_helpdesk(runtime)
+        _prepare_rules(runtime)
+    except BridgeError as e:
+        raise click.ClickException("; ".join(str(e).splitlines())) from None
 
 
 def _check_helpdesk(runtime: Runtime) -> None:

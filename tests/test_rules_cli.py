@@ -84,6 +84,16 @@ def test_an_unknown_group_stops_the_worker_at_start_and_fails_doctor(stack: Stac
     assert "✗ rules: rules[vip-negative].then.group: no group 'Escalations' in zendesk" in doctor.stdout
 
 
+def test_the_workers_refusal_names_every_unknown_name_in_one_line(stack: Stack, tmp_path: Path) -> None:
+    config = config_with(stack, tmp_path / "s.toml", RULES)
+    worker = socialdesk("worker", "--config", config, timeout=60)
+    lines = worker.stderr.strip().splitlines()
+    assert worker.returncode == 1  # systemd's journal: one entry saying "Error:", not a second line without it
+    assert lines[-1] == ("Error: rules[vip-negative].then.group: no group 'Escalations' in zendesk; "
+                         "rules[billing].then.group: no group 'Billing' in zendesk")  # fmt: skip
+    assert not any(line.startswith("rules[") for line in lines)
+
+
 def test_explain_prints_each_verdict_and_the_decision(stack: Stack, tmp_path: Path) -> None:
     config = config_with(stack, tmp_path / "s.toml", RULES)
     text = "Terrible service, I want a refund"
