@@ -22,7 +22,7 @@ from bridge.ports import CustomFields, Helpdesk, SetupCheck
 from bridge.queue import make_huey, waiting
 from bridge.registry import build_channel, build_crm, build_helpdesk
 from bridge.routing import Triage
-from bridge.setup import ZENDESK_SECRET_SETTING, zendesk_setup_state
+from bridge.setup import ZENDESK_SECRET_SETTING, ZENDESK_USER_SECRET_SETTING, zendesk_setup_state
 from bridge.store import Store, migrates_itself
 
 
@@ -170,9 +170,15 @@ def _queue(url: str) -> str:
 
 
 def _zendesk_secret(config: Config, store: Store) -> str:
-    if config.helpdesk_section.secret("webhook_secret") or store.setting(ZENDESK_SECRET_SETTING):
-        return "present (not shown)"
-    raise BridgeError("missing: set zendesk.webhook_secret or run `socialdesk setup zendesk`")
+    """The ticket webhook's secret (configured or stored) and the user-events webhook's, which only ``setup``
+    stores: without it every user event is refused 401, and a merged or deleted user keeps taking tickets."""
+    stored = store.settings_of((ZENDESK_SECRET_SETTING, ZENDESK_USER_SECRET_SETTING))
+    if not (config.helpdesk_section.secret("webhook_secret") or ZENDESK_SECRET_SETTING in stored):
+        raise BridgeError("missing: set zendesk.webhook_secret or run `socialdesk setup zendesk`")
+    if ZENDESK_USER_SECRET_SETTING not in stored:
+        raise BridgeError("the user-events webhook's is missing (its user events are refused 401): run "
+                          "`socialdesk setup zendesk`")  # fmt: skip
+    return "present (not shown)"
 
 
 def _salesforce(config: Config) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from bridge import config as config_module
 from bridge.registry import build_helpdesk
+from bridge.setup import ZENDESK_USER_SECRET_SETTING
 from bridge.store import head_revision
 from connectors.zendesk import ZendeskHelpdesk
 from connectors.zendesk_setup import (
@@ -156,6 +157,11 @@ def test_doctor_passes_on_a_healthy_bridge_and_names_what_is_broken(stack: Stack
             "socialdesk, not via API), trigger "
             "(tag socialdesk_approve or socialdesk_reject), macro 'Approve social reply', macro 'Reject social "
             "reply'\n") in good.stdout  # fmt: skip
+
+    stack.store.set_setting(ZENDESK_USER_SECRET_SETTING, "")  # a database set up again: the stored secrets lost
+    lost = socialdesk("doctor", "--config", config)  # the configured webhook_secret verifies ticket events only
+    assert lost.returncode == 1 and "✗ zendesk webhook secret: the user-events webhook's is missing" in lost.stdout
+    assert socialdesk("setup", "zendesk", "--config", config).returncode == 0
 
     helpdesk = build_helpdesk(stack.config)
     assert isinstance(helpdesk, ZendeskHelpdesk)
