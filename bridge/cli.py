@@ -188,8 +188,8 @@ def _check_helpdesk(runtime: Runtime) -> None:
     recovery, a reopen), and one hidden from it could be taken for deleted and opened again, a duplicate. Refused
     here in one line, as ``doctor`` and ``setup`` refuse it (the helpdesk's ``ping``). The helpdesk unreachable
     for a moment does not stop the start: the worker's work waits for it anyway, and ``doctor`` checks the user.
-    Then the ticket fields every write carries, as ``doctor`` checks them: a missing one would make every new
-    ticket a dead letter (a 400), so it stops the start too, naming the config key."""
+    Then the ticket fields every write carries, as ``doctor`` checks them: a missing one stops the start too,
+    naming the config key (Freshdesk refuses each write with it, a dead letter; Zendesk drops its value silently)."""
     try:
         runtime.helpdesk.ping()
         log.info("ticket fields: %s", enrich_fields.check_writes(runtime.config, runtime.helpdesk))

@@ -72,8 +72,10 @@ def check_mapping(config: Config, ticket: set[str] | None, user: set[str] | None
 
 def check_writes(config: Config, helpdesk: Helpdesk) -> str:
     """The worker's start: the fields a ticket or user write carries exist, by the checks ``doctor`` runs (the
-    connector's own, like Freshdesk's ``thread_key_field``, and the mapped ones) in one or two GETs: a missing
-    one would make every new ticket a dead letter. Raises naming the config key of each missing field."""
+    connector's own, like Freshdesk's ``thread_key_field``, and the mapped ones) in one or two GETs. A missing one
+    is a mistake in the config, refused at start as a rule's unknown group is: Freshdesk answers every write that
+    carries it with a 400 (each new ticket a dead letter), Zendesk drops the value without a word (the CRM's or
+    the rules' field empty on every ticket). Raises naming the config key of each missing field."""
     ticket: set[str] | None = None
     said = []
     if isinstance(helpdesk, CustomFields) and wanted(config):
