@@ -36,8 +36,8 @@ REJECT_MACRO = "Reject social reply"
 @dataclass
 class SetupReport:
     actions: list[str] = field(default_factory=list)
-    signing_secret: str | None = None
-    user_signing_secret: str | None = None  # the user-events webhook's
+    signing_secret: str | None = field(default=None, repr=False)  # secrets: never in a repr (a log, a test's diff)
+    user_signing_secret: str | None = field(default=None, repr=False)  # the user-events webhook's
     checked: list[str] = field(default_factory=list)  # what setup looked at, for doctor's line
 
     def say(self, line: str) -> None:

@@ -16,7 +16,7 @@ import requests
 
 from bridge.errors import BridgeError
 from bridge.registry import build_helpdesk
-from bridge.setup import zendesk_setup_state
+from bridge.setup import setup_zendesk, zendesk_setup_state
 from connectors.zendesk import ZendeskHelpdesk
 from connectors.zendesk_setup import USER_EVENTS, setup
 from sandbox.stack import PAGE_ID, Stack
@@ -32,9 +32,10 @@ def _agent(stack: Stack) -> ZendeskHelpdesk:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    """Zendesk and Salesforce, set up as ``socialdesk setup zendesk`` does (the user-events webhook with it)."""
+    """Zendesk and Salesforce, set up by ``socialdesk setup zendesk``'s own function: the user-events webhook made,
+    and its signing secret (its own: not the configured ticket webhook's) stored in the bridge's database."""
     with Stack(tmp_path, helpdesk="zendesk", salesforce={"cache_ttl": 0}) as running:
-        setup(_agent(running), f"{running.url}/webhooks/zendesk")
+        setup_zendesk(running.config, running.store, echo=lambda _: None, dry_run=False, public_url=running.url)
         yield running
 
 
@@ -69,6 +70,8 @@ def test_setup_subscribes_a_second_webhook_to_the_user_events_idempotently(stack
     assert users_hook["subscriptions"] == list(USER_EVENTS) and users_hook["endpoint"] == tickets_hook["endpoint"]
     again = setup(_agent(stack), f"{stack.url}/webhooks/zendesk")
     assert len(stack.zendesk.webhooks) == 2 and all("would" not in a and "create" not in a for a in again.actions)
+    assert again.signing_secret and again.user_signing_secret and again.user_signing_secret != again.signing_secret
+    assert again.signing_secret not in repr(again) and again.user_signing_secret not in repr(again)
     config = replace(stack.config, public_url=stack.url)
     assert "user-events webhook" in zendesk_setup_state(config)  # doctor's line
     _agent(stack).api("DELETE", f"/api/v2/webhooks/{users_hook['id']}")
@@ -100,7 +103,7 @@ def test_a_social_identitys_user_merged_by_an_agent_gets_no_more_tickets(tmp_pat
     drops the merged user's external id and non-email identities, so the next message makes a live user by its
     key (the payload we could verify names no survivor to re-point to)."""
     with Stack(tmp_path, helpdesk="zendesk") as stack:
-        setup(_agent(stack), f"{stack.url}/webhooks/zendesk")
+        setup_zendesk(stack.config, stack.store, echo=lambda _: None, dry_run=False, public_url=stack.url)
         merged = int(comment(stack, "8302", "my order?")["requester_id"])
         assert stack.store.identity("zendesk:facebook:8302") == str(merged)
         merge(stack, merged, end_user(stack, "Duplicate", "dup@example.org"))

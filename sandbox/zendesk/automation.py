@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -30,6 +31,7 @@ class AutomationMixin(Paging):
     _ids: Iterator[int]
     _triggers: dict[int, dict[str, Any]]
     _webhooks: dict[str, dict[str, Any]]
+    _webhook_secrets: dict[str, str]  # by webhook id, kept when the webhook is deleted
 
     # -- triggers ------------------------------------------------------------------------------------------------
 
@@ -111,6 +113,7 @@ class AutomationMixin(Paging):
             **data,
         }
         self._check_webhook(webhook)
+        self._webhook_secrets[webhook["id"]] = self._new_secret(webhook["id"])
         self._webhooks[webhook["id"]] = webhook
         return json_response({"webhook": webhook}, 201)
 
@@ -128,7 +131,19 @@ class AutomationMixin(Paging):
 
     def _signing_secret(self, webhook_id: str) -> Response:
         self._webhook_or_404(webhook_id)
-        return json_response({"signing_secret": {"algorithm": "SHA256", "secret": self.webhook_secret}})
+        return json_response({"signing_secret": {"algorithm": "SHA256", "secret": self.secret_of(webhook_id)}})
+
+    def secret_of(self, webhook_id: str | None) -> str:
+        """The webhook's signing secret: each webhook has its own (Webhooks API, "Show Webhook Signing Secret"),
+        set when it is created (:meth:`_new_secret`); ``webhook_secret`` without a webhook."""
+        return self._webhook_secrets.get(webhook_id or "", self.webhook_secret)
+
+    def _new_secret(self, webhook_id: str) -> str:
+        """The account's first webhook signs with ``webhook_secret`` (what tests configure); every later one with
+        a secret of its own, so that a bridge verifying with another webhook's secret is caught."""
+        if not self._webhook_secrets:
+            return self.webhook_secret
+        return hashlib.sha256(f"{self.webhook_secret}:{webhook_id}".encode()).hexdigest()[:32]
 
     def _webhook_payload(self) -> dict[str, Any]:
         fields = (

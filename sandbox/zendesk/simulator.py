@@ -120,6 +120,7 @@ class ZendeskSimulator(
         self._audits: dict[int, list[dict[str, Any]]] = {}  # every update's audit, as List Audits for a Ticket reads
         self._jobs: dict[str, dict[str, Any]] = {}
         self._webhooks: dict[str, dict[str, Any]] = {}
+        self._webhook_secrets: dict[str, str] = {}
         self._triggers: dict[int, dict[str, Any]] = {}
         self._macros: dict[int, dict[str, Any]] = {}
         agent = {"name": "Alex Agent", "email": "alex.agent@socialdesk.test", "role": "agent"}
@@ -609,7 +610,9 @@ class ZendeskSimulator(
             "X-Zendesk-Webhook-Id": webhook["id"] if webhook else "01F1KRFQ6BG29CNWFR60NK5FNY",
             "X-Zendesk-Webhook-Invocation-Id": str(next(self._invocations)),
             "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
-            "X-Zendesk-Webhook-Signature": sign_zendesk(raw, timestamp, self.webhook_secret),
+            "X-Zendesk-Webhook-Signature": sign_zendesk(
+                raw, timestamp, self.secret_of(webhook["id"] if webhook else None)
+            ),
         }
 
     def _event_body(self, ticket: dict[str, Any], comment: dict[str, Any]) -> dict[str, Any]:
