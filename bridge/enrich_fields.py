@@ -61,12 +61,13 @@ def rules_note(rt: Runtime, decision: Decision) -> str:
 
 def check_mapping(config: Config, ticket: set[str] | None, user: set[str] | None) -> str:
     """``doctor``: every mapped field exists in the helpdesk (``ticket``/``user``: its custom fields' ids or
-    names; None where it cannot tell). Raises naming the first config key whose field is missing."""
-    fields = wanted(config)
-    for key, target, kind in fields:
-        known = ticket if kind == "ticket" else user
-        if known is not None and target not in known:
-            raise BridgeError(f"{key}: the helpdesk has no {kind} field {target!r}")
+    names; None where it cannot tell). Raises naming every config key whose field is missing, one line each (as
+    the rules' check does, so that one run says all; the worker's start joins the lines)."""
+    fields, known = wanted(config), {"ticket": ticket, "user": user}
+    missing = [f"{key}: the helpdesk has no {kind} field {target!r}" for key, target, kind in fields
+               if (names := known[kind]) is not None and target not in names]  # fmt: skip
+    if missing:
+        raise BridgeError("\n".join(missing))
     return f"{len(fields)} mapped field(s) present: {', '.join(target for _, target, _ in fields)}"
 
 

@@ -153,12 +153,15 @@ def test_doctor_refuses_a_mapping_to_a_field_the_helpdesk_lacks(tmp_path: Path, 
         good = socialdesk("doctor", "--config", str(path))
         assert "✓ mapped fields: 7 mapped field(s) present" in good.stdout, good.stdout + good.stderr
 
-        raw["salesforce"]["user_fields"] = {"account_name": "no_such_field"}
+        raw["salesforce"]["user_fields"] = {"account_name": "no_such_field", "owner_name": "nor_this_one"}
         path.write_text(to_toml(raw))
         bad = socialdesk("doctor", "--config", str(path))
         assert bad.returncode == 1
-        wanted = "✗ mapped fields: salesforce.user_fields.account_name: the helpdesk has no user field 'no_such_field'"
-        assert wanted in bad.stdout, bad.stdout
+        said = [line for line in bad.stdout.splitlines() if line.startswith("✗ mapped fields: ")]
+        assert said == [  # every one, one line each (it named the first only)
+            "✗ mapped fields: salesforce.user_fields.account_name: the helpdesk has no user field 'no_such_field'",
+            "✗ mapped fields: salesforce.user_fields.owner_name: the helpdesk has no user field 'nor_this_one'",
+        ], bad.stdout
 
 
 @pytest.mark.parametrize("helpdesk", HELPDESKS)
