@@ -246,4 +246,4 @@ def _note(rt: Runtime, ticket_id: str, text: str, template: str | None = None) -
     note = f"{NOTE_PREFIX} {text}"
     if template is not None:
         note = f"{NOTE_PREFIX} the template {template!r} (outside the 24-hour window), instead of: {text}"
-    outbound.try_note(rt, ticket_id, note, what="the auto-ack note")
+    notes.try_write(rt, ticket_id, note, what="the auto-ack note")

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bridge import messages, metrics, outbound, triage
+from bridge import messages, metrics, notes, outbound, triage
 from bridge.errors import BridgeError, UnknownOutcome
 from bridge.events import AuthorKind, Delivery, DeliveryStatus, SocialEvent, ThreadState, utc_from_epoch
 from bridge.ports import Buttons, SocialChannel, TicketFields
@@ -273,4 +273,4 @@ def _shown(reply: BotReply) -> str:
 
 def _note(rt: Runtime, ticket_id: str, note: str) -> None:
     """Best effort: worth the policy's tries, never the event (a refusal is logged)."""
-    outbound.try_note(rt, ticket_id, note, what="the bot's note")
+    notes.try_write(rt, ticket_id, note, what="the bot's note")

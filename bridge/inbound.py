@@ -349,7 +349,7 @@ def _introduce_customer(
     rules' reasons are a note of their own, unless ``[bridge] rules_field`` took them into the create call."""
     if not enrich.notes_tickets(rt, customer) or customer is None:
         if explanation:
-            triage.write_note(rt, ticket.id, explanation)
+            notes.try_write(rt, ticket.id, explanation, what="the triage note")
         return {}
     try:
         return enrich.send_note(rt, ticket.id, customer, also=explanation)
@@ -411,7 +411,7 @@ def _routed_to_people(rt: Runtime, write: Callable[[Routing], TicketRef], routin
         log.warning("%s refused the rules' routing (%s): written without group, assignee and brand", hd.name, e)
         unrouted = replace(routing, group_id=None, assignee_id=None, brand_id=None)
         ticket = rt.policy.call(hd.name, lambda: write(unrouted))
-        triage.write_note(rt, ticket.id, messages.routing_refused_note(e.message))
+        notes.try_write(rt, ticket.id, messages.routing_refused_note(e.message), what="the routing note")
         return ticket
 
 

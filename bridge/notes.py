@@ -6,6 +6,9 @@ Written again, the agent could read it twice; and such a note carries no mark of
 unknown outcome is taken as written ("maybe written", logged) and never repeated; any other failure is raised for
 the caller's retry, which writes it then.
 
+A note that only tells the agent about work already done and recorded (what the bot or an acknowledgement said,
+why the rules routed a ticket) is best effort (:func:`try_write`): worth the policy's tries, never the work.
+
 Where a note can be looked for, its caller looks instead: the CRM note (:func:`bridge.enrich.retry_thread`, by its
 first line). A customer's edit or removal, which is the customer's action, is not taken as written: its unknown
 outcome dead-letters the event (visible, replayable by a person who checks the ticket first).
@@ -16,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from bridge.errors import UnknownOutcome
+from bridge.errors import BridgeError, UnknownOutcome
 
 if TYPE_CHECKING:
     from bridge.registry import Runtime
@@ -31,3 +34,15 @@ def write_once(rt: Runtime, ticket_id: str, note: str, *, what: str) -> None:
         rt.policy.call(hd.name, lambda: hd.add_internal_note(ticket_id, note))
     except UnknownOutcome as e:
         log.warning("%s on ticket %s may have been written (not written again): %s", what, ticket_id, e)
+
+
+def try_write(rt: Runtime, ticket_id: str, note: str, *, what: str) -> None:
+    """``note`` on the ticket through the retry policy, best effort: a refusal is logged, and so is an unknown
+    outcome (maybe written), neither repeated nor raised."""
+    hd = rt.helpdesk
+    try:
+        rt.policy.call(hd.name, lambda: hd.add_internal_note(ticket_id, note))
+    except UnknownOutcome as e:
+        log.warning("%s on ticket %s may have been written (not written again): %s", what, ticket_id, e)
+    except BridgeError as e:
+        log.warning("%s for ticket %s could not be written: %s", what, ticket_id, e)

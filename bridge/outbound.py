@@ -235,16 +235,6 @@ def _tell_given_up(rt: Runtime, ticket_id: str, replies: list[AgentReply], reaso
         log.error("ticket %s: could not tell the agent which replies were given up: %s", ticket_id, e)
 
 
-def try_note(rt: Runtime, ticket_id: str, note: str, *, what: str) -> bool:
-    """An internal note that is worth one policy's tries, never the work it describes: a refusal is logged."""
-    try:
-        rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
-    except BridgeError as e:
-        log.warning("%s for ticket %s could not be written: %s", what, ticket_id, e)
-        return False
-    return True
-
-
 def private_intent(rt: Runtime, channel: str, reply: AgentReply) -> tuple[str, bool]:
     """A reply meant for the customer's eyes only, so that a public thread is answered privately: it starts
     with the channel's ``private_marker`` (default ``#private``, removed from the text), or its ticket

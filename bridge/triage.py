@@ -87,15 +87,6 @@ def note(decision: Decision) -> str:
     return f"{NOTE_TITLE}\n{decision.explanation()}" if decision.fired else ""
 
 
-def write_note(rt: Runtime, ticket_id: str, text: str) -> None:
-    """The rules' note on a ticket that gets no CRM note. Best effort: the ticket exists and carries each
-    fired rule's tag (``rule_<name>``) already, so a refused note is logged, not retried."""
-    try:
-        rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, text))
-    except BridgeError as e:
-        log.warning("the triage note for ticket %s could not be written: %s", ticket_id, e)
-
-
 # -- socialdesk rules explain ---------------------------------------------------------------------------------------
 
 
