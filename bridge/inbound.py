@@ -18,7 +18,8 @@ rows oldest first (by the platform's timestamp). Each event goes load → decide
    "create started" and the CRM note owed, the inbox row marked attempted, the requester's user and the
    CRM's answer. The ticket carries the thread key as ``external_id``: after a crash between "created" and
    "recorded", the next attempt looks the ticket up first and never opens a second one; a follow-up
-   marked attempted looks for its comment first;
+   marked attempted looks for its comment first, and an edit, a removal or a notice for its note
+   (:func:`_note_change`);
 4. act, through the retry policy: find or create the requester, create the ticket (then its CRM note,
    or the rules' note) or add the customer's words as a public comment (reopening it; a follow-up ticket
    when the old one is closed), the CRM write-back of the post, the channel's acknowledgement
@@ -201,7 +202,7 @@ def _handle(rt: Runtime, pending: PendingEvent, context: ThreadContext) -> Outco
     if event.kind == "status":
         return _record_status(rt, event)
     if event.kind in ("edit", "remove", "notice"):
-        recorded = _record_change(rt, event, context.thread)
+        recorded = _record_change(rt, pending, context.thread)
         if recorded is not None:
             return recorded
         pending = replace(pending, event=_edit_as_message(event))
@@ -437,27 +438,43 @@ def _reopen_as_new(
 
 def _look_first_next_time(e: UnknownOutcome) -> Unavailable:
     """A write whose answer was lost (a timeout, a gateway's 5xx after the helpdesk may have applied it): retried
-    later like an outage, since every retry of the customer's message looks for what it wrote first (module
-    docstring)."""
+    later like an outage, since every retry of the customer's message, or of the note for their edit or removal or
+    a notice, looks for what it wrote first (module docstring)."""
     return Unavailable(f"{e.message}; the next attempt looks for it first", platform=e.platform)
 
 
-def _record_change(rt: Runtime, event: SocialEvent, thread: ThreadRow | None) -> Outcome | None:
+def _record_change(rt: Runtime, pending: PendingEvent, thread: ThreadRow | None) -> Outcome | None:
     """An edit, a removal or a notice: a note on the thread's ticket, never a new ticket. In a thread with no
     ticket, or whose ticket was deleted, an edit with text is the customer's message (its original never
     reached us, or went with the ticket): None, to apply it as one; anything else is ignored with the reason."""
+    event = pending.event
     if thread is None or thread.ticket_id is None:
         if event.kind == "edit" and event.text:
             return None
         what = event.extra.get("notice") if event.kind == "notice" else f"{event.kind} of a message"
         return Outcome(ignored=f"{what or 'notice'} in a thread without a ticket")
-    ticket_id = str(thread.ticket_id)
-    note = event.text if event.kind == "notice" else messages.edited_note(event)
     try:
-        rt.policy.call(rt.helpdesk.name, lambda: rt.helpdesk.add_internal_note(ticket_id, note))
+        _note_change(rt, pending, str(thread.ticket_id))
     except TicketDeleted:  # an edit's new text is the customer's words: a message, which opens a new ticket
         return None if event.kind == "edit" and event.text else Outcome(ignored=f"{event.kind} on a deleted ticket")
     return DONE
+
+
+def _note_change(rt: Runtime, pending: PendingEvent, ticket_id: str) -> None:
+    """The change's note, once, as a customer's comment is written (:func:`_comment`): the row marked attempted
+    before the write, and an attempt after that looks for the note's own mark first (found: written). A lost
+    answer is retried later, never taken as written: the customer's action must reach the ticket."""
+    hd, event = rt.helpdesk, pending.event
+    mark = messages.change_reference(event)
+    if pending.attempted and rt.policy.call(hd.name, lambda: hd.has_comment_containing(ticket_id, mark)):
+        log.info("inbox %d was already noted on ticket %s by an earlier attempt", pending.id, ticket_id)
+        return
+    if not pending.attempted:
+        rt.store.start_event(pending.id, event.thread_key, Records())
+    try:
+        rt.policy.call(hd.name, lambda: hd.add_internal_note(ticket_id, messages.change_note(event)))
+    except UnknownOutcome as e:  # marked attempted before: the next attempt looks for the note first
+        raise _look_first_next_time(e) from e
 
 
 def _edit_as_message(event: SocialEvent) -> SocialEvent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import secrets
@@ -161,6 +162,23 @@ def edited_note(event: SocialEvent) -> str:
     if event.kind == "remove":
         return f"The customer removed their {where(event)} ({event.message_id}) on {event.channel}."
     return f"The customer edited their {where(event)} ({event.message_id}). New text:\n\n{event.text}"
+
+
+def change_note(event: SocialEvent) -> str:
+    """The internal note for an edit, a removal or a notice, closed by its :func:`change_reference`."""
+    said = event.text if event.kind == "notice" else edited_note(event)
+    return f"{said}\n\n{change_reference(event)}"
+
+
+def change_reference(event: SocialEvent) -> str:
+    """A line naming this one event (an edit, a removal, a notice), for the retry after an unknown outcome to
+    look for its note. Not :func:`reference`: a mark is looked for as a substring, and an edit's id may be its
+    original's or its original's and more (Messenger's ``<mid>#edit1``, contained in ``<mid>#edit10``'s; the
+    original's comment holds ``ref: facebook/<mid>``). A digest of the event's inbox key (platform, account,
+    message id; unique per event) has a fixed length and hex digits only: no mark contains another, and no
+    helpdesk's HTML changes it."""
+    key = "\n".join((event.platform, event.account_id, event.message_id))
+    return f"note ref: {hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 def reaction_note(product: str, action: str, emoji: str | None, mid: str | None) -> str:

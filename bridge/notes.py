@@ -9,9 +9,11 @@ the caller's retry, which writes it then.
 A note that only tells the agent about work already done and recorded (what the bot or an acknowledgement said,
 why the rules routed a ticket) is best effort (:func:`try_write`): worth the policy's tries, never the work.
 
-Where a note can be looked for, its caller looks instead: the CRM note (:func:`bridge.enrich.retry_thread`, by its
-first line). A customer's edit or removal, which is the customer's action, is not taken as written: its unknown
-outcome dead-letters the event (visible, replayable by a person who checks the ticket first).
+Where a note can be looked for, its caller looks instead of taking it as written: the CRM note
+(:func:`bridge.enrich.retry_thread`, by its first line), and the note for a customer's edit or removal or a
+platform's notice, which is the customer's action and must reach the ticket (:func:`bridge.inbound._note_change`):
+it ends with a mark of its own event (:func:`bridge.messages.change_reference`), its inbox row is marked attempted
+before the write, and an unknown outcome is retried later, looking for the mark first, as a customer's comment is.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ that serve the bridge's web app on a real socket."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -121,6 +122,14 @@ def reply_and_notify(stack: Stack, ticket_id: int, body: str, *, style: str = "e
 
 def notes(stack: Stack, ticket_id: int) -> list[str]:
     return [c["body"] for c in stack.helpdesk.comments(ticket_id) if not c["public"]]
+
+
+def unmarked(note: str) -> str:
+    """The words of a note for a customer's edit or removal or a platform's notice, without the mark of its event
+    that closes it (:func:`bridge.messages.change_reference`), checked to be there."""
+    words, _, mark = note.rpartition("\n\n")
+    assert re.fullmatch(r"note ref: [0-9a-f]{16}", mark), note
+    return words
 
 
 FRESHDESK_STATUSES = {2: "open", 3: "pending", 4: "solved", 5: "closed"}

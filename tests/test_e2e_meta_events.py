@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.stack import PAGE_ID, WA_PHONE_ID, Stack
-from tests.support import notes, one_ticket, reply_and_notify, settle, status_of, tickets
+from tests.support import notes, one_ticket, reply_and_notify, settle, status_of, tickets, unmarked
 
 
 @pytest.fixture
@@ -56,8 +56,8 @@ def test_an_unsend_is_a_note_and_reopens_nothing(stack: Stack) -> None:
     stack.meta.customer_unsend(PAGE_ID, psid="4200", mid=message.mid)
     stack.wait_for(lambda: notes(stack, ticket["id"]))
     settle(stack)
-    assert notes(stack, ticket["id"]) == [f"The customer removed their Messenger message ({message.mid}#deleted) "
-                                          "on acme-facebook."]  # fmt: skip
+    [note] = notes(stack, ticket["id"])
+    assert unmarked(note) == f"The customer removed their Messenger message ({message.mid}#deleted) on acme-facebook."
     assert [c["public"] for c in stack.helpdesk.comments(ticket["id"])] == [True, False]  # no "(no text)"
     assert status_of(stack, tickets(stack)[0]) == "solved" and len(tickets(stack)) == 1
 
@@ -69,7 +69,7 @@ def test_reactions_and_handovers_are_notes_and_receipts_are_counted(stack: Stack
     stack.meta.handover(PAGE_ID, psid="4300", control="take_thread_control", metadata="agent took over")
     stack.wait_for(lambda: len(notes(stack, ticket["id"])) == 2)
     settle(stack)
-    reaction, handover = notes(stack, ticket["id"])
+    reaction, handover = map(unmarked, notes(stack, ticket["id"]))
     assert reaction == f"The customer reacted ❤ to a message ({message.mid}) on Messenger."
     assert handover.startswith("Messenger handover: control of this conversation was taken from app 263902037430900")
     stack.meta.customer_reaction(PAGE_ID, psid="4399", mid="m_unknown")  # a thread with no ticket
@@ -84,7 +84,7 @@ def test_a_comment_hidden_by_the_page_is_said_to_be_hidden_by_the_page(stack: St
     stack.wait_for(lambda: notes(stack, ticket["id"]))
     settle(stack)
     [note] = notes(stack, ticket["id"])
-    assert note == f"The page hid the Facebook comment {comment.comment_id}. The customer did not remove it."
+    assert unmarked(note) == f"The page hid the Facebook comment {comment.comment_id}. The customer did not remove it."
 
 
 def test_an_edit_whose_original_was_never_seen_is_the_message_marked_edited(stack: Stack) -> None:

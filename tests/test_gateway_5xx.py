@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 import requests
 
-from bridge import acks, errors, messages, outbound
+from bridge import acks, errors, inbound, messages, outbound
+from bridge.registry import Runtime
 from connectors.base import MAYBE_APPLIED, maybe_applied, raise_for_response
 from connectors.meta import raise_for_graph
 from sandbox.base import Fault
 from sandbox.stack import HELPDESKS, IG_ID, PAGE_ID, TG_TOKEN, WA_PHONE_ID, Stack
-from tests.support import notes, one_ticket, reply_and_notify, step_runtime
+from tests.support import WallClock, notes, one_ticket, reply_and_notify, step_runtime
 from tests.test_e2e_acks import acking, work
 from tests.test_outbound import opened, sync
 
@@ -153,6 +154,65 @@ def test_an_internal_note_answered_with_a_gateways_502_after_it_was_written_is_w
 
 _BLOCKED = {"error": {"message": "(#551) This person isn't available right now.", "type": "OAuthException",
                       "code": 551, "fbtrace_id": "AbCdEf"}}  # fmt: skip
+
+
+# -- a customer's edit, whose note's answer is lost -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_an_edits_note_answered_with_a_gateways_502_after_it_was_written_is_written_once_and_the_edit_done(
+    tmp_path: Path, helpdesk: str
+) -> None:
+    """Before: the unknown outcome dead-lettered the edit (the customer's action: neither taken as written nor
+    written twice), for a person to check the ticket and replay. Now the edit waits, and its next attempt finds
+    its note by the note's own mark."""
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
+        clock = WallClock()
+        rt = step_runtime(stack, clock=clock)
+        comment_id, ticket = _commented(stack, rt)
+        path, method = NOTE_WRITE[helpdesk]
+        stack.helpdesk.lose_answer(f"{path}{ticket}", method, status=502)
+        assert _edited(stack, rt, clock, comment_id, "Is the soup vegan? I am allergic to milk.") == [0, 1]
+        [note] = notes(stack, ticket)
+        assert note.startswith("The customer edited their") and "allergic to milk" in note
+        assert stack.store.counts("inbox") == {"done": 2} and stack.store.open_dead_letters() == []
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_an_edits_note_answered_with_a_gateways_502_before_it_was_written_is_written_by_the_next_attempt(
+    tmp_path: Path, helpdesk: str
+) -> None:
+    """The 502 may come before the helpdesk wrote anything: the next attempt's look finds nothing of this edit,
+    neither in the comment's own words (its reference names the comment) nor in an earlier edit's note of the same
+    comment, and writes the note, once."""
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
+        clock = WallClock()
+        rt = step_runtime(stack, clock=clock)
+        comment_id, ticket = _commented(stack, rt)
+        assert _edited(stack, rt, clock, comment_id, "Is the soup vegan??") == [1, 0]
+        path, method = NOTE_WRITE[helpdesk]
+        stack.helpdesk.inject(Fault(502, method=method, path_prefix=f"{path}{ticket}"))  # answered, nothing written
+        assert _edited(stack, rt, clock, comment_id, "Is the soup vegan? I am allergic to milk.") == [0, 1]
+        first, second = notes(stack, ticket)
+        assert "vegan??" in first and "allergic to milk" in second
+        assert stack.store.counts("inbox") == {"done": 3} and stack.store.open_dead_letters() == []
+
+
+def _commented(stack: Stack, rt: Runtime) -> tuple[str, int]:
+    """A customer's comment on the page's post, on the ticket it opened: the comment's id, the ticket's."""
+    post_id = stack.meta.add_post(PAGE_ID, "Spring menu")
+    comment = stack.meta.customer_comment(PAGE_ID, post_id=post_id, text="Soup vegan?", user_id="951", user_name="Bea")
+    return comment.comment_id, opened(stack, rt)
+
+
+def _edited(stack: Stack, rt: Runtime, clock: WallClock, comment_id: str, text: str) -> list[int]:
+    """The customer edits the comment; the worker takes the edit, then again once a retry is due: what each
+    pass finished."""
+    stack.meta.customer_edit_comment(comment_id, text)
+    [row] = stack.store.rows("inbox", status="pending")
+    done = [inbound.process_thread(rt, row["thread_key"], "w-1")]
+    clock.advance(3600)
+    return [*done, inbound.process_thread(rt, row["thread_key"], "w-2")]
 
 
 # -- the rule, at the connectors' depth ----------------------------------------------------------------------------

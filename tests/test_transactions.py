@@ -44,6 +44,11 @@ def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
 def applied(stack: Stack, rt: Runtime, psid: str, text: str) -> Counted:
     """Post one customer message, apply its thread in this process; the store transactions that took."""
     stack.meta.customer_message(PAGE_ID, psid=psid, text=text)
+    return taken(stack, rt)
+
+
+def taken(stack: Stack, rt: Runtime) -> Counted:
+    """Apply the thread of the one pending event in this process; the store transactions that took."""
     [key] = {str(r["thread_key"]) for r in stack.store.rows("inbox", status="pending")}
     transactions = TransactionCount(stack.store.engine)
     try:
@@ -75,6 +80,20 @@ def test_a_first_message_and_a_follow_up_stay_within_the_budget(stack: Stack) ->
     assert (thread["crm_last_post_id"] is not None) == (sf is not None)
     acks = stack.store.rows("auto_acks")  # one per episode, due after the delay
     assert [(a["status"], a["reason"]) for a in acks] == ([("due", None)] if stack.config.acks else [])
+
+
+def test_a_removal_noted_on_the_ticket_costs_what_a_follow_up_does(tmp_path: Path) -> None:
+    """An edit's, a removal's or a notice's note is written as a follow-up's comment is: its row marked attempted
+    in the write before it (a retry looks for the note first), its outcome in the write after."""
+    with Stack(tmp_path, start_worker=False) as stack:
+        rt = step_runtime(stack)
+        applied(stack, rt, "8003", "my card number is 4111...")
+        [message] = stack.store.rows("inbox")
+        stack.meta.customer_unsend(PAGE_ID, psid="8003", mid=str(message["message_id"]))
+        removal = taken(stack, rt)
+        [ticket] = tickets(stack)
+        assert [n.startswith("The customer removed their") for n in notes(stack, ticket["id"])] == [True]
+        assert removal.total <= FOLLOW_UP, removal
 
 
 def test_a_message_the_bot_answers_stays_within_the_budget(tmp_path: Path) -> None:
