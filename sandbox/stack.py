@@ -183,7 +183,7 @@ class Stack:
                     "url": self.freshdesk.url,
                     "api_key": FRESHDESK_KEY,
                     "webhook_secret": FRESHDESK_SECRET,
-                    "thread_key_field": self.freshdesk.thread_key_field,
+                    **({"thread_key_field": key} if (key := self.freshdesk.thread_key_field) else {}),
                 }
             }
         return {

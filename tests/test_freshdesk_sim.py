@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -347,6 +348,72 @@ def test_update_list_and_deleted_tickets(sim: FreshdeskSimulator, api: requests.
 def test_updated_since_must_be_iso(sim: FreshdeskSimulator, api: requests.Session) -> None:
     response = api.get(f"{sim.url}/api/v2/tickets", params={"updated_since": "yesterday"})
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == "updated_since"
+
+
+def listed(api: requests.Session, sim: FreshdeskSimulator, **params: Any) -> list[dict[str, Any]]:
+    response = api.get(f"{sim.url}/api/v2/tickets", params={"per_page": 100, **params})
+    assert response.status_code == 200, response.text
+    return list(response.json())
+
+
+def test_a_requesters_tickets_updated_since_come_newest_first_with_descriptions_when_included(
+    sim: FreshdeskSimulator, api: requests.Session
+) -> None:
+    """List All Tickets' ``requester_id`` and ``updated_since`` filters, ``order_by``/``order_type`` and
+    ``include=description`` (developers.freshdesk.com/api/#list_all_tickets)."""
+    mine = new_contact(api, sim, f"facebook:{time.monotonic_ns()}")
+    first, second = (new_ticket(api, sim, email=None, requester_id=mine["id"]) for _ in range(2))
+    new_ticket(api, sim)  # someone else's
+    old = new_ticket(api, sim, email=None, requester_id=mine["id"])
+    sim.backdate(old["id"], datetime(2024, 1, 1, tzinfo=UTC))
+    since = {"requester_id": mine["id"], "updated_since": "2024-06-01T00:00:00Z"}
+
+    tickets = listed(api, sim, **since, order_by="created_at", order_type="desc", include="description")
+    assert [t["id"] for t in tickets] == [second["id"], first["id"]]  # the same second: by id, newest first
+    assert tickets[0]["description"] == "<div>my order</div>" and tickets[0]["description_text"] == "my order"
+    assert all("description" not in t for t in listed(api, sim, **since))  # only when included
+    assert [t["id"] for t in listed(api, sim, requester_id=mine["id"], order_type="asc")] == [first["id"], second["id"]]
+    everyone = listed(api, sim, updated_since="2023-01-01T00:00:00Z", order_type="asc")
+    assert everyone[0]["id"] == old["id"] and old["id"] not in [t["id"] for t in listed(api, sim)]  # past 30 days
+    [embedded] = listed(api, sim, requester_id=mine["id"], updated_since="2023-12-31T00:00:00Z", order_by="updated_at",
+                        order_type="asc", include="requester")[:1]  # fmt: skip
+    assert embedded["id"] == old["id"] and embedded["requester"] == {k: mine[k] for k in embedded["requester"]}
+    assert set(embedded["requester"]) == {"email", "id", "mobile", "name", "phone"}
+
+
+def test_the_predefined_filters_list_deleted_and_spam_tickets_apart(
+    sim: FreshdeskSimulator, api: requests.Session
+) -> None:
+    kept, gone = new_ticket(api, sim), new_ticket(api, sim)
+    sim.set_status(gone["id"], "deleted")
+    assert gone["id"] in [t["id"] for t in listed(api, sim, filter="deleted")]
+    assert kept["id"] not in [t["id"] for t in listed(api, sim, filter="deleted")]
+    assert gone["id"] not in [t["id"] for t in listed(api, sim, filter="new_and_my_open")]
+    assert kept["id"] in [t["id"] for t in listed(api, sim, filter="new_and_my_open")]
+    assert listed(api, sim, filter="watching") == [] and listed(api, sim, filter="spam") == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"include": "conversations"}, "include"),  # the list embeds requester, stats, description only
+        ({"include": "stats"}, "include"),  # documented, not simulated: refused, never answered wrong
+        ({"filter": "all_tickets"}, "filter"),
+        ({"requester_id": "jane"}, "requester_id"),
+        ({"order_type": "newest"}, "order_type"),
+        ({"order_by": "priority"}, "order_by"),
+        ({"agent_id": "1"}, "agent_id"),  # a search field, not a list filter
+        ({"requester_id": "1", "email": "a@b.test"}, "email"),  # combinations the reference does not document
+        ({"filter": "deleted", "requester_id": "1"}, "requester_id"),
+        ({"requester_id": "1", "company_id": "2"}, "company_id"),
+    ],
+)
+def test_the_ticket_list_refuses_what_it_does_not_document(
+    sim: FreshdeskSimulator, api: requests.Session, params: dict[str, str], field: str
+) -> None:
+    response = api.get(f"{sim.url}/api/v2/tickets", params=params)
+    assert response.status_code == 400, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
 
 
 # -- conversations ----------------------------------------------------------------------------------------------------

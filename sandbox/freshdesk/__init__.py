@@ -20,6 +20,7 @@ module            what it holds
 ================  =================================================================================
 ``wire``          error bodies, request decoding, ``Link`` paging, the search query language
 ``records``       how agents, contacts, tickets and conversations look, and their validation
+``listing``       List All Tickets: its documented filters, sort and embeds, and what it refuses
 ``simulator``     :class:`FreshdeskSimulator`: routes, the edge (auth, rate limit), the agent's side
 ================  =================================================================================
 """

@@ -17,8 +17,8 @@ import requests
 from flask import Response, has_request_context, request
 
 from sandbox.base import Simulator, json_response
+from sandbox.freshdesk import listing, wire
 from sandbox.freshdesk import records as rec
-from sandbox.freshdesk import wire
 from sandbox.freshdesk.business_hours import WEEKDAYS, new_business_hours
 from sandbox.freshdesk.wire import ApiError, error, invalid, json_body, not_found, now_iso
 
@@ -43,13 +43,14 @@ class FreshdeskSimulator(Simulator):
         webhook_secret: str = "sim-freshdesk-webhook-secret",  # noqa: S107 - a simulator's dummy secret
         rate_limit_per_minute: int | None = None,
         time_scale: float = 1.0,
-        thread_key_field: str = "cf_socialdesk_thread",
+        thread_key_field: str | None = "cf_socialdesk_thread",
         ticket_fields: Sequence[str] = ("cf_socialdesk_thread", "cf_social_channel"),
         search_lag: float = 0.0,
         api_agent_ticket_scope: Literal[1, 2, 3] = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``api_agent_ticket_scope``: the API key's agent sees every ticket (1), or fewer (:meth:`scope_api_agent`).
+        ``thread_key_field``: the ticket field the bridge is configured to keep its thread key in (None: none is).
         ``clock`` (seconds) drives the rate-limit window and the search index's lag, so tests can move time."""
         super().__init__()
         self._clock = clock
@@ -350,22 +351,15 @@ class FreshdeskSimulator(Simulator):
         return json_response(rec.contact_fields(self._contact_fields))
 
     def _list_tickets(self) -> Response:
-        wire.check_query_args(("requester_id", "updated_since", "order_by", "order_type", "include"))
-        found = self._live_tickets()
-        if "requester_id" in request.args:
-            found = [t for t in found if str(t["requester_id"]) == request.args["requester_id"]]
-        since = request.args.get("updated_since")
-        if since is not None:
-            if not (len(since) == 20 and since.endswith("Z") and since[10] == "T"):
-                message = "It should be in the 'combined date and time ISO8601' format"
-                raise invalid([error("updated_since", message, "invalid_value")])
-            found = [t for t in found if t["updated_at"] >= since]
-        key = request.args.get("order_by", "created_at")
-        if key not in ("created_at", "due_by", "updated_at", "status"):
-            message = "It should be one of these values: 'created_at,due_by,updated_at,status'"
-            raise invalid([error("order_by", message, "invalid_value")])
-        found.sort(key=lambda t: (t[key], t["id"]), reverse=request.args.get("order_type", "desc") == "desc")
-        return wire.paged([rec.render_ticket(t, full=False) for t in found], self._base())
+        """``GET /api/v2/tickets``: the documented filters, sort and embeds (:mod:`sandbox.freshdesk.listing`)."""
+        wire.check_query_args(listing.ARGS)
+        listing.check_combination(request.args)
+        listed = listing.selector(request.args, self._contacts, self.api_user_id)
+        (key, descending), wanted = listing.order(request.args), listing.includes(request.args)
+        found = sorted((t for t in self._tickets.values() if listed(t)), key=lambda t: (t[key], t["id"]),
+                       reverse=descending)  # fmt: skip
+        items = [listing.embedded(rec.render_ticket(t, full=False), t, wanted, self._contacts) for t in found]
+        return wire.paged(items, self._base())
 
     def _show_ticket(self, ticket_id: int) -> Response:
         return json_response(rec.render_ticket(self._ticket_or_404(ticket_id)))
@@ -561,6 +555,12 @@ class FreshdeskSimulator(Simulator):
             ticket = self._tickets[int(ticket_id)]
             ticket.update(tags=list(dict.fromkeys([*ticket["tags"], *tags])), updated_at=now_iso())
 
+    def backdate(self, ticket_id: int | str, at: datetime) -> None:
+        """The ticket was made ``at`` and left alone since (an old ticket, outside the list's default window)."""
+        with self._lock:
+            when = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self._tickets[int(ticket_id)].update(created_at=when, updated_at=when)
+
     def set_status(self, ticket_id: int | str, status: str, *, at: datetime | None = None) -> None:
         """Force a status by name (open, pending, resolved, closed; new/solved as aliases) or ``deleted``,
         now or ``at``."""
@@ -579,7 +579,7 @@ class FreshdeskSimulator(Simulator):
         """Every ticket as ``GET /tickets/{id}`` shows it, plus ``external_id``: the thread-key field."""
         with self._lock:
             return [
-                {**rec.render_ticket(t), "external_id": t["custom_fields"].get(self.thread_key_field)}
+                {**rec.render_ticket(t), "external_id": t["custom_fields"].get(self.thread_key_field or "")}
                 for t in self._tickets.values()
             ]
 
