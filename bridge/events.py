@@ -250,6 +250,9 @@ class NewTicket:
     followup_of: str | None = None  # a closed ticket this one follows up
     fields: dict[str, str] = field(default_factory=dict)  # helpdesk custom field (id or name) → value
     routing: Routing = field(default_factory=Routing)  # what the triage rules decided
+    #: the line of ``body`` naming the customer's message (:func:`bridge.messages.reference`): how a helpdesk with
+    #: no place for the thread key finds the ticket a lost create made (:meth:`bridge.ports.Helpdesk.find_created`)
+    reference: str = ""
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ rows oldest first (by the platform's timestamp). Each event goes load → decide
    routing, the rules' explanation for the first internal note, and "create started";
 3. record before acting, in one write (:meth:`Store.start_event`): the thread claimed (unique key),
    "create started" and the CRM note owed, the inbox row marked attempted, the requester's user and the
-   CRM's answer. The ticket carries the thread key as ``external_id``: after a crash between "created" and
-   "recorded", the next attempt looks the ticket up first and never opens a second one; a follow-up
-   marked attempted looks for its comment first, and an edit, a removal or a notice for its note
-   (:func:`_note_change`);
+   CRM's answer. The ticket carries the thread key as ``external_id`` (where the helpdesk has no place for
+   it, its description's ``ref:`` line names the message): after a crash between "created" and "recorded",
+   or a create whose answer was lost, the next attempt looks the ticket up first
+   (:meth:`Helpdesk.find_created`) and never opens a second one; a follow-up marked attempted looks for its
+   comment first, and an edit, a removal or a notice for its note (:func:`_note_change`);
 4. act, through the retry policy: find or create the requester, create the ticket (then its CRM note,
    or the rules' note) or add the customer's words as a public comment (reopening it; a follow-up ticket
    when the old one is closed), the CRM write-back of the post, the channel's acknowledgement
@@ -44,6 +45,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from bridge import (
@@ -235,7 +237,9 @@ def _apply_message(rt: Runtime, pending: PendingEvent, context: ThreadContext) -
     if attempted is not None or planned.start or records != Records():
         rt.store.start_event(attempted, event.thread_key, records, **planned.start)
     if planned.create:
-        ticket, changes = _open_ticket(rt, event, thread, requester_id, planned, customer, followup_of=None)
+        ticket, changes = _open_ticket(
+            rt, event, thread, requester_id, planned, customer, followup_of=None, since=pending.received_at
+        )
     else:
         ticket, changes = _follow_up(rt, pending, thread, requester_id, planned, decision)
     return _written(rt, event, context, thread, ticket, requester_id, planned, decision, {
@@ -304,25 +308,25 @@ def _bot_answer(
 
 def _open_ticket(
     rt: Runtime, event: SocialEvent, thread: ThreadRow, requester_id: str, planned: plan.Plan,
-    customer: enrich.Lookup | None, *, followup_of: str | None,
+    customer: enrich.Lookup | None, *, followup_of: str | None, since: float,
 ) -> tuple[TicketRef, dict[str, Any]]:  # fmt: skip
     """The planned ticket ("create started" is durable already: ``planned.start``), or the one an earlier
-    attempt created, found by its ``external_id``; with the thread's columns its notes settled."""
+    attempt created, found by its ``external_id`` or its requester and message (:meth:`Helpdesk.find_created`;
+    ``since``: when the bridge received the message, before any attempt); with the thread's columns its notes
+    settled."""
     hd = rt.helpdesk
+    new = plan.ticket(planned, event, requester_id, followup_of=followup_of)
     if thread.create_started_at is not None:  # an earlier attempt may have created it: look first
-        found = rt.policy.call(hd.name, lambda: hd.find_ticket(event.thread_key))
+        found = rt.policy.call(hd.name, lambda: hd.find_created(new, since=datetime.fromtimestamp(since, UTC)))
         if found is not None and _made_by_this_create(rt, thread, found, thread.create_started_at, followup_of):
-            log.info("recovered ticket %s for %s by external_id", found.id, messages.key_shown(event.thread_key))
+            log.info("recovered ticket %s for %s", found.id, messages.key_shown(event.thread_key))
             # an agent may have answered it while it was linked to nothing: its webhook found no thread
             rt.store.link_ticket(hd.name, found.id, event.thread_key)
             rt.store.record_ticket_event(hd.name, found.id, f"recovered:{found.id}")
             return found, {"create_started_at": None}
-    new = plan.ticket(planned, event, requester_id, followup_of=followup_of)
     try:
         ticket = _routed_to_people(rt, lambda routing: hd.create_ticket(replace(new, routing=routing)), new.routing)
-    except UnknownOutcome as e:
-        if not hd.finds_tickets:
-            raise  # trying again could open a second ticket: a dead letter, for a person to check
+    except UnknownOutcome as e:  # "create started" is recorded: the next attempt looks for the ticket first
         raise _look_first_next_time(e) from e
     log.info("opened ticket %s for %s", ticket.id, messages.key_shown(event.thread_key))
     return ticket, {**_introduce_customer(rt, ticket, customer, planned.explanation), "create_started_at": None}
@@ -331,7 +335,7 @@ def _open_ticket(
 def _made_by_this_create(
     rt: Runtime, thread: ThreadRow, found: TicketRef, started_at: float, followup_of: str | None
 ) -> bool:
-    """Whether the thread's ticket ``find_ticket`` found can be the one an earlier attempt of this create made:
+    """Whether the thread's ticket ``find_created`` found can be the one an earlier attempt of this create made:
     never a closed one, nor one the thread had before (they all carry its key), else the customer's message
     would be marked done with its words written nowhere. ``started_at``: when the last attempt started
     (each attempt records its own start; the one that made the ticket linked it after)."""
@@ -369,10 +373,10 @@ def _follow_up(
         return _comment(rt, pending, ticket_id, requester_id, planned), {}
     except TicketDeleted:
         log.info("ticket %s was deleted; opening a new ticket for %s", ticket_id, messages.key_shown(event.thread_key))
-        return _reopen_as_new(rt, event, thread, requester_id, decision, deleted=ticket_id)
+        return _reopen_as_new(rt, pending, thread, requester_id, decision, deleted=ticket_id)
     except TicketClosed:
         log.info("ticket %s is closed; opening a follow-up for %s", ticket_id, messages.key_shown(event.thread_key))
-        return _reopen_as_new(rt, event, thread, requester_id, decision, followup_of=ticket_id)
+        return _reopen_as_new(rt, pending, thread, requester_id, decision, followup_of=ticket_id)
 
 
 def _comment(rt: Runtime, pending: PendingEvent, ticket_id: str, requester_id: str, planned: plan.Plan) -> TicketRef:
@@ -424,16 +428,19 @@ def _refused_as_invalid(e: PermanentError) -> bool:
 
 
 def _reopen_as_new(
-    rt: Runtime, event: SocialEvent, thread: ThreadRow, requester_id: str, decision: Decision,
+    rt: Runtime, pending: PendingEvent, thread: ThreadRow, requester_id: str, decision: Decision,
     *, followup_of: str | None = None, deleted: str | None = None,
 ) -> tuple[TicketRef, dict[str, Any]]:  # fmt: skip
     """A new ticket for a thread whose ticket is closed (``followup_of``) or was deleted (``deleted``): planned
     as a new thread's (tags, routing, CRM fields), "create started" recorded first."""
+    event = pending.event
     customer = enrich.look_up(rt, event)
     facts = replace(_facts(rt, event, thread, customer, decision, create=True), deleted_ticket=deleted)
     created = plan.plan(facts, now=time.time())
     rt.store.update_thread(event.thread_key, **created.start)
-    return _open_ticket(rt, event, thread, requester_id, created, customer, followup_of=followup_of)
+    return _open_ticket(
+        rt, event, thread, requester_id, created, customer, followup_of=followup_of, since=pending.received_at
+    )
 
 
 def _look_first_next_time(e: UnknownOutcome) -> Unavailable:

@@ -85,6 +85,7 @@ def ticket(planned: Plan, event: SocialEvent, requester_id: str, *, followup_of:
         followup_of=followup_of,
         fields=planned.fields,
         routing=planned.routing,
+        reference=messages.reference(event),
     )
 
 

@@ -32,19 +32,16 @@ class Helpdesk(Protocol):
 
     name: str
 
-    @property
-    def finds_tickets(self) -> bool:
-        """Whether :meth:`find_ticket` finds what :meth:`create_ticket` made (Freshdesk: only with a
-        thread-key field). Then a create whose answer was lost is tried again, looking first; otherwise it
-        is dead-lettered for a person to check, since trying again could open a second ticket."""
-
     def ensure_requester(self, *, platform: str, author: Author, profile: UserProfile | None = None) -> str:
         """Find or create the end user for this social identity; return the helpdesk user id. ``profile``:
         the CRM's notes and fields for the user, sent in the same call."""
 
-    def find_ticket(self, external_id: str) -> TicketRef | None:
-        """The newest ticket carrying this thread key, if any (crash recovery: never create a second one).
-        A closed one may be answered (Freshdesk); it is never taken for the one a lost create made."""
+    def find_created(self, ticket: NewTicket, *, since: datetime) -> TicketRef | None:
+        """The newest ticket an earlier attempt at creating ``ticket`` may have made, if any (crash recovery, or a
+        create whose answer was lost: never open a second one): by its thread key (``external_id``), or where the
+        helpdesk has no place for it, by its requester and the line naming the customer's message
+        (``reference``) among the tickets updated since ``since`` (no attempt started before it). A closed one
+        may be answered (Freshdesk); it is never taken for the one a lost create made."""
 
     def create_ticket(self, ticket: NewTicket) -> TicketRef:
         """Open a ticket whose first public comment is the customer's text, authored by the requester."""

@@ -75,9 +75,10 @@ def setup_freshdesk(config: Config, *, echo: Echo, public_url: str | None) -> No
     if field:
         echo(f"1. Check that the ticket field {field} exists (Admin → Ticket Fields, single-line text).")
     else:
-        echo("1. Recommended: create a single-line text ticket field (Admin → Ticket Fields), say \"socialdesk "
-             "thread\", and set freshdesk.thread_key_field to its name (cf_socialdesk_thread): the bridge finds "
-             "its tickets with it after a crash.")  # fmt: skip
+        echo("1. Optional: create a single-line text ticket field (Admin → Ticket Fields), say \"socialdesk "
+             "thread\", and set freshdesk.thread_key_field to its name (cf_socialdesk_thread): each ticket then "
+             "shows its social thread, and the bridge finds a ticket by it after a crash (without it, by the "
+             "requester and the message).")  # fmt: skip
     echo("2. Create this rule: Admin → Workflows → Automations → Ticket updates → New rule")
     echo("  Name:        socialdesk: deliver public agent replies")
     echo("  When:        Reply is sent, OR Note is added (type: Public), OR Status is changed to Resolved"

@@ -292,13 +292,15 @@ REDACTED = ""  # the payload of an inbox row whose text retention removed
 @dataclass(frozen=True)
 class PendingEvent:
     """An inbox row a worker is about to apply. ``attempted``: an earlier try may have written it;
-    ``due_at``: when a postponed row may be tried again."""
+    ``due_at``: when a postponed row may be tried again; ``received_at``: when the bridge stored it (no write
+    of it to the helpdesk can be older)."""
 
     id: int
     event: SocialEvent
     attempts: int
     attempted: bool
     due_at: float = 0.0
+    received_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -587,12 +589,13 @@ class Store:
         """This thread's unfinished events in the platform's order."""
         with self.begin() as conn:
             rows = conn.execute(
-                sa.select(inbox.c.id, inbox.c.payload, inbox.c.attempts, inbox.c.attempted_at, inbox.c.next_attempt_at)
+                sa.select(inbox.c.id, inbox.c.payload, inbox.c.attempts, inbox.c.attempted_at, inbox.c.next_attempt_at,
+                          inbox.c.received_at)
                 .where(inbox.c.thread_key == thread_key, inbox.c.status == InboxStatus.PENDING)
                 .order_by(inbox.c.platform_ts, inbox.c.id)
-            ).all()
+            ).all()  # fmt: skip
         return [PendingEvent(int(r.id), _event(r.payload), int(r.attempts), r.attempted_at is not None,
-                             float(r.next_attempt_at)) for r in rows]  # fmt: skip
+                             float(r.next_attempt_at), float(r.received_at)) for r in rows]  # fmt: skip
 
     def mark_attempted(self, row_id: int) -> None:
         with self.begin() as conn:

@@ -261,7 +261,9 @@ class ZendeskHelpdesk:
         notes = "\n".join(n for n in (str(user.get("notes") or "").strip(), text) if n)
         self.api("PUT", f"/api/v2/users/{_number(user_id)}.json", {"user": {"notes": notes}})
 
-    finds_tickets = True  # by external_id
+    def find_created(self, ticket: NewTicket, *, since: datetime) -> TicketRef | None:
+        """By ``external_id``, which every create carries (:meth:`find_ticket`): ``since`` is not needed."""
+        return self.find_ticket(ticket.external_id)
 
     def find_ticket(self, external_id: str) -> TicketRef | None:
         """The newest ticket carrying this key that is neither closed nor deleted: a thread's closed tickets
@@ -280,7 +282,7 @@ class ZendeskHelpdesk:
         return TicketRef(id=str(newest.id), status=str(newest.status))
 
     def create_ticket(self, ticket: NewTicket) -> TicketRef:
-        """Not idempotent: a timeout raises :class:`UnknownOutcome`; recover with :meth:`find_ticket`."""
+        """Not idempotent: a timeout raises :class:`UnknownOutcome`; recover with :meth:`find_created`."""
         requester = _number(ticket.requester_id)
         new = Ticket(
             subject=ticket.subject,

@@ -6,7 +6,8 @@ import base64
 import itertools
 import socket
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from bridge.retry import RetryPolicy
 from bridge.store import Store
 from connectors.base import VIEW_TTL
 from connectors.freshdesk import FreshdeskHelpdesk, thread_key_value, to_html
+from connectors.freshdesk.helpdesk import CLOCK_SKEW
 from sandbox.base import Fault
 from sandbox.freshdesk import FreshdeskSimulator
 from tests.conftest import fixture_bytes, fixture_json, raw_config
@@ -107,7 +109,6 @@ def test_it_is_a_helpdesk_and_hides_the_key(sim: FreshdeskSimulator, helpdesk: F
     assert port.name == "freshdesk"
     methods = [n for n, v in vars(Helpdesk).items() if not n.startswith("_") and callable(v)]
     assert methods and all(callable(getattr(helpdesk, name)) for name in methods)
-    assert helpdesk.finds_tickets is (helpdesk.thread_key_field is not None)  # by that field only
     assert helpdesk.ping() == "bridge@socialdesk.test"
     assert KEY not in repr(helpdesk) and sim.url in repr(helpdesk) and "***" in repr(helpdesk)
     auth = sim.calls[-1].headers["Authorization"]
@@ -411,6 +412,79 @@ def test_find_ticket_prefers_the_newest_and_skips_deleted(sim: FreshdeskSimulato
     sim.set_status(follow_up.id, "deleted")
     found = helpdesk.find_ticket(key)
     assert found is not None and (found.id, found.status) == (closed_id, "closed")
+
+
+# -- without a thread-key field: by the requester and the line naming the message -------------------------------------
+
+
+def referenced(requester_id: str, reference: str, *, followup_of: str | None = None) -> NewTicket:
+    """A create as ``bridge.plan.ticket`` makes it: the body ends with the line naming the customer's message."""
+    body = f"my order\n\n— Facebook comment via socialdesk (acme-facebook)\n{reference}"
+    made = new_ticket(requester_id, unique_key(), followup_of=followup_of, body=body)
+    return replace(made, reference=reference)
+
+
+def test_without_a_thread_key_field_a_create_is_found_by_its_requester_and_reference(sim: FreshdeskSimulator) -> None:
+    helpdesk, since = make(sim, thread_key_field=None), datetime.now(UTC)
+    requester = helpdesk.ensure_requester(platform="facebook", author=author())
+    other = helpdesk.ensure_requester(platform="facebook", author=author())
+    reference = f"ref: facebook/m_{next(_keys)}"
+    assert helpdesk.find_created(referenced(requester, reference), since=since) is None  # nothing made yet
+    made = helpdesk.create_ticket(referenced(requester, reference))
+    helpdesk.create_ticket(referenced(requester, reference + "0"))  # another message whose id starts the same
+    helpdesk.create_ticket(referenced(other, reference))  # another requester's ticket
+    calls = len(sim.calls)
+
+    found = helpdesk.find_created(referenced(requester, reference), since=since)
+
+    assert found is not None and (found.id, found.status) == (made.id, "open")
+    [listed] = sim.calls[calls:]  # one call: the requester's tickets with their descriptions
+    assert (listed.method, listed.path) == ("GET", "/api/v2/tickets")
+    assert listed.query == {
+        "requester_id": requester, "updated_since": (since - CLOCK_SKEW).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "order_by": "created_at", "order_type": "desc", "include": "description", "per_page": "100",
+    }  # fmt: skip
+    later = datetime.now(UTC) + CLOCK_SKEW + timedelta(minutes=5)  # received after the ticket was made: not its own
+    assert helpdesk.find_created(referenced(requester, reference), since=later) is None
+
+
+def test_without_a_thread_key_field_the_newest_is_found_a_closed_one_as_closed(sim: FreshdeskSimulator) -> None:
+    """A closed ticket is found as closed (the bridge never takes it for what a lost create made); a follow-up of it
+    carrying the same line is newer, and found instead."""
+    helpdesk, since = make(sim, thread_key_field=None), datetime.now(UTC)
+    requester, reference = helpdesk.ensure_requester(platform="facebook", author=author()), f"ref: x/{next(_keys)}"
+    closed = helpdesk.create_ticket(referenced(requester, reference)).id
+    sim.set_status(closed, "closed")
+
+    found = helpdesk.find_created(referenced(requester, reference), since=since)
+    assert found is not None and (found.id, found.status) == (closed, "closed")
+
+    follow_up = helpdesk.create_ticket(referenced(requester, reference, followup_of=closed)).id
+    found = helpdesk.find_created(referenced(requester, reference), since=since)
+    assert found is not None and (found.id, found.status) == (follow_up, "open")
+
+
+def test_without_a_thread_key_field_nothing_found_is_believed_only_from_an_agent_that_sees_every_ticket() -> None:
+    """The requester's list leaves out what a group agent does not see, the lost create's ticket among them."""
+    with FreshdeskSimulator(api_key=KEY, api_agent_ticket_scope=2) as scoped:
+        helpdesk = make(scoped, thread_key_field=None)
+        requester = helpdesk.ensure_requester(platform="facebook", author=author())
+        with pytest.raises(errors.NotFound) as caught:
+            helpdesk.find_created(referenced(requester, "ref: facebook/m_1"), since=datetime.now(UTC))
+        assert "no live ticket of this thread was found" in str(caught.value)
+
+
+def test_with_a_thread_key_field_a_create_is_found_by_it(sim: FreshdeskSimulator, helpdesk: FreshdeskHelpdesk) -> None:
+    requester, key = helpdesk.ensure_requester(platform="facebook", author=author()), unique_key()
+    made = helpdesk.create_ticket(new_ticket(requester, key))
+    calls = len(sim.calls)
+
+    found = helpdesk.find_created(
+        replace(new_ticket(requester, key), reference="ref: facebook/m"), since=datetime.now(UTC)
+    )
+
+    assert found is not None and found.id == made.id
+    assert "requester_id" not in "".join(str(c.query) for c in sim.calls[calls:])  # the field's search and scan
 
 
 def test_a_create_that_times_out_is_unknown_then_recovered(sim: FreshdeskSimulator) -> None:

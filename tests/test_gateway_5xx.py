@@ -152,6 +152,37 @@ def test_an_internal_note_answered_with_a_gateways_502_after_it_was_written_is_w
         assert stack.store.counts("ticket_events") == {"done": 2} and stack.store.open_dead_letters() == []
 
 
+@pytest.mark.parametrize("applied", [True, False], ids=["made-then-502", "502-before"])
+def test_a_freshdesk_create_answered_502_without_a_thread_key_field_is_found_not_made_twice(
+    tmp_path: Path, applied: bool
+) -> None:
+    """Freshdesk without ``thread_key_field`` (optional): a ticket create answered with a gateway's 502 was a dead
+    letter, since nothing could find the ticket it may have made. Its next attempt now lists the requester's tickets
+    with their descriptions and takes the one carrying the message's ``ref:`` line; when the 502 came before
+    Freshdesk made it, there is none, and the ticket is made then: one ticket either way, the message on it."""
+    with Stack(tmp_path, helpdesk="freshdesk", start_worker=False, freshdesk={"thread_key_field": None}) as stack:
+        later = WallClock()
+        rt = step_runtime(stack, clock=later)
+        assert "thread_key_field" not in stack.raw_config()["freshdesk"]
+        if applied:
+            stack.freshdesk.lose_answer("/api/v2/tickets", "POST", status=502)
+        else:
+            stack.freshdesk.inject(Fault(502, method="POST", path_prefix="/api/v2/tickets"))
+        stack.meta.customer_message(PAGE_ID, psid="9201", text="Where is my order?")
+        [row] = stack.store.rows("inbox")
+        inbound.process_thread(rt, row["thread_key"], "w-1")
+        assert len(stack.freshdesk.tickets) == (1 if applied else 0)
+        assert stack.store.counts("inbox") == {"pending": 1} and stack.store.open_dead_letters() == []
+        later.advance(3600)  # the retry comes due
+        inbound.process_thread(rt, row["thread_key"], "w-1")
+        [ticket] = stack.freshdesk.tickets
+        assert stack.freshdesk.comments(ticket["id"])[0]["body"].startswith("Where is my order?")
+        assert stack.store.counts("inbox") == {"done": 1} and stack.store.open_dead_letters() == []
+        assert stack.store.rows("threads")[0]["ticket_id"] == str(ticket["id"])
+        [looked] = [c.query for c in stack.freshdesk.calls_to("GET", "/api/v2/tickets") if c.path == "/api/v2/tickets"]
+        assert (looked["requester_id"], looked["include"]) == (str(ticket["requester_id"]), "description")
+
+
 _BLOCKED = {"error": {"message": "(#551) This person isn't available right now.", "type": "OAuthException",
                       "code": 551, "fbtrace_id": "AbCdEf"}}  # fmt: skip
 

@@ -10,7 +10,8 @@ requester              a contact found or created by ``unique_external_id`` = ``
 ticket                 ``POST /api/v2/tickets``: HTML description (escaped), status 2 (Open),
                        priority 1 (Low, Freshdesk's own default), source 7 (Chat), tags
 thread key             no ``external_id`` exists: the bridge's thread table is the map; a custom
-                       text field (``thread_key_field``) carries the key for crash recovery
+                       text field (``thread_key_field``, optional) carries the key for crash recovery;
+                       without it, the requester's tickets are listed and the ``ref:`` line matched
 customer follow-up     a public *incoming* note by the contact (see ``add_customer_comment``)
 follow-up of closed    a new ticket whose description links the closed one, plus a private note
                        on the closed one naming the new one

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import itertools
 import logging
 import re
 import time
@@ -66,6 +67,9 @@ SUSPENDED_TAG = "suspended_in_crm"  # ContactUpsert.suspended: Freshdesk contact
 SEARCH_PAGE_SIZE, SEARCH_MAX_PAGES = 30, 10  # fixed by Freshdesk's search API
 RECENT_SCAN = timedelta(hours=1)  # crash recovery also scans this much of the (current) ticket list
 RECENT_SCAN_PAGES = 10
+#: how far the bridge's clock may be ahead of Freshdesk's: a ticket found by its requester is looked for this much
+#: earlier than the message was received (more of that requester's tickets are read, none is missed)
+CLOCK_SKEW = timedelta(hours=1)
 FIELD_MAX = 255  # subject, single-line text fields
 TAG_MAX = 32  # best effort: a longer tag is cut rather than risk a refused ticket
 REQUIRED_CONTACT_FIELDS = frozenset({"name", "unique_external_id"})
@@ -206,9 +210,21 @@ class FreshdeskHelpdesk:
         # not repeatable: a retry of this method reads the line written and appends it again (UnknownOutcome instead)
         self._api.json("PUT", path, "could not update the contact", repeatable=False, json={"description": description})
 
-    @property
-    def finds_tickets(self) -> bool:
-        return self.thread_key_field is not None
+    def find_created(self, ticket: NewTicket, *, since: datetime) -> TicketRef | None:
+        """By the thread-key field where one is configured (:meth:`find_ticket`). Without it, among the requester's
+        tickets created since ``since`` (less :data:`CLOCK_SKEW`), the newest whose description has the line naming
+        the customer's message (``ticket.reference``: :meth:`create_ticket` writes ``ticket.body``, which ends with
+        it). One list call a hundred tickets (3 API credits: ``include=description`` costs 2), made only after a
+        create whose answer was lost; the list is always current, unlike the search index."""
+        if self.thread_key_field is not None:
+            return self.find_ticket(ticket.external_id)
+        if not ticket.reference:
+            raise errors.PermanentError("no reference line to find the ticket by", platform=PLATFORM)
+        made = [t for t in self._requester_tickets(ticket.requester_id, since) if _describes(t, ticket.reference)]
+        found = _ref(_newest(made)) if made else None
+        if found is None or found.status in ("closed", "deleted"):
+            no_live_ticket(self._recent_user(), platform=PLATFORM)  # a narrower agent's list leaves some out
+        return found
 
     def find_ticket(self, external_id: str) -> TicketRef | None:
         """The newest live ticket whose thread-key field holds this key; None without such a field.
@@ -230,7 +246,7 @@ class FreshdeskHelpdesk:
         return found
 
     def create_ticket(self, ticket: NewTicket) -> TicketRef:
-        """Not idempotent: a timeout raises :class:`UnknownOutcome`; recover with :meth:`find_ticket`."""
+        """Not idempotent: a timeout raises :class:`UnknownOutcome`; recover with :meth:`find_created`."""
         body: dict[str, Any] = {
             "requester_id": _number(ticket.requester_id),
             "subject": ticket.subject[:FIELD_MAX],
@@ -351,14 +367,12 @@ class FreshdeskHelpdesk:
         return {str(f.get("name")) for f in fields if not f.get("default")}
 
     def check_setup(self) -> str:
-        """For ``socialdesk doctor`` (implements ``SetupCheck``): :meth:`check_fields`, and ``thread_key_field``
-        set (without it a crash mid-create cannot be recovered: doctor says so, the worker still starts)."""
+        """For ``socialdesk doctor`` (implements ``SetupCheck``): :meth:`check_fields`. ``thread_key_field`` is
+        optional: without it, the ticket of a create whose answer was lost is found by its requester and the line
+        naming the customer's message (:meth:`find_created`); the line says which way."""
         present = self.check_fields()
         if self.thread_key_field is None:
-            raise errors.PermanentError(
-                "freshdesk.thread_key_field is not set: after a crash between creating a ticket and recording "
-                "it, the bridge cannot find that ticket (create a single-line text field and name it here)",
-                platform=PLATFORM)  # fmt: skip
+            return f"{present}; a lost ticket create is found by its requester and message (no thread_key_field)"
         return present
 
     def check_fields(self, names: set[str] | None = None) -> str:
@@ -580,9 +594,24 @@ class FreshdeskHelpdesk:
             if len(results) < SEARCH_PAGE_SIZE:
                 return
 
+    def _requester_tickets(self, requester_id: str, since: datetime) -> Iterator[dict[str, Any]]:
+        """The requester's tickets created since ``since`` (less :data:`CLOCK_SKEW`), newest first, with their
+        descriptions. List All Tickets (developers.freshdesk.com/api/#list_all_tickets) filters by ``requester_id``
+        and ``updated_since`` ("By default, only tickets that have been created within the past 30 days will be
+        returned. For older tickets, use the updated_since filter"), sorts by ``order_by=created_at`` and
+        ``order_type=desc``, and needs ``include=description`` for ``description`` and ``description_text``
+        ("For accounts created after 2018-11-30, you will have to use include to get description"; "Each include
+        will consume an additional 2 credits"). A ticket created since then was updated since then too; the pages
+        stop at the first one created before."""
+        start = since - CLOCK_SKEW
+        params = {"requester_id": str(_number(requester_id)), "updated_since": _iso(start), "order_by": "created_at",
+                  "order_type": "desc", "include": "description", "per_page": str(PAGE_SIZE)}  # fmt: skip
+        listed = self._api.items("/api/v2/tickets", "could not list the requester's tickets", params)
+        yield from itertools.takewhile(lambda t: _created_at(t) >= start, listed)
+
     def _recent_tickets(self) -> Iterator[dict[str, Any]]:
         since = datetime.fromtimestamp(self._api.now(), UTC) - RECENT_SCAN
-        params = {"updated_since": since.strftime("%Y-%m-%dT%H:%M:%SZ"), "order_by": "created_at", "order_type": "desc"}
+        params = {"updated_since": _iso(since), "order_by": "created_at", "order_type": "desc"}
         params["per_page"] = str(PAGE_SIZE)
         yield from self._api.items("/api/v2/tickets", "could not list tickets", params, max_pages=RECENT_SCAN_PAGES)
 
@@ -722,6 +751,24 @@ def _who(me: Mapping[str, Any]) -> str:
 
 def _text_of(markup: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"</(div|p)>|<br\s*/?>", "\n", markup)))
+
+
+def _describes(ticket: Mapping[str, Any], reference: str) -> bool:
+    """Whether the ticket's description has ``reference`` as a line of its own, as :func:`to_html` wrote it or as
+    ``description_text`` shows it (a longer message id that starts the same is another message)."""
+    if f"<div>{html.escape(reference)}</div>" in str(ticket.get("description") or ""):
+        return True
+    text = ticket.get("description_text")
+    return isinstance(text, str) and reference in (line.strip() for line in text.splitlines())
+
+
+def _created_at(ticket: Mapping[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(ticket["created_at"]))
+
+
+def _iso(at: datetime) -> str:
+    """A time as Freshdesk's filters take it: ``2015-01-19T02:00:00Z`` (UTC, no fraction)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _newest(tickets: Iterable[Mapping[str, Any]]) -> Mapping[str, Any]:
