@@ -258,8 +258,9 @@ class NewTicket:
 @dataclass(frozen=True)
 class HelpdeskNames:
     """The helpdesk's groups, agents and brands by name (agents by email too), for rules that name them.
-    ``types``: the ticket types the helpdesk accepts, ``fields`` its custom ticket fields' API names; None
-    where any is accepted (or the connector cannot tell)."""
+    ``types``: the ticket types the helpdesk accepts, ``fields`` the ticket fields a rule may set, as its API
+    names them (Zendesk's ids, Freshdesk's custom ``cf_`` names); None where any is accepted (or the connector
+    cannot tell)."""
 
     groups: dict[str, str] = field(default_factory=dict)
     agents: dict[str, str] = field(default_factory=dict)

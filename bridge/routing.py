@@ -2,7 +2,9 @@
 
 A rule says ``group = "Escalations"``; the helpdesk wants ``group_id = 360000001002``. :meth:`Triage.prepare`
 lists the helpdesk's groups, agents and brands once (``socialdesk worker`` at start, ``doctor``,
-``rules check``) and refuses a name it does not know with one line naming the rule and the key. After
+``rules check``) and refuses a name it does not know with one line naming the rule and the key; so too a
+ticket field (``then.fields``) or type the helpdesk lacks, where its connector lists them (Freshdesk answers a
+write carrying an unknown field with a 400, Zendesk drops the value silently). After
 that, turning a :class:`bridge.rules.Decision` into the :class:`bridge.events.Routing` a ticket carries
 costs no call.
 """
@@ -48,8 +50,7 @@ class Triage:
         names = helpdesk.names()
         _check(self.rules, used, names, helpdesk.name)
         self._names = names
-        counts = ", ".join(f"{len(v)} {kind}(s)" for kind, v in used.items() if v)
-        return f"{len(self.rules)} rule(s); {counts or 'no names'} found in {helpdesk.name}"
+        return f"{len(self.rules)} rule(s); {_found(self.rules, used, names) or 'no names'} found in {helpdesk.name}"
 
     def routing(self, decision: Decision, helpdesk: Helpdesk) -> Routing:
         """The decision with ids for names (looked up now if :meth:`prepare` was not called)."""
@@ -91,6 +92,16 @@ def _routing(decision: Decision, names: HelpdeskNames, fields: dict[str, str]) -
         status=decision.status,
         fields=fields,
     )
+
+
+def _found(rules: Sequence[Rule], used: dict[str, dict[str, str]], names: HelpdeskNames) -> str:
+    """What :meth:`Triage.prepare` found, counted: the names, and the ticket fields where the helpdesk's list was
+    checked (not where its connector cannot tell: those are only sent)."""
+    counts = [f"{len(v)} {kind}(s)" for kind, v in used.items() if v]
+    fields = {f for rule in rules for f in rule.then.fields}
+    if fields and names.fields is not None:
+        counts.append(f"{len(fields)} ticket field(s)")
+    return ", ".join(counts)
 
 
 def _check(rules: Sequence[Rule], used: dict[str, dict[str, str]], names: HelpdeskNames, helpdesk: str) -> None:

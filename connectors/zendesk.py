@@ -371,12 +371,15 @@ class ZendeskHelpdesk:
         return replies, datetime.fromisoformat(str(ticket.updated_at)).timestamp() if solved else None
 
     def names(self) -> HelpdeskNames:
-        """Groups (not deleted), agents and admins (by name and by email), brands: for rules naming them."""
+        """Groups (not deleted), agents and admins (by name and by email), brands: for rules naming them. And the
+        ticket fields' ids, for a rule's ``then.fields``: Zendesk drops a value for an id it does not know without
+        a word, so a mistyped id would leave every ticket the rule routes without it (refused at start instead)."""
         groups = {str(g["name"]): str(g["id"]) for g in self.api_list("/api/v2/groups.json", "groups")}
         users = self.api_list("/api/v2/users.json", "users", {"role[]": list(STAFF_ROLES)})
         staff, ambiguous = staff_names([(str(u["id"]), u.get("name"), u.get("email")) for u in users])
         brands = {str(b["name"]): str(b["id"]) for b in self.api_list("/api/v2/brands.json", "brands")}
-        return HelpdeskNames(groups=groups, agents=staff, brands=brands, ambiguous=ambiguous)
+        fields = tuple(sorted(self._ticket_field_ids()))
+        return HelpdeskNames(groups=groups, agents=staff, brands=brands, fields=fields, ambiguous=ambiguous)
 
     def ping(self) -> str:
         """The API user's email. Raises :class:`AuthError` for one that cannot see every ticket (see
@@ -515,8 +518,12 @@ class ZendeskHelpdesk:
 
     def field_names(self) -> tuple[set[str], set[str]]:
         """For ``socialdesk doctor`` (implements ``CustomFields``): ticket field ids and user field keys."""
-        ticket = {str(f.get("id")) for f in self.api_list("/api/v2/ticket_fields", "ticket_fields")}
-        return ticket, {str(f.get("key")) for f in self.api_list("/api/v2/user_fields", "user_fields")}
+        user = {str(f.get("key")) for f in self.api_list("/api/v2/user_fields", "user_fields")}
+        return self._ticket_field_ids(), user
+
+    def _ticket_field_ids(self) -> set[str]:
+        """``GET /api/v2/ticket_fields``: every ticket field's id, as a ticket's ``custom_fields`` names it."""
+        return {str(f.get("id")) for f in self.api_list("/api/v2/ticket_fields", "ticket_fields")}
 
     def api_list(self, path: str, key: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a list endpoint (``path`` like ``/api/v2/triggers.json``), page after page: an

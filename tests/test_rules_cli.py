@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from sandbox.stack import Stack, to_toml
+from sandbox.stack import HELPDESKS, Stack, to_toml
 from tests.support import closed_port, socialdesk
+from tests.test_cli import one_line_failure
 
 RULES: list[dict[str, Any]] = [
     {"name": "spam", "when": {"keywords": ["free followers"]}, "then": {"ignore": True}},
@@ -92,6 +93,36 @@ def test_the_workers_refusal_names_every_unknown_name_in_one_line(stack: Stack, 
     assert lines[-1] == ("Error: rules[vip-negative].then.group: no group 'Escalations' in zendesk; "
                          "rules[billing].then.group: no group 'Billing' in zendesk")  # fmt: skip
     assert not any(line.startswith("rules[") for line in lines)
+
+
+#: a ticket field each simulator lacks, as its API would name one (Zendesk: an id; Freshdesk: a ``cf_`` name)
+NO_SUCH_FIELD = {"zendesk": "360099999999", "freshdesk": "cf_reason"}
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_a_rules_ticket_field_the_helpdesk_lacks_stops_the_worker_and_fails_check_and_doctor(
+    tmp_path: Path, helpdesk: str
+) -> None:
+    """Zendesk drops the value of a ticket field id it does not know without a word: every ticket the rule routed
+    lacked it, while the worker's start, ``rules check`` and doctor said nothing (Freshdesk's were checked: there
+    each routed ticket would be a 400, a dead letter). Now each names the rule's key, on both helpdesks."""
+    with Stack(tmp_path, helpdesk=helpdesk, start_worker=False) as stack:
+        known, missing = stack.helpdesk.add_ticket_field("reason code"), NO_SUCH_FIELD[helpdesk]
+        then = {"fields": {known: "refund", missing: "x"}}
+        config = config_with(stack, tmp_path / "bad.toml", [{"name": "refunds", "then": then}])
+        worker = socialdesk("worker", "--config", config, timeout=60)
+        check = socialdesk("rules", "check", "--config", config)
+        doctor = socialdesk("doctor", "--config", config)
+        said = f"rules[refunds].then.fields.{missing}: no such ticket field in {helpdesk}"
+        assert one_line_failure(worker) == f"Error: {said}"
+        assert check.returncode == 1 and check.stderr.strip().splitlines() == [f"Error: {said}"]
+        assert f"✗ rules: {said}" in doctor.stdout.splitlines(), doctor.stdout
+
+        config = config_with(stack, tmp_path / "good.toml", [{"name": "refunds", "then": {"fields": {known: "x"}}}])
+        check = socialdesk("rules", "check", "--config", config)
+        doctor = socialdesk("doctor", "--config", config)
+        assert (check.returncode, check.stdout.strip()) == (0, f"1 rule(s); 1 ticket field(s) found in {helpdesk}")
+        assert f"✓ rules: 1 rule(s); 1 ticket field(s) found in {helpdesk}" in doctor.stdout.splitlines(), doctor.stdout
 
 
 def test_explain_prints_each_verdict_and_the_decision(stack: Stack, tmp_path: Path) -> None:
