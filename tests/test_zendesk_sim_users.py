@@ -152,3 +152,77 @@ def test_users_me_says_which_tickets_the_api_user_sees(
 def test_only_an_agent_can_be_restricted_and_only_as_zendesk_restricts_agents(role: str, restriction: str) -> None:
     with pytest.raises(ValueError, match="ticket restriction"):
         ZendeskSimulator(email=EMAIL, api_token=TOKEN, api_user_role=role, api_user_ticket_restriction=restriction)  # type: ignore[arg-type]
+
+
+# -- user field values: what each type takes ("About custom field types"; sandbox/zendesk/fields.py) ---------------
+
+#: (type, options or pattern, a value it takes, one it does not)
+FIELD_VALUES: list[tuple[str, dict[str, Any], object, object]] = [
+    ("dropdown", {"options": ["enterprise", "smb"]}, "enterprise", "Enterprise"),  # the option's tag, not its name
+    ("integer", {}, "42", "4.2"),
+    ("decimal", {}, "4.20", "four"),
+    ("checkbox", {}, True, "maybe"),
+    ("date", {}, "2026-01-05", "05/01/2026"),
+    ("regexp", {"regexp": r"\A[A-Z]{2}-\d{4}\Z"}, "GB-1234", "gb-12"),
+]
+
+
+@pytest.mark.parametrize(("kind", "shape", "taken", "refused"), FIELD_VALUES, ids=[f[0] for f in FIELD_VALUES])
+def test_a_user_field_takes_the_values_of_its_type_and_refuses_the_whole_write_otherwise(
+    sim: ZendeskSimulator, api: requests.Session, kind: str, shape: dict[str, Any], taken: object, refused: object
+) -> None:
+    """A value the field's type does not take: 422 RecordInvalid naming the field (its title, and its key as
+    ``field_key``), and nothing of the write is kept, neither the user's name nor its other fields."""
+    key, note = sim.add_user_field("crm_value", kind, **shape), sim.add_user_field("crm_note")
+    jane = user(sim, api, name="Jane", external_id="salesforce:003A", user_fields={key: taken, note: "first"})
+    assert sim.user(jane)["user_fields"] == {key: taken, note: "first"}
+
+    answer = api.post(
+        f"{sim.url}/api/v2/users/create_or_update.json",
+        json={
+            "user": {
+                "external_id": "salesforce:003A",
+                "name": "Jane Renamed",
+                "user_fields": {key: refused, note: "second"},
+            }
+        },
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json() == {
+        "error": "RecordInvalid",
+        "description": "Record validation errors",
+        "details": {"base": [{"description": "Crm value: is invalid", "error": "InvalidValue", "field_key": key}]},
+    }
+    assert (sim.user(jane)["name"], sim.user(jane)["user_fields"]) == ("Jane", {key: taken, note: "first"})
+    cleared = api.put(f"{sim.url}/api/v2/users/{jane}.json", json={"user": {"user_fields": {key: None}}})
+    assert cleared.status_code == 200 and sim.user(jane)["user_fields"][key] is None  # null clears any field
+
+
+def test_the_user_fields_list_shows_each_fields_type_options_and_pattern(
+    sim: ZendeskSimulator, api: requests.Session
+) -> None:
+    """User Fields reference: ``custom_field_options`` (``name`` and ``value``) on a dropdown, and
+    ``regexp_for_validation`` on every field, null but for a regexp field."""
+    sim.add_user_field("crm_tier", "dropdown", options=["enterprise", "smb"])
+    sim.add_user_field("crm_code", "regexp", regexp=r"\A\d+\Z")
+    listed = {f["key"]: f for f in api.get(f"{sim.url}/api/v2/user_fields.json").json()["user_fields"]}
+    tier, code = listed["crm_tier"], listed["crm_code"]
+    assert (tier["type"], tier["regexp_for_validation"], code["type"]) == ("dropdown", None, "regexp")
+    assert [(o["name"], o["value"]) for o in tier["custom_field_options"]] == [("Enterprise", "enterprise"),
+                                                                              ("Smb", "smb")]  # fmt: skip
+    assert code["regexp_for_validation"] == r"\A\d+\Z" and "custom_field_options" not in code
+
+
+def test_a_bulk_job_reports_the_refused_user_field_of_its_item_and_writes_the_others(
+    sim: ZendeskSimulator, api: requests.Session
+) -> None:
+    sim.data_imports = True
+    key = sim.add_user_field("crm_tier", "dropdown", options=["enterprise"])
+    users = [{"name": "Ada", "external_id": "salesforce:003A", "user_fields": {key: "enterprise"}},
+             {"name": "Bob", "external_id": "salesforce:003B", "user_fields": {key: "Platinum"}}]  # fmt: skip
+    job = api.post(f"{sim.url}/api/v2/users/create_or_update_many.json", json={"users": users}).json()["job_status"]
+    ada, bob = api.get(job["url"]).json()["job_status"]["results"]
+    assert ada["status"] == "Created" and bob["error"] == "RecordInvalid"
+    assert [e["field_key"] for e in bob["details"]["base"]] == [key]
+    assert [u["external_id"] for u in sim.users if u["external_id"]] == ["salesforce:003A"]

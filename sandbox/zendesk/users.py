@@ -39,6 +39,7 @@ class UsersMixin(Paging):
     _jobs: dict[str, dict[str, Any]]
     _identities: dict[int, dict[str, Any]]  # IdentitiesMixin's
     _user_fields: Callable[[dict[str, Any], Any], dict[str, Any]]  # FieldsMixin's
+    _check_user_fields: Callable[[Any], None]  # FieldsMixin's
     _user_event: Callable[..., None]  # UserEventsMixin's
     email_owner: Callable[[str], dict[str, Any] | None]  # IdentitiesMixin's
 
@@ -126,6 +127,7 @@ class UsersMixin(Paging):
         owner = self._match_user({"email": email}) if email else None
         if owner is not None and owner is not existing:
             raise record_invalid("email", f"Email: {email} is already being used by another user", "DuplicateValue")
+        self._check_user_fields(fields.get("user_fields"))  # a value a field does not take refuses the whole write
 
     def _upsert_user(self, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         existing = self._match_user(fields)
