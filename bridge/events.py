@@ -331,3 +331,5 @@ class ContactResult:
     action: str  # created | updated | skipped (``update_only`` and no such user) | failed
     error: str | None = None
     user_id: str | None = None  # the helpdesk user made or updated, where the helpdesk says
+    #: the user fields written without their value, which the helpdesk refused (a value the field does not take)
+    left_out: tuple[str, ...] = ()

@@ -77,6 +77,17 @@ def sync_field_left_out(key: str, field: str, helpdesk: str) -> str:
             f"{helpdesk}, or correct the key; `socialdesk doctor` checks every mapped field)")  # fmt: skip
 
 
+def sync_value_refused(key: str, field: str, helpdesk: str, contacts: Sequence[str]) -> str:
+    """``sync-contacts``: a user field whose value the helpdesk refused for some Contacts (not among a dropdown's
+    options, text in a number or date field), written without it: one line a run, not one per Contact. The values
+    are not said (a Contact's data); a few Contacts are, to find them in the CRM."""
+    more = f" and {len(contacts) - 3} more" if len(contacts) > 3 else ""
+    shown = ", ".join(key_shown(c) for c in sorted(contacts)[:3]) + more
+    return (f"{key}: {helpdesk} refused the value of user field {field!r} for {len(contacts)} contact(s) ({shown}): "
+            f"left out of their user, their other fields written (the CRM's value is not one the field takes: "
+            f"compare its type and options in {helpdesk} with the values in Salesforce)")  # fmt: skip
+
+
 def routing_refused_note(reason: str) -> str:
     """An internal note: the helpdesk refused the group, assignee or brand the triage rules chose."""
     return (

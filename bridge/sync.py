@@ -47,9 +47,13 @@ class SyncSummary:
     #: a dry run's counts: contacts it would send, and deleted ones it would look for in the helpdesk
     would_send: int = 0
     would_delete: int = 0
+    #: user field → the Contacts whose value of it the helpdesk refused, each user written without it
+    left_out: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, results: Sequence[ContactResult]) -> None:
         for result in results:
+            for name in result.left_out:
+                self.left_out.setdefault(name, []).append(result.external_id)
             if result.action == "created":
                 self.created += 1
             elif result.action == "updated":
@@ -80,6 +84,7 @@ def sync_contacts(
         deleted = _deleted_upsert(on_delete)
         _run(rt, DELETED_CURSOR, lambda c: crm.deleted_contacts_since(c, batch_size=BATCH), deleted, summary, dry_run,
              full, report)  # fmt: skip
+    _say_left_out(rt, mapped, summary)
     return summary
 
 
@@ -144,6 +149,16 @@ def _usable_user_fields(rt: Runtime, mapped: Mapping[str, str]) -> Mapping[str, 
     for source, target in missing.items():
         log.warning("%s", messages.sync_field_left_out(f"salesforce.user_fields.{source}", target, helpdesk.name))
     return {source: target for source, target in mapped.items() if source not in missing}
+
+
+def _say_left_out(rt: Runtime, mapped: Mapping[str, str], summary: SyncSummary) -> None:
+    """Each user field whose value the helpdesk refused for some Contacts (Zendesk: a value the field does not
+    take), named once a run by its config key: those users were written without it, and the sync said "updated"
+    with no word of it (where before the Contact failed, its user neither made nor updated)."""
+    for target, contacts in summary.left_out.items():
+        sources = [source for source, mapped_to in mapped.items() if str(mapped_to) == target] or [target]
+        key = ", ".join(f"salesforce.user_fields.{source}" for source in sources)
+        log.warning("%s", messages.sync_value_refused(key, target, rt.helpdesk.name, contacts))
 
 
 def _live_upsert(user_fields: Callable[[], Mapping[str, str]]) -> Callable[[SyncContact], ContactUpsert]:

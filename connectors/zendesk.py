@@ -31,7 +31,7 @@ from zenpy import Zenpy
 from zenpy.lib.api_objects import Comment, Ticket, User
 from zenpy.lib.exception import APIException, ZenpyException
 
-from bridge import errors
+from bridge import errors, messages
 from bridge.events import (
     AgentReply,
     Author,
@@ -175,7 +175,8 @@ class ZendeskHelpdesk:
     def ensure_requester(self, *, platform: str, author: Author, profile: UserProfile | None = None) -> str:
         """Create or update the end user whose external id is ``<platform>:<author id>``, with the CRM's
         ``profile`` as the user's ``notes`` and ``user_fields`` (Zendesk ignores keys it has no field for:
-        ``socialdesk doctor`` checks them). The notes only for an author without an email: the user is then
+        ``socialdesk doctor`` checks them; a value a field does not take refuses the write, which is made again
+        without that field, named in the log). The notes only for an author without an email: the user is then
         the one of this external id, made by the bridge, never one Zendesk matched by email.
 
         No ``role`` is sent: Zendesk makes new users end users, and an existing user matched by email
@@ -190,17 +191,25 @@ class ZendeskHelpdesk:
         if profile is not None and profile.notes is not None and not author.email:
             # with an email Zendesk may match a user it already has, whose notes an agent wrote: kept
             user.notes = profile.notes
-        if profile is not None and profile.fields:
-            user.user_fields = dict(profile.fields)
+        fields = dict(profile.fields) if profile is not None else {}
+        if fields:
+            user.user_fields = fields
         with _translated(idempotent=True):  # create_or_update is safe to repeat
             try:
                 return str(self._zenpy.users.create_or_update(user).id)
             except APIException as e:
                 refused = _refused_user_fields(e.response)
-                if not refused:
+                if refused:
+                    message = f"Zendesk refused the requester's {' and '.join(refused)}"
+                    raise errors.RefusedFields(message, fields=refused, platform=PLATFORM, http_status=422) from e
+                body = _json_or_empty(e.response) if e.response is not None else {}
+                left_out = _refused_user_field_keys(body, fields)
+                if not left_out:
                     raise
-                message = f"Zendesk refused the requester's {' and '.join(refused)}"
-                raise errors.RefusedFields(message, fields=refused, platform=PLATFORM, http_status=422) from e
+                log.warning("zendesk: user %s written without user field %s: zendesk refused the CRM's value",
+                            messages.key_shown(str(user.external_id)), ", ".join(left_out))  # fmt: skip
+                user.user_fields = _without(fields, left_out)  # the CRM's field must not cost the customer's message
+                return str(self._zenpy.users.create_or_update(user).id)
 
     # -- one customer, one user (bridge.joins) ----------------------------------------------------------------
 
@@ -418,6 +427,24 @@ class ZendeskHelpdesk:
         return [results.get(id(c)) or ContactResult(c.external_id, "skipped") for c in contacts]
 
     def _upsert(self, contacts: Sequence[ContactUpsert], changes: Mapping[int, dict[str, Any]]) -> list[ContactResult]:
+        """Each contact sent (:meth:`_send`); one refused for its CRM user fields' values only (a value the field
+        does not take: not among a dropdown's options, text in a number or date field) is sent once more without
+        those, as the Freshdesk sync leaves a refused field out: a mapped field must not cost the Contact its user.
+        Its result names them (``left_out``), for the sync to say once; safe to repeat: matched on external id."""
+        items = self._send(contacts, changes)
+        refused = [_refused_user_field_keys(item or {}, c.user_fields) for c, item in zip(contacts, items, strict=True)]
+        again = [i for i, keys in enumerate(refused) if keys]
+        if again:
+            bare = [replace(contacts[i], user_fields=_without(contacts[i].user_fields, refused[i])) for i in again]
+            moved = {id(b): changes.get(id(contacts[i]), {}) for b, i in zip(bare, again, strict=True)}
+            for i, item in zip(again, self._send(bare, moved), strict=True):
+                items[i] = item
+        return [_contact_result(c, item, left) for c, item, left in zip(contacts, items, refused, strict=True)]
+
+    def _send(
+        self, contacts: Sequence[ContactUpsert], changes: Mapping[int, dict[str, Any]]
+    ) -> list[dict[str, Any] | None]:
+        """Each contact's answer as a bulk job's result item: from the job, or from its own request."""
         if self._bulk_imports and contacts:
             try:
                 return self._upsert_in_job(contacts, changes)
@@ -438,8 +465,8 @@ class ZendeskHelpdesk:
 
     def _upsert_in_job(
         self, contacts: Sequence[ContactUpsert], changes: Mapping[int, dict[str, Any]]
-    ) -> list[ContactResult]:
-        """``users/create_or_update_many``, then the job polled to its end."""
+    ) -> list[dict[str, Any] | None]:
+        """``users/create_or_update_many``, then the job polled to its end: each contact's result item."""
         users = [_user_fields(c) | changes.get(id(c), {}) for c in contacts]
         many = "/api/v2/users/create_or_update_many.json"  # matched on external id: safe to repeat
         job = self.api("POST", many, {"users": users}, repeatable=True)["job_status"]
@@ -450,21 +477,21 @@ class ZendeskHelpdesk:
             time.sleep(JOB_POLL)
             job = self.api("GET", f"/api/v2/job_statuses/{job['id']}.json")["job_status"]
         by_index = {int(r.get("index", i)): r for i, r in enumerate(job.get("results") or [])}
-        return [_contact_result(c, by_index.get(i)) for i, c in enumerate(contacts)]
+        return [by_index.get(i) for i in range(len(contacts))]
 
-    def _upsert_one(self, contact: ContactUpsert, changes: Mapping[int, dict[str, Any]]) -> ContactResult:
+    def _upsert_one(self, contact: ContactUpsert, changes: Mapping[int, dict[str, Any]]) -> dict[str, Any]:
         """``users/create_or_update``, its answer read as the bulk job's result item for the contact."""
         url = f"{self._nominal}/api/v2/users/create_or_update.json"
         user = _user_fields(contact) | changes.get(id(contact), {})
         with _translated(idempotent=True):  # matched on external id: safe to repeat
             response = self._session.post(url, json={"user": user}, timeout=self.timeout)
         if response.status_code == 422:  # this contact's fields were refused, as a job reports per item
-            return _contact_result(contact, {"error": "RecordInvalid", **_json_or_empty(response)})
+            return {"error": "RecordInvalid", **_json_or_empty(response)}
         if response.status_code >= 400:
             raise _error_for(response)
         user = _json_or_empty(response).get("user") or {}
         status = "Created" if response.status_code == 201 else "Updated"
-        return _contact_result(contact, {"status": status, "id": user.get("id") if isinstance(user, dict) else None})
+        return {"status": status, "id": user.get("id") if isinstance(user, dict) else None}
 
     def business_schedules(self) -> list[HelpdeskSchedule]:
         """``GET /api/v2/business_hours/schedules`` and each schedule's holidays (Zendesk's Schedules API)."""
@@ -616,6 +643,23 @@ def _refused_user_fields(response: requests.Response | None) -> tuple[str, ...]:
     return tuple(sorted(details))
 
 
+def _refused_user_field_keys(body: Mapping[str, Any], sent: Mapping[str, Any]) -> tuple[str, ...]:
+    """The user fields sent that a ``RecordInvalid`` refusal names, when it names those only (and one at least);
+    else ``()``. Zendesk names a custom field's invalid value in ``details.base`` with a ``field_key`` (shown for
+    ticket fields; for user fields the key, as the simulator answers: sandbox/zendesk/fields.py); an entry under
+    the field's own key, as standard attributes get, is taken as naming it too."""
+    details = body.get("details") if body.get("error") == "RecordInvalid" else None
+    if not isinstance(details, dict) or not details or not sent:
+        return ()
+    entries = [(k, e) for k, v in details.items() for e in (v if isinstance(v, list) else [v])]
+    named = {str(e.get("field_key")) if k == "base" and isinstance(e, dict) else str(k) for k, e in entries}
+    return tuple(sorted(named)) if named <= set(sent) else ()
+
+
+def _without(fields: Mapping[str, str], keys: Sequence[str]) -> dict[str, str]:
+    return {k: v for k, v in fields.items() if k not in keys}
+
+
 def _invalid_fields(body: dict[str, Any]) -> tuple[str, ...]:
     """The fields a 422 ``RecordInvalid`` names (``"details": {"assignee": [{"description": "Assignee is not a
     member of the group"}]}``: a rule's assignee outside its group), so a dead letter says what to fix. The
@@ -724,7 +768,9 @@ def _tag_changes(contact: ContactUpsert, user: Mapping[str, Any] | None) -> dict
     return fields
 
 
-def _contact_result(contact: ContactUpsert, result: dict[str, Any] | None) -> ContactResult:
+def _contact_result(
+    contact: ContactUpsert, result: dict[str, Any] | None, left_out: tuple[str, ...] = ()
+) -> ContactResult:
     if result is None or result.get("error"):
         details = (result or {}).get("details")
         reason = _invalid_details(details) if isinstance(details, dict) else details
@@ -732,7 +778,8 @@ def _contact_result(contact: ContactUpsert, result: dict[str, Any] | None) -> Co
                                                                 "no result in the job")[:300])  # fmt: skip
     status = str(result.get("status") or result.get("action") or "").lower()
     user_id = str(result["id"]) if result.get("id") is not None else None  # a job's results carry the user's id
-    return ContactResult(contact.external_id, "created" if status.startswith("create") else "updated", user_id=user_id)
+    action = "created" if status.startswith("create") else "updated"
+    return ContactResult(contact.external_id, action, user_id=user_id, left_out=left_out)
 
 
 # -- small pure helpers ----------------------------------------------------------------------------------------

@@ -133,6 +133,31 @@ def test_the_rules_reasons_go_in_their_field_and_a_stranger_gets_a_social_user(s
     assert summary == "Salesforce: no Contact, Lead or social persona matches this customer."
 
 
+def test_a_user_field_value_zendesk_refuses_costs_the_requester_that_field_not_the_message(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The requester's user is written with the CRM's user fields; a value one does not take (the account's Type
+    "Enterprise" where the dropdown's options are tags) refused that write, 422 RecordInvalid, and with it the
+    customer's message (a dead letter). The user is written again without that field, named in the log; the
+    ticket lands with every CRM field, and the user with its other user field."""
+    stack = crm_stack(tmp_path, "zendesk")
+    assert stack.salesforce_options is not None
+    tier = stack.zendesk.add_user_field("crm_tier", "dropdown", options=["enterprise", "smb"])
+    stack.salesforce_options["user_fields"] = {**stack.salesforce_options["user_fields"], "account_type": tier}
+    with stack:
+        known_customer(stack, "8206")
+        mark = len(stack.helpdesk.calls)
+        stack.meta.customer_message(PAGE_ID, psid="8206", text="Where is the doomsday device?")
+        ticket = stack.wait_for(lambda: tickets(stack) and tickets(stack)[0])
+        settle(stack)
+        calls, user = helpdesk_calls(stack, mark), stack.helpdesk.user(ticket["requester_id"])
+    assert calls == ["POST /api/v2/users/create_or_update.json"] * 2 + ["POST /api/v2/tickets.json"], calls
+    assert user["user_fields"] == {"crm_account": "Globex", "crm_tier": None}
+    assert "Hank Scorpio" in str(user["notes"]) and field(stack, ticket, mapped(stack)["account_type"]) == "Enterprise"
+    [said] = [r.getMessage() for r in caplog.records if "crm_tier" in r.getMessage()]
+    assert said.endswith(" written without user field crm_tier: zendesk refused the CRM's value"), said
+
+
 @pytest.mark.parametrize("helpdesk", HELPDESKS)
 def test_crm_note_true_keeps_the_note(tmp_path: Path, helpdesk: str) -> None:
     with crm_stack(tmp_path, helpdesk, crm_note=True) as stack:

@@ -403,6 +403,37 @@ def test_a_contact_field_freshdesk_refuses_costs_the_sync_that_field_not_the_con
         assert user["email"] == "hank@globex.test" and (user.get("custom_fields") or {}).get(kept) == "Globex"
 
 
+def test_a_user_field_value_zendesk_refuses_costs_the_joined_user_that_field_not_the_message(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The join makes a Contact's user the sync has not made yet with the CRM's profile; a value a user field does not
+    take (Salesforce's "Enterprise" where the dropdown's options are tags) refused that write, 422 RecordInvalid,
+    and the customer's message with it. The user is made again without that field, named in the log; the ticket
+    lands on it, with the identity, as a join's does."""
+    stack = Stack(tmp_path, helpdesk="zendesk", salesforce={})
+    tier = stack.zendesk.add_user_field("crm_tier", "dropdown", options=["enterprise", "smb"])
+    stack.salesforce_options = {"user_fields": {"name": stack.zendesk.add_user_field("crm_name"), "account_type": tier}}
+    with stack:
+        assert stack.salesforce is not None
+        globex = stack.salesforce.add_account("Globex", Type="Enterprise")
+        hank = stack.salesforce.add_contact("Hank Scorpio", Email="hank@globex.example", AccountId=globex)
+        persona(stack, "8108", hank)
+        mark = len(stack.helpdesk.calls)
+        ticket = comment(stack, "8108", "first time here")
+        settle(stack)
+        user = users(stack)[f"salesforce:{hank}"]
+        assert ticket["requester_id"] == user["id"] and identity_of(stack, user["id"]) == ["facebook:8108"]
+        assert user["user_fields"] == {"crm_tier": None, "crm_name": "Hank Scorpio"}
+        assert helpdesk_calls(stack, mark) == [  # the refused write, then the user without the field
+            "POST /api/v2/users/create_or_update.json",
+            *UNSYNCED_JOIN_CALLS["zendesk"],
+        ]
+        [row] = joins(stack)
+        assert row["action"] == "joined" and row["user_id"] == str(user["id"])
+    [said] = [r.getMessage() for r in caplog.records if "crm_tier" in r.getMessage()]
+    assert said.endswith(" written without user field crm_tier: zendesk refused the CRM's value"), said
+
+
 @pytest.mark.parametrize("helpdesk", HELPDESKS)
 def test_sync_contacts_names_a_mapped_user_field_the_helpdesk_does_not_have(tmp_path: Path, helpdesk: str) -> None:
     """A user field mapped in ``[salesforce] user_fields`` that the helpdesk does not have: Zendesk drops it without a

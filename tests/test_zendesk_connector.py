@@ -473,6 +473,54 @@ def test_upsert_contacts_reports_each_contact_alike_with_or_without_bulk_imports
     assert (len(sim.calls_to("POST", BULK)), len(sim.calls_to("POST", ONE))) == (bulk_calls, one_calls)
 
 
+@pytest.mark.parametrize(("data_imports", "bulk_calls", "one_calls"), [(True, 2, 0), (False, 1, 5)],
+                         ids=["bulk job", "imports off"])  # fmt: skip
+def test_a_contact_whose_user_field_value_zendesk_refuses_is_written_without_that_field(
+    sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk, data_imports: bool, bulk_calls: int, one_calls: int
+) -> None:
+    """A contact refused for its CRM user fields' values only (422 RecordInvalid, ``details.base`` naming each by
+    ``field_key``) is sent once more without those, its result naming them (``left_out``); one refused for
+    anything else as well (a malformed email) fails as before, its fields not guessed at."""
+    sim.data_imports = data_imports
+    tier, since = (
+        sim.add_user_field("crm_tier", "dropdown", options=["enterprise"]),
+        sim.add_user_field("crm_since", "date"),
+    )
+    fields = {tier: "Enterprise", since: "2026-01-05"}
+    contacts = [
+        ContactUpsert(external_id="salesforce:003A", name="Ada", user_fields=fields),
+        ContactUpsert(external_id="salesforce:003B", name="Bob", user_fields={**fields, since: "last year"}),
+        ContactUpsert(external_id="salesforce:003C", name="Cy", email="not an email", user_fields=fields),
+    ]
+
+    ada, bob, cy = helpdesk.upsert_contacts(contacts)
+
+    users = {u["external_id"]: u for u in sim.users if u.get("external_id")}
+    assert (ada.action, ada.left_out, ada.user_id) == ("created", (tier,), str(users["salesforce:003A"]["id"]))
+    assert (bob.action, bob.left_out) == ("created", tuple(sorted([tier, since])))
+    assert (cy.action, cy.error, cy.left_out) == ("failed", "invalid email (InvalidFormat)", ())
+    assert users["salesforce:003A"]["user_fields"] == {tier: None, since: "2026-01-05"}
+    assert users["salesforce:003B"]["user_fields"] == {tier: None, since: None} and "salesforce:003C" not in users
+    assert (len(sim.calls_to("POST", BULK)), len(sim.calls_to("POST", ONE))) == (bulk_calls, one_calls)
+
+
+def test_a_refusal_naming_the_user_field_by_its_key_leaves_it_out_of_the_requester(
+    sim: ZendeskSimulator, helpdesk: ZendeskHelpdesk
+) -> None:
+    """A ``RecordInvalid`` whose ``details`` are keyed by the user field's key, as standard attributes' are (the
+    simulator names a custom field in ``details.base``): the requester is written again without that field."""
+    tier, account = sim.add_user_field("crm_tier"), sim.add_user_field("crm_account")
+    entry = [{"description": "Crm tier: is invalid", "error": "InvalidValue"}]
+    body = {"error": "RecordInvalid", "description": "Record validation errors", "details": {tier: entry}}
+    sim.inject(Fault(422, method="POST", path_prefix=ONE, body=body))
+    profile = UserProfile(fields={tier: "Enterprise", account: "Globex"})
+
+    user_id = helpdesk.ensure_requester(platform="facebook", author=Author(id="9", name="Hank"), profile=profile)
+
+    assert sim.user(user_id)["user_fields"] == {tier: None, account: "Globex"}
+    assert [c.json["user"]["user_fields"] for c in sim.calls_to("POST", ONE)] == [profile.fields, {account: "Globex"}]
+
+
 @pytest.mark.parametrize("data_imports", [True, False])
 def test_a_user_who_may_not_manage_users_is_an_auth_error_not_imports_off(data_imports: bool) -> None:
     """Zendesk answers 403 to an agent without the permission to manage end users too: the one-user
