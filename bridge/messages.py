@@ -133,6 +133,20 @@ def reference(event: SocialEvent) -> str:
     return f"ref: {event.platform}/{event.message_id}"
 
 
+#: Where a mark ends: blanks, then the end of the text, a line break, or a tag's "<" (markup left in a helpdesk's
+#: plain text). Anything else (a digit, a letter, "_", "-", ".", ":", "#", "/", "=", a space and more words) makes
+#: it the start of a longer mark, or of a longer line.
+_MARK_END = r"[^\S\r\n]*(?:[\r\n<]|\Z)"
+
+
+def holds_mark(text: str, mark: str) -> bool:
+    """Whether ``text`` holds ``mark`` at the end of a line, as every look-first mark is written (:func:`reference`,
+    :func:`change_reference`, the CRM note's first line). Not a substring test: ``ref: generic/12`` is in
+    ``ref: generic/123`` (and ``ref: facebook/<mid>`` in ``ref: facebook/<mid>#edit1``), and a retry of message 12,
+    finding message 123's comment, marked 12 written, its words nowhere."""
+    return re.search(re.escape(mark) + _MARK_END, text) is not None
+
+
 def deleted_ticket_note(ticket_id: str) -> str:
     """The first note on the ticket a customer's message opened because an agent deleted the thread's ticket
     (no follow-up link can name a deleted ticket): where the conversation's history went."""
@@ -183,11 +197,10 @@ def change_note(event: SocialEvent) -> str:
 
 def change_reference(event: SocialEvent) -> str:
     """A line naming this one event (an edit, a removal, a notice), for the retry after an unknown outcome to
-    look for its note. Not :func:`reference`: a mark is looked for as a substring, and an edit's id may be its
-    original's or its original's and more (Messenger's ``<mid>#edit1``, contained in ``<mid>#edit10``'s; the
-    original's comment holds ``ref: facebook/<mid>``). A digest of the event's inbox key (platform, account,
-    message id; unique per event) has a fixed length and hex digits only: no mark contains another, and no
-    helpdesk's HTML changes it."""
+    look for its note (:func:`holds_mark`). Not :func:`reference`: a note is not the customer's words, and an
+    edit's id may be its original's or its original's and more (Messenger's ``<mid>#edit1``). A digest of the
+    event's inbox key (platform, account, message id; unique per event) has a fixed length and hex digits only: no
+    mark begins another, and no helpdesk's HTML changes it."""
     key = "\n".join((event.platform, event.account_id, event.message_id))
     return f"note ref: {hashlib.sha256(key.encode()).hexdigest()[:16]}"
 

@@ -60,7 +60,8 @@ class Helpdesk(Protocol):
         """A private note for agents (delivery failures, edits, CRM summaries). Never delivered."""
 
     def has_comment_containing(self, ticket_id: str, marker: str) -> bool:
-        """Whether a comment on the ticket contains ``marker`` (recovery after a crash mid-write)."""
+        """Whether a comment on the ticket holds ``marker`` at the end of a line, never as the start of a longer
+        one (:func:`bridge.messages.holds_mark`; recovery after a crash mid-write)."""
 
     def agent_replies(self, ticket_id: str) -> list[AgentReply]:
         """Public comments by agents (not the requester, not the bridge's own user), oldest first."""

@@ -351,9 +351,11 @@ class ZendeskHelpdesk:
         return None if author is None else str(author)
 
     def has_comment_containing(self, ticket_id: str, marker: str) -> bool:
-        """Raises :class:`TicketDeleted` for a deleted ticket: what was written there is gone with it."""
+        """Whether a comment's body holds ``marker`` (:func:`bridge.messages.holds_mark`, never as the start of a
+        longer one). Raises :class:`TicketDeleted` for a deleted ticket: what was written there is gone with it."""
         with self._deleted_if_not_found(ticket_id):
-            return any(marker in str(c.get("body") or "") for c, _ in self._comments_with_authors(ticket_id))
+            comments = self._comments_with_authors(ticket_id)
+            return any(messages.holds_mark(str(c.get("body") or ""), marker) for c, _ in comments)
 
     def agent_replies(self, ticket_id: str) -> list[AgentReply]:
         return self.ticket_replies(ticket_id)[0]

@@ -246,6 +246,36 @@ def _edited(stack: Stack, rt: Runtime, clock: WallClock, comment_id: str, text: 
     return [*done, inbound.process_thread(rt, row["thread_key"], "w-2")]
 
 
+# -- a customer's message, whose retry must not take a longer mark for its own ----------------------------------
+
+
+@pytest.mark.parametrize("helpdesk", HELPDESKS)
+def test_a_retry_does_not_take_a_longer_ids_comment_for_its_own(tmp_path: Path, helpdesk: str) -> None:
+    """An own channel's message 12, its comment answered 502 before anything was written, is retried (looking
+    first) on a ticket that holds message 123's words: ``ref: generic/12`` is in ``ref: generic/123``, so the look
+    found "its" comment and marked 12 written, its words nowhere. An own channel's ids are the site's own, in any
+    order; Telegram's carry the update id (``<update_id>:<message_id>``), and Messenger's edits ``<mid>#edit1``."""
+    with Stack(tmp_path, helpdesk=helpdesk, platforms=("generic",), start_worker=False) as stack:
+        clock = WallClock()
+        rt = step_runtime(stack, clock=clock)
+        _own_message(stack, "123", "Where is my order?")
+        ticket = opened(stack, rt)
+        _own_message(stack, "12", "I paid it on Monday.")
+        path, method = NOTE_WRITE[helpdesk]
+        stack.helpdesk.inject(Fault(502, method=method, path_prefix=f"{path}{ticket}"))  # answered, nothing written
+        [row] = stack.store.rows("inbox", status="pending")
+        assert inbound.process_thread(rt, row["thread_key"], "w-1") == 0  # postponed, marked attempted
+        clock.advance(3600)
+        assert inbound.process_thread(rt, row["thread_key"], "w-2") == 1
+        words = [c["body"] for c in stack.helpdesk.comments(ticket) if c["public"]]
+        assert len(words) == 2 and "paid it on Monday" in words[1] and words[1].endswith("\nref: generic/12")
+        assert stack.store.counts("inbox") == {"done": 2} and stack.store.open_dead_letters() == []
+
+
+def _own_message(stack: Stack, message_id: str, text: str) -> None:
+    stack.web.customer_message(text, thread_id="order-7", author_id="u-7", author_name="Lee", message_id=message_id)
+
+
 # -- the rule, at the connectors' depth ----------------------------------------------------------------------------
 
 

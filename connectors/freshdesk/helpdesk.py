@@ -323,13 +323,14 @@ class FreshdeskHelpdesk:
             self._api.json("PUT", path, "could not update the ticket's tags", json={"tags": kept})
 
     def has_comment_containing(self, ticket_id: str, marker: str) -> bool:
-        """Whether the description or a conversation's plain text contains ``marker`` (crash recovery). A ticket
+        """Whether the description or a conversation's plain text holds ``marker`` (crash recovery;
+        :func:`bridge.messages.holds_mark`, never as the start of a longer one). A ticket
         in the trash or gone raises :class:`TicketDeleted`, as Zendesk's 404 does: words written there before
         an agent deleted it are out of every agent's sight, so they go to a new ticket, never marked written."""
         ticket = self._live_ticket(ticket_id)
-        if marker in str(ticket.get("description_text")):
+        if messages.holds_mark(str(ticket.get("description_text")), marker):
             return True
-        return any(marker in _plain(c) for c in self._conversations(ticket_id))
+        return any(messages.holds_mark(_plain(c), marker) for c in self._conversations(ticket_id))
 
     def agent_replies(self, ticket_id: str) -> list[AgentReply]:
         return self.ticket_replies(ticket_id)[0]
