@@ -27,10 +27,23 @@ def where(event: SocialEvent) -> str:
         return "Messenger message"
     if event.platform == "generic":
         return f"Message on {event.channel}"
-    noun = "comment" if event.kind == "comment" else "message"
+    noun = "comment" if _of_a_comment(event) else "message"
     if event.platform == "x":  # the thread tells: an edit or removal of a post is no direct message
         noun = "direct message" if event.thread_id.startswith("dm:") else "post"
     return f"{PLATFORM_NAMES.get(event.platform, event.platform)} {noun}"
+
+
+#: Threads of comments (a page's feed: a comment's or a visitor post's; Instagram's comments): a removal in one
+#: carries no word of what it removes, its thread tells.
+_COMMENT_THREADS = ("comment:", "post:")
+
+
+def _of_a_comment(event: SocialEvent) -> bool:
+    """A comment, or an edit or a removal of one: an edit says what it edits (``edited_kind``; its own kind is
+    "edit", and a comment's edit was named a "Facebook message" in its note)."""
+    if event.kind == "comment" or event.extra.get("edited_kind") == "comment":
+        return True
+    return event.kind in ("edit", "remove") and event.thread_id.startswith(_COMMENT_THREADS)
 
 
 def first_words(text: str, limit: int = 60) -> str:

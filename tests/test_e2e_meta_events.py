@@ -1,6 +1,6 @@
 """End to end through real sockets: what a Meta customer (or the page) does besides writing, from the Graph API
 simulator through the bridge (web + worker) to the Zendesk simulator: a tapped button, an unsend, a reaction,
-a handover, a hidden or edited comment, a WhatsApp user id change in the same POST as a customer's text."""
+a handover, a hidden, edited or removed comment, a WhatsApp user id change in the same POST as a customer's text."""
 
 from __future__ import annotations
 
@@ -85,6 +85,24 @@ def test_a_comment_hidden_by_the_page_is_said_to_be_hidden_by_the_page(stack: St
     settle(stack)
     [note] = notes(stack, ticket["id"])
     assert unmarked(note) == f"The page hid the Facebook comment {comment.comment_id}. The customer did not remove it."
+
+
+def test_a_comments_edit_and_removal_are_notes_naming_a_comment(stack: Stack) -> None:
+    """The edit's note called the comment a "Facebook message" (its kind is "edit", not "comment"), and so did the
+    removal's; an unsend stays a "Messenger message" (test_an_unsend_is_a_note_and_reopens_nothing)."""
+    post_id = stack.meta.add_post(PAGE_ID, "Spring menu")
+    comment = stack.meta.customer_comment(PAGE_ID, post_id=post_id, text="Soup vegan?", user_id="4600", user_name="Cy")
+    ticket = one_ticket(stack)
+    stack.meta.customer_edit_comment(comment.comment_id, "Is the soup vegan?")
+    stack.wait_for(lambda: notes(stack, ticket["id"]))
+    stack.meta.delete_comment(comment.comment_id)
+    stack.wait_for(lambda: len(notes(stack, ticket["id"])) == 2)
+    settle(stack)
+    edited, removed = (unmarked(note) for note in notes(stack, ticket["id"]))
+    assert edited.startswith(f"The customer edited their Facebook comment ({comment.comment_id}#edited:")
+    assert edited.endswith("). New text:\n\nIs the soup vegan?")
+    assert removed.startswith(f"The customer removed their Facebook comment ({comment.comment_id}#remove:")
+    assert removed.endswith(") on acme-facebook.")
 
 
 def test_an_edit_whose_original_was_never_seen_is_the_message_marked_edited(stack: Stack) -> None:

@@ -158,7 +158,7 @@ EXPECTED: dict[str, list[str]] = {
                                                     "-1.xx.fbcdn.net/exampleimage1.png\n[image] …exampleimage3.png")],
     "meta/feed_comment_hide.json": [ignored(f"facebook comment hidden by the page {NO_TICKET}")],
     "meta/feed_comment_unhide.json": [ignored(f"facebook comment shown again by the page {NO_TICKET}")],
-    "meta/feed_post_edit.json": [f"note: The customer edited their Facebook message ({PAGE_ID}_7293787835232#edit:"
+    "meta/feed_post_edit.json": [f"note: The customer edited their Facebook comment ({PAGE_ID}_7293787835232#edit:"
                                  "…New text:…Let's check this"],
     "meta/feed_status_hide.json": [f"note: The page hid the Facebook post {PAGE_ID}_7293787835232. The customer did"
                                    " not remove it."],

@@ -1,7 +1,9 @@
-"""The marks a retry looks for after a lost answer (:func:`bridge.messages.holds_mark`). Pure: no helpdesk."""
+"""The marks a retry looks for after a lost answer (:func:`bridge.messages.holds_mark`), and what a customer's edit
+or removal is called in its note (:func:`bridge.messages.where`). Pure: no helpdesk."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -58,6 +60,29 @@ def test_a_mark_with_pattern_characters_is_taken_as_written() -> None:
     mark = "ref: generic/a.b*(c)"
     assert messages.holds_mark(f"x\n{mark}", mark)
     assert not messages.holds_mark("x\nref: generic/aXb*(c)", mark)
+
+
+WHERE = [
+    ("a comment", {"kind": "comment"}, "Facebook comment"),
+    ("a comment's edit", {"kind": "edit", "extra": {"edited_kind": "comment", "original_id": "1_2"}},
+     "Facebook comment"),
+    ("a comment's removal", {"kind": "remove"}, "Facebook comment"),
+    ("a visitor post's removal", {"kind": "remove", "thread_id": "post:1_9"}, "Facebook comment"),
+    ("a Messenger message's edit", {"kind": "edit", "thread_id": "messenger:77",
+                                    "extra": {"edited_kind": "message"}}, "Messenger message"),
+    ("an Instagram DM's edit", {"platform": "instagram", "kind": "edit", "thread_id": "dm:5",
+                                "extra": {"edited_kind": "message"}}, "Instagram message"),
+    ("a Telegram message's edit", {"platform": "telegram", "kind": "edit", "thread_id": "chat:5"},
+     "Telegram message"),
+    ("a WhatsApp message's removal", {"platform": "whatsapp", "kind": "remove", "thread_id": "chat:155"},
+     "WhatsApp message"),
+    ("an X post's removal", {"platform": "x", "kind": "remove", "thread_id": "post:100"}, "X post"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "changes", "named"), WHERE, ids=[case for case, _, _ in WHERE])
+def test_an_edit_or_a_removal_is_named_as_what_it_changes(case: str, changes: dict[str, object], named: str) -> None:
+    assert messages.where(replace(_event(), **changes)) == named, case  # type: ignore[arg-type]
 
 
 def _event(message_id: str = "1_2") -> SocialEvent:
