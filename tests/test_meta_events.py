@@ -20,6 +20,7 @@ from webhooks.signatures import sign_meta
 
 RESTFB_PAGES = (b"12345654332", b"682498302938465")  # the page ids of restfb's recorded Messenger deliveries
 PSID = "987654321432"
+IG_ID = "17841400000000001"
 
 
 @pytest.fixture
@@ -27,6 +28,8 @@ def config(tmp_path: Path) -> Config:
     """Our page, and the WhatsApp number of Meta's examples."""
     raw = raw_config(database_url=f"sqlite:///{tmp_path}/store.db", queue_url=f"sqlite:///{tmp_path}/queue.db")
     raw["channels"].append({"name": "acme-whatsapp", "platform": "whatsapp", "account_id": "106540352242922",
+                            "access_token": "t", "app_secret": APP_SECRET, "verify_token": "v"})  # fmt: skip
+    raw["channels"].append({"name": "acme-instagram", "platform": "instagram", "account_id": IG_ID,
                             "access_token": "t", "app_secret": APP_SECRET, "verify_token": "v"})  # fmt: skip
     return config_module.parse(raw, env={})
 
@@ -47,6 +50,8 @@ def load(name: str) -> Any:
     for page in RESTFB_PAGES:
         raw = raw.replace(page, PAGE_ID.encode())
     raw = raw.replace(b"<PAGE_ID>", PAGE_ID.encode()).replace(b"PAGE_ID", PAGE_ID.encode())
+    raw = raw.replace(b"<IGID>", IG_ID.encode()).replace(b"<IGSID>", PSID.encode()).replace(b"<MESSAGE_ID>", b"m_ig")
+    raw = raw.replace(b'"id": "0"', f'"id": "{IG_ID}"'.encode())  # instagram_comment.json: the dashboard's test entry
     return json.loads(raw.replace(b"<PSID>", PSID.encode()).replace(b"USER_ID", PSID.encode()))
 
 
@@ -269,3 +274,81 @@ def test_one_post_mixing_messages_receipts_unusable_and_unknown_events_keeps_eac
         "messenger read receipt", "missing sender.id",
     ]  # fmt: skip
     assert post(client, payload)["stored"] == 0  # a redelivery of the whole POST is the same records
+
+
+# -- signed but malformed: recorded as ignored with the reason, never half-taken -----------------------------------
+
+
+def mutated(fixture: str, path: tuple[str | int, ...], value: Any) -> Any:
+    """``fixture`` with the field at ``path`` replaced by ``value``."""
+    payload = load(fixture)
+    node = payload
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return payload
+
+
+MESSENGER_EVENT = ("entry", 0, "messaging", 0)
+FEED_VALUE = ("entry", 0, "changes", 0, "value")
+WHATSAPP_MESSAGE = ("entry", 0, "changes", 0, "value", "messages", 0)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "path", "value", "reason"),
+    [
+        ("meta_messenger_text.json", (*MESSENGER_EVENT, "message", "text"), ["hello"],
+         "message.text is a list, not a string"),
+        ("meta_messenger_text.json", ("entry", 0, "messaging"), "nope", "messaging is a string, not a list"),
+        ("meta_messenger_text.json", (*MESSENGER_EVENT, "message"), "hello", "message is a string, not an object"),
+        ("meta_messenger_text.json", (*MESSENGER_EVENT, "message", "attachments"), {"type": "image"},
+         "message.attachments is an object, not a list of objects"),
+        ("messenger_message_edit.json", (*MESSENGER_EVENT, "message_edit", "text"), 5,
+         "message_edit.text is a number, not a string"),
+        ("messenger_postback_referral.json", (*MESSENGER_EVENT, "postback", "title"), {"en": "Start"},
+         "postback.title is an object, not a string"),
+        ("meta_page_feed_visitor_post.json", (*FEED_VALUE, "message"), ["Let's check this"],
+         "message is a list, not a string"),
+        ("meta_page_feed_visitor_post.json", (*FEED_VALUE,), "Let's check this", "value is a string, not an object"),
+        ("meta_page_feed_visitor_post.json", ("entry", 0, "changes"), {"field": "feed"},
+         "changes is an object, not a list"),
+        ("instagram_comment.json", (*FEED_VALUE, "text"), ["This is an example."],
+         "comments.text is a list, not a string"),
+        ("instagram_dm.json", (*MESSENGER_EVENT, "message", "text"), True, "message.text is a boolean, not a string"),
+        ("whatsapp_text_message.json", (*WHATSAPP_MESSAGE, "text", "body"), ["Does it come in another color?"],
+         "messages.text.body is a list, not a string"),
+        ("whatsapp_text_message.json", (*WHATSAPP_MESSAGE[:-1],), "nope", "messages is a string, not a list"),
+        ("whatsapp_image_no_caption.json", (*WHATSAPP_MESSAGE, "image", "caption"), ["a caption"],
+         "messages.image.caption is a list, not a string"),
+    ],
+)  # fmt: skip
+def test_a_field_of_the_wrong_type_is_recorded_with_its_reason_not_taken_as_absent(
+    client: FlaskClient, store: Store, fixture: str, path: tuple[str | int, ...], value: Any, reason: str
+) -> None:
+    """A signed message whose text was a list opened a ticket "(no text)"; ``"messaging": "nope"`` was answered
+    200 received 0, leaving no trace. Each is now one record, ignored with its reason (status counts it), and a
+    redelivery is the same record. A 200 all the same: Meta retries a webhook answered otherwise, then
+    unsubscribes the app (Messenger Platform FAQ)."""
+    payload = mutated(fixture, path, value)
+    assert post(client, payload) == {"ok": True, "received": 1, "stored": 1}
+    assert events(store) == [] and reasons(store) == [reason]
+    assert post(client, payload)["stored"] == 0
+
+
+def test_a_malformed_part_is_logged_and_its_neighbours_are_kept(
+    client: FlaskClient, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Garbage beside a customer's message in one entry, and a ``messaging`` of the wrong type beside a feed
+    comment in another: the message and the comment reach the inbox, each bad part is recorded and logged."""
+    message = load("meta_messenger_text.json")["entry"][0]
+    message["messaging"].insert(0, "junk")
+    comment = load("meta_page_feed_visitor_post.json")["entry"][0]
+    comment["messaging"] = {"sender": {"id": PSID}}
+    payload = {"object": "page", "entry": [message, comment]}
+    with caplog.at_level("INFO", logger="webhooks.meta"):
+        assert post(client, payload) == {"ok": True, "received": 4, "stored": 4}
+    assert sorted(e.text for e in events(store)) == ["Let's check this", "hello, world!"]
+    assert sorted(reasons(store)) == ["messaging is an object, not a list", "messaging item is a string, not an object"]
+    logged = [r.getMessage() for r in caplog.records if "recorded as ignored" in r.getMessage()]
+    assert len(logged) == 2 and all("facebook" in line for line in logged)
+    assert post(client, payload)["stored"] == 0

@@ -27,7 +27,7 @@ from typing import Any
 from bridge import messages
 from bridge.config import ChannelConfig
 from bridge.events import Attachment, Author, EventKind, SocialEvent, platform_time
-from webhooks.meta.fields import Parsed, dicts, digest, guarded, ignored, name_of, obj, required, text
+from webhooks.meta.fields import Parsed, digest, each, ignored, name_of, obj, required, text, words
 from webhooks.meta.messaging import MESSENGER, messaging_event
 
 PLATFORM = "facebook"
@@ -41,24 +41,25 @@ _LINKED = {"photo": "image", "video": "video", "share": "link"}  # the item's ``
 def parse_page_entry(entry: dict[str, Any], channel: ChannelConfig) -> Iterator[Parsed]:
     """The events of one page entry: feed comments and posts, Messenger messages, and what is ignored."""
     at = platform_time(entry.get("time"))
-    for change in dicts(entry, "changes"):
-        yield from guarded(PLATFORM, channel.name, channel.account_id, change, at,
-                           partial(_change, channel=channel, entry_time=entry.get("time")))  # fmt: skip
-    for messaging in dicts(entry, "messaging"):
-        parse = partial(messaging_event, channel=channel, product=MESSENGER)
-        yield from guarded(PLATFORM, channel.name, channel.account_id, messaging, at, parse)
-    for standby in dicts(entry, "standby"):  # events of conversations another app controls
-        message_id = f"standby:{digest(entry.get('time'), standby)}"
-        yield ignored(PLATFORM, channel.name, channel.account_id, message_id, "messenger standby event", at)
+    on = (PLATFORM, channel.name, channel.account_id)
+    yield from each(*on, entry, "changes", at, partial(_change, channel=channel, entry_time=entry.get("time")))
+    yield from each(*on, entry, "messaging", at, partial(messaging_event, channel=channel, product=MESSENGER))
+    yield from each(*on, entry, "standby", at, partial(_standby, channel=channel, entry_time=entry.get("time")))
+
+
+def _standby(standby: dict[str, Any], channel: ChannelConfig, entry_time: Any) -> list[Parsed]:
+    """An event of a conversation another app controls."""
+    message_id = f"standby:{digest(entry_time, standby)}"
+    at = platform_time(entry_time)
+    return [ignored(PLATFORM, channel.name, channel.account_id, message_id, "messenger standby event", at)]
 
 
 def _change(change: dict[str, Any], channel: ChannelConfig, entry_time: Any) -> list[Parsed]:
-    value = change.get("value")
-    if change.get("field") != "feed" or not isinstance(value, dict):
+    if change.get("field") != "feed":
         reason = f"facebook field {name_of(change.get('field'))}"
         at = platform_time(entry_time)
         return [ignored(PLATFORM, channel.name, channel.account_id, f"field:{digest(entry_time, change)}", reason, at)]
-    return [_feed_event(value, channel, entry_time)]
+    return [_feed_event(obj(change, "value"), channel, entry_time)]
 
 
 def _feed_event(value: dict[str, Any], channel: ChannelConfig, entry_time: Any) -> Parsed:
@@ -105,7 +106,7 @@ def _feed_item(
         author=Author(id=author_id or "unknown", name=None if by_page else text(name)),
         text=messages.page_moderation_note(verb, noun, object_id)
         if kind == "notice"
-        else text(value.get("message")) or "",
+        else words(value, "message") or "",
         created_at=at,
         reply_to=reply_to,
         url=_permalink(value, post_id, object_id if item == "comment" else None),

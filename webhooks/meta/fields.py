@@ -1,9 +1,12 @@
 """Reading Meta's webhook JSON defensively: one shape check per helper.
 
-A field an event cannot do without raises :class:`Unusable`; the parser records that one event as
-:class:`~bridge.events.Ignored` with the reason (:func:`guarded`) and goes on with the others: one
-unusable event must never cost the rest of its POST (a 4xx would refuse them all, and Meta would send
-them again for days).
+A field an event cannot do without, or one of the wrong type (a message's ``text`` that is a list, a
+``messaging`` that is no array), raises :class:`Unusable`; the parser records that one event as
+:class:`~bridge.events.Ignored` with the reason (:func:`guarded`, :func:`each`) and goes on with the
+others. Never half-taken: a wrong-typed field is not read as absent, which made a ticket "(no text)" of a
+message whose words were unreadable. Never a 4xx either, for one event of a signed POST: Meta retries a
+delivery that gets no 200 "until successfully completed" and unsubscribes an app whose webhook keeps
+failing (Messenger Platform FAQ, "Webhooks"), so a 4xx would refuse every other event with it, for days.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from bridge.events import Attachment, Ignored, SocialEvent
+from bridge.events import Attachment, Ignored, SocialEvent, platform_time
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +35,44 @@ class Unusable(Exception):
         self.reason = reason
 
 
-def dicts(container: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    """The objects in ``container[key]``, when it is a list; anything else there is skipped."""
-    value = container.get(key, [])
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def obj(container: dict[str, Any], key: str) -> dict[str, Any]:
-    """``container[key]`` when it is an object, else an empty one."""
+def dicts(container: dict[str, Any], key: str, where: str = "") -> list[dict[str, Any]]:
+    """The objects in ``container[key]``, none when it is absent; :class:`Unusable` when it is not a list of
+    objects."""
     value = container.get(key)
-    return value if isinstance(value, dict) else {}
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise Unusable(f"{where}{key} is {kind_of(value)}, not a list of objects")
+    return value
+
+
+def obj(container: dict[str, Any], key: str, where: str = "") -> dict[str, Any]:
+    """``container[key]``, an empty object when it is absent; :class:`Unusable` when it is no object."""
+    value = container.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Unusable(f"{where}{key} is {kind_of(value)}, not an object")
+    return value
+
+
+def words(container: dict[str, Any], key: str, where: str = "") -> str | None:
+    """What someone wrote, ``container[key]``: None when it is absent; :class:`Unusable` when it is no string
+    (read as absent, unreadable words became an empty message on the ticket)."""
+    value = container.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise Unusable(f"{where}{key} is {kind_of(value)}, not a string")
+
+
+def kind_of(value: Any) -> str:
+    """The JSON type of ``value``, for a reason: never the value itself (it may be a customer's words)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    return _KINDS.get(type(value), "a value of another type")
+
+
+_KINDS: dict[type, str] = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}
 
 
 def text(value: Any) -> str | None:
@@ -90,9 +121,35 @@ def guarded(
     try:
         found = list(parse(item))
     except Unusable as e:
-        log.info("meta webhook: an unusable %s event was recorded as ignored: %s", platform, e.reason)
-        found = [ignored(platform, channel, account_id, f"unusable:{digest(item)}", e.reason, at)]
+        found = [_unusable(platform, channel, account_id, f"unusable:{digest(item)}", e.reason, at)]
     yield from found
+
+
+def each(
+    platform: str, channel: str, account_id: str, container: dict[str, Any], key: str, at: datetime,
+    parse: Callable[[dict[str, Any]], Iterable[Parsed]], *, own_time: str | None = None,
+) -> Iterator[Parsed]:  # fmt: skip
+    """:func:`guarded` ``parse`` of each object in ``container[key]`` (none when absent), recorded at ``at`` or, when
+    an item has one, at its ``own_time``. When ``key`` holds no list (``"messaging": "nope"``), or an item is no
+    object, that is recorded as ignored with the reason and the other items are kept: nothing of a signed POST
+    is dropped without a trace."""
+    value = container.get(key)
+    if value is not None and not isinstance(value, list):
+        reason = f"{key} is {kind_of(value)}, not a list"
+        yield _unusable(platform, channel, account_id, f"unusable:{digest(key, container)}", reason, at)
+        return
+    for index, item in enumerate(value or []):
+        if isinstance(item, dict):
+            when = platform_time(item.get(own_time)) if own_time else at
+            yield from guarded(platform, channel, account_id, item, when, parse)
+            continue
+        reason = f"{key} item is {kind_of(item)}, not an object"
+        yield _unusable(platform, channel, account_id, f"unusable:{digest(key, index, container)}", reason, at)
+
+
+def _unusable(platform: str, channel: str, account_id: str, message_id: str, reason: str, at: datetime) -> Ignored:
+    log.info("meta webhook: an unusable %s event was recorded as ignored: %s", platform, reason)
+    return ignored(platform, channel, account_id, message_id, reason, at)
 
 
 def attachments(items: Any) -> tuple[Attachment, ...]:

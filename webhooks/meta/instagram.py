@@ -23,7 +23,7 @@ from typing import Any
 
 from bridge.config import ChannelConfig
 from bridge.events import Author, EventKind, SocialEvent, platform_time
-from webhooks.meta.fields import Parsed, dicts, digest, guarded, ignored, name_of, obj, required, text
+from webhooks.meta.fields import Parsed, digest, each, ignored, name_of, obj, required, text, words
 from webhooks.meta.messaging import INSTAGRAM, messaging_event
 
 PLATFORM = "instagram"
@@ -33,35 +33,34 @@ _MEDIA_NOUNS = {"FEED": "post", "REELS": "reel", "STORY": "story", "AD": "ad"}
 def parse_instagram_entry(entry: dict[str, Any], channel: ChannelConfig) -> Iterator[Parsed]:
     """The events of one Instagram entry (``entry.id`` is the account's Instagram user id)."""
     at = platform_time(entry.get("time"))
-    for change in dicts(entry, "changes"):
-        yield from guarded(PLATFORM, channel.name, channel.account_id, change, at,
-                           partial(_change_event, channel=channel, at=at, entry_time=entry.get("time")))  # fmt: skip
-    for messaging in dicts(entry, "messaging"):
-        parse = partial(messaging_event, channel=channel, product=INSTAGRAM)
-        yield from guarded(PLATFORM, channel.name, channel.account_id, messaging, at, parse)
+    on = (PLATFORM, channel.name, channel.account_id)
+    yield from each(
+        *on, entry, "changes", at, partial(_change_event, channel=channel, at=at, entry_time=entry.get("time"))
+    )
+    yield from each(*on, entry, "messaging", at, partial(messaging_event, channel=channel, product=INSTAGRAM))
 
 
 def _change_event(change: dict[str, Any], channel: ChannelConfig, at: datetime, entry_time: Any) -> list[Parsed]:
-    field, value = change.get("field"), obj(change, "value")
+    field = change.get("field")
     if field == "comments":
-        return [_comment_event(value, channel, at)]
+        return [_comment_event(obj(change, "value"), channel, at)]
     if field == "mentions":
-        return [_mention_event(value, channel, at)]
+        return [_mention_event(obj(change, "value"), channel, at)]
     if field == "messages":  # the App Dashboard's test event puts a messaging event here
-        return messaging_event(value, channel, INSTAGRAM)
+        return messaging_event(obj(change, "value"), channel, INSTAGRAM)
     message_id = f"field:{digest(entry_time, change)}"
     return [ignored(PLATFORM, channel.name, channel.account_id, message_id, f"instagram field {name_of(field)}", at)]
 
 
 def _comment_event(value: dict[str, Any], channel: ChannelConfig, at: datetime) -> Parsed:
-    author = obj(value, "from")
+    author = obj(value, "from", "comments.")
     author_id = text(author.get("id"))
     comment_id = required(value, "id", "comments.")
     if author_id == channel.account_id:  # the account itself: our own reply
         reason = "instagram comment by the account"
         return ignored(PLATFORM, channel.name, channel.account_id, f"own:{comment_id}", reason, at)
     top = text(value.get("parent_id")) or comment_id  # Instagram keeps two levels: the parent is the top
-    media = obj(value, "media")
+    media = obj(value, "media", "comments.")
     noun = _MEDIA_NOUNS.get(str(media.get("media_product_type")), "media")
     return _event(
         channel,
@@ -69,7 +68,7 @@ def _comment_event(value: dict[str, Any], channel: ChannelConfig, at: datetime) 
         thread_id=f"comment:{top}",
         kind="comment",
         author=Author(id=author_id or "unknown", handle=text(author.get("username"))),
-        body=text(value.get("text")) or "",
+        body=words(value, "text", "comments.") or "",
         at=at,
         reply_to=top,
         context=f"{noun} {media.get('id')}" if media.get("id") else None,

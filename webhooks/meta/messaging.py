@@ -38,7 +38,7 @@ from bridge import messages
 from bridge.config import ChannelConfig
 from bridge.events import Attachment, Author, EventKind, SocialEvent, platform_time
 from webhooks.content import location_line, postback_line, template_line
-from webhooks.meta.fields import Parsed, Unusable, attachments, dicts, digest, ignored, obj, required, text
+from webhooks.meta.fields import Parsed, Unusable, attachments, dicts, digest, ignored, obj, required, text, words
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def _message(ctx: _Context) -> Parsed:
 def _edit(ctx: _Context) -> Parsed:
     edit = obj(ctx.messaging, "message_edit")
     mid = required(edit, "mid", "message_edit.")
-    body = text(edit.get("text")) or ""
+    body = words(edit, "text", "message_edit.") or ""
     return ctx.event(
         "edit", f"{mid}#edit{edit.get('num_edit', '')}", body, extra={"edited_kind": "message", "original_id": mid}
     )
@@ -133,7 +133,7 @@ def _postback(ctx: _Context) -> Parsed:
     """A tapped button (Get Started, a menu item, a template's button) is the customer speaking."""
     postback = obj(ctx.messaging, "postback")
     mid = text(postback.get("mid")) or f"postback:{ctx.sender}:{digest(ctx.messaging)}"
-    line = postback_line(postback.get("title"), postback.get("payload"))
+    line = postback_line(words(postback, "title", "postback."), words(postback, "payload", "postback."))
     return ctx.event("message", mid, line, extra=_pressed(postback))
 
 
@@ -197,8 +197,8 @@ _HANDLERS: dict[str, Callable[[_Context], Parsed]] = {
 def message_content(message: dict[str, Any]) -> tuple[str, tuple[Attachment, ...]]:
     """The words of a message, a line for each attachment that is not a file (a place, a template), and
     the files as links; ``[unsupported message type]`` when Meta could not pass it on."""
-    lines = [line for item in dicts(message, "attachments") if (line := _attachment_line(item))]
-    body = "\n".join(filter(None, [text(message.get("text")), *lines]))
+    lines = [line for item in dicts(message, "attachments", "message.") if (line := _attachment_line(item))]
+    body = "\n".join(filter(None, [words(message, "text", "message."), *lines]))
     if not body and message.get("is_unsupported"):
         body = "[unsupported message type]"
     return body, attachments(message.get("attachments")) + _story(message)

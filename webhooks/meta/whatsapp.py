@@ -30,7 +30,7 @@ from bridge import messages
 from bridge.config import ChannelConfig
 from bridge.events import Attachment, Author, SocialEvent, platform_time
 from webhooks.content import contact_line, location_line
-from webhooks.meta.fields import Parsed, Unusable, dicts, digest, guarded, ignored, name_of, obj, required, text
+from webhooks.meta.fields import Parsed, Unusable, dicts, digest, each, ignored, name_of, obj, required, text, words
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,9 @@ Content = tuple[str, tuple[Attachment, ...]]
 def parse_whatsapp_entry(entry: dict[str, Any], by_account: Mapping[str, ChannelConfig]) -> Iterator[Parsed]:
     """The events of one WhatsApp Business Account entry, each for the phone number it concerns."""
     at = platform_time(entry.get("time"))
-    for change in dicts(entry, "changes"):
-        yield from guarded(
-            PLATFORM, "", text(entry.get("id")) or "", change, at, partial(_change, by_account=by_account)
-        )
+    yield from each(
+        PLATFORM, "", text(entry.get("id")) or "", entry, "changes", at, partial(_change, by_account=by_account)
+    )
 
 
 def _change(change: dict[str, Any], by_account: Mapping[str, ChannelConfig]) -> Iterator[Parsed]:
@@ -65,15 +64,11 @@ def _change(change: dict[str, Any], by_account: Mapping[str, ChannelConfig]) -> 
 
 def _value_events(value: dict[str, Any], channel: ChannelConfig) -> Iterator[Parsed]:
     contacts = dicts(value, "contacts")
-    for message in dicts(value, "messages"):
-        at = platform_time(message.get("timestamp"))
-        parse = partial(_message_event, contacts=contacts, channel=channel)
-        yield from guarded(PLATFORM, channel.name, channel.account_id, message, at, parse)
-    for status in dicts(value, "statuses"):
-        at = platform_time(status.get("timestamp"))
-        yield from guarded(
-            PLATFORM, channel.name, channel.account_id, status, at, partial(_status_event, channel=channel)
-        )
+    on = (PLATFORM, channel.name, channel.account_id)
+    at = platform_time(None)
+    message_event = partial(_message_event, contacts=contacts, channel=channel)
+    yield from each(*on, value, "messages", at, message_event, own_time="timestamp")
+    yield from each(*on, value, "statuses", at, partial(_status_event, channel=channel), own_time="timestamp")
     for error in dicts(value, "errors"):
         log.warning("meta webhook: whatsapp reported error %s: %s", error.get("code"), error.get("title"))
         message_id = f"error:{digest(error)}"
@@ -209,9 +204,9 @@ def _message_extra(message: dict[str, Any]) -> dict[str, str]:
 def _content(kind: str, message: dict[str, Any]) -> Content:
     body = message.get(kind)
     if kind == "text":
-        return text(obj(message, "text").get("body")) or "", ()
+        return words(obj(message, "text", "messages."), "body", "messages.text.") or "", ()
     if kind in MEDIA_TYPES:
-        return _media(kind, obj(message, kind))
+        return _media(kind, obj(message, kind, "messages."))
     describe = _DESCRIBE.get(kind)
     line = describe(body) if describe is not None else None
     return (line or _unsupported(kind, message)), ()
@@ -221,7 +216,7 @@ def _media(kind: str, media: dict[str, Any]) -> Content:
     """The caption (or no text) and the file, which the ticket shows as ``[image] whatsapp-media:<id>``: a
     ``[image]`` text as well showed the label twice. Without a media id there is no file: ``[image]`` is the text."""
     media_id = text(media.get("id"))
-    caption = text(media.get("caption")) or ""
+    caption = words(media, "caption", f"messages.{kind}.") or ""
     if not media_id:
         return caption or f"[{kind}]", ()
     return caption, (Attachment(url=f"whatsapp-media:{media_id}", kind=kind, name=text(media.get("filename"))),)
