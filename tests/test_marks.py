@@ -91,3 +91,16 @@ def _event(message_id: str = "1_2") -> SocialEvent:
         thread_id="comment:1_2", kind="comment", author=Author(id="9", name="Bea"), text="Soup vegan?",
         created_at=datetime(2026, 12, 6, tzinfo=UTC), reply_to="1_2",
     )  # fmt: skip
+
+
+def test_freshdesk_finds_a_mark_by_its_html_lines_whatever_body_text_joins_them_with() -> None:
+    """Freshdesk documents no rule for how ``body_text`` joins a note's ``<div>`` lines: joined by a space, the CRM
+    note's first line runs into the next one and is not held there; the HTML the bridge wrote still has the line."""
+    from connectors.freshdesk.helpdesk import _holds, to_html
+
+    crm = "Salesforce Contact: Jane Doe — Buyer\nOpen cases: 0"
+    note = {"body": to_html(crm), "body_text": crm.replace("\n", " ")}
+    first = crm.splitlines()[0]
+    assert not messages.holds_mark(str(note["body_text"]), first)
+    assert _holds(note, "body_text", "body", first)
+    assert not _holds(note, "body_text", "body", "Salesforce Contact: Jane Doe")

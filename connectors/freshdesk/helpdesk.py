@@ -328,9 +328,9 @@ class FreshdeskHelpdesk:
         in the trash or gone raises :class:`TicketDeleted`, as Zendesk's 404 does: words written there before
         an agent deleted it are out of every agent's sight, so they go to a new ticket, never marked written."""
         ticket = self._live_ticket(ticket_id)
-        if messages.holds_mark(str(ticket.get("description_text")), marker):
+        if _holds(ticket, "description_text", "description", marker):
             return True
-        return any(messages.holds_mark(_plain(c), marker) for c in self._conversations(ticket_id))
+        return any(_holds(c, "body_text", "body", marker) for c in self._conversations(ticket_id))
 
     def agent_replies(self, ticket_id: str) -> list[AgentReply]:
         return self.ticket_replies(ticket_id)[0]
@@ -752,6 +752,14 @@ def _who(me: Mapping[str, Any]) -> str:
 
 def _text_of(markup: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"</(div|p)>|<br\s*/?>", "\n", markup)))
+
+
+def _holds(item: Mapping[str, Any], text_key: str, html_key: str, marker: str) -> bool:
+    """Whether ``marker`` ends a line of the item's plain text or of its HTML as :func:`to_html` wrote it (one
+    ``<div>`` per line): Freshdesk documents no rule for how ``body_text`` joins the lines, and a mark followed by
+    the next line's words on the same line would not count (:func:`bridge.messages.holds_mark`)."""
+    texts = (item.get(text_key), _text_of(str(item.get(html_key) or "")))
+    return any(isinstance(text, str) and messages.holds_mark(text, marker) for text in texts)
 
 
 def _describes(ticket: Mapping[str, Any], reference: str) -> bool:
