@@ -19,18 +19,30 @@ import click
 from bridge import config as config_module
 from bridge import enrich_fields, logs, messages
 from bridge.classify.plugins import ClassifierSettings, build_classifier
-from bridge.errors import BridgeError, LeaseBusy
+from bridge.errors import BridgeError, ConfigError, LeaseBusy
 from bridge.registry import Runtime, build_helpdesk, build_runtime, load_object
 from bridge.tablekeys import BadKey, check_crm_field
 
 log = logging.getLogger("socialdesk")
+
+#: The exit status of a refusal for the configuration's sake (sysexits.h's EX_CONFIG): starting again changes
+#: nothing until someone edits it, so a service manager must not restart in a loop (systemd's
+#: ``RestartPreventExitStatus=78``). Every other failure exits 1, an outage too: a restart may cure it.
+EX_CONFIG = 78
+
+
+class ConfigRefused(click.ClickException):
+    """The configuration is wrong (a file that cannot be read, a bad or missing key, a name or field the helpdesk
+    lacks, an API user the worker's start refuses): one line on stderr, exit status :data:`EX_CONFIG`."""
+
+    exit_code = EX_CONFIG
 
 
 def _config(path: str | None) -> config_module.Config:
     try:
         loaded = config_module.load(path)
     except BridgeError as e:
-        raise click.ClickException(f"configuration: {e.message}") from None
+        raise ConfigRefused(f"configuration: {e.message}") from None
     logs.use_pseudonyms(loaded)  # status, dead-letters and report name customers as the logs of serve and worker do
     return loaded
 
@@ -47,14 +59,17 @@ config_option = click.option(
 
 class _Commands(click.Group):
     """Every command's failure ends it with one line on stderr and exit status 1, never a traceback: a
-    :class:`BridgeError` (the database down, a refused credential, a bad setting) says what went wrong;
-    anything else is named by its type and first line (the traceback goes to the log at DEBUG)."""
+    :class:`BridgeError` (the database down, a refused credential) says what went wrong; anything else is named
+    by its type and first line (the traceback goes to the log at DEBUG). A :class:`ConfigError` (a bad setting,
+    a missing driver, a rule's name the helpdesk lacks) exits with :data:`EX_CONFIG` instead."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except ConfigError as e:
+            raise ConfigRefused(str(e)) from None
         except BridgeError as e:
             raise click.ClickException(str(e)) from None
         except BrokenPipeError:  # `socialdesk status | head`: the reader has what it wanted
@@ -175,12 +190,13 @@ def worker(config_path: str | None, concurrency: int, metrics_port: int | None, 
 def _start_checks(runtime: Runtime) -> None:
     """The helpdesk's user and fields, then the rules' names: a refusal in one line, several problems joined by
     '; ' (systemd's journal, where a worker's stderr goes, makes each line an entry of its own, the first alone
-    saying "Error:"; ``rules check`` and ``doctor`` print one line each)."""
+    saying "Error:"; ``rules check`` and ``doctor`` print one line each). Each is the configuration's to fix (the
+    credentials, the API user's access, a field or name), exit status :data:`EX_CONFIG`: a restart will not."""
     try:
         _check_helpdesk(runtime)
         _prepare_rules(runtime)
     except BridgeError as e:
-        raise click.ClickException("; ".join(str(e).splitlines())) from None
+        raise ConfigRefused("; ".join(str(e).splitlines())) from None
 
 
 def _check_helpdesk(runtime: Runtime) -> None:

@@ -120,7 +120,7 @@ def test_bad_approval_config_fails_doctor_with_one_line(tmp_path: Path, section:
     raw = {**raw_config(database_url=f"sqlite:///{tmp_path}/s.db"), section: value}
     (tmp_path / "socialdesk.toml").write_text(to_toml(raw))
     run = CliRunner().invoke(cli.main, ["doctor", "--config", str(tmp_path / "socialdesk.toml")])  # in-process: fast
-    assert (run.exit_code, run.stdout, run.stderr) == (1, "", f"Error: configuration: {line}\n")
+    assert (run.exit_code, run.stdout, run.stderr) == (cli.EX_CONFIG, "", f"Error: configuration: {line}\n")
 
 
 def test_approvals_default_to_the_documented_tags() -> None:

@@ -18,7 +18,7 @@ from bridge.classify import Classification, Sentiment, Urgency
 from bridge.classify.default import MAX_CHARS, LexiconClassifier
 from bridge.classify.lexicon import profile
 from bridge.classify.plugins import ClassifierSettings, HttpClassifier, build_classifier, settings
-from bridge.cli import main
+from bridge.cli import EX_CONFIG, main
 from bridge.errors import ConfigError, PermanentError, Unavailable
 from sandbox.base import shutdown
 from sandbox.stack import to_toml
@@ -552,7 +552,7 @@ def test_cli_bad_classifier_config_is_one_line(tmp_path: Path, monkeypatch: pyte
         '[zendesk]\nurl = "https://acme.zendesk.com"\nemail = "a@b.c"\napi_token = "t"\n[classifier]\nkind = "gpt"\n'
     )
     result = CliRunner().invoke(main, ["classify", "--config", str(config)], input="hi\n")
-    assert result.exit_code == 1
+    assert result.exit_code == EX_CONFIG
     assert result.output.strip().splitlines() == [
         "Error: configuration: classifier.kind: 'gpt' is not one of default, python, http"
     ]

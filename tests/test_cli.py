@@ -16,6 +16,7 @@ from pathlib import Path
 
 import requests
 
+from bridge.cli import EX_CONFIG
 from bridge.store import Store
 from sandbox.stack import to_toml
 from tests.conftest import APP_SECRET, PAGE_ID, VERIFY_TOKEN, ZD_TOKEN, fixture_bytes, raw_config
@@ -52,7 +53,7 @@ def test_bad_config_stops_at_start_naming_the_key_without_the_secret(tmp_path: P
     path.write_text(to_toml(raw))
     for command in ("worker", "serve"):
         result = socialdesk(command, "--config", str(path))
-        assert result.returncode != 0
+        assert result.returncode == EX_CONFIG  # systemd's RestartPreventExitStatus: no restart loop on it
         assert "channels[acme-facebook].app_secret: required" in result.stderr
         assert ZD_TOKEN not in result.stderr + result.stdout
         assert "Traceback" not in result.stderr
@@ -60,7 +61,16 @@ def test_bad_config_stops_at_start_naming_the_key_without_the_secret(tmp_path: P
 
 def test_missing_config_file_is_explained(tmp_path: Path) -> None:
     result = socialdesk("worker", env={"SOCIALDESK_CONFIG": str(tmp_path / "missing.toml")})
-    assert result.returncode != 0 and "missing.toml not found" in result.stderr
+    assert result.returncode == EX_CONFIG and "missing.toml not found" in result.stderr
+
+
+def test_the_config_exit_status_is_sysexits_and_the_readmes_systemd_unit_names_it() -> None:
+    """78 is EX_CONFIG of sysexits.h, which the README's unit keeps systemd from restarting on: a refusal for
+    the configuration ended with 1, as an outage does, and `Restart=on-failure` started it again every few
+    seconds, for ever, each start a journal entry."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert EX_CONFIG == os.EX_CONFIG == 78
+    assert f"\nRestartPreventExitStatus={EX_CONFIG}\n" in readme and "\nRestart=on-failure\n" in readme
 
 
 def test_serve_runs_gunicorn_and_stores_a_signed_webhook(tmp_path: Path) -> None:
@@ -115,10 +125,11 @@ def write_config(tmp_path: Path, name: str, **bridge: str) -> str:
 LOG_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING) [\w.]+: ")
 
 
-def one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
-    """The command failed with exit status 1 and said why in one line on stderr (besides the log's own
-    records, a start's 'database schema migrated'); that line is returned."""
-    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+def one_line_failure(result: subprocess.CompletedProcess[str], status: int = 1) -> str:
+    """The command failed with exit ``status`` (1; :data:`EX_CONFIG` for a refusal of the configuration) and
+    said why in one line on stderr (besides the log's own records, a start's 'database schema migrated'); that
+    line is returned."""
+    assert result.returncode == status, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout, result.stderr
     lines = [line for line in result.stderr.strip().splitlines() if not LOG_RECORD.match(line)]
     assert len(lines) == 1, result.stderr
@@ -140,7 +151,7 @@ def test_a_postgres_url_is_one_line_from_every_command(tmp_path: Path) -> None:
     """Before: a 44-line traceback ending in NoSuchModuleError; the password was not in it, and still is not."""
     config = write_config(tmp_path, "pg.toml", database_url="postgres://bridge:pg-s3cret@db.internal/socialdesk")
     for result in run_all(COMMANDS, config):
-        line = one_line_failure(result)
+        line = one_line_failure(result, EX_CONFIG)
         assert line.startswith("Error: bridge.database_url: ") and "PostgreSQL is postgresql://" in line, line
         assert "pg-s3cret" not in line
 
@@ -160,7 +171,7 @@ def test_a_bad_log_level_is_one_line_from_serve_and_worker(tmp_path: Path) -> No
     """Before: ValueError: Unknown level: 'LOUD', with its traceback."""
     config = write_config(tmp_path, "level.toml", log_level="LOUD")
     for result in run_all([("worker",), ("serve", "--port", "1"), ("sync-contacts",)], config):
-        assert "bridge.log_level: 'LOUD' is not one of DEBUG, INFO" in one_line_failure(result)
+        assert "bridge.log_level: 'LOUD' is not one of DEBUG, INFO" in one_line_failure(result, EX_CONFIG)
 
 
 def test_setup_zendesk_says_which_host_failed_and_why(tmp_path: Path) -> None:
@@ -191,7 +202,7 @@ def test_replaying_an_id_that_is_no_dead_letter_names_it(tmp_path: Path) -> None
 def test_setup_telegram_without_a_telegram_channel_says_so(tmp_path: Path) -> None:
     """Before: nothing printed, exit status 0."""
     config = write_config(tmp_path, "socialdesk.toml", public_url="https://bridge.acme.example")
-    line = one_line_failure(socialdesk("setup", "telegram", "--config", config))
+    line = one_line_failure(socialdesk("setup", "telegram", "--config", config), EX_CONFIG)
     assert line.startswith("Error: no Telegram channel in ") and 'platform = "telegram"' in line
 
 
@@ -306,7 +317,7 @@ def test_a_sqlite_file_in_a_missing_folder_is_one_line_naming_the_key_from_every
     store's lock file, naming neither the setting nor the folder."""
     config = write_config(tmp_path, "nodir.toml", database_url=f"sqlite:///{tmp_path}/missing/x.db")
     for result in run_all(COMMANDS, config):
-        assert one_line_failure(result) == (
+        assert one_line_failure(result, EX_CONFIG) == (
             f"Error: bridge.database_url: cannot create the SQLite database in {tmp_path}/missing "
             "(No such file or directory)"
         ), result.args
@@ -325,7 +336,8 @@ def test_a_sqlite_queue_in_a_missing_folder_is_refused_as_the_store_is(tmp_path:
     doctor = socialdesk("doctor", "--config", config)
     assert f"✗ queue: {line}" in doctor.stdout.splitlines()
     assert not (tmp_path / "missing").exists()
-    assert one_line_failure(socialdesk("worker", "--config", config, timeout=60)) == f"Error: {line}"
+    assert one_line_failure(socialdesk("worker", "--config", config, timeout=60), EX_CONFIG) == f"Error: {line}"
     # serve checked the queue's driver only, and started: said before the port (1, which it could not bind)
-    assert one_line_failure(socialdesk("serve", "--config", config, "--port", "1", timeout=60)) == f"Error: {line}"
+    serve = socialdesk("serve", "--config", config, "--port", "1", timeout=60)
+    assert one_line_failure(serve, EX_CONFIG) == f"Error: {line}"
     assert not (tmp_path / "missing").exists()

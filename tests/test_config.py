@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bridge import config as config_module
+from bridge.cli import EX_CONFIG
 from bridge.errors import ConfigError
 from sandbox.stack import to_toml
 from tests.conftest import ZD_TOKEN, raw_config
@@ -388,7 +389,7 @@ def test_a_bad_log_level_stops_the_worker_at_start_with_one_line(tmp_path: Path)
     path = tmp_path / "socialdesk.toml"
     path.write_text(to_toml(raw))
     result = socialdesk("worker", "--config", str(path))
-    assert result.returncode == 1
+    assert result.returncode == EX_CONFIG
     assert "bridge.log_level: 'VERBOSE' is not one of DEBUG, INFO" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -18,6 +18,7 @@ import requests
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from bridge.cli import EX_CONFIG
 from bridge.store import Store, head_revision
 from sandbox.stack import to_toml
 from tests.conftest import raw_config
@@ -63,7 +64,7 @@ def test_a_postgresql_url_without_psycopg_names_the_extra_in_one_line(
 ) -> None:
     path = config_file(tmp_path, database_url=f"{scheme}://sd:DbPassw0rd@127.0.0.1:1/sd")
     result = socialdesk(*command, "--config", path, env=without_drivers, timeout=30)
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == EX_CONFIG, result.stderr
     assert result.stderr.strip().splitlines() == [
         f"Error: bridge.database_url: {scheme}:// needs the psycopg driver, which is not installed: {SCALE_HINT}"
     ]
@@ -76,7 +77,7 @@ def test_a_redis_url_without_redis_names_the_extra_in_one_line(
 ) -> None:
     path = config_file(tmp_path, queue_url="redis://:RedisPassw0rd@127.0.0.1:1/0")
     result = socialdesk(command, "--config", path, env=without_drivers, timeout=30)
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == EX_CONFIG, result.stderr
     assert result.stderr.strip().splitlines() == [
         f"Error: bridge.queue_url: redis:// needs the redis driver, which is not installed: {SCALE_HINT}"
     ]
@@ -92,7 +93,7 @@ def test_serve_names_the_missing_driver_before_a_busy_port(tmp_path: Path, witho
         busy.listen()
         port = str(busy.getsockname()[1])
         result = socialdesk("serve", "--config", path, "--port", port, env=without_drivers, timeout=30)
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == EX_CONFIG, result.stderr
     needs = "postgresql+psycopg:// needs the psycopg driver, which is not installed"
     assert result.stderr.strip().splitlines() == [f"Error: bridge.database_url: {needs}: {SCALE_HINT}"]
 

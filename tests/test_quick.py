@@ -222,5 +222,5 @@ def test_a_bad_quick_answer_fails_doctor_with_one_line_naming_the_key(
     raw["channels"][0]["quick"] = quick
     (tmp_path / "socialdesk.toml").write_text(to_toml(raw))
     run = CliRunner().invoke(cli.main, ["doctor", "--config", str(tmp_path / "socialdesk.toml")])
-    assert run.exit_code == 1 and run.stdout == ""
+    assert run.exit_code == cli.EX_CONFIG and run.stdout == ""
     assert run.stderr.startswith(f"Error: configuration: {line}") and run.stderr.count("\n") == 1

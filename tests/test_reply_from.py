@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from bridge import config as config_module
+from bridge.cli import EX_CONFIG
 from bridge.errors import ConfigError
 from connectors.x import oauth1_header
 from sandbox.stack import HELPDESKS, X_USER, Stack, to_toml
@@ -254,6 +255,6 @@ def test_the_worker_does_not_start_with_a_bad_reply_from(tmp_path: Path) -> None
     raw["channels"].append(x_channel("acme-x", "11", reply_from="acme-x-help"))
     path = tmp_path / "socialdesk.toml"
     path.write_text(to_toml(raw))
-    line = one_line_failure(socialdesk("worker", "--config", str(path), timeout=60))
+    line = one_line_failure(socialdesk("worker", "--config", str(path), timeout=60), EX_CONFIG)
     expected = "channels[acme-x].reply_from: 'acme-x-help' is not another configured channel"
     assert line == f"Error: configuration: {expected}", line

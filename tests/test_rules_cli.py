@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bridge.cli import EX_CONFIG
 from sandbox.stack import HELPDESKS, Stack, to_toml
 from tests.support import closed_port, socialdesk
 from tests.test_cli import one_line_failure
@@ -44,7 +45,7 @@ def test_check_looks_the_names_up_in_the_helpdesk(stack: Stack, tmp_path: Path) 
     doctor = socialdesk("doctor", "--config", config)
     unknown = ["rules[vip-negative].then.group: no group 'Escalations' in zendesk",
                "rules[billing].then.group: no group 'Billing' in zendesk"]  # fmt: skip
-    assert missing.returncode == 1  # every unknown name in one run, one line each (it said only the first)
+    assert missing.returncode == EX_CONFIG  # every unknown name in one run, one line each (it said only the first)
     assert missing.stderr.strip().splitlines() == [f"Error: {unknown[0]}", unknown[1]]
     assert doctor.returncode == 1 and [f"✗ rules: {line}" for line in unknown] == [
         line for line in doctor.stdout.splitlines() if line.startswith("✗ rules")
@@ -69,7 +70,7 @@ def test_a_bad_rule_stops_every_command_with_one_line(stack: Stack, tmp_path: Pa
     config = config_with(stack, tmp_path / "s.toml", [rule])
     for command in (("rules", "check", "--offline"), ("worker",), ("doctor",)):
         result = socialdesk(*command, "--config", config, timeout=60)
-        assert result.returncode == 1
+        assert result.returncode == EX_CONFIG
         assert result.stderr.strip().splitlines() == [f"Error: configuration: {error}"]
 
 
@@ -77,7 +78,7 @@ def test_an_unknown_group_stops_the_worker_at_start_and_fails_doctor(stack: Stac
     stack.zendesk.add_group("Billing")
     config = config_with(stack, tmp_path / "s.toml", RULES)
     worker = socialdesk("worker", "--config", config, timeout=60)
-    assert worker.returncode == 1
+    assert worker.returncode == EX_CONFIG
     assert worker.stderr.strip().splitlines()[-1] == (
         "Error: rules[vip-negative].then.group: no group 'Escalations' in zendesk"
     )
@@ -89,7 +90,7 @@ def test_the_workers_refusal_names_every_unknown_name_in_one_line(stack: Stack, 
     config = config_with(stack, tmp_path / "s.toml", RULES)
     worker = socialdesk("worker", "--config", config, timeout=60)
     lines = worker.stderr.strip().splitlines()
-    assert worker.returncode == 1  # systemd's journal: one entry saying "Error:", not a second line without it
+    assert worker.returncode == EX_CONFIG  # systemd's journal: one entry saying "Error:", not a line without it
     assert lines[-1] == ("Error: rules[vip-negative].then.group: no group 'Escalations' in zendesk; "
                          "rules[billing].then.group: no group 'Billing' in zendesk")  # fmt: skip
     assert not any(line.startswith("rules[") for line in lines)
@@ -114,8 +115,8 @@ def test_a_rules_ticket_field_the_helpdesk_lacks_stops_the_worker_and_fails_chec
         check = socialdesk("rules", "check", "--config", config)
         doctor = socialdesk("doctor", "--config", config)
         said = f"rules[refunds].then.fields.{missing}: no such ticket field in {helpdesk}"
-        assert one_line_failure(worker) == f"Error: {said}"
-        assert check.returncode == 1 and check.stderr.strip().splitlines() == [f"Error: {said}"]
+        assert one_line_failure(worker, EX_CONFIG) == f"Error: {said}"
+        assert check.returncode == EX_CONFIG and check.stderr.strip().splitlines() == [f"Error: {said}"]
         assert f"✗ rules: {said}" in doctor.stdout.splitlines(), doctor.stdout
 
         config = config_with(stack, tmp_path / "good.toml", [{"name": "refunds", "then": {"fields": {known: "x"}}}])
@@ -167,7 +168,8 @@ def test_the_helpdesk_down_at_start_does_not_stop_the_worker(stack: Stack, tmp_p
                                   stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
     try:
         stack.wait_for(lambda: "names not looked up yet" in log.read_text() or worker.poll() is not None, timeout=60)
-        assert worker.poll() is None, log.read_text()
+        assert worker.poll() is None, log.read_text()  # neither 1 nor EX_CONFIG: it runs, and waits
+        assert "zendesk: the API user and ticket fields not checked yet" in log.read_text()
     finally:
         worker.terminate()
         worker.wait(30)

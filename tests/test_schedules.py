@@ -437,7 +437,7 @@ def test_a_bad_calendar_template_or_reference_fails_doctor_with_one_line_naming_
     raw.update({"calendars": calendars, "rules": rules})
     (tmp_path / "socialdesk.toml").write_text(to_toml(raw))
     run = CliRunner().invoke(cli.main, ["doctor", "--config", str(tmp_path / "socialdesk.toml")])  # in-process: fast
-    assert (run.exit_code, run.stdout, run.stderr) == (1, "", f"Error: configuration: {line}\n")
+    assert (run.exit_code, run.stdout, run.stderr) == (cli.EX_CONFIG, "", f"Error: configuration: {line}\n")
 
 
 def test_a_bad_calendar_stops_doctor_and_the_worker_with_one_line(tmp_path: Path) -> None:
@@ -446,7 +446,7 @@ def test_a_bad_calendar_stops_doctor_and_the_worker_with_one_line(tmp_path: Path
     config.write_text(to_toml(raw_config(database_url=f"sqlite:///{tmp_path}/s.db")) + bad)
     for command in ("doctor", "worker"):
         run = socialdesk(command, "--config", str(config), timeout=30)
-        assert run.returncode == 1 and run.stdout == ""
+        assert run.returncode == cli.EX_CONFIG and run.stdout == ""
         assert (
             run.stderr
             == "Error: configuration: calendars.support.hours: 'fri 09:00-18:00' overlaps 'fri 17:00-20:00'\n"
