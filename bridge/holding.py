@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from bridge import messages, notes
 from bridge.approvals import ApprovalSettings, Facts, Plan, Planned, Step, answer, folded_tags, plan
 from bridge.errors import ConfigError
-from bridge.events import AgentReply, DeliveryStatus
+from bridge.events import AgentReply, DeliveryStatus, HelpdeskNames
 from bridge.ports import Directory, Helpdesk, TagAuthors, TicketTags
 from bridge.rows import ThreadRow
 from bridge.store import Store, deliveries, insert_ignoring_duplicates, threads
@@ -45,14 +45,16 @@ class Approvers:
         self._lock = threading.Lock()
 
     def prepare(self, helpdesk: Helpdesk) -> str:
-        """Resolve the users now (``socialdesk worker`` at start, ``doctor``): an unknown one is refused, and so
-        are approvers on a helpdesk that cannot say who added a tag (they would be ignored, silently)."""
-        if self.settings.approvers and not isinstance(helpdesk, TagAuthors):
-            raise ConfigError(
-                f"approvals.approvers: {helpdesk.name} cannot say who added a tag; leave it out "
-                "(restrict who may apply the approval tags in the helpdesk instead)"
-            )
-        agents, approvers = self._both(helpdesk)
+        """Resolve the users now (``socialdesk worker`` at start, ``doctor``): unknown ones are refused, and so
+        are approvers on a helpdesk that cannot say who added a tag (they would be ignored, silently). Every
+        problem is said in one run, one line each (as ``rules check`` says the rules' names)."""
+        unheard = _unheard(self.settings, helpdesk)
+        try:
+            agents, approvers = self._both(helpdesk)
+        except ConfigError as e:
+            raise ConfigError("\n".join([*unheard, e.message])) from None
+        if unheard:
+            raise ConfigError("\n".join(unheard))
         return f"{len(agents)} agent(s) whose replies need approval, {len(approvers) or 'any'} approver(s)"
 
     def agent_ids(self, helpdesk: Helpdesk) -> frozenset[str]:
@@ -64,29 +66,60 @@ class Approvers:
     def _both(self, helpdesk: Helpdesk) -> tuple[frozenset[str], frozenset[str]]:
         with self._lock:
             if self._ids is None:
-                settings = self.settings
-                self._ids = (
-                    _resolve(helpdesk, "agents", settings.agents),
-                    _resolve(helpdesk, "approvers", settings.approvers),
-                )
+                self._ids = _resolve(helpdesk, self.settings)
             return self._ids
 
 
-def _resolve(helpdesk: Helpdesk, key: str, wanted: Sequence[str]) -> frozenset[str]:
+def _unheard(settings: ApprovalSettings, helpdesk: Helpdesk) -> list[str]:
+    """Approvers on a helpdesk that cannot say who added a tag: the line refusing them, if so."""
+    if not settings.approvers or isinstance(helpdesk, TagAuthors):
+        return []
+    return [f"approvals.approvers: {helpdesk.name} cannot say who added a tag; leave it out "
+            "(restrict who may apply the approval tags in the helpdesk instead)"]  # fmt: skip
+
+
+def _resolve(helpdesk: Helpdesk, settings: ApprovalSettings) -> tuple[frozenset[str], frozenset[str]]:
+    """Both lists as ids, the helpdesk's agents listed once; a :class:`ConfigError` names every user it does not
+    know, in both lists (not only the first: one run of ``doctor`` or a start says all), one line a key."""
+    wanted = {"agents": settings.agents, "approvers": settings.approvers}
+    staff = _staff(helpdesk, [*settings.agents, *settings.approvers])
+    problems = [line for key, users in wanted.items() for line in _problems(key, users, staff, helpdesk.name)]
+    if problems:
+        raise ConfigError("\n".join(problems))
+    ids = _by_name(staff) if staff is not None else {}
+    return _ids(settings.agents, ids), _ids(settings.approvers, ids)
+
+
+def _staff(helpdesk: Helpdesk, wanted: Sequence[str]) -> HelpdeskNames | None:
+    """The helpdesk's agents, when a user is given by name or email and the helpdesk can list them (else None)."""
+    if all(a.isdigit() for a in wanted) or not isinstance(helpdesk, Directory):
+        return None
+    return helpdesk.names()
+
+
+def _problems(key: str, wanted: Sequence[str], staff: HelpdeskNames | None, helpdesk: str) -> Iterator[str]:
+    """What is wrong with ``[approvals] key``: each name several agents carry, then every unknown one in a line."""
     named = [a for a in wanted if not a.isdigit()]
     if not named:
-        return frozenset(wanted)
-    if not isinstance(helpdesk, Directory):
-        raise ConfigError(f"approvals.{key}: {helpdesk.name} cannot list its agents; give their ids")
-    names = helpdesk.names()
-    agents = {k.casefold(): v for k, v in names.agents.items()}
-    shared = next((a for a in named if a.casefold() in names.ambiguous), None)
-    if shared is not None:
-        raise ConfigError(f"approvals.{key}: {messages.ambiguous_agent(shared, helpdesk.name)}")
-    unknown = next((a for a in named if a.casefold() not in agents), None)
-    if unknown is not None:
-        raise ConfigError(f"approvals.{key}: no agent {unknown!r} in {helpdesk.name}")
-    return frozenset(a if a.isdigit() else agents[a.casefold()] for a in wanted)
+        return
+    if staff is None:  # names given, and a helpdesk that cannot list its agents
+        yield f"approvals.{key}: {helpdesk} cannot list its agents; give their ids"
+        return
+    for shared in (a for a in named if a.casefold() in staff.ambiguous):
+        yield f"approvals.{key}: {messages.ambiguous_agent(shared, helpdesk)}"
+    known = _by_name(staff)
+    unknown = [a for a in named if a.casefold() not in known and a.casefold() not in staff.ambiguous]
+    if unknown:
+        yield f"approvals.{key}: {messages.unknown_agents(unknown, helpdesk)}"
+
+
+def _by_name(staff: HelpdeskNames) -> dict[str, str]:
+    """Agents' ids by name and by email, compared case aside."""
+    return {k.casefold(): v for k, v in staff.agents.items()}
+
+
+def _ids(wanted: Sequence[str], by_name: dict[str, str]) -> frozenset[str]:
+    return frozenset(a if a.isdigit() else by_name[a.casefold()] for a in wanted)
 
 
 def plan_for(rt: Runtime, thread: ThreadRow, ticket_id: str, replies: Sequence[AgentReply]) -> Plan:

@@ -74,6 +74,12 @@ def ambiguous_agent(name: str, helpdesk: str) -> str:
     return f"{name!r} is the name of several agents in {helpdesk}: give the email (or the id) of the one meant"
 
 
+def unknown_agents(names: Sequence[str], helpdesk: str) -> str:
+    """Configured agents (names or emails) the helpdesk does not have: all of them in one line."""
+    listed = ", ".join(map(repr, names))
+    return f"no agent{'s' if len(names) > 1 else ''} {listed} in {helpdesk}"
+
+
 def sync_dry_run(send: int, deleted: int, helpdesk: str, on_delete: str) -> str:
     """``sync-contacts --dry-run``: what a run would do (it printed "created 0, updated 0", which said nothing)."""
     line = f"dry run: {send} contact(s) would be sent to {helpdesk} (each created or updated there)"

@@ -26,6 +26,8 @@ from connectors.zendesk import ZendeskHelpdesk
 from sandbox.stack import Stack, to_toml
 from sandbox.zendesk import ZendeskSimulator
 from tests.conftest import raw_config
+from tests.support import socialdesk
+from tests.test_cli import one_line_failure
 
 SETTINGS = ApprovalSettings(agents=("77",))
 
@@ -184,6 +186,42 @@ def test_approvers_are_resolved_like_agents(sim: ZendeskSimulator) -> None:
     assert known.approver_ids(helpdesk) == frozenset({str(sim.agent_id), "12"}) and known.agent_ids(helpdesk) == set()
     with pytest.raises(ConfigError, match=r"^approvals.approvers: no agent 'Ghost' in zendesk$"):
         Approvers(ApprovalSettings(approvers=("Ghost",))).prepare(helpdesk)
+
+
+def test_every_unknown_agent_and_approver_is_named_in_one_run(sim: ZendeskSimulator) -> None:
+    """It stopped at the first unknown user, so an operator with three misspelt ones ran doctor three times. Now
+    every one, in both lists, one line a key (a name two agents carry keeps its own line); the known still resolve
+    once fixed."""
+    sim.add_agent("Alex Agent", "alex.other@socialdesk.test")  # "Alex Agent" is two agents' name now
+    helpdesk = ZendeskHelpdesk(url=sim.url, email=sim.email, api_token="sim-api-token")
+    agents = ("ghost@socialdesk.test", "alex.agent@socialdesk.test", "Ghoul", "12")
+    with pytest.raises(ConfigError) as e:
+        Approvers(ApprovalSettings(agents=agents, approvers=("Alex Agent", "Wraith"))).prepare(helpdesk)
+    assert e.value.message.splitlines() == [
+        "approvals.agents: no agents 'ghost@socialdesk.test', 'Ghoul' in zendesk",
+        "approvals.approvers: 'Alex Agent' is the name of several agents in zendesk: give the email (or the id) of "
+        "the one meant",
+        "approvals.approvers: no agent 'Wraith' in zendesk",
+    ]
+    sim.add_agent("Ghoul", "ghoul@socialdesk.test")
+    fixed = Approvers(ApprovalSettings(agents=agents[1:], approvers=("alex.other@socialdesk.test",)))
+    assert fixed.prepare(helpdesk) == "3 agent(s) whose replies need approval, 1 approver(s)"
+
+
+def test_the_worker_refuses_every_unknown_agent_in_one_line_and_exits_for_its_config(tmp_path: Path) -> None:
+    """The worker's start says every unknown user in its one line (systemd's journal: one entry), with the exit
+    status a service manager does not restart on; doctor says each on a line of its own."""
+    with Stack(tmp_path, start_worker=False) as stack:
+        approvals = {"agents": ["Ghost", "Ghoul"], "approvers": ["Wraith"]}
+        (tmp_path / "socialdesk.toml").write_text(to_toml({**stack.raw_config(), "approvals": approvals}))
+        worker = socialdesk("worker", "--config", str(tmp_path / "socialdesk.toml"), timeout=60)
+        doctor = CliRunner().invoke(cli.main, ["doctor", "--config", str(tmp_path / "socialdesk.toml")])
+    said = ["approvals.agents: no agents 'Ghost', 'Ghoul' in zendesk",
+            "approvals.approvers: no agent 'Wraith' in zendesk"]  # fmt: skip
+    assert one_line_failure(worker, cli.EX_CONFIG) == f"Error: {'; '.join(said)}"
+    assert doctor.exit_code == 1 and [f"✗ approvals: {line}" for line in said] == [
+        line for line in doctor.stdout.splitlines() if line.startswith("✗ approvals")
+    ]
 
 
 def test_a_name_two_agents_share_is_refused_and_their_emails_resolve(sim: ZendeskSimulator) -> None:
