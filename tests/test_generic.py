@@ -172,6 +172,7 @@ def test_edits_offsets_and_attachments(client: tuple[FlaskClient, Store]) -> Non
          "invalid message: timestamp: 'yesterday' does not match '^[0-9]{4}-"),
         (message(timestamp="2024-13-10T12:00:00Z"), {}, 400, "invalid message: timestamp: not a valid date and time"),
         (message(thread_id=""), {}, 400, "invalid message: thread_id: '' should be non-empty"),
+        (message(text=["hi"]), {}, 400, "invalid message: text: ['hi'] is not of type 'string'"),  # never "(no text)"
         (message(surprise=True), {}, 400,
          "invalid message: message: Additional properties are not allowed ('surprise' was unexpected)"),
         (message(text="x" * 100_001), {}, 400, "invalid message: text: 'xxxxxxxx"),

@@ -287,6 +287,27 @@ def test_what_is_not_for_a_ticket_is_ignored(tmp_path: Path, update: dict[str, A
     assert ignored(tmp_path, update).reason == reason
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("text", ["/start"], "telegram message.text is a list, not a string"),
+        ("text", 5, "telegram message.text is a number, not a string"),
+        ("caption", {"text": "a caption"}, "telegram message.caption is an object, not a string"),
+    ],
+)
+def test_words_of_the_wrong_type_are_recorded_with_the_reason(
+    client: tuple[FlaskClient, Store], field: str, value: Any, reason: str
+) -> None:
+    """A message whose text was a list reached the ticket as "(no text)"."""
+    update = fixture_json(FIXTURE)
+    update["message"][field] = value
+    test_client, store = client
+    body = json.dumps(update).encode()
+    assert post(test_client, body).get_json() == {"ok": True, "received": 1, "stored": 1}
+    assert [(r["status"], r["last_error"]) for r in store.rows("inbox")] == [("ignored", reason)]
+    assert post(test_client, body).get_json()["stored"] == 0  # a redelivery is the same record
+
+
 # -- what a message carries, and Telegram's own service messages (issue 14) ------------------------------------
 
 COMPOSED = fixture_json("telegram/telegram_messages.COMPOSED.json")

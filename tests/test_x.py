@@ -563,6 +563,18 @@ def test_bad_input_gets_a_short_json_4xx(
         ({"for_user_id": BRAND, "tweet_create_events": [{"id_str": "1"}]}, "missing user.id_str"),
         ({"for_user_id": BRAND, "direct_message_events": [{"type": "message_create", "id": "9"}]},
          "missing message_create.sender_id"),
+        # a field of the wrong type: was a ticket "(no text)", or (an item that is no object) no trace at all
+        ({"for_user_id": BRAND, "tweet_create_events": [{"id_str": "1", "user": {"id_str": CUSTOMER},
+                                                         "text": ["hi"]}]}, "text is a list, not a string"),
+        ({"for_user_id": BRAND, "tweet_create_events": [{"id_str": "1", "user": {"id_str": CUSTOMER}, "text": "hi",
+                                                         "extended_tweet": "hi"}]},
+         "extended_tweet is a string, not an object"),
+        ({"for_user_id": BRAND, "tweet_create_events": ["junk"]}, "not an object but a string"),
+        ({"for_user_id": BRAND, "direct_message_events": [{"type": "message_create", "id": "9", "message_create": {
+            "sender_id": CUSTOMER, "message_data": {"text": {"t": 1}}}}]},
+         "message_create.message_data.text is an object, not a string"),
+        ({"data": {"event_type": "post.mention.create", "filter": {"user_id": BRAND},
+                   "payload": {"id": "5", "author_id": CUSTOMER, "text": 5}}}, "text is a number, not a string"),
     ],
 )  # fmt: skip
 def test_an_unusable_event_is_recorded_as_ignored(

@@ -75,6 +75,17 @@ def _without_lone_surrogates(value: Any) -> Any:
     return value
 
 
+def json_type(value: Any) -> str:
+    """The JSON type of a decoded value, for the reason a wrong-typed field is recorded with: never the value
+    itself (it may be a customer's words)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    return _JSON_TYPES.get(type(value), "a value of another type")
+
+
+_JSON_TYPES: dict[type, str] = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}
+
+
 #: Seconds a sender is asked to wait after a storage failure (``Retry-After`` of the 503).
 STORAGE_RETRY_AFTER = 30
 #: What a failing store raises: the bridge's own error, SQLAlchemy's, and the drivers' own (which

@@ -30,8 +30,9 @@ One update, one inbox row: the customer's event, or a record of what was ignored
   admins writing as the group itself (``sender_chat`` is the chat: the group's own staff), service
   messages (a pin, a forum topic created or closed, members joining, a group migrated to a supergroup:
   its later messages arrive under the new chat id and open a new ticket; replies on the old one reach
-  the supergroup, :mod:`connectors.telegram`) and empty messages, channel posts
-  and every other update type (``telegram update: channel post``...).
+  the supergroup, :mod:`connectors.telegram`), empty messages, messages whose ``text`` or ``caption`` is
+  no string (``telegram message.text is a list, not a string``), channel posts and every other update
+  type (``telegram update: channel post``...).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from bridge.config import ChannelConfig
 from bridge.events import Author, Ignored, SocialEvent, platform_time
 from webhooks import signatures, telegram_content
-from webhooks.common import ack, json_body, state, store_events
+from webhooks.common import ack, json_body, json_type, state, store_events
 from webhooks.content import postback_line
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def parse(update: Any, channel: ChannelConfig) -> SocialEvent | Ignored:
     message_id, chat_id, date = _int(message, "message_id"), _int(chat, "id", "chat.id"), _int(message, "date")
     sender = _dict(message, "sender_chat") or _dict(message, "from") or chat
     message_key = f"{update['update_id']}:{message_id}"
-    not_ours = _not_a_customer(message, sender, chat_id) or _service(message, chat_id)
+    not_ours = _unreadable(message) or _not_a_customer(message, sender, chat_id) or _service(message, chat_id)
     if not_ours:
         return _ignored(channel, message_key, not_ours, date)
     edited = message.get("edit_date") if kind == "edited_message" else None
@@ -182,6 +183,16 @@ def _button_title(message: dict[str, Any], data: str) -> str | None:
     rows = _dict(message, "reply_markup").get("inline_keyboard")
     buttons = [b for row in rows if isinstance(row, list) for b in row] if isinstance(rows, list) else []
     return next((str(b.get("text")) for b in buttons if isinstance(b, dict) and b.get("callback_data") == data), None)
+
+
+def _unreadable(message: dict[str, Any]) -> str | None:
+    """Why the customer's words cannot be read: a ``text`` or ``caption`` that is no string (read as absent,
+    it was a ticket "(no text)"). Recorded as ignored with that reason, not refused: the update is well formed
+    but for that field, and one answered with an error is sent again until Telegram gives up (Bot API,
+    setWebhook), then lost without a trace."""
+    wrong = next((key for key in ("text", "caption") if message.get(key) is not None
+                  and not isinstance(message[key], str)), None)  # fmt: skip
+    return f"telegram message.{wrong} is {json_type(message[wrong])}, not a string" if wrong else None
 
 
 def _not_a_customer(message: dict[str, Any], sender: dict[str, Any], chat_id: int) -> str | None:

@@ -44,7 +44,7 @@ from bridge import revocations
 from bridge.config import ChannelConfig
 from bridge.events import Attachment, Author, EventKind, Ignored, SocialEvent, platform_time, thread_key
 from webhooks import signatures
-from webhooks.common import ack, channels, json_body, state, storage, store_events
+from webhooks.common import ack, channels, json_body, json_type, state, storage, store_events
 
 log = logging.getLogger(__name__)
 bp = Blueprint("x", __name__)
@@ -189,12 +189,12 @@ class _Parser:
             yield _no_channel(payload.get("for_user_id"), payload)
             return
         users = _dict(payload, "users")
-        for tweet in _objects(payload, "tweet_create_events"):
-            yield from self.guarded(channel, tweet, lambda t: [self.v1_post(t, channel)])
-        for message in _objects(payload, "direct_message_events"):
-            yield from self.guarded(channel, message, lambda m: [direct_message(m, users, channel)])
-        for deletion in _objects(payload, "tweet_delete_events"):
-            yield from self.guarded(channel, deletion, lambda d: [self.deletion(d, channel)])
+        for tweet in _items(payload, "tweet_create_events"):
+            yield from self.guarded(channel, tweet, lambda t: [self.v1_post(_item(t), channel)])
+        for message in _items(payload, "direct_message_events"):
+            yield from self.guarded(channel, message, lambda m: [direct_message(_item(m), users, channel)])
+        for deletion in _items(payload, "tweet_delete_events"):
+            yield from self.guarded(channel, deletion, lambda d: [self.deletion(_item(d), channel)])
         for key, reason in AAA_IGNORED.items():
             for item in _objects(payload, key):
                 yield _ignored(channel, f"{key}:{_fingerprint(item)}", reason(item), _aaa_time(item))
@@ -236,8 +236,8 @@ class _Parser:
     ) -> Iterator[Event]:
         if kind == "dm.received":
             users = _dict(payload, "users")
-            for message in _objects(payload, "direct_message_events"):
-                yield from self.guarded(channel, message, lambda m: [direct_message(m, users, channel)])
+            for message in _items(payload, "direct_message_events"):
+                yield from self.guarded(channel, message, lambda m: [direct_message(_item(m), users, channel)])
         elif kind in POST_EVENTS:
             yield from self._keep(self.v2_post(payload, _dict(item, "includes"), channel))
         else:
@@ -256,8 +256,8 @@ class _Parser:
         if "retweeted_status" in tweet:  # a repost says nothing of its own
             quoted = _dict(tweet, "retweeted_status").get("is_quote_status") is True
             return _ignored(channel, post_id, "x repost of a quote" if quoted else "x repost", _v1_time(tweet))
-        extended = _dict(tweet, "extended_tweet")
-        text = _str(extended.get("full_text")) or _str(tweet.get("full_text")) or _str(tweet.get("text")) or ""
+        extended = _object(tweet, "extended_tweet")
+        text = _words(extended, "full_text", "extended_tweet.") or _words(tweet, "full_text") or _words(tweet, "text")
         source = extended or tweet
         parent = _str(tweet.get("in_reply_to_status_id_str"))
         handle = _str(user.get("screen_name"))
@@ -284,8 +284,8 @@ class _Parser:
             return _ignored(channel, f"own:{post_id}", OWN_POST, _iso_time(post.get("created_at")))
         if any(r.get("type") == "retweeted" for r in refs):
             return _ignored(channel, post_id, "x repost", _iso_time(post.get("created_at")))
-        note = _dict(post, "note_tweet")
-        text = _str(note.get("text")) or _str(post.get("text")) or ""
+        note = _object(post, "note_tweet")
+        text = _words(note, "text", "note_tweet.") or _words(post, "text")
         parent = next((_str(r.get("id")) for r in refs if r.get("type") == "replied_to"), None)
         quoted = next((_str(r.get("id")) for r in refs if r.get("type") == "quoted"), None)
         user = next((u for u in includes.get("users") or [] if isinstance(u, dict) and u.get("id") == author_id), {})
@@ -398,7 +398,7 @@ def direct_message(message: dict[str, Any], users: dict[str, Any], channel: Chan
     if sender == account_of(channel):  # a message the account sent: the echo of our reply
         at = platform_time(message.get("created_timestamp"))
         return _ignored(channel, f"own:{_required(message, 'id')}", OWN_MESSAGE, at)
-    data = _dict(create, "message_data")
+    data = _object(create, "message_data", "message_create.")
     user = _dict(users, sender)
     user = _dict(user, "data") or user  # X Activity wraps users
     handle = _str(user.get("screen_name")) or _str(user.get("username"))
@@ -412,7 +412,7 @@ def direct_message(message: dict[str, Any], users: dict[str, Any], channel: Chan
         kind="message",
         author=Author(id=sender, name=_str(user.get("name")), handle=handle,
                       profile_url=f"https://x.com/{handle}" if handle else None),
-        text=readable(_str(data.get("text")) or "", data.get("entities")),
+        text=readable(_words(data, "text", "message_create.message_data."), data.get("entities")),
         created_at=platform_time(message.get("created_timestamp")),
         reply_to=sender,
         attachments=_media({"media": [media]} if isinstance(media, dict) else None),
@@ -474,11 +474,23 @@ def _dict(container: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _objects(container: dict[str, Any], key: str) -> list[dict[str, Any]]:
+def _items(container: dict[str, Any], key: str) -> list[Any]:
+    """The items of the array ``container[key]``, each for :meth:`_Parser.guarded` (:func:`_item`)."""
     value = container.get(key, [])
     if not isinstance(value, list):
         abort(400, f"{key} must be an array")
-    return [v for v in value if isinstance(v, dict)]
+    return value
+
+
+def _item(value: Any) -> dict[str, Any]:
+    """An item of an array of events: one that is no object is recorded as ignored, not skipped without a trace."""
+    if not isinstance(value, dict):
+        raise Unusable(f"not an object but {json_type(value)}")
+    return value
+
+
+def _objects(container: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    return [v for v in _items(container, key) if isinstance(v, dict)]
 
 
 def _media(entities: Any) -> tuple[Attachment, ...]:
@@ -621,6 +633,23 @@ def _iso_time(value: Any) -> datetime:
 
 def _str(value: Any) -> str | None:
     return None if value is None or isinstance(value, dict | list | bool) else str(value)
+
+
+def _words(container: dict[str, Any], key: str, where: str = "") -> str:
+    """What the customer wrote, ``container[key]`` ("" when absent): :class:`Unusable` when it is no string (read
+    as absent, unreadable words were a ticket "(no text)")."""
+    value = container.get(key)
+    if value is None or isinstance(value, str):
+        return value or ""
+    raise Unusable(f"{where}{key} is {json_type(value)}, not a string")
+
+
+def _object(container: dict[str, Any], key: str, where: str = "") -> dict[str, Any]:
+    """``container[key]``, empty when absent: :class:`Unusable` when it is no object (what holds the words)."""
+    value = container.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise Unusable(f"{where}{key} is {json_type(value)}, not an object")
+    return value or {}
 
 
 def _required(container: dict[str, Any], key: str, label: str | None = None) -> str:

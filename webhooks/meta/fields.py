@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from bridge.events import Attachment, Ignored, SocialEvent, platform_time
+from webhooks.common import json_type
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def dicts(container: dict[str, Any], key: str, where: str = "") -> list[dict[str
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise Unusable(f"{where}{key} is {kind_of(value)}, not a list of objects")
+        raise Unusable(f"{where}{key} is {json_type(value)}, not a list of objects")
     return value
 
 
@@ -52,7 +53,7 @@ def obj(container: dict[str, Any], key: str, where: str = "") -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise Unusable(f"{where}{key} is {kind_of(value)}, not an object")
+        raise Unusable(f"{where}{key} is {json_type(value)}, not an object")
     return value
 
 
@@ -62,17 +63,7 @@ def words(container: dict[str, Any], key: str, where: str = "") -> str | None:
     value = container.get(key)
     if value is None or isinstance(value, str):
         return value
-    raise Unusable(f"{where}{key} is {kind_of(value)}, not a string")
-
-
-def kind_of(value: Any) -> str:
-    """The JSON type of ``value``, for a reason: never the value itself (it may be a customer's words)."""
-    if isinstance(value, bool):
-        return "a boolean"
-    return _KINDS.get(type(value), "a value of another type")
-
-
-_KINDS: dict[type, str] = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}
+    raise Unusable(f"{where}{key} is {json_type(value)}, not a string")
 
 
 def text(value: Any) -> str | None:
@@ -135,7 +126,7 @@ def each(
     is dropped without a trace."""
     value = container.get(key)
     if value is not None and not isinstance(value, list):
-        reason = f"{key} is {kind_of(value)}, not a list"
+        reason = f"{key} is {json_type(value)}, not a list"
         yield _unusable(platform, channel, account_id, f"unusable:{digest(key, container)}", reason, at)
         return
     for index, item in enumerate(value or []):
@@ -143,7 +134,7 @@ def each(
             when = platform_time(item.get(own_time)) if own_time else at
             yield from guarded(platform, channel, account_id, item, when, parse)
             continue
-        reason = f"{key} item is {kind_of(item)}, not an object"
+        reason = f"{key} item is {json_type(item)}, not an object"
         yield _unusable(platform, channel, account_id, f"unusable:{digest(key, index, container)}", reason, at)
 
 
