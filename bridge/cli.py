@@ -491,7 +491,7 @@ def doctor(config_path: str | None) -> None:
     checks = run_checks(_config(config_path))
     for check in checks:
         for line in check.detail.splitlines() or [""]:  # a check finding several problems: one line each
-            click.echo(f"{'✓' if check.ok else '✗'} {check.what}: {line}")
+            click.echo(f"{check.mark} {check.what}: {line}")
     if not all(c.ok for c in checks):
         raise SystemExit(1)
 

@@ -331,6 +331,23 @@ def window_closed(platform: str, last_inbound: datetime | None, limit: str) -> s
     return f"{platform}'s reply window has closed ({limit} after the customer's last message, which was {last})"
 
 
+def account_mismatch(noun: str, token_id: str, account_id: str) -> str:
+    """``doctor``'s ✗ when a channel's token acts as another account than its ``account_id``: the webhooks of
+    the token's account carry its id, so with the wrong one every message would find no channel."""
+    return f'the token is for {noun} {token_id}, but account_id is {account_id!r}: set account_id = "{token_id}"'
+
+
+def account_unknown(product: str, noun: str, account_id: str, hint: str) -> str:
+    """``doctor``'s ✗ when the platform knows no ``account_id`` this token may use (a token for several accounts
+    cannot say which one is meant, so only the configured id can be named)."""
+    return f"{product} has no {noun} {account_id!r} that this token can use: account_id is {hint}"
+
+
+def public_url_is_a_webhook(key: str, url: str, base: str, path: str) -> str:
+    """``setup``'s refusal of a public URL that is a webhook's address, not the bridge's base."""
+    return f"{key}: {url} is a webhook's address; give the bridge's base URL ({base}): setup adds {path}"
+
+
 def approval_waiting_note(reply: AgentReply, reason: str, approve_tag: str, reject_tag: str) -> str:
     """An agent's reply held for approval (:mod:`bridge.approvals`): what waits, why, and how to answer."""
     return (

@@ -8,8 +8,11 @@ afterwards.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
 
+from bridge import messages
 from bridge.config import Config
 from bridge.errors import BridgeError, ConfigError
 from bridge.registry import build_channel, build_helpdesk, load_object
@@ -19,13 +22,32 @@ ZENDESK_SECRET_SETTING = "zendesk.webhook_secret"
 ZENDESK_USER_SECRET_SETTING = "zendesk.user_webhook_secret"  # the user-events webhook's (a secret per webhook)
 FRESHDESK_SECRET_HEADER = "X-Socialdesk-Secret"
 Echo = Callable[[str], None]
+_WEBHOOK_PATH = re.compile(r"/webhooks(/[^/]+){0,2}/*$")  # the bridge's own routes: /webhooks/<platform>[/<name>]
 
 
 def endpoint(config: Config, path: str, public_url: str | None = None) -> str:
+    """The address the platform is to call: the bridge's base URL (``--public-url``, else ``bridge.public_url``)
+    plus ``path``. A base that is already a webhook's address is refused, not trimmed: it would have become
+    ``.../webhooks/zendesk/webhooks/zendesk`` (every event then 404s), and guessing the base behind a proxy's
+    path could point the platform at the wrong place."""
     base = public_url or config.public_url
     if not base:
         raise ConfigError("bridge.public_url: required for setup (the https address platforms can reach)")
+    meant = base_of_webhook(base)
+    if meant is not None:
+        key = "--public-url" if public_url else "bridge.public_url"
+        raise ConfigError(messages.public_url_is_a_webhook(key, base, meant, path))
     return base.rstrip("/") + path
+
+
+def base_of_webhook(url: str) -> str | None:
+    """The base URL in ``url`` when it ends in a webhook's path (``/webhooks``, ``/webhooks/zendesk``,
+    ``/webhooks/telegram/<name>``) instead of at the bridge's base; None when it does not."""
+    parts = urlsplit(url)
+    found = _WEBHOOK_PATH.search(parts.path)
+    if found is None:
+        return None
+    return urlunsplit(parts._replace(path=parts.path[: found.start()], query="", fragment=""))
 
 
 def _require_helpdesk(config: Config, helpdesk: str) -> None:

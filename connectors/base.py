@@ -9,6 +9,8 @@
   :data:`MAYBE_APPLIED`, which every connector's error table goes through.
 * :func:`call` wraps a request so that transport failures become bridge errors too, telling a
   refused connection (nothing was sent: retryable) from a timeout after sending (unknown outcome).
+* :func:`same_account` and :func:`account_at` judge a channel's ``ping``: is its token for the configured
+  ``account_id``? Each connector only reads the id its vendor's "who am I" answers.
 * :func:`sees_every_ticket` and :func:`ticket_not_found` judge a helpdesk's API user (:class:`ApiUser`) the
   same way for every helpdesk; each connector only reads its vendor's user into one.
 """
@@ -225,6 +227,28 @@ def attachment_names(items: Any, key: str) -> tuple[str, ...]:
     """The names of the files a helpdesk lists on a comment (Zendesk's ``file_name``, Freshdesk's ``name``)."""
     listed = items if isinstance(items, list) else []
     return tuple(str(item.get(key) or "a file") for item in listed if isinstance(item, dict))
+
+
+def same_account(token_id: object, account_id: str, noun: str, *, platform: str) -> None:
+    """``ping``'s check that the token acts as ``account_id`` (``token_id``: the id the vendor's "who am I" gave).
+    A webhook names the account it is for by that id, and the bridge finds the channel by it: one digit off and
+    every message would be dropped as "account without a channel", while the token itself works."""
+    if token_id not in (None, "") and str(token_id) != account_id:
+        raise errors.ConfigError(messages.account_mismatch(noun, str(token_id), account_id), platform=platform)
+
+
+def account_at(read: Callable[[], dict[str, Any]], account_id: str, noun: str, hint: str, *, platform: str,
+               product: str) -> dict[str, Any]:  # fmt: skip
+    """``ping``'s ``read`` of ``GET /{account_id}`` where the token may act for several accounts (WhatsApp's
+    system user, Instagram's Page token): no "who am I" names one, so a wrong id is only seen as Graph's "does not
+    exist" (code 100, subcode 33), said here as a wrong ``account_id``, not as a deleted object."""
+    try:
+        data = read()
+    except errors.NotFound as e:
+        said = messages.account_unknown(product, noun, account_id, hint)
+        raise errors.ConfigError(said, platform=platform, http_status=e.http_status, code=e.code) from e
+    same_account(data.get("id"), account_id, noun, platform=platform)
+    return data
 
 
 @dataclass(frozen=True)

@@ -41,10 +41,12 @@ from bridge.events import Delivery, ThreadState
 from bridge.text import split_text, utf8_len
 from connectors.base import (
     DEFAULT_MAX_REPLY_PARTS,
+    account_at,
     call,
     maybe_applied,
     raise_for_response,
     retry_after_seconds,
+    same_account,
     send_parts,
 )
 
@@ -304,13 +306,19 @@ class FacebookChannel(GraphClient):
         return name or None
 
     def ping(self) -> str:
-        """``GET /me``: the page's name (or id), proving the token works."""
+        """``GET /me``: the page's name (or id), proving the token works and is this page's. With a Page token
+        ``/me`` is the Page (developers.facebook.com/docs/graph-api/overview#me: "the object ID of the person or
+        Page whose access token is currently being used"), so its id must be ``account_id``."""
         data = self._request("GET", "/me", "could not reach the Facebook page", params={"fields": "id,name"})
+        same_account(data.get("id"), self.account_id, "Page", platform=PLATFORM)
         return str(data.get("name") or data.get("id") or self.account_id)
 
     def _comment(self, object_id: str, text: str) -> str:
         path = f"/{quote(object_id, safe='_')}/comments"
         return self._post_id(path, "could not reply to the Facebook comment", "id", data={"message": text})
+
+
+_IG_ACCOUNT_HINT = "the Instagram professional account's id (the webhooks' entry id), not the username or the Page id"
 
 
 class InstagramChannel(GraphClient):
@@ -362,9 +370,14 @@ class InstagramChannel(GraphClient):
                                    public=lambda part: self._reply(thread.reply_to or ref, part))  # fmt: skip
 
     def ping(self) -> str:
-        """``GET /{ig-user-id}?fields=id,username``: the account's username, proving the token works."""
+        """``GET /{ig-user-id}?fields=id,username``: the account's username, proving the token works for it. A
+        Page token's ``/me`` is the Page, not the Instagram account, so a wrong id shows as Graph's "does not
+        exist" instead (:func:`~connectors.base.account_at`)."""
         path = f"/{quote(self.account_id, safe='')}"
-        data = self._request("GET", path, "could not reach the Instagram account", params={"fields": "id,username"})
+        params = {"fields": "id,username"}
+        data = account_at(lambda: self._request("GET", path, "could not reach the Instagram account", params=params),
+                          self.account_id, "Instagram account", _IG_ACCOUNT_HINT, platform=self.platform,
+                          product="Instagram")  # fmt: skip
         return str(data.get("username") or data.get("id") or self.account_id)
 
     def _comment_parts(self, text: str, send: Callable[[str], str]) -> Delivery:

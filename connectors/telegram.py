@@ -31,7 +31,7 @@ from bridge import errors
 from bridge.events import Delivery, ThreadState
 from bridge.retry import capped_wait
 from bridge.text import split_text
-from connectors.base import DEFAULT_MAX_REPLY_PARTS, call, maybe_applied, send_parts
+from connectors.base import DEFAULT_MAX_REPLY_PARTS, call, maybe_applied, same_account, send_parts
 
 PLATFORM = "telegram"
 TEXT_LIMIT = 4096
@@ -120,8 +120,10 @@ class TelegramChannel:
         return send_parts(PLATFORM, parts, send, max_parts=self.max_reply_parts)
 
     def ping(self) -> str:
-        """``getMe``: the bot's ``@username``, proving the token works."""
+        """``getMe``: the bot's ``@username``, proving the token works and is this bot's (its ``User.id``, which
+        ``account_id`` defaults to: core.telegram.org/bots/api#getme)."""
         me = self._call("getMe", "could not reach the Telegram bot", None, idempotent=True)
+        same_account(me.get("id") if isinstance(me, dict) else None, self.account_id, "bot", platform=PLATFORM)
         return f"@{me['username']}" if isinstance(me, dict) and me.get("username") else self.account_id
 
     def set_webhook(self, url: str, secret_token: str, allowed_updates: Iterable[str] = ALLOWED_UPDATES) -> bool:

@@ -26,7 +26,7 @@ import requests
 from bridge import errors, messages
 from bridge.events import Delivery, ThreadState
 from bridge.text import split_text
-from connectors.base import DEFAULT_MAX_REPLY_PARTS, send_parts
+from connectors.base import DEFAULT_MAX_REPLY_PARTS, account_at, send_parts
 from connectors.meta import DEFAULT_API_URL, ErrorClass, GraphClient
 
 PLATFORM = "whatsapp"
@@ -69,6 +69,9 @@ WHATSAPP_ERRORS: dict[tuple[int, int | None], tuple[ErrorClass, str]] = {
     (131005, None): (errors.AuthError, "access denied: the token may not use this phone number"),
     # never as it is
     (33, None): (errors.NotFound, "the phone number id does not exist, or the token cannot see it"),
+    # Graph's own answer for a node id the token cannot reach, the phone number id included ("Unsupported get
+    # request. Object with ID ... does not exist, cannot be loaded due to missing permissions"): not a parameter
+    (100, 33): (errors.NotFound, "the phone number id does not exist, or the token cannot see it"),
     (100, None): (_PERMANENT, "WhatsApp refused a parameter of the request"),
     (131008, None): (_PERMANENT, "a required parameter is missing"),
     (131009, None): (_PERMANENT, "a parameter value is not valid"),
@@ -99,6 +102,9 @@ WHATSAPP_ERRORS: dict[tuple[int, int | None], tuple[ErrorClass, str]] = {
     (130497, None): (_PERMANENT, "the business may not message customers in this country"),
     (368, None): (_PERMANENT, "the account is temporarily blocked for policy violations"),
 }
+
+
+_PHONE_ID_HINT = "the phone number id (WhatsApp Manager, API Setup), not the number nor the business account id"
 
 
 class WhatsAppChannel(GraphClient):
@@ -179,9 +185,14 @@ class WhatsAppChannel(GraphClient):
         return send_parts(PLATFORM, parts, send, max_parts=self.max_reply_parts)
 
     def ping(self) -> str:
-        """``GET /{phone-number-id}``: the verified name and number, proving the token works."""
-        fields = {"fields": "verified_name,display_phone_number"}
-        data = self._request("GET", self._node(), "could not reach the WhatsApp phone number", params=fields)
+        """``GET /{phone-number-id}``: the verified name and number, proving the token works for it. A system
+        user's token serves every number of its business, so no "who am I" names one: a wrong id shows as Graph's
+        "does not exist" (code 100, subcode 33; :func:`~connectors.base.account_at`)."""
+        fields = {"fields": "id,verified_name,display_phone_number"}
+        data = account_at(
+            lambda: self._request("GET", self._node(), "could not reach the WhatsApp phone number", params=fields),
+            self.account_id, "phone number id", _PHONE_ID_HINT, platform=PLATFORM, product="WhatsApp",
+        )  # fmt: skip
         name, number = data.get("verified_name"), data.get("display_phone_number")
         return f"{name} ({number})" if name and number else str(name or number or self.account_id)
 

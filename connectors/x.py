@@ -39,7 +39,7 @@ from bridge.events import Delivery, ThreadState
 from bridge.retry import capped_wait, parse_retry_after
 from bridge.text import number_parts, split_text
 from connectors import xtext
-from connectors.base import DEFAULT_MAX_REPLY_PARTS, call, maybe_applied, send_parts
+from connectors.base import DEFAULT_MAX_REPLY_PARTS, call, maybe_applied, same_account, send_parts
 
 PLATFORM = "x"
 POST_LIMIT = xtext.MAX_WEIGHTED_LENGTH
@@ -145,8 +145,10 @@ class XChannel:
         return Delivery(message_ids=private.message_ids + public.message_ids, system_ids=public.message_ids)
 
     def ping(self) -> str:
-        """``GET /2/users/me``: the account's ``@username``, proving the credentials work."""
+        """``GET /2/users/me``: the account's ``@username``, proving the credentials work and are this account's
+        (``data.id``, "the unique identifier of this user", the id X's webhooks name the account by)."""
         data = self._request("GET", "/2/users/me", "could not reach the X account")["data"]
+        same_account(data.get("id"), self.account_id, "X user", platform=PLATFORM)
         return f"@{data['username']}" if data.get("username") else str(data.get("id") or self.account_id)
 
     # -- the two kinds of send -------------------------------------------------------------------------

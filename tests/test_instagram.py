@@ -447,6 +447,19 @@ def test_ping_returns_the_username(channel: InstagramChannel) -> None:
     assert channel.ping() == "acme.coffee"
 
 
+def test_ping_names_an_account_id_the_token_cannot_use_as_the_wrong_account_id(sim: MetaSimulator) -> None:
+    """Graph's "does not exist" (100/33) about the configured account read as a deleted comment; doctor now says
+    the account_id is wrong, naming it and what it should be."""
+    wrong = IG_ID[:-1]
+    other = InstagramChannel(
+        name="acme-instagram", account_id=wrong, access_token=IG_TOKEN, api_url=f"{sim.url}{PREFIX}", timeout=5
+    )
+    with pytest.raises(errors.ConfigError) as exc_info:
+        other.ping()
+    assert exc_info.value.message.startswith(f"Instagram has no Instagram account {wrong!r} that this token can use: ")
+    assert "the webhooks' entry id" in exc_info.value.message and IG_TOKEN not in exc_info.value.message
+
+
 # -- end to end: customer → signed webhook → bridge app → inbox; our reply's echo is dropped ---------------
 
 

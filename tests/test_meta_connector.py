@@ -39,9 +39,8 @@ def channel(sim: MetaSimulator) -> FacebookChannel:
 
 def make_channel(sim: MetaSimulator, **kwargs: Any) -> FacebookChannel:
     options: dict[str, Any] = {"timeout": 5.0, **kwargs}
-    return FacebookChannel(
-        name="acme-facebook", account_id=PAGE, access_token=TOKEN, api_url=f"{sim.url}{PREFIX}", **options
-    )
+    options.setdefault("account_id", PAGE)
+    return FacebookChannel(name="acme-facebook", access_token=TOKEN, api_url=f"{sim.url}{PREFIX}", **options)
 
 
 def thread(thread_id: str, reply_to: str, last_inbound_at: datetime | None = None) -> ThreadState:
@@ -354,6 +353,19 @@ def test_failure_after_the_first_part_says_what_was_delivered(
 
 def test_ping_returns_the_page_name(channel: FacebookChannel) -> None:
     assert channel.ping() == "Acme Support"
+
+
+def test_ping_refuses_a_page_token_for_another_page_than_account_id(sim: MetaSimulator) -> None:
+    """account_id one digit short passed as "Page 1234567890", and every message for the page was then dropped
+    as "facebook account without a channel". The Page token's /me is the page: its id must be account_id."""
+    short = PAGE[:-1]
+    with pytest.raises(errors.ConfigError) as exc_info:
+        make_channel(sim, account_id=short).ping()
+    assert (
+        exc_info.value.message
+        == f'the token is for Page {PAGE}, but account_id is {short!r}: set account_id = "{PAGE}"'
+    )
+    assert_no_token(exc_info.value.message)
 
 
 def test_repr_shows_no_token(channel: FacebookChannel) -> None:

@@ -11,7 +11,7 @@ import pytest
 from bridge import config as config_module
 from bridge.cli import EX_CONFIG
 from bridge.registry import build_helpdesk
-from bridge.setup import ZENDESK_USER_SECRET_SETTING
+from bridge.setup import ZENDESK_USER_SECRET_SETTING, base_of_webhook
 from bridge.store import head_revision
 from connectors.zendesk import ZendeskHelpdesk
 from connectors.zendesk_setup import (
@@ -22,7 +22,18 @@ from connectors.zendesk_setup import (
     USER_EVENTS,
     VIA_API,
 )
-from sandbox.stack import FRESHDESK_KEY, ZENDESK_EMAIL, ZENDESK_TOKEN, Stack, to_toml
+from sandbox.stack import (
+    FRESHDESK_KEY,
+    IG_ID,
+    PAGE_ID,
+    TG_TOKEN,
+    WA_PHONE_ID,
+    X_USER,
+    ZENDESK_EMAIL,
+    ZENDESK_TOKEN,
+    Stack,
+    to_toml,
+)
 from tests.conftest import raw_config
 from tests.support import closed_port, socialdesk
 from tests.test_cli import one_line_failure
@@ -94,6 +105,101 @@ def test_a_public_url_option_that_is_no_http_url_is_refused_before_any_call(stac
             "Error: Invalid value for '--public-url': 'ftp://bridge.acme.example' is not an http(s) URL"
         )
     assert stack.zendesk.calls == []
+
+
+def test_a_public_url_that_is_a_webhooks_address_is_refused_before_any_call(stack: Stack, tmp_path: Path) -> None:
+    """--public-url https://host/webhooks/zendesk was taken as the base: Zendesk's webhook was set to POST
+    .../webhooks/zendesk/webhooks/zendesk, where every event 404s. Refused (not trimmed: a guessed base behind a
+    proxy's path could be wrong too), in one line naming the base URL to give."""
+    config = str(config_file(stack, tmp_path / "socialdesk.toml"))
+    given = "https://bridge.acme.example/webhooks/zendesk"
+    refused = socialdesk("setup", "zendesk", "--config", config, "--public-url", given)
+    assert one_line_failure(refused) == (
+        f"Error: --public-url: {given} is a webhook's address; give the bridge's base URL "
+        "(https://bridge.acme.example): setup adds /webhooks/zendesk"
+    )
+    assert stack.zendesk.calls == [] and stack.zendesk.webhooks == []
+
+
+@pytest.mark.parametrize(
+    ("url", "base"),
+    [
+        ("https://bridge.acme.example/webhooks/zendesk", "https://bridge.acme.example"),
+        ("https://webhooks.acme.example/webhooks/freshdesk/", "https://webhooks.acme.example"),
+        ("https://acme.example/bridge/webhooks/telegram/acme-telegram", "https://acme.example/bridge"),
+        ("https://acme.example:8443/webhooks", "https://acme.example:8443"),
+        ("https://acme.example/webhooks/meta?x=1", "https://acme.example"),
+        ("https://acme.example", None),
+        ("https://acme.example/", None),
+        ("https://acme.example/webhooks-proxy", None),
+        ("https://acme.example/bridge", None),
+    ],
+)
+def test_the_base_url_in_a_webhooks_address(url: str, base: str | None) -> None:
+    assert base_of_webhook(url) == base
+
+
+def test_a_configured_public_url_that_is_a_webhooks_address_is_named_by_setup_and_doctor(
+    stack: Stack, tmp_path: Path
+) -> None:
+    path = config_file(stack, tmp_path / "socialdesk.toml", webhook_secret="s3cret")
+    path.write_text(path.read_text().replace(f'"{stack.url}"', f'"{stack.url}/webhooks/telegram/acme-telegram/"'))
+    refused = socialdesk("setup", "zendesk", "--config", str(path))
+    assert one_line_failure(refused).startswith(
+        f"Error: bridge.public_url: {stack.url}/webhooks/telegram/acme-telegram/ is a webhook's address; give the "
+        f"bridge's base URL ({stack.url}): setup adds /webhooks/zendesk"
+    )
+    assert stack.zendesk.webhooks == []
+    doctor = socialdesk("doctor", "--config", str(path))
+    assert doctor.returncode == 1
+    assert f"✗ zendesk setup: bridge.public_url: {stack.url}/webhooks/telegram/acme-telegram/ is a webhook's" in (
+        doctor.stdout
+    )
+
+
+def test_doctor_without_a_public_url_says_which_checks_it_left_out(stack: Stack, tmp_path: Path) -> None:
+    """Before: no zendesk setup line and no webhooks line, nothing saying they were never checked."""
+    path = config_file(stack, tmp_path / "socialdesk.toml", webhook_secret="s3cret")
+    assert socialdesk("setup", "zendesk", "--config", str(path), "--public-url", stack.url).returncode == 0
+    raw = stack.raw_config()
+    raw["zendesk"]["webhook_secret"] = "s3cret"
+    path.write_text(to_toml(raw))  # no public_url
+    result = socialdesk("doctor", "--config", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "- bridge.public_url: not set, so zendesk setup and webhooks reachable not checked: set bridge.public_url "
+        "to the https address platforms reach"
+    ) in result.stdout.splitlines()
+    assert "✗" not in result.stdout and "zendesk setup:" not in result.stdout
+    assert "webhooks reachable:" not in result.stdout
+
+
+def test_doctor_names_each_channel_whose_token_is_for_another_account(tmp_path: Path) -> None:
+    """account_id one digit short passed doctor ("✓ channel acme-facebook (facebook): Page 1234567890") and every
+    message for the page was then dropped as "facebook account without a channel". Each channel's token says which
+    account it is (Facebook's /me, X's /2/users/me, Telegram's getMe); where one token serves several accounts
+    (WhatsApp, Instagram with a Page token), Graph's "does not exist" for the configured id says it."""
+    bot = TG_TOKEN.split(":", 1)[0]
+    wrong = {"facebook": PAGE_ID[:-1], "instagram": IG_ID[:-1], "whatsapp": WA_PHONE_ID[:-1], "x": X_USER[:-1],
+             "telegram": bot + "0"}  # fmt: skip
+    with Stack(tmp_path, platforms=tuple(wrong), start_worker=False) as stack:
+        raw = stack.raw_config()
+        (tmp_path / "right.toml").write_text(to_toml(raw))
+        right = socialdesk("doctor", "--config", str(tmp_path / "right.toml"))
+        for channel in raw["channels"]:
+            channel["account_id"] = wrong[channel["platform"]]
+        (tmp_path / "wrong.toml").write_text(to_toml(raw))
+        result = socialdesk("doctor", "--config", str(tmp_path / "wrong.toml"))
+    assert all(f"✓ channel acme-{platform} ({platform}): " in right.stdout for platform in wrong), right.stdout
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    for platform, token_id, noun in (("facebook", PAGE_ID, "Page"), ("x", X_USER, "X user"), ("telegram", bot, "bot")):
+        said = f"the token is for {noun} {token_id}, but account_id is {wrong[platform]!r}: set account_id"
+        assert f'✗ channel acme-{platform} ({platform}): {platform}: {said} = "{token_id}"' in lines, result.stdout
+    for platform, product, noun in (("instagram", "Instagram", "Instagram account"),
+                                    ("whatsapp", "WhatsApp", "phone number id")):  # fmt: skip
+        said = f"{product} has no {noun} {wrong[platform]!r} that this token can use: account_id is the"
+        assert any(line.startswith(f"✗ channel acme-{platform} ({platform}): {platform}: {said}") for line in lines)
 
 
 def test_setup_zendesk_finds_its_own_trigger_among_hundreds(stack: Stack, tmp_path: Path) -> None:

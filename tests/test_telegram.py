@@ -525,6 +525,19 @@ def test_wrong_token_is_an_auth_error_that_does_not_show_the_token(sim: Telegram
     assert "AAH-some-other-token" not in str(exc_info.value) and exc_info.value.http_status == 401
 
 
+def test_ping_refuses_an_account_id_that_is_not_the_bots_id(sim: TelegramSimulator) -> None:
+    """getMe's id is the bot's, which account_id defaults to; a configured one that differs is named."""
+    bot = BOT_TOKEN.split(":", 1)[0]
+    other = TelegramChannel(name="acme-telegram", bot_token=BOT_TOKEN, account_id="7000000002", api_url=sim.url)
+    with pytest.raises(errors.ConfigError) as exc_info:
+        other.ping()
+    assert (
+        exc_info.value.message
+        == f"the token is for bot {bot}, but account_id is '7000000002': set account_id = \"{bot}\""
+    )
+    assert "AAH-not-a-real" not in exc_info.value.message
+
+
 def test_transport_errors_do_not_carry_the_url() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

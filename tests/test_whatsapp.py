@@ -79,9 +79,8 @@ def sim(shared_sim: MetaSimulator) -> MetaSimulator:
 
 def make_channel(sim: MetaSimulator, **kwargs: Any) -> WhatsAppChannel:
     options: dict[str, Any] = {"timeout": 5.0, **kwargs}
-    return WhatsAppChannel(
-        name="acme-whatsapp", account_id=PHONE_ID, access_token=TOKEN, api_url=f"{sim.url}{PREFIX}", **options
-    )
+    options.setdefault("account_id", PHONE_ID)
+    return WhatsAppChannel(name="acme-whatsapp", access_token=TOKEN, api_url=f"{sim.url}{PREFIX}", **options)
 
 
 @pytest.fixture
@@ -510,6 +509,19 @@ def test_a_customer_without_a_phone_number_is_addressed_by_user_id(
 
 def test_ping_names_the_number(channel: WhatsAppChannel) -> None:
     assert channel.ping() == f"Acme Coffee ({NUMBER})"
+
+
+@pytest.mark.parametrize("wrong", [NUMBER.lstrip("+").replace(" ", ""), PHONE_ID[:-1]])
+def test_ping_names_a_phone_number_id_the_token_cannot_use_as_the_wrong_account_id(
+    sim: MetaSimulator, wrong: str
+) -> None:
+    """The phone number, or an id one digit short: Graph's "does not exist" (100/33), said as a wrong account_id."""
+    with pytest.raises(errors.ConfigError) as exc_info:
+        make_channel(sim, account_id=wrong).ping()
+    assert exc_info.value.message == (
+        f"WhatsApp has no phone number id {wrong!r} that this token can use: account_id is the phone number id "
+        "(WhatsApp Manager, API Setup), not the number nor the business account id"
+    )
 
 
 # -- end to end: customer → signed webhook → bridge app → inbox; our messages come back as statuses --------

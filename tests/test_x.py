@@ -734,6 +734,21 @@ def test_bearer_token_mode(sim: XSimulator) -> None:
     assert sim.calls[-1].headers["Authorization"] == f"Bearer {BEARER}"
 
 
+def test_ping_refuses_credentials_of_another_user_than_account_id(sim: XSimulator) -> None:
+    """/2/users/me's data.id is the account the credentials act as, and X's webhooks name the account by it."""
+    other = "2222222222222222222"
+    wrong = XChannel(
+        name="acme-x", consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, access_token=TOKEN,
+        access_token_secret=TOKEN_SECRET, account_id=other, api_url=sim.url,
+    )  # fmt: skip
+    with pytest.raises(errors.ConfigError) as exc_info:
+        wrong.ping()
+    assert (
+        exc_info.value.message
+        == f'the token is for X user {BRAND}, but account_id is {other!r}: set account_id = "{BRAND}"'
+    )
+
+
 def test_wrong_secret_is_an_auth_error(sim: XSimulator) -> None:
     wrong = XChannel(
         name="acme-x", consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, access_token=TOKEN,
