@@ -114,7 +114,7 @@ def test_a_public_url_that_is_a_webhooks_address_is_refused_before_any_call(stac
     config = str(config_file(stack, tmp_path / "socialdesk.toml"))
     given = "https://bridge.acme.example/webhooks/zendesk"
     refused = socialdesk("setup", "zendesk", "--config", config, "--public-url", given)
-    assert one_line_failure(refused) == (
+    assert one_line_failure(refused, EX_CONFIG) == (
         f"Error: --public-url: {given} is a webhook's address; give the bridge's base URL "
         "(https://bridge.acme.example): setup adds /webhooks/zendesk"
     )
@@ -145,7 +145,7 @@ def test_a_configured_public_url_that_is_a_webhooks_address_is_named_by_setup_an
     path = config_file(stack, tmp_path / "socialdesk.toml", webhook_secret="s3cret")
     path.write_text(path.read_text().replace(f'"{stack.url}"', f'"{stack.url}/webhooks/telegram/acme-telegram/"'))
     refused = socialdesk("setup", "zendesk", "--config", str(path))
-    assert one_line_failure(refused).startswith(
+    assert one_line_failure(refused, EX_CONFIG).startswith(
         f"Error: bridge.public_url: {stack.url}/webhooks/telegram/acme-telegram/ is a webhook's address; give the "
         f"bridge's base URL ({stack.url}): setup adds /webhooks/zendesk"
     )
