@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox import demo_approvals, demo_crm, demo_dashboard, demo_figures
+from sandbox import demo_approvals, demo_crm, demo_dashboard, demo_figures, demo_folder
 from sandbox.demo_quick import quick_answer, quick_options
 from sandbox.stack import IG_ID, PAGE_ID, PLATFORMS, WA_PHONE_ID, Stack
 
@@ -60,6 +60,8 @@ def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = prin
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="  · %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.ERROR)
     started = time.monotonic()
+    if workdir is not None:
+        demo_folder.prepare(workdir)  # a second demo there starts clean, as the first did
     with tempfile.TemporaryDirectory(prefix="socialdesk-demo-") as tmp:
         stack = Stack(workdir or Path(tmp), helpdesk=helpdesk, platforms=PLATFORMS, rules=RULES,
                       calendars=_calendars(), platform_options={"instagram": {"calendar": "support", "ack": ACK},

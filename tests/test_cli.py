@@ -46,6 +46,27 @@ def test_demo_runs_the_whole_loop_and_says_so() -> None:
     assert "✓ a quick answer with buttons, the hand-off to a person, both noted on the ticket" in result.stdout
 
 
+def test_the_demo_runs_again_in_its_folder(tmp_path: Path) -> None:
+    """A second demo in the same folder started on the first one's store, whose identities named users of the
+    previous simulator: every ticket refused 422 ("invalid requester"), then a TimeoutError and no summary."""
+    kept = tmp_path / "demo"
+    for _ in range(2):
+        result = socialdesk("demo", "--workdir", str(kept))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "All good: 19/19 checks" in result.stdout and "✗" not in result.stdout
+
+
+def test_the_demo_leaves_a_store_it_did_not_make_alone(tmp_path: Path) -> None:
+    """A folder with a ``socialdesk.db`` no demo made (a real bridge's) is refused in one line, and kept as it was."""
+    (tmp_path / "socialdesk.db").write_bytes(b"a real store")
+    (tmp_path / "notes.txt").write_text("mine")
+    line = one_line_failure(socialdesk("demo", "--workdir", str(tmp_path)))
+    assert line == (f"Error: --workdir {tmp_path}: it holds socialdesk.db but no socialdesk-demo.txt, so it may not "
+                    "be a demo's: give --workdir a new or empty folder")  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "socialdesk.db"]
+    assert (tmp_path / "socialdesk.db").read_bytes() == b"a real store"
+
+
 def test_bad_config_stops_at_start_naming_the_key_without_the_secret(tmp_path: Path) -> None:
     raw = raw_config()
     raw["channels"][0].pop("app_secret")
