@@ -48,6 +48,10 @@ def _config(path: str | None) -> config_module.Config:
 
 
 dry_run_option = click.option("--dry-run", is_flag=True, help="print what would change, change nothing")
+#: Counts and ports are checked as they are parsed, so a bad one is a usage error at once: ``--workers 0`` and
+#: ``--concurrency 0`` started a process that said "ready" and did nothing; ``--port 99999`` failed 8 s later, in bind.
+AT_LEAST_ONE = click.IntRange(min=1)
+PORT = click.IntRange(1, 65535)
 config_option = click.option(
     "--config",
     "config_path",
@@ -90,12 +94,12 @@ def main() -> None:
 @main.command()
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@click.option("--port", default=8000, show_default=True, type=PORT)
+@click.option("--workers", default=2, show_default=True, type=AT_LEAST_ONE, help="gunicorn worker processes")
 @click.option(
     "--threads",
     default=None,
-    type=click.IntRange(min=1),
+    type=AT_LEAST_ONE,
     help="request threads per worker process (gthread) instead of gevent's: only behind a proxy that buffers "
     "whole requests, since a slow client holds a thread",
 )
@@ -163,8 +167,8 @@ def _channels(cfg: config_module.Config) -> str:
 
 @main.command()
 @config_option
-@click.option("--concurrency", default=4, show_default=True, type=int, help="worker threads")
-@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None, help="serve this worker's /metrics here")
+@click.option("--concurrency", default=4, show_default=True, type=AT_LEAST_ONE, help="worker threads")
+@click.option("--metrics-port", type=PORT, default=None, help="serve this worker's /metrics here")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="address of --metrics-port")
 def worker(config_path: str | None, concurrency: int, metrics_port: int | None, metrics_host: str) -> None:
     """Process stored events and deliver agent replies (Huey consumer plus dispatcher)."""

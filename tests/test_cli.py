@@ -14,9 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 
+import pytest
 import requests
+from click.testing import CliRunner
 
-from bridge.cli import EX_CONFIG
+from bridge.cli import EX_CONFIG, main
 from bridge.store import Store
 from sandbox.stack import to_toml
 from tests.conftest import APP_SECRET, PAGE_ID, VERIFY_TOKEN, ZD_TOKEN, fixture_bytes, raw_config
@@ -65,6 +67,26 @@ def test_the_demo_leaves_a_store_it_did_not_make_alone(tmp_path: Path) -> None:
                     "be a demo's: give --workdir a new or empty folder")  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "socialdesk.db"]
     assert (tmp_path / "socialdesk.db").read_bytes() == b"a real store"
+
+
+@pytest.mark.parametrize(
+    ("args", "range_"),
+    [(("serve", "--workers", "0"), "x>=1"), (("serve", "--port", "99999"), "1<=x<=65535"),
+     (("serve", "--port", "0"), "1<=x<=65535"), (("serve", "--threads", "0"), "x>=1"),
+     (("worker", "--concurrency", "0"), "x>=1"), (("worker", "--concurrency", "-2"), "x>=1"),
+     (("worker", "--metrics-port", "70000"), "1<=x<=65535")],
+)  # fmt: skip
+def test_a_count_or_port_out_of_range_is_a_usage_error_at_once(
+    tmp_path: Path, args: tuple[str, ...], range_: str
+) -> None:
+    """``serve --workers 0`` and ``worker --concurrency 0`` said "ready" and did nothing; ``serve --port 99999``
+    failed 8 s later in bind(). Now refused as they are parsed, before the configuration is even read."""
+    result = CliRunner().invoke(main, [*args, "--config", str(tmp_path / "missing.toml")])
+    assert result.exit_code == 2, result.output
+    option, value = args[1:]
+    assert (
+        result.stderr.splitlines()[-1] == f"Error: Invalid value for '{option}': {value} is not in the range {range_}."
+    )
 
 
 def test_bad_config_stops_at_start_naming_the_key_without_the_secret(tmp_path: Path) -> None:
