@@ -518,7 +518,7 @@ def classify(config_path: str | None, source: Any, texts: tuple[str, ...]) -> No
             click.echo(json.dumps(classifier.classify(text).to_json(), ensure_ascii=False))
         return
     if source is None:
-        source = sys.stdin.buffer
+        source = _stdin()
         if sys.stdin.isatty():  # else a new user waits for an answer that needs their input
             click.echo("reading texts from stdin, one per line (end with Ctrl-D)", err=True)
     not_utf8: list[int] = []
@@ -527,6 +527,14 @@ def classify(config_path: str | None, source: Any, texts: tuple[str, ...]) -> No
         click.echo(json.dumps(classifier.classify(text).to_json(), ensure_ascii=False))
     if not_utf8:
         raise click.ClickException(messages.not_utf8_lines(len(not_utf8), not_utf8[0]))
+
+
+def _stdin() -> Any:
+    """The texts' stream when neither arguments nor --file give them. Python sets ``sys.stdin`` to None when
+    file descriptor 0 is closed (``socialdesk classify <&-``): it was an AttributeError on ``.buffer``."""
+    if sys.stdin is None:
+        raise click.ClickException("stdin is closed: give the texts as arguments, with --file FILE, or on stdin")
+    return sys.stdin.buffer
 
 
 def _decoded(raw: bytes, number: int, not_utf8: list[int]) -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -516,6 +519,17 @@ def test_cli_answers_every_line_and_names_the_first_that_is_not_utf8(
     assert lines[2]["reasons"] == ["legal: lawyer"]
     assert result.stderr.splitlines() == [
         "Error: line 2: not UTF-8 text; classified with the undecodable bytes read as U+FFFD"
+    ]
+
+
+def test_cli_with_stdin_closed_says_so_in_one_line(tmp_path: Path) -> None:
+    """``socialdesk classify <&-``: Python's ``sys.stdin`` is then None; it was an AttributeError on ``.buffer``."""
+    env = {k: v for k, v in os.environ.items() if k != "SOCIALDESK_CONFIG"}  # the default classifier
+    result = subprocess.run([sys.executable, "-m", "bridge.cli", "classify"], capture_output=True, text=True,
+                            cwd=tmp_path, env=env, timeout=60, preexec_fn=lambda: os.close(0))  # fmt: skip
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "Error: stdin is closed: give the texts as arguments, with --file FILE, or on stdin"
     ]
 
 
