@@ -627,7 +627,7 @@ def rules_explain(
     cfg = _config(config_path)
     chosen = cfg.channel(channel)
     if chosen is None:
-        raise click.UsageError(f"no channel named {channel!r} in the configuration")
+        raise click.UsageError(f"--channel: {messages.unknown_channel(channel, [c.name for c in cfg.channels])}")
     fields = dict(_pair(f) for f in crm_fields)
     crm = CrmFacts(True, fields, vip=vip) if fields or vip else None
     author = tuple(a.casefold().lstrip("@") for a in authors)

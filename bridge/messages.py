@@ -69,6 +69,11 @@ def not_utf8_lines(count: int, first: int) -> str:
     return f"{lines} {first}: not UTF-8 text; classified with the undecodable bytes read as U+FFFD"
 
 
+def unknown_channel(name: str, names: Sequence[str]) -> str:
+    """``--channel`` of ``report`` and ``rules explain``: a name not in ``[[channels]]``, and the names that are."""
+    return f"{name!r} is not a configured channel (configured: {', '.join(names) or 'none'})"
+
+
 def ambiguous_agent(name: str, helpdesk: str) -> str:
     """A configured agent name that several agents of the helpdesk carry (it would pick one of them at random)."""
     return f"{name!r} is the name of several agents in {helpdesk}: give the email (or the id) of the one meant"

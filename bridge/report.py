@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
-from bridge import badge, figcsv, figjson, svgchart
+from bridge import badge, figcsv, figjson, messages, svgchart
 from bridge.config import Config
 from bridge.figmodel import Badge, Figures, PeriodError, Slice, Stats, month, timezone
 from bridge.figquery import calendars_for, compute
@@ -48,7 +48,7 @@ def monthly(
         raise OptionError("--month", str(e)) from None
     names = [c.name for c in config.channels]
     if channel is not None and channel not in names:
-        raise OptionError("--channel", f"{channel!r} is not a configured channel (configured: {', '.join(names)})")
+        raise OptionError("--channel", messages.unknown_channel(channel, names))
     figures = compute(store, period, channel, calendars_for(config, store))
     pages = [(c.name, c.platform) for c in config.channels if channel in (None, c.name)]
     estimates = badge.badges(store, pages, min(now.timestamp(), period.until))
