@@ -212,6 +212,25 @@ def test_a_user_field_value_zendesk_refuses_costs_the_contact_that_field_not_its
     assert stack.store.identity(f"zendesk:salesforce:{marge}") == str(users[f"salesforce:{marge}"]["id"])
 
 
+@pytest.mark.parametrize("stack", [("zendesk", "ignore", {"data_imports": True})], indirect=True)
+def test_a_contact_a_bulk_job_fails_is_reported_by_zendesks_reason_never_its_text(stack: Stack, tmp_path: Path) -> None:
+    """A job's failed item gives its reason as text quoting the value (``"details": "Email: lee@@initech.test is
+    not properly formatted"``): the run says the field and Zendesk's code, from the Contact's own request, and
+    neither its output nor its log carries the text; the job's other Contacts are written."""
+    assert stack.salesforce is not None
+    sf = stack.salesforce
+    ada = sf.add_contact("Ada Customer", Email="ada@globex.test")
+    lee = sf.add_contact("Lee Customer", Email="lee@@initech.test")
+    config = stack.write_config(tmp_path / "socialdesk.toml")
+
+    run = sync(config)
+
+    assert run.returncode == 1 and "created 1," in run.stdout, run.stdout
+    assert f"  failed salesforce:{lee}: invalid email (InvalidFormat)" in run.stdout.splitlines(), run.stdout
+    assert "lee@@" not in run.stdout + run.stderr and "not properly formatted" not in run.stdout + run.stderr
+    assert [u["external_id"] for u in stack.zendesk.users if u.get("external_id")] == [f"salesforce:{ada}"]
+
+
 @pytest.mark.parametrize("stack", [("freshdesk", "tag", {})], indirect=True)
 def test_freshdesk_contacts_one_by_one_and_dry_run(stack: Stack, tmp_path: Path) -> None:
     ids = seed(stack, 120, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))

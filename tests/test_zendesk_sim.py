@@ -460,7 +460,8 @@ def test_create_or_update_many_is_a_job(sim: ZendeskSimulator, api: requests.Ses
     assert (polled["status"], polled["progress"], polled["total"]) == ("completed", 3, 3)
     first, second, third = polled["results"]
     assert (first["action"], second["action"], second["id"]) == ("create", "update", sim.api_user_id)
-    assert third["error"] == "RecordInvalid"
+    assert third == {"id": 2, "error": "UserUpdateError", "details": "Name:  is too short (minimum one character)",
+                     "status": "Failed"}  # fmt: skip
     assert api.get(f"{sim.url}/api/v2/job_statuses/V3-nope.json").status_code == 404
 
 
