@@ -667,21 +667,56 @@ def load(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
         raise ConfigError(f"config file {path} cannot be read ({getattr(e, 'strerror', None) or e})") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    return parse(raw, env=os.environ if env is None else env, source=str(path))
+    here = Path(os.path.abspath(path)).parent
+    return parse(raw, env=os.environ if env is None else env, source=str(path), here=here)
 
 
-def parse(raw: Mapping[str, Any], *, env: Mapping[str, str], source: str = "<memory>") -> Config:
-    """Validate an already-decoded TOML document (used by :func:`load`, the demo and the tests)."""
+def parse(
+    raw: Mapping[str, Any], *, env: Mapping[str, str], source: str = "<memory>", here: Path | None = None
+) -> Config:
+    """Validate an already-decoded TOML document (used by :func:`load`, the demo and the tests). ``here``: the
+    file's folder, which its relative paths are read from (None: left as written, for a document in memory)."""
     interpolate = _Interpolation(env, raw)
     data = interpolate(raw)
     try:
-        checked = ConfigFile.model_validate(data)
+        checked = _anchored(ConfigFile.model_validate(data), here)
     except ValidationError as e:
         raise ConfigError(_one_line(e, raw, interpolate.templates)) from None
     try:
         return _config(checked, source)
     except ConfigError as e:  # rules, calendars, channels' links: checked past the schema, on the values
         raise ConfigError(interpolate.redact(str(e))) from None
+
+
+# -- relative paths: from the file's folder, as alembic's %(here)s, whatever folder a command is started in --------
+
+_SQLITE_FILE = re.compile(r"(sqlite(?:\+\w+)?:///)([^?]*)(.*)", re.DOTALL)
+
+
+def _anchored(checked: ConfigFile, here: Path | None) -> ConfigFile:
+    """The file's relative paths made absolute from its folder ``here``: read from the current directory,
+    ``status`` run elsewhere quietly made and read a new empty store ("inbox empty", its ``--max-lag`` always
+    passing), and a worker and a ``serve`` started in two folders used two stores."""
+    if here is None:
+        return checked
+    bridge = checked.bridge.model_copy(update={"database_url": sqlite_from(checked.bridge.database_url, here),
+                                               "queue_url": sqlite_from(checked.bridge.queue_url, here)})  # fmt: skip
+    salesforce = checked.salesforce
+    if salesforce is not None and salesforce.private_key_file:
+        salesforce = salesforce.model_copy(update={"private_key_file": str(here / salesforce.private_key_file)})
+    return checked.model_copy(update={"bridge": bridge, "salesforce": salesforce})
+
+
+def sqlite_from(url: str, here: Path) -> str:
+    """An SQLite URL whose file is relative, with the file under ``here``; any other URL unchanged (an absolute
+    file ``sqlite:////srv/x.db``, ``:memory:``, a ``file:`` URI, PostgreSQL, Redis)."""
+    match = _SQLITE_FILE.fullmatch(url)
+    if match is None:
+        return url
+    scheme, path, rest = match.groups()
+    if not path or path == ":memory:" or path.startswith("file:") or os.path.isabs(path):
+        return url
+    return f"{scheme}{here / path}{rest}"
 
 
 def _config(checked: ConfigFile, source: str) -> Config:

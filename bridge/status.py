@@ -35,7 +35,7 @@ def connectors(config: Config) -> list[str]:
 
 def report(config: Config, store: Store, *, now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"store": where(store)}
     for table in QUEUES:
         backlog = store.backlog(table)
         oldest = backlog.pop("oldest_received_at")
@@ -113,8 +113,14 @@ def behind(status: dict[str, Any], max_lag: float) -> list[str]:
     ]
 
 
+def where(store: Store) -> str:
+    """The store read, its file's absolute path or its host, password masked: an operator can tell it is the one
+    the workers use (a relative SQLite file was once read from the current folder, a new empty store)."""
+    return store.engine.url.render_as_string(hide_password=True)
+
+
 def render(status: dict[str, Any]) -> list[str]:
-    lines = []
+    lines = [f"{'store':14} {status['store']}"]
     for table in (*QUEUES, "deliveries"):
         counts = status[table]["counts"]
         lines.append(f"{table:14} " + ("  ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "empty"))

@@ -88,10 +88,10 @@ class Stack:
         ``dashboard``: the ``[dashboard]`` table (its credential turns ``/dashboard`` on);
         ``dispatch_interval``: how often the in-process worker looks for due rows (a tenth of the production's
         0.2 s, so a test or the demo does not wait out that poll at every step)."""
-        self.workdir = workdir
-        self._sqlite_file = None if database_url else workdir / "socialdesk.db"  # the default: a fresh file
+        self.workdir = workdir.absolute()  # the config it writes names its files wherever it is read
+        self._sqlite_file = None if database_url else self.workdir / "socialdesk.db"  # the default: a fresh file
         self.database_url = database_url or f"sqlite:///{self._sqlite_file}"
-        self.queue_url = queue_url or f"sqlite:///{workdir}/socialdesk-queue.db"
+        self.queue_url = queue_url or f"sqlite:///{self.workdir}/socialdesk-queue.db"
         self.concurrency = concurrency
         self.dispatch_interval = dispatch_interval
         self.start_worker = start_worker

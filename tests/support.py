@@ -156,10 +156,12 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def socialdesk(*args: str, env: dict[str, str] | None = None, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    """Run ``socialdesk ARGS`` as an operator would: its own process, its output captured."""
+def socialdesk(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 90, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``socialdesk ARGS`` as an operator would: its own process, its output captured (started in ``cwd``)."""
     return subprocess.run([sys.executable, "-m", "bridge.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})  # fmt: skip
+                          timeout=timeout, env={**os.environ, **(env or {})}, cwd=cwd)  # fmt: skip
 
 
 def start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -50,8 +50,8 @@ ENV = {
 
 def test_loads_interpolates_and_defaults(tmp_path: Path) -> None:
     cfg = config_module.load(write(tmp_path, GOOD), env=ENV)
-    assert cfg.database_url == "sqlite:///socialdesk.db"
-    assert cfg.queue_url == "sqlite:///socialdesk-queue.db"
+    assert cfg.database_url == f"sqlite:///{tmp_path}/socialdesk.db"  # beside the file, as a relative path is
+    assert cfg.queue_url == f"sqlite:///{tmp_path}/socialdesk-queue.db"
     assert cfg.helpdesk_section.secret("api_token") == "tok-123"
     channel = cfg.channels[0]
     assert channel.account_id == "1234567890"
@@ -557,3 +557,30 @@ def test_a_whatsapp_template_language_meta_does_not_list_is_refused(code: str) -
     )
     raw["channels"][-1]["template_language"] = "pt_BR"
     assert config_module.parse(raw, env={}).channels[-1].name == "acme-wa"
+
+
+def test_relative_paths_are_read_from_the_files_folder_not_the_current_one(tmp_path: Path) -> None:
+    """As alembic's %(here)s: `status` started elsewhere read a new empty store beside it (the trial's done=2 store
+    was "inbox empty"). Absolute paths, other backends and a document in memory are left as written."""
+    raw = raw_config(database_url="sqlite:///data/store.db?timeout=5", queue_url="sqlite:///queue.db")
+    raw["salesforce"] = {"instance_url": "https://acme.my.salesforce.com", "username": "u", "consumer_key": "k",
+                         "private_key_file": "keys/sf.key"}  # fmt: skip
+    (tmp_path / "app").mkdir()
+    cfg = config_module.load(write(tmp_path / "app", to_toml(raw)), env={})
+    here = tmp_path / "app"
+    assert (cfg.database_url, cfg.queue_url) == (
+        f"sqlite:///{here}/data/store.db?timeout=5",
+        f"sqlite:///{here}/queue.db",
+    )
+    assert cfg.bridge["database_url"] == cfg.database_url and cfg.bridge["queue_url"] == cfg.queue_url
+    assert cfg.salesforce is not None and cfg.salesforce.get("private_key_file") == f"{here}/keys/sf.key"
+    assert config_module.parse(raw, env={}).database_url == "sqlite:///data/store.db?timeout=5"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:////srv/sd/store.db", "sqlite://", "sqlite:///:memory:", "sqlite:///file:store.db?mode=ro&uri=true",
+     "postgresql+psycopg://bridge:pw@db/sd", "redis://:pw@redis:6379/0"],
+)  # fmt: skip
+def test_urls_without_a_relative_file_are_left_as_written(url: str) -> None:
+    assert config_module.sqlite_from(url, Path("/etc/socialdesk")) == url

@@ -109,7 +109,8 @@ def test_an_idle_bridge_passes_the_probe(tmp_path: Path) -> None:
 def test_at_scale_the_pauses_come_from_redis_where_the_workers_share_them(
     tmp_path: Path, pg_url: str, redis_url: str
 ) -> None:
-    config = write_config(tmp_path, pg_url, redis_url)
+    with_password = pg_url.replace("postgres@", "postgres:pg-s3cret@", 1)  # trust auth: the password is not checked
+    config = write_config(tmp_path, with_password, redis_url)
     store = Store.from_url(pg_url, migrate=True)
     backlog(store)
     RedisPauses(redis_url).pause("zendesk", time.time() + 300, "429 Too Many Requests")
@@ -117,6 +118,26 @@ def test_at_scale_the_pauses_come_from_redis_where_the_workers_share_them(
     result = status(config, "--json")
     assert result.returncode == 0, result.stderr
     assert_report(json.loads(result.stdout))
+    assert json.loads(result.stdout)["store"].startswith("postgresql+psycopg://postgres:***@127.0.0.1:5432/test?")
+    assert "pg-s3cret" not in result.stdout + status(config).stdout
+
+
+def test_status_started_in_another_folder_reads_the_store_beside_its_config(tmp_path: Path) -> None:
+    """The trial's `cd elsewhere && socialdesk status --config app/socialdesk.toml`: a new empty store made there,
+    "inbox empty", exit 0 (the real one held done=2). Relative paths are read from the config's folder."""
+    app, elsewhere = tmp_path / "app", tmp_path / "elsewhere"
+    app.mkdir()
+    elsewhere.mkdir()
+    config = write_config(app, "sqlite:///store.db", "sqlite:///queue.db")
+    backlog(Store.from_url(f"sqlite:///{app}/store.db"))
+
+    result = socialdesk("status", "--json", "--config", str(config), cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["inbox"]["counts"] == {"pending": 2, "done": 1, "dead": 1}
+    assert json.loads(result.stdout)["store"] == f"sqlite:///{app}/store.db"
+    assert list(elsewhere.iterdir()) == []
+    shown = socialdesk("status", "--config", str(config), cwd=elsewhere).stdout
+    assert shown.splitlines()[0] == f"store          sqlite:///{app}/store.db"
 
 
 def test_with_the_database_down_every_command_says_so_in_one_line(tmp_path: Path) -> None:
