@@ -12,7 +12,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,6 +22,9 @@ from bridge.classify.plugins import ClassifierSettings, build_classifier
 from bridge.errors import BridgeError, ConfigError, LeaseBusy
 from bridge.registry import Runtime, build_helpdesk, build_runtime, load_object
 from bridge.tablekeys import BadKey, check_crm_field
+
+if TYPE_CHECKING:
+    from bridge.store import Store
 
 log = logging.getLogger("socialdesk")
 
@@ -45,6 +48,18 @@ def _config(path: str | None) -> config_module.Config:
         raise ConfigRefused(f"configuration: {e.message}") from None
     logs.use_pseudonyms(loaded)  # status, dead-letters and report name customers as the logs of serve and worker do
     return loaded
+
+
+def _store(cfg: config_module.Config) -> Store:
+    """The configured store, refused in one line naming `socialdesk db upgrade` when its schema is not this
+    release's, as ``serve``, ``worker`` and ``doctor`` refuse it. The embedded store migrates itself here; at scale
+    the other commands said "ProgrammingError: ... relation "inbox" does not exist", and ``setup zendesk`` only
+    after it had changed the helpdesk's webhooks (their secrets then had nowhere to go)."""
+    from bridge.store import Store
+
+    store = Store.from_url(cfg.database_url)
+    store.require_current()
+    return store
 
 
 dry_run_option = click.option("--dry-run", is_flag=True, help="print what would change, change nothing")
@@ -155,9 +170,7 @@ def _require_drivers(cfg: config_module.Config) -> None:
 
 
 def _prepare_store(cfg: config_module.Config) -> None:
-    from bridge.store import Store
-
-    Store.from_url(cfg.database_url).require_current()  # SQLite migrates itself; at scale: `db upgrade` first
+    _store(cfg)  # SQLite migrates itself; at scale: `db upgrade` first
 
 
 def _channels(cfg: config_module.Config) -> str:
@@ -259,10 +272,9 @@ def status(config_path: str | None, as_json: bool, max_lag: float | None) -> Non
     import json
 
     from bridge import status as status_module
-    from bridge.store import Store
 
     cfg = _config(config_path)
-    report = status_module.report(cfg, Store.from_url(cfg.database_url))
+    report = status_module.report(cfg, _store(cfg))
     click.echo(json.dumps(report) if as_json else "\n".join(status_module.render(report)))
     late = status_module.behind(report, max_lag) if max_lag is not None else []
     for line in late:
@@ -282,7 +294,6 @@ def prune(config_path: str | None, days: float | None, dry_run: bool) -> None:
     pending work, open dead letters, threads, deliveries, identities and the CRM cache."""
     from bridge import retention
     from bridge.leases import Leases
-    from bridge.store import Store
 
     cfg = _config(config_path)
     try:
@@ -291,7 +302,7 @@ def prune(config_path: str | None, days: float | None, dry_run: bool) -> None:
         raise click.UsageError(e.message) from None
     if chosen is None:
         raise click.UsageError("say how old: --older-than DAYS, or set [bridge] retention_days")
-    store = Store.from_url(cfg.database_url)
+    store = _store(cfg)
     try:
         counts = retention.prune(store, Leases(store, ttl=120), chosen, dry_run=dry_run)
     except LeaseBusy:
@@ -314,11 +325,11 @@ def report(config_path: str | None, month_text: str, channel: str | None, tz_nam
     """One month's service figures: report.html (offline, one file), figures.json and episodes.csv (one row per
     episode)."""
     from bridge import report as report_module
-    from bridge.store import Store
 
     cfg = _config(config_path)
+    store = _store(cfg)
     try:
-        written = report_module.monthly(cfg, Store.from_url(cfg.database_url), month_text=month_text, channel=channel,
+        written = report_module.monthly(cfg, store, month_text=month_text, channel=channel,
                                         tz_name=tz_name, out=Path(out), now=datetime.now(UTC))  # fmt: skip
     except report_module.OptionError as e:
         raise click.ClickException(str(e)) from None
@@ -356,9 +367,8 @@ def dead_letters(config_path: str | None, reveal: bool) -> None:
     import datetime as dt
 
     from bridge import messages
-    from bridge.store import Store
 
-    letters = Store.from_url(_config(config_path).database_url).open_dead_letters()
+    letters = _store(_config(config_path)).open_dead_letters()
     for letter in letters:
         when = dt.datetime.fromtimestamp(letter["created_at"], dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
         key = letter["key"] if reveal else messages.key_shown(letter["key"])
@@ -378,11 +388,9 @@ def replay(config_path: str | None, ids: tuple[int, ...], replay_all: bool) -> N
 
     Known and unknown ids together: the known ones are queued and said, the unknown named, exit status 1 (as
     ``rm`` removes what it can): a typo must not look like success, nor hold back the letters named right."""
-    from bridge.store import Store
-
     if not ids and not replay_all:
         raise click.UsageError("name dead-letter IDs, or pass --all")
-    replayed = Store.from_url(_config(config_path).database_url).replay(None if replay_all else list(ids))
+    replayed = _store(_config(config_path)).replay(None if replay_all else list(ids))
     missing = [] if replay_all else sorted(set(ids) - set(replayed))
     if replayed or not missing:  # the ids that did replay are said even when others are unknown (exit 1)
         click.echo(f"{len(replayed)} dead letter(s) queued again")
@@ -403,6 +411,7 @@ def sync_contacts(config_path: str | None, dry_run: bool, full: bool) -> None:
     cfg = _config(config_path)
     logs.setup(cfg)
     runtime = build_runtime(cfg)
+    runtime.store.require_current()  # as the worker does: the cursor and identities are kept in the store
     if sys.stdout.isatty():
         with click.progressbar(length=0, label="contacts", show_pos=True, show_eta=False) as bar:
             summary = run_sync(runtime, dry_run=dry_run, full=full, progress=bar.update)
@@ -455,10 +464,9 @@ dry_run_option = click.option("--dry-run", is_flag=True, help="print what would 
 def setup_zendesk(config_path: str | None, public_url: str | None, dry_run: bool) -> None:
     """Create or update the webhook, two triggers and the approval macros (idempotent: re-running changes nothing)."""
     from bridge import setup as setup_module
-    from bridge.store import Store
 
     cfg = _config(config_path)
-    store = Store.from_url(cfg.database_url)
+    store = _store(cfg)  # first: the webhooks' secrets are stored there once Zendesk has made them
     setup_module.setup_zendesk(cfg, store, echo=click.echo, dry_run=dry_run, public_url=public_url)
 
 
@@ -645,14 +653,13 @@ def _inside_hours(cfg: config_module.Config, channel: str, at: datetime) -> bool
     """The channel's calendar at ``at`` (a helpdesk schedule from the store's copy; None when unknown)."""
     from bridge import schedules
     from bridge.calendars import Unknown
-    from bridge.store import Store
 
     chosen = cfg.channel(channel)
     name = chosen.get("calendar") if chosen is not None else None
     if name is None:
         return True
     calendar = cfg.calendars[name]
-    copy = schedules.stored(Store.from_url(cfg.database_url)) if calendar.from_helpdesk else schedules.Copy((), None)
+    copy = schedules.stored(_store(cfg)) if calendar.from_helpdesk else schedules.Copy((), None)
     resolved = schedules.resolve(calendar, copy)
     return None if isinstance(resolved, Unknown) else resolved.is_open(at)
 

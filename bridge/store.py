@@ -441,8 +441,12 @@ class Store:
         find nothing left to do."""
         from alembic import command
 
-        if revision == "head" and self._revision_unlocked() == head_revision():
-            return  # the usual start: nothing to lock
+        if revision == "head":
+            before = self._revision_unlocked()
+            if before == head_revision():
+                return  # the usual start: nothing to lock
+            if before is not None and before not in known_revisions():  # alembic: "Can't locate revision"
+                raise BridgeError(schema_refusal(before))
         cfg = _alembic_config()
         with _migration_lock(self.engine), self._translated(), self.engine.begin() as conn:
             _lock_transaction(conn)
@@ -479,12 +483,9 @@ class Store:
     def require_current(self) -> None:
         """Refuse to run on a schema older than this release's (at scale, ``db upgrade`` is run by hand):
         the work would fail on a missing table, event after event, instead of once at start."""
-        current, needed = self.revision(), head_revision()
-        if current != needed:
-            raise BridgeError(
-                f"the database schema is at revision {current or 'none'}, this release needs {needed}: "
-                "run `socialdesk db upgrade`"
-            )
+        current = self.revision()
+        if current != head_revision():
+            raise BridgeError(schema_refusal(current))
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -1266,6 +1267,26 @@ def _lock_transaction(conn: Connection) -> None:
     commit, so a process that waited reads the revision the other one committed."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('socialdesk.migrate.' || current_schema()))"))
+
+
+def schema_refusal(current: str | None) -> str:
+    """Why this release does not run on a schema at ``current``, and what to do: one line, the same from every
+    command. A revision it does not know was made by a newer release (run after a downgrade): `db upgrade`
+    cannot take it back."""
+    needed = head_revision()
+    if current is not None and current not in known_revisions():
+        return (f"the database schema is at revision {current}, newer than this release knows (it needs {needed}): "
+                "run the release that made it")  # fmt: skip
+    return (f"the database schema is at revision {current or 'none'}, this release needs {needed}: "
+            "run `socialdesk db upgrade`")  # fmt: skip
+
+
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every schema revision this release ships."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions())
 
 
 @functools.cache

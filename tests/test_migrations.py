@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -16,7 +17,7 @@ from alembic.migration import MigrationContext
 from bridge.store import Store, head_revision, metadata, threads
 from sandbox.stack import to_toml
 from tests.conftest import raw_config
-from tests.support import socialdesk
+from tests.support import closed_port, socialdesk
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -63,6 +64,54 @@ def test_at_scale_an_outdated_schema_stops_the_worker_and_doctor_says_so(pg_url:
 
     assert socialdesk("db", "upgrade", "--config", str(path)).returncode == 0
     assert Store.from_url(pg_url).revision() == head_revision()
+
+
+def store_commands(tmp_path: Path) -> list[tuple[str, ...]]:
+    """Every command that reads the store besides serve, worker and doctor (``setup zendesk`` keeps secrets there)."""
+    return [
+        ("status",), ("dead-letters",), ("replay", "--all"), ("prune", "--older-than", "30"), ("sync-contacts",),
+        ("report", "--month", "2026-11", "--out", str(tmp_path / "report")), ("setup", "zendesk"),
+    ]  # fmt: skip
+
+
+def refusals(config: Path, commands: list[tuple[str, ...]]) -> set[str]:
+    """Each command's stderr, run side by side; each must fail in one line, without a traceback."""
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the machine's two cores
+        results = list(pool.map(lambda command: socialdesk(*command, "--config", str(config)), commands))
+    for command, result in zip(commands, results, strict=True):
+        assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, (command, result.stderr)
+    return {result.stderr.strip() for result in results}
+
+
+def test_at_scale_every_command_refuses_an_unmigrated_store_naming_db_upgrade(pg_url: str, tmp_path: Path) -> None:
+    """Before: "ProgrammingError: ... relation "inbox" does not exist" from status, dead-letters, replay, prune
+    and report, and from `setup zendesk` only after it had created the webhooks in Zendesk. Zendesk is a closed
+    port here: a command calling it first would say so instead."""
+    raw = raw_config(database_url=pg_url, queue_url=f"sqlite:///{tmp_path}/queue.db",
+                     zendesk_url=f"http://127.0.0.1:{closed_port()}")  # fmt: skip
+    raw["bridge"]["public_url"] = "https://bridge.acme.example"
+    path = tmp_path / "socialdesk.toml"
+    path.write_text(to_toml(raw))
+    wanted = (
+        f"the database schema is at revision none, this release needs {head_revision()}: run `socialdesk db upgrade`"
+    )
+    assert refusals(path, [*store_commands(tmp_path), ("worker",)]) == {f"Error: {wanted}"}
+    assert Store.from_url(pg_url, migrate=False).revision() is None  # nothing was created on the way
+
+
+def test_an_sqlite_store_of_a_newer_release_is_refused_by_every_command_in_one_line(tmp_path: Path) -> None:
+    """The embedded store migrates itself, but not backwards: started after a downgrade, every command said
+    "CommandError: Can't locate revision identified by '0099'" (doctor alone said `db upgrade`, which cannot)."""
+    url = f"sqlite:///{tmp_path}/store.db"
+    with Store.from_url(url).begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    path = tmp_path / "socialdesk.toml"
+    path.write_text(to_toml(raw_config(database_url=url, queue_url=f"sqlite:///{tmp_path}/queue.db")))
+    wanted = (f"the database schema is at revision 0099, newer than this release knows (it needs {head_revision()}): "
+              "run the release that made it")  # fmt: skip
+    commands = [*store_commands(tmp_path), ("worker",), ("serve", "--port", "1"), ("db", "upgrade")]
+    assert refusals(path, commands) == {f"Error: {wanted}"}
+    assert f"✗ database schema: {wanted}" in socialdesk("doctor", "--config", str(path)).stdout.splitlines()
 
 
 def _open_at_once(url: str, barrier: Barrier, results: Queue[str]) -> None:
