@@ -10,6 +10,7 @@ the folder instead, in one line saying what to do.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from bridge.errors import BridgeError
@@ -25,9 +26,14 @@ NOTICE = f"Made by `socialdesk demo`: a demo run again in this folder replaces {
 
 
 def prepare(folder: Path) -> None:
-    """Make ``folder`` ready for a demo: the previous demo's files removed, or refused if a demo did not make them."""
-    present = [folder / name for name in OWN if (folder / name).exists()]
-    if present and not (folder / MARKER).exists():
+    """Make ``folder`` ready for a demo: the previous demo's files removed, or refused if a demo did not make them.
+    A symbolic link counts as present even when it points nowhere, and a marker that is not a plain file is
+    refused: the demo writes these names, and writing through a link would change a file outside the folder."""
+    present = [folder / name for name in OWN if os.path.lexists(folder / name)]
+    marker = folder / MARKER
+    if marker.is_symlink() or (os.path.lexists(marker) and not marker.is_file()):
+        raise BridgeError(f"--workdir {folder}: its {MARKER} is not a plain file: give --workdir a new or empty folder")
+    if present and not marker.exists():
         raise BridgeError(f"--workdir {folder}: it holds {present[0].name} but no {MARKER}, so it may not be a "
                           "demo's: give --workdir a new or empty folder")  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)

@@ -89,6 +89,21 @@ def test_a_count_or_port_out_of_range_is_a_usage_error_at_once(
     )
 
 
+def test_the_demo_writes_through_no_link_in_its_folder(tmp_path: Path) -> None:
+    """A marker or a store that is a symbolic link is refused before anything is written: the demo wrote its
+    marker through a link (replacing the file it pointed to, outside the folder), and a dangling link named like
+    its configuration counted as absent, so the demo would have created the link's target."""
+    outside = tmp_path / "precious.txt"
+    outside.write_text("mine")
+    for name in ("socialdesk-demo.txt", "socialdesk.toml"):
+        folder = tmp_path / name.replace(".", "-")
+        folder.mkdir()
+        (folder / name).symlink_to(outside if name.endswith(".txt") else tmp_path / "made-by-the-demo")
+        one_line_failure(socialdesk("demo", "--workdir", str(folder)))
+        assert outside.read_text() == "mine" and not (tmp_path / "made-by-the-demo").exists()
+        assert [p.name for p in folder.iterdir()] == [name]
+
+
 def test_bad_config_stops_at_start_naming_the_key_without_the_secret(tmp_path: Path) -> None:
     raw = raw_config()
     raw["channels"][0].pop("app_secret")
