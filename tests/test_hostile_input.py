@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 import requests
 from flask.testing import FlaskClient
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge import config as config_module
 from bridge.store import Store
 from tests.conftest import APP_SECRET, PAGE_ID, ZD_SECRET, fixture_json, raw_config
 from tests.support import serve_bridge
-from webhooks.app import create_app
+from webhooks.app import MAX_BODY, create_app
 from webhooks.signatures import sign_generic, sign_meta, sign_x, sign_zendesk
 
 TG_SECRET, GEN_SECRET, X_SECRET, X_ID = "tg-secret", "gen-secret", "x-consumer-secret", "1111111111"
@@ -166,3 +167,41 @@ def test_out_of_range_timestamps_are_not_a_500(
     body = json.dumps(payload).encode()
     response = client.post(path, data=body, headers=signed(path, body), content_type="application/json")
     assert response.status_code < 500, (response.status_code, response.get_json())
+
+
+# -- 4. a signed body over the limit, sent chunked (no Content-Length) -----------------------------------------
+
+
+def padded(size: int) -> bytes:
+    """A Messenger delivery of exactly ``size`` bytes: one message, then a pad Meta's parser passes over."""
+    body = json.dumps(messenger_batch()).encode()
+    return body[:-1] + b', "pad": "' + b"x" * (size - len(body) - 11) + b'"}'
+
+
+def post_chunked(url: str, path: str, body: bytes) -> requests.Response:
+    headers = {**signed(path, body), "Content-Type": "application/json"}
+    chunks = (body[i : i + 64 * 1024] for i in range(0, len(body), 64 * 1024))  # requests sends it chunked
+    response = requests.post(url + path, data=chunks, headers=headers, timeout=30)
+    assert response.request.headers.get("Transfer-Encoding") == "chunked"
+    return response
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_a_signed_chunked_body_over_the_limit_is_a_413_not_a_401(tmp_path: Path, path: str) -> None:
+    """werkzeug read a chunked body up to the limit and stopped, cutting it short without a word: the signature
+    of what was left failed, 401 "invalid signature", and the operator looked for a wrong secret."""
+    with serve_bridge(full_config(tmp_path)) as bridge:
+        response = post_chunked(bridge["url"], path, padded(MAX_BODY + 1))
+        stored = bridge["store"].rows("inbox")
+    assert (response.status_code, response.json()) == (413, {"error": RequestEntityTooLarge.description})
+    assert stored == []
+
+
+def test_a_signed_chunked_body_of_the_limit_exactly_is_stored(tmp_path: Path) -> None:
+    with serve_bridge(full_config(tmp_path)) as bridge:
+        body = padded(MAX_BODY)
+        response = post_chunked(bridge["url"], "/webhooks/meta", body)
+        stored = bridge["store"].rows("inbox")
+    assert len(body) == MAX_BODY
+    assert (response.status_code, response.json()["stored"]) == (200, len(messenger_batch()["entry"][0]["messaging"]))
+    assert len(stored) == response.json()["stored"]

@@ -18,6 +18,7 @@ from bridge import logs
 from bridge.config import Config
 from bridge.store import Store
 from webhooks import dashboard, freshdesk, generic, meta, metrics, openapi, telegram, x, zendesk
+from webhooks.bodies import ChunkedBody
 from webhooks.common import WebState, error_body, error_headers, state, storage
 from webhooks.direct import DirectPost
 
@@ -44,6 +45,7 @@ def create_app(config: Config | None = None, *, store: Store | None = None) -> F
     # POST /webhooks/meta, most of the traffic, is answered below Flask (webhooks.direct)
     receiver = meta.Receiver(config, store)
     app.wsgi_app = DirectPost(app.wsgi_app, meta.PATH, receiver.handle, max_body=MAX_BODY)  # type: ignore[method-assign]
+    app.wsgi_app = ChunkedBody(app.wsgi_app, max_body=MAX_BODY)  # type: ignore[method-assign]
     app.wsgi_app = metrics.CountWebhooks(app.wsgi_app)  # type: ignore[method-assign]
     return app
 

@@ -50,7 +50,14 @@ class DirectPost:
         except Exception:  # a bug still answers in JSON, without a traceback; the log keeps the details
             log.exception("unexpected error while handling a webhook")
             status, answer, extra = 500, error_body(InternalServerError()), []
-        data = json.dumps(answer, separators=(",", ":")).encode() + b"\n"
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *extra]
-        start_response(f"{status} {HTTP_STATUS_CODES.get(status, '')}".rstrip(), headers)
-        return [data]
+        return respond(start_response, status, answer, extra)
+
+
+def respond(
+    start_response: StartResponse, status: int, answer: dict[str, Any], extra: list[tuple[str, str]]
+) -> list[bytes]:
+    """A short JSON answer written as Flask's ``jsonify`` would, with ``extra`` headers (``Retry-After``...)."""
+    data = json.dumps(answer, separators=(",", ":")).encode() + b"\n"
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *extra]
+    start_response(f"{status} {HTTP_STATUS_CODES.get(status, '')}".rstrip(), headers)
+    return [data]
