@@ -58,7 +58,7 @@ def preflight(host: str, port: int, threads: int | None) -> None:
 def check_workers(threads: int | None) -> None:
     """The worker class loads: gunicorn imports it only once running, then logs a traceback per worker
     (its gevent worker needs packaging, which only gunicorn's gevent extra installs)."""
-    module = "gunicorn.workers.ggevent" if threads is None else "gunicorn.workers.gthread"
+    module = "gunicorn.workers.ggevent" if threads is None else "gunicorn.workers.gthread"  # webhooks.gworker's
     try:
         importlib.import_module(module)
     except (ImportError, RuntimeError) as e:
@@ -88,7 +88,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
         self.cfg.set("workers", self.workers)
         # concurrent webhooks of a process share a commit (bridge.groupcommit), greenlets or threads alike
         if self.threads is None:  # a slow client holds a greenlet, not the worker (see `socialdesk serve`)
-            self.cfg.set("worker_class", "gevent")
+            self.cfg.set("worker_class", "webhooks.gworker.QuietGeventWorker")  # Ctrl-C without tracebacks
             self.cfg.set("worker_connections", WORKER_CONNECTIONS)
         else:
             self.cfg.set("worker_class", "gthread")
