@@ -293,6 +293,29 @@ def _store_url(value: str) -> str:
     return value
 
 
+#: What a store URL may start with: the backends bridge.store and bridge.queue drive. Checked here, at load, so
+#: that a wrong one is refused naming its key alone: a driver's own message quoted the value (the whole of it
+#: when it held no ':', as a token pasted into the wrong variable does), and serve started with it.
+DATABASE_SCHEMES = ("sqlite://", "postgresql://", "postgresql+psycopg://")
+QUEUE_SCHEMES = ("sqlite:///", "redis://", "rediss://")
+
+
+def _database_url(value: str) -> str:
+    if value.startswith("postgres:"):  # Heroku's spelling, which SQLAlchemy refuses
+        raise _fail("must start with postgresql:// (PostgreSQL is postgresql://, not postgres://)")
+    return _one_of_schemes(value, DATABASE_SCHEMES)
+
+
+def _queue_url(value: str) -> str:
+    return _one_of_schemes(value, QUEUE_SCHEMES)
+
+
+def _one_of_schemes(value: str, schemes: tuple[str, ...]) -> str:
+    if not value.startswith(schemes):
+        raise _fail(f"must start with {', '.join(schemes[:-1])} or {schemes[-1]}")
+    return value
+
+
 def _api_version(value: str) -> str:
     if not re.fullmatch(r"\d{2,3}\.0", value):
         raise _fail("must look like 59.0")
@@ -343,7 +366,8 @@ def _time_zone(value: str) -> str:
 Url = Annotated[str, AfterValidator(_http_url)]
 Text = Annotated[str, BeforeValidator(_text_of_number), AfterValidator(_not_blank)]  # required, not blank
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-StoreUrl = Annotated[str, AfterValidator(_store_url)]
+DatabaseUrl = Annotated[str, AfterValidator(_store_url), AfterValidator(_database_url)]
+QueueUrl = Annotated[str, AfterValidator(_store_url), AfterValidator(_queue_url)]
 LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)]
 Days = Annotated[float, PlainValidator(_days)]
 Count = Annotated[int, PlainValidator(_count)]
@@ -364,8 +388,8 @@ class _Table(BaseModel):
 
 
 class BridgeSettings(_Table):
-    database_url: StoreUrl = "sqlite:///socialdesk.db"
-    queue_url: StoreUrl = "sqlite:///socialdesk-queue.db"
+    database_url: DatabaseUrl = "sqlite:///socialdesk.db"
+    queue_url: QueueUrl = "sqlite:///socialdesk-queue.db"
     helpdesk: Literal["zendesk", "freshdesk"] = "zendesk"
     public_url: Url | None = None
     log_level: LogLevel = "INFO"

@@ -40,7 +40,7 @@ def make_huey(queue_url: str, *, name: str = "socialdesk") -> Huey:
         path = queue_url.removeprefix("sqlite:///")
         require_sqlite_folder(path, "queue_url", "queue")
         return SqliteHuey(name, filename=path, results=False)
-    raise ConfigError(f"bridge.queue_url: unsupported {queue_url.split(':', 1)[0]!r} (use sqlite:/// or redis://)")
+    raise ConfigError("bridge.queue_url: must start with sqlite:///, redis:// or rediss://")  # never its value
 
 
 def waiting(huey: Huey) -> int:

@@ -210,7 +210,8 @@ def test_a_postgres_url_is_one_line_from_every_command(tmp_path: Path) -> None:
     config = write_config(tmp_path, "pg.toml", database_url="postgres://bridge:pg-s3cret@db.internal/socialdesk")
     for result in run_all(COMMANDS, config):
         line = one_line_failure(result, EX_CONFIG)
-        assert line.startswith("Error: bridge.database_url: ") and "PostgreSQL is postgresql://" in line, line
+        assert line.startswith("Error: configuration: bridge.database_url: "), line  # refused at load
+        assert "PostgreSQL is postgresql://" in line, line
         assert "pg-s3cret" not in line
 
 

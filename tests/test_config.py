@@ -67,13 +67,13 @@ def test_secrets_never_appear_in_repr(tmp_path: Path) -> None:
     assert "***" in text
 
 
-@pytest.mark.parametrize("key", ["database_url", "queue_url"])
-def test_a_password_with_a_raw_at_sign_is_refused_without_being_shown(key: str) -> None:
-    raw = raw_config(**{key: "postgresql+psycopg://sd:DB@PASS_6@127.0.0.1/sd"})
+@pytest.mark.parametrize(("key", "scheme"), [("database_url", "postgresql+psycopg"), ("queue_url", "redis")])
+def test_a_password_with_a_raw_at_sign_is_refused_without_being_shown(key: str, scheme: str) -> None:
+    raw = raw_config(**{key: f"{scheme}://sd:DB@PASS_6@127.0.0.1/sd"})
     with pytest.raises(ConfigError) as refused:
         config_module.parse(raw, env={})
     assert f"bridge.{key}" in str(refused.value) and "%40" in str(refused.value) and "PASS_6" not in str(refused.value)
-    encoded = raw_config(**{key: "postgresql+psycopg://sd:DB%40PASS_6@127.0.0.1/sd"})
+    encoded = raw_config(**{key: f"{scheme}://sd:DB%40PASS_6@127.0.0.1/sd"})
     assert getattr(config_module.parse(encoded, env={}), key).endswith("@127.0.0.1/sd")
 
 
@@ -340,6 +340,49 @@ def test_an_interpolated_or_secret_value_is_never_shown(mutate: Mutate, message:
         config_module.parse(raw, env={"ZENDESK_API_TOKEN": LEAKED})
     assert str(refused.value).startswith(message)
     assert LEAKED not in str(refused.value)
+
+
+#: Secret-looking values in a variable a store URL names: a token pasted into the wrong one (with no ':', the
+#: driver quoted it whole: "unsupported 'zd-token-...'"), one with a ':', a password in an unsupported URL.
+WRONG_STORE_URLS = [LEAKED, f"sk:{LEAKED}", f"mysql://sd:{LEAKED}@db.internal/sd"]
+
+
+@pytest.mark.parametrize("value", WRONG_STORE_URLS)
+@pytest.mark.parametrize("key", ["database_url", "queue_url"])
+def test_a_store_url_of_no_supported_kind_is_refused_at_load_naming_only_its_key(key: str, value: str) -> None:
+    raw = raw_config()
+    raw["bridge"][key] = "${STORE_URL}"
+    with pytest.raises(ConfigError) as refused:
+        config_module.parse(raw, env={"STORE_URL": value})
+    assert str(refused.value).startswith(f"bridge.{key}: must start with sqlite://")
+    assert LEAKED not in str(refused.value)
+
+
+URL_KEYS: list[tuple[str, Mutate]] = [
+    ("bridge.database_url", bridge(database_url="${LEAKY}")),
+    ("bridge.queue_url", bridge(queue_url="${LEAKY}")),
+    ("bridge.public_url", bridge(public_url="${LEAKY}")),
+    ("zendesk.url", zendesk(url="${LEAKY}")),
+    ("channels[acme-facebook].api_url", channel(api_url="${LEAKY}")),
+    ("salesforce.instance_url", with_salesforce(instance_url="${LEAKY}")),
+    ("classifier.url", lambda r: r.update(classifier={"kind": "http", "url": "${LEAKY}"})),
+]
+
+
+@pytest.mark.parametrize(("key", "mutate"), URL_KEYS, ids=[key for key, _ in URL_KEYS])
+def test_a_secret_in_the_variable_of_any_url_is_never_printed_by_any_command(
+    tmp_path: Path, key: str, mutate: Mutate
+) -> None:
+    """Before: with queue_url = "${VAR}" holding a token, doctor and worker printed "bridge.queue_url: unsupported
+    'zd-token-...'" (bridge.queue), and serve started. Each command stops at load, naming the key."""
+    raw = raw_config(database_url=f"sqlite:///{tmp_path}/store.db", queue_url=f"sqlite:///{tmp_path}/queue.db")
+    mutate(raw)
+    config = write(tmp_path, to_toml(raw))
+    for command in (["doctor"], ["worker"], ["serve", "--port", "1"]):
+        result = socialdesk(*command, "--config", str(config), env={"LEAKY": LEAKED})
+        assert result.returncode == EX_CONFIG, (command, result.stdout, result.stderr)
+        assert f"Error: configuration: {key}: " in result.stderr, (command, result.stderr)
+        assert LEAKED not in result.stdout + result.stderr, command
 
 
 # -- channels are named by their name, by their index only when the name is no good -----------------------------
