@@ -13,7 +13,7 @@ from typing import cast
 
 import requests
 
-from bridge import enrich_fields, revocations, schedules, transport
+from bridge import enrich_fields, logs, revocations, schedules, transport
 from bridge.calendarbook import CalendarConfig
 from bridge.config import ChannelConfig, Config
 from bridge.errors import BridgeError
@@ -90,7 +90,7 @@ def _database(config: Config) -> Generator[Check, None, Store | None]:
 
 def _open(url: str) -> tuple[Store, str]:
     store = Store.from_url(url, migrate=False)
-    where, before = store.engine.url.render_as_string(hide_password=True), store.revision()
+    where, before = logs.masked_url(store.engine.url), store.revision()
     if migrates_itself(url) and before is None:
         store.upgrade()
         return store, f"{where} (new: schema created)"

@@ -12,10 +12,11 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import sys
 from typing import Any
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from bridge import messages
@@ -92,9 +93,16 @@ def formatter(name: str) -> logging.Formatter:
     return JsonFormatter() if name == "json" else logging.Formatter(TEXT_FORMAT)
 
 
-def masked_url(url: str) -> str:
-    """A database or Redis URL fit for a log line: the password replaced by ``***``."""
+#: Query parameters that carry a secret: libpq takes ``?password=`` (and ``sslpassword``), redis-py ``?password=``.
+_SECRET_QUERY = re.compile(r"password|secret|token", re.IGNORECASE)
+
+
+def masked_url(url: str | URL) -> str:
+    """A database or Redis URL fit for a log line or an answer: the password replaced by ``***``, in the URL's
+    user part and in a query parameter (``render_as_string`` hides only the former)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
-        return url.partition("://")[0] + "://..."  # unparseable: show the scheme only, it may hold a password
+        return str(url).partition("://")[0] + "://..."  # unparseable: show the scheme only, it may hold a password
+    hidden = parsed.update_query_dict({key: "***" for key in parsed.query if _SECRET_QUERY.search(key)})
+    return hidden.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")

@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge import holding, messages, schedules
+from bridge import holding, logs, messages, schedules
 from bridge.config import Config
 from bridge.errors import BridgeError, Unavailable
 from bridge.pauses import pause_board
@@ -116,7 +116,7 @@ def behind(status: dict[str, Any], max_lag: float) -> list[str]:
 def where(store: Store) -> str:
     """The store read, its file's absolute path or its host, password masked: an operator can tell it is the one
     the workers use (a relative SQLite file was once read from the current folder, a new empty store)."""
-    return store.engine.url.render_as_string(hide_password=True)
+    return logs.masked_url(store.engine.url)
 
 
 def render(status: dict[str, Any]) -> list[str]:

@@ -122,6 +122,17 @@ def test_at_scale_the_pauses_come_from_redis_where_the_workers_share_them(
     assert "pg-s3cret" not in result.stdout + status(config).stdout
 
 
+def test_a_password_in_the_database_urls_query_is_masked_too(tmp_path: Path, pg_url: str) -> None:
+    """libpq takes the password as ``?password=``, which SQLAlchemy's ``hide_password`` does not hide: the store
+    line of ``status`` (and doctor's, and the ready lines) showed it."""
+    Store.from_url(pg_url, migrate=True)  # status reads a current schema
+    config = write_config(tmp_path, f"{pg_url}&password=pg-s3cret", f"sqlite:///{tmp_path}/queue.db")
+    result = status(config, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["store"].endswith("&password=***")
+    assert "pg-s3cret" not in result.stdout + status(config).stdout
+
+
 def test_status_started_in_another_folder_reads_the_store_beside_its_config(tmp_path: Path) -> None:
     """The trial's `cd elsewhere && socialdesk status --config app/socialdesk.toml`: a new empty store made there,
     "inbox empty", exit 0 (the real one held done=2). Relative paths are read from the config's folder."""
