@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from bridge import messages, notes
 from bridge.approvals import ApprovalSettings, Facts, Plan, Planned, Step, answer, folded_tags, plan
-from bridge.errors import ConfigError
+from bridge.errors import BridgeError, ConfigError
 from bridge.events import AgentReply, DeliveryStatus, HelpdeskNames
 from bridge.ports import Directory, Helpdesk, TagAuthors, TicketTags
 from bridge.rows import ThreadRow
@@ -53,6 +53,10 @@ class Approvers:
             agents, approvers = self._both(helpdesk)
         except ConfigError as e:
             raise ConfigError("\n".join([*unheard, e.message])) from None
+        except BridgeError as e:  # the helpdesk down: its users can wait, but its kind alone refuses the approvers
+            if unheard:
+                raise ConfigError("\n".join([*unheard, e.message])) from None
+            raise
         if unheard:
             raise ConfigError("\n".join(unheard))
         return f"{len(agents)} agent(s) whose replies need approval, {len(approvers) or 'any'} approver(s)"

@@ -244,6 +244,9 @@ def test_approvers_on_a_helpdesk_that_cannot_say_who_added_a_tag_are_refused(tmp
     with pytest.raises(ConfigError, match=r"^approvals.approvers: freshdesk cannot say who added a tag; leave it out"):
         Approvers(ApprovalSettings(approvers=("12",))).prepare(helpdesk)
     assert Approvers(ApprovalSettings(agents=("12",))).prepare(helpdesk).startswith("1 agent(s)")
+    # named approvers are looked up first: the helpdesk down then (a warning at the worker's start) hid the refusal
+    with pytest.raises(ConfigError, match=r"^approvals.approvers: freshdesk cannot say who added a tag; leave it out"):
+        Approvers(ApprovalSettings(approvers=("Pat Approver",))).prepare(helpdesk)
     with Stack(tmp_path, helpdesk="freshdesk", start_worker=False) as stack:  # doctor: one line naming the key
         (tmp_path / "socialdesk.toml").write_text(to_toml({**stack.raw_config(), "approvals": {"approvers": ["12"]}}))
         run = CliRunner().invoke(cli.main, ["doctor", "--config", str(tmp_path / "socialdesk.toml")])
