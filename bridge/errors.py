@@ -17,6 +17,8 @@
     │   │                             new ticket, never a follow-up (Zendesk links closed tickets only)
     │   ├── WindowClosed              the platform's reply window has passed
     │   ├── RefusedFields             the helpdesk refused some of a requester's details (a malformed email)
+    │   ├── RequesterRefused          the helpdesk refused a ticket's requester: the user remembered for the
+    │   │                             customer was deleted (or merged, suspended) since; forgotten, tried again
     │   └── PartiallyDelivered        some parts of a split reply went out, then one failed
     └── UnknownOutcome                the request may or may not have been applied (timeout
                                       after sending): never repeated blindly, flagged instead
@@ -120,6 +122,13 @@ class RefusedFields(PermanentError):
     def __init__(self, message: str, *, fields: tuple[str, ...], **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.fields = fields
+
+
+class RequesterRefused(PermanentError):
+    """The helpdesk refused a new ticket's requester (Zendesk's 422 ``RecordInvalid`` naming ``requester``,
+    Freshdesk's 400 naming ``requester_id``): nothing was written. The user the store remembered for the
+    customer is gone, so the bridge forgets it and the next attempt finds or makes a live one
+    (:func:`bridge.inbound._requester_refused`)."""
 
 
 def describe(e: BaseException) -> str:

@@ -67,6 +67,8 @@ from bridge.enrich_fields import crm_profile, crm_ticket_fields, rules_note
 from bridge.errors import (
     BridgeError,
     PermanentError,
+    RequesterRefused,
+    RetryableError,
     TicketClosed,
     TicketDeleted,
     Unavailable,
@@ -236,15 +238,32 @@ def _apply_message(rt: Runtime, pending: PendingEvent, context: ThreadContext) -
     attempted = None if pending.attempted else pending.id  # from here on the helpdesk may hold this message
     if attempted is not None or planned.start or records != Records():
         rt.store.start_event(attempted, event.thread_key, records, **planned.start)
-    if planned.create:
-        ticket, changes = _open_ticket(
-            rt, event, thread, requester_id, planned, customer, followup_of=None, since=pending.received_at
-        )
-    else:
-        ticket, changes = _follow_up(rt, pending, thread, requester_id, planned, decision)
+    try:
+        if planned.create:
+            ticket, changes = _open_ticket(
+                rt, event, thread, requester_id, planned, customer, followup_of=None, since=pending.received_at
+            )
+        else:
+            ticket, changes = _follow_up(rt, pending, thread, requester_id, planned, decision)
+    except RequesterRefused as e:  # a new ticket's, or a follow-up's
+        raise _requester_refused(rt, pending, requester_id, e) from e
     return _written(rt, event, context, thread, ticket, requester_id, planned, decision, {
         **changes, **writeback.record_post(rt, event, thread, customer.fields if customer else _record(context)),
     })  # fmt: skip
+
+
+def _requester_refused(rt: Runtime, pending: PendingEvent, requester_id: str, e: RequesterRefused) -> BridgeError:
+    """The helpdesk refused the ticket's requester: the user the store remembered was deleted (or merged) since,
+    and Zendesk's user-events webhook, which forgets such users, was not set up or its event was lost. Forgotten
+    as that webhook forgets it, and the event retried: the next attempt finds or makes a live user. Refused again
+    on that attempt (a suspended user, found again), it is a dead letter saying so, never a loop."""
+    if pending.last_error is not None and messages.REQUESTER_FORGOTTEN in pending.last_error:
+        return PermanentError(messages.requester_refused_twice(e.message), platform=e.platform,
+                              http_status=e.http_status)  # fmt: skip
+    forgotten = rt.store.forget_helpdesk_user(rt.helpdesk.name, requester_id)
+    log.warning("%s refused requester %s for %s: %d remembered identities of it forgotten", rt.helpdesk.name,
+                requester_id, messages.key_shown(pending.event.thread_key), forgotten)  # fmt: skip
+    return RetryableError(f"{e.message}; {messages.REQUESTER_FORGOTTEN}", platform=e.platform)
 
 
 def _customer(rt: Runtime, event: SocialEvent, thread: ThreadRow, context: ThreadContext) -> enrich.Lookup | None:

@@ -112,6 +112,17 @@ def sync_value_refused(key: str, field: str, helpdesk: str, contacts: Sequence[s
             f"compare its type and options in {helpdesk} with the values in Salesforce)")  # fmt: skip
 
 
+#: The end of a retry's reason after the helpdesk refused a ticket's requester (``inbound._requester_refused``):
+#: found in the inbox row's ``last_error`` by the next attempt, so that a second refusal is a dead letter, not a loop.
+REQUESTER_FORGOTTEN = "the remembered user is forgotten: the next attempt finds or makes a live one"
+
+
+def requester_refused_twice(reason: str) -> str:
+    """A dead letter's reason: the requester refused again after the remembered user was forgotten."""
+    return (f"the requester was refused twice ({reason}), the second time after the remembered user was forgotten: "
+            "check the customer's user in the helpdesk (suspended?), then replay")  # fmt: skip
+
+
 def routing_refused_note(reason: str) -> str:
     """An internal note: the helpdesk refused the group, assignee or brand the triage rules chose."""
     return (

@@ -293,7 +293,7 @@ REDACTED = ""  # the payload of an inbox row whose text retention removed
 class PendingEvent:
     """An inbox row a worker is about to apply. ``attempted``: an earlier try may have written it;
     ``due_at``: when a postponed row may be tried again; ``received_at``: when the bridge stored it (no write
-    of it to the helpdesk can be older)."""
+    of it to the helpdesk can be older); ``last_error``: why the last try was postponed, if it was."""
 
     id: int
     event: SocialEvent
@@ -301,6 +301,7 @@ class PendingEvent:
     attempted: bool
     due_at: float = 0.0
     received_at: float = 0.0
+    last_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -591,12 +592,12 @@ class Store:
         with self.begin() as conn:
             rows = conn.execute(
                 sa.select(inbox.c.id, inbox.c.payload, inbox.c.attempts, inbox.c.attempted_at, inbox.c.next_attempt_at,
-                          inbox.c.received_at)
+                          inbox.c.received_at, inbox.c.last_error)
                 .where(inbox.c.thread_key == thread_key, inbox.c.status == InboxStatus.PENDING)
                 .order_by(inbox.c.platform_ts, inbox.c.id)
             ).all()  # fmt: skip
         return [PendingEvent(int(r.id), _event(r.payload), int(r.attempts), r.attempted_at is not None,
-                             float(r.next_attempt_at), float(r.received_at)) for r in rows]  # fmt: skip
+                             float(r.next_attempt_at), float(r.received_at), r.last_error) for r in rows]  # fmt: skip
 
     def mark_attempted(self, row_id: int) -> None:
         with self.begin() as conn:

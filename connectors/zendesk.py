@@ -84,6 +84,7 @@ STATUS_ERRORS: dict[int, tuple[type[errors.BridgeError], str]] = {
     429: (errors.RateLimited, "Zendesk rate limit reached"),
 }
 CLOSED = (errors.TicketClosed, "the ticket is closed and can no longer be updated")
+REQUESTER = (errors.RequesterRefused, "Zendesk refused the ticket's requester (deleted, merged or suspended since)")
 DELETED = "the ticket was deleted in Zendesk"
 #: How an API user's view of tickets is narrower than every ticket, by its ``ticket_restriction`` (Users API, JSON
 #: format, developer.zendesk.com/api-reference/ticketing/users/users: "Specifies which tickets the user has access
@@ -644,6 +645,8 @@ def _error_for(response: requests.Response) -> errors.BridgeError:
     kind, message = STATUS_ERRORS.get(status, UNAVAILABLE if status >= 500 else REJECTED)
     if status == 422 and _is_closed(body):
         kind, message = CLOSED
+    if status == 422 and _refuses_requester(body):
+        kind, message = REQUESTER
     if status == 429 and _one_ticket_limited(response):
         kind, message = ONE_TICKET
     if kind is REJECTED[0] and _invalid_fields(body):
@@ -694,6 +697,14 @@ def _invalid_details(details: dict[str, Any]) -> str:
     codes = {str(k): sorted({str(e.get("error")) for e in v if isinstance(e, dict) and e.get("error")})
              for k, v in details.items() if isinstance(v, list)}  # fmt: skip
     return "; ".join(f"invalid {k}" + (f" ({', '.join(c)})" if c else "") for k, c in sorted(codes.items()))
+
+
+def _refuses_requester(body: dict[str, Any]) -> bool:
+    """Zendesk: ``{"error": "RecordInvalid", "details": {"requester": [{"description": "Requester: is invalid"}]}}``
+    for a ``requester_id`` it has no user for (deleted since); "Requester: <name> is suspended." for a suspended one
+    (zendesk/zendesk_api_client_rb#369). The simulator answers the first (sandbox/zendesk/simulator.py)."""
+    details = body.get("details") if body.get("error") == "RecordInvalid" else None
+    return isinstance(details, dict) and "requester" in details
 
 
 def _is_closed(body: dict[str, Any]) -> bool:

@@ -606,6 +606,14 @@ class FreshdeskSimulator(Simulator):
             contact = self._contacts[int(user_id)]
             return {**contact, "external_id": contact["unique_external_id"]}
 
+    def delete_contact_permanently(self, contact_id: int | str) -> None:
+        """What an agent does with Hard Delete Contact (``DELETE /api/v2/contacts/[id]/hard_delete``, "permanently
+        delete a contact": developers.freshdesk.com/api/#hard_delete_contact): the contact is gone, and a ticket
+        create naming its id is refused (400 ``requester_id`` ``invalid_value``, see :meth:`_requester_of`). Its
+        tickets stay (the simulator keeps their ``requester_id``)."""
+        with self._lock:
+            del self._contacts[int(contact_id)]
+
     def agent_edits_user(self, user_id: int | str, **fields: Any) -> None:
         """An agent changes a contact in Freshdesk's UI (``tags=[...]``...)."""
         with self._lock:
