@@ -78,6 +78,8 @@ def run(*, workdir: Path | None = None, verbose: bool = False, echo: Echo = prin
             checks += demo_crm.play(stack, echo, step=10)  # after the figures, which count the conversations above
             checks.append(quick_answer(stack, echo, step=11))
             checks.append(demo_dashboard.check(stack, workdir, echo, step=12))
+        if workdir is not None:
+            demo_folder.seal(workdir)  # stopped: its files are as the demo left them
     echo("")
     for ok, what in checks:
         echo(f"  {'✓' if ok else '✗'} {what}")

@@ -50,12 +50,20 @@ def test_demo_runs_the_whole_loop_and_says_so() -> None:
 
 def test_the_demo_runs_again_in_its_folder(tmp_path: Path) -> None:
     """A second demo in the same folder started on the first one's store, whose identities named users of the
-    previous simulator: every ticket refused 422 ("invalid requester"), then a TimeoutError and no summary."""
+    previous simulator: every ticket refused 422 ("invalid requester"), then a TimeoutError and no summary. A store
+    changed after the demo ended is no longer the demo's: refused, kept."""
     kept = tmp_path / "demo"
     for _ in range(2):
         result = socialdesk("demo", "--workdir", str(kept))
         assert result.returncode == 0, result.stdout + result.stderr
         assert "All good: 19/19 checks" in result.stdout and "✗" not in result.stdout
+    store = kept / "socialdesk.db"  # then a bridge served from the demo's configuration writes to its store
+    with store.open("ab") as written:
+        written.write(b"\0")
+    line = one_line_failure(socialdesk("demo", "--workdir", str(kept)))
+    assert line == (f"Error: --workdir {kept}: its socialdesk.db changed after the demo ended (a bridge ran on it?), "
+                    "so it is not the demo's to replace: give --workdir a new or empty folder")  # fmt: skip
+    assert store.exists()
 
 
 def test_the_demo_leaves_a_store_it_did_not_make_alone(tmp_path: Path) -> None:
