@@ -220,7 +220,8 @@ class FreshdeskHelpdesk:
             return self.find_ticket(ticket.external_id)
         if not ticket.reference:
             raise errors.PermanentError("no reference line to find the ticket by", platform=PLATFORM)
-        made = [t for t in self._requester_tickets(ticket.requester_id, since) if _describes(t, ticket.reference)]
+        listed = self._requester_tickets(ticket.requester_id, since)
+        made = [t for t in listed if _holds(t, "description_text", "description", ticket.reference)]
         found = _ref(_newest(made)) if made else None
         if found is None or found.status in ("closed", "deleted"):
             no_live_ticket(self._recent_user(), platform=PLATFORM)  # a narrower agent's list leaves some out
@@ -765,15 +766,6 @@ def _holds(item: Mapping[str, Any], text_key: str, html_key: str, marker: str) -
     the next line's words on the same line would not count (:func:`bridge.messages.holds_mark`)."""
     texts = (item.get(text_key), _text_of(str(item.get(html_key) or "")))
     return any(isinstance(text, str) and messages.holds_mark(text, marker) for text in texts)
-
-
-def _describes(ticket: Mapping[str, Any], reference: str) -> bool:
-    """Whether the ticket's description has ``reference`` as a line of its own, as :func:`to_html` wrote it or as
-    ``description_text`` shows it (a longer message id that starts the same is another message)."""
-    if f"<div>{html.escape(reference)}</div>" in str(ticket.get("description") or ""):
-        return True
-    text = ticket.get("description_text")
-    return isinstance(text, str) and reference in (line.strip() for line in text.splitlines())
 
 
 def _created_at(ticket: Mapping[str, Any]) -> datetime:
